@@ -1,0 +1,187 @@
+//! How replies are printed: text for people, or JSON with stable field names for scripts.
+
+use std::io::Write;
+
+use anyhow::Result;
+use serde_json::json;
+use tacit_node::core::MemberId;
+use tacit_node::{ListItem, Response};
+
+/// Prints `resp` to standard output. `me` marks this member's answers in a question.
+pub fn print(resp: &Response, json: bool, me: Option<MemberId>) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        let value = match resp {
+            Response::Init(r) => serde_json::to_value(r)?,
+            Response::Identity(i) => serde_json::to_value(i)?,
+            Response::Created { id } => json!({ "id": id }),
+            Response::Answered { question, id } => json!({ "id": id, "question": question }),
+            Response::List { items } => serde_json::to_value(items)?,
+            Response::Note(n) => serde_json::to_value(n)?,
+            Response::Question(q) => serde_json::to_value(q)?,
+            Response::Done { id, changed } => json!({ "id": id, "changed": changed }),
+            Response::Status(s) => serde_json::to_value(s)?,
+            other => serde_json::to_value(other)?,
+        };
+        serde_json::to_writer_pretty(&mut out, &value)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    text(&mut out, resp, me)?;
+    Ok(())
+}
+
+fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io::Result<()> {
+    match resp {
+        Response::Init(r) if r.created => {
+            writeln!(out, "Initialised a Tacit home at {}", r.home)?;
+            writeln!(out, "member: {}", r.member)?;
+        }
+        Response::Init(r) => {
+            writeln!(
+                out,
+                "The Tacit home at {} is already initialised; nothing changed.",
+                r.home
+            )?;
+            writeln!(out, "member: {}", r.member)?;
+        }
+        Response::Identity(i) => {
+            let p = &i.profile;
+            let name = if p.name.is_empty() { "(no name)" } else { &p.name };
+            if p.org.is_empty() {
+                writeln!(out, "{name}")?;
+            } else {
+                writeln!(out, "{name} · {}", p.org)?;
+            }
+            writeln!(out, "member: {}", i.member)?;
+            if !p.expertise.is_empty() {
+                writeln!(out, "expertise: {}", hashtags(&p.expertise))?;
+            }
+            if !p.bio.is_empty() {
+                writeln!(out, "\n{}", p.bio.trim_end())?;
+            }
+        }
+        Response::Created { id } => writeln!(out, "{id}")?,
+        Response::Answered { id, .. } => writeln!(out, "{id}")?,
+        Response::List { items } => list(out, items)?,
+        Response::Note(n) => {
+            writeln!(out, "# {}", n.title)?;
+            let mut meta = vec![n.id.to_string()];
+            if !n.tags.is_empty() {
+                meta.push(hashtags(&n.tags));
+            }
+            meta.push(format!("edited {}", when(n.updated_at)));
+            writeln!(out, "{}", meta.join(" · "))?;
+            if !n.body.is_empty() {
+                writeln!(out)?;
+                write!(out, "{}", n.body)?;
+                if !n.body.ends_with('\n') {
+                    writeln!(out)?;
+                }
+            }
+        }
+        Response::Question(q) => {
+            writeln!(out, "? {}", q.title)?;
+            let mut meta = vec![q.id.to_string(), format!("asked by {}", who(q.author, me))];
+            if !q.tags.is_empty() {
+                meta.push(hashtags(&q.tags));
+            }
+            meta.push(when(q.created_at));
+            writeln!(out, "{}", meta.join(" · "))?;
+            if !q.body.is_empty() {
+                writeln!(out, "\n{}", q.body.trim_end())?;
+            }
+            let n = q.answers.len();
+            writeln!(
+                out,
+                "\n{n} answer{}{}",
+                if n == 1 { "" } else { "s" },
+                if q.accepted.is_some() { ", one accepted" } else { "" }
+            )?;
+            for a in &q.answers {
+                let mark = if a.accepted { "✓ accepted" } else { "answer" };
+                let mut meta = vec![
+                    format!("{mark} {}", a.id.short()),
+                    format!("by {}", who(a.author, me)),
+                    when(a.created_at),
+                ];
+                if !a.thanked_by.is_empty() {
+                    meta.push(format!("{} thanks", a.thanked_by.len()));
+                }
+                if a.score != 0 {
+                    meta.push(format!("score {}", a.score));
+                }
+                writeln!(out, "\n── {}", meta.join(" · "))?;
+                writeln!(out, "{}", a.body.trim_end())?;
+            }
+        }
+        Response::Done { id, changed } => {
+            if *changed {
+                writeln!(out, "{id}")?;
+            } else {
+                writeln!(out, "{id} (unchanged)")?;
+            }
+        }
+        Response::Status(s) => {
+            writeln!(out, "home:      {}", s.home)?;
+            writeln!(out, "member:    {}", s.member)?;
+            let how = if s.serving {
+                format!("serving (pid {})", s.pid)
+            } else {
+                "not running (opened by this command)".to_owned()
+            };
+            writeln!(out, "node:      {how}")?;
+            writeln!(out, "notes:     {}", s.notes)?;
+            writeln!(out, "questions: {}", s.questions)?;
+            writeln!(out, "database:  {} bytes", s.db_bytes)?;
+        }
+        other => writeln!(out, "{other:?}")?,
+    }
+    Ok(())
+}
+
+fn list(out: &mut impl Write, items: &[ListItem]) -> std::io::Result<()> {
+    if items.is_empty() {
+        return writeln!(out, "(none)");
+    }
+    for item in items {
+        let mut line = format!("{}  {}  ", item.id.short(), when(item.updated_at));
+        if item.kind == tacit_node::core::Kind::Question {
+            let state = if item.accepted {
+                "✓".to_owned()
+            } else {
+                item.answers.to_string()
+            };
+            line.push_str(&format!("[{state:>2}] "));
+        }
+        line.push_str(&item.title);
+        if !item.tags.is_empty() {
+            line.push_str("  ");
+            line.push_str(&hashtags(&item.tags));
+        }
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+fn hashtags(tags: &[String]) -> String {
+    tags.iter()
+        .map(|t| format!("#{t}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn who(member: MemberId, me: Option<MemberId>) -> String {
+    if Some(member) == me {
+        "you".to_owned()
+    } else {
+        member.short()
+    }
+}
+
+/// A time for people: `2026-11-28 19:46` (UTC).
+fn when(ms: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    let s = humantime::format_rfc3339_seconds(t).to_string();
+    s.get(..16).unwrap_or(&s).replacen('T', " ", 1)
+}

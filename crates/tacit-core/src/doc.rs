@@ -1,0 +1,1061 @@
+//! Documents: one place per kind for reading and changing the Automerge tree.
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::error::CoreError;
+use crate::id::{AnswerId, DocId, MemberId};
+use crate::limits::{
+    MAX_ANSWER_BYTES, MAX_ANSWERS, MAX_BIO_BYTES, MAX_BODY_BYTES, MAX_NAME_CHARS,
+};
+use crate::text::{check_bytes, check_chars, check_title, normalize_tags};
+
+/// The schema version this build writes, and the newest it reads.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// What a document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A working note.
+    Note,
+    /// A question with its answers.
+    Question,
+    /// A member's profile.
+    Profile,
+}
+
+impl Kind {
+    /// The name stored in documents and metadata.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Note => "note",
+            Kind::Question => "question",
+            Kind::Profile => "profile",
+        }
+    }
+
+    /// The kind from its stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "note" => Some(Kind::Note),
+            "question" => Some(Kind::Question),
+            "profile" => Some(Kind::Profile),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who makes a change, and when (milliseconds since the Unix epoch).
+#[derive(Debug, Clone, Copy)]
+pub struct Edit {
+    /// The acting member.
+    pub by: MemberId,
+    /// The time of the change, in milliseconds since the Unix epoch.
+    pub at: i64,
+}
+
+/// A new note.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NoteDraft {
+    /// Title (one line).
+    pub title: String,
+    /// Markdown body.
+    pub body: String,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+/// Changes to a note; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NoteEdit {
+    /// New title.
+    pub title: Option<String>,
+    /// New full body; applied as a character diff.
+    pub body: Option<String>,
+    /// New set of tags.
+    pub tags: Option<Vec<String>>,
+}
+
+/// A new question.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct QuestionDraft {
+    /// Title: the question in one line.
+    pub title: String,
+    /// Details, Markdown.
+    pub body: String,
+    /// Tags.
+    pub tags: Vec<String>,
+}
+
+/// Changes to a profile; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProfileEdit {
+    /// Display name.
+    pub name: Option<String>,
+    /// Organisation.
+    pub org: Option<String>,
+    /// A few lines about the member.
+    pub bio: Option<String>,
+    /// Declared expertise tags (the whole set).
+    pub expertise: Option<Vec<String>>,
+}
+
+/// What listings need of a document, kept in the store's columns so that a listing never loads
+/// an Automerge document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The kind.
+    pub kind: Kind,
+    /// Title (a profile's display name).
+    pub title: String,
+    /// Tags (a profile's expertise).
+    pub tags: Vec<String>,
+    /// Who created it.
+    pub author: MemberId,
+    /// Creation time, ms.
+    pub created_at: i64,
+    /// Last change, ms.
+    pub updated_at: i64,
+    /// Whether it carries a tombstone.
+    pub deleted: bool,
+    /// Number of answers (questions).
+    pub answers: u32,
+    /// Whether an answer is accepted (questions).
+    pub accepted: bool,
+}
+
+/// A note as read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteView {
+    /// Id.
+    pub id: DocId,
+    /// Title.
+    pub title: String,
+    /// Markdown body.
+    pub body: String,
+    /// Tags, sorted.
+    pub tags: Vec<String>,
+    /// Creator.
+    pub author: MemberId,
+    /// Creation time, ms.
+    pub created_at: i64,
+    /// Last change, ms.
+    pub updated_at: i64,
+}
+
+/// An answer as read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerView {
+    /// Id within the question.
+    pub id: AnswerId,
+    /// Who answered.
+    pub author: MemberId,
+    /// Markdown body.
+    pub body: String,
+    /// Time of answering, ms.
+    pub created_at: i64,
+    /// Whether the asker accepted it.
+    pub accepted: bool,
+    /// Members who thanked the author for it, sorted.
+    pub thanked_by: Vec<MemberId>,
+    /// Up votes minus down votes, one per member.
+    pub score: i64,
+}
+
+/// A question as read, answers in display order: accepted first, then by score, then oldest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuestionView {
+    /// Id.
+    pub id: DocId,
+    /// Title.
+    pub title: String,
+    /// Details.
+    pub body: String,
+    /// Tags, sorted.
+    pub tags: Vec<String>,
+    /// The asker.
+    pub author: MemberId,
+    /// Creation time, ms.
+    pub created_at: i64,
+    /// Last change, ms.
+    pub updated_at: i64,
+    /// The accepted answer, if any.
+    pub accepted: Option<AnswerId>,
+    /// The answers.
+    pub answers: Vec<AnswerView>,
+}
+
+/// A profile as read.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ProfileView {
+    /// Display name.
+    pub name: String,
+    /// Organisation.
+    pub org: String,
+    /// About the member.
+    pub bio: String,
+    /// Declared expertise, sorted.
+    pub expertise: Vec<String>,
+}
+
+/// One document: its id and its Automerge tree, written under the home's actor.
+///
+/// Every method that changes the document validates first and commits one Automerge change, or
+/// changes nothing and returns the error. [`Doc::take_unsaved`] hands out the bytes the store
+/// has not seen yet.
+#[derive(Debug)]
+pub struct Doc {
+    id: DocId,
+    am: AutoCommit,
+    /// Heads the store already holds; `take_unsaved` returns the changes after them.
+    saved: Vec<ChangeHash>,
+}
+
+impl Doc {
+    fn create(id: DocId, kind: Kind, edit: Edit) -> Result<Self, CoreError> {
+        let mut am = AutoCommit::new().with_actor(edit.by.actor_id());
+        am.put(ROOT, "schema", SCHEMA_VERSION)?;
+        am.put(ROOT, "kind", kind.as_str())?;
+        am.put(ROOT, "created_at", edit.at)?;
+        am.put(ROOT, "created_by", edit.by.to_string())?;
+        am.put(ROOT, "updated_at", edit.at)?;
+        Ok(Self {
+            id,
+            am,
+            saved: Vec::new(),
+        })
+    }
+
+    /// Loads a document from stored chunks (a snapshot followed by increments) and sets the
+    /// home's actor, so that changes made here name this home's member.
+    pub fn load<'a>(
+        id: DocId,
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+        actor: MemberId,
+    ) -> Result<Self, CoreError> {
+        let mut chunks = chunks.into_iter();
+        let first = chunks
+            .next()
+            .ok_or_else(|| CoreError::Malformed(format!("document {id} has no data")))?;
+        let mut am = AutoCommit::load(first)?;
+        for chunk in chunks {
+            am.load_incremental(chunk)?;
+        }
+        am.set_actor(actor.actor_id());
+        let saved = am.get_heads();
+        let doc = Self { id, am, saved };
+        doc.check_schema()?;
+        doc.kind()?;
+        Ok(doc)
+    }
+
+    fn check_schema(&self) -> Result<(), CoreError> {
+        let found = self
+            .int(&ROOT, "schema")?
+            .ok_or_else(|| CoreError::Malformed(format!("document {} has no schema", self.id)))?;
+        if found > SCHEMA_VERSION {
+            return Err(CoreError::NewerSchema {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(())
+    }
+
+    /// The document's id.
+    pub fn id(&self) -> DocId {
+        self.id
+    }
+
+    /// The document's kind.
+    pub fn kind(&self) -> Result<Kind, CoreError> {
+        let k = self.string(&ROOT, "kind")?.unwrap_or_default();
+        Kind::parse(&k).ok_or_else(|| CoreError::Malformed(format!("unknown kind {k:?}")))
+    }
+
+    /// The current heads.
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        self.am.get_heads()
+    }
+
+    /// The whole document, compacted.
+    pub fn save(&mut self) -> Vec<u8> {
+        let bytes = self.am.save();
+        self.saved = self.am.get_heads();
+        bytes
+    }
+
+    /// The changes the store has not been given yet, or `None` when there are none.
+    pub fn take_unsaved(&mut self) -> Option<Vec<u8>> {
+        let bytes = self.am.save_after(&self.saved);
+        self.saved = self.am.get_heads();
+        (!bytes.is_empty()).then_some(bytes)
+    }
+
+    /// Whether the document carries a tombstone.
+    pub fn is_deleted(&self) -> Result<bool, CoreError> {
+        Ok(self.int(&ROOT, "deleted_at")?.is_some())
+    }
+
+    /// Listing metadata for the store.
+    pub fn summary(&self) -> Result<Summary, CoreError> {
+        let kind = self.kind()?;
+        let (title, tags) = match kind {
+            Kind::Profile => (
+                self.string(&ROOT, "name")?.unwrap_or_default(),
+                self.key_set(&ROOT, "expertise")?,
+            ),
+            _ => (self.text(&ROOT, "title")?, self.key_set(&ROOT, "tags")?),
+        };
+        let (answers, accepted) = if kind == Kind::Question {
+            let n = match self.am.get(ROOT, "answers")? {
+                Some((Value::Object(ObjType::Map), obj)) => self.am.length(&obj),
+                _ => 0,
+            };
+            let n = u32::try_from(n).unwrap_or(u32::MAX);
+            (n, self.accepted_answer()?.is_some())
+        } else {
+            (0, false)
+        };
+        Ok(Summary {
+            kind,
+            title,
+            tags,
+            author: self.author()?,
+            created_at: self.int(&ROOT, "created_at")?.unwrap_or(0),
+            updated_at: self.int(&ROOT, "updated_at")?.unwrap_or(0),
+            deleted: self.is_deleted()?,
+            answers,
+            accepted,
+        })
+    }
+
+    /// The member who created the document.
+    pub fn author(&self) -> Result<MemberId, CoreError> {
+        let s = self.string(&ROOT, "created_by")?.unwrap_or_default();
+        s.parse()
+            .map_err(|_| CoreError::Malformed(format!("created_by {s:?} is not a member id")))
+    }
+
+    // ---- notes ---------------------------------------------------------------------------
+
+    /// A new note.
+    pub fn new_note(id: DocId, edit: Edit, draft: NoteDraft) -> Result<Self, CoreError> {
+        let title = check_title(&draft.title)?;
+        check_bytes("body", &draft.body, MAX_BODY_BYTES)?;
+        let tags = normalize_tags(&draft.tags)?;
+        let mut doc = Self::create(id, Kind::Note, edit)?;
+        doc.put_text(&ROOT, "title", &title)?;
+        doc.put_text(&ROOT, "body", &draft.body)?;
+        doc.put_set(&ROOT, "tags", &tags)?;
+        doc.commit(edit);
+        Ok(doc)
+    }
+
+    /// The note.
+    pub fn note(&self) -> Result<NoteView, CoreError> {
+        self.expect_kind(Kind::Note)?;
+        Ok(NoteView {
+            id: self.id,
+            title: self.text(&ROOT, "title")?,
+            body: self.text(&ROOT, "body")?,
+            tags: self.key_set(&ROOT, "tags")?,
+            author: self.author()?,
+            created_at: self.int(&ROOT, "created_at")?.unwrap_or(0),
+            updated_at: self.int(&ROOT, "updated_at")?.unwrap_or(0),
+        })
+    }
+
+    /// Applies `change` to a note or a question (both have title, body and tags). Returns
+    /// whether anything changed; an edit that changes nothing writes nothing.
+    pub fn edit_text(&mut self, edit: Edit, change: NoteEdit) -> Result<bool, CoreError> {
+        let kind = self.kind()?;
+        if kind == Kind::Profile {
+            return Err(self.wrong_kind(kind, "note"));
+        }
+        self.expect_live()?;
+        let title = change.title.as_deref().map(check_title).transpose()?;
+        if let Some(body) = &change.body {
+            check_bytes("body", body, MAX_BODY_BYTES)?;
+        }
+        let tags = change.tags.as_deref().map(normalize_tags).transpose()?;
+        let mut changed = false;
+        self.guard(|d| {
+            if let Some(title) = &title {
+                changed |= d.update_text(&ROOT, "title", title)?;
+            }
+            if let Some(body) = &change.body {
+                changed |= d.update_text(&ROOT, "body", body)?;
+            }
+            if let Some(tags) = &tags {
+                changed |= d.update_set(&ROOT, "tags", tags)?;
+            }
+            Ok(())
+        })?;
+        if changed {
+            self.touch_and_commit(edit)?;
+        }
+        Ok(changed)
+    }
+
+    /// Writes a tombstone; the document stays so that the deletion syncs like any change.
+    pub fn delete(&mut self, edit: Edit) -> Result<(), CoreError> {
+        self.expect_live()?;
+        self.guard(|d| {
+            d.am.put(ROOT, "deleted_at", edit.at)?;
+            d.am.put(ROOT, "deleted_by", edit.by.to_string())?;
+            Ok(())
+        })?;
+        self.touch_and_commit(edit)
+    }
+
+    // ---- questions -----------------------------------------------------------------------
+
+    /// A new question.
+    pub fn new_question(id: DocId, edit: Edit, draft: QuestionDraft) -> Result<Self, CoreError> {
+        let title = check_title(&draft.title)?;
+        check_bytes("body", &draft.body, MAX_BODY_BYTES)?;
+        let tags = normalize_tags(&draft.tags)?;
+        let mut doc = Self::create(id, Kind::Question, edit)?;
+        doc.put_text(&ROOT, "title", &title)?;
+        doc.put_text(&ROOT, "body", &draft.body)?;
+        doc.put_set(&ROOT, "tags", &tags)?;
+        doc.am.put_object(ROOT, "answers", ObjType::Map)?;
+        doc.am.put(ROOT, "accepted", automerge::ScalarValue::Null)?;
+        doc.commit(edit);
+        Ok(doc)
+    }
+
+    /// The question with its answers.
+    pub fn question(&self) -> Result<QuestionView, CoreError> {
+        self.expect_kind(Kind::Question)?;
+        let accepted = self.accepted_answer()?;
+        let mut answers = Vec::new();
+        if let Some(map) = self.map(&ROOT, "answers")? {
+            for key in self.am.keys(&map).collect::<Vec<_>>() {
+                let Ok(id) = key.parse::<AnswerId>() else {
+                    continue; // written by a future version or a hostile peer: not an answer
+                };
+                let Some(obj) = self.map(&map, key.as_str())? else {
+                    continue;
+                };
+                let author = self.string(&obj, "author")?.unwrap_or_default();
+                let Ok(author) = author.parse::<MemberId>() else {
+                    continue;
+                };
+                let mut thanked_by: Vec<MemberId> = self
+                    .key_set(&obj, "thanks")?
+                    .iter()
+                    .filter_map(|m| m.parse().ok())
+                    .collect();
+                thanked_by.sort();
+                let mut score = 0;
+                if let Some(votes) = self.map(&obj, "votes")? {
+                    for voter in self.am.keys(&votes).collect::<Vec<_>>() {
+                        score += self.int(&votes, voter.as_str())?.unwrap_or(0).signum();
+                    }
+                }
+                answers.push(AnswerView {
+                    id,
+                    author,
+                    body: self.text(&obj, "body")?,
+                    created_at: self.int(&obj, "created_at")?.unwrap_or(0),
+                    accepted: accepted == Some(id),
+                    thanked_by,
+                    score,
+                });
+            }
+        }
+        answers.sort_by(|a, b| {
+            b.accepted
+                .cmp(&a.accepted)
+                .then(b.score.cmp(&a.score))
+                .then(a.created_at.cmp(&b.created_at))
+                .then(a.id.cmp(&b.id))
+        });
+        Ok(QuestionView {
+            id: self.id,
+            title: self.text(&ROOT, "title")?,
+            body: self.text(&ROOT, "body")?,
+            tags: self.key_set(&ROOT, "tags")?,
+            author: self.author()?,
+            created_at: self.int(&ROOT, "created_at")?.unwrap_or(0),
+            updated_at: self.int(&ROOT, "updated_at")?.unwrap_or(0),
+            accepted,
+            answers,
+        })
+    }
+
+    /// Adds an answer by `edit.by`; returns its id.
+    pub fn add_answer(&mut self, edit: Edit, body: &str) -> Result<AnswerId, CoreError> {
+        self.expect_kind(Kind::Question)?;
+        self.expect_live()?;
+        if body.trim().is_empty() {
+            return Err(CoreError::EmptyAnswer);
+        }
+        check_bytes("answer", body, MAX_ANSWER_BYTES)?;
+        let answers = self.answers_map()?;
+        if self.am.length(&answers) >= MAX_ANSWERS {
+            return Err(CoreError::TooManyAnswers { max: MAX_ANSWERS });
+        }
+        let id = AnswerId::random();
+        self.guard(|d| {
+            let obj = d.am.put_object(&answers, id.to_string(), ObjType::Map)?;
+            d.am.put(&obj, "author", edit.by.to_string())?;
+            d.am.put(&obj, "created_at", edit.at)?;
+            d.put_text(&obj, "body", body)?;
+            d.am.put_object(&obj, "thanks", ObjType::Map)?;
+            d.am.put_object(&obj, "votes", ObjType::Map)?;
+            Ok(())
+        })?;
+        self.touch_and_commit(edit)?;
+        Ok(id)
+    }
+
+    /// The answer named by a full id or a unique prefix of one.
+    pub fn resolve_answer(&self, prefix: &str) -> Result<AnswerId, CoreError> {
+        let prefix = prefix.trim().to_lowercase();
+        let answers = self.answers_map()?;
+        let mut found = None;
+        for key in self.am.keys(&answers) {
+            if key.starts_with(&prefix) && !prefix.is_empty() {
+                if found.is_some() {
+                    return Err(CoreError::AmbiguousAnswer(prefix));
+                }
+                found = key.parse::<AnswerId>().ok();
+            }
+        }
+        found.ok_or(CoreError::NoSuchAnswer(prefix))
+    }
+
+    /// Marks an answer accepted. Only the asker may.
+    pub fn accept(&mut self, edit: Edit, answer: AnswerId) -> Result<(), CoreError> {
+        self.expect_kind(Kind::Question)?;
+        self.expect_live()?;
+        let asker = self.author()?;
+        if edit.by != asker {
+            return Err(CoreError::NotAsker { asker });
+        }
+        self.answer_obj(answer)?;
+        if self.accepted_answer()? == Some(answer) {
+            return Ok(());
+        }
+        self.guard(|d| {
+            d.am.put(ROOT, "accepted", answer.to_string())?;
+            Ok(())
+        })?;
+        self.touch_and_commit(edit)
+    }
+
+    /// Thanks the author of an answer, once per member. Returns false when `edit.by` had already
+    /// thanked it (nothing is written).
+    pub fn thank(&mut self, edit: Edit, answer: AnswerId) -> Result<bool, CoreError> {
+        self.expect_kind(Kind::Question)?;
+        self.expect_live()?;
+        let obj = self.answer_obj(answer)?;
+        if self.string(&obj, "author")?.as_deref() == Some(edit.by.to_string().as_str()) {
+            return Err(CoreError::OwnAnswer { action: "thank" });
+        }
+        let thanks = self.ensure_map(&obj, "thanks")?;
+        let me = edit.by.to_string();
+        if self.am.get(&thanks, me.as_str())?.is_some() {
+            return Ok(false);
+        }
+        self.guard(|d| {
+            d.am.put(&thanks, me.as_str(), edit.at)?;
+            Ok(())
+        })?;
+        self.touch_and_commit(edit)?;
+        Ok(true)
+    }
+
+    /// Votes an answer up (`up`) or down; one vote per member, a new vote replaces the old.
+    pub fn vote(&mut self, edit: Edit, answer: AnswerId, up: bool) -> Result<(), CoreError> {
+        self.expect_kind(Kind::Question)?;
+        self.expect_live()?;
+        let obj = self.answer_obj(answer)?;
+        if self.string(&obj, "author")?.as_deref() == Some(edit.by.to_string().as_str()) {
+            return Err(CoreError::OwnAnswer { action: "vote for" });
+        }
+        let votes = self.ensure_map(&obj, "votes")?;
+        self.guard(|d| {
+            d.am.put(&votes, edit.by.to_string(), if up { 1 } else { -1 })?;
+            Ok(())
+        })?;
+        self.touch_and_commit(edit)
+    }
+
+    fn answers_map(&self) -> Result<ObjId, CoreError> {
+        self.map(&ROOT, "answers")?
+            .ok_or_else(|| CoreError::Malformed("question has no answers map".into()))
+    }
+
+    fn answer_obj(&self, answer: AnswerId) -> Result<ObjId, CoreError> {
+        let answers = self.answers_map()?;
+        self.map(&answers, answer.to_string().as_str())?
+            .ok_or_else(|| CoreError::NoSuchAnswer(answer.to_string()))
+    }
+
+    fn accepted_answer(&self) -> Result<Option<AnswerId>, CoreError> {
+        Ok(self
+            .string(&ROOT, "accepted")?
+            .and_then(|s| s.parse::<AnswerId>().ok()))
+    }
+
+    // ---- profiles ------------------------------------------------------------------------
+
+    /// The id of a member's profile document: derived from the member id, so that every peer
+    /// names the same document.
+    pub fn profile_id(member: MemberId) -> DocId {
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&member.as_bytes()[..16]);
+        DocId::from_bytes(bytes)
+    }
+
+    /// A new profile for `edit.by`.
+    pub fn new_profile(edit: Edit, change: ProfileEdit) -> Result<Self, CoreError> {
+        let mut doc = Self::create(Self::profile_id(edit.by), Kind::Profile, edit)?;
+        doc.am.put(ROOT, "name", "")?;
+        doc.am.put(ROOT, "org", "")?;
+        doc.put_text(&ROOT, "bio", "")?;
+        doc.put_set(&ROOT, "expertise", &[])?;
+        doc.commit(edit);
+        doc.edit_profile(edit, change)?;
+        Ok(doc)
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> Result<ProfileView, CoreError> {
+        self.expect_kind(Kind::Profile)?;
+        Ok(ProfileView {
+            name: self.string(&ROOT, "name")?.unwrap_or_default(),
+            org: self.string(&ROOT, "org")?.unwrap_or_default(),
+            bio: self.text(&ROOT, "bio")?,
+            expertise: self.key_set(&ROOT, "expertise")?,
+        })
+    }
+
+    /// Changes the profile; only its member may. Returns whether anything changed.
+    pub fn edit_profile(&mut self, edit: Edit, change: ProfileEdit) -> Result<bool, CoreError> {
+        self.expect_kind(Kind::Profile)?;
+        let clean = |field: &'static str, v: &Option<String>| -> Result<Option<String>, CoreError> {
+            v.as_deref()
+                .map(|s| {
+                    let s = s.trim().replace(['\r', '\n'], " ");
+                    check_chars(field, &s, MAX_NAME_CHARS).map(|()| s)
+                })
+                .transpose()
+        };
+        let name = clean("name", &change.name)?;
+        let org = clean("organisation", &change.org)?;
+        if let Some(bio) = &change.bio {
+            check_bytes("bio", bio, MAX_BIO_BYTES)?;
+        }
+        let expertise = change.expertise.as_deref().map(normalize_tags).transpose()?;
+        let mut changed = false;
+        self.guard(|d| {
+            for (key, value) in [("name", &name), ("org", &org)] {
+                if let Some(v) = value
+                    && d.string(&ROOT, key)?.as_deref() != Some(v.as_str())
+                {
+                    d.am.put(ROOT, key, v.as_str())?;
+                    changed = true;
+                }
+            }
+            if let Some(bio) = &change.bio {
+                changed |= d.update_text(&ROOT, "bio", bio)?;
+            }
+            if let Some(tags) = &expertise {
+                changed |= d.update_set(&ROOT, "expertise", tags)?;
+            }
+            Ok(())
+        })?;
+        if changed {
+            self.touch_and_commit(edit)?;
+        }
+        Ok(changed)
+    }
+
+    // ---- plumbing ------------------------------------------------------------------------
+
+    /// Runs `f`; if it fails, drops whatever ops it made so the document is as before.
+    fn guard(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<(), CoreError>,
+    ) -> Result<(), CoreError> {
+        let result = f(self);
+        if result.is_err() {
+            self.am.rollback();
+        }
+        result
+    }
+
+    fn commit(&mut self, edit: Edit) {
+        // Automerge records seconds; the ms time lives in the document's own fields.
+        self.am
+            .commit_with(CommitOptions::default().with_time(edit.at.div_euclid(1000)));
+    }
+
+    fn touch_and_commit(&mut self, edit: Edit) -> Result<(), CoreError> {
+        if let Err(e) = self.am.put(ROOT, "updated_at", edit.at) {
+            self.am.rollback();
+            return Err(e.into());
+        }
+        self.commit(edit);
+        Ok(())
+    }
+
+    fn expect_kind(&self, expected: Kind) -> Result<(), CoreError> {
+        let kind = self.kind()?;
+        if kind != expected {
+            return Err(self.wrong_kind(kind, expected.as_str()));
+        }
+        Ok(())
+    }
+
+    fn wrong_kind(&self, actual: Kind, expected: &'static str) -> CoreError {
+        CoreError::WrongKind {
+            id: self.id.to_string(),
+            actual: actual.as_str(),
+            expected,
+        }
+    }
+
+    fn expect_live(&self) -> Result<(), CoreError> {
+        if self.is_deleted()? {
+            return Err(CoreError::Deleted(self.id.to_string()));
+        }
+        Ok(())
+    }
+
+    fn put_text(&mut self, obj: &ObjId, key: &str, text: &str) -> Result<(), CoreError> {
+        let t = self.am.put_object(obj, key, ObjType::Text)?;
+        if !text.is_empty() {
+            self.am.splice_text(&t, 0, 0, text)?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the text at `key` by `new` as a character diff; true if it differed.
+    fn update_text(&mut self, obj: &ObjId, key: &str, new: &str) -> Result<bool, CoreError> {
+        match self.am.get(obj, key)? {
+            Some((Value::Object(ObjType::Text), t)) => {
+                if self.am.text(&t)? == new {
+                    return Ok(false);
+                }
+                self.am.update_text(&t, new)?;
+            }
+            _ => self.put_text(obj, key, new)?,
+        }
+        Ok(true)
+    }
+
+    fn put_set(&mut self, obj: &ObjId, key: &str, items: &[String]) -> Result<(), CoreError> {
+        let set = self.am.put_object(obj, key, ObjType::Map)?;
+        for item in items {
+            self.am.put(&set, item.as_str(), true)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the set at `key` hold exactly `items`; true if it differed. Adds and removes single
+    /// keys, so that concurrent changes to different tags merge.
+    fn update_set(&mut self, obj: &ObjId, key: &str, items: &[String]) -> Result<bool, CoreError> {
+        let set = self.ensure_map(obj, key)?;
+        let current: Vec<String> = self.am.keys(&set).collect();
+        let mut changed = false;
+        for old in &current {
+            if !items.contains(old) {
+                self.am.delete(&set, old.as_str())?;
+                changed = true;
+            }
+        }
+        for item in items {
+            if !current.contains(item) {
+                self.am.put(&set, item.as_str(), true)?;
+                changed = true;
+            }
+        }
+        Ok(changed)
+    }
+
+    fn ensure_map(&mut self, obj: &ObjId, key: &str) -> Result<ObjId, CoreError> {
+        match self.map(obj, key)? {
+            Some(m) => Ok(m),
+            None => Ok(self.am.put_object(obj, key, ObjType::Map)?),
+        }
+    }
+
+    fn map(&self, obj: &ObjId, key: &str) -> Result<Option<ObjId>, CoreError> {
+        Ok(match self.am.get(obj, key)? {
+            Some((Value::Object(ObjType::Map), id)) => Some(id),
+            _ => None,
+        })
+    }
+
+    fn key_set(&self, obj: &ObjId, key: &str) -> Result<Vec<String>, CoreError> {
+        Ok(match self.map(obj, key)? {
+            Some(set) => self.am.keys(&set).collect(), // keys come sorted
+            None => Vec::new(),
+        })
+    }
+
+    fn text(&self, obj: &ObjId, key: &str) -> Result<String, CoreError> {
+        Ok(match self.am.get(obj, key)? {
+            Some((Value::Object(ObjType::Text), t)) => self.am.text(&t)?,
+            Some((Value::Scalar(s), _)) => s.as_str().unwrap_or_default().to_owned(),
+            _ => String::new(),
+        })
+    }
+
+    fn string(&self, obj: &ObjId, key: &str) -> Result<Option<String>, CoreError> {
+        Ok(match self.am.get(obj, key)? {
+            Some((Value::Scalar(s), _)) => s.as_str().map(str::to_owned),
+            _ => None,
+        })
+    }
+
+    fn int(&self, obj: &ObjId, key: &str) -> Result<Option<i64>, CoreError> {
+        Ok(match self.am.get(obj, key)? {
+            Some((Value::Scalar(s), _)) => s.as_i64(),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::DeviceKey;
+
+    fn edit(key: &DeviceKey, at: i64) -> Edit {
+        Edit {
+            by: key.member_id(),
+            at,
+        }
+    }
+
+    fn note(key: &DeviceKey) -> Doc {
+        Doc::new_note(
+            DocId::random(),
+            edit(key, 1000),
+            NoteDraft {
+                title: "Deploy checklist".into(),
+                body: "1. build\n2. ship\n".into(),
+                tags: vec!["Ops".into(), "#deploy".into()],
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_note_round_trips_through_save_and_load() {
+        let key = DeviceKey::generate();
+        let mut doc = note(&key);
+        let bytes = doc.save();
+        let loaded = Doc::load(doc.id(), [bytes.as_slice()], key.member_id()).unwrap();
+        let view = loaded.note().unwrap();
+        assert_eq!(view.title, "Deploy checklist");
+        assert_eq!(view.body, "1. build\n2. ship\n");
+        assert_eq!(view.tags, vec!["deploy", "ops"]);
+        assert_eq!(view.author, key.member_id());
+        assert_eq!(loaded.summary().unwrap().title, "Deploy checklist");
+    }
+
+    #[test]
+    fn increments_after_a_snapshot_load_to_the_same_document() {
+        let key = DeviceKey::generate();
+        let mut doc = note(&key);
+        let snapshot = doc.save();
+        assert!(doc.take_unsaved().is_none());
+        let changed = doc
+            .edit_text(
+                edit(&key, 2000),
+                NoteEdit {
+                    body: Some("1. build\n2. test\n3. ship\n".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert!(changed);
+        let inc = doc.take_unsaved().unwrap();
+        let loaded = Doc::load(doc.id(), [&snapshot[..], &inc[..]], key.member_id()).unwrap();
+        assert_eq!(loaded.note().unwrap().body, "1. build\n2. test\n3. ship\n");
+        assert_eq!(loaded.note().unwrap().updated_at, 2000);
+    }
+
+    #[test]
+    fn an_edit_that_changes_nothing_writes_nothing() {
+        let key = DeviceKey::generate();
+        let mut doc = note(&key);
+        doc.save();
+        let same = NoteEdit {
+            title: Some("Deploy checklist".into()),
+            tags: Some(vec!["deploy".into(), "ops".into()]),
+            ..Default::default()
+        };
+        assert!(!doc.edit_text(edit(&key, 5), same).unwrap());
+        assert!(doc.take_unsaved().is_none());
+    }
+
+    #[test]
+    fn concurrent_edits_of_one_body_merge_by_character() {
+        let a = DeviceKey::generate();
+        let b = DeviceKey::generate();
+        let mut doc_a = note(&a);
+        let bytes = doc_a.save();
+        let mut doc_b = Doc::load(doc_a.id(), [bytes.as_slice()], b.member_id()).unwrap();
+        let body = |s: &str| NoteEdit {
+            body: Some(s.into()),
+            ..Default::default()
+        };
+        doc_a
+            .edit_text(edit(&a, 2), body("0. plan\n1. build\n2. ship\n"))
+            .unwrap();
+        doc_b
+            .edit_text(edit(&b, 3), body("1. build\n2. ship\n3. celebrate\n"))
+            .unwrap();
+        doc_a.am.merge(&mut doc_b.am).unwrap();
+        assert_eq!(
+            doc_a.note().unwrap().body,
+            "0. plan\n1. build\n2. ship\n3. celebrate\n"
+        );
+    }
+
+    #[test]
+    fn invalid_input_changes_nothing() {
+        let key = DeviceKey::generate();
+        let mut doc = note(&key);
+        doc.save();
+        let bad = NoteEdit {
+            title: Some("  ".into()),
+            body: Some("new body".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            doc.edit_text(edit(&key, 5), bad),
+            Err(CoreError::EmptyTitle)
+        ));
+        let huge = NoteEdit {
+            body: Some("x".repeat(MAX_BODY_BYTES + 1)),
+            ..Default::default()
+        };
+        assert!(matches!(
+            doc.edit_text(edit(&key, 5), huge),
+            Err(CoreError::TooLong { .. })
+        ));
+        assert!(doc.take_unsaved().is_none());
+        assert_eq!(doc.note().unwrap().body, "1. build\n2. ship\n");
+    }
+
+    #[test]
+    fn questions_take_answers_accept_and_thanks() {
+        let asker = DeviceKey::generate();
+        let helper = DeviceKey::generate();
+        let mut q = Doc::new_question(
+            DocId::random(),
+            edit(&asker, 1),
+            QuestionDraft {
+                title: "How do we rotate the TLS cert?".into(),
+                body: String::new(),
+                tags: vec!["tls".into()],
+            },
+        )
+        .unwrap();
+        let first = q.add_answer(edit(&helper, 2), "certbot renew").unwrap();
+        let second = q
+            .add_answer(edit(&helper, 3), "run the rotate playbook")
+            .unwrap();
+        assert!(matches!(
+            q.accept(edit(&helper, 4), second),
+            Err(CoreError::NotAsker { .. })
+        ));
+        q.accept(edit(&asker, 5), second).unwrap();
+        assert!(q.thank(edit(&asker, 6), second).unwrap());
+        assert!(!q.thank(edit(&asker, 7), second).unwrap(), "one thanks per member");
+        assert!(matches!(
+            q.thank(edit(&helper, 8), first),
+            Err(CoreError::OwnAnswer { .. })
+        ));
+        let view = q.question().unwrap();
+        assert_eq!(view.accepted, Some(second));
+        assert_eq!(view.answers[0].id, second, "accepted answer comes first");
+        assert_eq!(view.answers[0].thanked_by, vec![asker.member_id()]);
+        assert_eq!(view.answers[1].id, first);
+        let summary = q.summary().unwrap();
+        assert_eq!((summary.answers, summary.accepted), (2, true));
+        let prefix = &second.to_string()[..10];
+        assert_eq!(q.resolve_answer(prefix).unwrap(), second);
+        assert!(q.resolve_answer("zz").is_err());
+    }
+
+    #[test]
+    fn a_tombstoned_document_refuses_edits() {
+        let key = DeviceKey::generate();
+        let mut doc = note(&key);
+        doc.delete(edit(&key, 9)).unwrap();
+        assert!(doc.summary().unwrap().deleted);
+        assert!(matches!(
+            doc.edit_text(edit(&key, 10), NoteEdit::default()),
+            Err(CoreError::Deleted(_))
+        ));
+    }
+
+    #[test]
+    fn a_profile_holds_name_org_bio_and_expertise() {
+        let key = DeviceKey::generate();
+        let mut p = Doc::new_profile(
+            edit(&key, 1),
+            ProfileEdit {
+                name: Some("Ada".into()),
+                org: Some("Analytical Engines".into()),
+                bio: None,
+                expertise: Some(vec!["math".into()]),
+            },
+        )
+        .unwrap();
+        assert_eq!(p.id(), Doc::profile_id(key.member_id()));
+        p.edit_profile(
+            edit(&key, 2),
+            ProfileEdit {
+                bio: Some("Writes programs.".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let view = p.profile().unwrap();
+        assert_eq!(view.name, "Ada");
+        assert_eq!(view.org, "Analytical Engines");
+        assert_eq!(view.bio, "Writes programs.");
+        assert_eq!(view.expertise, vec!["math"]);
+    }
+
+    #[test]
+    fn garbage_bytes_are_an_error_not_a_panic() {
+        let key = DeviceKey::generate();
+        assert!(Doc::load(DocId::random(), [&b"not automerge"[..]], key.member_id()).is_err());
+        let empty: [&[u8]; 0] = [];
+        assert!(Doc::load(DocId::random(), empty, key.member_id()).is_err());
+    }
+
+    #[test]
+    fn a_document_from_a_newer_schema_is_refused() {
+        let key = DeviceKey::generate();
+        let mut doc = note(&key);
+        doc.am.put(ROOT, "schema", SCHEMA_VERSION + 1).unwrap();
+        doc.am.commit();
+        let bytes = doc.am.save();
+        assert!(matches!(
+            Doc::load(doc.id(), [bytes.as_slice()], key.member_id()),
+            Err(CoreError::NewerSchema { .. })
+        ));
+    }
+}

@@ -1,0 +1,35 @@
+//! The Tacit model: ids, the device key, documents (note, question with answers, profile) and the
+//! rules that govern them.
+//!
+//! This crate is pure: no I/O, no async runtime, no clock. Callers pass the time and the acting
+//! member in an [`Edit`], so every rule here can be driven by a plain unit test.
+//!
+//! A document is one Automerge document ([`Doc`]). Its root map holds:
+//!
+//! ```text
+//! schema: 1   kind: "note" | "question" | "profile"   created_at   created_by   updated_at
+//! title: Text   body: Text   tags: { tag: true }        (note, question)
+//! answers: { answer id: { author, body: Text, created_at, updated_at, thanks: { member: ms },
+//!            votes: { member: ±1 } } }   accepted: answer id | null   votes   (question)
+//! name  org  bio: Text  expertise: { tag: true }                        (profile)
+//! deleted_at  deleted_by                                                (tombstone)
+//! ```
+//!
+//! Text is edited through [`automerge::transaction::Transactable::update_text`], so an editor that
+//! sends its whole text never overwrites a concurrent edit: the change is the diff.
+
+mod doc;
+mod error;
+mod id;
+mod key;
+pub mod limits;
+mod text;
+
+pub use doc::{
+    AnswerView, Doc, Edit, Kind, NoteDraft, NoteEdit, NoteView, ProfileEdit, ProfileView,
+    QuestionDraft, QuestionView, SCHEMA_VERSION, Summary,
+};
+pub use error::CoreError;
+pub use id::{AnswerId, DocId, MemberId, ParseIdError, SpaceId};
+pub use key::DeviceKey;
+pub use text::normalize_tag;

@@ -1,0 +1,20 @@
+//! Limits on what a document holds. Each bounds the cost of one document to every member that
+//! stores, syncs and indexes it; a value past a limit is refused with a clear error, never cut.
+
+/// Longest title, in characters: a title is a line, not a paragraph.
+pub const MAX_TITLE_CHARS: usize = 300;
+/// Largest note or question body, in bytes (1 MiB): far above any written note, and small enough
+/// that a hostile member cannot make every peer hold megabytes per document.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Largest answer body, in bytes.
+pub const MAX_ANSWER_BYTES: usize = 256 * 1024;
+/// Most answers one question holds.
+pub const MAX_ANSWERS: usize = 1000;
+/// Most tags on one document (also expertise tags on a profile).
+pub const MAX_TAGS: usize = 32;
+/// Longest tag, in characters.
+pub const MAX_TAG_CHARS: usize = 64;
+/// Longest display name or organisation, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Longest profile bio, in bytes.
+pub const MAX_BIO_BYTES: usize = 4096;

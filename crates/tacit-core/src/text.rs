@@ -1,0 +1,111 @@
+//! Validation of the text a user gives: titles, bodies, tags.
+
+use crate::error::CoreError;
+use crate::limits::{MAX_TAG_CHARS, MAX_TAGS, MAX_TITLE_CHARS};
+
+/// A tag as stored: trimmed, a leading `#` removed, lowercase. Tags are 1 to
+/// [`MAX_TAG_CHARS`] letters, digits or `- _ / .`.
+pub fn normalize_tag(tag: &str) -> Result<String, CoreError> {
+    let t = tag.trim();
+    let t = t.strip_prefix('#').unwrap_or(t).to_lowercase();
+    let valid = !t.is_empty()
+        && t.chars().count() <= MAX_TAG_CHARS
+        && t.chars().all(|c| c.is_alphanumeric() || "-_/.".contains(c));
+    if valid {
+        Ok(t)
+    } else {
+        Err(CoreError::InvalidTag {
+            tag: tag.to_owned(),
+        })
+    }
+}
+
+/// Normalised, de-duplicated tags in the order given.
+pub(crate) fn normalize_tags(tags: &[String]) -> Result<Vec<String>, CoreError> {
+    let mut out: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let t = normalize_tag(tag)?;
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    if out.len() > MAX_TAGS {
+        return Err(CoreError::TooManyTags {
+            count: out.len(),
+            max: MAX_TAGS,
+        });
+    }
+    Ok(out)
+}
+
+/// A title, trimmed; refused when empty or too long.
+pub(crate) fn check_title(title: &str) -> Result<String, CoreError> {
+    let t = title.trim();
+    if t.is_empty() {
+        return Err(CoreError::EmptyTitle);
+    }
+    check_chars("title", t, MAX_TITLE_CHARS)?;
+    if t.contains('\n') {
+        return Ok(t.replace(['\r', '\n'], " "));
+    }
+    Ok(t.to_owned())
+}
+
+/// Refuses `text` longer than `max` bytes.
+pub(crate) fn check_bytes(field: &'static str, text: &str, max: usize) -> Result<(), CoreError> {
+    if text.len() > max {
+        return Err(CoreError::TooLong {
+            field,
+            len: text.len(),
+            max,
+            unit: "bytes",
+        });
+    }
+    Ok(())
+}
+
+/// Refuses `text` longer than `max` characters.
+pub(crate) fn check_chars(field: &'static str, text: &str, max: usize) -> Result<(), CoreError> {
+    let len = text.chars().count();
+    if len > max {
+        return Err(CoreError::TooLong {
+            field,
+            len,
+            max,
+            unit: "characters",
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_normalised() {
+        assert_eq!(normalize_tag(" #Rust ").unwrap(), "rust");
+        assert_eq!(normalize_tag("ops/k8s").unwrap(), "ops/k8s");
+        assert!(normalize_tag("two words").is_err());
+        assert!(normalize_tag("#").is_err());
+        assert!(normalize_tag(&"a".repeat(MAX_TAG_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn duplicate_tags_collapse_and_too_many_are_refused() {
+        let tags = vec!["a".into(), "A".into(), "#a".into(), "b".into()];
+        assert_eq!(normalize_tags(&tags).unwrap(), vec!["a", "b"]);
+        let many: Vec<String> = (0..=MAX_TAGS).map(|i| format!("t{i}")).collect();
+        assert!(matches!(
+            normalize_tags(&many),
+            Err(CoreError::TooManyTags { .. })
+        ));
+    }
+
+    #[test]
+    fn titles_are_trimmed_and_must_not_be_empty() {
+        assert_eq!(check_title("  Hello ").unwrap(), "Hello");
+        assert!(matches!(check_title("   "), Err(CoreError::EmptyTitle)));
+        assert!(check_title(&"x".repeat(MAX_TITLE_CHARS + 1)).is_err());
+    }
+}

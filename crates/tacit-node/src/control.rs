@@ -1,0 +1,208 @@
+//! The control socket: other processes (the `tacit` CLI) reach a running node through a Unix
+//! socket in its home. Each line is one JSON [`Request`]; each reply is one JSON line,
+//! `{"ok": Response}` or `{"error": {"kind", "message"}}`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use crate::api::{Request, Response};
+use crate::error::{ErrorKind, NodeError, WireError};
+use crate::node::Node;
+
+/// Longest request line: a body at its 1 MiB limit, escaped as JSON, fits with room to spare.
+const MAX_LINE: usize = 8 * 1024 * 1024;
+/// Connections served at once; more wait in the kernel's backlog. The socket is reachable only
+/// by this user, so this bounds accidents (a runaway script), not attacks.
+const MAX_CONNECTIONS: usize = 64;
+
+/// The control socket of the home at `home`.
+pub fn socket_path(home: &Path) -> PathBuf {
+    home.join("tacit.sock")
+}
+
+/// A reply line.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Reply {
+    Ok(Response),
+    Error(WireError),
+}
+
+/// The served control socket; [`ControlServer::stop`] closes it and removes the socket file.
+#[derive(Debug)]
+pub struct ControlServer {
+    path: PathBuf,
+    task: JoinHandle<()>,
+    node: Node,
+}
+
+impl ControlServer {
+    /// Serves `node` on its home's socket. The caller holds the home's lock, so a socket file
+    /// already there was left by a process that died and is replaced.
+    pub async fn start(node: Node) -> Result<ControlServer, NodeError> {
+        let path = node.socket_path();
+        let sock_err = |source| NodeError::Socket {
+            path: path.display().to_string(),
+            source,
+        };
+        match std::fs::remove_file(&path) {
+            Ok(()) => debug!("removed a stale control socket"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(sock_err(e)),
+        }
+        let listener = UnixListener::bind(&path).map_err(sock_err)?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(sock_err)?;
+        }
+        node.set_serving(true);
+        let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let served = node.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok(permit) = limit.clone().acquire_owned().await else {
+                    return;
+                };
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        let node = served.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = serve_connection(node, stream).await {
+                                debug!("control connection ended: {e}");
+                            }
+                            drop(permit);
+                        });
+                    }
+                    Err(e) => {
+                        warn!("control socket accept failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+        Ok(ControlServer { path, task, node })
+    }
+
+    /// The socket's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stops accepting, and removes the socket file.
+    pub async fn stop(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        self.node.set_serving(false);
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+async fn serve_connection(node: Node, stream: UnixStream) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = (&mut read)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .await?;
+        if n == 0 {
+            return Ok(());
+        }
+        let reply = if line.len() > MAX_LINE {
+            Reply::Error(WireError {
+                kind: ErrorKind::Invalid,
+                message: format!("request longer than {MAX_LINE} bytes"),
+            })
+        } else {
+            match serde_json::from_slice::<Request>(&line) {
+                Ok(req) => match node.execute(req).await {
+                    Ok(resp) => Reply::Ok(resp),
+                    Err(e) => Reply::Error(e.to_wire()),
+                },
+                Err(e) => Reply::Error(WireError {
+                    kind: ErrorKind::Invalid,
+                    message: format!("malformed request: {e}"),
+                }),
+            }
+        };
+        let mut out = serde_json::to_vec(&reply).map_err(std::io::Error::other)?;
+        out.push(b'\n');
+        write.write_all(&out).await?;
+        if line.len() > MAX_LINE {
+            return Ok(()); // the rest of that line is not worth reading
+        }
+    }
+}
+
+/// A connection to a running node's control socket.
+#[derive(Debug)]
+pub struct Client {
+    stream: BufReader<UnixStream>,
+    path: PathBuf,
+}
+
+impl Client {
+    /// Connects to the node serving `home`, or `None` when no node serves it.
+    pub async fn connect(home: &Path) -> Result<Option<Client>, NodeError> {
+        let path = socket_path(home);
+        match UnixStream::connect(&path).await {
+            Ok(s) => Ok(Some(Client {
+                stream: BufReader::new(s),
+                path,
+            })),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(source) => Err(NodeError::Socket {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Sends one request and waits for its reply.
+    pub async fn execute(&mut self, req: &Request) -> Result<Response, NodeError> {
+        let sock_err = |source| NodeError::Socket {
+            path: self.path.display().to_string(),
+            source,
+        };
+        let mut line = serde_json::to_vec(req).map_err(|e| NodeError::Protocol(e.to_string()))?;
+        line.push(b'\n');
+        self.stream
+            .get_mut()
+            .write_all(&line)
+            .await
+            .map_err(sock_err)?;
+        let mut buf = Vec::new();
+        let n = (&mut self.stream)
+            .take(MAX_LINE as u64 * 2)
+            .read_until(b'\n', &mut buf)
+            .await
+            .map_err(sock_err)?;
+        if n == 0 {
+            return Err(NodeError::Protocol(
+                "the running node closed the connection without a reply".into(),
+            ));
+        }
+        match serde_json::from_slice::<Reply>(&buf) {
+            Ok(Reply::Ok(r)) => Ok(r),
+            Ok(Reply::Error(e)) => Err(NodeError::Remote(e)),
+            Err(e) => Err(NodeError::Protocol(format!("malformed reply: {e}"))),
+        }
+    }
+}

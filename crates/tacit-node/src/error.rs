@@ -1,0 +1,104 @@
+//! The node's error type, and its form on the control socket.
+
+use serde::{Deserialize, Serialize};
+use tacit_core::CoreError;
+use tacit_store::StoreError;
+
+/// Why a node operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The model refused the change.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// The node's actor has stopped (shut down, or failed).
+    #[error("the Tacit node has stopped")]
+    Stopped,
+    /// The home directory could not be found or used.
+    #[error("{0}")]
+    Home(String),
+    /// The control socket failed.
+    #[error("control socket {path}: {source}")]
+    Socket {
+        /// The socket path.
+        path: String,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// A running node answered with an error.
+    #[error("{}", .0.message)]
+    Remote(WireError),
+    /// A group-committed write failed; nothing of it was saved.
+    #[error("{}", .0.message)]
+    Write(WireError),
+    /// A request or reply on the control socket that is not what it should be.
+    #[error("bad control message: {0}")]
+    Protocol(String),
+}
+
+/// The kind of a failure, as it crosses the control socket (and later the UI boundary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The home was never initialised.
+    NotInitialised,
+    /// Another process holds the home.
+    InUse,
+    /// No such document or answer.
+    NotFound,
+    /// The input was refused (empty title, too long, not allowed…).
+    Invalid,
+    /// The database is corrupt or not Tacit's.
+    Corrupt,
+    /// The disk is full.
+    DiskFull,
+    /// Anything else.
+    Internal,
+}
+
+/// An error as it crosses the control socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireError {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// The message a user reads.
+    pub message: String,
+}
+
+impl NodeError {
+    /// The kind of this failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            NodeError::Store(e) => match e {
+                StoreError::NotInitialised { .. } => ErrorKind::NotInitialised,
+                StoreError::InUse { .. } => ErrorKind::InUse,
+                StoreError::NoSuchDocument(_) | StoreError::AmbiguousId { .. } => {
+                    ErrorKind::NotFound
+                }
+                StoreError::Corrupt { .. } | StoreError::Foreign { .. } => ErrorKind::Corrupt,
+                StoreError::DiskFull { .. } => ErrorKind::DiskFull,
+                _ => ErrorKind::Internal,
+            },
+            NodeError::Core(e) => match e {
+                CoreError::NoSuchAnswer(_) | CoreError::AmbiguousAnswer(_) => ErrorKind::NotFound,
+                CoreError::Automerge(_) | CoreError::Malformed(_) => ErrorKind::Internal,
+                _ => ErrorKind::Invalid,
+            },
+            NodeError::Remote(w) | NodeError::Write(w) => w.kind,
+            NodeError::Home(_) => ErrorKind::NotInitialised,
+            _ => ErrorKind::Internal,
+        }
+    }
+
+    /// This error as it crosses the control socket.
+    pub fn to_wire(&self) -> WireError {
+        WireError {
+            kind: self.kind(),
+            message: self.to_string(),
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! The `Node` handle: cloneable, async, one method per thing a user can do.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use tacit_core::{
+    AnswerId, Doc, DocId, Edit, NoteDraft, NoteEdit, NoteView, ProfileEdit, QuestionDraft,
+    QuestionView, SpaceId,
+};
+use tacit_store::{Chunk, DocWrite, Home, SpaceRow};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::actor::{Actor, MAX_BATCH, Msg, NodeInfo};
+use crate::api::{Event, Identity, InitReport, ListItem, Request, Response, Status};
+use crate::error::NodeError;
+
+/// Requests queued for the actor before callers wait: two full group-commit batches.
+const REQUEST_QUEUE: usize = 2 * MAX_BATCH;
+/// Events buffered per subscriber; one that falls further behind is told it lagged and should
+/// reload what it shows.
+const EVENT_BUFFER: usize = 1024;
+
+/// Store keys of the home's identity.
+const META_MEMBER: &str = "member";
+const META_PERSONAL_SPACE: &str = "personal_space";
+
+/// A running node. Clones share the one actor; it stops at [`Node::shutdown`] or when the last
+/// clone is dropped.
+#[derive(Clone)]
+pub struct Node {
+    tx: mpsc::Sender<Msg>,
+    events: broadcast::Sender<Event>,
+    info: Arc<NodeInfo>,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("home", &self.info.home)
+            .field("member", &self.info.member)
+            .finish()
+    }
+}
+
+impl Node {
+    /// Opens an initialised home and starts its node. Fails with a "run `tacit init`" error on
+    /// a home that was never initialised, and names the pid of another process holding it.
+    pub async fn open(dir: &Path) -> Result<Node, NodeError> {
+        let dir = dir.to_path_buf();
+        let (home, store, info) = tokio::task::spawn_blocking(move || {
+            let home = Home::open(&dir, false)?;
+            let key = home.load_key()?;
+            let store = home.open_store(false)?;
+            let not_init = || tacit_store::StoreError::NotInitialised { dir: dir.clone() };
+            let member = store.meta(META_MEMBER)?.ok_or_else(not_init)?;
+            let personal = store.meta(META_PERSONAL_SPACE)?.ok_or_else(not_init)?;
+            let member = member.parse().map_err(|_| {
+                tacit_store::StoreError::Malformed(format!("member id {member:?}"))
+            })?;
+            if member != key.member_id() {
+                return Err(NodeError::Home(format!(
+                    "the device key in {} does not belong to this home's member {member}; restore the home's own device.key",
+                    dir.display()
+                )));
+            }
+            let personal = personal.parse().map_err(|_| {
+                tacit_store::StoreError::Malformed(format!("personal space id {personal:?}"))
+            })?;
+            Ok::<_, NodeError>((home, store, NodeInfo::new(dir, member, personal)))
+        })
+        .await
+        .map_err(|e| NodeError::Protocol(format!("opening the home panicked: {e}")))??;
+        Ok(Self::start(home, store, info))
+    }
+
+    /// Initialises the home at `dir` (device key, member, personal space, profile) and starts
+    /// its node. On a home already initialised it changes nothing and says so
+    /// (`created: false`).
+    pub async fn init(dir: &Path, name: Option<String>) -> Result<(Node, InitReport), NodeError> {
+        let dir = dir.to_path_buf();
+        let created = tokio::task::spawn_blocking(move || init_home(&dir, name))
+            .await
+            .map_err(|e| NodeError::Protocol(format!("initialising the home panicked: {e}")))??;
+        let (home, store, info, created) = created;
+        let report = InitReport {
+            created,
+            home: info.home.display().to_string(),
+            member: info.member,
+            personal_space: info.personal,
+        };
+        Ok((Self::start(home, store, info), report))
+    }
+
+    fn start(home: Home, store: tacit_store::Store, info: NodeInfo) -> Node {
+        let info = Arc::new(info);
+        let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let actor = Actor::new(home, store, info.clone(), events.clone());
+        let thread = std::thread::Builder::new()
+            .name("tacit-node".into())
+            .spawn(move || actor.run(rx))
+            .map_err(|e| tracing::error!("cannot start the node thread: {e}"))
+            .ok();
+        Node {
+            tx,
+            events,
+            info,
+            thread: Arc::new(Mutex::new(thread)),
+        }
+    }
+
+    /// The home directory.
+    pub fn home(&self) -> &Path {
+        &self.info.home
+    }
+
+    /// The control socket path of this home.
+    pub fn socket_path(&self) -> PathBuf {
+        crate::control::socket_path(&self.info.home)
+    }
+
+    /// Events: every document change, as it is committed.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Marks whether the control socket is served (shown by `status`).
+    pub(crate) fn set_serving(&self, on: bool) {
+        self.info
+            .serving
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Runs one request. Success means every change it made is on disk.
+    pub async fn execute(&self, req: Request) -> Result<Response, NodeError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Request(req, reply))
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        rx.await.map_err(|_| NodeError::Stopped)?
+    }
+
+    /// Writes what is pending, checkpoints the database and stops the actor. Later calls on
+    /// any clone fail with [`NodeError::Stopped`].
+    pub async fn shutdown(&self) {
+        let (done, rx) = oneshot::channel();
+        if self.tx.send(Msg::Shutdown(done)).await.is_ok() {
+            let _ = rx.await;
+        }
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(t) = thread {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+
+    /// This home's member and profile.
+    pub async fn whoami(&self) -> Result<Identity, NodeError> {
+        match self.execute(Request::Whoami).await? {
+            Response::Identity(i) => Ok(i),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Changes the profile; returns it as it now is.
+    pub async fn profile_set(&self, edit: ProfileEdit) -> Result<Identity, NodeError> {
+        match self.execute(Request::ProfileSet { edit }).await? {
+            Response::Identity(i) => Ok(i),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Writes a new note; returns its id once it is on disk.
+    pub async fn note_new(&self, draft: NoteDraft) -> Result<DocId, NodeError> {
+        created(self.execute(Request::NoteNew { draft }).await?)
+    }
+
+    /// Notes, newest change first (metadata only).
+    pub async fn note_list(&self) -> Result<Vec<ListItem>, NodeError> {
+        list(self.execute(Request::NoteList).await?)
+    }
+
+    /// One note, by id or unique prefix.
+    pub async fn note_show(&self, id: &str) -> Result<NoteView, NodeError> {
+        match self.execute(Request::NoteShow { id: id.into() }).await? {
+            Response::Note(n) => Ok(n),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Changes a note; returns whether anything changed.
+    pub async fn note_edit(&self, id: &str, edit: NoteEdit) -> Result<bool, NodeError> {
+        done(
+            self.execute(Request::NoteEdit {
+                id: id.into(),
+                edit,
+            })
+            .await?,
+        )
+    }
+
+    /// Deletes a note.
+    pub async fn note_rm(&self, id: &str) -> Result<(), NodeError> {
+        done(self.execute(Request::NoteRm { id: id.into() }).await?).map(|_| ())
+    }
+
+    /// Asks a question; returns its id.
+    pub async fn ask(&self, draft: QuestionDraft) -> Result<DocId, NodeError> {
+        created(self.execute(Request::Ask { draft }).await?)
+    }
+
+    /// Answers a question; returns the answer's id.
+    pub async fn answer(&self, question: &str, body: &str) -> Result<AnswerId, NodeError> {
+        let req = Request::Answer {
+            question: question.into(),
+            body: body.into(),
+        };
+        match self.execute(req).await? {
+            Response::Answered { id, .. } => Ok(id),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Accepts an answer (only the asker may).
+    pub async fn accept(&self, question: &str, answer: &str) -> Result<bool, NodeError> {
+        done(
+            self.execute(Request::Accept {
+                question: question.into(),
+                answer: answer.into(),
+            })
+            .await?,
+        )
+    }
+
+    /// Thanks an answer's author; false if this member already had.
+    pub async fn thank(&self, question: &str, answer: &str) -> Result<bool, NodeError> {
+        done(
+            self.execute(Request::Thank {
+                question: question.into(),
+                answer: answer.into(),
+            })
+            .await?,
+        )
+    }
+
+    /// Questions, newest change first; `unanswered` keeps those with no accepted answer.
+    pub async fn questions(&self, unanswered: bool) -> Result<Vec<ListItem>, NodeError> {
+        list(self.execute(Request::Questions { unanswered }).await?)
+    }
+
+    /// One question with its answers.
+    pub async fn question_show(&self, id: &str) -> Result<QuestionView, NodeError> {
+        match self.execute(Request::QuestionShow { id: id.into() }).await? {
+            Response::Question(q) => Ok(q),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The node's state.
+    pub async fn status(&self) -> Result<Status, NodeError> {
+        match self.execute(Request::Status).await? {
+            Response::Status(s) => Ok(s),
+            other => Err(unexpected(&other)),
+        }
+    }
+}
+
+impl NodeInfo {
+    fn new(home: PathBuf, member: tacit_core::MemberId, personal: SpaceId) -> Self {
+        Self {
+            home,
+            member,
+            personal,
+            serving: AtomicBool::new(false),
+        }
+    }
+}
+
+/// Creates what a home lacks; each step is idempotent, so an init interrupted at any point is
+/// completed by running it again.
+fn init_home(
+    dir: &Path,
+    name: Option<String>,
+) -> Result<(Home, tacit_store::Store, NodeInfo, bool), NodeError> {
+    let home = Home::open(dir, true)?;
+    let (key, _) = home.init_key()?;
+    let mut store = home.open_store(true)?;
+    let member = key.member_id();
+    if let Some(existing) = store.meta(META_MEMBER)?
+        && let Some(personal) = store.meta(META_PERSONAL_SPACE)?
+    {
+        if existing != member.to_string() {
+            return Err(NodeError::Home(format!(
+                "the device key in {} does not belong to this home's member {existing}",
+                dir.display()
+            )));
+        }
+        let personal = personal.parse().map_err(|_| {
+            tacit_store::StoreError::Malformed(format!("personal space id {personal:?}"))
+        })?;
+        return Ok((home, store, NodeInfo::new(dir.into(), member, personal), false));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let personal = SpaceId::random();
+    store.add_space(&SpaceRow {
+        id: personal,
+        name: "Personal".into(),
+        personal: true,
+        created_at: now,
+    })?;
+    let mut profile = Doc::new_profile(
+        Edit {
+            by: member,
+            at: now,
+        },
+        ProfileEdit {
+            name,
+            ..ProfileEdit::default()
+        },
+    )?;
+    store.write(&[DocWrite {
+        id: profile.id(),
+        space: personal,
+        summary: profile.summary()?,
+        chunk: Chunk::Snapshot(profile.save()),
+    }])?;
+    // Written last: a home counts as initialised only once everything above is on disk.
+    store.set_meta(META_PERSONAL_SPACE, &personal.to_string())?;
+    store.set_meta(META_MEMBER, &member.to_string())?;
+    Ok((home, store, NodeInfo::new(dir.into(), member, personal), true))
+}
+
+fn unexpected(r: &Response) -> NodeError {
+    NodeError::Protocol(format!("unexpected reply {r:?}"))
+}
+
+fn created(r: Response) -> Result<DocId, NodeError> {
+    match r {
+        Response::Created { id } => Ok(id),
+        other => Err(unexpected(&other)),
+    }
+}
+
+fn done(r: Response) -> Result<bool, NodeError> {
+    match r {
+        Response::Done { changed, .. } => Ok(changed),
+        other => Err(unexpected(&other)),
+    }
+}
+
+fn list(r: Response) -> Result<Vec<ListItem>, NodeError> {
+    match r {
+        Response::List { items } => Ok(items),
+        other => Err(unexpected(&other)),
+    }
+}

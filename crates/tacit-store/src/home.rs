@@ -1,0 +1,202 @@
+//! [`Home`]: the directory holding everything a node owns, locked by one process at a time.
+
+use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use tacit_core::DeviceKey;
+
+use crate::error::StoreError;
+use crate::store::Store;
+
+/// The lock file: holds an advisory `flock` for the life of the owning process, and its pid.
+const LOCK_FILE: &str = "tacit.lock";
+/// The device key: exactly [`DeviceKey::SECRET_LEN`] raw secret bytes.
+const KEY_FILE: &str = "device.key";
+/// Where a new key is written before being renamed into place.
+const KEY_TMP_FILE: &str = "device.key.tmp";
+/// The database.
+const DB_FILE: &str = "tacit.db";
+/// The control socket.
+const SOCKET_FILE: &str = "tacit.sock";
+/// The home holds the device's secret key: only its owner may enter.
+const HOME_MODE: u32 = 0o700;
+/// The key file: readable and writable by its owner only.
+const KEY_MODE: u32 = 0o600;
+/// The lock file holds only a pid, but nobody else needs to open it.
+const LOCK_MODE: u32 = 0o600;
+
+/// A home directory, locked for this process while the value lives.
+#[derive(Debug)]
+pub struct Home {
+    dir: PathBuf,
+    lock: File,
+}
+
+impl Home {
+    /// Opens the home at `dir` and takes its lock.
+    ///
+    /// With `create`, makes the directory (mode 0700) if missing. Without it, a missing
+    /// directory, key or database is [`StoreError::NotInitialised`] and nothing is created.
+    /// A home locked by a live process is [`StoreError::InUse`]; a lock left by a dead one is
+    /// released by the kernel and never blocks.
+    pub fn open(dir: &Path, create: bool) -> Result<Home, StoreError> {
+        if create {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(HOME_MODE)
+                .create(dir)
+                .map_err(StoreError::io(dir))?;
+        } else {
+            for required in [dir.to_path_buf(), dir.join(KEY_FILE), dir.join(DB_FILE)] {
+                match fs::metadata(&required) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        return Err(StoreError::NotInitialised {
+                            dir: dir.to_path_buf(),
+                        });
+                    }
+                    Err(e) => return Err(StoreError::io(&required)(e)),
+                }
+            }
+        }
+
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(LOCK_MODE)
+            .open(&lock_path)
+            .map_err(StoreError::io(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(StoreError::InUse {
+                    dir: dir.to_path_buf(),
+                    pid: read_pid(&lock),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(StoreError::io(&lock_path)(e)),
+        }
+        lock.set_len(0).map_err(StoreError::io(&lock_path))?;
+        lock.write_all_at(format!("{}\n", std::process::id()).as_bytes(), 0)
+            .map_err(StoreError::io(&lock_path))?;
+        Ok(Home {
+            dir: dir.to_path_buf(),
+            lock,
+        })
+    }
+
+    /// The home directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The control socket's path (the node binds it).
+    pub fn socket_path(&self) -> PathBuf {
+        self.dir.join(SOCKET_FILE)
+    }
+
+    fn key_path(&self) -> PathBuf {
+        self.dir.join(KEY_FILE)
+    }
+
+    /// Loads the device key. It must be exactly 32 bytes, readable by its owner only.
+    pub fn load_key(&self) -> Result<DeviceKey, StoreError> {
+        let path = self.key_path();
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::NotInitialised {
+                    dir: self.dir.clone(),
+                });
+            }
+            Err(e) => return Err(StoreError::io(&path)(e)),
+        };
+        let bad = |detail: String| StoreError::BadKey {
+            path: path.clone(),
+            detail,
+        };
+        let meta = file.metadata().map_err(StoreError::io(&path))?;
+        if !meta.is_file() {
+            return Err(bad("it is not a regular file".into()));
+        }
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & !KEY_MODE != 0 {
+            return Err(bad(format!(
+                "its permissions {mode:o} let others read it; run `chmod 600 {}`",
+                path.display()
+            )));
+        }
+        // One byte more than a key, so that a longer file is seen without reading it all.
+        let mut bytes = Vec::with_capacity(DeviceKey::SECRET_LEN + 1);
+        file.take(DeviceKey::SECRET_LEN as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(StoreError::io(&path))?;
+        let secret: [u8; DeviceKey::SECRET_LEN] = bytes.as_slice().try_into().map_err(|_| {
+            bad(format!(
+                "it holds {} bytes, not {}; restore it from a backup, or move it aside and run `tacit init` for a new identity",
+                meta.len(),
+                DeviceKey::SECRET_LEN
+            ))
+        })?;
+        Ok(DeviceKey::from_secret(secret))
+    }
+
+    /// Creates the device key if there is none: returns the key and whether it was created.
+    /// The file is written whole (temporary file with mode 0600, fsync, rename, fsync of the
+    /// directory), so a crash leaves either no key or the complete one.
+    pub fn init_key(&self) -> Result<(DeviceKey, bool), StoreError> {
+        let path = self.key_path();
+        match fs::symlink_metadata(&path) {
+            Ok(_) => return Ok((self.load_key()?, false)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io(&path)(e)),
+        }
+        let key = DeviceKey::generate();
+        let tmp = self.dir.join(KEY_TMP_FILE);
+        match fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io(&tmp)(e)),
+        }
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(KEY_MODE)
+            .open(&tmp)
+            .map_err(StoreError::io(&tmp))?;
+        file.write_all(&key.secret())
+            .map_err(StoreError::io(&tmp))?;
+        file.sync_all().map_err(StoreError::io(&tmp))?;
+        drop(file);
+        fs::rename(&tmp, &path).map_err(StoreError::io(&path))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(StoreError::io(&self.dir))?;
+        Ok((key, true))
+    }
+
+    /// Opens the home's database; with `create`, creates it if missing.
+    pub fn open_store(&self, create: bool) -> Result<Store, StoreError> {
+        Store::open(&self.dir.join(DB_FILE), create)
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        // Still locked here: nobody else can be writing the file. Best effort: a stale pid in an
+        // unlocked file is harmless.
+        let _ = self.lock.set_len(0);
+    }
+}
+
+/// The pid the lock holder wrote, if it is readable yet.
+fn read_pid(lock: &File) -> Option<u32> {
+    let mut buf = [0u8; 32];
+    let n = lock.read_at(&mut buf, 0).ok()?;
+    std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
+}

@@ -1,0 +1,225 @@
+//! The database schema, its migrations, and the checks made before a database is opened for
+//! writing.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::error::{SqlContext, StoreError};
+
+/// `PRAGMA application_id` of a Tacit database: "TACI" in ASCII. Lets us refuse another
+/// application's SQLite file instead of adding our tables to it.
+pub(crate) const APPLICATION_ID: i32 = 0x5441_4349;
+
+/// The first 16 bytes of every SQLite database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Migration steps: `MIGRATIONS[v]` takes a database from `user_version` v to v + 1. Each runs in
+/// one transaction together with the new `user_version`. Append, never edit a released step.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE spaces (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        personal   INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    -- One small row per document: no blobs here, so listings never touch chunk pages.
+    CREATE TABLE docs (
+        id         TEXT PRIMARY KEY,  -- 32 lowercase hex
+        space      TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        title      TEXT NOT NULL,
+        tags       TEXT NOT NULL,     -- JSON array of strings
+        author     TEXT NOT NULL,     -- member id, 64 hex
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        deleted    INTEGER NOT NULL,
+        answers    INTEGER NOT NULL,
+        accepted   INTEGER NOT NULL
+    );
+    -- The listing order, with and without a space.
+    CREATE INDEX docs_by_update ON docs (deleted, updated_at DESC, id);
+    CREATE INDEX docs_by_space ON docs (space, deleted, updated_at DESC, id);
+
+    -- seq is the rowid: it only grows, so a document's chunks in seq order are its snapshot
+    -- (always written after deleting the older chunks) followed by its increments.
+    CREATE TABLE chunks (
+        seq  INTEGER PRIMARY KEY,
+        doc  TEXT NOT NULL REFERENCES docs (id),
+        kind INTEGER NOT NULL,        -- 0 snapshot, 1 increment
+        data BLOB NOT NULL
+    );
+    CREATE INDEX chunks_by_doc ON chunks (doc, seq);
+    ",
+];
+
+/// The schema version this build writes, and the newest it opens.
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Checks an existing, non-empty file without writing to it: it must be SQLite, carry our
+/// application id (or be an empty SQLite database), have a schema we know, and pass
+/// `PRAGMA quick_check` (see [`FULL_CHECK_MAX_BYTES`]).
+pub(crate) fn check_existing(path: &Path) -> Result<(), StoreError> {
+    let mut header = [0u8; 16];
+    let mut file = File::open(path).map_err(StoreError::io(path))?;
+    match file.read_exact(&mut header) {
+        Ok(()) if &header == SQLITE_HEADER => {}
+        Ok(()) => return Err(foreign(path)),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(foreign(path)),
+        Err(e) => {
+            return Err(StoreError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            });
+        }
+    }
+    drop(file);
+
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .at(path)?;
+    let app_id: i32 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .at(path)?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .at(path)?;
+    if app_id != APPLICATION_ID {
+        // A database that holds nothing at all (left by a crash between creating the file and
+        // the first migration) is ours to fill.
+        let objects: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+            .at(path)?;
+        if !(app_id == 0 && version == 0 && objects == 0) {
+            return Err(foreign(path));
+        }
+    }
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version < 0 {
+        return Err(foreign(path));
+    }
+    let len = std::fs::metadata(path).map_err(StoreError::io(path))?.len();
+    quick_check(&conn, path, len <= FULL_CHECK_MAX_BYTES)
+}
+
+/// Up to this size the whole file gets `PRAGMA quick_check` at open. It reads every page: measured
+/// at about 0.5 ms per MB in an unoptimised build (11 ms for 10,000 notes in 25 MB, 23 ms in
+/// 46 MB; `benches/open_list.rs`), so this bounds the check to roughly 30 ms. Larger files get the check of the metadata tables only
+/// ([`METADATA_TABLES`]); damage among the chunk blobs then surfaces as `SQLITE_CORRUPT` on the
+/// statement that reads it, which maps to [`StoreError::Corrupt`], and the damaged page is never
+/// rewritten because a corrupt read fails the transaction.
+const FULL_CHECK_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The tables checked at open when the file is too large for a full check: what listings read.
+const METADATA_TABLES: &[&str] = &["sqlite_schema", "meta", "spaces", "docs"];
+
+/// How many lines of a failed check go into the error.
+pub(crate) const CHECK_REPORT_LINES: usize = 5;
+
+/// `PRAGMA quick_check` of the whole file (`full`) or of the [`METADATA_TABLES`] only.
+pub(crate) fn quick_check(conn: &Connection, path: &Path, full: bool) -> Result<(), StoreError> {
+    let checks: Vec<String> = if full {
+        vec!["PRAGMA quick_check".to_owned()]
+    } else {
+        let tables: Vec<String> = {
+            let mut stmt = conn
+                .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")
+                .at(path)?;
+            stmt.query_map([], |r| r.get(0))
+                .at(path)?
+                .collect::<rusqlite::Result<_>>()
+                .at(path)?
+        };
+        METADATA_TABLES
+            .iter()
+            .filter(|t| **t == "sqlite_schema" || tables.iter().any(|name| name == *t))
+            .map(|t| format!("PRAGMA quick_check(\"{t}\")"))
+            .collect()
+    };
+    for sql in checks {
+        if let Some(detail) = check_report(conn, &sql, path)? {
+            return Err(StoreError::Corrupt {
+                path: path.to_path_buf(),
+                detail,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Runs `quick_check` or `integrity_check`: `None` when it says "ok", else the first lines.
+pub(crate) fn check_report(
+    conn: &Connection,
+    sql: &str,
+    path: &Path,
+) -> Result<Option<String>, StoreError> {
+    let mut stmt = conn.prepare(sql).at(path)?;
+    let lines: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .at(path)?
+        .take(CHECK_REPORT_LINES)
+        .collect::<rusqlite::Result<_>>()
+        .at(path)?;
+    if lines.len() == 1 && lines[0] == "ok" {
+        Ok(None)
+    } else {
+        Ok(Some(lines.join("; ")))
+    }
+}
+
+fn foreign(path: &Path) -> StoreError {
+    StoreError::Foreign {
+        path: path.to_path_buf(),
+    }
+}
+
+/// Brings the schema from its `user_version` to [`SCHEMA_VERSION`], one transaction per step.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    loop {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .at(path)?;
+        let version: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .at(path)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: path.to_path_buf(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let Some(step) = usize::try_from(version)
+            .ok()
+            .and_then(|v| MIGRATIONS.get(v))
+        else {
+            // Up to date (a negative version was refused by `check_existing`).
+            return Ok(());
+        };
+        tx.execute_batch(step).at(path)?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .at(path)?;
+        tx.pragma_update(None, "user_version", version + 1)
+            .at(path)?;
+        tx.commit().at(path)?;
+        tracing::info!(path = %path.display(), version = version + 1, "migrated the database");
+    }
+}

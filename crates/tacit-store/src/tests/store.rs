@@ -1,0 +1,445 @@
+//! Writing, loading, listing and resolving documents.
+
+use tacit_core::{Doc, DocId, Kind, NoteEdit, QuestionDraft, SpaceId};
+use tempfile::TempDir;
+
+use super::{add_note, edit, member};
+use crate::{COMPACT_AFTER_CHUNKS, Chunk, DocWrite, ListFilter, SpaceRow, Store, StoreError};
+
+fn store() -> (TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("tacit.db"), true).unwrap();
+    (dir, store)
+}
+
+fn increment(doc: &mut Doc, space: SpaceId) -> DocWrite {
+    DocWrite {
+        id: doc.id(),
+        space,
+        summary: doc.summary().unwrap(),
+        chunk: Chunk::Increment(doc.take_unsaved().unwrap()),
+    }
+}
+
+#[test]
+fn a_written_note_loads_back_with_its_metadata() {
+    let (_dir, mut store) = store();
+    let space = SpaceId::random();
+    let (id, mut doc) = add_note(&mut store, space, "first", 1_000);
+    doc.edit_text(
+        edit(2_000),
+        NoteEdit {
+            body: Some("new body".into()),
+            ..NoteEdit::default()
+        },
+    )
+    .unwrap();
+    let needs = store.write(&[increment(&mut doc, space)]).unwrap();
+    assert!(needs.is_empty(), "one small increment needs no compaction");
+
+    let chunks = store.load_chunks(id).unwrap();
+    assert_eq!(chunks.len(), 2);
+    let loaded = Doc::load(id, chunks.iter().map(Vec::as_slice), member()).unwrap();
+    let note = loaded.note().unwrap();
+    assert_eq!(
+        (note.title.as_str(), note.body.as_str()),
+        ("first", "new body")
+    );
+
+    let got = store.get(id).unwrap().unwrap();
+    assert_eq!(got.space, space);
+    assert_eq!(got.summary, doc.summary().unwrap());
+    assert_eq!(got.summary.updated_at, 2_000);
+    assert_eq!(store.list(&ListFilter::default()).unwrap(), vec![got]);
+}
+
+#[test]
+fn unknown_documents_are_reported() {
+    let (_dir, store) = store();
+    let id = DocId::random();
+    assert!(store.get(id).unwrap().is_none());
+    match store.load_chunks(id) {
+        Err(StoreError::NoSuchDocument(s)) => assert_eq!(s, id.to_string()),
+        other => panic!("expected NoSuchDocument, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_batch_is_all_or_nothing() {
+    let (_dir, mut store) = store();
+    let space = SpaceId::random();
+    let (id, mut doc) = add_note(&mut store, space, "kept", 1);
+    doc.edit_text(
+        edit(2),
+        NoteEdit {
+            title: Some("changed".into()),
+            ..NoteEdit::default()
+        },
+    )
+    .unwrap();
+    let good = increment(&mut doc, space);
+    // The second write of the batch fails inside SQLite, after the first one went through.
+    let bad = DocWrite {
+        id: DocId::random(),
+        chunk: Chunk::Increment(vec![1, 2, 3]),
+        ..good.clone()
+    };
+    store
+        .conn
+        .execute_batch(
+            "CREATE TRIGGER fail BEFORE INSERT ON chunks WHEN NEW.data = x'010203'
+             BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        .unwrap();
+    let before = store.stats().unwrap();
+    assert!(matches!(
+        store.write(&[good, bad]),
+        Err(StoreError::Sqlite(_))
+    ));
+    assert_eq!(
+        store.stats().unwrap(),
+        before,
+        "nothing of the failed batch was written"
+    );
+    assert_eq!(store.get(id).unwrap().unwrap().summary.title, "kept");
+    assert_eq!(store.list(&ListFilter::default()).unwrap().len(), 1);
+}
+
+#[test]
+fn many_increments_ask_for_compaction_and_a_snapshot_replaces_them() {
+    let (_dir, mut store) = store();
+    let space = SpaceId::random();
+    let (id, mut doc) = add_note(&mut store, space, "busy", 0);
+    let mut asked = None;
+    for i in 1..=COMPACT_AFTER_CHUNKS + 5 {
+        doc.edit_text(
+            edit(i as i64),
+            NoteEdit {
+                body: Some(format!("edit {i}")),
+                ..NoteEdit::default()
+            },
+        )
+        .unwrap();
+        let needs = store.write(&[increment(&mut doc, space)]).unwrap();
+        if !needs.is_empty() {
+            assert_eq!(needs, vec![id]);
+            asked = Some(i);
+            break;
+        }
+    }
+    assert!(asked.is_some(), "compaction was never requested");
+    assert!(store.load_chunks(id).unwrap().len() > 1);
+
+    let snapshot = DocWrite {
+        id,
+        space,
+        summary: doc.summary().unwrap(),
+        chunk: Chunk::Snapshot(doc.save()),
+    };
+    assert!(store.write(&[snapshot]).unwrap().is_empty());
+    let chunks = store.load_chunks(id).unwrap();
+    assert_eq!(chunks.len(), 1);
+    let loaded = Doc::load(id, chunks.iter().map(Vec::as_slice), member()).unwrap();
+    assert_eq!(loaded.note().unwrap().body, doc.note().unwrap().body);
+    assert_eq!(store.stats().unwrap().chunks, 1);
+}
+
+#[test]
+fn more_than_the_chunk_bound_asks_for_compaction_even_when_small() {
+    let (_dir, mut store) = store();
+    let space = SpaceId::random();
+    let (id, doc) = add_note(&mut store, space, "x", 0);
+    let summary = doc.summary().unwrap();
+    // A large snapshot, then tiny increments: only the count bound can trigger.
+    let big = DocWrite {
+        id,
+        space,
+        summary: summary.clone(),
+        chunk: Chunk::Snapshot(vec![0; 100_000]),
+    };
+    store.write(&[big]).unwrap();
+    for n in 1..=COMPACT_AFTER_CHUNKS {
+        let w = DocWrite {
+            id,
+            space,
+            summary: summary.clone(),
+            chunk: Chunk::Increment(vec![1]),
+        };
+        let needs = store.write(&[w]).unwrap();
+        // n increments + 1 snapshot chunks.
+        assert_eq!(
+            needs.is_empty(),
+            n < COMPACT_AFTER_CHUNKS,
+            "after {n} increments"
+        );
+    }
+}
+
+#[test]
+fn metadata_only_writes_keep_the_chunks() {
+    let (_dir, mut store) = store();
+    let space = SpaceId::random();
+    let (id, doc) = add_note(&mut store, space, "meta", 5);
+    let mut summary = doc.summary().unwrap();
+    summary.title = "renamed".into();
+    summary.updated_at = 9;
+    store
+        .write(&[DocWrite {
+            id,
+            space,
+            summary,
+            chunk: Chunk::None,
+        }])
+        .unwrap();
+    assert_eq!(store.get(id).unwrap().unwrap().summary.title, "renamed");
+    assert_eq!(store.load_chunks(id).unwrap().len(), 1);
+}
+
+#[test]
+fn list_filters_and_orders() {
+    let (_dir, mut store) = store();
+    let (a, b) = (SpaceId::random(), SpaceId::random());
+    let (n1, _) = add_note(&mut store, a, "n1", 10);
+    let (n2, _) = add_note(&mut store, a, "n2", 30);
+    let (n3, _) = add_note(&mut store, b, "n3", 20);
+    let (gone, mut gone_doc) = add_note(&mut store, a, "gone", 40);
+    gone_doc.delete(edit(50)).unwrap();
+    store.write(&[increment(&mut gone_doc, a)]).unwrap();
+
+    let mut questions = Vec::new();
+    for (title, at, accept) in [("open?", 15, false), ("settled?", 25, true)] {
+        let id = DocId::random();
+        let draft = QuestionDraft {
+            title: title.into(),
+            body: String::new(),
+            tags: vec![],
+        };
+        let mut q = Doc::new_question(id, edit(at), draft).unwrap();
+        if accept {
+            let answer = q.add_answer(edit(at), "yes").unwrap();
+            q.accept(edit(at), answer).unwrap();
+        }
+        store
+            .write(&[DocWrite {
+                id,
+                space: b,
+                summary: q.summary().unwrap(),
+                chunk: Chunk::Snapshot(q.save()),
+            }])
+            .unwrap();
+        questions.push(id);
+    }
+    let ids = |f: ListFilter| -> Vec<DocId> {
+        store.list(&f).unwrap().into_iter().map(|l| l.id).collect()
+    };
+    let (open_q, settled_q) = (questions[0], questions[1]);
+
+    assert_eq!(
+        ids(ListFilter::default()),
+        vec![n2, settled_q, n3, open_q, n1]
+    );
+    let with_deleted = ids(ListFilter {
+        include_deleted: true,
+        ..ListFilter::default()
+    });
+    assert_eq!(with_deleted.first(), Some(&gone));
+    assert_eq!(with_deleted.len(), 6);
+    assert_eq!(
+        ids(ListFilter {
+            space: Some(a),
+            ..ListFilter::default()
+        }),
+        vec![n2, n1]
+    );
+    assert_eq!(
+        ids(ListFilter {
+            kind: Some(Kind::Question),
+            ..ListFilter::default()
+        }),
+        vec![settled_q, open_q]
+    );
+    assert_eq!(
+        ids(ListFilter {
+            unanswered: true,
+            ..ListFilter::default()
+        }),
+        vec![open_q]
+    );
+    assert_eq!(
+        ids(ListFilter {
+            limit: Some(2),
+            ..ListFilter::default()
+        }),
+        vec![n2, settled_q]
+    );
+    assert_eq!(
+        ids(ListFilter {
+            space: Some(b),
+            kind: Some(Kind::Note),
+            ..ListFilter::default()
+        }),
+        vec![n3]
+    );
+    let got = store.get(gone).unwrap().unwrap();
+    assert!(got.summary.deleted);
+    let settled = store.get(settled_q).unwrap().unwrap().summary;
+    assert_eq!((settled.answers, settled.accepted), (1, true));
+    let stats = store.stats().unwrap();
+    assert_eq!((stats.documents, stats.chunks), (5, 7));
+    assert!(stats.chunk_bytes > 0);
+}
+
+#[test]
+fn list_order_ties_break_by_id() {
+    let (_dir, mut store) = store();
+    let space = SpaceId::random();
+    let mut ids: Vec<DocId> = (0..5)
+        .map(|i| add_note(&mut store, space, &format!("t{i}"), 7).0)
+        .collect();
+    ids.sort();
+    let listed: Vec<DocId> = store
+        .list(&ListFilter::default())
+        .unwrap()
+        .into_iter()
+        .map(|l| l.id)
+        .collect();
+    assert_eq!(listed, ids);
+}
+
+/// A document id from a hex string, for controlled prefixes.
+fn id(hex: &str) -> DocId {
+    hex.parse().unwrap()
+}
+
+#[test]
+fn resolve_takes_unique_prefixes() {
+    let (_dir, mut store) = store();
+    let space = SpaceId::random();
+    let (_, doc) = add_note(&mut store, space, "template", 1);
+    let summary = doc.summary().unwrap();
+    let mut put = |hex: &str, deleted: bool| {
+        let mut s = summary.clone();
+        s.deleted = deleted;
+        store
+            .write(&[DocWrite {
+                id: id(hex),
+                space,
+                summary: s,
+                chunk: Chunk::None,
+            }])
+            .unwrap();
+    };
+    put("abcd0000000000000000000000000001", false);
+    put("abcd0000000000000000000000000002", false);
+    put("abce0000000000000000000000000001", false);
+    put("dead0000000000000000000000000001", true);
+
+    assert_eq!(
+        store.resolve("abce").unwrap(),
+        id("abce0000000000000000000000000001")
+    );
+    assert_eq!(
+        store.resolve("ABCE00").unwrap(),
+        id("abce0000000000000000000000000001")
+    );
+    assert_eq!(
+        store.resolve("abcd0000000000000000000000000002").unwrap(),
+        id("abcd0000000000000000000000000002")
+    );
+    match store.resolve("abcd") {
+        Err(e @ StoreError::AmbiguousId { .. }) => {
+            assert_eq!(
+                e.to_string(),
+                "abcd matches 2 documents; give more characters"
+            );
+        }
+        other => panic!("expected AmbiguousId, got {other:?}"),
+    }
+    // A deleted document resolves by its full id only.
+    assert!(matches!(store.resolve("dead"), Err(StoreError::NoSuchDocument(p)) if p == "dead"));
+    assert_eq!(
+        store.resolve("dead0000000000000000000000000001").unwrap(),
+        id("dead0000000000000000000000000001")
+    );
+    for bad in [
+        "abc",
+        "",
+        "zzzz",
+        "ffff",
+        "abcd-",
+        "abcd00000000000000000000000000012",
+    ] {
+        match store.resolve(bad) {
+            Err(StoreError::NoSuchDocument(p)) => assert_eq!(p, bad),
+            other => panic!("{bad:?}: expected NoSuchDocument, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn meta_and_spaces_round_trip() {
+    let (_dir, mut store) = store();
+    assert_eq!(store.meta("k").unwrap(), None);
+    store.set_meta("k", "v1").unwrap();
+    store.set_meta("k", "v2").unwrap();
+    assert_eq!(store.meta("k").unwrap().as_deref(), Some("v2"));
+
+    let personal = SpaceRow {
+        id: SpaceId::random(),
+        name: "Personal".into(),
+        personal: true,
+        created_at: 1,
+    };
+    let team = SpaceRow {
+        id: SpaceId::random(),
+        name: "Team".into(),
+        personal: false,
+        created_at: 2,
+    };
+    store.add_space(&team).unwrap();
+    store.add_space(&personal).unwrap();
+    store
+        .add_space(&SpaceRow {
+            name: "ignored".into(),
+            ..team.clone()
+        })
+        .unwrap();
+    assert_eq!(store.spaces().unwrap(), vec![personal, team]);
+}
+
+#[test]
+fn data_survives_reopening_and_checks_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tacit.db");
+    let mut store = Store::open(&path, true).unwrap();
+    let (id, _) = add_note(&mut store, SpaceId::random(), "kept", 3);
+    store.integrity_check().unwrap();
+    store.checkpoint().unwrap();
+    drop(store);
+    let store = Store::open(&path, false).unwrap();
+    assert_eq!(store.path(), path);
+    assert_eq!(store.get(id).unwrap().unwrap().summary.title, "kept");
+    assert_eq!(store.stats().unwrap().documents, 1);
+}
+
+#[test]
+fn a_malformed_row_is_an_error_not_a_panic() {
+    let (_dir, mut store) = store();
+    let (id, _) = add_note(&mut store, SpaceId::random(), "x", 1);
+    store
+        .conn
+        .execute(
+            "UPDATE docs SET kind = 'poem' WHERE id = ?1",
+            [id.to_string()],
+        )
+        .unwrap();
+    assert!(matches!(store.get(id), Err(StoreError::Malformed(_))));
+    store
+        .conn
+        .execute("UPDATE docs SET kind = 'note', author = 'nope'", [])
+        .unwrap();
+    assert!(matches!(
+        store.list(&ListFilter::default()),
+        Err(StoreError::Malformed(_))
+    ));
+}

@@ -1,0 +1,324 @@
+//! The `tacit` command end to end: real processes on temporary homes, with and without a
+//! running `tacit serve`.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use serde_json::Value;
+use tacit_tests::TestHome;
+
+fn init(name: &str) -> TestHome {
+    let home = TestHome::new();
+    let out = home.ok(&["init", "--name", name]);
+    assert!(out.contains("Initialised"), "{out}");
+    home
+}
+
+fn new_note(home: &TestHome, args: &[&str]) -> String {
+    let mut all = vec!["note", "new"];
+    all.extend_from_slice(args);
+    let out = home.ok(&all);
+    let id = out.trim().to_owned();
+    assert_eq!(id.len(), 32, "note new prints the id alone: {out:?}");
+    id
+}
+
+fn note_count(home: &TestHome) -> usize {
+    home.json(&["note", "list"]).as_array().map_or(0, Vec::len)
+}
+
+/// Every command, checked through its JSON output.
+fn every_command(home: &TestHome) {
+    let me = home.json(&["whoami"]);
+    let member = me["member"].as_str().expect("member").to_owned();
+    assert_eq!(member.len(), 64);
+    assert_eq!(me["profile"]["name"], "Ada");
+
+    home.ok(&[
+        "profile", "set", "--org", "Analytical Engines", "--bio", "Writes programs.",
+        "--expertise", "math", "--expertise", "Rust",
+    ]);
+    let me = home.json(&["whoami"]);
+    assert_eq!(me["profile"]["name"], "Ada");
+    assert_eq!(me["profile"]["org"], "Analytical Engines");
+    assert_eq!(me["profile"]["bio"], "Writes programs.");
+    assert_eq!(me["profile"]["expertise"], serde_json::json!(["math", "rust"]));
+
+    // note new: --body, --body-file FILE, --body-file - (stdin), --json
+    let a = new_note(home, &["--title", "Deploy checklist", "--body", "1. build\n2. ship\n", "--tag", "ops"]);
+    let file = home.path().join("body.md");
+    std::fs::write(&file, "# From a file\n\nwith *Markdown*\n").expect("write body file");
+    let b = new_note(home, &["--title", "From file", "--body-file", file.to_str().expect("utf-8 path")]);
+    let mut child = home
+        .command(&["note", "new", "--title", "From stdin", "--body-file", "-", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all("piped body ✓\n".as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let c: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let c = c["id"].as_str().expect("id").to_owned();
+
+    // note list: newest change first, stable fields
+    let list = home.json(&["note", "list"]);
+    let items = list.as_array().expect("array");
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0]["id"], c.as_str());
+    for field in ["id", "title", "tags", "author", "created_at", "updated_at"] {
+        assert!(items[0].get(field).is_some(), "note list --json lacks {field}");
+    }
+    assert_eq!(items[2]["author"], member.as_str());
+    let text = home.ok(&["note", "list"]);
+    assert!(text.contains("Deploy checklist") && text.contains("#ops"), "{text}");
+
+    // note show, by full id and by prefix
+    let shown = home.json(&["note", "show", &a]);
+    assert_eq!(shown["title"], "Deploy checklist");
+    assert_eq!(shown["body"], "1. build\n2. ship\n");
+    assert_eq!(shown["tags"], serde_json::json!(["ops"]));
+    assert_eq!(home.json(&["note", "show", &b[..8]])["body"], "# From a file\n\nwith *Markdown*\n");
+    assert_eq!(home.json(&["note", "show", &c])["body"], "piped body ✓\n");
+    let text = home.ok(&["note", "show", &a[..6]]);
+    assert!(text.starts_with("# Deploy checklist\n") && text.contains("2. ship"), "{text}");
+
+    // note edit: title, body, tags; an edit that changes nothing writes nothing
+    home.ok(&["note", "edit", &a[..8], "--title", "Release checklist", "--body", "1. build\n2. test\n3. ship\n", "--tag", "ops", "--tag", "release"]);
+    let shown = home.json(&["note", "show", &a]);
+    assert_eq!(shown["title"], "Release checklist");
+    assert_eq!(shown["body"], "1. build\n2. test\n3. ship\n");
+    assert_eq!(shown["tags"], serde_json::json!(["ops", "release"]));
+    let same = home.json(&["note", "edit", &a, "--title", "Release checklist"]);
+    assert_eq!(same["changed"], false);
+    std::fs::write(&file, "# From a file\n\nedited\n").expect("rewrite body file");
+    home.ok(&["note", "edit", &b, "--body-file", file.to_str().expect("path"), "--clear-tags"]);
+    assert_eq!(home.json(&["note", "show", &b])["body"], "# From a file\n\nedited\n");
+    assert_eq!(home.json(&["note", "list"])[0]["id"], b.as_str(), "an edit moves a note to the top");
+
+    // note rm
+    home.ok(&["note", "rm", &c]);
+    assert_eq!(note_count(home), 2);
+    let err = home.fails(&["note", "show", &c], 1);
+    assert!(err.contains("deleted"), "{err}");
+
+    // ask, answer, accept, thank, questions, question show
+    let q = home.json(&["ask", "--title", "How do we rotate the TLS cert?", "--body", "It expires Friday.", "--tag", "tls"]);
+    let q = q["id"].as_str().expect("id").to_owned();
+    let q2 = home.ok(&["ask", "--title", "Who owns the build farm?"]).trim().to_owned();
+    assert_eq!(q2.len(), 32);
+    let unanswered = home.json(&["questions", "--unanswered"]);
+    assert_eq!(unanswered.as_array().map(Vec::len), Some(2));
+    let ans = home.json(&["answer", &q[..8], "--body", "Run the rotate playbook."]);
+    let ans = ans["id"].as_str().expect("answer id").to_owned();
+    let second = home.ok(&["answer", &q, "--body-file", file.to_str().expect("path")]).trim().to_owned();
+    assert_eq!(second.len(), 32);
+    home.ok(&["accept", &q, &ans[..8]]);
+    let err = home.fails(&["thank", &q, &ans], 1);
+    assert!(err.contains("your own answer"), "{err}");
+    let shown = home.json(&["question", "show", &q]);
+    assert_eq!(shown["title"], "How do we rotate the TLS cert?");
+    assert_eq!(shown["accepted"], ans.as_str());
+    let answers = shown["answers"].as_array().expect("answers");
+    assert_eq!(answers.len(), 2);
+    assert_eq!(answers[0]["id"], ans.as_str(), "the accepted answer comes first");
+    assert_eq!(answers[0]["author"], member.as_str());
+    assert_eq!(answers[0]["body"], "Run the rotate playbook.");
+    assert_eq!(answers[0]["accepted"], true);
+    let text = home.ok(&["question", "show", &q]);
+    assert!(text.contains("✓ accepted") && text.contains("by you"), "{text}");
+    let all = home.json(&["questions"]);
+    assert_eq!(all.as_array().map(Vec::len), Some(2));
+    assert_eq!(all[0]["id"], q.as_str());
+    assert_eq!(all[0]["answers"], 2);
+    let unanswered = home.json(&["questions", "--unanswered"]);
+    assert_eq!(unanswered.as_array().map(Vec::len), Some(1));
+    assert_eq!(unanswered[0]["id"], q2.as_str());
+    assert!(home.ok(&["questions"]).contains("How do we rotate"));
+
+    // status, and init again
+    let status = home.json(&["status"]);
+    assert_eq!(status["notes"], 2);
+    assert_eq!(status["questions"], 2);
+    assert_eq!(status["member"], member.as_str());
+    let again = home.json(&["init"]);
+    assert_eq!(again["created"], false);
+    assert!(home.ok(&["init"]).contains("already initialised; nothing changed"));
+    assert_eq!(home.json(&["whoami"])["member"], member.as_str());
+}
+
+/// Each error case: exit 1, one clear line, nothing written.
+fn errors(home: &TestHome) {
+    let id = new_note(home, &["--title", "Kept", "--body", "safe"]);
+    let q = home.ok(&["ask", "--title", "A question"]).trim().to_owned();
+    let before = note_count(home);
+    let one_line = |err: &str| {
+        assert!(err.starts_with("error: "), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    };
+    for args in [
+        vec!["note", "show", "0123456789abcdef0123456789abcdef"],
+        vec!["note", "show", "ffffffff"],
+        vec!["note", "edit", "ffffffff", "--title", "x"],
+        vec!["note", "rm", "ffffffff"],
+        vec!["answer", "ffffffff", "--body", "x"],
+        vec!["question", "show", "ffffffff"],
+    ] {
+        let err = home.fails(&args, 1);
+        one_line(&err);
+        assert!(err.contains("no document"), "{args:?}: {err}");
+    }
+    let err = home.fails(&["accept", &q, "ffff"], 1);
+    one_line(&err);
+    assert!(err.contains("no answer"), "{err}");
+    for args in [
+        vec!["note", "new", "--title", "   "],
+        vec!["note", "new", "--title", ""],
+        vec!["ask", "--title", " "],
+        vec!["note", "edit", &id, "--title", " "],
+    ] {
+        let err = home.fails(&args, 1);
+        one_line(&err);
+        assert!(err.contains("title is empty"), "{args:?}: {err}");
+    }
+    let missing = home.path().join("no-such-file.md");
+    let err = home.fails(&["note", "new", "--title", "T", "--body-file", missing.to_str().expect("path")], 1);
+    one_line(&err);
+    assert!(err.contains("cannot read body file") && err.contains("no-such-file.md"), "{err}");
+    let binary = home.path().join("binary.md");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x80]).expect("write");
+    let err = home.fails(&["note", "edit", &id, "--body-file", binary.to_str().expect("path")], 1);
+    one_line(&err);
+    assert!(err.contains("not UTF-8"), "{err}");
+    let err = home.fails(&["note", "show", &q], 1);
+    assert!(err.contains("is a question, not a note"), "{err}");
+    let err = home.fails(&["note", "new", "--title", "T", "--tag", "two words"], 1);
+    assert!(err.contains("invalid tag"), "{err}");
+    let huge = "x".repeat(tacit_node::core::limits::MAX_BODY_BYTES + 1);
+    let big = home.path().join("big.md");
+    std::fs::write(&big, huge).expect("write");
+    let err = home.fails(&["note", "new", "--title", "T", "--body-file", big.to_str().expect("path")], 1);
+    assert!(err.contains("too long"), "{err}");
+
+    assert_eq!(note_count(home), before, "a failed command wrote a note");
+    assert_eq!(home.json(&["note", "show", &id])["body"], "safe");
+    assert_eq!(home.json(&["question", "show", &q])["answers"], serde_json::json!([]));
+}
+
+#[test]
+fn every_command_works_without_a_running_node() {
+    let home = init("Ada");
+    every_command(&home);
+    let status = home.json(&["status"]);
+    assert_eq!(status["serving"], false);
+}
+
+#[test]
+fn every_command_works_through_a_running_serve() {
+    let home = init("Ada");
+    let served = home.serve();
+    let status = home.json(&["status"]);
+    assert_eq!(status["serving"], true);
+    assert_eq!(status["pid"], served.pid(), "commands went to the running node");
+    every_command(&home);
+    assert!(served.stop(), "tacit serve exits cleanly on SIGTERM");
+    assert!(!home.path().join("tacit.sock").exists(), "the socket is removed");
+    // Everything written through the server is on disk for the next process.
+    assert_eq!(note_count(&home), 2);
+    assert_eq!(home.json(&["status"])["serving"], false);
+}
+
+#[test]
+fn errors_are_clear_and_write_nothing_without_a_node() {
+    errors(&init("Ada"));
+}
+
+#[test]
+fn errors_are_clear_and_write_nothing_through_serve() {
+    let home = init("Ada");
+    let _served = home.serve();
+    errors(&home);
+}
+
+#[test]
+fn an_uninitialised_home_says_run_tacit_init_and_creates_nothing() {
+    let home = TestHome::new();
+    for args in [
+        vec!["note", "list"],
+        vec!["note", "new", "--title", "T"],
+        vec!["whoami"],
+        vec!["status"],
+        vec!["serve"],
+        vec!["questions"],
+    ] {
+        let err = home.fails(&args, 1);
+        assert!(err.contains("run `tacit init`"), "{args:?}: {err}");
+    }
+    let entries: Vec<_> = std::fs::read_dir(home.path()).expect("read dir").collect();
+    assert!(entries.is_empty(), "an uninitialised home gained files: {entries:?}");
+    let missing = home.path().join("never-made");
+    let out = std::process::Command::new(tacit_tests::tacit_bin())
+        .args(["note", "list"])
+        .env("TACIT_HOME", &missing)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run `tacit init`"));
+    assert!(!missing.exists());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let home = init("Ada");
+    home.fails(&[], 2);
+    home.fails(&["note"], 2);
+    home.fails(&["note", "new"], 2);
+    home.fails(&["note", "new", "--title", "T", "--body", "b", "--body-file", "f"], 2);
+    home.fails(&["note", "list", "--no-such-flag"], 2);
+    home.fails(&["frobnicate"], 2);
+    assert_eq!(note_count(&home), 0);
+}
+
+#[test]
+fn tacit_home_env_selects_the_home() {
+    let home = init("Ada");
+    let out = std::process::Command::new(tacit_tests::tacit_bin())
+        .args(["note", "new", "--title", "via env"])
+        .env("TACIT_HOME", home.path())
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(home.json(&["note", "list"])[0]["title"], "via env");
+}
+
+#[test]
+fn a_second_serve_names_the_pid_holding_the_home() {
+    let home = init("Ada");
+    let served = home.serve();
+    let err = home.fails(&["serve"], 1);
+    assert!(
+        err.contains("in use") && err.contains(&served.pid().to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_serve_killed_with_sigkill_blocks_nothing() {
+    let home = init("Ada");
+    let served = home.serve();
+    let id = new_note(&home, &["--title", "before the crash"]);
+    let pid = served.pid().to_string();
+    let status = std::process::Command::new("kill").args(["-KILL", &pid]).status().expect("kill");
+    assert!(status.success());
+    drop(served); // reaps it
+    // The socket file is left behind; the lock is not.
+    assert_eq!(home.json(&["note", "show", &id])["title"], "before the crash");
+    let again = home.serve();
+    assert_eq!(home.json(&["status"])["pid"], again.pid());
+    assert_eq!(note_count(&home), 1);
+}
