@@ -133,9 +133,11 @@ impl TestHome {
             .expect("spawn tacit serve");
         let served = Served { child };
         let sock = self.path().join("tacit.sock");
-        wait_for("tacit serve's control socket", Duration::from_secs(20), || {
-            std::os::unix::net::UnixStream::connect(&sock).is_ok()
-        });
+        wait_for(
+            "tacit serve's control socket",
+            Duration::from_secs(20),
+            || std::os::unix::net::UnixStream::connect(&sock).is_ok(),
+        );
         served
     }
 }

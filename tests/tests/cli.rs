@@ -35,22 +35,59 @@ fn every_command(home: &TestHome) {
     assert_eq!(me["profile"]["name"], "Ada");
 
     home.ok(&[
-        "profile", "set", "--org", "Analytical Engines", "--bio", "Writes programs.",
-        "--expertise", "math", "--expertise", "Rust",
+        "profile",
+        "set",
+        "--org",
+        "Analytical Engines",
+        "--bio",
+        "Writes programs.",
+        "--expertise",
+        "math",
+        "--expertise",
+        "Rust",
     ]);
     let me = home.json(&["whoami"]);
     assert_eq!(me["profile"]["name"], "Ada");
     assert_eq!(me["profile"]["org"], "Analytical Engines");
     assert_eq!(me["profile"]["bio"], "Writes programs.");
-    assert_eq!(me["profile"]["expertise"], serde_json::json!(["math", "rust"]));
+    assert_eq!(
+        me["profile"]["expertise"],
+        serde_json::json!(["math", "rust"])
+    );
 
     // note new: --body, --body-file FILE, --body-file - (stdin), --json
-    let a = new_note(home, &["--title", "Deploy checklist", "--body", "1. build\n2. ship\n", "--tag", "ops"]);
+    let a = new_note(
+        home,
+        &[
+            "--title",
+            "Deploy checklist",
+            "--body",
+            "1. build\n2. ship\n",
+            "--tag",
+            "ops",
+        ],
+    );
     let file = home.path().join("body.md");
     std::fs::write(&file, "# From a file\n\nwith *Markdown*\n").expect("write body file");
-    let b = new_note(home, &["--title", "From file", "--body-file", file.to_str().expect("utf-8 path")]);
+    let b = new_note(
+        home,
+        &[
+            "--title",
+            "From file",
+            "--body-file",
+            file.to_str().expect("utf-8 path"),
+        ],
+    );
     let mut child = home
-        .command(&["note", "new", "--title", "From stdin", "--body-file", "-", "--json"])
+        .command(&[
+            "note",
+            "new",
+            "--title",
+            "From stdin",
+            "--body-file",
+            "-",
+            "--json",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -72,24 +109,48 @@ fn every_command(home: &TestHome) {
     assert_eq!(items.len(), 3);
     assert_eq!(items[0]["id"], c.as_str());
     for field in ["id", "title", "tags", "author", "created_at", "updated_at"] {
-        assert!(items[0].get(field).is_some(), "note list --json lacks {field}");
+        assert!(
+            items[0].get(field).is_some(),
+            "note list --json lacks {field}"
+        );
     }
     assert_eq!(items[2]["author"], member.as_str());
     let text = home.ok(&["note", "list"]);
-    assert!(text.contains("Deploy checklist") && text.contains("#ops"), "{text}");
+    assert!(
+        text.contains("Deploy checklist") && text.contains("#ops"),
+        "{text}"
+    );
 
     // note show, by full id and by prefix
     let shown = home.json(&["note", "show", &a]);
     assert_eq!(shown["title"], "Deploy checklist");
     assert_eq!(shown["body"], "1. build\n2. ship\n");
     assert_eq!(shown["tags"], serde_json::json!(["ops"]));
-    assert_eq!(home.json(&["note", "show", &b[..8]])["body"], "# From a file\n\nwith *Markdown*\n");
+    assert_eq!(
+        home.json(&["note", "show", &b[..8]])["body"],
+        "# From a file\n\nwith *Markdown*\n"
+    );
     assert_eq!(home.json(&["note", "show", &c])["body"], "piped body ✓\n");
     let text = home.ok(&["note", "show", &a[..6]]);
-    assert!(text.starts_with("# Deploy checklist\n") && text.contains("2. ship"), "{text}");
+    assert!(
+        text.starts_with("# Deploy checklist\n") && text.contains("2. ship"),
+        "{text}"
+    );
 
     // note edit: title, body, tags; an edit that changes nothing writes nothing
-    home.ok(&["note", "edit", &a[..8], "--title", "Release checklist", "--body", "1. build\n2. test\n3. ship\n", "--tag", "ops", "--tag", "release"]);
+    home.ok(&[
+        "note",
+        "edit",
+        &a[..8],
+        "--title",
+        "Release checklist",
+        "--body",
+        "1. build\n2. test\n3. ship\n",
+        "--tag",
+        "ops",
+        "--tag",
+        "release",
+    ]);
     let shown = home.json(&["note", "show", &a]);
     assert_eq!(shown["title"], "Release checklist");
     assert_eq!(shown["body"], "1. build\n2. test\n3. ship\n");
@@ -97,9 +158,23 @@ fn every_command(home: &TestHome) {
     let same = home.json(&["note", "edit", &a, "--title", "Release checklist"]);
     assert_eq!(same["changed"], false);
     std::fs::write(&file, "# From a file\n\nedited\n").expect("rewrite body file");
-    home.ok(&["note", "edit", &b, "--body-file", file.to_str().expect("path"), "--clear-tags"]);
-    assert_eq!(home.json(&["note", "show", &b])["body"], "# From a file\n\nedited\n");
-    assert_eq!(home.json(&["note", "list"])[0]["id"], b.as_str(), "an edit moves a note to the top");
+    home.ok(&[
+        "note",
+        "edit",
+        &b,
+        "--body-file",
+        file.to_str().expect("path"),
+        "--clear-tags",
+    ]);
+    assert_eq!(
+        home.json(&["note", "show", &b])["body"],
+        "# From a file\n\nedited\n"
+    );
+    assert_eq!(
+        home.json(&["note", "list"])[0]["id"],
+        b.as_str(),
+        "an edit moves a note to the top"
+    );
 
     // note rm
     home.ok(&["note", "rm", &c]);
@@ -108,15 +183,29 @@ fn every_command(home: &TestHome) {
     assert!(err.contains("deleted"), "{err}");
 
     // ask, answer, accept, thank, questions, question show
-    let q = home.json(&["ask", "--title", "How do we rotate the TLS cert?", "--body", "It expires Friday.", "--tag", "tls"]);
+    let q = home.json(&[
+        "ask",
+        "--title",
+        "How do we rotate the TLS cert?",
+        "--body",
+        "It expires Friday.",
+        "--tag",
+        "tls",
+    ]);
     let q = q["id"].as_str().expect("id").to_owned();
-    let q2 = home.ok(&["ask", "--title", "Who owns the build farm?"]).trim().to_owned();
+    let q2 = home
+        .ok(&["ask", "--title", "Who owns the build farm?"])
+        .trim()
+        .to_owned();
     assert_eq!(q2.len(), 32);
     let unanswered = home.json(&["questions", "--unanswered"]);
     assert_eq!(unanswered.as_array().map(Vec::len), Some(2));
     let ans = home.json(&["answer", &q[..8], "--body", "Run the rotate playbook."]);
     let ans = ans["id"].as_str().expect("answer id").to_owned();
-    let second = home.ok(&["answer", &q, "--body-file", file.to_str().expect("path")]).trim().to_owned();
+    let second = home
+        .ok(&["answer", &q, "--body-file", file.to_str().expect("path")])
+        .trim()
+        .to_owned();
     assert_eq!(second.len(), 32);
     home.ok(&["accept", &q, &ans[..8]]);
     let err = home.fails(&["thank", &q, &ans], 1);
@@ -126,12 +215,19 @@ fn every_command(home: &TestHome) {
     assert_eq!(shown["accepted"], ans.as_str());
     let answers = shown["answers"].as_array().expect("answers");
     assert_eq!(answers.len(), 2);
-    assert_eq!(answers[0]["id"], ans.as_str(), "the accepted answer comes first");
+    assert_eq!(
+        answers[0]["id"],
+        ans.as_str(),
+        "the accepted answer comes first"
+    );
     assert_eq!(answers[0]["author"], member.as_str());
     assert_eq!(answers[0]["body"], "Run the rotate playbook.");
     assert_eq!(answers[0]["accepted"], true);
     let text = home.ok(&["question", "show", &q]);
-    assert!(text.contains("✓ accepted") && text.contains("by you"), "{text}");
+    assert!(
+        text.contains("✓ accepted") && text.contains("by you"),
+        "{text}"
+    );
     let all = home.json(&["questions"]);
     assert_eq!(all.as_array().map(Vec::len), Some(2));
     assert_eq!(all[0]["id"], q.as_str());
@@ -148,7 +244,10 @@ fn every_command(home: &TestHome) {
     assert_eq!(status["member"], member.as_str());
     let again = home.json(&["init"]);
     assert_eq!(again["created"], false);
-    assert!(home.ok(&["init"]).contains("already initialised; nothing changed"));
+    assert!(
+        home.ok(&["init"])
+            .contains("already initialised; nothing changed")
+    );
     assert_eq!(home.json(&["whoami"])["member"], member.as_str());
 }
 
@@ -187,12 +286,34 @@ fn errors(home: &TestHome) {
         assert!(err.contains("title is empty"), "{args:?}: {err}");
     }
     let missing = home.path().join("no-such-file.md");
-    let err = home.fails(&["note", "new", "--title", "T", "--body-file", missing.to_str().expect("path")], 1);
+    let err = home.fails(
+        &[
+            "note",
+            "new",
+            "--title",
+            "T",
+            "--body-file",
+            missing.to_str().expect("path"),
+        ],
+        1,
+    );
     one_line(&err);
-    assert!(err.contains("cannot read body file") && err.contains("no-such-file.md"), "{err}");
+    assert!(
+        err.contains("cannot read body file") && err.contains("no-such-file.md"),
+        "{err}"
+    );
     let binary = home.path().join("binary.md");
     std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x80]).expect("write");
-    let err = home.fails(&["note", "edit", &id, "--body-file", binary.to_str().expect("path")], 1);
+    let err = home.fails(
+        &[
+            "note",
+            "edit",
+            &id,
+            "--body-file",
+            binary.to_str().expect("path"),
+        ],
+        1,
+    );
     one_line(&err);
     assert!(err.contains("not UTF-8"), "{err}");
     let err = home.fails(&["note", "show", &q], 1);
@@ -202,12 +323,25 @@ fn errors(home: &TestHome) {
     let huge = "x".repeat(tacit_node::core::limits::MAX_BODY_BYTES + 1);
     let big = home.path().join("big.md");
     std::fs::write(&big, huge).expect("write");
-    let err = home.fails(&["note", "new", "--title", "T", "--body-file", big.to_str().expect("path")], 1);
+    let err = home.fails(
+        &[
+            "note",
+            "new",
+            "--title",
+            "T",
+            "--body-file",
+            big.to_str().expect("path"),
+        ],
+        1,
+    );
     assert!(err.contains("too long"), "{err}");
 
     assert_eq!(note_count(home), before, "a failed command wrote a note");
     assert_eq!(home.json(&["note", "show", &id])["body"], "safe");
-    assert_eq!(home.json(&["question", "show", &q])["answers"], serde_json::json!([]));
+    assert_eq!(
+        home.json(&["question", "show", &q])["answers"],
+        serde_json::json!([])
+    );
 }
 
 #[test]
@@ -224,10 +358,17 @@ fn every_command_works_through_a_running_serve() {
     let served = home.serve();
     let status = home.json(&["status"]);
     assert_eq!(status["serving"], true);
-    assert_eq!(status["pid"], served.pid(), "commands went to the running node");
+    assert_eq!(
+        status["pid"],
+        served.pid(),
+        "commands went to the running node"
+    );
     every_command(&home);
     assert!(served.stop(), "tacit serve exits cleanly on SIGTERM");
-    assert!(!home.path().join("tacit.sock").exists(), "the socket is removed");
+    assert!(
+        !home.path().join("tacit.sock").exists(),
+        "the socket is removed"
+    );
     // Everything written through the server is on disk for the next process.
     assert_eq!(note_count(&home), 2);
     assert_eq!(home.json(&["status"])["serving"], false);
@@ -260,7 +401,10 @@ fn an_uninitialised_home_says_run_tacit_init_and_creates_nothing() {
         assert!(err.contains("run `tacit init`"), "{args:?}: {err}");
     }
     let entries: Vec<_> = std::fs::read_dir(home.path()).expect("read dir").collect();
-    assert!(entries.is_empty(), "an uninitialised home gained files: {entries:?}");
+    assert!(
+        entries.is_empty(),
+        "an uninitialised home gained files: {entries:?}"
+    );
     let missing = home.path().join("never-made");
     let out = std::process::Command::new(tacit_tests::tacit_bin())
         .args(["note", "list"])
@@ -278,7 +422,19 @@ fn usage_errors_exit_2() {
     home.fails(&[], 2);
     home.fails(&["note"], 2);
     home.fails(&["note", "new"], 2);
-    home.fails(&["note", "new", "--title", "T", "--body", "b", "--body-file", "f"], 2);
+    home.fails(
+        &[
+            "note",
+            "new",
+            "--title",
+            "T",
+            "--body",
+            "b",
+            "--body-file",
+            "f",
+        ],
+        2,
+    );
     home.fails(&["note", "list", "--no-such-flag"], 2);
     home.fails(&["frobnicate"], 2);
     assert_eq!(note_count(&home), 0);
@@ -292,7 +448,11 @@ fn tacit_home_env_selects_the_home() {
         .env("TACIT_HOME", home.path())
         .output()
         .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(home.json(&["note", "list"])[0]["title"], "via env");
 }
 
@@ -313,11 +473,17 @@ fn a_serve_killed_with_sigkill_blocks_nothing() {
     let served = home.serve();
     let id = new_note(&home, &["--title", "before the crash"]);
     let pid = served.pid().to_string();
-    let status = std::process::Command::new("kill").args(["-KILL", &pid]).status().expect("kill");
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pid])
+        .status()
+        .expect("kill");
     assert!(status.success());
     drop(served); // reaps it
     // The socket file is left behind; the lock is not.
-    assert_eq!(home.json(&["note", "show", &id])["title"], "before the crash");
+    assert_eq!(
+        home.json(&["note", "show", &id])["title"],
+        "before the crash"
+    );
     let again = home.serve();
     assert_eq!(home.json(&["status"])["pid"], again.pid());
     assert_eq!(note_count(&home), 1);

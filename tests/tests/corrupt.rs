@@ -8,7 +8,14 @@ fn home_with_notes() -> TestHome {
     home.ok(&["init", "--name", "Ada"]);
     for i in 0..50 {
         let body = format!("note {i}\n{}", "some text ".repeat(200));
-        home.ok(&["note", "new", "--title", &format!("Note {i}"), "--body", &body]);
+        home.ok(&[
+            "note",
+            "new",
+            "--title",
+            &format!("Note {i}"),
+            "--body",
+            &body,
+        ]);
     }
     home
 }
@@ -26,7 +33,10 @@ fn assert_refused_and_untouched(home: &TestHome, expect: &str) {
     ] {
         let err = home.fails(&args, 1);
         assert!(err.contains(expect), "{args:?}: {err}");
-        assert!(err.contains(&db.display().to_string()), "{args:?} names the file: {err}");
+        assert!(
+            err.contains(&db.display().to_string()),
+            "{args:?} names the file: {err}"
+        );
         assert!(err.contains("untouched"), "{args:?}: {err}");
         let after = std::fs::read(&db).expect("read db");
         assert!(after == before, "{args:?} changed the database file");
@@ -38,7 +48,10 @@ fn a_corrupt_database_is_reported_and_left_unchanged() {
     let home = home_with_notes();
     let db = home.path().join("tacit.db");
     let mut bytes = std::fs::read(&db).expect("read");
-    assert!(bytes.len() > 16 * 4096, "the database is large enough to corrupt in the middle");
+    assert!(
+        bytes.len() > 16 * 4096,
+        "the database is large enough to corrupt in the middle"
+    );
     // Garbage over every page after the first: the header is intact, the b-trees are not.
     for (i, b) in bytes.iter_mut().enumerate().skip(4096) {
         *b = (i as u8).wrapping_mul(151).wrapping_add(7);

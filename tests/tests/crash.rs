@@ -48,10 +48,11 @@ fn notes_acknowledged_before_sigkill_survive_it() {
             })
         };
         // Wait for the first acknowledged write, then kill at a random moment after it.
-        tacit_tests::wait_for("the writer's first acknowledged write", Duration::from_secs(30), || {
-            !lines.lock().expect("lock").is_empty()
-                || child.try_wait().ok().flatten().is_some()
-        });
+        tacit_tests::wait_for(
+            "the writer's first acknowledged write",
+            Duration::from_secs(30),
+            || !lines.lock().expect("lock").is_empty() || child.try_wait().ok().flatten().is_some(),
+        );
         std::thread::sleep(Duration::from_millis(rng.random_range(0..400)));
         child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix
         let status = child.wait().expect("reap");
@@ -60,7 +61,8 @@ fn notes_acknowledged_before_sigkill_survive_it() {
             kills_mid_write += 1;
         } else {
             let mut err = String::new();
-            let _ = std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err);
+            let _ =
+                std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err);
             panic!("round {round}: the writer exited by itself ({status}): {err}");
         }
         for line in lines.lock().expect("lock").iter() {
@@ -73,18 +75,23 @@ fn notes_acknowledged_before_sigkill_survive_it() {
         // Reopen: the lock of the killed process must not block, and everything reported is
         // there in full.
         runtime.block_on(async {
-            let node = Node::open(home.path()).await.unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
+            let node = Node::open(home.path())
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: reopen failed: {e}"));
             for (id, rev) in &acknowledged {
-                let note = node
-                    .note_show(id)
-                    .await
-                    .unwrap_or_else(|e| panic!("round {round}: acknowledged note {id} is lost: {e}"));
+                let note = node.note_show(id).await.unwrap_or_else(|e| {
+                    panic!("round {round}: acknowledged note {id} is lost: {e}")
+                });
                 let lines = note.body.lines().count();
                 assert!(
                     lines > *rev,
                     "round {round}: note {id} lost acknowledged revision {rev} (has {lines} lines)"
                 );
-                assert_eq!(note.body, body(lines - 1), "round {round}: note {id} is not intact");
+                assert_eq!(
+                    note.body,
+                    body(lines - 1),
+                    "round {round}: note {id} is not intact"
+                );
             }
             node.shutdown().await;
         });

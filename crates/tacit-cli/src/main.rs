@@ -284,10 +284,12 @@ async fn run(cli: Cli) -> Result<()> {
             let mut backend = Backend::open(&home).await?;
             let result = backend.execute(&req).await;
             let me = match (&req, &result) {
-                (Request::QuestionShow { .. }, Ok(_)) => match backend.execute(&Request::Whoami).await? {
-                    Response::Identity(i) => Some(i.member),
-                    _ => None,
-                },
+                (Request::QuestionShow { .. }, Ok(_)) => {
+                    match backend.execute(&Request::Whoami).await? {
+                        Response::Identity(i) => Some(i.member),
+                        _ => None,
+                    }
+                }
                 _ => None,
             };
             backend.close().await;
@@ -344,7 +346,9 @@ fn request(command: Command) -> Result<(Request, Json)> {
                 tags: (clear_tags || !tags.is_empty()).then_some(tags),
             };
             if edit.title.is_none() && edit.body.is_none() && edit.tags.is_none() {
-                bail!("nothing to change: give --title, --body, --body-file, --tag or --clear-tags");
+                bail!(
+                    "nothing to change: give --title, --body, --body-file, --tag or --clear-tags"
+                );
             }
             (Request::NoteEdit { id, edit }, json)
         }

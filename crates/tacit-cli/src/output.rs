@@ -47,7 +47,11 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
         }
         Response::Identity(i) => {
             let p = &i.profile;
-            let name = if p.name.is_empty() { "(no name)" } else { &p.name };
+            let name = if p.name.is_empty() {
+                "(no name)"
+            } else {
+                &p.name
+            };
             if p.org.is_empty() {
                 writeln!(out, "{name}")?;
             } else {
@@ -96,7 +100,11 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
                 out,
                 "\n{n} answer{}{}",
                 if n == 1 { "" } else { "s" },
-                if q.accepted.is_some() { ", one accepted" } else { "" }
+                if q.accepted.is_some() {
+                    ", one accepted"
+                } else {
+                    ""
+                }
             )?;
             for a in &q.answers {
                 let mark = if a.accepted { "✓ accepted" } else { "answer" };
@@ -181,7 +189,8 @@ fn who(member: MemberId, me: Option<MemberId>) -> String {
 
 /// A time for people: `2026-11-28 19:46` (UTC).
 fn when(ms: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
+    let t =
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
     let s = humantime::format_rfc3339_seconds(t).to_string();
     s.get(..16).unwrap_or(&s).replacen('T', " ", 1)
 }

@@ -6,9 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
 use crate::id::{AnswerId, DocId, MemberId};
-use crate::limits::{
-    MAX_ANSWER_BYTES, MAX_ANSWERS, MAX_BIO_BYTES, MAX_BODY_BYTES, MAX_NAME_CHARS,
-};
+use crate::limits::{MAX_ANSWER_BYTES, MAX_ANSWERS, MAX_BIO_BYTES, MAX_BODY_BYTES, MAX_NAME_CHARS};
 use crate::text::{check_bytes, check_chars, check_title, normalize_tags};
 
 /// The schema version this build writes, and the newest it reads.
@@ -245,10 +243,17 @@ impl Doc {
         let first = chunks
             .next()
             .ok_or_else(|| CoreError::Malformed(format!("document {id} has no data")))?;
-        let mut am = AutoCommit::load(first)?;
-        for chunk in chunks {
-            am.load_incremental(chunk)?;
-        }
+        // Bytes from disk or a peer are untrusted: a panic inside Automerge on them becomes an
+        // error for this document, never a crash of the process.
+        let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut am = AutoCommit::load(first)?;
+            for chunk in chunks {
+                am.load_incremental(chunk)?;
+            }
+            Ok::<_, automerge::AutomergeError>(am)
+        }));
+        let mut am = loaded
+            .map_err(|_| CoreError::Malformed(format!("document {id} could not be decoded")))??;
         am.set_actor(actor.actor_id());
         let saved = am.get_heads();
         let doc = Self { id, am, saved };
@@ -646,20 +651,25 @@ impl Doc {
     /// Changes the profile; only its member may. Returns whether anything changed.
     pub fn edit_profile(&mut self, edit: Edit, change: ProfileEdit) -> Result<bool, CoreError> {
         self.expect_kind(Kind::Profile)?;
-        let clean = |field: &'static str, v: &Option<String>| -> Result<Option<String>, CoreError> {
-            v.as_deref()
-                .map(|s| {
-                    let s = s.trim().replace(['\r', '\n'], " ");
-                    check_chars(field, &s, MAX_NAME_CHARS).map(|()| s)
-                })
-                .transpose()
-        };
+        let clean =
+            |field: &'static str, v: &Option<String>| -> Result<Option<String>, CoreError> {
+                v.as_deref()
+                    .map(|s| {
+                        let s = s.trim().replace(['\r', '\n'], " ");
+                        check_chars(field, &s, MAX_NAME_CHARS).map(|()| s)
+                    })
+                    .transpose()
+            };
         let name = clean("name", &change.name)?;
         let org = clean("organisation", &change.org)?;
         if let Some(bio) = &change.bio {
             check_bytes("bio", bio, MAX_BIO_BYTES)?;
         }
-        let expertise = change.expertise.as_deref().map(normalize_tags).transpose()?;
+        let expertise = change
+            .expertise
+            .as_deref()
+            .map(normalize_tags)
+            .transpose()?;
         let mut changed = false;
         self.guard(|d| {
             for (key, value) in [("name", &name), ("org", &org)] {
@@ -980,7 +990,10 @@ mod tests {
         ));
         q.accept(edit(&asker, 5), second).unwrap();
         assert!(q.thank(edit(&asker, 6), second).unwrap());
-        assert!(!q.thank(edit(&asker, 7), second).unwrap(), "one thanks per member");
+        assert!(
+            !q.thank(edit(&asker, 7), second).unwrap(),
+            "one thanks per member"
+        );
         assert!(matches!(
             q.thank(edit(&helper, 8), first),
             Err(CoreError::OwnAnswer { .. })

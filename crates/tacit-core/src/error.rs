@@ -74,7 +74,9 @@ pub enum CoreError {
     #[error("{0} was deleted")]
     Deleted(String),
     /// The document was written by a newer Tacit.
-    #[error("document schema {found} is newer than this Tacit understands ({supported}); upgrade Tacit")]
+    #[error(
+        "document schema {found} is newer than this Tacit understands ({supported}); upgrade Tacit"
+    )]
     NewerSchema {
         /// The document's schema.
         found: i64,

@@ -14,9 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use lru::LruCache;
-use tacit_core::{
-    Doc, DocId, Edit, Kind, MemberId, ProfileEdit, ProfileView, SpaceId, Summary,
-};
+use tacit_core::{Doc, DocId, Edit, Kind, MemberId, ProfileEdit, ProfileView, SpaceId, Summary};
 use tacit_store::{Chunk, DocWrite, Home, ListFilter, Listed, Store};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, warn};

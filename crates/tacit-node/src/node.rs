@@ -253,7 +253,10 @@ impl Node {
 
     /// One question with its answers.
     pub async fn question_show(&self, id: &str) -> Result<QuestionView, NodeError> {
-        match self.execute(Request::QuestionShow { id: id.into() }).await? {
+        match self
+            .execute(Request::QuestionShow { id: id.into() })
+            .await?
+        {
             Response::Question(q) => Ok(q),
             other => Err(unexpected(&other)),
         }
@@ -301,7 +304,12 @@ fn init_home(
         let personal = personal.parse().map_err(|_| {
             tacit_store::StoreError::Malformed(format!("personal space id {personal:?}"))
         })?;
-        return Ok((home, store, NodeInfo::new(dir.into(), member, personal), false));
+        return Ok((
+            home,
+            store,
+            NodeInfo::new(dir.into(), member, personal),
+            false,
+        ));
     }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -332,7 +340,12 @@ fn init_home(
     // Written last: a home counts as initialised only once everything above is on disk.
     store.set_meta(META_PERSONAL_SPACE, &personal.to_string())?;
     store.set_meta(META_MEMBER, &member.to_string())?;
-    Ok((home, store, NodeInfo::new(dir.into(), member, personal), true))
+    Ok((
+        home,
+        store,
+        NodeInfo::new(dir.into(), member, personal),
+        true,
+    ))
 }
 
 fn unexpected(r: &Response) -> NodeError {

@@ -46,7 +46,7 @@ const MIGRATIONS: &[&str] = &[
         deleted    INTEGER NOT NULL,
         answers    INTEGER NOT NULL,
         accepted   INTEGER NOT NULL
-    );
+    ) WITHOUT ROWID;                  -- keyed by id alone: no second copy of every id
     -- The listing order, with and without a space.
     CREATE INDEX docs_by_update ON docs (deleted, updated_at DESC, id);
     CREATE INDEX docs_by_space ON docs (space, deleted, updated_at DESC, id);

@@ -23,6 +23,12 @@ pub const COMPACT_AFTER_CHUNKS: usize = 32;
 /// before failing with "database is locked". The home lock keeps other Tacit processes out.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// SQLite page size of a new database. A document's chunk row is about 0.6× its text (0.6–2.5 KB
+/// for typical notes); 4 KB pages fit only one or two such rows and leave about a third of each
+/// page empty, while 16 KB pages pack ten and waste a few percent. Small writes cost a 16 KB page
+/// in the WAL instead of 4 KB, which the fsync that every commit pays dwarfs.
+const PAGE_SIZE: i64 = 16 * 1024;
+
 /// Prepared statements kept by the connection: the fixed ones plus the 16 shapes of `list`.
 const STATEMENT_CACHE: usize = 40;
 
@@ -89,6 +95,10 @@ impl Store {
         }
         let mut conn = Connection::open_with_flags(path, flags).at(path)?;
         conn.busy_timeout(BUSY_TIMEOUT).at(path)?;
+        if !matches!(len, Some(len) if len > 0) {
+            // Only a new database can take a page size, and only before WAL is on.
+            conn.pragma_update(None, "page_size", PAGE_SIZE).at(path)?;
+        }
         let mode: String = conn
             .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
             .at(path)?;

@@ -35,10 +35,15 @@ async fn main() -> anyhow::Result<()> {
                     body: body(0),
                     tags: vec![format!("round{round}")],
                 };
-                let Ok(id) = node.note_new(draft).await else { return };
+                let Ok(id) = node.note_new(draft).await else {
+                    return;
+                };
                 let _ = tx.send(format!("{id} 0"));
                 for rev in 1..=EDITS {
-                    let edit = NoteEdit { body: Some(body(rev)), ..Default::default() };
+                    let edit = NoteEdit {
+                        body: Some(body(rev)),
+                        ..Default::default()
+                    };
                     if node.note_edit(&id.to_string(), edit).await.is_err() {
                         return;
                     }
