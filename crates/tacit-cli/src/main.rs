@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use tacit_node::core::{NoteDraft, NoteEdit, ProfileEdit, QuestionDraft};
+use tacit_node::core::{Draft, NoteEdit, ProfileEdit};
 use tacit_node::{Client, ControlServer, ErrorKind, Node, NodeError, Request, Response};
 
 /// How long a command waits for a node that holds the home but has not yet opened its control
@@ -323,7 +323,7 @@ fn request(command: Command) -> Result<(Request, Json)> {
             tags,
             json,
         }) => {
-            let draft = NoteDraft {
+            let draft = Draft {
                 title,
                 body: body.read()?.unwrap_or_default(),
                 tags,
@@ -359,7 +359,7 @@ fn request(command: Command) -> Result<(Request, Json)> {
             tags,
             json,
         } => {
-            let draft = QuestionDraft {
+            let draft = Draft {
                 title,
                 body: body.read()?.unwrap_or_default(),
                 tags,

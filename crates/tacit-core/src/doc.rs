@@ -60,12 +60,12 @@ pub struct Edit {
     pub at: i64,
 }
 
-/// A new note.
+/// A new note or question: a title, a Markdown body, tags.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct NoteDraft {
-    /// Title (one line).
+pub struct Draft {
+    /// Title (one line; a question's title is the question).
     pub title: String,
-    /// Markdown body.
+    /// Markdown body (a question's details).
     pub body: String,
     /// Tags.
     pub tags: Vec<String>,
@@ -80,17 +80,6 @@ pub struct NoteEdit {
     pub body: Option<String>,
     /// New set of tags.
     pub tags: Option<Vec<String>>,
-}
-
-/// A new question.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct QuestionDraft {
-    /// Title: the question in one line.
-    pub title: String,
-    /// Details, Markdown.
-    pub body: String,
-    /// Tags.
-    pub tags: Vec<String>,
 }
 
 /// Changes to a profile; `None` leaves a field as it is.
@@ -353,14 +342,23 @@ impl Doc {
     // ---- notes ---------------------------------------------------------------------------
 
     /// A new note.
-    pub fn new_note(id: DocId, edit: Edit, draft: NoteDraft) -> Result<Self, CoreError> {
+    pub fn new_note(id: DocId, edit: Edit, draft: Draft) -> Result<Self, CoreError> {
+        Self::new_text_doc(id, Kind::Note, edit, draft)
+    }
+
+    /// A note or a question: title, body and tags, validated first.
+    fn new_text_doc(id: DocId, kind: Kind, edit: Edit, draft: Draft) -> Result<Self, CoreError> {
         let title = check_title(&draft.title)?;
         check_bytes("body", &draft.body, MAX_BODY_BYTES)?;
         let tags = normalize_tags(&draft.tags)?;
-        let mut doc = Self::create(id, Kind::Note, edit)?;
+        let mut doc = Self::create(id, kind, edit)?;
         doc.put_text(&ROOT, "title", &title)?;
         doc.put_text(&ROOT, "body", &draft.body)?;
         doc.put_set(&ROOT, "tags", &tags)?;
+        if kind == Kind::Question {
+            doc.am.put_object(ROOT, "answers", ObjType::Map)?;
+            doc.am.put(ROOT, "accepted", automerge::ScalarValue::Null)?;
+        }
         doc.commit(edit);
         Ok(doc)
     }
@@ -425,18 +423,8 @@ impl Doc {
     // ---- questions -----------------------------------------------------------------------
 
     /// A new question.
-    pub fn new_question(id: DocId, edit: Edit, draft: QuestionDraft) -> Result<Self, CoreError> {
-        let title = check_title(&draft.title)?;
-        check_bytes("body", &draft.body, MAX_BODY_BYTES)?;
-        let tags = normalize_tags(&draft.tags)?;
-        let mut doc = Self::create(id, Kind::Question, edit)?;
-        doc.put_text(&ROOT, "title", &title)?;
-        doc.put_text(&ROOT, "body", &draft.body)?;
-        doc.put_set(&ROOT, "tags", &tags)?;
-        doc.am.put_object(ROOT, "answers", ObjType::Map)?;
-        doc.am.put(ROOT, "accepted", automerge::ScalarValue::Null)?;
-        doc.commit(edit);
-        Ok(doc)
+    pub fn new_question(id: DocId, edit: Edit, draft: Draft) -> Result<Self, CoreError> {
+        Self::new_text_doc(id, Kind::Question, edit, draft)
     }
 
     /// The question with its answers.
@@ -857,7 +845,7 @@ mod tests {
         Doc::new_note(
             DocId::random(),
             edit(key, 1000),
-            NoteDraft {
+            Draft {
                 title: "Deploy checklist".into(),
                 body: "1. build\n2. ship\n".into(),
                 tags: vec!["Ops".into(), "#deploy".into()],
@@ -973,7 +961,7 @@ mod tests {
         let mut q = Doc::new_question(
             DocId::random(),
             edit(&asker, 1),
-            QuestionDraft {
+            Draft {
                 title: "How do we rotate the TLS cert?".into(),
                 body: String::new(),
                 tags: vec!["tls".into()],

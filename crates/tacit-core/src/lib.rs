@@ -26,8 +26,8 @@ pub mod limits;
 mod text;
 
 pub use doc::{
-    AnswerView, Doc, Edit, Kind, NoteDraft, NoteEdit, NoteView, ProfileEdit, ProfileView,
-    QuestionDraft, QuestionView, SCHEMA_VERSION, Summary,
+    AnswerView, Doc, Draft, Edit, Kind, NoteEdit, NoteView, ProfileEdit, ProfileView, QuestionView,
+    SCHEMA_VERSION, Summary,
 };
 pub use error::CoreError;
 pub use id::{AnswerId, DocId, MemberId, ParseIdError, SpaceId};

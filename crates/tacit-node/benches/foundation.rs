@@ -20,7 +20,7 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tacit_node::Node;
-use tacit_node::core::{DeviceKey, Doc, DocId, Edit, NoteDraft, NoteEdit};
+use tacit_node::core::{DeviceKey, Doc, DocId, Draft, Edit, NoteEdit};
 
 const DEFAULT_NOTES: usize = 10_000;
 /// Notes in flight at once in the concurrent phase.
@@ -49,7 +49,7 @@ fn main() {
 async fn run(total: usize) {
     let (words, source) = vocabulary();
     let mut rng = ChaCha8Rng::seed_from_u64(0x7ac17);
-    let drafts: Vec<NoteDraft> = (0..total).map(|i| draft(&mut rng, &words, i)).collect();
+    let drafts: Vec<Draft> = (0..total).map(|i| draft(&mut rng, &words, i)).collect();
     let markdown: usize = drafts.iter().map(|d| as_markdown(d).len()).sum();
     println!("Tacit foundation benchmark");
     println!(
@@ -195,7 +195,7 @@ fn disk_bytes(home: &Path) -> u64 {
         .sum()
 }
 
-fn automerge_save_bytes(drafts: &[NoteDraft]) -> usize {
+fn automerge_save_bytes(drafts: &[Draft]) -> usize {
     let key = DeviceKey::generate();
     drafts
         .iter()
@@ -212,11 +212,11 @@ fn automerge_save_bytes(drafts: &[NoteDraft]) -> usize {
         .sum()
 }
 
-fn as_markdown(d: &NoteDraft) -> String {
+fn as_markdown(d: &Draft) -> String {
     format!("# {}\n\n{}", d.title, d.body)
 }
 
-fn draft(rng: &mut ChaCha8Rng, words: &[String], i: usize) -> NoteDraft {
+fn draft(rng: &mut ChaCha8Rng, words: &[String], i: usize) -> Draft {
     let target = rng.random_range(1024..4096);
     let mut body = String::with_capacity(target + 64);
     let mut sentence = 0;
@@ -241,7 +241,7 @@ fn draft(rng: &mut ChaCha8Rng, words: &[String], i: usize) -> NoteDraft {
     let title: Vec<&str> = (0..rng.random_range(2..7))
         .map(|_| words[zipf(rng, words.len())].as_str())
         .collect();
-    NoteDraft {
+    Draft {
         title: format!("{} {i}", title.join(" ")),
         body,
         tags: vec![words[zipf(rng, 50)].to_lowercase()],

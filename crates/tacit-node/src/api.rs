@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 use tacit_core::{
-    AnswerId, DocId, Kind, MemberId, NoteDraft, NoteEdit, NoteView, ProfileEdit, ProfileView,
-    QuestionDraft, QuestionView, SpaceId,
+    AnswerId, DocId, Draft, Kind, MemberId, NoteEdit, NoteView, ProfileEdit, ProfileView,
+    QuestionView, SpaceId,
 };
 
 /// Something a user asks of a node. Document ids are given as text: a full id or a unique
@@ -28,7 +28,7 @@ pub enum Request {
     /// Write a new note.
     NoteNew {
         /// The note.
-        draft: NoteDraft,
+        draft: Draft,
     },
     /// List notes, newest change first.
     NoteList,
@@ -52,7 +52,7 @@ pub enum Request {
     /// Ask a question.
     Ask {
         /// The question.
-        draft: QuestionDraft,
+        draft: Draft,
     },
     /// Answer a question.
     Answer {

@@ -6,8 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use tacit_core::{
-    AnswerId, Doc, DocId, Edit, NoteDraft, NoteEdit, NoteView, ProfileEdit, QuestionDraft,
-    QuestionView, SpaceId,
+    AnswerId, Doc, DocId, Draft, Edit, NoteEdit, NoteView, ProfileEdit, QuestionView, SpaceId,
 };
 use tacit_store::{Chunk, DocWrite, Home, SpaceRow};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -54,22 +53,9 @@ impl Node {
             let home = Home::open(&dir, false)?;
             let key = home.load_key()?;
             let store = home.open_store(false)?;
-            let not_init = || tacit_store::StoreError::NotInitialised { dir: dir.clone() };
-            let member = store.meta(META_MEMBER)?.ok_or_else(not_init)?;
-            let personal = store.meta(META_PERSONAL_SPACE)?.ok_or_else(not_init)?;
-            let member = member.parse().map_err(|_| {
-                tacit_store::StoreError::Malformed(format!("member id {member:?}"))
-            })?;
-            if member != key.member_id() {
-                return Err(NodeError::Home(format!(
-                    "the device key in {} does not belong to this home's member {member}; restore the home's own device.key",
-                    dir.display()
-                )));
-            }
-            let personal = personal.parse().map_err(|_| {
-                tacit_store::StoreError::Malformed(format!("personal space id {personal:?}"))
-            })?;
-            Ok::<_, NodeError>((home, store, NodeInfo::new(dir, member, personal)))
+            let info = recorded_identity(&store, &dir, &key)?
+                .ok_or_else(|| tacit_store::StoreError::NotInitialised { dir: dir.clone() })?;
+            Ok::<_, NodeError>((home, store, info))
         })
         .await
         .map_err(|e| NodeError::Protocol(format!("opening the home panicked: {e}")))??;
@@ -174,7 +160,7 @@ impl Node {
     }
 
     /// Writes a new note; returns its id once it is on disk.
-    pub async fn note_new(&self, draft: NoteDraft) -> Result<DocId, NodeError> {
+    pub async fn note_new(&self, draft: Draft) -> Result<DocId, NodeError> {
         created(self.execute(Request::NoteNew { draft }).await?)
     }
 
@@ -208,7 +194,7 @@ impl Node {
     }
 
     /// Asks a question; returns its id.
-    pub async fn ask(&self, draft: QuestionDraft) -> Result<DocId, NodeError> {
+    pub async fn ask(&self, draft: Draft) -> Result<DocId, NodeError> {
         created(self.execute(Request::Ask { draft }).await?)
     }
 
@@ -291,26 +277,10 @@ fn init_home(
     let home = Home::open(dir, true)?;
     let (key, _) = home.init_key()?;
     let mut store = home.open_store(true)?;
-    let member = key.member_id();
-    if let Some(existing) = store.meta(META_MEMBER)?
-        && let Some(personal) = store.meta(META_PERSONAL_SPACE)?
-    {
-        if existing != member.to_string() {
-            return Err(NodeError::Home(format!(
-                "the device key in {} does not belong to this home's member {existing}",
-                dir.display()
-            )));
-        }
-        let personal = personal.parse().map_err(|_| {
-            tacit_store::StoreError::Malformed(format!("personal space id {personal:?}"))
-        })?;
-        return Ok((
-            home,
-            store,
-            NodeInfo::new(dir.into(), member, personal),
-            false,
-        ));
+    if let Some(info) = recorded_identity(&store, dir, &key)? {
+        return Ok((home, store, info, false));
     }
+    let member = key.member_id();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
@@ -346,6 +316,30 @@ fn init_home(
         NodeInfo::new(dir.into(), member, personal),
         true,
     ))
+}
+
+/// The member and personal space recorded in the store, checked against the device key; `None`
+/// when `init` has not completed.
+fn recorded_identity(
+    store: &tacit_store::Store,
+    dir: &Path,
+    key: &tacit_core::DeviceKey,
+) -> Result<Option<NodeInfo>, NodeError> {
+    let (Some(member), Some(personal)) =
+        (store.meta(META_MEMBER)?, store.meta(META_PERSONAL_SPACE)?)
+    else {
+        return Ok(None);
+    };
+    if member != key.member_id().to_string() {
+        return Err(NodeError::Home(format!(
+            "the device key in {} does not belong to this home's member {member}; restore the home's own device.key",
+            dir.display()
+        )));
+    }
+    let personal = personal.parse().map_err(|_| {
+        tacit_store::StoreError::Malformed(format!("personal space id {personal:?}"))
+    })?;
+    Ok(Some(NodeInfo::new(dir.into(), key.member_id(), personal)))
 }
 
 fn unexpected(r: &Response) -> NodeError {

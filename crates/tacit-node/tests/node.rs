@@ -1,13 +1,15 @@
 //! The `Node` handle over a real home: events, group commit under concurrency, the lock, and
 //! damaged documents.
 
+#![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed test
+
 use std::time::Duration;
 
-use tacit_node::core::{Kind, NoteDraft, NoteEdit, QuestionDraft};
+use tacit_node::core::{Draft, Kind, NoteEdit};
 use tacit_node::{Event, Node, NodeError};
 
-fn draft(title: &str, body: &str) -> NoteDraft {
-    NoteDraft {
+fn draft(title: &str, body: &str) -> Draft {
+    Draft {
         title: title.into(),
         body: body.into(),
         tags: vec![],
@@ -58,9 +60,9 @@ async fn every_committed_change_is_an_event() {
     ));
     // An edit that changes nothing is no event.
     let q = node
-        .ask(QuestionDraft {
+        .ask(Draft {
             title: "Q".into(),
-            ..QuestionDraft::default()
+            ..Draft::default()
         })
         .await
         .unwrap();

@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use tacit_node::Node;
-use tacit_node::core::{NoteDraft, NoteEdit};
+use tacit_node::core::{Draft, NoteEdit};
 
 /// Concurrent writers, so that group commits batch several requests.
 const WRITERS: usize = 4;
@@ -30,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
         let round = round.clone();
         tokio::spawn(async move {
             for n in 0.. {
-                let draft = NoteDraft {
+                let draft = Draft {
                     title: format!("r{round}-w{w}-n{n}"),
                     body: body(0),
                     tags: vec![format!("round{round}")],

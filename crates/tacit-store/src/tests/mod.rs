@@ -6,7 +6,7 @@ mod store;
 
 use std::path::Path;
 
-use tacit_core::{DeviceKey, Doc, DocId, Edit, MemberId, NoteDraft, SpaceId};
+use tacit_core::{DeviceKey, Doc, DocId, Draft, Edit, MemberId, SpaceId};
 
 use crate::{Chunk, DocWrite, Store};
 
@@ -22,7 +22,7 @@ fn edit(at: i64) -> Edit {
 /// A new note, written to the store as a snapshot.
 fn add_note(store: &mut Store, space: SpaceId, title: &str, at: i64) -> (DocId, Doc) {
     let id = DocId::random();
-    let draft = NoteDraft {
+    let draft = Draft {
         title: title.into(),
         body: format!("body of {title}"),
         tags: vec!["test".into()],
@@ -45,7 +45,7 @@ fn filled_db(dir: &Path, notes: usize) -> std::path::PathBuf {
     let space = SpaceId::random();
     for i in 0..notes {
         let id = DocId::random();
-        let draft = NoteDraft {
+        let draft = Draft {
             title: format!("note {i}"),
             body: format!("{i} lorem ipsum dolor sit amet ").repeat(100),
             tags: vec![],

@@ -1,6 +1,6 @@
 //! Writing, loading, listing and resolving documents.
 
-use tacit_core::{Doc, DocId, Kind, NoteEdit, QuestionDraft, SpaceId};
+use tacit_core::{Doc, DocId, Draft, Kind, NoteEdit, SpaceId};
 use tempfile::TempDir;
 
 use super::{add_note, edit, member};
@@ -209,7 +209,7 @@ fn list_filters_and_orders() {
     let mut questions = Vec::new();
     for (title, at, accept) in [("open?", 15, false), ("settled?", 25, true)] {
         let id = DocId::random();
-        let draft = QuestionDraft {
+        let draft = Draft {
             title: title.into(),
             body: String::new(),
             tags: vec![],
