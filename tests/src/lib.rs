@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+/// Longest a one-shot command may run in a test before it counts as hung.
+pub const COMMAND_LIMIT: Duration = Duration::from_secs(60);
+
 /// The `tacit` binary of this build (`target/<profile>/tacit`, beside the test's own `deps/`).
 /// The test command builds it first (`cargo build --workspace --bins`).
 pub fn tacit_bin() -> PathBuf {
@@ -85,9 +88,29 @@ impl TestHome {
         cmd
     }
 
-    /// Runs `tacit args…` and returns its output, whatever its exit code.
+    /// Runs `tacit args…` and returns its output, whatever its exit code. A command still
+    /// running after [`COMMAND_LIMIT`] is killed and fails the test (a `serve` that should
+    /// have refused to start, say), instead of hanging it.
     pub fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("run tacit")
+        let mut child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tacit");
+        let start = Instant::now();
+        while child.try_wait().expect("wait for tacit").is_none() {
+            if start.elapsed() > COMMAND_LIMIT {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("reap tacit");
+                panic!(
+                    "tacit {args:?} still ran after {COMMAND_LIMIT:?}; stderr: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child.wait_with_output().expect("collect tacit's output")
     }
 
     /// Runs `tacit args…`, asserts it succeeded, returns its standard output.

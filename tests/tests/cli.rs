@@ -272,6 +272,17 @@ fn errors(home: &TestHome) {
         one_line(&err);
         assert!(err.contains("no document"), "{args:?}: {err}");
     }
+    for args in [
+        vec!["accept", "ffffffff", "ffff"],
+        vec!["thank", "ffffffff", "ffff"],
+    ] {
+        let err = home.fails(&args, 1);
+        one_line(&err);
+        assert!(err.contains("no document"), "{args:?}: {err}");
+    }
+    let err = home.fails(&["thank", &q, "ffff"], 1);
+    one_line(&err);
+    assert!(err.contains("no answer"), "{err}");
     let err = home.fails(&["accept", &q, "ffff"], 1);
     one_line(&err);
     assert!(err.contains("no answer"), "{err}");
@@ -437,7 +448,17 @@ fn usage_errors_exit_2() {
     );
     home.fails(&["note", "list", "--no-such-flag"], 2);
     home.fails(&["frobnicate"], 2);
-    assert_eq!(note_count(&home), 0);
+    let id = new_note(&home, &["--title", "T"]);
+    let err = home.fails(&["note", "edit", &id], 2);
+    assert!(err.contains("nothing to change"), "{err}");
+    let q = home.ok(&["ask", "--title", "Q"]).trim().to_owned();
+    let err = home.fails(&["answer", &q], 2);
+    assert!(err.contains("--body"), "{err}");
+    assert_eq!(note_count(&home), 1);
+    assert_eq!(
+        home.json(&["question", "show", &q])["answers"],
+        serde_json::json!([])
+    );
 }
 
 #[test]
@@ -487,4 +508,63 @@ fn a_serve_killed_with_sigkill_blocks_nothing() {
     let again = home.serve();
     assert_eq!(home.json(&["status"])["pid"], again.pid());
     assert_eq!(note_count(&home), 1);
+}
+
+#[test]
+fn one_shot_commands_at_the_same_time_take_turns() {
+    let home = init("Ada");
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            home.command(&["note", "new", "--title", &format!("concurrent {i}")])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "a command lost the race for the home: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(note_count(&home), 8);
+}
+
+#[test]
+fn stopping_serve_answers_every_request_it_ran() {
+    let home = init("Ada");
+    let served = home.serve();
+    let children: Vec<_> = (0..24)
+        .map(|i| {
+            home.command(&["note", "new", "--title", &format!("during stop {i}")])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert!(served.stop(), "tacit serve exits cleanly on SIGTERM");
+    let mut succeeded = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        if out.status.success() {
+            succeeded.push(String::from_utf8_lossy(&out.stdout).trim().to_owned());
+        }
+    }
+    // Whatever reached the server or the home after it: a success was written, and nothing
+    // else was (a command that failed wrote nothing).
+    let listed = home.json(&["note", "list"]);
+    let mut ids: Vec<String> = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|n| n["id"].as_str().expect("id").to_owned())
+        .collect();
+    ids.sort();
+    succeeded.sort();
+    assert_eq!(ids, succeeded);
 }

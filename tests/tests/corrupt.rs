@@ -52,7 +52,8 @@ fn a_corrupt_database_is_reported_and_left_unchanged() {
         bytes.len() > 16 * 4096,
         "the database is large enough to corrupt in the middle"
     );
-    // Garbage over every page after the first: the header is intact, the b-trees are not.
+    // Garbage over everything after the first 4 KB: the file header is intact, the b-trees
+    // (including the rest of the first page, the schema) are not.
     for (i, b) in bytes.iter_mut().enumerate().skip(4096) {
         *b = (i as u8).wrapping_mul(151).wrapping_add(7);
     }

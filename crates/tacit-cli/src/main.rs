@@ -17,9 +17,21 @@ use clap::{Args, Parser, Subcommand};
 use tacit_node::core::{Draft, NoteEdit, ProfileEdit};
 use tacit_node::{Client, ControlServer, ErrorKind, Node, NodeError, Request, Response};
 
-/// How long a command waits for a node that holds the home but has not yet opened its control
-/// socket (a `tacit serve` that is starting up).
-const SOCKET_WAIT: Duration = Duration::from_secs(3);
+/// How long a command waits while another process holds the home without serving it: another
+/// command (they take milliseconds), or a `tacit serve` starting or stopping.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// A usage error found after parsing (exit 2, like clap's own).
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -269,7 +281,12 @@ fn main() -> ExitCode {
         Err(e) => {
             let msg = format!("{e:#}").replace('\n', " ");
             eprintln!("error: {msg}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<Usage>().is_some() {
+                eprintln!("\nFor more information, try '--help'.");
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -283,10 +300,11 @@ async fn run(cli: Cli) -> Result<()> {
             let (req, json) = request(command)?;
             let mut backend = Backend::open(&home).await?;
             let result = backend.execute(&req).await;
+            // `question show` marks your own answers; a failure here only loses the mark.
             let me = match (&req, &result) {
                 (Request::QuestionShow { .. }, Ok(_)) => {
-                    match backend.execute(&Request::Whoami).await? {
-                        Response::Identity(i) => Some(i.member),
+                    match backend.execute(&Request::Whoami).await {
+                        Ok(Response::Identity(i)) => Some(i.member),
                         _ => None,
                     }
                 }
@@ -346,9 +364,9 @@ fn request(command: Command) -> Result<(Request, Json)> {
                 tags: (clear_tags || !tags.is_empty()).then_some(tags),
             };
             if edit.title.is_none() && edit.body.is_none() && edit.tags.is_none() {
-                bail!(
-                    "nothing to change: give --title, --body, --body-file, --tag or --clear-tags"
-                );
+                let msg =
+                    "nothing to change: give --title, --body, --body-file, --tag or --clear-tags";
+                return Err(Usage(msg.into()).into());
             }
             (Request::NoteEdit { id, edit }, json)
         }
@@ -372,7 +390,7 @@ fn request(command: Command) -> Result<(Request, Json)> {
             json,
         } => {
             let Some(body) = body.read()? else {
-                bail!("give the answer with --body or --body-file");
+                return Err(Usage("give the answer with --body or --body-file".into()).into());
             };
             (Request::Answer { question, body }, json)
         }
@@ -401,24 +419,22 @@ enum Backend {
 
 impl Backend {
     async fn open(home: &Path) -> Result<Backend> {
-        if let Some(client) = Client::connect(home).await? {
-            return Ok(Backend::Remote(client));
-        }
-        match Node::open(home).await {
-            Ok(node) => Ok(Backend::Local(node)),
-            Err(e) if e.kind() == ErrorKind::InUse => {
-                // Another process holds the home: if it is a node starting up, its socket
-                // appears shortly.
-                let deadline = tokio::time::Instant::now() + SOCKET_WAIT;
-                while tokio::time::Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    if let Some(client) = Client::connect(home).await? {
-                        return Ok(Backend::Remote(client));
-                    }
-                }
-                Err(e.into())
+        let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+        loop {
+            if let Some(client) = Client::connect(home).await? {
+                return Ok(Backend::Remote(client));
             }
-            Err(e) => Err(e.into()),
+            match Node::open(home).await {
+                Ok(node) => return Ok(Backend::Local(node)),
+                // Another process holds the home: a command about to finish, or a node whose
+                // socket is about to appear (starting) or has just gone (stopping).
+                Err(e)
+                    if e.kind() == ErrorKind::InUse && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
     }
 
@@ -451,7 +467,21 @@ async fn init(home: &Path, name: Option<String>, json: Json) -> Result<()> {
 }
 
 async fn serve(home: &Path) -> Result<()> {
-    let node = Node::open(home).await?;
+    let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+    let node = loop {
+        match Node::open(home).await {
+            Ok(node) => break node,
+            // Held by a one-shot command: wait for it. Held by a serving node: say so now.
+            Err(e)
+                if e.kind() == ErrorKind::InUse
+                    && tokio::time::Instant::now() < deadline
+                    && Client::connect(home).await?.is_none() =>
+            {
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
     let server = ControlServer::start(node.clone()).await?;
     eprintln!(
         "tacit: serving {} on {} (pid {}); Ctrl-C to stop",

@@ -187,10 +187,31 @@ fn who(member: MemberId, me: Option<MemberId>) -> String {
     }
 }
 
-/// A time for people: `2026-11-28 19:46` (UTC).
+/// A time for people: `2026-11-28 19:46` (UTC). A time no calendar date can show (before
+/// 1970, after 9999 — a wrong clock somewhere) prints as its milliseconds.
 fn when(ms: i64) -> String {
-    let t =
-        std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0));
-    let s = humantime::format_rfc3339_seconds(t).to_string();
-    s.get(..16).unwrap_or(&s).replacen('T', " ", 1)
+    use std::fmt::Write;
+    let Ok(unsigned) = u64::try_from(ms) else {
+        return format!("{ms} ms");
+    };
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(unsigned);
+    let mut s = String::new();
+    if write!(s, "{}", humantime::format_rfc3339_seconds(t)).is_err() || s.len() < 16 {
+        return format!("{ms} ms");
+    }
+    s[..16].replacen('T', " ", 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::when;
+
+    #[test]
+    fn times_print_as_dates_and_impossible_ones_as_milliseconds() {
+        assert_eq!(when(0), "1970-01-01 00:00");
+        assert_eq!(when(1_795_895_688_455), "2026-11-28 19:54");
+        assert_eq!(when(-5), "-5 ms");
+        assert_eq!(when(i64::MAX), format!("{} ms", i64::MAX));
+        assert_eq!(when(253_402_300_800_000), "253402300800000 ms");
+    }
 }

@@ -1,7 +1,9 @@
 //! Documents: one place per kind for reading and changing the Automerge tree.
 
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, Value};
+use automerge::{
+    AutoCommit, ChangeHash, LoadOptions, ObjId, ObjType, OnPartialLoad, ROOT, ReadDoc, Value,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
@@ -228,26 +230,34 @@ impl Doc {
         chunks: impl IntoIterator<Item = &'a [u8]>,
         actor: MemberId,
     ) -> Result<Self, CoreError> {
-        let mut chunks = chunks.into_iter();
-        let first = chunks
-            .next()
-            .ok_or_else(|| CoreError::Malformed(format!("document {id} has no data")))?;
+        // Concatenated chunks are one valid Automerge file; loading them in one call with
+        // `OnPartialLoad::Error` refuses a damaged or truncated chunk instead of quietly
+        // dropping its changes (which a later compaction would then make permanent).
+        let bytes: Vec<u8> = chunks.into_iter().flatten().copied().collect();
+        if bytes.is_empty() {
+            return Err(CoreError::Malformed(format!("document {id} has no data")));
+        }
         // Bytes from disk or a peer are untrusted: a panic inside Automerge on them becomes an
         // error for this document, never a crash of the process.
-        let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut am = AutoCommit::load(first)?;
-            for chunk in chunks {
-                am.load_incremental(chunk)?;
-            }
-            Ok::<_, automerge::AutomergeError>(am)
-        }));
+        let loaded = std::panic::catch_unwind(|| {
+            AutoCommit::load_with_options(
+                &bytes,
+                LoadOptions::new().on_partial_load(OnPartialLoad::Error),
+            )
+        });
         let mut am = loaded
             .map_err(|_| CoreError::Malformed(format!("document {id} could not be decoded")))??;
+        if !am.get_missing_deps(&[]).is_empty() {
+            return Err(CoreError::Malformed(format!(
+                "document {id} lacks some of its changes; its data is incomplete"
+            )));
+        }
         am.set_actor(actor.actor_id());
         let saved = am.get_heads();
         let doc = Self { id, am, saved };
         doc.check_schema()?;
         doc.kind()?;
+        doc.author()?;
         Ok(doc)
     }
 
@@ -1037,6 +1047,44 @@ mod tests {
         assert_eq!(view.org, "Analytical Engines");
         assert_eq!(view.bio, "Writes programs.");
         assert_eq!(view.expertise, vec!["math"]);
+    }
+
+    #[test]
+    fn a_damaged_or_missing_increment_is_refused_not_dropped() {
+        let key = DeviceKey::generate();
+        let mut doc = note(&key);
+        let snapshot = doc.save();
+        let mut incs = Vec::new();
+        for i in 0..3 {
+            let body = NoteEdit {
+                body: Some(format!("rev {i}")),
+                ..Default::default()
+            };
+            doc.edit_text(edit(&key, 10 + i), body).unwrap();
+            incs.push(doc.take_unsaved().unwrap());
+        }
+        let id = doc.id();
+        let all = [&snapshot[..], &incs[0][..], &incs[1][..], &incs[2][..]];
+        assert_eq!(
+            Doc::load(id, all, key.member_id())
+                .unwrap()
+                .note()
+                .unwrap()
+                .body,
+            "rev 2"
+        );
+        // a flipped byte inside the second increment
+        let mut bad = incs[1].clone();
+        let mid = bad.len() / 2;
+        bad[mid] ^= 0x40;
+        let damaged = [&snapshot[..], &incs[0][..], &bad[..], &incs[2][..]];
+        assert!(Doc::load(id, damaged, key.member_id()).is_err());
+        // a truncated increment
+        let cut = &incs[1][..incs[1].len() - 3];
+        assert!(Doc::load(id, [&snapshot[..], &incs[0][..], cut], key.member_id()).is_err());
+        // a missing increment: the third depends on the second
+        let gap = [&snapshot[..], &incs[0][..], &incs[2][..]];
+        assert!(Doc::load(id, gap, key.member_id()).is_err());
     }
 
     #[test]

@@ -153,8 +153,20 @@ impl Actor {
         if !is_write(&req) {
             self.flush();
         }
-        match self.execute(req) {
-            Ok(out) if out.writes.is_empty() => {
+        // A panic inside Automerge on a hostile or damaged document fails this request, not
+        // the node. The cache may hold a half-changed document: drop it all (documents with
+        // pending writes are flushed before they are loaded again).
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.execute(req)))
+            .unwrap_or_else(|_| {
+                self.cache.clear();
+                Err(NodeError::Internal(
+                    "the request failed on a damaged document (details in the log); nothing of it was saved".into(),
+                ))
+            });
+        match result {
+            // Nothing to write and nothing pending before it: the reply cannot depend on a
+            // commit that might still fail.
+            Ok(out) if out.writes.is_empty() && self.pending.is_empty() => {
                 for e in out.events {
                     let _ = self.events.send(e);
                 }
@@ -362,13 +374,20 @@ impl Actor {
         let edit = self.edit();
         let space = listed.space;
         let doc = self.doc(listed.id)?;
-        let changed = f(doc, edit)?;
+        let result = f(doc, edit).and_then(|changed| Ok((changed, doc.summary()?)));
+        let (changed, summary) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                // Whatever the failed step left in memory must not outlive it.
+                self.cache.pop(&listed.id);
+                return Err(e.into());
+            }
+        };
         let mut out = Outcome::read(Response::Done {
             id: listed.id,
             changed,
         });
         if let Some(bytes) = doc.take_unsaved() {
-            let summary = doc.summary()?;
             out.events.push(changed_event(listed.id, space, &summary));
             out.writes.push(DocWrite {
                 id: listed.id,
@@ -455,6 +474,9 @@ impl Actor {
     }
 
     fn profile_set(&mut self, change: ProfileEdit) -> Result<Outcome, NodeError> {
+        if self.pending_created {
+            self.flush(); // the profile may be among the documents created in this batch
+        }
         let pid = Doc::profile_id(self.info.member);
         let mut out = match self.store.get(pid)? {
             Some(listed) => self.change(&listed, |doc, e| doc.edit_profile(e, change))?,
@@ -464,7 +486,13 @@ impl Actor {
             }
         };
         // The reply is the profile as it will be once written.
-        let profile = self.doc(pid)?.profile()?;
+        let profile = match self.doc(pid).and_then(|d| Ok(d.profile()?)) {
+            Ok(p) => p,
+            Err(e) => {
+                self.cache.pop(&pid); // its change is dropped with `out`
+                return Err(e);
+            }
+        };
         out.response = Response::Identity(Identity {
             member: self.info.member,
             personal_space: self.info.personal,

@@ -3,13 +3,12 @@
 //! `{"ok": Response}` or `{"error": {"kind", "message"}}`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::Semaphore;
-use tokio::task::JoinHandle;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
 use tracing::{debug, warn};
 
 use crate::api::{Request, Response};
@@ -21,6 +20,9 @@ const MAX_LINE: usize = 8 * 1024 * 1024;
 /// Connections served at once; more wait in the kernel's backlog. The socket is reachable only
 /// by this user, so this bounds accidents (a runaway script), not attacks.
 const MAX_CONNECTIONS: usize = 64;
+/// How long a stopping server waits for running requests to be answered. Requests take
+/// milliseconds; this only bounds a stuck one.
+pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The control socket of the home at `home`.
 pub fn socket_path(home: &Path) -> PathBuf {
@@ -40,6 +42,7 @@ enum Reply {
 pub struct ControlServer {
     path: PathBuf,
     task: JoinHandle<()>,
+    stop: watch::Sender<bool>,
     node: Node,
 }
 
@@ -64,31 +67,14 @@ impl ControlServer {
                 .map_err(sock_err)?;
         }
         node.set_serving(true);
-        let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-        let served = node.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok(permit) = limit.clone().acquire_owned().await else {
-                    return;
-                };
-                match listener.accept().await {
-                    Ok((stream, _)) => {
-                        let node = served.clone();
-                        tokio::spawn(async move {
-                            if let Err(e) = serve_connection(node, stream).await {
-                                debug!("control connection ended: {e}");
-                            }
-                            drop(permit);
-                        });
-                    }
-                    Err(e) => {
-                        warn!("control socket accept failed: {e}");
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    }
-                }
-            }
-        });
-        Ok(ControlServer { path, task, node })
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, node.clone(), stopped));
+        Ok(ControlServer {
+            path,
+            task,
+            stop,
+            node,
+        })
     }
 
     /// The socket's path.
@@ -96,25 +82,68 @@ impl ControlServer {
         &self.path
     }
 
-    /// Stops accepting, and removes the socket file.
+    /// Stops accepting; lets each connection finish the request it is running and send its
+    /// reply (for up to [`DRAIN_TIMEOUT`]); removes the socket file. Call it before
+    /// [`Node::shutdown`], so that no request is written without its reply being sent.
     pub async fn stop(self) {
-        self.task.abort();
+        let _ = self.stop.send(true);
         let _ = self.task.await;
         self.node.set_serving(false);
         let _ = std::fs::remove_file(&self.path);
     }
 }
 
-async fn serve_connection(node: Node, stream: UnixStream) -> std::io::Result<()> {
+async fn accept_loop(listener: UnixListener, node: Node, stopped: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    let mut stop = stopped.clone();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept(), if connections.len() < MAX_CONNECTIONS => match accepted {
+                Ok((stream, _)) => {
+                    let node = node.clone();
+                    let stopped = stopped.clone();
+                    connections.spawn(async move {
+                        if let Err(e) = serve_connection(node, stream, stopped).await {
+                            debug!("control connection ended: {e}");
+                        }
+                    });
+                }
+                Err(e) => {
+                    warn!("control socket accept failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        warn!("control connections still busy after {DRAIN_TIMEOUT:?}; closing them");
+    }
+}
+
+async fn serve_connection(
+    node: Node,
+    stream: UnixStream,
+    mut stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut read = BufReader::new(read);
     let mut line = Vec::new();
     loop {
         line.clear();
-        let n = (&mut read)
-            .take(MAX_LINE as u64 + 1)
-            .read_until(b'\n', &mut line)
-            .await?;
+        // Waiting for a request is where a stopping server leaves; a request that has arrived
+        // is run and answered.
+        let mut limited = (&mut read).take(MAX_LINE as u64 + 1);
+        let n = tokio::select! {
+            n = limited.read_until(b'\n', &mut line) => n?,
+            _ = stopped.changed() => return Ok(()),
+        };
         if n == 0 {
             return Ok(());
         }

@@ -34,6 +34,9 @@ pub enum NodeError {
     /// A group-committed write failed; nothing of it was saved.
     #[error("{}", .0.message)]
     Write(WireError),
+    /// A failure inside the node that is not the caller's doing.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A request or reply on the control socket that is not what it should be.
     #[error("bad control message: {0}")]
     Protocol(String),

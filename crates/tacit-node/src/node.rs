@@ -284,7 +284,16 @@ fn init_home(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let personal = SpaceId::random();
+    // Each step is idempotent and the personal space id is recorded first, so an init cut short
+    // at any point is completed by the next one without leaving a second personal space.
+    let personal = match store.meta(META_PERSONAL_SPACE)?.map(|p| p.parse()) {
+        Some(Ok(p)) => p,
+        _ => {
+            let p = SpaceId::random();
+            store.set_meta(META_PERSONAL_SPACE, &p.to_string())?;
+            p
+        }
+    };
     store.add_space(&SpaceRow {
         id: personal,
         name: "Personal".into(),
@@ -308,7 +317,6 @@ fn init_home(
         chunk: Chunk::Snapshot(profile.save()),
     }])?;
     // Written last: a home counts as initialised only once everything above is on disk.
-    store.set_meta(META_PERSONAL_SPACE, &personal.to_string())?;
     store.set_meta(META_MEMBER, &member.to_string())?;
     Ok((
         home,

@@ -58,7 +58,7 @@ async fn every_committed_change_is_an_event() {
         next_event(&mut events).await,
         Event::DocumentChanged { deleted: true, .. }
     ));
-    // An edit that changes nothing is no event.
+    // A question is an event too.
     let q = node
         .ask(Draft {
             title: "Q".into(),
@@ -69,7 +69,21 @@ async fn every_committed_change_is_an_event() {
     assert!(
         matches!(next_event(&mut events).await, Event::DocumentChanged { id: got, kind: Kind::Question, .. } if got == q)
     );
-    assert!(events.try_recv().is_err());
+    // An edit that changes nothing writes nothing and is no event.
+    let (other, _) = (
+        node.note_new(draft("Still", "same")).await.unwrap(),
+        next_event(&mut events).await,
+    );
+    let same = NoteEdit {
+        body: Some("same".into()),
+        ..NoteEdit::default()
+    };
+    assert!(!node.note_edit(&other.to_string(), same).await.unwrap());
+    node.note_list().await.unwrap(); // a later request: any event of the edit came before it
+    assert!(matches!(
+        events.try_recv(),
+        Err(tokio::sync::broadcast::error::TryRecvError::Empty)
+    ));
     node.shutdown().await;
 }
 
@@ -155,5 +169,58 @@ async fn a_damaged_document_is_an_error_and_the_rest_still_works() {
         node.note_show(&good.to_string()).await.unwrap().body,
         "fine"
     );
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_fails_every_request_in_it_and_leaves_nothing_behind() {
+    let (dir, node) = new_home().await;
+    let id = node
+        .note_new(draft("kept", "old"))
+        .await
+        .unwrap()
+        .to_string();
+    // Another connection makes every chunk write fail, as a full disk would.
+    let db = rusqlite::Connection::open(dir.path().join("tacit.db")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER fail_writes BEFORE INSERT ON chunks BEGIN SELECT RAISE(ABORT, 'no room'); END;",
+    )
+    .unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let node = node.clone();
+        let id = id.clone();
+        tasks.spawn(async move {
+            let edit = NoteEdit {
+                body: Some(format!("new {i}")),
+                ..NoteEdit::default()
+            };
+            (
+                node.note_new(draft(&format!("lost {i}"), "x")).await,
+                node.note_edit(&id, edit).await,
+            )
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        let (created, edited) = r.unwrap();
+        let err = created.expect_err("a create in a failed commit must fail");
+        assert!(err.to_string().contains("nothing was saved"), "{err}");
+        assert!(edited.is_err(), "an edit in a failed commit must fail");
+    }
+    // Nothing of it is visible: not in listings, not in the cached document.
+    let list = node.note_list().await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(node.note_show(&id).await.unwrap().body, "old");
+    // Once writes work again, so does the node.
+    db.execute_batch("DROP TRIGGER fail_writes;").unwrap();
+    let edit = NoteEdit {
+        body: Some("new".into()),
+        ..NoteEdit::default()
+    };
+    assert!(node.note_edit(&id, edit).await.unwrap());
+    node.shutdown().await;
+    let node = Node::open(dir.path()).await.unwrap();
+    assert_eq!(node.note_show(&id).await.unwrap().body, "new");
+    assert_eq!(node.note_list().await.unwrap().len(), 1);
     node.shutdown().await;
 }
