@@ -28,6 +28,18 @@ pub fn tacit_bin() -> PathBuf {
     bin
 }
 
+/// A `tacit --home HOME args…` command, with no inherited `TACIT_HOME` or `RUST_LOG`.
+pub fn tacit_at(home: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(tacit_bin());
+    cmd.arg("--home")
+        .arg(home)
+        .args(args)
+        .env_remove("TACIT_HOME")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    cmd
+}
+
 /// A random generator seeded from the test's name, so every run of a test sees the same numbers.
 pub fn test_rng(name: &[u8]) -> ChaCha8Rng {
     let mut seed = [0u8; 32];
@@ -78,39 +90,38 @@ impl TestHome {
 
     /// A `tacit --home HOME args…` command, with no inherited `TACIT_HOME`.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(tacit_bin());
-        cmd.arg("--home")
-            .arg(self.path())
-            .args(args)
-            .env_remove("TACIT_HOME")
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null());
-        cmd
+        tacit_at(self.path(), args)
     }
 
     /// Runs `tacit args…` and returns its output, whatever its exit code. A command still
     /// running after [`COMMAND_LIMIT`] is killed and fails the test (a `serve` that should
     /// have refused to start, say), instead of hanging it.
     pub fn run(&self, args: &[&str]) -> Output {
-        let mut child = self
+        let child = self
             .command(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn tacit");
-        let start = Instant::now();
-        while child.try_wait().expect("wait for tacit").is_none() {
-            if start.elapsed() > COMMAND_LIMIT {
-                let _ = child.kill();
-                let out = child.wait_with_output().expect("reap tacit");
-                panic!(
-                    "tacit {args:?} still ran after {COMMAND_LIMIT:?}; stderr: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+        let pid = child.id().to_string();
+        // Collect on another thread, so that a large output never blocks the child on a full pipe.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        match rx.recv_timeout(COMMAND_LIMIT) {
+            Ok(out) => out.expect("collect tacit's output"),
+            Err(_) => {
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+                let stderr = rx
+                    .recv()
+                    .ok()
+                    .and_then(Result::ok)
+                    .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+                    .unwrap_or_default();
+                panic!("tacit {args:?} still ran after {COMMAND_LIMIT:?}; stderr: {stderr}");
             }
-            std::thread::sleep(Duration::from_millis(5));
         }
-        child.wait_with_output().expect("collect tacit's output")
     }
 
     /// Runs `tacit args…`, asserts it succeeded, returns its standard output.

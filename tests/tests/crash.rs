@@ -117,3 +117,71 @@ fn notes_acknowledged_before_sigkill_survive_it() {
         acknowledged.values().map(|r| r + 1).sum::<usize>()
     );
 }
+
+/// Rounds of SIGKILL against `tacit serve` while CLI commands write through it.
+const SERVE_ROUNDS: usize = 10;
+
+#[test]
+fn notes_acknowledged_by_a_sigkilled_serve_survive_it() {
+    let home = TestHome::new();
+    home.ok(&["init", "--name", "Crash"]);
+    let mut rng = test_rng(b"notes_acknowledged_by_a_sigkilled_serve_survive_it");
+    let mut acknowledged: Vec<String> = Vec::new();
+    for round in 0..SERVE_ROUNDS {
+        let served = home.serve();
+        let pid = served.pid().to_string();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Writers: sequential `tacit note new` in two threads; an id counts once printed.
+        let writers: Vec<_> = (0..2)
+            .map(|w| {
+                let stop = stop.clone();
+                let path = home.path().to_path_buf();
+                let cmd = move |n: usize| {
+                    tacit_tests::tacit_at(
+                        &path,
+                        &["note", "new", "--title", &format!("r{round}-w{w}-n{n}")],
+                    )
+                };
+                std::thread::spawn(move || {
+                    let mut ids = Vec::new();
+                    let mut n = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let out = cmd(n).output().expect("run tacit");
+                        if out.status.success() {
+                            ids.push(String::from_utf8_lossy(&out.stdout).trim().to_owned());
+                        }
+                        n += 1;
+                    }
+                    ids
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(rng.random_range(20..300)));
+        let status = Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        drop(served);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for w in writers {
+            acknowledged.extend(w.join().expect("writer"));
+        }
+        let listed = home.json(&["note", "list"]);
+        let listed: std::collections::HashSet<&str> = listed
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter_map(|n| n["id"].as_str())
+            .collect();
+        for id in &acknowledged {
+            assert!(
+                listed.contains(id.as_str()),
+                "round {round}: acknowledged note {id} is lost"
+            );
+        }
+        // A note committed just before the kill may lack its reply: more is allowed, less is not.
+        assert!(listed.len() >= acknowledged.len());
+    }
+    assert!(acknowledged.len() >= SERVE_ROUNDS);
+}
