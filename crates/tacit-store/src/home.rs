@@ -182,7 +182,22 @@ impl Home {
 
     /// Opens the home's database; with `create`, creates it if missing.
     pub fn open_store(&self, create: bool) -> Result<Store, StoreError> {
-        Store::open(&self.dir.join(DB_FILE), create)
+        let path = self.dir.join(DB_FILE);
+        if create {
+            // An empty file is a fresh database; creating it here gives it, and the -wal and
+            // -shm files SQLite copies its mode to, owner-only permissions whatever the umask.
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+            {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(StoreError::io(&path)(e)),
+            }
+        }
+        Store::open(&path, create)
     }
 }
 

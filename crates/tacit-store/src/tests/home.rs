@@ -41,7 +41,15 @@ fn init_creates_a_private_home_that_opens_again() {
     initialised(&dir);
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&dir.join("device.key")), 0o600);
+    assert_eq!(
+        mode(&dir.join("tacit.db")),
+        0o600,
+        "notes are private, whatever the umask"
+    );
     let home = Home::open(&dir, false).unwrap();
+    let store = home.open_store(false).unwrap();
+    assert_eq!(mode(&dir.join("tacit.db-wal")), 0o600);
+    drop(store);
     assert_eq!(home.dir(), dir);
     assert_eq!(home.socket_path(), dir.join("tacit.sock"));
     home.open_store(false).unwrap();
