@@ -510,18 +510,23 @@ fn a_serve_killed_with_sigkill_blocks_nothing() {
     assert_eq!(note_count(&home), 1);
 }
 
-#[test]
-fn one_shot_commands_at_the_same_time_take_turns() {
-    let home = init("Ada");
-    let children: Vec<_> = (0..8)
+/// `count` `tacit note new` processes started at once, their output piped.
+fn spawn_note_writers(home: &TestHome, count: usize, title: &str) -> Vec<std::process::Child> {
+    (0..count)
         .map(|i| {
-            home.command(&["note", "new", "--title", &format!("concurrent {i}")])
+            home.command(&["note", "new", "--title", &format!("{title} {i}")])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
-                .expect("spawn")
+                .expect("spawn tacit note new")
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn one_shot_commands_at_the_same_time_take_turns() {
+    let home = init("Ada");
+    let children = spawn_note_writers(&home, 8, "concurrent");
     for child in children {
         let out = child.wait_with_output().expect("wait");
         assert!(
@@ -537,15 +542,7 @@ fn one_shot_commands_at_the_same_time_take_turns() {
 fn stopping_serve_answers_every_request_it_ran() {
     let home = init("Ada");
     let served = home.serve();
-    let children: Vec<_> = (0..24)
-        .map(|i| {
-            home.command(&["note", "new", "--title", &format!("during stop {i}")])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn")
-        })
-        .collect();
+    let children = spawn_note_writers(&home, 24, "during stop");
     std::thread::sleep(std::time::Duration::from_millis(20));
     assert!(served.stop(), "tacit serve exits cleanly on SIGTERM");
     let mut succeeded = Vec::new();
