@@ -10,6 +10,8 @@ use tacit_core::DeviceKey;
 use crate::error::StoreError;
 use crate::store::Store;
 
+/// How long opening waits on a lock held by nobody that has written a pid (see `Home::open`).
+const PIDLESS_LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 /// The lock file: holds an advisory `flock` for the life of the owning process, and its pid.
 const LOCK_FILE: &str = "tacit.lock";
 /// The device key: exactly [`DeviceKey::SECRET_LEN`] raw secret bytes.
@@ -71,15 +73,26 @@ impl Home {
             .mode(LOCK_MODE)
             .open(&lock_path)
             .map_err(StoreError::io(&lock_path))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(StoreError::InUse {
-                    dir: dir.to_path_buf(),
-                    pid: read_pid(&lock),
-                });
+        let start = std::time::Instant::now();
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => {
+                    let pid = read_pid(&lock);
+                    // Held with no pid written: a holder between locking and writing its pid,
+                    // or a released lock still shared by a child this process was forking
+                    // (the descriptor lives in the child until its exec). Both pass quickly.
+                    if pid.is_none() && start.elapsed() < PIDLESS_LOCK_WAIT {
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                        continue;
+                    }
+                    return Err(StoreError::InUse {
+                        dir: dir.to_path_buf(),
+                        pid,
+                    });
+                }
+                Err(TryLockError::Error(e)) => return Err(StoreError::io(&lock_path)(e)),
             }
-            Err(TryLockError::Error(e)) => return Err(StoreError::io(&lock_path)(e)),
         }
         lock.set_len(0).map_err(StoreError::io(&lock_path))?;
         lock.write_all_at(format!("{}\n", std::process::id()).as_bytes(), 0)
