@@ -297,17 +297,8 @@ fn errors(home: &TestHome) {
         assert!(err.contains("title is empty"), "{args:?}: {err}");
     }
     let missing = home.path().join("no-such-file.md");
-    let err = home.fails(
-        &[
-            "note",
-            "new",
-            "--title",
-            "T",
-            "--body-file",
-            missing.to_str().expect("path"),
-        ],
-        1,
-    );
+    let missing = missing.to_str().expect("utf-8 path");
+    let err = home.fails(&["note", "new", "--title", "T", "--body-file", missing], 1);
     one_line(&err);
     assert!(
         err.contains("cannot read body file") && err.contains("no-such-file.md"),
@@ -315,16 +306,8 @@ fn errors(home: &TestHome) {
     );
     let binary = home.path().join("binary.md");
     std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x80]).expect("write");
-    let err = home.fails(
-        &[
-            "note",
-            "edit",
-            &id,
-            "--body-file",
-            binary.to_str().expect("path"),
-        ],
-        1,
-    );
+    let binary = binary.to_str().expect("utf-8 path");
+    let err = home.fails(&["note", "edit", &id, "--body-file", binary], 1);
     one_line(&err);
     assert!(err.contains("not UTF-8"), "{err}");
     let err = home.fails(&["note", "show", &q], 1);
@@ -334,17 +317,8 @@ fn errors(home: &TestHome) {
     let huge = "x".repeat(tacit_node::core::limits::MAX_BODY_BYTES + 1);
     let big = home.path().join("big.md");
     std::fs::write(&big, huge).expect("write");
-    let err = home.fails(
-        &[
-            "note",
-            "new",
-            "--title",
-            "T",
-            "--body-file",
-            big.to_str().expect("path"),
-        ],
-        1,
-    );
+    let big = big.to_str().expect("utf-8 path");
+    let err = home.fails(&["note", "new", "--title", "T", "--body-file", big], 1);
     assert!(err.contains("too long"), "{err}");
 
     assert_eq!(note_count(home), before, "a failed command wrote a note");

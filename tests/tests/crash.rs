@@ -27,7 +27,6 @@ fn notes_acknowledged_before_sigkill_survive_it() {
     let mut rng = test_rng(b"notes_acknowledged_before_sigkill_survive_it");
     // note id -> highest revision acknowledged
     let mut acknowledged: HashMap<String, usize> = HashMap::new();
-    let mut kills_mid_write = 0;
     for round in 0..ROUNDS {
         let mut child = Command::new(env!("CARGO_BIN_EXE_crash_writer"))
             .arg(home.path())
@@ -57,9 +56,8 @@ fn notes_acknowledged_before_sigkill_survive_it() {
         child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix
         let status = child.wait().expect("reap");
         reader.join().expect("reader thread");
-        if status.code().is_none() {
-            kills_mid_write += 1;
-        } else {
+        // The kill must land while the writer runs; one that exited by itself tests nothing.
+        if status.code().is_some() {
             let mut err = String::new();
             let _ =
                 std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err);
@@ -105,7 +103,6 @@ fn notes_acknowledged_before_sigkill_survive_it() {
             .expect("integrity_check");
         assert_eq!(check, "ok", "round {round}: integrity check");
     }
-    assert_eq!(kills_mid_write, ROUNDS);
     assert!(
         acknowledged.len() >= ROUNDS,
         "too few writes to mean anything: {}",

@@ -88,7 +88,8 @@ impl Outcome {
     }
 }
 
-fn now_ms() -> i64 {
+/// Now, in milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -196,10 +197,13 @@ impl Actor {
         if self.pending.is_empty() {
             return;
         }
-        let pending = std::mem::take(&mut self.pending);
+        let mut pending = std::mem::take(&mut self.pending);
         self.pending_docs.clear();
         self.pending_created = false;
-        let writes: Vec<DocWrite> = pending.iter().flat_map(|p| p.writes.clone()).collect();
+        let writes: Vec<DocWrite> = pending
+            .iter_mut()
+            .flat_map(|p| std::mem::take(&mut p.writes))
+            .collect();
         match self.store.write(&writes) {
             Ok(to_compact) => {
                 for p in pending {
@@ -208,6 +212,11 @@ impl Actor {
                     }
                     let _ = p.reply.send(Ok(p.response));
                 }
+                let to_compact: Vec<(DocId, SpaceId)> = to_compact
+                    .iter()
+                    .filter_map(|id| writes.iter().find(|w| w.id == *id))
+                    .map(|w| (w.id, w.space))
+                    .collect();
                 self.compact(&to_compact);
             }
             Err(e) => {
@@ -229,22 +238,22 @@ impl Actor {
 
     /// Replaces the chunks of each document by one snapshot. Failure loses nothing: the
     /// increments stay, and the next write tries again.
-    fn compact(&mut self, ids: &[DocId]) {
+    fn compact(&mut self, docs: &[(DocId, SpaceId)]) {
         let mut writes = Vec::new();
-        for id in ids {
-            let Some(doc) = self.cache.get_mut(id) else {
+        for &(id, space) in docs {
+            let Some(doc) = self.cache.get_mut(&id) else {
                 continue;
             };
             let snapshot = doc.save();
-            match (doc.summary(), self.store.get(*id)) {
-                (Ok(summary), Ok(Some(listed))) => writes.push(DocWrite {
-                    id: *id,
-                    space: listed.space,
+            match doc.summary() {
+                Ok(summary) => writes.push(DocWrite {
+                    id,
+                    space,
                     summary,
                     chunk: Chunk::Snapshot(snapshot),
                 }),
-                _ => {
-                    self.cache.pop(id);
+                Err(_) => {
+                    self.cache.pop(&id);
                 }
             }
         }
@@ -411,7 +420,7 @@ impl Actor {
         }
         self.cache
             .get_mut(&id)
-            .ok_or_else(|| NodeError::Protocol(format!("document {id} left the cache")))
+            .ok_or_else(|| NodeError::Internal(format!("document {id} left the cache")))
     }
 
     /// The live document of `kind` named by `prefix`.
@@ -503,12 +512,10 @@ impl Actor {
 
     fn status(&self) -> Result<Status, NodeError> {
         let count = |kind| {
-            self.store
-                .list(&ListFilter {
-                    kind: Some(kind),
-                    ..ListFilter::default()
-                })
-                .map(|v| v.len() as u64)
+            self.store.count(&ListFilter {
+                kind: Some(kind),
+                ..ListFilter::default()
+            })
         };
         let db = self.store.path();
         let size = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());

@@ -92,7 +92,6 @@ impl NodeError {
                 _ => ErrorKind::Invalid,
             },
             NodeError::Remote(w) | NodeError::Write(w) => w.kind,
-            NodeError::Home(_) => ErrorKind::NotInitialised,
             _ => ErrorKind::Internal,
         }
     }

@@ -11,7 +11,7 @@ use tacit_core::{
 use tacit_store::{Chunk, DocWrite, Home, SpaceRow};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::actor::{Actor, MAX_BATCH, Msg, NodeInfo};
+use crate::actor::{Actor, MAX_BATCH, Msg, NodeInfo, now_ms};
 use crate::api::{Event, Identity, InitReport, ListItem, Request, Response, Status};
 use crate::error::NodeError;
 
@@ -58,7 +58,7 @@ impl Node {
             Ok::<_, NodeError>((home, store, info))
         })
         .await
-        .map_err(|e| NodeError::Protocol(format!("opening the home panicked: {e}")))??;
+        .map_err(|e| NodeError::Internal(format!("opening the home panicked: {e}")))??;
         Ok(Self::start(home, store, info))
     }
 
@@ -69,7 +69,7 @@ impl Node {
         let dir = dir.to_path_buf();
         let created = tokio::task::spawn_blocking(move || init_home(&dir, name))
             .await
-            .map_err(|e| NodeError::Protocol(format!("initialising the home panicked: {e}")))??;
+            .map_err(|e| NodeError::Internal(format!("initialising the home panicked: {e}")))??;
         let (home, store, info, created) = created;
         let report = InitReport {
             created,
@@ -281,9 +281,7 @@ fn init_home(
         return Ok((home, store, info, false));
     }
     let member = key.member_id();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let now = now_ms();
     // Each step is idempotent and the personal space id is recorded first, so an init cut short
     // at any point is completed by the next one without leaving a second personal space.
     let personal = match store.meta(META_PERSONAL_SPACE)?.map(|p| p.parse()) {

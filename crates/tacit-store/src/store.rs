@@ -295,31 +295,11 @@ impl Store {
     /// Documents matching `filter`, most recently updated first (then by id), read from the
     /// metadata columns only.
     pub fn list(&self, filter: &ListFilter) -> Result<Vec<Listed>, StoreError> {
-        let mut clauses: Vec<String> = Vec::new();
-        let mut args: Vec<Value> = Vec::new();
-        if !filter.include_deleted {
-            clauses.push("deleted = 0".into());
-        }
-        if let Some(space) = filter.space {
-            args.push(Value::Text(space.to_string()));
-            clauses.push(format!("space = ?{}", args.len()));
-        }
-        if let Some(kind) = filter.kind {
-            args.push(Value::Text(kind.as_str().into()));
-            clauses.push(format!("kind = ?{}", args.len()));
-        }
-        if filter.unanswered {
-            clauses.push("kind = 'question' AND accepted = 0".into());
-        }
+        let (filter_sql, mut args) = where_clause(filter);
         let limit = filter
             .limit
             .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
         args.push(Value::Integer(limit));
-        let filter_sql = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", clauses.join(" AND "))
-        };
         let sql = format!(
             "SELECT {DOC_COLUMNS} FROM docs {filter_sql} ORDER BY updated_at DESC, id LIMIT ?{}",
             args.len()
@@ -333,6 +313,18 @@ impl Store {
             })
             .at(&self.path)?;
         raw.into_iter().map(RawListed::into_listed).collect()
+    }
+
+    /// How many documents [`Store::list`] would return for `filter` (its `limit` aside),
+    /// counted in SQLite without building the rows.
+    pub fn count(&self, filter: &ListFilter) -> Result<u64, StoreError> {
+        let (filter_sql, args) = where_clause(filter);
+        let n: i64 = self
+            .conn
+            .prepare_cached(&format!("SELECT count(*) FROM docs {filter_sql}"))
+            .and_then(|mut st| st.query_row(rusqlite::params_from_iter(args), |r| r.get(0)))
+            .at(&self.path)?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// The document named by a full id or a unique prefix of at least 4 hex characters
@@ -418,5 +410,30 @@ impl Store {
             chunks: count(chunks),
             chunk_bytes: count(bytes),
         })
+    }
+}
+
+/// The `WHERE` clause of a listing and its arguments (numbered from ?1).
+fn where_clause(filter: &ListFilter) -> (String, Vec<Value>) {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    if !filter.include_deleted {
+        clauses.push("deleted = 0".into());
+    }
+    if let Some(space) = filter.space {
+        args.push(Value::Text(space.to_string()));
+        clauses.push(format!("space = ?{}", args.len()));
+    }
+    if let Some(kind) = filter.kind {
+        args.push(Value::Text(kind.as_str().into()));
+        clauses.push(format!("kind = ?{}", args.len()));
+    }
+    if filter.unanswered {
+        clauses.push("kind = 'question' AND accepted = 0".into());
+    }
+    if clauses.is_empty() {
+        (String::new(), args)
+    } else {
+        (format!("WHERE {}", clauses.join(" AND ")), args)
     }
 }

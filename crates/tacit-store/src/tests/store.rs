@@ -229,8 +229,16 @@ fn list_filters_and_orders() {
             .unwrap();
         questions.push(id);
     }
+    // Every listing's count, without its limit, agrees with the listing.
     let ids = |f: ListFilter| -> Vec<DocId> {
-        store.list(&f).unwrap().into_iter().map(|l| l.id).collect()
+        let listed: Vec<DocId> = store.list(&f).unwrap().into_iter().map(|l| l.id).collect();
+        let unlimited = ListFilter {
+            limit: None,
+            ..f.clone()
+        };
+        let all = store.list(&unlimited).unwrap().len() as u64;
+        assert_eq!(store.count(&f).unwrap(), all, "count of {f:?}");
+        listed
     };
     let (open_q, settled_q) = (questions[0], questions[1]);
 
