@@ -29,3 +29,44 @@ need_packages() {
         exit 1
     fi
 }
+
+# The Debian packages the desktop app builds against and its end-to-end tests run with
+# (Tauri 2 on WebKitGTK 4.1; Xvfb and WebKitWebDriver for tests and screenshots).
+TAURI_PACKAGES=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
+    build-essential pkg-config libssl-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev)
+E2E_PACKAGES=(xvfb webkit2gtk-driver xauth imagemagick)
+
+# need_debs PACKAGE… — installs the Debian packages that are not installed (as root), or
+# prints the apt-get line to run.
+need_debs() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "tacit: installing ${missing[*]}" >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    else
+        echo "tacit: missing packages; run: sudo apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+}
+
+# Node.js 20.19+ and npm build the UI (Vite 8 needs them).
+need_node() {
+    command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || need_debs nodejs npm
+    if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+        echo "tacit: Node.js 20.19 or newer is needed to build the UI (found $(node --version));" \
+            "install a newer Node.js (https://nodejs.org) and run this again" >&2
+        exit 1
+    fi
+}
+
+# Installs the UI's npm packages exactly as package-lock.json says, unless they already are.
+npm_install() {
+    if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+        npm ci --no-audit --no-fund
+    fi
+}

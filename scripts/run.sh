@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# Runs Tacit on this machine: builds the `tacit` binary (release), initialises the home if it
-# is new, then serves it until Ctrl-C. Other terminals then use `tacit note new …` and friends,
-# which talk to this node. Pass `--home DIR` to use another home than the default data dir.
+# Runs the Tacit desktop app on this machine: installs what it needs (Debian packages as root,
+# otherwise it prints the apt-get line), builds the UI and the app (release; the first build
+# takes about 15 minutes on two cores), then opens the app on your home. Pass `--home DIR` to
+# use another home than the default data dir. The `tacit` CLI is built beside it and talks to
+# the running app.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 need_rust
-cargo build --release --locked -p tacit-cli
-tacit=target/release/tacit
-"$tacit" "$@" init --name "${TACIT_NAME:-${USER:-$(id -un)}}"
-echo "tacit: the binary is $PWD/$tacit (add it to your PATH); try: tacit note new --title 'First note'"
-exec "$tacit" "$@" serve
+need_debs "${TAURI_PACKAGES[@]}"
+need_node
+npm_install
+npm run build --workspace ui
+cargo build --release --locked -p tacit-desktop --features custom-protocol -p tacit-cli
+echo "tacit: the CLI is $PWD/target/release/tacit (add it to your PATH)"
+if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+    echo "tacit: no display to open the window on; on a headless machine run: xvfb-run -a scripts/run.sh" >&2
+    exit 1
+fi
+exec target/release/tacit-desktop "$@"

@@ -96,6 +96,9 @@ enum Command {
         /// Your display name
         #[arg(long)]
         name: Option<String>,
+        /// Your organisation
+        #[arg(long)]
+        org: Option<String>,
         #[command(flatten)]
         json: Json,
     },
@@ -294,7 +297,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<()> {
     let home = tacit_node::resolve_home(cli.home)?;
     match cli.command {
-        Command::Init { name, json } => init(&home, name, json).await,
+        Command::Init { name, org, json } => init(&home, name, org, json).await,
         Command::Serve => serve(&home).await,
         command => {
             let (req, json) = request(command)?;
@@ -362,6 +365,7 @@ fn request(command: Command) -> Result<(Request, Json)> {
                 title,
                 body: body.read()?,
                 tags: (clear_tags || !tags.is_empty()).then_some(tags),
+                base: None,
             };
             if edit.title.is_none() && edit.body.is_none() && edit.tags.is_none() {
                 let msg =
@@ -452,14 +456,19 @@ impl Backend {
     }
 }
 
-async fn init(home: &Path, name: Option<String>, json: Json) -> Result<()> {
+async fn init(home: &Path, name: Option<String>, org: Option<String>, json: Json) -> Result<()> {
     let report = if let Some(mut client) = Client::connect(home).await? {
-        match client.execute(&Request::Init { name }).await? {
+        match client.execute(&Request::Init { name, org }).await? {
             Response::Init(r) => r,
             other => bail!("unexpected reply {other:?}"),
         }
     } else {
-        let (node, report) = Node::init(home, name).await?;
+        let profile = ProfileEdit {
+            name,
+            org,
+            ..ProfileEdit::default()
+        };
+        let (node, report) = Node::init(home, profile).await?;
         node.shutdown().await;
         report
     };

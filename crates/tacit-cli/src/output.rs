@@ -19,7 +19,7 @@ pub fn print(resp: &Response, json: bool, me: Option<MemberId>) -> Result<()> {
             Response::List { items } => serde_json::to_value(items)?,
             Response::Note(n) => serde_json::to_value(n)?,
             Response::Question(q) => serde_json::to_value(q)?,
-            Response::Done { id, changed } => json!({ "id": id, "changed": changed }),
+            Response::Done { id, changed, .. } => json!({ "id": id, "changed": changed }),
             Response::Status(s) => serde_json::to_value(s)?,
             other => serde_json::to_value(other)?,
         };
@@ -123,7 +123,7 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
                 writeln!(out, "{}", a.body.trim_end())?;
             }
         }
-        Response::Done { id, changed } => {
+        Response::Done { id, changed, .. } => {
             if *changed {
                 writeln!(out, "{id}")?;
             } else {

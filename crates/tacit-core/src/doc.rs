@@ -5,6 +5,7 @@ use automerge::{
     AutoCommit, ChangeHash, LoadOptions, ObjId, ObjType, OnPartialLoad, ROOT, ReadDoc, Value,
 };
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::error::CoreError;
 use crate::id::{AnswerId, DocId, MemberId};
@@ -15,7 +16,7 @@ use crate::text::{check_bytes, check_chars, check_title, normalize_tags};
 pub const SCHEMA_VERSION: i64 = 1;
 
 /// What a document is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// A working note.
@@ -63,7 +64,7 @@ pub struct Edit {
 }
 
 /// A new note or question: a title, a Markdown body, tags.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
 pub struct Draft {
     /// Title (one line; a question's title is the question).
     pub title: String,
@@ -74,7 +75,7 @@ pub struct Draft {
 }
 
 /// Changes to a note; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
 pub struct NoteEdit {
     /// New title.
     pub title: Option<String>,
@@ -82,10 +83,15 @@ pub struct NoteEdit {
     pub body: Option<String>,
     /// New set of tags.
     pub tags: Option<Vec<String>>,
+    /// The heads the editor last read (see [`NoteView::heads`]). When given and the note has
+    /// changed since, the edit is refused with [`CoreError::Conflict`] instead of undoing the
+    /// other change; the editor merges and tries again. `None` edits whatever is current.
+    #[serde(default)]
+    pub base: Option<Vec<String>>,
 }
 
 /// Changes to a profile; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
 pub struct ProfileEdit {
     /// Display name.
     pub name: Option<String>,
@@ -122,7 +128,7 @@ pub struct Summary {
 }
 
 /// A note as read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct NoteView {
     /// Id.
     pub id: DocId,
@@ -138,10 +144,13 @@ pub struct NoteView {
     pub created_at: i64,
     /// Last change, ms.
     pub updated_at: i64,
+    /// The Automerge heads this view was read at, as hex; an editor sends them back as
+    /// [`NoteEdit::base`].
+    pub heads: Vec<String>,
 }
 
 /// An answer as read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct AnswerView {
     /// Id within the question.
     pub id: AnswerId,
@@ -160,7 +169,7 @@ pub struct AnswerView {
 }
 
 /// A question as read, answers in display order: accepted first, then by score, then oldest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct QuestionView {
     /// Id.
     pub id: DocId,
@@ -183,7 +192,7 @@ pub struct QuestionView {
 }
 
 /// A profile as read.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
 pub struct ProfileView {
     /// Display name.
     pub name: String,
@@ -374,7 +383,7 @@ impl Doc {
     }
 
     /// The note.
-    pub fn note(&self) -> Result<NoteView, CoreError> {
+    pub fn note(&mut self) -> Result<NoteView, CoreError> {
         self.expect_kind(Kind::Note)?;
         Ok(NoteView {
             id: self.id,
@@ -384,7 +393,20 @@ impl Doc {
             author: self.author()?,
             created_at: self.int(&ROOT, "created_at")?.unwrap_or(0),
             updated_at: self.int(&ROOT, "updated_at")?.unwrap_or(0),
+            heads: self.heads_hex(),
         })
+    }
+
+    /// The current heads as sorted hex strings.
+    pub fn heads_hex(&mut self) -> Vec<String> {
+        let mut heads: Vec<String> = self
+            .am
+            .get_heads()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        heads.sort();
+        heads
     }
 
     /// Applies `change` to a note or a question (both have title, body and tags). Returns
@@ -395,6 +417,13 @@ impl Doc {
             return Err(self.wrong_kind(kind, "note"));
         }
         self.expect_live()?;
+        if let Some(base) = &change.base {
+            let mut base = base.clone();
+            base.sort();
+            if base != self.heads_hex() {
+                return Err(CoreError::Conflict(self.id.to_string()));
+            }
+        }
         let title = change.title.as_deref().map(check_title).transpose()?;
         if let Some(body) = &change.body {
             check_bytes("body", body, MAX_BODY_BYTES)?;
@@ -869,13 +898,42 @@ mod tests {
         let key = DeviceKey::generate();
         let mut doc = note(&key);
         let bytes = doc.save();
-        let loaded = Doc::load(doc.id(), [bytes.as_slice()], key.member_id()).unwrap();
+        let mut loaded = Doc::load(doc.id(), [bytes.as_slice()], key.member_id()).unwrap();
         let view = loaded.note().unwrap();
         assert_eq!(view.title, "Deploy checklist");
         assert_eq!(view.body, "1. build\n2. ship\n");
         assert_eq!(view.tags, vec!["deploy", "ops"]);
         assert_eq!(view.author, key.member_id());
         assert_eq!(loaded.summary().unwrap().title, "Deploy checklist");
+    }
+
+    #[test]
+    fn an_edit_from_a_stale_base_is_refused_and_changes_nothing() {
+        let key = DeviceKey::generate();
+        let mut doc = note(&key);
+        let read = doc.note().unwrap();
+        let body = |s: &str, base: &[String]| NoteEdit {
+            body: Some(s.into()),
+            base: Some(base.to_vec()),
+            ..Default::default()
+        };
+        // Someone else's change lands after the editor read the note.
+        assert!(
+            doc.edit_text(edit(&key, 2000), body("theirs", &read.heads))
+                .unwrap()
+        );
+        let after = doc.note().unwrap();
+        assert_ne!(after.heads, read.heads);
+        // The editor's save from the old base would undo it: refused, nothing written.
+        let stale = doc.edit_text(edit(&key, 3000), body("mine", &read.heads));
+        assert!(matches!(stale, Err(CoreError::Conflict(_))), "{stale:?}");
+        assert_eq!(doc.note().unwrap(), after);
+        // From the current heads it goes through.
+        assert!(
+            doc.edit_text(edit(&key, 4000), body("merged", &after.heads))
+                .unwrap()
+        );
+        assert_eq!(doc.note().unwrap().body, "merged");
     }
 
     #[test]
@@ -895,7 +953,7 @@ mod tests {
             .unwrap();
         assert!(changed);
         let inc = doc.take_unsaved().unwrap();
-        let loaded = Doc::load(doc.id(), [&snapshot[..], &inc[..]], key.member_id()).unwrap();
+        let mut loaded = Doc::load(doc.id(), [&snapshot[..], &inc[..]], key.member_id()).unwrap();
         assert_eq!(loaded.note().unwrap().body, "1. build\n2. test\n3. ship\n");
         assert_eq!(loaded.note().unwrap().updated_at, 2000);
     }

@@ -89,6 +89,9 @@ pub enum CoreError {
     /// Automerge refused the bytes or the operation.
     #[error("automerge: {0}")]
     Automerge(#[from] automerge::AutomergeError),
+    /// The document changed since the editor read it (see `NoteEdit::base`).
+    #[error("{0} changed since it was read; read it again and reapply the edit")]
+    Conflict(String),
     /// An answer id that is ambiguous among this question's answers.
     #[error("answer id {0} is ambiguous; give more characters")]
     AmbiguousAnswer(String),

@@ -19,7 +19,8 @@ pub struct ParseIdError {
 macro_rules! random_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ts_rs::TS)]
+        #[ts(type = "string")]
         pub struct $name([u8; 16]);
 
         impl $name {
@@ -107,7 +108,8 @@ random_id!(
 );
 
 /// A member: the Ed25519 public key of their device.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ts_rs::TS)]
+#[ts(type = "string")]
 pub struct MemberId([u8; 32]);
 
 impl MemberId {

@@ -20,7 +20,7 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tacit_node::Node;
-use tacit_node::core::{DeviceKey, Doc, DocId, Draft, Edit, NoteEdit};
+use tacit_node::core::{DeviceKey, Doc, DocId, Draft, Edit, NoteEdit, ProfileEdit};
 
 const DEFAULT_NOTES: usize = 10_000;
 /// Notes in flight at once in the concurrent phase.
@@ -60,7 +60,15 @@ async fn run(total: usize) {
 
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    let (node, _) = Node::init(&home, Some("Bench".into())).await.unwrap();
+    let (node, _) = Node::init(
+        &home,
+        ProfileEdit {
+            name: Some("Bench".into()),
+            ..ProfileEdit::default()
+        },
+    )
+    .await
+    .unwrap();
 
     // 1a. one at a time: each create waits for its own fsync
     let serial = total.min(1000);

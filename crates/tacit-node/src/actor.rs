@@ -352,6 +352,8 @@ impl Actor {
                 })
             }
             Request::Status => Ok(Outcome::read(Response::Status(self.status()?))),
+            // Answered by the node handle before it reaches the actor.
+            Request::Activate => Ok(Outcome::read(Response::Activated { window: false })),
         }
     }
 
@@ -395,6 +397,7 @@ impl Actor {
         let mut out = Outcome::read(Response::Done {
             id: listed.id,
             changed,
+            heads: doc.heads_hex(),
         });
         if let Some(bytes) = doc.take_unsaved() {
             out.events.push(changed_event(listed.id, space, &summary));
@@ -553,5 +556,6 @@ fn is_write(req: &Request) -> bool {
             | Request::Questions { .. }
             | Request::QuestionShow { .. }
             | Request::Status
+            | Request::Activate
     )
 }

@@ -6,10 +6,11 @@ use tacit_core::{
     AnswerId, DocId, Draft, Kind, MemberId, NoteEdit, NoteView, ProfileEdit, ProfileView,
     QuestionView, SpaceId,
 };
+use ts_rs::TS;
 
 /// Something a user asks of a node. Document ids are given as text: a full id or a unique
 /// prefix, resolved by the node.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(tag = "op", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Request {
@@ -17,7 +18,13 @@ pub enum Request {
     Init {
         /// Display name for a new profile.
         name: Option<String>,
+        /// Organisation for a new profile.
+        #[serde(default)]
+        org: Option<String>,
     },
+    /// Asks the process serving this home to bring its window forward (a second launch of the
+    /// desktop app on the same home sends this). Answered by the node handle itself.
+    Activate,
     /// Who this home's member is.
     Whoami,
     /// Change the profile.
@@ -90,7 +97,7 @@ pub enum Request {
 }
 
 /// A node's reply to a [`Request`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(tag = "reply", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Response {
@@ -125,13 +132,20 @@ pub enum Response {
         id: DocId,
         /// Whether anything was written.
         changed: bool,
+        /// The document's heads afterwards, as hex (the next edit's `base`).
+        heads: Vec<String>,
+    },
+    /// To `Activate`.
+    Activated {
+        /// Whether a window was there to come forward.
+        window: bool,
     },
     /// To `Status`.
     Status(Status),
 }
 
 /// What `tacit init` did.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct InitReport {
     /// False when the home was already initialised (and nothing changed).
     pub created: bool,
@@ -144,7 +158,7 @@ pub struct InitReport {
 }
 
 /// This home's member.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct Identity {
     /// The member id (the device's public key).
     pub member: MemberId,
@@ -155,7 +169,7 @@ pub struct Identity {
 }
 
 /// One document in a listing: metadata only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct ListItem {
     /// Id.
     pub id: DocId,
@@ -180,7 +194,7 @@ pub struct ListItem {
 }
 
 /// A node's state, for `tacit status`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct Status {
     /// The home directory.
     pub home: String,
@@ -200,7 +214,7 @@ pub struct Status {
 }
 
 /// Events a node emits to its subscribers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
 #[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Event {

@@ -43,7 +43,7 @@ pub enum NodeError {
 }
 
 /// The kind of a failure, as it crosses the control socket (and later the UI boundary).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -55,6 +55,8 @@ pub enum ErrorKind {
     NotFound,
     /// The input was refused (empty title, too long, not allowed…).
     Invalid,
+    /// The document changed since it was read; read it again.
+    Conflict,
     /// The database is corrupt or not Tacit's.
     Corrupt,
     /// The disk is full.
@@ -64,7 +66,7 @@ pub enum ErrorKind {
 }
 
 /// An error as it crosses the control socket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct WireError {
     /// What kind of failure.
     pub kind: ErrorKind,
@@ -88,6 +90,7 @@ impl NodeError {
             },
             NodeError::Core(e) => match e {
                 CoreError::NoSuchAnswer(_) | CoreError::AmbiguousAnswer(_) => ErrorKind::NotFound,
+                CoreError::Conflict(_) => ErrorKind::Conflict,
                 CoreError::Automerge(_) | CoreError::Malformed(_) => ErrorKind::Internal,
                 _ => ErrorKind::Invalid,
             },

@@ -20,6 +20,8 @@ const REQUEST_QUEUE: usize = 2 * MAX_BATCH;
 /// Events buffered per subscriber; one that falls further behind is told it lagged and should
 /// reload what it shows.
 const EVENT_BUFFER: usize = 1024;
+/// Activation requests buffered: one is enough to raise a window; a few cover a burst.
+const ACTIVATIONS: usize = 4;
 
 /// Store keys of the home's identity.
 const META_MEMBER: &str = "member";
@@ -31,6 +33,8 @@ const META_PERSONAL_SPACE: &str = "personal_space";
 pub struct Node {
     tx: mpsc::Sender<Msg>,
     events: broadcast::Sender<Event>,
+    /// Fired by `Request::Activate`; the desktop app listens to bring its window forward.
+    activations: broadcast::Sender<()>,
     info: Arc<NodeInfo>,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
@@ -65,9 +69,9 @@ impl Node {
     /// Initialises the home at `dir` (device key, member, personal space, profile) and starts
     /// its node. On a home already initialised it changes nothing and says so
     /// (`created: false`).
-    pub async fn init(dir: &Path, name: Option<String>) -> Result<(Node, InitReport), NodeError> {
+    pub async fn init(dir: &Path, profile: ProfileEdit) -> Result<(Node, InitReport), NodeError> {
         let dir = dir.to_path_buf();
-        let created = tokio::task::spawn_blocking(move || init_home(&dir, name))
+        let created = tokio::task::spawn_blocking(move || init_home(&dir, profile))
             .await
             .map_err(|e| NodeError::Internal(format!("initialising the home panicked: {e}")))??;
         let (home, store, info, created) = created;
@@ -93,6 +97,7 @@ impl Node {
         Node {
             tx,
             events,
+            activations: broadcast::channel(ACTIVATIONS).0,
             info,
             thread: Arc::new(Mutex::new(thread)),
         }
@@ -113,6 +118,12 @@ impl Node {
         self.events.subscribe()
     }
 
+    /// Activation requests: each `Request::Activate` (a second launch of the app on this home)
+    /// arrives here.
+    pub fn on_activate(&self) -> broadcast::Receiver<()> {
+        self.activations.subscribe()
+    }
+
     /// Marks whether the control socket is served (shown by `status`).
     pub(crate) fn set_serving(&self, on: bool) {
         self.info
@@ -122,6 +133,11 @@ impl Node {
 
     /// Runs one request. Success means every change it made is on disk.
     pub async fn execute(&self, req: Request) -> Result<Response, NodeError> {
+        if let Request::Activate = req {
+            // Nothing to store: answered here, by whoever listens for activations.
+            let window = self.activations.send(()).is_ok();
+            return Ok(Response::Activated { window });
+        }
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Msg::Request(req, reply))
@@ -272,7 +288,7 @@ impl NodeInfo {
 /// completed by running it again.
 fn init_home(
     dir: &Path,
-    name: Option<String>,
+    profile: ProfileEdit,
 ) -> Result<(Home, tacit_store::Store, NodeInfo, bool), NodeError> {
     let home = Home::open(dir, true)?;
     let (key, _) = home.init_key()?;
@@ -303,10 +319,7 @@ fn init_home(
             by: member,
             at: now,
         },
-        ProfileEdit {
-            name,
-            ..ProfileEdit::default()
-        },
+        profile,
     )?;
     store.write(&[DocWrite {
         id: profile.id(),

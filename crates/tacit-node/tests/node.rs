@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use tacit_node::core::{Draft, Kind, NoteEdit};
+use tacit_node::core::{Draft, Kind, NoteEdit, ProfileEdit};
 use tacit_node::{Event, Node, NodeError};
 
 fn draft(title: &str, body: &str) -> Draft {
@@ -18,7 +18,15 @@ fn draft(title: &str, body: &str) -> Draft {
 
 async fn new_home() -> (tempfile::TempDir, Node) {
     let dir = tempfile::tempdir().unwrap();
-    let (node, report) = Node::init(dir.path(), Some("Ada".into())).await.unwrap();
+    let (node, report) = Node::init(
+        dir.path(),
+        ProfileEdit {
+            name: Some("Ada".into()),
+            ..ProfileEdit::default()
+        },
+    )
+    .await
+    .unwrap();
     assert!(report.created);
     (dir, node)
 }
@@ -222,5 +230,65 @@ async fn a_failed_commit_fails_every_request_in_it_and_leaves_nothing_behind() {
     let node = Node::open(dir.path()).await.unwrap();
     assert_eq!(node.note_show(&id).await.unwrap().body, "new");
     assert_eq!(node.note_list().await.unwrap().len(), 1);
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_editor_saving_from_a_stale_read_gets_a_conflict_not_an_overwrite() {
+    let (_dir, node) = new_home().await;
+    let id = node.note_new(draft("Plan", "one")).await.unwrap();
+    let read = node.note_show(&id.to_string()).await.unwrap();
+    // Another writer (the CLI, later a peer) changes the body.
+    let theirs = NoteEdit {
+        body: Some("one two".into()),
+        ..NoteEdit::default()
+    };
+    assert!(node.note_edit(&id.to_string(), theirs).await.unwrap());
+    // The window saves from what it read before: refused, their words stay.
+    let mine = NoteEdit {
+        body: Some("one three".into()),
+        base: Some(read.heads.clone()),
+        ..NoteEdit::default()
+    };
+    let err = node.note_edit(&id.to_string(), mine).await.unwrap_err();
+    assert_eq!(err.kind(), tacit_node::ErrorKind::Conflict, "{err}");
+    let now = node.note_show(&id.to_string()).await.unwrap();
+    assert_eq!(now.body, "one two");
+    // The reply to a save carries the heads the next save names as its base.
+    let reply = node
+        .execute(tacit_node::Request::NoteEdit {
+            id: id.to_string(),
+            edit: NoteEdit {
+                body: Some("one two three".into()),
+                base: Some(now.heads),
+                ..NoteEdit::default()
+            },
+        })
+        .await
+        .unwrap();
+    let tacit_node::Response::Done { heads, .. } = reply else {
+        panic!("unexpected reply {reply:?}");
+    };
+    assert_eq!(node.note_show(&id.to_string()).await.unwrap().heads, heads);
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn activate_reaches_the_window_and_says_when_there_is_none() {
+    let (_dir, node) = new_home().await;
+    let ask = || node.execute(tacit_node::Request::Activate);
+    assert!(matches!(
+        ask().await.unwrap(),
+        tacit_node::Response::Activated { window: false }
+    ));
+    let mut window = node.on_activate();
+    assert!(matches!(
+        ask().await.unwrap(),
+        tacit_node::Response::Activated { window: true }
+    ));
+    tokio::time::timeout(Duration::from_secs(10), window.recv())
+        .await
+        .expect("timed out waiting for the activation")
+        .unwrap();
     node.shutdown().await;
 }

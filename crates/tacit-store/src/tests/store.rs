@@ -39,7 +39,7 @@ fn a_written_note_loads_back_with_its_metadata() {
 
     let chunks = store.load_chunks(id).unwrap();
     assert_eq!(chunks.len(), 2);
-    let loaded = Doc::load(id, chunks.iter().map(Vec::as_slice), member()).unwrap();
+    let mut loaded = Doc::load(id, chunks.iter().map(Vec::as_slice), member()).unwrap();
     let note = loaded.note().unwrap();
     assert_eq!(
         (note.title.as_str(), note.body.as_str()),
@@ -139,7 +139,7 @@ fn many_increments_ask_for_compaction_and_a_snapshot_replaces_them() {
     assert!(store.write(&[snapshot]).unwrap().is_empty());
     let chunks = store.load_chunks(id).unwrap();
     assert_eq!(chunks.len(), 1);
-    let loaded = Doc::load(id, chunks.iter().map(Vec::as_slice), member()).unwrap();
+    let mut loaded = Doc::load(id, chunks.iter().map(Vec::as_slice), member()).unwrap();
     assert_eq!(loaded.note().unwrap().body, doc.note().unwrap().body);
     assert_eq!(store.stats().unwrap().chunks, 1);
 }

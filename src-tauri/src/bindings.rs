@@ -1,0 +1,81 @@
+//! The TypeScript types of everything that crosses the UI boundary, generated from the Rust
+//! types into `ui/src/lib/bindings.ts`. A test compares the checked-in file with what the
+//! types say now and fails when it is stale; `TACIT_BLESS=1 cargo test -p tacit-desktop
+//! bindings` rewrites it.
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use tacit_node::core::{
+        AnswerId, AnswerView, DocId, Draft, Kind, MemberId, NoteEdit, NoteView, ProfileEdit,
+        ProfileView, QuestionView, SpaceId,
+    };
+    use tacit_node::{
+        ErrorKind, Event, Identity, InitReport, ListItem, Request, Response, Status, WireError,
+    };
+    use ts_rs::{Config, TS};
+
+    use crate::app::AppState;
+
+    fn decl<T: TS>(cfg: &Config, out: &mut String) {
+        if let Some(docs) = T::docs() {
+            out.push_str(&docs);
+        }
+        out.push_str("export ");
+        out.push_str(&T::decl(cfg));
+        out.push_str("\n\n");
+    }
+
+    fn generate() -> String {
+        // Times are milliseconds since the epoch and sizes are bytes: safe as JS numbers.
+        let cfg = Config::new().with_large_int("number");
+        let mut out = String::from(
+            "// Generated from the Rust types by `TACIT_BLESS=1 cargo test -p tacit-desktop \
+             bindings`. Do not edit.\n\n",
+        );
+        let o = &mut out;
+        decl::<DocId>(&cfg, o);
+        decl::<AnswerId>(&cfg, o);
+        decl::<SpaceId>(&cfg, o);
+        decl::<MemberId>(&cfg, o);
+        decl::<Kind>(&cfg, o);
+        decl::<Draft>(&cfg, o);
+        decl::<NoteEdit>(&cfg, o);
+        decl::<ProfileEdit>(&cfg, o);
+        decl::<NoteView>(&cfg, o);
+        decl::<AnswerView>(&cfg, o);
+        decl::<QuestionView>(&cfg, o);
+        decl::<ProfileView>(&cfg, o);
+        decl::<Request>(&cfg, o);
+        decl::<Response>(&cfg, o);
+        decl::<InitReport>(&cfg, o);
+        decl::<Identity>(&cfg, o);
+        decl::<ListItem>(&cfg, o);
+        decl::<Status>(&cfg, o);
+        decl::<Event>(&cfg, o);
+        decl::<ErrorKind>(&cfg, o);
+        decl::<WireError>(&cfg, o);
+        decl::<AppState>(&cfg, o);
+        out.truncate(out.trim_end().len());
+        out.push('\n');
+        out
+    }
+
+    #[test]
+    fn bindings_are_current() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/bindings.ts");
+        let want = generate();
+        if std::env::var_os("TACIT_BLESS").is_some() {
+            std::fs::create_dir_all(path.parent().expect("has a parent")).expect("mkdir");
+            std::fs::write(&path, &want).expect("write bindings");
+            return;
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "{} is stale: run `TACIT_BLESS=1 cargo test -p tacit-desktop bindings` and commit it",
+            path.display()
+        );
+    }
+}
