@@ -61,6 +61,8 @@ pub enum ErrorKind {
     Corrupt,
     /// The disk is full.
     DiskFull,
+    /// The node has stopped; nothing more can be asked of it until it is started again.
+    Stopped,
     /// Anything else.
     Internal,
 }
@@ -95,6 +97,7 @@ impl NodeError {
                 _ => ErrorKind::Invalid,
             },
             NodeError::Remote(w) | NodeError::Write(w) => w.kind,
+            NodeError::Stopped => ErrorKind::Stopped,
             _ => ErrorKind::Internal,
         }
     }

@@ -471,7 +471,7 @@ deleted: boolean, };
 /**
  * The kind of a failure, as it crosses the control socket (and later the UI boundary).
  */
-export type ErrorKind = "not_initialised" | "in_use" | "not_found" | "invalid" | "conflict" | "corrupt" | "disk_full" | "internal";
+export type ErrorKind = "not_initialised" | "in_use" | "not_found" | "invalid" | "conflict" | "corrupt" | "disk_full" | "stopped" | "internal";
 
 /**
  * An error as it crosses the control socket.

@@ -1,0 +1,213 @@
+// Every call into the desktop shell. The shell has four commands (`app_state`, `init`,
+// `execute`, `ui_ready`) and two events (`node-event`, `node-lagged`); nothing else in the UI
+// calls `invoke` or `listen`, so tests mock this module or `@tauri-apps/api/core`.
+
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type {
+  AppState,
+  Draft,
+  ErrorKind,
+  Event as NodeEvent,
+  Identity,
+  ListItem,
+  NoteEdit,
+  NoteView,
+  ProfileEdit,
+  QuestionView,
+  Request,
+  Response,
+  Status,
+} from "./bindings";
+
+/** A failed call, as the node or the shell explains it. */
+export class ApiError extends Error {
+  readonly kind: ErrorKind | "unexpected";
+
+  constructor(kind: ErrorKind | "unexpected", message: string) {
+    super(message);
+    this.name = "ApiError";
+    this.kind = kind;
+  }
+
+  /** The node behind the window has stopped (every request fails until the app restarts). */
+  get stopped(): boolean {
+    return this.kind === "stopped";
+  }
+}
+
+/** Turns whatever a rejected `invoke` gave into an ApiError. */
+export function toApiError(e: unknown): ApiError {
+  if (e instanceof ApiError) return e;
+  if (typeof e === "object" && e !== null && "kind" in e && "message" in e) {
+    return new ApiError(e.kind as ErrorKind, String(e.message));
+  }
+  if (e instanceof Error) return new ApiError("internal", e.message);
+  return new ApiError("internal", String(e));
+}
+
+/** How the calls reach the shell; replaced only by the dev mock (VITE_TACIT_MOCK=1). */
+export interface Transport {
+  invoke<T>(cmd: string, args?: Record<string, unknown>): Promise<T>;
+  listen<T>(event: string, handler: (payload: T) => void): Promise<UnlistenFn>;
+}
+
+const tauri: Transport = {
+  invoke: (cmd, args) => invoke(cmd, args),
+  listen: (event, handler) => listen(event, (e) => handler(e.payload as never)),
+};
+
+let transport: Transport = tauri;
+
+/** Replaces the transport (the dev mock). */
+export function setTransport(t: Transport): void {
+  transport = t;
+}
+
+type HealthListener = (running: boolean) => void;
+const health = new Set<HealthListener>();
+
+/** Calls `fn(true)` after each request the node answered and `fn(false)` when one failed
+ * because the node stopped. Returns the unsubscribe. */
+export function onHealth(fn: HealthListener): () => void {
+  health.add(fn);
+  return () => health.delete(fn);
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await transport.invoke<T>(cmd, args);
+  } catch (e) {
+    throw toApiError(e);
+  }
+}
+
+type Reply<K extends Response["reply"]> = Extract<Response, { reply: K }>;
+
+/** Runs one request on the node and checks that the reply is the one expected. */
+export async function execute<K extends Response["reply"]>(
+  request: Request,
+  expect: K,
+): Promise<Reply<K>> {
+  let response: Response;
+  try {
+    response = await call<Response>("execute", { request });
+  } catch (e) {
+    const err = toApiError(e);
+    if (err.stopped) for (const fn of health) fn(false);
+    else for (const fn of health) fn(true);
+    throw err;
+  }
+  for (const fn of health) fn(true);
+  if (response === null || typeof response !== "object" || response.reply !== expect) {
+    const got =
+      response !== null && typeof response === "object" ? String(response.reply) : typeof response;
+    throw new ApiError("unexpected", `expected a "${expect}" reply to ${request.op}, got "${got}"`);
+  }
+  return response as Reply<K>;
+}
+
+// ---- the shell ---------------------------------------------------------------------------
+
+/** What the window should show. */
+export function appState(): Promise<AppState> {
+  return call<AppState>("app_state");
+}
+
+/** First run: creates the home and its profile. */
+export function init(name: string, org: string): Promise<AppState> {
+  return call<AppState>("init", { name, org });
+}
+
+let readySent = false;
+
+/** Tells the shell the first screen has painted (shows the window). Once. */
+export async function uiReady(): Promise<void> {
+  if (readySent) return;
+  readySent = true;
+  try {
+    await call<void>("ui_ready");
+  } catch {
+    // The shell shows the window on a timer anyway.
+  }
+}
+
+/** Every committed change (from this window, the CLI, later peers). */
+export function onNodeEvent(fn: (e: NodeEvent) => void): Promise<UnlistenFn> {
+  return transport.listen<NodeEvent>("node-event", fn);
+}
+
+/** Events were missed: whatever is shown must be read again. */
+export function onNodeLagged(fn: (missed: number) => void): Promise<UnlistenFn> {
+  return transport.listen<number>("node-lagged", fn);
+}
+
+// ---- requests ----------------------------------------------------------------------------
+
+function identityOf(r: Reply<"identity">): Identity {
+  return { member: r.member, personal_space: r.personal_space, profile: r.profile };
+}
+
+function strip<T extends { reply: unknown }>(r: T): Omit<T, "reply"> {
+  const { reply: _reply, ...rest } = r;
+  return rest;
+}
+
+export async function whoami(): Promise<Identity> {
+  return identityOf(await execute({ op: "whoami" }, "identity"));
+}
+
+export async function profileSet(edit: ProfileEdit): Promise<Identity> {
+  return identityOf(await execute({ op: "profile_set", edit }, "identity"));
+}
+
+export async function noteNew(draft: Draft): Promise<string> {
+  return (await execute({ op: "note_new", draft }, "created")).id;
+}
+
+export async function noteList(): Promise<ListItem[]> {
+  return (await execute({ op: "note_list" }, "list")).items;
+}
+
+export async function noteShow(id: string): Promise<NoteView> {
+  return strip(await execute({ op: "note_show", id }, "note"));
+}
+
+export async function noteEdit(
+  id: string,
+  edit: NoteEdit,
+): Promise<{ id: string; changed: boolean; heads: string[] }> {
+  return strip(await execute({ op: "note_edit", id, edit }, "done"));
+}
+
+export async function noteRm(id: string): Promise<void> {
+  await execute({ op: "note_rm", id }, "done");
+}
+
+export async function ask(draft: Draft): Promise<string> {
+  return (await execute({ op: "ask", draft }, "created")).id;
+}
+
+export async function answer(question: string, body: string): Promise<string> {
+  return (await execute({ op: "answer", question, body }, "answered")).id;
+}
+
+export async function accept(question: string, answerId: string): Promise<void> {
+  await execute({ op: "accept", question, answer: answerId }, "done");
+}
+
+export async function thank(question: string, answerId: string): Promise<void> {
+  await execute({ op: "thank", question, answer: answerId }, "done");
+}
+
+export async function questions(unanswered: boolean): Promise<ListItem[]> {
+  return (await execute({ op: "questions", unanswered }, "list")).items;
+}
+
+export async function questionShow(id: string): Promise<QuestionView> {
+  return strip(await execute({ op: "question_show", id }, "question"));
+}
+
+export async function status(): Promise<Status> {
+  return strip(await execute({ op: "status" }, "status"));
+}

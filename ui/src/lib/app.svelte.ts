@@ -1,0 +1,221 @@
+// The window's state: who we are, the lists, the node's health, what is open, and the live
+// updates that keep them current.
+
+import { tick } from "svelte";
+import * as api from "./api";
+import type { Event as NodeEvent, Identity, ListItem, Status } from "./bindings";
+import type { SaveState } from "./noteSession";
+
+export type View = "notes" | "questions" | "profile";
+export type PreviewMode = "edit" | "preview" | "split";
+export type Overlay = "shortcuts" | "palette" | null;
+
+/** How long a burst of events may last before lists are read again, in ms. */
+export const LIST_REFRESH_MS = 100;
+/** The same for the status bar's counts, which cost a little more. */
+export const STATUS_REFRESH_MS = 400;
+/** Window width from which the editor opens in split mode. */
+export const SPLIT_MIN_WIDTH = 1400;
+
+type DocListener = (e: NodeEvent | null) => void;
+
+function debounce(fn: () => void, ms: number): () => void {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  return () => {
+    if (timer !== null) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = null;
+      fn();
+    }, ms);
+  };
+}
+
+export class AppModel {
+  identity = $state<Identity | null>(null);
+  notes = $state.raw<ListItem[]>([]);
+  notesLoaded = $state(false);
+  notesError = $state<string | null>(null);
+  questions = $state.raw<ListItem[]>([]);
+  questionsLoaded = $state(false);
+  questionsError = $state<string | null>(null);
+  status = $state.raw<Status | null>(null);
+  /** Earned: "running" only after the node answered. */
+  node = $state<"starting" | "running" | "stopped">("starting");
+
+  view = $state<View>("notes");
+  /** The note in the document pane: `id` null is a new draft; `key` changes on every open. */
+  note = $state<{ key: number; id: string | null } | null>(null);
+  question = $state<string | null>(null);
+  asking = $state(false);
+  unansweredOnly = $state(false);
+  listCollapsed = $state(false);
+  previewMode = $state<PreviewMode>("edit");
+  overlay = $state<Overlay>(null);
+  /** The save state of the note editor that last reported (`key` is its `note.key`). */
+  save = $state<{ key: number; state: SaveState; error: string | null } | null>(null);
+  /** Ticks every 30 s so that relative times move on. */
+  now = $state(Date.now());
+
+  unanswered = $derived(this.questions.filter((q) => !q.accepted).length);
+
+  private keys = 0;
+  private docListeners = new Map<string, Set<DocListener>>();
+  private flushers = new Set<() => void>();
+
+  constructor() {
+    api.onHealth((running) => {
+      this.node = running ? "running" : "stopped";
+    });
+  }
+
+  // ---- loading ------------------------------------------------------------------------
+
+  async loadNotes(): Promise<void> {
+    try {
+      this.notes = await api.noteList();
+      this.notesError = null;
+    } catch (e) {
+      this.notesError = api.toApiError(e).message;
+    } finally {
+      this.notesLoaded = true;
+    }
+  }
+
+  async loadQuestions(): Promise<void> {
+    try {
+      this.questions = await api.questions(false);
+      this.questionsError = null;
+    } catch (e) {
+      this.questionsError = api.toApiError(e).message;
+    } finally {
+      this.questionsLoaded = true;
+    }
+  }
+
+  async loadStatus(): Promise<void> {
+    try {
+      this.status = await api.status();
+    } catch {
+      // The node state shows the failure.
+    }
+  }
+
+  async loadIdentity(): Promise<void> {
+    try {
+      this.identity = await api.whoami();
+    } catch {
+      // Kept as it was.
+    }
+  }
+
+  /** Everything shown, read again (start, and after missed events). */
+  async loadAll(): Promise<void> {
+    await Promise.all([this.loadNotes(), this.loadQuestions(), this.loadStatus()]);
+  }
+
+  private refreshNotes = debounce(() => void this.loadNotes(), LIST_REFRESH_MS);
+  private refreshQuestions = debounce(() => void this.loadQuestions(), LIST_REFRESH_MS);
+  private refreshStatus = debounce(() => void this.loadStatus(), STATUS_REFRESH_MS);
+  private refreshIdentity = debounce(() => void this.loadIdentity(), LIST_REFRESH_MS);
+
+  // ---- live updates -------------------------------------------------------------------
+
+  /** A committed change: lists and counts are read again, the open document follows. */
+  onEvent(e: NodeEvent): void {
+    if (e.event !== "document_changed") return;
+    if (e.kind === "note") this.refreshNotes();
+    else if (e.kind === "question") this.refreshQuestions();
+    else if (e.kind === "profile") this.refreshIdentity();
+    this.refreshStatus();
+    for (const fn of this.docListeners.get(e.id) ?? []) fn(e);
+  }
+
+  /** Events were missed: read everything again. */
+  onLagged(): void {
+    void this.loadAll();
+    void this.loadIdentity();
+    for (const set of this.docListeners.values()) for (const fn of set) fn(null);
+  }
+
+  /** Calls `fn` on each event about document `id` (and with null after missed events). */
+  watchDoc(id: string, fn: DocListener): () => void {
+    let set = this.docListeners.get(id);
+    if (!set) {
+      set = new Set();
+      this.docListeners.set(id, set);
+    }
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0) this.docListeners.delete(id);
+    };
+  }
+
+  /** Registers a save to run when the window closes; returns the unregister. */
+  onFlush(fn: () => void): () => void {
+    this.flushers.add(fn);
+    return () => this.flushers.delete(fn);
+  }
+
+  /** Saves whatever is unsaved (window closing). */
+  flushAll(): void {
+    for (const fn of this.flushers) fn();
+  }
+
+  // ---- navigation ---------------------------------------------------------------------
+
+  openNote(id: string | null): void {
+    this.view = "notes";
+    if (id !== null && this.note?.id === id) return;
+    this.note = { key: ++this.keys, id };
+  }
+
+  newNote(): void {
+    this.view = "notes";
+    this.note = { key: ++this.keys, id: null };
+  }
+
+  /** A draft was stored: it keeps its editor and now has an id. */
+  noteCreated(key: number, id: string): void {
+    if (this.note?.key === key) this.note = { key, id };
+    void this.loadNotes();
+  }
+
+  closeNote(): void {
+    this.note = null;
+    this.save = null;
+  }
+
+  openQuestion(id: string): void {
+    this.view = "questions";
+    this.asking = false;
+    this.question = id;
+  }
+
+  startAsking(): void {
+    this.view = "questions";
+    this.asking = true;
+  }
+
+  cyclePreview(): void {
+    const order: PreviewMode[] = ["edit", "split", "preview"];
+    this.previewMode = order[(order.indexOf(this.previewMode) + 1) % order.length];
+  }
+
+  startClock(): () => void {
+    const timer = setInterval(() => (this.now = Date.now()), 30_000);
+    return () => clearInterval(timer);
+  }
+}
+
+export const app = new AppModel();
+
+/** Resolves after the next frame has painted. */
+export function painted(): Promise<void> {
+  return tick().then(
+    () =>
+      new Promise<void>((resolve) =>
+        requestAnimationFrame(() => requestAnimationFrame(() => resolve())),
+      ),
+  );
+}

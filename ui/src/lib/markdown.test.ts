@@ -1,0 +1,31 @@
+import { describe, expect, it } from "vitest";
+import { renderMarkdown } from "./markdown";
+
+describe("renderMarkdown", () => {
+  it("renders Markdown", () => {
+    const html = renderMarkdown("# Hi\n\nSome **bold** and `code`.");
+    expect(html).toContain("<h1>Hi</h1>");
+    expect(html).toContain("<strong>bold</strong>");
+    expect(html).toContain("<code>code</code>");
+  });
+  it("removes scripts, event handlers and javascript: links", () => {
+    const html = renderMarkdown(
+      '<script>alert(1)</script><img src=x onerror="alert(1)"><a href="javascript:alert(1)">x</a>\n\n[y](javascript:alert(2))',
+    );
+    expect(html).not.toContain("<script");
+    expect(html).not.toContain("onerror");
+    expect(html).not.toContain("javascript:");
+  });
+  it("puts the href of a link in its tooltip", () => {
+    const html = renderMarkdown("[docs](https://example.com/a)");
+    expect(html).toContain('title="https://example.com/a"');
+  });
+  it("does not load remote images", () => {
+    const html = renderMarkdown("![chart](https://example.com/c.png)");
+    expect(html).not.toContain('src="https://example.com/c.png"');
+    expect(html).toContain("data-blocked");
+  });
+  it("drops inline styles", () => {
+    expect(renderMarkdown('<p style="color:red">x</p>')).not.toContain("style=");
+  });
+});

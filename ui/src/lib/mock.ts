@@ -1,0 +1,53 @@
+// Dev only (VITE_TACIT_MOCK=1 with `vite`): the UI on an in-memory node, no shell needed.
+// `?mock=first_run`, `?mock=failed` and `?mock=many` (10,000 notes) pick a starting state.
+
+import { setTransport } from "./api";
+import type { Event as NodeEvent, Request } from "./bindings";
+import { MockNode } from "./mockNode";
+
+export function installMock(): MockNode {
+  const node = new MockNode();
+  const mode = new URLSearchParams(location.search).get("mock");
+  if (mode === "first_run") node.state = "first_run";
+  if (mode === "failed") node.state = "failed";
+  const now = Date.now();
+  if (mode === "many") {
+    for (let i = 0; i < 10_000; i++) {
+      node.add("note", `Note number ${i}`, `Body of note ${i}`, i % 3 === 0 ? ["bulk"] : [], now - i * 60_000);
+    }
+  } else if (mode !== "empty") {
+    node.add("note", "Restarting the ingest worker", "When the queue backs up:\n\n```sh\nsystemctl restart ingest\n```\n\nSee [runbook](https://example.com/runbook).", ["ops", "ingest"], now - 3 * 3600_000);
+    node.add("note", "Why we pin Postgres 15", "The **planner** change in 16 slowed our reporting queries.\n\n- checked with `EXPLAIN ANALYZE`\n- revisit next quarter", ["postgres"], now - 26 * 3600_000);
+    node.add("question", "How do I rotate the staging TLS certificate?", "The cert expires next week.", ["tls", "staging"], now - 5 * 3600_000);
+  }
+  const events = new Set<(e: unknown) => void>();
+  node.listeners.add((e: NodeEvent) => {
+    // Delivered asynchronously, like the shell's events.
+    setTimeout(() => events.forEach((fn) => fn(e)), 5);
+  });
+  setTransport({
+    invoke: async <T>(cmd: string, args?: Record<string, unknown>): Promise<T> => {
+      await new Promise((r) => setTimeout(r, 15));
+      switch (cmd) {
+        case "app_state":
+          return node.appState() as T;
+        case "init":
+          return node.init(String(args?.name ?? ""), String(args?.org ?? "")) as T;
+        case "execute":
+          return structuredClone(node.execute(args?.request as Request)) as T;
+        case "ui_ready":
+          return undefined as T;
+        default:
+          throw { kind: "internal", message: `no command ${cmd}` };
+      }
+    },
+    listen: async <T>(event: string, handler: (payload: T) => void) => {
+      if (event !== "node-event") return () => {};
+      const fn = (e: unknown) => handler(e as T);
+      events.add(fn);
+      return () => events.delete(fn);
+    },
+  });
+  (window as unknown as { tacitMock: MockNode }).tacitMock = node;
+  return node;
+}

@@ -1,0 +1,316 @@
+// An in-memory stand-in for the node, for working on the UI in a browser
+// (VITE_TACIT_MOCK=1, dev server only) and for component tests. It follows the node's rules
+// that the UI relies on: newest change first, normalised tags, conflicts on stale heads,
+// events after every committed change.
+
+import type {
+  AnswerView,
+  AppState,
+  Event as NodeEvent,
+  Identity,
+  ListItem,
+  Request,
+  Response,
+  WireError,
+} from "./bindings";
+import { normalizeTag } from "./tags";
+
+interface Doc {
+  id: string;
+  kind: "note" | "question";
+  title: string;
+  body: string;
+  tags: string[];
+  author: string;
+  created_at: number;
+  updated_at: number;
+  heads: string[];
+  deleted: boolean;
+  answers: AnswerView[];
+}
+
+function fail(kind: WireError["kind"], message: string): never {
+  throw { kind, message } satisfies WireError;
+}
+
+function hex(n: number, seed: number): string {
+  let out = "";
+  let x = seed >>> 0 || 1;
+  while (out.length < n) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out += x.toString(16).padStart(8, "0");
+  }
+  return out.slice(0, n);
+}
+
+export class MockNode {
+  state: "first_run" | "ready" | "failed" = "ready";
+  home = "/home/you/.local/share/tacit";
+  identity: Identity = {
+    member: hex(52, 7),
+    personal_space: hex(26, 11),
+    profile: { name: "Ada Example", org: "Example Org", bio: "", expertise: [] },
+  };
+  docs = new Map<string, Doc>();
+  listeners = new Set<(e: NodeEvent) => void>();
+  stopped = false;
+  private seq = 1;
+  private clock = 0;
+
+  constructor(private now: () => number = () => Date.now()) {}
+
+  private time(): number {
+    this.clock = Math.max(this.clock + 1, this.now());
+    return this.clock;
+  }
+
+  private nextId(): string {
+    return hex(26, 1000 + this.seq++);
+  }
+
+  private newHeads(): string[] {
+    return [hex(64, 5000 + this.seq++)];
+  }
+
+  private emit(d: Doc): void {
+    const e: NodeEvent = {
+      event: "document_changed",
+      id: d.id,
+      space: this.identity.personal_space,
+      kind: d.kind,
+      deleted: d.deleted,
+    };
+    for (const fn of this.listeners) fn(e);
+  }
+
+  private tags(tags: string[]): string[] {
+    const out: string[] = [];
+    for (const t of tags) {
+      const n = normalizeTag(t);
+      if (n === null) fail("invalid", `invalid tag "${t}"`);
+      if (!out.includes(n)) out.push(n);
+    }
+    return out;
+  }
+
+  private title(t: string): string {
+    const s = t.trim().replace(/[\r\n]+/g, " ");
+    if (s === "") fail("invalid", "the title is empty");
+    return s;
+  }
+
+  private get(id: string, kind: Doc["kind"]): Doc {
+    const d = this.docs.get(id);
+    if (!d || d.deleted || d.kind !== kind) fail("not_found", `no ${kind} ${id}`);
+    return d;
+  }
+
+  /** Adds a document directly (seeding). */
+  add(kind: Doc["kind"], title: string, body = "", tags: string[] = [], at?: number): string {
+    const t = at ?? this.time();
+    const id = this.nextId();
+    this.docs.set(id, {
+      id,
+      kind,
+      title,
+      body,
+      tags: this.tags(tags),
+      author: this.identity.member,
+      created_at: t,
+      updated_at: t,
+      heads: this.newHeads(),
+      deleted: false,
+      answers: [],
+    });
+    return id;
+  }
+
+  /** Changes a note as another writer would (a CLI or a peer), with an event. */
+  remoteEdit(id: string, change: { title?: string; body?: string; tags?: string[] }): void {
+    const d = this.get(id, "note");
+    if (change.title !== undefined) d.title = change.title;
+    if (change.body !== undefined) d.body = change.body;
+    if (change.tags !== undefined) d.tags = this.tags(change.tags);
+    d.updated_at = this.time();
+    d.heads = this.newHeads();
+    this.emit(d);
+  }
+
+  private list(kind: Doc["kind"], filter: (d: Doc) => boolean = () => true): ListItem[] {
+    return [...this.docs.values()]
+      .filter((d) => d.kind === kind && !d.deleted && filter(d))
+      .sort((a, b) => b.updated_at - a.updated_at)
+      .map((d) => ({
+        id: d.id,
+        kind: d.kind,
+        title: d.title,
+        tags: d.tags,
+        author: d.author,
+        space: this.identity.personal_space,
+        created_at: d.created_at,
+        updated_at: d.updated_at,
+        answers: d.answers.length,
+        accepted: d.answers.some((a) => a.accepted),
+      }));
+  }
+
+  appState(): AppState {
+    if (this.state === "first_run") return { state: "first_run", home: this.home };
+    if (this.state === "failed") {
+      return {
+        state: "failed",
+        home: this.home,
+        error: {
+          kind: "in_use",
+          message: `home ${this.home} is in use by another tacit process (pid 4242); stop it or pass --home`,
+        },
+      };
+    }
+    return { state: "ready", home: this.home, identity: this.identity };
+  }
+
+  init(name: string, org: string): AppState {
+    if (name.trim() === "") fail("invalid", "the name is empty");
+    this.identity.profile = { name: name.trim(), org: org.trim(), bio: "", expertise: [] };
+    this.state = "ready";
+    return this.appState();
+  }
+
+  execute(request: Request): Response {
+    if (this.stopped) fail("stopped", "the Tacit node has stopped");
+    switch (request.op) {
+      case "whoami":
+        return { reply: "identity", ...this.identity };
+      case "profile_set": {
+        const e = request.edit;
+        const p = this.identity.profile;
+        if (e.name != null) p.name = e.name.trim();
+        if (e.org != null) p.org = e.org.trim();
+        if (e.bio != null) p.bio = e.bio;
+        if (e.expertise != null) p.expertise = this.tags(e.expertise);
+        return { reply: "identity", ...this.identity };
+      }
+      case "note_new":
+      case "ask": {
+        const kind = request.op === "ask" ? "question" : "note";
+        const id = this.add(kind, this.title(request.draft.title), request.draft.body, request.draft.tags);
+        this.emit(this.get(id, kind));
+        return { reply: "created", id };
+      }
+      case "note_list":
+        return { reply: "list", items: this.list("note") };
+      case "note_show": {
+        const d = this.get(request.id, "note");
+        return {
+          reply: "note",
+          id: d.id,
+          title: d.title,
+          body: d.body,
+          tags: d.tags,
+          author: d.author,
+          created_at: d.created_at,
+          updated_at: d.updated_at,
+          heads: d.heads,
+        };
+      }
+      case "note_edit": {
+        const d = this.get(request.id, "note");
+        const e = request.edit;
+        if (e.base != null && [...e.base].sort().join() !== [...d.heads].sort().join()) {
+          fail("conflict", `note ${d.id} changed since it was read; read it again`);
+        }
+        const title = e.title != null ? this.title(e.title) : d.title;
+        const tags = e.tags != null ? this.tags(e.tags) : d.tags;
+        const body = e.body ?? d.body;
+        const changed = title !== d.title || body !== d.body || tags.join() !== d.tags.join();
+        if (changed) {
+          Object.assign(d, { title, body, tags, updated_at: this.time(), heads: this.newHeads() });
+          this.emit(d);
+        }
+        return { reply: "done", id: d.id, changed, heads: d.heads };
+      }
+      case "note_rm": {
+        const d = this.get(request.id, "note");
+        d.deleted = true;
+        d.heads = this.newHeads();
+        this.emit(d);
+        return { reply: "done", id: d.id, changed: true, heads: d.heads };
+      }
+      case "answer": {
+        const d = this.get(request.question, "question");
+        if (request.body.trim() === "") fail("invalid", "the answer is empty");
+        const id = hex(26, 9000 + this.seq++);
+        d.answers.push({
+          id,
+          author: this.identity.member,
+          body: request.body,
+          created_at: this.time(),
+          accepted: false,
+          thanked_by: [],
+          score: 0,
+        });
+        d.updated_at = this.time();
+        this.emit(d);
+        return { reply: "answered", question: d.id, id };
+      }
+      case "accept": {
+        const d = this.get(request.question, "question");
+        if (d.author !== this.identity.member) fail("invalid", "only the asker can accept an answer");
+        const a = d.answers.find((x) => x.id === request.answer);
+        if (!a) fail("not_found", `no answer ${request.answer}`);
+        for (const x of d.answers) x.accepted = x === a;
+        d.updated_at = this.time();
+        this.emit(d);
+        return { reply: "done", id: d.id, changed: true, heads: this.newHeads() };
+      }
+      case "thank": {
+        const d = this.get(request.question, "question");
+        const a = d.answers.find((x) => x.id === request.answer);
+        if (!a) fail("not_found", `no answer ${request.answer}`);
+        if (a.author === this.identity.member) fail("invalid", "you cannot thank your own answer");
+        const changed = !a.thanked_by.includes(this.identity.member);
+        if (changed) a.thanked_by.push(this.identity.member);
+        d.updated_at = this.time();
+        this.emit(d);
+        return { reply: "done", id: d.id, changed, heads: this.newHeads() };
+      }
+      case "questions":
+        return {
+          reply: "list",
+          items: this.list("question", (d) => !request.unanswered || !d.answers.some((a) => a.accepted)),
+        };
+      case "question_show": {
+        const d = this.get(request.id, "question");
+        const answers = [...d.answers].sort((a, b) => Number(b.accepted) - Number(a.accepted));
+        return {
+          reply: "question",
+          id: d.id,
+          title: d.title,
+          body: d.body,
+          tags: d.tags,
+          author: d.author,
+          created_at: d.created_at,
+          updated_at: d.updated_at,
+          accepted: answers.find((a) => a.accepted)?.id ?? null,
+          answers,
+        };
+      }
+      case "status":
+        return {
+          reply: "status",
+          home: this.home,
+          member: this.identity.member,
+          pid: 4242,
+          serving: true,
+          notes: this.list("note").length,
+          questions: this.list("question").length,
+          db_bytes: 1 << 20,
+        };
+      default:
+        return fail("invalid", `the mock does not do ${request.op}`);
+    }
+  }
+}

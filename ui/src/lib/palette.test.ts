@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import type { ListItem } from "./bindings";
+import { matches, paletteMatches, type PaletteEntry } from "./palette";
+
+function item(id: string, title: string, kind: "note" | "question" = "note"): ListItem {
+  return { id, kind, title, tags: [], author: "m", space: "s", created_at: 0, updated_at: 0, answers: 0, accepted: false };
+}
+
+const cmds: PaletteEntry[] = [
+  { id: "cmd:new-note", kind: "command", title: "New note" },
+  { id: "cmd:ask", kind: "command", title: "Ask a question" },
+];
+
+describe("palette", () => {
+  it("matches every word, in any order, ignoring case", () => {
+    expect(matches("Restart the Ingest worker", "ingest restart")).toBe(true);
+    expect(matches("Restart the Ingest worker", "ingest db")).toBe(false);
+    expect(matches("anything", "  ")).toBe(true);
+  });
+  it("lists commands for an empty query", () => {
+    expect(paletteMatches("", cmds, [item("1", "x")], []).map((e) => e.id)).toEqual(["cmd:new-note", "cmd:ask"]);
+  });
+  it("puts commands first, then titles that start with the query", () => {
+    const notes = [item("n1", "Why note pins"), item("n2", "Note on deploys")];
+    const qs = [item("q1", "Note taking?", "question")];
+    const ids = paletteMatches("note", cmds, notes, qs).map((e) => e.id);
+    expect(ids).toEqual(["cmd:new-note", "n2", "q1", "n1"]);
+  });
+});

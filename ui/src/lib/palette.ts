@@ -1,0 +1,49 @@
+// The command palette's matching: commands, then notes and questions whose titles match.
+
+import type { ListItem } from "./bindings";
+
+export interface PaletteEntry {
+  id: string;
+  kind: "command" | "note" | "question";
+  title: string;
+  hint?: string;
+}
+
+/** Most results the palette shows. */
+export const MAX_RESULTS = 50;
+
+/** Whether every word of `query` occurs in `title` (case-insensitive); an empty query matches. */
+export function matches(title: string, query: string): boolean {
+  const t = title.toLowerCase();
+  return query
+    .toLowerCase()
+    .split(/\s+/)
+    .filter((w) => w !== "")
+    .every((w) => t.includes(w));
+}
+
+/** Entries for `query`: matching commands first, then notes and questions (newest first, as
+ * listed); titles that start with the query rank before the rest. */
+export function paletteMatches(
+  query: string,
+  commands: PaletteEntry[],
+  notes: ListItem[],
+  questions: ListItem[],
+): PaletteEntry[] {
+  const q = query.trim();
+  const cmds = commands.filter((c) => matches(c.title, q));
+  if (q === "") return cmds;
+  const docs: PaletteEntry[] = [];
+  for (const [items, kind] of [
+    [notes, "note"],
+    [questions, "question"],
+  ] as const) {
+    for (const item of items) {
+      if (matches(item.title, q)) docs.push({ id: item.id, kind, title: item.title });
+    }
+  }
+  const lower = q.toLowerCase();
+  const starts = docs.filter((d) => d.title.toLowerCase().startsWith(lower));
+  const rest = docs.filter((d) => !d.title.toLowerCase().startsWith(lower));
+  return [...cmds, ...starts, ...rest].slice(0, MAX_RESULTS);
+}

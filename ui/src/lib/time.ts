@@ -1,0 +1,36 @@
+// Relative times for lists and document headers ("2 min ago").
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** `ms` (since the epoch) relative to `now`: "just now", "5 min ago", "3 h ago", "yesterday",
+ * "4 days ago", then a date ("12 Mar", or "12 Mar 2023" in another year). A time in the
+ * future (another device's clock) reads "just now". */
+export function relativeTime(ms: number, now: number): string {
+  const d = now - ms;
+  if (d < 45_000) return "just now";
+  if (d < HOUR) return `${Math.max(1, Math.round(d / MINUTE))} min ago`;
+  if (d < DAY) return `${Math.floor(d / HOUR)} h ago`;
+  const then = new Date(ms);
+  const today = new Date(now);
+  const days = calendarDaysBetween(then, today);
+  if (days <= 1) return "yesterday";
+  if (days < 7) return `${days} days ago`;
+  const date = `${then.getDate()} ${MONTHS[then.getMonth()]}`;
+  return then.getFullYear() === today.getFullYear() ? date : `${date} ${then.getFullYear()}`;
+}
+
+/** Whole local calendar days from `a` to `b`. */
+function calendarDaysBetween(a: Date, b: Date): number {
+  const da = Date.UTC(a.getFullYear(), a.getMonth(), a.getDate());
+  const db = Date.UTC(b.getFullYear(), b.getMonth(), b.getDate());
+  return Math.round((db - da) / DAY);
+}
+
+/** A full local date and time, for tooltips. */
+export function fullTime(ms: number): string {
+  return new Date(ms).toLocaleString();
+}

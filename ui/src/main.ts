@@ -1,0 +1,15 @@
+import { mount } from "svelte";
+import "./app.css";
+import App from "./App.svelte";
+
+async function start(): Promise<void> {
+  // A stand-in node for working on the UI in a browser; never part of a production build.
+  if (import.meta.env.DEV && import.meta.env.VITE_TACIT_MOCK === "1") {
+    const { installMock } = await import("./lib/mock");
+    installMock();
+  }
+  const target = document.getElementById("app");
+  if (target) mount(App, { target });
+}
+
+void start();
