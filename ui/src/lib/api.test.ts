@@ -89,5 +89,6 @@ describe("api", () => {
     await api.uiReady();
     await api.uiReady();
     expect(invoke.mock.calls.filter((c) => c[0] === "ui_ready").length).toBe(1);
+    expect(invoke.mock.calls.filter((c) => c[0] === "ui_painted").length).toBe(1);
   });
 });

@@ -1,6 +1,6 @@
-// Every call into the desktop shell. The shell has four commands (`app_state`, `init`,
-// `execute`, `ui_ready`) and two events (`node-event`, `node-lagged`); nothing else in the UI
-// calls `invoke` or `listen`, so tests mock this module or `@tauri-apps/api/core`.
+// Every call into the desktop shell. The shell has five commands (`app_state`, `init`,
+// `execute`, `ui_ready`, `ui_painted`) and two events (`node-event`, `node-lagged`); nothing
+// else in the UI calls `invoke` or `listen`, so tests mock this module or `@tauri-apps/api/core`.
 
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
@@ -121,12 +121,18 @@ export function init(name: string, org: string): Promise<AppState> {
 
 let readySent = false;
 
-/** Tells the shell the first screen has painted (shows the window). Once. */
+/** Tells the shell the first screen is rendered, so that it shows the window; then, once that
+ * screen has painted in the shown window (WebKitGTK runs no animation frames in a hidden one),
+ * tells it so, for the launch figure it logs. Once. */
 export async function uiReady(): Promise<void> {
   if (readySent) return;
   readySent = true;
   try {
     await call<void>("ui_ready");
+    await new Promise<void>((resolve) =>
+      requestAnimationFrame(() => requestAnimationFrame(() => resolve())),
+    );
+    await call<void>("ui_painted");
   } catch {
     // The shell shows the window on a timer anyway.
   }

@@ -1,7 +1,6 @@
 // The window's state: who we are, the lists, the node's health, what is open, and the live
 // updates that keep them current.
 
-import { tick } from "svelte";
 import * as api from "./api";
 import type { Event as NodeEvent, Identity, ListItem, Status } from "./bindings";
 import type { SaveState } from "./noteSession";
@@ -209,13 +208,3 @@ export class AppModel {
 }
 
 export const app = new AppModel();
-
-/** Resolves after the next frame has painted. */
-export function painted(): Promise<void> {
-  return tick().then(
-    () =>
-      new Promise<void>((resolve) =>
-        requestAnimationFrame(() => requestAnimationFrame(() => resolve())),
-      ),
-  );
-}

@@ -36,6 +36,7 @@ export function installMock(): MockNode {
         case "execute":
           return structuredClone(node.execute(args?.request as Request)) as T;
         case "ui_ready":
+        case "ui_painted":
           return undefined as T;
         default:
           throw { kind: "internal", message: `no command ${cmd}` };

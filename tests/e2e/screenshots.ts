@@ -1,0 +1,145 @@
+// Screenshots of every screen, in both themes and two window sizes (not a test: it asserts only
+// that each screen can be reached). Run with `npm run screenshots --workspace tacit-e2e`; writes
+// target/screenshots/<theme>-<w>x<h>-<screen>.png and prints the list.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, test } from 'vitest';
+import { type App, Key, ROOT, useHarness, waitFor } from './harness';
+
+const h = useHarness();
+const OUT = path.join(ROOT, 'target', 'screenshots');
+const THEMES = ['light', 'dark'] as const;
+const SIZES = [
+  [1024, 700],
+  [1600, 1000],
+] as const;
+const written: string[] = [];
+
+async function resize(app: App, w: number, hgt: number): Promise<void> {
+  await app.driver.manage().window().setRect({ x: 0, y: 0, width: w, height: hgt });
+  try {
+    await waitFor(
+      async () => {
+        const [iw, ih] = await app.driver.executeScript<[number, number]>(
+          'return [window.innerWidth, window.innerHeight];',
+        );
+        return iw === w && ih === hgt;
+      },
+      `the page to be ${w}×${hgt}`,
+      5_000,
+      async () => JSON.stringify(await app.driver.executeScript('return [window.innerWidth, window.innerHeight];')),
+    );
+  } catch (e) {
+    console.warn(`warning: ${(e as Error).message}`);
+  }
+}
+
+/** Waits two frames so that what was just rendered is painted, then saves a PNG. */
+async function shot(app: App, theme: string, w: number, hgt: number, screen: string): Promise<void> {
+  await app.driver.executeAsyncScript(
+    'const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done()));',
+  );
+  const file = path.join(OUT, `${theme}-${w}x${hgt}-${screen}.png`);
+  await app.screenshot(file);
+  written.push(path.relative(ROOT, file));
+}
+
+async function eachSize(app: App, theme: string, fn: (w: number, hgt: number) => Promise<void>): Promise<void> {
+  for (const [w, hgt] of SIZES) {
+    await resize(app, w, hgt);
+    await fn(w, hgt);
+  }
+}
+
+/** Notes, questions and answers for the screens to show (through the app's control socket). */
+async function populate(app: App): Promise<{ note: string; question: string }> {
+  await app.cli('profile', 'set', '--bio', 'Writes programs for engines that do not exist yet.', '--expertise', 'mathematics', '--expertise', 'engines');
+  await app.cli('note', 'new', '--title', 'Sketch of the Analytical Engine', '--tag', 'engine', '--body',
+    'Notes on the **mill** and the **store**.\n\n- the store holds 1,000 numbers of 50 digits\n- the mill performs the four operations\n\n```\nV1 × V2 → V3\n```');
+  await app.cli('note', 'new', '--title', 'Bernoulli numbers', '--tag', 'mathematics', '--body',
+    '# Note G\n\nA method for calculating the *Bernoulli numbers* with the engine.\n\n1. set the variables\n2. run the cycle\n3. repeat for n + 1');
+  const note = await app.cli('note', 'new', '--title', 'Weaving algebraic patterns', '--tag', 'engine', '--tag', 'looms', '--body',
+    '## Jacquard\n\nThe engine *weaves algebraic patterns* just as the Jacquard loom weaves flowers and leaves.\n\n> The science of operations.\n\nSee also: [the mill](#mill).');
+  await app.cli('ask', '--title', 'Who keeps the punched cards between runs?', '--tag', 'operations', '--body', 'The operation cards and the variable cards are stored separately.');
+  const question = await app.cli('ask', '--title', 'How does the mill handle carries?', '--tag', 'engine', '--body',
+    'Adding two 50-digit numbers can carry through every column. How long does that take?');
+  const a1 = await app.cli('answer', question.id, '--body', 'Column by column: one carry per time unit, slow for long chains.');
+  const a2 = await app.cli('answer', question.id, '--body',
+    'With **anticipating carriage**: the carries are found for all columns at once, so a 50-digit addition takes the same time as a 1-digit one.');
+  void a1;
+  await app.cli('accept', question.id, a2.id);
+  return { note: note.id, question: question.id };
+}
+
+for (const theme of THEMES) {
+  test(`screens in the ${theme} theme`, async () => {
+    // The page follows the GTK theme (WebKitGTK's prefers-color-scheme).
+    const app = await h.launch({ env: { GTK_THEME: theme === 'dark' ? 'Adwaita:dark' : 'Adwaita' } });
+    await app.el('first-run', 30_000);
+    const dark = await app.driver.executeScript<boolean>('return matchMedia("(prefers-color-scheme: dark)").matches;');
+    if (dark !== (theme === 'dark')) {
+      console.warn(`warning: theme ${theme} asked, but the page sees prefers-color-scheme ${dark ? 'dark' : 'light'}`);
+    }
+    await eachSize(app, theme, async (w, hgt) => {
+      await app.el('first-run');
+      await shot(app, theme, w, hgt, 'first-run');
+    });
+
+    await app.firstRun('Ada Lovelace', 'Analytical Society');
+    await eachSize(app, theme, async (w, hgt) => {
+      await app.el('note-list');
+      await shot(app, theme, w, hgt, 'notes-empty');
+    });
+
+    const ids = await populate(app);
+    await app.byId('note-item', ids.note, 10_000);
+
+    await eachSize(app, theme, async (w, hgt) => {
+      await app.click('nav-notes');
+      await (await app.byId('note-item', ids.note)).click();
+      await app.waitAttr('note-editor', 'data-id', ids.note);
+      await app.click('mode-split');
+      await app.el('note-preview');
+      await shot(app, theme, w, hgt, 'notes-editor');
+
+      await app.click('nav-questions');
+      await app.byId('question-item', ids.question);
+      await shot(app, theme, w, hgt, 'questions');
+
+      await (await app.byId('question-item', ids.question)).click();
+      await app.el('question-view');
+      await waitFor(async () => (await app.all('answer')).length === 2, 'two answers on the question page');
+      await shot(app, theme, w, hgt, 'question');
+
+      await app.chord(['ctrl', 'shift'], 'A');
+      await app.el('ask-form');
+      await app.focused('ask-title');
+      await shot(app, theme, w, hgt, 'ask');
+
+      await app.click('nav-profile');
+      await app.el('profile-name');
+      await shot(app, theme, w, hgt, 'profile');
+
+      // The shortcuts sheet: `?` with the focus outside any text field.
+      await app.click('nav-notes');
+      await app.el('note-list');
+      await app.driver.executeScript('document.activeElement && document.activeElement.blur();');
+      await app.driver.actions({ async: true }).sendKeys('?').perform();
+      await waitFor(
+        async () => (await app.all('shortcuts')).length > 0 || (await app.driver.findElements({ css: '[role="dialog"]' })).length > 0,
+        'the shortcuts sheet (data-testid=shortcuts or a role=dialog) after pressing ?',
+        5_000,
+      ).catch((e) => console.warn(`warning: ${(e as Error).message}`));
+      await shot(app, theme, w, hgt, 'shortcuts');
+      await app.driver.actions({ async: true }).sendKeys(Key.ESCAPE).perform();
+    });
+  });
+}
+
+afterAll(() => {
+  if (written.length === 0) return;
+  fs.mkdirSync(OUT, { recursive: true });
+  fs.writeFileSync(path.join(OUT, 'index.txt'), written.join('\n') + '\n');
+  console.log(`${written.length} screenshots:\n${written.join('\n')}`);
+});
