@@ -298,7 +298,9 @@ pub fn run(home: PathBuf) -> ExitCode {
         painted: AtomicBool::new(false),
     };
     let built = tauri::Builder::default()
-        .invoke_handler(tauri::generate_handler![app_state, init, execute, ui_ready, ui_painted])
+        .invoke_handler(tauri::generate_handler![
+            app_state, init, execute, ui_ready, ui_painted
+        ])
         .setup(move |app| {
             if let Ok(Phase::Ready(r)) = shell.phase.try_lock().as_deref() {
                 watch_node(app.handle(), &r.node);
