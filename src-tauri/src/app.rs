@@ -1,6 +1,6 @@
 //! The app's state, its Tauri commands, and its life from launch to exit.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -57,6 +57,8 @@ struct Running {
 }
 
 enum Phase {
+    /// The node is being opened while the window starts.
+    Opening(tauri::async_runtime::JoinHandle<Opened>),
     FirstRun,
     Ready(Running),
     Failed(WireError),
@@ -67,13 +69,61 @@ enum Phase {
 pub struct Shell {
     home: PathBuf,
     phase: Mutex<Phase>,
+    app: std::sync::OnceLock<AppHandle>,
     launched: Instant,
     painted: AtomicBool,
 }
 
 impl Shell {
+    /// The phase, once the node has been opened (waiting for that if needed). Opening's
+    /// outcome is acted on here, once: node events start flowing to the window, or, when
+    /// another window has this home, the app exits.
+    async fn settled(&self) -> tokio::sync::MutexGuard<'_, Phase> {
+        let mut phase = self.phase.lock().await;
+        if let Phase::Opening(_) = &*phase {
+            let Phase::Opening(opening) = std::mem::replace(&mut *phase, Phase::Stopped) else {
+                unreachable!("matched above");
+            };
+            *phase = match opening.await {
+                Ok(Opened::Phase(p)) => p,
+                Ok(Opened::RaisedOther) => {
+                    info!(
+                        "Tacit is already open on {}; raised its window",
+                        self.home.display()
+                    );
+                    if let Some(app) = self.app.get() {
+                        app.exit(0);
+                    }
+                    Phase::Stopped
+                }
+                Err(e) => Phase::Failed(
+                    NodeError::Internal(format!("opening the home failed: {e}")).to_wire(),
+                ),
+            };
+            match &*phase {
+                Phase::Ready(r) => {
+                    if let Some(app) = self.app.get() {
+                        watch_node(app, &r.node);
+                    }
+                }
+                Phase::Failed(e) => {
+                    warn!(
+                        "cannot open the home {}: {}",
+                        self.home.display(),
+                        e.message
+                    )
+                }
+                _ => {}
+            }
+        }
+        phase
+    }
+
     async fn node(&self) -> Result<Node, WireError> {
-        match &*self.phase.lock().await {
+        match &*self.settled().await {
+            Phase::Opening(_) => {
+                Err(NodeError::Internal("the home is still opening".into()).to_wire())
+            }
             Phase::Ready(r) => Ok(r.node.clone()),
             Phase::FirstRun => Err(wire(
                 ErrorKind::NotInitialised,
@@ -86,18 +136,18 @@ impl Shell {
 
     async fn state(&self) -> AppState {
         let home = self.home.display().to_string();
-        let node = match &*self.phase.lock().await {
+        let node = match &*self.settled().await {
+            Phase::Opening(_) | Phase::Stopped => {
+                return AppState::Failed {
+                    home,
+                    error: NodeError::Stopped.to_wire(),
+                };
+            }
             Phase::FirstRun => return AppState::FirstRun { home },
             Phase::Failed(error) => {
                 return AppState::Failed {
                     home,
                     error: error.clone(),
-                };
-            }
-            Phase::Stopped => {
-                return AppState::Failed {
-                    home,
-                    error: NodeError::Stopped.to_wire(),
                 };
             }
             Phase::Ready(r) => r.node.clone(),
@@ -119,10 +169,19 @@ fn wire(kind: ErrorKind, message: &str) -> WireError {
     }
 }
 
-/// What the window should show now.
+/// What the window should show now. The page has its styles by the time it asks, so the
+/// window is shown here: mapping it overlaps with the UI reading its first screen.
 #[tauri::command]
-async fn app_state(shell: tauri::State<'_, Shell>) -> Result<AppState, WireError> {
-    Ok(shell.state().await)
+async fn app_state(app: AppHandle, shell: tauri::State<'_, Shell>) -> Result<AppState, WireError> {
+    tracing::debug!(
+        ms = shell.launched.elapsed().as_millis() as u64,
+        "app_state"
+    );
+    let state = shell.state().await;
+    if !matches!(*shell.phase.lock().await, Phase::Stopped) {
+        show_main(&app);
+    }
+    Ok(state)
 }
 
 /// First run: initialises the home with this profile and starts its node.
@@ -134,7 +193,7 @@ async fn init(
     org: String,
 ) -> Result<AppState, WireError> {
     {
-        let mut phase = shell.phase.lock().await;
+        let mut phase = shell.settled().await;
         if matches!(*phase, Phase::FirstRun) {
             let profile = ProfileEdit {
                 name: Some(name),
@@ -156,19 +215,17 @@ async fn init(
 /// Runs one request on the node: every UI action goes through here.
 #[tauri::command]
 async fn execute(shell: tauri::State<'_, Shell>, request: Request) -> Result<Response, WireError> {
+    tracing::debug!(
+        ms = shell.launched.elapsed().as_millis() as u64,
+        ?request,
+        "execute"
+    );
     let node = shell.node().await?;
     node.execute(request).await.map_err(|e| e.to_wire())
 }
 
-/// The UI has rendered its first screen: show the window. (WebKitGTK runs no animation frames
-/// in a hidden window, so the UI cannot wait for a painted frame before this.)
-#[tauri::command]
-fn ui_ready(app: AppHandle) {
-    show_main(&app);
-}
-
-/// The first screen has painted in the shown window: log the launch time (once), the figure
-/// `scripts/bench-desktop.sh` reads.
+/// The first screen has painted (its data read and two frames drawn in the shown window): log
+/// the launch time (once), the figure `scripts/bench-desktop.sh` reads.
 #[tauri::command]
 fn ui_painted(app: AppHandle, shell: tauri::State<'_, Shell>) {
     if !shell.painted.swap(true, Ordering::Relaxed) {
@@ -234,7 +291,8 @@ enum Opened {
     RaisedOther,
 }
 
-async fn open(home: &Path) -> Opened {
+async fn open(home: PathBuf) -> Opened {
+    let home = home.as_path();
     match Node::open(home).await {
         Ok(node) => Opened::Phase(Phase::Ready(serve(node).await)),
         Err(e) => match e.kind() {
@@ -278,34 +336,27 @@ fn exit_on_signal(app: AppHandle) {
 /// Runs the app on `home` until its last window closes.
 pub fn run(home: PathBuf) -> ExitCode {
     let launched = Instant::now();
-    let phase = match tauri::async_runtime::block_on(open(&home)) {
-        Opened::RaisedOther => {
-            info!(
-                "Tacit is already open on {}; raised its window",
-                home.display()
-            );
-            return ExitCode::SUCCESS;
-        }
-        Opened::Phase(p) => p,
-    };
-    if let Phase::Failed(e) = &phase {
-        warn!("cannot open the home {}: {}", home.display(), e.message);
-    }
+    // The node opens (SQLite checks, the profile) while the webview starts.
+    let opening = tauri::async_runtime::spawn(open(home.clone()));
     let shell = Shell {
         home,
-        phase: Mutex::new(phase),
+        phase: Mutex::new(Phase::Opening(opening)),
+        app: std::sync::OnceLock::new(),
         launched,
         painted: AtomicBool::new(false),
     };
     let built = tauri::Builder::default()
         .invoke_handler(tauri::generate_handler![
-            app_state, init, execute, ui_ready, ui_painted
+            app_state, init, execute, ui_painted
         ])
         .setup(move |app| {
-            if let Ok(Phase::Ready(r)) = shell.phase.try_lock().as_deref() {
-                watch_node(app.handle(), &r.node);
-            }
+            let _ = shell.app.set(app.handle().clone());
             app.manage(shell);
+            // Act on the opening as soon as it is done, whether or not the UI has asked yet.
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                drop(handle.state::<Shell>().settled().await);
+            });
             // Light or dark follows the GTK theme (WebKitGTK's prefers-color-scheme);
             // `GTK_THEME=Adwaita:dark` forces dark.
             WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::App("index.html".into()))
@@ -334,7 +385,14 @@ pub fn run(home: PathBuf) -> ExitCode {
         if let RunEvent::Exit = event {
             let shell = app.state::<Shell>();
             tauri::async_runtime::block_on(async {
-                let phase = std::mem::replace(&mut *shell.phase.lock().await, Phase::Stopped);
+                let mut phase = std::mem::replace(&mut *shell.phase.lock().await, Phase::Stopped);
+                if let Phase::Opening(opening) = phase {
+                    // Closed before the home finished opening: stop the node it opened.
+                    phase = match opening.await {
+                        Ok(Opened::Phase(p)) => p,
+                        _ => Phase::Stopped,
+                    };
+                }
                 if let Phase::Ready(running) = phase {
                     if let Some(control) = running.control {
                         control.stop().await;

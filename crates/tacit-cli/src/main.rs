@@ -351,7 +351,7 @@ fn request(command: Command) -> Result<(Request, Json)> {
             };
             (Request::NoteNew { draft }, json)
         }
-        Command::Note(NoteCmd::List { json }) => (Request::NoteList, json),
+        Command::Note(NoteCmd::List { json }) => (Request::NoteList { limit: None }, json),
         Command::Note(NoteCmd::Show { id, json }) => (Request::NoteShow { id }, json),
         Command::Note(NoteCmd::Edit {
             id,
@@ -408,7 +408,13 @@ fn request(command: Command) -> Result<(Request, Json)> {
             answer,
             json,
         } => (Request::Thank { question, answer }, json),
-        Command::Questions { unanswered, json } => (Request::Questions { unanswered }, json),
+        Command::Questions { unanswered, json } => (
+            Request::Questions {
+                unanswered,
+                limit: None,
+            },
+            json,
+        ),
         Command::Question(QuestionCmd::Show { id, json }) => (Request::QuestionShow { id }, json),
         Command::Status { json } => (Request::Status, json),
         Command::Init { .. } | Command::Serve => bail!("internal: handled elsewhere"),

@@ -293,17 +293,21 @@ impl Actor {
                 let doc = Doc::new_question(DocId::random(), self.edit(), draft)?;
                 Ok(self.created(doc, space)?)
             }
-            Request::NoteList => Ok(Outcome::read(self.list(&ListFilter {
+            Request::NoteList { limit } => Ok(Outcome::read(self.list(&ListFilter {
                 space: Some(space),
                 kind: Some(Kind::Note),
+                limit: limit.map(|n| n as usize),
                 ..ListFilter::default()
             })?)),
-            Request::Questions { unanswered } => Ok(Outcome::read(self.list(&ListFilter {
-                space: Some(space),
-                kind: Some(Kind::Question),
-                unanswered,
-                ..ListFilter::default()
-            })?)),
+            Request::Questions { unanswered, limit } => {
+                Ok(Outcome::read(self.list(&ListFilter {
+                    space: Some(space),
+                    kind: Some(Kind::Question),
+                    unanswered,
+                    limit: limit.map(|n| n as usize),
+                    ..ListFilter::default()
+                })?))
+            }
             Request::NoteShow { id } => {
                 let listed = self.resolve(&id, Kind::Note)?;
                 let view = self.doc(listed.id)?.note()?;
@@ -551,7 +555,7 @@ fn is_write(req: &Request) -> bool {
         req,
         Request::Init { .. }
             | Request::Whoami
-            | Request::NoteList
+            | Request::NoteList { .. }
             | Request::NoteShow { .. }
             | Request::Questions { .. }
             | Request::QuestionShow { .. }

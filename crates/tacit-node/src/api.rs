@@ -38,7 +38,11 @@ pub enum Request {
         draft: Draft,
     },
     /// List notes, newest change first.
-    NoteList,
+    NoteList {
+        /// At most this many (the newest); all when absent.
+        #[serde(default)]
+        limit: Option<u32>,
+    },
     /// One note.
     NoteShow {
         /// Id or unique prefix.
@@ -86,6 +90,9 @@ pub enum Request {
     Questions {
         /// Only questions without an accepted answer.
         unanswered: bool,
+        /// At most this many (the newest); all when absent.
+        #[serde(default)]
+        limit: Option<u32>,
     },
     /// One question with its answers.
     QuestionShow {

@@ -182,7 +182,7 @@ impl Node {
 
     /// Notes, newest change first (metadata only).
     pub async fn note_list(&self) -> Result<Vec<ListItem>, NodeError> {
-        list(self.execute(Request::NoteList).await?)
+        list(self.execute(Request::NoteList { limit: None }).await?)
     }
 
     /// One note, by id or unique prefix.
@@ -250,7 +250,13 @@ impl Node {
 
     /// Questions, newest change first; `unanswered` keeps those with no accepted answer.
     pub async fn questions(&self, unanswered: bool) -> Result<Vec<ListItem>, NodeError> {
-        list(self.execute(Request::Questions { unanswered }).await?)
+        list(
+            self.execute(Request::Questions {
+                unanswered,
+                limit: None,
+            })
+            .await?,
+        )
     }
 
     /// One question with its answers.

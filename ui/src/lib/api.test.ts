@@ -14,7 +14,7 @@ describe("api", () => {
   it("sends requests through execute and narrows the reply", async () => {
     invoke.mockResolvedValueOnce({ reply: "list", items: [{ id: "n1" }] });
     const items = await api.noteList();
-    expect(invoke).toHaveBeenCalledWith("execute", { request: { op: "note_list" } });
+    expect(invoke).toHaveBeenCalledWith("execute", { request: { op: "note_list", limit: null } });
     expect(items).toEqual([{ id: "n1" }]);
   });
 
@@ -68,7 +68,7 @@ describe("api", () => {
       [() => api.answer("q", "b"), { op: "answer", question: "q", body: "b" }, { reply: "answered", question: "q", id: "a" }],
       [() => api.accept("q", "a"), { op: "accept", question: "q", answer: "a" }, { reply: "done", id: "q", changed: true, heads: [] }],
       [() => api.thank("q", "a"), { op: "thank", question: "q", answer: "a" }, { reply: "done", id: "q", changed: true, heads: [] }],
-      [() => api.questions(true), { op: "questions", unanswered: true }, { reply: "list", items: [] }],
+      [() => api.questions(true), { op: "questions", unanswered: true, limit: null }, { reply: "list", items: [] }],
       [() => api.questionShow("q"), { op: "question_show", id: "q" }, { reply: "question", id: "q", answers: [] }],
     ];
     for (const [fn, request, reply] of cases) {
@@ -86,9 +86,8 @@ describe("api", () => {
     await api.init("Ada", "Org");
     expect(invoke).toHaveBeenLastCalledWith("init", { name: "Ada", org: "Org" });
     invoke.mockResolvedValue(undefined);
-    await api.uiReady();
-    await api.uiReady();
-    expect(invoke.mock.calls.filter((c) => c[0] === "ui_ready").length).toBe(1);
+    await api.uiPainted();
+    await api.uiPainted();
     expect(invoke.mock.calls.filter((c) => c[0] === "ui_painted").length).toBe(1);
   });
 });

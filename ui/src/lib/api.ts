@@ -1,5 +1,5 @@
-// Every call into the desktop shell. The shell has five commands (`app_state`, `init`,
-// `execute`, `ui_ready`, `ui_painted`) and two events (`node-event`, `node-lagged`); nothing
+// Every call into the desktop shell. The shell has four commands (`app_state`, `init`,
+// `execute`, `ui_painted`) and two events (`node-event`, `node-lagged`); nothing
 // else in the UI calls `invoke` or `listen`, so tests mock this module or `@tauri-apps/api/core`.
 
 import { invoke } from "@tauri-apps/api/core";
@@ -121,20 +121,18 @@ export function init(name: string, org: string): Promise<AppState> {
 
 let readySent = false;
 
-/** Tells the shell the first screen is rendered, so that it shows the window; then, once that
- * screen has painted in the shown window (WebKitGTK runs no animation frames in a hidden one),
- * tells it so, for the launch figure it logs. Once. */
-export async function uiReady(): Promise<void> {
+/** Tells the shell, once, that the first screen has painted (two frames after it rendered),
+ * for the launch figure it logs. The shell shows the window when the UI asks `app_state`. */
+export async function uiPainted(): Promise<void> {
   if (readySent) return;
   readySent = true;
   try {
-    await call<void>("ui_ready");
     await new Promise<void>((resolve) =>
       requestAnimationFrame(() => requestAnimationFrame(() => resolve())),
     );
     await call<void>("ui_painted");
   } catch {
-    // The shell shows the window on a timer anyway.
+    // Only a log line depends on it.
   }
 }
 
@@ -171,8 +169,9 @@ export async function noteNew(draft: Draft): Promise<string> {
   return (await execute({ op: "note_new", draft }, "created")).id;
 }
 
-export async function noteList(): Promise<ListItem[]> {
-  return (await execute({ op: "note_list" }, "list")).items;
+/** Notes, newest change first; only the newest `limit` when given. */
+export async function noteList(limit?: number): Promise<ListItem[]> {
+  return (await execute({ op: "note_list", limit: limit ?? null }, "list")).items;
 }
 
 export async function noteShow(id: string): Promise<NoteView> {
@@ -206,8 +205,9 @@ export async function thank(question: string, answerId: string): Promise<void> {
   await execute({ op: "thank", question, answer: answerId }, "done");
 }
 
-export async function questions(unanswered: boolean): Promise<ListItem[]> {
-  return (await execute({ op: "questions", unanswered }, "list")).items;
+/** Questions, newest change first; only the newest `limit` when given. */
+export async function questions(unanswered: boolean, limit?: number): Promise<ListItem[]> {
+  return (await execute({ op: "questions", unanswered, limit: limit ?? null }, "list")).items;
 }
 
 export async function questionShow(id: string): Promise<QuestionView> {

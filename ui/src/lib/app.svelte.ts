@@ -15,6 +15,8 @@ export const LIST_REFRESH_MS = 100;
 export const STATUS_REFRESH_MS = 400;
 /** Window width from which the editor opens in split mode. */
 export const SPLIT_MIN_WIDTH = 1400;
+/** Rows read for the first screen: more than a 1600×1000 window shows. */
+export const FIRST_PAGE = 100;
 
 type DocListener = (e: NodeEvent | null) => void;
 
@@ -69,9 +71,9 @@ export class AppModel {
 
   // ---- loading ------------------------------------------------------------------------
 
-  async loadNotes(): Promise<void> {
+  async loadNotes(limit?: number): Promise<void> {
     try {
-      this.notes = await api.noteList();
+      this.notes = await api.noteList(limit);
       this.notesError = null;
     } catch (e) {
       this.notesError = api.toApiError(e).message;
@@ -80,9 +82,9 @@ export class AppModel {
     }
   }
 
-  async loadQuestions(): Promise<void> {
+  async loadQuestions(limit?: number): Promise<void> {
     try {
-      this.questions = await api.questions(false);
+      this.questions = await api.questions(false, limit);
       this.questionsError = null;
     } catch (e) {
       this.questionsError = api.toApiError(e).message;
@@ -108,8 +110,18 @@ export class AppModel {
   }
 
   /** Everything shown, read again (start, and after missed events). */
-  async loadAll(): Promise<void> {
-    await Promise.all([this.loadNotes(), this.loadQuestions(), this.loadStatus()]);
+  /** The first screen's rows, asked for at launch together with the app state (so the window
+   * does not wait for one before the other); `null` once used. */
+  firstPage: Promise<void> | null = null;
+
+  /** Reads the lists and counts; `firstPage` reads only the newest rows of each list, enough to
+   * fill the window, so that the first screen paints without waiting for 10,000 rows. */
+  async loadAll(firstPage?: number): Promise<void> {
+    await Promise.all([
+      this.loadNotes(firstPage),
+      this.loadQuestions(firstPage),
+      this.loadStatus(),
+    ]);
   }
 
   private refreshNotes = debounce(() => void this.loadNotes(), LIST_REFRESH_MS);

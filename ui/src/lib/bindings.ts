@@ -239,7 +239,11 @@ edit: ProfileEdit, } | { "op": "note_new",
 /**
  * The note.
  */
-draft: Draft, } | { "op": "note_list" } | { "op": "note_show", 
+draft: Draft, } | { "op": "note_list", 
+/**
+ * At most this many (the newest); all when absent.
+ */
+limit: number | null, } | { "op": "note_show", 
 /**
  * Id or unique prefix.
  */
@@ -287,7 +291,11 @@ answer: string, } | { "op": "questions",
 /**
  * Only questions without an accepted answer.
  */
-unanswered: boolean, } | { "op": "question_show", 
+unanswered: boolean, 
+/**
+ * At most this many (the newest); all when absent.
+ */
+limit: number | null, } | { "op": "question_show", 
 /**
  * Id or unique prefix.
  */

@@ -35,7 +35,6 @@ export function installMock(): MockNode {
           return node.init(String(args?.name ?? ""), String(args?.org ?? "")) as T;
         case "execute":
           return structuredClone(node.execute(args?.request as Request)) as T;
-        case "ui_ready":
         case "ui_painted":
           return undefined as T;
         default:
