@@ -81,10 +81,11 @@ impl Shell {
     async fn settled(&self) -> tokio::sync::MutexGuard<'_, Phase> {
         let mut phase = self.phase.lock().await;
         if let Phase::Opening(_) = &*phase {
-            let Phase::Opening(opening) = std::mem::replace(&mut *phase, Phase::Stopped) else {
-                unreachable!("matched above");
+            let opened = match std::mem::replace(&mut *phase, Phase::Stopped) {
+                Phase::Opening(opening) => opening.await,
+                other => Ok(Opened::Phase(other)),
             };
-            *phase = match opening.await {
+            *phase = match opened {
                 Ok(Opened::Phase(p)) => p,
                 Ok(Opened::RaisedOther) => {
                     info!(
@@ -173,10 +174,8 @@ fn wire(kind: ErrorKind, message: &str) -> WireError {
 /// window is shown here: mapping it overlaps with the UI reading its first screen.
 #[tauri::command]
 async fn app_state(app: AppHandle, shell: tauri::State<'_, Shell>) -> Result<AppState, WireError> {
-    tracing::debug!(
-        ms = shell.launched.elapsed().as_millis() as u64,
-        "app_state"
-    );
+    let ms = shell.launched.elapsed().as_millis() as u64;
+    tracing::debug!(ms, "the UI asks for the app state");
     let state = shell.state().await;
     if !matches!(*shell.phase.lock().await, Phase::Stopped) {
         show_main(&app);
@@ -215,11 +214,6 @@ async fn init(
 /// Runs one request on the node: every UI action goes through here.
 #[tauri::command]
 async fn execute(shell: tauri::State<'_, Shell>, request: Request) -> Result<Response, WireError> {
-    tracing::debug!(
-        ms = shell.launched.elapsed().as_millis() as u64,
-        ?request,
-        "execute"
-    );
     let node = shell.node().await?;
     node.execute(request).await.map_err(|e| e.to_wire())
 }
