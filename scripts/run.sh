@@ -13,7 +13,7 @@ need_debs "${TAURI_PACKAGES[@]}"
 need_node
 npm_install
 npm run build --workspace ui
-cargo build --release --locked -p tacit-desktop --features custom-protocol -p tacit-cli
+cargo build --release --locked -p tacit-desktop -p tacit-cli --features tacit-desktop/custom-protocol
 echo "tacit: the CLI is $PWD/target/release/tacit (add it to your PATH)"
 if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
     echo "tacit: no display to open the window on; on a headless machine run: xvfb-run -a scripts/run.sh" >&2
