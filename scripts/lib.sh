@@ -12,6 +12,20 @@ need_rust() {
     need_packages gcc:cc
 }
 
+# install_debs PACKAGE… — installs the Debian packages (as root), or prints the apt-get line
+# to run and fails.
+install_debs() {
+    [ $# -eq 0 ] && return 0
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "tacit: installing $*" >&2
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+    else
+        echo "tacit: missing packages; run: sudo apt-get install -y $*" >&2
+        exit 1
+    fi
+}
+
 # need_packages PACKAGE:COMMAND… — installs each missing Debian package (as root), or prints the
 # apt-get line to run.
 need_packages() {
@@ -19,15 +33,7 @@ need_packages() {
     for pair in "$@"; do
         command -v "${pair#*:}" >/dev/null 2>&1 || missing+=("${pair%%:*}")
     done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "tacit: installing ${missing[*]}" >&2
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-    else
-        echo "tacit: missing packages; run: sudo apt-get install -y ${missing[*]}" >&2
-        exit 1
-    fi
+    install_debs "${missing[@]}"
 }
 
 # The Debian packages the desktop app builds against and its end-to-end tests run with
@@ -43,15 +49,7 @@ need_debs() {
     for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "tacit: installing ${missing[*]}" >&2
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-    else
-        echo "tacit: missing packages; run: sudo apt-get install -y ${missing[*]}" >&2
-        exit 1
-    fi
+    install_debs "${missing[@]}"
 }
 
 # Node.js 20.19+ and npm build the UI (Vite 8 needs them).
