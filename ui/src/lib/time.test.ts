@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { relativeTime } from "./time";
+import { fullTime, relativeTime } from "./time";
 
 const now = new Date(2025, 5, 15, 12, 0, 0).getTime();
 const min = 60_000;
@@ -25,5 +25,12 @@ describe("relativeTime", () => {
   it("gives a date after a week, with the year when it differs", () => {
     expect(relativeTime(new Date(2025, 2, 12, 9, 0).getTime(), now)).toBe("12 Mar");
     expect(relativeTime(new Date(2023, 2, 12, 9, 0).getTime(), now)).toBe("12 Mar 2023");
+  });
+});
+
+describe("fullTime", () => {
+  it("reads day, month, year and time in local time", () => {
+    const ms = new Date(2026, 10, 28, 9, 5).getTime();
+    expect(fullTime(ms)).toBe("28 Nov 2026, 09:05");
   });
 });
