@@ -4,6 +4,7 @@
 import * as api from "./api";
 import type { Event as NodeEvent, Identity, ListItem, Status } from "./bindings";
 import type { SaveState } from "./noteSession";
+import { mergeNewest } from "./listMerge";
 
 export type View = "notes" | "questions" | "profile";
 export type PreviewMode = "edit" | "preview" | "split";
@@ -17,6 +18,9 @@ export const STATUS_REFRESH_MS = 400;
 export const SPLIT_MIN_WIDTH = 1400;
 /** Rows read for the first screen: more than a 1600×1000 window shows. */
 export const FIRST_PAGE = 100;
+/** Newest rows read to bring a list up to date after a burst of changes; more changed
+ * documents than this read the whole list. */
+export const UPDATE_ROWS = 50;
 
 type DocListener = (e: NodeEvent | null) => void;
 
@@ -74,6 +78,7 @@ export class AppModel {
   async loadNotes(limit?: number): Promise<void> {
     try {
       this.notes = await api.noteList(limit);
+      this.notesComplete = limit === undefined;
       this.notesError = null;
     } catch (e) {
       this.notesError = api.toApiError(e).message;
@@ -85,11 +90,63 @@ export class AppModel {
   async loadQuestions(limit?: number): Promise<void> {
     try {
       this.questions = await api.questions(false, limit);
+      this.questionsComplete = limit === undefined;
       this.questionsError = null;
     } catch (e) {
       this.questionsError = api.toApiError(e).message;
     } finally {
       this.questionsLoaded = true;
+    }
+  }
+
+  /** Whether the list in memory is the whole list (not only the first screen's rows). */
+  private notesComplete = false;
+  private questionsComplete = false;
+  /** Documents changed since each list was last brought up to date: id → deleted. */
+  private changedNotes = new Map<string, boolean>();
+  private changedQuestions = new Map<string, boolean>();
+
+  /** Brings the notes up to date after the changes in `changedNotes`: the newest rows only,
+   * unless the whole list is needed (see `mergeNewest`). */
+  private async updateNotes(): Promise<void> {
+    const changed = this.changedNotes;
+    this.changedNotes = new Map();
+    if (!this.notesComplete || changed.size > UPDATE_ROWS) return this.loadNotes();
+    try {
+      const newest = await api.noteList(UPDATE_ROWS);
+      const merged = mergeNewest(this.notes, newest, changed);
+      if (merged === null) return this.loadNotes();
+      this.notes = merged;
+      this.notesError = null;
+    } catch (e) {
+      this.notesError = api.toApiError(e).message;
+    }
+  }
+
+  private async updateQuestions(): Promise<void> {
+    const changed = this.changedQuestions;
+    this.changedQuestions = new Map();
+    if (!this.questionsComplete || changed.size > UPDATE_ROWS) return this.loadQuestions();
+    try {
+      const newest = await api.questions(false, UPDATE_ROWS);
+      const merged = mergeNewest(this.questions, newest, changed);
+      if (merged === null) return this.loadQuestions();
+      this.questions = merged;
+      this.questionsError = null;
+    } catch (e) {
+      this.questionsError = api.toApiError(e).message;
+    }
+  }
+
+  /** Document `id` of `kind` changed (or was deleted): its list follows shortly, once for a
+   * burst of changes. */
+  listChanged(kind: NodeEvent["kind"], id: string, deleted: boolean): void {
+    if (kind === "note") {
+      this.changedNotes.set(id, deleted);
+      this.refreshNotes();
+    } else if (kind === "question") {
+      this.changedQuestions.set(id, deleted);
+      this.refreshQuestions();
     }
   }
 
@@ -109,7 +166,6 @@ export class AppModel {
     }
   }
 
-  /** Everything shown, read again (start, and after missed events). */
   /** The first screen's rows, asked for at launch together with the app state (so the window
    * does not wait for one before the other); `null` once used. */
   firstPage: Promise<void> | null = null;
@@ -124,8 +180,8 @@ export class AppModel {
     ]);
   }
 
-  private refreshNotes = debounce(() => void this.loadNotes(), LIST_REFRESH_MS);
-  private refreshQuestions = debounce(() => void this.loadQuestions(), LIST_REFRESH_MS);
+  private refreshNotes = debounce(() => void this.updateNotes(), LIST_REFRESH_MS);
+  private refreshQuestions = debounce(() => void this.updateQuestions(), LIST_REFRESH_MS);
   private refreshStatus = debounce(() => void this.loadStatus(), STATUS_REFRESH_MS);
   private refreshIdentity = debounce(() => void this.loadIdentity(), LIST_REFRESH_MS);
 
@@ -134,9 +190,8 @@ export class AppModel {
   /** A committed change: lists and counts are read again, the open document follows. */
   onEvent(e: NodeEvent): void {
     if (e.event !== "document_changed") return;
-    if (e.kind === "note") this.refreshNotes();
-    else if (e.kind === "question") this.refreshQuestions();
-    else if (e.kind === "profile") this.refreshIdentity();
+    if (e.kind === "profile") this.refreshIdentity();
+    else this.listChanged(e.kind, e.id, e.deleted);
     this.refreshStatus();
     for (const fn of this.docListeners.get(e.id) ?? []) fn(e);
   }
@@ -189,7 +244,7 @@ export class AppModel {
   /** A draft was stored: it keeps its editor and now has an id. */
   noteCreated(key: number, id: string): void {
     if (this.note?.key === key) this.note = { key, id };
-    void this.loadNotes();
+    this.listChanged("note", id, false);
   }
 
   closeNote(): void {

@@ -1,20 +1,23 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { setTransport } from "./api";
-import { AppModel, LIST_REFRESH_MS } from "./app.svelte";
+import { AppModel, LIST_REFRESH_MS, UPDATE_ROWS } from "./app.svelte";
 import type { Event as NodeEvent, Request } from "./bindings";
 import { MockNode } from "./mockNode";
 
 let node: MockNode;
 let requests: string[];
+let sent: Request[];
 
 beforeEach(() => {
   vi.useFakeTimers();
   node = new MockNode();
   requests = [];
+  sent = [];
   setTransport({
     invoke: async <T>(_cmd: string, args?: Record<string, unknown>): Promise<T> => {
       const request = args?.request as Request;
       requests.push(request.op);
+      sent.push(request);
       return structuredClone(node.execute(request)) as T;
     },
     listen: async () => () => {},
@@ -45,6 +48,30 @@ describe("AppModel live updates", () => {
     off();
     app.onEvent(changed(id, "note"));
     expect(seen.length).toBe(5);
+  });
+
+  it("brings a whole list up to date from its newest rows, not by reading it all again", async () => {
+    const app = new AppModel();
+    const ids = Array.from({ length: 120 }, (_, i) => node.add("note", `Note ${i}`));
+    await app.loadNotes();
+    expect(app.notes.length).toBe(120);
+    const oldest = ids[0];
+    node.execute({ op: "note_edit", id: oldest, edit: { title: "Renamed", body: null, tags: null, base: null } });
+    node.execute({ op: "note_rm", id: ids[5] });
+    const fresh = node.add("note", "Fresh");
+    sent = [];
+    app.onEvent(changed(oldest, "note"));
+    app.onEvent(changed(ids[5], "note", true));
+    app.onEvent(changed(fresh, "note"));
+    await vi.advanceTimersByTimeAsync(LIST_REFRESH_MS + 10);
+    // One read of the newest rows, not of all 120.
+    expect(sent.filter((r) => r.op === "note_list")).toEqual([{ op: "note_list", limit: UPDATE_ROWS }]);
+    expect(app.notes.length).toBe(120);
+    expect(app.notes.map((n) => n.title).slice(0, 2).sort()).toEqual(["Fresh", "Renamed"]);
+    expect(app.notes.some((n) => n.id === ids[5])).toBe(false);
+    // And it is the list the node holds.
+    const whole = (node.execute({ op: "note_list", limit: null }) as { items: { id: string }[] }).items;
+    expect(app.notes.map((n) => n.id)).toEqual(whole.map((n) => n.id));
   });
 
   it("reads questions on question events, and everything after missed events", async () => {

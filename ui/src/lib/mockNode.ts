@@ -201,7 +201,7 @@ export class MockNode {
         return { reply: "created", id };
       }
       case "note_list":
-        return { reply: "list", items: this.list("note") };
+        return { reply: "list", items: this.list("note").slice(0, request.limit ?? undefined) };
       case "note_show": {
         const d = this.get(request.id, "note");
         return {
@@ -280,7 +280,10 @@ export class MockNode {
       case "questions":
         return {
           reply: "list",
-          items: this.list("question", (d) => !request.unanswered || !d.answers.some((a) => a.accepted)),
+          items: this.list(
+            "question",
+            (d) => !request.unanswered || !d.answers.some((a) => a.accepted),
+          ).slice(0, request.limit ?? undefined),
         };
       case "question_show": {
         const d = this.get(request.id, "question");
