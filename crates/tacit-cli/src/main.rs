@@ -14,8 +14,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use tacit_node::core::{Draft, NoteEdit, ProfileEdit};
-use tacit_node::{Client, ControlServer, ErrorKind, Node, NodeError, Request, Response};
+use tacit_node::core::{Draft, NoteEdit, ProfileEdit, Role};
+use tacit_node::{
+    Client, ControlServer, ErrorKind, NetOptions, Node, NodeError, Request, Response,
+};
 
 /// How long a command waits while another process holds the home without serving it: another
 /// command (they take milliseconds), or a `tacit serve` starting or stopping.
@@ -43,6 +45,9 @@ struct Cli {
     /// The home directory [default: the platform data dir, e.g. ~/.local/share/tacit]
     #[arg(long, global = true, env = tacit_node::HOME_ENV, value_name = "DIR")]
     home: Option<PathBuf>,
+    /// Do not find or announce peers on the LAN by mDNS (it multicasts on every interface)
+    #[arg(long, global = true, env = "TACIT_NO_MDNS", value_parser = clap::builder::FalseyValueParser::new())]
+    no_mdns: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -52,6 +57,13 @@ struct Json {
     /// Print JSON (stable field names) instead of text
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+struct InSpace {
+    /// The space (id, id prefix or name) [default: your personal space]
+    #[arg(long, value_name = "SPACE")]
+    space: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -124,6 +136,8 @@ enum Command {
         #[arg(long = "tag", value_name = "TAG")]
         tags: Vec<String>,
         #[command(flatten)]
+        space: InSpace,
+        #[command(flatten)]
         json: Json,
     },
     /// Answer a question
@@ -159,15 +173,106 @@ enum Command {
         #[arg(long)]
         unanswered: bool,
         #[command(flatten)]
+        space: InSpace,
+        #[command(flatten)]
         json: Json,
     },
     /// One question
     #[command(subcommand)]
     Question(QuestionCmd),
-    /// Run the node for this home, serving the control socket, until interrupted
-    Serve,
+    /// Run the node for this home until interrupted: the control socket, and the network
+    Serve {
+        /// Listen on this multiaddr (repeat for more) [default: every interface, a free TCP
+        /// and QUIC port]
+        #[arg(long = "listen", value_name = "MULTIADDR")]
+        listen: Vec<String>,
+    },
     /// Show the node's state
     Status {
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Shared spaces: create, invite, join, members
+    #[command(subcommand)]
+    Space(SpaceCmd),
+    /// Dial a peer (a running node dials members it has seen by itself)
+    Connect {
+        /// The peer's multiaddr, e.g. /ip4/192.0.2.7/tcp/4001
+        addr: String,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Connected peers
+    Peers {
+        #[command(flatten)]
+        json: Json,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SpaceCmd {
+    /// Create a shared space; prints its id
+    New {
+        /// Its name
+        name: String,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Your spaces
+    List {
+        #[command(flatten)]
+        json: Json,
+    },
+    /// A space and its members
+    Show {
+        /// Id, id prefix or name
+        space: String,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// A space's members and their roles
+    Members {
+        /// Id, id prefix or name
+        space: String,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Invite someone: prints a ticket (alone on the last line) to pass on
+    Invite {
+        /// Id, id prefix or name
+        space: String,
+        /// The role the joiner gets
+        #[arg(long, default_value = "editor", value_parser = ["reader", "editor", "owner"])]
+        role: String,
+        /// How long the ticket works, e.g. 7d, 12h, 30m [default: 7d]
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+        /// How many people may join with it [default: any number]
+        #[arg(long, value_name = "N")]
+        uses: Option<u32>,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Join a space with a ticket: dials the inviter, joins, syncs
+    Join {
+        /// The ticket (tacit1… or tacit://join/…)
+        ticket: String,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Remove a member (owners only)
+    Remove {
+        /// Id, id prefix or name
+        space: String,
+        /// Member id, id prefix or name
+        member: String,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Leave a space and delete it from this home
+    Leave {
+        /// Id, id prefix or name
+        space: String,
         #[command(flatten)]
         json: Json,
     },
@@ -207,10 +312,14 @@ enum NoteCmd {
         #[arg(long = "tag", value_name = "TAG")]
         tags: Vec<String>,
         #[command(flatten)]
+        space: InSpace,
+        #[command(flatten)]
         json: Json,
     },
     /// List notes, most recently changed first
     List {
+        #[command(flatten)]
+        space: InSpace,
         #[command(flatten)]
         json: Json,
     },
@@ -296,12 +405,24 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<()> {
     let home = tacit_node::resolve_home(cli.home)?;
+    let mdns = !cli.no_mdns;
     match cli.command {
         Command::Init { name, org, json } => init(&home, name, org, json).await,
-        Command::Serve => serve(&home).await,
+        Command::Serve { listen } => serve(&home, listen, mdns).await,
         command => {
             let (req, json) = request(command)?;
             let mut backend = Backend::open(&home).await?;
+            // Joining and dialling need the network; without a running node this process
+            // brings one up for the command (dial-only: it listens nowhere).
+            if let (Backend::Local(node), Request::SpaceJoin { .. } | Request::Connect { .. }) =
+                (&backend, &req)
+            {
+                node.start_network(NetOptions {
+                    listen: Vec::new(),
+                    mdns,
+                })
+                .await?;
+            }
             let result = backend.execute(&req).await;
             // `question show` marks your own answers; a failure here only loses the mark.
             let me = match (&req, &result) {
@@ -342,6 +463,7 @@ fn request(command: Command) -> Result<(Request, Json)> {
             title,
             body,
             tags,
+            space,
             json,
         }) => {
             let draft = Draft {
@@ -349,9 +471,16 @@ fn request(command: Command) -> Result<(Request, Json)> {
                 body: body.read()?.unwrap_or_default(),
                 tags,
             };
-            (Request::NoteNew { draft }, json)
+            let space = space.space;
+            (Request::NoteNew { draft, space }, json)
         }
-        Command::Note(NoteCmd::List { json }) => (Request::NoteList { limit: None }, json),
+        Command::Note(NoteCmd::List { space, json }) => (
+            Request::NoteList {
+                limit: None,
+                space: space.space,
+            },
+            json,
+        ),
         Command::Note(NoteCmd::Show { id, json }) => (Request::NoteShow { id }, json),
         Command::Note(NoteCmd::Edit {
             id,
@@ -379,6 +508,7 @@ fn request(command: Command) -> Result<(Request, Json)> {
             title,
             body,
             tags,
+            space,
             json,
         } => {
             let draft = Draft {
@@ -386,7 +516,8 @@ fn request(command: Command) -> Result<(Request, Json)> {
                 body: body.read()?.unwrap_or_default(),
                 tags,
             };
-            (Request::Ask { draft }, json)
+            let space = space.space;
+            (Request::Ask { draft, space }, json)
         }
         Command::Answer {
             question,
@@ -408,16 +539,74 @@ fn request(command: Command) -> Result<(Request, Json)> {
             answer,
             json,
         } => (Request::Thank { question, answer }, json),
-        Command::Questions { unanswered, json } => (
+        Command::Questions {
+            unanswered,
+            space,
+            json,
+        } => (
             Request::Questions {
                 unanswered,
                 limit: None,
+                space: space.space,
             },
             json,
         ),
         Command::Question(QuestionCmd::Show { id, json }) => (Request::QuestionShow { id }, json),
         Command::Status { json } => (Request::Status, json),
-        Command::Init { .. } | Command::Serve => bail!("internal: handled elsewhere"),
+        Command::Space(cmd) => space_request(cmd)?,
+        Command::Connect { addr, json } => (Request::Connect { addr }, json),
+        Command::Peers { json } => (Request::Peers, json),
+        Command::Init { .. } | Command::Serve { .. } => bail!("internal: handled elsewhere"),
+    })
+}
+
+/// Default lifetime of an invitation.
+const DEFAULT_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
+
+fn space_request(cmd: SpaceCmd) -> Result<(Request, Json)> {
+    Ok(match cmd {
+        SpaceCmd::New { name, json } => (Request::SpaceNew { name }, json),
+        SpaceCmd::List { json } => (Request::SpaceList, json),
+        SpaceCmd::Show { space, json } | SpaceCmd::Members { space, json } => {
+            (Request::SpaceShow { space }, json)
+        }
+        SpaceCmd::Invite {
+            space,
+            role,
+            expires,
+            uses,
+            json,
+        } => {
+            let role: Role = role.parse().map_err(|e| Usage(format!("{e}")))?;
+            let expires = match expires {
+                None => DEFAULT_EXPIRY,
+                Some(text) => humantime::parse_duration(&text).map_err(|e| {
+                    Usage(format!(
+                        "--expires {text:?}: {e} (for example 7d, 12h, 30m)"
+                    ))
+                })?,
+            };
+            if uses == Some(0) {
+                return Err(Usage("--uses must be at least 1".into()).into());
+            }
+            let expires_in = u64::try_from(expires.as_millis()).unwrap_or(u64::MAX);
+            (
+                Request::SpaceInvite {
+                    space,
+                    role,
+                    expires_in: Some(expires_in),
+                    uses,
+                },
+                json,
+            )
+        }
+        SpaceCmd::Join { ticket, json } => (Request::SpaceJoin { ticket }, json),
+        SpaceCmd::Remove {
+            space,
+            member,
+            json,
+        } => (Request::SpaceRemove { space, member }, json),
+        SpaceCmd::Leave { space, json } => (Request::SpaceLeave { space }, json),
     })
 }
 
@@ -481,7 +670,10 @@ async fn init(home: &Path, name: Option<String>, org: Option<String>, json: Json
     output::print(&Response::Init(report), json.json, None)
 }
 
-async fn serve(home: &Path) -> Result<()> {
+/// Where `tacit serve` listens when not told: every interface, a free port, TCP and QUIC.
+const DEFAULT_LISTEN: [&str; 2] = ["/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"];
+
+async fn serve(home: &Path, listen: Vec<String>, mdns: bool) -> Result<()> {
     let deadline = tokio::time::Instant::now() + LOCK_WAIT;
     let node = loop {
         match Node::open(home).await {
@@ -497,6 +689,15 @@ async fn serve(home: &Path) -> Result<()> {
             Err(e) => return Err(e.into()),
         }
     };
+    let listen = if listen.is_empty() {
+        DEFAULT_LISTEN.iter().map(|a| (*a).to_owned()).collect()
+    } else {
+        listen
+    };
+    if let Err(e) = node.start_network(NetOptions { listen, mdns }).await {
+        node.shutdown().await;
+        return Err(e.into());
+    }
     let server = ControlServer::start(node.clone()).await?;
     eprintln!(
         "tacit: serving {} on {} (pid {}); Ctrl-C to stop",
@@ -504,6 +705,15 @@ async fn serve(home: &Path) -> Result<()> {
         server.path().display(),
         std::process::id()
     );
+    if let Ok(Response::Status(s)) = node.execute(Request::Status).await {
+        eprintln!("tacit: peer {}", s.peer_id);
+        for addr in &s.listen_addrs {
+            eprintln!("tacit: listening on {addr}");
+        }
+        if !mdns {
+            eprintln!("tacit: mDNS is off");
+        }
+    }
     wait_for_signal().await?;
     eprintln!("tacit: stopping");
     server.stop().await;

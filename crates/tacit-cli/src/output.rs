@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 use serde_json::json;
 use tacit_node::core::MemberId;
-use tacit_node::{ListItem, Response};
+use tacit_node::{ListItem, Response, SyncState};
 
 /// Prints `resp` to standard output. `me` marks this member's answers in a question.
 pub fn print(resp: &Response, json: bool, me: Option<MemberId>) -> Result<()> {
@@ -21,6 +21,14 @@ pub fn print(resp: &Response, json: bool, me: Option<MemberId>) -> Result<()> {
             Response::Question(q) => serde_json::to_value(q)?,
             Response::Done { id, changed, .. } => json!({ "id": id, "changed": changed }),
             Response::Status(s) => serde_json::to_value(s)?,
+            Response::SpaceCreated { id, name } => json!({ "id": id, "name": name }),
+            Response::Spaces { items } => serde_json::to_value(items)?,
+            Response::Space(d) => serde_json::to_value(d)?,
+            Response::Ticket { ticket, expires_at } => {
+                json!({ "ticket": ticket, "expires_at": expires_at })
+            }
+            Response::Connected { peer } => json!({ "peer": peer }),
+            Response::Peers { items } => serde_json::to_value(items)?,
             other => serde_json::to_value(other)?,
         };
         serde_json::to_writer_pretty(&mut out, &value)?;
@@ -142,6 +150,110 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
             writeln!(out, "notes:     {}", s.notes)?;
             writeln!(out, "questions: {}", s.questions)?;
             writeln!(out, "database:  {} bytes", s.db_bytes)?;
+            writeln!(out, "peer:      {}", s.peer_id)?;
+            if s.listen_addrs.is_empty() {
+                writeln!(out, "network:   off")?;
+            }
+            for a in &s.listen_addrs {
+                writeln!(out, "listening: {a}")?;
+            }
+            writeln!(out, "peers:     {} connected", s.peers.len())?;
+            for sp in s.spaces.iter().filter(|sp| !sp.personal) {
+                writeln!(
+                    out,
+                    "space:     {} {} — {}, {} of {} members connected",
+                    sp.id.short(),
+                    sp.name,
+                    sync_word(sp.sync),
+                    sp.connected,
+                    sp.members.saturating_sub(1)
+                )?;
+            }
+        }
+        Response::SpaceCreated { id, .. } => writeln!(out, "{id}")?,
+        Response::Spaces { items } => {
+            for sp in items {
+                writeln!(
+                    out,
+                    "{}  {:<24} {:<7} {:>3} member{}  {}",
+                    sp.id.short(),
+                    sp.name,
+                    sp.role.as_str(),
+                    sp.members,
+                    if sp.members == 1 { " " } else { "s" },
+                    sync_word(sp.sync)
+                )?;
+            }
+        }
+        Response::Space(d) => {
+            let i = &d.info;
+            writeln!(out, "{} · {}", i.name, i.id)?;
+            writeln!(
+                out,
+                "you are {} · {} members · {}",
+                i.role,
+                i.members,
+                sync_word(i.sync)
+            )?;
+            writeln!(out)?;
+            for m in &d.members {
+                let name = if m.name.is_empty() {
+                    "(no name)"
+                } else {
+                    &m.name
+                };
+                let org = if m.org.is_empty() {
+                    String::new()
+                } else {
+                    format!(" · {}", m.org)
+                };
+                let flags = match (m.me, m.connected) {
+                    (true, _) => "  (you)",
+                    (false, true) => "  (connected)",
+                    _ => "",
+                };
+                writeln!(
+                    out,
+                    "{:<7} {}  {name}{org}{flags}",
+                    m.role.as_str(),
+                    m.member.short()
+                )?;
+            }
+            if !d.removed.is_empty() {
+                writeln!(
+                    out,
+                    "\nremoved: {}",
+                    d.removed
+                        .iter()
+                        .map(|m| m.short())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )?;
+            }
+        }
+        Response::Ticket { ticket, expires_at } => {
+            match expires_at {
+                Some(at) => writeln!(out, "Invitation ticket, valid until {}:", when(*at))?,
+                None => writeln!(out, "Invitation ticket (does not expire):")?,
+            }
+            writeln!(out, "{ticket}")?;
+        }
+        Response::Connected { peer } => writeln!(out, "{peer}")?,
+        Response::Peers { items } => {
+            if items.is_empty() {
+                writeln!(out, "no peers connected")?;
+            }
+            for p in items {
+                let member = p.member.map(|m| m.short()).unwrap_or_else(|| "-".into());
+                writeln!(
+                    out,
+                    "{}  member {member}  {} shared space{}  {}",
+                    p.peer,
+                    p.spaces.len(),
+                    if p.spaces.len() == 1 { "" } else { "s" },
+                    p.addrs.join(" ")
+                )?;
+            }
         }
         other => writeln!(out, "{other:?}")?,
     }
@@ -170,6 +282,15 @@ fn list(out: &mut impl Write, items: &[ListItem]) -> std::io::Result<()> {
         writeln!(out, "{line}")?;
     }
     Ok(())
+}
+
+fn sync_word(s: SyncState) -> &'static str {
+    match s {
+        SyncState::Local => "on this device only",
+        SyncState::Offline => "offline",
+        SyncState::Syncing => "syncing",
+        SyncState::UpToDate => "up to date",
+    }
 }
 
 fn hashtags(tags: &[String]) -> String {

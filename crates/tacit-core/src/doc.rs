@@ -12,6 +12,9 @@ use crate::id::{AnswerId, DocId, MemberId};
 use crate::limits::{MAX_ANSWER_BYTES, MAX_ANSWERS, MAX_BIO_BYTES, MAX_BODY_BYTES, MAX_NAME_CHARS};
 use crate::text::{check_bytes, check_chars, check_title, normalize_tags};
 
+mod sync;
+pub use sync::ChangeAuthor;
+
 /// The schema version this build writes, and the newest it reads.
 pub const SCHEMA_VERSION: i64 = 1;
 

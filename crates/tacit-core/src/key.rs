@@ -1,6 +1,6 @@
 //! The device key: an Ed25519 key pair whose public half is the member id.
 
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{Signer, SigningKey};
 
 use crate::id::MemberId;
 
@@ -32,6 +32,11 @@ impl DeviceKey {
     /// The member id: the public key.
     pub fn member_id(&self) -> MemberId {
         MemberId::from_bytes(self.0.verifying_key().to_bytes())
+    }
+
+    /// The Ed25519 signature of `msg` (deterministic: the same message gives the same signature).
+    pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
+        self.0.sign(msg).to_bytes()
     }
 }
 

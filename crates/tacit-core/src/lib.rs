@@ -23,13 +23,20 @@ mod error;
 mod id;
 mod key;
 pub mod limits;
+mod space;
 mod text;
+mod ticket;
 
 pub use doc::{
-    AnswerView, Doc, Draft, Edit, Kind, NoteEdit, NoteView, ProfileEdit, ProfileView, QuestionView,
-    SCHEMA_VERSION, Summary,
+    AnswerView, ChangeAuthor, Doc, Draft, Edit, Kind, NoteEdit, NoteView, ProfileEdit, ProfileView,
+    QuestionView, SCHEMA_VERSION, Summary,
 };
 pub use error::CoreError;
 pub use id::{AnswerId, DocId, MemberId, ParseIdError, SpaceId};
 pub use key::DeviceKey;
+pub use space::{
+    Invite, MAX_DEPS, MAX_OP_BYTES, Member, Membership, Op, OpBody, OpHash, Removed, Role,
+    SignedOp, SpaceError, new_secret, new_space, secret_hash, set_digest, space_id_for,
+};
 pub use text::normalize_tag;
+pub use ticket::{MAX_ADDR_BYTES, MAX_TICKET_ADDRS, MAX_TICKET_CHARS, Ticket, TicketError};

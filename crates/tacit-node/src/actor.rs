@@ -7,20 +7,30 @@
 //! (WAL, `synchronous=FULL`), while many concurrent writers share one fsync. A request that only
 //! reads first flushes what is pending, so every request sees the ones before it.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use lru::LruCache;
-use tacit_core::{Doc, DocId, Edit, Kind, MemberId, ProfileEdit, ProfileView, SpaceId, Summary};
+use tacit_core::{
+    DeviceKey, Doc, DocId, Edit, Kind, MemberId, ProfileEdit, ProfileView, SpaceId, Summary,
+};
+use tacit_net::recon::ItemSet;
 use tacit_store::{Chunk, DocWrite, Home, ListFilter, Listed, Store};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, warn};
 
 use crate::api::{Event, Identity, InitReport, ListItem, Request, Response, Status};
 use crate::error::{NodeError, WireError};
+use crate::netview::NetView;
+use crate::replica::{ReplicaReply, ReplicaReq, Replicated, SessionId};
+
+mod replica;
+mod spaces;
+
+pub(crate) use spaces::Shared;
 
 /// Most requests group-committed in one transaction: enough to share one fsync among many
 /// concurrent writers, few enough that the first of them is not kept waiting long.
@@ -34,6 +44,8 @@ const DOC_CACHE: NonZeroUsize = NonZeroUsize::new(256).expect("non-zero");
 pub(crate) enum Msg {
     /// A request and where to send its reply.
     Request(Request, oneshot::Sender<Result<Response, NodeError>>),
+    /// A sync session's request.
+    Replica(ReplicaReq, oneshot::Sender<Result<ReplicaReply, NodeError>>),
     /// Flush, checkpoint and stop; reply when done.
     Shutdown(oneshot::Sender<()>),
 }
@@ -46,14 +58,56 @@ pub(crate) struct NodeInfo {
     pub(crate) personal: SpaceId,
     /// Set while the control socket is served.
     pub(crate) serving: AtomicBool,
+    /// The libp2p peer id (derived from the member key).
+    pub(crate) peer_id: String,
+    /// The network as the sync engine last saw it (empty without a network).
+    pub(crate) net: std::sync::Mutex<NetView>,
+}
+
+/// Where a reply goes: a user's request or a sync session's.
+enum ReplyTo {
+    Request(oneshot::Sender<Result<Response, NodeError>>),
+    Replica(oneshot::Sender<Result<ReplicaReply, NodeError>>),
+}
+
+/// A reply of either kind.
+pub(crate) enum Answer {
+    Response(Response),
+    Replica(ReplicaReply),
+}
+
+impl ReplyTo {
+    fn send(self, answer: Result<Answer, NodeError>) {
+        match (self, answer) {
+            (ReplyTo::Request(tx), Ok(Answer::Response(r))) => {
+                let _ = tx.send(Ok(r));
+            }
+            (ReplyTo::Replica(tx), Ok(Answer::Replica(r))) => {
+                let _ = tx.send(Ok(r));
+            }
+            (ReplyTo::Request(tx), Err(e)) => {
+                let _ = tx.send(Err(e));
+            }
+            (ReplyTo::Replica(tx), Err(e)) => {
+                let _ = tx.send(Err(e));
+            }
+            (ReplyTo::Request(tx), Ok(Answer::Replica(_))) => {
+                let _ = tx.send(Err(NodeError::Internal("a reply of the wrong kind".into())));
+            }
+            (ReplyTo::Replica(tx), Ok(Answer::Response(_))) => {
+                let _ = tx.send(Err(NodeError::Internal("a reply of the wrong kind".into())));
+            }
+        }
+    }
 }
 
 /// A write whose reply waits for the batch's commit.
 struct Pending {
-    reply: oneshot::Sender<Result<Response, NodeError>>,
-    response: Response,
+    reply: ReplyTo,
+    answer: Answer,
     writes: Vec<DocWrite>,
     events: Vec<Event>,
+    pushes: Vec<Replicated>,
 }
 
 pub(crate) struct Actor {
@@ -61,8 +115,18 @@ pub(crate) struct Actor {
     home: Home,
     store: Store,
     info: Arc<NodeInfo>,
+    key: DeviceKey,
     cache: LruCache<DocId, Doc>,
     events: broadcast::Sender<Event>,
+    /// Local changes and membership changes, for the sync sessions.
+    replica: broadcast::Sender<Replicated>,
+    /// The shared spaces this home belongs to, with their membership.
+    spaces: BTreeMap<SpaceId, Shared>,
+    /// (document, heads hash) of each shared space whose sessions reconcile, built when first
+    /// asked for and kept current by every write.
+    items: HashMap<SpaceId, ItemSet>,
+    /// Automerge sync states, per session and document.
+    sync_states: HashMap<(SessionId, DocId), automerge::sync::State>,
     pending: Vec<Pending>,
     /// Documents with changes in `pending`: they must not be reloaded from the store before
     /// the flush.
@@ -71,11 +135,13 @@ pub(crate) struct Actor {
     pending_created: bool,
 }
 
-/// What a request did: a reply, and what must reach the disk before it is sent.
+/// What a request did: a reply, and what must reach the disk before it is sent (and pushed
+/// to peers after).
 struct Outcome {
     response: Response,
     writes: Vec<DocWrite>,
     events: Vec<Event>,
+    pushes: Vec<Replicated>,
 }
 
 impl Outcome {
@@ -84,6 +150,7 @@ impl Outcome {
             response,
             writes: Vec::new(),
             events: Vec::new(),
+            pushes: Vec::new(),
         }
     }
 }
@@ -100,14 +167,22 @@ impl Actor {
         home: Home,
         store: Store,
         info: Arc<NodeInfo>,
+        key: DeviceKey,
         events: broadcast::Sender<Event>,
+        replica: broadcast::Sender<Replicated>,
     ) -> Self {
+        let spaces = spaces::load_all(&store);
         Self {
             home,
             store,
             info,
+            key,
             cache: LruCache::new(DOC_CACHE),
             events,
+            replica,
+            spaces,
+            items: HashMap::new(),
+            sync_states: HashMap::new(),
             pending: Vec::new(),
             pending_docs: HashSet::new(),
             pending_created: false,
@@ -131,6 +206,7 @@ impl Actor {
             for msg in batch {
                 match msg {
                     Msg::Request(req, reply) => self.handle(req, reply),
+                    Msg::Replica(req, reply) => self.handle_replica(req, reply),
                     Msg::Shutdown(done) => stop = Some(done),
                 }
             }
@@ -164,31 +240,51 @@ impl Actor {
                     "the request failed on a damaged document (details in the log); nothing of it was saved".into(),
                 ))
             });
+        let result = result.map(|out| {
+            (
+                Answer::Response(out.response),
+                out.writes,
+                out.events,
+                out.pushes,
+            )
+        });
+        self.settle(ReplyTo::Request(reply), result);
+    }
+
+    /// Replies now, or queues the reply behind the group commit when the outcome writes (or
+    /// when writes are already pending, which the reply may depend on).
+    fn settle(
+        &mut self,
+        reply: ReplyTo,
+        result: Result<(Answer, Vec<DocWrite>, Vec<Event>, Vec<Replicated>), NodeError>,
+    ) {
         match result {
             // Nothing to write and nothing pending before it: the reply cannot depend on a
             // commit that might still fail.
-            Ok(out) if out.writes.is_empty() && self.pending.is_empty() => {
-                for e in out.events {
+            Ok((answer, writes, events, pushes))
+                if writes.is_empty() && self.pending.is_empty() =>
+            {
+                for e in events {
                     let _ = self.events.send(e);
                 }
-                let _ = reply.send(Ok(out.response));
+                for p in pushes {
+                    let _ = self.replica.send(p);
+                }
+                reply.send(Ok(answer));
             }
-            Ok(out) => {
-                self.pending_created |= out
-                    .writes
-                    .iter()
-                    .any(|w| matches!(w.chunk, Chunk::Snapshot(_)));
-                self.pending_docs.extend(out.writes.iter().map(|w| w.id));
+            Ok((answer, writes, events, pushes)) => {
+                self.pending_created |=
+                    writes.iter().any(|w| matches!(w.chunk, Chunk::Snapshot(_)));
+                self.pending_docs.extend(writes.iter().map(|w| w.id));
                 self.pending.push(Pending {
                     reply,
-                    response: out.response,
-                    writes: out.writes,
-                    events: out.events,
+                    answer,
+                    writes,
+                    events,
+                    pushes,
                 });
             }
-            Err(e) => {
-                let _ = reply.send(Err(e));
-            }
+            Err(e) => reply.send(Err(e)),
         }
     }
 
@@ -206,11 +302,19 @@ impl Actor {
             .collect();
         match self.store.write(&writes) {
             Ok(to_compact) => {
+                for w in &writes {
+                    if let (Some(items), Some(heads)) = (self.items.get_mut(&w.space), w.heads) {
+                        items.insert(*w.id.as_bytes(), heads);
+                    }
+                }
                 for p in pending {
                     for e in p.events {
                         let _ = self.events.send(e);
                     }
-                    let _ = p.reply.send(Ok(p.response));
+                    for push in p.pushes {
+                        let _ = self.replica.send(push);
+                    }
+                    p.reply.send(Ok(p.answer));
                 }
                 let to_compact: Vec<(DocId, SpaceId)> = to_compact
                     .iter()
@@ -230,7 +334,7 @@ impl Actor {
                     self.cache.pop(&w.id);
                 }
                 for p in pending {
-                    let _ = p.reply.send(Err(NodeError::Write(wire.clone())));
+                    p.reply.send(Err(NodeError::Write(wire.clone())));
                 }
             }
         }
@@ -245,11 +349,13 @@ impl Actor {
                 continue;
             };
             let snapshot = doc.save();
+            let heads = heads_hash(doc);
             match doc.summary() {
                 Ok(summary) => writes.push(DocWrite {
                     id,
                     space,
                     summary,
+                    heads: Some(heads),
                     chunk: Chunk::Snapshot(snapshot),
                 }),
                 Err(_) => {
@@ -275,31 +381,39 @@ impl Actor {
     }
 
     fn execute(&mut self, req: Request) -> Result<Outcome, NodeError> {
-        let space = self.info.personal;
         match req {
             Request::Init { .. } => Ok(Outcome::read(Response::Init(InitReport {
                 created: false,
                 home: self.info.home.display().to_string(),
                 member: self.info.member,
-                personal_space: space,
+                personal_space: self.info.personal,
             }))),
             Request::Whoami => Ok(Outcome::read(Response::Identity(self.identity()?))),
             Request::ProfileSet { edit } => self.profile_set(edit),
-            Request::NoteNew { draft } => {
+            Request::NoteNew { draft, space } => {
+                let space = self.space_ref(space.as_deref())?;
+                self.check_write(space)?;
                 let doc = Doc::new_note(DocId::random(), self.edit(), draft)?;
                 Ok(self.created(doc, space)?)
             }
-            Request::Ask { draft } => {
+            Request::Ask { draft, space } => {
+                let space = self.space_ref(space.as_deref())?;
+                self.check_write(space)?;
                 let doc = Doc::new_question(DocId::random(), self.edit(), draft)?;
                 Ok(self.created(doc, space)?)
             }
-            Request::NoteList { limit } => Ok(Outcome::read(self.list(&ListFilter {
-                space: Some(space),
+            Request::NoteList { limit, space } => Ok(Outcome::read(self.list(&ListFilter {
+                space: Some(self.space_ref(space.as_deref())?),
                 kind: Some(Kind::Note),
                 limit: limit.map(|n| n as usize),
                 ..ListFilter::default()
             })?)),
-            Request::Questions { unanswered, limit } => {
+            Request::Questions {
+                unanswered,
+                limit,
+                space,
+            } => {
+                let space = self.space_ref(space.as_deref())?;
                 Ok(Outcome::read(self.list(&ListFilter {
                     space: Some(space),
                     kind: Some(Kind::Question),
@@ -356,8 +470,27 @@ impl Actor {
                 })
             }
             Request::Status => Ok(Outcome::read(Response::Status(self.status()?))),
-            // Answered by the node handle before it reaches the actor.
+            Request::SpaceNew { name } => self.space_new(&name),
+            Request::SpaceList => Ok(Outcome::read(Response::Spaces {
+                items: self.space_infos(),
+            })),
+            Request::SpaceShow { space } => {
+                let space = self.space_ref(Some(&space))?;
+                Ok(Outcome::read(Response::Space(self.space_detail(space)?)))
+            }
+            Request::SpaceInvite {
+                space,
+                role,
+                expires_in,
+                uses,
+            } => self.space_invite(&space, role, expires_in, uses),
+            Request::SpaceRemove { space, member } => self.space_remove(&space, &member),
+            Request::SpaceLeave { space } => self.space_leave(&space),
+            // Answered by the node handle (and its network) before they reach the actor.
             Request::Activate => Ok(Outcome::read(Response::Activated { window: false })),
+            Request::SpaceJoin { .. } | Request::Connect { .. } | Request::Peers => Err(
+                NodeError::Offline("this needs the network: run `tacit serve` or the app".into()),
+            ),
         }
     }
 
@@ -365,19 +498,43 @@ impl Actor {
     fn created(&mut self, mut doc: Doc, space: SpaceId) -> Result<Outcome, NodeError> {
         let id = doc.id();
         let summary = doc.summary()?;
-        let event = changed_event(id, space, &summary);
+        let event = changed_event(id, space, &summary, false);
+        let data = doc.save();
+        let pushes = self.push(space, id, &data, None);
         let write = DocWrite {
             id,
             space,
             summary,
-            chunk: Chunk::Snapshot(doc.save()),
+            heads: Some(heads_hash(&mut doc)),
+            chunk: Chunk::Snapshot(data),
         };
         self.cache.put(id, doc);
         Ok(Outcome {
             response: Response::Created { id },
             writes: vec![write],
             events: vec![event],
+            pushes,
         })
+    }
+
+    /// What to tell the sync sessions about new bytes of a document: nothing for the personal
+    /// space, which is never synced.
+    fn push(
+        &self,
+        space: SpaceId,
+        id: DocId,
+        data: &[u8],
+        origin: Option<SessionId>,
+    ) -> Vec<Replicated> {
+        if !self.spaces.contains_key(&space) {
+            return Vec::new();
+        }
+        vec![Replicated::Change {
+            space,
+            id,
+            data: Arc::new(data.to_vec()),
+            origin,
+        }]
     }
 
     /// Applies `f` to a stored document; writes its new changes, if any.
@@ -388,6 +545,7 @@ impl Actor {
     ) -> Result<Outcome, NodeError> {
         let edit = self.edit();
         let space = listed.space;
+        self.check_write(space)?;
         let doc = self.doc(listed.id)?;
         let result = f(doc, edit).and_then(|changed| Ok((changed, doc.summary()?)));
         let (changed, summary) = match result {
@@ -404,11 +562,15 @@ impl Actor {
             heads: doc.heads_hex(),
         });
         if let Some(bytes) = doc.take_unsaved() {
-            out.events.push(changed_event(listed.id, space, &summary));
+            let heads = heads_hash(doc);
+            out.events
+                .push(changed_event(listed.id, space, &summary, false));
+            out.pushes = self.push(space, listed.id, &bytes, None);
             out.writes.push(DocWrite {
                 id: listed.id,
                 space,
                 summary,
+                heads: Some(heads),
                 chunk: Chunk::Increment(bytes),
             });
         }
@@ -536,17 +698,28 @@ impl Actor {
             notes: count(Kind::Note)?,
             questions: count(Kind::Question)?,
             db_bytes: size(db) + size(std::path::Path::new(&wal)),
+            peer_id: self.info.peer_id.clone(),
+            listen_addrs: self.net_view().listen.clone(),
+            peers: self.net_view().peers(),
+            spaces: self.space_infos(),
         })
     }
 }
 
-fn changed_event(id: DocId, space: SpaceId, summary: &Summary) -> Event {
+fn changed_event(id: DocId, space: SpaceId, summary: &Summary, remote: bool) -> Event {
     Event::DocumentChanged {
         id,
         space,
         kind: summary.kind,
         deleted: summary.deleted,
+        remote,
     }
+}
+
+/// The short hash of a document's heads, as reconciliation compares them.
+pub(crate) fn heads_hash(doc: &mut Doc) -> [u8; 8] {
+    let heads = doc.heads();
+    tacit_net::recon::heads_hash(heads.iter().map(|h| &h.0))
 }
 
 /// Whether a request may write (and so may wait for the group commit).
@@ -561,5 +734,8 @@ fn is_write(req: &Request) -> bool {
             | Request::QuestionShow { .. }
             | Request::Status
             | Request::Activate
+            | Request::SpaceList
+            | Request::SpaceShow { .. }
+            | Request::Peers
     )
 }

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use tacit_core::{
     AnswerId, DocId, Draft, Kind, MemberId, NoteEdit, NoteView, ProfileEdit, ProfileView,
-    QuestionView, SpaceId,
+    QuestionView, Role, SpaceId,
 };
 use ts_rs::TS;
 
@@ -36,12 +36,18 @@ pub enum Request {
     NoteNew {
         /// The note.
         draft: Draft,
+        /// The space (id, unique id prefix or name); the personal space when absent.
+        #[serde(default)]
+        space: Option<String>,
     },
     /// List notes, newest change first.
     NoteList {
         /// At most this many (the newest); all when absent.
         #[serde(default)]
         limit: Option<u32>,
+        /// The space (id, unique id prefix or name); the personal space when absent.
+        #[serde(default)]
+        space: Option<String>,
     },
     /// One note.
     NoteShow {
@@ -64,6 +70,9 @@ pub enum Request {
     Ask {
         /// The question.
         draft: Draft,
+        /// The space (id, unique id prefix or name); the personal space when absent.
+        #[serde(default)]
+        space: Option<String>,
     },
     /// Answer a question.
     Answer {
@@ -93,6 +102,9 @@ pub enum Request {
         /// At most this many (the newest); all when absent.
         #[serde(default)]
         limit: Option<u32>,
+        /// The space (id, unique id prefix or name); the personal space when absent.
+        #[serde(default)]
+        space: Option<String>,
     },
     /// One question with its answers.
     QuestionShow {
@@ -101,6 +113,55 @@ pub enum Request {
     },
     /// The node's state.
     Status,
+    /// Create a shared space; this member is its owner.
+    SpaceNew {
+        /// Its name.
+        name: String,
+    },
+    /// Every space this home holds.
+    SpaceList,
+    /// One space with its members.
+    SpaceShow {
+        /// Id, unique id prefix or name.
+        space: String,
+    },
+    /// Invite someone: a ticket to pass on.
+    SpaceInvite {
+        /// Id, unique id prefix or name.
+        space: String,
+        /// The role the joiner gets.
+        role: Role,
+        /// How long the ticket stays valid, in ms; forever when absent.
+        #[serde(default)]
+        expires_in: Option<u64>,
+        /// How many people may join with it; any number when absent.
+        #[serde(default)]
+        uses: Option<u32>,
+    },
+    /// Join a space by ticket: dial the inviter, join, sync.
+    SpaceJoin {
+        /// The ticket (`tacit1…` or `tacit://join/…`).
+        ticket: String,
+    },
+    /// Remove a member (owners only).
+    SpaceRemove {
+        /// Id, unique id prefix or name.
+        space: String,
+        /// Member id or unique prefix.
+        member: String,
+    },
+    /// Leave a space: tell its members, then delete it from this home.
+    SpaceLeave {
+        /// Id, unique id prefix or name.
+        space: String,
+    },
+    /// Dial a peer.
+    Connect {
+        /// Its multiaddr.
+        addr: String,
+    },
+    /// Connected peers.
+    Peers,
 }
 
 /// A node's reply to a [`Request`].
@@ -149,6 +210,130 @@ pub enum Response {
     },
     /// To `Status`.
     Status(Status),
+    /// A new space (`SpaceNew`) or a space joined (`SpaceJoin`).
+    SpaceCreated {
+        /// The space.
+        id: SpaceId,
+        /// Its name.
+        name: String,
+    },
+    /// To `SpaceList`.
+    Spaces {
+        /// The spaces, the personal one first.
+        items: Vec<SpaceInfo>,
+    },
+    /// To `SpaceShow`, `SpaceRemove`, `SpaceLeave`.
+    Space(SpaceDetail),
+    /// To `SpaceInvite`.
+    Ticket {
+        /// The ticket to pass on.
+        ticket: String,
+        /// When it stops working, ms since the epoch.
+        expires_at: Option<i64>,
+    },
+    /// To `Connect`.
+    Connected {
+        /// The peer dialled.
+        peer: String,
+    },
+    /// To `Peers`.
+    Peers {
+        /// Connected peers.
+        items: Vec<PeerInfo>,
+    },
+}
+
+/// How far a space is in sync with the members this node reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    /// Never shared: the personal space.
+    Local,
+    /// No other member is connected.
+    Offline,
+    /// Exchanging with at least one connected member.
+    Syncing,
+    /// Every connected member holds what this node holds.
+    UpToDate,
+}
+
+/// A space in a listing.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct SpaceInfo {
+    /// The space.
+    pub id: SpaceId,
+    /// Its name.
+    pub name: String,
+    /// Whether it is this home's personal space.
+    pub personal: bool,
+    /// This member's role (owner in the personal space).
+    pub role: Role,
+    /// Members (1 for the personal space).
+    pub members: u32,
+    /// Members connected now.
+    pub connected: u32,
+    /// Sync state.
+    pub sync: SyncState,
+}
+
+/// A member of a space.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct MemberInfo {
+    /// The member id.
+    pub member: MemberId,
+    /// Name given when joining.
+    pub name: String,
+    /// Organisation given when joining.
+    pub org: String,
+    /// Role.
+    pub role: Role,
+    /// When they joined, ms since the epoch.
+    pub joined_at: i64,
+    /// Whether this is this home's member.
+    pub me: bool,
+    /// Whether their device is connected now.
+    pub connected: bool,
+}
+
+/// One space with its members.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct SpaceDetail {
+    /// The space.
+    pub info: SpaceInfo,
+    /// Its members, owners first.
+    pub members: Vec<MemberInfo>,
+    /// Removed members.
+    pub removed: Vec<MemberId>,
+}
+
+/// A connected peer.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct PeerInfo {
+    /// The libp2p peer id.
+    pub peer: String,
+    /// The member, when the peer id is a member key.
+    pub member: Option<MemberId>,
+    /// Remote addresses of its connections.
+    pub addrs: Vec<String>,
+    /// Spaces shared with it (by this node's view).
+    pub spaces: Vec<SpaceId>,
+    /// Traffic of the sync session with it so far.
+    pub traffic: Traffic,
+}
+
+/// What one sync session exchanged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Traffic {
+    /// Frames sent.
+    pub frames_out: u64,
+    /// Frames received.
+    pub frames_in: u64,
+    /// Bytes sent (frame payloads and their 4-byte length prefixes).
+    pub bytes_out: u64,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Round trips: how often a frame arrived after this side had sent since the last one.
+    pub round_trips: u64,
 }
 
 /// What `tacit init` did.
@@ -218,6 +403,14 @@ pub struct Status {
     pub questions: u64,
     /// Bytes of the database file and its write-ahead log.
     pub db_bytes: u64,
+    /// The libp2p peer id (the device's address on the network).
+    pub peer_id: String,
+    /// Where the node listens; empty when it has no network (a one-shot command).
+    pub listen_addrs: Vec<String>,
+    /// Connected peers.
+    pub peers: Vec<PeerInfo>,
+    /// Every space with its sync state.
+    pub spaces: Vec<SpaceInfo>,
 }
 
 /// Events a node emits to its subscribers.
@@ -235,5 +428,15 @@ pub enum Event {
         kind: Kind,
         /// Whether it is now deleted.
         deleted: bool,
+        /// Whether the change came from a peer.
+        #[serde(default)]
+        remote: bool,
     },
+    /// A space was created, joined, left, or its members changed.
+    SpacesChanged {
+        /// The space.
+        space: SpaceId,
+    },
+    /// Peers connected or disconnected, or a space's sync state changed.
+    NetworkChanged,
 }

@@ -40,6 +40,24 @@ pub enum NodeError {
     /// A request or reply on the control socket that is not what it should be.
     #[error("bad control message: {0}")]
     Protocol(String),
+    /// A space, member or peer that is not there.
+    #[error("{0}")]
+    NotFound(String),
+    /// Not allowed: a role without the right, a refused join.
+    #[error("{0}")]
+    Refused(String),
+    /// Input that cannot be used.
+    #[error("{0}")]
+    Invalid(String),
+    /// A membership op that does not verify or is not allowed.
+    #[error(transparent)]
+    Space(#[from] tacit_core::SpaceError),
+    /// A ticket that cannot be used.
+    #[error(transparent)]
+    Ticket(#[from] tacit_core::TicketError),
+    /// No network, or a peer that could not be reached.
+    #[error("{0}")]
+    Offline(String),
 }
 
 /// The kind of a failure, as it crosses the control socket (and later the UI boundary).
@@ -63,6 +81,10 @@ pub enum ErrorKind {
     DiskFull,
     /// The node has stopped; nothing more can be asked of it until it is started again.
     Stopped,
+    /// Not allowed for this member (role, membership).
+    Refused,
+    /// A peer could not be reached, or the node has no network.
+    Offline,
     /// Anything else.
     Internal,
 }
@@ -98,6 +120,12 @@ impl NodeError {
             },
             NodeError::Remote(w) | NodeError::Write(w) => w.kind,
             NodeError::Stopped => ErrorKind::Stopped,
+            NodeError::NotFound(_) => ErrorKind::NotFound,
+            NodeError::Refused(_) => ErrorKind::Refused,
+            NodeError::Invalid(_) | NodeError::Space(_) | NodeError::Ticket(_) => {
+                ErrorKind::Invalid
+            }
+            NodeError::Offline(_) => ErrorKind::Offline,
             _ => ErrorKind::Internal,
         }
     }

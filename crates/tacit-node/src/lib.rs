@@ -20,11 +20,18 @@ pub mod api;
 mod control;
 mod error;
 mod home;
+mod netview;
 mod node;
+mod replica;
+mod sync;
 
-pub use api::{Event, Identity, InitReport, ListItem, Request, Response, Status};
+pub use api::{
+    Event, Identity, InitReport, ListItem, MemberInfo, PeerInfo, Request, Response, SpaceDetail,
+    SpaceInfo, Status, SyncState, Traffic,
+};
 pub use control::{Client, ControlServer, socket_path};
 pub use error::{ErrorKind, NodeError, WireError};
 pub use home::{HOME_ENV, resolve_home};
 pub use node::Node;
+pub use sync::NetOptions;
 pub use tacit_core as core;

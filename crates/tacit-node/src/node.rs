@@ -6,14 +6,17 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use tacit_core::{
-    AnswerId, Doc, DocId, Draft, Edit, NoteEdit, NoteView, ProfileEdit, QuestionView, SpaceId,
+    AnswerId, DeviceKey, Doc, DocId, Draft, Edit, NoteEdit, NoteView, ProfileEdit, QuestionView,
+    SpaceId, Ticket,
 };
 use tacit_store::{Chunk, DocWrite, Home, SpaceRow};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::actor::{Actor, MAX_BATCH, Msg, NodeInfo, now_ms};
+use crate::actor::{Actor, MAX_BATCH, Msg, NodeInfo, heads_hash, now_ms};
 use crate::api::{Event, Identity, InitReport, ListItem, Request, Response, Status};
 use crate::error::NodeError;
+use crate::replica::{ReplicaReply, ReplicaReq, Replicated};
+use crate::sync::{ActorLink, Engine, NetOptions};
 
 /// Requests queued for the actor before callers wait: two full group-commit batches.
 const REQUEST_QUEUE: usize = 2 * MAX_BATCH;
@@ -22,6 +25,9 @@ const REQUEST_QUEUE: usize = 2 * MAX_BATCH;
 const EVENT_BUFFER: usize = 1024;
 /// Activation requests buffered: one is enough to raise a window; a few cover a burst.
 const ACTIVATIONS: usize = 4;
+/// Local changes buffered per sync session; a session that falls further behind reconciles
+/// again instead.
+const REPLICA_BUFFER: usize = 4096;
 
 /// Store keys of the home's identity.
 const META_MEMBER: &str = "member";
@@ -37,6 +43,12 @@ pub struct Node {
     activations: broadcast::Sender<()>,
     info: Arc<NodeInfo>,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+    /// Local changes and membership changes, for the sync sessions.
+    replica: broadcast::Sender<Replicated>,
+    /// The network, once started.
+    engine: Arc<Mutex<Option<Arc<Engine>>>>,
+    /// The device key's secret: the network identity.
+    secret: Arc<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Node {
@@ -53,17 +65,17 @@ impl Node {
     /// a home that was never initialised, and names the pid of another process holding it.
     pub async fn open(dir: &Path) -> Result<Node, NodeError> {
         let dir = dir.to_path_buf();
-        let (home, store, info) = tokio::task::spawn_blocking(move || {
+        let (home, store, info, key) = tokio::task::spawn_blocking(move || {
             let home = Home::open(&dir, false)?;
             let key = home.load_key()?;
             let store = home.open_store(false)?;
             let info = recorded_identity(&store, &dir, &key)?
                 .ok_or_else(|| tacit_store::StoreError::NotInitialised { dir: dir.clone() })?;
-            Ok::<_, NodeError>((home, store, info))
+            Ok::<_, NodeError>((home, store, info, key))
         })
         .await
         .map_err(|e| NodeError::Internal(format!("opening the home panicked: {e}")))??;
-        Ok(Self::start(home, store, info))
+        Ok(Self::start(home, store, info, key))
     }
 
     /// Initialises the home at `dir` (device key, member, personal space, profile) and starts
@@ -74,21 +86,30 @@ impl Node {
         let created = tokio::task::spawn_blocking(move || init_home(&dir, profile))
             .await
             .map_err(|e| NodeError::Internal(format!("initialising the home panicked: {e}")))??;
-        let (home, store, info, created) = created;
+        let (home, store, info, key, created) = created;
         let report = InitReport {
             created,
             home: info.home.display().to_string(),
             member: info.member,
             personal_space: info.personal,
         };
-        Ok((Self::start(home, store, info), report))
+        Ok((Self::start(home, store, info, key), report))
     }
 
-    fn start(home: Home, store: tacit_store::Store, info: NodeInfo) -> Node {
+    fn start(home: Home, store: tacit_store::Store, info: NodeInfo, key: DeviceKey) -> Node {
         let info = Arc::new(info);
         let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let actor = Actor::new(home, store, info.clone(), events.clone());
+        let (replica, _) = broadcast::channel(REPLICA_BUFFER);
+        let secret = Arc::new(key.secret());
+        let actor = Actor::new(
+            home,
+            store,
+            info.clone(),
+            key,
+            events.clone(),
+            replica.clone(),
+        );
         let thread = std::thread::Builder::new()
             .name("tacit-node".into())
             .spawn(move || actor.run(rx))
@@ -100,7 +121,50 @@ impl Node {
             activations: broadcast::channel(ACTIVATIONS).0,
             info,
             thread: Arc::new(Mutex::new(thread)),
+            replica,
+            engine: Arc::default(),
+            secret,
         }
+    }
+
+    /// Starts the network: listens, dials members seen before, syncs shared spaces. Until
+    /// this is called the node works alone (as one-shot CLI commands do).
+    pub async fn start_network(&self, opts: NetOptions) -> Result<(), NodeError> {
+        if self.engine().is_some() {
+            return Ok(());
+        }
+        let engine = Engine::start(
+            opts,
+            *self.secret,
+            ActorLink::new(&self.tx),
+            self.info.clone(),
+            self.events.clone(),
+            self.replica.clone(),
+        )
+        .await?;
+        if let Ok(mut slot) = self.engine.lock() {
+            *slot = Some(engine);
+        }
+        let _ = self.events.send(Event::NetworkChanged);
+        Ok(())
+    }
+
+    fn engine(&self) -> Option<Arc<Engine>> {
+        self.engine.lock().ok().and_then(|e| e.clone())
+    }
+
+    /// The engine, or the error a command needing the network gets without one.
+    fn network(&self) -> Result<Arc<Engine>, NodeError> {
+        self.engine().ok_or_else(|| {
+            NodeError::Offline(
+                "this needs the network: run `tacit serve` (or the app) and try again".into(),
+            )
+        })
+    }
+
+    /// The libp2p peer id of this node.
+    pub fn peer_id(&self) -> &str {
+        &self.info.peer_id
     }
 
     /// The home directory.
@@ -133,10 +197,22 @@ impl Node {
 
     /// Runs one request. Success means every change it made is on disk.
     pub async fn execute(&self, req: Request) -> Result<Response, NodeError> {
-        if let Request::Activate = req {
-            // Nothing to store: answered here, by whoever listens for activations.
-            let window = self.activations.send(()).is_ok();
-            return Ok(Response::Activated { window });
+        match req {
+            Request::Activate => {
+                // Nothing to store: answered here, by whoever listens for activations.
+                let window = self.activations.send(()).is_ok();
+                return Ok(Response::Activated { window });
+            }
+            Request::Connect { addr } => {
+                let peer = self.network()?.connect(&addr).await?;
+                return Ok(Response::Connected { peer });
+            }
+            Request::Peers => {
+                let items = self.info.net.lock().map(|v| v.peers()).unwrap_or_default();
+                return Ok(Response::Peers { items });
+            }
+            Request::SpaceJoin { ticket } => return self.join(&ticket).await,
+            _ => {}
         }
         let (reply, rx) = oneshot::channel();
         self.tx
@@ -146,9 +222,34 @@ impl Node {
         rx.await.map_err(|_| NodeError::Stopped)?
     }
 
+    async fn join(&self, ticket: &str) -> Result<Response, NodeError> {
+        let ticket = Ticket::parse(ticket)?;
+        ticket.check_expiry(now_ms())?;
+        let engine = self.network()?;
+        let op = match self
+            .replica_ask(ReplicaReq::JoinOp {
+                ticket: Box::new(ticket.clone()),
+            })
+            .await?
+        {
+            ReplicaReply::JoinOp(op) => op,
+            _ => return Err(NodeError::Internal("unexpected reply to a join".into())),
+        };
+        let (id, name) = engine.join(ticket, op).await?;
+        Ok(Response::SpaceCreated { id, name })
+    }
+
+    async fn replica_ask(&self, req: ReplicaReq) -> Result<ReplicaReply, NodeError> {
+        ActorLink::new(&self.tx).ask(req).await
+    }
+
     /// Writes what is pending, checkpoints the database and stops the actor. Later calls on
     /// any clone fail with [`NodeError::Stopped`].
     pub async fn shutdown(&self) {
+        let engine = self.engine.lock().ok().and_then(|mut e| e.take());
+        if let Some(engine) = engine {
+            engine.shutdown().await;
+        }
         let (done, rx) = oneshot::channel();
         if self.tx.send(Msg::Shutdown(done)).await.is_ok() {
             let _ = rx.await;
@@ -177,12 +278,21 @@ impl Node {
 
     /// Writes a new note; returns its id once it is on disk.
     pub async fn note_new(&self, draft: Draft) -> Result<DocId, NodeError> {
-        created(self.execute(Request::NoteNew { draft }).await?)
+        created(
+            self.execute(Request::NoteNew { draft, space: None })
+                .await?,
+        )
     }
 
     /// Notes, newest change first (metadata only).
     pub async fn note_list(&self) -> Result<Vec<ListItem>, NodeError> {
-        list(self.execute(Request::NoteList { limit: None }).await?)
+        list(
+            self.execute(Request::NoteList {
+                limit: None,
+                space: None,
+            })
+            .await?,
+        )
     }
 
     /// One note, by id or unique prefix.
@@ -211,7 +321,7 @@ impl Node {
 
     /// Asks a question; returns its id.
     pub async fn ask(&self, draft: Draft) -> Result<DocId, NodeError> {
-        created(self.execute(Request::Ask { draft }).await?)
+        created(self.execute(Request::Ask { draft, space: None }).await?)
     }
 
     /// Answers a question; returns the answer's id.
@@ -254,6 +364,7 @@ impl Node {
             self.execute(Request::Questions {
                 unanswered,
                 limit: None,
+                space: None,
             })
             .await?,
         )
@@ -286,6 +397,10 @@ impl NodeInfo {
             member,
             personal,
             serving: AtomicBool::new(false),
+            peer_id: tacit_net::peer_id_of(&member)
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+            net: Mutex::default(),
         }
     }
 }
@@ -295,12 +410,12 @@ impl NodeInfo {
 fn init_home(
     dir: &Path,
     profile: ProfileEdit,
-) -> Result<(Home, tacit_store::Store, NodeInfo, bool), NodeError> {
+) -> Result<(Home, tacit_store::Store, NodeInfo, DeviceKey, bool), NodeError> {
     let home = Home::open(dir, true)?;
     let (key, _) = home.init_key()?;
     let mut store = home.open_store(true)?;
     if let Some(info) = recorded_identity(&store, dir, &key)? {
-        return Ok((home, store, info, false));
+        return Ok((home, store, info, key, false));
     }
     let member = key.member_id();
     let now = now_ms();
@@ -331,6 +446,7 @@ fn init_home(
         id: profile.id(),
         space: personal,
         summary: profile.summary()?,
+        heads: Some(heads_hash(&mut profile)),
         chunk: Chunk::Snapshot(profile.save()),
     }])?;
     // Written last: a home counts as initialised only once everything above is on disk.
@@ -339,6 +455,7 @@ fn init_home(
         home,
         store,
         NodeInfo::new(dir.into(), member, personal),
+        key,
         true,
     ))
 }

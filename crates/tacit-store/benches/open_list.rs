@@ -91,6 +91,7 @@ fn fill(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
                     })
                     .collect();
                 DocWrite {
+                    heads: None,
                     id: ids.next().unwrap_or_else(DocId::random),
                     space,
                     summary: Summary {

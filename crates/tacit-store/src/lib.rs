@@ -24,11 +24,13 @@ mod error;
 mod home;
 mod rows;
 mod schema;
+mod shared;
 mod store;
 
 pub use error::StoreError;
 pub use home::Home;
 pub use rows::{Chunk, DocWrite, ListFilter, Listed, SpaceRow, StoreStats};
+pub use shared::{ADDRESSES_PER_PEER, Address};
 pub use store::{COMPACT_AFTER_CHUNKS, Store};
 
 #[cfg(test)]

@@ -37,6 +37,9 @@ pub struct DocWrite {
     pub space: SpaceId,
     /// Its listing metadata after this write.
     pub summary: Summary,
+    /// Short hash of its heads after this write (for reconciliation); `None` leaves it to be
+    /// computed when first needed.
+    pub heads: Option<[u8; 8]>,
     /// The bytes to store.
     pub chunk: Chunk,
 }

@@ -61,6 +61,27 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX chunks_by_doc ON chunks (doc, seq);
     ",
+    // 2: shared spaces — heads hashes for reconciliation, membership ops, the address book.
+    "
+    -- Short hash of the document's Automerge heads (8 bytes); NULL until first computed.
+    ALTER TABLE docs ADD COLUMN heads BLOB;
+
+    -- The signed membership ops of each shared space: a grow-only set.
+    CREATE TABLE space_ops (
+        space TEXT NOT NULL,
+        hash  BLOB NOT NULL,          -- sha256 of data
+        data  BLOB NOT NULL,
+        PRIMARY KEY (space, hash)
+    ) WITHOUT ROWID;
+
+    -- Where peers were seen: reconnect targets.
+    CREATE TABLE addresses (
+        peer      TEXT NOT NULL,      -- libp2p peer id
+        addr      TEXT NOT NULL,      -- multiaddr
+        last_seen INTEGER NOT NULL,   -- ms since the epoch
+        PRIMARY KEY (peer, addr)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes, and the newest it opens.
@@ -129,7 +150,14 @@ pub(crate) fn check_existing(path: &Path) -> Result<(), StoreError> {
 const FULL_CHECK_MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The tables checked at open when the file is too large for a full check: what listings read.
-const METADATA_TABLES: &[&str] = &["sqlite_schema", "meta", "spaces", "docs"];
+const METADATA_TABLES: &[&str] = &[
+    "sqlite_schema",
+    "meta",
+    "spaces",
+    "docs",
+    "space_ops",
+    "addresses",
+];
 
 /// How many lines of a failed check go into the error.
 pub(crate) const CHECK_REPORT_LINES: usize = 5;

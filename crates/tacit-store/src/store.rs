@@ -42,13 +42,13 @@ const INCREMENT: i64 = 1;
 
 const UPSERT_DOC: &str = "
     INSERT INTO docs (id, space, kind, title, tags, author, created_at, updated_at, deleted,
-                      answers, accepted)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                      answers, accepted, heads)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
     ON CONFLICT (id) DO UPDATE SET
         space = excluded.space, kind = excluded.kind, title = excluded.title,
         tags = excluded.tags, author = excluded.author, created_at = excluded.created_at,
         updated_at = excluded.updated_at, deleted = excluded.deleted,
-        answers = excluded.answers, accepted = excluded.accepted";
+        answers = excluded.answers, accepted = excluded.accepted, heads = excluded.heads";
 
 /// Chunk count and bytes of snapshots and increments of one document. `length()` of a blob
 /// reads the record header only, not the blob.
@@ -216,6 +216,7 @@ impl Store {
                         s.deleted,
                         s.answers,
                         s.accepted,
+                        w.heads.map(|h| h.to_vec()),
                     ])
                 })
                 .at(path)?;

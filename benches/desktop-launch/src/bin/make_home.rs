@@ -71,7 +71,7 @@ async fn make(dir: &Path, n: usize, words: &[String]) -> Result<()> {
         let draft = draft(&mut rng, words, i);
         bytes += draft.body.len();
         let node = node.clone();
-        tasks.spawn(async move { node.execute(Request::NoteNew { draft }).await });
+        tasks.spawn(async move { node.execute(Request::NoteNew { draft, space: None }).await });
     }
     while let Some(r) = tasks.join_next().await {
         finished(Some(r))?;

@@ -29,6 +29,7 @@ fn add_note(store: &mut Store, space: SpaceId, title: &str, at: i64) -> (DocId, 
     };
     let mut doc = Doc::new_note(id, edit(at), draft).unwrap();
     let write = DocWrite {
+        heads: None,
         id,
         space,
         summary: doc.summary().unwrap(),
@@ -52,6 +53,7 @@ fn filled_db(dir: &Path, notes: usize) -> std::path::PathBuf {
         };
         let mut doc = Doc::new_note(id, edit(i as i64), draft).unwrap();
         let write = DocWrite {
+            heads: None,
             id,
             space,
             summary: doc.summary().unwrap(),

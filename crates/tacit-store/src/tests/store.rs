@@ -14,6 +14,7 @@ fn store() -> (TempDir, Store) {
 
 fn increment(doc: &mut Doc, space: SpaceId) -> DocWrite {
     DocWrite {
+        heads: None,
         id: doc.id(),
         space,
         summary: doc.summary().unwrap(),
@@ -80,6 +81,7 @@ fn a_batch_is_all_or_nothing() {
     let good = increment(&mut doc, space);
     // The second write of the batch fails inside SQLite, after the first one went through.
     let bad = DocWrite {
+        heads: None,
         id: DocId::random(),
         chunk: Chunk::Increment(vec![1, 2, 3]),
         ..good.clone()
@@ -131,6 +133,7 @@ fn many_increments_ask_for_compaction_and_a_snapshot_replaces_them() {
     assert!(store.load_chunks(id).unwrap().len() > 1);
 
     let snapshot = DocWrite {
+        heads: None,
         id,
         space,
         summary: doc.summary().unwrap(),
@@ -152,6 +155,7 @@ fn more_than_the_chunk_bound_asks_for_compaction_even_when_small() {
     let summary = doc.summary().unwrap();
     // A large snapshot, then tiny increments: only the count bound can trigger.
     let big = DocWrite {
+        heads: None,
         id,
         space,
         summary: summary.clone(),
@@ -160,6 +164,7 @@ fn more_than_the_chunk_bound_asks_for_compaction_even_when_small() {
     store.write(&[big]).unwrap();
     for n in 1..=COMPACT_AFTER_CHUNKS {
         let w = DocWrite {
+            heads: None,
             id,
             space,
             summary: summary.clone(),
@@ -185,6 +190,7 @@ fn metadata_only_writes_keep_the_chunks() {
     summary.updated_at = 9;
     store
         .write(&[DocWrite {
+            heads: None,
             id,
             space,
             summary,
@@ -221,6 +227,7 @@ fn list_filters_and_orders() {
         }
         store
             .write(&[DocWrite {
+                heads: None,
                 id,
                 space: b,
                 summary: q.summary().unwrap(),
@@ -330,6 +337,7 @@ fn resolve_takes_unique_prefixes() {
         s.deleted = deleted;
         store
             .write(&[DocWrite {
+                heads: None,
                 id: id(hex),
                 space,
                 summary: s,

@@ -1,0 +1,82 @@
+//! What syncing with peers needs of a document: Automerge's sync protocol, applying received
+//! changes, and naming the author and time of each change so that the node can refuse changes
+//! from members without write rights.
+//!
+//! Every entry point here takes bytes from the network: a panic inside Automerge on them becomes
+//! a [`CoreError::Malformed`] for this document, never a crash.
+
+use automerge::ChangeHash;
+use automerge::sync::{Message, State, SyncDoc};
+
+use super::Doc;
+use crate::error::CoreError;
+use crate::id::MemberId;
+
+/// Who wrote one change, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeAuthor {
+    /// The member, when the change's actor is a member id (32 bytes); `None` for any other actor.
+    pub member: Option<MemberId>,
+    /// The change's time in ms since the epoch (Automerge records whole seconds).
+    pub at: i64,
+}
+
+impl Doc {
+    /// The author and time of every change not in the history of `heads` (all changes for
+    /// empty `heads`).
+    pub fn authors_since(&mut self, heads: &[ChangeHash]) -> Vec<ChangeAuthor> {
+        self.am
+            .get_changes_meta(heads)
+            .iter()
+            .map(|c| ChangeAuthor {
+                member: MemberId::from_actor_id(&c.actor),
+                at: c.timestamp.saturating_mul(1000),
+            })
+            .collect()
+    }
+
+    /// Whether some received changes wait for changes this document does not hold.
+    pub fn lacks_changes(&mut self) -> bool {
+        !self.am.get_missing_deps(&[]).is_empty()
+    }
+
+    /// Applies changes received from a peer (the bytes of `save()` or `save_after()`).
+    pub fn apply_changes(&mut self, bytes: &[u8]) -> Result<(), CoreError> {
+        let id = self.id;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.am.load_incremental(bytes)
+        }))
+        .map_err(|_| {
+            CoreError::Malformed(format!("changes to document {id} could not be decoded"))
+        })?
+        .map_err(|e| CoreError::Malformed(format!("changes to document {id}: {e}")))?;
+        Ok(())
+    }
+
+    /// The next Automerge sync message for a peer whose sync state is `state`, encoded; `None`
+    /// when there is nothing to say. A panic inside Automerge (a state damaged by an earlier
+    /// hostile message) is "nothing to say": the session's next receive reports the damage.
+    pub fn sync_message(&mut self, state: &mut State) -> Option<Vec<u8>> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.am.sync().generate_sync_message(state)
+        }))
+        .unwrap_or(None)
+        .map(Message::encode)
+    }
+
+    /// Applies a peer's encoded Automerge sync message.
+    pub fn receive_sync(&mut self, state: &mut State, msg: &[u8]) -> Result<(), CoreError> {
+        let id = self.id;
+        let msg = Message::decode(msg)
+            .map_err(|e| CoreError::Malformed(format!("sync message for document {id}: {e}")))?;
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.am.sync().receive_sync_message(state, msg)
+        }))
+        .map_err(|_| {
+            CoreError::Malformed(format!(
+                "sync message for document {id} could not be applied"
+            ))
+        })?
+        .map_err(|e| CoreError::Malformed(format!("sync message for document {id}: {e}")))
+    }
+}

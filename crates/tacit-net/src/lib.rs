@@ -1,0 +1,24 @@
+//! Tacit's network layer: libp2p transports (TCP + Noise + Yamux, QUIC), identify, ping, mDNS and
+//! connection limits, run by one task behind the [`Net`] handle; the framing of the sync stream
+//! ([`codec`]); and the wire types and set reconciliation of the sync protocol ([`wire`],
+//! [`recon`]).
+//!
+//! It moves bytes and reports who is there. It must never decide what to sync or trust a peer's
+//! claim about membership: that is `tacit-node`'s job, on top of [`NetEvent`] and
+//! [`Net::open_stream`]. Every queue, connection count, stream count and frame here has a bound
+//! ([`Limits`]), and nothing a peer sends may panic the swarm task.
+//!
+//! A device is one identity in two encodings: its Ed25519 public key is the member id, and the
+//! libp2p [`PeerId`] inlines the same key ([`peer_id_of`], [`member_of`]).
+
+pub mod codec;
+mod identity;
+mod limits;
+pub mod recon;
+mod transport;
+pub mod wire;
+
+pub use identity::{member_of, peer_id_of};
+pub use libp2p::{Multiaddr, PeerId, Stream};
+pub use limits::Limits;
+pub use transport::{IDENTIFY_PROTOCOL, Net, NetConfig, NetError, NetEvent, SYNC_PROTOCOL};

@@ -1,0 +1,245 @@
+//! The messages of `/tacit/sync/1`: one long-lived stream per connection, each frame one
+//! [`Message`] encoded with postcard (length-prefixed by the codec, which bounds its size).
+//!
+//! A session runs, per space both sides share:
+//!
+//! 1. [`Message::Hello`] (and later [`Message::Offer`]): the spaces in which, by the sender's own
+//!    membership view, the receiver is a member — with a digest of the sender's membership ops.
+//!    A peer that is not a member is offered nothing and learns nothing.
+//! 2. [`Message::Ops`]: the sender's membership ops of an offered space whose digest differs.
+//! 3. [`Message::Recon`]: range-based set reconciliation ([`crate::recon`]) over (document id,
+//!    heads hash), started by the side with the smaller peer id once both sides offered the space.
+//! 4. [`Message::Docs`] for documents the other side lacks, [`Message::Want`] for those this side
+//!    lacks, and [`Message::Sync`] (Automerge's sync protocol) for documents both hold with
+//!    different heads. Sync then continues live: every local change is pushed as `Sync`.
+//!
+//! A joiner opens with [`Message::Join`] (its signed join op) before its `Hello`.
+
+use serde::{Deserialize, Serialize};
+use tacit_core::{DocId, SpaceId};
+
+use crate::recon::Part;
+
+/// The protocol version this build speaks.
+pub const VERSION: u16 = 1;
+
+/// Most spaces one `Hello` or `Offer` names.
+pub const MAX_SPACES: usize = 1024;
+/// Most membership ops one `Ops` carries.
+pub const MAX_OPS: usize = 10_000;
+/// Most reconciliation parts in one `Recon` (one level of 16-way splits of 16 ranges and more).
+pub const MAX_PARTS: usize = 4096;
+/// Most documents in one `Docs`.
+pub const MAX_DOCS: usize = 256;
+/// Most ids in one `Have` or `Want`.
+pub const MAX_IDS: usize = 4096;
+
+/// A space as offered to a peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpaceOffer {
+    /// The space.
+    pub space: SpaceId,
+    /// Digest of the sender's membership op hashes.
+    pub ops_digest: [u8; 32],
+}
+
+/// One whole document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WholeDoc {
+    /// The document.
+    pub id: DocId,
+    /// Its Automerge bytes: the stored chunks concatenated, which load as one document.
+    pub data: Vec<u8>,
+}
+
+/// One frame of `/tacit/sync/1`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    /// First frame of each side.
+    Hello {
+        /// [`VERSION`] of the sender.
+        version: u16,
+        /// Spaces the receiver is a member of, in the sender's view.
+        spaces: Vec<SpaceOffer>,
+    },
+    /// Spaces newly offered (the sender's view of the membership changed).
+    Offer {
+        /// Spaces now offered.
+        spaces: Vec<SpaceOffer>,
+    },
+    /// A joiner's signed join op, and the invitation it answers.
+    Join {
+        /// The space.
+        space: SpaceId,
+        /// The signed join op.
+        op: Vec<u8>,
+    },
+    /// The join was refused.
+    JoinRefused {
+        /// The space.
+        space: SpaceId,
+        /// Why, for the joiner to show.
+        reason: String,
+    },
+    /// Membership ops of a space.
+    Ops {
+        /// The space.
+        space: SpaceId,
+        /// Signed ops.
+        ops: Vec<Vec<u8>>,
+    },
+    /// Reconciliation of a space's documents.
+    Recon {
+        /// The space.
+        space: SpaceId,
+        /// Steps about ranges.
+        parts: Vec<Part>,
+    },
+    /// Whole documents the receiver lacks.
+    Docs {
+        /// The space.
+        space: SpaceId,
+        /// The documents.
+        docs: Vec<WholeDoc>,
+    },
+    /// Documents the sender holds and the receiver lacks: they follow in `Docs` frames.
+    Have {
+        /// The space.
+        space: SpaceId,
+        /// The documents.
+        ids: Vec<DocId>,
+    },
+    /// Documents the sender lacks and asks for.
+    Want {
+        /// The space.
+        space: SpaceId,
+        /// The documents.
+        ids: Vec<DocId>,
+    },
+    /// One Automerge sync message about one document.
+    Sync {
+        /// The space.
+        space: SpaceId,
+        /// The document.
+        id: DocId,
+        /// `automerge::sync::Message::encode()`.
+        msg: Vec<u8>,
+    },
+    /// The sender has nothing more to say about a document's sync: it holds what the peer holds.
+    Synced {
+        /// The space.
+        space: SpaceId,
+        /// The document.
+        id: DocId,
+    },
+    /// A change made (or received) just now, pushed live: Automerge bytes to apply.
+    Change {
+        /// The space.
+        space: SpaceId,
+        /// The document.
+        id: DocId,
+        /// Changes (`save_after`), or the whole document when it is new.
+        data: Vec<u8>,
+    },
+    /// The sender closes the session.
+    Bye {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A frame that is not a valid message.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// Not decodable.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    /// Decodable but over a limit.
+    #[error("message over its limit: {0}")]
+    OverLimit(&'static str),
+}
+
+impl Message {
+    /// The frame bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        // Serialising plain data into a Vec cannot fail.
+        postcard::to_stdvec(self).unwrap_or_default()
+    }
+
+    /// Decodes and checks a frame's limits. Trailing bytes are refused.
+    pub fn decode(bytes: &[u8]) -> Result<Message, WireError> {
+        let (msg, rest): (Message, &[u8]) =
+            postcard::take_from_bytes(bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(WireError::Malformed(format!(
+                "{} bytes after the message",
+                rest.len()
+            )));
+        }
+        let ok = match &msg {
+            Message::Hello { spaces, .. } | Message::Offer { spaces } => spaces.len() <= MAX_SPACES,
+            Message::Ops { ops, .. } => ops.len() <= MAX_OPS,
+            Message::Recon { parts, .. } => parts.len() <= MAX_PARTS,
+            Message::Docs { docs, .. } => docs.len() <= MAX_DOCS,
+            Message::Want { ids, .. } | Message::Have { ids, .. } => ids.len() <= MAX_IDS,
+            _ => true,
+        };
+        if ok {
+            Ok(msg)
+        } else {
+            Err(WireError::OverLimit("items in one message"))
+        }
+    }
+
+    /// A short name for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Message::Hello { .. } => "hello",
+            Message::Offer { .. } => "offer",
+            Message::Join { .. } => "join",
+            Message::JoinRefused { .. } => "join-refused",
+            Message::Ops { .. } => "ops",
+            Message::Recon { .. } => "recon",
+            Message::Docs { .. } => "docs",
+            Message::Have { .. } => "have",
+            Message::Want { .. } => "want",
+            Message::Synced { .. } => "synced",
+            Message::Change { .. } => "change",
+            Message::Sync { .. } => "sync",
+            Message::Bye { .. } => "bye",
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_and_garbage_is_refused() {
+        let m = Message::Sync {
+            space: SpaceId::random(),
+            id: DocId::random(),
+            msg: vec![1, 2, 3],
+        };
+        assert_eq!(Message::decode(&m.encode()).unwrap(), m);
+        let mut long = m.encode();
+        long.push(0);
+        assert!(Message::decode(&long).is_err());
+        assert!(Message::decode(&[0xff, 0xff, 0xff]).is_err());
+        assert!(Message::decode(&[]).is_err());
+    }
+
+    #[test]
+    fn over_limit_lists_are_refused() {
+        let m = Message::Want {
+            space: SpaceId::random(),
+            ids: (0..=MAX_IDS).map(|_| DocId::random()).collect(),
+        };
+        assert!(matches!(
+            Message::decode(&m.encode()),
+            Err(WireError::OverLimit(_))
+        ));
+    }
+}

@@ -1,0 +1,418 @@
+//! The actor's side of shared spaces a user acts on: create, list, show, invite, remove, leave;
+//! naming a space by id, prefix or name; and the write rights every document change checks.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tacit_core::{
+    MemberId, Membership, Op, OpBody, Role, SignedOp, SpaceId, Ticket, new_secret, new_space,
+    secret_hash,
+};
+use tacit_store::{SpaceRow, Store};
+use tracing::warn;
+
+use super::{Actor, Outcome, now_ms};
+use crate::api::{MemberInfo, Response, SpaceDetail, SpaceInfo, SyncState};
+use crate::error::NodeError;
+use crate::netview::NetView;
+use crate::replica::Replicated;
+
+/// A shared space held by this home: its row, its signed ops and their fold.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) row: SpaceRow,
+    pub(crate) ops: Vec<SignedOp>,
+    pub(crate) membership: Membership,
+}
+
+impl Shared {
+    pub(crate) fn new(row: SpaceRow, ops: Vec<SignedOp>) -> Self {
+        let membership = Membership::fold(row.id, ops.iter());
+        Self {
+            row,
+            ops,
+            membership,
+        }
+    }
+
+    /// Adds ops not held yet; true when the set grew.
+    pub(crate) fn add(&mut self, new: impl IntoIterator<Item = SignedOp>) -> bool {
+        let mut grew = false;
+        for op in new {
+            let hash = op.hash();
+            if !self.ops.iter().any(|o| o.hash() == hash) {
+                self.ops.push(op);
+                grew = true;
+            }
+        }
+        if grew {
+            self.membership = Membership::fold(self.row.id, self.ops.iter());
+        }
+        grew
+    }
+
+    pub(crate) fn op_bytes(&self) -> Vec<Vec<u8>> {
+        self.ops.iter().map(|o| o.to_bytes()).collect()
+    }
+}
+
+/// The shared spaces recorded in the store, with their ops. A space whose ops cannot be read
+/// is left out (and logged): the rest of the home still works.
+pub(crate) fn load_all(store: &Store) -> BTreeMap<SpaceId, Shared> {
+    let rows = match store.spaces() {
+        Ok(rows) => rows,
+        Err(e) => {
+            warn!("cannot read the spaces: {e}");
+            return BTreeMap::new();
+        }
+    };
+    let mut out = BTreeMap::new();
+    for row in rows.into_iter().filter(|r| !r.personal) {
+        match store.ops(row.id) {
+            Ok(raw) => {
+                let ops: Vec<SignedOp> = raw
+                    .iter()
+                    .filter_map(|b| SignedOp::from_bytes(b).ok())
+                    .collect();
+                if ops.len() < raw.len() {
+                    warn!(space = %row.id, "{} stored ops do not decode; ignored", raw.len() - ops.len());
+                }
+                out.insert(row.id, Shared::new(row, ops));
+            }
+            Err(e) => warn!(space = %row.id, "cannot read the space's ops: {e}"),
+        }
+    }
+    out
+}
+
+impl Actor {
+    pub(super) fn net_view(&self) -> NetView {
+        self.info.net.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// The space named by an id, a unique id prefix (4+ hex digits) or a name; the personal
+    /// space when `None`.
+    pub(super) fn space_ref(&self, name: Option<&str>) -> Result<SpaceId, NodeError> {
+        let Some(name) = name.map(str::trim) else {
+            return Ok(self.info.personal);
+        };
+        let personal = self.info.personal;
+        let all = || std::iter::once(personal).chain(self.spaces.keys().copied());
+        let lower = name.to_ascii_lowercase();
+        if let Ok(id) = lower.parse::<SpaceId>()
+            && all().any(|s| s == id)
+        {
+            return Ok(id);
+        }
+        let by_name: Vec<SpaceId> = all()
+            .filter(|s| self.space_name(*s).eq_ignore_ascii_case(name))
+            .collect();
+        let by_prefix: Vec<SpaceId> =
+            if lower.len() >= 4 && lower.bytes().all(|b| b.is_ascii_hexdigit()) {
+                all()
+                    .filter(|s| s.to_string().starts_with(&lower))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+        match (by_name.as_slice(), by_prefix.as_slice()) {
+            ([one], _) | ([], [one]) => Ok(*one),
+            ([], []) => Err(NodeError::NotFound(format!(
+                "no space {name:?}; `tacit space list` shows yours"
+            ))),
+            _ => Err(NodeError::NotFound(format!(
+                "{name:?} names several spaces; give more of the id"
+            ))),
+        }
+    }
+
+    fn space_name(&self, space: SpaceId) -> String {
+        if space == self.info.personal {
+            return "Personal".into();
+        }
+        self.spaces
+            .get(&space)
+            .map(|s| s.row.name.clone())
+            .unwrap_or_default()
+    }
+
+    /// Refuses a document change in a space where this member may not write.
+    pub(super) fn check_write(&self, space: SpaceId) -> Result<(), NodeError> {
+        if space == self.info.personal {
+            return Ok(());
+        }
+        let Some(shared) = self.spaces.get(&space) else {
+            return Err(NodeError::NotFound(format!(
+                "this home does not belong to space {space}"
+            )));
+        };
+        match shared.membership.role(&self.info.member) {
+            Some(role) if role.can_write() => Ok(()),
+            Some(_) => Err(NodeError::Refused(format!(
+                "you are a reader in {:?}: only editors and owners write there",
+                shared.row.name
+            ))),
+            None => Err(NodeError::Refused(format!(
+                "you are no longer a member of {:?}",
+                shared.row.name
+            ))),
+        }
+    }
+
+    fn shared(&self, space: SpaceId) -> Result<&Shared, NodeError> {
+        self.spaces.get(&space).ok_or_else(|| {
+            if space == self.info.personal {
+                NodeError::Refused("the personal space is yours alone: it has no members".into())
+            } else {
+                NodeError::NotFound(format!("this home does not belong to space {space}"))
+            }
+        })
+    }
+
+    fn profile_names(&mut self) -> (String, String) {
+        match self.identity() {
+            Ok(i) => (i.profile.name, i.profile.org),
+            Err(_) => (String::new(), String::new()),
+        }
+    }
+
+    pub(super) fn space_new(&mut self, name: &str) -> Result<Outcome, NodeError> {
+        self.flush();
+        let (member_name, member_org) = self.profile_names();
+        let now = now_ms();
+        let (id, op) = new_space(&self.key, name.trim(), &member_name, &member_org, now)?;
+        let row = SpaceRow {
+            id,
+            name: name.trim().to_owned(),
+            personal: false,
+            created_at: now,
+        };
+        self.store
+            .add_shared_space(&row, &[(op.hash().0, op.to_bytes())])?;
+        let shared = Shared::new(row.clone(), vec![op]);
+        self.spaces.insert(id, shared);
+        self.membership_changed(id);
+        Ok(Outcome::read(Response::SpaceCreated { id, name: row.name }))
+    }
+
+    /// Signs an op for a space, stores it and refolds. The op must be valid in the fold, or
+    /// nothing is stored.
+    fn sign_op(&mut self, space: SpaceId, body: OpBody) -> Result<SignedOp, NodeError> {
+        self.flush();
+        let shared = self.shared(space)?;
+        let op = SignedOp::sign(
+            &self.key,
+            Op {
+                space,
+                author: self.info.member,
+                at: now_ms(),
+                deps: shared.membership.heads(),
+                body,
+            },
+        )?;
+        let mut ops = shared.ops.clone();
+        ops.push(op.clone());
+        if !Membership::fold(space, ops.iter())
+            .applied()
+            .contains(&op.hash())
+        {
+            return Err(NodeError::Refused(
+                "that change to the membership is not allowed".into(),
+            ));
+        }
+        self.store.add_ops(space, &[(op.hash().0, op.to_bytes())])?;
+        if let Some(shared) = self.spaces.get_mut(&space) {
+            shared.add([op.clone()]);
+        }
+        Ok(op)
+    }
+
+    /// Tells the UI and the sync sessions that a space's membership changed.
+    pub(super) fn membership_changed(&mut self, space: SpaceId) {
+        let ops = self
+            .spaces
+            .get(&space)
+            .map(Shared::op_bytes)
+            .unwrap_or_default();
+        let _ = self.events.send(crate::api::Event::SpacesChanged { space });
+        let _ = self.replica.send(Replicated::Membership {
+            space,
+            ops: Arc::new(ops),
+        });
+    }
+
+    pub(super) fn space_invite(
+        &mut self,
+        space: &str,
+        role: Role,
+        expires_in: Option<u64>,
+        uses: Option<u32>,
+    ) -> Result<Outcome, NodeError> {
+        let space = self.space_ref(Some(space))?;
+        let shared = self.shared(space)?;
+        if shared.membership.role(&self.info.member) != Some(Role::Owner) {
+            return Err(NodeError::Refused(format!(
+                "only owners invite to {:?}",
+                shared.row.name
+            )));
+        }
+        let name = shared.row.name.clone();
+        if uses == Some(0) {
+            return Err(NodeError::Invalid(
+                "an invitation for 0 uses admits nobody".into(),
+            ));
+        }
+        let expires_at =
+            expires_in.map(|ms| now_ms().saturating_add(i64::try_from(ms).unwrap_or(i64::MAX)));
+        let secret = new_secret();
+        let op = self.sign_op(
+            space,
+            OpBody::Invite {
+                role,
+                expires_at,
+                uses,
+                secret_hash: secret_hash(&secret),
+            },
+        )?;
+        self.membership_changed(space);
+        let ticket = Ticket {
+            space,
+            name,
+            invite: op.hash(),
+            secret,
+            role,
+            expires_at,
+            inviter: self.info.member,
+            addrs: self.net_view().listen,
+        };
+        Ok(Outcome::read(Response::Ticket {
+            ticket: ticket.to_string(),
+            expires_at,
+        }))
+    }
+
+    fn member_ref(&self, space: SpaceId, name: &str) -> Result<MemberId, NodeError> {
+        let shared = self.shared(space)?;
+        let lower = name.trim().to_ascii_lowercase();
+        let found: Vec<MemberId> = shared
+            .membership
+            .members()
+            .iter()
+            .filter(|(id, m)| {
+                id.to_string().starts_with(&lower) && lower.len() >= 4
+                    || m.name.eq_ignore_ascii_case(name.trim())
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(NodeError::NotFound(format!(
+                "{name:?} is not a member of {:?}",
+                shared.row.name
+            ))),
+            _ => Err(NodeError::NotFound(format!(
+                "{name:?} names several members; give more of the member id"
+            ))),
+        }
+    }
+
+    pub(super) fn space_remove(&mut self, space: &str, member: &str) -> Result<Outcome, NodeError> {
+        let space = self.space_ref(Some(space))?;
+        let member = self.member_ref(space, member)?;
+        if member == self.info.member {
+            return Err(NodeError::Invalid(
+                "to remove yourself, leave the space (`tacit space leave`)".into(),
+            ));
+        }
+        let shared = self.shared(space)?;
+        if shared.membership.role(&self.info.member) != Some(Role::Owner) {
+            return Err(NodeError::Refused(format!(
+                "only owners remove members of {:?}",
+                shared.row.name
+            )));
+        }
+        self.sign_op(space, OpBody::Remove { member })?;
+        self.membership_changed(space);
+        Ok(Outcome::read(Response::Space(self.space_detail(space)?)))
+    }
+
+    pub(super) fn space_leave(&mut self, space: &str) -> Result<Outcome, NodeError> {
+        let space = self.space_ref(Some(space))?;
+        let member = self.info.member;
+        self.sign_op(space, OpBody::Remove { member })?;
+        let detail = self.space_detail(space)?;
+        // Peers connected now learn of the departure from the op set sent with this event;
+        // then the space and everything in it leave this home.
+        self.membership_changed(space);
+        self.store.remove_space(space)?;
+        self.spaces.remove(&space);
+        self.items.remove(&space);
+        self.cache.clear();
+        let _ = self.events.send(crate::api::Event::SpacesChanged { space });
+        Ok(Outcome::read(Response::Space(detail)))
+    }
+
+    /// Every space: the personal one first, then the shared ones by name.
+    pub(super) fn space_infos(&self) -> Vec<SpaceInfo> {
+        let view = self.net_view();
+        let personal = SpaceInfo {
+            id: self.info.personal,
+            name: "Personal".into(),
+            personal: true,
+            role: Role::Owner,
+            members: 1,
+            connected: 0,
+            sync: SyncState::Local,
+        };
+        let mut shared: Vec<SpaceInfo> = self
+            .spaces
+            .values()
+            .map(|s| self.info_of(s, &view))
+            .collect();
+        shared.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        std::iter::once(personal).chain(shared).collect()
+    }
+
+    fn info_of(&self, s: &Shared, view: &NetView) -> SpaceInfo {
+        let (connected, sync) = if view.running {
+            view.space_state(s.row.id)
+        } else {
+            (0, SyncState::Offline)
+        };
+        SpaceInfo {
+            id: s.row.id,
+            name: s.row.name.clone(),
+            personal: false,
+            role: s.membership.role(&self.info.member).unwrap_or(Role::Reader),
+            members: u32::try_from(s.membership.members().len()).unwrap_or(u32::MAX),
+            connected,
+            sync,
+        }
+    }
+
+    pub(super) fn space_detail(&self, space: SpaceId) -> Result<SpaceDetail, NodeError> {
+        let shared = self.shared(space)?;
+        let view = self.net_view();
+        let online = view.connected_members();
+        let mut members: Vec<MemberInfo> = shared
+            .membership
+            .members()
+            .iter()
+            .map(|(id, m)| MemberInfo {
+                member: *id,
+                name: m.name.clone(),
+                org: m.org.clone(),
+                role: m.role,
+                joined_at: m.joined_at,
+                me: *id == self.info.member,
+                connected: *id == self.info.member || online.contains(id),
+            })
+            .collect();
+        members.sort_by_key(|m| (m.role != Role::Owner, m.role != Role::Editor, m.joined_at));
+        Ok(SpaceDetail {
+            info: self.info_of(shared, &view),
+            members,
+            removed: shared.membership.removed().keys().copied().collect(),
+        })
+    }
+}
