@@ -41,6 +41,8 @@ need_packages() {
 TAURI_PACKAGES=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
     build-essential pkg-config libssl-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev)
 E2E_PACKAGES=(xvfb webkit2gtk-driver xauth imagemagick)
+# the LAN discovery test builds network namespaces with `ip`
+NET_TEST_PACKAGES=(iproute2)
 
 # need_debs PACKAGE… — installs the Debian packages that are not installed (as root), or
 # prints the apt-get line to run.

@@ -1,6 +1,8 @@
 //! Helpers for Tacit's cross-crate tests: real `tacit` processes on temporary homes, seeded
 //! randomness, and bounded waits that fail with a message instead of hanging.
 
+pub mod rawpeer;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -216,6 +218,306 @@ impl Drop for Served {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
             self.terminate();
+        }
+    }
+}
+
+/// How long a test waits for something that travels between nodes (a join, a change, a
+/// reconnect) before it fails. Never a timing assertion: on a healthy run each wait ends far
+/// sooner, and the limit only stops a broken run from hanging.
+pub const SYNC_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Polls `probe` every 100 ms until it returns `Ok`, and returns that value; after `limit`,
+/// panics naming `what` and the last `Err` the probe gave (what it saw instead). Slower than
+/// [`wait_for`], for probes that start a process.
+pub fn eventually<T>(
+    what: &str,
+    limit: Duration,
+    mut probe: impl FnMut() -> Result<T, String>,
+) -> T {
+    let start = Instant::now();
+    loop {
+        match probe() {
+            Ok(v) => return v,
+            Err(last) if start.elapsed() >= limit => {
+                panic!("timed out after {limit:?} waiting for {what}; last seen: {last}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// Runs `cmd` and returns its output, whatever its exit code; kills it and fails the test if
+/// it still runs after [`COMMAND_LIMIT`]. `what` names it in that failure.
+pub fn output_within_limit(mut cmd: Command, what: &str) -> Output {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    let pid = child.id().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(COMMAND_LIMIT) {
+        Ok(out) => out.unwrap_or_else(|e| panic!("cannot collect the output of {what}: {e}")),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            panic!("{what} still ran after {COMMAND_LIMIT:?}");
+        }
+    }
+}
+
+/// A home for tests that sync: every command runs with mDNS off (`TACIT_NO_MDNS=1`), so a
+/// one-shot `space join` or `connect` never multicasts on the machine's LAN, and
+/// [`NetHome::serve`] listens on 127.0.0.1 only.
+pub struct NetHome {
+    home: TestHome,
+}
+
+impl NetHome {
+    /// A new home, initialised with the display name `name`.
+    pub fn init(name: &str) -> NetHome {
+        let home = NetHome {
+            home: TestHome::new(),
+        };
+        let out = home.ok(&["init", "--name", name]);
+        assert!(out.contains("Initialised"), "tacit init: {out}");
+        home
+    }
+
+    /// The home directory.
+    pub fn path(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// A `tacit --home HOME args…` command with mDNS off.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.home.command(args);
+        cmd.env("TACIT_NO_MDNS", "1");
+        cmd
+    }
+
+    /// Runs `tacit args…`; returns its output whatever its exit code.
+    pub fn run(&self, args: &[&str]) -> Output {
+        output_within_limit(self.command(args), &format!("tacit {args:?}"))
+    }
+
+    /// Runs `tacit args…`, asserts it succeeded, returns its standard output.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "tacit {args:?} on {} failed ({}): {}",
+            self.path().display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 output")
+    }
+
+    /// Runs `tacit args… --json` and parses its output.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let out = self.ok(&args);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("tacit {args:?}: bad JSON {e}: {out}"))
+    }
+
+    /// Runs `tacit args… --json`; the parsed output, or the error it printed (for polling).
+    pub fn try_json(&self, args: &[&str]) -> Result<serde_json::Value, String> {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let out = self.run(&args);
+        if !out.status.success() {
+            return Err(format!(
+                "tacit {args:?} failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("tacit {args:?}: bad JSON {e}"))
+    }
+
+    /// Runs `tacit args…`, asserts it failed with `code`, returns its standard error.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.run(args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "tacit {args:?}: expected exit {code}, got {}; stdout: {}; stderr: {err}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout)
+        );
+        err
+    }
+
+    /// The `tacit serve` command for this home on a free TCP port of 127.0.0.1, mDNS off.
+    pub fn serve_command(&self) -> Command {
+        self.command(&["serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"])
+    }
+
+    /// Starts [`NetHome::serve_command`] and waits until it listens.
+    pub fn serve(&self) -> Serving {
+        Serving::start(self.serve_command(), self.path())
+    }
+}
+
+/// A running `tacit serve` with its standard error in a log file. Dropping it kills the
+/// process (SIGKILL) and reaps it, so a failing test leaves no server behind.
+pub struct Serving {
+    child: Child,
+    home: PathBuf,
+    log_dir: tempfile::TempDir,
+    peer_id: String,
+    listen: Vec<String>,
+}
+
+impl Serving {
+    /// Spawns `cmd` (a `tacit --home HOME serve …`, possibly wrapped, e.g. by `ip netns exec`,
+    /// which keeps the process id) with stderr to a log file outside the home, and waits until
+    /// its control socket answers and its node listens. Fails the test, with the log, when the
+    /// server exits or does not come up.
+    pub fn start(mut cmd: Command, home: &Path) -> Serving {
+        let log_dir = tempfile::Builder::new()
+            .prefix("tacit-serve-log")
+            .tempdir()
+            .expect("temp dir for the serve log");
+        let log = std::fs::File::create(log_dir.path().join("stderr.log")).expect("serve log");
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn tacit serve");
+        let mut serving = Serving {
+            child,
+            home: home.to_owned(),
+            log_dir,
+            peer_id: String::new(),
+            listen: Vec::new(),
+        };
+        let sock = home.join("tacit.sock");
+        let started = Instant::now();
+        let limit = Duration::from_secs(30);
+        while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+            serving.assert_running("start serving");
+            assert!(
+                started.elapsed() < limit,
+                "tacit serve on {} did not open its control socket within {limit:?}; log:\n{}",
+                home.display(),
+                serving.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Status goes through the control socket: the node as the server runs it.
+        let status = eventually("tacit serve to listen", limit, || {
+            serving.assert_running("listen");
+            let mut cmd = tacit_at(home, &["status", "--json"]);
+            cmd.env("TACIT_NO_MDNS", "1");
+            let out = output_within_limit(cmd, "tacit status --json");
+            let status: serde_json::Value = serde_json::from_slice(&out.stdout)
+                .map_err(|e| format!("status: {e}: {}", String::from_utf8_lossy(&out.stderr)))?;
+            let listening = status["listen_addrs"]
+                .as_array()
+                .is_some_and(|a| !a.is_empty());
+            if status["serving"] == true && listening {
+                Ok(status)
+            } else {
+                Err(status.to_string())
+            }
+        });
+        serving.peer_id = status["peer_id"].as_str().unwrap_or_default().to_owned();
+        serving.listen = status["listen_addrs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect();
+        serving
+    }
+
+    /// Panics, with the log, if the server has exited.
+    fn assert_running(&mut self, doing: &str) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!(
+                "tacit serve on {} exited ({status}) before it could {doing}; log:\n{}",
+                self.home.display(),
+                self.log()
+            );
+        }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its libp2p peer id.
+    pub fn peer_id(&self) -> &str {
+        &self.peer_id
+    }
+
+    /// Where it listens (multiaddrs), as `status` reported once it was up.
+    pub fn listen_addrs(&self) -> &[String] {
+        &self.listen
+    }
+
+    /// Its first TCP listen address.
+    pub fn tcp_addr(&self) -> &str {
+        self.listen
+            .iter()
+            .find(|a| a.contains("/tcp/"))
+            .unwrap_or_else(|| panic!("tacit serve listens on no TCP address: {:?}", self.listen))
+    }
+
+    /// The file its standard error goes to.
+    pub fn log_path(&self) -> PathBuf {
+        self.log_dir.path().join("stderr.log")
+    }
+
+    /// What it wrote on standard error so far.
+    pub fn log(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(self.log_path()).unwrap_or_default()).into_owned()
+    }
+
+    /// Kills it with SIGKILL (no chance to clean up, like a crash or `kill -9`) and reaps it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops it with SIGTERM and waits (bounded); returns whether it exited cleanly, and its
+    /// log, which stays readable after the server is gone.
+    pub fn stop(mut self) -> (bool, String) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let start = Instant::now();
+        let clean = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status.success(),
+                Ok(None) if start.elapsed() < Duration::from_secs(20) => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                _ => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    break false;
+                }
+            }
+        };
+        (clean, self.log())
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }

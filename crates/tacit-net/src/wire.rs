@@ -9,11 +9,15 @@
 //! 2. [`Message::Ops`]: the sender's membership ops of an offered space whose digest differs.
 //! 3. [`Message::Recon`]: range-based set reconciliation ([`crate::recon`]) over (document id,
 //!    heads hash), started by the side with the smaller peer id once both sides offered the space.
-//! 4. [`Message::Docs`] for documents the other side lacks, [`Message::Want`] for those this side
-//!    lacks, and [`Message::Sync`] (Automerge's sync protocol) for documents both hold with
-//!    different heads. Sync then continues live: every local change is pushed as `Sync`.
+//! 4. whoever learns a range's differences acts on them: [`Message::Have`] then
+//!    [`Message::Docs`] for documents the other side lacks (whole, as stored),
+//!    [`Message::Want`] for those this side lacks, and [`Message::Sync`] (Automerge's sync
+//!    protocol, ended by [`Message::Synced`]) for documents both hold with different heads;
+//! 5. the stream stays open: every local change is pushed at once as [`Message::Change`] (the
+//!    new Automerge changes; a receiver missing their dependencies falls back to `Sync`).
 //!
-//! A joiner opens with [`Message::Join`] (its signed join op) before its `Hello`.
+//! A joiner sends [`Message::Join`] (its signed join op, answering an invitation) after its
+//! `Hello`; the inviter answers with the space's ops, or [`Message::JoinRefused`].
 
 use serde::{Deserialize, Serialize};
 use tacit_core::{DocId, SpaceId};

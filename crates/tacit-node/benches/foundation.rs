@@ -14,10 +14,14 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
+#[path = "common/notes.rs"]
+mod notes;
+
 use std::path::Path;
 use std::time::Instant;
 
-use rand::{Rng, SeedableRng};
+use notes::{as_markdown, draft, vocabulary};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tacit_node::Node;
 use tacit_node::core::{DeviceKey, Doc, DocId, Draft, Edit, NoteEdit, ProfileEdit};
@@ -218,78 +222,4 @@ fn automerge_save_bytes(drafts: &[Draft]) -> usize {
                 .len()
         })
         .sum()
-}
-
-fn as_markdown(d: &Draft) -> String {
-    format!("# {}\n\n{}", d.title, d.body)
-}
-
-fn draft(rng: &mut ChaCha8Rng, words: &[String], i: usize) -> Draft {
-    let target = rng.random_range(1024..4096);
-    let mut body = String::with_capacity(target + 64);
-    let mut sentence = 0;
-    while body.len() < target {
-        let w = &words[zipf(rng, words.len())];
-        if sentence == 0 {
-            let mut c = w.chars();
-            if let Some(first) = c.next() {
-                body.extend(first.to_uppercase());
-                body.push_str(c.as_str());
-            }
-        } else {
-            body.push(' ');
-            body.push_str(w);
-        }
-        sentence += 1;
-        if sentence > rng.random_range(6..18) {
-            body.push_str(if rng.random_bool(0.15) { ".\n\n" } else { ". " });
-            sentence = 0;
-        }
-    }
-    let title: Vec<&str> = (0..rng.random_range(2..7))
-        .map(|_| words[zipf(rng, words.len())].as_str())
-        .collect();
-    Draft {
-        title: format!("{} {i}", title.join(" ")),
-        body,
-        tags: vec![words[zipf(rng, 50)].to_lowercase()],
-    }
-}
-
-/// A rank in `0..n` with probability proportional to 1/(rank+1), like word use in prose.
-fn zipf(rng: &mut ChaCha8Rng, n: usize) -> usize {
-    let h = (n as f64).ln() + 0.5772;
-    let u: f64 = rng.random::<f64>() * h;
-    ((u.exp() - 1.0) as usize).min(n - 1)
-}
-
-fn vocabulary() -> (Vec<String>, &'static str) {
-    if let Ok(text) = std::fs::read_to_string("/usr/share/dict/words") {
-        let mut words: Vec<String> = text
-            .lines()
-            .filter(|w| w.chars().all(|c| c.is_ascii_lowercase()) && w.len() > 1)
-            .map(str::to_owned)
-            .collect();
-        if words.len() > 1000 {
-            // A fixed shuffle, so that common ranks are not all words starting with "a".
-            let mut rng = ChaCha8Rng::seed_from_u64(42);
-            for i in (1..words.len()).rev() {
-                words.swap(i, rng.random_range(0..=i));
-            }
-            words.truncate(20_000);
-            return (words, "from /usr/share/dict/words");
-        }
-    }
-    let syllables = [
-        "ka", "to", "re", "mi", "sun", "lo", "ver", "an", "tik", "po", "el", "dra",
-    ];
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let words = (0..5000)
-        .map(|_| {
-            (0..rng.random_range(1..4))
-                .map(|_| syllables[rng.random_range(0..syllables.len())])
-                .collect()
-        })
-        .collect();
-    (words, "generated")
 }

@@ -70,6 +70,14 @@ enum ReplyTo {
     Replica(oneshot::Sender<Result<ReplicaReply, NodeError>>),
 }
 
+/// A reply, with what must be committed before it is sent and announced after.
+pub(crate) struct Effects {
+    answer: Answer,
+    writes: Vec<DocWrite>,
+    events: Vec<Event>,
+    pushes: Vec<Replicated>,
+}
+
 /// A reply of either kind.
 pub(crate) enum Answer {
     Response(Response),
@@ -240,48 +248,42 @@ impl Actor {
                     "the request failed on a damaged document (details in the log); nothing of it was saved".into(),
                 ))
             });
-        let result = result.map(|out| {
-            (
-                Answer::Response(out.response),
-                out.writes,
-                out.events,
-                out.pushes,
-            )
+        let result = result.map(|out| Effects {
+            answer: Answer::Response(out.response),
+            writes: out.writes,
+            events: out.events,
+            pushes: out.pushes,
         });
         self.settle(ReplyTo::Request(reply), result);
     }
 
     /// Replies now, or queues the reply behind the group commit when the outcome writes (or
     /// when writes are already pending, which the reply may depend on).
-    fn settle(
-        &mut self,
-        reply: ReplyTo,
-        result: Result<(Answer, Vec<DocWrite>, Vec<Event>, Vec<Replicated>), NodeError>,
-    ) {
+    fn settle(&mut self, reply: ReplyTo, result: Result<Effects, NodeError>) {
         match result {
             // Nothing to write and nothing pending before it: the reply cannot depend on a
             // commit that might still fail.
-            Ok((answer, writes, events, pushes))
-                if writes.is_empty() && self.pending.is_empty() =>
-            {
-                for e in events {
+            Ok(fx) if fx.writes.is_empty() && self.pending.is_empty() => {
+                for e in fx.events {
                     let _ = self.events.send(e);
                 }
-                for p in pushes {
+                for p in fx.pushes {
                     let _ = self.replica.send(p);
                 }
-                reply.send(Ok(answer));
+                reply.send(Ok(fx.answer));
             }
-            Ok((answer, writes, events, pushes)) => {
-                self.pending_created |=
-                    writes.iter().any(|w| matches!(w.chunk, Chunk::Snapshot(_)));
-                self.pending_docs.extend(writes.iter().map(|w| w.id));
+            Ok(fx) => {
+                self.pending_created |= fx
+                    .writes
+                    .iter()
+                    .any(|w| matches!(w.chunk, Chunk::Snapshot(_)));
+                self.pending_docs.extend(fx.writes.iter().map(|w| w.id));
                 self.pending.push(Pending {
                     reply,
-                    answer,
-                    writes,
-                    events,
-                    pushes,
+                    answer: fx.answer,
+                    writes: fx.writes,
+                    events: fx.events,
+                    pushes: fx.pushes,
                 });
             }
             Err(e) => reply.send(Err(e)),
@@ -487,7 +489,7 @@ impl Actor {
             Request::SpaceRemove { space, member } => self.space_remove(&space, &member),
             Request::SpaceLeave { space } => self.space_leave(&space),
             // Answered by the node handle (and its network) before they reach the actor.
-            Request::Activate => Ok(Outcome::read(Response::Activated { window: false })),
+            Request::Activate { .. } => Ok(Outcome::read(Response::Activated { window: false })),
             Request::SpaceJoin { .. } | Request::Connect { .. } | Request::Peers => Err(
                 NodeError::Offline("this needs the network: run `tacit serve` or the app".into()),
             ),
@@ -733,7 +735,7 @@ fn is_write(req: &Request) -> bool {
             | Request::Questions { .. }
             | Request::QuestionShow { .. }
             | Request::Status
-            | Request::Activate
+            | Request::Activate { .. }
             | Request::SpaceList
             | Request::SpaceShow { .. }
             | Request::Peers

@@ -24,7 +24,11 @@ pub enum Request {
     },
     /// Asks the process serving this home to bring its window forward (a second launch of the
     /// desktop app on the same home sends this). Answered by the node handle itself.
-    Activate,
+    Activate {
+        /// A `tacit://join/…` link the second launch was opened with, for the window to offer.
+        #[serde(default)]
+        link: Option<String>,
+    },
     /// Who this home's member is.
     Whoami,
     /// Change the profile.

@@ -12,6 +12,20 @@
 //!                                        ◀──── events (broadcast) ◀───┘
 //! ```
 //!
+//! With [`Node::start_network`] the node also syncs its shared spaces. The sync engine owns the
+//! libp2p network (`tacit-net`) and runs one session per connected peer; sessions do the network
+//! I/O and load received documents on the blocking pool (both cores), while every decision about
+//! documents and memberships is the actor's, through the same group commit as a user's writes:
+//!
+//! ```text
+//! peer ──/tacit/sync/1──▶ session task ──replica requests──▶ actor ──▶ Store
+//!                              ◀── local changes, membership changes (broadcast) ──┘
+//! ```
+//!
+//! The rules a peer's data passes (member of the space in this node's view; every change by a
+//! member with write rights at its time; a document id never crosses spaces) live in
+//! `actor/replica.rs`; the protocol's steps in `sync/session.rs`.
+//!
 //! This crate never depends on a UI toolkit, and never blocks the async executor: SQLite and
 //! Automerge work runs on the actor's own thread.
 

@@ -39,8 +39,9 @@ const META_PERSONAL_SPACE: &str = "personal_space";
 pub struct Node {
     tx: mpsc::Sender<Msg>,
     events: broadcast::Sender<Event>,
-    /// Fired by `Request::Activate`; the desktop app listens to bring its window forward.
-    activations: broadcast::Sender<()>,
+    /// Fired by `Request::Activate` (with the link it carries, if any); the desktop app
+    /// listens to bring its window forward.
+    activations: broadcast::Sender<Option<String>>,
     info: Arc<NodeInfo>,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
     /// Local changes and membership changes, for the sync sessions.
@@ -183,8 +184,8 @@ impl Node {
     }
 
     /// Activation requests: each `Request::Activate` (a second launch of the app on this home)
-    /// arrives here.
-    pub fn on_activate(&self) -> broadcast::Receiver<()> {
+    /// arrives here, with the `tacit://join/…` link that launch was given, if any.
+    pub fn on_activate(&self) -> broadcast::Receiver<Option<String>> {
         self.activations.subscribe()
     }
 
@@ -198,9 +199,9 @@ impl Node {
     /// Runs one request. Success means every change it made is on disk.
     pub async fn execute(&self, req: Request) -> Result<Response, NodeError> {
         match req {
-            Request::Activate => {
+            Request::Activate { link } => {
                 // Nothing to store: answered here, by whoever listens for activations.
-                let window = self.activations.send(()).is_ok();
+                let window = self.activations.send(link).is_ok();
                 return Ok(Response::Activated { window });
             }
             Request::Connect { addr } => {

@@ -31,7 +31,7 @@ pub(crate) struct Loaded {
 pub(crate) enum ReplicaReq {
     /// The spaces to offer `peer`: those where it is a member in this node's view.
     Offers { peer: MemberId },
-    /// The membership ops of `space`, if `peer` is a member of it.
+    /// The membership ops of `space`, if `peer` is a member of it (or was removed from it).
     Ops { space: SpaceId, peer: MemberId },
     /// Ops received for a space this node holds (others are ignored).
     AddOps { space: SpaceId, ops: Vec<Vec<u8>> },

@@ -276,7 +276,7 @@ async fn an_editor_saving_from_a_stale_read_gets_a_conflict_not_an_overwrite() {
 #[tokio::test]
 async fn activate_reaches_the_window_and_says_when_there_is_none() {
     let (_dir, node) = new_home().await;
-    let ask = || node.execute(tacit_node::Request::Activate);
+    let ask = || node.execute(tacit_node::Request::Activate { link: None });
     assert!(matches!(
         ask().await.unwrap(),
         tacit_node::Response::Activated { window: false }

@@ -30,7 +30,7 @@ mod store;
 pub use error::StoreError;
 pub use home::Home;
 pub use rows::{Chunk, DocWrite, ListFilter, Listed, SpaceRow, StoreStats};
-pub use shared::{ADDRESSES_PER_PEER, Address};
+pub use shared::{ADDRESSES_PER_PEER, Address, StoredHeads};
 pub use store::{COMPACT_AFTER_CHUNKS, Store};
 
 #[cfg(test)]

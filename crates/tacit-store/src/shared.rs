@@ -11,6 +11,9 @@ use crate::store::Store;
 /// Addresses kept per peer: the most recently seen.
 pub const ADDRESSES_PER_PEER: usize = 8;
 
+/// A document's heads hash as stored: `None` where it was never computed.
+pub type StoredHeads = (DocId, Option<[u8; 8]>);
+
 /// One address-book entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Address {
@@ -109,7 +112,7 @@ impl Store {
 
     /// Every document of a space (deleted ones too: a tombstone syncs like any change) with its
     /// heads hash, `None` where it was never computed.
-    pub fn doc_heads(&self, space: SpaceId) -> Result<Vec<(DocId, Option<[u8; 8]>)>, StoreError> {
+    pub fn doc_heads(&self, space: SpaceId) -> Result<Vec<StoredHeads>, StoreError> {
         let raw: Vec<(String, Option<Vec<u8>>)> = self
             .conn
             .prepare_cached("SELECT id, heads FROM docs WHERE space = ?1")

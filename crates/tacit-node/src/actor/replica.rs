@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 use super::spaces::Shared;
-use super::{Actor, Answer, ReplyTo, changed_event, heads_hash, now_ms};
+use super::{Actor, Answer, Effects, ReplyTo, changed_event, heads_hash, now_ms};
 use crate::api::Event;
 use crate::error::NodeError;
 use crate::replica::{Applied, Loaded, ReplicaReply, ReplicaReq, Replicated, SessionId};
@@ -66,7 +66,12 @@ impl Actor {
                     "a peer's data made the document engine fail; the session is closed".into(),
                 ))
             });
-        let result = result.map(|d| (Answer::Replica(d.reply), d.writes, d.events, d.pushes));
+        let result = result.map(|d| Effects {
+            answer: Answer::Replica(d.reply),
+            writes: d.writes,
+            events: d.events,
+            pushes: d.pushes,
+        });
         self.settle(ReplyTo::Replica(reply), result);
     }
 
@@ -86,8 +91,15 @@ impl Actor {
                 Ok(Done::reply(ReplicaReply::Offers(offers)))
             }
             ReplicaReq::Ops { space, peer } => {
+                // A removed member is sent the ops once more, when its session drops the
+                // space: they tell it that it was removed.
                 let ops = match self.spaces.get(&space) {
-                    Some(s) if s.membership.is_member(&peer) => s.op_bytes(),
+                    Some(s)
+                        if s.membership.is_member(&peer)
+                            || s.membership.removed().contains_key(&peer) =>
+                    {
+                        s.op_bytes()
+                    }
                     _ => Vec::new(),
                 };
                 Ok(Done::reply(ReplicaReply::Ops(ops)))
@@ -331,22 +343,30 @@ impl Actor {
         Ok(())
     }
 
+    /// Admits a joiner. Until the join proves it holds an invitation's secret, every failure
+    /// reads the same, so that a peer without a ticket cannot probe which spaces this node
+    /// holds; after that the joiner is told exactly what is wrong.
     fn admit(&mut self, space: SpaceId, peer: MemberId, op: &[u8]) -> Result<(), NodeError> {
-        let Some(shared) = self.spaces.get(&space) else {
-            return Err(NodeError::Refused(
-                "this peer does not hold that space".into(),
-            ));
+        let unknown = || {
+            NodeError::Refused(
+                "no invitation here matches this ticket (wrong, withdrawn, or for another device)"
+                    .into(),
+            )
         };
-        let op = SignedOp::from_bytes(op)?;
+        let shared = self.spaces.get(&space).ok_or_else(unknown)?;
+        let op = SignedOp::from_bytes(op).map_err(|_| unknown())?;
         let body = op.op();
-        if body.author != peer || body.space != space {
-            return Err(NodeError::Refused(
-                "the join is not signed by the joining device".into(),
-            ));
-        }
         let OpBody::Join { invite, secret, .. } = &body.body else {
-            return Err(NodeError::Refused("that is not a join".into()));
+            return Err(unknown());
         };
+        let matches = shared
+            .membership
+            .invites()
+            .get(invite)
+            .is_some_and(|i| i.secret_hash == tacit_core::secret_hash(secret));
+        if body.author != peer || body.space != space || !matches {
+            return Err(unknown());
+        }
         let now = now_ms();
         if (body.at - now).abs() > JOIN_CLOCK_SKEW_MS {
             return Err(NodeError::Refused(
@@ -354,18 +374,15 @@ impl Actor {
                     .into(),
             ));
         }
-        let usable = shared.membership.invite_usable(invite, now)?;
-        if usable.secret_hash != tacit_core::secret_hash(secret) {
-            return Err(NodeError::Refused("the ticket's secret is wrong".into()));
-        }
         if shared.membership.is_member(&peer) {
             return Ok(()); // joined before: nothing to do
         }
+        shared.membership.invite_usable(invite, now)?;
         let mut ops = shared.ops.clone();
         ops.push(op.clone());
         if !Membership::fold(space, ops.iter()).is_member(&peer) {
             return Err(NodeError::Refused(
-                "the invitation does not admit this device (removed before, or used up)".into(),
+                "the invitation does not admit this device (it was removed from the space before, or the invitation is used up)".into(),
             ));
         }
         self.add_ops(space, &[op.to_bytes()])
@@ -482,10 +499,16 @@ impl Actor {
             self.cache.pop(&id);
             return Ok(Done::reply(ReplicaReply::Applied(Applied::Refused)));
         }
-        self.after_remote_change(space, id, &before, origin, |lacks| {
+        let (done, applied) = self.after_remote_change(space, id, &before, origin, |lacks| {
             if lacks { Applied::Sync } else { Applied::Done }
-        })
-        .map(|(done, applied)| Done {
+        })?;
+        if applied == Applied::Sync {
+            // Changes waiting for others stay out of the cache: applied later they would be
+            // checked together with whatever completes them, and a hostile one would then
+            // make an honest change be refused. Automerge's sync fetches them properly.
+            self.cache.pop(&id);
+        }
+        Ok(Done {
             reply: ReplicaReply::Applied(applied),
             ..done
         })

@@ -369,7 +369,7 @@ impl Actor {
             .values()
             .map(|s| self.info_of(s, &view))
             .collect();
-        shared.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        shared.sort_by_key(|s| s.name.to_lowercase());
         std::iter::once(personal).chain(shared).collect()
     }
 

@@ -40,7 +40,12 @@ const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// How often the engine looks for members to reconnect to.
 const RECONNECT_TICK: Duration = Duration::from_secs(1);
-/// How long a join waits for the inviter to answer.
+/// How long the larger peer id of two nodes that found each other on the LAN leaves the smaller
+/// one to dial first: a LAN dial takes milliseconds, and the wait only delays a dial that the
+/// other side could not make (e.g. a node that only dials out).
+const LAN_DIAL_HEAD_START: Duration = Duration::from_secs(2);
+/// How long a join waits for the inviter to answer (and, for a ticket without addresses, for
+/// mDNS to find the inviter).
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a join waits for the space's first sync.
 const FIRST_SYNC_TIMEOUT: Duration = Duration::from_secs(300);
@@ -73,6 +78,8 @@ pub(crate) struct Engine {
     sessions: Arc<Mutex<HashMap<PeerId, mpsc::Sender<SessionCmd>>>>,
     session_started: Arc<Notify>,
     info: Arc<NodeInfo>,
+    /// Whether mDNS finds peers on the LAN (a join by a ticket without addresses relies on it).
+    mdns: bool,
     stop: watch::Sender<bool>,
     task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -122,16 +129,22 @@ impl Engine {
             sessions: Arc::default(),
             session_started: Arc::new(Notify::new()),
             info,
+            mdns: opts.mdns,
             stop,
             task: std::sync::Mutex::new(None),
         });
         let run = Runner {
+            spawner: Spawner {
+                engine: engine.clone(),
+                actor: actor.clone(),
+                events: events.clone(),
+                replica,
+                max_frame,
+                next_session: Arc::new(AtomicU64::new(1)),
+            },
             engine: engine.clone(),
             actor,
             events,
-            replica,
-            max_frame,
-            next_session: AtomicU64::new(1),
             backoff: HashMap::new(),
         };
         let task = tokio::spawn(run.run(net_rx, stopped));
@@ -169,8 +182,8 @@ impl Engine {
         Ok(peer.to_string())
     }
 
-    /// Joins a space by ticket: dials the inviter, sends the join, and waits for the space's
-    /// first sync to finish.
+    /// Joins a space by ticket: dials the inviter (or, for a ticket without addresses, waits
+    /// for mDNS to find it), sends the join, and waits for the space's first sync to finish.
     pub(crate) async fn join(
         &self,
         ticket: Ticket,
@@ -180,12 +193,15 @@ impl Engine {
             .ok_or_else(|| NodeError::Invalid("the ticket's inviter is not a device key".into()))?;
         let addrs: Vec<Multiaddr> = ticket.addrs.iter().filter_map(|a| a.parse().ok()).collect();
         let connected = self.sessions.lock().await.contains_key(&peer);
-        if !connected {
-            if addrs.is_empty() {
-                return Err(NodeError::Offline(
-                    "the ticket carries no address of the inviter, and the inviter is not connected; ask for a ticket from a running Tacit (the app or `tacit serve`)".into(),
-                ));
-            }
+        // Without an address, only mDNS can find the inviter: it dials the peers it discovers
+        // on the LAN, so the session below comes up by itself, or the wait for it times out.
+        let by_mdns = !connected && addrs.is_empty();
+        if by_mdns && !self.mdns {
+            return Err(NodeError::Offline(
+                "the ticket carries no address of the inviter, the inviter is not connected and mDNS is off; ask for a ticket from a running Tacit (the app or `tacit serve`)".into(),
+            ));
+        }
+        if !connected && !by_mdns {
             self.net.dial_peer(peer, addrs).await.map_err(|e| {
                 NodeError::Offline(format!(
                     "cannot reach the inviter at the ticket's addresses: {e}"
@@ -194,7 +210,16 @@ impl Engine {
         }
         let session = tokio::time::timeout(JOIN_TIMEOUT, self.session_with(peer))
             .await
-            .map_err(|_| NodeError::Offline("the inviter connected but never synced".into()))?;
+            .map_err(|_| {
+                NodeError::Offline(if by_mdns {
+                    format!(
+                        "the ticket carries no address of the inviter, and mDNS did not find the inviter on the LAN within {} s; ask for a ticket from a running Tacit (the app or `tacit serve`)",
+                        JOIN_TIMEOUT.as_secs()
+                    )
+                } else {
+                    "the inviter connected but never synced".into()
+                })
+            })?;
         let (reply, rx) = oneshot::channel();
         session
             .send(SessionCmd::Join {
@@ -252,11 +277,20 @@ struct Runner {
     engine: Arc<Engine>,
     actor: ActorLink,
     events: broadcast::Sender<Event>,
-    replica: broadcast::Sender<Replicated>,
-    max_frame: usize,
-    next_session: AtomicU64,
+    spawner: Spawner,
     /// When each member's device may be dialled again, and the wait after that.
     backoff: HashMap<PeerId, (Instant, Duration)>,
+}
+
+/// Starts sessions; cloned into the tasks that open streams.
+#[derive(Clone)]
+struct Spawner {
+    engine: Arc<Engine>,
+    actor: ActorLink,
+    events: broadcast::Sender<Event>,
+    replica: broadcast::Sender<Replicated>,
+    max_frame: usize,
+    next_session: Arc<AtomicU64>,
 }
 
 impl Runner {
@@ -313,10 +347,13 @@ impl Runner {
                 let _ = self.events.send(Event::NetworkChanged);
                 // One stream per pair of peers: the smaller peer id opens it.
                 if self.my_peer() < peer && !self.engine.sessions.lock().await.contains_key(&peer) {
-                    match self.engine.net.open_stream(peer).await {
-                        Ok(stream) => self.start_session(peer, stream).await,
-                        Err(e) => debug!(%peer, "cannot open a sync stream: {e}"),
-                    }
+                    let spawner = self.spawner.clone();
+                    tokio::spawn(async move {
+                        match spawner.engine.net.open_stream(peer).await {
+                            Ok(stream) => spawner.start(peer, stream).await,
+                            Err(e) => debug!(%peer, "cannot open a sync stream: {e}"),
+                        }
+                    });
                 }
             }
             NetEvent::Disconnected { peer } => {
@@ -339,33 +376,53 @@ impl Runner {
             NetEvent::Discovered { peer, addrs } => {
                 let connected = self.engine.sessions.lock().await.contains_key(&peer);
                 if !connected && peer != self.my_peer() {
-                    debug!(%peer, "found on the LAN; dialling");
+                    // Two nodes on a LAN find each other at the same instant. If both dialled
+                    // at once, TCP port reuse could merge the two dials into one
+                    // simultaneous-open connection on which both act as the dialer: the
+                    // handshake fails, and mDNS does not report the peer again. So the
+                    // smaller peer id dials at once, the other only if still unconnected
+                    // after a head start (a dial to a connected peer returns at once).
+                    let wait = if self.my_peer() < peer {
+                        Duration::ZERO
+                    } else {
+                        LAN_DIAL_HEAD_START
+                    };
+                    debug!(%peer, ?wait, "found on the LAN; dialling");
                     let net = self.engine.net.clone();
                     tokio::spawn(async move {
+                        tokio::time::sleep(wait).await;
                         if let Err(e) = net.dial_peer(peer, addrs).await {
                             debug!(%peer, "cannot dial a peer found on the LAN: {e}");
                         }
                     });
                 }
             }
-            NetEvent::IncomingStream { peer, stream } => {
-                if self.engine.sessions.lock().await.contains_key(&peer) {
-                    debug!(%peer, "a second sync stream from a peer; closed");
-                    return;
-                }
-                self.start_session(peer, stream).await;
-            }
+            NetEvent::IncomingStream { peer, stream } => self.spawner.start(peer, stream).await,
             _ => {}
         }
     }
+}
 
-    async fn start_session(&mut self, peer: PeerId, stream: libp2p::Stream) {
+impl Spawner {
+    fn my_peer(&self) -> PeerId {
+        self.engine.net.peer_id()
+    }
+
+    /// Runs a session on `stream`, unless one with `peer` runs already (one per peer).
+    async fn start(&self, peer: PeerId, stream: libp2p::Stream) {
         let Some(member) = tacit_net::member_of(&peer) else {
             debug!(%peer, "a peer whose id is not a member key; no session");
             return;
         };
         let (cmd_tx, cmds) = mpsc::channel(4);
-        self.engine.sessions.lock().await.insert(peer, cmd_tx);
+        {
+            let mut sessions = self.engine.sessions.lock().await;
+            if sessions.contains_key(&peer) {
+                debug!(%peer, "a second sync stream with a peer; closed");
+                return;
+            }
+            sessions.insert(peer, cmd_tx);
+        }
         self.engine.session_started.notify_waiters();
         let id = self.next_session.fetch_add(1, Ordering::Relaxed);
         let ctx = SessionCtx {
@@ -399,7 +456,9 @@ impl Runner {
             let _ = events.send(Event::NetworkChanged);
         });
     }
+}
 
+impl Runner {
     /// Dials members this node has seen before and is not connected to, with backoff.
     async fn reconnect(&mut self) {
         let Ok(ReplicaReply::Reconnect(targets)) = self.actor.ask(ReplicaReq::Reconnect).await

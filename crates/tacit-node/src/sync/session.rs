@@ -24,8 +24,8 @@ use crate::api::{Event, Traffic};
 use crate::error::NodeError;
 use crate::replica::{Applied, Loaded, ReplicaReply, ReplicaReq, Replicated, SessionId};
 
-/// Frames queued for the writer before the session waits for the network.
-const OUT_QUEUE: usize = 64;
+/// Frames read ahead of the session loop.
+const IN_QUEUE: usize = 64;
 /// Documents fetched from the store per `Docs` frame.
 const DOCS_PER_FRAME: usize = 64;
 /// `Docs` frames being loaded at once: one per core.
@@ -103,7 +103,7 @@ impl Progress {
 
 struct Session {
     ctx: SessionCtx,
-    out: mpsc::Sender<Vec<u8>>,
+    out: mpsc::UnboundedSender<Vec<u8>>,
     /// Spaces this side offered, with its ops digest.
     mine: HashMap<SpaceId, [u8; 32]>,
     /// Spaces the peer offered, with its ops digest.
@@ -125,7 +125,7 @@ struct Session {
 pub(crate) async fn run(ctx: SessionCtx, stream: libp2p::Stream) -> Result<(), SessionEnd> {
     let (mut rd, mut wr) = stream.split();
     let max = ctx.max_frame;
-    let (in_tx, mut in_rx) = mpsc::channel::<Result<Vec<u8>, codec::FrameError>>(OUT_QUEUE);
+    let (in_tx, mut in_rx) = mpsc::channel::<Result<Vec<u8>, codec::FrameError>>(IN_QUEUE);
     let traffic = Arc::new(std::sync::Mutex::new(Traffic::default()));
     let counted = traffic.clone();
     let reader = tokio::spawn(async move {
@@ -148,7 +148,10 @@ pub(crate) async fn run(ctx: SessionCtx, stream: libp2p::Stream) -> Result<(), S
             }
         }
     });
-    let (out, mut out_rx) = mpsc::channel::<Vec<u8>>(OUT_QUEUE);
+    // Unbounded on purpose: if both sides' loops could block on sending while neither reads,
+    // two peers sending much at once would wait for each other forever. What queues here is
+    // this node's own data (at most a space's documents), not the peer's.
+    let (out, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let counted = traffic.clone();
     let writer = tokio::spawn(async move {
         while let Some(frame) = out_rx.recv().await {
@@ -180,7 +183,7 @@ pub(crate) async fn run(ctx: SessionCtx, stream: libp2p::Stream) -> Result<(), S
     if let Err(e) = &result
         && !matches!(e, SessionEnd::Bye(_) | SessionEnd::Stopped)
     {
-        let _ = s.out.try_send(
+        let _ = s.out.send(
             Message::Bye {
                 reason: e.to_string(),
             }
@@ -273,7 +276,6 @@ impl Session {
         self.sent_since_received = true;
         self.out
             .send(msg.encode())
-            .await
             .map_err(|_| SessionEnd::Bye("the connection closed".into()))
     }
 
@@ -503,14 +505,28 @@ impl Session {
             .collect();
         self.mine = now;
         for space in dropped {
-            if let Some((s, ops)) = &changed
-                && *s == space
-            {
-                self.send(Message::Ops {
+            // The ops as they are now, which dropped the space: the broadcast's own may predate
+            // it (a second removal made before this session handled the first), and would not
+            // tell the peer it was removed. The broadcast's when this node no longer holds the
+            // space (it left).
+            let current = match self
+                .ask_or_close(ReplicaReq::Ops {
                     space,
-                    ops: ops.to_vec(),
+                    peer: self.ctx.member,
                 })
-                .await?;
+                .await?
+            {
+                Some(ReplicaReply::Ops(ops)) if !ops.is_empty() => Some(ops),
+                _ => None,
+            };
+            let ops = current.or_else(|| {
+                changed
+                    .as_ref()
+                    .filter(|(s, _)| *s == space)
+                    .map(|(_, ops)| ops.to_vec())
+            });
+            if let Some(ops) = ops {
+                self.send(Message::Ops { space, ops }).await?;
             }
             self.active.remove(&space);
         }

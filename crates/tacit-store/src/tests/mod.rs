@@ -2,6 +2,7 @@
 
 mod home;
 mod opening;
+mod shared;
 mod store;
 
 use std::path::Path;

@@ -6,7 +6,7 @@ use tempfile::TempDir;
 use super::{add_note, edit, member};
 use crate::{COMPACT_AFTER_CHUNKS, Chunk, DocWrite, ListFilter, SpaceRow, Store, StoreError};
 
-fn store() -> (TempDir, Store) {
+pub(super) fn store() -> (TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("tacit.db"), true).unwrap();
     (dir, store)

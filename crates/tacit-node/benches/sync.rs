@@ -1,0 +1,479 @@
+//! The sync benchmark (not a test): prints figures beside a peer figure from the same run, and
+//! asserts nothing.
+//!
+//! `cargo bench -p tacit-node --bench sync` (optionally `-- --notes N --edits M`)
+//!
+//! Two nodes in this process, on 127.0.0.1 over TCP (mDNS off), each with its own home:
+//!
+//! 1. edit to visible: A changes one character of a shared note; the time until B's node
+//!    reports the change committed (p50/p99) — beside the same edit synced between two
+//!    in-memory Automerge documents;
+//! 2. first sync: B joins a space of N notes; the time until the join returns (the first sync is
+//!    done and every note is listed) and the bytes exchanged — beside `Automerge::load` of the
+//!    same notes in one thread;
+//! 3. reconnect: B comes back after 0 and after 10 of the N notes changed; bytes and round trips
+//!    of the session — beside naive per-document Automerge sync of every note.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+#[path = "common/notes.rs"]
+mod notes;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use automerge::AutoCommit;
+use automerge::sync::{State, SyncDoc};
+use automerge::transaction::Transactable;
+use tacit_node::core::{Doc, DocId, Draft, Edit, NoteEdit, ProfileEdit, Role};
+use tacit_node::{Event, NetOptions, Node, Request, Response, SyncState, Traffic};
+
+const DEFAULT_NOTES: usize = 10_000;
+const DEFAULT_EDITS: usize = 300;
+/// Notes created at once while filling A.
+const IN_FLIGHT: usize = 64;
+
+fn arg(args: &[String], name: &str, default: usize) -> usize {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let notes = arg(&args, "--notes", DEFAULT_NOTES);
+    let edits = arg(&args, "--edits", DEFAULT_EDITS);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("Tacit sync benchmark (two nodes in one process, 127.0.0.1, TCP)");
+    rt.block_on(edit_to_visible(edits));
+    rt.block_on(first_sync_and_reconnect(notes));
+}
+
+fn loopback() -> NetOptions {
+    NetOptions {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+        mdns: false,
+    }
+}
+
+async fn node(dir: &Path, name: &str) -> Node {
+    let profile = ProfileEdit {
+        name: Some(name.into()),
+        ..ProfileEdit::default()
+    };
+    let (node, _) = Node::init(dir, profile).await.unwrap();
+    node.start_network(loopback()).await.unwrap();
+    node
+}
+
+async fn shared_pair(a: &Node, b: &Node) -> String {
+    let space = match a
+        .execute(Request::SpaceNew {
+            name: "Bench".into(),
+        })
+        .await
+        .unwrap()
+    {
+        Response::SpaceCreated { id, .. } => id.to_string(),
+        other => panic!("{other:?}"),
+    };
+    let ticket = invite(a, &space).await;
+    b.execute(Request::SpaceJoin { ticket }).await.unwrap();
+    space
+}
+
+async fn invite(a: &Node, space: &str) -> String {
+    let req = Request::SpaceInvite {
+        space: space.into(),
+        role: Role::Editor,
+        expires_in: None,
+        uses: None,
+    };
+    match a.execute(req).await.unwrap() {
+        Response::Ticket { ticket, .. } => ticket,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+async fn edit_to_visible(edits: usize) {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let a = node(dirs[0].path(), "A").await;
+    let b = node(dirs[1].path(), "B").await;
+    let space = shared_pair(&a, &b).await;
+    let draft = notes::drafts(1, 1).0.remove(0);
+    let id = match a
+        .execute(Request::NoteNew {
+            draft: draft.clone(),
+            space: Some(space.clone()),
+        })
+        .await
+        .unwrap()
+    {
+        Response::Created { id } => id,
+        other => panic!("{other:?}"),
+    };
+    let mut events = b.subscribe();
+    // Wait for the note itself to arrive.
+    wait_remote(&mut events, id).await;
+
+    let mut body = draft.body.clone();
+    let mut times = Vec::with_capacity(edits);
+    for i in 0..edits {
+        body.insert(body.len() / 2, char::from(b'a' + (i % 26) as u8));
+        let t = Instant::now();
+        a.note_edit(
+            &id.to_string(),
+            NoteEdit {
+                body: Some(body.clone()),
+                ..NoteEdit::default()
+            },
+        )
+        .await
+        .unwrap();
+        wait_remote(&mut events, id).await;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    let in_memory = in_memory_edits(&draft, edits);
+
+    println!(
+        "\n1. edit on A → visible on B ({edits} one-character edits of a {:.1} KB note)",
+        draft.body.len() as f64 / 1024.0
+    );
+    println!(
+        "   Tacit:                      p50 {}  p99 {}   (A's commit + push + B's apply and commit)",
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&times, 0.99))
+    );
+    println!(
+        "   two in-memory Automerge docs: p50 {}  p99 {}   (generate/receive until both are done)",
+        ms(percentile(&in_memory, 0.5)),
+        ms(percentile(&in_memory, 0.99))
+    );
+    println!("   goal: p50 < 10 ms, p99 < 50 ms");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+async fn wait_remote(events: &mut tokio::sync::broadcast::Receiver<Event>, want: DocId) {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(60), events.recv()).await {
+            Ok(Ok(Event::DocumentChanged {
+                id, remote: true, ..
+            })) if id == want => return,
+            Ok(Ok(_)) => {}
+            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(e)) => panic!("events: {e}"),
+            Err(_) => panic!("the change never reached B"),
+        }
+    }
+}
+
+/// One-character edits of a note synced between two in-memory Automerge documents: the time
+/// of each sync round until neither side has anything to send.
+fn in_memory_edits(draft: &Draft, edits: usize) -> Vec<Duration> {
+    let mut a = AutoCommit::new();
+    let text = a
+        .put_object(automerge::ROOT, "body", automerge::ObjType::Text)
+        .unwrap();
+    a.splice_text(&text, 0, 0, &draft.body).unwrap();
+    let mut b = AutoCommit::load(&a.save()).unwrap();
+    let (mut sa, mut sb) = (State::new(), State::new());
+    sync_until_done(&mut a, &mut b, &mut sa, &mut sb);
+    let mut times = Vec::with_capacity(edits);
+    for i in 0..edits {
+        a.splice_text(
+            &text,
+            draft.body.len() / 2,
+            0,
+            &((b'a' + (i % 26) as u8) as char).to_string(),
+        )
+        .unwrap();
+        let t = Instant::now();
+        sync_until_done(&mut a, &mut b, &mut sa, &mut sb);
+        times.push(t.elapsed());
+    }
+    times.sort();
+    times
+}
+
+/// Runs Automerge's sync between two documents until both are done; returns the messages and
+/// bytes sent.
+fn sync_until_done(
+    a: &mut AutoCommit,
+    b: &mut AutoCommit,
+    sa: &mut State,
+    sb: &mut State,
+) -> (usize, usize) {
+    let (mut messages, mut bytes) = (0, 0);
+    loop {
+        let mut quiet = true;
+        if let Some(m) = a.sync().generate_sync_message(sa) {
+            let m = m.encode();
+            messages += 1;
+            bytes += m.len();
+            b.sync()
+                .receive_sync_message(sb, automerge::sync::Message::decode(&m).unwrap())
+                .unwrap();
+            quiet = false;
+        }
+        if let Some(m) = b.sync().generate_sync_message(sb) {
+            let m = m.encode();
+            messages += 1;
+            bytes += m.len();
+            a.sync()
+                .receive_sync_message(sa, automerge::sync::Message::decode(&m).unwrap())
+                .unwrap();
+            quiet = false;
+        }
+        if quiet {
+            return (messages, bytes);
+        }
+    }
+}
+
+async fn fill(a: &Node, space: &str, drafts: &[Draft]) {
+    let mut tasks: tokio::task::JoinSet<Result<(), tacit_node::NodeError>> =
+        tokio::task::JoinSet::new();
+    for d in drafts {
+        while tasks.len() >= IN_FLIGHT {
+            tasks.join_next().await.unwrap().unwrap().unwrap();
+        }
+        let a = a.clone();
+        let req = Request::NoteNew {
+            draft: d.clone(),
+            space: Some(space.to_owned()),
+        };
+        tasks.spawn(async move { a.execute(req).await.map(|_| ()) });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap().unwrap();
+    }
+}
+
+async fn count(node: &Node, space: &str) -> usize {
+    match node
+        .execute(Request::NoteList {
+            limit: None,
+            space: Some(space.to_owned()),
+        })
+        .await
+        .unwrap()
+    {
+        Response::List { items } => items.len(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The traffic of B's session with its one peer.
+async fn traffic(b: &Node) -> Traffic {
+    match b.execute(Request::Peers).await.unwrap() {
+        Response::Peers { items } => items.first().map(|p| p.traffic).unwrap_or_default(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Waits until B is connected, its space is up to date, and `done` holds.
+async fn settled(b: &Node, space: &str, done: impl AsyncFn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let up = match b.execute(Request::SpaceList).await.unwrap() {
+            Response::Spaces { items } => items
+                .iter()
+                .any(|s| s.id.to_string() == space && s.sync == SyncState::UpToDate),
+            _ => false,
+        };
+        if up && done().await {
+            return;
+        }
+        assert!(Instant::now() < deadline, "B never settled");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn first_sync_and_reconnect(n: usize) {
+    let (drafts, source) = notes::drafts(n, 0x5eed);
+    let text: usize = drafts.iter().map(|d| notes::as_markdown(d).len()).sum();
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let a = node(dirs[0].path(), "A").await;
+    let space = match a
+        .execute(Request::SpaceNew {
+            name: "Bench".into(),
+        })
+        .await
+        .unwrap()
+    {
+        Response::SpaceCreated { id, .. } => id.to_string(),
+        other => panic!("{other:?}"),
+    };
+    let t = Instant::now();
+    fill(&a, &space, &drafts).await;
+    let fill_time = t.elapsed();
+
+    // 2. first sync
+    let b = node(dirs[1].path(), "B").await;
+    let ticket = invite(&a, &space).await;
+    let t = Instant::now();
+    b.execute(Request::SpaceJoin { ticket }).await.unwrap();
+    let joined = t.elapsed();
+    let listed = count(&b, &space).await;
+    let first = t.elapsed();
+    let first_traffic = traffic(&b).await;
+    let load_time = automerge_load_time(&drafts);
+
+    println!(
+        "\n2. first sync of a space of {n} notes ({:.1} MB of Markdown, words {source}; A filled in {:.1} s)",
+        text as f64 / 1e6,
+        fill_time.as_secs_f64()
+    );
+    println!(
+        "   Tacit: joined and synced in {:.2} s; {listed} notes listed on B at {:.2} s",
+        joined.as_secs_f64(),
+        first.as_secs_f64()
+    );
+    println!(
+        "          {:.1} MB received, {:.1} KB sent, {} frames in, {} out",
+        first_traffic.bytes_in as f64 / 1e6,
+        first_traffic.bytes_out as f64 / 1e3,
+        first_traffic.frames_in,
+        first_traffic.frames_out
+    );
+    println!(
+        "   Automerge::load of the same notes, one thread: {:.2} s",
+        load_time.as_secs_f64()
+    );
+    println!("   goal: listed on B in under 10 s");
+
+    // 3. reconnects
+    let (naive0, naive10) = naive_sync(&drafts);
+    for changed in [0usize, 10] {
+        b.shutdown().await;
+        let mut edited = Vec::new();
+        if changed > 0 {
+            let items = match a
+                .execute(Request::NoteList {
+                    limit: Some(changed as u32),
+                    space: Some(space.clone()),
+                })
+                .await
+                .unwrap()
+            {
+                Response::List { items } => items,
+                other => panic!("{other:?}"),
+            };
+            for item in items {
+                let id = item.id.to_string();
+                a.note_edit(
+                    &id,
+                    NoteEdit {
+                        title: Some(format!("{} (changed)", item.title)),
+                        ..NoteEdit::default()
+                    },
+                )
+                .await
+                .unwrap();
+                edited.push(id);
+            }
+        }
+        let b2 = Node::open(dirs[1].path()).await.unwrap();
+        b2.start_network(loopback()).await.unwrap();
+        let check = edited.clone();
+        settled(&b2, &space, async || {
+            for id in &check {
+                match b2.note_show(id).await {
+                    Ok(n) if n.title.ends_with("(changed)") => {}
+                    _ => return false,
+                }
+            }
+            true
+        })
+        .await;
+        let t = traffic(&b2).await;
+        let (naive_messages, naive_bytes) = if changed == 0 { naive0 } else { naive10 };
+        println!("\n3. reconnect with {changed} of {n} notes changed while B was away");
+        println!(
+            "   Tacit: {:.1} KB ({} B in, {} B out), {} frames, {} round trips",
+            (t.bytes_in + t.bytes_out) as f64 / 1e3,
+            t.bytes_in,
+            t.bytes_out,
+            t.frames_in + t.frames_out,
+            t.round_trips
+        );
+        println!(
+            "   naive per-document Automerge sync: {:.1} KB, {naive_messages} messages",
+            naive_bytes as f64 / 1e3
+        );
+        if changed == 0 {
+            println!("   goal: under 20 KB in at most 5 round trips");
+        }
+        // Keep B for the next round.
+        b2.shutdown().await;
+    }
+    a.shutdown().await;
+}
+
+/// `Automerge::load` of every note, one after another.
+fn automerge_load_time(drafts: &[Draft]) -> Duration {
+    let saved = saved_docs(drafts);
+    let t = Instant::now();
+    for bytes in &saved {
+        std::hint::black_box(automerge::Automerge::load(bytes).unwrap());
+    }
+    t.elapsed()
+}
+
+fn saved_docs(drafts: &[Draft]) -> Vec<Vec<u8>> {
+    let key = tacit_node::core::DeviceKey::generate();
+    drafts
+        .iter()
+        .map(|d| {
+            let edit = Edit {
+                by: key.member_id(),
+                at: 1_700_000_000_000,
+            };
+            Doc::new_note(DocId::random(), edit, d.clone())
+                .unwrap()
+                .save()
+        })
+        .collect()
+}
+
+/// Naive per-document sync of every note (fresh sync states, as after a reconnect): messages
+/// and bytes with nothing changed, and with 10 changed.
+fn naive_sync(drafts: &[Draft]) -> ((usize, usize), (usize, usize)) {
+    let saved = saved_docs(drafts);
+    let mut pairs: Vec<(AutoCommit, AutoCommit)> = saved
+        .iter()
+        .map(|s| (AutoCommit::load(s).unwrap(), AutoCommit::load(s).unwrap()))
+        .collect();
+    let run = |pairs: &mut Vec<(AutoCommit, AutoCommit)>| {
+        let (mut m, mut b) = (0, 0);
+        for (x, y) in pairs.iter_mut() {
+            let (mm, bb) = sync_until_done(x, y, &mut State::new(), &mut State::new());
+            m += mm;
+            b += bb;
+        }
+        (m, b)
+    };
+    let zero = run(&mut pairs);
+    for (x, _) in pairs.iter_mut().take(10) {
+        x.put(automerge::ROOT, "title", "changed").unwrap();
+    }
+    let ten = run(&mut pairs);
+    (zero, ten)
+}

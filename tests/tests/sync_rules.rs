@@ -1,0 +1,1159 @@
+//! The security rules of shared spaces, proven against real libp2p peers on 127.0.0.1 (mDNS
+//! off): full nodes in this process, and hand-driven raw peers ([`RawPeer`]) that send what an
+//! honest node never would.
+//!
+//! - a connected non-member learns nothing of a space, not even that it exists;
+//! - a removed member receives nothing new, and its changes are refused by everyone;
+//! - a reader's changes are refused by everyone;
+//! - malformed frames and sync messages close only the session that sent them;
+//! - a wrong, expired, forged or malformed ticket admits nobody.
+//!
+//! Waits are bounded and fail with a message; where a test shows that something did *not*
+//! happen, it first makes the node handle everything sent before (a [`RawPeer::ping`] round
+//! trip through the same session) or waits for a later honest change to arrive.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tacit_core::{DeviceKey, DocId, SpaceId, Ticket};
+use tacit_net::recon::{Fingerprint, Part, Prefix};
+use tacit_net::wire::{Message, SpaceOffer, WholeDoc};
+use tacit_node::core::{Draft, NoteEdit, ProfileEdit, Role};
+use tacit_node::{NetOptions, Node, NodeError, PeerInfo, Request, Response, SpaceDetail};
+use tacit_tests::rawpeer::{End, RAW_PATIENCE, RawPeer, contains};
+use tacit_tests::test_rng;
+
+/// Longest any wait in these tests may take before it fails (never a timing assertion).
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// How long a test lets in-flight work settle before it checks that something did not happen,
+/// where no round trip can prove that the work was done (another node's session). Only ever
+/// makes a test more likely to see a leak; never asserted on.
+const SETTLE: Duration = Duration::from_millis(400);
+
+// ---- helpers (as in tests/sync.rs) ---------------------------------------------------------
+
+fn loopback() -> NetOptions {
+    NetOptions {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+        mdns: false,
+    }
+}
+
+async fn node(dir: &Path, name: &str) -> Node {
+    let profile = ProfileEdit {
+        name: Some(name.into()),
+        org: Some(format!("{name} Org")),
+        ..ProfileEdit::default()
+    };
+    let (node, _) = Node::init(dir, profile).await.expect("init");
+    node.start_network(loopback()).await.expect("network");
+    node
+}
+
+async fn ask(node: &Node, req: Request) -> Response {
+    node.execute(req).await.expect("request")
+}
+
+async fn space_new(node: &Node, name: &str) -> String {
+    match ask(node, Request::SpaceNew { name: name.into() }).await {
+        Response::SpaceCreated { id, .. } => id.to_string(),
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn invite_for(
+    node: &Node,
+    space: &str,
+    role: Role,
+    expires_in: Option<u64>,
+    uses: Option<u32>,
+) -> String {
+    let req = Request::SpaceInvite {
+        space: space.into(),
+        role,
+        expires_in,
+        uses,
+    };
+    match ask(node, req).await {
+        Response::Ticket { ticket, .. } => ticket,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn invite(node: &Node, space: &str, role: Role) -> String {
+    invite_for(node, space, role, Some(3_600_000), None).await
+}
+
+async fn join(node: &Node, ticket: &str) -> Result<String, NodeError> {
+    match node
+        .execute(Request::SpaceJoin {
+            ticket: ticket.into(),
+        })
+        .await?
+    {
+        Response::SpaceCreated { id, .. } => Ok(id.to_string()),
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn try_note_new(
+    node: &Node,
+    space: &str,
+    title: &str,
+    body: &str,
+) -> Result<String, NodeError> {
+    let req = Request::NoteNew {
+        draft: Draft {
+            title: title.into(),
+            body: body.into(),
+            tags: vec![],
+        },
+        space: Some(space.into()),
+    };
+    match node.execute(req).await? {
+        Response::Created { id } => Ok(id.to_string()),
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn note_new(node: &Node, space: &str, title: &str, body: &str) -> String {
+    try_note_new(node, space, title, body)
+        .await
+        .expect("a new note")
+}
+
+async fn titles(node: &Node, space: &str) -> Vec<String> {
+    let req = Request::NoteList {
+        limit: None,
+        space: Some(space.into()),
+    };
+    match ask(node, req).await {
+        Response::List { items } => items.into_iter().map(|i| i.title).collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn has_title(node: &Node, space: &str, title: &str) -> bool {
+    titles(node, space).await.iter().any(|t| t == title)
+}
+
+async fn body(node: &Node, id: &str) -> Option<String> {
+    node.note_show(id).await.ok().map(|n| n.body)
+}
+
+async fn detail(node: &Node, space: &str) -> SpaceDetail {
+    match ask(
+        node,
+        Request::SpaceShow {
+            space: space.into(),
+        },
+    )
+    .await
+    {
+        Response::Space(d) => d,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn member_names(node: &Node, space: &str) -> Vec<String> {
+    let mut names: Vec<String> = detail(node, space)
+        .await
+        .members
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    names.sort();
+    names
+}
+
+async fn peers(node: &Node) -> Vec<PeerInfo> {
+    match ask(node, Request::Peers).await {
+        Response::Peers { items } => items,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn connected_to(node: &Node, peer: &str) -> bool {
+    peers(node).await.iter().any(|p| p.peer == peer)
+}
+
+/// The node's first listen address (a `/ip4/127.0.0.1/tcp/…` multiaddr).
+async fn listen_addr(node: &Node) -> String {
+    let status = node.status().await.expect("status");
+    let addr = status
+        .listen_addrs
+        .into_iter()
+        .next()
+        .expect("a listening node");
+    assert!(addr.starts_with("/ip4/127.0.0.1/"), "{addr}");
+    addr
+}
+
+/// Polls `check` until it holds; fails after [`PATIENCE`] with `what`.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every regular file under `dir`, with its bytes.
+fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).expect("read a home directory") {
+            let path = entry.expect("a directory entry").path();
+            let meta = std::fs::symlink_metadata(&path).expect("file metadata");
+            if meta.is_dir() {
+                todo.push(path);
+            } else if meta.is_file() {
+                // A file removed between listing and reading (a WAL checkpointed) holds nothing.
+                if let Ok(bytes) = std::fs::read(&path) {
+                    out.push((path, bytes));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Which of the named byte strings occur in which file under `dir`, as "file: name" lines.
+fn found_in_home(dir: &Path, needles: &[(&str, Vec<u8>)]) -> Vec<String> {
+    let files = files_under(dir);
+    assert!(
+        files.iter().any(|(p, _)| p.ends_with("tacit.db")),
+        "no tacit.db under {}",
+        dir.display()
+    );
+    let mut found = Vec::new();
+    for (path, bytes) in &files {
+        for (name, needle) in needles {
+            if contains(bytes, needle) {
+                found.push(format!("{}: {name}", path.display()));
+            }
+        }
+    }
+    found
+}
+
+/// Which of the named byte strings a raw peer received.
+fn found_in_received(raw: &RawPeer, needles: &[(&str, Vec<u8>)]) -> Vec<String> {
+    let got = raw.received_bytes();
+    needles
+        .iter()
+        .filter(|(_, needle)| contains(&got, needle))
+        .map(|(name, _)| (*name).to_owned())
+        .collect()
+}
+
+/// What must not leak of a space: its id (hex either case, and raw), its name, and canaries.
+fn secrets_of(space: &str, name: &str, canaries: &[&str]) -> Vec<(&'static str, Vec<u8>)> {
+    let id: SpaceId = space.parse().expect("a space id");
+    let mut needles = vec![
+        ("the space id (hex)", space.as_bytes().to_vec()),
+        (
+            "the space id (upper-case hex)",
+            space.to_ascii_uppercase().into_bytes(),
+        ),
+        ("the space id (raw bytes)", id.as_bytes().to_vec()),
+        ("the space name", name.as_bytes().to_vec()),
+    ];
+    for c in canaries {
+        needles.push(("a canary", c.as_bytes().to_vec()));
+    }
+    needles
+}
+
+/// A canary string unlikely to occur by chance, from the test's seeded generator.
+fn canary(rng: &mut impl rand::Rng, label: &str) -> String {
+    format!("canary-{label}-{:016x}", rng.random::<u64>())
+}
+
+fn space_id(space: &str) -> SpaceId {
+    space.parse().expect("a space id")
+}
+
+fn doc_id(id: &str) -> DocId {
+    id.parse().expect("a document id")
+}
+
+/// A well-formed Automerge sync message (from an empty document), so that a refusal is about
+/// who sent it, not about its bytes.
+fn valid_sync_message() -> Vec<u8> {
+    use automerge::sync::SyncDoc as _;
+    let mut doc = automerge::AutoCommit::new();
+    let mut state = automerge::sync::State::new();
+    doc.sync()
+        .generate_sync_message(&mut state)
+        .expect("an empty document has a first sync message")
+        .encode()
+}
+
+// ---- 1. non-members ------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connected_non_member_learns_nothing_of_a_space() {
+    let mut rng = test_rng(b"a_connected_non_member_learns_nothing_of_a_space");
+    let dirs = [(); 3].map(|_| tempfile::tempdir().expect("temp dir"));
+    let a = node(dirs[0].path(), "Ada").await;
+    let b = node(dirs[1].path(), "Bo").await;
+    let c = node(dirs[2].path(), "Cy").await;
+
+    let name = format!("Team {}", canary(&mut rng, "name"));
+    let first = canary(&mut rng, "first");
+    let second = canary(&mut rng, "second");
+    let space = space_new(&a, &name).await;
+    let note = note_new(
+        &a,
+        &space,
+        &format!("Plan {first}"),
+        &format!("body {first}"),
+    )
+    .await;
+    let ticket = invite(&a, &space, Role::Editor).await;
+    join(&b, &ticket).await.expect("B joins");
+    assert_eq!(
+        body(&b, &note).await.as_deref(),
+        Some(format!("body {first}").as_str())
+    );
+
+    // C: a full node that dials A; and a raw peer that says hello and offers nothing.
+    let a_addr = listen_addr(&a).await;
+    match ask(
+        &c,
+        Request::Connect {
+            addr: a_addr.clone(),
+        },
+    )
+    .await
+    {
+        Response::Connected { peer } => assert_eq!(peer, a.peer_id()),
+        other => panic!("{other:?}"),
+    }
+    let mut raw = RawPeer::connect(&a_addr).await.expect("raw peer connects");
+    raw.hello(&[]).await.expect("hello");
+    let raw_peer = tacit_net::peer_id_of(&raw.member())
+        .expect("a device key is a peer id")
+        .to_string();
+    eventually("A sees C and the raw peer connected", || async {
+        connected_to(&a, c.peer_id()).await && connected_to(&a, &raw_peer).await
+    })
+    .await;
+
+    // A keeps writing while C is connected; B gets it live, so A is pushing.
+    let live = note_new(
+        &a,
+        &space,
+        &format!("Live {second}"),
+        &format!("body {second}"),
+    )
+    .await;
+    eventually("A's second note on B", || async {
+        body(&b, &live).await.as_deref() == Some(format!("body {second}").as_str())
+    })
+    .await;
+    // Every frame the raw peer sent has been handled by A's session with it; C's session
+    // gets the same time to misbehave.
+    raw.ping().await;
+    tokio::time::sleep(SETTLE).await;
+
+    let secrets = secrets_of(&space, &name, &[&first, &second]);
+    // Neither side counts the other as sharing anything.
+    for p in peers(&a).await {
+        if p.peer == c.peer_id() || p.peer == raw_peer {
+            assert!(
+                p.spaces.is_empty(),
+                "A shares {:?} with {}",
+                p.spaces,
+                p.peer
+            );
+        }
+    }
+    for p in peers(&c).await {
+        assert!(
+            p.spaces.is_empty(),
+            "C shares {:?} with {}",
+            p.spaces,
+            p.peer
+        );
+    }
+    // C holds only its personal space, and nothing of the shared one is anywhere in its home.
+    match ask(&c, Request::SpaceList).await {
+        Response::Spaces { items } => {
+            assert_eq!(items.len(), 1, "{items:?}");
+            assert!(items[0].personal);
+        }
+        other => panic!("{other:?}"),
+    }
+    let leaks = found_in_home(dirs[2].path(), &secrets);
+    assert!(leaks.is_empty(), "C's home holds: {leaks:?}");
+    // The search would find them: in B's home, a member's, they are all there.
+    let held = found_in_home(dirs[1].path(), &secrets);
+    for what in ["the space id (hex)", "the space name", "a canary"] {
+        assert!(
+            held.iter().any(|h| h.ends_with(what)),
+            "B's home lacks {what}: {held:?}"
+        );
+    }
+    // The raw peer was offered nothing and received nothing of the space.
+    assert!(!raw.was_offered(space_id(&space)));
+    let leaks = found_in_received(&raw, &secrets);
+    assert!(leaks.is_empty(), "the raw peer received: {leaks:?}");
+
+    // Knowing the space's and a document's id is not enough: a non-member that offers the
+    // space, reconciles it, asks for the document and starts an Automerge sync of it gets
+    // nothing back.
+    let sid = space_id(&space);
+    let did = doc_id(&note);
+    let asks = [
+        Message::Offer {
+            spaces: vec![SpaceOffer {
+                space: sid,
+                ops_digest: [0; 32],
+            }],
+        },
+        Message::Recon {
+            space: sid,
+            parts: vec![Part::Fingerprint {
+                prefix: Prefix::ROOT,
+                fp: Fingerprint::default(),
+            }],
+        },
+        Message::Want {
+            space: sid,
+            ids: vec![did],
+        },
+        Message::Sync {
+            space: sid,
+            id: did,
+            msg: valid_sync_message(),
+        },
+    ];
+    let before = raw.received_bytes().len();
+    for m in asks {
+        raw.send(m).await.expect("send");
+    }
+    raw.ping().await;
+    assert!(raw.ended().is_none(), "{:?}", raw.ended());
+    let answer = &raw.received_bytes()[before..];
+    for (what, needle) in secrets_of(&space, &name, &[&first, &second]) {
+        // The raw peer named the space itself; only the documents' content must not come back.
+        if what == "a canary" {
+            assert!(!contains(answer, &needle), "the raw peer received {what}");
+        }
+    }
+    assert!(
+        !contains(answer, did.as_bytes()),
+        "A answered about the document"
+    );
+
+    raw.shutdown().await;
+    for n in [a, b, c] {
+        n.shutdown().await;
+    }
+    // Once C's database is checkpointed and closed, still nothing.
+    let leaks = found_in_home(dirs[2].path(), &secrets);
+    assert!(
+        leaks.is_empty(),
+        "C's home holds, after shutdown: {leaks:?}"
+    );
+}
+
+// ---- 2. removed members --------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_member_receives_nothing_new_and_its_changes_are_refused() {
+    let mut rng = test_rng(b"a_removed_member_receives_nothing_new_and_its_changes_are_refused");
+    let dirs = [(); 3].map(|_| tempfile::tempdir().expect("temp dir"));
+    let a = node(dirs[0].path(), "Ada").await;
+    let c = node(dirs[1].path(), "Cy").await;
+    let d = node(dirs[2].path(), "Di").await;
+
+    let space = space_new(&a, "Team").await;
+    let sid = space_id(&space);
+    let plan = note_new(&a, &space, "Plan", "as agreed").await;
+    let ticket = invite(&a, &space, Role::Editor).await;
+    join(&c, &ticket).await.expect("C joins");
+    join(&d, &ticket).await.expect("D joins");
+
+    // B: a raw member, joined by ticket, holding the plan.
+    let a_addr = listen_addr(&a).await;
+    let mut b = RawPeer::connect(&a_addr).await.expect("B connects");
+    b.hello(&[]).await.expect("hello");
+    b.join(&Ticket::parse(&ticket).expect("ticket"))
+        .await
+        .expect("B joins");
+    b.serve_until("the plan on B", PATIENCE, |p| {
+        p.doc_bytes(doc_id(&plan)).is_some()
+    })
+    .await;
+    // The ops B holds as a member, to offer the space with later as if it never saw its removal.
+    let ops = b.ops(sid).to_vec();
+    // While a member, B gets A's changes live: the control for what follows.
+    let before = canary(&mut rng, "before");
+    note_new(&a, &space, &before, "written while B was a member").await;
+    b.serve_until("A's live note on B", PATIENCE, |p| {
+        p.notes().iter().any(|(_, t, _)| *t == before)
+    })
+    .await;
+    assert!(b.received_contains(before.as_bytes()));
+    // And B's changes are taken: the same push that is refused after the removal.
+    let member_note = b
+        .push_note(sid, "Pushed by B while a member", "")
+        .await
+        .expect("push");
+    eventually("B's note on C, while a member", || async {
+        body(&c, &member_note.to_string()).await.is_some()
+    })
+    .await;
+
+    // A removes B and D.
+    let d_member = d.whoami().await.expect("whoami").member;
+    for m in [b.member(), d_member] {
+        ask(
+            &a,
+            Request::SpaceRemove {
+                space: space.clone(),
+                member: m.to_string(),
+            },
+        )
+        .await;
+    }
+    for (who, n) in [("C", &c), ("D", &d)] {
+        eventually(&format!("{who} sees B and D removed"), || async {
+            let dt = detail(n, &space).await;
+            dt.removed.contains(&b.member()) && dt.removed.contains(&d_member)
+        })
+        .await;
+    }
+    // D, removed, may no longer write there.
+    let err = try_note_new(&d, &space, "Still here?", "")
+        .await
+        .expect_err("a removed member writes");
+    assert!(err.to_string().contains("no longer a member"), "{err}");
+    let err = d
+        .note_edit(
+            &plan,
+            NoteEdit {
+                body: Some("changed by D".into()),
+                ..NoteEdit::default()
+            },
+        )
+        .await
+        .expect_err("a removed member edits");
+    assert!(err.to_string().contains("no longer a member"), "{err}");
+
+    // A writes after the removal; C gets it, B and D never do.
+    let after = canary(&mut rng, "after");
+    let after_id = note_new(&a, &space, &after, &format!("body {after}")).await;
+    eventually("A's note after the removal on C", || async {
+        body(&c, &after_id).await.is_some()
+    })
+    .await;
+    b.ping().await;
+    tokio::time::sleep(SETTLE).await;
+    while b.recv(Duration::from_millis(50)).await.is_some() {}
+    assert!(
+        !b.received_contains(after.as_bytes()),
+        "the removed raw member received A's new note"
+    );
+    assert!(
+        !has_title(&d, &space, &after).await,
+        "the removed node received A's new note"
+    );
+
+    // B pushes a new note and an edit of the plan: on its open session with A, on a new
+    // session with A, and to C directly.
+    let plan_bytes = b.doc_bytes(doc_id(&plan)).expect("the plan").to_vec();
+    let pushed_title = "Pushed by B after removal";
+    let pushed_body = "B's edit after removal";
+    b.push_note(sid, pushed_title, "").await.expect("push");
+    b.push_edit(sid, doc_id(&plan), &plan_bytes, pushed_body)
+        .await
+        .expect("push");
+    b.ping().await;
+    let b_key = b.key().clone();
+    b.shutdown().await;
+    let b_peer = tacit_net::peer_id_of(&b_key.member_id())
+        .expect("peer id")
+        .to_string();
+    eventually("A sees B gone", || async {
+        !connected_to(&a, &b_peer).await
+    })
+    .await;
+    let c_addr = listen_addr(&c).await;
+    for (to, addr) in [("A", &a_addr), ("C", &c_addr)] {
+        let mut again = RawPeer::connect_as(b_key.clone(), addr)
+            .await
+            .expect("B connects again");
+        again.learn_ops(sid, &ops);
+        again.hello(&[sid]).await.expect("hello");
+        again
+            .send(Message::Recon {
+                space: sid,
+                parts: vec![Part::Fingerprint {
+                    prefix: Prefix::ROOT,
+                    fp: Fingerprint::default(),
+                }],
+            })
+            .await
+            .expect("recon");
+        again
+            .send(Message::Want {
+                space: sid,
+                ids: vec![doc_id(&after_id)],
+            })
+            .await
+            .expect("want");
+        again.push_note(sid, pushed_title, "").await.expect("push");
+        again
+            .push_edit(sid, doc_id(&plan), &plan_bytes, pushed_body)
+            .await
+            .expect("push");
+        again.ping().await;
+        assert!(
+            !again.was_offered(sid),
+            "{to} offered the space to a removed member"
+        );
+        assert!(
+            !again.received_contains(after.as_bytes()),
+            "{to} sent a removed member the new note"
+        );
+        again.shutdown().await;
+    }
+
+    // Honest changes after the pushes still flow between A and C.
+    let later = note_new(&c, &space, "Later, from C", "").await;
+    eventually("C's later note on A", || async {
+        body(&a, &later).await.is_some()
+    })
+    .await;
+    let later_a = note_new(&a, &space, "Later, from A", "").await;
+    eventually("A's later note on C", || async {
+        body(&c, &later_a).await.is_some()
+    })
+    .await;
+    for (who, n) in [("A", &a), ("C", &c)] {
+        assert!(
+            !has_title(n, &space, pushed_title).await,
+            "{who} shows the removed member's note"
+        );
+        assert_eq!(
+            body(n, &plan).await.as_deref(),
+            Some("as agreed"),
+            "{who} shows the removed member's edit"
+        );
+    }
+
+    for n in [a, c, d] {
+        n.shutdown().await;
+    }
+    let leaks = found_in_home(dirs[2].path(), &[("the note after removal", after.into())]);
+    assert!(leaks.is_empty(), "D's home holds: {leaks:?}");
+}
+
+/// Regression: a session that handled the broadcast of one removal after a second removal had
+/// already dropped its peer sent that peer the ops of the first (without its own removal), and
+/// then nothing: the removed member was never told, so it went on writing changes nobody would
+/// take.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_removed_one_after_another_are_each_told_of_their_removal() {
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("temp dir"));
+    let a = node(dirs[0].path(), "Ada").await;
+    let d = node(dirs[1].path(), "Di").await;
+    let space = space_new(&a, "Team").await;
+    let sid = space_id(&space);
+    let ticket = invite(&a, &space, Role::Editor).await;
+    join(&d, &ticket).await.expect("D joins");
+    let parsed = Ticket::parse(&ticket).expect("ticket");
+    let a_addr = listen_addr(&a).await;
+    let mut raws = Vec::new();
+    for _ in 0..3 {
+        let mut raw = RawPeer::connect(&a_addr).await.expect("raw peer connects");
+        raw.hello(&[]).await.expect("hello");
+        raw.join(&parsed).await.expect("the raw peer joins");
+        raws.push(raw);
+    }
+    let d_member = d.whoami().await.expect("whoami").member;
+    // Removed back to back, D last: every session sees the earlier removals after the later.
+    let mut removed: Vec<_> = raws.iter().map(RawPeer::member).collect();
+    removed.push(d_member);
+    for m in &removed {
+        ask(
+            &a,
+            Request::SpaceRemove {
+                space: space.clone(),
+                member: m.to_string(),
+            },
+        )
+        .await;
+    }
+    eventually("D is told of its removal", || async {
+        detail(&d, &space).await.removed.contains(&d_member)
+    })
+    .await;
+    let err = try_note_new(&d, &space, "Still here?", "")
+        .await
+        .expect_err("a removed member writes");
+    assert!(err.to_string().contains("no longer a member"), "{err}");
+    for raw in &mut raws {
+        let me = raw.member();
+        raw.serve_until("a raw member is told of its removal", PATIENCE, |p| {
+            let ops: Vec<_> = p
+                .ops(sid)
+                .iter()
+                .filter_map(|b| tacit_core::SignedOp::from_bytes(b).ok())
+                .collect();
+            tacit_core::Membership::fold(sid, ops.iter())
+                .removed()
+                .contains_key(&me)
+        })
+        .await;
+    }
+    for raw in raws {
+        raw.shutdown().await;
+    }
+    a.shutdown().await;
+    d.shutdown().await;
+}
+
+// ---- 3. readers ----------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_readers_changes_are_refused_by_everyone() {
+    let dirs = [(); 3].map(|_| tempfile::tempdir().expect("temp dir"));
+    let a = node(dirs[0].path(), "Ada").await;
+    let c = node(dirs[1].path(), "Cy").await;
+    let r = node(dirs[2].path(), "Rae").await;
+
+    let space = space_new(&a, "Team").await;
+    let sid = space_id(&space);
+    let plan = note_new(&a, &space, "Plan", "as agreed").await;
+    join(&c, &invite(&a, &space, Role::Editor).await)
+        .await
+        .expect("C joins");
+    let readers = invite(&a, &space, Role::Reader).await;
+    join(&r, &readers).await.expect("R joins");
+
+    // The reader node reads, and may not write.
+    assert_eq!(titles(&r, &space).await, ["Plan"]);
+    let err = try_note_new(&r, &space, "By a reader", "")
+        .await
+        .expect_err("a reader writes");
+    assert!(err.to_string().contains("reader"), "{err}");
+    let err = r
+        .note_edit(
+            &plan,
+            NoteEdit {
+                body: Some("changed by a reader".into()),
+                ..NoteEdit::default()
+            },
+        )
+        .await
+        .expect_err("a reader edits");
+    assert!(err.to_string().contains("reader"), "{err}");
+
+    // A raw reader pushes anyway: a new note and an edit, to A and to C.
+    let a_addr = listen_addr(&a).await;
+    let mut raw = RawPeer::connect(&a_addr)
+        .await
+        .expect("raw reader connects");
+    raw.hello(&[]).await.expect("hello");
+    raw.join(&Ticket::parse(&readers).expect("ticket"))
+        .await
+        .expect("the raw reader joins");
+    raw.serve_until("the plan on the raw reader", PATIENCE, |p| {
+        p.doc_bytes(doc_id(&plan)).is_some()
+    })
+    .await;
+    let plan_bytes = raw.doc_bytes(doc_id(&plan)).expect("the plan").to_vec();
+    let pushed_title = "Pushed by a reader";
+    let pushed_body = "a reader's edit";
+    raw.push_note(sid, pushed_title, "").await.expect("push");
+    raw.push_edit(sid, doc_id(&plan), &plan_bytes, pushed_body)
+        .await
+        .expect("push");
+    raw.ping().await;
+    assert!(raw.ended().is_none(), "{:?}", raw.ended());
+
+    let raw_member = raw.member();
+    eventually("C knows the raw reader as a member", || async {
+        detail(&c, &space)
+            .await
+            .members
+            .iter()
+            .any(|m| m.member == raw_member && m.role == Role::Reader)
+    })
+    .await;
+    let mut to_c = RawPeer::connect_as(raw.key().clone(), &listen_addr(&c).await)
+        .await
+        .expect("the raw reader connects to C");
+    to_c.learn_ops(sid, raw.ops(sid));
+    to_c.hello(&[sid]).await.expect("hello");
+    to_c.serve_until("C offers the space to its reader", PATIENCE, |p| {
+        p.was_offered(sid)
+    })
+    .await;
+    to_c.push_note(sid, pushed_title, "").await.expect("push");
+    to_c.push_edit(sid, doc_id(&plan), &plan_bytes, pushed_body)
+        .await
+        .expect("push");
+    to_c.ping().await;
+
+    // The same pushes from a raw editor are taken: the refusals are about the role.
+    let mut editor = RawPeer::connect(&a_addr)
+        .await
+        .expect("raw editor connects");
+    editor.hello(&[]).await.expect("hello");
+    editor
+        .join(&Ticket::parse(&invite(&a, &space, Role::Editor).await).expect("ticket"))
+        .await
+        .expect("the raw editor joins");
+    editor
+        .serve_until("the plan on the raw editor", PATIENCE, |p| {
+            p.doc_bytes(doc_id(&plan)).is_some()
+        })
+        .await;
+    let editor_title = "Pushed by an editor";
+    let editor_note = editor.push_note(sid, editor_title, "").await.expect("push");
+    let editor_body = "as agreed, and the raw editor's";
+    editor
+        .push_edit(sid, doc_id(&plan), &plan_bytes, editor_body)
+        .await
+        .expect("push");
+    for (who, n) in [("A", &a), ("C", &c), ("R", &r)] {
+        eventually(
+            &format!("the raw editor's note and edit on {who}"),
+            || async {
+                body(n, &editor_note.to_string()).await.is_some()
+                    && body(n, &plan).await.as_deref() == Some(editor_body)
+            },
+        )
+        .await;
+    }
+    editor.shutdown().await;
+
+    // An honest editor's change afterwards arrives everywhere: the nodes kept serving.
+    c.note_edit(
+        &plan,
+        NoteEdit {
+            body: Some("as agreed, and C's edit".into()),
+            ..NoteEdit::default()
+        },
+    )
+    .await
+    .expect("C edits");
+    for (who, n) in [("A", &a), ("R", &r)] {
+        eventually(&format!("C's edit on {who}"), || async {
+            body(n, &plan).await.as_deref() == Some("as agreed, and C's edit")
+        })
+        .await;
+    }
+    raw.serve_until("C's edit on the raw reader", PATIENCE, |p| {
+        p.notes()
+            .iter()
+            .any(|(_, _, b)| b.as_str() == "as agreed, and C's edit")
+    })
+    .await;
+    tokio::time::sleep(SETTLE).await;
+    for (who, n) in [("A", &a), ("C", &c), ("R", &r)] {
+        assert!(
+            !has_title(n, &space, pushed_title).await,
+            "{who} shows the reader's note"
+        );
+        let b = body(n, &plan).await.unwrap_or_default();
+        assert!(
+            !b.contains(pushed_body),
+            "{who} shows the reader's edit: {b}"
+        );
+    }
+
+    raw.shutdown().await;
+    to_c.shutdown().await;
+    for n in [a, c, r] {
+        n.shutdown().await;
+    }
+}
+
+// ---- 4. malformed input --------------------------------------------------------------------
+
+/// One kind of hostile input, sent by its own raw peer.
+#[derive(Debug, Clone, Copy)]
+enum Hostile {
+    HugeLength,
+    RandomFrame,
+    GarbageSync,
+    GarbageChange,
+    GarbageDocs,
+    BadReconPrefix,
+    FutureVersion,
+}
+
+impl Hostile {
+    /// Whether the node ends the session. Garbage document bytes in `Change` and `Docs` are
+    /// refused document by document and the session goes on: Automerge's incremental load
+    /// skips chunks it cannot parse rather than failing, and a whole document that does not load
+    /// may be an honest newer peer's (a kind or schema this build does not know).
+    fn ends_session(self) -> bool {
+        !matches!(self, Hostile::GarbageChange | Hostile::GarbageDocs)
+    }
+
+    /// Whether the peer must be a member for the input to reach the code that parses it.
+    fn needs_membership(self) -> bool {
+        matches!(
+            self,
+            Hostile::GarbageSync
+                | Hostile::GarbageChange
+                | Hostile::GarbageDocs
+                | Hostile::BadReconPrefix
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_frames_and_sync_messages_close_only_that_session() {
+    let mut rng = test_rng(b"malformed_frames_and_sync_messages_close_only_that_session");
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("temp dir"));
+    let a = node(dirs[0].path(), "Ada").await;
+    let b = node(dirs[1].path(), "Bo").await;
+    let space = space_new(&a, "Team").await;
+    let sid = space_id(&space);
+    let plan = note_new(&a, &space, "Plan", "as agreed").await;
+    let ticket = invite(&a, &space, Role::Editor).await;
+    let parsed = Ticket::parse(&ticket).expect("ticket");
+    join(&b, &ticket).await.expect("B joins");
+    let a_addr = listen_addr(&a).await;
+
+    let cases = [
+        Hostile::HugeLength,
+        Hostile::RandomFrame,
+        Hostile::GarbageSync,
+        Hostile::GarbageChange,
+        Hostile::GarbageDocs,
+        Hostile::BadReconPrefix,
+        Hostile::FutureVersion,
+    ];
+    for case in cases {
+        let mut raw = RawPeer::connect(&a_addr).await.expect("raw peer connects");
+        if case.needs_membership() {
+            raw.hello(&[]).await.expect("hello");
+            raw.join(&parsed).await.expect("the raw peer joins");
+            raw.serve_until(&format!("{case:?}: the plan"), PATIENCE, |p| {
+                p.doc_bytes(doc_id(&plan)).is_some()
+            })
+            .await;
+        }
+        let mut garbage = vec![0u8; 64];
+        rand::Rng::fill(&mut rng, garbage.as_mut_slice());
+        match case {
+            Hostile::HugeLength => raw
+                .send_bytes_unframed(&[0xff, 0xff, 0xff, 0xff])
+                .await
+                .expect("send"),
+            Hostile::RandomFrame => {
+                // A first byte past the last variant: never a message.
+                garbage[0] = 0xee;
+                raw.send_raw(&garbage).await.expect("send");
+            }
+            Hostile::GarbageSync => raw
+                .send(Message::Sync {
+                    space: sid,
+                    id: doc_id(&plan),
+                    msg: garbage,
+                })
+                .await
+                .expect("send"),
+            Hostile::GarbageChange => raw
+                .send(Message::Change {
+                    space: sid,
+                    id: doc_id(&plan),
+                    data: garbage,
+                })
+                .await
+                .expect("send"),
+            Hostile::GarbageDocs => raw
+                .send(Message::Docs {
+                    space: sid,
+                    docs: vec![WholeDoc {
+                        id: DocId::random(),
+                        data: garbage,
+                    }],
+                })
+                .await
+                .expect("send"),
+            Hostile::BadReconPrefix => raw
+                .send(Message::Recon {
+                    space: sid,
+                    parts: vec![Part::Fingerprint {
+                        // Digits past its depth are set: not a prefix.
+                        prefix: Prefix {
+                            depth: 1,
+                            bits: [0xff; 16],
+                        },
+                        fp: Fingerprint::default(),
+                    }],
+                })
+                .await
+                .expect("send"),
+            Hostile::FutureVersion => raw
+                .send(Message::Hello {
+                    version: 999,
+                    spaces: vec![],
+                })
+                .await
+                .expect("send"),
+        }
+        if case.ends_session() {
+            let end = raw.wait_end(&format!("{case:?}"), RAW_PATIENCE).await;
+            if let End::Bye(reason) = &end {
+                assert!(!reason.is_empty(), "{case:?}: a Bye without a reason");
+            }
+        } else {
+            // Handled (the ping comes back after it), refused, and nothing of it kept.
+            raw.ping().await;
+            assert!(raw.ended().is_none(), "{case:?}: {:?}", raw.ended());
+            assert_eq!(titles(&a, &space).await, ["Plan"], "{case:?}");
+        }
+        // A runs on, and the plan is as it was.
+        let status = a.status().await.expect("A still answers");
+        assert!(
+            status.peers.iter().any(|p| p.peer == b.peer_id()),
+            "{case:?}: A lost B"
+        );
+        assert_eq!(body(&a, &plan).await.as_deref(), Some("as agreed"));
+        raw.shutdown().await;
+    }
+
+    // B's session with A carried on through all of it: changes flow both ways.
+    let from_b = note_new(&b, &space, "From B", "after the garbage").await;
+    eventually("B's note on A", || async {
+        body(&a, &from_b).await.is_some()
+    })
+    .await;
+    let from_a = note_new(&a, &space, "From A", "after the garbage").await;
+    eventually("A's note on B", || async {
+        body(&b, &from_a).await.is_some()
+    })
+    .await;
+    assert_eq!(titles(&a, &space).await.len(), 3);
+
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+// ---- 5. tickets and joins ------------------------------------------------------------------
+
+/// How an inviter refuses a join that does not prove it holds one of its invitations: the same
+/// words whatever is wrong, so that a peer cannot probe which spaces the node holds.
+const NO_MATCH: &str = "no invitation here matches this ticket";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_or_forged_join_is_refused() {
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("temp dir"));
+    let a = node(dirs[0].path(), "Ada").await;
+    let b = node(dirs[1].path(), "Bo").await;
+    let space = space_new(&a, "Team").await;
+    let ticket = invite(&a, &space, Role::Editor).await;
+    let parsed = Ticket::parse(&ticket).expect("ticket");
+    let only_ada = vec!["Ada".to_owned()];
+
+    // A ticket whose secret is changed (and re-encoded, so it parses): refused by A.
+    let mut wrong = parsed.clone();
+    wrong.secret[0] ^= 1;
+    let err = join(&b, &wrong.to_string())
+        .await
+        .expect_err("a wrong secret");
+    assert!(err.to_string().contains(NO_MATCH), "{err}");
+    assert_eq!(member_names(&a, &space).await, only_ada);
+
+    // An expired ticket: refused before dialling…
+    let expiring = invite_for(&a, &space, Role::Editor, Some(1), None).await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let err = join(&b, &expiring).await.expect_err("an expired ticket");
+    assert!(err.to_string().contains("expired"), "{err}");
+    // …and by A, for a joiner that sends it anyway.
+    let a_addr = listen_addr(&a).await;
+    let mut raw = RawPeer::connect(&a_addr).await.expect("raw peer connects");
+    raw.hello(&[]).await.expect("hello");
+    let why = raw
+        .join(&Ticket::parse(&expiring).expect("ticket"))
+        .await
+        .expect_err("an expired invitation");
+    assert!(why.contains("expired"), "{why}");
+
+    // A join signed by another key than the joining device's: refused.
+    let other = DeviceKey::generate();
+    let forged = RawPeer::join_op(&other, &parsed);
+    let why = raw
+        .join_with(parsed.space, forged.to_bytes())
+        .await
+        .expect_err("a join signed by another key");
+    assert!(why.contains(NO_MATCH), "{why}");
+    // A join whose signed bytes were altered after signing: refused.
+    let mut altered = RawPeer::join_op(raw.key(), &parsed).to_bytes();
+    let last = altered.len() - 1;
+    altered[last] ^= 1;
+    let why = raw
+        .join_with(parsed.space, altered)
+        .await
+        .expect_err("an altered join");
+    assert!(why.contains(NO_MATCH), "{why}");
+    raw.ping().await;
+    assert!(!raw.was_offered(parsed.space));
+    raw.shutdown().await;
+    assert_eq!(member_names(&a, &space).await, only_ada);
+
+    // Text that is not a ticket, or a damaged one: refused with what to do.
+    let err = join(&b, "hello, please join my space")
+        .await
+        .expect_err("not a ticket");
+    assert!(
+        err.to_string().contains("does not start with tacit1"),
+        "{err}"
+    );
+    let mut damaged = ticket.clone().into_bytes();
+    let i = damaged.len() / 2;
+    damaged[i] = if damaged[i] == b'a' { b'b' } else { b'a' };
+    let damaged = String::from_utf8(damaged).expect("ascii");
+    let err = join(&b, &damaged).await.expect_err("a damaged ticket");
+    assert!(err.to_string().contains("damaged"), "{err}");
+    let err = join(&b, &ticket[..ticket.len() / 2])
+        .await
+        .expect_err("half a ticket");
+    assert!(err.to_string().contains("damaged"), "{err}");
+
+    // None of it left B with the space, or A with another member; the real ticket still works.
+    match ask(&b, Request::SpaceList).await {
+        Response::Spaces { items } => assert_eq!(items.len(), 1, "{items:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(member_names(&a, &space).await, only_ada);
+    join(&b, &ticket).await.expect("the real ticket");
+    assert_eq!(member_names(&a, &space).await, ["Ada", "Bo"]);
+    // Leaving tells the inviter, although the space is gone from B's home at once.
+    ask(
+        &b,
+        Request::SpaceLeave {
+            space: space.clone(),
+        },
+    )
+    .await;
+    eventually("A sees B leave", || async {
+        member_names(&a, &space).await == only_ada
+    })
+    .await;
+
+    a.shutdown().await;
+    b.shutdown().await;
+}
