@@ -40,6 +40,9 @@ if [ ! -d "$home" ]; then
     mv "$home.partial" "$home"
 fi
 
+# The app starts its network: loopback only and no mDNS (mDNS multicasts on the machine's
+# interfaces), as in the tests.
+export TACIT_NO_MDNS=1 TACIT_LISTEN=/ip4/127.0.0.1/tcp/0
 exec python3 benches/desktop-launch/measure.py \
     --bare "$target/release/bare-window" \
     --tacit "$target/release/tacit-desktop" \

@@ -1,8 +1,15 @@
 //! Declares the app's own commands to Tauri, so that capabilities can grant exactly these.
 
 fn main() {
-    let manifest =
-        tauri_build::AppManifest::new().commands(&["app_state", "init", "execute", "ui_painted"]);
+    let manifest = tauri_build::AppManifest::new().commands(&[
+        "app_state",
+        "init",
+        "execute",
+        "ui_painted",
+        "network_state",
+        "take_link",
+        "ticket_info",
+    ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         // Cargo shows this and stops; there is nothing to build without the manifest.
         panic!("tauri build step failed: {e:#}");

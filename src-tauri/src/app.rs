@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tacit_node::core::ProfileEdit;
+use tacit_node::core::{MemberId, ProfileEdit, Role, SpaceId, Ticket};
 use tacit_node::{
-    Client, ControlServer, ErrorKind, Identity, Node, NodeError, Request, Response, WireError,
+    Client, ControlServer, ErrorKind, Event, Identity, NetOptions, Node, NodeError, Request,
+    Response, WireError,
 };
 use tauri::{AppHandle, Emitter, Manager, RunEvent, WebviewUrl, WebviewWindowBuilder};
 use tokio::sync::{Mutex, broadcast};
@@ -24,6 +25,12 @@ const SHOW_ANYWAY_AFTER: Duration = Duration::from_secs(3);
 const NODE_EVENT: &str = "node-event";
 /// The event telling the UI it missed node events and must reload what it shows.
 const NODE_LAGGED: &str = "node-lagged";
+/// The event telling the UI that a `tacit://join/…` link is waiting ([`take_link`]).
+const JOIN_LINK: &str = "join-link";
+/// The URL scheme of invitation links (`tacit://join/<ticket>`), also in `tauri.conf.json`.
+const LINK_SCHEME: &str = "tacit";
+/// Where the app listens when not told: every interface, a free port, TCP and QUIC.
+pub const DEFAULT_LISTEN: [&str; 2] = ["/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"];
 
 /// What the window shows: the first-run screen, the app, or why the home cannot be opened.
 #[derive(Debug, Clone, Serialize, TS)]
@@ -50,6 +57,52 @@ pub enum AppState {
     },
 }
 
+/// Whether this app takes part in the network (shared spaces, peers).
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum NetworkState {
+    /// Not started yet: the home is opening, or not set up.
+    Starting,
+    /// Listening and dialling members.
+    Running {
+        /// Whether peers on the LAN are found by mDNS.
+        mdns: bool,
+    },
+    /// It could not start: everything works on this device, nothing is shared.
+    Failed {
+        /// Why, and what to do.
+        error: String,
+    },
+}
+
+/// What an invitation says, read before joining (nothing is sent anywhere to read it).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct TicketInfo {
+    /// The space.
+    pub space: SpaceId,
+    /// Its name.
+    pub name: String,
+    /// The role a joiner gets.
+    pub role: Role,
+    /// When it stops working, ms since the epoch; never when absent.
+    pub expires_at: Option<i64>,
+    /// Whether it has expired already.
+    pub expired: bool,
+    /// Who made it.
+    pub inviter: MemberId,
+}
+
+/// How the app was started: where it listens, and a link to offer.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The home directory.
+    pub home: PathBuf,
+    /// The network's options.
+    pub net: NetOptions,
+    /// A `tacit://join/…` link (or a bare ticket) the app was opened with.
+    pub link: Option<String>,
+}
+
 /// The running node and the control socket it serves.
 struct Running {
     node: Node,
@@ -68,6 +121,10 @@ enum Phase {
 /// The app's managed state.
 pub struct Shell {
     home: PathBuf,
+    net: NetOptions,
+    network: std::sync::Mutex<NetworkState>,
+    /// A join link waiting for the UI to take it.
+    link: std::sync::Mutex<Option<String>>,
     phase: Mutex<Phase>,
     app: std::sync::OnceLock<AppHandle>,
     launched: Instant,
@@ -105,6 +162,7 @@ impl Shell {
                 Phase::Ready(r) => {
                     if let Some(app) = self.app.get() {
                         watch_node(app, &r.node);
+                        start_network(app, &r.node, self.net.clone());
                     }
                 }
                 Phase::Failed(e) => {
@@ -205,6 +263,7 @@ async fn init(
             info!(home = %report.home, member = %report.member, "home initialised");
             let running = serve(node).await;
             watch_node(&app, &running.node);
+            start_network(&app, &running.node, shell.net.clone());
             *phase = Phase::Ready(running);
         }
     }
@@ -218,13 +277,50 @@ async fn execute(shell: tauri::State<'_, Shell>, request: Request) -> Result<Res
     node.execute(request).await.map_err(|e| e.to_wire())
 }
 
+/// Whether the network runs, is starting, or failed (and why).
+#[tauri::command]
+fn network_state(shell: tauri::State<'_, Shell>) -> NetworkState {
+    shell
+        .network
+        .lock()
+        .map(|n| n.clone())
+        .unwrap_or(NetworkState::Starting)
+}
+
+/// The join link the app was opened with (or handed by a second launch), once.
+#[tauri::command]
+fn take_link(shell: tauri::State<'_, Shell>) -> Option<String> {
+    shell.link.lock().ok().and_then(|mut l| l.take())
+}
+
+/// Reads a ticket (`tacit1…` or `tacit://join/…`) to show what joining would do.
+#[tauri::command]
+fn ticket_info(ticket: String) -> Result<TicketInfo, WireError> {
+    let t = Ticket::parse(&ticket).map_err(|e| NodeError::from(e).to_wire())?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    Ok(TicketInfo {
+        expired: t.check_expiry(now).is_err(),
+        space: t.space,
+        name: t.name,
+        role: t.role,
+        expires_at: t.expires_at,
+        inviter: t.inviter,
+    })
+}
+
 /// The first screen has painted (its data read and two frames drawn in the shown window): log
-/// the launch time (once), the figure `scripts/bench-desktop.sh` reads.
+/// the launch time (once), the figure `scripts/bench-desktop.sh` reads; then make `tacit://`
+/// links open this app.
 #[tauri::command]
 fn ui_painted(app: AppHandle, shell: tauri::State<'_, Shell>) {
     if !shell.painted.swap(true, Ordering::Relaxed) {
         let ms = shell.launched.elapsed().as_secs_f64() * 1000.0;
         info!("first paint {ms:.1} ms after launch");
+        // Not before: it runs `xdg-mime`, which the first screen need not wait for.
+        register_links(&app);
     }
     show_main(&app);
 }
@@ -269,12 +365,101 @@ fn watch_node(app: &AppHandle, node: &Node) {
     let mut activations = node.on_activate();
     let handle = app.clone();
     tauri::async_runtime::spawn(async move {
-        while let Ok(()) | Err(broadcast::error::RecvError::Lagged(_)) = activations.recv().await {
+        loop {
+            let link = match activations.recv().await {
+                Ok(link) => link,
+                Err(broadcast::error::RecvError::Lagged(_)) => None,
+                Err(broadcast::error::RecvError::Closed) => break,
+            };
             if let Some(w) = handle.get_webview_window(MAIN_WINDOW) {
                 let _ = w.unminimize();
                 let _ = w.show();
                 let _ = w.set_focus();
             }
+            if let Some(link) = link {
+                offer_link(&handle, link);
+            }
+        }
+    });
+}
+
+/// Keeps `link` for the UI to take and tells it one is waiting: the UI opens the join dialog,
+/// and nothing is joined until the person confirms there.
+fn offer_link(app: &AppHandle, link: String) {
+    let shell = app.state::<Shell>();
+    if let Ok(mut slot) = shell.link.lock() {
+        *slot = Some(link);
+    }
+    let _ = app.emit(JOIN_LINK, ());
+}
+
+fn set_network(app: &AppHandle, state: NetworkState) {
+    if let Ok(mut n) = app.state::<Shell>().network.lock() {
+        *n = state;
+    }
+    // The UI reads the state again on this event.
+    let _ = app.emit(NODE_EVENT, &Event::NetworkChanged);
+}
+
+/// Starts the network in the background. A failure (a port taken, no interfaces) leaves the
+/// app working on this device; the status bar says why nothing is shared.
+fn start_network(app: &AppHandle, node: &Node, opts: NetOptions) {
+    let node = node.clone();
+    let handle = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let mdns = opts.mdns;
+        let listen = opts.listen.join(", ");
+        match node.start_network(opts).await {
+            Ok(()) => {
+                info!(listen = %listen, mdns, "network started");
+                set_network(&handle, NetworkState::Running { mdns });
+            }
+            Err(e) => {
+                warn!("the network did not start; sharing is off: {e}");
+                let error = format!(
+                    "{e} (listening on {listen}; set TACIT_LISTEN or --listen to other addresses)"
+                );
+                set_network(&handle, NetworkState::Failed { error });
+            }
+        }
+    });
+}
+
+/// Whether `cmd` is an executable file in a directory of `$PATH`.
+fn on_path(cmd: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(cmd).is_file()))
+}
+
+/// Makes `tacit://` links open this app (Linux: a `.desktop` handler in the user's data
+/// directory, set as the scheme's default with `xdg-mime`), unless they already do. Runs off
+/// the main thread; failing only means links must be pasted.
+fn register_links(app: &AppHandle) {
+    use tauri_plugin_deep_link::DeepLinkExt;
+    let handle = app.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        // Registering runs these two; without them it can only fail (and log an error).
+        let missing: Vec<&str> = ["xdg-mime", "update-desktop-database"]
+            .into_iter()
+            .filter(|cmd| !on_path(cmd))
+            .collect();
+        if !missing.is_empty() {
+            info!(
+                "tacit:// links will not open this app (paste tickets instead): {} not found \
+                 (apt-get install xdg-utils desktop-file-utils)",
+                missing.join(" and ")
+            );
+            return;
+        }
+        let links = handle.deep_link();
+        match links.is_registered(LINK_SCHEME) {
+            Ok(true) => {}
+            _ => match links.register_all() {
+                Ok(()) => info!("tacit:// links now open this app"),
+                Err(e) => {
+                    info!("tacit:// links will not open this app (paste tickets instead): {e}")
+                }
+            },
         }
     });
 }
@@ -285,7 +470,7 @@ enum Opened {
     RaisedOther,
 }
 
-async fn open(home: PathBuf) -> Opened {
+async fn open(home: PathBuf, link: Option<String>) -> Opened {
     let home = home.as_path();
     match Node::open(home).await {
         Ok(node) => Opened::Phase(Phase::Ready(serve(node).await)),
@@ -295,7 +480,7 @@ async fn open(home: PathBuf) -> Opened {
                 // Another process holds the home. If it is this app, bring its window forward.
                 if let Ok(Some(mut client)) = Client::connect(home).await
                     && let Ok(Response::Activated { window: true }) =
-                        client.execute(&Request::Activate).await
+                        client.execute(&Request::Activate { link }).await
                 {
                     return Opened::RaisedOther;
                 }
@@ -327,21 +512,32 @@ fn exit_on_signal(app: AppHandle) {
     });
 }
 
-/// Runs the app on `home` until its last window closes.
-pub fn run(home: PathBuf) -> ExitCode {
+/// Runs the app until its last window closes.
+pub fn run(opts: Options) -> ExitCode {
     let launched = Instant::now();
+    let Options { home, net, link } = opts;
     // The node opens (SQLite checks, the profile) while the webview starts.
-    let opening = tauri::async_runtime::spawn(open(home.clone()));
+    let opening = tauri::async_runtime::spawn(open(home.clone(), link.clone()));
     let shell = Shell {
         home,
+        net,
+        network: std::sync::Mutex::new(NetworkState::Starting),
+        link: std::sync::Mutex::new(link),
         phase: Mutex::new(Phase::Opening(opening)),
         app: std::sync::OnceLock::new(),
         launched,
         painted: AtomicBool::new(false),
     };
     let built = tauri::Builder::default()
+        .plugin(tauri_plugin_deep_link::init())
         .invoke_handler(tauri::generate_handler![
-            app_state, init, execute, ui_painted
+            app_state,
+            init,
+            execute,
+            ui_painted,
+            network_state,
+            take_link,
+            ticket_info
         ])
         .setup(move |app| {
             let _ = shell.app.set(app.handle().clone());

@@ -9,14 +9,15 @@ mod tests {
 
     use tacit_node::core::{
         AnswerId, AnswerView, DocId, Draft, Kind, MemberId, NoteEdit, NoteView, ProfileEdit,
-        ProfileView, QuestionView, SpaceId,
+        ProfileView, QuestionView, Role, SpaceId,
     };
     use tacit_node::{
-        ErrorKind, Event, Identity, InitReport, ListItem, Request, Response, Status, WireError,
+        ErrorKind, Event, Identity, InitReport, ListItem, MemberInfo, PeerInfo, Request, Response,
+        SpaceDetail, SpaceInfo, Status, SyncState, Traffic, WireError,
     };
     use ts_rs::{Config, TS};
 
-    use crate::app::AppState;
+    use crate::app::{AppState, NetworkState, TicketInfo};
 
     fn decl<T: TS>(cfg: &Config, out: &mut String) {
         if let Some(docs) = T::docs() {
@@ -40,6 +41,7 @@ mod tests {
         decl::<SpaceId>(&cfg, o);
         decl::<MemberId>(&cfg, o);
         decl::<Kind>(&cfg, o);
+        decl::<Role>(&cfg, o);
         decl::<Draft>(&cfg, o);
         decl::<NoteEdit>(&cfg, o);
         decl::<ProfileEdit>(&cfg, o);
@@ -53,10 +55,18 @@ mod tests {
         decl::<Identity>(&cfg, o);
         decl::<ListItem>(&cfg, o);
         decl::<Status>(&cfg, o);
+        decl::<SyncState>(&cfg, o);
+        decl::<SpaceInfo>(&cfg, o);
+        decl::<MemberInfo>(&cfg, o);
+        decl::<SpaceDetail>(&cfg, o);
+        decl::<PeerInfo>(&cfg, o);
+        decl::<Traffic>(&cfg, o);
         decl::<Event>(&cfg, o);
         decl::<ErrorKind>(&cfg, o);
         decl::<WireError>(&cfg, o);
         decl::<AppState>(&cfg, o);
+        decl::<NetworkState>(&cfg, o);
+        decl::<TicketInfo>(&cfg, o);
         out.truncate(out.trim_end().len());
         out.push('\n');
         out

@@ -12,7 +12,19 @@
 //! ```
 //!
 //! A second launch on the same home finds it locked, asks the first to raise its window
-//! (`Request::Activate` over the control socket) and exits.
+//! (`Request::Activate` over the control socket, with the `tacit://join/…` link it was opened
+//! with, if any) and exits.
+//!
+//! The network starts once the node is open: it listens on `--listen` (repeatable) or
+//! `TACIT_LISTEN` (comma-separated multiaddrs), default every interface on a free port over TCP
+//! and QUIC; `--no-mdns` or `TACIT_NO_MDNS=1` stop LAN discovery. If it cannot start, the app
+//! works on this device and says why nothing is shared.
+//!
+//! Invitation links, `tacit://join/<ticket>`: the scheme is declared in `tauri.conf.json` (for
+//! bundles) and, after the first paint, registered with the desktop (Linux: a `.desktop` handler
+//! and `xdg-mime`, through tauri-plugin-deep-link) when it is not already. A link opens the app
+//! as `tacit-desktop tacit://join/…`: the window opens the join dialog with it (a second launch
+//! hands it to the running window), and nothing is joined until the person presses Join.
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
@@ -31,6 +43,21 @@ struct Args {
     /// The home directory (default: $TACIT_HOME, else the platform data directory).
     #[arg(long, value_name = "DIR")]
     home: Option<PathBuf>,
+    /// Where to listen for peers (repeatable) [default: /ip4/0.0.0.0/tcp/0 and
+    /// /ip4/0.0.0.0/udp/0/quic-v1]
+    #[arg(
+        long = "listen",
+        value_name = "MULTIADDR",
+        env = "TACIT_LISTEN",
+        value_delimiter = ','
+    )]
+    listen: Vec<String>,
+    /// Do not find or announce peers on the LAN by mDNS (it multicasts on every interface)
+    #[arg(long, env = "TACIT_NO_MDNS", value_parser = clap::builder::FalseyValueParser::new())]
+    no_mdns: bool,
+    /// An invitation link (`tacit://join/…`) to offer in the join dialog
+    #[arg(value_name = "LINK")]
+    link: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -49,5 +76,26 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    app::run(home)
+    let listen = args
+        .listen
+        .into_iter()
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+        .collect::<Vec<_>>();
+    let listen = if listen.is_empty() {
+        app::DEFAULT_LISTEN
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect()
+    } else {
+        listen
+    };
+    app::run(app::Options {
+        home,
+        net: tacit_node::NetOptions {
+            listen,
+            mdns: !args.no_mdns,
+        },
+        link: args.link,
+    })
 }

@@ -312,10 +312,19 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Where every node the tests start listens: loopback, a free TCP port. */
+export const LOOPBACK_LISTEN = '/ip4/127.0.0.1/tcp/0';
+
+/** The CLI's environment: no mDNS (a one-shot join or connect brings a network up). */
+function cliEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, TACIT_NO_MDNS: '1' };
+  delete env.TACIT_HOME;
+  return env;
+}
+
 /** Runs `tacit --home HOME ARGS…` and returns what it printed, whatever its exit status. */
 export function runCli(home: string, args: string[], timeoutMs = CLI_TIMEOUT_MS): Promise<CliResult> {
-  const env = { ...process.env };
-  delete env.TACIT_HOME;
+  const env = cliEnv();
   return new Promise((resolve, reject) => {
     execFile(
       TACIT_BIN,
@@ -418,8 +427,10 @@ export function appEnv(display: string, dir: string, extra: Record<string, strin
     XDG_RUNTIME_DIR: runtime,
     NO_AT_BRIDGE: '1', // no accessibility bus under Xvfb
     TACIT_LOG: process.env.TACIT_LOG ?? 'info',
-    // The app makes no network connections yet. When it gains mDNS and peers, turn both off
-    // here (loopback only, see /work/shared/SETUP.md "Network rules").
+    // Loopback only (see /work/shared/SETUP.md "Network rules"): mDNS would multicast on the
+    // machine's real interface, and the default listen addresses are every interface.
+    TACIT_NO_MDNS: '1',
+    TACIT_LISTEN: LOOPBACK_LISTEN,
     ...extra,
   };
   delete env.TACIT_HOME; // the home is always passed as --home
@@ -438,6 +449,8 @@ export interface LaunchOptions {
   env?: Record<string, string>;
   /** Initialise the home with the CLI before launching (skips the first-run screen). */
   init?: { name: string; org?: string };
+  /** More arguments for the app, after `--home HOME` (e.g. a `tacit://join/…` link). */
+  args?: string[];
 }
 
 const tid = (id: string) => By.css(`[data-testid="${id}"]`);
@@ -816,7 +829,7 @@ export async function launchApp(display: string, opts: LaunchOptions = {}): Prom
     );
     const caps = new Capabilities();
     caps.setBrowserName('wry');
-    caps.set('tauri:options', { application: DESKTOP_BIN, args: ['--home', testDir.home] });
+    caps.set('tauri:options', { application: DESKTOP_BIN, args: ['--home', testDir.home, ...(opts.args ?? [])] });
     const driver = await withTimeout(
       Promise.resolve(new Builder().usingServer(url).withCapabilities(caps).build()),
       SESSION_TIMEOUT_MS,
@@ -862,9 +875,41 @@ export async function launchApp(display: string, opts: LaunchOptions = {}): Prom
   }
 }
 
-/** Starts a second `tacit-desktop` directly (not under WebDriver), in its own process group. */
-export function spawnDesktop(env: NodeJS.ProcessEnv, home: string, log: string): Proc {
-  return start('tacit-desktop (second)', DESKTOP_BIN, ['--home', home], { env, log });
+/** Starts a second `tacit-desktop` directly (not under WebDriver), in its own process group;
+ * `args` follow `--home HOME` (e.g. a `tacit://join/…` link). */
+export function spawnDesktop(env: NodeJS.ProcessEnv, home: string, log: string, args: string[] = []): Proc {
+  return start('tacit-desktop (second)', DESKTOP_BIN, ['--home', home, ...args], { env, log });
+}
+
+/** A peer: `tacit --home HOME serve` on loopback without mDNS, in its own process group. Kill
+ * it when done (the harness kills what is left when the file ends). */
+export function spawnServe(home: string, log: string): Proc {
+  return start('tacit serve', TACIT_BIN, ['--home', home, 'serve', '--listen', LOOPBACK_LISTEN, '--no-mdns'], {
+    env: cliEnv(),
+    log,
+  });
+}
+
+/** Starts a peer on `home` (initialised as `name`) and waits until it serves and listens. */
+export async function startPeer(home: string, log: string, name = 'Peer', org = 'Elsewhere'): Promise<Proc> {
+  await cliJson(home, 'init', '--name', name, '--org', org);
+  const proc = spawnServe(home, log);
+  try {
+    await waitFor(
+      async () => {
+        if (proc.exit) throw new Error(`tacit serve exited: ${JSON.stringify(proc.exit)}`);
+        const s = await cliJson(home, 'status');
+        return s.serving && s.listen_addrs.length > 0;
+      },
+      `tacit serve on ${home} to serve and listen`,
+      30_000,
+      () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : ''),
+    );
+  } catch (e) {
+    await proc.kill();
+    throw e;
+  }
+  return proc;
 }
 
 // ---------------------------------------------------------------------------------------------

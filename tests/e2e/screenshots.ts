@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, test } from 'vitest';
-import { type App, Key, ROOT, useHarness, waitFor } from './harness';
+import { type App, Key, ROOT, runCli, startPeer, useHarness, waitFor } from './harness';
 
 const h = useHarness();
 const OUT = path.join(ROOT, 'target', 'screenshots');
@@ -134,8 +134,85 @@ for (const theme of THEMES) {
       await shot(app, theme, w, hgt, 'shortcuts');
       await app.driver.actions({ async: true }).sendKeys(Key.ESCAPE).perform();
     });
+
+    await spaceScreens(app, theme);
   });
 }
+
+/** Puts text into a field as a paste does. */
+async function paste(app: App, testid: string, text: string): Promise<void> {
+  await app.driver.executeScript(
+    `const f = arguments[0]; f.focus(); f.value = arguments[1];
+     f.dispatchEvent(new InputEvent('input', { bubbles: true, inputType: 'insertFromPaste' }));`,
+    await app.el(testid),
+    text,
+  );
+}
+
+/** Spaces: joining a peer's space, its notes and members, an own space with nobody connected,
+ * the invite dialog, and the status bar in each state. */
+async function spaceScreens(app: App, theme: string): Promise<void> {
+  const peerDir = h.testDir();
+  const peer = await startPeer(peerDir.home, path.join(peerDir.dir, 'serve.log'), 'Grace Hopper', 'Navy');
+  try {
+    const cli = (...args: string[]) => runCli(peerDir.home, [...args, '--json']).then((r) => JSON.parse(r.stdout));
+    await cli('space', 'new', 'Partner pilot');
+    await cli('note', 'new', '--space', 'Partner pilot', '--title', 'Pilot plan: week one', '--tag', 'pilot', '--body',
+      '## Goals\n\n- both teams write their runbooks here\n- questions go to the Questions tab\n\n> Keep it short.');
+    const shared = await cli('note', 'new', '--space', 'Partner pilot', '--title', 'Contacts on the Navy side', '--body', 'Grace: compilers.');
+    const inv = await runCli(peerDir.home, ['space', 'invite', 'Partner pilot', '--role', 'editor']);
+    const ticket = inv.stdout.trim().split('\n').pop() ?? '';
+    const platform = await app.cli('space', 'new', 'Platform team');
+
+    await app.click('nav-notes');
+    await app.click('join-space');
+    await app.el('join-dialog');
+    await paste(app, 'join-ticket', ticket);
+    await waitFor(async () => (await app.all('join-space-name')).length > 0, 'the join preview');
+    await eachSize(app, theme, async (w, hgt) => shot(app, theme, w, hgt, 'join-dialog'));
+    await app.click('join-submit');
+    await app.gone('join-dialog', 60_000);
+    await app.byId('note-item', shared.id, 30_000);
+    await waitFor(async () => (await app.attr('sync-state', 'data-state')) === 'up_to_date', 'the space to be up to date', 30_000);
+
+    await eachSize(app, theme, async (w, hgt) => {
+      await app.click('nav-notes');
+      await (await app.byId('note-item', shared.id)).click();
+      await app.waitAttr('note-editor', 'data-id', shared.id);
+      await shot(app, theme, w, hgt, 'space-notes');
+      await app.click('nav-members');
+      await app.el('member-list');
+      await waitFor(async () => (await app.all('member')).length === 2, 'two members');
+      await shot(app, theme, w, hgt, 'space-members');
+    });
+
+    // The own space: nobody else in it, so it is offline; its owner invites.
+    await (await app.byId('space-item', platform.id)).click();
+    await app.click('nav-members');
+    await app.el('invite');
+    await eachSize(app, theme, async (w, hgt) => shot(app, theme, w, hgt, 'space-offline'));
+    await app.click('invite');
+    await app.el('invite-dialog');
+    await eachSize(app, theme, async (w, hgt) => shot(app, theme, w, hgt, 'invite-form'));
+    await app.click('invite-create');
+    await app.el('invite-ticket');
+    await eachSize(app, theme, async (w, hgt) => shot(app, theme, w, hgt, 'invite-ticket'));
+    await app.click('invite-copy');
+    const copied = await waitFor(async () => (await app.text('invite-copied')) || undefined, 'the Copy button to report');
+    console.log(`invite Copy in the ${theme} run: ${copied}`);
+    await app.click('invite-done');
+    await app.gone('invite-dialog');
+  } finally {
+    await peer.kill();
+  }
+}
+
+test('the network failed to start (status bar)', async () => {
+  const app = await h.launch({ init: { name: 'Ada Lovelace', org: 'Analytical Society' }, env: { TACIT_LISTEN: 'not-a-multiaddr' } });
+  await app.el('note-list', 30_000);
+  await app.waitAttr('peers', 'data-state', 'failed', 30_000);
+  await eachSize(app, 'light', async (w, hgt) => shot(app, 'light', w, hgt, 'network-failed'));
+});
 
 afterAll(() => {
   if (written.length === 0) return;

@@ -38,6 +38,9 @@ pub fn tacit_at(home: &Path, args: &[&str]) -> Command {
         .args(args)
         .env_remove("TACIT_HOME")
         .env_remove("RUST_LOG")
+        // mDNS multicasts on the machine's interfaces: off in every test but the one that
+        // builds its own network namespaces.
+        .env("TACIT_NO_MDNS", "1")
         .stdin(Stdio::null());
     cmd
 }
@@ -162,7 +165,7 @@ impl TestHome {
     /// Starts `tacit serve` on this home and waits until its control socket answers.
     pub fn serve(&self) -> Served {
         let child = self
-            .command(&["serve"])
+            .command(&["serve", "--listen", "/ip4/127.0.0.1/tcp/0"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -99,13 +99,13 @@ pub enum SpaceError {
     #[error("this space has no invitation {0}; ask for a new ticket")]
     UnknownInvite(OpHash),
     /// The invitation expired.
-    #[error("the invitation expired at {at} (ms since the epoch); ask for a new ticket")]
+    #[error("the invitation expired on {}; ask for a new ticket", crate::text::utc(*.at))]
     InviteExpired {
         /// Its expiry.
         at: i64,
     },
     /// The invitation was used as often as it may be.
-    #[error("the invitation was already used {uses} times, its limit; ask for a new ticket")]
+    #[error("the invitation was already used as often as it allows ({uses}); ask for a new ticket")]
     InviteUsedUp {
         /// How many joins it allowed.
         uses: u32,

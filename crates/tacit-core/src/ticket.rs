@@ -60,7 +60,7 @@ pub enum TicketError {
     #[error("the ticket holds {0}; ask for a new ticket")]
     Invalid(&'static str),
     /// The invitation expired.
-    #[error("this invitation expired at {at} (ms since the epoch); ask for a new one")]
+    #[error("this invitation expired on {}; ask for a new one", crate::text::utc(*.at))]
     Expired {
         /// Its expiry.
         at: i64,

@@ -14,7 +14,7 @@ describe("api", () => {
   it("sends requests through execute and narrows the reply", async () => {
     invoke.mockResolvedValueOnce({ reply: "list", items: [{ id: "n1" }] });
     const items = await api.noteList();
-    expect(invoke).toHaveBeenCalledWith("execute", { request: { op: "note_list", limit: null } });
+    expect(invoke).toHaveBeenCalledWith("execute", { request: { op: "note_list", limit: null, space: null } });
     expect(items).toEqual([{ id: "n1" }]);
   });
 
@@ -62,14 +62,24 @@ describe("api", () => {
   it("maps every helper to its request", async () => {
     const cases: [() => Promise<unknown>, unknown, unknown][] = [
       [() => api.whoami(), { op: "whoami" }, { reply: "identity", member: "m", personal_space: "s", profile: {} }],
-      [() => api.noteNew({ title: "t", body: "", tags: [] }), { op: "note_new", draft: { title: "t", body: "", tags: [] } }, { reply: "created", id: "n" }],
+      [() => api.noteNew({ title: "t", body: "", tags: [] }), { op: "note_new", draft: { title: "t", body: "", tags: [] }, space: null }, { reply: "created", id: "n" }],
       [() => api.noteRm("n"), { op: "note_rm", id: "n" }, { reply: "done", id: "n", changed: true, heads: [] }],
-      [() => api.ask({ title: "q", body: "", tags: [] }), { op: "ask", draft: { title: "q", body: "", tags: [] } }, { reply: "created", id: "q" }],
+      [() => api.ask({ title: "q", body: "", tags: [] }), { op: "ask", draft: { title: "q", body: "", tags: [] }, space: null }, { reply: "created", id: "q" }],
       [() => api.answer("q", "b"), { op: "answer", question: "q", body: "b" }, { reply: "answered", question: "q", id: "a" }],
       [() => api.accept("q", "a"), { op: "accept", question: "q", answer: "a" }, { reply: "done", id: "q", changed: true, heads: [] }],
       [() => api.thank("q", "a"), { op: "thank", question: "q", answer: "a" }, { reply: "done", id: "q", changed: true, heads: [] }],
-      [() => api.questions(true), { op: "questions", unanswered: true, limit: null }, { reply: "list", items: [] }],
+      [() => api.questions(true), { op: "questions", unanswered: true, limit: null, space: null }, { reply: "list", items: [] }],
       [() => api.questionShow("q"), { op: "question_show", id: "q" }, { reply: "question", id: "q", answers: [] }],
+      [() => api.noteList(5, "sp"), { op: "note_list", limit: 5, space: "sp" }, { reply: "list", items: [] }],
+      [() => api.noteNew({ title: "t", body: "", tags: [] }, "sp"), { op: "note_new", draft: { title: "t", body: "", tags: [] }, space: "sp" }, { reply: "created", id: "n" }],
+      [() => api.spaceList(), { op: "space_list" }, { reply: "spaces", items: [] }],
+      [() => api.spaceNew("Team"), { op: "space_new", name: "Team" }, { reply: "space_created", id: "s", name: "Team" }],
+      [() => api.spaceShow("s"), { op: "space_show", space: "s" }, { reply: "space", info: {}, members: [], removed: [] }],
+      [() => api.spaceInvite("s", "reader", 1000, 1), { op: "space_invite", space: "s", role: "reader", expires_in: 1000, uses: 1 }, { reply: "ticket", ticket: "tacit1x", expires_at: 5 }],
+      [() => api.spaceJoin("tacit1x"), { op: "space_join", ticket: "tacit1x" }, { reply: "space_created", id: "s", name: "Team" }],
+      [() => api.spaceRemove("s", "m"), { op: "space_remove", space: "s", member: "m" }, { reply: "space", info: {}, members: [], removed: [] }],
+      [() => api.spaceLeave("s"), { op: "space_leave", space: "s" }, { reply: "space", info: {}, members: [], removed: [] }],
+      [() => api.peers(), { op: "peers" }, { reply: "peers", items: [] }],
     ];
     for (const [fn, request, reply] of cases) {
       invoke.mockResolvedValueOnce(reply);
@@ -85,6 +95,14 @@ describe("api", () => {
     invoke.mockResolvedValueOnce({ state: "ready", home: "/h", identity: {} });
     await api.init("Ada", "Org");
     expect(invoke).toHaveBeenLastCalledWith("init", { name: "Ada", org: "Org" });
+    invoke.mockResolvedValueOnce({ state: "failed", error: "port in use" });
+    expect(await api.networkState()).toEqual({ state: "failed", error: "port in use" });
+    expect(invoke).toHaveBeenLastCalledWith("network_state", undefined);
+    invoke.mockResolvedValueOnce("tacit://join/tacit1x");
+    expect(await api.takeLink()).toBe("tacit://join/tacit1x");
+    invoke.mockResolvedValueOnce({ space: "s", name: "Team", role: "editor", expires_at: null, expired: false, inviter: "m" });
+    expect((await api.ticketInfo("tacit1x")).name).toBe("Team");
+    expect(invoke).toHaveBeenLastCalledWith("ticket_info", { ticket: "tacit1x" });
     invoke.mockResolvedValue(undefined);
     await api.uiPainted();
     await api.uiPainted();

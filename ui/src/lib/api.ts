@@ -1,6 +1,7 @@
-// Every call into the desktop shell. The shell has four commands (`app_state`, `init`,
-// `execute`, `ui_painted`) and two events (`node-event`, `node-lagged`); nothing
-// else in the UI calls `invoke` or `listen`, so tests mock this module or `@tauri-apps/api/core`.
+// Every call into the desktop shell. The shell has seven commands (`app_state`, `init`,
+// `execute`, `ui_painted`, `network_state`, `take_link`, `ticket_info`) and three events
+// (`node-event`, `node-lagged`, `join-link`); nothing else in the UI calls `invoke` or `listen`,
+// so tests mock this module or `@tauri-apps/api/core`.
 
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
@@ -11,13 +12,19 @@ import type {
   Event as NodeEvent,
   Identity,
   ListItem,
+  NetworkState,
   NoteEdit,
   NoteView,
+  PeerInfo,
   ProfileEdit,
   QuestionView,
   Request,
   Response,
+  Role,
+  SpaceDetail,
+  SpaceInfo,
   Status,
+  TicketInfo,
 } from "./bindings";
 
 /** A failed call, as the node or the shell explains it. */
@@ -146,6 +153,26 @@ export function onNodeLagged(fn: (missed: number) => void): Promise<UnlistenFn> 
   return transport.listen<number>("node-lagged", fn);
 }
 
+/** A `tacit://join/…` link is waiting (a second launch was given one): take it. */
+export function onJoinLink(fn: () => void): Promise<UnlistenFn> {
+  return transport.listen<null>("join-link", () => fn());
+}
+
+/** Whether the network runs, is starting, or failed (and why). */
+export function networkState(): Promise<NetworkState> {
+  return call<NetworkState>("network_state");
+}
+
+/** The join link the app was opened with (or handed since), once; null when none. */
+export function takeLink(): Promise<string | null> {
+  return call<string | null>("take_link");
+}
+
+/** What a ticket says (space, role, expiry), read locally before joining. */
+export function ticketInfo(ticket: string): Promise<TicketInfo> {
+  return call<TicketInfo>("ticket_info", { ticket });
+}
+
 // ---- requests ----------------------------------------------------------------------------
 
 function identityOf(r: Reply<"identity">): Identity {
@@ -165,13 +192,15 @@ export async function profileSet(edit: ProfileEdit): Promise<Identity> {
   return identityOf(await execute({ op: "profile_set", edit }, "identity"));
 }
 
-export async function noteNew(draft: Draft): Promise<string> {
-  return (await execute({ op: "note_new", draft }, "created")).id;
+/** A new note in `space` (an id; the personal space when null). */
+export async function noteNew(draft: Draft, space: string | null = null): Promise<string> {
+  return (await execute({ op: "note_new", draft, space }, "created")).id;
 }
 
-/** Notes, newest change first; only the newest `limit` when given. */
-export async function noteList(limit?: number): Promise<ListItem[]> {
-  return (await execute({ op: "note_list", limit: limit ?? null }, "list")).items;
+/** Notes of `space` (the personal space when null), newest change first; only the newest
+ * `limit` when given. */
+export async function noteList(limit?: number, space: string | null = null): Promise<ListItem[]> {
+  return (await execute({ op: "note_list", limit: limit ?? null, space }, "list")).items;
 }
 
 export async function noteShow(id: string): Promise<NoteView> {
@@ -189,8 +218,8 @@ export async function noteRm(id: string): Promise<void> {
   await execute({ op: "note_rm", id }, "done");
 }
 
-export async function ask(draft: Draft): Promise<string> {
-  return (await execute({ op: "ask", draft }, "created")).id;
+export async function ask(draft: Draft, space: string | null = null): Promise<string> {
+  return (await execute({ op: "ask", draft, space }, "created")).id;
 }
 
 export async function answer(question: string, body: string): Promise<string> {
@@ -205,9 +234,14 @@ export async function thank(question: string, answerId: string): Promise<void> {
   await execute({ op: "thank", question, answer: answerId }, "done");
 }
 
-/** Questions, newest change first; only the newest `limit` when given. */
-export async function questions(unanswered: boolean, limit?: number): Promise<ListItem[]> {
-  return (await execute({ op: "questions", unanswered, limit: limit ?? null }, "list")).items;
+/** Questions of `space` (the personal space when null), newest change first; only the
+ * newest `limit` when given. */
+export async function questions(
+  unanswered: boolean,
+  limit?: number,
+  space: string | null = null,
+): Promise<ListItem[]> {
+  return (await execute({ op: "questions", unanswered, limit: limit ?? null, space }, "list")).items;
 }
 
 export async function questionShow(id: string): Promise<QuestionView> {
@@ -216,4 +250,53 @@ export async function questionShow(id: string): Promise<QuestionView> {
 
 export async function status(): Promise<Status> {
   return strip(await execute({ op: "status" }, "status"));
+}
+
+// ---- spaces ------------------------------------------------------------------------------
+
+/** Every space, the personal one first. */
+export async function spaceList(): Promise<SpaceInfo[]> {
+  return (await execute({ op: "space_list" }, "spaces")).items;
+}
+
+/** Creates a shared space (this member owns it). */
+export async function spaceNew(name: string): Promise<{ id: string; name: string }> {
+  return strip(await execute({ op: "space_new", name }, "space_created"));
+}
+
+export async function spaceShow(space: string): Promise<SpaceDetail> {
+  const { reply: _reply, ...detail } = await execute({ op: "space_show", space }, "space");
+  return detail;
+}
+
+/** A ticket inviting someone as `role`, valid for `expiresIn` ms (forever when null) and for
+ * `uses` joins (any number when null). */
+export async function spaceInvite(
+  space: string,
+  role: Role,
+  expiresIn: number | null,
+  uses: number | null,
+): Promise<{ ticket: string; expires_at: number | null }> {
+  return strip(
+    await execute({ op: "space_invite", space, role, expires_in: expiresIn, uses }, "ticket"),
+  );
+}
+
+/** Joins by ticket: reaches the inviter, joins, and waits for the first sync (seconds). */
+export async function spaceJoin(ticket: string): Promise<{ id: string; name: string }> {
+  return strip(await execute({ op: "space_join", ticket }, "space_created"));
+}
+
+export async function spaceRemove(space: string, member: string): Promise<SpaceDetail> {
+  const { reply: _reply, ...detail } = await execute({ op: "space_remove", space, member }, "space");
+  return detail;
+}
+
+/** Leaves a space: its members are told, and its copy on this device is deleted. */
+export async function spaceLeave(space: string): Promise<void> {
+  await execute({ op: "space_leave", space }, "space");
+}
+
+export async function peers(): Promise<PeerInfo[]> {
+  return (await execute({ op: "peers" }, "peers")).items;
 }

@@ -1,19 +1,37 @@
-// The window's state: who we are, the lists, the node's health, what is open, and the live
-// updates that keep them current.
+// The window's state: who we are, the spaces and which one is selected, the lists (of the
+// selected space), the node's health and network, what is open, and the live updates that keep
+// them current.
 
 import * as api from "./api";
-import type { Event as NodeEvent, Identity, ListItem, Status } from "./bindings";
+import type {
+  Event as NodeEvent,
+  Identity,
+  ListItem,
+  NetworkState,
+  SpaceDetail,
+  SpaceInfo,
+  Status,
+} from "./bindings";
 import type { SaveState } from "./noteSession";
 import { mergeNewest } from "./listMerge";
 
-export type View = "notes" | "questions" | "profile";
+export type View = "notes" | "questions" | "members" | "profile";
 export type PreviewMode = "edit" | "preview" | "split";
 export type Overlay = "shortcuts" | "palette" | null;
+/** A dialog over the window: create a space, join one (with a ticket to start from), invite. */
+export type Dialog =
+  | { kind: "new-space" }
+  | { kind: "join"; ticket: string }
+  | { kind: "invite" }
+  | null;
 
 /** How long a burst of events may last before lists are read again, in ms. */
 export const LIST_REFRESH_MS = 100;
 /** The same for the status bar's counts, which cost a little more. */
 export const STATUS_REFRESH_MS = 400;
+/** The same for the spaces and the open space's members: sync states change in bursts while
+ * peers exchange. */
+export const SPACES_REFRESH_MS = 200;
 /** Window width from which the editor opens in split mode. */
 export const SPLIT_MIN_WIDTH = 1400;
 /** Rows read for the first screen: more than a 1600×1000 window shows. */
@@ -22,7 +40,9 @@ export const FIRST_PAGE = 100;
  * documents than this read the whole list. */
 export const UPDATE_ROWS = 50;
 
-type DocListener = (e: NodeEvent | null) => void;
+/** A change of one document. */
+export type DocEvent = Extract<NodeEvent, { event: "document_changed" }>;
+type DocListener = (e: DocEvent | null) => void;
 
 function debounce(fn: () => void, ms: number): () => void {
   let timer: ReturnType<typeof setTimeout> | null = null;
@@ -46,6 +66,21 @@ export class AppModel {
   status = $state.raw<Status | null>(null);
   /** Earned: "running" only after the node answered. */
   node = $state<"starting" | "running" | "stopped">("starting");
+  /** The network, as the shell reports it. */
+  network = $state.raw<NetworkState>({ state: "starting" });
+  /** Every space, the personal one first. */
+  spaces = $state.raw<SpaceInfo[]>([]);
+  spacesError = $state<string | null>(null);
+  /** The selected shared space's id; null for the personal space. Lists, new notes and new
+   * questions are of this space. */
+  spaceId = $state<string | null>(null);
+  /** The selected space's members (read for the members view). */
+  spaceDetail = $state.raw<SpaceDetail | null>(null);
+  spaceDetailError = $state<string | null>(null);
+  /** When each shared space was seen going offline while this window was open (ms): absent
+   * when it is not offline, or was offline from the start (then nobody knows since when). */
+  offlineSince = $state.raw<Record<string, number>>({});
+  dialog = $state<Dialog>(null);
 
   view = $state<View>("notes");
   /** The note in the document pane: `id` null is a new draft; `key` changes on every open. */
@@ -62,6 +97,12 @@ export class AppModel {
   now = $state(Date.now());
 
   unanswered = $derived(this.questions.filter((q) => !q.accepted).length);
+  /** The selected space (the personal one until the spaces are read). */
+  space = $derived<SpaceInfo | null>(
+    this.spaces.find((s) => (this.spaceId === null ? s.personal : s.id === this.spaceId)) ?? null,
+  );
+  /** Shared spaces, in the node's order. */
+  sharedSpaces = $derived(this.spaces.filter((s) => !s.personal));
 
   private keys = 0;
   private docListeners = new Map<string, Set<DocListener>>();
@@ -75,27 +116,42 @@ export class AppModel {
 
   // ---- loading ------------------------------------------------------------------------
 
+  /** Whether `space` (an id, as events carry it) is the selected space; before the identity is
+   * known, only the personal space can be selected. */
+  private isSelected(space: string): boolean {
+    if (this.spaceId !== null) return space === this.spaceId;
+    return this.identity === null || space === this.identity.personal_space;
+  }
+
   async loadNotes(limit?: number): Promise<void> {
+    const space = this.spaceId;
     try {
-      this.notes = await api.noteList(limit);
+      const items = await api.noteList(limit, space);
+      if (space !== this.spaceId) return; // another space was selected meanwhile
+      this.notes = items;
       this.notesComplete = limit === undefined;
       this.notesError = null;
     } catch (e) {
+      if (space !== this.spaceId) return;
       this.notesError = api.toApiError(e).message;
     } finally {
-      this.notesLoaded = true;
+      if (space === this.spaceId) this.notesLoaded = true;
     }
   }
 
   async loadQuestions(limit?: number): Promise<void> {
+    const space = this.spaceId;
     try {
-      this.questions = await api.questions(false, limit);
+      const items = await api.questions(false, limit, space);
+      if (space !== this.spaceId) return;
+      this.questions = items;
       this.questionsComplete = limit === undefined;
       this.questionsError = null;
     } catch (e) {
+      if (space !== this.spaceId) return;
       this.questionsError = api.toApiError(e).message;
     } finally {
-      this.questionsLoaded = true;
+      if (space === this.spaceId) this.questionsLoaded = true;
     }
   }
 
@@ -112,8 +168,10 @@ export class AppModel {
     const changed = this.changedNotes;
     this.changedNotes = new Map();
     if (!this.notesComplete || changed.size > UPDATE_ROWS) return this.loadNotes();
+    const space = this.spaceId;
     try {
-      const newest = await api.noteList(UPDATE_ROWS);
+      const newest = await api.noteList(UPDATE_ROWS, space);
+      if (space !== this.spaceId) return;
       const merged = mergeNewest(this.notes, newest, changed);
       if (merged === null) return this.loadNotes();
       this.notes = merged;
@@ -127,8 +185,10 @@ export class AppModel {
     const changed = this.changedQuestions;
     this.changedQuestions = new Map();
     if (!this.questionsComplete || changed.size > UPDATE_ROWS) return this.loadQuestions();
+    const space = this.spaceId;
     try {
-      const newest = await api.questions(false, UPDATE_ROWS);
+      const newest = await api.questions(false, UPDATE_ROWS, space);
+      if (space !== this.spaceId) return;
       const merged = mergeNewest(this.questions, newest, changed);
       if (merged === null) return this.loadQuestions();
       this.questions = merged;
@@ -140,7 +200,7 @@ export class AppModel {
 
   /** Document `id` of `kind` changed (or was deleted): its list follows shortly, once for a
    * burst of changes. */
-  listChanged(kind: NodeEvent["kind"], id: string, deleted: boolean): void {
+  listChanged(kind: DocEvent["kind"], id: string, deleted: boolean): void {
     if (kind === "note") {
       this.changedNotes.set(id, deleted);
       this.refreshNotes();
@@ -152,9 +212,63 @@ export class AppModel {
 
   async loadStatus(): Promise<void> {
     try {
-      this.status = await api.status();
+      const status = await api.status();
+      this.status = status;
+      // The same answer tells the spaces' sync states: the status bar's peers and spaces agree.
+      this.setSpaces(status.spaces);
     } catch {
       // The node state shows the failure.
+    }
+  }
+
+  async loadNetwork(): Promise<void> {
+    try {
+      this.network = await api.networkState();
+    } catch {
+      // Kept as it was.
+    }
+  }
+
+  /** Reads the spaces; when the selected one is gone (left, or removed elsewhere), the personal
+   * space is selected. */
+  async loadSpaces(): Promise<void> {
+    try {
+      this.setSpaces(await api.spaceList());
+    } catch (e) {
+      this.spacesError = api.toApiError(e).message;
+    }
+  }
+
+  private setSpaces(spaces: SpaceInfo[]): void {
+    const before = new Map(this.spaces.map((s) => [s.id, s.sync]));
+    const since: Record<string, number> = {};
+    for (const s of spaces) {
+      if (s.personal || s.sync !== "offline") continue;
+      const was = before.get(s.id);
+      if (this.offlineSince[s.id] !== undefined) since[s.id] = this.offlineSince[s.id];
+      else if (was !== undefined && was !== "offline") since[s.id] = Date.now();
+    }
+    this.offlineSince = since;
+    this.spaces = spaces;
+    this.spacesError = null;
+    if (this.spaceId !== null && !spaces.some((s) => s.id === this.spaceId)) this.selectSpace(null);
+  }
+
+  /** Reads the selected shared space's members. */
+  async loadSpaceDetail(): Promise<void> {
+    const space = this.spaceId;
+    if (space === null) {
+      this.spaceDetail = null;
+      return;
+    }
+    try {
+      const detail = await api.spaceShow(space);
+      if (space !== this.spaceId) return;
+      this.spaceDetail = detail;
+      this.spaceDetailError = null;
+    } catch (e) {
+      if (space !== this.spaceId) return;
+      this.spaceDetailError = api.toApiError(e).message;
     }
   }
 
@@ -177,6 +291,9 @@ export class AppModel {
       this.loadNotes(firstPage),
       this.loadQuestions(firstPage),
       this.loadStatus(),
+      this.loadSpaces(),
+      this.loadNetwork(),
+      ...(this.spaceId !== null ? [this.loadSpaceDetail()] : []),
     ]);
   }
 
@@ -184,16 +301,38 @@ export class AppModel {
   private refreshQuestions = debounce(() => void this.updateQuestions(), LIST_REFRESH_MS);
   private refreshStatus = debounce(() => void this.loadStatus(), STATUS_REFRESH_MS);
   private refreshIdentity = debounce(() => void this.loadIdentity(), LIST_REFRESH_MS);
+  private refreshSpaces = debounce(() => void this.loadSpaces(), SPACES_REFRESH_MS);
+  private refreshDetail = debounce(() => void this.loadSpaceDetail(), SPACES_REFRESH_MS);
+  /** Peers and sync states: the status (which holds the spaces too) and the shell's network
+   * state, read together so that the status bar never mixes two moments. */
+  private refreshNetwork = debounce(
+    () => void Promise.all([this.loadStatus(), this.loadNetwork()]),
+    SPACES_REFRESH_MS,
+  );
 
   // ---- live updates -------------------------------------------------------------------
 
-  /** A committed change: lists and counts are read again, the open document follows. */
+  /** A committed change (here, by the CLI, or by a peer): the lists of the selected space and
+   * the counts are read again, the open document follows; space and network changes re-read
+   * the spaces, their members and the status bar. */
   onEvent(e: NodeEvent): void {
-    if (e.event !== "document_changed") return;
-    if (e.kind === "profile") this.refreshIdentity();
-    else this.listChanged(e.kind, e.id, e.deleted);
-    this.refreshStatus();
-    for (const fn of this.docListeners.get(e.id) ?? []) fn(e);
+    switch (e.event) {
+      case "document_changed":
+        if (e.kind === "profile") this.refreshIdentity();
+        else if (this.isSelected(e.space)) this.listChanged(e.kind, e.id, e.deleted);
+        this.refreshStatus();
+        for (const fn of this.docListeners.get(e.id) ?? []) fn(e);
+        return;
+      case "spaces_changed":
+        this.refreshSpaces();
+        if (e.space === this.spaceId) this.refreshDetail();
+        this.refreshStatus();
+        return;
+      case "network_changed":
+        this.refreshNetwork();
+        if (this.spaceId !== null) this.refreshDetail();
+        return;
+    }
   }
 
   /** Events were missed: read everything again. */
@@ -229,6 +368,43 @@ export class AppModel {
   }
 
   // ---- navigation ---------------------------------------------------------------------
+
+  /** Selects a space (null: the personal one): its notes and questions are listed, what was
+   * open closes. The members view of a shared space stays on. */
+  selectSpace(id: string | null, view?: View): void {
+    const personal = this.spaces.find((s) => s.personal)?.id ?? this.identity?.personal_space;
+    const next = id === personal ? null : id;
+    if (next !== this.spaceId) {
+      this.spaceId = next;
+      this.note = null;
+      this.save = null;
+      this.question = null;
+      this.asking = false;
+      this.notes = [];
+      this.questions = [];
+      this.notesLoaded = false;
+      this.questionsLoaded = false;
+      this.notesError = null;
+      this.questionsError = null;
+      this.notesComplete = false;
+      this.questionsComplete = false;
+      this.changedNotes = new Map();
+      this.changedQuestions = new Map();
+      this.spaceDetail = null;
+      this.spaceDetailError = null;
+      void this.loadNotes();
+      void this.loadQuestions();
+      if (next !== null) void this.loadSpaceDetail();
+    }
+    if (view) this.view = view;
+    else if (this.view === "profile") this.view = "notes";
+  }
+
+  /** Opens the join dialog, with a ticket (or a link) to start from. */
+  startJoin(ticket = ""): void {
+    this.overlay = null;
+    this.dialog = { kind: "join", ticket };
+  }
 
   openNote(id: string | null): void {
     this.view = "notes";

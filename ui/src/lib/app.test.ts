@@ -1,20 +1,26 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { setTransport } from "./api";
-import { AppModel, LIST_REFRESH_MS, UPDATE_ROWS } from "./app.svelte";
-import type { Event as NodeEvent, Request } from "./bindings";
+import { AppModel, type DocEvent, LIST_REFRESH_MS, SPACES_REFRESH_MS, UPDATE_ROWS } from "./app.svelte";
+import type { NetworkState, Request } from "./bindings";
 import { MockNode } from "./mockNode";
 
 let node: MockNode;
 let requests: string[];
 let sent: Request[];
+let network: NetworkState;
 
 beforeEach(() => {
   vi.useFakeTimers();
   node = new MockNode();
+  network = { state: "running", mdns: false };
   requests = [];
   sent = [];
   setTransport({
-    invoke: async <T>(_cmd: string, args?: Record<string, unknown>): Promise<T> => {
+    invoke: async <T>(cmd: string, args?: Record<string, unknown>): Promise<T> => {
+      if (cmd === "network_state") {
+        requests.push(cmd);
+        return network as T;
+      }
       const request = args?.request as Request;
       requests.push(request.op);
       sent.push(request);
@@ -28,15 +34,21 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-function changed(id: string, kind: "note" | "question" | "profile", deleted = false): NodeEvent {
-  return { event: "document_changed", id, space: "s", kind, deleted };
+function changed(
+  id: string,
+  kind: "note" | "question" | "profile",
+  deleted = false,
+  space = node.identity.personal_space,
+  remote = false,
+): DocEvent {
+  return { event: "document_changed", id, space, kind, deleted, remote };
 }
 
 describe("AppModel live updates", () => {
   it("reads a list once for a burst of events, and tells the open document", async () => {
     const app = new AppModel();
     const id = node.add("note", "One");
-    const seen: (NodeEvent | null)[] = [];
+    const seen: (DocEvent | null)[] = [];
     const off = app.watchDoc(id, (e) => seen.push(e));
     for (let i = 0; i < 5; i++) app.onEvent(changed(id, "note"));
     expect(seen.length).toBe(5);
@@ -65,12 +77,12 @@ describe("AppModel live updates", () => {
     app.onEvent(changed(fresh, "note"));
     await vi.advanceTimersByTimeAsync(LIST_REFRESH_MS + 10);
     // One read of the newest rows, not of all 120.
-    expect(sent.filter((r) => r.op === "note_list")).toEqual([{ op: "note_list", limit: UPDATE_ROWS }]);
+    expect(sent.filter((r) => r.op === "note_list")).toEqual([{ op: "note_list", limit: UPDATE_ROWS, space: null }]);
     expect(app.notes.length).toBe(120);
     expect(app.notes.map((n) => n.title).slice(0, 2).sort()).toEqual(["Fresh", "Renamed"]);
     expect(app.notes.some((n) => n.id === ids[5])).toBe(false);
     // And it is the list the node holds.
-    const whole = (node.execute({ op: "note_list", limit: null }) as { items: { id: string }[] }).items;
+    const whole = (node.execute({ op: "note_list", limit: null, space: null }) as { items: { id: string }[] }).items;
     expect(app.notes.map((n) => n.id)).toEqual(whole.map((n) => n.id));
   });
 
@@ -82,11 +94,13 @@ describe("AppModel live updates", () => {
     expect(app.questions.map((q) => q.title)).toEqual(["Why?"]);
     expect(app.unanswered).toBe(1);
     requests = [];
-    const seen: (NodeEvent | null)[] = [];
+    const seen: (DocEvent | null)[] = [];
     app.watchDoc("x", (e) => seen.push(e));
     app.onLagged();
     await vi.advanceTimersByTimeAsync(10);
-    expect(new Set(requests)).toEqual(new Set(["note_list", "questions", "status", "whoami"]));
+    expect(new Set(requests)).toEqual(
+      new Set(["note_list", "questions", "status", "whoami", "space_list", "network_state"]),
+    );
     expect(seen).toEqual([null]);
   });
 
@@ -119,5 +133,123 @@ describe("AppModel live updates", () => {
     expect(app.previewMode).toBe("preview");
     app.cyclePreview();
     expect(app.previewMode).toBe("edit");
+  });
+});
+
+describe("AppModel spaces", () => {
+  async function ready(): Promise<AppModel> {
+    const app = new AppModel();
+    app.identity = node.identity;
+    await app.loadAll();
+    return app;
+  }
+
+  it("lists the personal space first, then shared ones, and scopes the lists by the selected space", async () => {
+    const team = node.addSpace("Team", { sync: "up_to_date" });
+    node.add("note", "Mine");
+    node.add("note", "Ours", "", [], undefined, team);
+    node.add("question", "Shared question?", "", [], undefined, team);
+    const app = await ready();
+    expect(app.spaces.map((s) => s.name)).toEqual(["Personal", "Team"]);
+    expect(app.space?.personal).toBe(true);
+    expect(app.notes.map((n) => n.title)).toEqual(["Mine"]);
+    expect(app.questions).toEqual([]);
+
+    app.openNote(app.notes[0].id);
+    sent = [];
+    app.selectSpace(team);
+    expect(app.note).toBeNull(); // what was open closes with its space
+    expect(app.notesLoaded).toBe(false);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(app.space?.name).toBe("Team");
+    expect(app.notes.map((n) => n.title)).toEqual(["Ours"]);
+    expect(app.questions.map((q) => q.title)).toEqual(["Shared question?"]);
+    expect(sent.filter((r) => r.op === "note_list")).toEqual([{ op: "note_list", limit: null, space: team }]);
+    expect(sent.some((r) => r.op === "space_show")).toBe(true);
+
+    // Selecting the personal space by its id is the same as by null.
+    app.selectSpace(node.identity.personal_space);
+    expect(app.spaceId).toBeNull();
+  });
+
+  it("follows changes of the selected space only, and tells the open document whatever its space", async () => {
+    const team = node.addSpace("Team");
+    const app = await ready();
+    app.selectSpace(team);
+    await vi.advanceTimersByTimeAsync(10);
+    const seen: (DocEvent | null)[] = [];
+    app.watchDoc("x", (e) => seen.push(e));
+    requests = [];
+    const personal = node.add("note", "Personal note");
+    app.onEvent(changed(personal, "note"));
+    await vi.advanceTimersByTimeAsync(LIST_REFRESH_MS + 10);
+    expect(requests.filter((r) => r === "note_list")).toEqual([]);
+    const ours = node.add("note", "From a peer", "", [], undefined, team);
+    app.onEvent(changed(ours, "note", false, team, true));
+    await vi.advanceTimersByTimeAsync(LIST_REFRESH_MS + 10);
+    expect(app.notes.map((n) => n.title)).toEqual(["From a peer"]);
+    app.onEvent(changed("x", "note", false, team, true));
+    expect(seen).toEqual([changed("x", "note", false, team, true)]);
+  });
+
+  it("drops a list answer for a space that is no longer selected", async () => {
+    const team = node.addSpace("Team");
+    node.add("note", "Ours", "", [], undefined, team);
+    node.add("note", "Mine");
+    const app = await ready();
+    app.selectSpace(team);
+    app.selectSpace(null); // before Team's rows arrive
+    await vi.advanceTimersByTimeAsync(10);
+    expect(app.notes.map((n) => n.title)).toEqual(["Mine"]);
+  });
+
+  it("reads the status, spaces and network together on network events, once per burst", async () => {
+    const team = node.addSpace("Team", { sync: "offline" });
+    const app = await ready();
+    app.selectSpace(team, "members");
+    await vi.advanceTimersByTimeAsync(10);
+    expect(app.spaceDetail?.info.name).toBe("Team");
+    requests = [];
+    node.spaces.get(team)!.sync = "syncing";
+    network = { state: "running", mdns: true };
+    for (let i = 0; i < 5; i++) app.onEvent({ event: "network_changed" });
+    await vi.advanceTimersByTimeAsync(SPACES_REFRESH_MS + 10);
+    // One status (it carries the spaces' sync states and the peers) and one network state.
+    expect(requests.filter((r) => r === "status").length).toBe(1);
+    expect(requests.filter((r) => r === "space_list").length).toBe(0);
+    expect(requests.filter((r) => r === "network_state").length).toBe(1);
+    expect(requests.filter((r) => r === "space_show").length).toBe(1);
+    expect(app.space?.sync).toBe("syncing");
+    expect(app.network).toEqual({ state: "running", mdns: true });
+  });
+
+  it("remembers when a space was seen going offline, and only then", async () => {
+    const team = node.addSpace("Team", { sync: "up_to_date" });
+    const pilot = node.addSpace("Pilot", { sync: "offline" });
+    const app = await ready();
+    expect(app.offlineSince).toEqual({});
+    vi.setSystemTime(new Date(2026, 10, 28, 10, 42));
+    node.spaces.get(team)!.sync = "offline";
+    await app.loadSpaces();
+    expect(app.offlineSince).toEqual({ [team]: new Date(2026, 10, 28, 10, 42).getTime() });
+    vi.setSystemTime(new Date(2026, 10, 28, 11, 0));
+    await app.loadSpaces();
+    expect(app.offlineSince[team]).toBe(new Date(2026, 10, 28, 10, 42).getTime());
+    expect(app.offlineSince[pilot]).toBeUndefined(); // offline from the start: since when is unknown
+    node.spaces.get(team)!.sync = "syncing";
+    await app.loadSpaces();
+    expect(app.offlineSince).toEqual({});
+  });
+
+  it("selects the personal space when the selected one is left", async () => {
+    const team = node.addSpace("Team");
+    const app = await ready();
+    app.selectSpace(team, "members");
+    await vi.advanceTimersByTimeAsync(10);
+    node.execute({ op: "space_leave", space: team });
+    app.onEvent({ event: "spaces_changed", space: team });
+    await vi.advanceTimersByTimeAsync(SPACES_REFRESH_MS + 10);
+    expect(app.spaceId).toBeNull();
+    expect(app.spaces.map((s) => s.name)).toEqual(["Personal"]);
   });
 });

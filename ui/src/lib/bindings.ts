@@ -26,6 +26,11 @@ export type MemberId = string;
 export type Kind = "note" | "question" | "profile";
 
 /**
+ * What a member may do in a space. The order of the variants is part of the wire format.
+ */
+export type Role = "owner" | "editor" | "reader";
+
+/**
  * A new note or question: a title, a Markdown body, tags.
  */
 export type Draft = { 
@@ -231,7 +236,11 @@ name: string | null,
 /**
  * Organisation for a new profile.
  */
-org: string | null, } | { "op": "activate" } | { "op": "whoami" } | { "op": "profile_set", 
+org: string | null, } | { "op": "activate", 
+/**
+ * A `tacit://join/…` link the second launch was opened with, for the window to offer.
+ */
+link: string | null, } | { "op": "whoami" } | { "op": "profile_set", 
 /**
  * What to change.
  */
@@ -239,11 +248,19 @@ edit: ProfileEdit, } | { "op": "note_new",
 /**
  * The note.
  */
-draft: Draft, } | { "op": "note_list", 
+draft: Draft, 
+/**
+ * The space (id, unique id prefix or name); the personal space when absent.
+ */
+space: string | null, } | { "op": "note_list", 
 /**
  * At most this many (the newest); all when absent.
  */
-limit: number | null, } | { "op": "note_show", 
+limit: number | null, 
+/**
+ * The space (id, unique id prefix or name); the personal space when absent.
+ */
+space: string | null, } | { "op": "note_show", 
 /**
  * Id or unique prefix.
  */
@@ -263,7 +280,11 @@ id: string, } | { "op": "ask",
 /**
  * The question.
  */
-draft: Draft, } | { "op": "answer", 
+draft: Draft, 
+/**
+ * The space (id, unique id prefix or name); the personal space when absent.
+ */
+space: string | null, } | { "op": "answer", 
 /**
  * Question id or prefix.
  */
@@ -295,11 +316,59 @@ unanswered: boolean,
 /**
  * At most this many (the newest); all when absent.
  */
-limit: number | null, } | { "op": "question_show", 
+limit: number | null, 
+/**
+ * The space (id, unique id prefix or name); the personal space when absent.
+ */
+space: string | null, } | { "op": "question_show", 
 /**
  * Id or unique prefix.
  */
-id: string, } | { "op": "status" };
+id: string, } | { "op": "status" } | { "op": "space_new", 
+/**
+ * Its name.
+ */
+name: string, } | { "op": "space_list" } | { "op": "space_show", 
+/**
+ * Id, unique id prefix or name.
+ */
+space: string, } | { "op": "space_invite", 
+/**
+ * Id, unique id prefix or name.
+ */
+space: string, 
+/**
+ * The role the joiner gets.
+ */
+role: Role, 
+/**
+ * How long the ticket stays valid, in ms; forever when absent.
+ */
+expires_in: number | null, 
+/**
+ * How many people may join with it; any number when absent.
+ */
+uses: number | null, } | { "op": "space_join", 
+/**
+ * The ticket (`tacit1…` or `tacit://join/…`).
+ */
+ticket: string, } | { "op": "space_remove", 
+/**
+ * Id, unique id prefix or name.
+ */
+space: string, 
+/**
+ * Member id or unique prefix.
+ */
+member: string, } | { "op": "space_leave", 
+/**
+ * Id, unique id prefix or name.
+ */
+space: string, } | { "op": "connect", 
+/**
+ * Its multiaddr.
+ */
+addr: string, } | { "op": "peers" };
 
 /**
  * A node's reply to a [`Request`].
@@ -336,7 +405,35 @@ heads: Array<string>, } | { "reply": "activated",
 /**
  * Whether a window was there to come forward.
  */
-window: boolean, } | { "reply": "status" } & Status;
+window: boolean, } | { "reply": "status" } & Status | { "reply": "space_created", 
+/**
+ * The space.
+ */
+id: SpaceId, 
+/**
+ * Its name.
+ */
+name: string, } | { "reply": "spaces", 
+/**
+ * The spaces, the personal one first.
+ */
+items: Array<SpaceInfo>, } | { "reply": "space" } & SpaceDetail | { "reply": "ticket", 
+/**
+ * The ticket to pass on.
+ */
+ticket: string, 
+/**
+ * When it stops working, ms since the epoch.
+ */
+expires_at: number | null, } | { "reply": "connected", 
+/**
+ * The peer dialled.
+ */
+peer: string, } | { "reply": "peers", 
+/**
+ * Connected peers.
+ */
+items: Array<PeerInfo>, };
 
 /**
  * What `tacit init` did.
@@ -453,7 +550,161 @@ questions: number,
 /**
  * Bytes of the database file and its write-ahead log.
  */
-db_bytes: number, };
+db_bytes: number, 
+/**
+ * The libp2p peer id (the device's address on the network).
+ */
+peer_id: string, 
+/**
+ * Where the node listens; empty when it has no network (a one-shot command).
+ */
+listen_addrs: Array<string>, 
+/**
+ * Connected peers.
+ */
+peers: Array<PeerInfo>, 
+/**
+ * Every space with its sync state.
+ */
+spaces: Array<SpaceInfo>, };
+
+/**
+ * How far a space is in sync with the members this node reaches.
+ */
+export type SyncState = "local" | "offline" | "syncing" | "up_to_date";
+
+/**
+ * A space in a listing.
+ */
+export type SpaceInfo = { 
+/**
+ * The space.
+ */
+id: SpaceId, 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * Whether it is this home's personal space.
+ */
+personal: boolean, 
+/**
+ * This member's role (owner in the personal space).
+ */
+role: Role, 
+/**
+ * Members (1 for the personal space).
+ */
+members: number, 
+/**
+ * Members connected now.
+ */
+connected: number, 
+/**
+ * Sync state.
+ */
+sync: SyncState, };
+
+/**
+ * A member of a space.
+ */
+export type MemberInfo = { 
+/**
+ * The member id.
+ */
+member: MemberId, 
+/**
+ * Name given when joining.
+ */
+name: string, 
+/**
+ * Organisation given when joining.
+ */
+org: string, 
+/**
+ * Role.
+ */
+role: Role, 
+/**
+ * When they joined, ms since the epoch.
+ */
+joined_at: number, 
+/**
+ * Whether this is this home's member.
+ */
+me: boolean, 
+/**
+ * Whether their device is connected now.
+ */
+connected: boolean, };
+
+/**
+ * One space with its members.
+ */
+export type SpaceDetail = { 
+/**
+ * The space.
+ */
+info: SpaceInfo, 
+/**
+ * Its members, owners first.
+ */
+members: Array<MemberInfo>, 
+/**
+ * Removed members.
+ */
+removed: Array<MemberId>, };
+
+/**
+ * A connected peer.
+ */
+export type PeerInfo = { 
+/**
+ * The libp2p peer id.
+ */
+peer: string, 
+/**
+ * The member, when the peer id is a member key.
+ */
+member: MemberId | null, 
+/**
+ * Remote addresses of its connections.
+ */
+addrs: Array<string>, 
+/**
+ * Spaces shared with it (by this node's view).
+ */
+spaces: Array<SpaceId>, 
+/**
+ * Traffic of the sync session with it so far.
+ */
+traffic: Traffic, };
+
+/**
+ * What one sync session exchanged.
+ */
+export type Traffic = { 
+/**
+ * Frames sent.
+ */
+frames_out: number, 
+/**
+ * Frames received.
+ */
+frames_in: number, 
+/**
+ * Bytes sent (frame payloads and their 4-byte length prefixes).
+ */
+bytes_out: number, 
+/**
+ * Bytes received.
+ */
+bytes_in: number, 
+/**
+ * Round trips: how often a frame arrived after this side had sent since the last one.
+ */
+round_trips: number, };
 
 /**
  * Events a node emits to its subscribers.
@@ -474,12 +725,20 @@ kind: Kind,
 /**
  * Whether it is now deleted.
  */
-deleted: boolean, };
+deleted: boolean, 
+/**
+ * Whether the change came from a peer.
+ */
+remote: boolean, } | { "event": "spaces_changed", 
+/**
+ * The space.
+ */
+space: SpaceId, } | { "event": "network_changed" };
 
 /**
  * The kind of a failure, as it crosses the control socket (and later the UI boundary).
  */
-export type ErrorKind = "not_initialised" | "in_use" | "not_found" | "invalid" | "conflict" | "corrupt" | "disk_full" | "stopped" | "internal";
+export type ErrorKind = "not_initialised" | "in_use" | "not_found" | "invalid" | "conflict" | "corrupt" | "disk_full" | "stopped" | "refused" | "offline" | "internal";
 
 /**
  * An error as it crosses the control socket.
@@ -518,3 +777,45 @@ home: string,
  * What went wrong and what to do.
  */
 error: WireError, };
+
+/**
+ * Whether this app takes part in the network (shared spaces, peers).
+ */
+export type NetworkState = { "state": "starting" } | { "state": "running", 
+/**
+ * Whether peers on the LAN are found by mDNS.
+ */
+mdns: boolean, } | { "state": "failed", 
+/**
+ * Why, and what to do.
+ */
+error: string, };
+
+/**
+ * What an invitation says, read before joining (nothing is sent anywhere to read it).
+ */
+export type TicketInfo = { 
+/**
+ * The space.
+ */
+space: SpaceId, 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * The role a joiner gets.
+ */
+role: Role, 
+/**
+ * When it stops working, ms since the epoch; never when absent.
+ */
+expires_at: number | null, 
+/**
+ * Whether it has expired already.
+ */
+expired: boolean, 
+/**
+ * Who made it.
+ */
+inviter: MemberId, };

@@ -19,6 +19,10 @@ export function installMock(): MockNode {
     node.add("note", "Restarting the ingest worker", "When the queue backs up:\n\n```sh\nsystemctl restart ingest\n```\n\nSee [runbook](https://example.com/runbook).", ["ops", "ingest"], now - 3 * 3600_000);
     node.add("note", "Why we pin Postgres 15", "The **planner** change in 16 slowed our reporting queries.\n\n- checked with `EXPLAIN ANALYZE`\n- revisit next quarter", ["postgres"], now - 26 * 3600_000);
     node.add("question", "How do I rotate the staging TLS certificate?", "The cert expires next week.", ["tls", "staging"], now - 5 * 3600_000);
+    const team = node.addSpace("Platform team", { sync: "up_to_date" });
+    node.spaces.get(team)!.members.push({ member: "b".repeat(52), name: "Grace Hopper", org: "Navy", role: "editor", joined_at: now - 86400_000, me: false, connected: true });
+    node.add("note", "Deploy checklist", "1. build\n2. test\n3. ship", ["ops"], now - 600_000, team);
+    node.peerCount = 1;
   }
   const events = new Set<(e: unknown) => void>();
   node.listeners.add((e: NodeEvent) => {
@@ -37,6 +41,12 @@ export function installMock(): MockNode {
           return structuredClone(node.execute(args?.request as Request)) as T;
         case "ui_painted":
           return undefined as T;
+        case "network_state":
+          return { state: "running", mdns: true } as T;
+        case "take_link":
+          return null as T;
+        case "ticket_info":
+          return node.ticketInfo(String(args?.ticket ?? "")) as T;
         default:
           throw { kind: "internal", message: `no command ${cmd}` };
       }

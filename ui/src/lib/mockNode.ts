@@ -9,8 +9,14 @@ import type {
   Event as NodeEvent,
   Identity,
   ListItem,
+  MemberInfo,
   Request,
   Response,
+  Role,
+  SpaceDetail,
+  SpaceInfo,
+  SyncState,
+  TicketInfo,
   WireError,
 } from "./bindings";
 import { normalizeTag } from "./tags";
@@ -27,6 +33,26 @@ interface Doc {
   heads: string[];
   deleted: boolean;
   answers: AnswerView[];
+  space: string;
+}
+
+/** A shared space as the mock holds it. */
+export interface MockSpace {
+  id: string;
+  name: string;
+  role: Role;
+  sync: SyncState;
+  members: MemberInfo[];
+  removed: string[];
+}
+
+interface MockTicket {
+  space: string;
+  name: string;
+  role: Role;
+  expires_at: number | null;
+  inviter: string;
+  uses: number | null;
 }
 
 function fail(kind: WireError["kind"], message: string): never {
@@ -55,6 +81,13 @@ export class MockNode {
     profile: { name: "Ada Example", org: "Example Org", bio: "", expertise: [] },
   };
   docs = new Map<string, Doc>();
+  /** Shared spaces (the personal one is implicit). */
+  spaces = new Map<string, MockSpace>();
+  /** Tickets by text, as `space_invite` made them. */
+  tickets = new Map<string, MockTicket>();
+  /** Spaces that `space_join` can reach, by id (what a peer holds). */
+  reachable = new Map<string, { space: MockSpace; docs: Omit<Doc, "space">[] }>();
+  peerCount = 0;
   listeners = new Set<(e: NodeEvent) => void>();
   stopped = false;
   private seq = 1;
@@ -75,15 +108,117 @@ export class MockNode {
     return [hex(64, 5000 + this.seq++)];
   }
 
-  private emit(d: Doc): void {
+  private emit(d: Doc, remote = false): void {
     const e: NodeEvent = {
       event: "document_changed",
       id: d.id,
-      space: this.identity.personal_space,
+      space: d.space,
       kind: d.kind,
       deleted: d.deleted,
+      remote,
     };
+    this.send(e);
+  }
+
+  /** Sends an event to the listeners. */
+  send(e: NodeEvent): void {
     for (const fn of this.listeners) fn(e);
+  }
+
+  /** The space a request names (id, prefix or name; the personal space when null). */
+  private spaceOf(ref: string | null | undefined): string {
+    if (ref == null || ref === this.identity.personal_space || ref === "Personal") {
+      return this.identity.personal_space;
+    }
+    for (const s of this.spaces.values()) if (s.id === ref || s.id.startsWith(ref) || s.name === ref) return s.id;
+    return fail("not_found", `no space ${ref}`);
+  }
+
+  private shared(ref: string): MockSpace {
+    const id = this.spaceOf(ref);
+    const s = this.spaces.get(id);
+    if (!s) fail("invalid", "the personal space is not shared");
+    return s;
+  }
+
+  private me(role: Role): MemberInfo {
+    return {
+      member: this.identity.member,
+      name: this.identity.profile.name,
+      org: this.identity.profile.org ?? "",
+      role,
+      joined_at: this.time(),
+      me: true,
+      connected: false,
+    };
+  }
+
+  /** Adds a shared space directly (seeding); returns its id. */
+  addSpace(name: string, opts: Partial<Omit<MockSpace, "id" | "name">> = {}): string {
+    const id = hex(26, 7000 + this.seq++);
+    this.spaces.set(id, {
+      id,
+      name,
+      role: opts.role ?? "owner",
+      sync: opts.sync ?? "offline",
+      members: opts.members ?? [this.me(opts.role ?? "owner")],
+      removed: opts.removed ?? [],
+    });
+    return id;
+  }
+
+  spaceInfos(): SpaceInfo[] {
+    const personal: SpaceInfo = {
+      id: this.identity.personal_space,
+      name: "Personal",
+      personal: true,
+      role: "owner",
+      members: 1,
+      connected: 0,
+      sync: "local",
+    };
+    const shared = [...this.spaces.values()]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((s) => this.info(s));
+    return [personal, ...shared];
+  }
+
+  private info(s: MockSpace): SpaceInfo {
+    return {
+      id: s.id,
+      name: s.name,
+      personal: false,
+      role: s.role,
+      members: s.members.length,
+      connected: s.members.filter((m) => m.connected && !m.me).length,
+      sync: s.sync,
+    };
+  }
+
+  private detail(s: MockSpace): SpaceDetail {
+    const order: Role[] = ["owner", "editor", "reader"];
+    return {
+      info: this.info(s),
+      members: [...s.members].sort((a, b) => order.indexOf(a.role) - order.indexOf(b.role)),
+      removed: [...s.removed],
+    };
+  }
+
+  /** What `ticket_info` says about a ticket. */
+  ticketInfo(text: string): TicketInfo {
+    const t = this.tickets.get(text.trim().replace(/^tacit:\/\/join\//i, ""));
+    if (!text.trim().toLowerCase().replace(/^tacit:\/\/join\//, "").startsWith("tacit1")) {
+      fail("invalid", "this text does not start with tacit1 — is it a Tacit invitation?");
+    }
+    if (!t) fail("invalid", "the ticket is damaged or cut short — copy the whole ticket again");
+    return {
+      space: t.space,
+      name: t.name,
+      role: t.role,
+      expires_at: t.expires_at,
+      expired: t.expires_at !== null && t.expires_at < this.now(),
+      inviter: t.inviter,
+    };
   }
 
   private tags(tags: string[]): string[] {
@@ -109,7 +244,14 @@ export class MockNode {
   }
 
   /** Adds a document directly (seeding). */
-  add(kind: Doc["kind"], title: string, body = "", tags: string[] = [], at?: number): string {
+  add(
+    kind: Doc["kind"],
+    title: string,
+    body = "",
+    tags: string[] = [],
+    at?: number,
+    space: string = this.identity.personal_space,
+  ): string {
     const t = at ?? this.time();
     const id = this.nextId();
     this.docs.set(id, {
@@ -124,6 +266,7 @@ export class MockNode {
       heads: this.newHeads(),
       deleted: false,
       answers: [],
+      space,
     });
     return id;
   }
@@ -136,12 +279,16 @@ export class MockNode {
     if (change.tags !== undefined) d.tags = this.tags(change.tags);
     d.updated_at = this.time();
     d.heads = this.newHeads();
-    this.emit(d);
+    this.emit(d, true);
   }
 
-  private list(kind: Doc["kind"], filter: (d: Doc) => boolean = () => true): ListItem[] {
+  private list(
+    kind: Doc["kind"],
+    filter: (d: Doc) => boolean = () => true,
+    space: string | null = null,
+  ): ListItem[] {
     return [...this.docs.values()]
-      .filter((d) => d.kind === kind && !d.deleted && filter(d))
+      .filter((d) => d.kind === kind && !d.deleted && filter(d) && (space === null || d.space === space))
       .sort((a, b) => b.updated_at - a.updated_at)
       .map((d) => ({
         id: d.id,
@@ -149,7 +296,7 @@ export class MockNode {
         title: d.title,
         tags: d.tags,
         author: d.author,
-        space: this.identity.personal_space,
+        space: d.space,
         created_at: d.created_at,
         updated_at: d.updated_at,
         answers: d.answers.length,
@@ -196,12 +343,18 @@ export class MockNode {
       case "note_new":
       case "ask": {
         const kind = request.op === "ask" ? "question" : "note";
-        const id = this.add(kind, this.title(request.draft.title), request.draft.body, request.draft.tags);
+        const space = this.spaceOf(request.space);
+        const shared = this.spaces.get(space);
+        if (shared && shared.role === "reader") fail("refused", `readers do not write in ${shared.name}`);
+        const id = this.add(kind, this.title(request.draft.title), request.draft.body, request.draft.tags, undefined, space);
         this.emit(this.get(id, kind));
         return { reply: "created", id };
       }
       case "note_list":
-        return { reply: "list", items: this.list("note").slice(0, request.limit ?? undefined) };
+        return {
+          reply: "list",
+          items: this.list("note", undefined, this.spaceOf(request.space)).slice(0, request.limit ?? undefined),
+        };
       case "note_show": {
         const d = this.get(request.id, "note");
         return {
@@ -283,6 +436,7 @@ export class MockNode {
           items: this.list(
             "question",
             (d) => !request.unanswered || !d.answers.some((a) => a.accepted),
+            this.spaceOf(request.space),
           ).slice(0, request.limit ?? undefined),
         };
       case "question_show": {
@@ -311,7 +465,75 @@ export class MockNode {
           notes: this.list("note").length,
           questions: this.list("question").length,
           db_bytes: 1 << 20,
+          peer_id: "12D3KooWMock",
+          listen_addrs: ["/ip4/127.0.0.1/tcp/4001"],
+          peers: Array.from({ length: this.peerCount }, (_, i) => ({
+            peer: `12D3KooWPeer${i}`,
+            member: null,
+            addrs: [],
+            spaces: [],
+            traffic: { frames_out: 0, frames_in: 0, bytes_out: 0, bytes_in: 0, round_trips: 0 },
+          })),
+          spaces: this.spaceInfos(),
         };
+      case "space_list":
+        return { reply: "spaces", items: this.spaceInfos() };
+      case "space_new": {
+        if (request.name.trim() === "") fail("invalid", "the space name is empty");
+        const id = this.addSpace(request.name.trim());
+        this.send({ event: "spaces_changed", space: id });
+        return { reply: "space_created", id, name: request.name.trim() };
+      }
+      case "space_show":
+        return { reply: "space", ...this.detail(this.shared(request.space)) };
+      case "space_invite": {
+        const s = this.shared(request.space);
+        if (s.role !== "owner") fail("refused", `only owners invite to "${s.name}"`);
+        if (request.uses === 0) fail("invalid", "an invitation for 0 uses admits nobody");
+        const text = `tacit1${hex(120, 8000 + this.seq++)}`;
+        const expires_at = request.expires_in == null ? null : this.now() + request.expires_in;
+        this.tickets.set(text, {
+          space: s.id,
+          name: s.name,
+          role: request.role,
+          expires_at,
+          inviter: this.identity.member,
+          uses: request.uses,
+        });
+        return { reply: "ticket", ticket: text, expires_at };
+      }
+      case "space_join": {
+        const info = this.ticketInfo(request.ticket);
+        if (info.expired) fail("invalid", `this invitation expired on ${new Date(info.expires_at ?? 0).toISOString().slice(0, 16).replace("T", " ")} UTC; ask for a new one`);
+        const peer = this.reachable.get(info.space);
+        if (!peer) fail("offline", "the inviter could not be reached");
+        const space: MockSpace = { ...peer.space, role: info.role, members: [...peer.space.members, this.me(info.role)] };
+        this.spaces.set(space.id, space);
+        for (const d of peer.docs) this.docs.set(d.id, { ...d, space: space.id });
+        this.send({ event: "spaces_changed", space: space.id });
+        return { reply: "space_created", id: space.id, name: space.name };
+      }
+      case "space_remove": {
+        const s = this.shared(request.space);
+        if (s.role !== "owner") fail("refused", `only owners remove members of "${s.name}"`);
+        const m = s.members.find((x) => x.member.startsWith(request.member));
+        if (!m) fail("not_found", `no member ${request.member}`);
+        if (m.me) fail("invalid", "to remove yourself, leave the space");
+        s.members = s.members.filter((x) => x !== m);
+        s.removed.push(m.member);
+        this.send({ event: "spaces_changed", space: s.id });
+        return { reply: "space", ...this.detail(s) };
+      }
+      case "space_leave": {
+        const s = this.shared(request.space);
+        const detail = this.detail(s);
+        this.spaces.delete(s.id);
+        for (const [id, d] of this.docs) if (d.space === s.id) this.docs.delete(id);
+        this.send({ event: "spaces_changed", space: s.id });
+        return { reply: "space", ...detail };
+      }
+      case "peers":
+        return { reply: "peers", items: [] };
       default:
         return fail("invalid", `the mock does not do ${request.op}`);
     }

@@ -2,6 +2,8 @@ import { ChangeSet, EditorSelection, EditorState } from "@codemirror/state";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Draft, NoteEdit, NoteView } from "./bindings";
 import type { Range } from "./merge";
+import { AppModel } from "./app.svelte";
+import type { Event as NodeEvent } from "./bindings";
 import { MockNode } from "./mockNode";
 import { type NoteApi, NoteSession } from "./noteSession";
 
@@ -14,7 +16,7 @@ class FakeApi implements NoteApi {
 
   async noteNew(draft: Draft): Promise<string> {
     this.calls.push({ op: "note_new" });
-    const r = this.node.execute({ op: "note_new", draft });
+    const r = this.node.execute({ op: "note_new", draft, space: null });
     if (r.reply !== "created") throw new Error("unexpected");
     return r.id;
   }
@@ -335,5 +337,35 @@ describe("NoteSession", () => {
     await session.flush();
     for (let i = 0; i < 20; i++) await session.idle();
     expect(session.state).toBe("error");
+  });
+});
+
+describe("a peer's edit of the open note", () => {
+  it("arrives as a remote event in its shared space and merges with unsaved typing, the cursor kept", async () => {
+    vi.useFakeTimers();
+    const api = new FakeApi();
+    const app = new AppModel();
+    const team = api.node.addSpace("Team", { sync: "up_to_date" });
+    const id = api.node.add("note", "Plan", "first\nsecond\n", [], undefined, team);
+    const session = NoteSession.open(api, await api.noteShow(id), 1_000_000);
+    const editor = new Editor(session);
+    // As NoteEditor wires it: every event about the open note reads it again and rebases.
+    app.watchDoc(id, (e) => (e?.deleted ? session.markDeleted() : void session.refresh()));
+    const events: NodeEvent[] = [];
+    api.node.listeners.add((e) => {
+      events.push(e);
+      app.onEvent(e);
+    });
+    editor.type(6, "and "); // "first\nand second\n", the cursor after "and "
+    expect(editor.cursor).toBe(10);
+    api.node.remoteEdit(id, { body: "From the peer\nfirst\nsecond\n" });
+    expect(events).toEqual([{ event: "document_changed", id, space: team, kind: "note", deleted: false, remote: true }]);
+    await session.idle();
+    await session.idle();
+    expect(editor.text).toBe("From the peer\nfirst\nand second\n");
+    // The cursor moved with the text inserted before it: still right after "and ".
+    expect(editor.cursor).toBe("From the peer\nfirst\nand ".length);
+    expect(api.stored(id).body).toBe("From the peer\nfirst\nand second\n");
+    vi.useRealTimers();
   });
 });

@@ -27,3 +27,17 @@ describe("palette", () => {
     expect(ids).toEqual(["cmd:new-note", "n2", "q1", "n1"]);
   });
 });
+
+describe("palette spaces", () => {
+  const spaces = [
+    { id: "space:a", kind: "space" as const, title: "Platform team" },
+    { id: "space:b", kind: "space" as const, title: "Partner pilot" },
+  ];
+
+  it("lists spaces to switch to after the commands, matched by name or by 'space'", () => {
+    const cmds = [{ id: "cmd:new-space", kind: "command" as const, title: "New space" }];
+    expect(paletteMatches("", cmds, [], [], spaces).map((e) => e.id)).toEqual(["cmd:new-space", "space:a", "space:b"]);
+    expect(paletteMatches("pilot", cmds, [], [], spaces).map((e) => e.id)).toEqual(["space:b"]);
+    expect(paletteMatches("space", cmds, [], [], spaces).map((e) => e.id)).toEqual(["cmd:new-space", "space:a", "space:b"]);
+  });
+});

@@ -1,10 +1,11 @@
-// The command palette's matching: commands, then notes and questions whose titles match.
+// The command palette's matching: commands, spaces to switch to, then notes and questions
+// (of the selected space) whose titles match.
 
 import type { ListItem } from "./bindings";
 
 export interface PaletteEntry {
   id: string;
-  kind: "command" | "note" | "question";
+  kind: "command" | "space" | "note" | "question";
   title: string;
   hint?: string;
 }
@@ -29,10 +30,13 @@ export function paletteMatches(
   commands: PaletteEntry[],
   notes: ListItem[],
   questions: ListItem[],
+  spaces: PaletteEntry[] = [],
 ): PaletteEntry[] {
   const q = query.trim();
   const cmds = commands.filter((c) => matches(c.title, q));
-  if (q === "") return cmds;
+  // Spaces match by "space", "go to" or their name.
+  const spc = spaces.filter((s) => matches(`go to space ${s.title}`, q));
+  if (q === "") return [...cmds, ...spc];
   const docs: PaletteEntry[] = [];
   for (const [items, kind] of [
     [notes, "note"],
@@ -45,5 +49,5 @@ export function paletteMatches(
   const lower = q.toLowerCase();
   const starts = docs.filter((d) => d.title.toLowerCase().startsWith(lower));
   const rest = docs.filter((d) => !d.title.toLowerCase().startsWith(lower));
-  return [...cmds, ...starts, ...rest].slice(0, MAX_RESULTS);
+  return [...cmds, ...spc, ...starts, ...rest].slice(0, MAX_RESULTS);
 }

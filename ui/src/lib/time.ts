@@ -38,3 +38,9 @@ export function fullTime(ms: number): string {
   const pad = (n: number) => String(n).padStart(2, "0");
   return `${t.getDate()} ${MONTHS[t.getMonth()]} ${t.getFullYear()}, ${pad(t.getHours())}:${pad(t.getMinutes())}`;
 }
+
+/** A local time of day, "10:42", for "offline since 10:42". */
+export function clockTime(ms: number): string {
+  const t = new Date(ms);
+  return `${String(t.getHours()).padStart(2, "0")}:${String(t.getMinutes()).padStart(2, "0")}`;
+}

@@ -135,6 +135,7 @@ impl Engine {
         });
         let run = Runner {
             spawner: Spawner {
+                opening: Arc::default(),
                 engine: engine.clone(),
                 actor: actor.clone(),
                 events: events.clone(),
@@ -146,6 +147,7 @@ impl Engine {
             actor,
             events,
             backoff: HashMap::new(),
+            reopen: HashMap::new(),
         };
         let task = tokio::spawn(run.run(net_rx, stopped));
         if let Ok(mut t) = engine.task.lock() {
@@ -280,11 +282,15 @@ struct Runner {
     spawner: Spawner,
     /// When each member's device may be dialled again, and the wait after that.
     backoff: HashMap<PeerId, (Instant, Duration)>,
+    /// When the sync stream to a connected peer without a session may be opened again.
+    reopen: HashMap<PeerId, (Instant, Duration)>,
 }
 
 /// Starts sessions; cloned into the tasks that open streams.
 #[derive(Clone)]
 struct Spawner {
+    /// Peers whose stream this node is opening now.
+    opening: Arc<std::sync::Mutex<std::collections::HashSet<PeerId>>>,
     engine: Arc<Engine>,
     actor: ActorLink,
     events: broadcast::Sender<Event>,
@@ -331,6 +337,7 @@ impl Runner {
             NetEvent::Connected { peer, addr, .. } => {
                 debug!(%peer, %addr, "connected");
                 self.backoff.remove(&peer);
+                self.reopen.remove(&peer);
                 if let Ok(mut view) = self.engine.info.net.lock() {
                     let entry = view
                         .peers
@@ -347,13 +354,7 @@ impl Runner {
                 let _ = self.events.send(Event::NetworkChanged);
                 // One stream per pair of peers: the smaller peer id opens it.
                 if self.my_peer() < peer && !self.engine.sessions.lock().await.contains_key(&peer) {
-                    let spawner = self.spawner.clone();
-                    tokio::spawn(async move {
-                        match spawner.engine.net.open_stream(peer).await {
-                            Ok(stream) => spawner.start(peer, stream).await,
-                            Err(e) => debug!(%peer, "cannot open a sync stream: {e}"),
-                        }
-                    });
+                    self.spawner.open(peer);
                 }
             }
             NetEvent::Disconnected { peer } => {
@@ -408,6 +409,25 @@ impl Spawner {
         self.engine.net.peer_id()
     }
 
+    /// Opens the sync stream to `peer` in the background, unless an open is under way.
+    fn open(&self, peer: PeerId) {
+        let fresh = self.opening.lock().is_ok_and(|mut o| o.insert(peer));
+        if !fresh {
+            return;
+        }
+        let spawner = self.clone();
+        tokio::spawn(async move {
+            let opened = spawner.engine.net.open_stream(peer).await;
+            if let Ok(mut opening) = spawner.opening.lock() {
+                opening.remove(&peer);
+            }
+            match opened {
+                Ok(stream) => spawner.start(peer, stream).await,
+                Err(e) => debug!(%peer, "cannot open a sync stream: {e}"),
+            }
+        });
+    }
+
     /// Runs a session on `stream`, unless one with `peer` runs already (one per peer).
     async fn start(&self, peer: PeerId, stream: libp2p::Stream) {
         let Some(member) = tacit_net::member_of(&peer) else {
@@ -444,6 +464,9 @@ impl Spawner {
             debug!(%peer, session = id, "sync session started");
             match session::run(ctx, stream).await {
                 Ok(()) => debug!(%peer, session = id, "sync session ended"),
+                Err(e @ session::SessionEnd::Stopped) => {
+                    debug!(%peer, session = id, "sync session closed: {e}")
+                }
                 Err(e) => warn!(%peer, session = id, "sync session closed: {e}"),
             }
             sessions.lock().await.remove(&peer);
@@ -459,8 +482,42 @@ impl Spawner {
 }
 
 impl Runner {
+    /// Opens the sync stream again to connected peers that have no session although this
+    /// node is the one to open it: the peer's libp2p may have dropped an inbound stream that
+    /// arrived together with another (it keeps one waiting at a time), which ends the session
+    /// here and leaves the connection idle.
+    async fn reopen_streams(&mut self) {
+        let connected: Vec<PeerId> = self
+            .engine
+            .info
+            .net
+            .lock()
+            .map(|v| v.peers.keys().filter_map(|p| p.parse().ok()).collect())
+            .unwrap_or_default();
+        let me = self.my_peer();
+        let now = Instant::now();
+        for peer in connected {
+            if me >= peer || self.engine.sessions.lock().await.contains_key(&peer) {
+                continue;
+            }
+            let (next, wait) = self
+                .reopen
+                .get(&peer)
+                .copied()
+                .unwrap_or((now, BACKOFF_START));
+            if now < next {
+                continue;
+            }
+            self.reopen
+                .insert(peer, (now + wait, (wait * 2).min(BACKOFF_MAX)));
+            debug!(%peer, "connected without a session; opening the sync stream again");
+            self.spawner.open(peer);
+        }
+    }
+
     /// Dials members this node has seen before and is not connected to, with backoff.
     async fn reconnect(&mut self) {
+        self.reopen_streams().await;
         let Ok(ReplicaReply::Reconnect(targets)) = self.actor.ask(ReplicaReq::Reconnect).await
         else {
             return;

@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import type { NetworkState, SpaceInfo, SyncState } from "./bindings";
+import { joinErrorText, peersText, syncGlyph, syncLabel, syncText } from "./spaces";
+
+const running: NetworkState = { state: "running", mdns: true };
+const personal: SpaceInfo = { id: "p", name: "Personal", personal: true, role: "owner", members: 1, connected: 0, sync: "local" };
+const shared = (sync: SyncState, connected: number): SpaceInfo => ({
+  id: "s",
+  name: "Team",
+  personal: false,
+  role: "editor",
+  members: 4,
+  connected,
+  sync,
+});
+
+describe("sync words", () => {
+  it("has a sentence for every state, and never says up to date without the node saying so", () => {
+    expect(syncText(null, running)).toBe("This device only");
+    expect(syncText(personal, running)).toBe("This device only");
+    expect(syncText(shared("offline", 0), running)).toBe("Offline — no member connected");
+    expect(syncText(shared("syncing", 1), running)).toBe("Syncing with 1 member…");
+    expect(syncText(shared("syncing", 3), running)).toBe("Syncing with 3 members…");
+    expect(syncText(shared("up_to_date", 1), running)).toBe("Up to date with 1 member");
+    expect(syncText(shared("up_to_date", 2), running)).toBe("Up to date with 2 members");
+    // Whatever the last listing said, no network means offline.
+    expect(syncText(shared("up_to_date", 2), { state: "failed", error: "x" })).toBe("Offline — the network did not start");
+    expect(syncText(shared("up_to_date", 2), { state: "starting" })).toBe("Connecting…");
+    expect(syncText(personal, { state: "failed", error: "x" })).toBe("This device only");
+    const at = new Date(2026, 10, 28, 10, 42).getTime();
+    expect(syncText(shared("offline", 0), running, at)).toBe("Offline since 10:42 — no member connected");
+  });
+
+  it("gives each state a glyph and words for the sidebar, not colour alone", () => {
+    expect(["up_to_date", "syncing", "offline"].map((s) => syncGlyph(s as SyncState))).toEqual(["✓", "↻", "○"]);
+    expect(syncLabel(shared("offline", 0), running)).toBe("offline: no member connected");
+    expect(syncLabel(shared("syncing", 2), running)).toBe("syncing with 2 members");
+    expect(syncLabel(personal, running)).toBe("this device only");
+  });
+
+  it("counts peers, or says why there are none", () => {
+    expect(peersText(null, running)).toBe("No peers connected");
+    expect(peersText(null, { state: "failed", error: "x" })).toBe("Sharing is off");
+    expect(peersText(null, { state: "starting" })).toBe("Network starting");
+  });
+
+  it("tells a joiner what an unreachable inviter means", () => {
+    expect(joinErrorText("offline", "dial failed")).toMatch(/^Could not reach the person who invited you: dial failed\. .*running and reachable/);
+    expect(joinErrorText("invalid", "this invitation expired")).toBe("this invitation expired");
+  });
+});

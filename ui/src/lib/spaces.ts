@@ -1,0 +1,116 @@
+// What the window says about spaces, sync and the network: pure functions of the node's
+// answers, so that every state has its words (and a test).
+
+import type { NetworkState, Role, SpaceInfo, Status, SyncState } from "./bindings";
+import { clockTime, fullTime } from "./time";
+
+export function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** A glyph for a space's sync state, so that colour is never the only signal. */
+export function syncGlyph(sync: SyncState): string {
+  switch (sync) {
+    case "up_to_date":
+      return "✓";
+    case "syncing":
+      return "↻";
+    case "offline":
+      return "○";
+    case "local":
+      return "";
+  }
+}
+
+/** A space's sync state in a few words (sidebar tooltips and screen readers). */
+export function syncLabel(space: SpaceInfo, network: NetworkState): string {
+  if (space.personal) return "this device only";
+  if (network.state === "failed") return "offline: the network did not start";
+  if (network.state === "starting") return "connecting";
+  switch (space.sync) {
+    case "up_to_date":
+      return `up to date with ${plural(space.connected, "member", "members")}`;
+    case "syncing":
+      return `syncing with ${plural(space.connected, "member", "members")}`;
+    case "offline":
+      return "offline: no member connected";
+    case "local":
+      return "this device only";
+  }
+}
+
+/** The status bar's sentence about the selected space. It never claims more than the node
+ * says: "up to date" only with a member connected and nothing left to exchange. `offlineSince`
+ * is when the space was seen going offline, if this window saw it. */
+export function syncText(space: SpaceInfo | null, network: NetworkState, offlineSince?: number): string {
+  if (space === null || space.personal) return "This device only";
+  if (network.state === "failed") return "Offline — the network did not start";
+  if (network.state === "starting") return "Connecting…";
+  switch (space.sync) {
+    case "up_to_date":
+      return `Up to date with ${plural(space.connected, "member", "members")}`;
+    case "syncing":
+      return `Syncing with ${plural(space.connected, "member", "members")}…`;
+    case "offline":
+      return offlineSince === undefined
+        ? "Offline — no member connected"
+        : `Offline since ${clockTime(offlineSince)} — no member connected`;
+    case "local":
+      return "This device only";
+  }
+}
+
+/** The status bar's words about the network: connected peers, or why there are none. */
+export function peersText(status: Status | null, network: NetworkState): string {
+  if (network.state === "failed") return "Sharing is off";
+  if (network.state === "starting") return "Network starting";
+  const n = status?.peers.length ?? 0;
+  return n === 0 ? "No peers connected" : `${plural(n, "peer", "peers")} connected`;
+}
+
+export const ROLES: { role: Role; label: string; what: string }[] = [
+  { role: "reader", label: "Reader", what: "reads notes and questions" },
+  { role: "editor", label: "Editor", what: "also writes notes, asks and answers" },
+  { role: "owner", label: "Owner", what: "also invites and removes members" },
+];
+
+export function roleLabel(role: Role): string {
+  return ROLES.find((r) => r.role === role)?.label ?? role;
+}
+
+/** Whether this role writes documents. */
+export function canWrite(role: Role): boolean {
+  return role === "owner" || role === "editor";
+}
+
+const DAY_MS = 24 * 3600_000;
+
+/** The invitation expiry choices, in ms (`null`: never). */
+export const EXPIRIES: { label: string; ms: number | null }[] = [
+  { label: "1 day", ms: DAY_MS },
+  { label: "7 days", ms: 7 * DAY_MS },
+  { label: "30 days", ms: 30 * DAY_MS },
+  { label: "Never", ms: null },
+];
+
+/** When a ticket stops working, in words. */
+export function expiryText(expiresAt: number | null): string {
+  return expiresAt === null ? "never expires" : `expires ${fullTime(expiresAt)}`;
+}
+
+/** The first characters of a member id, enough to tell people apart. */
+export function shortId(id: string): string {
+  return id.slice(0, 8);
+}
+
+/** What a failed join means for the person joining. */
+export function joinErrorText(kind: string, message: string): string {
+  switch (kind) {
+    case "offline":
+      return `Could not reach the person who invited you: ${message}. A ticket works while their Tacit is running and reachable from here; try again then, or ask for a new ticket.`;
+    case "refused":
+      return `The invitation was refused: ${message}`;
+    default:
+      return message;
+  }
+}
