@@ -390,8 +390,17 @@ async fn first_sync_and_reconnect(n: usize) {
                 edited.push(id);
             }
         }
+        // B reaches A only through a proxy that delays every byte by half of `RTT` each way,
+        // so that the time the reconnect takes counts its round trips. B's address book is
+        // cleared so that it does not dial A directly.
+        let db = rusqlite::Connection::open(dirs[1].path().join("tacit.db")).unwrap();
+        db.execute("DELETE FROM addresses", []).unwrap();
+        drop(db);
+        let proxy = delay_proxy(&listen_addr(&a).await).await;
         let b2 = Node::open(dirs[1].path()).await.unwrap();
         b2.start_network(loopback()).await.unwrap();
+        b2.execute(Request::Connect { addr: proxy }).await.unwrap();
+        let t0 = Instant::now();
         let check = edited.clone();
         settled(&b2, &space, async || {
             for id in &check {
@@ -403,15 +412,19 @@ async fn first_sync_and_reconnect(n: usize) {
             true
         })
         .await;
+        let took = t0.elapsed();
         let t = traffic(&b2).await;
         let (naive_messages, naive_bytes) = if changed == 0 { naive0 } else { naive10 };
         println!("\n3. reconnect with {changed} of {n} notes changed while B was away");
         println!(
-            "   Tacit: {:.1} KB ({} B in, {} B out), {} frames, {} round trips",
+            "   Tacit: {:.1} KB ({} B in, {} B out), {} frames; {:.1} round trips ({} ms at {} ms RTT, from connected to up to date; {} turns of direction)",
             (t.bytes_in + t.bytes_out) as f64 / 1e3,
             t.bytes_in,
             t.bytes_out,
             t.frames_in + t.frames_out,
+            took.as_secs_f64() / RTT.as_secs_f64(),
+            took.as_millis(),
+            RTT.as_millis(),
             t.round_trips
         );
         println!(
@@ -425,6 +438,62 @@ async fn first_sync_and_reconnect(n: usize) {
         b2.shutdown().await;
     }
     a.shutdown().await;
+}
+
+/// The round-trip time the reconnect proxy adds.
+const RTT: Duration = Duration::from_millis(100);
+
+async fn listen_addr(node: &Node) -> String {
+    match node.execute(Request::Status).await.unwrap() {
+        Response::Status(s) => s.listen_addrs[0].clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A TCP proxy on 127.0.0.1 to `target` (a `/ip4/…/tcp/…` multiaddr) that delivers every byte
+/// `RTT / 2` after it arrived, in order, each way. Returns its own multiaddr.
+async fn delay_proxy(target: &str) -> String {
+    let port: u16 = target.rsplit('/').next().unwrap().parse().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let me = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            let Ok(outbound) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+                continue;
+            };
+            let (ri, wi) = inbound.into_split();
+            let (ro, wo) = outbound.into_split();
+            tokio::spawn(delayed(ri, wo));
+            tokio::spawn(delayed(ro, wi));
+        }
+    });
+    format!("/ip4/127.0.0.1/tcp/{me}")
+}
+
+async fn delayed(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    tokio::spawn(async move {
+        while let Some((due, bytes)) = rx.recv().await {
+            tokio::time::sleep_until(due).await;
+            if to.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n) = from.read(&mut buf).await {
+        if n == 0
+            || tx
+                .send((tokio::time::Instant::now() + RTT / 2, buf[..n].to_vec()))
+                .is_err()
+        {
+            break;
+        }
+    }
 }
 
 /// `Automerge::load` of every note, one after another.
