@@ -1,115 +1,9 @@
 //! Shared spaces between nodes in one process, over real libp2p connections on 127.0.0.1
 //! (mDNS off): joining by ticket, live changes both ways, and offline edits that merge.
 
-use std::future::Future;
-use std::path::Path;
-use std::time::Duration;
-
-use tacit_node::core::{Draft, NoteEdit, ProfileEdit, Role};
-use tacit_node::{NetOptions, Node, Request, Response, SyncState};
-
-/// Longest any wait in these tests may take before it fails (never a timing assertion).
-const PATIENCE: Duration = Duration::from_secs(60);
-
-fn loopback() -> NetOptions {
-    NetOptions {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-        mdns: false,
-    }
-}
-
-async fn node(dir: &Path, name: &str) -> Node {
-    let profile = ProfileEdit {
-        name: Some(name.into()),
-        org: Some(format!("{name} Org")),
-        ..ProfileEdit::default()
-    };
-    let (node, _) = Node::init(dir, profile).await.expect("init");
-    node.start_network(loopback()).await.expect("network");
-    node
-}
-
-async fn ask(node: &Node, req: Request) -> Response {
-    node.execute(req).await.expect("request")
-}
-
-async fn space_new(node: &Node, name: &str) -> String {
-    match ask(node, Request::SpaceNew { name: name.into() }).await {
-        Response::SpaceCreated { id, .. } => id.to_string(),
-        other => panic!("{other:?}"),
-    }
-}
-
-async fn invite(node: &Node, space: &str, role: Role, uses: Option<u32>) -> String {
-    let req = Request::SpaceInvite {
-        space: space.into(),
-        role,
-        expires_in: Some(3_600_000),
-        uses,
-    };
-    match ask(node, req).await {
-        Response::Ticket { ticket, .. } => ticket,
-        other => panic!("{other:?}"),
-    }
-}
-
-async fn join(node: &Node, ticket: &str) -> Result<String, tacit_node::NodeError> {
-    match node
-        .execute(Request::SpaceJoin {
-            ticket: ticket.into(),
-        })
-        .await?
-    {
-        Response::SpaceCreated { id, .. } => Ok(id.to_string()),
-        other => panic!("{other:?}"),
-    }
-}
-
-async fn note_new(node: &Node, space: &str, title: &str, body: &str) -> String {
-    let req = Request::NoteNew {
-        draft: Draft {
-            title: title.into(),
-            body: body.into(),
-            tags: vec![],
-        },
-        space: Some(space.into()),
-    };
-    match ask(node, req).await {
-        Response::Created { id } => id.to_string(),
-        other => panic!("{other:?}"),
-    }
-}
-
-async fn titles(node: &Node, space: &str) -> Vec<String> {
-    let req = Request::NoteList {
-        limit: None,
-        space: Some(space.into()),
-    };
-    match ask(node, req).await {
-        Response::List { items } => items.into_iter().map(|i| i.title).collect(),
-        other => panic!("{other:?}"),
-    }
-}
-
-async fn body(node: &Node, id: &str) -> Option<String> {
-    node.note_show(id).await.ok().map(|n| n.body)
-}
-
-/// Polls `check` until it holds; fails after [`PATIENCE`] with `what`.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use tacit_node::core::{Draft, NoteEdit, Role};
+use tacit_node::{Node, Request, Response, SyncState};
+use tacit_tests::nodes::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_joins_by_ticket_and_changes_flow_both_ways_live() {
@@ -119,7 +13,7 @@ async fn a_member_joins_by_ticket_and_changes_flow_both_ways_live() {
 
     let space = space_new(&a, "Team").await;
     let before = note_new(&a, &space, "Written before B joined", "first words").await;
-    let ticket = invite(&a, &space, Role::Editor, Some(1)).await;
+    let ticket = invite_for(&a, &space, Role::Editor, Some(3_600_000), Some(1)).await;
 
     let joined = join(&b, &ticket).await.expect("join");
     assert_eq!(joined, space);
@@ -135,13 +29,13 @@ async fn a_member_joins_by_ticket_and_changes_flow_both_ways_live() {
 
     // A → B, live, with no command on B.
     let from_a = note_new(&a, &space, "From A", "hello B").await;
-    eventually("A's new note on B", || async {
+    until("A's new note on B", || async {
         body(&b, &from_a).await.as_deref() == Some("hello B")
     })
     .await;
     // B → A: a new note, then an edit of A's note.
     let from_b = note_new(&b, &space, "From B", "hello A").await;
-    eventually("B's new note on A", || async {
+    until("B's new note on A", || async {
         body(&a, &from_b).await.as_deref() == Some("hello A")
     })
     .await;
@@ -154,7 +48,7 @@ async fn a_member_joins_by_ticket_and_changes_flow_both_ways_live() {
     )
     .await
     .unwrap();
-    eventually("B's edit on A", || async {
+    until("B's edit on A", || async {
         body(&a, &before).await.as_deref() == Some("first words, and B's")
     })
     .await;
@@ -176,12 +70,12 @@ async fn a_member_joins_by_ticket_and_changes_flow_both_ways_live() {
         Response::Created { id } => id.to_string(),
         other => panic!("{other:?}"),
     };
-    eventually("B's question on A", || async {
+    until("B's question on A", || async {
         a.question_show(&q).await.is_ok()
     })
     .await;
     a.answer(&q, "In target/, kept between runs").await.unwrap();
-    eventually("A's answer on B", || async {
+    until("A's answer on B", || async {
         b.question_show(&q)
             .await
             .is_ok_and(|q| q.answers.len() == 1)
@@ -203,7 +97,7 @@ async fn a_member_joins_by_ticket_and_changes_flow_both_ways_live() {
     let names: Vec<&str> = detail.members.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["Ada", "Bo"]);
     assert!(detail.members.iter().all(|m| m.connected));
-    eventually("the space up to date on A", || async {
+    until("the space up to date on A", || async {
         matches!(ask(&a, Request::SpaceList).await, Response::Spaces { items }
             if items.iter().any(|s| s.name == "Team" && s.sync == SyncState::UpToDate))
     })
@@ -224,7 +118,7 @@ async fn edits_made_apart_merge_when_the_members_meet_again() {
     let b = node(dirs[1].path(), "Bo").await;
     let space = space_new(&a, "Team").await;
     let id = note_new(&a, &space, "Plan", "alpha\nbeta\ngamma\n").await;
-    let ticket = invite(&a, &space, Role::Editor, None).await;
+    let ticket = invite(&a, &space, Role::Editor).await;
     join(&b, &ticket).await.expect("join");
     assert!(body(&b, &id).await.is_some());
 
@@ -252,11 +146,11 @@ async fn edits_made_apart_merge_when_the_members_meet_again() {
     // B comes back: it dials A from its address book by itself; no `connect`.
     b.start_network(loopback()).await.unwrap();
     let merged = "alpha from A\nbeta\ngamma from B\n";
-    eventually("the merged note on A", || async {
+    until("the merged note on A", || async {
         body(&a, &id).await.as_deref() == Some(merged)
     })
     .await;
-    eventually("the merged note on B", || async {
+    until("the merged note on B", || async {
         body(&b, &id).await.as_deref() == Some(merged)
     })
     .await;

@@ -12,199 +12,39 @@
 //! happen, it first makes the node handle everything sent before (a [`RawPeer::ping`] round
 //! trip through the same session) or waits for a later honest change to arrive.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tacit_core::{DeviceKey, DocId, SpaceId, Ticket};
 use tacit_net::recon::{Fingerprint, Part, Prefix};
 use tacit_net::wire::{Message, SpaceOffer, WholeDoc};
-use tacit_node::core::{Draft, NoteEdit, ProfileEdit, Role};
-use tacit_node::{NetOptions, Node, NodeError, PeerInfo, Request, Response, SpaceDetail};
+use tacit_node::core::{NoteEdit, Role};
+use tacit_node::{Node, Request, Response};
+use tacit_tests::nodes::*;
 use tacit_tests::rawpeer::{End, RAW_PATIENCE, RawPeer, contains};
 use tacit_tests::test_rng;
-
-/// Longest any wait in these tests may take before it fails (never a timing assertion).
-const PATIENCE: Duration = Duration::from_secs(60);
 
 /// How long a test lets in-flight work settle before it checks that something did not happen,
 /// where no round trip can prove that the work was done (another node's session). Only ever
 /// makes a test more likely to see a leak; never asserted on.
 const SETTLE: Duration = Duration::from_millis(400);
 
-// ---- helpers (as in tests/sync.rs) ---------------------------------------------------------
-
-fn loopback() -> NetOptions {
-    NetOptions {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-        mdns: false,
-    }
-}
-
-async fn node(dir: &Path, name: &str) -> Node {
-    let profile = ProfileEdit {
-        name: Some(name.into()),
-        org: Some(format!("{name} Org")),
-        ..ProfileEdit::default()
-    };
-    let (node, _) = Node::init(dir, profile).await.expect("init");
-    node.start_network(loopback()).await.expect("network");
-    node
-}
-
-async fn ask(node: &Node, req: Request) -> Response {
-    node.execute(req).await.expect("request")
-}
-
-async fn space_new(node: &Node, name: &str) -> String {
-    match ask(node, Request::SpaceNew { name: name.into() }).await {
-        Response::SpaceCreated { id, .. } => id.to_string(),
-        other => panic!("{other:?}"),
-    }
-}
-
-async fn invite_for(
-    node: &Node,
-    space: &str,
-    role: Role,
-    expires_in: Option<u64>,
-    uses: Option<u32>,
-) -> String {
-    let req = Request::SpaceInvite {
-        space: space.into(),
-        role,
-        expires_in,
-        uses,
-    };
-    match ask(node, req).await {
-        Response::Ticket { ticket, .. } => ticket,
-        other => panic!("{other:?}"),
-    }
-}
-
-async fn invite(node: &Node, space: &str, role: Role) -> String {
-    invite_for(node, space, role, Some(3_600_000), None).await
-}
-
-async fn join(node: &Node, ticket: &str) -> Result<String, NodeError> {
-    match node
-        .execute(Request::SpaceJoin {
-            ticket: ticket.into(),
-        })
-        .await?
-    {
-        Response::SpaceCreated { id, .. } => Ok(id.to_string()),
-        other => panic!("{other:?}"),
-    }
-}
-
-async fn try_note_new(
-    node: &Node,
-    space: &str,
-    title: &str,
-    body: &str,
-) -> Result<String, NodeError> {
-    let req = Request::NoteNew {
-        draft: Draft {
-            title: title.into(),
-            body: body.into(),
-            tags: vec![],
-        },
-        space: Some(space.into()),
-    };
-    match node.execute(req).await? {
-        Response::Created { id } => Ok(id.to_string()),
-        other => panic!("{other:?}"),
-    }
-}
-
-async fn note_new(node: &Node, space: &str, title: &str, body: &str) -> String {
-    try_note_new(node, space, title, body)
+/// A new note in `space` and an edit of `note` on `node` both fail with an error containing
+/// `why`.
+async fn writes_are_refused(node: &Node, space: &str, note: &str, why: &str) {
+    let err = try_note_new(node, space, "Refused", "")
         .await
-        .expect("a new note")
-}
-
-async fn titles(node: &Node, space: &str) -> Vec<String> {
-    let req = Request::NoteList {
-        limit: None,
-        space: Some(space.into()),
+        .expect_err("a new note that should be refused");
+    assert!(err.to_string().contains(why), "{err}");
+    let edit = NoteEdit {
+        body: Some("a refused edit".into()),
+        ..NoteEdit::default()
     };
-    match ask(node, req).await {
-        Response::List { items } => items.into_iter().map(|i| i.title).collect(),
-        other => panic!("{other:?}"),
-    }
-}
-
-async fn has_title(node: &Node, space: &str, title: &str) -> bool {
-    titles(node, space).await.iter().any(|t| t == title)
-}
-
-async fn body(node: &Node, id: &str) -> Option<String> {
-    node.note_show(id).await.ok().map(|n| n.body)
-}
-
-async fn detail(node: &Node, space: &str) -> SpaceDetail {
-    match ask(
-        node,
-        Request::SpaceShow {
-            space: space.into(),
-        },
-    )
-    .await
-    {
-        Response::Space(d) => d,
-        other => panic!("{other:?}"),
-    }
-}
-
-async fn member_names(node: &Node, space: &str) -> Vec<String> {
-    let mut names: Vec<String> = detail(node, space)
+    let err = node
+        .note_edit(note, edit)
         .await
-        .members
-        .into_iter()
-        .map(|m| m.name)
-        .collect();
-    names.sort();
-    names
-}
-
-async fn peers(node: &Node) -> Vec<PeerInfo> {
-    match ask(node, Request::Peers).await {
-        Response::Peers { items } => items,
-        other => panic!("{other:?}"),
-    }
-}
-
-async fn connected_to(node: &Node, peer: &str) -> bool {
-    peers(node).await.iter().any(|p| p.peer == peer)
-}
-
-/// The node's first listen address (a `/ip4/127.0.0.1/tcp/…` multiaddr).
-async fn listen_addr(node: &Node) -> String {
-    let status = node.status().await.expect("status");
-    let addr = status
-        .listen_addrs
-        .into_iter()
-        .next()
-        .expect("a listening node");
-    assert!(addr.starts_with("/ip4/127.0.0.1/"), "{addr}");
-    addr
-}
-
-/// Polls `check` until it holds; fails after [`PATIENCE`] with `what`.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        .expect_err("an edit that should be refused");
+    assert!(err.to_string().contains(why), "{err}");
 }
 
 /// Every regular file under `dir`, with its bytes.
@@ -346,7 +186,7 @@ async fn a_connected_non_member_learns_nothing_of_a_space() {
     let raw_peer = tacit_net::peer_id_of(&raw.member())
         .expect("a device key is a peer id")
         .to_string();
-    eventually("A sees C and the raw peer connected", || async {
+    until("A sees C and the raw peer connected", || async {
         connected_to(&a, c.peer_id()).await && connected_to(&a, &raw_peer).await
     })
     .await;
@@ -359,7 +199,7 @@ async fn a_connected_non_member_learns_nothing_of_a_space() {
         &format!("body {second}"),
     )
     .await;
-    eventually("A's second note on B", || async {
+    until("A's second note on B", || async {
         body(&b, &live).await.as_deref() == Some(format!("body {second}").as_str())
     })
     .await;
@@ -513,7 +353,7 @@ async fn a_removed_member_receives_nothing_new_and_its_changes_are_refused() {
         .push_note(sid, "Pushed by B while a member", "")
         .await
         .expect("push");
-    eventually("B's note on C, while a member", || async {
+    until("B's note on C, while a member", || async {
         body(&c, &member_note.to_string()).await.is_some()
     })
     .await;
@@ -531,33 +371,19 @@ async fn a_removed_member_receives_nothing_new_and_its_changes_are_refused() {
         .await;
     }
     for (who, n) in [("C", &c), ("D", &d)] {
-        eventually(&format!("{who} sees B and D removed"), || async {
+        until(&format!("{who} sees B and D removed"), || async {
             let dt = detail(n, &space).await;
             dt.removed.contains(&b.member()) && dt.removed.contains(&d_member)
         })
         .await;
     }
     // D, removed, may no longer write there.
-    let err = try_note_new(&d, &space, "Still here?", "")
-        .await
-        .expect_err("a removed member writes");
-    assert!(err.to_string().contains("no longer a member"), "{err}");
-    let err = d
-        .note_edit(
-            &plan,
-            NoteEdit {
-                body: Some("changed by D".into()),
-                ..NoteEdit::default()
-            },
-        )
-        .await
-        .expect_err("a removed member edits");
-    assert!(err.to_string().contains("no longer a member"), "{err}");
+    writes_are_refused(&d, &space, &plan, "no longer a member").await;
 
     // A writes after the removal; C gets it, B and D never do.
     let after = canary(&mut rng, "after");
     let after_id = note_new(&a, &space, &after, &format!("body {after}")).await;
-    eventually("A's note after the removal on C", || async {
+    until("A's note after the removal on C", || async {
         body(&c, &after_id).await.is_some()
     })
     .await;
@@ -588,7 +414,7 @@ async fn a_removed_member_receives_nothing_new_and_its_changes_are_refused() {
     let b_peer = tacit_net::peer_id_of(&b_key.member_id())
         .expect("peer id")
         .to_string();
-    eventually("A sees B gone", || async {
+    until("A sees B gone", || async {
         !connected_to(&a, &b_peer).await
     })
     .await;
@@ -635,12 +461,12 @@ async fn a_removed_member_receives_nothing_new_and_its_changes_are_refused() {
 
     // Honest changes after the pushes still flow between A and C.
     let later = note_new(&c, &space, "Later, from C", "").await;
-    eventually("C's later note on A", || async {
+    until("C's later note on A", || async {
         body(&a, &later).await.is_some()
     })
     .await;
     let later_a = note_new(&a, &space, "Later, from A", "").await;
-    eventually("A's later note on C", || async {
+    until("A's later note on C", || async {
         body(&c, &later_a).await.is_some()
     })
     .await;
@@ -699,7 +525,7 @@ async fn members_removed_one_after_another_are_each_told_of_their_removal() {
         )
         .await;
     }
-    eventually("D is told of its removal", || async {
+    until("D is told of its removal", || async {
         detail(&d, &space).await.removed.contains(&d_member)
     })
     .await;
@@ -748,21 +574,7 @@ async fn a_readers_changes_are_refused_by_everyone() {
 
     // The reader node reads, and may not write.
     assert_eq!(titles(&r, &space).await, ["Plan"]);
-    let err = try_note_new(&r, &space, "By a reader", "")
-        .await
-        .expect_err("a reader writes");
-    assert!(err.to_string().contains("reader"), "{err}");
-    let err = r
-        .note_edit(
-            &plan,
-            NoteEdit {
-                body: Some("changed by a reader".into()),
-                ..NoteEdit::default()
-            },
-        )
-        .await
-        .expect_err("a reader edits");
-    assert!(err.to_string().contains("reader"), "{err}");
+    writes_are_refused(&r, &space, &plan, "reader").await;
 
     // A raw reader pushes anyway: a new note and an edit, to A and to C.
     let a_addr = listen_addr(&a).await;
@@ -788,7 +600,7 @@ async fn a_readers_changes_are_refused_by_everyone() {
     assert!(raw.ended().is_none(), "{:?}", raw.ended());
 
     let raw_member = raw.member();
-    eventually("C knows the raw reader as a member", || async {
+    until("C knows the raw reader as a member", || async {
         detail(&c, &space)
             .await
             .members
@@ -833,7 +645,7 @@ async fn a_readers_changes_are_refused_by_everyone() {
         .await
         .expect("push");
     for (who, n) in [("A", &a), ("C", &c), ("R", &r)] {
-        eventually(
+        until(
             &format!("the raw editor's note and edit on {who}"),
             || async {
                 body(n, &editor_note.to_string()).await.is_some()
@@ -855,7 +667,7 @@ async fn a_readers_changes_are_refused_by_everyone() {
     .await
     .expect("C edits");
     for (who, n) in [("A", &a), ("R", &r)] {
-        eventually(&format!("C's edit on {who}"), || async {
+        until(&format!("C's edit on {who}"), || async {
             body(n, &plan).await.as_deref() == Some("as agreed, and C's edit")
         })
         .await;
@@ -1037,12 +849,12 @@ async fn malformed_frames_and_sync_messages_close_only_that_session() {
 
     // B's session with A carried on through all of it: changes flow both ways.
     let from_b = note_new(&b, &space, "From B", "after the garbage").await;
-    eventually("B's note on A", || async {
+    until("B's note on A", || async {
         body(&a, &from_b).await.is_some()
     })
     .await;
     let from_a = note_new(&a, &space, "From A", "after the garbage").await;
-    eventually("A's note on B", || async {
+    until("A's note on B", || async {
         body(&b, &from_a).await.is_some()
     })
     .await;
@@ -1149,7 +961,7 @@ async fn a_wrong_or_forged_join_is_refused() {
         },
     )
     .await;
-    eventually("A sees B leave", || async {
+    until("A sees B leave", || async {
         member_names(&a, &space).await == only_ada
     })
     .await;

@@ -73,7 +73,14 @@ async fn node(dir: &Path, name: &str) -> Node {
 }
 
 async fn shared_pair(a: &Node, b: &Node) -> String {
-    let space = match a
+    let space = space_new(a).await;
+    let ticket = invite(a, &space).await;
+    b.execute(Request::SpaceJoin { ticket }).await.unwrap();
+    space
+}
+
+async fn space_new(a: &Node) -> String {
+    match a
         .execute(Request::SpaceNew {
             name: "Bench".into(),
         })
@@ -82,10 +89,7 @@ async fn shared_pair(a: &Node, b: &Node) -> String {
     {
         Response::SpaceCreated { id, .. } => id.to_string(),
         other => panic!("{other:?}"),
-    };
-    let ticket = invite(a, &space).await;
-    b.execute(Request::SpaceJoin { ticket }).await.unwrap();
-    space
+    }
 }
 
 async fn invite(a: &Node, space: &str) -> String {
@@ -311,16 +315,7 @@ async fn first_sync_and_reconnect(n: usize) {
     let text: usize = drafts.iter().map(|d| notes::as_markdown(d).len()).sum();
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let a = node(dirs[0].path(), "A").await;
-    let space = match a
-        .execute(Request::SpaceNew {
-            name: "Bench".into(),
-        })
-        .await
-        .unwrap()
-    {
-        Response::SpaceCreated { id, .. } => id.to_string(),
-        other => panic!("{other:?}"),
-    };
+    let space = space_new(&a).await;
     let t = Instant::now();
     fill(&a, &space, &drafts).await;
     let fill_time = t.elapsed();
