@@ -43,6 +43,8 @@ TAURI_PACKAGES=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev 
 E2E_PACKAGES=(xvfb webkit2gtk-driver xauth imagemagick)
 # the LAN discovery test builds network namespaces with `ip`
 NET_TEST_PACKAGES=(iproute2)
+# what registers the app as the handler of tacit:// links
+LINK_PACKAGES=(xdg-utils desktop-file-utils)
 
 # need_debs PACKAGE… — installs the Debian packages that are not installed (as root), or
 # prints the apt-get line to run.

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 need_rust
-need_debs "${TAURI_PACKAGES[@]}"
+need_debs "${TAURI_PACKAGES[@]}" "${LINK_PACKAGES[@]}"
 need_node
 npm_install
 npm run build --workspace ui

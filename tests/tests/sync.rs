@@ -157,3 +157,47 @@ async fn edits_made_apart_merge_when_the_members_meet_again() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_member_admits_a_joiner_while_the_inviter_is_away() {
+    let dirs = [
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    ];
+    let a = node(dirs[0].path(), "Ada").await;
+    let b = node(dirs[1].path(), "Bo").await;
+    let c = node(dirs[2].path(), "Cy").await;
+    let space = space_new(&a, "Team").await;
+    join(&c, &invite(&a, &space, Role::Editor).await)
+        .await
+        .expect("C joins");
+    // A's ticket for B names C too (A has seen C); the invitation reaches C before A's next
+    // note does, on the same session.
+    let ticket = invite(&a, &space, Role::Editor).await;
+    let parsed = tacit_node::core::Ticket::parse(&ticket).unwrap();
+    assert!(
+        parsed.addrs.iter().any(|a| a.contains("/p2p/")),
+        "{parsed:?}"
+    );
+    let id = note_new(&a, &space, "Before A left", "").await;
+    until("A's note on C", || async { body(&c, &id).await.is_some() }).await;
+    a.shutdown().await;
+
+    join(&b, &ticket).await.expect("C admits B");
+    assert_eq!(titles(&b, &space).await, ["Before A left"]);
+    let detail = match ask(
+        &c,
+        Request::SpaceShow {
+            space: space.clone(),
+        },
+    )
+    .await
+    {
+        Response::Space(d) => d,
+        other => panic!("{other:?}"),
+    };
+    assert!(detail.members.iter().any(|m| m.name == "Bo"));
+    b.shutdown().await;
+    c.shutdown().await;
+}

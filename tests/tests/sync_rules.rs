@@ -19,7 +19,7 @@ use tacit_core::{DeviceKey, DocId, SpaceId, Ticket};
 use tacit_net::recon::{Fingerprint, Part, Prefix};
 use tacit_net::wire::{Message, SpaceOffer, WholeDoc};
 use tacit_node::core::{NoteEdit, Role};
-use tacit_node::{Node, Request, Response};
+use tacit_node::{Node, Request, Response, SyncState};
 use tacit_tests::nodes::*;
 use tacit_tests::rawpeer::{End, RAW_PATIENCE, RawPeer, contains};
 use tacit_tests::test_rng;
@@ -379,6 +379,11 @@ async fn a_removed_member_receives_nothing_new_and_its_changes_are_refused() {
     }
     // D, removed, may no longer write there.
     writes_are_refused(&d, &space, &plan, "no longer a member").await;
+    until("D's space list says it was removed", || async {
+        matches!(ask(&d, Request::SpaceList).await, Response::Spaces { items }
+            if items.iter().any(|s| s.id.to_string() == space && s.sync == SyncState::Removed))
+    })
+    .await;
 
     // A writes after the removal; C gets it, B and D never do.
     let after = canary(&mut rng, "after");

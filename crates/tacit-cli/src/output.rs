@@ -290,6 +290,7 @@ fn sync_word(s: SyncState) -> &'static str {
         SyncState::Offline => "offline",
         SyncState::Syncing => "syncing",
         SyncState::UpToDate => "up to date",
+        SyncState::Removed => "removed from the space: the copy here no longer syncs",
     }
 }
 

@@ -259,6 +259,9 @@ pub enum SyncState {
     Syncing,
     /// Every connected member holds what this node holds.
     UpToDate,
+    /// This member was removed from the space (or left it on another device): nothing syncs,
+    /// and the copy here is kept, read-only.
+    Removed,
 }
 
 /// A space in a listing.

@@ -571,7 +571,7 @@ spaces: Array<SpaceInfo>, };
 /**
  * How far a space is in sync with the members this node reaches.
  */
-export type SyncState = "local" | "offline" | "syncing" | "up_to_date";
+export type SyncState = "local" | "offline" | "syncing" | "up_to_date" | "removed";
 
 /**
  * A space in a listing.

@@ -29,10 +29,15 @@ describe("sync words", () => {
     expect(syncText(personal, { state: "failed", error: "x" })).toBe("This device only");
     const at = new Date(2026, 10, 28, 10, 42).getTime();
     expect(syncText(shared("offline", 0), running, at)).toBe("Offline since 10:42 — no member connected");
+    // A member who was removed is told so, whatever the network does.
+    const removed = "You were removed from this space — the copy here no longer syncs";
+    expect(syncText(shared("removed", 0), running)).toBe(removed);
+    expect(syncText(shared("removed", 0), { state: "failed", error: "x" })).toBe(removed);
   });
 
   it("gives each state a glyph and words for the sidebar, not colour alone", () => {
-    expect(["up_to_date", "syncing", "offline"].map((s) => syncGlyph(s as SyncState))).toEqual(["✓", "↻", "○"]);
+    expect(["up_to_date", "syncing", "offline", "removed"].map((s) => syncGlyph(s as SyncState))).toEqual(["✓", "↻", "○", "⊘"]);
+    expect(syncLabel(shared("removed", 0), running)).toBe("you were removed: nothing syncs");
     expect(syncLabel(shared("offline", 0), running)).toBe("offline: no member connected");
     expect(syncLabel(shared("syncing", 2), running)).toBe("syncing with 2 members");
     expect(syncLabel(personal, running)).toBe("this device only");

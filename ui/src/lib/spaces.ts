@@ -17,6 +17,8 @@ export function syncGlyph(sync: SyncState): string {
       return "↻";
     case "offline":
       return "○";
+    case "removed":
+      return "⊘";
     case "local":
       return "";
   }
@@ -25,6 +27,7 @@ export function syncGlyph(sync: SyncState): string {
 /** A space's sync state in a few words (sidebar tooltips and screen readers). */
 export function syncLabel(space: SpaceInfo, network: NetworkState): string {
   if (space.personal) return "this device only";
+  if (space.sync === "removed") return "you were removed: nothing syncs";
   if (network.state === "failed") return "offline: the network did not start";
   if (network.state === "starting") return "connecting";
   switch (space.sync) {
@@ -44,6 +47,7 @@ export function syncLabel(space: SpaceInfo, network: NetworkState): string {
  * is when the space was seen going offline, if this window saw it. */
 export function syncText(space: SpaceInfo | null, network: NetworkState, offlineSince?: number): string {
   if (space === null || space.personal) return "This device only";
+  if (space.sync === "removed") return "You were removed from this space — the copy here no longer syncs";
   if (network.state === "failed") return "Offline — the network did not start";
   if (network.state === "starting") return "Connecting…";
   switch (space.sync) {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tacit_core::{
-    MemberId, Membership, Op, OpBody, Role, SignedOp, SpaceId, Ticket, new_secret, new_space,
-    secret_hash,
+    MAX_ADDR_BYTES, MAX_TICKET_ADDRS, MemberId, Membership, Op, OpBody, Role, SignedOp, SpaceId,
+    Ticket, new_secret, new_space, secret_hash,
 };
 use tacit_store::{SpaceRow, Store};
 use tracing::warn;
@@ -283,12 +283,39 @@ impl Actor {
             role,
             expires_at,
             inviter: self.info.member,
-            addrs: self.net_view().listen,
+            addrs: self.ticket_addrs(space),
         };
         Ok(Outcome::read(Response::Ticket {
             ticket: ticket.to_string(),
             expires_at,
         }))
+    }
+
+    /// Where a joiner may reach a member who can admit it: this node's listen addresses
+    /// first, then addresses where other members were last seen, each naming its peer
+    /// (`…/p2p/PEER`), so that a join works while this node is away.
+    fn ticket_addrs(&self, space: SpaceId) -> Vec<String> {
+        let mut addrs: Vec<String> = self.net_view().listen;
+        addrs.truncate(MAX_TICKET_ADDRS / 2);
+        let book = self.store.addresses().unwrap_or_default();
+        let others = self
+            .spaces
+            .get(&space)
+            .map(|s| s.membership.members().keys().copied().collect::<Vec<_>>())
+            .unwrap_or_default();
+        for member in others.into_iter().filter(|m| *m != self.info.member) {
+            let Some(peer) = tacit_net::peer_id_of(&member).map(|p| p.to_string()) else {
+                continue;
+            };
+            // The address book is newest first; two addresses per member at most.
+            for a in book.iter().filter(|a| a.peer == peer).take(2) {
+                let addr = format!("{}/p2p/{peer}", a.addr);
+                if addrs.len() < MAX_TICKET_ADDRS && addr.len() <= MAX_ADDR_BYTES {
+                    addrs.push(addr);
+                }
+            }
+        }
+        addrs
     }
 
     fn member_ref(&self, space: SpaceId, name: &str) -> Result<MemberId, NodeError> {
@@ -374,7 +401,9 @@ impl Actor {
     }
 
     fn info_of(&self, s: &Shared, view: &NetView) -> SpaceInfo {
-        let (connected, sync) = if view.running {
+        let (connected, sync) = if !s.membership.is_member(&self.info.member) {
+            (0, SyncState::Removed)
+        } else if view.running {
             view.space_state(s.row.id)
         } else {
             (0, SyncState::Offline)

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use libp2p::multiaddr::Protocol;
 use tacit_core::{SpaceId, Ticket};
 use tacit_net::{Multiaddr, Net, NetConfig, NetEvent, PeerId};
 use tokio::sync::{Mutex, Notify, broadcast, mpsc, oneshot, watch};
@@ -184,18 +185,61 @@ impl Engine {
         Ok(peer.to_string())
     }
 
-    /// Joins a space by ticket: dials the inviter (or, for a ticket without addresses, waits
-    /// for mDNS to find it), sends the join, and waits for the space's first sync to finish.
+    /// Joins a space by ticket: dials the inviter (or, if it cannot be reached or refuses,
+    /// the other members whose addresses the ticket carries), sends the join, and waits for
+    /// the space's first sync to finish. Any member holding the invitation can admit.
     pub(crate) async fn join(
         &self,
         ticket: Ticket,
         join_op: Vec<u8>,
     ) -> Result<(SpaceId, String), NodeError> {
-        let peer = tacit_net::peer_id_of(&ticket.inviter)
+        let inviter = tacit_net::peer_id_of(&ticket.inviter)
             .ok_or_else(|| NodeError::Invalid("the ticket's inviter is not a device key".into()))?;
-        let addrs: Vec<Multiaddr> = ticket.addrs.iter().filter_map(|a| a.parse().ok()).collect();
+        // The inviter first. Addresses that end in /p2p/PEER are other members' the inviter
+        // knew of; the rest are the inviter's own.
+        let mut candidates: Vec<(PeerId, Vec<Multiaddr>)> = vec![(inviter, Vec::new())];
+        for text in &ticket.addrs {
+            let Ok(mut addr) = text.parse::<Multiaddr>() else {
+                continue;
+            };
+            let peer = match addr.iter().last() {
+                Some(Protocol::P2p(peer)) => {
+                    addr.pop();
+                    peer
+                }
+                _ => inviter,
+            };
+            match candidates.iter_mut().find(|(p, _)| *p == peer) {
+                Some((_, addrs)) => addrs.push(addr),
+                None => candidates.push((peer, vec![addr])),
+            }
+        }
+        let mut first_error = None;
+        for (peer, addrs) in candidates {
+            match self.join_through(&ticket, &join_op, peer, addrs).await {
+                Ok(joined) => return Ok(joined),
+                Err(e) => {
+                    debug!(%peer, "join through this peer failed: {e}");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_error.unwrap_or_else(|| {
+            NodeError::Offline("no member of the space could be reached".into())
+        }))
+    }
+
+    /// Joins through one member: dials it, sends the join op on its session, and waits for
+    /// the first sync.
+    async fn join_through(
+        &self,
+        ticket: &Ticket,
+        join_op: &[u8],
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+    ) -> Result<(SpaceId, String), NodeError> {
         let connected = self.sessions.lock().await.contains_key(&peer);
-        // Without an address, only mDNS can find the inviter: it dials the peers it discovers
+        // Without an address, only mDNS can find the member: it dials the peers it discovers
         // on the LAN, so the session below comes up by itself, or the wait for it times out.
         let by_mdns = !connected && addrs.is_empty();
         if by_mdns && !self.mdns {
@@ -225,8 +269,8 @@ impl Engine {
         let (reply, rx) = oneshot::channel();
         session
             .send(SessionCmd::Join {
-                ticket: Box::new(ticket),
-                op: join_op,
+                ticket: Box::new(ticket.clone()),
+                op: join_op.to_vec(),
                 reply,
             })
             .await
