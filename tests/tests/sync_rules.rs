@@ -974,3 +974,38 @@ async fn a_wrong_or_forged_join_is_refused() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_that_cannot_be_sent_is_said_to_be_done_with() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = node(dir.path(), "Ada").await;
+    let space = space_new(&a, "Team").await;
+    note_new(&a, &space, "Held by A", "").await;
+    let ticket = Ticket::parse(&invite(&a, &space, Role::Editor).await).expect("ticket");
+    let mut raw = RawPeer::connect(&listen_addr(&a).await)
+        .await
+        .expect("raw peer");
+    raw.join(&ticket).await.expect("raw joins");
+    // A document A does not hold (in this space or at all): without an answer the asker would
+    // wait for it forever and show the space as syncing.
+    let missing = DocId::random();
+    raw.send(Message::Want {
+        space: space_id(&space),
+        ids: vec![missing],
+    })
+    .await
+    .expect("want");
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no Synced for a document A cannot send"
+        );
+        match raw.recv(Duration::from_millis(200)).await {
+            Some(Message::Synced { id, .. }) if id == missing => break,
+            _ => {}
+        }
+    }
+    raw.shutdown().await;
+    a.shutdown().await;
+}

@@ -129,7 +129,8 @@ pub enum Message {
         /// `automerge::sync::Message::encode()`.
         msg: Vec<u8>,
     },
-    /// The sender has nothing more to say about a document's sync: it holds what the peer holds.
+    /// The sender has nothing more to say about a document: its sync is done (it holds what
+    /// the peer holds), or it cannot send a document it announced or was asked for.
     Synced {
         /// The space.
         space: SpaceId,

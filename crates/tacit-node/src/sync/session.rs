@@ -30,6 +30,10 @@ const IN_QUEUE: usize = 64;
 const DOCS_PER_FRAME: usize = 64;
 /// `Docs` frames being loaded at once: one per core.
 const LOADS_IN_FLIGHT: usize = 2;
+/// Spaces a peer offered that a session remembers (a space is activated when both sides
+/// offered it, in either order): far more spaces than anyone shares, and a bound on what a
+/// peer offering without end can make this node hold.
+const MAX_OFFERS_KEPT: usize = 4096;
 
 /// A command to a running session.
 pub(crate) enum SessionCmd {
@@ -299,7 +303,7 @@ impl Session {
             Err(e) => {
                 warn!(peer = %self.ctx.peer, "sync failed: {e}");
                 Err(SessionEnd::Hostile(format!(
-                    "the peer could not serve: {e}"
+                    "this node could not serve the session: {e}"
                 )))
             }
         }
@@ -422,6 +426,7 @@ impl Session {
             Message::Synced { space, id } => {
                 if let Some(p) = self.active.get_mut(&space) {
                     p.syncing.remove(&id);
+                    p.wanted.remove(&id);
                 }
             }
             Message::Change { space, id, data } => {
@@ -459,6 +464,9 @@ impl Session {
 
     async fn their_offers(&mut self, spaces: Vec<SpaceOffer>) -> Result<(), SessionEnd> {
         for offer in spaces {
+            if self.theirs.len() >= MAX_OFFERS_KEPT && !self.theirs.contains_key(&offer.space) {
+                continue; // a peer offering without end: keep what fits
+            }
             self.theirs.insert(offer.space, offer.ops_digest);
             if let Some(mine) = self.mine.get(&offer.space).copied() {
                 if mine != offer.ops_digest {
@@ -664,14 +672,23 @@ impl Session {
                 peer: self.ctx.member,
                 ids: chunk.to_vec(),
             };
-            let Some(ReplicaReply::Docs(docs)) = self.ask_or_close(req).await? else {
-                continue;
+            let docs = match self.ask_or_close(req).await? {
+                Some(ReplicaReply::Docs(docs)) => docs,
+                _ => Vec::new(),
             };
+            // What cannot be sent is said to be done with, so that the peer does not wait for
+            // it (announced by `Have`, or asked for by `Want`).
+            let mut unsent: Vec<DocId> = chunk
+                .iter()
+                .filter(|id| !docs.iter().any(|d| d.id == **id))
+                .copied()
+                .collect();
             let mut frame: Vec<WholeDoc> = Vec::new();
             let mut size = 0;
             for doc in docs {
                 if doc.data.len() > budget {
                     warn!(id = %doc.id, bytes = doc.data.len(), "a document is larger than one frame may carry; it is not sent");
+                    unsent.push(doc.id);
                     continue;
                 }
                 if size + doc.data.len() > budget || frame.len() == MAX_DOCS {
@@ -687,6 +704,9 @@ impl Session {
             }
             if !frame.is_empty() {
                 self.send(Message::Docs { space, docs: frame }).await?;
+            }
+            for id in unsent {
+                self.send(Message::Synced { space, id }).await?;
             }
         }
         Ok(())
