@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { NetworkState, SpaceInfo, SyncState } from "./bindings";
-import { joinErrorText, peersText, syncGlyph, syncLabel, syncText } from "./spaces";
+import { authorName, joinErrorText, peersText, syncGlyph, syncLabel, syncText } from "./spaces";
 
 const running: NetworkState = { state: "running", mdns: true };
 const personal: SpaceInfo = { id: "p", name: "Personal", personal: true, role: "owner", members: 1, connected: 0, sync: "local" };
@@ -52,5 +52,29 @@ describe("sync words", () => {
   it("tells a joiner what an unreachable inviter means", () => {
     expect(joinErrorText("offline", "dial failed")).toMatch(/^Could not reach the person who invited you: dial failed\. .*running and reachable/);
     expect(joinErrorText("invalid", "this invitation expired")).toBe("this invitation expired");
+  });
+});
+
+describe("authors in a shared space's lists", () => {
+  const member = (id: string, name: string, me = false) => ({
+    member: id,
+    name,
+    org: "",
+    role: "editor" as const,
+    joined_at: 0,
+    me,
+    connected: false,
+  });
+  const detail = {
+    info: shared("up_to_date", 1),
+    members: [member("aaaa1111bbbb", "Grace"), member("cccc2222dddd", "Ada", true)],
+    removed: [],
+  };
+
+  it("names members, says you for yourself, and falls back to the id", () => {
+    expect(authorName(detail, "aaaa1111bbbb")).toBe("Grace");
+    expect(authorName(detail, "cccc2222dddd")).toBe("you");
+    expect(authorName(detail, "eeee3333ffff0000")).toBe("eeee3333");
+    expect(authorName(null, "aaaa1111bbbb")).toBeNull();
   });
 });

@@ -1,7 +1,7 @@
 // What the window says about spaces, sync and the network: pure functions of the node's
 // answers, so that every state has its words (and a test).
 
-import type { NetworkState, Role, SpaceInfo, Status, SyncState } from "./bindings";
+import type { NetworkState, Role, SpaceDetail, SpaceInfo, Status, SyncState } from "./bindings";
 import { clockTime, fullTime } from "./time";
 
 export function plural(n: number, one: string, many: string): string {
@@ -105,6 +105,16 @@ export function expiryText(expiresAt: number | null): string {
 /** The first characters of a member id, enough to tell people apart. */
 export function shortId(id: string): string {
   return id.slice(0, 8);
+}
+
+/** Who wrote a document, for list rows of a shared space: "you", a member's name, or (for a
+ * member since removed, or nameless) the start of their id. `null` without a shared space's
+ * members (the personal space holds only your own writing). */
+export function authorName(detail: SpaceDetail | null, member: string): string | null {
+  if (detail === null) return null;
+  const m = detail.members.find((x) => x.member === member);
+  if (m?.me) return "you";
+  return m?.name || shortId(member);
 }
 
 /** What a failed join means for the person joining. */
