@@ -10,6 +10,7 @@ test('first run: a fresh home shows the first-run form; submitting it initialise
   await app.el('first-run', 30_000);
   expect(await app.shown('note-list'), 'the notes screen shows before the home is set up').toBe(false);
 
+  await app.focused('first-run-name');
   await app.type('first-run-name', 'Ada Lovelace');
   await app.type('first-run-org', 'Analytical');
   await app.click('first-run-submit');
@@ -22,9 +23,9 @@ test('first run: a fresh home shows the first-run form; submitting it initialise
 
   // The profile screen (Ctrl+3) shows the same member and profile.
   await app.chord(['ctrl'], '3');
-  const name = await app.el('profile-name');
-  expect(await name.getAttribute('value')).toBe('Ada Lovelace');
-  expect(await (await app.el('profile-org')).getAttribute('value')).toBe('Analytical');
+  // The profile is read when the screen opens: wait for it rather than read the first frame.
+  await app.waitAttr('profile-name', 'value', 'Ada Lovelace');
+  await app.waitAttr('profile-org', 'value', 'Analytical');
   const shownId = (await app.text('member-id')).replace(/[…\s]/g, '');
   expect(shownId.length, 'member-id is empty').toBeGreaterThan(0);
   expect(who.member).toContain(shownId.slice(0, 8));

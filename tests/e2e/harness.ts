@@ -547,6 +547,7 @@ export class App {
   /** Fills in and submits the first-run form, and waits for the notes screen. */
   async firstRun(name: string, org: string): Promise<void> {
     await this.el('first-run', 30_000);
+    await this.focused('first-run-name');
     await this.type('first-run-name', name);
     await this.type('first-run-org', org);
     await this.click('first-run-submit');
