@@ -274,9 +274,8 @@ pub fn output_within_limit(mut cmd: Command, what: &str) -> Output {
     }
 }
 
-/// A home for tests that sync: every command runs with mDNS off (`TACIT_NO_MDNS=1`), so a
-/// one-shot `space join` or `connect` never multicasts on the machine's LAN, and
-/// [`NetHome::serve`] listens on 127.0.0.1 only.
+/// A home for tests that sync: like every test command its commands run with mDNS off
+/// ([`tacit_at`]), and [`NetHome::serve`] listens on 127.0.0.1 only.
 pub struct NetHome {
     home: TestHome,
 }
@@ -297,37 +296,24 @@ impl NetHome {
         self.home.path()
     }
 
-    /// A `tacit --home HOME args…` command with mDNS off.
+    /// A `tacit --home HOME args…` command (mDNS off, as every test command: [`tacit_at`]).
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = self.home.command(args);
-        cmd.env("TACIT_NO_MDNS", "1");
-        cmd
+        self.home.command(args)
     }
 
     /// Runs `tacit args…`; returns its output whatever its exit code.
     pub fn run(&self, args: &[&str]) -> Output {
-        output_within_limit(self.command(args), &format!("tacit {args:?}"))
+        self.home.run(args)
     }
 
     /// Runs `tacit args…`, asserts it succeeded, returns its standard output.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "tacit {args:?} on {} failed ({}): {}",
-            self.path().display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8 output")
+        self.home.ok(args)
     }
 
     /// Runs `tacit args… --json` and parses its output.
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
-        let mut args = args.to_vec();
-        args.push("--json");
-        let out = self.ok(&args);
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("tacit {args:?}: bad JSON {e}: {out}"))
+        self.home.json(args)
     }
 
     /// Runs `tacit args… --json`; the parsed output, or the error it printed (for polling).

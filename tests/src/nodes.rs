@@ -199,3 +199,18 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Writes a note on `from` in `space` and waits until `to` holds it (`what` names the wait in
+/// a failure); its id.
+pub async fn note_reaches(
+    from: &Node,
+    to: &Node,
+    space: &str,
+    title: &str,
+    text: &str,
+    what: &str,
+) -> String {
+    let id = note_new(from, space, title, text).await;
+    until(what, || async { body(to, &id).await.is_some() }).await;
+    id
+}

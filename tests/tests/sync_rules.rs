@@ -465,16 +465,8 @@ async fn a_removed_member_receives_nothing_new_and_its_changes_are_refused() {
     }
 
     // Honest changes after the pushes still flow between A and C.
-    let later = note_new(&c, &space, "Later, from C", "").await;
-    until("C's later note on A", || async {
-        body(&a, &later).await.is_some()
-    })
-    .await;
-    let later_a = note_new(&a, &space, "Later, from A", "").await;
-    until("A's later note on C", || async {
-        body(&c, &later_a).await.is_some()
-    })
-    .await;
+    note_reaches(&c, &a, &space, "Later, from C", "", "C's later note on A").await;
+    note_reaches(&a, &c, &space, "Later, from A", "", "A's later note on C").await;
     for (who, n) in [("A", &a), ("C", &c)] {
         assert!(
             !has_title(n, &space, pushed_title).await,
@@ -853,15 +845,23 @@ async fn malformed_frames_and_sync_messages_close_only_that_session() {
     }
 
     // B's session with A carried on through all of it: changes flow both ways.
-    let from_b = note_new(&b, &space, "From B", "after the garbage").await;
-    until("B's note on A", || async {
-        body(&a, &from_b).await.is_some()
-    })
+    note_reaches(
+        &b,
+        &a,
+        &space,
+        "From B",
+        "after the garbage",
+        "B's note on A",
+    )
     .await;
-    let from_a = note_new(&a, &space, "From A", "after the garbage").await;
-    until("A's note on B", || async {
-        body(&b, &from_a).await.is_some()
-    })
+    note_reaches(
+        &a,
+        &b,
+        &space,
+        "From A",
+        "after the garbage",
+        "A's note on B",
+    )
     .await;
     assert_eq!(titles(&a, &space).await.len(), 3);
 

@@ -24,7 +24,7 @@ use notes::{as_markdown, draft, vocabulary};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tacit_node::Node;
-use tacit_node::core::{DeviceKey, Doc, DocId, Draft, Edit, NoteEdit, ProfileEdit};
+use tacit_node::core::{Draft, NoteEdit, ProfileEdit};
 
 const DEFAULT_NOTES: usize = 10_000;
 /// Notes in flight at once in the concurrent phase.
@@ -208,18 +208,5 @@ fn disk_bytes(home: &Path) -> u64 {
 }
 
 fn automerge_save_bytes(drafts: &[Draft]) -> usize {
-    let key = DeviceKey::generate();
-    drafts
-        .iter()
-        .map(|d| {
-            let edit = Edit {
-                by: key.member_id(),
-                at: 1_700_000_000_000,
-            };
-            Doc::new_note(DocId::random(), edit, d.clone())
-                .unwrap()
-                .save()
-                .len()
-        })
-        .sum()
+    notes::saved_docs(drafts).iter().map(Vec::len).sum()
 }

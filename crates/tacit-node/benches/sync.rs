@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use automerge::AutoCommit;
 use automerge::sync::{State, SyncDoc};
 use automerge::transaction::Transactable;
-use tacit_node::core::{Doc, DocId, Draft, Edit, NoteEdit, ProfileEdit, Role};
+use tacit_node::core::{DocId, Draft, NoteEdit, ProfileEdit, Role};
 use tacit_node::{Event, NetOptions, Node, Request, Response, SyncState, Traffic};
 
 const DEFAULT_NOTES: usize = 10_000;
@@ -493,7 +493,7 @@ async fn delayed(
 
 /// `Automerge::load` of every note, one after another.
 fn automerge_load_time(drafts: &[Draft]) -> Duration {
-    let saved = saved_docs(drafts);
+    let saved = notes::saved_docs(drafts);
     let t = Instant::now();
     for bytes in &saved {
         std::hint::black_box(automerge::Automerge::load(bytes).unwrap());
@@ -501,26 +501,10 @@ fn automerge_load_time(drafts: &[Draft]) -> Duration {
     t.elapsed()
 }
 
-fn saved_docs(drafts: &[Draft]) -> Vec<Vec<u8>> {
-    let key = tacit_node::core::DeviceKey::generate();
-    drafts
-        .iter()
-        .map(|d| {
-            let edit = Edit {
-                by: key.member_id(),
-                at: 1_700_000_000_000,
-            };
-            Doc::new_note(DocId::random(), edit, d.clone())
-                .unwrap()
-                .save()
-        })
-        .collect()
-}
-
 /// Naive per-document sync of every note (fresh sync states, as after a reconnect): messages
 /// and bytes with nothing changed, and with 10 changed.
 fn naive_sync(drafts: &[Draft]) -> ((usize, usize), (usize, usize)) {
-    let saved = saved_docs(drafts);
+    let saved = notes::saved_docs(drafts);
     let mut pairs: Vec<(AutoCommit, AutoCommit)> = saved
         .iter()
         .map(|s| (AutoCommit::load(s).unwrap(), AutoCommit::load(s).unwrap()))

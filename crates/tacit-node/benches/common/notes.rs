@@ -6,7 +6,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tacit_node::core::Draft;
+use tacit_node::core::{DeviceKey, Doc, DocId, Draft, Edit};
 
 /// `count` notes from a fixed seed, and where their words came from.
 pub fn drafts(count: usize, seed: u64) -> (Vec<Draft>, &'static str) {
@@ -90,4 +90,21 @@ pub fn vocabulary() -> (Vec<String>, &'static str) {
         })
         .collect();
     (words, "generated")
+}
+
+/// Each draft as one Automerge document of one author, saved (`Doc::save`).
+pub fn saved_docs(drafts: &[Draft]) -> Vec<Vec<u8>> {
+    let key = DeviceKey::generate();
+    drafts
+        .iter()
+        .map(|d| {
+            let edit = Edit {
+                by: key.member_id(),
+                at: 1_700_000_000_000,
+            };
+            Doc::new_note(DocId::random(), edit, d.clone())
+                .unwrap()
+                .save()
+        })
+        .collect()
 }
