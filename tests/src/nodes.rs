@@ -94,6 +94,7 @@ pub async fn try_note_new(
             title: title.into(),
             body: body.into(),
             tags: vec![],
+            aliases: Vec::new(),
         },
         space: Some(space.into()),
     };

@@ -513,6 +513,7 @@ impl RawPeer {
                 title: title.into(),
                 body: body.into(),
                 tags: Vec::new(),
+                aliases: Vec::new(),
             },
         )?;
         self.send(Message::Change {

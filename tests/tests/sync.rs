@@ -61,6 +61,7 @@ async fn a_member_joins_by_ticket_and_changes_flow_both_ways_live() {
                 title: "Where is the build cache?".into(),
                 body: String::new(),
                 tags: vec!["ci".into()],
+                aliases: Vec::new(),
             },
             space: Some(space.clone()),
         },

@@ -470,6 +470,7 @@ fn request(command: Command) -> Result<(Request, Json)> {
                 title,
                 body: body.read()?.unwrap_or_default(),
                 tags,
+                aliases: Vec::new(),
             };
             let space = space.space;
             (Request::NoteNew { draft, space }, json)
@@ -495,6 +496,7 @@ fn request(command: Command) -> Result<(Request, Json)> {
                 body: body.read()?,
                 tags: (clear_tags || !tags.is_empty()).then_some(tags),
                 base: None,
+                aliases: None,
             };
             if edit.title.is_none() && edit.body.is_none() && edit.tags.is_none() {
                 let msg =
@@ -515,6 +517,7 @@ fn request(command: Command) -> Result<(Request, Json)> {
                 title,
                 body: body.read()?.unwrap_or_default(),
                 tags,
+                aliases: Vec::new(),
             };
             let space = space.space;
             (Request::Ask { draft, space }, json)

@@ -10,7 +10,7 @@ use ts_rs::TS;
 use crate::error::CoreError;
 use crate::id::{AnswerId, DocId, MemberId};
 use crate::limits::{MAX_ANSWER_BYTES, MAX_ANSWERS, MAX_BIO_BYTES, MAX_BODY_BYTES, MAX_NAME_CHARS};
-use crate::text::{check_bytes, check_chars, check_title, normalize_tags};
+use crate::text::{check_bytes, check_chars, check_title, normalize_aliases, normalize_tags};
 
 mod sync;
 pub use sync::ChangeAuthor;
@@ -75,6 +75,9 @@ pub struct Draft {
     pub body: String,
     /// Tags.
     pub tags: Vec<String>,
+    /// Other names the note goes by (a `[[wiki link]]` to any of them reaches it); notes only.
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }
 
 /// Changes to a note; `None` leaves a field as it is.
@@ -86,6 +89,9 @@ pub struct NoteEdit {
     pub body: Option<String>,
     /// New set of tags.
     pub tags: Option<Vec<String>>,
+    /// New set of aliases (notes only).
+    #[serde(default)]
+    pub aliases: Option<Vec<String>>,
     /// The heads the editor last read (see [`NoteView::heads`]). When given and the note has
     /// changed since, the edit is refused with [`CoreError::Conflict`] instead of undoing the
     /// other change; the editor merges and tries again. `None` edits whatever is current.
@@ -141,6 +147,9 @@ pub struct NoteView {
     pub body: String,
     /// Tags, sorted.
     pub tags: Vec<String>,
+    /// Other names of the note, sorted.
+    #[serde(default)]
+    pub aliases: Vec<String>,
     /// Creator.
     pub author: MemberId,
     /// Creation time, ms.
@@ -373,10 +382,14 @@ impl Doc {
         let title = check_title(&draft.title)?;
         check_bytes("body", &draft.body, MAX_BODY_BYTES)?;
         let tags = normalize_tags(&draft.tags)?;
+        let aliases = normalize_aliases(&draft.aliases)?;
         let mut doc = Self::create(id, kind, edit)?;
         doc.put_text(&ROOT, "title", &title)?;
         doc.put_text(&ROOT, "body", &draft.body)?;
         doc.put_set(&ROOT, "tags", &tags)?;
+        if !aliases.is_empty() {
+            doc.put_set(&ROOT, "aliases", &aliases)?;
+        }
         if kind == Kind::Question {
             doc.am.put_object(ROOT, "answers", ObjType::Map)?;
             doc.am.put(ROOT, "accepted", automerge::ScalarValue::Null)?;
@@ -393,6 +406,7 @@ impl Doc {
             title: self.text(&ROOT, "title")?,
             body: self.text(&ROOT, "body")?,
             tags: self.key_set(&ROOT, "tags")?,
+            aliases: self.key_set(&ROOT, "aliases")?,
             author: self.author()?,
             created_at: self.int(&ROOT, "created_at")?.unwrap_or(0),
             updated_at: self.int(&ROOT, "updated_at")?.unwrap_or(0),
@@ -432,6 +446,11 @@ impl Doc {
             check_bytes("body", body, MAX_BODY_BYTES)?;
         }
         let tags = change.tags.as_deref().map(normalize_tags).transpose()?;
+        let aliases = change
+            .aliases
+            .as_deref()
+            .map(normalize_aliases)
+            .transpose()?;
         let mut changed = false;
         self.guard(|d| {
             if let Some(title) = &title {
@@ -442,6 +461,9 @@ impl Doc {
             }
             if let Some(tags) = &tags {
                 changed |= d.update_set(&ROOT, "tags", tags)?;
+            }
+            if let Some(aliases) = &aliases {
+                changed |= d.update_set(&ROOT, "aliases", aliases)?;
             }
             Ok(())
         })?;
@@ -891,6 +913,7 @@ mod tests {
                 title: "Deploy checklist".into(),
                 body: "1. build\n2. ship\n".into(),
                 tags: vec!["Ops".into(), "#deploy".into()],
+                aliases: Vec::new(),
             },
         )
         .unwrap()
@@ -1036,6 +1059,7 @@ mod tests {
                 title: "How do we rotate the TLS cert?".into(),
                 body: String::new(),
                 tags: vec!["tls".into()],
+                aliases: Vec::new(),
             },
         )
         .unwrap();

@@ -38,6 +38,25 @@ pub(crate) fn normalize_tags(tags: &[String]) -> Result<Vec<String>, CoreError> 
     Ok(out)
 }
 
+/// Aliases as stored: each checked like a title (trimmed, one line, not empty), duplicates
+/// dropped, at most [`MAX_TAGS`] of them.
+pub(crate) fn normalize_aliases(aliases: &[String]) -> Result<Vec<String>, CoreError> {
+    let mut out: Vec<String> = Vec::with_capacity(aliases.len());
+    for alias in aliases {
+        let a = check_title(alias)?;
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    if out.len() > MAX_TAGS {
+        return Err(CoreError::TooManyTags {
+            count: out.len(),
+            max: MAX_TAGS,
+        });
+    }
+    Ok(out)
+}
+
 /// A title, trimmed; refused when empty or too long.
 pub(crate) fn check_title(title: &str) -> Result<String, CoreError> {
     let t = title.trim();

@@ -29,6 +29,7 @@ use crate::replica::{ReplicaReply, ReplicaReq, Replicated, SessionId};
 
 mod replica;
 mod spaces;
+mod vault;
 
 pub(crate) use spaces::Shared;
 
@@ -490,6 +491,19 @@ impl Actor {
             Request::SpaceLeave { space } => self.space_leave(&space),
             // Answered by the node handle (and its network) before they reach the actor.
             Request::Activate { .. } => Ok(Outcome::read(Response::Activated { window: false })),
+            Request::Import { space, notes } => self.import(space.as_deref(), notes),
+            Request::Export {
+                space,
+                after,
+                limit,
+            } => Ok(Outcome::read(Response::Exported(self.export(
+                space.as_deref(),
+                after,
+                limit,
+            )?))),
+            Request::Search { .. } | Request::NoteLinks { .. } => Err(NodeError::Internal(
+                "search is answered by the node handle".into(),
+            )),
             Request::SpaceJoin { .. } | Request::Connect { .. } | Request::Peers => Err(
                 NodeError::Offline("this needs the network: run `tacit serve` or the app".into()),
             ),
@@ -739,5 +753,8 @@ fn is_write(req: &Request) -> bool {
             | Request::SpaceList
             | Request::SpaceShow { .. }
             | Request::Peers
+            | Request::Search { .. }
+            | Request::NoteLinks { .. }
+            | Request::Export { .. }
     )
 }

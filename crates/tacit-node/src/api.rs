@@ -166,6 +166,46 @@ pub enum Request {
     },
     /// Connected peers.
     Peers,
+    /// Search every note and question this home holds, best first.
+    Search {
+        /// Words (a trailing word also matches as a prefix while typing; a misspelt word
+        /// still matches), `"phrases"`, and filters `tag:x`, `kind:note|question`,
+        /// `space:NAME` and `author:NAME`.
+        query: String,
+        /// Only this space (id, unique id prefix or name).
+        #[serde(default)]
+        space: Option<String>,
+        /// At most this many hits; 20 when absent.
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+    /// The notes a note links to with `[[wiki links]]`, and the notes and questions linking
+    /// to it.
+    NoteLinks {
+        /// Id or unique prefix.
+        id: String,
+    },
+    /// Write notes read from a Markdown folder, in one transaction: a note imported before
+    /// (the same `key` in the same space, or the same `id`) is updated, the others created.
+    Import {
+        /// The space (id, unique id prefix or name); the personal space when absent.
+        #[serde(default)]
+        space: Option<String>,
+        /// The notes, at most 1,000 per request.
+        notes: Vec<ImportNote>,
+    },
+    /// One page of a space's notes and questions, whole, in id order, for an export.
+    Export {
+        /// The space (id, unique id prefix or name); the personal space when absent.
+        #[serde(default)]
+        space: Option<String>,
+        /// Start after this id (the previous page's `next`).
+        #[serde(default)]
+        after: Option<DocId>,
+        /// At most this many documents; 200 when absent.
+        #[serde(default)]
+        limit: Option<u32>,
+    },
 }
 
 /// A node's reply to a [`Request`].
@@ -245,6 +285,125 @@ pub enum Response {
         /// Connected peers.
         items: Vec<PeerInfo>,
     },
+    /// To `Search`.
+    Hits {
+        /// The hits, best first.
+        items: Vec<Hit>,
+        /// How many documents matched in all (`items` holds at most the limit).
+        total: u32,
+    },
+    /// To `NoteLinks`.
+    Links(Links),
+    /// To `Import`.
+    Imported(ImportReport),
+    /// To `Export`.
+    Exported(ExportPage),
+}
+
+/// A document that matched a search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+pub struct Hit {
+    /// The document.
+    pub id: DocId,
+    /// Note or question.
+    pub kind: Kind,
+    /// Its title.
+    pub title: String,
+    /// Ranges of `title` that matched, as `[start, end)` offsets in Unicode characters.
+    pub title_marks: Vec<(u32, u32)>,
+    /// Its space.
+    pub space: SpaceId,
+    /// The space's name.
+    pub space_name: String,
+    /// A passage of the body (or of an answer) around the best match, one line.
+    pub snippet: String,
+    /// Ranges of `snippet` that matched, as `[start, end)` offsets in Unicode characters.
+    pub snippet_marks: Vec<(u32, u32)>,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// Who wrote it.
+    pub author: MemberId,
+    /// Last change, ms since the epoch.
+    pub updated_at: i64,
+    /// Relevance: higher is better, comparable within one search only.
+    pub score: f32,
+}
+
+/// A document at the other end of a link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct LinkedDoc {
+    /// The document.
+    pub id: DocId,
+    /// Note or question.
+    pub kind: Kind,
+    /// Its title.
+    pub title: String,
+    /// Its space.
+    pub space: SpaceId,
+}
+
+/// A note's links, both ways.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Links {
+    /// The note.
+    pub id: DocId,
+    /// The notes its `[[wiki links]]` reach (by title or alias, in its space), in the order
+    /// they first appear.
+    pub outgoing: Vec<LinkedDoc>,
+    /// Link targets that name no note in its space.
+    pub unresolved: Vec<String>,
+    /// The notes and questions of its space that link to it, newest change first.
+    pub backlinks: Vec<LinkedDoc>,
+}
+
+/// A note read from a Markdown file, for [`Request::Import`].
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ImportNote {
+    /// Where it came from, relative to the imported folder with `/` separators
+    /// (`projects/plan.md`). Importing the same key into the same space again updates the note.
+    pub key: String,
+    /// The id named in the file's front matter (a Tacit export's): that document is updated
+    /// when this space holds it, or created with this id when no space does.
+    #[serde(default)]
+    pub id: Option<DocId>,
+    /// Note or question (an exported question comes back as a question).
+    pub kind: Kind,
+    /// Title, body, tags and aliases.
+    pub draft: Draft,
+    /// When it was written, ms since the epoch (front matter `created`, or the file's time);
+    /// now when absent.
+    #[serde(default)]
+    pub created_at: Option<i64>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ImportReport {
+    /// Notes created.
+    pub created: u32,
+    /// Notes imported before whose text changed.
+    pub updated: u32,
+    /// Notes imported before and unchanged.
+    pub unchanged: u32,
+    /// The document each imported note went to, in the order given.
+    pub ids: Vec<DocId>,
+}
+
+/// One page of an export.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ExportPage {
+    /// The space.
+    pub space: SpaceId,
+    /// Its name.
+    pub space_name: String,
+    /// Notes of this page.
+    pub notes: Vec<NoteView>,
+    /// Questions of this page, with their answers.
+    pub questions: Vec<QuestionView>,
+    /// Names of the members who wrote them, where known.
+    pub names: Vec<(MemberId, String)>,
+    /// The `after` of the next page; `None` on the last page.
+    pub next: Option<DocId>,
 }
 
 /// How far a space is in sync with the members this node reaches.

@@ -13,6 +13,7 @@ fn draft(title: &str, body: &str) -> Draft {
         title: title.into(),
         body: body.into(),
         tags: vec![],
+        aliases: vec![],
     }
 }
 

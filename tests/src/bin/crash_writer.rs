@@ -34,6 +34,7 @@ async fn main() -> anyhow::Result<()> {
                     title: format!("r{round}-w{w}-n{n}"),
                     body: body(0),
                     tags: vec![format!("round{round}")],
+                    aliases: Vec::new(),
                 };
                 let Ok(id) = node.note_new(draft).await else {
                     return;

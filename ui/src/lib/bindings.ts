@@ -45,7 +45,11 @@ body: string,
 /**
  * Tags.
  */
-tags: Array<string>, };
+tags: Array<string>, 
+/**
+ * Other names the note goes by (a `[[wiki link]]` to any of them reaches it); notes only.
+ */
+aliases: Array<string>, };
 
 /**
  * Changes to a note; `None` leaves a field as it is.
@@ -63,6 +67,10 @@ body: string | null,
  * New set of tags.
  */
 tags: Array<string> | null, 
+/**
+ * New set of aliases (notes only).
+ */
+aliases: Array<string> | null, 
 /**
  * The heads the editor last read (see [`NoteView::heads`]). When given and the note has
  * changed since, the edit is refused with [`CoreError::Conflict`] instead of undoing the
@@ -111,6 +119,10 @@ body: string,
  * Tags, sorted.
  */
 tags: Array<string>, 
+/**
+ * Other names of the note, sorted.
+ */
+aliases: Array<string>, 
 /**
  * Creator.
  */
@@ -368,7 +380,45 @@ space: string, } | { "op": "connect",
 /**
  * Its multiaddr.
  */
-addr: string, } | { "op": "peers" };
+addr: string, } | { "op": "peers" } | { "op": "search", 
+/**
+ * Words (a trailing word also matches as a prefix while typing; a misspelt word
+ * still matches), `"phrases"`, and filters `tag:x`, `kind:note|question`,
+ * `space:NAME` and `author:NAME`.
+ */
+query: string, 
+/**
+ * Only this space (id, unique id prefix or name).
+ */
+space: string | null, 
+/**
+ * At most this many hits; 20 when absent.
+ */
+limit: number | null, } | { "op": "note_links", 
+/**
+ * Id or unique prefix.
+ */
+id: string, } | { "op": "import", 
+/**
+ * The space (id, unique id prefix or name); the personal space when absent.
+ */
+space: string | null, 
+/**
+ * The notes, at most 1,000 per request.
+ */
+notes: Array<ImportNote>, } | { "op": "export", 
+/**
+ * The space (id, unique id prefix or name); the personal space when absent.
+ */
+space: string | null, 
+/**
+ * Start after this id (the previous page's `next`).
+ */
+after: DocId | null, 
+/**
+ * At most this many documents; 200 when absent.
+ */
+limit: number | null, };
 
 /**
  * A node's reply to a [`Request`].
@@ -433,7 +483,15 @@ peer: string, } | { "reply": "peers",
 /**
  * Connected peers.
  */
-items: Array<PeerInfo>, };
+items: Array<PeerInfo>, } | { "reply": "hits", 
+/**
+ * The hits, best first.
+ */
+items: Array<Hit>, 
+/**
+ * How many documents matched in all (`items` holds at most the limit).
+ */
+total: number, } | { "reply": "links" } & Links | { "reply": "imported" } & ImportReport | { "reply": "exported" } & ExportPage;
 
 /**
  * What `tacit init` did.

@@ -150,5 +150,6 @@ fn draft(rng: &mut ChaCha8Rng, words: &[String], i: usize) -> Draft {
         title: format!("{} {i}", title.join(" ")),
         body,
         tags,
+        aliases: Vec::new(),
     }
 }

@@ -51,6 +51,7 @@ pub fn draft(rng: &mut ChaCha8Rng, words: &[String], i: usize) -> Draft {
         title: format!("{} {i}", title.join(" ")),
         body,
         tags: vec![words[zipf(rng, 50)].to_lowercase()],
+        aliases: Vec::new(),
     }
 }
 

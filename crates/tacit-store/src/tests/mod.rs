@@ -27,6 +27,7 @@ fn add_note(store: &mut Store, space: SpaceId, title: &str, at: i64) -> (DocId, 
         title: title.into(),
         body: format!("body of {title}"),
         tags: vec!["test".into()],
+        aliases: Vec::new(),
     };
     let mut doc = Doc::new_note(id, edit(at), draft).unwrap();
     let write = DocWrite {
@@ -51,6 +52,7 @@ fn filled_db(dir: &Path, notes: usize) -> std::path::PathBuf {
             title: format!("note {i}"),
             body: format!("{i} lorem ipsum dolor sit amet ").repeat(100),
             tags: vec![],
+            aliases: Vec::new(),
         };
         let mut doc = Doc::new_note(id, edit(i as i64), draft).unwrap();
         let write = DocWrite {

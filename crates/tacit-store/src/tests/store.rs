@@ -219,6 +219,7 @@ fn list_filters_and_orders() {
             title: title.into(),
             body: String::new(),
             tags: vec![],
+            aliases: Vec::new(),
         };
         let mut q = Doc::new_question(id, edit(at), draft).unwrap();
         if accept {
