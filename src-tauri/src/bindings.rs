@@ -12,7 +12,8 @@ mod tests {
         ProfileView, QuestionView, Role, SpaceId,
     };
     use tacit_node::{
-        ErrorKind, Event, Identity, InitReport, ListItem, MemberInfo, PeerInfo, Request, Response,
+        ErrorKind, Event, ExportPage, Hit, Identity, ImportNote, ImportReport, InitReport,
+        LinkedDoc, Links, ListItem, MemberInfo, PeerInfo, Request, Response, SearchState,
         SpaceDetail, SpaceInfo, Status, SyncState, Traffic, WireError,
     };
     use ts_rs::{Config, TS};
@@ -55,6 +56,13 @@ mod tests {
         decl::<Identity>(&cfg, o);
         decl::<ListItem>(&cfg, o);
         decl::<Status>(&cfg, o);
+        decl::<SearchState>(&cfg, o);
+        decl::<Hit>(&cfg, o);
+        decl::<LinkedDoc>(&cfg, o);
+        decl::<Links>(&cfg, o);
+        decl::<ImportNote>(&cfg, o);
+        decl::<ImportReport>(&cfg, o);
+        decl::<ExportPage>(&cfg, o);
         decl::<SyncState>(&cfg, o);
         decl::<SpaceInfo>(&cfg, o);
         decl::<MemberInfo>(&cfg, o);

@@ -718,6 +718,7 @@ impl Actor {
             listen_addrs: self.net_view().listen.clone(),
             peers: self.net_view().peers(),
             spaces: self.space_infos(),
+            search: crate::api::SearchState::default(),
         })
     }
 }

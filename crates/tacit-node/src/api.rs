@@ -577,6 +577,20 @@ pub struct Status {
     pub peers: Vec<PeerInfo>,
     /// Every space with its sync state.
     pub spaces: Vec<SpaceInfo>,
+    /// The search index.
+    pub search: SearchState,
+}
+
+/// How far the search index is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SearchState {
+    /// Documents in the index.
+    pub docs: u64,
+    /// Changes written to the store but not yet searchable (normally for well under a second).
+    pub pending: u64,
+    /// Whether the index is being rebuilt from the store (it was missing, damaged or of an
+    /// older version); search answers from what is indexed so far.
+    pub rebuilding: bool,
 }
 
 /// Events a node emits to its subscribers.

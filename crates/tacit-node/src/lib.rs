@@ -40,8 +40,9 @@ mod replica;
 mod sync;
 
 pub use api::{
-    Event, Identity, InitReport, ListItem, MemberInfo, PeerInfo, Request, Response, SpaceDetail,
-    SpaceInfo, Status, SyncState, Traffic,
+    Event, ExportPage, Hit, Identity, ImportNote, ImportReport, InitReport, LinkedDoc, Links,
+    ListItem, MemberInfo, PeerInfo, Request, Response, SearchState, SpaceDetail, SpaceInfo, Status,
+    SyncState, Traffic,
 };
 pub use control::{Client, ControlServer, socket_path};
 pub use error::{ErrorKind, NodeError, WireError};

@@ -624,7 +624,203 @@ peers: Array<PeerInfo>,
 /**
  * Every space with its sync state.
  */
-spaces: Array<SpaceInfo>, };
+spaces: Array<SpaceInfo>, 
+/**
+ * The search index.
+ */
+search: SearchState, };
+
+/**
+ * How far the search index is.
+ */
+export type SearchState = { 
+/**
+ * Documents in the index.
+ */
+docs: number, 
+/**
+ * Changes written to the store but not yet searchable (normally for well under a second).
+ */
+pending: number, 
+/**
+ * Whether the index is being rebuilt from the store (it was missing, damaged or of an
+ * older version); search answers from what is indexed so far.
+ */
+rebuilding: boolean, };
+
+/**
+ * A document that matched a search.
+ */
+export type Hit = { 
+/**
+ * The document.
+ */
+id: DocId, 
+/**
+ * Note or question.
+ */
+kind: Kind, 
+/**
+ * Its title.
+ */
+title: string, 
+/**
+ * Ranges of `title` that matched, as `[start, end)` offsets in Unicode characters.
+ */
+title_marks: Array<[number, number]>, 
+/**
+ * Its space.
+ */
+space: SpaceId, 
+/**
+ * The space's name.
+ */
+space_name: string, 
+/**
+ * A passage of the body (or of an answer) around the best match, one line.
+ */
+snippet: string, 
+/**
+ * Ranges of `snippet` that matched, as `[start, end)` offsets in Unicode characters.
+ */
+snippet_marks: Array<[number, number]>, 
+/**
+ * Its tags.
+ */
+tags: Array<string>, 
+/**
+ * Who wrote it.
+ */
+author: MemberId, 
+/**
+ * Last change, ms since the epoch.
+ */
+updated_at: number, 
+/**
+ * Relevance: higher is better, comparable within one search only.
+ */
+score: number, };
+
+/**
+ * A document at the other end of a link.
+ */
+export type LinkedDoc = { 
+/**
+ * The document.
+ */
+id: DocId, 
+/**
+ * Note or question.
+ */
+kind: Kind, 
+/**
+ * Its title.
+ */
+title: string, 
+/**
+ * Its space.
+ */
+space: SpaceId, };
+
+/**
+ * A note's links, both ways.
+ */
+export type Links = { 
+/**
+ * The note.
+ */
+id: DocId, 
+/**
+ * The notes its `[[wiki links]]` reach (by title or alias, in its space), in the order
+ * they first appear.
+ */
+outgoing: Array<LinkedDoc>, 
+/**
+ * Link targets that name no note in its space.
+ */
+unresolved: Array<string>, 
+/**
+ * The notes and questions of its space that link to it, newest change first.
+ */
+backlinks: Array<LinkedDoc>, };
+
+/**
+ * A note read from a Markdown file, for [`Request::Import`].
+ */
+export type ImportNote = { 
+/**
+ * Where it came from, relative to the imported folder with `/` separators
+ * (`projects/plan.md`). Importing the same key into the same space again updates the note.
+ */
+key: string, 
+/**
+ * The id named in the file's front matter (a Tacit export's): that document is updated
+ * when this space holds it, or created with this id when no space does.
+ */
+id: DocId | null, 
+/**
+ * Note or question (an exported question comes back as a question).
+ */
+kind: Kind, 
+/**
+ * Title, body, tags and aliases.
+ */
+draft: Draft, 
+/**
+ * When it was written, ms since the epoch (front matter `created`, or the file's time);
+ * now when absent.
+ */
+created_at: number | null, };
+
+/**
+ * What an import did.
+ */
+export type ImportReport = { 
+/**
+ * Notes created.
+ */
+created: number, 
+/**
+ * Notes imported before whose text changed.
+ */
+updated: number, 
+/**
+ * Notes imported before and unchanged.
+ */
+unchanged: number, 
+/**
+ * The document each imported note went to, in the order given.
+ */
+ids: Array<DocId>, };
+
+/**
+ * One page of an export.
+ */
+export type ExportPage = { 
+/**
+ * The space.
+ */
+space: SpaceId, 
+/**
+ * Its name.
+ */
+space_name: string, 
+/**
+ * Notes of this page.
+ */
+notes: Array<NoteView>, 
+/**
+ * Questions of this page, with their answers.
+ */
+questions: Array<QuestionView>, 
+/**
+ * Names of the members who wrote them, where known.
+ */
+names: Array<[MemberId, string]>, 
+/**
+ * The `after` of the next page; `None` on the last page.
+ */
+next: DocId | null, };
 
 /**
  * How far a space is in sync with the members this node reaches.
