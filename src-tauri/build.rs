@@ -9,6 +9,8 @@ fn main() {
         "network_state",
         "take_link",
         "ticket_info",
+        "import_folder",
+        "export_folder",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         // Cargo shows this and stops; there is nothing to build without the manifest.

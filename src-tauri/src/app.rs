@@ -178,7 +178,8 @@ impl Shell {
         phase
     }
 
-    async fn node(&self) -> Result<Node, WireError> {
+    /// The node, once the home is open and set up; why not otherwise.
+    pub(crate) async fn node(&self) -> Result<Node, WireError> {
         match &*self.settled().await {
             Phase::Opening(_) => {
                 Err(NodeError::Internal("the home is still opening".into()).to_wire())
@@ -530,6 +531,7 @@ pub fn run(opts: Options) -> ExitCode {
     };
     let built = tauri::Builder::default()
         .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(tauri::generate_handler![
             app_state,
             init,
@@ -537,7 +539,9 @@ pub fn run(opts: Options) -> ExitCode {
             ui_painted,
             network_state,
             take_link,
-            ticket_info
+            ticket_info,
+            crate::vault::import_folder,
+            crate::vault::export_folder
         ])
         .setup(move |app| {
             let _ = shell.app.set(app.handle().clone());

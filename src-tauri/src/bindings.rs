@@ -16,6 +16,7 @@ mod tests {
         LinkedDoc, Links, ListItem, MemberInfo, PeerInfo, Request, Response, SearchState,
         SpaceDetail, SpaceInfo, Status, SyncState, Traffic, WireError,
     };
+    use tacit_vault::{ExportSummary, FileNote, ImportSummary, Progress};
     use ts_rs::{Config, TS};
 
     use crate::app::{AppState, NetworkState, TicketInfo};
@@ -75,6 +76,10 @@ mod tests {
         decl::<AppState>(&cfg, o);
         decl::<NetworkState>(&cfg, o);
         decl::<TicketInfo>(&cfg, o);
+        decl::<Progress>(&cfg, o);
+        decl::<FileNote>(&cfg, o);
+        decl::<ImportSummary>(&cfg, o);
+        decl::<ExportSummary>(&cfg, o);
         out.truncate(out.trim_end().len());
         out.push('\n');
         out

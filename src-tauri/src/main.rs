@@ -11,6 +11,10 @@
 //! tacit CLI ──socket──▶ ControlServer ──▶ Node      (one process per home)
 //! ```
 //!
+//! Markdown folders: `import_folder` and `export_folder` (`vault.rs`) run [`tacit_vault`] in this
+//! process, on a blocking thread, sending the node the same requests the CLI's `tacit import` and
+//! `tacit export` send; how far they are goes to the window as `vault-progress` events.
+//!
 //! A second launch on the same home finds it locked, asks the first to raise its window
 //! (`Request::Activate` over the control socket, with the `tacit://join/…` link it was opened
 //! with, if any) and exits.
@@ -30,6 +34,7 @@
 
 mod app;
 mod bindings;
+mod vault;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

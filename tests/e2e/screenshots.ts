@@ -58,9 +58,9 @@ async function populate(app: App): Promise<{ note: string; question: string }> {
   await app.cli('note', 'new', '--title', 'Sketch of the Analytical Engine', '--tag', 'engine', '--body',
     'Notes on the **mill** and the **store**.\n\n- the store holds 1,000 numbers of 50 digits\n- the mill performs the four operations\n\n```\nV1 × V2 → V3\n```');
   await app.cli('note', 'new', '--title', 'Bernoulli numbers', '--tag', 'mathematics', '--body',
-    '# Note G\n\nA method for calculating the *Bernoulli numbers* with the engine.\n\n1. set the variables\n2. run the cycle\n3. repeat for n + 1');
+    '# Note G\n\nA method for calculating the *Bernoulli numbers* with the engine that [[Weaving algebraic patterns|weaves]].\n\n1. set the variables\n2. run the cycle\n3. repeat for n + 1');
   const note = await app.cli('note', 'new', '--title', 'Weaving algebraic patterns', '--tag', 'engine', '--tag', 'looms', '--body',
-    '## Jacquard\n\nThe engine *weaves algebraic patterns* just as the Jacquard loom weaves flowers and leaves.\n\n> The science of operations.\n\nSee also: [the mill](#mill).');
+    '## Jacquard\n\nThe engine *weaves algebraic patterns* just as the Jacquard loom weaves flowers and leaves.\n\n> The science of operations.\n\nSee also: [[Sketch of the Analytical Engine]] and [[Note H]].');
   await app.cli('ask', '--title', 'Who keeps the punched cards between runs?', '--tag', 'operations', '--body', 'The operation cards and the variable cards are stored separately.');
   const question = await app.cli('ask', '--title', 'How does the mill handle carries?', '--tag', 'engine', '--body',
     'Adding two 50-digit numbers can carry through every column. How long does that take?');
@@ -101,7 +101,21 @@ for (const theme of THEMES) {
       await app.waitAttr('note-editor', 'data-id', ids.note);
       await app.click('mode-split');
       await app.el('note-preview');
+      await app.el('link-back');
       await shot(app, theme, w, hgt, 'notes-editor');
+
+      // The search palette with hits for a word, marked.
+      await app.chord(['ctrl'], 'k');
+      await app.focused('palette-input');
+      await app.type('palette-input', 'engine');
+      await waitFor(async () => (await app.all('palette-hit')).length >= 3, 'three hits for "engine"');
+      await waitFor(async () => (await app.text('palette-count')).includes('result'), 'the hit count');
+      await shot(app, theme, w, hgt, 'palette-search');
+      await app.type('palette-input', 'zebra');
+      await app.el('palette-empty');
+      await shot(app, theme, w, hgt, 'palette-empty');
+      await app.driver.actions({ async: true }).sendKeys(Key.ESCAPE).perform();
+      await app.gone('palette');
 
       await app.click('nav-questions');
       await app.byId('question-item', ids.question);
@@ -135,8 +149,30 @@ for (const theme of THEMES) {
       await app.driver.actions({ async: true }).sendKeys(Key.ESCAPE).perform();
     });
 
+    await importScreens(app, theme);
     await spaceScreens(app, theme);
   });
+}
+
+/** The import dialog: a folder typed in, then the summary of what it did (with a skipped file
+ * and one that failed). */
+async function importScreens(app: App, theme: string): Promise<void> {
+  const dir = path.join(app.testDir.dir, `vault-${theme}`);
+  fs.mkdirSync(path.join(dir, 'letters'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'Letters to Babbage.md'), '---\ntags: [letters]\naliases: [Correspondence]\n---\nOn the engine and [[Bernoulli numbers]].\n');
+  fs.writeFileSync(path.join(dir, 'letters', 'To Faraday.md'), 'On electricity and [[Letters to Babbage]].\n');
+  fs.writeFileSync(path.join(dir, 'letters', 'Draft.md'), Buffer.from([0xff, 0xfe, 0x00, 0x41]));
+  fs.writeFileSync(path.join(dir, 'portrait.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47]));
+  await app.click('nav-notes');
+  await app.click('import-folder');
+  await app.el('vault-dialog');
+  await app.type('vault-dir', dir);
+  await eachSize(app, theme, async (w, hgt) => shot(app, theme, w, hgt, 'import-dialog'));
+  await app.click('vault-start');
+  await app.el('vault-summary', 30_000);
+  await eachSize(app, theme, async (w, hgt) => shot(app, theme, w, hgt, 'import-summary'));
+  await app.click('vault-done');
+  await app.gone('vault-dialog');
 }
 
 /** Puts text into a field as a paste does. */

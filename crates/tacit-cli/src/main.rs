@@ -6,6 +6,7 @@
 //! stderr), 2 usage error.
 
 mod output;
+mod vault;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -180,6 +181,24 @@ enum Command {
     /// One question
     #[command(subcommand)]
     Question(QuestionCmd),
+    /// Search every note and question you hold, best first
+    ///
+    /// Words (all must match; a misspelt word still matches; the last may be unfinished),
+    /// "phrases", and filters: tag:TAG, kind:note|question, space:NAME, author:NAME (or
+    /// author:me), and -word to exclude (quote the query then: `tacit search "deploy -draft"`).
+    Search {
+        /// The query (several arguments are joined with spaces)
+        #[arg(required = true, num_args = 1..)]
+        query: Vec<String>,
+        /// Only this space (id, id prefix or name) [default: every space]
+        #[arg(long, value_name = "SPACE")]
+        space: Option<String>,
+        /// At most this many hits
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[command(flatten)]
+        json: Json,
+    },
     /// Run the node for this home until interrupted: the control socket, and the network
     Serve {
         /// Listen on this multiaddr (repeat for more) [default: every interface, a free TCP
@@ -204,6 +223,26 @@ enum Command {
     },
     /// Connected peers
     Peers {
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Import a folder of Markdown files (an Obsidian vault): a note per file; files imported
+    /// before are updated
+    Import {
+        /// The folder
+        dir: PathBuf,
+        #[command(flatten)]
+        space: InSpace,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Export notes and questions as Markdown files with front matter [default: every space,
+    /// each in a folder of its own]
+    Export {
+        /// The folder (created if missing)
+        dir: PathBuf,
+        #[command(flatten)]
+        space: InSpace,
         #[command(flatten)]
         json: Json,
     },
@@ -355,6 +394,13 @@ enum NoteCmd {
         #[command(flatten)]
         json: Json,
     },
+    /// The notes a note links to with [[wiki links]], and the notes linking to it
+    Links {
+        /// Id (or a unique prefix)
+        id: String,
+        #[command(flatten)]
+        json: Json,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -409,6 +455,12 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init { name, org, json } => init(&home, name, org, json).await,
         Command::Serve { listen } => serve(&home, listen, mdns).await,
+        Command::Import { dir, space, json } => {
+            vault::import(&home, &dir, space.space, json.json).await
+        }
+        Command::Export { dir, space, json } => {
+            vault::export(&home, &dir, space.space, json.json).await
+        }
         command => {
             let (req, json) = request(command)?;
             let mut backend = Backend::open(&home).await?;
@@ -555,11 +607,29 @@ fn request(command: Command) -> Result<(Request, Json)> {
             json,
         ),
         Command::Question(QuestionCmd::Show { id, json }) => (Request::QuestionShow { id }, json),
+        Command::Search {
+            query,
+            space,
+            limit,
+            json,
+        } => (
+            Request::Search {
+                // The last word also matches as the start of a longer one, as while typing.
+                query: query.join(" "),
+                space,
+                limit: Some(limit),
+            },
+            json,
+        ),
+        Command::Note(NoteCmd::Links { id, json }) => (Request::NoteLinks { id }, json),
         Command::Status { json } => (Request::Status, json),
         Command::Space(cmd) => space_request(cmd)?,
         Command::Connect { addr, json } => (Request::Connect { addr }, json),
         Command::Peers { json } => (Request::Peers, json),
-        Command::Init { .. } | Command::Serve { .. } => bail!("internal: handled elsewhere"),
+        Command::Init { .. }
+        | Command::Serve { .. }
+        | Command::Import { .. }
+        | Command::Export { .. } => bail!("internal: handled elsewhere"),
     })
 }
 

@@ -29,6 +29,27 @@ pub fn print(resp: &Response, json: bool, me: Option<MemberId>) -> Result<()> {
             }
             Response::Connected { peer } => json!({ "peer": peer }),
             Response::Peers { items } => serde_json::to_value(items)?,
+            Response::Hits { items, .. } => serde_json::to_value(
+                items
+                    .iter()
+                    .map(|h| {
+                        json!({
+                            "id": h.id,
+                            "kind": h.kind,
+                            "title": h.title,
+                            "space": h.space,
+                            "space_name": h.space_name,
+                            "snippet": h.snippet,
+                            "score": h.score,
+                            "tags": h.tags,
+                            "updated_at": h.updated_at,
+                            "title_marks": h.title_marks,
+                            "snippet_marks": h.snippet_marks,
+                        })
+                    })
+                    .collect::<Vec<_>>(),
+            )?,
+            Response::Links(l) => serde_json::to_value(l)?,
             other => serde_json::to_value(other)?,
         };
         serde_json::to_writer_pretty(&mut out, &value)?;
@@ -255,9 +276,93 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
                 )?;
             }
         }
+        Response::Hits { items, total } => hits(out, items, *total)?,
+        Response::Links(l) => {
+            let row = |out: &mut dyn Write, d: &tacit_node::LinkedDoc| {
+                let kind = if d.kind == tacit_node::core::Kind::Question {
+                    "? "
+                } else {
+                    ""
+                };
+                writeln!(out, "  {}  {kind}{}", d.id.short(), d.title)
+            };
+            writeln!(out, "Links to:")?;
+            if l.outgoing.is_empty() && l.unresolved.is_empty() {
+                writeln!(out, "  (none)")?;
+            }
+            for d in &l.outgoing {
+                row(out, d)?;
+            }
+            for t in &l.unresolved {
+                writeln!(out, "  -         [[{t}]] (no such note)")?;
+            }
+            writeln!(out, "Linked from:")?;
+            if l.backlinks.is_empty() {
+                writeln!(out, "  (none)")?;
+            }
+            for d in &l.backlinks {
+                row(out, d)?;
+            }
+        }
         other => writeln!(out, "{other:?}")?,
     }
     Ok(())
+}
+
+/// Search hits: id, kind, title and space on one line, the snippet under it with the matched
+/// words in bold on a terminal (between `*` otherwise).
+fn hits(out: &mut impl Write, items: &[tacit_node::Hit], total: u32) -> std::io::Result<()> {
+    use std::io::IsTerminal;
+    if items.is_empty() {
+        return writeln!(out, "no matches");
+    }
+    let tty = std::io::stdout().is_terminal();
+    let (on, off) = if tty {
+        ("\x1b[1m", "\x1b[0m")
+    } else {
+        ("*", "*")
+    };
+    for h in items {
+        let kind = if h.kind == tacit_node::core::Kind::Question {
+            "? "
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "{}  {kind}{}  [{}]",
+            h.id.short(),
+            marked(&h.title, &h.title_marks, on, off),
+            h.space_name
+        )?;
+        if !h.snippet.is_empty() {
+            writeln!(
+                out,
+                "          {}",
+                marked(&h.snippet, &h.snippet_marks, on, off)
+            )?;
+        }
+    }
+    if total as usize > items.len() {
+        writeln!(out, "({} of {total} matches)", items.len())?;
+    }
+    Ok(())
+}
+
+/// `text` with each marked range (in characters) between `on` and `off`.
+fn marked(text: &str, marks: &[(u32, u32)], on: &str, off: &str) -> String {
+    let mut out = String::with_capacity(text.len() + marks.len() * 8);
+    for (i, c) in text.chars().enumerate() {
+        let i = u32::try_from(i).unwrap_or(u32::MAX);
+        if marks.iter().any(|&(a, _)| a == i) {
+            out.push_str(on);
+        }
+        out.push(c);
+        if marks.iter().any(|&(_, b)| b == i + 1) {
+            out.push_str(off);
+        }
+    }
+    out
 }
 
 fn list(out: &mut impl Write, items: &[ListItem]) -> std::io::Result<()> {

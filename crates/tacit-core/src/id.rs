@@ -107,6 +107,22 @@ random_id!(
     "space"
 );
 
+impl DocId {
+    /// An id derived from `namespace` (SHA-256, truncated): the same bytes always give the same
+    /// id, so a caller names a document it may create again (an imported file) without storing
+    /// a mapping. `namespace` should start with a string saying what it derives for.
+    pub fn derive(namespace: &[u8]) -> DocId {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(b"tacit/doc-id/derive/v1\0")
+            .chain_update(namespace)
+            .finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        DocId(bytes)
+    }
+}
+
 /// A member: the Ed25519 public key of their device.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ts_rs::TS)]
 #[ts(type = "string")]

@@ -23,6 +23,7 @@ mod error;
 mod id;
 mod key;
 pub mod limits;
+pub mod markdown;
 mod space;
 mod text;
 mod ticket;

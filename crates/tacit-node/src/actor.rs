@@ -26,6 +26,8 @@ use crate::api::{Event, Identity, InitReport, ListItem, Request, Response, Statu
 use crate::error::{NodeError, WireError};
 use crate::netview::NetView;
 use crate::replica::{ReplicaReply, ReplicaReq, Replicated, SessionId};
+use crate::search::{Job, Search};
+use tacit_search::Entry;
 
 mod replica;
 mod spaces;
@@ -49,6 +51,32 @@ pub(crate) enum Msg {
     Replica(ReplicaReq, oneshot::Sender<Result<ReplicaReply, NodeError>>),
     /// Flush, checkpoint and stop; reply when done.
     Shutdown(oneshot::Sender<()>),
+    /// The names search filters and hits need.
+    Names(oneshot::Sender<Names>),
+    /// A document and the targets of its links, for `NoteLinks`.
+    LinkSource(String, oneshot::Sender<Result<LinkSource, NodeError>>),
+}
+
+/// Names of spaces and members, for resolving `space:` and `author:` filters and naming hits.
+#[derive(Debug, Clone)]
+pub(crate) struct Names {
+    /// This home's member.
+    pub(crate) me: MemberId,
+    /// Every space this home holds, the personal one first.
+    pub(crate) spaces: Vec<(SpaceId, String)>,
+    /// Every member known by name (this home's own name from its profile).
+    pub(crate) members: Vec<(MemberId, String)>,
+}
+
+/// A document whose links are asked for.
+#[derive(Debug, Clone)]
+pub(crate) struct LinkSource {
+    pub(crate) id: DocId,
+    pub(crate) space: SpaceId,
+    pub(crate) title: String,
+    pub(crate) aliases: Vec<String>,
+    /// Link targets as written, each once, in order.
+    pub(crate) links: Vec<String>,
 }
 
 /// Facts about the node that never change while it runs.
@@ -142,6 +170,11 @@ pub(crate) struct Actor {
     pending_docs: HashSet<DocId>,
     /// Whether `pending` creates a document, which prefix resolution must then see.
     pending_created: bool,
+    /// The search index's side, when it could be opened.
+    search: Option<Arc<Search>>,
+    /// Index entries of documents received whole (read off the actor's thread), by id, for
+    /// the index once their write is committed.
+    pending_entries: HashMap<DocId, Entry>,
 }
 
 /// What a request did: a reply, and what must reach the disk before it is sent (and pushed
@@ -179,6 +212,7 @@ impl Actor {
         key: DeviceKey,
         events: broadcast::Sender<Event>,
         replica: broadcast::Sender<Replicated>,
+        search: Option<Arc<Search>>,
     ) -> Self {
         let spaces = spaces::load_all(&store);
         Self {
@@ -195,6 +229,8 @@ impl Actor {
             pending: Vec::new(),
             pending_docs: HashSet::new(),
             pending_created: false,
+            search,
+            pending_entries: HashMap::new(),
         }
     }
 
@@ -217,9 +253,18 @@ impl Actor {
                     Msg::Request(req, reply) => self.handle(req, reply),
                     Msg::Replica(req, reply) => self.handle_replica(req, reply),
                     Msg::Shutdown(done) => stop = Some(done),
+                    Msg::Names(reply) => {
+                        let _ = reply.send(self.names());
+                    }
+                    Msg::LinkSource(prefix, reply) => {
+                        self.flush();
+                        let _ = reply.send(self.link_source(&prefix));
+                    }
                 }
             }
             self.flush();
+            // Entries of writes that failed or never came (a request that failed midway).
+            self.pending_entries.clear();
         }
         self.close();
         if let Some(done) = stop {
@@ -305,6 +350,7 @@ impl Actor {
             .collect();
         match self.store.write(&writes) {
             Ok(to_compact) => {
+                self.index(&writes);
                 for w in &writes {
                     if let (Some(items), Some(heads)) = (self.items.get_mut(&w.space), w.heads) {
                         items.insert(*w.id.as_bytes(), heads);
@@ -335,12 +381,121 @@ impl Actor {
                 };
                 for w in &writes {
                     self.cache.pop(&w.id);
+                    self.pending_entries.remove(&w.id);
                 }
                 for p in pending {
                     p.reply.send(Err(NodeError::Write(wire.clone())));
                 }
             }
         }
+    }
+
+    /// Tells the search index about committed writes: the latest state of each note and
+    /// question written, read from the document at hand (or loaded by the index thread).
+    fn index(&mut self, writes: &[DocWrite]) {
+        let Some(search) = self.search.clone() else {
+            self.pending_entries.clear();
+            return;
+        };
+        let mut seen = HashSet::new();
+        for w in writes.iter().rev() {
+            if !seen.insert(w.id) || !matches!(w.summary.kind, Kind::Note | Kind::Question) {
+                continue;
+            }
+            if w.summary.deleted {
+                self.pending_entries.remove(&w.id);
+                search.send(Job::Remove(w.id));
+                continue;
+            }
+            if let Some(entry) = self.pending_entries.remove(&w.id) {
+                search.send(Job::Put(Box::new(entry)));
+                continue;
+            }
+            let entry = self.cache.get_mut(&w.id).map(|doc| {
+                let heads = heads_hash(doc);
+                Entry::from_doc(doc, w.space, heads)
+            });
+            match entry {
+                Some(Ok(Some(entry))) => search.send(Job::Put(Box::new(entry))),
+                Some(Ok(None)) => search.send(Job::Remove(w.id)),
+                Some(Err(_)) | None => search.send(Job::Load(w.id, w.space)),
+            }
+        }
+    }
+
+    /// Names of every space and every member known.
+    fn names(&mut self) -> Names {
+        let spaces = self
+            .space_infos()
+            .into_iter()
+            .map(|s| (s.id, s.name))
+            .collect();
+        let mut members: Vec<(MemberId, String)> = Vec::new();
+        if let Ok(me) = self.identity()
+            && !me.profile.name.is_empty()
+        {
+            members.push((me.member, me.profile.name));
+        }
+        for shared in self.spaces.values() {
+            for (id, m) in shared.membership.members() {
+                if !m.name.is_empty() && !members.iter().any(|(x, _)| x == id) {
+                    members.push((*id, m.name.clone()));
+                }
+            }
+        }
+        Names {
+            me: self.info.member,
+            spaces,
+            members,
+        }
+    }
+
+    /// A note or question's title, aliases and link targets.
+    fn link_source(&mut self, prefix: &str) -> Result<LinkSource, NodeError> {
+        let id = self.store.resolve(prefix)?;
+        let listed = self
+            .store
+            .get(id)?
+            .ok_or_else(|| tacit_store::StoreError::NoSuchDocument(prefix.to_owned()))?;
+        if listed.summary.deleted {
+            return Err(tacit_core::CoreError::Deleted(id.to_string()).into());
+        }
+        let doc = self.doc(id)?;
+        let (title, aliases, bodies) = match listed.summary.kind {
+            Kind::Note => {
+                let n = doc.note()?;
+                (n.title, n.aliases, vec![n.body])
+            }
+            Kind::Question => {
+                let q = doc.question()?;
+                let mut bodies = vec![q.body];
+                bodies.extend(q.answers.into_iter().map(|a| a.body));
+                (q.title, Vec::new(), bodies)
+            }
+            Kind::Profile => {
+                return Err(tacit_core::CoreError::WrongKind {
+                    id: id.to_string(),
+                    actual: "profile",
+                    expected: "note",
+                }
+                .into());
+            }
+        };
+        let mut links: Vec<String> = Vec::new();
+        for body in &bodies {
+            for l in tacit_core::markdown::wiki_links(body) {
+                if !l.target.is_empty() && !links.contains(&l.target) {
+                    links.push(l.target);
+                }
+            }
+        }
+        Ok(LinkSource {
+            id,
+            space: listed.space,
+            title,
+            aliases,
+            links,
+        })
     }
 
     /// Replaces the chunks of each document by one snapshot. Failure loses nothing: the
@@ -718,7 +873,7 @@ impl Actor {
             listen_addrs: self.net_view().listen.clone(),
             peers: self.net_view().peers(),
             spaces: self.space_infos(),
-            search: crate::api::SearchState::default(),
+            search: self.search.as_ref().map(|s| s.state()).unwrap_or_default(),
         })
     }
 }

@@ -37,6 +37,7 @@ mod home;
 mod netview;
 mod node;
 mod replica;
+mod search;
 mod sync;
 
 pub use api::{

@@ -16,6 +16,7 @@ use crate::actor::{Actor, MAX_BATCH, Msg, NodeInfo, heads_hash, now_ms};
 use crate::api::{Event, Identity, InitReport, ListItem, Request, Response, Status};
 use crate::error::NodeError;
 use crate::replica::{ReplicaReply, ReplicaReq, Replicated};
+use crate::search::Search;
 use crate::sync::{ActorLink, Engine, NetOptions};
 
 /// Requests queued for the actor before callers wait: two full group-commit batches.
@@ -28,6 +29,9 @@ const ACTIVATIONS: usize = 4;
 /// Local changes buffered per sync session; a session that falls further behind reconciles
 /// again instead.
 const REPLICA_BUFFER: usize = 4096;
+
+/// The search index's directory in the home.
+const INDEX_DIR: &str = "index";
 
 /// Store keys of the home's identity.
 const META_MEMBER: &str = "member";
@@ -50,6 +54,8 @@ pub struct Node {
     engine: Arc<Mutex<Option<Arc<Engine>>>>,
     /// The device key's secret: the network identity.
     secret: Arc<[u8; 32]>,
+    /// The search index, or why it could not be opened.
+    search: Result<Arc<Search>, String>,
 }
 
 impl std::fmt::Debug for Node {
@@ -103,6 +109,10 @@ impl Node {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (replica, _) = broadcast::channel(REPLICA_BUFFER);
         let secret = Arc::new(key.secret());
+        let search = Search::start(&info.home.join(INDEX_DIR), store.path(), info.member);
+        if let Err(e) = &search {
+            tracing::warn!("search is unavailable: {e}");
+        }
         let actor = Actor::new(
             home,
             store,
@@ -110,6 +120,7 @@ impl Node {
             key,
             events.clone(),
             replica.clone(),
+            search.as_ref().ok().cloned(),
         );
         let thread = std::thread::Builder::new()
             .name("tacit-node".into())
@@ -125,6 +136,7 @@ impl Node {
             replica,
             engine: Arc::default(),
             secret,
+            search,
         }
     }
 
@@ -213,6 +225,12 @@ impl Node {
                 return Ok(Response::Peers { items });
             }
             Request::SpaceJoin { ticket } => return self.join(&ticket).await,
+            Request::Search {
+                query,
+                space,
+                limit,
+            } => return self.search(&query, space.as_deref(), limit).await,
+            Request::NoteLinks { id } => return self.links(&id).await,
             _ => {}
         }
         let (reply, rx) = oneshot::channel();
@@ -240,6 +258,39 @@ impl Node {
         Ok(Response::SpaceCreated { id, name })
     }
 
+    async fn search(
+        &self,
+        query: &str,
+        space: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Response, NodeError> {
+        let search = self.search_index()?;
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Names(reply))
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        let names = rx.await.map_err(|_| NodeError::Stopped)?;
+        crate::search::search(search, names, query, space, limit).await
+    }
+
+    async fn links(&self, id: &str) -> Result<Response, NodeError> {
+        let search = self.search_index()?;
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::LinkSource(id.to_owned(), reply))
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        let source = rx.await.map_err(|_| NodeError::Stopped)??;
+        crate::search::links(search, source).await
+    }
+
+    fn search_index(&self) -> Result<Arc<Search>, NodeError> {
+        self.search
+            .clone()
+            .map_err(|e| NodeError::Internal(format!("search is unavailable: {e}")))
+    }
+
     async fn replica_ask(&self, req: ReplicaReq) -> Result<ReplicaReply, NodeError> {
         ActorLink::new(&self.tx).ask(req).await
     }
@@ -258,6 +309,9 @@ impl Node {
         let thread = self.thread.lock().ok().and_then(|mut t| t.take());
         if let Some(t) = thread {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+        if let Ok(search) = self.search.clone() {
+            let _ = tokio::task::spawn_blocking(move || search.stop()).await;
         }
     }
 

@@ -24,6 +24,8 @@ pub(crate) struct Loaded {
     pub(crate) summary: Summary,
     pub(crate) heads: [u8; 8],
     pub(crate) authors: Vec<ChangeAuthor>,
+    /// What the search index holds of it (read here, off the actor's thread).
+    pub(crate) entry: Option<tacit_search::Entry>,
 }
 
 /// A session's request to the actor.

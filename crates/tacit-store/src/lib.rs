@@ -21,15 +21,18 @@
 //! lock that the kernel drops when the process dies.
 
 mod error;
+mod export;
 mod home;
 mod rows;
 mod schema;
+mod search;
 mod shared;
 mod store;
 
 pub use error::StoreError;
 pub use home::Home;
 pub use rows::{Chunk, DocWrite, ListFilter, Listed, SpaceRow, StoreStats};
+pub use search::IndexRow;
 pub use shared::{ADDRESSES_PER_PEER, Address, StoredHeads};
 pub use store::{COMPACT_AFTER_CHUNKS, Store};
 

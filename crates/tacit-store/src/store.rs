@@ -21,7 +21,7 @@ pub const COMPACT_AFTER_CHUNKS: usize = 32;
 
 /// How long a statement waits for a lock held by another connection (a backup tool, a reader)
 /// before failing with "database is locked". The home lock keeps other Tacit processes out.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// SQLite page size of a new database. A document's chunk row is about 0.6× its text (0.6–2.5 KB
 /// for typical notes); 4 KB pages fit only one or two such rows and leave about a third of each
@@ -62,7 +62,7 @@ const CHUNK_SIZES: &str = "
 #[derive(Debug)]
 pub struct Store {
     pub(crate) conn: Connection,
-    path: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
 impl Store {

@@ -52,6 +52,7 @@ function status(peers: number): Status {
       traffic: { frames_out: 0, frames_in: 0, bytes_out: 0, bytes_in: 0, round_trips: 0 },
     })),
     spaces: [],
+    search: { docs: 0, pending: 0, rebuilding: false },
   };
 }
 

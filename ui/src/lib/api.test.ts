@@ -27,7 +27,7 @@ describe("api", () => {
 
   it("passes note_edit's base heads and returns the new heads", async () => {
     invoke.mockResolvedValueOnce({ reply: "done", id: "n1", changed: true, heads: ["h2"] });
-    const edit = { title: "T", body: "b", tags: [], base: ["h1"] };
+    const edit = { title: "T", body: "b", tags: [], aliases: null, base: ["h1"] };
     const r = await api.noteEdit("n1", edit);
     expect(invoke).toHaveBeenCalledWith("execute", { request: { op: "note_edit", id: "n1", edit } });
     expect(r.heads).toEqual(["h2"]);
@@ -40,7 +40,7 @@ describe("api", () => {
 
   it("turns a WireError rejection into an ApiError with kind and message", async () => {
     invoke.mockRejectedValueOnce({ kind: "conflict", message: "note changed" });
-    const err = await api.noteEdit("n1", { title: null, body: null, tags: null, base: [] }).catch((e) => e);
+    const err = await api.noteEdit("n1", { title: null, body: null, tags: null, aliases: null, base: [] }).catch((e) => e);
     expect(err).toBeInstanceOf(api.ApiError);
     expect(err.kind).toBe("conflict");
     expect(err.message).toBe("note changed");
@@ -62,16 +62,16 @@ describe("api", () => {
   it("maps every helper to its request", async () => {
     const cases: [() => Promise<unknown>, unknown, unknown][] = [
       [() => api.whoami(), { op: "whoami" }, { reply: "identity", member: "m", personal_space: "s", profile: {} }],
-      [() => api.noteNew({ title: "t", body: "", tags: [] }), { op: "note_new", draft: { title: "t", body: "", tags: [] }, space: null }, { reply: "created", id: "n" }],
+      [() => api.noteNew({ title: "t", body: "", tags: [], aliases: [] }), { op: "note_new", draft: { title: "t", body: "", tags: [], aliases: [] }, space: null }, { reply: "created", id: "n" }],
       [() => api.noteRm("n"), { op: "note_rm", id: "n" }, { reply: "done", id: "n", changed: true, heads: [] }],
-      [() => api.ask({ title: "q", body: "", tags: [] }), { op: "ask", draft: { title: "q", body: "", tags: [] }, space: null }, { reply: "created", id: "q" }],
+      [() => api.ask({ title: "q", body: "", tags: [], aliases: [] }), { op: "ask", draft: { title: "q", body: "", tags: [], aliases: [] }, space: null }, { reply: "created", id: "q" }],
       [() => api.answer("q", "b"), { op: "answer", question: "q", body: "b" }, { reply: "answered", question: "q", id: "a" }],
       [() => api.accept("q", "a"), { op: "accept", question: "q", answer: "a" }, { reply: "done", id: "q", changed: true, heads: [] }],
       [() => api.thank("q", "a"), { op: "thank", question: "q", answer: "a" }, { reply: "done", id: "q", changed: true, heads: [] }],
       [() => api.questions(true), { op: "questions", unanswered: true, limit: null, space: null }, { reply: "list", items: [] }],
       [() => api.questionShow("q"), { op: "question_show", id: "q" }, { reply: "question", id: "q", answers: [] }],
       [() => api.noteList(5, "sp"), { op: "note_list", limit: 5, space: "sp" }, { reply: "list", items: [] }],
-      [() => api.noteNew({ title: "t", body: "", tags: [] }, "sp"), { op: "note_new", draft: { title: "t", body: "", tags: [] }, space: "sp" }, { reply: "created", id: "n" }],
+      [() => api.noteNew({ title: "t", body: "", tags: [], aliases: [] }, "sp"), { op: "note_new", draft: { title: "t", body: "", tags: [], aliases: [] }, space: "sp" }, { reply: "created", id: "n" }],
       [() => api.spaceList(), { op: "space_list" }, { reply: "spaces", items: [] }],
       [() => api.spaceNew("Team"), { op: "space_new", name: "Team" }, { reply: "space_created", id: "s", name: "Team" }],
       [() => api.spaceShow("s"), { op: "space_show", space: "s" }, { reply: "space", info: {}, members: [], removed: [] }],

@@ -1,7 +1,8 @@
-// Every call into the desktop shell. The shell has seven commands (`app_state`, `init`,
-// `execute`, `ui_painted`, `network_state`, `take_link`, `ticket_info`) and three events
-// (`node-event`, `node-lagged`, `join-link`); nothing else in the UI calls `invoke` or `listen`,
-// so tests mock this module or `@tauri-apps/api/core`.
+// Every call into the desktop shell. The shell has nine commands (`app_state`, `init`,
+// `execute`, `ui_painted`, `network_state`, `take_link`, `ticket_info`, `import_folder`,
+// `export_folder`) and four events (`node-event`, `node-lagged`, `join-link`, `vault-progress`);
+// nothing else in the UI calls `invoke` or `listen` (the folder picker is tauri-plugin-dialog's
+// `open`), so tests mock this module or `@tauri-apps/api/core`.
 
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
@@ -10,7 +11,9 @@ import type {
   Draft,
   ErrorKind,
   Event as NodeEvent,
+  Hit,
   Identity,
+  Links,
   ListItem,
   NetworkState,
   NoteEdit,
@@ -26,6 +29,36 @@ import type {
   Status,
   TicketInfo,
 } from "./bindings";
+
+// The import and export's types (tacit-vault's, generated into bindings.ts once that crate is
+// wired into the shell).
+/** A file that an import skipped, failed on or warns about, and why. */
+export interface FileNote {
+  path: string;
+  reason: string;
+}
+/** How far an import or export is: `done` of `total` files, the one at hand. */
+export interface Progress {
+  done: number;
+  total: number;
+  path: string;
+}
+/** What an import did. */
+export interface ImportSummary {
+  created: number;
+  updated: number;
+  unchanged: number;
+  skipped: FileNote[];
+  failed: FileNote[];
+  warnings: FileNote[];
+}
+/** What an export wrote. */
+export interface ExportSummary {
+  notes: number;
+  questions: number;
+  files: number;
+  dir: string;
+}
 
 /** A failed call, as the node or the shell explains it. */
 export class ApiError extends Error {
@@ -168,6 +201,31 @@ export function takeLink(): Promise<string | null> {
   return call<string | null>("take_link");
 }
 
+/** Imports the Markdown files under `dir` into `space` (an id; the personal space when null);
+ * progress arrives as `vault-progress` events meanwhile. */
+export function importFolder(dir: string, space: string | null): Promise<ImportSummary> {
+  return call<ImportSummary>("import_folder", { dir, space });
+}
+
+/** Exports `space` (every space when null) as Markdown files under `dir`; progress arrives as
+ * `vault-progress` events meanwhile. */
+export function exportFolder(dir: string, space: string | null): Promise<ExportSummary> {
+  return call<ExportSummary>("export_folder", { dir, space });
+}
+
+/** How far the running import or export is (a few times a second at most). */
+export function onVaultProgress(fn: (p: Progress) => void): Promise<UnlistenFn> {
+  return transport.listen<Progress>("vault-progress", fn);
+}
+
+/** Asks for a folder with the system's folder chooser; null when cancelled. Throws where there
+ * is no chooser (a browser, a missing portal): the person types the path instead. */
+export async function pickFolder(title: string, defaultPath?: string): Promise<string | null> {
+  const { open } = await import("@tauri-apps/plugin-dialog");
+  const picked = await open({ directory: true, multiple: false, title, defaultPath });
+  return typeof picked === "string" ? picked : null;
+}
+
 /** What a ticket says (space, role, expiry), read locally before joining. */
 export function ticketInfo(ticket: string): Promise<TicketInfo> {
   return call<TicketInfo>("ticket_info", { ticket });
@@ -299,4 +357,23 @@ export async function spaceLeave(space: string): Promise<void> {
 
 export async function peers(): Promise<PeerInfo[]> {
   return (await execute({ op: "peers" }, "peers")).items;
+}
+
+// ---- search and links --------------------------------------------------------------------
+
+/** Notes and questions matching `query` (words, `"phrases"`, `tag:`, `kind:`, `space:`,
+ * `author:`), best first; only `space`'s when given. `total` counts every match. */
+export async function search(
+  query: string,
+  space: string | null = null,
+  limit?: number,
+): Promise<{ items: Hit[]; total: number }> {
+  const { items, total } = await execute({ op: "search", query, space, limit: limit ?? null }, "hits");
+  return { items, total };
+}
+
+/** A note's `[[wiki links]]` both ways: the notes it reaches, targets that name none, and the
+ * notes and questions linking to it. */
+export async function noteLinks(id: string): Promise<Links> {
+  return strip(await execute({ op: "note_links", id }, "links"));
 }

@@ -18,11 +18,14 @@ import { mergeNewest } from "./listMerge";
 export type View = "notes" | "questions" | "members" | "profile";
 export type PreviewMode = "edit" | "preview" | "split";
 export type Overlay = "shortcuts" | "palette" | null;
-/** A dialog over the window: create a space, join one (with a ticket to start from), invite. */
+/** A dialog over the window: create a space, join one (with a ticket to start from), invite,
+ * import a Markdown folder, export to one (the selected space, or every space). */
 export type Dialog =
   | { kind: "new-space" }
   | { kind: "join"; ticket: string }
   | { kind: "invite" }
+  | { kind: "import" }
+  | { kind: "export"; all: boolean }
   | null;
 
 /** How long a burst of events may last before lists are read again, in ms. */
@@ -95,6 +98,8 @@ export class AppModel {
   save = $state<{ key: number; state: SaveState; error: string | null } | null>(null);
   /** Ticks every 30 s so that relative times move on. */
   now = $state(Date.now());
+  /** Whether the palette searches every space (else only the selected one). */
+  searchAll = $state(true);
 
   unanswered = $derived(this.questions.filter((q) => !q.accepted).length);
   /** The selected space (the personal one until the spaces are read). */
@@ -106,6 +111,7 @@ export class AppModel {
 
   private keys = 0;
   private docListeners = new Map<string, Set<DocListener>>();
+  private anyDocListeners = new Set<DocListener>();
   private flushers = new Set<() => void>();
 
   constructor() {
@@ -322,6 +328,7 @@ export class AppModel {
         else if (this.isSelected(e.space)) this.listChanged(e.kind, e.id, e.deleted);
         this.refreshStatus();
         for (const fn of this.docListeners.get(e.id) ?? []) fn(e);
+        for (const fn of this.anyDocListeners) fn(e);
         return;
       case "spaces_changed":
         this.refreshSpaces();
@@ -340,6 +347,13 @@ export class AppModel {
     void this.loadAll();
     void this.loadIdentity();
     for (const set of this.docListeners.values()) for (const fn of set) fn(null);
+    for (const fn of this.anyDocListeners) fn(null);
+  }
+
+  /** Calls `fn` on each change of any document (and with null after missed events). */
+  watchDocs(fn: DocListener): () => void {
+    this.anyDocListeners.add(fn);
+    return () => this.anyDocListeners.delete(fn);
   }
 
   /** Calls `fn` on each event about document `id` (and with null after missed events). */
@@ -426,6 +440,16 @@ export class AppModel {
   closeNote(): void {
     this.note = null;
     this.save = null;
+  }
+
+  /** Opens a note or question of any space (a search hit, a link): its space is selected
+   * first when it is not the selected one. */
+  openDoc(doc: { id: string; kind: string; space: string }): void {
+    const personal = this.spaces.find((s) => s.personal)?.id ?? this.identity?.personal_space;
+    const selected = this.spaceId ?? personal;
+    if (doc.space !== selected) this.selectSpace(doc.space);
+    if (doc.kind === "note") this.openNote(doc.id);
+    else if (doc.kind === "question") this.openQuestion(doc.id);
   }
 
   openQuestion(id: string): void {

@@ -68,7 +68,7 @@ describe("AppModel live updates", () => {
     await app.loadNotes();
     expect(app.notes.length).toBe(120);
     const oldest = ids[0];
-    node.execute({ op: "note_edit", id: oldest, edit: { title: "Renamed", body: null, tags: null, base: null } });
+    node.execute({ op: "note_edit", id: oldest, edit: { title: "Renamed", body: null, tags: null, aliases: null, base: null } });
     node.execute({ op: "note_rm", id: ids[5] });
     const fresh = node.add("note", "Fresh");
     sent = [];

@@ -17,7 +17,7 @@ export function installMock(): MockNode {
     }
   } else if (mode !== "empty") {
     node.add("note", "Restarting the ingest worker", "When the queue backs up:\n\n```sh\nsystemctl restart ingest\n```\n\nSee [runbook](https://example.com/runbook).", ["ops", "ingest"], now - 3 * 3600_000);
-    node.add("note", "Why we pin Postgres 15", "The **planner** change in 16 slowed our reporting queries.\n\n- checked with `EXPLAIN ANALYZE`\n- revisit next quarter", ["postgres"], now - 26 * 3600_000);
+    node.add("note", "Why we pin Postgres 15", "The **planner** change in 16 slowed our reporting queries.\n\n- checked with `EXPLAIN ANALYZE`\n- revisit next quarter\n\nSee [[Restarting the ingest worker]] and [[Reporting queries]].", ["postgres"], now - 26 * 3600_000);
     node.add("question", "How do I rotate the staging TLS certificate?", "The cert expires next week.", ["tls", "staging"], now - 5 * 3600_000);
     const team = node.addSpace("Platform team", { sync: "up_to_date" });
     node.spaces.get(team)!.members.push({ member: "b".repeat(52), name: "Grace Hopper", org: "Navy", role: "editor", joined_at: now - 86400_000, me: false, connected: true });
@@ -25,6 +25,16 @@ export function installMock(): MockNode {
     node.peerCount = 1;
   }
   const events = new Set<(e: unknown) => void>();
+  const progress = new Set<(p: unknown) => void>();
+  /** A folder job that takes a second and reports ten steps, as the shell's does. */
+  const job = async <T>(files: string[], result: T): Promise<T> => {
+    for (let i = 0; i < files.length; i++) {
+      progress.forEach((fn) => fn({ done: i, total: files.length, path: files[i] }));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return result;
+  };
+  const files = Array.from({ length: 10 }, (_, i) => `notes/file-${i + 1}.md`);
   node.listeners.add((e: NodeEvent) => {
     // Delivered asynchronously, like the shell's events.
     setTimeout(() => events.forEach((fn) => fn(e)), 5);
@@ -47,11 +57,27 @@ export function installMock(): MockNode {
           return null as T;
         case "ticket_info":
           return node.ticketInfo(String(args?.ticket ?? "")) as T;
+        case "import_folder":
+          return (await job(files, {
+            created: 8,
+            updated: 1,
+            unchanged: 1,
+            skipped: [{ path: "attachments/diagram.png", reason: "not a Markdown file" }],
+            failed: [{ path: "notes/old.md", reason: "not UTF-8 text" }],
+            warnings: [{ path: "notes/file-3.md", reason: "the tag \"a b\" is not a tag; left out" }],
+          })) as T;
+        case "export_folder":
+          return (await job(files, { notes: 9, questions: 1, files: 10, dir: String(args?.dir ?? "") })) as T;
         default:
           throw { kind: "internal", message: `no command ${cmd}` };
       }
     },
     listen: async <T>(event: string, handler: (payload: T) => void) => {
+      if (event === "vault-progress") {
+        const fn = (p: unknown) => handler(p as T);
+        progress.add(fn);
+        return () => progress.delete(fn);
+      }
       if (event !== "node-event") return () => {};
       const fn = (e: unknown) => handler(e as T);
       events.add(fn);

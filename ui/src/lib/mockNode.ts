@@ -7,7 +7,9 @@ import type {
   AnswerView,
   AppState,
   Event as NodeEvent,
+  Hit,
   Identity,
+  LinkedDoc,
   ListItem,
   MemberInfo,
   Request,
@@ -20,6 +22,7 @@ import type {
   WireError,
 } from "./bindings";
 import { normalizeTag } from "./tags";
+import { searchDocs, wikiTargets } from "./mockSearch";
 
 interface Doc {
   id: string;
@@ -27,6 +30,7 @@ interface Doc {
   title: string;
   body: string;
   tags: string[];
+  aliases: string[];
   author: string;
   created_at: number;
   updated_at: number;
@@ -251,6 +255,7 @@ export class MockNode {
     tags: string[] = [],
     at?: number,
     space: string = this.identity.personal_space,
+    aliases: string[] = [],
   ): string {
     const t = at ?? this.time();
     const id = this.nextId();
@@ -260,6 +265,7 @@ export class MockNode {
       title,
       body,
       tags: this.tags(tags),
+      aliases: [...aliases].sort(),
       author: this.identity.member,
       created_at: t,
       updated_at: t,
@@ -304,6 +310,47 @@ export class MockNode {
       }));
   }
 
+  private spaceName(id: string): string {
+    return id === this.identity.personal_space ? "Personal" : (this.spaces.get(id)?.name ?? id);
+  }
+
+  private spaceIdByName(name: string): string | null {
+    try {
+      return this.spaceOf(name);
+    } catch {
+      return null;
+    }
+  }
+
+  /** A note's links both ways, by `[[title]]` or `[[alias]]` within its space. */
+  private links(ref: string): { id: string; outgoing: LinkedDoc[]; unresolved: string[]; backlinks: LinkedDoc[] } {
+    const d = this.get(ref, "note");
+    const live = [...this.docs.values()].filter((x) => !x.deleted && x.space === d.space);
+    const named = (target: string) => {
+      const t = target.trim().toLowerCase();
+      return live.find(
+        (x) => x.kind === "note" && (x.title.toLowerCase() === t || x.aliases.some((a) => a.toLowerCase() === t)),
+      );
+    };
+    const linked = (x: Doc): LinkedDoc => ({ id: x.id, kind: x.kind, title: x.title, space: x.space });
+    const outgoing: LinkedDoc[] = [];
+    const unresolved: string[] = [];
+    for (const target of wikiTargets(d.body)) {
+      const to = named(target);
+      if (to === undefined) {
+        if (!unresolved.includes(target)) unresolved.push(target);
+      } else if (to.id !== d.id && !outgoing.some((o) => o.id === to.id)) {
+        outgoing.push(linked(to));
+      }
+    }
+    const names = [d.title, ...d.aliases].map((n) => n.toLowerCase());
+    const backlinks = live
+      .filter((x) => x.id !== d.id && wikiTargets(x.body).some((t) => names.includes(t.trim().toLowerCase())))
+      .sort((a, b) => b.updated_at - a.updated_at)
+      .map(linked);
+    return { id: d.id, outgoing, unresolved, backlinks };
+  }
+
   appState(): AppState {
     if (this.state === "first_run") return { state: "first_run", home: this.home };
     if (this.state === "failed") {
@@ -346,7 +393,15 @@ export class MockNode {
         const space = this.spaceOf(request.space);
         const shared = this.spaces.get(space);
         if (shared && shared.role === "reader") fail("refused", `readers do not write in ${shared.name}`);
-        const id = this.add(kind, this.title(request.draft.title), request.draft.body, request.draft.tags, undefined, space);
+        const id = this.add(
+          kind,
+          this.title(request.draft.title),
+          request.draft.body,
+          request.draft.tags,
+          undefined,
+          space,
+          kind === "note" ? request.draft.aliases : [],
+        );
         this.emit(this.get(id, kind));
         return { reply: "created", id };
       }
@@ -363,6 +418,7 @@ export class MockNode {
           title: d.title,
           body: d.body,
           tags: d.tags,
+          aliases: d.aliases,
           author: d.author,
           created_at: d.created_at,
           updated_at: d.updated_at,
@@ -378,9 +434,11 @@ export class MockNode {
         const title = e.title != null ? this.title(e.title) : d.title;
         const tags = e.tags != null ? this.tags(e.tags) : d.tags;
         const body = e.body ?? d.body;
-        const changed = title !== d.title || body !== d.body || tags.join() !== d.tags.join();
+        const aliases = e.aliases != null ? [...e.aliases].sort() : d.aliases;
+        const changed =
+          title !== d.title || body !== d.body || tags.join() !== d.tags.join() || aliases.join() !== d.aliases.join();
         if (changed) {
-          Object.assign(d, { title, body, tags, updated_at: this.time(), heads: this.newHeads() });
+          Object.assign(d, { title, body, tags, aliases, updated_at: this.time(), heads: this.newHeads() });
           this.emit(d);
         }
         return { reply: "done", id: d.id, changed, heads: d.heads };
@@ -475,6 +533,7 @@ export class MockNode {
             traffic: { frames_out: 0, frames_in: 0, bytes_out: 0, bytes_in: 0, round_trips: 0 },
           })),
           spaces: this.spaceInfos(),
+          search: { docs: [...this.docs.values()].filter((d) => !d.deleted).length, pending: 0, rebuilding: false },
         };
       case "space_list":
         return { reply: "spaces", items: this.spaceInfos() };
@@ -534,6 +593,18 @@ export class MockNode {
       }
       case "peers":
         return { reply: "peers", items: [] };
+      case "search": {
+        const space = request.space == null ? null : this.spaceOf(request.space);
+        const docs = [...this.docs.values()].filter((d) => !d.deleted && (space === null || d.space === space));
+        const { items, total } = searchDocs(docs, request.query, request.limit ?? 20, {
+          spaceName: (id) => this.spaceName(id),
+          spaceId: (name) => this.spaceIdByName(name),
+          authorName: (m) => (m === this.identity.member ? this.identity.profile.name : ""),
+        });
+        return { reply: "hits", items: items satisfies Hit[], total };
+      }
+      case "note_links":
+        return { reply: "links", ...this.links(request.id) };
       default:
         return fail("invalid", `the mock does not do ${request.op}`);
     }

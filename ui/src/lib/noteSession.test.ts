@@ -109,7 +109,7 @@ describe("NoteSession", () => {
     session.setTags(["a", "b"]);
     expect(session.state).toBe("dirty");
     await session.flush();
-    expect(api.edits()).toEqual([{ title: "Plan B", body: "one\ntwo\n", tags: ["a", "b"], base: heads }]);
+    expect(api.edits()).toEqual([{ title: "Plan B", body: "one\ntwo\n", tags: ["a", "b"], aliases: null, base: heads }]);
     expect(session.state).toBe("saved");
     expect(session.base.heads).toEqual(api.stored(id).heads);
     expect(api.stored(id).body).toBe("one\ntwo\n");

@@ -282,7 +282,7 @@ export class NoteSession {
     this.sinceSend = ChangeSet.empty(this.doc.length);
     try {
       if (this.id === null) {
-        const id = await this.api.noteNew({ title, body, tags });
+        const id = await this.api.noteNew({ title, body, tags, aliases: [] });
         this.id = id;
         const view = await this.api.noteShow(id);
         const same = normalizeBody(view.body) === body;
@@ -296,6 +296,8 @@ export class NoteSession {
           title,
           body,
           tags,
+          // The editor does not edit aliases: the node keeps them as they are.
+          aliases: null,
           base: this.base.heads,
         });
         this.base = { title, body, tags, heads: reply.heads };

@@ -23,6 +23,17 @@ export function matches(title: string, query: string): boolean {
     .every((w) => t.includes(w));
 }
 
+/** Whether every word of `query` starts a word of `title` (case-insensitive): "exp md"
+ * matches "Export … to Markdown…", "port" does not. An empty query matches. */
+export function wordsStart(title: string, query: string): boolean {
+  const words = title.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((w) => w !== "");
+  return query
+    .toLowerCase()
+    .split(/\s+/)
+    .filter((w) => w !== "")
+    .every((q) => words.some((w) => w.startsWith(q)));
+}
+
 /** Entries for `query`: matching commands first, then notes and questions (newest first, as
  * listed); titles that start with the query rank before the rest. */
 export function paletteMatches(
@@ -50,4 +61,70 @@ export function paletteMatches(
   const starts = docs.filter((d) => d.title.toLowerCase().startsWith(lower));
   const rest = docs.filter((d) => !d.title.toLowerCase().startsWith(lower));
   return [...cmds, ...spc, ...starts, ...rest].slice(0, MAX_RESULTS);
+}
+
+// ---- search ------------------------------------------------------------------------------
+
+/** A piece of text, marked (a match) or not. */
+export interface Segment {
+  text: string;
+  mark: boolean;
+}
+
+/**
+ * Cuts `text` into marked and unmarked pieces. `marks` are `[start, end)` offsets in Unicode
+ * code points (as the node counts them); they come from the node and, through it, from peers, so
+ * ranges out of order, overlapping or out of bounds are tolerated (clipped, merged).
+ */
+export function markSegments(text: string, marks: readonly (readonly [number, number])[]): Segment[] {
+  const chars = Array.from(text);
+  const ranges = marks
+    .map(([s, e]) => [Math.max(0, Math.min(s, chars.length)), Math.max(0, Math.min(e, chars.length))] as [number, number])
+    .filter(([s, e]) => e > s)
+    .sort((a, b) => a[0] - b[0]);
+  const out: Segment[] = [];
+  let at = 0;
+  for (const [s, e] of ranges) {
+    const start = Math.max(s, at);
+    if (e <= start) continue;
+    if (start > at) out.push({ text: chars.slice(at, start).join(""), mark: false });
+    const last = out[out.length - 1];
+    if (last?.mark && start === at) last.text += chars.slice(start, e).join("");
+    else out.push({ text: chars.slice(start, e).join(""), mark: true });
+    at = e;
+  }
+  if (at < chars.length || out.length === 0) out.push({ text: chars.slice(at).join(""), mark: false });
+  return out;
+}
+
+/** A `kind:` filter the palette offers as a toggle. */
+export type KindFilter = "note" | "question";
+
+const KIND_TOKEN = /(^|\s)kind:(\S*)/gi;
+
+/** The kind the query filters on (its last `kind:` filter), or null. */
+export function queryKind(query: string): KindFilter | null {
+  let kind: KindFilter | null = null;
+  for (const m of query.matchAll(KIND_TOKEN)) {
+    const v = m[2].toLowerCase();
+    kind = v === "note" || v === "question" ? v : null;
+  }
+  return kind;
+}
+
+/** The query with its `kind:` filters replaced by `kind` (removed when null). */
+export function withKind(query: string, kind: KindFilter | null): string {
+  const rest = query.replace(KIND_TOKEN, " ").replace(/\s+/g, " ").trim();
+  if (kind === null) return rest;
+  return rest === "" ? `kind:${kind} ` : `${rest} kind:${kind} `;
+}
+
+/** Whether the query asks for commands only (`>` first). */
+export function isCommandQuery(query: string): boolean {
+  return query.trimStart().startsWith(">");
+}
+
+/** The words of a command query (after the `>`). */
+export function commandText(query: string): string {
+  return query.trimStart().replace(/^>\s*/, "");
 }

@@ -445,6 +445,10 @@ impl Actor {
                 .push(changed_event(doc.id, space, &doc.summary, true));
             done.pushes
                 .extend(self.push(space, doc.id, &doc.data, Some(origin)));
+            if let Some(mut entry) = doc.entry {
+                entry.space = space;
+                self.pending_entries.insert(doc.id, entry);
+            }
             done.writes.push(DocWrite {
                 id: doc.id,
                 space,

@@ -372,6 +372,9 @@ impl Actor {
         // then the space and everything in it leave this home.
         self.membership_changed(space);
         self.store.remove_space(space)?;
+        if let Some(search) = &self.search {
+            search.send(crate::search::Job::RemoveSpace(space));
+        }
         self.spaces.remove(&space);
         self.items.remove(&space);
         self.cache.clear();

@@ -1,30 +1,343 @@
 //! Imports from and exports to Markdown folders: the node's side. The folder itself is read and
 //! written by the caller (`tacit-vault`); the actor writes the notes it is given and hands out
 //! whole documents a page at a time.
+//!
+//! An imported note's document id is derived from its space and its key (the file's path in the
+//! folder), so importing the same folder again finds the same documents without a table of what
+//! was imported: they are updated, not duplicated. An id given in the note (a Tacit export's front
+//! matter) wins when this space holds that document or no space does.
 
-use tacit_core::DocId;
+use std::collections::{HashMap, HashSet};
 
-use super::{Actor, Outcome};
-use crate::api::{ExportPage, ImportNote};
+use tacit_core::{Doc, DocId, Edit, Kind, MemberId, NoteEdit, NoteView, QuestionView, SpaceId};
+use tacit_store::Listed;
+
+use super::{Actor, Outcome, now_ms};
+use crate::api::{ExportPage, ImportNote, ImportReport, Response};
 use crate::error::NodeError;
+
+/// Most notes one import request writes: they go in one transaction and one reply, and a
+/// thousand notes of a few KB keep both well under the control socket's 8 MiB line.
+pub(crate) const MAX_IMPORT_NOTES: usize = 1000;
+
+/// Documents in an export page when the caller does not say.
+const DEFAULT_EXPORT_PAGE: u32 = 200;
+/// Most documents in an export page.
+const MAX_EXPORT_PAGE: u32 = 1000;
+/// A page stops growing once its text passes this many bytes (it always holds at least one
+/// document), so that its reply stays far below the control socket's 16 MiB reply limit.
+const EXPORT_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Suffixes tried after a key whose document was deleted (`key#2`, `key#3`, …): a deleted
+/// document cannot come back under its id, so the file gets the next free derived id.
+const MAX_KEY_SUFFIX: u32 = 64;
+
+/// A document as an export reads it.
+enum View {
+    Note(NoteView),
+    Question(Box<QuestionView>),
+    Other,
+}
+
+/// Where one imported note goes.
+enum Target {
+    /// A live document of this space, to update.
+    Update(DocId),
+    /// A new document with this id.
+    Create(DocId),
+}
 
 impl Actor {
     /// Writes imported notes: updates the ones imported before, creates the others.
     pub(super) fn import(
         &mut self,
-        _space: Option<&str>,
-        _notes: Vec<ImportNote>,
+        space: Option<&str>,
+        notes: Vec<ImportNote>,
     ) -> Result<Outcome, NodeError> {
-        Err(NodeError::Internal("import is not built yet".into()))
+        if notes.len() > MAX_IMPORT_NOTES {
+            return Err(NodeError::Invalid(format!(
+                "an import request holds at most {MAX_IMPORT_NOTES} notes, this one {}; send them in several requests",
+                notes.len()
+            )));
+        }
+        let space = self.space_ref(space)?;
+        self.check_write(space)?;
+        if self.pending_created {
+            self.flush(); // a document created earlier in this group commit must be found
+        }
+        // Documents this request changed in memory: dropped from the cache if it fails, as its
+        // writes are then never stored.
+        let mut touched: Vec<DocId> = Vec::new();
+        let result = self.import_notes(space, notes, &mut touched);
+        if result.is_err() {
+            for id in touched {
+                self.cache.pop(&id);
+            }
+        }
+        result
+    }
+
+    fn import_notes(
+        &mut self,
+        space: SpaceId,
+        notes: Vec<ImportNote>,
+        touched: &mut Vec<DocId>,
+    ) -> Result<Outcome, NodeError> {
+        let now = now_ms();
+        let mut out = Outcome::read(Response::Done {
+            id: DocId::from_bytes([0; 16]),
+            changed: false,
+            heads: Vec::new(),
+        });
+        let mut report = ImportReport::default();
+        // The key of the note each document of this request came from.
+        let mut seen: HashMap<DocId, String> = HashMap::new();
+        for note in notes {
+            let kind = match note.kind {
+                Kind::Question => Kind::Question,
+                _ => Kind::Note,
+            };
+            let target = self.import_target(space, kind, &note)?;
+            let id = match target {
+                Target::Update(id) | Target::Create(id) => id,
+            };
+            if let Some(first) = seen.insert(id, note.key.clone()) {
+                return Err(NodeError::Invalid(format!(
+                    "{first:?} and {:?} of one import both go to document {id}: give each its own key and id",
+                    note.key
+                )));
+            }
+            let mut draft = note.draft;
+            if kind == Kind::Question {
+                draft.aliases.clear(); // questions have no aliases
+            }
+            touched.push(id);
+            let step = match target {
+                Target::Create(id) => {
+                    let edit = Edit {
+                        by: self.info.member,
+                        at: note.created_at.unwrap_or(now),
+                    };
+                    let doc = match kind {
+                        Kind::Question => Doc::new_question(id, edit, draft)?,
+                        _ => Doc::new_note(id, edit, draft)?,
+                    };
+                    report.created += 1;
+                    self.created(doc, space)?
+                }
+                Target::Update(id) => {
+                    let summary = self.doc(id)?.summary()?;
+                    let listed = Listed { id, space, summary };
+                    let aliases = (kind == Kind::Note).then_some(draft.aliases);
+                    let change = NoteEdit {
+                        title: Some(draft.title),
+                        body: Some(draft.body),
+                        tags: Some(draft.tags),
+                        aliases,
+                        base: None,
+                    };
+                    let step = self.change(&listed, |doc, e| doc.edit_text(e, change))?;
+                    if matches!(step.response, Response::Done { changed: true, .. }) {
+                        report.updated += 1;
+                    } else {
+                        report.unchanged += 1;
+                    }
+                    step
+                }
+            };
+            out.writes.extend(step.writes);
+            out.events.extend(step.events);
+            out.pushes.extend(step.pushes);
+            report.ids.push(id);
+        }
+        out.response = Response::Imported(report);
+        Ok(out)
+    }
+
+    /// The document an imported note goes to: the one its id names when this space holds it
+    /// (or no space does), else the one derived from its key.
+    fn import_target(
+        &mut self,
+        space: SpaceId,
+        kind: Kind,
+        note: &ImportNote,
+    ) -> Result<Target, NodeError> {
+        if let Some(id) = note.id {
+            match self.store.get(id)? {
+                None => return Ok(Target::Create(id)),
+                Some(l) if l.space == space && !l.summary.deleted && l.summary.kind == kind => {
+                    return Ok(Target::Update(id));
+                }
+                // Held by another space, deleted, or of another kind: the key decides.
+                Some(_) => {}
+            }
+        }
+        let key = normalise_key(&note.key);
+        for n in 1..=MAX_KEY_SUFFIX {
+            let key = if n == 1 {
+                key.clone()
+            } else {
+                format!("{key}#{n}")
+            };
+            let id = derived_id(space, &key);
+            match self.store.get(id)? {
+                None => return Ok(Target::Create(id)),
+                Some(l) if !l.summary.deleted && l.summary.kind == kind => {
+                    return Ok(Target::Update(id));
+                }
+                Some(_) => {}
+            }
+        }
+        Err(NodeError::Invalid(format!(
+            "{:?} was imported and deleted {MAX_KEY_SUFFIX} times; rename the file to import it again",
+            note.key
+        )))
     }
 
     /// One page of a space's notes and questions, whole.
     pub(super) fn export(
         &mut self,
-        _space: Option<&str>,
-        _after: Option<DocId>,
-        _limit: Option<u32>,
+        space: Option<&str>,
+        after: Option<DocId>,
+        limit: Option<u32>,
     ) -> Result<ExportPage, NodeError> {
-        Err(NodeError::Internal("export is not built yet".into()))
+        let space = self.space_ref(space)?;
+        let limit = limit
+            .unwrap_or(DEFAULT_EXPORT_PAGE)
+            .clamp(1, MAX_EXPORT_PAGE) as usize;
+        // One more than the page, to know whether another page follows.
+        let rows = self.store.export_page(space, after, limit + 1)?;
+        let mut notes: Vec<NoteView> = Vec::new();
+        let mut questions: Vec<QuestionView> = Vec::new();
+        let mut bytes = 0usize;
+        let mut last = None;
+        let mut more = rows.len() > limit;
+        for (i, row) in rows.iter().take(limit).enumerate() {
+            if i > 0 && bytes > EXPORT_PAGE_BYTES {
+                more = true;
+                break;
+            }
+            match self.export_view(row.id, row.summary.kind)? {
+                View::Note(view) => {
+                    bytes += view.title.len() + view.body.len();
+                    notes.push(view);
+                }
+                View::Question(view) => {
+                    bytes += view.title.len() + view.body.len();
+                    bytes += view.answers.iter().map(|a| a.body.len()).sum::<usize>();
+                    questions.push(*view);
+                }
+                View::Other => {}
+            }
+            last = Some(row.id);
+        }
+        let mut authors: HashSet<MemberId> = HashSet::new();
+        authors.extend(notes.iter().map(|n| n.author));
+        for q in &questions {
+            authors.insert(q.author);
+            authors.extend(q.answers.iter().map(|a| a.author));
+        }
+        let names = self.member_names(space, &authors);
+        Ok(ExportPage {
+            space,
+            space_name: self.export_space_name(space),
+            notes,
+            questions,
+            names,
+            next: if more { last } else { None },
+        })
+    }
+
+    /// A document's view for an export: from the cached document, or from one loaded without
+    /// entering the cache (an export reads every document once, and must not push out what the
+    /// user works on).
+    fn export_view(&mut self, id: DocId, kind: Kind) -> Result<View, NodeError> {
+        let view = |doc: &mut Doc| -> Result<View, NodeError> {
+            Ok(match kind {
+                Kind::Note => View::Note(doc.note()?),
+                Kind::Question => View::Question(Box::new(doc.question()?)),
+                Kind::Profile => View::Other,
+            })
+        };
+        if let Some(doc) = self.cache.peek_mut(&id) {
+            return view(doc);
+        }
+        let chunks = self.store.load_chunks(id)?;
+        let mut doc = Doc::load(id, chunks.iter().map(Vec::as_slice), self.info.member)?;
+        view(&mut doc)
+    }
+
+    fn export_space_name(&self, space: SpaceId) -> String {
+        if space == self.info.personal {
+            return "Personal".into();
+        }
+        self.spaces
+            .get(&space)
+            .map(|s| s.row.name.clone())
+            .unwrap_or_default()
+    }
+
+    /// The names of `authors` as this home knows them: the space's membership (removed members
+    /// too), and this home's profile for its own member.
+    fn member_names(
+        &mut self,
+        space: SpaceId,
+        authors: &HashSet<MemberId>,
+    ) -> Vec<(MemberId, String)> {
+        let mut names: Vec<(MemberId, String)> = Vec::new();
+        if let Some(shared) = self.spaces.get(&space) {
+            let members = shared.membership.members().iter();
+            let removed = shared
+                .membership
+                .removed()
+                .iter()
+                .map(|(id, r)| (id, &r.member));
+            for (id, member) in members.chain(removed) {
+                if authors.contains(id) && !member.name.is_empty() {
+                    names.push((*id, member.name.clone()));
+                }
+            }
+        }
+        let me = self.info.member;
+        if authors.contains(&me)
+            && let Ok(identity) = self.identity()
+            && !identity.profile.name.is_empty()
+        {
+            names.retain(|(id, _)| *id != me);
+            names.push((me, identity.profile.name));
+        }
+        names.sort();
+        names
+    }
+}
+
+/// A key as it names a document: `/` separators, no leading `./` or `/`, lowercase (a folder
+/// copied to a case-insensitive disk and back still finds its notes).
+fn normalise_key(key: &str) -> String {
+    let key = key.trim().replace('\\', "/");
+    let key = key.trim_start_matches("./").trim_start_matches('/');
+    key.to_lowercase()
+}
+
+/// The document id of an imported key in a space.
+fn derived_id(space: SpaceId, key: &str) -> DocId {
+    let mut namespace = Vec::with_capacity(32 + key.len());
+    namespace.extend_from_slice(b"tacit import key\0");
+    namespace.extend_from_slice(space.as_bytes());
+    namespace.extend_from_slice(key.as_bytes());
+    DocId::derive(&namespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_normalise_and_derive_per_space() {
+        assert_eq!(normalise_key(" ./Notes\\Plan.md "), "notes/plan.md");
+        let (a, b) = (SpaceId::from_bytes([1; 16]), SpaceId::from_bytes([2; 16]));
+        assert_eq!(derived_id(a, "x.md"), derived_id(a, "x.md"));
+        assert_ne!(derived_id(a, "x.md"), derived_id(b, "x.md"));
+        assert_ne!(derived_id(a, "x.md"), derived_id(a, "x.md#2"));
     }
 }

@@ -823,12 +823,17 @@ fn load_one(d: WholeDoc, me: MemberId) -> Option<Loaded> {
     let summary = doc.summary().ok()?;
     let authors = doc.authors_since(&[]);
     let heads = heads_hash(&mut doc);
+    // The space is set by the actor (a document received for one space is only written there).
+    let entry = tacit_search::Entry::from_doc(&mut doc, SpaceId::from_bytes([0; 16]), heads)
+        .ok()
+        .flatten();
     Some(Loaded {
         id: d.id,
         data: d.data,
         summary,
         heads,
         authors,
+        entry,
     })
 }
 

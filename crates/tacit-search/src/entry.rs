@@ -1,0 +1,108 @@
+//! What the index holds of one document.
+
+use tacit_core::{CoreError, Doc, DocId, Kind, MemberId, SpaceId, markdown};
+
+/// One note or question as indexed: read from its document by [`Entry::from_doc`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The document.
+    pub id: DocId,
+    /// Its space.
+    pub space: SpaceId,
+    /// Note or question.
+    pub kind: Kind,
+    /// Who wrote it.
+    pub author: MemberId,
+    /// Title.
+    pub title: String,
+    /// Markdown body.
+    pub body: String,
+    /// The answers' Markdown (questions).
+    pub answers: Vec<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Aliases (notes).
+    pub aliases: Vec<String>,
+    /// The targets of its `[[wiki links]]`, as written, first appearance only.
+    pub links: Vec<String>,
+    /// Creation time, ms.
+    pub created_at: i64,
+    /// Last change, ms.
+    pub updated_at: i64,
+    /// The short hash of the heads it was read at (the store's `heads`).
+    pub heads: u64,
+}
+
+impl Entry {
+    /// The entry of a note or a question; `None` for a deleted document or a profile, which the
+    /// index does not hold.
+    pub fn from_doc(
+        doc: &mut Doc,
+        space: SpaceId,
+        heads: [u8; 8],
+    ) -> Result<Option<Entry>, CoreError> {
+        if doc.is_deleted()? {
+            return Ok(None);
+        }
+        let heads = u64::from_be_bytes(heads);
+        let entry = match doc.kind()? {
+            Kind::Note => {
+                let n = doc.note()?;
+                Entry {
+                    id: n.id,
+                    space,
+                    kind: Kind::Note,
+                    author: n.author,
+                    links: links(&n.body),
+                    title: n.title,
+                    body: n.body,
+                    answers: Vec::new(),
+                    tags: n.tags,
+                    aliases: n.aliases,
+                    created_at: n.created_at,
+                    updated_at: n.updated_at,
+                    heads,
+                }
+            }
+            Kind::Question => {
+                let q = doc.question()?;
+                let mut all = links(&q.body);
+                for a in &q.answers {
+                    for l in links(&a.body) {
+                        if !all.contains(&l) {
+                            all.push(l);
+                        }
+                    }
+                }
+                Entry {
+                    id: q.id,
+                    space,
+                    kind: Kind::Question,
+                    author: q.author,
+                    links: all,
+                    title: q.title,
+                    body: q.body,
+                    answers: q.answers.into_iter().map(|a| a.body).collect(),
+                    tags: q.tags,
+                    aliases: Vec::new(),
+                    created_at: q.created_at,
+                    updated_at: q.updated_at,
+                    heads,
+                }
+            }
+            Kind::Profile => return Ok(None),
+        };
+        Ok(Some(entry))
+    }
+}
+
+/// Link targets as written, each once, in order; links to a heading of the same note left out.
+fn links(body: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in markdown::wiki_links(body) {
+        if !l.target.is_empty() && !out.iter().any(|o| *o == l.target) {
+            out.push(l.target);
+        }
+    }
+    out
+}

@@ -1,0 +1,429 @@
+//! Snippets: the passage of a text that best shows why it matched, on one line, with the
+//! matched words marked.
+//!
+//! The matcher mirrors the query: a word matches itself, a word within the query's edit
+//! distance of it (typos), and, for the word still being typed, any word it starts.
+
+use tantivy::tokenizer::TokenStream;
+
+use crate::Parsed;
+use crate::schema;
+
+/// How long a snippet is, in characters, before "…" at a cut end.
+pub const SNIPPET_CHARS: usize = 180;
+
+/// How many edits a query word may be off by and still match: none for short words (too many
+/// false friends) and for words with digits (numbers, versions and ids are exact), one from 5
+/// characters, two from 9.
+pub fn typo_distance(word: &str) -> u8 {
+    if word.chars().any(|c| c.is_ascii_digit()) {
+        return 0;
+    }
+    match word.chars().count() {
+        0..=4 => 0,
+        5..=8 => 1,
+        _ => 2,
+    }
+}
+
+/// Decides which words of a text the query matched.
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    words: Vec<(String, usize, u8)>,
+    prefix: Option<String>,
+}
+
+impl Matcher {
+    /// The matcher of a parsed query: its words, its phrases' words, its prefix.
+    pub fn new(q: &Parsed) -> Matcher {
+        let mut words: Vec<(String, usize, u8)> = Vec::new();
+        let mut push = |w: &String, fuzzy: bool| {
+            if !words.iter().any(|(x, _, _)| x == w) {
+                let n = w.chars().count();
+                words.push((w.clone(), n, if fuzzy { typo_distance(w) } else { 0 }));
+            }
+        };
+        let prefix = if q.prefix {
+            q.words.last().cloned()
+        } else {
+            None
+        };
+        for w in &q.words {
+            push(w, true);
+        }
+        for phrase in &q.phrases {
+            for w in phrase {
+                push(w, false);
+            }
+        }
+        Matcher { words, prefix }
+    }
+
+    /// Whether a normalised word of a text matches.
+    pub fn matches(&self, token: &str) -> bool {
+        if let Some(p) = &self.prefix
+            && token.starts_with(p.as_str())
+        {
+            return true;
+        }
+        let n = token.chars().count();
+        self.words.iter().any(|(w, len, d)| {
+            token == w || (*d > 0 && n.abs_diff(*len) <= *d as usize && within(w, token, *d))
+        })
+    }
+
+    /// Whether there is nothing to match.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty() && self.prefix.is_none()
+    }
+}
+
+/// Whether `a` and `b` are within `d` edits (insert, delete, substitute, swap two neighbours).
+fn within(a: &str, b: &str, d: u8) -> bool {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let d = d as usize;
+    // Optimal string alignment distance, row by row, stopping once every cell exceeds `d`.
+    let mut prev2: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(prev2[j - 2] + 1);
+            }
+            cur[j] = v;
+        }
+        if cur.iter().all(|&v| v > d) {
+            return false;
+        }
+        prev2 = std::mem::replace(&mut prev, cur);
+    }
+    prev[b.len()] <= d
+}
+
+/// Text with marked ranges, in characters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Marked {
+    /// The text.
+    pub text: String,
+    /// `[start, end)` of each match, in Unicode characters, in order.
+    pub marks: Vec<(u32, u32)>,
+}
+
+/// Marks every match in a short text (a title), whole.
+pub fn mark(text: &str, m: &Matcher) -> Marked {
+    let spans = matched_spans(text, m);
+    Marked {
+        text: text.to_owned(),
+        marks: to_char_marks(text, 0, &spans),
+    }
+}
+
+/// The best passage of the first of `texts` that matches (most distinct matched words, then the
+/// most matches), made one line; the start of the first non-empty text when none matches.
+/// Returns the passage and how many distinct words it matched.
+pub fn snippet<'a>(texts: impl IntoIterator<Item = &'a str>, m: &Matcher) -> (Marked, usize) {
+    let mut best: Option<(Marked, usize, usize)> = None;
+    let mut first: Option<String> = None;
+    for text in texts {
+        let flat = flatten(text);
+        if flat.is_empty() {
+            continue;
+        }
+        let spans = matched_spans(&flat, m);
+        if spans.is_empty() {
+            first.get_or_insert(flat);
+            continue;
+        }
+        let (marked, distinct, count) = window(&flat, &spans);
+        if best
+            .as_ref()
+            .is_none_or(|(_, d, c)| (distinct, count) > (*d, *c))
+        {
+            best = Some((marked, distinct, count));
+        }
+    }
+    match (best, first) {
+        (Some((marked, distinct, _)), _) => (marked, distinct),
+        (None, Some(flat)) => (cut(&flat, 0, flat.len(), &[]), 0),
+        (None, None) => (Marked::default(), 0),
+    }
+}
+
+/// Byte spans of matched words, with their normalised text.
+fn matched_spans(text: &str, m: &Matcher) -> Vec<(usize, usize, String)> {
+    if m.is_empty() {
+        return Vec::new();
+    }
+    let mut analyzer = schema::analyzer();
+    let mut stream = analyzer.token_stream(text);
+    let mut out = Vec::new();
+    while let Some(t) = stream.next() {
+        if m.matches(&t.text) {
+            out.push((t.offset_from, t.offset_to, t.text.clone()));
+        }
+    }
+    out
+}
+
+/// Markdown made one line of prose: whitespace runs become one space, and the marks that only
+/// shape the page (`#` of headings, `>` of quotes, `*`/`_` runs of emphasis, backticks, `[[`,
+/// `]]`) are dropped.
+fn flatten(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let line = line.trim_start().trim_start_matches(['#', '>']).trim();
+        if line.is_empty() || line.starts_with("```") || line.starts_with("~~~") {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        let mut chars = line.chars().peekable();
+        let mut space = false;
+        let mut prev = ' ';
+        while let Some(c) = chars.next() {
+            let before = std::mem::replace(&mut prev, c);
+            let drop = match c {
+                '`' => true,
+                '*' | '_' => {
+                    // a run of emphasis marks, not an underscore inside a word
+                    let next_is_mark = chars.peek().is_some_and(|n| *n == c);
+                    next_is_mark
+                        || before == c
+                        || before.is_whitespace()
+                        || chars.peek().is_none_or(|n| n.is_whitespace())
+                }
+                '[' | ']' => chars.peek() == Some(&c) || before == c,
+                _ => false,
+            };
+            if drop {
+                continue;
+            }
+            if c.is_whitespace() {
+                if !space {
+                    out.push(' ');
+                }
+                space = true;
+            } else {
+                out.push(c);
+                space = false;
+            }
+        }
+    }
+    out.trim_end().to_owned()
+}
+
+/// The window of about [`SNIPPET_CHARS`] holding the most distinct matches, then the most
+/// matches.
+fn window(text: &str, spans: &[(usize, usize, String)]) -> (Marked, usize, usize) {
+    let budget = SNIPPET_CHARS * 4; // bytes, generously: cut() trims by characters
+    let mut best = (0usize, 0usize, 0usize, 0usize); // distinct, count, first, last
+    for i in 0..spans.len() {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut last = i;
+        for (j, s) in spans.iter().enumerate().skip(i) {
+            if chars_between(text, spans[i].0, s.1) > SNIPPET_CHARS - 20
+                || s.1 - spans[i].0 > budget
+            {
+                break;
+            }
+            if !seen.contains(&s.2.as_str()) {
+                seen.push(&s.2);
+            }
+            last = j;
+        }
+        let candidate = (seen.len(), last - i + 1, i, last);
+        if (candidate.0, candidate.1) > (best.0, best.1) {
+            best = candidate;
+        }
+    }
+    let (distinct, count, first, last) = best;
+    let from = spans[first].0;
+    let to = spans[last].1;
+    (cut(text, from, to, &spans[first..=last]), distinct, count)
+}
+
+fn chars_between(text: &str, from: usize, to: usize) -> usize {
+    text.get(from..to).map_or(usize::MAX, |s| s.chars().count())
+}
+
+/// About [`SNIPPET_CHARS`] of `text` around `[from, to)`, cut at word boundaries, "…" where
+/// cut, with `spans` marked.
+fn cut(text: &str, from: usize, to: usize, spans: &[(usize, usize, String)]) -> Marked {
+    let inside = chars_between(text, from, to).min(SNIPPET_CHARS);
+    let spare = SNIPPET_CHARS.saturating_sub(inside);
+    // A little context before the first match; the rest after the last.
+    let before = (spare / 4).min(40);
+    let mut start = from;
+    let mut taken = 0;
+    for (i, _) in text[..from].char_indices().rev() {
+        if taken == before {
+            break;
+        }
+        start = i;
+        taken += 1;
+    }
+    if start > 0 {
+        // to the start of a word
+        if let Some(sp) = text[start..from].find(' ') {
+            start += sp + 1;
+        }
+    }
+    let mut end = to;
+    let mut left = SNIPPET_CHARS.saturating_sub(chars_between(text, start, to));
+    for (i, c) in text[to..].char_indices() {
+        if left == 0 {
+            break;
+        }
+        end = to + i + c.len_utf8();
+        left -= 1;
+    }
+    if end < text.len()
+        && let Some(sp) = text[to..end].rfind(' ')
+        && sp > 0
+    {
+        end = to + sp;
+    }
+    let mut out = String::new();
+    let lead = start > 0;
+    if lead {
+        out.push('…');
+    }
+    out.push_str(&text[start..end]);
+    if end < text.len() {
+        out.push('…');
+    }
+    let shift = usize::from(lead);
+    let spans: Vec<(usize, usize, String)> = spans
+        .iter()
+        .filter(|s| s.0 >= start && s.1 <= end)
+        .cloned()
+        .collect();
+    Marked {
+        marks: to_char_marks(&text[start..end], start, &spans)
+            .into_iter()
+            .map(|(a, b)| (a + shift as u32, b + shift as u32))
+            .collect(),
+        text: out,
+    }
+}
+
+/// Byte spans (relative to the whole text, `base` being where `part` starts) as character
+/// ranges within `part`.
+fn to_char_marks(part: &str, base: usize, spans: &[(usize, usize, String)]) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    for (from, to, _) in spans {
+        let (Some(a), Some(b)) = (part.get(..from - base), part.get(..to - base)) else {
+            continue;
+        };
+        let a = u32::try_from(a.chars().count()).unwrap_or(u32::MAX);
+        let b = u32::try_from(b.chars().count()).unwrap_or(u32::MAX);
+        out.push((a, b));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse;
+
+    fn marked(m: &Marked) -> String {
+        let chars: Vec<char> = m.text.chars().collect();
+        let mut out = String::new();
+        let mut at = 0usize;
+        for &(a, b) in &m.marks {
+            out.extend(&chars[at..a as usize]);
+            out.push('[');
+            out.extend(&chars[a as usize..b as usize]);
+            out.push(']');
+            at = b as usize;
+        }
+        out.extend(&chars[at..]);
+        out
+    }
+
+    #[test]
+    fn marks_words_typos_and_the_prefix() {
+        let m = Matcher::new(&parse("deploy kubernets rol"));
+        let (s, distinct) = snippet(
+            ["We **deploy** to Kubernetes and roll back on failure."],
+            &m,
+        );
+        assert_eq!(
+            marked(&s),
+            "We [deploy] to [Kubernetes] and [roll] back on failure."
+        );
+        assert_eq!(distinct, 3);
+    }
+
+    #[test]
+    fn picks_the_passage_with_the_most_matches_and_cuts_at_words() {
+        let filler = "lorem ipsum dolor sit amet ".repeat(40);
+        let text = format!("{filler}the rollback plan for the blue green deploy {filler}");
+        let m = Matcher::new(&parse("rollback deploy "));
+        let (s, _) = snippet([text.as_str()], &m);
+        assert!(
+            s.text.starts_with('…') && s.text.ends_with('…'),
+            "{}",
+            s.text
+        );
+        assert!(s.text.chars().count() <= SNIPPET_CHARS + 2);
+        let shown = marked(&s);
+        assert!(
+            shown.contains("[rollback] plan for the blue green [deploy]"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn accents_and_case_in_marks_use_character_offsets() {
+        let m = Matcher::new(&parse("cafe "));
+        let s = mark("Le Café crème", &m);
+        assert_eq!(marked(&s), "Le [Café] crème");
+    }
+
+    #[test]
+    fn without_a_match_the_snippet_is_the_start() {
+        let m = Matcher::new(&parse("zzz "));
+        let (s, d) = snippet(["", "# Title\n\nFirst line.\nSecond line."], &m);
+        assert_eq!(s.text, "Title First line. Second line.");
+        assert!(s.marks.is_empty());
+        assert_eq!(d, 0);
+    }
+
+    #[test]
+    fn markdown_marks_are_dropped_but_words_kept() {
+        let m = Matcher::new(&parse("zzz "));
+        let (s, _) = snippet(
+            ["## Plan\n\nSee [[Runbook]] and **bold** text, snake_case_name, `code`.\n> quoted"],
+            &m,
+        );
+        assert_eq!(
+            s.text,
+            "Plan See Runbook and bold text, snake_case_name, code. quoted"
+        );
+    }
+
+    #[test]
+    fn edit_distance() {
+        assert!(within("kubernetes", "kubernets", 1));
+        assert!(within("receive", "recieve", 1));
+        assert!(!within("deploy", "destroy", 1));
+        assert!(within("deploy", "delpoy", 1));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(q in "\\PC{0,20}", text in "\\PC{0,400}") {
+            let m = Matcher::new(&parse(&q));
+            let (s, _) = snippet([text.as_str()], &m);
+            let n = s.text.chars().count() as u32;
+            for (a, b) in s.marks { proptest::prop_assert!(a < b && b <= n); }
+        }
+    }
+}

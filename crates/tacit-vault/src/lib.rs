@@ -1,0 +1,636 @@
+//! Markdown folders in and out of a Tacit home: `tacit import DIR` and `tacit export DIR`, and
+//! the same for the desktop app.
+//!
+//! This crate reads and writes the folder in the caller's process (the CLI or the app), never in
+//! the node: the node only receives [`Request::Import`] batches and answers [`Request::Export`]
+//! pages, through any [`Requester`] (a [`Node`] handle, or the CLI's control socket client). It
+//! must never panic on a file's contents: a file that cannot be imported is reported with its path
+//! and the reason, and the rest go on.
+//!
+//! ```text
+//! import: walk DIR ─▶ parse_file (front matter, #tags) ─▶ batches of ≤ 500 ─▶ Request::Import
+//! export: Request::SpaceList ─▶ Request::Export pages ─▶ render_note / render_question ─▶ files
+//! ```
+//!
+//! The invariant that makes a second import update instead of duplicating lives in the node: a
+//! note's document id is derived from its space and its path in the folder (or taken from the
+//! `id` an export wrote in its front matter).
+//!
+//! File I/O here is plain blocking `std::fs`, one file at a time: callers on an async runtime
+//! that must stay responsive run these functions on a task of their own.
+
+mod dates;
+mod parse;
+mod render;
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use serde::Serialize;
+use tacit_core::limits::MAX_BODY_BYTES;
+use tacit_core::{DocId, Kind};
+use tacit_node::{ErrorKind, ExportPage, ImportNote, Node, NodeError, Request, Response};
+use ts_rs::TS;
+
+pub use parse::{MAX_FRONT_MATTER_BYTES, Parsed, parse_file};
+pub use render::{
+    ANSWERS_MARKER, MAX_FILE_NAME_CHARS, Names, render_note, render_question, safe_file_name,
+    unique_name,
+};
+
+/// Most notes in one [`Request::Import`]: the node writes a batch in one transaction, and 500
+/// keeps each transaction short while sharing its fsync among many notes.
+pub const IMPORT_BATCH: usize = 500;
+
+/// Most bytes of JSON in one [`Request::Import`]: the control socket takes lines of up to 8 MiB,
+/// so a batch stops growing past 6 MiB.
+const IMPORT_BATCH_BYTES: usize = 6 * 1024 * 1024;
+
+/// Documents asked for per [`Request::Export`] page (the node also stops a page at about 4 MiB
+/// of text).
+const EXPORT_PAGE: u32 = 200;
+
+/// Deepest folder nesting an import walks into: far beyond any real vault, and a bound on a
+/// folder that contains itself through a bind mount.
+pub const MAX_DEPTH: usize = 64;
+
+/// The folder questions go to inside a space's export folder.
+pub const QUESTIONS_DIR: &str = "Questions";
+
+/// Runs requests on a node: a [`Node`] handle in this process, or a client of a running node's
+/// control socket.
+pub trait Requester {
+    /// Runs one request; success means its changes are on disk.
+    fn execute(&mut self, req: Request)
+    -> impl Future<Output = Result<Response, NodeError>> + Send;
+}
+
+impl Requester for Node {
+    fn execute(
+        &mut self,
+        req: Request,
+    ) -> impl Future<Output = Result<Response, NodeError>> + Send {
+        let node = self.clone();
+        async move { node.execute(req).await }
+    }
+}
+
+/// How far an import or export is.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct Progress {
+    /// Files done.
+    pub done: u32,
+    /// Files in all (0 while unknown).
+    pub total: u32,
+    /// The file being read or written, relative to the folder.
+    pub path: String,
+}
+
+/// A file, and what about it the user should know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct FileNote {
+    /// The file, relative to the folder, with `/` separators.
+    pub path: String,
+    /// Why it was skipped or failed, or what was left out of it.
+    pub reason: String,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, Serialize, TS)]
+pub struct ImportSummary {
+    /// Notes and questions created.
+    pub created: u32,
+    /// Notes imported before whose text changed.
+    pub updated: u32,
+    /// Notes imported before and unchanged.
+    pub unchanged: u32,
+    /// Files that are not Markdown, and folders not entered.
+    pub skipped: Vec<FileNote>,
+    /// Markdown files that could not be imported (not UTF-8, too large, refused).
+    pub failed: Vec<FileNote>,
+    /// Imported files of which something was left out (a bad tag, unreadable front matter).
+    pub warnings: Vec<FileNote>,
+}
+
+impl ImportSummary {
+    /// Notes written or found unchanged.
+    pub fn imported(&self) -> u32 {
+        self.created + self.updated + self.unchanged
+    }
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Default, Serialize, TS)]
+pub struct ExportSummary {
+    /// Notes written.
+    pub notes: u32,
+    /// Questions written.
+    pub questions: u32,
+    /// Files written.
+    pub files: u32,
+    /// The folder.
+    pub dir: String,
+}
+
+/// Why an import or export stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// The folder is not there.
+    #[error("no folder {}; give an existing folder", .0.display())]
+    NoSuchDir(PathBuf),
+    /// The path is a file, not a folder.
+    #[error("{} is not a folder", .0.display())]
+    NotADir(PathBuf),
+    /// Reading or writing a file or folder failed.
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// The node refused or failed.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// The node answered with something else than the request calls for.
+    #[error("unexpected reply from the node to {0}")]
+    UnexpectedReply(&'static str),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> VaultError + '_ {
+    move |source| VaultError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A Markdown file found by the walk.
+struct Found {
+    rel: String,
+    abs: PathBuf,
+}
+
+/// Imports every Markdown file under `dir` (hidden folders such as `.obsidian`, `.git` and
+/// `.trash` left out) into `space` (the personal space when `None`). Files imported before, in
+/// this space, are updated. `progress` is called before each file.
+pub async fn import_dir<R: Requester>(
+    node: &mut R,
+    dir: &Path,
+    space: Option<&str>,
+    mut progress: impl FnMut(&Progress),
+) -> Result<ImportSummary, VaultError> {
+    check_dir(dir)?;
+    let mut summary = ImportSummary::default();
+    let files = walk(dir, &mut summary)?;
+    let total = u32::try_from(files.len()).unwrap_or(u32::MAX);
+    let mut batch = Batch::default();
+    // Keys and ids already given: two files must never name one document.
+    let mut keys: HashSet<String> = HashSet::new();
+    let mut ids: HashSet<DocId> = HashSet::new();
+    for (i, file) in files.iter().enumerate() {
+        progress(&Progress {
+            done: u32::try_from(i).unwrap_or(u32::MAX),
+            total,
+            path: file.rel.clone(),
+        });
+        let mut parsed = match read_file(file) {
+            Ok(p) => p,
+            Err(reason) => {
+                summary.failed.push(note(&file.rel, reason));
+                continue;
+            }
+        };
+        let lower = parsed.note.key.to_lowercase();
+        if !keys.insert(lower.clone()) {
+            // `Note.md` and `note.md` side by side: the node compares keys ignoring case.
+            let mut n = 2;
+            while !keys.insert(format!("{lower}#case{n}")) {
+                n += 1;
+            }
+            parsed.note.key = format!("{}#case{n}", parsed.note.key);
+        }
+        if let Some(id) = parsed.note.id
+            && !ids.insert(id)
+        {
+            parsed.note.id = None;
+            parsed.warnings.push(format!(
+                "id {id} is also in another file; imported as a new note"
+            ));
+        }
+        for w in parsed.warnings {
+            summary.warnings.push(note(&file.rel, w));
+        }
+        batch.push(parsed.note);
+        if batch.notes.len() >= IMPORT_BATCH || batch.bytes >= IMPORT_BATCH_BYTES {
+            send(node, space, std::mem::take(&mut batch), &mut summary).await?;
+        }
+    }
+    if !batch.notes.is_empty() {
+        send(node, space, batch, &mut summary).await?;
+    }
+    progress(&Progress {
+        done: total,
+        total,
+        path: String::new(),
+    });
+    Ok(summary)
+}
+
+/// Notes waiting to be sent, and their size as JSON.
+#[derive(Default)]
+struct Batch {
+    notes: Vec<ImportNote>,
+    bytes: usize,
+}
+
+impl Batch {
+    fn push(&mut self, note: ImportNote) {
+        self.bytes += serde_json::to_vec(&note).map_or(MAX_BODY_BYTES, |v| v.len());
+        self.notes.push(note);
+    }
+}
+
+/// Sends one batch. A batch the node refuses as invalid is sent again one note at a time, so
+/// that one bad note fails alone; any other refusal (no such space, not allowed) stops the
+/// import.
+async fn send<R: Requester>(
+    node: &mut R,
+    space: Option<&str>,
+    batch: Batch,
+    summary: &mut ImportSummary,
+) -> Result<(), VaultError> {
+    let space = space.map(str::to_owned);
+    let single = batch.notes.len() == 1;
+    let req = Request::Import {
+        space: space.clone(),
+        // Kept to send again one by one if the node refuses the batch.
+        notes: batch.notes.clone(),
+    };
+    match node.execute(req).await {
+        Ok(reply) => return count(reply, summary),
+        Err(e) if e.kind() != ErrorKind::Invalid => return Err(e.into()),
+        Err(e) if single => {
+            let key = batch.notes.first().map_or("", |n| n.key.as_str());
+            summary.failed.push(note(strip_case(key), e.to_string()));
+            return Ok(());
+        }
+        Err(_) => {}
+    }
+    for one in batch.notes {
+        let key = strip_case(&one.key).to_owned();
+        let req = Request::Import {
+            space: space.clone(),
+            notes: vec![one],
+        };
+        match node.execute(req).await {
+            Ok(reply) => count(reply, summary)?,
+            Err(e) if e.kind() == ErrorKind::Invalid => {
+                summary.failed.push(note(&key, e.to_string()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// A key without the `#caseN` that told apart files differing only in case.
+fn strip_case(key: &str) -> &str {
+    key.rsplit_once("#case").map_or(key, |(k, _)| k)
+}
+
+fn count(reply: Response, summary: &mut ImportSummary) -> Result<(), VaultError> {
+    let Response::Imported(r) = reply else {
+        return Err(VaultError::UnexpectedReply("an import"));
+    };
+    summary.created += r.created;
+    summary.updated += r.updated;
+    summary.unchanged += r.unchanged;
+    Ok(())
+}
+
+fn note(path: &str, reason: impl Into<String>) -> FileNote {
+    FileNote {
+        path: path.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn check_dir(dir: &Path) -> Result<(), VaultError> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(VaultError::NotADir(dir.to_path_buf())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(VaultError::NoSuchDir(dir.to_path_buf()))
+        }
+        Err(e) => Err(io_err(dir)(e)),
+    }
+}
+
+/// Whether a file name is Markdown by its extension.
+fn is_markdown(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".md") || lower.ends_with(".markdown")
+}
+
+/// Every Markdown file under `root`, in name order, folder by folder; what is not Markdown goes
+/// to `summary.skipped`, what cannot be read to `summary.failed`. Hidden entries (a name
+/// starting with `.`) are left out silently; links to folders are not followed.
+fn walk(root: &Path, summary: &mut ImportSummary) -> Result<Vec<Found>, VaultError> {
+    let mut found = Vec::new();
+    // (folder, its path relative to root, depth)
+    let mut stack: Vec<(PathBuf, String, usize)> = vec![(root.to_path_buf(), String::new(), 0)];
+    while let Some((dir, rel_dir, depth)) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if depth == 0 => return Err(io_err(&dir)(e)),
+            Err(e) => {
+                summary
+                    .failed
+                    .push(note(&rel_dir, format!("cannot read the folder: {e}")));
+                continue;
+            }
+        };
+        let mut entries: Vec<std::fs::DirEntry> = entries.filter_map(Result::ok).collect();
+        entries.sort_by_key(std::fs::DirEntry::file_name);
+        let mut subdirs = Vec::new();
+        for entry in entries {
+            let name = entry.file_name();
+            let rel_of = |name: &str| {
+                if rel_dir.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{rel_dir}/{name}")
+                }
+            };
+            let Some(name) = name.to_str() else {
+                let shown = rel_of(&name.to_string_lossy());
+                summary.failed.push(note(
+                    &shown,
+                    "the file name is not UTF-8; rename it to import it",
+                ));
+                continue;
+            };
+            if name.starts_with('.') {
+                continue; // .obsidian, .git, .trash, .DS_Store, editors' swap files
+            }
+            let rel = rel_of(name);
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                summary.failed.push(note(&rel, "cannot read what it is"));
+                continue;
+            };
+            if kind.is_dir() {
+                if depth + 1 >= MAX_DEPTH {
+                    summary.skipped.push(note(
+                        &rel,
+                        format!("folder nested more than {MAX_DEPTH} deep; not entered"),
+                    ));
+                } else {
+                    subdirs.push((path, rel, depth + 1));
+                }
+                continue;
+            }
+            if kind.is_symlink() && path.is_dir() {
+                summary.skipped.push(note(
+                    &rel,
+                    "a link to a folder; links to folders are not followed",
+                ));
+                continue;
+            }
+            if is_markdown(name) {
+                found.push(Found { rel, abs: path });
+            } else {
+                summary.skipped.push(note(&rel, "not Markdown (.md)"));
+            }
+        }
+        // Popped in name order: this folder's files first, then its folders in order.
+        stack.extend(subdirs.into_iter().rev());
+    }
+    Ok(found)
+}
+
+/// Reads and parses one file; `Err` holds why it cannot be imported.
+fn read_file(file: &Found) -> Result<Parsed, String> {
+    let meta = std::fs::metadata(&file.abs).map_err(|e| format!("cannot read it: {e}"))?;
+    // The body limit plus the largest front matter read, and room for its `---` lines.
+    let max = MAX_BODY_BYTES + MAX_FRONT_MATTER_BYTES + 64;
+    if meta.len() > max as u64 {
+        return Err(format!(
+            "too large: {} bytes, the limit is {MAX_BODY_BYTES} (1 MiB) of text; split the note",
+            meta.len()
+        ));
+    }
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_millis()).ok());
+    let bytes = std::fs::read(&file.abs).map_err(|e| format!("cannot read it: {e}"))?;
+    parse_file(&file.rel, &bytes, mtime)
+}
+
+/// Writes every note and question of `space` (each space, in a folder of its own, when `None`)
+/// under `dir` as Markdown files, questions in a `Questions` folder. `dir` is created if missing;
+/// each file is written whole or not at all (a temporary file renamed). `progress` is called
+/// after each file.
+pub async fn export_dir<R: Requester>(
+    node: &mut R,
+    dir: &Path,
+    space: Option<&str>,
+    mut progress: impl FnMut(&Progress),
+) -> Result<ExportSummary, VaultError> {
+    if dir.exists() {
+        check_dir(dir)?;
+    }
+    // (the space as the node names it, the folder its files go to)
+    let mut targets: Vec<(String, PathBuf)> = Vec::new();
+    match space {
+        Some(s) => targets.push((s.to_owned(), dir.to_path_buf())),
+        None => {
+            let Response::Spaces { items } = node.execute(Request::SpaceList).await? else {
+                return Err(VaultError::UnexpectedReply("a list of spaces"));
+            };
+            let mut taken = HashSet::new();
+            for s in items {
+                let folder = unique_name(&safe_file_name(&s.name), &mut taken);
+                targets.push((s.id.to_string(), dir.join(folder)));
+            }
+        }
+    }
+    let mut total = 0u32;
+    for (space, _) in &targets {
+        total = total.saturating_add(count_docs(node, space).await);
+    }
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let mut summary = ExportSummary {
+        dir: dir.display().to_string(),
+        ..ExportSummary::default()
+    };
+    for (space, folder) in &targets {
+        let mut taken_notes = HashSet::new();
+        let mut taken_questions = HashSet::new();
+        let mut after = None;
+        loop {
+            let req = Request::Export {
+                space: Some(space.clone()),
+                after,
+                limit: Some(EXPORT_PAGE),
+            };
+            let Response::Exported(page) = node.execute(req).await? else {
+                return Err(VaultError::UnexpectedReply("an export"));
+            };
+            write_page(
+                &page,
+                dir,
+                folder,
+                (&mut taken_notes, &mut taken_questions),
+                total,
+                &mut summary,
+                &mut progress,
+            )?;
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+    }
+    Ok(summary)
+}
+
+/// How many notes and questions a space holds, for the progress; 0 when the node cannot say.
+async fn count_docs<R: Requester>(node: &mut R, space: &str) -> u32 {
+    let mut n = 0usize;
+    let reqs = [
+        Request::NoteList {
+            limit: None,
+            space: Some(space.to_owned()),
+        },
+        Request::Questions {
+            unanswered: false,
+            limit: None,
+            space: Some(space.to_owned()),
+        },
+    ];
+    for req in reqs {
+        if let Ok(Response::List { items }) = node.execute(req).await {
+            n += items.len();
+        }
+    }
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Writes one export page's files.
+fn write_page(
+    page: &ExportPage,
+    root: &Path,
+    folder: &Path,
+    taken: (&mut HashSet<String>, &mut HashSet<String>),
+    total: u32,
+    summary: &mut ExportSummary,
+    progress: &mut impl FnMut(&Progress),
+) -> Result<(), VaultError> {
+    let names: Names = page.names.iter().cloned().collect::<HashMap<_, _>>();
+    let (taken_notes, taken_questions) = taken;
+    let mut done = |summary: &mut ExportSummary, path: &Path, kind: Kind| {
+        match kind {
+            Kind::Question => summary.questions += 1,
+            _ => summary.notes += 1,
+        }
+        summary.files += 1;
+        let rel = path.strip_prefix(root).unwrap_or(path);
+        progress(&Progress {
+            done: summary.files,
+            total: total.max(summary.files),
+            path: rel.to_string_lossy().replace('\\', "/"),
+        });
+    };
+    if !page.notes.is_empty() {
+        std::fs::create_dir_all(folder).map_err(io_err(folder))?;
+    }
+    for n in &page.notes {
+        let name = unique_name(&safe_file_name(&n.title), taken_notes);
+        let path = folder.join(format!("{name}.md"));
+        let text = render_note(n, &page.space_name, &names);
+        write_atomic(&path, text.as_bytes(), n.updated_at)?;
+        done(summary, &path, Kind::Note);
+    }
+    if !page.questions.is_empty() {
+        let qdir = folder.join(QUESTIONS_DIR);
+        std::fs::create_dir_all(&qdir).map_err(io_err(&qdir))?;
+        for q in &page.questions {
+            let name = unique_name(&safe_file_name(&q.title), taken_questions);
+            let path = qdir.join(format!("{name}.md"));
+            let text = render_question(q, &page.space_name, &names);
+            write_atomic(&path, text.as_bytes(), q.updated_at)?;
+            done(summary, &path, Kind::Question);
+        }
+    }
+    Ok(())
+}
+
+/// Writes `data` to a hidden temporary file beside `path`, then renames it over `path`: a reader
+/// (or a crash) sees the old file or the new one, never half of one. The file's time is set to
+/// `updated_at` (ms), so that file managers sort it as Tacit does.
+fn write_atomic(path: &Path, data: &[u8], updated_at: i64) -> Result<(), VaultError> {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{file_name}.tacit-tmp"));
+    let written = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        if let Ok(ms) = u64::try_from(updated_at) {
+            let _ = f.set_modified(UNIX_EPOCH + std::time::Duration::from_millis(ms));
+        }
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err(path)(e)
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_suffix_is_stripped_for_messages() {
+        assert_eq!(strip_case("a/Note.md#case2"), "a/Note.md");
+        assert_eq!(strip_case("a/Note.md"), "a/Note.md");
+    }
+
+    #[test]
+    fn markdown_by_extension() {
+        assert!(is_markdown("a.md") && is_markdown("B.MARKDOWN") && is_markdown("x.Md"));
+        assert!(!is_markdown("a.png") && !is_markdown("md") && !is_markdown("a.mdx"));
+    }
+
+    #[test]
+    fn walk_skips_hidden_and_lists_non_markdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join(".obsidian")).unwrap();
+        std::fs::write(root.join(".obsidian/app.json"), "{}").unwrap();
+        std::fs::create_dir_all(root.join("b/c")).unwrap();
+        std::fs::write(root.join("b/c/deep.md"), "x").unwrap();
+        std::fs::write(root.join("b/pic.png"), [0u8, 1]).unwrap();
+        std::fs::write(root.join("a.md"), "x").unwrap();
+        std::fs::write(root.join("z.markdown"), "x").unwrap();
+        let mut summary = ImportSummary::default();
+        let found = walk(root, &mut summary).unwrap();
+        let rels: Vec<&str> = found.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, vec!["a.md", "z.markdown", "b/c/deep.md"]);
+        assert_eq!(
+            summary.skipped,
+            vec![note("b/pic.png", "not Markdown (.md)")]
+        );
+    }
+}
