@@ -82,7 +82,12 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, WireError> {
     tauri::async_runtime::spawn_blocking(job)
         .await
-        .map_err(|e| wire(ErrorKind::Internal, &format!("the folder work stopped: {e}")))?
+        .map_err(|e| {
+            wire(
+                ErrorKind::Internal,
+                &format!("the folder work stopped: {e}"),
+            )
+        })?
 }
 
 /// Imports the Markdown files under `dir` into `space` (the personal space when absent).
@@ -140,7 +145,10 @@ mod tests {
         assert_eq!(folder("/tmp/x").ok(), Some(PathBuf::from("/tmp/x")));
         assert_eq!(folder("  /tmp/x ").ok(), Some(PathBuf::from("/tmp/x")));
         if let Some(home) = std::env::var_os("HOME") {
-            assert_eq!(folder("~/notes").ok(), Some(PathBuf::from(home).join("notes")));
+            assert_eq!(
+                folder("~/notes").ok(),
+                Some(PathBuf::from(home).join("notes"))
+            );
         }
         assert_eq!(
             folder("notes").err().map(|e| e.kind),

@@ -2,6 +2,8 @@
 //! deletions) reaching the index, the index damaged or lost, a `tacit serve` killed mid-way,
 //! and the CLI's `search` and `note links`.
 
+#![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed test
+
 use std::collections::BTreeSet;
 
 use tacit_node::core::{Draft, NoteEdit, ProfileEdit, Role};
@@ -277,7 +279,8 @@ async fn a_missing_damaged_or_outdated_index_is_rebuilt_from_the_store() {
     }
     a.shutdown().await;
     let index = dir.path().join("index");
-    let damage: [(&str, fn(&std::path::Path)); 3] = [
+    type Harm = fn(&std::path::Path);
+    let damage: [(&str, Harm); 3] = [
         ("deleted", |ix| std::fs::remove_dir_all(ix).unwrap()),
         ("metadata garbage", |ix| {
             std::fs::write(ix.join("meta.json"), b"\x00garbage").unwrap()

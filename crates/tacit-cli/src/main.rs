@@ -241,8 +241,10 @@ enum Command {
     Export {
         /// The folder (created if missing)
         dir: PathBuf,
-        #[command(flatten)]
-        space: InSpace,
+        /// Only this space (id, id prefix or name), straight into the folder [default: every
+        /// space, each in a folder of its own]
+        #[arg(long, value_name = "SPACE")]
+        space: Option<String>,
         #[command(flatten)]
         json: Json,
     },
@@ -458,9 +460,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Import { dir, space, json } => {
             vault::import(&home, &dir, space.space, json.json).await
         }
-        Command::Export { dir, space, json } => {
-            vault::export(&home, &dir, space.space, json.json).await
-        }
+        Command::Export { dir, space, json } => vault::export(&home, &dir, space, json.json).await,
         command => {
             let (req, json) = request(command)?;
             let mut backend = Backend::open(&home).await?;

@@ -103,6 +103,9 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
             if !n.tags.is_empty() {
                 meta.push(hashtags(&n.tags));
             }
+            if !n.aliases.is_empty() {
+                meta.push(format!("also: {}", n.aliases.join(", ")));
+            }
             meta.push(format!("edited {}", when(n.updated_at)));
             writeln!(out, "{}", meta.join(" · "))?;
             if !n.body.is_empty() {
@@ -171,6 +174,18 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
             writeln!(out, "notes:     {}", s.notes)?;
             writeln!(out, "questions: {}", s.questions)?;
             writeln!(out, "database:  {} bytes", s.db_bytes)?;
+            let search = &s.search;
+            let state = if search.rebuilding {
+                format!("rebuilding — {} documents indexed so far", search.docs)
+            } else if search.pending > 0 {
+                format!(
+                    "{} documents indexed, {} changes on the way",
+                    search.docs, search.pending
+                )
+            } else {
+                format!("{} documents indexed", search.docs)
+            };
+            writeln!(out, "search:    {state}")?;
             writeln!(out, "peer:      {}", s.peer_id)?;
             if s.listen_addrs.is_empty() {
                 writeln!(out, "network:   off")?;

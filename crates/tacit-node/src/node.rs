@@ -271,7 +271,7 @@ impl Node {
             .await
             .map_err(|_| NodeError::Stopped)?;
         let names = rx.await.map_err(|_| NodeError::Stopped)?;
-        crate::search::search(search, names, query, space, limit).await
+        crate::search::search(search, self.one_shot(), names, query, space, limit).await
     }
 
     async fn links(&self, id: &str) -> Result<Response, NodeError> {
@@ -282,7 +282,12 @@ impl Node {
             .await
             .map_err(|_| NodeError::Stopped)?;
         let source = rx.await.map_err(|_| NodeError::Stopped)??;
-        crate::search::links(search, source).await
+        crate::search::links(search, self.one_shot(), source).await
+    }
+
+    /// Whether this node serves only the command that opened it (no control socket).
+    fn one_shot(&self) -> bool {
+        !self.info.serving.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn search_index(&self) -> Result<Arc<Search>, NodeError> {

@@ -112,6 +112,7 @@ impl Search {
                         db,
                         member,
                         store: None,
+                        dirty: false,
                     };
                     t.catch_up();
                     t.run(&rx);
@@ -152,13 +153,19 @@ impl Search {
     }
 
     /// Waits until every change sent so far is searchable. After a start it first waits for
-    /// the index to catch up with the store, for at most [`CATCH_UP_WAIT`] (a search during a
-    /// long rebuild answers from what is indexed so far).
-    pub(crate) async fn settle(&self) {
+    /// the index to catch up with the store: without end for a one-shot command (`patient`),
+    /// which has nothing else to do, and for at most [`CATCH_UP_WAIT`] in the app or `tacit
+    /// serve`, whose searches during a long rebuild answer from what is indexed so far.
+    pub(crate) async fn settle(&self, patient: bool) {
         let mut caught_up = self.counters.caught_up.subscribe();
         if !*caught_up.borrow() {
-            let waited = tokio::time::timeout(CATCH_UP_WAIT, caught_up.wait_for(|c| *c)).await;
-            if !matches!(waited, Ok(Ok(_))) {
+            let wait = caught_up.wait_for(|c| *c);
+            let done = if patient {
+                wait.await.is_ok()
+            } else {
+                matches!(tokio::time::timeout(CATCH_UP_WAIT, wait).await, Ok(Ok(_)))
+            };
+            if !done {
                 return;
             }
         }
@@ -191,6 +198,8 @@ struct Indexer {
     db: PathBuf,
     member: MemberId,
     store: Option<Store>,
+    /// Whether changes wait for a commit.
+    dirty: bool,
 }
 
 impl Indexer {
@@ -226,6 +235,7 @@ impl Indexer {
     }
 
     fn apply(&mut self, job: Job) {
+        self.dirty = true;
         let result = match job {
             Job::Put(entry) => self.writer.put(&entry),
             Job::Load(id, space) => self.load_and_put(id, space),
@@ -248,6 +258,9 @@ impl Indexer {
     }
 
     fn commit(&mut self) {
+        if !std::mem::take(&mut self.dirty) {
+            return;
+        }
         if let Err(e) = self.writer.commit() {
             warn!(
                 "the search index could not commit (the store keeps everything; the index catches up at the next start): {e}"
@@ -325,6 +338,7 @@ impl Indexer {
             .collect();
         for id in &gone {
             self.writer.remove(*id);
+            self.dirty = true;
         }
         if stale.len() > 100 {
             self.counters.rebuilding.store(true, Ordering::Relaxed);
@@ -390,6 +404,7 @@ impl Indexer {
                 {
                     warn!("the search index missed a document: {e}");
                 }
+                self.dirty = true;
                 done += 1;
                 self.counters.pending.fetch_sub(1, Ordering::Relaxed);
                 if done % CATCH_UP_COMMIT == 0 {
@@ -445,6 +460,7 @@ const MAX_LIMIT: u32 = 1_000;
 /// Runs a search: filters resolved by name, the query on a blocking thread, hits named.
 pub(crate) async fn search(
     search: Arc<Search>,
+    patient: bool,
     names: Names,
     query: &str,
     space: Option<&str>,
@@ -476,7 +492,7 @@ pub(crate) async fn search(
         );
     }
     let limit = limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize;
-    search.settle().await;
+    search.settle(patient).await;
     let found = tokio::task::spawn_blocking(move || search.index().search(&parsed, &scope, limit))
         .await
         .map_err(|e| NodeError::Internal(format!("a search panicked: {e}")))?
@@ -507,8 +523,12 @@ pub(crate) async fn search(
 
 /// A note's (or question's) links both ways: outgoing resolved by title or alias in its space,
 /// backlinks from the index.
-pub(crate) async fn links(search: Arc<Search>, source: LinkSource) -> Result<Response, NodeError> {
-    search.settle().await;
+pub(crate) async fn links(
+    search: Arc<Search>,
+    patient: bool,
+    source: LinkSource,
+) -> Result<Response, NodeError> {
+    search.settle(patient).await;
     tokio::task::spawn_blocking(move || {
         let ix = search.index();
         let mut outgoing: Vec<LinkedDoc> = Vec::new();

@@ -100,7 +100,7 @@ impl Entry {
 fn links(body: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for l in markdown::wiki_links(body) {
-        if !l.target.is_empty() && !out.iter().any(|o| *o == l.target) {
+        if !l.target.is_empty() && !out.contains(&l.target) {
             out.push(l.target);
         }
     }

@@ -259,13 +259,11 @@ fn cut(text: &str, from: usize, to: usize, spans: &[(usize, usize, String)]) -> 
     // A little context before the first match; the rest after the last.
     let before = (spare / 4).min(40);
     let mut start = from;
-    let mut taken = 0;
-    for (i, _) in text[..from].char_indices().rev() {
+    for (taken, (i, _)) in text[..from].char_indices().rev().enumerate() {
         if taken == before {
             break;
         }
         start = i;
-        taken += 1;
     }
     if start > 0 {
         // to the start of a word

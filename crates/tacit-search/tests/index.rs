@@ -1,6 +1,8 @@
 //! The index on a real directory: what each kind of query finds, how hits rank, and what
 //! happens to a missing, damaged or outdated index.
 
+#![allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed test
+
 use tacit_core::{DocId, Kind, MemberId, SpaceId};
 use tacit_search::{Entry, Opened, Scope, SearchIndex, parse};
 

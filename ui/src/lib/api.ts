@@ -11,8 +11,10 @@ import type {
   Draft,
   ErrorKind,
   Event as NodeEvent,
+  ExportSummary,
   Hit,
   Identity,
+  ImportSummary,
   Links,
   ListItem,
   NetworkState,
@@ -20,6 +22,7 @@ import type {
   NoteView,
   PeerInfo,
   ProfileEdit,
+  Progress,
   QuestionView,
   Request,
   Response,
@@ -30,35 +33,8 @@ import type {
   TicketInfo,
 } from "./bindings";
 
-// The import and export's types (tacit-vault's, generated into bindings.ts once that crate is
-// wired into the shell).
-/** A file that an import skipped, failed on or warns about, and why. */
-export interface FileNote {
-  path: string;
-  reason: string;
-}
-/** How far an import or export is: `done` of `total` files, the one at hand. */
-export interface Progress {
-  done: number;
-  total: number;
-  path: string;
-}
-/** What an import did. */
-export interface ImportSummary {
-  created: number;
-  updated: number;
-  unchanged: number;
-  skipped: FileNote[];
-  failed: FileNote[];
-  warnings: FileNote[];
-}
-/** What an export wrote. */
-export interface ExportSummary {
-  notes: number;
-  questions: number;
-  files: number;
-  dir: string;
-}
+/** The import and export's types (tacit-vault's), for the callers of this module. */
+export type { ExportSummary, FileNote, ImportSummary, Progress } from "./bindings";
 
 /** A failed call, as the node or the shell explains it. */
 export class ApiError extends Error {

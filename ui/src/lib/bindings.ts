@@ -1073,3 +1073,83 @@ expired: boolean,
  * Who made it.
  */
 inviter: MemberId, };
+
+/**
+ * How far an import or export is.
+ */
+export type Progress = { 
+/**
+ * Files done.
+ */
+done: number, 
+/**
+ * Files in all (0 while unknown).
+ */
+total: number, 
+/**
+ * The file being read or written, relative to the folder.
+ */
+path: string, };
+
+/**
+ * A file, and what about it the user should know.
+ */
+export type FileNote = { 
+/**
+ * The file, relative to the folder, with `/` separators.
+ */
+path: string, 
+/**
+ * Why it was skipped or failed, or what was left out of it.
+ */
+reason: string, };
+
+/**
+ * What an import did.
+ */
+export type ImportSummary = { 
+/**
+ * Notes and questions created.
+ */
+created: number, 
+/**
+ * Notes imported before whose text changed.
+ */
+updated: number, 
+/**
+ * Notes imported before and unchanged.
+ */
+unchanged: number, 
+/**
+ * Files that are not Markdown, and folders not entered.
+ */
+skipped: Array<FileNote>, 
+/**
+ * Markdown files that could not be imported (not UTF-8, too large, refused).
+ */
+failed: Array<FileNote>, 
+/**
+ * Imported files of which something was left out (a bad tag, unreadable front matter).
+ */
+warnings: Array<FileNote>, };
+
+/**
+ * What an export wrote.
+ */
+export type ExportSummary = { 
+/**
+ * Notes written.
+ */
+notes: number, 
+/**
+ * Questions written.
+ */
+questions: number, 
+/**
+ * Files written.
+ */
+files: number, 
+/**
+ * The folder.
+ */
+dir: string, };
