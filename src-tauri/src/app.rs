@@ -140,10 +140,10 @@ impl Shell {
         if let Phase::Opening(_) = &*phase {
             let opened = match std::mem::replace(&mut *phase, Phase::Stopped) {
                 Phase::Opening(opening) => opening.await,
-                other => Ok(Opened::Phase(other)),
+                other => Ok(Opened::Phase(Box::new(other))),
             };
             *phase = match opened {
-                Ok(Opened::Phase(p)) => p,
+                Ok(Opened::Phase(p)) => *p,
                 Ok(Opened::RaisedOther) => {
                     info!(
                         "Tacit is already open on {}; raised its window",
@@ -467,16 +467,17 @@ fn register_links(app: &AppHandle) {
 
 /// What opening the home gives: a phase to start in, or "another window already has it".
 enum Opened {
-    Phase(Phase),
+    /// Boxed: a ready phase holds the node and its control socket, and this is moved around.
+    Phase(Box<Phase>),
     RaisedOther,
 }
 
 async fn open(home: PathBuf, link: Option<String>) -> Opened {
     let home = home.as_path();
     match Node::open(home).await {
-        Ok(node) => Opened::Phase(Phase::Ready(serve(node).await)),
+        Ok(node) => Opened::Phase(Box::new(Phase::Ready(serve(node).await))),
         Err(e) => match e.kind() {
-            ErrorKind::NotInitialised => Opened::Phase(Phase::FirstRun),
+            ErrorKind::NotInitialised => Opened::Phase(Box::new(Phase::FirstRun)),
             ErrorKind::InUse => {
                 // Another process holds the home. If it is this app, bring its window forward.
                 if let Ok(Some(mut client)) = Client::connect(home).await
@@ -485,9 +486,9 @@ async fn open(home: PathBuf, link: Option<String>) -> Opened {
                 {
                     return Opened::RaisedOther;
                 }
-                Opened::Phase(Phase::Failed(e.to_wire()))
+                Opened::Phase(Box::new(Phase::Failed(e.to_wire())))
             }
-            _ => Opened::Phase(Phase::Failed(e.to_wire())),
+            _ => Opened::Phase(Box::new(Phase::Failed(e.to_wire()))),
         },
     }
 }
@@ -583,7 +584,7 @@ pub fn run(opts: Options) -> ExitCode {
                 if let Phase::Opening(opening) = phase {
                     // Closed before the home finished opening: stop the node it opened.
                     phase = match opening.await {
-                        Ok(Opened::Phase(p)) => p,
+                        Ok(Opened::Phase(p)) => *p,
                         _ => Phase::Stopped,
                     };
                 }

@@ -75,6 +75,7 @@ impl Summary {
 
 async fn run(n: usize) {
     let load_before = loadavg();
+    let cpu_before = cpu_ticks();
     println!(
         "Tacit search benchmark (one node, Request::Search; ripgrep over the same notes exported)"
     );
@@ -349,6 +350,7 @@ async fn run(n: usize) {
     node.shutdown().await;
 
     let load_after = loadavg();
+    let cpu_after = cpu_ticks();
     println!("\nSummary ({n} notes)");
     println!("   {:<52} {:<36} goal", "", "");
     for (what, figure, goal) in &summary.rows {
@@ -356,7 +358,53 @@ async fn run(n: usize) {
     }
     println!("   machine: {} cores, {}", cores(), cpu_model());
     println!("   load average before: {load_before}");
-    println!("   load average after:  {load_after}");
+    println!("   load average after:  {load_after} (the benchmark's own work counts in it)");
+    if let (Some(b), Some(a)) = (cpu_before, cpu_after) {
+        let total = a.total.saturating_sub(b.total).max(1) as f64;
+        let busy = a.busy.saturating_sub(b.busy) as f64;
+        let own = a.own.saturating_sub(b.own) as f64;
+        println!(
+            "   CPU during the run (/proc/stat): this benchmark and its rg processes {:.0}% of the machine, other processes {:.0}%",
+            100.0 * own / total,
+            100.0 * (busy - own).max(0.0) / total
+        );
+    }
+}
+
+/// CPU time in clock ticks: of the machine (all cores) and of this process with its waited-for
+/// children.
+struct CpuTicks {
+    total: u64,
+    busy: u64,
+    own: u64,
+}
+
+fn cpu_ticks() -> Option<CpuTicks> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is within user)
+    let total: u64 = cpu.iter().take(8).sum();
+    let idle = cpu.get(3)? + cpu.get(4)?;
+    let me = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields from the state letter (field 3 of the line) on: utime, stime, cutime and cstime
+    // are fields 14–17.
+    let fields: Vec<&str> = me.rsplit_once(')')?.1.split_whitespace().collect();
+    let own = fields
+        .get(11..15)?
+        .iter()
+        .map(|v| v.parse::<u64>().unwrap_or(0))
+        .sum();
+    Some(CpuTicks {
+        total,
+        busy: total - idle,
+        own,
+    })
 }
 
 /// Polls the node's status every `every` until its index holds `n` documents with nothing

@@ -182,6 +182,7 @@ fn flatten(text: &str) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
+        let line = unwiki(line);
         let mut chars = line.chars().peekable();
         let mut space = false;
         let mut prev = ' ';
@@ -215,6 +216,29 @@ fn flatten(text: &str) -> String {
         }
     }
     out.trim_end().to_owned()
+}
+
+/// A line with each `[[target#heading|shown]]` (and `![[embed]]`) as the text a reader sees:
+/// the shown text, else the target (and heading).
+fn unwiki(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(open) = rest.find("[[") {
+        let Some(close) = rest[open + 2..].find("]]") else {
+            break;
+        };
+        let inner = &rest[open + 2..open + 2 + close];
+        let before = rest[..open].strip_suffix('!').unwrap_or(&rest[..open]);
+        out.push_str(before);
+        let shown = match inner.split_once('|') {
+            Some((_, shown)) => shown,
+            None => inner,
+        };
+        out.push_str(&shown.replace('#', " "));
+        rest = &rest[open + 2 + close + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The window of about [`SNIPPET_CHARS`] holding the most distinct matches, then the most
@@ -405,6 +429,11 @@ mod tests {
             s.text,
             "Plan See Runbook and bold text, snake_case_name, code. quoted"
         );
+        let (s, _) = snippet(
+            ["Read [[Projects/Plan|the plan]], [[Roadmap#Next steps]] and ![[chart.png]]."],
+            &m,
+        );
+        assert_eq!(s.text, "Read the plan, Roadmap Next steps and chart.png.");
     }
 
     #[test]

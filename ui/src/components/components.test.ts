@@ -218,6 +218,22 @@ describe("StatusBar", () => {
     expect(screen.getByTestId("save-state").getAttribute("data-state")).toBe("error");
     expect(screen.getByTestId("save-state").textContent).toBe("Not saved: disk full");
   });
+
+  it("says when the search index is catching up, and only then", async () => {
+    app.status = status(0);
+    render(StatusBar, { props: { home: "/h" } });
+    expect(screen.queryByTestId("search-state")).toBeNull();
+    app.status = { ...status(0), search: { docs: 1200, pending: 0, rebuilding: true } };
+    await tick();
+    expect(screen.getByTestId("search-state").textContent).toContain("Indexing for search… 1200 so far");
+    app.status = { ...status(0), search: { docs: 5000, pending: 3, rebuilding: false } };
+    await tick();
+    expect(screen.getByTestId("search-state").textContent).toContain("Indexing…");
+    expect(screen.getByTestId("search-state").getAttribute("title")).toBe("3 recent changes are not searchable yet.");
+    app.status = status(0);
+    await tick();
+    expect(screen.queryByTestId("search-state")).toBeNull();
+  });
 });
 
 function spaceInfo(name: string, sync: SyncState, connected = 0, extra: Partial<SpaceInfo> = {}): SpaceInfo {

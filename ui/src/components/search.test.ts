@@ -7,6 +7,7 @@ import { setTransport, type Transport } from "../lib/api";
 import { app } from "../lib/app.svelte";
 import type { Hit, Request } from "../lib/bindings";
 import { MockNode } from "../lib/mockNode";
+import Markdown from "./Markdown.svelte";
 import NoteLinks from "./NoteLinks.svelte";
 import Palette from "./Palette.svelte";
 import VaultDialog from "./VaultDialog.svelte";
@@ -440,5 +441,26 @@ describe("VaultDialog", () => {
     const err = await screen.findByRole("alert");
     expect(err.textContent).toBe("The export stopped: /nope is not a folder");
     expect((screen.getByTestId("vault-start") as HTMLButtonElement).disabled).toBe(false);
+  });
+});
+
+describe("wiki links in rendered Markdown", () => {
+  it("open the note they name, by title or through the search", async () => {
+    const node = new MockNode();
+    const bravo = node.add("note", "Bravo", "");
+    const charlie = node.add("note", "Charlie camp", "");
+    useNode(node);
+    app.notes = [{ id: bravo, kind: "note", title: "Bravo", tags: [], author: "m", space: node.identity.personal_space, created_at: 0, updated_at: 0, answers: 0, accepted: false }];
+    render(Markdown, { source: "Go to [[bravo]], then [[Charlie camp|the camp]], not [[Nowhere]]." });
+    const links = Array.from(document.querySelectorAll<HTMLAnchorElement>("a.wikilink"));
+    expect(links.map((a) => a.textContent)).toEqual(["bravo", "the camp", "Nowhere"]);
+    await fireEvent.click(links[0]);
+    await waitFor(() => expect(app.note?.id).toBe(bravo));
+    // Not in the list: the node finds it.
+    await fireEvent.click(links[1]);
+    await waitFor(() => expect(app.note?.id).toBe(charlie));
+    await fireEvent.click(links[2]);
+    await waitFor(() => expect(links[2].getAttribute("title")).toContain("No note is called “Nowhere”"));
+    expect(app.note?.id).toBe(charlie);
   });
 });

@@ -28,4 +28,12 @@ describe("renderMarkdown", () => {
   it("drops inline styles", () => {
     expect(renderMarkdown('<p style="color:red">x</p>')).not.toContain("style=");
   });
+  it("renders [[wiki links]] as links to their target, escaped", () => {
+    const html = renderMarkdown("See [[Deploy checklist]], [[Runbook#Restart|the runbook]] and [[<b>x</b>]].");
+    expect(html).toContain('<a href="#" class="wikilink" data-wiki="Deploy checklist" title="Open “Deploy checklist”" rel="noopener noreferrer">Deploy checklist</a>');
+    expect(html).toContain('data-wiki="Runbook"');
+    expect(html).toContain(">the runbook</a>");
+    expect(html).not.toContain("<b>");
+    expect(renderMarkdown("`[[not a link]]`")).not.toContain("wikilink");
+  });
 });

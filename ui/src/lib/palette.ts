@@ -1,5 +1,6 @@
-// The command palette's matching: commands, spaces to switch to, then notes and questions
-// (of the selected space) whose titles match.
+// The palette's pure parts: matching commands and spaces by their words, titles of the listed
+// notes and questions (what the palette falls back to when the node's search fails), cutting a
+// hit's text into marked pieces, and the `kind:` filter its toggles edit in the query.
 
 import type { ListItem } from "./bindings";
 
