@@ -327,6 +327,13 @@ async fn first_sync_and_reconnect(n: usize) {
     let t = Instant::now();
     b.execute(Request::SpaceJoin { ticket }).await.unwrap();
     let joined = t.elapsed();
+    // The join may return before every note is in (status counts them cheaply; then one list).
+    while t.elapsed() < GIVE_UP {
+        match b.execute(Request::Status).await.unwrap() {
+            Response::Status(s) if s.notes >= n as u64 => break,
+            _ => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
+    }
     let listed = count(&b, &space).await;
     let first = t.elapsed();
     let (indexed, searchable) = searchable_on(&b, n, &last_title, &last_word, t).await;
@@ -507,7 +514,7 @@ async fn searchable_on(
     (indexed, found)
 }
 
-/// How long `searchable_on` polls before it reports "not within" instead of a time.
+/// How long the first sync's polls wait before they report "not within" instead of a time.
 const GIVE_UP: Duration = Duration::from_secs(300);
 
 fn secs(d: Option<Duration>) -> String {
