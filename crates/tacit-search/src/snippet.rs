@@ -4,7 +4,9 @@
 //! The matcher mirrors the query: a word matches itself, a word within the query's edit
 //! distance of it (typos), and, for the word still being typed, any word it starts.
 
-use tantivy::tokenizer::TokenStream;
+use std::cell::RefCell;
+
+use tantivy::tokenizer::{TextAnalyzer, TokenStream};
 
 use crate::Parsed;
 use crate::schema;
@@ -27,10 +29,20 @@ pub fn typo_distance(word: &str) -> u8 {
 }
 
 /// Decides which words of a text the query matched.
-#[derive(Debug, Clone)]
 pub struct Matcher {
     words: Vec<(String, usize, u8)>,
     prefix: Option<String>,
+    /// The analyser, made once (texts are tokenised as the index tokenised them).
+    analyzer: RefCell<TextAnalyzer>,
+}
+
+impl std::fmt::Debug for Matcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Matcher")
+            .field("words", &self.words)
+            .field("prefix", &self.prefix)
+            .finish()
+    }
 }
 
 impl Matcher {
@@ -56,7 +68,11 @@ impl Matcher {
                 push(w, false);
             }
         }
-        Matcher { words, prefix }
+        Matcher {
+            words,
+            prefix,
+            analyzer: RefCell::new(schema::analyzer()),
+        }
     }
 
     /// Whether a normalised word of a text matches.
@@ -67,9 +83,29 @@ impl Matcher {
             return true;
         }
         let n = token.chars().count();
+        let mut mask = None;
         self.words.iter().any(|(w, len, d)| {
-            token == w || (*d > 0 && n.abs_diff(*len) <= *d as usize && within(w, token, *d))
+            if token == w {
+                return true;
+            }
+            if *d == 0 || n.abs_diff(*len) > *d as usize {
+                return false;
+            }
+            // Each edit changes which letters a word holds by at most two: a cheap test that
+            // rules out most words before the distance is computed.
+            let m = *mask.get_or_insert_with(|| letters(token));
+            (m ^ letters(w)).count_ones() <= 2 * u32::from(*d) && within(w, token, *d)
         })
+    }
+
+    /// Whether a word of `n` characters could match at all: most words of a text are ruled
+    /// out by their length alone, before they are normalised.
+    fn may_match_len(&self, n: usize) -> bool {
+        self.prefix.as_ref().is_some_and(|p| n >= p.len())
+            || self
+                .words
+                .iter()
+                .any(|(_, len, d)| n.abs_diff(*len) <= *d as usize)
     }
 
     /// Whether there is nothing to match.
@@ -78,11 +114,30 @@ impl Matcher {
     }
 }
 
+/// Which letters a word holds, one bit per letter or digit (others share bits).
+fn letters(word: &str) -> u64 {
+    word.chars().fold(0u64, |m, c| {
+        let bit = match c {
+            'a'..='z' => c as u32 - 'a' as u32,
+            '0'..='9' => 26 + c as u32 - '0' as u32,
+            _ => 36 + c as u32 % 28,
+        };
+        m | 1 << bit
+    })
+}
+
 /// Whether `a` and `b` are within `d` edits (insert, delete, substitute, swap two neighbours).
 fn within(a: &str, b: &str, d: u8) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return osa_within(a.as_bytes(), b.as_bytes(), d as usize);
+    }
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let d = d as usize;
+    osa_within(&a, &b, d as usize)
+}
+
+/// Optimal string alignment distance of `a` and `b` is at most `d`.
+fn osa_within<T: PartialEq>(a: &[T], b: &[T], d: usize) -> bool {
     // Optimal string alignment distance, row by row, stopping once every cell exceeds `d`.
     let mut prev2: Vec<usize> = vec![0; b.len() + 1];
     let mut prev: Vec<usize> = (0..=b.len()).collect();
@@ -126,31 +181,54 @@ pub fn mark(text: &str, m: &Matcher) -> Marked {
 /// most matches), made one line; the start of the first non-empty text when none matches.
 /// Returns the passage and how many distinct words it matched.
 pub fn snippet<'a>(texts: impl IntoIterator<Item = &'a str>, m: &Matcher) -> (Marked, usize) {
-    let mut best: Option<(Marked, usize, usize)> = None;
-    let mut first: Option<String> = None;
+    // The best passage is found in the raw text (the words are the same); only that passage
+    // is made one line of prose and marked, so a long body costs one scan of its words.
+    let mut best: Option<(&str, usize, usize)> = None;
+    let mut first: Option<&str> = None;
     for text in texts {
-        let flat = flatten(text);
-        if flat.is_empty() {
+        if text.trim().is_empty() {
             continue;
         }
-        let spans = matched_spans(&flat, m);
+        let spans = matched_spans(text, m);
         if spans.is_empty() {
-            first.get_or_insert(flat);
+            first.get_or_insert(text);
             continue;
         }
-        let (marked, distinct, count) = window(&flat, &spans);
+        let (distinct, count, a, b) = best_window(text, &spans);
         if best
             .as_ref()
             .is_none_or(|(_, d, c)| (distinct, count) > (*d, *c))
         {
-            best = Some((marked, distinct, count));
+            let from = floor_boundary(text, spans[a].0.saturating_sub(SNIPPET_CHARS * 2));
+            let to = floor_boundary(text, (spans[b].1 + SNIPPET_CHARS * 3).min(text.len()));
+            best = Some((&text[from..to], distinct, count));
         }
     }
     match (best, first) {
-        (Some((marked, distinct, _)), _) => (marked, distinct),
-        (None, Some(flat)) => (cut(&flat, 0, flat.len(), &[]), 0),
+        (Some((passage, distinct, _)), _) => {
+            let flat = flatten(passage);
+            let spans = matched_spans(&flat, m);
+            if spans.is_empty() {
+                return (cut(&flat, 0, flat.len(), &[]), distinct);
+            }
+            let (_, _, a, b) = best_window(&flat, &spans);
+            (cut(&flat, spans[a].0, spans[b].1, &spans[a..=b]), distinct)
+        }
+        (None, Some(text)) => {
+            let start = &text[..floor_boundary(text, (SNIPPET_CHARS * 4).min(text.len()))];
+            let flat = flatten(start);
+            (cut(&flat, 0, flat.len(), &[]), 0)
+        }
         (None, None) => (Marked::default(), 0),
     }
+}
+
+/// The largest character boundary of `text` at or before `at`.
+fn floor_boundary(text: &str, mut at: usize) -> usize {
+    while at > 0 && !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 /// Byte spans of matched words, with their normalised text.
@@ -158,12 +236,43 @@ fn matched_spans(text: &str, m: &Matcher) -> Vec<(usize, usize, String)> {
     if m.is_empty() {
         return Vec::new();
     }
-    let mut analyzer = schema::analyzer();
-    let mut stream = analyzer.token_stream(text);
+    // The words of the text as the index's analyser splits them (runs of letters and digits;
+    // 40 bytes or more dropped), normalised only when their length lets them match: ASCII
+    // words by lowercasing, others by the analyser itself (which also folds accents).
     let mut out = Vec::new();
-    while let Some(t) = stream.next() {
-        if m.matches(&t.text) {
-            out.push((t.offset_from, t.offset_to, t.text.clone()));
+    let mut word = String::new();
+    let mut start = None;
+    for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(i),
+            (true, Some(_)) => {}
+            (false, Some(s)) => {
+                start = None;
+                let raw = &text[s..i];
+                if raw.len() >= 40 {
+                    continue;
+                }
+                if raw.is_ascii() {
+                    if !m.may_match_len(raw.len()) {
+                        continue;
+                    }
+                    word.clear();
+                    word.push_str(raw);
+                    word.make_ascii_lowercase();
+                    if m.matches(&word) {
+                        out.push((s, i, word.clone()));
+                    }
+                } else {
+                    let mut analyzer = m.analyzer.borrow_mut();
+                    let mut stream = analyzer.token_stream(raw);
+                    while let Some(t) = stream.next() {
+                        if m.matches(&t.text) {
+                            out.push((s + t.offset_from, s + t.offset_to, t.text.clone()));
+                        }
+                    }
+                }
+            }
+            (false, None) => {}
         }
     }
     out
@@ -241,17 +350,18 @@ fn unwiki(line: &str) -> String {
     out
 }
 
-/// The window of about [`SNIPPET_CHARS`] holding the most distinct matches, then the most
-/// matches.
-fn window(text: &str, spans: &[(usize, usize, String)]) -> (Marked, usize, usize) {
+/// The run of matches fitting in about [`SNIPPET_CHARS`] with the most distinct matched words,
+/// then the most matches: (distinct, count, first index, last index).
+fn best_window(text: &str, spans: &[(usize, usize, String)]) -> (usize, usize, usize, usize) {
     let budget = SNIPPET_CHARS * 4; // bytes, generously: cut() trims by characters
     let mut best = (0usize, 0usize, 0usize, 0usize); // distinct, count, first, last
     for i in 0..spans.len() {
         let mut seen: Vec<&str> = Vec::new();
         let mut last = i;
         for (j, s) in spans.iter().enumerate().skip(i) {
-            if chars_between(text, spans[i].0, s.1) > SNIPPET_CHARS - 20
-                || s.1 - spans[i].0 > budget
+            // The byte check first: it bounds the character count's cost.
+            if s.1 - spans[i].0 > budget
+                || chars_between(text, spans[i].0, s.1) > SNIPPET_CHARS - 20
             {
                 break;
             }
@@ -265,10 +375,7 @@ fn window(text: &str, spans: &[(usize, usize, String)]) -> (Marked, usize, usize
             best = candidate;
         }
     }
-    let (distinct, count, first, last) = best;
-    let from = spans[first].0;
-    let to = spans[last].1;
-    (cut(text, from, to, &spans[first..=last]), distinct, count)
+    best
 }
 
 fn chars_between(text: &str, from: usize, to: usize) -> usize {
