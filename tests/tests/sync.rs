@@ -202,3 +202,27 @@ async fn another_member_admits_a_joiner_while_the_inviter_is_away() {
     b.shutdown().await;
     c.shutdown().await;
 }
+
+/// The join returns once the first sync is done, whichever side starts the reconciliation:
+/// here the inviter (the smaller peer id) starts it, so the joiner, holding nothing, answers
+/// with an empty item list and must then wait for what the inviter sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_returns_after_the_first_sync_when_the_inviter_starts_it() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let x = node(dirs[0].path(), "Ada").await;
+    let y = node(dirs[1].path(), "Bo").await;
+    let (inviter, joiner) = if x.peer_id() < y.peer_id() {
+        (x, y)
+    } else {
+        (y, x)
+    };
+    let space = space_new(&inviter, "Team").await;
+    for i in 0..300 {
+        note_new(&inviter, &space, &format!("Note {i}"), "words").await;
+    }
+    let ticket = invite(&inviter, &space, Role::Editor).await;
+    join(&joiner, &ticket).await.expect("join");
+    assert_eq!(titles(&joiner, &space).await.len(), 300);
+    inviter.shutdown().await;
+    joiner.shutdown().await;
+}

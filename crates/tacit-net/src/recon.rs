@@ -153,7 +153,8 @@ pub enum Part {
         /// The range.
         prefix: Prefix,
     },
-    /// "These are all my items in this range": the receiver now knows the differing ids.
+    /// "These are all my items in this range": the receiver now knows the differing ids, acts
+    /// on them, and answers `Same`.
     Items {
         /// The range.
         prefix: Prefix,
@@ -273,7 +274,7 @@ impl ItemSet {
         }
     }
 
-    /// Handles one part from the peer: what to send back (nothing for `Same` and `Items`), and
+    /// Handles one part from the peer: what to send back (nothing for `Same`), and
     /// the differing ids this part revealed.
     pub fn receive(&self, part: &Part) -> Result<(Vec<Part>, Diff), ReconError> {
         let prefix = *part.prefix();
@@ -318,7 +319,10 @@ impl ItemSet {
                 if !ordered || !items.iter().all(|(id, _)| prefix.contains(id)) {
                     return Err(ReconError::BadItems);
                 }
-                Ok((Vec::new(), self.diff(&prefix, items)))
+                // `Same` tells the sender the range is settled: it is sent after whatever the
+                // differences call for (`Have`, `Want`, `Sync`), so the sender, which waits for
+                // it, never sees a moment with nothing to wait for before those arrive.
+                Ok((vec![Part::Same { prefix }], self.diff(&prefix, items)))
             }
         }
     }
@@ -449,7 +453,9 @@ mod tests {
         let (da, db, rt, parts) = run(&a, &ItemSet::new());
         assert_eq!(da.mine.len(), 5000);
         assert!(db.is_empty() && da.theirs.is_empty());
-        assert_eq!((rt, parts), (1, 2));
+        // The differences are known after one round trip; the `Same` that settles the item
+        // list (sent after the documents) makes it two.
+        assert_eq!((rt, parts), (2, 3));
         // The empty side starts: the full side finds every id itself, with no item list sent.
         let (da, db, rt, parts) = run(&ItemSet::new(), &a);
         assert_eq!(db.mine.len(), 5000);

@@ -15,6 +15,9 @@ pub enum SearchError {
         #[source]
         source: tantivy::TantivyError,
     },
+    /// A thread making snippets panicked.
+    #[error("a search thread failed")]
+    Panicked,
     /// The index directory could not be made or cleared.
     #[error("the search index at {path}: {source}")]
     Io {

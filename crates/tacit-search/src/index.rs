@@ -2,12 +2,13 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tacit_core::{DocId, Kind, MemberId, SpaceId};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, DisjunctionMaxQuery, FuzzyTermQuery, Occur, PhraseQuery,
-    Query, TermQuery,
+    AllQuery, AutomatonWeight, BooleanQuery, BoostQuery, DfaWrapper, DisjunctionMaxQuery,
+    EnableScoring, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery, Weight,
 };
 use tantivy::schema::{IndexRecordOption, Schema, Value};
 use tantivy::{
@@ -20,6 +21,9 @@ use crate::error::SearchError;
 use crate::query::{Parsed, Scope};
 use crate::schema::{self, Fields, VERSION};
 use crate::snippet::{self, Marked, Matcher, typo_distance};
+
+/// Hits from which snippets are made on two threads.
+const PARALLEL_HITS: usize = 8;
 
 /// Memory the writer may buffer before it flushes a segment (tantivy's minimum is 15 MB).
 const WRITER_MEMORY: usize = 32 << 20;
@@ -230,18 +234,32 @@ impl SearchIndex {
         if q.is_empty() && scope.spaces.is_none() && scope.authors.is_none() {
             return Ok(Hits::default());
         }
-        let query = self.query(q, scope);
         let searcher = self.reader.searcher();
         let err = tantivy_err(&self.dir);
         let limit = limit.max(1);
-        let (top, total): (Vec<(f32, DocAddress)>, usize) = if q.has_text() {
+        let ranked = |typos: bool| {
             searcher
                 .search(
-                    &query,
+                    &self.query(q, scope, typos),
                     &(TopDocs::with_limit(limit).order_by_score(), Count),
                 )
-                .map_err(&err)?
+                .map_err(&err)
+        };
+        // Misspelt words are looked for only when the words as typed fill fewer than `limit`
+        // hits: near misses would rank below them anyway, and finding them costs a walk of
+        // each field's dictionary.
+        let mut typos = false;
+        let (top, total): (Vec<(f32, DocAddress)>, usize) = if q.has_text() {
+            let exact = ranked(false)?;
+            let may_differ = q.words.iter().any(|w| typo_distance(w) > 0);
+            if exact.1 >= limit || !may_differ {
+                exact
+            } else {
+                typos = true;
+                ranked(true)?
+            }
         } else {
+            let query = self.query(q, scope, false);
             // Only filters: every match scores the same, so the newest come first.
             let (top, total) = searcher
                 .search(
@@ -255,10 +273,38 @@ impl SearchIndex {
                 .map_err(&err)?;
             (top.into_iter().map(|(_, a)| (0.0, a)).collect(), total)
         };
-        let matcher = Matcher::new(q);
+        // Reading the hits and making their snippets costs as much as the search: above a
+        // few hits the two halves are made on two threads.
+        let hits = if top.len() >= PARALLEL_HITS {
+            let (a, b) = top.split_at(top.len() / 2);
+            let (a, b) = std::thread::scope(|s| {
+                let other = s.spawn(|| self.hits(&searcher, q, typos, b));
+                (self.hits(&searcher, q, typos, a), other.join())
+            });
+            let mut hits = a?;
+            hits.extend(b.map_err(|_| SearchError::Panicked)??);
+            hits
+        } else {
+            self.hits(&searcher, q, typos, &top)?
+        };
+        Ok(Hits {
+            hits,
+            total: u32::try_from(total).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// The hits at these addresses, read and given their snippets.
+    fn hits(
+        &self,
+        searcher: &tantivy::Searcher,
+        q: &Parsed,
+        typos: bool,
+        top: &[(f32, DocAddress)],
+    ) -> Result<Vec<Hit>, SearchError> {
+        let matcher = Matcher::new(q, typos);
         let mut hits = Vec::with_capacity(top.len());
-        for (score, addr) in top {
-            let doc: TantivyDocument = searcher.doc(addr).map_err(&err)?;
+        for &(score, addr) in top {
+            let doc: TantivyDocument = searcher.doc(addr).map_err(tantivy_err(&self.dir))?;
             let Some(stored) = self.stored(&doc) else {
                 continue;
             };
@@ -277,10 +323,7 @@ impl SearchIndex {
                 score,
             });
         }
-        Ok(Hits {
-            hits,
-            total: u32::try_from(total).unwrap_or(u32::MAX),
-        })
+        Ok(hits)
     }
 
     /// The documents of `space` whose title or an alias has one of these link keys.
@@ -352,7 +395,7 @@ impl SearchIndex {
     }
 
     /// The query of a parsed search within a scope.
-    fn query(&self, q: &Parsed, scope: &Scope) -> Box<dyn Query> {
+    fn query(&self, q: &Parsed, scope: &Scope, typos: bool) -> Box<dyn Query> {
         let f = &self.fields;
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         // Where a word counts, and how much: title, alias and tag matches rank first.
@@ -366,26 +409,38 @@ impl SearchIndex {
         let last = q.words.len().saturating_sub(1);
         for (i, word) in q.words.iter().enumerate() {
             let prefix = q.prefix && i == last;
-            let distance = typo_distance(word);
+            let distance = if typos { typo_distance(word) } else { 0 };
+            // Each automaton is built once and shared by every field.
+            let any_field = Term::from_field_text(f.body, word);
+            let near = (distance > 0)
+                .then(|| {
+                    FuzzyTermQuery::new(any_field.clone(), distance, true)
+                        .automaton()
+                        .ok()
+                })
+                .flatten()
+                .map(Arc::new);
+            let starts = prefix
+                .then(|| {
+                    FuzzyTermQuery::new_prefix(any_field, 0, true)
+                        .automaton()
+                        .ok()
+                })
+                .flatten()
+                .map(Arc::new);
             let mut any: Vec<Box<dyn Query>> = Vec::new();
             for &(field, weight) in &weighted {
                 let term = Term::from_field_text(field, word);
                 any.push(boost(
-                    Box::new(TermQuery::new(term.clone(), IndexRecordOption::WithFreqs)),
+                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
                     weight,
                 ));
                 // Near misses and unfinished words score a constant below most exact matches.
-                if distance > 0 {
-                    any.push(boost(
-                        Box::new(FuzzyTermQuery::new(term.clone(), distance, true)),
-                        weight * 0.3,
-                    ));
+                if let Some(dfa) = &near {
+                    any.push(boost(Box::new(Automaton::new(field, dfa)), weight * 0.3));
                 }
-                if prefix {
-                    any.push(boost(
-                        Box::new(FuzzyTermQuery::new_prefix(term, 0, true)),
-                        weight * 0.5,
-                    ));
+                if let Some(dfa) = &starts {
+                    any.push(boost(Box::new(Automaton::new(field, dfa)), weight * 0.5));
                 }
             }
             must.push((
@@ -409,7 +464,12 @@ impl SearchIndex {
                 let starts = Box::new(FuzzyTermQuery::new_prefix(term.clone(), 0, true));
                 must.push((Occur::Should, boost(starts, 3.0)));
             }
-            let distance = typo_distance(&whole);
+            // One word only: a typo in a longer title costs a large automaton for little.
+            let distance = if typos && q.words.len() == 1 {
+                typo_distance(&whole)
+            } else {
+                0
+            };
             if distance > 0 {
                 let near = Box::new(FuzzyTermQuery::new(term, distance, true));
                 must.push((Occur::Should, boost(near, 3.0)));
@@ -520,6 +580,40 @@ impl Stored {
             updated_at: self.updated,
             links: self.links,
         }
+    }
+}
+
+/// Terms of a field accepted by a Levenshtein automaton built once for several fields (a
+/// `FuzzyTermQuery` builds its own for each).
+#[derive(Clone)]
+struct Automaton {
+    field: tantivy::schema::Field,
+    dfa: Arc<DfaWrapper>,
+}
+
+impl Automaton {
+    fn new(field: tantivy::schema::Field, dfa: &Arc<DfaWrapper>) -> Self {
+        Self {
+            field,
+            dfa: dfa.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Automaton {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Automaton")
+            .field("field", &self.field)
+            .finish()
+    }
+}
+
+impl Query for Automaton {
+    fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(AutomatonWeight::<DfaWrapper>::new(
+            self.field,
+            self.dfa.clone(),
+        )))
     }
 }
 

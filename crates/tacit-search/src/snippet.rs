@@ -46,8 +46,9 @@ impl std::fmt::Debug for Matcher {
 }
 
 impl Matcher {
-    /// The matcher of a parsed query: its words, its phrases' words, its prefix.
-    pub fn new(q: &Parsed) -> Matcher {
+    /// The matcher of a parsed query: its words (and, with `typos`, the words near them), its
+    /// phrases' words, its prefix.
+    pub fn new(q: &Parsed, typos: bool) -> Matcher {
         let mut words: Vec<(String, usize, u8)> = Vec::new();
         let mut push = |w: &String, fuzzy: bool| {
             if !words.iter().any(|(x, _, _)| x == w) {
@@ -61,7 +62,7 @@ impl Matcher {
             None
         };
         for w in &q.words {
-            push(w, true);
+            push(w, typos);
         }
         for phrase in &q.phrases {
             for w in phrase {
@@ -242,7 +243,21 @@ fn matched_spans(text: &str, m: &Matcher) -> Vec<(usize, usize, String)> {
     let mut out = Vec::new();
     let mut word = String::new();
     let mut start = None;
-    for (i, c) in text.char_indices().chain(std::iter::once((text.len(), ' '))) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i <= bytes.len() {
+        // ASCII bytes decide by themselves; other characters are decoded.
+        let (c, len) = match bytes.get(i) {
+            None => (' ', 1),
+            Some(&b) if b.is_ascii() => (b as char, 1),
+            Some(_) => {
+                let c = text[i..].chars().next().unwrap_or(' ');
+                (c, c.len_utf8())
+            }
+        };
+        let at = i;
+        i += len;
+        let i = at;
         match (c.is_alphanumeric(), start) {
             (true, None) => start = Some(i),
             (true, Some(_)) => {}
@@ -478,7 +493,7 @@ mod tests {
 
     #[test]
     fn marks_words_typos_and_the_prefix() {
-        let m = Matcher::new(&parse("deploy kubernets rol"));
+        let m = Matcher::new(&parse("deploy kubernets rol"), true);
         let (s, distinct) = snippet(
             ["We **deploy** to Kubernetes and roll back on failure."],
             &m,
@@ -494,7 +509,7 @@ mod tests {
     fn picks_the_passage_with_the_most_matches_and_cuts_at_words() {
         let filler = "lorem ipsum dolor sit amet ".repeat(40);
         let text = format!("{filler}the rollback plan for the blue green deploy {filler}");
-        let m = Matcher::new(&parse("rollback deploy "));
+        let m = Matcher::new(&parse("rollback deploy "), true);
         let (s, _) = snippet([text.as_str()], &m);
         assert!(
             s.text.starts_with('…') && s.text.ends_with('…'),
@@ -511,14 +526,14 @@ mod tests {
 
     #[test]
     fn accents_and_case_in_marks_use_character_offsets() {
-        let m = Matcher::new(&parse("cafe "));
+        let m = Matcher::new(&parse("cafe "), true);
         let s = mark("Le Café crème", &m);
         assert_eq!(marked(&s), "Le [Café] crème");
     }
 
     #[test]
     fn without_a_match_the_snippet_is_the_start() {
-        let m = Matcher::new(&parse("zzz "));
+        let m = Matcher::new(&parse("zzz "), true);
         let (s, d) = snippet(["", "# Title\n\nFirst line.\nSecond line."], &m);
         assert_eq!(s.text, "Title First line. Second line.");
         assert!(s.marks.is_empty());
@@ -527,7 +542,7 @@ mod tests {
 
     #[test]
     fn markdown_marks_are_dropped_but_words_kept() {
-        let m = Matcher::new(&parse("zzz "));
+        let m = Matcher::new(&parse("zzz "), true);
         let (s, _) = snippet(
             ["## Plan\n\nSee [[Runbook]] and **bold** text, snake_case_name, `code`.\n> quoted"],
             &m,
@@ -554,7 +569,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn never_panics(q in "\\PC{0,20}", text in "\\PC{0,400}") {
-            let m = Matcher::new(&parse(&q));
+            let m = Matcher::new(&parse(&q), true);
             let (s, _) = snippet([text.as_str()], &m);
             let n = s.text.chars().count() as u32;
             for (a, b) in s.marks { proptest::prop_assert!(a < b && b <= n); }

@@ -633,7 +633,8 @@ impl Session {
         if !replies.is_empty() {
             let progress = self.progress(space);
             for r in &replies {
-                if matches!(r, Part::Fingerprint { .. }) {
+                // A fingerprint is answered; items are answered with `Same` once acted on.
+                if matches!(r, Part::Fingerprint { .. } | Part::Items { .. }) {
                     progress.open.insert(*r.prefix());
                 }
             }
