@@ -91,6 +91,10 @@ pub(crate) struct NodeInfo {
     pub(crate) peer_id: String,
     /// The network as the sync engine last saw it (empty without a network).
     pub(crate) net: std::sync::Mutex<NetView>,
+    /// The names searches resolve filters with, as last read from the actor, and how many
+    /// times they changed since (a search reads them again when that moved).
+    pub(crate) names: std::sync::Mutex<Option<(u64, Arc<Names>)>>,
+    pub(crate) names_changed: std::sync::atomic::AtomicU64,
 }
 
 /// Where a reply goes: a user's request or a sync session's.
@@ -311,7 +315,7 @@ impl Actor {
             // commit that might still fail.
             Ok(fx) if fx.writes.is_empty() && self.pending.is_empty() => {
                 for e in fx.events {
-                    let _ = self.events.send(e);
+                    self.announce(e);
                 }
                 for p in fx.pushes {
                     let _ = self.replica.send(p);
@@ -358,7 +362,7 @@ impl Actor {
                 }
                 for p in pending {
                     for e in p.events {
-                        let _ = self.events.send(e);
+                        self.announce(e);
                     }
                     for push in p.pushes {
                         let _ = self.replica.send(push);
@@ -388,6 +392,18 @@ impl Actor {
                 }
             }
         }
+    }
+
+    /// Sends an event to subscribers; one that changes a space or a profile also makes the
+    /// names searches resolve filters with stale.
+    pub(crate) fn announce(&self, e: Event) {
+        if matches!(
+            e,
+            Event::SpacesChanged { .. } | Event::DocumentChanged { kind: Kind::Profile, .. }
+        ) {
+            self.info.names_changed.fetch_add(1, Ordering::Relaxed);
+        }
+        let _ = self.events.send(e);
     }
 
     /// Tells the search index about committed writes: the latest state of each note and

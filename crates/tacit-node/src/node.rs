@@ -265,13 +265,30 @@ impl Node {
         limit: Option<u32>,
     ) -> Result<Response, NodeError> {
         let search = self.search_index()?;
+        let names = self.names().await?;
+        crate::search::search(search, self.one_shot(), names, query, space, limit).await
+    }
+
+    /// The names of spaces and members: kept from the last search until the actor says they
+    /// changed, as a search per keystroke should not wait for the actor.
+    async fn names(&self) -> Result<Arc<crate::actor::Names>, NodeError> {
+        use std::sync::atomic::Ordering;
+        let generation = self.info.names_changed.load(Ordering::Relaxed);
+        if let Some((g, names)) = self.info.names.lock().ok().and_then(|n| n.clone())
+            && g == generation
+        {
+            return Ok(names);
+        }
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Msg::Names(reply))
             .await
             .map_err(|_| NodeError::Stopped)?;
-        let names = rx.await.map_err(|_| NodeError::Stopped)?;
-        crate::search::search(search, self.one_shot(), names, query, space, limit).await
+        let names = Arc::new(rx.await.map_err(|_| NodeError::Stopped)?);
+        if let Ok(mut cached) = self.info.names.lock() {
+            *cached = Some((generation, names.clone()));
+        }
+        Ok(names)
     }
 
     async fn links(&self, id: &str) -> Result<Response, NodeError> {
@@ -461,6 +478,8 @@ impl NodeInfo {
                 .map(|p| p.to_string())
                 .unwrap_or_default(),
             net: Mutex::default(),
+            names: Mutex::default(),
+            names_changed: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }

@@ -461,7 +461,7 @@ const MAX_LIMIT: u32 = 1_000;
 pub(crate) async fn search(
     search: Arc<Search>,
     patient: bool,
-    names: Names,
+    names: Arc<Names>,
     query: &str,
     space: Option<&str>,
     limit: Option<u32>,
@@ -493,9 +493,8 @@ pub(crate) async fn search(
     }
     let limit = limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize;
     search.settle(patient).await;
-    let found = tokio::task::spawn_blocking(move || search.index().search(&parsed, &scope, limit))
-        .await
-        .map_err(|e| NodeError::Internal(format!("a search panicked: {e}")))?
+    let found = blocking(move || search.index().search(&parsed, &scope, limit))
+        .await?
         .map_err(|e| NodeError::Internal(format!("search failed: {e}")))?;
     let items = found
         .hits
@@ -519,6 +518,21 @@ pub(crate) async fn search(
         items,
         total: found.total,
     })
+}
+
+/// Runs a search (about a millisecond of work) where it blocks no other task: on this
+/// thread, handed over to the runtime's other workers, when the runtime has several; on the
+/// blocking pool otherwise.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, NodeError> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if Handle::current().runtime_flavor() == RuntimeFlavor::MultiThread {
+        return Ok(tokio::task::block_in_place(f));
+    }
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| NodeError::Internal(format!("a search panicked: {e}")))
 }
 
 /// A note's (or question's) links both ways: outgoing resolved by title or alias in its space,

@@ -234,7 +234,7 @@ impl Actor {
             .get(&space)
             .map(Shared::op_bytes)
             .unwrap_or_default();
-        let _ = self.events.send(crate::api::Event::SpacesChanged { space });
+        self.announce(crate::api::Event::SpacesChanged { space });
         let _ = self.replica.send(Replicated::Membership {
             space,
             ops: Arc::new(ops),
@@ -378,7 +378,7 @@ impl Actor {
         self.spaces.remove(&space);
         self.items.remove(&space);
         self.cache.clear();
-        let _ = self.events.send(crate::api::Event::SpacesChanged { space });
+        self.announce(crate::api::Event::SpacesChanged { space });
         Ok(Outcome::read(Response::Space(detail)))
     }
 
