@@ -39,5 +39,5 @@ pub use space::{
     Invite, MAX_DEPS, MAX_OP_BYTES, Member, Membership, Op, OpBody, OpHash, Removed, Role,
     SignedOp, SpaceError, new_secret, new_space, secret_hash, set_digest, space_id_for,
 };
-pub use text::normalize_tag;
+pub use text::{civil_from_days, normalize_tag};
 pub use ticket::{MAX_ADDR_BYTES, MAX_TICKET_ADDRS, MAX_TICKET_CHARS, Ticket, TicketError};

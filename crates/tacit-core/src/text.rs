@@ -97,12 +97,9 @@ pub(crate) fn check_chars(field: &'static str, text: &str, max: usize) -> Result
     Ok(())
 }
 
-/// A time (ms since the Unix epoch) as a UTC date and time to the minute, for messages:
-/// `2026-11-28 22:32 UTC`. Pure arithmetic (the proleptic Gregorian calendar), no clock.
-pub(crate) fn utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+/// The civil date (year, month 1–12, day 1–31) of a count of days since 1970-01-01, in the
+/// proleptic Gregorian calendar (Howard Hinnant's algorithm); any day count, no clock.
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -111,7 +108,15 @@ pub(crate) fn utc(ms: i64) -> String {
     let mp = (5 * doy + 2) / 153;
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// A time (ms since the Unix epoch) as a UTC date and time to the minute, for messages:
+/// `2026-11-28 22:32 UTC`. Pure arithmetic (the proleptic Gregorian calendar), no clock.
+pub(crate) fn utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (year, month, day) = civil_from_days(days);
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
         rem / 3600,

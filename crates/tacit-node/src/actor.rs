@@ -399,7 +399,11 @@ impl Actor {
     pub(crate) fn announce(&self, e: Event) {
         if matches!(
             e,
-            Event::SpacesChanged { .. } | Event::DocumentChanged { kind: Kind::Profile, .. }
+            Event::SpacesChanged { .. }
+                | Event::DocumentChanged {
+                    kind: Kind::Profile,
+                    ..
+                }
         ) {
             self.info.names_changed.fetch_add(1, Ordering::Relaxed);
         }

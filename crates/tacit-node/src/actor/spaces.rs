@@ -126,7 +126,7 @@ impl Actor {
         }
     }
 
-    fn space_name(&self, space: SpaceId) -> String {
+    pub(super) fn space_name(&self, space: SpaceId) -> String {
         if space == self.info.personal {
             return "Personal".into();
         }

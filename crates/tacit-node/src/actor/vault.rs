@@ -240,7 +240,7 @@ impl Actor {
         let names = self.member_names(space, &authors);
         Ok(ExportPage {
             space,
-            space_name: self.export_space_name(space),
+            space_name: self.space_name(space),
             notes,
             questions,
             names,
@@ -265,16 +265,6 @@ impl Actor {
         let chunks = self.store.load_chunks(id)?;
         let mut doc = Doc::load(id, chunks.iter().map(Vec::as_slice), self.info.member)?;
         view(&mut doc)
-    }
-
-    fn export_space_name(&self, space: SpaceId) -> String {
-        if space == self.info.personal {
-            return "Personal".into();
-        }
-        self.spaces
-            .get(&space)
-            .map(|s| s.row.name.clone())
-            .unwrap_or_default()
     }
 
     /// The names of `authors` as this home knows them: the space's membership (removed members
