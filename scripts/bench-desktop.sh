@@ -32,6 +32,10 @@ cargo build --release -p tacit-desktop -p tacit-bench-bare-window \
     --features tacit-desktop/custom-protocol,tacit-bench-bare-window/custom-protocol
 
 home="$target/bench-home-$notes"
+# A home made before the search index existed is made again, with its index.
+if [ -d "$home" ] && [ ! -d "$home/index" ]; then
+    rm -rf "$home"
+fi
 # Made under another name and renamed when complete, so an interrupted run is not reused.
 if [ ! -d "$home" ]; then
     echo "bench: making a home of $notes notes in $home (once)" >&2

@@ -76,6 +76,16 @@ async fn make(dir: &Path, n: usize, words: &[String]) -> Result<()> {
     while let Some(r) = tasks.join_next().await {
         finished(Some(r))?;
     }
+    // A search waits until the index holds every note: the home is then as the app leaves it,
+    // and a launch measures opening an index, not building one (which only the first launch
+    // after an upgrade does).
+    node.execute(Request::Search {
+        query: "warm".into(),
+        space: None,
+        limit: Some(1),
+    })
+    .await
+    .context("cannot search the new home")?;
     node.shutdown().await;
     println!(
         "made {} with {n} notes ({:.1} MB of bodies) in {:.1} s",
