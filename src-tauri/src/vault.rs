@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use tacit_node::{ErrorKind, WireError};
+use tacit_node::{ErrorKind, Node, WireError};
 use tacit_vault::{ExportSummary, ImportSummary, Progress, VaultError};
 use tauri::{AppHandle, Emitter};
 
@@ -98,17 +98,8 @@ pub async fn import_folder(
     dir: String,
     space: Option<String>,
 ) -> Result<ImportSummary, WireError> {
-    let mut node = shell.node().await?;
-    let dir = folder(&dir)?;
-    let progress = throttled(app);
-    blocking(move || {
-        tauri::async_runtime::block_on(tacit_vault::import_dir(
-            &mut node,
-            &dir,
-            space.as_deref(),
-            progress,
-        ))
-        .map_err(vault_wire)
+    folder_work(app, &shell, &dir, |mut node, dir, progress| async move {
+        tacit_vault::import_dir(&mut node, &dir, space.as_deref(), progress).await
     })
     .await
 }
@@ -121,19 +112,29 @@ pub async fn export_folder(
     dir: String,
     space: Option<String>,
 ) -> Result<ExportSummary, WireError> {
-    let mut node = shell.node().await?;
-    let dir = folder(&dir)?;
-    let progress = throttled(app);
-    blocking(move || {
-        tauri::async_runtime::block_on(tacit_vault::export_dir(
-            &mut node,
-            &dir,
-            space.as_deref(),
-            progress,
-        ))
-        .map_err(vault_wire)
+    folder_work(app, &shell, &dir, |mut node, dir, progress| async move {
+        tacit_vault::export_dir(&mut node, &dir, space.as_deref(), progress).await
     })
     .await
+}
+
+/// Runs an import or export of the folder `dir` on a blocking thread, with throttled progress
+/// events to the window.
+async fn folder_work<T, Fut>(
+    app: AppHandle,
+    shell: &Shell,
+    dir: &str,
+    job: impl FnOnce(Node, PathBuf, Box<dyn FnMut(&Progress) + Send>) -> Fut + Send + 'static,
+) -> Result<T, WireError>
+where
+    T: Send + 'static,
+    Fut: Future<Output = Result<T, VaultError>>,
+{
+    let node = shell.node().await?;
+    let dir = folder(dir)?;
+    let progress = Box::new(throttled(app));
+    blocking(move || tauri::async_runtime::block_on(job(node, dir, progress)).map_err(vault_wire))
+        .await
 }
 
 #[cfg(test)]

@@ -37,13 +37,10 @@ pub(crate) async fn import(
     json: bool,
 ) -> Result<()> {
     check_dir(dir)?;
-    let mut backend = Backend::open(home).await?;
-    let mut bar = Bar::new("Importing", !json);
-    let result =
-        tacit_vault::import_dir(&mut backend, dir, space.as_deref(), |p| bar.update(p)).await;
-    bar.clear();
-    backend.close().await;
-    let summary = result?;
+    let summary = with_bar(home, "Importing", json, async |backend, progress| {
+        tacit_vault::import_dir(backend, dir, space.as_deref(), progress).await
+    })
+    .await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -69,19 +66,32 @@ pub(crate) async fn export(
     if dir.exists() && !dir.is_dir() {
         bail!("{} is not a folder", dir.display());
     }
-    let mut backend = Backend::open(home).await?;
-    let mut bar = Bar::new("Exporting", !json);
-    let result =
-        tacit_vault::export_dir(&mut backend, dir, space.as_deref(), |p| bar.update(p)).await;
-    bar.clear();
-    backend.close().await;
-    let summary = result?;
+    let summary = with_bar(home, "Exporting", json, async |backend, progress| {
+        tacit_vault::export_dir(backend, dir, space.as_deref(), progress).await
+    })
+    .await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         println!("{}", export_text(&summary));
     }
     Ok(())
+}
+
+/// Runs an import or export against this home's node, with a progress bar on a terminal
+/// (none with `--json`), and closes the node (if this command opened it) afterwards.
+async fn with_bar<T>(
+    home: &Path,
+    what: &'static str,
+    json: bool,
+    job: impl AsyncFnOnce(&mut Backend, &mut dyn FnMut(&Progress)) -> Result<T, tacit_vault::VaultError>,
+) -> Result<T> {
+    let mut backend = Backend::open(home).await?;
+    let mut bar = Bar::new(what, !json);
+    let result = job(&mut backend, &mut |p| bar.update(p)).await;
+    bar.clear();
+    backend.close().await;
+    Ok(result?)
 }
 
 fn check_dir(dir: &Path) -> Result<()> {

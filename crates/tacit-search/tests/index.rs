@@ -239,6 +239,16 @@ fn links_resolve_by_title_and_alias_within_a_space() {
     );
 }
 
+/// Opens the index at `path`, which must be set aside and made anew (empty).
+fn made_anew(path: &std::path::Path) {
+    let (ix, opened) = SearchIndex::open(path).unwrap();
+    assert!(
+        matches!(opened, Opened::Created { reason: Some(_) }),
+        "{opened:?}"
+    );
+    assert!(ix.is_empty());
+}
+
 #[test]
 fn a_damaged_or_outdated_index_is_made_anew() {
     let dir = tempfile::tempdir().unwrap();
@@ -256,13 +266,7 @@ fn a_damaged_or_outdated_index_is_made_anew() {
 
     // Garbage over the metadata.
     std::fs::write(path.join("meta.json"), b"{ not json").unwrap();
-    let (ix, opened) = SearchIndex::open(&path).unwrap();
-    assert!(
-        matches!(opened, Opened::Created { reason: Some(_) }),
-        "{opened:?}"
-    );
-    assert!(ix.is_empty());
-    drop(ix);
+    made_anew(&path);
 
     // Every segment file truncated.
     {
@@ -280,13 +284,7 @@ fn a_damaged_or_outdated_index_is_made_anew() {
             std::fs::write(&p, b"xx").unwrap();
         }
     }
-    let (ix, opened) = SearchIndex::open(&path).unwrap();
-    assert!(
-        matches!(opened, Opened::Created { reason: Some(_) }),
-        "{opened:?}"
-    );
-    assert!(ix.is_empty());
-    drop(ix);
+    made_anew(&path);
 
     // Another version's payload.
     let meta = std::fs::read_to_string(path.join("meta.json")).unwrap();
