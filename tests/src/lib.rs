@@ -511,3 +511,17 @@ impl Drop for Serving {
         }
     }
 }
+
+/// Logs to standard error as `RUST_LOG` says (for a failing test run with `--nocapture`); once
+/// per test binary, and nothing when `RUST_LOG` is unset.
+pub fn log_from_env() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}

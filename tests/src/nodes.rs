@@ -21,6 +21,7 @@ pub fn loopback() -> NetOptions {
 
 /// A new home at `dir` with a profile named `name`, its network on loopback.
 pub async fn node(dir: &Path, name: &str) -> Node {
+    crate::log_from_env();
     let profile = ProfileEdit {
         name: Some(name.into()),
         org: Some(format!("{name} Org")),

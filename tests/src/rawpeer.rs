@@ -15,8 +15,8 @@ use anyhow::{Context as _, anyhow, bail};
 use futures::io::{ReadHalf, WriteHalf};
 use futures::{AsyncReadExt as _, AsyncWriteExt as _};
 use tacit_core::{
-    DeviceKey, Doc, DocId, Draft, Edit, MemberId, NoteEdit, Op, OpBody, SignedOp, SpaceId, Ticket,
-    set_digest,
+    ChangeSig, DeviceKey, Doc, DocId, Draft, Edit, InviteKey, MemberId, Membership, NewChange,
+    NoteEdit, Op, OpBody, OpHash, SignedOp, SpaceId, Ticket, set_digest,
 };
 use tacit_net::recon::ItemSet;
 use tacit_net::wire::{Message, SpaceOffer, VERSION};
@@ -71,6 +71,8 @@ pub struct RawPeer {
     /// Documents received, as bytes: the last `Docs` copy plus the `Change`s after it, which
     /// load together as one document.
     docs: HashMap<DocId, Vec<u8>>,
+    /// Signatures received with documents and changes, by change hash.
+    sigs: HashMap<[u8; 32], ChangeSig>,
     /// `JoinRefused` answers, with their reasons.
     refused: Vec<(SpaceId, String)>,
 }
@@ -162,6 +164,7 @@ impl RawPeer {
             offered: HashSet::new(),
             ops: HashMap::new(),
             docs: HashMap::new(),
+            sigs: HashMap::new(),
             refused: Vec::new(),
         })
     }
@@ -270,10 +273,12 @@ impl RawPeer {
             Message::Docs { docs, .. } => {
                 for d in docs {
                     self.docs.insert(d.id, d.data.clone());
+                    self.sigs.extend(d.sigs.iter().map(|s| (s.hash, *s)));
                 }
             }
-            Message::Change { id, data, .. } => {
+            Message::Change { id, data, sigs, .. } => {
                 self.docs.entry(*id).or_default().extend_from_slice(data);
+                self.sigs.extend(sigs.iter().map(|s| (s.hash, *s)));
             }
             Message::JoinRefused { space, reason } => {
                 self.refused.push((*space, reason.clone()));
@@ -373,24 +378,58 @@ impl RawPeer {
         .await;
     }
 
-    /// A join op for `ticket`, signed by `key` (this peer's, or another to forge one).
+    /// A join op for `ticket`, signed by `key` (this peer's, or another to forge one), proving
+    /// the ticket's secret for `key`'s member.
     pub fn join_op(key: &DeviceKey, ticket: &Ticket) -> SignedOp {
+        Self::join_op_at(key, ticket, now_ms())
+    }
+
+    /// As [`RawPeer::join_op`], dated `at` (a backdated or future join).
+    pub fn join_op_at(key: &DeviceKey, ticket: &Ticket, at: i64) -> SignedOp {
+        let proof = InviteKey::from_secret(&ticket.secret).prove(
+            ticket.space,
+            ticket.invite,
+            key.member_id(),
+        );
         SignedOp::sign(
             key,
             Op {
                 space: ticket.space,
                 author: key.member_id(),
-                at: now_ms(),
+                at,
                 deps: vec![ticket.invite],
                 body: OpBody::Join {
                     invite: ticket.invite,
-                    secret: ticket.secret,
+                    proof,
                     member_name: "Raw".into(),
                     member_org: "Raw Org".into(),
                 },
             },
         )
         .expect("sign a join op")
+    }
+
+    /// The membership of `space` as the ops the node sent fold.
+    pub fn membership(&self, space: SpaceId) -> Membership {
+        let ops: Vec<SignedOp> = self
+            .ops(space)
+            .iter()
+            .filter_map(|b| SignedOp::from_bytes(b).ok())
+            .collect();
+        Membership::fold(space, ops.iter())
+    }
+
+    /// The heads of `space`'s membership as the ops the node sent fold.
+    pub fn heads(&self, space: SpaceId) -> Vec<OpHash> {
+        self.membership(space).heads()
+    }
+
+    /// The signatures received for `changes`.
+    pub fn sigs_for(&self, changes: &[NewChange]) -> Vec<ChangeSig> {
+        changes
+            .iter()
+            .filter_map(|c| self.sigs.get(&c.hash).copied())
+            .collect()
     }
 
     /// Joins the ticket's space through the node: sends a `Join` signed with this peer's key,
@@ -503,11 +542,13 @@ impl RawPeer {
         body: &str,
     ) -> anyhow::Result<DocId> {
         let id = DocId::random();
+        let under = self.heads(space);
         let mut doc = Doc::new_note(
             id,
             Edit {
                 by: self.member(),
                 at: now_ms(),
+                under: &under,
             },
             Draft {
                 title: title.into(),
@@ -516,10 +557,13 @@ impl RawPeer {
                 aliases: Vec::new(),
             },
         )?;
+        let (data, changes) = doc.save_with_changes();
+        let sigs = doc.sign_changes(&self.key, space, &changes);
         self.send(Message::Change {
             space,
             id,
-            data: doc.save(),
+            data,
+            sigs,
         })
         .await?;
         Ok(id)
@@ -536,10 +580,12 @@ impl RawPeer {
         body: &str,
     ) -> anyhow::Result<()> {
         let mut doc = Doc::load(id, [base], self.member())?;
+        let under = self.heads(space);
         let changed = doc.edit_text(
             Edit {
                 by: self.member(),
                 at: now_ms(),
+                under: &under,
             },
             NoteEdit {
                 body: Some(body.into()),
@@ -549,10 +595,17 @@ impl RawPeer {
         if !changed {
             bail!("the edit changes nothing");
         }
-        let data = doc
-            .take_unsaved()
+        let (data, changes) = doc
+            .take_unsaved_changes()
             .ok_or_else(|| anyhow!("an edit with no new change"))?;
-        self.send(Message::Change { space, id, data }).await
+        let sigs = doc.sign_changes(&self.key, space, &changes);
+        self.send(Message::Change {
+            space,
+            id,
+            data,
+            sigs,
+        })
+        .await
     }
 
     /// Stops the network: the stream and connection close.

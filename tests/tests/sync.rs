@@ -173,18 +173,30 @@ async fn another_member_admits_a_joiner_while_the_inviter_is_away() {
     join(&c, &invite(&a, &space, Role::Editor).await)
         .await
         .expect("C joins");
-    // A's ticket for B names C too (A has seen C); the invitation reaches C before A's next
-    // note does, on the same session.
+    // A's ticket for B names A alone: a forwarded ticket tells nobody who else is in the
+    // space or where. The invitation reaches C before A's next note does, on the same session.
     let ticket = invite(&a, &space, Role::Editor).await;
     let parsed = tacit_node::core::Ticket::parse(&ticket).unwrap();
+    let c_peer = c.peer_id().to_owned();
     assert!(
-        parsed.addrs.iter().any(|a| a.contains("/p2p/")),
+        parsed
+            .addrs
+            .iter()
+            .all(|a| !a.contains("/p2p/") && !a.contains(&c_peer)),
         "{parsed:?}"
     );
     let id = note_new(&a, &space, "Before A left", "").await;
     until("A's note on C", || async { body(&c, &id).await.is_some() }).await;
     a.shutdown().await;
 
+    // B reaches C another way (the LAN, or an address given by hand), and C admits it.
+    ask(
+        &b,
+        Request::Connect {
+            addr: listen_addr(&c).await,
+        },
+    )
+    .await;
     join(&b, &ticket).await.expect("C admits B");
     assert_eq!(titles(&b, &space).await, ["Before A left"]);
     let detail = match ask(

@@ -278,6 +278,7 @@ async fn a_connected_non_member_learns_nothing_of_a_space() {
             space: sid,
             id: did,
             msg: valid_sync_message(),
+            sigs: Vec::new(),
         },
     ];
     let before = raw.received_bytes().len();
@@ -780,6 +781,7 @@ async fn malformed_frames_and_sync_messages_close_only_that_session() {
                     space: sid,
                     id: doc_id(&plan),
                     msg: garbage,
+                    sigs: Vec::new(),
                 })
                 .await
                 .expect("send"),
@@ -788,6 +790,7 @@ async fn malformed_frames_and_sync_messages_close_only_that_session() {
                     space: sid,
                     id: doc_id(&plan),
                     data: garbage,
+                    sigs: Vec::new(),
                 })
                 .await
                 .expect("send"),
@@ -797,6 +800,7 @@ async fn malformed_frames_and_sync_messages_close_only_that_session() {
                     docs: vec![WholeDoc {
                         id: DocId::random(),
                         data: garbage,
+                        sigs: Vec::new(),
                     }],
                 })
                 .await

@@ -317,6 +317,34 @@ enum SpaceCmd {
         #[command(flatten)]
         json: Json,
     },
+    /// Change a member's role (owners only)
+    Role {
+        /// Id, id prefix or name
+        space: String,
+        /// Member id, id prefix or name
+        member: String,
+        /// The new role
+        #[arg(value_parser = ["reader", "editor", "owner"])]
+        role: String,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// The open invitations of a space: id, role, expiry, uses left, who made it
+    Invites {
+        /// Id, id prefix or name
+        space: String,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Withdraw an invitation (owners only): its ticket admits nobody any more
+    RevokeInvite {
+        /// Id, id prefix or name
+        space: String,
+        /// The invitation's id or a unique prefix (from `tacit space invites`)
+        invite: String,
+        #[command(flatten)]
+        json: Json,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -680,6 +708,28 @@ fn space_request(cmd: SpaceCmd) -> Result<(Request, Json)> {
             json,
         } => (Request::SpaceRemove { space, member }, json),
         SpaceCmd::Leave { space, json } => (Request::SpaceLeave { space }, json),
+        SpaceCmd::Role {
+            space,
+            member,
+            role,
+            json,
+        } => {
+            let role: Role = role.parse().map_err(|e| Usage(format!("{e}")))?;
+            (
+                Request::SpaceRole {
+                    space,
+                    member,
+                    role,
+                },
+                json,
+            )
+        }
+        SpaceCmd::Invites { space, json } => (Request::SpaceInvites { space }, json),
+        SpaceCmd::RevokeInvite {
+            space,
+            invite,
+            json,
+        } => (Request::SpaceRevokeInvite { space, invite }, json),
     })
 }
 

@@ -24,6 +24,7 @@ pub fn print(resp: &Response, json: bool, me: Option<MemberId>) -> Result<()> {
             Response::SpaceCreated { id, name } => json!({ "id": id, "name": name }),
             Response::Spaces { items } => serde_json::to_value(items)?,
             Response::Space(d) => serde_json::to_value(d)?,
+            Response::Invites { items, .. } => serde_json::to_value(items)?,
             Response::Ticket { ticket, expires_at } => {
                 json!({ "ticket": ticket, "expires_at": expires_at })
             }
@@ -267,6 +268,32 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
                 )?;
             }
         }
+        Response::Invites { items, .. } => {
+            if items.is_empty() {
+                writeln!(out, "no open invitations")?;
+            }
+            for i in items {
+                let expiry = i
+                    .expires_at
+                    .map(|at| format!("until {}", when(at)))
+                    .unwrap_or_else(|| "no expiry".into());
+                let uses = match i.uses_left {
+                    Some(n) => format!("{n} uses left"),
+                    None => "any number of uses".into(),
+                };
+                let by = if i.by_name.is_empty() {
+                    i.by.short()
+                } else {
+                    i.by_name.clone()
+                };
+                writeln!(
+                    out,
+                    "{}  {:<6}  {expiry}  {uses}  by {by}",
+                    &i.id.to_string()[..12],
+                    i.role.as_str()
+                )?;
+            }
+        }
         Response::Ticket { ticket, expires_at } => {
             match expires_at {
                 Some(at) => writeln!(out, "Invitation ticket, valid until {}:", when(*at))?,
@@ -411,6 +438,9 @@ fn sync_word(s: SyncState) -> &'static str {
         SyncState::Syncing => "syncing",
         SyncState::UpToDate => "up to date",
         SyncState::Removed => "removed from the space: the copy here no longer syncs",
+        SyncState::Legacy => {
+            "made by an older Tacit: its notes are kept here but no longer sync; share them in a new space"
+        }
     }
 }
 

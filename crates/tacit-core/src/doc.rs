@@ -12,7 +12,14 @@ use crate::id::{AnswerId, DocId, MemberId};
 use crate::limits::{MAX_ANSWER_BYTES, MAX_ANSWERS, MAX_BIO_BYTES, MAX_BODY_BYTES, MAX_NAME_CHARS};
 use crate::text::{check_bytes, check_chars, check_title, normalize_aliases, normalize_tags};
 
+mod authorship;
+pub mod chunks;
+mod claims;
 mod sync;
+pub use authorship::{
+    ChangeSig, NewChange, PROFILE_SCOPE, Verdict, authorize, last_by_author, parse_under,
+    under_message, unsigned,
+};
 pub use sync::ChangeAuthor;
 
 /// The schema version this build writes, and the newest it reads.
@@ -57,13 +64,23 @@ impl std::fmt::Display for Kind {
     }
 }
 
-/// Who makes a change, and when (milliseconds since the Unix epoch).
+/// Who makes a change, when (milliseconds since the Unix epoch), and under which membership
+/// state of the document's space (its heads; empty in the personal space).
 #[derive(Debug, Clone, Copy)]
-pub struct Edit {
+pub struct Edit<'a> {
     /// The acting member.
     pub by: MemberId,
     /// The time of the change, in milliseconds since the Unix epoch.
     pub at: i64,
+    /// The membership heads the change is written under, named in its commit message.
+    pub under: &'a [crate::space::OpHash],
+}
+
+impl Edit<'static> {
+    /// An edit by `by` at `at`, under no membership (the personal space).
+    pub fn new(by: MemberId, at: i64) -> Self {
+        Self { by, at, under: &[] }
+    }
 }
 
 /// A new note or question: a title, a Markdown body, tags.
@@ -258,6 +275,7 @@ impl Doc {
         if bytes.is_empty() {
             return Err(CoreError::Malformed(format!("document {id} has no data")));
         }
+        check_chunks(id, &bytes)?;
         // Bytes from disk or a peer are untrusted: a panic inside Automerge on them becomes an
         // error for this document, never a crash of the process.
         let loaded = std::panic::catch_unwind(|| {
@@ -320,9 +338,22 @@ impl Doc {
 
     /// The changes the store has not been given yet, or `None` when there are none.
     pub fn take_unsaved(&mut self) -> Option<Vec<u8>> {
-        let bytes = self.am.save_after(&self.saved);
+        self.take_unsaved_changes().map(|(bytes, _)| bytes)
+    }
+
+    /// As [`Doc::take_unsaved`], with the changes the bytes hold (to sign and to record).
+    pub fn take_unsaved_changes(&mut self) -> Option<(Vec<u8>, Vec<NewChange>)> {
+        let saved = std::mem::take(&mut self.saved);
+        let changes = self.changes_since(&saved);
+        let bytes = self.am.save_after(&saved);
         self.saved = self.am.get_heads();
-        (!bytes.is_empty()).then_some(bytes)
+        (!bytes.is_empty()).then_some((bytes, changes))
+    }
+
+    /// The whole document, compacted, with all its changes.
+    pub fn save_with_changes(&mut self) -> (Vec<u8>, Vec<NewChange>) {
+        let changes = self.changes_since(&[]);
+        (self.save(), changes)
     }
 
     /// Whether the document carries a tombstone.
@@ -346,7 +377,7 @@ impl Doc {
                 _ => 0,
             };
             let n = u32::try_from(n).unwrap_or(u32::MAX);
-            (n, self.accepted_answer()?.is_some())
+            (n, self.accepted_by_asker()?.is_some())
         } else {
             (0, false)
         };
@@ -429,6 +460,7 @@ impl Doc {
     /// Applies `change` to a note or a question (both have title, body and tags). Returns
     /// whether anything changed; an edit that changes nothing writes nothing.
     pub fn edit_text(&mut self, edit: Edit, change: NoteEdit) -> Result<bool, CoreError> {
+        self.act_as(edit.by);
         let kind = self.kind()?;
         if kind == Kind::Profile {
             return Err(self.wrong_kind(kind, "note"));
@@ -475,6 +507,7 @@ impl Doc {
 
     /// Writes a tombstone; the document stays so that the deletion syncs like any change.
     pub fn delete(&mut self, edit: Edit) -> Result<(), CoreError> {
+        self.act_as(edit.by);
         self.expect_live()?;
         self.guard(|d| {
             d.am.put(ROOT, "deleted_at", edit.at)?;
@@ -491,10 +524,12 @@ impl Doc {
         Self::new_text_doc(id, Kind::Question, edit, draft)
     }
 
-    /// The question with its answers.
+    /// The question with its answers. Only signed claims count (see `claims`): an answer's
+    /// author is whoever made it, thanks and votes count in their givers' own names, and an
+    /// acceptance only from the asker.
     pub fn question(&self) -> Result<QuestionView, CoreError> {
         self.expect_kind(Kind::Question)?;
-        let accepted = self.accepted_answer()?;
+        let accepted = self.accepted_by_asker()?;
         let mut answers = Vec::new();
         if let Some(map) = self.map(&ROOT, "answers")? {
             for key in self.am.keys(&map).collect::<Vec<_>>() {
@@ -504,20 +539,28 @@ impl Doc {
                 let Some(obj) = self.map(&map, key.as_str())? else {
                     continue;
                 };
-                let author = self.string(&obj, "author")?.unwrap_or_default();
-                let Ok(author) = author.parse::<MemberId>() else {
+                let Some(author) = claims::writer(&obj) else {
                     continue;
                 };
-                let mut thanked_by: Vec<MemberId> = self
-                    .key_set(&obj, "thanks")?
-                    .iter()
-                    .filter_map(|m| m.parse().ok())
-                    .collect();
+                let named = self.string(&obj, "author")?.unwrap_or_default();
+                if named.parse::<MemberId>().ok() != Some(author) {
+                    continue;
+                }
+                let mut thanked_by: Vec<MemberId> = match self.map(&obj, "thanks")? {
+                    Some(thanks) => self
+                        .signed_entries(&thanks, author)?
+                        .into_iter()
+                        .map(|(m, _)| m)
+                        .collect(),
+                    None => Vec::new(),
+                };
                 thanked_by.sort();
                 let mut score = 0;
                 if let Some(votes) = self.map(&obj, "votes")? {
-                    for voter in self.am.keys(&votes).collect::<Vec<_>>() {
-                        score += self.int(&votes, voter.as_str())?.unwrap_or(0).signum();
+                    for (_, vote) in self.signed_entries(&votes, author)? {
+                        if let Value::Scalar(s) = vote {
+                            score += s.as_i64().unwrap_or(0).signum();
+                        }
                     }
                 }
                 answers.push(AnswerView {
@@ -553,6 +596,7 @@ impl Doc {
 
     /// Adds an answer by `edit.by`; returns its id.
     pub fn add_answer(&mut self, edit: Edit, body: &str) -> Result<AnswerId, CoreError> {
+        self.act_as(edit.by);
         self.expect_kind(Kind::Question)?;
         self.expect_live()?;
         if body.trim().is_empty() {
@@ -595,6 +639,7 @@ impl Doc {
 
     /// Marks an answer accepted. Only the asker may.
     pub fn accept(&mut self, edit: Edit, answer: AnswerId) -> Result<(), CoreError> {
+        self.act_as(edit.by);
         self.expect_kind(Kind::Question)?;
         self.expect_live()?;
         let asker = self.author()?;
@@ -602,7 +647,7 @@ impl Doc {
             return Err(CoreError::NotAsker { asker });
         }
         self.answer_obj(answer)?;
-        if self.accepted_answer()? == Some(answer) {
+        if self.accepted_by_asker()? == Some(answer) {
             return Ok(());
         }
         self.guard(|d| {
@@ -615,13 +660,16 @@ impl Doc {
     /// Thanks the author of an answer, once per member. Returns false when `edit.by` had already
     /// thanked it (nothing is written).
     pub fn thank(&mut self, edit: Edit, answer: AnswerId) -> Result<bool, CoreError> {
+        self.act_as(edit.by);
         self.expect_kind(Kind::Question)?;
         self.expect_live()?;
         let obj = self.answer_obj(answer)?;
         if self.string(&obj, "author")?.as_deref() == Some(edit.by.to_string().as_str()) {
             return Err(CoreError::OwnAnswer { action: "thank" });
         }
-        let thanks = self.ensure_map(&obj, "thanks")?;
+        let thanks = self
+            .map(&obj, "thanks")?
+            .ok_or_else(|| CoreError::Malformed("answer has no thanks map".into()))?;
         let me = edit.by.to_string();
         if self.am.get(&thanks, me.as_str())?.is_some() {
             return Ok(false);
@@ -636,13 +684,16 @@ impl Doc {
 
     /// Votes an answer up (`up`) or down; one vote per member, a new vote replaces the old.
     pub fn vote(&mut self, edit: Edit, answer: AnswerId, up: bool) -> Result<(), CoreError> {
+        self.act_as(edit.by);
         self.expect_kind(Kind::Question)?;
         self.expect_live()?;
         let obj = self.answer_obj(answer)?;
         if self.string(&obj, "author")?.as_deref() == Some(edit.by.to_string().as_str()) {
             return Err(CoreError::OwnAnswer { action: "vote for" });
         }
-        let votes = self.ensure_map(&obj, "votes")?;
+        let votes = self
+            .map(&obj, "votes")?
+            .ok_or_else(|| CoreError::Malformed("answer has no votes map".into()))?;
         self.guard(|d| {
             d.am.put(&votes, edit.by.to_string(), if up { 1 } else { -1 })?;
             Ok(())
@@ -659,12 +710,6 @@ impl Doc {
         let answers = self.answers_map()?;
         self.map(&answers, answer.to_string().as_str())?
             .ok_or_else(|| CoreError::NoSuchAnswer(answer.to_string()))
-    }
-
-    fn accepted_answer(&self) -> Result<Option<AnswerId>, CoreError> {
-        Ok(self
-            .string(&ROOT, "accepted")?
-            .and_then(|s| s.parse::<AnswerId>().ok()))
     }
 
     // ---- profiles ------------------------------------------------------------------------
@@ -702,6 +747,7 @@ impl Doc {
 
     /// Changes the profile; only its member may. Returns whether anything changed.
     pub fn edit_profile(&mut self, edit: Edit, change: ProfileEdit) -> Result<bool, CoreError> {
+        self.act_as(edit.by);
         self.expect_kind(Kind::Profile)?;
         let clean =
             |field: &'static str, v: &Option<String>| -> Result<Option<String>, CoreError> {
@@ -748,6 +794,14 @@ impl Doc {
 
     // ---- plumbing ------------------------------------------------------------------------
 
+    /// Makes the next change `member`'s: its actor names its author, whose key signs it.
+    fn act_as(&mut self, member: MemberId) {
+        let actor = member.actor_id();
+        if self.am.get_actor() != &actor {
+            self.am.set_actor(actor);
+        }
+    }
+
     /// Runs `f`; if it fails, drops whatever ops it made so the document is as before.
     fn guard(
         &mut self,
@@ -760,13 +814,16 @@ impl Doc {
         result
     }
 
-    fn commit(&mut self, edit: Edit) {
+    fn commit(&mut self, edit: Edit<'_>) {
         // Automerge records seconds; the ms time lives in the document's own fields.
-        self.am
-            .commit_with(CommitOptions::default().with_time(edit.at.div_euclid(1000)));
+        let mut options = CommitOptions::default().with_time(edit.at.div_euclid(1000));
+        if !edit.under.is_empty() {
+            options.set_message(under_message(edit.under));
+        }
+        self.am.commit_with(options);
     }
 
-    fn touch_and_commit(&mut self, edit: Edit) -> Result<(), CoreError> {
+    fn touch_and_commit(&mut self, edit: Edit<'_>) -> Result<(), CoreError> {
         if let Err(e) = self.am.put(ROOT, "updated_at", edit.at) {
             self.am.rollback();
             return Err(e.into());
@@ -893,16 +950,33 @@ impl Doc {
     }
 }
 
+/// Refuses stored or received bytes that would inflate past [`chunks::MAX_INFLATED_BYTES`] or are
+/// not Automerge chunks, before Automerge sees them.
+fn check_chunks(id: DocId, bytes: &[u8]) -> Result<(), CoreError> {
+    chunks::check_inflation(bytes, chunks::MAX_INFLATED_BYTES)
+        .map(|_| ())
+        .map_err(|e| chunk_error(id, e))
+}
+
+fn chunk_error(id: DocId, e: chunks::ChunkError) -> CoreError {
+    match e {
+        chunks::ChunkError::TooLarge => CoreError::Malformed(format!(
+            "document {id} would inflate past {} MiB; refused",
+            chunks::MAX_INFLATED_BYTES / (1024 * 1024)
+        )),
+        chunks::ChunkError::Malformed(why) => {
+            CoreError::Malformed(format!("document {id} is not Automerge data: {why}"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::key::DeviceKey;
 
-    fn edit(key: &DeviceKey, at: i64) -> Edit {
-        Edit {
-            by: key.member_id(),
-            at,
-        }
+    fn edit(key: &DeviceKey, at: i64) -> Edit<'static> {
+        Edit::new(key.member_id(), at)
     }
 
     fn note(key: &DeviceKey) -> Doc {

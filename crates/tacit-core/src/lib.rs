@@ -29,15 +29,17 @@ mod text;
 mod ticket;
 
 pub use doc::{
-    AnswerView, ChangeAuthor, Doc, Draft, Edit, Kind, NoteEdit, NoteView, ProfileEdit, ProfileView,
-    QuestionView, SCHEMA_VERSION, Summary,
+    AnswerView, ChangeAuthor, ChangeSig, Doc, Draft, Edit, Kind, NewChange, NoteEdit, NoteView,
+    PROFILE_SCOPE, ProfileEdit, ProfileView, QuestionView, SCHEMA_VERSION, Summary, Verdict,
+    authorize, chunks, last_by_author, parse_under, under_message, unsigned,
 };
 pub use error::CoreError;
 pub use id::{AnswerId, DocId, MemberId, ParseIdError, SpaceId};
 pub use key::DeviceKey;
 pub use space::{
-    Invite, MAX_DEPS, MAX_OP_BYTES, Member, Membership, Op, OpBody, OpHash, Removed, Role,
-    SignedOp, SpaceError, new_secret, new_space, secret_hash, set_digest, space_id_for,
+    CutEntry, Invite, InviteKey, MAX_CUT_ENTRIES, MAX_CUT_OP_BYTES, MAX_DEPS, MAX_OP_BYTES,
+    MAX_OPS_PER_AUTHOR, MAX_SPACE_OPS, Member, Membership, Op, OpBody, OpHash, Removed, Role,
+    SignedOp, SpaceError, WriteCut, new_secret, new_space, set_digest, space_id_for,
 };
 pub use text::{civil_from_days, normalize_tag};
 pub use ticket::{MAX_ADDR_BYTES, MAX_TICKET_ADDRS, MAX_TICKET_CHARS, Ticket, TicketError};

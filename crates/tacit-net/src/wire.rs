@@ -5,8 +5,11 @@
 //!
 //! 1. [`Message::Hello`] (and later [`Message::Offer`]): the spaces in which, by the sender's own
 //!    membership view, the receiver is a member — with a digest of the sender's membership ops.
-//!    A peer that is not a member is offered nothing and learns nothing.
-//! 2. [`Message::Ops`]: the sender's membership ops of an offered space whose digest differs.
+//!    A peer that is not a member is offered nothing and learns nothing. A `Hello` of another
+//!    version is answered with a `Bye` that says which side must upgrade.
+//! 2. For an offered space whose digest differs, each side sends [`Message::OpHashes`] (every op
+//!    it holds); the other answers with [`Message::Ops`] for those it holds and the sender lacks,
+//!    in frames under the limits, and asks with [`Message::WantOps`] for those it lacks.
 //! 3. [`Message::Recon`]: range-based set reconciliation ([`crate::recon`]) over (document id,
 //!    heads hash), started by the side with the smaller peer id once both sides offered the space.
 //! 4. whoever learns a range's differences acts on them: [`Message::Have`] then
@@ -16,16 +19,19 @@
 //! 5. the stream stays open: every local change is pushed at once as [`Message::Change`] (the
 //!    new Automerge changes; a receiver missing their dependencies falls back to `Sync`).
 //!
+//! Every document change travels with its author's signature ([`ChangeSig`]): in `Docs`, `Sync`
+//! and `Change`. A receiver refuses a change without one.
+//!
 //! A joiner sends [`Message::Join`] (its signed join op, answering an invitation) after its
 //! `Hello`; the inviter answers with the space's ops, or [`Message::JoinRefused`].
 
 use serde::{Deserialize, Serialize};
-use tacit_core::{DocId, SpaceId};
+use tacit_core::{ChangeSig, DocId, OpHash, SpaceId};
 
 use crate::recon::Part;
 
-/// The protocol version this build speaks.
-pub const VERSION: u16 = 1;
+/// The protocol version this build speaks: 2 signs every change and admits joins by record.
+pub const VERSION: u16 = 2;
 
 /// Most spaces one `Hello` or `Offer` names.
 pub const MAX_SPACES: usize = 1024;
@@ -37,6 +43,12 @@ pub const MAX_PARTS: usize = 4096;
 pub const MAX_DOCS: usize = 256;
 /// Most ids in one `Have` or `Want`.
 pub const MAX_IDS: usize = 4096;
+/// Most op hashes in one `OpHashes` or `WantOps`: a space's whole op set.
+pub const MAX_OP_HASHES: usize = tacit_core::MAX_SPACE_OPS;
+/// Most change signatures with one document, `Sync` or `Change`: a frame of 16 MiB holds about
+/// 170,000; a document with more changes than this is sent as it is and its oldest changes'
+/// signatures are dropped (the receiver then refuses it, which the sender logs).
+pub const MAX_SIGS: usize = 131_072;
 
 /// A space as offered to a peer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +66,8 @@ pub struct WholeDoc {
     pub id: DocId,
     /// Its Automerge bytes: the stored chunks concatenated, which load as one document.
     pub data: Vec<u8>,
+    /// The signatures of its changes.
+    pub sigs: Vec<ChangeSig>,
 }
 
 /// One frame of `/tacit/sync/1`.
@@ -84,6 +98,20 @@ pub enum Message {
         space: SpaceId,
         /// Why, for the joiner to show.
         reason: String,
+    },
+    /// Every membership op the sender holds for a space, by hash.
+    OpHashes {
+        /// The space.
+        space: SpaceId,
+        /// The ops' hashes.
+        hashes: Vec<OpHash>,
+    },
+    /// Membership ops the sender lacks and asks for.
+    WantOps {
+        /// The space.
+        space: SpaceId,
+        /// The ops' hashes.
+        hashes: Vec<OpHash>,
     },
     /// Membership ops of a space.
     Ops {
@@ -128,6 +156,8 @@ pub enum Message {
         id: DocId,
         /// `automerge::sync::Message::encode()`.
         msg: Vec<u8>,
+        /// The signatures of the changes it carries.
+        sigs: Vec<ChangeSig>,
     },
     /// The sender has nothing more to say about a document: its sync is done (it holds what
     /// the peer holds), or it cannot send a document it announced or was asked for.
@@ -145,6 +175,8 @@ pub enum Message {
         id: DocId,
         /// Changes (`save_after`), or the whole document when it is new.
         data: Vec<u8>,
+        /// The signatures of the changes.
+        sigs: Vec<ChangeSig>,
     },
     /// The sender closes the session.
     Bye {
@@ -185,8 +217,14 @@ impl Message {
             Message::Hello { spaces, .. } | Message::Offer { spaces } => spaces.len() <= MAX_SPACES,
             Message::Ops { ops, .. } => ops.len() <= MAX_OPS,
             Message::Recon { parts, .. } => parts.len() <= MAX_PARTS,
-            Message::Docs { docs, .. } => docs.len() <= MAX_DOCS,
+            Message::Docs { docs, .. } => {
+                docs.len() <= MAX_DOCS && docs.iter().all(|d| d.sigs.len() <= MAX_SIGS)
+            }
             Message::Want { ids, .. } | Message::Have { ids, .. } => ids.len() <= MAX_IDS,
+            Message::OpHashes { hashes, .. } | Message::WantOps { hashes, .. } => {
+                hashes.len() <= MAX_OP_HASHES
+            }
+            Message::Sync { sigs, .. } | Message::Change { sigs, .. } => sigs.len() <= MAX_SIGS,
             _ => true,
         };
         if ok {
@@ -204,6 +242,8 @@ impl Message {
             Message::Join { .. } => "join",
             Message::JoinRefused { .. } => "join-refused",
             Message::Ops { .. } => "ops",
+            Message::OpHashes { .. } => "op-hashes",
+            Message::WantOps { .. } => "want-ops",
             Message::Recon { .. } => "recon",
             Message::Docs { .. } => "docs",
             Message::Have { .. } => "have",
@@ -227,6 +267,10 @@ mod tests {
             space: SpaceId::random(),
             id: DocId::random(),
             msg: vec![1, 2, 3],
+            sigs: vec![ChangeSig {
+                hash: [1; 32],
+                sig: [[2; 32]; 2],
+            }],
         };
         assert_eq!(Message::decode(&m.encode()).unwrap(), m);
         let mut long = m.encode();

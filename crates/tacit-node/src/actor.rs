@@ -15,10 +15,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use lru::LruCache;
 use tacit_core::{
-    DeviceKey, Doc, DocId, Edit, Kind, MemberId, ProfileEdit, ProfileView, SpaceId, Summary,
+    ChangeSig, DeviceKey, Doc, DocId, Edit, Kind, MemberId, NewChange, OpHash, PROFILE_SCOPE,
+    ProfileEdit, ProfileView, SpaceId, Summary,
 };
 use tacit_net::recon::ItemSet;
-use tacit_store::{Chunk, DocWrite, Home, ListFilter, Listed, Store};
+use tacit_store::{Chunk, DocWrite, Home, ListFilter, Listed, Store, Writer};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, warn};
 
@@ -33,6 +34,7 @@ mod replica;
 mod spaces;
 mod vault;
 
+pub(crate) use replica::load_whole;
 pub(crate) use spaces::Shared;
 
 /// Most requests group-committed in one transaction: enough to share one fsync among many
@@ -42,6 +44,9 @@ pub(crate) const MAX_BATCH: usize = 128;
 /// Loaded documents kept in memory. A loaded note costs about 20× its text (~50 KB for a 2.5 KB
 /// note), so 256 of them stay near 13 MB while covering any working set a person edits.
 const DOC_CACHE: NonZeroUsize = NonZeroUsize::new(256).expect("non-zero");
+
+/// Peers not (yet) members whose addresses are kept in memory: the joins in progress at once.
+const SEEN_STRANGERS: NonZeroUsize = NonZeroUsize::new(64).expect("non-zero");
 
 /// A message to the actor.
 pub(crate) enum Msg {
@@ -95,6 +100,9 @@ pub(crate) struct NodeInfo {
     /// times they changed since (a search reads them again when that moved).
     pub(crate) names: std::sync::Mutex<Option<(u64, Arc<Names>)>>,
     pub(crate) names_changed: std::sync::atomic::AtomicU64,
+    /// Every member of every space this home is in (this one too): the peers the network keeps
+    /// slots, sessions and addresses for.
+    pub(crate) members: std::sync::Mutex<HashSet<MemberId>>,
 }
 
 /// Where a reply goes: a user's request or a sync session's.
@@ -179,6 +187,9 @@ pub(crate) struct Actor {
     /// Index entries of documents received whole (read off the actor's thread), by id, for
     /// the index once their write is committed.
     pending_entries: HashMap<DocId, Entry>,
+    /// Where peers that are not members yet were seen (a joiner, the inviter before the join
+    /// completes): kept here, bounded, and booked once they are members.
+    seen_strangers: LruCache<String, Vec<String>>,
 }
 
 /// What a request did: a reply, and what must reach the disk before it is sent (and pushed
@@ -219,6 +230,7 @@ impl Actor {
         search: Option<Arc<Search>>,
     ) -> Self {
         let spaces = spaces::load_all(&store);
+        spaces::publish_members(&info, &spaces);
         Self {
             home,
             store,
@@ -235,6 +247,7 @@ impl Actor {
             pending_created: false,
             search,
             pending_entries: HashMap::new(),
+            seen_strangers: LruCache::new(SEEN_STRANGERS),
         }
     }
 
@@ -356,8 +369,17 @@ impl Actor {
             Ok(to_compact) => {
                 self.index(&writes);
                 for w in &writes {
-                    if let (Some(items), Some(heads)) = (self.items.get_mut(&w.space), w.heads) {
-                        items.insert(*w.id.as_bytes(), heads);
+                    let Some(heads) = w.heads else { continue };
+                    // A profile is an item of every space its member is in.
+                    let spaces = if w.summary.kind == Kind::Profile {
+                        self.spaces_of_profile(w.id)
+                    } else {
+                        vec![w.space]
+                    };
+                    for space in spaces {
+                        if let Some(items) = self.items.get_mut(&space) {
+                            items.insert(*w.id.as_bytes(), heads);
+                        }
                     }
                 }
                 for p in pending {
@@ -535,6 +557,8 @@ impl Actor {
                     summary,
                     heads: Some(heads),
                     chunk: Chunk::Snapshot(snapshot),
+                    sigs: Vec::new(),
+                    writers: Vec::new(),
                 }),
                 Err(_) => {
                     self.cache.pop(&id);
@@ -551,11 +575,35 @@ impl Actor {
         }
     }
 
-    fn edit(&self) -> Edit {
-        Edit {
-            by: self.info.member,
-            at: now_ms(),
-        }
+    fn edit(&self) -> Edit<'static> {
+        Edit::new(self.info.member, now_ms())
+    }
+
+    /// The membership heads a change in `space` is written under (none in the personal space).
+    fn under(&self, space: SpaceId) -> Vec<OpHash> {
+        self.spaces
+            .get(&space)
+            .map(|s| s.membership.heads())
+            .unwrap_or_default()
+    }
+
+    /// The signatures of this member's changes among `changes` (of `doc`, a `kind` in `space`)
+    /// and the writers `changes` show.
+    fn authorship(
+        &self,
+        doc: DocId,
+        kind: Kind,
+        space: SpaceId,
+        changes: &[NewChange],
+    ) -> (Vec<ChangeSig>, Vec<Writer>) {
+        let scope = scope_of(kind, space);
+        let me = self.info.member;
+        let sigs = changes
+            .iter()
+            .filter(|c| c.author == Some(me))
+            .map(|c| ChangeSig::sign(&self.key, scope, doc, &c.hash))
+            .collect();
+        (sigs, writers_of(changes))
     }
 
     fn execute(&mut self, req: Request) -> Result<Outcome, NodeError> {
@@ -571,13 +619,23 @@ impl Actor {
             Request::NoteNew { draft, space } => {
                 let space = self.space_ref(space.as_deref())?;
                 self.check_write(space)?;
-                let doc = Doc::new_note(DocId::random(), self.edit(), draft)?;
+                let under = self.under(space);
+                let edit = Edit {
+                    under: &under,
+                    ..self.edit()
+                };
+                let doc = Doc::new_note(DocId::random(), edit, draft)?;
                 Ok(self.created(doc, space)?)
             }
             Request::Ask { draft, space } => {
                 let space = self.space_ref(space.as_deref())?;
                 self.check_write(space)?;
-                let doc = Doc::new_question(DocId::random(), self.edit(), draft)?;
+                let under = self.under(space);
+                let edit = Edit {
+                    under: &under,
+                    ..self.edit()
+                };
+                let doc = Doc::new_question(DocId::random(), edit, draft)?;
                 Ok(self.created(doc, space)?)
             }
             Request::NoteList { limit, space } => Ok(Outcome::read(self.list(&ListFilter {
@@ -664,6 +722,15 @@ impl Actor {
             } => self.space_invite(&space, role, expires_in, uses),
             Request::SpaceRemove { space, member } => self.space_remove(&space, &member),
             Request::SpaceLeave { space } => self.space_leave(&space),
+            Request::SpaceRole {
+                space,
+                member,
+                role,
+            } => self.space_role(&space, &member, role),
+            Request::SpaceInvites { space } => self.space_invites(&space),
+            Request::SpaceRevokeInvite { space, invite } => {
+                self.space_revoke_invite(&space, &invite)
+            }
             // Answered by the node handle (and its network) before they reach the actor.
             Request::Activate { .. } => Ok(Outcome::read(Response::Activated { window: false })),
             Request::Import { space, notes } => self.import(space.as_deref(), notes),
@@ -685,19 +752,22 @@ impl Actor {
         }
     }
 
-    /// A new document: its snapshot is written and it joins the cache.
+    /// A new document: its snapshot is written, signed, and it joins the cache.
     fn created(&mut self, mut doc: Doc, space: SpaceId) -> Result<Outcome, NodeError> {
         let id = doc.id();
         let summary = doc.summary()?;
         let event = changed_event(id, space, &summary, false);
-        let data = doc.save();
-        let pushes = self.push(space, id, &data, None);
+        let (data, changes) = doc.save_with_changes();
+        let (sigs, writers) = self.authorship(id, summary.kind, space, &changes);
+        let pushes = self.push(space, summary.kind, id, &data, &sigs, None);
         let write = DocWrite {
             id,
             space,
             summary,
             heads: Some(heads_hash(&mut doc)),
             chunk: Chunk::Snapshot(data),
+            sigs,
+            writers,
         };
         self.cache.put(id, doc);
         Ok(Outcome {
@@ -709,23 +779,55 @@ impl Actor {
     }
 
     /// What to tell the sync sessions about new bytes of a document: nothing for the personal
-    /// space, which is never synced.
+    /// space, which is never synced; a profile goes to every shared space its member shares with
+    /// this home.
     fn push(
         &self,
         space: SpaceId,
+        kind: Kind,
         id: DocId,
         data: &[u8],
+        sigs: &[ChangeSig],
         origin: Option<SessionId>,
     ) -> Vec<Replicated> {
-        if !self.spaces.contains_key(&space) {
+        let spaces: Vec<SpaceId> = if kind == Kind::Profile {
+            self.spaces_of_profile(id)
+        } else if self.spaces.contains_key(&space) {
+            vec![space]
+        } else {
+            Vec::new()
+        };
+        if spaces.is_empty() {
             return Vec::new();
         }
-        vec![Replicated::Change {
-            space,
-            id,
-            data: Arc::new(data.to_vec()),
-            origin,
-        }]
+        let (data, sigs) = (Arc::new(data.to_vec()), Arc::new(sigs.to_vec()));
+        spaces
+            .into_iter()
+            .map(|space| Replicated::Change {
+                space,
+                id,
+                data: data.clone(),
+                sigs: sigs.clone(),
+                origin,
+            })
+            .collect()
+    }
+
+    /// The shared spaces in which both this member and the member whose profile `id` is are
+    /// members: where the profile travels.
+    pub(crate) fn spaces_of_profile(&self, id: DocId) -> Vec<SpaceId> {
+        let me = self.info.member;
+        self.spaces
+            .values()
+            .filter(|s| s.membership.is_member(&me))
+            .filter(|s| {
+                s.membership
+                    .members()
+                    .keys()
+                    .any(|m| Doc::profile_id(*m) == id)
+            })
+            .map(|s| s.row.id)
+            .collect()
     }
 
     /// Applies `f` to a stored document; writes its new changes, if any.
@@ -734,9 +836,13 @@ impl Actor {
         listed: &Listed,
         f: impl FnOnce(&mut Doc, Edit) -> Result<bool, tacit_core::CoreError>,
     ) -> Result<Outcome, NodeError> {
-        let edit = self.edit();
         let space = listed.space;
         self.check_write(space)?;
+        let under = self.under(space);
+        let edit = Edit {
+            under: &under,
+            ..self.edit()
+        };
         let doc = self.doc(listed.id)?;
         let result = f(doc, edit).and_then(|changed| Ok((changed, doc.summary()?)));
         let (changed, summary) = match result {
@@ -752,17 +858,20 @@ impl Actor {
             changed,
             heads: doc.heads_hex(),
         });
-        if let Some(bytes) = doc.take_unsaved() {
+        if let Some((bytes, changes)) = doc.take_unsaved_changes() {
             let heads = heads_hash(doc);
+            let (sigs, writers) = self.authorship(listed.id, summary.kind, space, &changes);
             out.events
                 .push(changed_event(listed.id, space, &summary, false));
-            out.pushes = self.push(space, listed.id, &bytes, None);
+            out.pushes = self.push(space, summary.kind, listed.id, &bytes, &sigs, None);
             out.writes.push(DocWrite {
                 id: listed.id,
                 space,
                 summary,
                 heads: Some(heads),
                 chunk: Chunk::Increment(bytes),
+                sigs,
+                writers,
             });
         }
         Ok(out)
@@ -898,6 +1007,39 @@ impl Actor {
     }
 }
 
+/// The scope a change of a document of `kind` in `space` is signed in: profiles travel into
+/// every space, so they are signed in none.
+pub(crate) fn scope_of(kind: Kind, space: SpaceId) -> SpaceId {
+    if kind == Kind::Profile {
+        PROFILE_SCOPE
+    } else {
+        space
+    }
+}
+
+/// Each author's last change among `changes`.
+pub(crate) fn writers_of(changes: &[NewChange]) -> Vec<Writer> {
+    let mut out: Vec<Writer> = Vec::new();
+    for c in changes {
+        let Some(member) = c.author else { continue };
+        match out.iter_mut().find(|w| w.member == member) {
+            Some(w) if w.seq >= c.seq => {}
+            Some(w) => {
+                w.seq = c.seq;
+                w.head = c.hash;
+                w.at = c.at;
+            }
+            None => out.push(Writer {
+                member,
+                seq: c.seq,
+                head: c.hash,
+                at: c.at,
+            }),
+        }
+    }
+    out
+}
+
 fn changed_event(id: DocId, space: SpaceId, summary: &Summary, remote: bool) -> Event {
     Event::DocumentChanged {
         id,
@@ -928,6 +1070,7 @@ fn is_write(req: &Request) -> bool {
             | Request::Activate { .. }
             | Request::SpaceList
             | Request::SpaceShow { .. }
+            | Request::SpaceInvites { .. }
             | Request::Peers
             | Request::Search { .. }
             | Request::NoteLinks { .. }

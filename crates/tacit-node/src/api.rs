@@ -159,6 +159,27 @@ pub enum Request {
         /// Id, unique id prefix or name.
         space: String,
     },
+    /// Change a member's role (owners only).
+    SpaceRole {
+        /// Id, unique id prefix or name.
+        space: String,
+        /// Member id, unique prefix or name.
+        member: String,
+        /// The new role.
+        role: Role,
+    },
+    /// The invitations of a space that can still admit someone.
+    SpaceInvites {
+        /// Id, unique id prefix or name.
+        space: String,
+    },
+    /// Withdraw an invitation (owners only).
+    SpaceRevokeInvite {
+        /// Id, unique id prefix or name.
+        space: String,
+        /// The invitation's id or a unique prefix of it (4+ hex digits).
+        invite: String,
+    },
     /// Dial a peer.
     Connect {
         /// Its multiaddr.
@@ -266,8 +287,15 @@ pub enum Response {
         /// The spaces, the personal one first.
         items: Vec<SpaceInfo>,
     },
-    /// To `SpaceShow`, `SpaceRemove`, `SpaceLeave`.
+    /// To `SpaceShow`, `SpaceRemove`, `SpaceLeave`, `SpaceRole`.
     Space(SpaceDetail),
+    /// To `SpaceInvites` and `SpaceRevokeInvite`: the open invitations, newest first.
+    Invites {
+        /// The space.
+        space: SpaceId,
+        /// Its open invitations.
+        items: Vec<InviteInfo>,
+    },
     /// To `SpaceInvite`.
     Ticket {
         /// The ticket to pass on.
@@ -421,6 +449,32 @@ pub enum SyncState {
     /// This member was removed from the space (or left it on another device): nothing syncs,
     /// and the copy here is kept, read-only.
     Removed,
+    /// Made by an older Tacit, whose membership this one no longer trusts: the notes are kept
+    /// here, read-only, and nothing syncs; share them again in a new space.
+    Legacy,
+}
+
+/// An invitation that can still admit someone.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct InviteInfo {
+    /// The invite op (what `SpaceRevokeInvite` takes).
+    pub id: tacit_core::OpHash,
+    /// The role a joiner gets.
+    pub role: Role,
+    /// When it expires, ms since the epoch; never when absent.
+    pub expires_at: Option<i64>,
+    /// How many joins it allows; any number when absent.
+    pub uses: Option<u32>,
+    /// How many joins it still allows; any number when absent.
+    pub uses_left: Option<u32>,
+    /// How many members joined with it.
+    pub used: u32,
+    /// The owner who made it.
+    pub by: MemberId,
+    /// Their name.
+    pub by_name: String,
+    /// When it was made, ms since the epoch.
+    pub created_at: i64,
 }
 
 /// A space in a listing.

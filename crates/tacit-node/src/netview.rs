@@ -35,6 +35,11 @@ pub(crate) struct NetView {
 }
 
 impl NetView {
+    /// The addresses this node tells others to reach it at (tickets): where it listens.
+    pub(crate) fn advertised(&self) -> Vec<String> {
+        self.listen.clone()
+    }
+
     /// Connected peers, for `status` and `peers`.
     pub(crate) fn peers(&self) -> Vec<PeerInfo> {
         self.peers

@@ -480,6 +480,7 @@ impl NodeInfo {
             net: Mutex::default(),
             names: Mutex::default(),
             names_changed: std::sync::atomic::AtomicU64::new(0),
+            members: Mutex::default(),
         }
     }
 }
@@ -514,19 +515,22 @@ fn init_home(
         personal: true,
         created_at: now,
     })?;
-    let mut profile = Doc::new_profile(
-        Edit {
-            by: member,
-            at: now,
-        },
-        profile,
-    )?;
+    let mut profile = Doc::new_profile(Edit::new(member, now), profile)?;
+    let (data, changes) = profile.save_with_changes();
+    let sigs = changes
+        .iter()
+        .map(|c| {
+            tacit_core::ChangeSig::sign(&key, tacit_core::PROFILE_SCOPE, profile.id(), &c.hash)
+        })
+        .collect();
     store.write(&[DocWrite {
         id: profile.id(),
         space: personal,
         summary: profile.summary()?,
         heads: Some(heads_hash(&mut profile)),
-        chunk: Chunk::Snapshot(profile.save()),
+        chunk: Chunk::Snapshot(data),
+        sigs,
+        writers: crate::actor::writers_of(&changes),
     }])?;
     // Written last: a home counts as initialised only once everything above is on disk.
     store.set_meta(META_MEMBER, &member.to_string())?;

@@ -2,30 +2,48 @@
 //! memberships the actor owns, and what the actor tells every session (local changes to push,
 //! membership changes to offer).
 //!
-//! Sessions do the network I/O and the parallel work (loading received documents); the actor
-//! does everything that reads or changes the store, in order, through the same group commit as
-//! a user's requests.
+//! Sessions do the network I/O and the parallel work (loading received documents and checking
+//! their signatures); the actor does everything that reads or changes the store, in order,
+//! through the same group commit as a user's requests.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use tacit_core::{ChangeAuthor, DocId, MemberId, SpaceId, Summary, Ticket};
+use tacit_core::{ChangeSig, Doc, DocId, MemberId, NewChange, OpHash, SpaceId, Summary, Ticket};
 use tacit_net::recon::{Diff, Part};
 use tacit_net::wire::{SpaceOffer, WholeDoc};
 
 /// A sync session, numbered by the engine.
 pub(crate) type SessionId = u64;
 
-/// A whole document received from a peer and checked off the actor's thread: it loads, and its
-/// summary, heads and change authors are known.
-#[derive(Debug)]
+/// A whole document received from a peer and checked off the actor's thread: it loads, its
+/// changes are listed with their signatures checked, and what the index needs is read.
 pub(crate) struct Loaded {
     pub(crate) id: DocId,
+    /// The document, loaded (the actor keeps it in its cache once stored).
+    pub(crate) doc: Doc,
+    /// The bytes as received.
     pub(crate) data: Vec<u8>,
     pub(crate) summary: Summary,
-    pub(crate) heads: [u8; 8],
-    pub(crate) authors: Vec<ChangeAuthor>,
-    /// What the search index holds of it (read here, off the actor's thread).
+    /// Every change of the document.
+    pub(crate) changes: Vec<NewChange>,
+    /// The signatures received with it.
+    pub(crate) sigs: Vec<ChangeSig>,
+    /// Changes without a valid signature by their author (checked in the space's scope, or in
+    /// the profile scope for a profile).
+    pub(crate) unsigned: BTreeSet<[u8; 32]>,
+    /// What the index holds of it (read here, off the actor's thread).
     pub(crate) entry: Option<tacit_search::Entry>,
+}
+
+impl std::fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loaded")
+            .field("id", &self.id)
+            .field("changes", &self.changes.len())
+            .field("unsigned", &self.unsigned.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A session's request to the actor.
@@ -33,10 +51,21 @@ pub(crate) struct Loaded {
 pub(crate) enum ReplicaReq {
     /// The spaces to offer `peer`: those where it is a member in this node's view.
     Offers { peer: MemberId },
-    /// The membership ops of `space`, if `peer` is a member of it (or was removed from it).
-    Ops { space: SpaceId, peer: MemberId },
-    /// Ops received for a space this node holds (others are ignored).
-    AddOps { space: SpaceId, ops: Vec<Vec<u8>> },
+    /// The hashes of every op of `space`, if `peer` is a member of it.
+    OpHashes { space: SpaceId, peer: MemberId },
+    /// The ops of `space` among `hashes` (all of them when `None`), if `peer` is a member of it
+    /// or was removed from it (the ops tell it so).
+    Ops {
+        space: SpaceId,
+        peer: MemberId,
+        hashes: Option<Vec<OpHash>>,
+    },
+    /// Ops received from `peer` for a space this node holds (others are ignored).
+    AddOps {
+        space: SpaceId,
+        peer: MemberId,
+        ops: Vec<Vec<u8>>,
+    },
     /// A joiner's signed join op: admit it if it answers a usable invitation.
     Admit {
         space: SpaceId,
@@ -45,7 +74,7 @@ pub(crate) enum ReplicaReq {
     },
     /// Signs this member's join op for a ticket.
     JoinOp { ticket: Box<Ticket> },
-    /// The inviter's ops arrived: record the space if they make this member a member.
+    /// The admitting member's ops arrived: record the space if they make this member a member.
     JoinComplete {
         ticket: Box<Ticket>,
         join: Vec<u8>,
@@ -78,6 +107,7 @@ pub(crate) enum ReplicaReq {
         peer: MemberId,
         id: DocId,
         data: Vec<u8>,
+        sigs: Vec<ChangeSig>,
         origin: SessionId,
     },
     /// The next Automerge sync message for a document in this session.
@@ -93,6 +123,7 @@ pub(crate) enum ReplicaReq {
         peer: MemberId,
         id: DocId,
         msg: Vec<u8>,
+        sigs: Vec<ChangeSig>,
     },
     /// The session ended: forget its sync states.
     EndSession { session: SessionId },
@@ -111,6 +142,9 @@ pub(crate) enum Applied {
     Want,
     /// Some changes wait for others this node lacks: run Automerge's sync for it.
     Sync,
+    /// Some changes name membership ops this node lacks: sync the document again once they
+    /// arrive.
+    Later,
     /// Refused: the author may not write, the document belongs elsewhere, or it is malformed.
     Refused,
 }
@@ -119,17 +153,38 @@ pub(crate) enum Applied {
 #[derive(Debug)]
 pub(crate) enum ReplicaReply {
     Offers(Vec<SpaceOffer>),
+    OpHashes(Vec<OpHash>),
     Ops(Vec<Vec<u8>>),
-    OpsAdded,
+    /// Ops were added; `changed` when the membership changed, `missing` the ops this node
+    /// still lacks (deps of what it holds).
+    OpsAdded {
+        changed: bool,
+        missing: Vec<OpHash>,
+    },
     Admitted,
     JoinOp(Vec<u8>),
-    Joined { space: SpaceId, name: String },
+    Joined {
+        space: SpaceId,
+        name: String,
+    },
     Part(Part),
-    Recon { replies: Vec<Part>, diff: Diff },
+    Recon {
+        replies: Vec<Part>,
+        diff: Diff,
+    },
     Docs(Vec<WholeDoc>),
-    Put { refused: usize },
+    /// Documents stored; `refused` were not, `later` wait for membership ops.
+    Put {
+        refused: usize,
+        later: Vec<DocId>,
+    },
     Applied(Applied),
-    Sync(Option<Vec<u8>>),
+    /// The next sync message with the signatures of the changes it carries; `later` when the
+    /// received one named membership ops this node lacks.
+    Sync {
+        msg: Option<(Vec<u8>, Vec<ChangeSig>)>,
+        later: bool,
+    },
     Done,
     Reconnect(Vec<(String, Vec<String>)>),
 }
@@ -137,12 +192,13 @@ pub(crate) enum ReplicaReply {
 /// What the actor tells every session.
 #[derive(Debug, Clone)]
 pub(crate) enum Replicated {
-    /// A document of a shared space changed: push `data` (Automerge bytes) to its members,
-    /// except to the session it came from.
+    /// A document of a shared space changed: push `data` (Automerge bytes) with its signatures
+    /// to its members, except to the session it came from.
     Change {
         space: SpaceId,
         id: DocId,
         data: Arc<Vec<u8>>,
+        sigs: Arc<Vec<ChangeSig>>,
         origin: Option<SessionId>,
     },
     /// A space's membership changed: offer again; `ops` is its whole op set, for peers that

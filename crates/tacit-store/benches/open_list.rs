@@ -106,6 +106,8 @@ fn fill(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
                         accepted: false,
                     },
                     chunk: Chunk::Snapshot(data),
+                    sigs: Vec::new(),
+                    writers: Vec::new(),
                 }
             })
             .collect();

@@ -31,9 +31,9 @@ mod store;
 
 pub use error::StoreError;
 pub use home::Home;
-pub use rows::{Chunk, DocWrite, ListFilter, Listed, SpaceRow, StoreStats};
+pub use rows::{Chunk, DocWrite, ListFilter, Listed, SpaceRow, StoreStats, Writer};
 pub use search::IndexRow;
-pub use shared::{ADDRESSES_PER_PEER, Address, StoredHeads};
+pub use shared::{ADDRESSES_PER_PEER, Address, MAX_BOOK_PEERS, StoredHeads};
 pub use store::{COMPACT_AFTER_CHUNKS, Store};
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The values that go in and out of the store, and their conversion from database rows.
 
-use tacit_core::{DocId, Kind, MemberId, SpaceId, Summary};
+use tacit_core::{ChangeSig, DocId, Kind, MemberId, SpaceId, Summary};
 
 use crate::error::StoreError;
 
@@ -42,6 +42,23 @@ pub struct DocWrite {
     pub heads: Option<[u8; 8]>,
     /// The bytes to store.
     pub chunk: Chunk,
+    /// Signatures of the changes in `chunk` (added to those held).
+    pub sigs: Vec<ChangeSig>,
+    /// Each author's last change among those in `chunk` (kept when newer than the stored one).
+    pub writers: Vec<Writer>,
+}
+
+/// A member's last change to a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Writer {
+    /// The member.
+    pub member: MemberId,
+    /// The sequence number of their last change to it.
+    pub seq: u64,
+    /// Its hash.
+    pub head: [u8; 32],
+    /// Its time, ms, as the change states it.
+    pub at: i64,
 }
 
 /// A document's metadata, as listings see it.

@@ -82,6 +82,26 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (peer, addr)
     ) WITHOUT ROWID;
     ",
+    // 3: signed authorship — each change's signature, and each writer's last change per document
+    // (what a removal's cut records). Ops of the previous format are kept but no longer synced.
+    "
+    CREATE TABLE change_sigs (
+        doc  TEXT NOT NULL,           -- document id
+        hash BLOB NOT NULL,           -- Automerge change hash, 32 bytes
+        sig  BLOB NOT NULL,           -- the author's Ed25519 signature, 64 bytes
+        PRIMARY KEY (doc, hash)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE writers (
+        doc    TEXT NOT NULL,         -- document id
+        member BLOB NOT NULL,         -- member id, 32 bytes
+        seq    INTEGER NOT NULL,      -- the member's last change to the document: its sequence
+        head   BLOB NOT NULL,         -- and its hash
+        at     INTEGER NOT NULL,      -- and its time (ms), as the change states it
+        PRIMARY KEY (doc, member)
+    ) WITHOUT ROWID;
+    CREATE INDEX writers_by_member ON writers (member, doc);
+    ",
 ];
 
 /// The schema version this build writes, and the newest it opens.
@@ -157,6 +177,8 @@ const METADATA_TABLES: &[&str] = &[
     "docs",
     "space_ops",
     "addresses",
+    "change_sigs",
+    "writers",
 ];
 
 /// How many lines of a failed check go into the error.

@@ -2,14 +2,17 @@
 //! address book, and removing a space the home no longer belongs to.
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
-use tacit_core::{DocId, SpaceId};
+use tacit_core::{ChangeSig, DocId, MemberId, SpaceId};
 
 use crate::error::{SqlContext, StoreError};
-use crate::rows::{SpaceRow, parse_id};
+use crate::rows::{SpaceRow, Writer, parse_id};
 use crate::store::Store;
 
 /// Addresses kept per peer: the most recently seen.
 pub const ADDRESSES_PER_PEER: usize = 8;
+/// Peers the address book holds at most: the most recently seen. The node only records members of
+/// its spaces; this bounds the table even so (a space of thousands of members stays under it).
+pub const MAX_BOOK_PEERS: usize = 4096;
 
 /// A document's heads hash as stored: `None` where it was never computed.
 pub type StoredHeads = (DocId, Option<[u8; 8]>);
@@ -100,6 +103,8 @@ impl Store {
             .at(&path)?;
         for sql in [
             "DELETE FROM chunks WHERE doc IN (SELECT id FROM docs WHERE space = ?1)",
+            "DELETE FROM change_sigs WHERE doc IN (SELECT id FROM docs WHERE space = ?1)",
+            "DELETE FROM writers WHERE doc IN (SELECT id FROM docs WHERE space = ?1)",
             "DELETE FROM docs WHERE space = ?1",
             "DELETE FROM space_ops WHERE space = ?1",
             "DELETE FROM spaces WHERE id = ?1 AND personal = 0",
@@ -127,6 +132,16 @@ impl Store {
                 Ok((id, heads.and_then(|h| <[u8; 8]>::try_from(h).ok())))
             })
             .collect()
+    }
+
+    /// One document's stored heads hash, if recorded.
+    pub fn heads_of(&self, id: DocId) -> Result<Option<[u8; 8]>, StoreError> {
+        let raw: Option<Option<Vec<u8>>> = self
+            .conn
+            .prepare_cached("SELECT heads FROM docs WHERE id = ?1")
+            .and_then(|mut s| s.query_row([id.to_string()], |r| r.get(0)).optional())
+            .at(self.path())?;
+        Ok(raw.flatten().and_then(|h| <[u8; 8]>::try_from(h).ok()))
     }
 
     /// Records a document's heads hash (computed after the fact for an older row).
@@ -157,8 +172,125 @@ impl Store {
         )
         .and_then(|mut s| s.execute(params![peer, ADDRESSES_PER_PEER as i64]))
         .at(&path)?;
+        tx.prepare_cached(
+            "DELETE FROM addresses WHERE peer NOT IN
+               (SELECT peer FROM addresses GROUP BY peer ORDER BY max(last_seen) DESC LIMIT ?1)",
+        )
+        .and_then(|mut s| s.execute(params![MAX_BOOK_PEERS as i64]))
+        .at(&path)?;
         tx.commit().at(&path)?;
         Ok(())
+    }
+
+    /// Forgets every address of peers not in `keep` (the members of this home's spaces).
+    pub fn keep_addresses_of(&mut self, keep: &[String]) -> Result<usize, StoreError> {
+        let held: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT DISTINCT peer FROM addresses")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .at(self.path())?;
+        let path = self.path().to_path_buf();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .at(&path)?;
+        let mut gone = 0;
+        for peer in held.iter().filter(|p| !keep.contains(p)) {
+            gone += tx
+                .prepare_cached("DELETE FROM addresses WHERE peer = ?1")
+                .and_then(|mut s| s.execute([peer]))
+                .at(&path)?;
+        }
+        tx.commit().at(&path)?;
+        Ok(gone)
+    }
+
+    /// The signatures held for the changes of a document.
+    pub fn sigs(&self, doc: DocId) -> Result<Vec<ChangeSig>, StoreError> {
+        let raw: Vec<(Vec<u8>, Vec<u8>)> = self
+            .conn
+            .prepare_cached("SELECT hash, sig FROM change_sigs WHERE doc = ?1")
+            .and_then(|mut s| {
+                s.query_map([doc.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect()
+            })
+            .at(self.path())?;
+        Ok(raw
+            .into_iter()
+            .filter_map(|(h, s)| {
+                let hash = <[u8; 32]>::try_from(h).ok()?;
+                let sig = <[u8; 64]>::try_from(s).ok()?;
+                Some(ChangeSig::from_parts(hash, &sig))
+            })
+            .collect())
+    }
+
+    /// Adds signatures of a document's changes (those held already are kept).
+    pub fn add_sigs(&mut self, doc: DocId, sigs: &[ChangeSig]) -> Result<(), StoreError> {
+        let path = self.path().to_path_buf();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .at(&path)?;
+        insert_authorship(&tx, &doc.to_string(), sigs, &[]).at(&path)?;
+        tx.commit().at(&path)?;
+        Ok(())
+    }
+
+    /// `member`'s last change to each document of `space` they wrote: what a removal's cut
+    /// records.
+    pub fn last_changes_of(
+        &self,
+        space: SpaceId,
+        member: MemberId,
+    ) -> Result<Vec<(DocId, [u8; 32])>, StoreError> {
+        let raw: Vec<(String, Vec<u8>)> = self
+            .conn
+            .prepare_cached(
+                "SELECT w.doc, w.head FROM writers w JOIN docs d ON d.id = w.doc
+                 WHERE w.member = ?1 AND d.space = ?2 ORDER BY w.doc",
+            )
+            .and_then(|mut s| {
+                s.query_map(
+                    params![member.as_bytes().to_vec(), space.to_string()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?
+                .collect()
+            })
+            .at(self.path())?;
+        raw.into_iter()
+            .map(|(doc, head)| {
+                let doc: DocId = parse_id(&doc, "document")?;
+                let head = <[u8; 32]>::try_from(head)
+                    .map_err(|_| StoreError::Malformed(format!("writer head of {doc}")))?;
+                Ok((doc, head))
+            })
+            .collect()
+    }
+
+    /// The writers of a document: each member's last change to it.
+    pub fn writers(&self, doc: DocId) -> Result<Vec<Writer>, StoreError> {
+        let raw: Vec<(Vec<u8>, i64, Vec<u8>, i64)> = self
+            .conn
+            .prepare_cached("SELECT member, seq, head, at FROM writers WHERE doc = ?1")
+            .and_then(|mut s| {
+                s.query_map([doc.to_string()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?
+                .collect()
+            })
+            .at(self.path())?;
+        Ok(raw
+            .into_iter()
+            .filter_map(|(m, seq, head, at)| {
+                Some(Writer {
+                    member: MemberId::from_bytes(<[u8; 32]>::try_from(m).ok()?),
+                    seq: u64::try_from(seq).ok()?,
+                    head: <[u8; 32]>::try_from(head).ok()?,
+                    at,
+                })
+            })
+            .collect())
     }
 
     /// The address book, most recently seen first.
@@ -195,4 +327,39 @@ fn insert_ops(
         added += st.execute(params![key, hash.to_vec(), data])?;
     }
     Ok(added)
+}
+
+/// Records signatures and writers of a document's new changes, in the caller's transaction. A
+/// writer's row moves only forward (a higher sequence number).
+pub(crate) fn insert_authorship(
+    tx: &rusqlite::Transaction<'_>,
+    doc: &str,
+    sigs: &[ChangeSig],
+    writers: &[Writer],
+) -> rusqlite::Result<()> {
+    if !sigs.is_empty() {
+        let mut st = tx.prepare_cached(
+            "INSERT OR IGNORE INTO change_sigs (doc, hash, sig) VALUES (?1, ?2, ?3)",
+        )?;
+        for s in sigs {
+            st.execute(params![doc, s.hash.to_vec(), s.sig_bytes().to_vec()])?;
+        }
+    }
+    if !writers.is_empty() {
+        let mut st = tx.prepare_cached(
+            "INSERT INTO writers (doc, member, seq, head, at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (doc, member) DO UPDATE SET seq = excluded.seq, head = excluded.head,
+               at = excluded.at WHERE excluded.seq > writers.seq",
+        )?;
+        for w in writers {
+            st.execute(params![
+                doc,
+                w.member.as_bytes().to_vec(),
+                i64::try_from(w.seq).unwrap_or(i64::MAX),
+                w.head.to_vec(),
+                w.at
+            ])?;
+        }
+    }
+    Ok(())
 }

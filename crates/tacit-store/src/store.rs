@@ -225,6 +225,13 @@ impl Store {
                     tx.prepare_cached("DELETE FROM chunks WHERE doc = ?1")
                         .and_then(|mut st| st.execute([&id]))
                         .at(path)?;
+                    // A whole document with its writers (received, created or rebuilt) replaces
+                    // them; a compaction (no writers) keeps them.
+                    if !w.writers.is_empty() {
+                        tx.prepare_cached("DELETE FROM writers WHERE doc = ?1")
+                            .and_then(|mut st| st.execute([&id]))
+                            .at(path)?;
+                    }
                     (SNAPSHOT, data)
                 }
                 Chunk::Increment(data) => {
@@ -238,6 +245,7 @@ impl Store {
             tx.prepare_cached("INSERT INTO chunks (doc, kind, data) VALUES (?1, ?2, ?3)")
                 .and_then(|mut st| st.execute(params![id, kind, data]))
                 .at(path)?;
+            crate::shared::insert_authorship(&tx, &id, &w.sigs, &w.writers).at(path)?;
         }
         let mut compact = Vec::new();
         for id in grown {

@@ -43,6 +43,7 @@ impl Doc {
     /// Applies changes received from a peer (the bytes of `save()` or `save_after()`).
     pub fn apply_changes(&mut self, bytes: &[u8]) -> Result<(), CoreError> {
         let id = self.id;
+        super::check_chunks(id, bytes)?;
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.am.load_incremental(bytes)
         }))
@@ -53,15 +54,18 @@ impl Doc {
         Ok(())
     }
 
-    /// The next Automerge sync message for a peer whose sync state is `state`, encoded; `None`
-    /// when there is nothing to say. A panic inside Automerge (a state damaged by an earlier
-    /// hostile message) is "nothing to say": the session's next receive reports the damage.
-    pub fn sync_message(&mut self, state: &mut State) -> Option<Vec<u8>> {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    /// The next Automerge sync message for a peer whose sync state is `state`, encoded, with
+    /// the hashes of the changes it carries (their signatures go with it); `None` when there is
+    /// nothing to say. A panic inside Automerge (a state damaged by an earlier hostile message)
+    /// is "nothing to say": the session's next receive reports the damage.
+    pub fn sync_message(&mut self, state: &mut State) -> Option<(Vec<u8>, Vec<ChangeHash>)> {
+        let before = state.sent_hashes.clone();
+        let msg = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.am.sync().generate_sync_message(state)
         }))
-        .unwrap_or(None)
-        .map(Message::encode)
+        .unwrap_or(None)?;
+        let sent = state.sent_hashes.difference(&before).copied().collect();
+        Some((msg.encode(), sent))
     }
 
     /// Applies a peer's encoded Automerge sync message.
@@ -69,6 +73,14 @@ impl Doc {
         let id = self.id;
         let msg = Message::decode(msg)
             .map_err(|e| CoreError::Malformed(format!("sync message for document {id}: {e}")))?;
+        let mut inflated: u64 = 0;
+        for chunk in msg.changes.iter() {
+            inflated += super::chunks::check_inflation(
+                chunk,
+                super::chunks::MAX_INFLATED_BYTES.saturating_sub(inflated),
+            )
+            .map_err(|e| super::chunk_error(id, e))?;
+        }
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.am.sync().receive_sync_message(state, msg)
         }))
@@ -78,5 +90,36 @@ impl Doc {
             ))
         })?
         .map_err(|e| CoreError::Malformed(format!("sync message for document {id}: {e}")))
+    }
+}
+
+impl Doc {
+    /// Keeps only the changes `keep` accepts and those they depend on being kept: the document
+    /// is rebuilt from them (changes that need a dropped one are dropped too). Returns how many
+    /// changes were dropped.
+    pub fn retain_changes(
+        &mut self,
+        keep: impl Fn(&ChangeHash) -> bool,
+    ) -> Result<usize, CoreError> {
+        let all = self.am.get_changes(&[]);
+        let total = all.len();
+        let mut kept: std::collections::HashSet<ChangeHash> = std::collections::HashSet::new();
+        let mut changes = Vec::new();
+        for c in all {
+            if keep(&c.hash()) && c.deps().iter().all(|d| kept.contains(d)) {
+                kept.insert(c.hash());
+                changes.push(c);
+            }
+        }
+        let actor = self.am.get_actor().clone();
+        let mut fresh = automerge::AutoCommit::new();
+        fresh
+            .apply_changes(changes)
+            .map_err(|e| CoreError::Malformed(format!("rebuilding document {}: {e}", self.id)))?;
+        fresh.set_actor(actor);
+        let removed = total - kept.len();
+        self.am = fresh;
+        self.saved = Vec::new();
+        Ok(removed)
     }
 }

@@ -99,10 +99,7 @@ pub fn saved_docs(drafts: &[Draft]) -> Vec<Vec<u8>> {
     drafts
         .iter()
         .map(|d| {
-            let edit = Edit {
-                by: key.member_id(),
-                at: 1_700_000_000_000,
-            };
+            let edit = Edit::new(key.member_id(), 1_700_000_000_000);
             Doc::new_note(DocId::random(), edit, d.clone())
                 .unwrap()
                 .save()

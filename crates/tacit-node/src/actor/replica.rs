@@ -1,29 +1,42 @@
 //! The actor's side of sync: what sessions ask of the store and the memberships.
 //!
-//! Every document change from a peer passes the same gate: the peer must be a member of the
-//! space in this node's view, the document must belong to that space (an id held in another
-//! space, such as the personal one, is never touched), and every change in it must be written
-//! by a member who had write rights at the change's time. Anything else is refused and leaves
-//! nothing behind: the document is dropped from the cache, so its next load is the stored one.
+//! Every document change from a peer passes the same gate, whoever relays it:
+//!
+//! - the peer must be a member of the space in this node's view, and the document must belong to
+//!   that space (an id held in another space, such as the personal one, is never touched; a
+//!   profile belongs to every space its member is in);
+//! - every change must carry its author's signature (`tacit_core::ChangeSig`);
+//! - its author must write in the space, or have written it before losing the right
+//!   (`tacit_core::authorize`: the cut of the removal), and every field that names a person must
+//!   have been written by that person (`Doc::check_claims`).
+//!
+//! Changes that fail are dropped and the rest kept (the document is rebuilt without them); a
+//! document whose claims fail loses all the changes that came with it. Nothing refused is
+//! stored or forwarded.
+//!
+//! Membership ops from a peer are taken only from members of the space, only if they count in the
+//! fold (or are deps of ops that do), and only within the caps per author and per space.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use tacit_core::{
-    ChangeAuthor, Doc, DocId, Kind, MemberId, Membership, Op, OpBody, SignedOp, SpaceId, set_digest,
+    ChangeSig, CutEntry, Doc, DocId, InviteKey, Kind, MAX_OPS_PER_AUTHOR, MAX_SPACE_OPS, MemberId,
+    Membership, NewChange, Op, OpBody, OpHash, SignedOp, SpaceId, Verdict, authorize, set_digest,
+    unsigned,
 };
 use tacit_net::recon::ItemSet;
-use tacit_net::wire::{SpaceOffer, WholeDoc};
+use tacit_net::wire::{MAX_SIGS, SpaceOffer, WholeDoc};
 use tacit_store::{Chunk, DocWrite, SpaceRow};
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 use super::spaces::Shared;
-use super::{Actor, Answer, Effects, ReplyTo, changed_event, heads_hash, now_ms};
+use super::{
+    Actor, Answer, Effects, ReplyTo, changed_event, heads_hash, now_ms, scope_of, writers_of,
+};
 use crate::api::Event;
 use crate::error::NodeError;
 use crate::replica::{Applied, Loaded, ReplicaReply, ReplicaReq, Replicated, SessionId};
-
-/// A join op whose time is further than this from the admitting node's clock is refused: the
-/// time decides whether the invitation had expired, so it must be close to now.
-const JOIN_CLOCK_SKEW_MS: i64 = 10 * 60 * 1000;
 
 /// What a session's request did.
 struct Done {
@@ -42,6 +55,32 @@ impl Done {
             pushes: Vec::new(),
         }
     }
+
+    fn absorb(&mut self, other: Done) {
+        self.writes.extend(other.writes);
+        self.events.extend(other.events);
+        self.pushes.extend(other.pushes);
+    }
+}
+
+/// Where a document a peer names belongs, in this node's view.
+enum Place {
+    /// Not held.
+    Unknown,
+    /// Held in the space.
+    Here,
+    /// A profile held here whose member is a member of the space.
+    Profile,
+}
+
+/// What the rules made of a batch of changes applied to a document.
+struct Judged {
+    /// The changes dropped.
+    dropped: usize,
+    /// Some were dropped because they name membership ops this node lacks.
+    later: bool,
+    /// The claims check failed: every change of the batch was dropped.
+    claims: bool,
 }
 
 impl Actor {
@@ -82,6 +121,7 @@ impl Actor {
                 let offers = self
                     .spaces
                     .values()
+                    .filter(|s| !s.legacy)
                     .filter(|s| s.membership.is_member(&peer) && s.membership.is_member(&me))
                     .map(|s| SpaceOffer {
                         space: s.row.id,
@@ -90,7 +130,20 @@ impl Actor {
                     .collect();
                 Ok(Done::reply(ReplicaReply::Offers(offers)))
             }
-            ReplicaReq::Ops { space, peer } => {
+            ReplicaReq::OpHashes { space, peer } => {
+                let hashes = match self.spaces.get(&space) {
+                    Some(s) if s.membership.is_member(&peer) => {
+                        s.ops.iter().map(SignedOp::hash).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                Ok(Done::reply(ReplicaReply::OpHashes(hashes)))
+            }
+            ReplicaReq::Ops {
+                space,
+                peer,
+                hashes,
+            } => {
                 // A removed member is sent the ops once more, when its session drops the
                 // space: they tell it that it was removed.
                 let ops = match self.spaces.get(&space) {
@@ -98,20 +151,24 @@ impl Actor {
                         if s.membership.is_member(&peer)
                             || s.membership.removed().contains_key(&peer) =>
                     {
-                        s.op_bytes()
+                        match hashes {
+                            None => s.op_bytes(),
+                            Some(wanted) => {
+                                let wanted: HashSet<OpHash> = wanted.into_iter().collect();
+                                s.ops
+                                    .iter()
+                                    .filter(|o| wanted.contains(&o.hash()))
+                                    .map(SignedOp::to_bytes)
+                                    .collect()
+                            }
+                        }
                     }
                     _ => Vec::new(),
                 };
                 Ok(Done::reply(ReplicaReply::Ops(ops)))
             }
-            ReplicaReq::AddOps { space, ops } => {
-                self.add_ops(space, &ops)?;
-                Ok(Done::reply(ReplicaReply::OpsAdded))
-            }
-            ReplicaReq::Admit { space, peer, op } => {
-                self.admit(space, peer, &op)?;
-                Ok(Done::reply(ReplicaReply::Admitted))
-            }
+            ReplicaReq::AddOps { space, peer, ops } => self.add_ops(space, Some(peer), &ops),
+            ReplicaReq::Admit { space, peer, op } => self.admit(space, peer, &op),
             ReplicaReq::JoinOp { ticket } => {
                 ticket.check_expiry(now_ms())?;
                 if self
@@ -125,6 +182,8 @@ impl Actor {
                     )));
                 }
                 let profile = self.identity()?.profile;
+                let proof =
+                    InviteKey::from_secret(&ticket.secret).prove(ticket.space, ticket.invite, me);
                 let op = SignedOp::sign(
                     &self.key,
                     Op {
@@ -134,7 +193,7 @@ impl Actor {
                         deps: vec![ticket.invite],
                         body: OpBody::Join {
                             invite: ticket.invite,
-                            secret: ticket.secret,
+                            proof,
                             member_name: profile.name,
                             member_org: profile.org,
                         },
@@ -143,34 +202,7 @@ impl Actor {
                 Ok(Done::reply(ReplicaReply::JoinOp(op.to_bytes())))
             }
             ReplicaReq::JoinComplete { ticket, join, ops } => {
-                let mut all: Vec<SignedOp> = ops
-                    .iter()
-                    .filter_map(|b| SignedOp::from_bytes(b).ok())
-                    .collect();
-                all.extend(SignedOp::from_bytes(&join).ok());
-                let membership = Membership::fold(ticket.space, all.iter());
-                if !membership.is_member(&me) {
-                    return Err(NodeError::Refused(format!(
-                        "the inviter's copy of {:?} does not admit this ticket (used up, expired or withdrawn)",
-                        ticket.name
-                    )));
-                }
-                let row = SpaceRow {
-                    id: ticket.space,
-                    name: membership.name().unwrap_or(&ticket.name).to_owned(),
-                    personal: false,
-                    created_at: membership.created_at().unwrap_or_else(now_ms),
-                };
-                let pairs: Vec<([u8; 32], Vec<u8>)> =
-                    all.iter().map(|o| (o.hash().0, o.to_bytes())).collect();
-                self.store.add_shared_space(&row, &pairs)?;
-                let name = row.name.clone();
-                self.spaces.insert(row.id, Shared::new(row, all));
-                self.membership_changed(ticket.space);
-                Ok(Done::reply(ReplicaReply::Joined {
-                    space: ticket.space,
-                    name,
-                }))
+                self.join_complete(&ticket, &join, &ops)
             }
             ReplicaReq::ReconStart { space } => {
                 let part = self.items(space)?.start();
@@ -194,10 +226,15 @@ impl Actor {
                 self.member_space(space, peer)?;
                 let mut docs = Vec::with_capacity(ids.len());
                 for id in ids {
-                    match self.store.get(id)? {
-                        Some(l) if l.space == space => {
+                    match self.place(id, space) {
+                        Ok(Place::Here | Place::Profile) => {
+                            if self.pending_docs.contains(&id) {
+                                self.flush();
+                            }
                             let data = self.store.load_chunks(id)?.concat();
-                            docs.push(WholeDoc { id, data });
+                            let mut sigs = self.store.sigs(id)?;
+                            sigs.truncate(MAX_SIGS);
+                            docs.push(WholeDoc { id, data, sigs });
                         }
                         _ => debug!(%id, "asked for a document not in the space"),
                     }
@@ -215,16 +252,21 @@ impl Actor {
                 peer,
                 id,
                 data,
+                sigs,
                 origin,
-            } => self.apply(space, peer, id, &data, origin),
+            } => self.apply(space, peer, id, &data, &sigs, origin),
             ReplicaReq::SyncOut { session, space, id } => {
-                if !self.in_space(id, space)? {
-                    return Ok(Done::reply(ReplicaReply::Sync(None)));
+                if !matches!(self.place(id, space)?, Place::Here | Place::Profile) {
+                    return Ok(Done::reply(ReplicaReply::Sync {
+                        msg: None,
+                        later: false,
+                    }));
                 }
                 let mut state = self.sync_states.remove(&(session, id)).unwrap_or_default();
                 let msg = self.doc(id)?.sync_message(&mut state);
                 self.sync_states.insert((session, id), state);
-                Ok(Done::reply(ReplicaReply::Sync(msg)))
+                let msg = self.with_sigs(id, msg)?;
+                Ok(Done::reply(ReplicaReply::Sync { msg, later: false }))
             }
             ReplicaReq::SyncIn {
                 session,
@@ -232,15 +274,22 @@ impl Actor {
                 peer,
                 id,
                 msg,
-            } => self.sync_in(session, space, peer, id, &msg),
+                sigs,
+            } => self.sync_in(session, space, peer, id, &msg, &sigs),
             ReplicaReq::EndSession { session } => {
                 self.sync_states.retain(|(s, _), _| *s != session);
                 Ok(Done::reply(ReplicaReply::Done))
             }
             ReplicaReq::SeenAt { peer, addrs } => {
-                let now = now_ms();
-                for addr in addrs.iter().take(tacit_store::ADDRESSES_PER_PEER) {
-                    self.store.note_address(&peer, addr, now)?;
+                // The address book keeps members only: a stranger cannot make this node store
+                // where it was. A peer that may become one (a joiner, an inviter) is kept in
+                // memory, bounded, until it does.
+                if self.is_member_peer(&peer) {
+                    self.note_addresses(&peer, &addrs)?;
+                } else {
+                    let mut addrs = addrs;
+                    addrs.truncate(tacit_store::ADDRESSES_PER_PEER);
+                    self.seen_strangers.put(peer, addrs);
                 }
                 Ok(Done::reply(ReplicaReply::Done))
             }
@@ -275,11 +324,52 @@ impl Actor {
         }
     }
 
+    fn note_addresses(&mut self, peer: &str, addrs: &[String]) -> Result<(), NodeError> {
+        let now = now_ms();
+        for addr in addrs.iter().take(tacit_store::ADDRESSES_PER_PEER) {
+            self.store.note_address(peer, addr, now)?;
+        }
+        Ok(())
+    }
+
+    /// Moves the addresses of peers seen before they were members into the address book.
+    pub(super) fn book_new_members(&mut self) {
+        let now_members: Vec<String> = self
+            .seen_strangers
+            .iter()
+            .map(|(p, _)| p.clone())
+            .filter(|p| self.is_member_peer(p))
+            .collect();
+        for peer in now_members {
+            if let Some(addrs) = self.seen_strangers.pop(&peer)
+                && let Err(e) = self.note_addresses(&peer, &addrs)
+            {
+                warn!("cannot record a member's addresses: {e}");
+            }
+        }
+    }
+
+    /// Whether the libp2p peer `peer` is a member of a space this home is in.
+    fn is_member_peer(&self, peer: &str) -> bool {
+        let Some(member) = peer
+            .parse::<tacit_net::PeerId>()
+            .ok()
+            .and_then(|p| tacit_net::member_of(&p))
+        else {
+            return false;
+        };
+        self.spaces
+            .values()
+            .any(|s| s.membership.is_member(&member))
+    }
+
     /// The space, if both this member and `peer` are members of it.
     fn member_space(&self, space: SpaceId, peer: MemberId) -> Result<&Shared, NodeError> {
         match self.spaces.get(&space) {
             Some(s)
-                if s.membership.is_member(&peer) && s.membership.is_member(&self.info.member) =>
+                if !s.legacy
+                    && s.membership.is_member(&peer)
+                    && s.membership.is_member(&self.info.member) =>
             {
                 Ok(s)
             }
@@ -290,63 +380,249 @@ impl Actor {
         }
     }
 
-    /// Whether every change was written by a member with write rights at its time.
-    fn authors_may_write(&self, space: SpaceId, authors: &[ChangeAuthor]) -> bool {
-        let Some(s) = self.spaces.get(&space) else {
-            return false;
-        };
-        authors
-            .iter()
-            .all(|a| a.member.is_some_and(|m| s.membership.may_write(&m, a.at)))
-    }
-
-    /// Whether `id` is a document of `space` (false if unknown; an error if it belongs to
-    /// another space, which a peer must never reach).
-    fn in_space(&mut self, id: DocId, space: SpaceId) -> Result<bool, NodeError> {
+    /// Where `id` belongs as seen from `space`; an error if it is held elsewhere (a peer must
+    /// never reach a document of another space).
+    fn place(&mut self, id: DocId, space: SpaceId) -> Result<Place, NodeError> {
         if self.pending_docs.contains(&id) {
             self.flush();
         }
         match self.store.get(id)? {
-            None => Ok(false),
-            Some(l) if l.space == space => Ok(true),
+            None => Ok(Place::Unknown),
+            Some(l) if l.space == space => Ok(Place::Here),
+            Some(l)
+                if l.summary.kind == Kind::Profile
+                    && self.spaces.get(&space).is_some_and(|s| {
+                        s.membership
+                            .members()
+                            .keys()
+                            .any(|m| Doc::profile_id(*m) == id)
+                    }) =>
+            {
+                Ok(Place::Profile)
+            }
             Some(_) => Err(NodeError::Refused(format!(
                 "document {id} is not in that space"
             ))),
         }
     }
 
-    fn add_ops(&mut self, space: SpaceId, ops: &[Vec<u8>]) -> Result<(), NodeError> {
-        let Some(shared) = self.spaces.get_mut(&space) else {
-            return Ok(()); // not a space of this home: nothing to keep
+    /// The member whose profile `id` is, among the members of `space`.
+    fn profile_member(&self, id: DocId, space: SpaceId) -> Option<MemberId> {
+        self.spaces.get(&space).and_then(|s| {
+            s.membership
+                .members()
+                .keys()
+                .find(|m| Doc::profile_id(**m) == id)
+                .copied()
+        })
+    }
+
+    /// Attaches the signatures of the changes a sync message carries.
+    fn with_sigs(
+        &mut self,
+        id: DocId,
+        msg: Option<(Vec<u8>, Vec<automerge::ChangeHash>)>,
+    ) -> Result<Option<(Vec<u8>, Vec<ChangeSig>)>, NodeError> {
+        let Some((bytes, sent)) = msg else {
+            return Ok(None);
         };
-        let decoded: Vec<SignedOp> = ops
-            .iter()
-            .filter_map(|b| SignedOp::from_bytes(b).ok())
-            .filter(|o| o.op().space == space)
-            .collect();
-        let held: std::collections::HashSet<_> = shared.ops.iter().map(SignedOp::hash).collect();
-        let new: Vec<SignedOp> = decoded
+        if sent.is_empty() {
+            return Ok(Some((bytes, Vec::new())));
+        }
+        if self.pending_docs.contains(&id) {
+            self.flush();
+        }
+        let sent: HashSet<[u8; 32]> = sent.iter().map(|h| h.0).collect();
+        let mut sigs: Vec<ChangeSig> = self
+            .store
+            .sigs(id)?
             .into_iter()
-            .filter(|o| !held.contains(&o.hash()))
+            .filter(|s| sent.contains(&s.hash))
             .collect();
+        sigs.truncate(MAX_SIGS);
+        Ok(Some((bytes, sigs)))
+    }
+
+    fn add_ops(
+        &mut self,
+        space: SpaceId,
+        peer: Option<MemberId>,
+        ops: &[Vec<u8>],
+    ) -> Result<Done, NodeError> {
+        let unchanged = |missing: Vec<OpHash>| {
+            Done::reply(ReplicaReply::OpsAdded {
+                changed: false,
+                missing,
+            })
+        };
+        let Some(shared) = self.spaces.get(&space) else {
+            return Ok(unchanged(Vec::new())); // not a space of this home: nothing to keep
+        };
+        if shared.legacy {
+            return Ok(unchanged(Vec::new()));
+        }
+        // Ops are taken from members only: a stranger or a removed member cannot grow the set.
+        if let Some(p) = peer
+            && !shared.membership.is_member(&p)
+        {
+            return Ok(unchanged(Vec::new()));
+        }
+        let held: HashSet<OpHash> = shared.ops.iter().map(SignedOp::hash).collect();
+        let mut authored: HashMap<MemberId, usize> = HashMap::new();
+        let mut new: Vec<SignedOp> = Vec::new();
+        let mut seen = HashSet::new();
+        for bytes in ops {
+            let Ok(op) = SignedOp::from_bytes(bytes) else {
+                continue;
+            };
+            if op.op().space != space || held.contains(&op.hash()) || !seen.insert(op.hash()) {
+                continue;
+            }
+            let author = op.op().author;
+            let count = authored
+                .entry(author)
+                .or_insert_with(|| shared.membership.authored(&author));
+            if *count >= MAX_OPS_PER_AUTHOR || held.len() + new.len() >= MAX_SPACE_OPS {
+                continue;
+            }
+            *count += 1;
+            new.push(op);
+        }
         if new.is_empty() {
-            return Ok(());
+            let missing = shared.membership.missing().iter().copied().collect();
+            return Ok(unchanged(missing));
         }
+        let mut all: Vec<SignedOp> = shared.ops.clone();
+        all.extend(new.iter().cloned());
+        let folded = Membership::fold(space, all.iter());
+        // Keep what counts, and what an op that counts depends on (a join with its admission,
+        // an op voided later that others had built on); drop the rest.
+        let new_by_hash: HashMap<OpHash, &SignedOp> = new.iter().map(|o| (o.hash(), o)).collect();
+        let mut keep: BTreeSet<OpHash> = new_by_hash
+            .keys()
+            .filter(|h| folded.applied().contains(*h))
+            .copied()
+            .collect();
+        let mut todo: Vec<OpHash> = keep.iter().copied().collect();
+        while let Some(h) = todo.pop() {
+            if let Some(op) = new_by_hash.get(&h) {
+                for d in &op.op().deps {
+                    if new_by_hash.contains_key(d) && keep.insert(*d) {
+                        todo.push(*d);
+                    }
+                }
+            }
+        }
+        let missing: Vec<OpHash> = folded.missing().iter().copied().collect();
+        if keep.is_empty() {
+            debug!(%space, dropped = new.len(), "ops from a peer that count for nothing; not kept");
+            return Ok(unchanged(missing));
+        }
+        let kept: Vec<SignedOp> = new
+            .into_iter()
+            .filter(|o| keep.contains(&o.hash()))
+            .collect();
         let pairs: Vec<([u8; 32], Vec<u8>)> =
-            new.iter().map(|o| (o.hash().0, o.to_bytes())).collect();
+            kept.iter().map(|o| (o.hash().0, o.to_bytes())).collect();
         self.store.add_ops(space, &pairs)?;
-        let before = shared.membership.clone();
-        shared.add(new);
-        if shared.membership != before {
-            self.membership_changed(space);
+        let before = self
+            .spaces
+            .get(&space)
+            .map(|s| s.membership.clone())
+            .ok_or_else(|| NodeError::Internal("space left while adding ops".into()))?;
+        if let Some(shared) = self.spaces.get_mut(&space) {
+            shared.add(kept);
         }
-        Ok(())
+        let mut done = Done::reply(ReplicaReply::OpsAdded {
+            changed: false,
+            missing,
+        });
+        let changed = self
+            .spaces
+            .get(&space)
+            .is_some_and(|s| s.membership != before);
+        if changed {
+            self.membership_changed(space);
+            done.absorb(self.enforce_cuts(space, &before)?);
+            if let ReplicaReply::OpsAdded { changed, .. } = &mut done.reply {
+                *changed = true;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Strong removal, for documents already held: a member who lost write rights (removed or
+    /// demoted by an op this node just learnt of) may have changes here that this node took
+    /// before it knew. Those outside the removal's cut, and built on by no writer who had not
+    /// seen the removal, are dropped: the document is rebuilt without them.
+    fn enforce_cuts(&mut self, space: SpaceId, before: &Membership) -> Result<Done, NodeError> {
+        let mut done = Done::reply(ReplicaReply::Done);
+        let Some(shared) = self.spaces.get(&space) else {
+            return Ok(done);
+        };
+        let m = shared.membership.clone();
+        let cut_members: Vec<MemberId> = m
+            .removed()
+            .keys()
+            .chain(m.members().keys())
+            .filter(|id| {
+                m.write_cut(id)
+                    .is_some_and(|wc| before.write_cut(id).map(|b| b.op) != Some(wc.op))
+            })
+            .copied()
+            .collect();
+        for member in cut_members {
+            let Some(wc) = m.write_cut(&member).cloned() else {
+                continue;
+            };
+            for (doc, last) in self.store.last_changes_of(space, member)? {
+                if wc
+                    .cut
+                    .get(doc.as_bytes())
+                    .is_some_and(|h| h[..] == last[..8])
+                {
+                    continue; // the member's last change here is the cut's: all of theirs count
+                }
+                let d = self.doc(doc)?;
+                let theirs: Vec<NewChange> = d
+                    .changes_since(&[])
+                    .into_iter()
+                    .filter(|c| c.author == Some(member))
+                    .collect();
+                let refused: HashSet<[u8; 32]> = authorize(d, &m, &theirs)
+                    .into_iter()
+                    .zip(&theirs)
+                    .filter(|(v, _)| matches!(v, Verdict::Refused(_)))
+                    .map(|(_, c)| c.hash)
+                    .collect();
+                if refused.is_empty() {
+                    continue;
+                }
+                let dropped = d.retain_changes(|h| !refused.contains(&h.0))?;
+                warn!(%doc, dropped, member = %member.short(), "dropped changes made after their author lost write rights");
+                let summary = d.summary()?;
+                let (data, changes) = d.save_with_changes();
+                let heads = heads_hash(d);
+                done.events.push(changed_event(doc, space, &summary, true));
+                done.writes.push(DocWrite {
+                    id: doc,
+                    space,
+                    summary,
+                    heads: Some(heads),
+                    chunk: Chunk::Snapshot(data),
+                    sigs: Vec::new(),
+                    writers: writers_of(&changes),
+                });
+            }
+        }
+        Ok(done)
     }
 
     /// Admits a joiner. Until the join proves it holds an invitation's secret, every failure
     /// reads the same, so that a peer without a ticket cannot probe which spaces this node
-    /// holds; after that the joiner is told exactly what is wrong.
-    fn admit(&mut self, space: SpaceId, peer: MemberId, op: &[u8]) -> Result<(), NodeError> {
+    /// holds; after that the joiner is told exactly what is wrong. The expiry and the uses are
+    /// checked here, against this node's clock and view; the admission op records the verdict.
+    fn admit(&mut self, space: SpaceId, peer: MemberId, op: &[u8]) -> Result<Done, NodeError> {
         let unknown = || {
             NodeError::Refused(
                 "no invitation here matches this ticket (wrong, withdrawn, or for another device)"
@@ -354,45 +630,129 @@ impl Actor {
             )
         };
         let shared = self.spaces.get(&space).ok_or_else(unknown)?;
-        let op = SignedOp::from_bytes(op).map_err(|_| unknown())?;
-        let body = op.op();
-        let OpBody::Join { invite, secret, .. } = &body.body else {
+        if shared.legacy || !shared.membership.is_member(&self.info.member) {
+            return Err(unknown());
+        }
+        let join = SignedOp::from_bytes(op).map_err(|_| unknown())?;
+        let body = join.op();
+        let OpBody::Join { invite, proof, .. } = &body.body else {
             return Err(unknown());
         };
-        let matches = shared
+        let proven = shared
             .membership
             .invites()
             .get(invite)
-            .is_some_and(|i| i.secret_hash == tacit_core::secret_hash(secret));
-        if body.author != peer || body.space != space || !matches {
+            .is_some_and(|i| InviteKey::verify(&i.key, space, *invite, peer, *proof));
+        if body.author != peer || body.space != space || !proven {
             return Err(unknown());
         }
-        let now = now_ms();
-        if (body.at - now).abs() > JOIN_CLOCK_SKEW_MS {
-            return Err(NodeError::Refused(
-                "the joining device's clock is more than 10 minutes off; set its clock and try again"
-                    .into(),
-            ));
-        }
         if shared.membership.is_member(&peer) {
-            return Ok(()); // joined before: nothing to do
+            return Ok(Done::reply(ReplicaReply::Admitted)); // admitted before
         }
-        shared.membership.invite_usable(invite, now)?;
-        let mut ops = shared.ops.clone();
-        ops.push(op.clone());
-        if !Membership::fold(space, ops.iter()).is_member(&peer) {
+        if shared.membership.removed().contains_key(&peer) {
             return Err(NodeError::Refused(
-                "the invitation does not admit this device (it was removed from the space before, or the invitation is used up)".into(),
+                "this device was removed from the space; removal is final".into(),
             ));
         }
-        self.add_ops(space, &[op.to_bytes()])
+        shared.membership.invite_usable(invite, now_ms())?;
+        let heads = shared.membership.heads();
+        let admit = SignedOp::sign(
+            &self.key,
+            Op {
+                space,
+                author: self.info.member,
+                at: now_ms(),
+                deps: heads,
+                body: OpBody::Admit { join: join.hash() },
+            },
+        )?;
+        let mut all = shared.ops.clone();
+        all.push(join.clone());
+        all.push(admit.clone());
+        if !Membership::fold(space, all.iter()).is_member(&peer) {
+            return Err(NodeError::Refused(
+                "the invitation does not admit this device (it is used up or withdrawn)".into(),
+            ));
+        }
+        let pairs = [
+            (join.hash().0, join.to_bytes()),
+            (admit.hash().0, admit.to_bytes()),
+        ];
+        self.store.add_ops(space, &pairs)?;
+        if let Some(shared) = self.spaces.get_mut(&space) {
+            shared.add([join, admit]);
+        }
+        self.membership_changed(space);
+        Ok(Done::reply(ReplicaReply::Admitted))
     }
 
-    /// The reconciliation items of a space, built from the store when first needed.
+    fn join_complete(
+        &mut self,
+        ticket: &tacit_core::Ticket,
+        join: &[u8],
+        ops: &[Vec<u8>],
+    ) -> Result<Done, NodeError> {
+        let me = self.info.member;
+        let mut all: Vec<SignedOp> = ops
+            .iter()
+            .take(MAX_SPACE_OPS)
+            .filter_map(|b| SignedOp::from_bytes(b).ok())
+            .filter(|o| o.op().space == ticket.space)
+            .collect();
+        all.extend(SignedOp::from_bytes(join).ok());
+        let membership = Membership::fold(ticket.space, all.iter());
+        if !membership.is_member(&me) {
+            return Err(NodeError::Refused(format!(
+                "the member's copy of {:?} does not admit this ticket (used up, expired or withdrawn)",
+                ticket.name
+            )));
+        }
+        // Keep only what counts and what it depends on.
+        let applied = membership.applied();
+        all.retain(|o| applied.contains(&o.hash()) || membership.rejected().contains(&o.hash()));
+        let row = SpaceRow {
+            id: ticket.space,
+            name: membership.name().unwrap_or(&ticket.name).to_owned(),
+            personal: false,
+            created_at: membership.created_at().unwrap_or_else(now_ms),
+        };
+        let pairs: Vec<([u8; 32], Vec<u8>)> =
+            all.iter().map(|o| (o.hash().0, o.to_bytes())).collect();
+        self.store.add_shared_space(&row, &pairs)?;
+        let name = row.name.clone();
+        self.spaces.insert(row.id, Shared::new(row, all));
+        self.membership_changed(ticket.space);
+        Ok(Done::reply(ReplicaReply::Joined {
+            space: ticket.space,
+            name,
+        }))
+    }
+
+    /// The reconciliation items of a space, built from the store when first needed: its
+    /// documents, and the profiles of its members.
     fn items(&mut self, space: SpaceId) -> Result<&ItemSet, NodeError> {
         if !self.items.contains_key(&space) {
             let mut set = ItemSet::new();
-            for (id, heads) in self.store.doc_heads(space)? {
+            let mut heads_of: Vec<(DocId, Option<[u8; 8]>)> = self.store.doc_heads(space)?;
+            let profiles: Vec<DocId> = self
+                .spaces
+                .get(&space)
+                .map(|s| {
+                    s.membership
+                        .members()
+                        .keys()
+                        .map(|m| Doc::profile_id(*m))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for id in profiles {
+                if let Some(l) = self.store.get(id)?
+                    && l.summary.kind == Kind::Profile
+                {
+                    heads_of.push((id, self.store.heads_of(id)?));
+                }
+            }
+            for (id, heads) in heads_of {
                 let heads = match heads {
                     Some(h) => h,
                     None => {
@@ -411,6 +771,155 @@ impl Actor {
             .ok_or_else(|| NodeError::Internal("item set missing".into()))
     }
 
+    /// Applies the rules to `new`, changes just applied to `doc` (all of its changes for a
+    /// document received whole): drops those unsigned, refused or waiting for ops, and all of
+    /// them if a claim fails.
+    fn judge(
+        &self,
+        space: SpaceId,
+        doc: &mut Doc,
+        kind: Kind,
+        new: &[NewChange],
+        unsigned_ones: &BTreeSet<[u8; 32]>,
+    ) -> Result<Judged, NodeError> {
+        let mut drop: HashSet<[u8; 32]> = unsigned_ones.iter().copied().collect();
+        let mut later = false;
+        if kind != Kind::Profile {
+            let shared = self
+                .spaces
+                .get(&space)
+                .ok_or_else(|| NodeError::Refused("not a space of this home".into()))?;
+            for (verdict, c) in authorize(doc, &shared.membership, new).into_iter().zip(new) {
+                match verdict {
+                    Verdict::Counts => {}
+                    Verdict::Later => {
+                        later = true;
+                        drop.insert(c.hash);
+                    }
+                    Verdict::Refused(why) => {
+                        debug!(id = %doc.id(), "refused a change: {why}");
+                        drop.insert(c.hash);
+                    }
+                }
+            }
+        }
+        let mut dropped = 0;
+        if !drop.is_empty() {
+            dropped = doc.retain_changes(|h| !drop.contains(&h.0))?;
+        }
+        if let Err(e) = doc.check_claims() {
+            debug!(id = %doc.id(), "refused changes: {e}");
+            let batch: HashSet<[u8; 32]> = new.iter().map(|c| c.hash).collect();
+            dropped += doc.retain_changes(|h| !batch.contains(&h.0))?;
+            return Ok(Judged {
+                dropped,
+                later,
+                claims: true,
+            });
+        }
+        Ok(Judged {
+            dropped,
+            later,
+            claims: false,
+        })
+    }
+
+    /// Whether a document of `kind` received for `space` may be held at all.
+    fn shareable(&self, kind: Kind, id: DocId, space: SpaceId) -> bool {
+        match kind {
+            Kind::Note | Kind::Question => true,
+            Kind::Profile => self.profile_member(id, space).is_some(),
+        }
+    }
+
+    /// A whole document received: checked, stored (without the changes that do not count) and
+    /// pushed to the other members.
+    fn take_whole(
+        &mut self,
+        space: SpaceId,
+        mut loaded: Loaded,
+        origin: SessionId,
+    ) -> Result<(Done, Applied), NodeError> {
+        let id = loaded.id;
+        let kind = loaded.summary.kind;
+        if !self.shareable(kind, id, space) {
+            warn!(%id, "refused a document from a peer: a kind that is not shared there");
+            return Ok((Done::reply(ReplicaReply::Done), Applied::Refused));
+        }
+        let judged = self.judge(
+            space,
+            &mut loaded.doc,
+            kind,
+            &loaded.changes,
+            &loaded.unsigned,
+        )?;
+        if judged.claims || judged.dropped == loaded.changes.len() {
+            return Ok((
+                Done::reply(ReplicaReply::Done),
+                if judged.later {
+                    Applied::Later
+                } else {
+                    Applied::Refused
+                },
+            ));
+        }
+        let mut doc = loaded.doc;
+        let summary = match doc.summary() {
+            Ok(s) => s,
+            Err(e) => {
+                debug!(%id, "a received document is malformed once checked: {e}");
+                return Ok((Done::reply(ReplicaReply::Done), Applied::Refused));
+            }
+        };
+        let (data, changes, entry) = if judged.dropped > 0 {
+            let (data, changes) = doc.save_with_changes();
+            let heads = heads_hash(&mut doc);
+            let entry = tacit_search::Entry::from_doc(&mut doc, space, heads)
+                .ok()
+                .flatten();
+            (data, changes, entry)
+        } else {
+            (loaded.data, loaded.changes, loaded.entry)
+        };
+        let kept: HashSet<[u8; 32]> = changes.iter().map(|c| c.hash).collect();
+        let sigs: Vec<ChangeSig> = loaded
+            .sigs
+            .into_iter()
+            .filter(|s| kept.contains(&s.hash))
+            .collect();
+        // A profile is held in the personal space: it belongs to every space its member is in.
+        let home_space = if kind == Kind::Profile {
+            self.info.personal
+        } else {
+            space
+        };
+        let mut done = Done::reply(ReplicaReply::Done);
+        done.events
+            .push(changed_event(id, home_space, &summary, true));
+        done.pushes = self.push(home_space, kind, id, &data, &sigs, Some(origin));
+        if let Some(mut entry) = entry {
+            entry.space = home_space;
+            self.pending_entries.insert(id, entry);
+        }
+        let heads = heads_hash(&mut doc);
+        done.writes.push(DocWrite {
+            id,
+            space: home_space,
+            summary,
+            heads: Some(heads),
+            chunk: Chunk::Snapshot(data),
+            sigs,
+            writers: writers_of(&changes),
+        });
+        self.cache.put(id, doc);
+        let outcome = if judged.later {
+            Applied::Later
+        } else {
+            Applied::Done
+        };
+        Ok((done, outcome))
+    }
+
     fn put(
         &mut self,
         space: SpaceId,
@@ -419,45 +928,31 @@ impl Actor {
         origin: SessionId,
     ) -> Result<Done, NodeError> {
         self.member_space(space, peer)?;
-        let mut done = Done::reply(ReplicaReply::Put { refused: 0 });
-        let mut refused = 0;
+        let mut done = Done::reply(ReplicaReply::Done);
+        let (mut refused, mut later) = (0, Vec::new());
         for doc in docs {
-            let known = self.pending_docs.contains(&doc.id) || self.store.get(doc.id)?.is_some();
-            if known {
-                // Held already (it arrived another way meanwhile): merge its changes.
-                let d = self.apply(space, peer, doc.id, &doc.data, origin)?;
-                if matches!(d.reply, ReplicaReply::Applied(Applied::Refused)) {
-                    refused += 1;
+            let id = doc.id;
+            let outcome = match self.place(id, space) {
+                Err(_) => Applied::Refused,
+                Ok(Place::Here | Place::Profile) => {
+                    // Held already (it arrived another way meanwhile): merge its changes.
+                    let (d, applied) = self.merge(space, peer, id, &doc.data, &doc.sigs, origin)?;
+                    done.absorb(d);
+                    applied
                 }
-                done.writes.extend(d.writes);
-                done.events.extend(d.events);
-                done.pushes.extend(d.pushes);
-                continue;
+                Ok(Place::Unknown) => {
+                    let (d, applied) = self.take_whole(space, doc, origin)?;
+                    done.absorb(d);
+                    applied
+                }
+            };
+            match outcome {
+                Applied::Refused => refused += 1,
+                Applied::Later => later.push(id),
+                _ => {}
             }
-            if !matches!(doc.summary.kind, Kind::Note | Kind::Question)
-                || !self.authors_may_write(space, &doc.authors)
-            {
-                warn!(id = %doc.id, peer = %peer.short(), "refused a document from a peer: an author without write rights, or a kind that is not shared");
-                refused += 1;
-                continue;
-            }
-            done.events
-                .push(changed_event(doc.id, space, &doc.summary, true));
-            done.pushes
-                .extend(self.push(space, doc.id, &doc.data, Some(origin)));
-            if let Some(mut entry) = doc.entry {
-                entry.space = space;
-                self.pending_entries.insert(doc.id, entry);
-            }
-            done.writes.push(DocWrite {
-                id: doc.id,
-                space,
-                summary: doc.summary,
-                heads: Some(doc.heads),
-                chunk: Chunk::Snapshot(doc.data),
-            });
         }
-        done.reply = ReplicaReply::Put { refused };
+        done.reply = ReplicaReply::Put { refused, later };
         Ok(done)
     }
 
@@ -467,98 +962,159 @@ impl Actor {
         peer: MemberId,
         id: DocId,
         data: &[u8],
+        sigs: &[ChangeSig],
         origin: SessionId,
     ) -> Result<Done, NodeError> {
         self.member_space(space, peer)?;
-        if !self.in_space(id, space)? {
-            // New here: the bytes must be a whole document.
-            let Ok(mut doc) = Doc::load(id, [data], self.info.member) else {
-                return Ok(Done::reply(ReplicaReply::Applied(Applied::Want)));
-            };
-            let summary = doc.summary()?;
-            let authors = doc.authors_since(&[]);
-            if !matches!(summary.kind, Kind::Note | Kind::Question)
-                || !self.authors_may_write(space, &authors)
-            {
-                return Ok(Done::reply(ReplicaReply::Applied(Applied::Refused)));
+        let (mut done, applied) = match self.place(id, space)? {
+            Place::Unknown => {
+                // New here: the bytes must be a whole document.
+                let Ok(loaded) = load_whole(
+                    WholeDoc {
+                        id,
+                        data: data.to_vec(),
+                        sigs: sigs.to_vec(),
+                    },
+                    space,
+                    self.info.member,
+                ) else {
+                    return Ok(Done::reply(ReplicaReply::Applied(Applied::Want)));
+                };
+                self.take_whole(space, loaded, origin)?
             }
-            let heads = heads_hash(&mut doc);
-            let mut done = Done::reply(ReplicaReply::Applied(Applied::Done));
-            done.events.push(changed_event(id, space, &summary, true));
-            done.pushes = self.push(space, id, data, Some(origin));
-            done.writes.push(DocWrite {
-                id,
-                space,
-                summary,
-                heads: Some(heads),
-                chunk: Chunk::Snapshot(doc.save()),
-            });
-            self.cache.put(id, doc);
-            return Ok(done);
-        }
+            Place::Here | Place::Profile => self.merge(space, peer, id, data, sigs, origin)?,
+        };
+        done.reply = ReplicaReply::Applied(applied);
+        Ok(done)
+    }
+
+    /// Merges changes from a peer into a held document, keeping those that count.
+    fn merge(
+        &mut self,
+        space: SpaceId,
+        _peer: MemberId,
+        id: DocId,
+        data: &[u8],
+        sigs: &[ChangeSig],
+        origin: SessionId,
+    ) -> Result<(Done, Applied), NodeError> {
         let doc = self.doc(id)?;
         let before = doc.heads();
         if let Err(e) = doc.apply_changes(data) {
             debug!(%id, "changes from a peer do not apply: {e}");
             self.cache.pop(&id);
-            return Ok(Done::reply(ReplicaReply::Applied(Applied::Refused)));
+            return Ok((Done::reply(ReplicaReply::Done), Applied::Refused));
         }
-        let (done, applied) = self.after_remote_change(space, id, &before, origin, |lacks| {
-            if lacks { Applied::Sync } else { Applied::Done }
-        })?;
-        if applied == Applied::Sync {
+        if doc.lacks_changes() {
             // Changes waiting for others stay out of the cache: applied later they would be
-            // checked together with whatever completes them, and a hostile one would then
-            // make an honest change be refused. Automerge's sync fetches them properly.
+            // checked together with whatever completes them, and a hostile one would then make
+            // an honest change be refused. Automerge's sync fetches them properly.
             self.cache.pop(&id);
+            return Ok((Done::reply(ReplicaReply::Done), Applied::Sync));
         }
-        Ok(Done {
-            reply: ReplicaReply::Applied(applied),
-            ..done
-        })
+        let (done, applied) = self.after_remote_change(space, id, &before, sigs, origin)?;
+        Ok((done, applied))
     }
 
-    /// After changes from a peer were applied to a cached document: refuse them (dropping the
-    /// document from the cache) if an author may not write, else write them.
+    /// After changes from a peer were applied to a cached document: keep those that count
+    /// (rebuilding the document without the others) and write them.
     fn after_remote_change(
         &mut self,
         space: SpaceId,
         id: DocId,
         before: &[automerge::ChangeHash],
+        sigs: &[ChangeSig],
         origin: SessionId,
-        outcome: impl FnOnce(bool) -> Applied,
     ) -> Result<(Done, Applied), NodeError> {
-        let doc = self.doc(id)?;
-        let authors = doc.authors_since(before);
-        let lacks = doc.lacks_changes();
-        if !self.authors_may_write(space, &authors) {
-            warn!(%id, "refused changes from a peer: written by a member without write rights");
-            self.cache.pop(&id);
-            return Ok((Done::reply(ReplicaReply::Done), Applied::Refused));
+        let listed_space = self.store.get(id)?.map(|l| l.space).unwrap_or(space);
+        let mut doc = self
+            .cache
+            .pop(&id)
+            .ok_or_else(|| NodeError::Internal(format!("document {id} left the cache")))?;
+        let kind = doc.kind()?;
+        let new = doc.changes_since(before);
+        if new.is_empty() {
+            self.cache.put(id, doc);
+            return Ok((Done::reply(ReplicaReply::Done), Applied::Done));
         }
-        let doc = self.doc(id)?;
+        let scope = scope_of(kind, space);
+        let by_hash: HashMap<[u8; 32], ChangeSig> = sigs.iter().map(|s| (s.hash, *s)).collect();
+        let bad = unsigned(scope, id, &new, &by_hash);
+        let judged = match self.judge(space, &mut doc, kind, &new, &bad) {
+            Ok(j) => j,
+            Err(e) => {
+                debug!(%id, "changes from a peer could not be judged: {e}");
+                return Ok((Done::reply(ReplicaReply::Done), Applied::Refused));
+            }
+        };
         let summary = match doc.summary() {
             Ok(s) => s,
             Err(e) => {
                 debug!(%id, "changes from a peer leave the document malformed: {e}");
-                self.cache.pop(&id);
                 return Ok((Done::reply(ReplicaReply::Done), Applied::Refused));
             }
         };
+        let outcome = if judged.later {
+            Applied::Later
+        } else if judged.dropped > 0 {
+            Applied::Refused
+        } else {
+            Applied::Done
+        };
         let mut done = Done::reply(ReplicaReply::Done);
-        if let Some(bytes) = doc.take_unsaved() {
-            let heads = heads_hash(doc);
-            done.events.push(changed_event(id, space, &summary, true));
-            done.pushes = self.push(space, id, &bytes, Some(origin));
+        let write = if judged.dropped == 0 {
+            doc.take_unsaved_changes().map(|(bytes, changes)| {
+                let kept: Vec<ChangeSig> = changes
+                    .iter()
+                    .filter_map(|c| by_hash.get(&c.hash).copied())
+                    .collect();
+                (Chunk::Increment(bytes), changes, kept)
+            })
+        } else if judged.dropped < new.len() || judged.claims {
+            // Rebuilt without the dropped changes: stored whole.
+            let (data, all) = doc.save_with_changes();
+            let kept: Vec<ChangeSig> = new
+                .iter()
+                .filter(|c| all.iter().any(|a| a.hash == c.hash))
+                .filter_map(|c| by_hash.get(&c.hash).copied())
+                .collect();
+            let changed = all.iter().any(|a| new.iter().any(|n| n.hash == a.hash));
+            changed.then_some((Chunk::Snapshot(data), all, kept))
+        } else {
+            None
+        };
+        if let Some((chunk, changes, kept_sigs)) = write {
+            let heads = heads_hash(&mut doc);
+            let push_bytes = match &chunk {
+                Chunk::Increment(b) | Chunk::Snapshot(b) => b.clone(),
+                Chunk::None => Vec::new(),
+            };
+            done.events
+                .push(changed_event(id, listed_space, &summary, true));
+            done.pushes = self.push(
+                listed_space,
+                kind,
+                id,
+                &push_bytes,
+                &kept_sigs,
+                Some(origin),
+            );
+            let writers = match &chunk {
+                Chunk::Increment(_) => writers_of(&changes),
+                _ => writers_of(&changes),
+            };
             done.writes.push(DocWrite {
                 id,
-                space,
+                space: listed_space,
                 summary,
                 heads: Some(heads),
-                chunk: Chunk::Increment(bytes),
+                chunk,
+                sigs: kept_sigs,
+                writers,
             });
         }
-        Ok((done, outcome(lacks)))
+        self.cache.put(id, doc);
+        Ok((done, outcome))
     }
 
     fn sync_in(
@@ -568,10 +1124,14 @@ impl Actor {
         peer: MemberId,
         id: DocId,
         msg: &[u8],
+        sigs: &[ChangeSig],
     ) -> Result<Done, NodeError> {
         self.member_space(space, peer)?;
-        if !self.in_space(id, space)? {
-            return Ok(Done::reply(ReplicaReply::Sync(None)));
+        if !matches!(self.place(id, space)?, Place::Here | Place::Profile) {
+            return Ok(Done::reply(ReplicaReply::Sync {
+                msg: None,
+                later: false,
+            }));
         }
         let mut state = self.sync_states.remove(&(session, id)).unwrap_or_default();
         let doc = self.doc(id)?;
@@ -580,18 +1140,70 @@ impl Actor {
             self.cache.pop(&id);
             return Err(NodeError::Invalid(format!("a peer's sync message: {e}")));
         }
-        let (mut done, applied) =
-            self.after_remote_change(space, id, &before, session, |_| Applied::Done)?;
-        if applied == Applied::Refused {
-            // The state believes changes were applied that were not: start it afresh.
-            done.reply = ReplicaReply::Sync(None);
+        let (mut done, applied) = self.after_remote_change(space, id, &before, sigs, session)?;
+        if matches!(applied, Applied::Refused | Applied::Later) {
+            // The state believes changes were applied that were not: start it afresh, and
+            // end this document's exchange (the peer would only send them again).
+            done.reply = ReplicaReply::Sync {
+                msg: None,
+                later: applied == Applied::Later,
+            };
             return Ok(done);
         }
         let reply = self.doc(id)?.sync_message(&mut state);
         self.sync_states.insert((session, id), state);
-        done.reply = ReplicaReply::Sync(reply);
+        let msg = self.with_sigs(id, reply)?;
+        done.reply = ReplicaReply::Sync { msg, later: false };
         Ok(done)
     }
+
+    /// The cut a removal or demotion of `member` in `space` records: their last change to each
+    /// document of the space, as this node holds them.
+    pub(super) fn cut_of(
+        &mut self,
+        space: SpaceId,
+        member: MemberId,
+    ) -> Result<Vec<CutEntry>, NodeError> {
+        self.flush();
+        let last = self.store.last_changes_of(space, member)?;
+        if last.len() > tacit_core::MAX_CUT_ENTRIES {
+            return Err(NodeError::Refused(format!(
+                "this member wrote {} documents, more than one removal can name ({}); ask for a Tacit that splits it",
+                last.len(),
+                tacit_core::MAX_CUT_ENTRIES
+            )));
+        }
+        Ok(last
+            .iter()
+            .map(|(doc, head)| CutEntry::new(*doc, head))
+            .collect())
+    }
+}
+
+/// Loads and checks a whole document received for `space`, off the actor's thread: it loads,
+/// and which of its changes lack their author's signature.
+pub(crate) fn load_whole(d: WholeDoc, space: SpaceId, me: MemberId) -> Result<Loaded, String> {
+    let mut doc = Doc::load(d.id, [d.data.as_slice()], me).map_err(|e| e.to_string())?;
+    let summary = doc.summary().map_err(|e| e.to_string())?;
+    let changes = doc.changes_since(&[]);
+    let scope = scope_of(summary.kind, space);
+    let by_hash: HashMap<[u8; 32], ChangeSig> = d.sigs.iter().map(|s| (s.hash, *s)).collect();
+    let bad = unsigned(scope, d.id, &changes, &by_hash);
+    let heads = heads_hash(&mut doc);
+    // The space is set by the actor (a document received for one space is only written there).
+    let entry = tacit_search::Entry::from_doc(&mut doc, SpaceId::from_bytes([0; 16]), heads)
+        .ok()
+        .flatten();
+    Ok(Loaded {
+        id: d.id,
+        doc,
+        data: d.data,
+        summary,
+        changes,
+        sigs: d.sigs,
+        unsigned: bad,
+        entry,
+    })
 }
 
 fn digest(s: &Shared) -> [u8; 32] {

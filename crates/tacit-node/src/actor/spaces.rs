@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tacit_core::{
-    MAX_ADDR_BYTES, MAX_TICKET_ADDRS, MemberId, Membership, Op, OpBody, Role, SignedOp, SpaceId,
-    Ticket, new_secret, new_space, secret_hash,
+    InviteKey, MAX_ADDR_BYTES, MAX_TICKET_ADDRS, MemberId, Membership, Op, OpBody, OpHash, Role,
+    SignedOp, SpaceError, SpaceId, Ticket, new_secret, new_space,
 };
 use tacit_store::{SpaceRow, Store};
 use tracing::warn;
 
 use super::{Actor, Outcome, now_ms};
-use crate::api::{MemberInfo, Response, SpaceDetail, SpaceInfo, SyncState};
+use crate::api::{InviteInfo, MemberInfo, Response, SpaceDetail, SpaceInfo, SyncState};
 use crate::error::NodeError;
 use crate::netview::NetView;
 use crate::replica::Replicated;
@@ -23,6 +23,9 @@ pub(crate) struct Shared {
     pub(crate) row: SpaceRow,
     pub(crate) ops: Vec<SignedOp>,
     pub(crate) membership: Membership,
+    /// Made by an older Tacit: its documents are kept, but it no longer syncs (its ops are of
+    /// the previous format, which this version does not trust).
+    pub(crate) legacy: bool,
 }
 
 impl Shared {
@@ -32,6 +35,7 @@ impl Shared {
             row,
             ops,
             membership,
+            legacy: false,
         }
     }
 
@@ -56,6 +60,18 @@ impl Shared {
     }
 }
 
+/// Records every member of every space in `spaces` where the network can see them.
+pub(crate) fn publish_members(info: &crate::actor::NodeInfo, spaces: &BTreeMap<SpaceId, Shared>) {
+    let all: std::collections::HashSet<MemberId> = spaces
+        .values()
+        .filter(|s| !s.legacy && s.membership.is_member(&info.member))
+        .flat_map(|s| s.membership.members().keys().copied())
+        .collect();
+    if let Ok(mut m) = info.members.lock() {
+        *m = all;
+    }
+}
+
 /// The shared spaces recorded in the store, with their ops. A space whose ops cannot be read
 /// is left out (and logged): the rest of the home still works.
 pub(crate) fn load_all(store: &Store) -> BTreeMap<SpaceId, Shared> {
@@ -70,14 +86,21 @@ pub(crate) fn load_all(store: &Store) -> BTreeMap<SpaceId, Shared> {
     for row in rows.into_iter().filter(|r| !r.personal) {
         match store.ops(row.id) {
             Ok(raw) => {
-                let ops: Vec<SignedOp> = raw
+                let decoded: Vec<Result<SignedOp, SpaceError>> =
+                    raw.iter().map(|b| SignedOp::from_bytes(b)).collect();
+                let legacy = decoded
                     .iter()
-                    .filter_map(|b| SignedOp::from_bytes(b).ok())
-                    .collect();
-                if ops.len() < raw.len() {
+                    .any(|r| matches!(r, Err(SpaceError::Legacy { .. })));
+                let ops: Vec<SignedOp> = decoded.into_iter().filter_map(Result::ok).collect();
+                if ops.len() < raw.len() && !legacy {
                     warn!(space = %row.id, "{} stored ops do not decode; ignored", raw.len() - ops.len());
                 }
-                out.insert(row.id, Shared::new(row, ops));
+                if legacy {
+                    warn!(space = %row.id, name = %row.name, "a space made by an older Tacit: its notes are kept, but it no longer syncs; share them again in a new space");
+                }
+                let mut shared = Shared::new(row, ops);
+                shared.legacy = legacy;
+                out.insert(shared.row.id, shared);
             }
             Err(e) => warn!(space = %row.id, "cannot read the space's ops: {e}"),
         }
@@ -146,6 +169,12 @@ impl Actor {
                 "this home does not belong to space {space}"
             )));
         };
+        if shared.legacy {
+            return Err(NodeError::Refused(format!(
+                "{:?} was made by an older Tacit and no longer syncs; create a new space to share again",
+                shared.row.name
+            )));
+        }
         match shared.membership.role(&self.info.member) {
             Some(role) if role.can_write() => Ok(()),
             Some(_) => Err(NodeError::Refused(format!(
@@ -200,6 +229,12 @@ impl Actor {
     fn sign_op(&mut self, space: SpaceId, body: OpBody) -> Result<SignedOp, NodeError> {
         self.flush();
         let shared = self.shared(space)?;
+        if shared.legacy {
+            return Err(NodeError::Refused(format!(
+                "{:?} was made by an older Tacit and no longer syncs; create a new space to share again",
+                shared.row.name
+            )));
+        }
         let op = SignedOp::sign(
             &self.key,
             Op {
@@ -229,6 +264,10 @@ impl Actor {
 
     /// Tells the UI and the sync sessions that a space's membership changed.
     pub(super) fn membership_changed(&mut self, space: SpaceId) {
+        // The members' profiles are among its reconciliation items: build them again.
+        self.items.remove(&space);
+        publish_members(&self.info, &self.spaces);
+        self.book_new_members();
         let ops = self
             .spaces
             .get(&space)
@@ -271,7 +310,7 @@ impl Actor {
                 role,
                 expires_at,
                 uses,
-                secret_hash: secret_hash(&secret),
+                key: InviteKey::from_secret(&secret).public(),
             },
         )?;
         self.membership_changed(space);
@@ -291,30 +330,17 @@ impl Actor {
         }))
     }
 
-    /// Where a joiner may reach a member who can admit it: this node's listen addresses
-    /// first, then addresses where other members were last seen, each naming its peer
-    /// (`…/p2p/PEER`), so that a join works while this node is away.
-    fn ticket_addrs(&self, space: SpaceId) -> Vec<String> {
-        let mut addrs: Vec<String> = self.net_view().listen;
-        addrs.truncate(MAX_TICKET_ADDRS / 2);
-        let book = self.store.addresses().unwrap_or_default();
-        let others = self
-            .spaces
-            .get(&space)
-            .map(|s| s.membership.members().keys().copied().collect::<Vec<_>>())
-            .unwrap_or_default();
-        for member in others.into_iter().filter(|m| *m != self.info.member) {
-            let Some(peer) = tacit_net::peer_id_of(&member).map(|p| p.to_string()) else {
-                continue;
-            };
-            // The address book is newest first; two addresses per member at most.
-            for a in book.iter().filter(|a| a.peer == peer).take(2) {
-                let addr = format!("{}/p2p/{peer}", a.addr);
-                if addrs.len() < MAX_TICKET_ADDRS && addr.len() <= MAX_ADDR_BYTES {
-                    addrs.push(addr);
-                }
-            }
-        }
+    /// Where a joiner may reach this node: its own addresses only. A ticket is passed on
+    /// through chat and mail; it must not tell whoever reads it who else is in the space or
+    /// where they are.
+    fn ticket_addrs(&self, _space: SpaceId) -> Vec<String> {
+        let mut addrs: Vec<String> = self
+            .net_view()
+            .advertised()
+            .into_iter()
+            .filter(|a| a.len() <= MAX_ADDR_BYTES)
+            .collect();
+        addrs.truncate(MAX_TICKET_ADDRS);
         addrs
     }
 
@@ -358,15 +384,118 @@ impl Actor {
                 shared.row.name
             )));
         }
-        self.sign_op(space, OpBody::Remove { member })?;
+        let cut = self.cut_of(space, member)?;
+        self.sign_op(space, OpBody::Remove { member, cut })?;
         self.membership_changed(space);
         Ok(Outcome::read(Response::Space(self.space_detail(space)?)))
+    }
+
+    /// Changes a member's role (owners only). Taking write rights records the member's cut.
+    pub(super) fn space_role(
+        &mut self,
+        space: &str,
+        member: &str,
+        role: Role,
+    ) -> Result<Outcome, NodeError> {
+        let space = self.space_ref(Some(space))?;
+        let member = self.member_ref(space, member)?;
+        let shared = self.shared(space)?;
+        if shared.membership.role(&self.info.member) != Some(Role::Owner) {
+            return Err(NodeError::Refused(format!(
+                "only owners change roles in {:?}",
+                shared.row.name
+            )));
+        }
+        let was = shared.membership.role(&member);
+        if was == Some(role) {
+            return Ok(Outcome::read(Response::Space(self.space_detail(space)?)));
+        }
+        let cut = if was.is_some_and(Role::can_write) && !role.can_write() {
+            self.cut_of(space, member)?
+        } else {
+            Vec::new()
+        };
+        self.sign_op(space, OpBody::SetRole { member, role, cut })?;
+        self.membership_changed(space);
+        Ok(Outcome::read(Response::Space(self.space_detail(space)?)))
+    }
+
+    /// The invitations of a space that can still admit someone.
+    pub(super) fn space_invites(&mut self, space: &str) -> Result<Outcome, NodeError> {
+        let space = self.space_ref(Some(space))?;
+        let shared = self.shared(space)?;
+        let now = now_ms();
+        let names = shared.membership.members();
+        let mut items: Vec<InviteInfo> = shared
+            .membership
+            .invites()
+            .iter()
+            .filter(|(id, _)| shared.membership.invite_usable(id, now).is_ok())
+            .map(|(id, i)| InviteInfo {
+                id: *id,
+                role: i.role,
+                expires_at: i.expires_at,
+                uses: i.uses,
+                uses_left: i.uses.map(|n| n.saturating_sub(i.used)),
+                used: i.used,
+                by: i.by,
+                by_name: names.get(&i.by).map(|m| m.name.clone()).unwrap_or_default(),
+                created_at: i.at,
+            })
+            .collect();
+        items.sort_by_key(|i| std::cmp::Reverse(i.created_at));
+        Ok(Outcome::read(Response::Invites { space, items }))
+    }
+
+    /// Withdraws an invitation (owners only): nobody is admitted through it any more.
+    pub(super) fn space_revoke_invite(
+        &mut self,
+        space: &str,
+        invite: &str,
+    ) -> Result<Outcome, NodeError> {
+        let space = self.space_ref(Some(space))?;
+        let shared = self.shared(space)?;
+        if shared.membership.role(&self.info.member) != Some(Role::Owner) {
+            return Err(NodeError::Refused(format!(
+                "only owners withdraw invitations of {:?}",
+                shared.row.name
+            )));
+        }
+        let wanted = invite.trim().to_ascii_lowercase();
+        let found: Vec<OpHash> = shared
+            .membership
+            .invites()
+            .keys()
+            .filter(|h| wanted.len() >= 4 && h.to_string().starts_with(&wanted))
+            .copied()
+            .collect();
+        let invite = match found.as_slice() {
+            [one] => *one,
+            [] => {
+                return Err(NodeError::NotFound(format!(
+                    "{:?} has no invitation {invite:?}; `tacit space invites` lists them",
+                    shared.row.name
+                )));
+            }
+            _ => {
+                return Err(NodeError::NotFound(format!(
+                    "{invite:?} names several invitations; give more of the id"
+                )));
+            }
+        };
+        if shared.membership.invites()[&invite].withdrawn {
+            return self.space_invites(&space.to_string());
+        }
+        self.sign_op(space, OpBody::Withdraw { invite })?;
+        self.membership_changed(space);
+        self.space_invites(&space.to_string())
     }
 
     pub(super) fn space_leave(&mut self, space: &str) -> Result<Outcome, NodeError> {
         let space = self.space_ref(Some(space))?;
         let member = self.info.member;
-        self.sign_op(space, OpBody::Remove { member })?;
+        let cut = self.cut_of(space, member)?;
+        self.sign_op(space, OpBody::Remove { member, cut })?;
         let detail = self.space_detail(space)?;
         // Peers connected now learn of the departure from the op set sent with this event;
         // then the space and everything in it leave this home.
@@ -404,7 +533,9 @@ impl Actor {
     }
 
     fn info_of(&self, s: &Shared, view: &NetView) -> SpaceInfo {
-        let (connected, sync) = if !s.membership.is_member(&self.info.member) {
+        let (connected, sync) = if s.legacy {
+            (0, SyncState::Legacy)
+        } else if !s.membership.is_member(&self.info.member) {
             (0, SyncState::Removed)
         } else if view.running {
             view.space_state(s.row.id)

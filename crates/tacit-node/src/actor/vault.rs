@@ -114,9 +114,11 @@ impl Actor {
             touched.push(id);
             let step = match target {
                 Target::Create(id) => {
+                    let under = self.under(space);
                     let edit = Edit {
                         by: self.info.member,
                         at: note.created_at.unwrap_or(now),
+                        under: &under,
                     };
                     let doc = match kind {
                         Kind::Question => Doc::new_question(id, edit, draft)?,

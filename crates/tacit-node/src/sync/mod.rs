@@ -195,33 +195,53 @@ impl Engine {
     ) -> Result<(SpaceId, String), NodeError> {
         let inviter = tacit_net::peer_id_of(&ticket.inviter)
             .ok_or_else(|| NodeError::Invalid("the ticket's inviter is not a device key".into()))?;
-        // The inviter first. Addresses that end in /p2p/PEER are other members' the inviter
-        // knew of; the rest are the inviter's own.
-        let mut candidates: Vec<(PeerId, Vec<Multiaddr>)> = vec![(inviter, Vec::new())];
+        // A ticket names the inviter's own addresses only.
+        let mut addrs: Vec<Multiaddr> = Vec::new();
         for text in &ticket.addrs {
             let Ok(mut addr) = text.parse::<Multiaddr>() else {
                 continue;
             };
-            let peer = match addr.iter().last() {
-                Some(Protocol::P2p(peer)) => {
-                    addr.pop();
-                    peer
+            if let Some(Protocol::P2p(peer)) = addr.iter().last() {
+                if peer != inviter {
+                    continue;
                 }
-                _ => inviter,
-            };
-            match candidates.iter_mut().find(|(p, _)| *p == peer) {
-                Some((_, addrs)) => addrs.push(addr),
-                None => candidates.push((peer, vec![addr])),
+                addr.pop();
             }
+            addrs.push(addr);
         }
+        let candidates: Vec<(PeerId, Vec<Multiaddr>)> = vec![(inviter, addrs)];
         let mut first_error = None;
         for (peer, addrs) in candidates {
             match self.join_through(&ticket, &join_op, peer, addrs).await {
                 Ok(joined) => return Ok(joined),
                 Err(e) => {
-                    debug!(%peer, "join through this peer failed: {e}");
+                    debug!(%peer, "join through the inviter failed: {e}");
                     first_error.get_or_insert(e);
                 }
+            }
+        }
+        // Any member holding the invitation admits: try the peers this node is connected to
+        // (found on the LAN, or dialled by hand) while the inviter is away.
+        let connected: Vec<(PeerId, Vec<Multiaddr>)> = self
+            .info
+            .net
+            .lock()
+            .map(|v| {
+                v.peers
+                    .iter()
+                    .filter_map(|(p, e)| {
+                        let peer = p.parse::<PeerId>().ok()?;
+                        let addrs = e.addrs.iter().filter_map(|a| a.parse().ok()).collect();
+                        Some((peer, addrs))
+                    })
+                    .filter(|(p, _)| *p != inviter)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (peer, addrs) in connected {
+            match self.join_through(&ticket, &join_op, peer, addrs).await {
+                Ok(joined) => return Ok(joined),
+                Err(e) => debug!(%peer, "join through a connected peer failed: {e}"),
             }
         }
         Err(first_error.unwrap_or_else(|| {
@@ -540,8 +560,19 @@ impl Runner {
             .unwrap_or_default();
         let me = self.my_peer();
         let now = Instant::now();
+        let members = self
+            .engine
+            .info
+            .members
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default();
         for peer in connected {
             if me >= peer || self.engine.sessions.lock().await.contains_key(&peer) {
+                continue;
+            }
+            // Only members get a session opened again: a stranger's was closed on purpose.
+            if !tacit_net::member_of(&peer).is_some_and(|m| members.contains(&m)) {
                 continue;
             }
             let (next, wait) = self

@@ -1,43 +1,72 @@
-//! One sync session: the `/tacit/sync/1` stream with one peer, driven as a state machine over
+//! One sync session: the `/tacit/sync/2` stream with one peer, driven as a state machine over
 //! the messages of [`tacit_net::wire`].
 //!
-//! The session does the network I/O and the parallel loading of received documents; every
-//! decision about documents and memberships is the actor's ([`crate::replica`]). A malformed
-//! frame, a garbage sync message or a reconciliation step that breaks the rules closes this
-//! session (with a `Bye` naming why), never the node.
+//! The session does the network I/O and the parallel work (loading received documents and
+//! checking their signatures); every decision about documents and memberships is the actor's
+//! ([`crate::replica`]). A malformed frame, a garbage sync message or a reconciliation step that
+//! breaks the rules closes this session (with a `Bye` naming why), never the node.
+//!
+//! What a peer can make a session hold is bounded: frames read ahead ([`IN_BYTES`]), frames
+//! waiting to load ([`LOADS_WAITING`]; past it the session stops reading until one is done),
+//! bytes queued to send ([`OUT_BYTES`]; past it the peer is not reading, and the session closes),
+//! documents asked for ([`MAX_SERVING`], each asked for once until it changes, and sent only while
+//! the outgoing queue is below [`OUT_LOW`]), and spaces offered ([`MAX_OFFERS_KEPT`]). A session
+//! that shares no space is closed after [`IDLE_GRACE`].
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use futures::AsyncReadExt as _;
-use tacit_core::{Doc, DocId, MemberId, SpaceId, Ticket};
+use tacit_core::{DocId, MemberId, OpHash, SpaceId, Ticket};
 use tacit_net::recon::{Part, Prefix};
-use tacit_net::wire::{MAX_DOCS, MAX_IDS, Message, SpaceOffer, VERSION, WholeDoc};
+use tacit_net::wire::{
+    MAX_DOCS, MAX_IDS, MAX_OP_HASHES, MAX_OPS, Message, SpaceOffer, VERSION, WholeDoc,
+};
 use tacit_net::{PeerId, codec};
-use tokio::sync::{Semaphore, broadcast, mpsc, oneshot};
+use tokio::sync::{Notify, Semaphore, broadcast, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
 
 use super::ActorLink;
-use crate::actor::{NodeInfo, heads_hash};
+use crate::actor::NodeInfo;
+use crate::actor::load_whole;
 use crate::api::{Event, Traffic};
 use crate::error::NodeError;
-use crate::replica::{Applied, Loaded, ReplicaReply, ReplicaReq, Replicated, SessionId};
+use crate::replica::{Applied, ReplicaReply, ReplicaReq, Replicated, SessionId};
 
-/// Frames read ahead of the session loop.
-const IN_QUEUE: usize = 64;
+/// Bytes of frames read ahead of the session loop: a few full frames. Past it the reader waits,
+/// and the peer's writes wait for it (back-pressure over the stream).
+const IN_BYTES: usize = 48 * 1024 * 1024;
+/// Bytes queued for the peer past which it is taken not to read: the session closes. Far above
+/// what a session queues while serving (see [`OUT_LOW`]).
+const OUT_BYTES: usize = 128 * 1024 * 1024;
+/// Documents asked for are sent only while less than this is queued: a first sync of thousands of
+/// documents streams at the speed of the link instead of piling up in memory.
+const OUT_LOW: usize = 8 * 1024 * 1024;
 /// Documents fetched from the store per `Docs` frame.
 const DOCS_PER_FRAME: usize = 64;
 /// `Docs` frames being loaded at once: one per core.
 const LOADS_IN_FLIGHT: usize = 2;
+/// `Docs` frames received and waiting to load; past it the session reads no more frames until
+/// one is done.
+const LOADS_WAITING: usize = 4;
+/// Documents asked for and not yet sent: a space's worth. A peer asking for more is hostile.
+const MAX_SERVING: usize = 200_000;
 /// Spaces a peer offered that a session remembers (a space is activated when both sides
 /// offered it, in either order): far more spaces than anyone shares, and a bound on what a
 /// peer offering without end can make this node hold.
 const MAX_OFFERS_KEPT: usize = 4096;
+/// Documents waiting for membership ops, to sync again once they arrive.
+const MAX_LATER: usize = 4096;
+/// How long a session that shares no space (and joins none) stays open: long enough for a
+/// membership change to arrive, short enough that strangers do not keep sessions.
+const IDLE_GRACE: Duration = Duration::from_secs(30);
 
 /// A command to a running session.
 pub(crate) enum SessionCmd {
-    /// Send a join op and complete the join when the inviter's ops arrive.
+    /// Send a join op and complete the join when the admitting member's ops arrive.
     Join {
         ticket: Box<Ticket>,
         op: Vec<u8>,
@@ -54,6 +83,8 @@ pub(crate) enum SessionEnd {
     Frame(#[from] codec::FrameError),
     #[error("{0}")]
     Hostile(String),
+    #[error("{0}")]
+    Idle(String),
     #[error("the node stopped")]
     Stopped,
 }
@@ -78,6 +109,8 @@ struct Joining {
     ticket: Box<Ticket>,
     op: Vec<u8>,
     reply: oneshot::Sender<Result<(SpaceId, String), NodeError>>,
+    /// The ops received so far (a large op set comes in several frames).
+    ops: Vec<Vec<u8>>,
 }
 
 /// Per-space progress of the exchange.
@@ -105,9 +138,22 @@ impl Progress {
     }
 }
 
+/// The queue of frames to the writer, counted in bytes.
+struct Outbox {
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+    drained: Arc<Notify>,
+}
+
+impl Outbox {
+    fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+}
+
 struct Session {
     ctx: SessionCtx,
-    out: mpsc::UnboundedSender<Vec<u8>>,
+    out: Outbox,
     /// Spaces this side offered, with its ops digest.
     mine: HashMap<SpaceId, [u8; 32]>,
     /// Spaces the peer offered, with its ops digest.
@@ -117,6 +163,13 @@ struct Session {
     joining: Option<Joining>,
     loads: Arc<Semaphore>,
     tasks: JoinSet<(SpaceId, Vec<DocId>, Result<ReplicaReply, NodeError>)>,
+    /// Documents to send, in order, and the set of them (each is queued once).
+    serving: VecDeque<(SpaceId, DocId)>,
+    queued: HashSet<(SpaceId, DocId)>,
+    /// Ops this side asked the peer for in this session (asked once).
+    asked_ops: HashSet<OpHash>,
+    /// Documents whose changes waited for membership ops.
+    later: HashSet<(SpaceId, DocId)>,
     published: (BTreeSet<SpaceId>, BTreeSet<SpaceId>),
     /// Counted by the reader and writer tasks; shown in the network view.
     traffic: Arc<std::sync::Mutex<Traffic>>,
@@ -129,9 +182,13 @@ struct Session {
 pub(crate) async fn run(ctx: SessionCtx, stream: libp2p::Stream) -> Result<(), SessionEnd> {
     let (mut rd, mut wr) = stream.split();
     let max = ctx.max_frame;
-    let (in_tx, mut in_rx) = mpsc::channel::<Result<Vec<u8>, codec::FrameError>>(IN_QUEUE);
+    // Frames read ahead, each holding permits for its bytes until the loop takes it.
+    let room = Arc::new(Semaphore::new(IN_BYTES));
+    let (in_tx, mut in_rx) =
+        mpsc::unbounded_channel::<Result<(Vec<u8>, usize), codec::FrameError>>();
     let traffic = Arc::new(std::sync::Mutex::new(Traffic::default()));
     let counted = traffic.clone();
+    let reader_room = room.clone();
     let reader = tokio::spawn(async move {
         loop {
             match codec::read_frame(&mut rd, max).await {
@@ -140,30 +197,47 @@ pub(crate) async fn run(ctx: SessionCtx, stream: libp2p::Stream) -> Result<(), S
                         t.frames_in += 1;
                         t.bytes_in += frame.len() as u64 + 4;
                     }
-                    if in_tx.send(Ok(frame)).await.is_err() {
+                    let n = frame.len().clamp(1, IN_BYTES);
+                    let Ok(permits) = reader_room
+                        .clone()
+                        .acquire_many_owned(u32::try_from(n).unwrap_or(u32::MAX))
+                        .await
+                    else {
+                        break;
+                    };
+                    permits.forget();
+                    if in_tx.send(Ok((frame, n))).is_err() {
                         break;
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    let _ = in_tx.send(Err(e)).await;
+                    let _ = in_tx.send(Err(e));
                     break;
                 }
             }
         }
     });
-    // Unbounded on purpose: if both sides' loops could block on sending while neither reads,
-    // two peers sending much at once would wait for each other forever. What queues here is
-    // this node's own data (at most a space's documents), not the peer's.
-    let (out, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (tx, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let out = Outbox {
+        tx,
+        queued: Arc::new(AtomicUsize::new(0)),
+        drained: Arc::new(Notify::new()),
+    };
     let counted = traffic.clone();
+    let (queued, drained) = (out.queued.clone(), out.drained.clone());
     let writer = tokio::spawn(async move {
         while let Some(frame) = out_rx.recv().await {
             if let Ok(mut t) = counted.lock() {
                 t.frames_out += 1;
                 t.bytes_out += frame.len() as u64 + 4;
             }
-            if codec::write_frame(&mut wr, &frame, max).await.is_err() {
+            let result = codec::write_frame(&mut wr, &frame, max).await;
+            let left = queued.fetch_sub(frame.len(), Ordering::Relaxed) - frame.len();
+            if left < OUT_LOW {
+                drained.notify_one();
+            }
+            if result.is_err() {
                 break;
             }
         }
@@ -179,15 +253,19 @@ pub(crate) async fn run(ctx: SessionCtx, stream: libp2p::Stream) -> Result<(), S
         joining: None,
         loads: Arc::new(Semaphore::new(LOADS_IN_FLIGHT)),
         tasks: JoinSet::new(),
+        serving: VecDeque::new(),
+        queued: HashSet::new(),
+        asked_ops: HashSet::new(),
+        later: HashSet::new(),
         published: Default::default(),
         traffic,
         sent_since_received: false,
     };
-    let result = s.serve(&mut in_rx).await;
+    let result = s.serve(&mut in_rx, &room).await;
     if let Err(e) = &result
         && !matches!(e, SessionEnd::Bye(_) | SessionEnd::Stopped)
     {
-        let _ = s.out.send(
+        let _ = s.out.tx.send(
             Message::Bye {
                 reason: e.to_string(),
             }
@@ -196,7 +274,7 @@ pub(crate) async fn run(ctx: SessionCtx, stream: libp2p::Stream) -> Result<(), S
     }
     if let Some(j) = s.joining.take() {
         let _ = j.reply.send(Err(NodeError::Offline(
-            "the inviter closed the connection before admitting this device".into(),
+            "the member closed the connection before admitting this device".into(),
         )));
     }
     s.tasks.abort_all();
@@ -214,19 +292,24 @@ pub(crate) async fn run(ctx: SessionCtx, stream: libp2p::Stream) -> Result<(), S
 impl Session {
     async fn serve(
         &mut self,
-        in_rx: &mut mpsc::Receiver<Result<Vec<u8>, codec::FrameError>>,
+        in_rx: &mut mpsc::UnboundedReceiver<Result<(Vec<u8>, usize), codec::FrameError>>,
+        room: &Arc<Semaphore>,
     ) -> Result<(), SessionEnd> {
         let offers = self.offers().await?;
         self.mine = offers.iter().map(|o| (o.space, o.ops_digest)).collect();
         self.send(Message::Hello {
             version: VERSION,
             spaces: offers,
-        })
-        .await?;
+        })?;
+        let idle = tokio::time::sleep(IDLE_GRACE);
+        tokio::pin!(idle);
         loop {
+            let loads_full = self.loading() >= LOADS_IN_FLIGHT + LOADS_WAITING;
+            let can_serve = !self.serving.is_empty() && self.out.queued() < OUT_LOW;
             tokio::select! {
-                frame = in_rx.recv() => match frame {
-                    Some(Ok(bytes)) => {
+                frame = in_rx.recv(), if !loads_full => match frame {
+                    Some(Ok((bytes, permits))) => {
+                        room.add_permits(permits);
                         if std::mem::take(&mut self.sent_since_received)
                             && let Ok(mut t) = self.traffic.lock()
                         {
@@ -234,15 +317,21 @@ impl Session {
                         }
                         let msg = Message::decode(&bytes)
                             .map_err(|e| SessionEnd::Hostile(e.to_string()))?;
+                        drop(bytes);
                         self.on_message(msg).await?;
                     }
                     Some(Err(e)) => return Err(e.into()),
                     None => return Ok(()),
                 },
                 r = self.ctx.replica.recv() => match r {
-                    Ok(Replicated::Change { space, id, data, origin }) => {
+                    Ok(Replicated::Change { space, id, data, sigs, origin }) => {
                         if origin != Some(self.ctx.id) && self.active.contains_key(&space) {
-                            self.send(Message::Change { space, id, data: data.to_vec() }).await?;
+                            self.send(Message::Change {
+                                space,
+                                id,
+                                data: data.to_vec(),
+                                sigs: sigs.to_vec(),
+                            })?;
                         }
                     }
                     Ok(Replicated::Membership { space, ops }) => {
@@ -261,25 +350,49 @@ impl Session {
                 cmd = self.ctx.cmds.recv() => match cmd {
                     Some(SessionCmd::Join { ticket, op, reply }) => {
                         let space = ticket.space;
-                        self.send(Message::Join { space, op: op.clone() }).await?;
-                        self.joining = Some(Joining { ticket, op, reply });
+                        self.send(Message::Join { space, op: op.clone() })?;
+                        self.joining = Some(Joining { ticket, op, reply, ops: Vec::new() });
                     }
                     None => return Err(SessionEnd::Stopped),
                 },
                 Some(done) = self.tasks.join_next() => {
                     if let Ok((space, ids, result)) = done {
-                        self.loaded(space, ids, result)?;
+                        self.loaded(space, ids, result).await?;
                     }
                 }
+                _ = self.out.drained.notified(), if !self.serving.is_empty() => {}
+                _ = async {}, if can_serve => self.serve_some().await?,
+                _ = &mut idle, if self.active.is_empty() && self.joining.is_none() => {
+                    return Err(SessionEnd::Idle(
+                        "the peers share no space; the session is closed".into(),
+                    ));
+                }
+            }
+            if self.out.queued() > OUT_BYTES {
+                return Err(SessionEnd::Hostile(format!(
+                    "more than {} MiB wait to be sent: the peer does not read",
+                    OUT_BYTES / (1024 * 1024)
+                )));
+            }
+            if !self.active.is_empty() || self.joining.is_some() {
+                idle.as_mut()
+                    .reset(tokio::time::Instant::now() + IDLE_GRACE);
             }
             self.publish();
         }
     }
 
-    async fn send(&mut self, msg: Message) -> Result<(), SessionEnd> {
+    fn loading(&self) -> usize {
+        self.active.values().map(|p| p.loading).sum()
+    }
+
+    fn send(&mut self, msg: Message) -> Result<(), SessionEnd> {
         self.sent_since_received = true;
+        let bytes = msg.encode();
+        self.out.queued.fetch_add(bytes.len(), Ordering::Relaxed);
         self.out
-            .send(msg.encode())
+            .tx
+            .send(bytes)
             .map_err(|_| SessionEnd::Bye("the connection closed".into()))
     }
 
@@ -325,9 +438,14 @@ impl Session {
         let peer = self.ctx.member;
         match msg {
             Message::Hello { version, spaces } => {
-                if version != VERSION {
+                if version < VERSION {
                     return Err(SessionEnd::Hostile(format!(
-                        "protocol version {version}, this node speaks {VERSION}"
+                        "the peer runs an older Tacit (sync protocol {version}, this node speaks {VERSION}); it must upgrade to sync"
+                    )));
+                }
+                if version > VERSION {
+                    return Err(SessionEnd::Hostile(format!(
+                        "the peer runs a newer Tacit (sync protocol {version}, this node speaks {VERSION}); upgrade this one to sync"
                     )));
                 }
                 self.their_offers(spaces).await?;
@@ -335,14 +453,17 @@ impl Session {
             Message::Offer { spaces } => self.their_offers(spaces).await?,
             Message::Join { space, op } => {
                 match self.ask(ReplicaReq::Admit { space, peer, op }).await {
-                    Ok(_) => debug!(peer = %self.ctx.peer, %space, "admitted a joiner"),
+                    Ok(_) => {
+                        debug!(peer = %self.ctx.peer, %space, "admitted a joiner");
+                        // The joiner needs every op to see itself a member.
+                        self.send_all_ops(space).await?;
+                    }
                     Err(NodeError::Stopped) => return Err(SessionEnd::Stopped),
                     Err(e) => {
                         self.send(Message::JoinRefused {
                             space,
                             reason: e.to_string(),
-                        })
-                        .await?;
+                        })?;
                     }
                 }
             }
@@ -354,8 +475,19 @@ impl Session {
                     && let Some(j) = self.joining.take()
                 {
                     let _ = j.reply.send(Err(NodeError::Refused(format!(
-                        "the inviter refused: {reason}"
+                        "the member refused: {reason}"
                     ))));
+                }
+            }
+            Message::OpHashes { space, hashes } => self.on_op_hashes(space, hashes).await?,
+            Message::WantOps { space, hashes } => {
+                let req = ReplicaReq::Ops {
+                    space,
+                    peer,
+                    hashes: Some(hashes),
+                };
+                if let Some(ReplicaReply::Ops(ops)) = self.ask_or_close(req).await? {
+                    self.send_ops(space, ops)?;
                 }
             }
             Message::Ops { space, ops } => {
@@ -363,21 +495,40 @@ impl Session {
                     .joining
                     .as_ref()
                     .is_some_and(|j| j.ticket.space == space)
-                    && let Some(j) = self.joining.take()
+                    && let Some(mut j) = self.joining.take()
                 {
+                    j.ops.extend(ops);
+                    j.ops.truncate(tacit_core::MAX_SPACE_OPS);
                     let req = ReplicaReq::JoinComplete {
                         ticket: j.ticket.clone(),
                         join: j.op.clone(),
-                        ops,
+                        ops: j.ops.clone(),
                     };
-                    let result = match self.ask(req).await {
-                        Ok(ReplicaReply::Joined { space, name }) => Ok((space, name)),
-                        Ok(_) => Err(NodeError::Internal("unexpected reply".into())),
-                        Err(e) => Err(e),
-                    };
-                    let _ = j.reply.send(result);
+                    match self.ask(req).await {
+                        Ok(ReplicaReply::Joined { space, name }) => {
+                            let _ = j.reply.send(Ok((space, name)));
+                        }
+                        // Not admitted by what arrived so far: the rest may follow.
+                        Err(NodeError::Refused(_)) => self.joining = Some(j),
+                        Ok(_) => {
+                            let _ = j
+                                .reply
+                                .send(Err(NodeError::Internal("unexpected reply".into())));
+                        }
+                        Err(e) => {
+                            let _ = j.reply.send(Err(e));
+                        }
+                    }
                 } else {
-                    self.ask_or_close(ReplicaReq::AddOps { space, ops }).await?;
+                    let req = ReplicaReq::AddOps { space, peer, ops };
+                    if let Some(ReplicaReply::OpsAdded { changed, missing }) =
+                        self.ask_or_close(req).await?
+                    {
+                        self.want_ops(space, missing)?;
+                        if changed {
+                            self.retry_later(space).await?;
+                        }
+                    }
                 }
             }
             Message::Recon { space, parts } => self.on_recon(space, parts).await?,
@@ -388,7 +539,7 @@ impl Session {
             }
             Message::Want { space, ids } => {
                 if self.active.contains_key(&space) {
-                    self.send_docs(space, ids).await?;
+                    self.queue_docs(space, ids)?;
                 }
             }
             Message::Docs { space, docs } => {
@@ -396,7 +547,12 @@ impl Session {
                     self.load(space, docs);
                 }
             }
-            Message::Sync { space, id, msg } => {
+            Message::Sync {
+                space,
+                id,
+                msg,
+                sigs,
+            } => {
                 if !self.active.contains_key(&space) {
                     return Ok(());
                 }
@@ -406,20 +562,27 @@ impl Session {
                     peer,
                     id,
                     msg,
+                    sigs,
                 };
                 match self.ask_or_close(req).await? {
-                    Some(ReplicaReply::Sync(Some(reply))) => {
+                    Some(ReplicaReply::Sync {
+                        msg: Some((reply, sigs)),
+                        ..
+                    }) => {
                         self.progress(space).syncing.insert(id);
                         self.send(Message::Sync {
                             space,
                             id,
                             msg: reply,
-                        })
-                        .await?;
+                            sigs,
+                        })?;
                     }
-                    _ => {
+                    other => {
+                        if matches!(other, Some(ReplicaReply::Sync { later: true, .. })) {
+                            self.note_later(space, id);
+                        }
                         self.progress(space).syncing.remove(&id);
-                        self.send(Message::Synced { space, id }).await?;
+                        self.send(Message::Synced { space, id })?;
                     }
                 }
             }
@@ -429,7 +592,12 @@ impl Session {
                     p.wanted.remove(&id);
                 }
             }
-            Message::Change { space, id, data } => {
+            Message::Change {
+                space,
+                id,
+                data,
+                sigs,
+            } => {
                 if !self.active.contains_key(&space) {
                     return Ok(());
                 }
@@ -438,6 +606,7 @@ impl Session {
                     peer,
                     id,
                     data,
+                    sigs,
                     origin: self.ctx.id,
                 };
                 match self.ask_or_close(req).await? {
@@ -446,10 +615,10 @@ impl Session {
                         self.send(Message::Want {
                             space,
                             ids: vec![id],
-                        })
-                        .await?;
+                        })?;
                     }
                     Some(ReplicaReply::Applied(Applied::Sync)) => self.sync_doc(space, id).await?,
+                    Some(ReplicaReply::Applied(Applied::Later)) => self.note_later(space, id),
                     _ => {}
                 }
             }
@@ -462,6 +631,27 @@ impl Session {
         self.active.entry(space).or_default()
     }
 
+    fn note_later(&mut self, space: SpaceId, id: DocId) {
+        if self.later.len() < MAX_LATER {
+            self.later.insert((space, id));
+        }
+    }
+
+    /// Membership ops arrived: sync again the documents whose changes waited for them.
+    async fn retry_later(&mut self, space: SpaceId) -> Result<(), SessionEnd> {
+        let ids: Vec<DocId> = self
+            .later
+            .iter()
+            .filter(|(s, _)| *s == space)
+            .map(|(_, d)| *d)
+            .collect();
+        for id in ids {
+            self.later.remove(&(space, id));
+            self.sync_doc(space, id).await?;
+        }
+        Ok(())
+    }
+
     async fn their_offers(&mut self, spaces: Vec<SpaceOffer>) -> Result<(), SessionEnd> {
         for offer in spaces {
             if self.theirs.len() >= MAX_OFFERS_KEPT && !self.theirs.contains_key(&offer.space) {
@@ -470,7 +660,7 @@ impl Session {
             self.theirs.insert(offer.space, offer.ops_digest);
             if let Some(mine) = self.mine.get(&offer.space).copied() {
                 if mine != offer.ops_digest {
-                    self.send_ops(offer.space).await?;
+                    self.send_op_hashes(offer.space).await?;
                 }
                 self.activate(offer.space).await?;
             }
@@ -478,16 +668,106 @@ impl Session {
         Ok(())
     }
 
-    async fn send_ops(&mut self, space: SpaceId) -> Result<(), SessionEnd> {
-        if let Some(ReplicaReply::Ops(ops)) = self
-            .ask_or_close(ReplicaReq::Ops {
+    /// Tells the peer every op this side holds for `space`; it answers with what this side
+    /// lacks, and asks for what it lacks.
+    async fn send_op_hashes(&mut self, space: SpaceId) -> Result<(), SessionEnd> {
+        if let Some(ReplicaReply::OpHashes(hashes)) = self
+            .ask_or_close(ReplicaReq::OpHashes {
                 space,
                 peer: self.ctx.member,
             })
             .await?
+        {
+            for chunk in hashes.chunks(MAX_OP_HASHES) {
+                self.send(Message::OpHashes {
+                    space,
+                    hashes: chunk.to_vec(),
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn on_op_hashes(
+        &mut self,
+        space: SpaceId,
+        hashes: Vec<OpHash>,
+    ) -> Result<(), SessionEnd> {
+        let req = ReplicaReq::OpHashes {
+            space,
+            peer: self.ctx.member,
+        };
+        let Some(ReplicaReply::OpHashes(mine)) = self.ask_or_close(req).await? else {
+            return Ok(());
+        };
+        let theirs: HashSet<OpHash> = hashes.iter().copied().collect();
+        let mine_set: HashSet<OpHash> = mine.iter().copied().collect();
+        let they_lack: Vec<OpHash> = mine.into_iter().filter(|h| !theirs.contains(h)).collect();
+        if !they_lack.is_empty() {
+            let req = ReplicaReq::Ops {
+                space,
+                peer: self.ctx.member,
+                hashes: Some(they_lack),
+            };
+            if let Some(ReplicaReply::Ops(ops)) = self.ask_or_close(req).await? {
+                self.send_ops(space, ops)?;
+            }
+        }
+        let i_lack: Vec<OpHash> = hashes
+            .into_iter()
+            .filter(|h| !mine_set.contains(h))
+            .collect();
+        self.want_ops(space, i_lack)
+    }
+
+    /// Asks the peer for ops this side lacks, each once per session.
+    fn want_ops(&mut self, space: SpaceId, hashes: Vec<OpHash>) -> Result<(), SessionEnd> {
+        let fresh: Vec<OpHash> = hashes
+            .into_iter()
+            .filter(|h| self.asked_ops.len() < MAX_OP_HASHES && self.asked_ops.insert(*h))
+            .collect();
+        for chunk in fresh.chunks(MAX_OP_HASHES) {
+            self.send(Message::WantOps {
+                space,
+                hashes: chunk.to_vec(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Sends ops in frames that stay under the limits (a removal with a large cut is near a
+    /// megabyte).
+    fn send_ops(&mut self, space: SpaceId, ops: Vec<Vec<u8>>) -> Result<(), SessionEnd> {
+        let budget = self.ctx.max_frame / 2;
+        let mut frame: Vec<Vec<u8>> = Vec::new();
+        let mut size = 0;
+        for op in ops {
+            if !frame.is_empty() && (size + op.len() > budget || frame.len() == MAX_OPS) {
+                self.send(Message::Ops {
+                    space,
+                    ops: std::mem::take(&mut frame),
+                })?;
+                size = 0;
+            }
+            size += op.len();
+            frame.push(op);
+        }
+        if !frame.is_empty() {
+            self.send(Message::Ops { space, ops: frame })?;
+        }
+        Ok(())
+    }
+
+    async fn send_all_ops(&mut self, space: SpaceId) -> Result<(), SessionEnd> {
+        let req = ReplicaReq::Ops {
+            space,
+            peer: self.ctx.member,
+            hashes: None,
+        };
+        if let Some(ReplicaReply::Ops(ops)) = self.ask_or_close(req).await?
             && !ops.is_empty()
         {
-            self.send(Message::Ops { space, ops }).await?;
+            self.send_ops(space, ops)?;
         }
         Ok(())
     }
@@ -521,6 +801,7 @@ impl Session {
                 .ask_or_close(ReplicaReq::Ops {
                     space,
                     peer: self.ctx.member,
+                    hashes: None,
                 })
                 .await?
             {
@@ -534,7 +815,7 @@ impl Session {
                     .map(|(_, ops)| ops.to_vec())
             });
             if let Some(ops) = ops {
-                self.send(Message::Ops { space, ops }).await?;
+                self.send_ops(space, ops)?;
             }
             self.active.remove(&space);
         }
@@ -543,17 +824,16 @@ impl Session {
         }
         self.send(Message::Offer {
             spaces: fresh.clone(),
-        })
-        .await?;
+        })?;
         for offer in fresh {
             if let Some(theirs) = self.theirs.get(&offer.space).copied() {
                 if theirs != offer.ops_digest {
-                    self.send_ops(offer.space).await?;
+                    self.send_op_hashes(offer.space).await?;
                 }
                 self.activate(offer.space).await?;
             } else {
                 // The peer may not know the space yet (it joined elsewhere): it needs the ops.
-                self.send_ops(offer.space).await?;
+                self.send_all_ops(offer.space).await?;
             }
         }
         Ok(())
@@ -585,8 +865,7 @@ impl Session {
             self.send(Message::Recon {
                 space,
                 parts: vec![part],
-            })
-            .await?;
+            })?;
         }
         Ok(())
     }
@@ -617,8 +896,7 @@ impl Session {
             self.send(Message::Have {
                 space,
                 ids: chunk.to_vec(),
-            })
-            .await?;
+            })?;
         }
         if !theirs.is_empty() {
             self.progress(space).wanted.extend(theirs.iter().copied());
@@ -626,8 +904,7 @@ impl Session {
                 self.send(Message::Want {
                     space,
                     ids: chunk.to_vec(),
-                })
-                .await?;
+                })?;
             }
         }
         if !replies.is_empty() {
@@ -641,13 +918,12 @@ impl Session {
             self.send(Message::Recon {
                 space,
                 parts: replies,
-            })
-            .await?;
+            })?;
         }
         for id in diff.both.iter().map(|b| DocId::from_bytes(*b)) {
             self.sync_doc(space, id).await?;
         }
-        self.send_docs(space, mine).await
+        self.queue_docs(space, mine)
     }
 
     /// Starts Automerge's sync of one document with the peer.
@@ -657,64 +933,103 @@ impl Session {
             space,
             id,
         };
-        if let Some(ReplicaReply::Sync(Some(msg))) = self.ask_or_close(req).await? {
+        if let Some(ReplicaReply::Sync {
+            msg: Some((msg, sigs)),
+            ..
+        }) = self.ask_or_close(req).await?
+        {
             self.progress(space).syncing.insert(id);
-            self.send(Message::Sync { space, id, msg }).await?;
-        }
-        Ok(())
-    }
-
-    /// Sends whole documents, in frames that stay under the frame limit.
-    async fn send_docs(&mut self, space: SpaceId, ids: Vec<DocId>) -> Result<(), SessionEnd> {
-        let budget = self.ctx.max_frame / 2;
-        for chunk in ids.chunks(DOCS_PER_FRAME) {
-            let req = ReplicaReq::Fetch {
+            self.send(Message::Sync {
                 space,
-                peer: self.ctx.member,
-                ids: chunk.to_vec(),
-            };
-            let docs = match self.ask_or_close(req).await? {
-                Some(ReplicaReply::Docs(docs)) => docs,
-                _ => Vec::new(),
-            };
-            // What cannot be sent is said to be done with, so that the peer does not wait for
-            // it (announced by `Have`, or asked for by `Want`).
-            let mut unsent: Vec<DocId> = chunk
-                .iter()
-                .filter(|id| !docs.iter().any(|d| d.id == **id))
-                .copied()
-                .collect();
-            let mut frame: Vec<WholeDoc> = Vec::new();
-            let mut size = 0;
-            for doc in docs {
-                if doc.data.len() > budget {
-                    warn!(id = %doc.id, bytes = doc.data.len(), "a document is larger than one frame may carry; it is not sent");
-                    unsent.push(doc.id);
-                    continue;
-                }
-                if size + doc.data.len() > budget || frame.len() == MAX_DOCS {
-                    self.send(Message::Docs {
-                        space,
-                        docs: std::mem::take(&mut frame),
-                    })
-                    .await?;
-                    size = 0;
-                }
-                size += doc.data.len();
-                frame.push(doc);
-            }
-            if !frame.is_empty() {
-                self.send(Message::Docs { space, docs: frame }).await?;
-            }
-            for id in unsent {
-                self.send(Message::Synced { space, id }).await?;
-            }
+                id,
+                msg,
+                sigs,
+            })?;
         }
         Ok(())
     }
 
-    /// Loads received documents off the actor's thread (a frame per core at a time), then
-    /// hands them to the actor to check and store.
+    /// Queues documents to send whole; each is queued once, however often it is asked for.
+    fn queue_docs(&mut self, space: SpaceId, ids: Vec<DocId>) -> Result<(), SessionEnd> {
+        for id in ids {
+            if self.queued.insert((space, id)) {
+                self.serving.push_back((space, id));
+            }
+        }
+        if self.serving.len() > MAX_SERVING {
+            return Err(SessionEnd::Hostile(format!(
+                "the peer asked for more than {MAX_SERVING} documents at once"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Sends the next documents queued, in frames that stay under the frame limit.
+    async fn serve_some(&mut self) -> Result<(), SessionEnd> {
+        let Some(&(space, _)) = self.serving.front() else {
+            return Ok(());
+        };
+        let mut chunk = Vec::new();
+        while chunk.len() < DOCS_PER_FRAME {
+            match self.serving.front() {
+                Some(&(s, id)) if s == space => {
+                    self.serving.pop_front();
+                    self.queued.remove(&(s, id));
+                    chunk.push(id);
+                }
+                _ => break,
+            }
+        }
+        if !self.active.contains_key(&space) {
+            return Ok(());
+        }
+        let budget = self.ctx.max_frame / 2;
+        let req = ReplicaReq::Fetch {
+            space,
+            peer: self.ctx.member,
+            ids: chunk.clone(),
+        };
+        let docs = match self.ask_or_close(req).await? {
+            Some(ReplicaReply::Docs(docs)) => docs,
+            _ => Vec::new(),
+        };
+        // What cannot be sent is said to be done with, so that the peer does not wait for it
+        // (announced by `Have`, or asked for by `Want`).
+        let mut unsent: Vec<DocId> = chunk
+            .iter()
+            .filter(|id| !docs.iter().any(|d| d.id == **id))
+            .copied()
+            .collect();
+        let mut frame: Vec<WholeDoc> = Vec::new();
+        let mut size = 0;
+        for doc in docs {
+            let len = doc.data.len() + doc.sigs.len() * 96;
+            if len > budget {
+                warn!(id = %doc.id, bytes = len, "a document is larger than one frame may carry; it is not sent");
+                unsent.push(doc.id);
+                continue;
+            }
+            if size + len > budget || frame.len() == MAX_DOCS {
+                self.send(Message::Docs {
+                    space,
+                    docs: std::mem::take(&mut frame),
+                })?;
+                size = 0;
+            }
+            size += len;
+            frame.push(doc);
+        }
+        if !frame.is_empty() {
+            self.send(Message::Docs { space, docs: frame })?;
+        }
+        for id in unsent {
+            self.send(Message::Synced { space, id })?;
+        }
+        Ok(())
+    }
+
+    /// Loads received documents off the actor's thread (a frame per core at a time) and checks
+    /// their signatures, then hands them to the actor to check and store.
     fn load(&mut self, space: SpaceId, docs: Vec<WholeDoc>) {
         self.progress(space).loading += 1;
         let loads = self.loads.clone();
@@ -727,8 +1042,13 @@ impl Session {
             let _permit = loads.acquire_owned().await;
             let loaded = tokio::task::spawn_blocking(move || {
                 docs.into_iter()
-                    .filter_map(|d| load_one(d, me))
-                    .collect::<Vec<Loaded>>()
+                    .filter_map(|d| {
+                        let id = d.id;
+                        load_whole(d, space, me)
+                            .map_err(|e| debug!(%id, "a received document does not load: {e}"))
+                            .ok()
+                    })
+                    .collect::<Vec<_>>()
             })
             .await
             .unwrap_or_default();
@@ -744,7 +1064,7 @@ impl Session {
         });
     }
 
-    fn loaded(
+    async fn loaded(
         &mut self,
         space: SpaceId,
         ids: Vec<DocId>,
@@ -757,8 +1077,13 @@ impl Session {
             }
         }
         match result {
-            Ok(ReplicaReply::Put { refused }) if refused > 0 => {
-                warn!(peer = %self.ctx.peer, "refused {refused} documents from the peer");
+            Ok(ReplicaReply::Put { refused, later }) => {
+                if refused > 0 {
+                    warn!(peer = %self.ctx.peer, "refused {refused} documents from the peer");
+                }
+                for id in later {
+                    self.note_later(space, id);
+                }
                 Ok(())
             }
             Ok(_) | Err(NodeError::Refused(_)) => Ok(()),
@@ -779,10 +1104,11 @@ impl Session {
             entry.traffic = traffic;
         }
         let shared: BTreeSet<SpaceId> = self.active.keys().copied().collect();
+        let busy_serving: BTreeSet<SpaceId> = self.serving.iter().map(|(s, _)| *s).collect();
         let syncing: BTreeSet<SpaceId> = self
             .active
             .iter()
-            .filter(|(_, p)| p.busy())
+            .filter(|(s, p)| p.busy() || busy_serving.contains(s))
             .map(|(s, _)| *s)
             .collect();
         if self.published == (shared.clone(), syncing.clone()) {
@@ -810,32 +1136,6 @@ fn parent(prefix: &Prefix) -> Option<Prefix> {
         bits[byte] &= 0xf0;
     }
     Some(Prefix { depth, bits })
-}
-
-/// Loads and checks one received document; `None` (logged) when it does not load.
-fn load_one(d: WholeDoc, me: MemberId) -> Option<Loaded> {
-    let mut doc = match Doc::load(d.id, [d.data.as_slice()], me) {
-        Ok(doc) => doc,
-        Err(e) => {
-            debug!(id = %d.id, "a received document does not load: {e}");
-            return None;
-        }
-    };
-    let summary = doc.summary().ok()?;
-    let authors = doc.authors_since(&[]);
-    let heads = heads_hash(&mut doc);
-    // The space is set by the actor (a document received for one space is only written there).
-    let entry = tacit_search::Entry::from_doc(&mut doc, SpaceId::from_bytes([0; 16]), heads)
-        .ok()
-        .flatten();
-    Some(Loaded {
-        id: d.id,
-        data: d.data,
-        summary,
-        heads,
-        authors,
-        entry,
-    })
 }
 
 #[cfg(test)]

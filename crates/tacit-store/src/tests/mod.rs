@@ -16,8 +16,8 @@ fn member() -> MemberId {
     DeviceKey::from_secret([42; 32]).member_id()
 }
 
-fn edit(at: i64) -> Edit {
-    Edit { by: member(), at }
+fn edit(at: i64) -> Edit<'static> {
+    Edit::new(member(), at)
 }
 
 /// A new note, written to the store as a snapshot.
@@ -36,6 +36,8 @@ fn add_note(store: &mut Store, space: SpaceId, title: &str, at: i64) -> (DocId, 
         space,
         summary: doc.summary().unwrap(),
         chunk: Chunk::Snapshot(doc.save()),
+        sigs: Vec::new(),
+        writers: Vec::new(),
     };
     store.write(&[write]).unwrap();
     (id, doc)
@@ -61,6 +63,8 @@ fn filled_db(dir: &Path, notes: usize) -> std::path::PathBuf {
             space,
             summary: doc.summary().unwrap(),
             chunk: Chunk::Snapshot(doc.save()),
+            sigs: Vec::new(),
+            writers: Vec::new(),
         };
         store.write(&[write]).unwrap();
     }

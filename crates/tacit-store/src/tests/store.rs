@@ -19,6 +19,8 @@ fn increment(doc: &mut Doc, space: SpaceId) -> DocWrite {
         space,
         summary: doc.summary().unwrap(),
         chunk: Chunk::Increment(doc.take_unsaved().unwrap()),
+        sigs: Vec::new(),
+        writers: Vec::new(),
     }
 }
 
@@ -138,6 +140,8 @@ fn many_increments_ask_for_compaction_and_a_snapshot_replaces_them() {
         space,
         summary: doc.summary().unwrap(),
         chunk: Chunk::Snapshot(doc.save()),
+        sigs: Vec::new(),
+        writers: Vec::new(),
     };
     assert!(store.write(&[snapshot]).unwrap().is_empty());
     let chunks = store.load_chunks(id).unwrap();
@@ -160,6 +164,8 @@ fn more_than_the_chunk_bound_asks_for_compaction_even_when_small() {
         space,
         summary: summary.clone(),
         chunk: Chunk::Snapshot(vec![0; 100_000]),
+        sigs: Vec::new(),
+        writers: Vec::new(),
     };
     store.write(&[big]).unwrap();
     for n in 1..=COMPACT_AFTER_CHUNKS {
@@ -169,6 +175,8 @@ fn more_than_the_chunk_bound_asks_for_compaction_even_when_small() {
             space,
             summary: summary.clone(),
             chunk: Chunk::Increment(vec![1]),
+            sigs: Vec::new(),
+            writers: Vec::new(),
         };
         let needs = store.write(&[w]).unwrap();
         // n increments + 1 snapshot chunks.
@@ -195,6 +203,8 @@ fn metadata_only_writes_keep_the_chunks() {
             space,
             summary,
             chunk: Chunk::None,
+            sigs: Vec::new(),
+            writers: Vec::new(),
         }])
         .unwrap();
     assert_eq!(store.get(id).unwrap().unwrap().summary.title, "renamed");
@@ -233,6 +243,8 @@ fn list_filters_and_orders() {
                 space: b,
                 summary: q.summary().unwrap(),
                 chunk: Chunk::Snapshot(q.save()),
+                sigs: Vec::new(),
+                writers: Vec::new(),
             }])
             .unwrap();
         questions.push(id);
@@ -343,6 +355,8 @@ fn resolve_takes_unique_prefixes() {
                 space,
                 summary: s,
                 chunk: Chunk::None,
+                sigs: Vec::new(),
+                writers: Vec::new(),
             }])
             .unwrap();
     };

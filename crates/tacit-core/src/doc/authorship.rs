@@ -1,0 +1,330 @@
+//! Who wrote each change of a document, proved: every change is signed with its author's member
+//! key, names the membership state it was written under, and counts only if its author could
+//! write then and still can, or wrote it before losing the right (the cut of the removal).
+//!
+//! ```text
+//! signature = Ed25519(author, "tacit-change-v1\0" ‖ scope ‖ document id ‖ change hash)
+//! scope     = the space id (16 bytes); zeros for a profile, which travels into every space
+//! message   = "tacit:1:" ‖ hex(op hash) ‖ "," ‖ …   the membership heads it was written under
+//! ```
+//!
+//! The change hash covers the change's bytes, message included, so the signature covers the
+//! membership state it names. The signature, not the actor id, proves authorship: whoever relays a
+//! change, it counts only with its author's signature.
+//!
+//! **Why backdating does not work.** A removed or demoted member can still sign changes and name
+//! any membership state in them, an old one included, and any time. Neither decides: a change by
+//! a member who cannot write now counts only if it is in the history of the last change of theirs
+//! that the remover held (the *cut* recorded in the removal op, a hash per document), or if a
+//! member who can write built on it before knowing of the removal (its own change names a
+//! membership state without the removal). A change written after the removal is in neither: the
+//! cut names hashes, and no change made later is in the history of a hash fixed before it.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use automerge::ChangeHash;
+use ed25519_dalek::{Signature, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use super::Doc;
+use crate::id::{DocId, MemberId, SpaceId};
+use crate::key::DeviceKey;
+use crate::space::{Membership, OpHash, WriteCut};
+
+const CHANGE_DOMAIN: &[u8] = b"tacit-change-v1\0";
+const UNDER_PREFIX: &str = "tacit:1:";
+
+/// The scope profiles are signed in: they travel into every space their member is in.
+pub const PROFILE_SCOPE: SpaceId = SpaceId::from_bytes([0; 16]);
+
+/// One change's signature, as stored and sent: the change hash and the author's signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ChangeSig {
+    /// The Automerge change hash.
+    pub hash: [u8; 32],
+    /// The Ed25519 signature, in two halves (serde has no 64-byte arrays).
+    pub sig: [[u8; 32]; 2],
+}
+
+impl ChangeSig {
+    /// Signs a change of `doc` in `scope` (a space id, or [`PROFILE_SCOPE`]).
+    pub fn sign(key: &DeviceKey, scope: SpaceId, doc: DocId, hash: &[u8; 32]) -> Self {
+        let sig = key.sign(&message(scope, doc, hash));
+        let mut halves = [[0u8; 32]; 2];
+        halves[0].copy_from_slice(&sig[..32]);
+        halves[1].copy_from_slice(&sig[32..]);
+        Self {
+            hash: *hash,
+            sig: halves,
+        }
+    }
+
+    /// Whether this is `author`'s signature of the change in `scope` and `doc`.
+    pub fn verify(&self, author: &MemberId, scope: SpaceId, doc: DocId) -> bool {
+        let Ok(key) = VerifyingKey::from_bytes(author.as_bytes()) else {
+            return false;
+        };
+        let mut joined = [0u8; 64];
+        joined[..32].copy_from_slice(&self.sig[0]);
+        joined[32..].copy_from_slice(&self.sig[1]);
+        key.verify_strict(
+            &message(scope, doc, &self.hash),
+            &Signature::from_bytes(&joined),
+        )
+        .is_ok()
+    }
+
+    /// The signature as 64 bytes.
+    pub fn sig_bytes(&self) -> [u8; 64] {
+        let mut joined = [0u8; 64];
+        joined[..32].copy_from_slice(&self.sig[0]);
+        joined[32..].copy_from_slice(&self.sig[1]);
+        joined
+    }
+
+    /// From a stored hash and 64 signature bytes.
+    pub fn from_parts(hash: [u8; 32], sig: &[u8; 64]) -> Self {
+        let mut halves = [[0u8; 32]; 2];
+        halves[0].copy_from_slice(&sig[..32]);
+        halves[1].copy_from_slice(&sig[32..]);
+        Self { hash, sig: halves }
+    }
+}
+
+fn message(scope: SpaceId, doc: DocId, hash: &[u8; 32]) -> Vec<u8> {
+    let mut m = CHANGE_DOMAIN.to_vec();
+    m.extend_from_slice(scope.as_bytes());
+    m.extend_from_slice(doc.as_bytes());
+    m.extend_from_slice(hash);
+    m
+}
+
+/// The commit message naming the membership heads a change is written under.
+pub fn under_message(heads: &[OpHash]) -> String {
+    let mut s = String::with_capacity(UNDER_PREFIX.len() + heads.len() * 65);
+    s.push_str(UNDER_PREFIX);
+    for (i, h) in heads.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&h.to_string());
+    }
+    s
+}
+
+/// The membership heads a commit message names; `None` when it names none (or is not ours).
+pub fn parse_under(message: Option<&str>) -> Option<Vec<OpHash>> {
+    let rest = message?.strip_prefix(UNDER_PREFIX)?;
+    if rest.is_empty() {
+        return Some(Vec::new());
+    }
+    let heads: Option<Vec<OpHash>> = rest.split(',').map(|h| h.parse().ok()).collect();
+    heads.filter(|h| h.len() <= crate::space::MAX_DEPS)
+}
+
+/// A change as the rules see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewChange {
+    /// Its hash.
+    pub hash: [u8; 32],
+    /// Its author, when its actor is a member id.
+    pub author: Option<MemberId>,
+    /// Its sequence number among its actor's changes to this document.
+    pub seq: u64,
+    /// The changes it was made after.
+    pub deps: Vec<[u8; 32]>,
+    /// The membership heads it names, if any.
+    pub under: Option<Vec<OpHash>>,
+    /// Its time in ms (Automerge records whole seconds); shown, never trusted.
+    pub at: i64,
+}
+
+/// What the rules say of one change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// It counts.
+    Counts,
+    /// It names membership ops this node does not hold yet: decide once they arrive.
+    Later,
+    /// It does not count.
+    Refused(&'static str),
+}
+
+impl Doc {
+    /// Every change not in the history of `heads` (all changes for empty `heads`), in causal
+    /// order.
+    pub fn changes_since(&mut self, heads: &[ChangeHash]) -> Vec<NewChange> {
+        self.am
+            .get_changes_meta(heads)
+            .iter()
+            .map(|c| NewChange {
+                hash: c.hash.0,
+                author: MemberId::from_actor_id(&c.actor),
+                seq: c.seq,
+                deps: c.deps.iter().map(|d| d.0).collect(),
+                under: parse_under(c.message.as_deref()),
+                at: c.timestamp.saturating_mul(1000),
+            })
+            .collect()
+    }
+
+    /// Signs this member's changes in `changes` (the others are left out).
+    pub fn sign_changes(
+        &self,
+        key: &DeviceKey,
+        scope: SpaceId,
+        changes: &[NewChange],
+    ) -> Vec<ChangeSig> {
+        let me = key.member_id();
+        changes
+            .iter()
+            .filter(|c| c.author == Some(me))
+            .map(|c| ChangeSig::sign(key, scope, self.id, &c.hash))
+            .collect()
+    }
+}
+
+/// Checks that every change in `changes` carries its author's valid signature among `sigs`.
+/// Returns the hashes of those that do not.
+pub fn unsigned(
+    scope: SpaceId,
+    doc: DocId,
+    changes: &[NewChange],
+    sigs: &HashMap<[u8; 32], ChangeSig>,
+) -> BTreeSet<[u8; 32]> {
+    changes
+        .iter()
+        .filter(|c| {
+            let Some(author) = c.author else { return true };
+            !sigs
+                .get(&c.hash)
+                .is_some_and(|s| s.verify(&author, scope, doc))
+        })
+        .map(|c| c.hash)
+        .collect()
+}
+
+/// The change graph of one document, built when a rule needs ancestry.
+struct Graph {
+    deps: HashMap<[u8; 32], Vec<[u8; 32]>>,
+    by_author: HashMap<MemberId, Vec<NewChange>>,
+    all: Vec<NewChange>,
+}
+
+impl Graph {
+    fn of(doc: &mut Doc) -> Self {
+        let all = doc.changes_since(&[]);
+        let mut by_author: HashMap<MemberId, Vec<NewChange>> = HashMap::new();
+        for c in &all {
+            if let Some(a) = c.author {
+                by_author.entry(a).or_default().push(c.clone());
+            }
+        }
+        Self {
+            deps: all.iter().map(|c| (c.hash, c.deps.clone())).collect(),
+            by_author,
+            all,
+        }
+    }
+
+    /// Whether `target` is `from` or in its history.
+    fn in_history(&self, target: &[u8; 32], from: &[u8; 32]) -> bool {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![*from];
+        while let Some(h) = todo.pop() {
+            if h == *target {
+                return true;
+            }
+            if seen.insert(h)
+                && let Some(deps) = self.deps.get(&h)
+            {
+                todo.extend(deps.iter().copied());
+            }
+        }
+        false
+    }
+}
+
+/// Decides, for each change in `changes` (new changes to `doc`, applied to it already), whether
+/// it counts in a document of the space whose membership is `m`:
+///
+/// - it must name the membership state it was written under, and this node must hold it;
+/// - its author must write in the space now; or, having lost the right (removal or demotion),
+///   the change must be in the history of the author's last change in this document as the
+///   remover held it (the cut), or in the history of a change by a current writer who had not
+///   seen the removal when building on it.
+///
+/// Signatures are checked apart ([`unsigned`]).
+pub fn authorize(doc: &mut Doc, m: &Membership, changes: &[NewChange]) -> Vec<Verdict> {
+    let mut graph: Option<Graph> = None;
+    changes
+        .iter()
+        .map(|c| {
+            let Some(author) = c.author else {
+                return Verdict::Refused("its actor is not a member id");
+            };
+            let Some(under) = &c.under else {
+                return Verdict::Refused("it names no membership state");
+            };
+            if under.iter().any(|h| !m.knows(h)) {
+                return Verdict::Later;
+            }
+            if m.can_write(&author) {
+                return Verdict::Counts;
+            }
+            let Some(wc) = m.write_cut(&author) else {
+                return Verdict::Refused("its author never had write rights in the space");
+            };
+            let g = graph.get_or_insert_with(|| Graph::of(doc));
+            if in_cut(g, doc.id, author, wc, &c.hash) || vouched(g, m, author, wc, &c.hash) {
+                Verdict::Counts
+            } else {
+                Verdict::Refused("its author had lost write rights when writing it")
+            }
+        })
+        .collect()
+}
+
+/// Whether `change` is in the history of `author`'s last change to the document as the cut
+/// records it.
+fn in_cut(g: &Graph, doc: DocId, author: MemberId, wc: &WriteCut, change: &[u8; 32]) -> bool {
+    let Some(head) = wc.cut.get(doc.as_bytes()) else {
+        return false;
+    };
+    let Some(last) = g
+        .by_author
+        .get(&author)
+        .and_then(|cs| cs.iter().find(|c| c.hash[..8] == head[..]))
+    else {
+        return false;
+    };
+    g.in_history(change, &last.hash)
+}
+
+/// Whether a current writer other than `author` built on `change` without knowing of the op that
+/// took `author`'s right.
+fn vouched(g: &Graph, m: &Membership, author: MemberId, wc: &WriteCut, change: &[u8; 32]) -> bool {
+    g.all.iter().any(|v| {
+        v.hash != *change
+            && v.author.is_some_and(|b| b != author && m.can_write(&b))
+            && v.under
+                .as_ref()
+                .is_some_and(|u| u.iter().all(|h| m.knows(h)) && !m.in_history(&wc.op, u))
+            && g.in_history(change, &v.hash)
+    })
+}
+
+/// For each author, their last change in `changes` (the highest sequence number): what a cut
+/// records, and what the store keeps per document and writer.
+pub fn last_by_author(changes: &[NewChange]) -> BTreeMap<MemberId, (u64, [u8; 32])> {
+    let mut out: BTreeMap<MemberId, (u64, [u8; 32])> = BTreeMap::new();
+    for c in changes {
+        if let Some(a) = c.author {
+            let e = out.entry(a).or_insert((c.seq, c.hash));
+            if c.seq >= e.0 {
+                *e = (c.seq, c.hash);
+            }
+        }
+    }
+    out
+}
