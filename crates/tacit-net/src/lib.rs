@@ -12,8 +12,11 @@
 //! libp2p [`PeerId`] inlines the same key ([`peer_id_of`], [`member_of`]).
 
 pub mod codec;
+mod gate;
 mod identity;
 mod limits;
+mod nat;
+mod path;
 pub mod recon;
 mod transport;
 pub mod wire;
@@ -21,4 +24,5 @@ pub mod wire;
 pub use identity::{member_of, peer_id_of};
 pub use libp2p::{Multiaddr, PeerId, Stream};
 pub use limits::Limits;
+pub use nat::{ConnectionInfo, Reachability, RelayInfo, RelayState};
 pub use transport::{IDENTIFY_PROTOCOL, Net, NetConfig, NetError, NetEvent, SYNC_PROTOCOL};

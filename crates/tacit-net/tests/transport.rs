@@ -5,8 +5,8 @@ use std::{future::Future, time::Duration};
 use anyhow::{Context as _, Result, bail};
 use tacit_core::DeviceKey;
 use tacit_net::{
-    Limits, Multiaddr, Net, NetConfig, NetError, NetEvent, PeerId, codec::Framed, member_of,
-    peer_id_of,
+    ConnectionInfo, Limits, Multiaddr, Net, NetConfig, NetError, NetEvent, PeerId, codec::Framed,
+    member_of, peer_id_of,
 };
 use tokio::sync::mpsc::Receiver;
 
@@ -146,18 +146,32 @@ async fn connect_and_echo(transport: &str) -> Result<()> {
     })
     .await?;
     assert_eq!((peer, outbound), (b.peer_id(), false));
-    let (peer, addr, outbound) = expect(&mut b_events, "B sees A connect", |e| match e {
+    let (peer, addr, outbound, relayed) = expect(&mut b_events, "B sees A connect", |e| match e {
         NetEvent::Connected {
             peer,
             addr,
             outbound,
-        } => Some((peer, addr, outbound)),
+            relayed,
+        } => Some((peer, addr, outbound, relayed)),
         _ => None,
     })
     .await?;
-    assert_eq!((peer, &addr, outbound), (a.peer_id(), &a_addr, true));
+    assert_eq!(
+        (peer, &addr, outbound, relayed),
+        (a.peer_id(), &a_addr, true, None)
+    );
     let connected = b.connected().await;
-    assert_eq!(connected, vec![(a.peer_id(), vec![a_addr])]);
+    assert_eq!(
+        connected,
+        vec![(
+            a.peer_id(),
+            vec![ConnectionInfo {
+                addr: a_addr,
+                relayed: None,
+                outbound: true
+            }]
+        )]
+    );
 
     let server = echo_server(a_events, Limits::default().max_frame);
     check_echo(&b, a.peer_id()).await?;

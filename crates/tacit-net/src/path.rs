@@ -1,0 +1,215 @@
+//! Direct before relayed: makes [`crate::Net::open_stream`] use a direct connection whenever the
+//! peer has one.
+//!
+//! libp2p-stream opens an outbound stream on a connection it picks at random among the peer's
+//! connections it has been told about (`FromSwarm::ConnectionEstablished` and `ConnectionClosed`),
+//! and cannot be told which to prefer. [`PreferDirect`] wraps it and, while a peer has a direct
+//! connection, tells it that the peer's relayed connections have closed (and that they are back
+//! when the last direct connection closes). The relayed connection itself stays up: streams
+//! already on it (a sync session begun before the hole punch) go on, inbound streams on it are
+//! still accepted, and once it carries no stream it closes after the idle timeout
+//! ([`crate::Limits::idle_timeout`]) — or earlier when the relay's circuit limits end it. So a
+//! stream opened while a direct connection exists always goes direct, and the relayed one fades
+//! out without cutting anything.
+//!
+//! This relies on libp2p-stream 0.5 keeping its list of connections from those two swarm events
+//! only (checked in its `behaviour.rs` and `shared.rs`); the loopback test
+//! `streams_opened_after_the_hole_punch_survive_the_relay` would catch a change.
+
+use std::{
+    collections::HashMap,
+    task::{Context, Poll},
+};
+
+use libp2p::{
+    Multiaddr, PeerId,
+    core::{ConnectedPoint, Endpoint, transport::PortUse},
+    multiaddr::Protocol,
+    swarm::{
+        ConnectionClosed, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler,
+        THandlerInEvent, THandlerOutEvent, ToSwarm, behaviour::ConnectionEstablished,
+    },
+};
+
+/// libp2p-stream, shown only the direct connections of a peer that has any.
+pub(crate) struct PreferDirect {
+    inner: libp2p_stream::Behaviour,
+    /// Every established connection: its endpoint and whether libp2p-stream is told it is closed.
+    /// Bounded by the connection limits.
+    peers: HashMap<PeerId, HashMap<ConnectionId, Conn>>,
+}
+
+struct Conn {
+    endpoint: ConnectedPoint,
+    hidden: bool,
+}
+
+impl PreferDirect {
+    pub(crate) fn new(inner: libp2p_stream::Behaviour) -> Self {
+        Self {
+            inner,
+            peers: HashMap::new(),
+        }
+    }
+
+    /// The wrapped behaviour (for `new_control`).
+    pub(crate) fn inner(&self) -> &libp2p_stream::Behaviour {
+        &self.inner
+    }
+
+    /// Hides the relayed connections of `peer` from libp2p-stream while it has a direct one, and
+    /// shows them again when it has none.
+    fn update(&mut self, peer: PeerId) {
+        let Some(conns) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let has_direct = conns.values().any(|c| !c.endpoint.is_relayed());
+        let mut visible = conns.values().filter(|c| !c.hidden).count();
+        for (id, conn) in conns.iter_mut() {
+            if !conn.endpoint.is_relayed() || conn.hidden == has_direct {
+                continue;
+            }
+            conn.hidden = has_direct;
+            if has_direct {
+                visible -= 1;
+                self.inner
+                    .on_swarm_event(FromSwarm::ConnectionClosed(ConnectionClosed {
+                        peer_id: peer,
+                        connection_id: *id,
+                        endpoint: &conn.endpoint,
+                        cause: None,
+                        remaining_established: visible,
+                    }));
+            } else {
+                self.inner.on_swarm_event(FromSwarm::ConnectionEstablished(
+                    ConnectionEstablished {
+                        peer_id: peer,
+                        connection_id: *id,
+                        endpoint: &conn.endpoint,
+                        failed_addresses: &[],
+                        other_established: visible,
+                    },
+                ));
+                visible += 1;
+            }
+        }
+    }
+}
+
+impl NetworkBehaviour for PreferDirect {
+    type ConnectionHandler = <libp2p_stream::Behaviour as NetworkBehaviour>::ConnectionHandler;
+    type ToSwarm = <libp2p_stream::Behaviour as NetworkBehaviour>::ToSwarm;
+
+    fn handle_established_inbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: PeerId,
+        local: &Multiaddr,
+        remote: &Multiaddr,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        self.inner
+            .handle_established_inbound_connection(id, peer, local, remote)
+    }
+
+    fn handle_established_outbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: PeerId,
+        addr: &Multiaddr,
+        role: Endpoint,
+        port_use: PortUse,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        self.inner
+            .handle_established_outbound_connection(id, peer, addr, role, port_use)
+    }
+
+    fn on_swarm_event(&mut self, event: FromSwarm) {
+        match event {
+            FromSwarm::ConnectionEstablished(e) => {
+                self.inner.on_swarm_event(event);
+                self.peers.entry(e.peer_id).or_default().insert(
+                    e.connection_id,
+                    Conn {
+                        endpoint: e.endpoint.clone(),
+                        hidden: false,
+                    },
+                );
+                self.update(e.peer_id);
+            }
+            FromSwarm::ConnectionClosed(e) => {
+                // For a hidden connection libp2p-stream hears "closed" twice; it only removes the
+                // connection from a map, so the second time is a no-op.
+                self.inner.on_swarm_event(event);
+                if let Some(conns) = self.peers.get_mut(&e.peer_id) {
+                    conns.remove(&e.connection_id);
+                    if conns.is_empty() {
+                        self.peers.remove(&e.peer_id);
+                    }
+                }
+                self.update(e.peer_id);
+            }
+            other => self.inner.on_swarm_event(other),
+        }
+    }
+
+    fn on_connection_handler_event(
+        &mut self,
+        peer: PeerId,
+        id: ConnectionId,
+        event: THandlerOutEvent<Self>,
+    ) {
+        self.inner.on_connection_handler_event(peer, id, event);
+    }
+
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<ToSwarm<Self::ToSwarm, THandlerInEvent<Self>>> {
+        self.inner.poll(cx)
+    }
+}
+
+/// The relay of a relayed connection as its addresses show it: the `/p2p/RELAY` before
+/// `/p2p-circuit` (a dialled circuit address has it; an inbound circuit's local address may not,
+/// see [`relay_address_of`]).
+pub(crate) fn relay_in_addr(addr: &Multiaddr) -> Option<PeerId> {
+    let mut last_peer = None;
+    for p in addr.iter() {
+        match p {
+            Protocol::P2p(peer) => last_peer = Some(peer),
+            Protocol::P2pCircuit => return last_peer,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The address of the relay in a circuit address: everything before `/p2p-circuit`, without a
+/// trailing `/p2p/…`. Matches the remote address of the direct connection to the relay.
+pub(crate) fn relay_address_of(addr: &Multiaddr) -> Multiaddr {
+    let mut out = Multiaddr::empty();
+    for p in addr.iter() {
+        if p == Protocol::P2pCircuit {
+            break;
+        }
+        out.push(p);
+    }
+    without_peer(&out)
+}
+
+/// `addr` without a trailing `/p2p/…`.
+pub(crate) fn without_peer(addr: &Multiaddr) -> Multiaddr {
+    let mut out = addr.clone();
+    if matches!(out.iter().last(), Some(Protocol::P2p(_))) {
+        out.pop();
+    }
+    out
+}
+
+/// The peer of a `…/p2p/PEER` address.
+pub(crate) fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
+    match addr.iter().last() {
+        Some(Protocol::P2p(peer)) => Some(peer),
+        _ => None,
+    }
+}
