@@ -46,10 +46,10 @@ pub struct RelayInfo {
 pub enum RelayState {
     /// Connecting to the relay, or waiting for its answer.
     Pending,
-    /// The relay holds a slot for us: peers reach this node at `circuit_addr`
-    /// (`…/p2p/RELAY/p2p-circuit`). The reservation is renewed before it ends.
+    /// The relay holds a slot for us: peers reach this node at `circuit_addr`. The reservation
+    /// is renewed before it ends.
     Reserved {
-        /// The circuit address; a peer dials it with `/p2p/OUR_PEER_ID` appended.
+        /// The circuit address, `…/p2p/RELAY/p2p-circuit/p2p/OUR_PEER_ID`, ready to dial.
         circuit_addr: Multiaddr,
     },
     /// The relay answered and refused; `reason` says why and what to do. Asked again after

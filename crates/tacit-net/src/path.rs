@@ -70,6 +70,7 @@ impl PreferDirect {
                 continue;
             }
             conn.hidden = has_direct;
+            tracing::debug!(%peer, connection = %id, hidden = has_direct, "relayed connection shown to libp2p-stream");
             if has_direct {
                 visible -= 1;
                 self.inner

@@ -1488,13 +1488,17 @@ impl Task {
         }
     }
 
-    /// Confirmed external addresses, circuit addresses left out (they are reported per relay).
+    /// Confirmed external addresses without `/p2p/…`, circuit addresses left out (they are
+    /// reported per relay).
     fn external_addrs(&self) -> Vec<Multiaddr> {
-        self.swarm
-            .external_addresses()
-            .filter(|a| !a.iter().any(|p| p == Protocol::P2pCircuit))
-            .cloned()
-            .collect()
+        let mut addrs: Vec<Multiaddr> = Vec::new();
+        for addr in self.swarm.external_addresses() {
+            let addr = without_peer(addr);
+            if !addr.iter().any(|p| p == Protocol::P2pCircuit) && !addrs.contains(&addr) {
+                addrs.push(addr);
+            }
+        }
+        addrs
     }
 
     /// Reports reachability if it changed, and reserves on relays or drops reservations to
