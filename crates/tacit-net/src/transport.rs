@@ -11,6 +11,36 @@
 //! is full the task stops taking events from the swarm (back-pressure to the network) but keeps
 //! answering commands, so a caller that awaits a command while not reading events cannot deadlock
 //! it.
+//!
+//! # Behind NATs
+//!
+//! Two members behind different NATs meet through a relay and then, usually, directly:
+//!
+//! ```text
+//!  A (NAT) ──reserve──▶ relay ◀──dial circuit── B (NAT)      1. A holds a reservation; its circuit
+//!  A ◀════ relayed connection (Noise inside) ════▶ B            address …/p2p/RELAY/p2p-circuit/p2p/A
+//!  A ◀──── DCUtR: both dial at once (TCP, QUIC) ───▶ B          is a listen address
+//!  A ◀════════════ direct connection ══════════════▶ B      2. B dials it: `Connected { relayed }`
+//!                                                           3. hole punch: `HolePunch`, `PathChanged`
+//! ```
+//!
+//! - **AutoNAT (v1)** asks connected peers and the configured relays to dial us back
+//!   ([`Net::reachability`], [`NetEvent::Reachability`]); every node also answers such probes, within
+//!   [`Limits::autonat_max_probes`]. Only dialled-back addresses (and the operator's
+//!   [`NetConfig::external_addrs`], and UPnP mappings) are external addresses.
+//! - **Relay client**: while reachability is not `Public`, the node listens on a circuit of each
+//!   relay ([`NetConfig::relays`], [`Net::add_relay`]); libp2p renews the reservation before it ends.
+//!   A refused or lost reservation is reported in words ([`RelayState`]) and asked again after
+//!   [`Limits::relay_retry`]; once the node is `Public` it drops its reservations.
+//! - **Relay server** ([`NetConfig::relay_server`]): circuit relay v2 within the `relay_*` limits.
+//!   Circuits carry Noise-encrypted connections end to end; the relay sees peer ids and byte counts.
+//! - **DCUtR** upgrades a relayed connection to a direct one. Streams opened while a direct
+//!   connection exists go over it (see the `path` module); the relayed one closes once idle.
+//! - **Strangers**: inbound connections from peers outside [`Net::set_members`] are capped at
+//!   [`Limits::max_stranger_connections`] (a relay server's clients have their own budget,
+//!   [`Limits::relay_max_clients`]).
+//! - **UPnP** ([`NetConfig::upnp`], off by default) asks the LAN's router to map the listen ports.
+//!   Not tested here: no test network has an IGD gateway.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque, hash_map::Entry},

@@ -580,3 +580,30 @@ async fn two_hundred_strangers_cannot_take_the_slots_of_members() -> Result<()> 
     target.net.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reservation_is_renewed_and_outlives_its_duration() -> Result<()> {
+    /// The relay's reservation lifetime; the client renews at three quarters of it.
+    const DURATION: Duration = Duration::from_secs(4);
+    let (relay, relay_addr) = relay_server(|l| l.relay_reservation_duration = DURATION).await?;
+    let relay_peer = relay.net.peer_id();
+    let mut cfg = config(&[]);
+    cfg.relays = vec![relay_addr];
+    let mut a = Node::start(cfg).await?;
+    let circuit = a.reserved(relay_peer).await?;
+    // Past two lifetimes: without renewal the relay would have dropped the reservation and
+    // refused the circuit ("no reservation").
+    tokio::time::sleep(DURATION * 5 / 2).await;
+    let b = Node::start(config(&[])).await?;
+    within("B dials A's circuit", b.net.dial(circuit)).await??;
+    check_echo(&b.net, a.net.peer_id()).await?;
+    let relays = a.net.relays().await;
+    ensure!(
+        matches!(&relays[..], [r] if matches!(r.state, RelayState::Reserved { .. })),
+        "relays() is {relays:?}"
+    );
+    for net in [&b.net, &a.net, &relay.net] {
+        net.shutdown().await;
+    }
+    Ok(())
+}
