@@ -78,3 +78,22 @@ pub struct ConnectionInfo {
     /// Whether this node dialled (a hole-punched connection counts as dialled on both sides).
     pub outbound: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Reachability;
+
+    #[test]
+    fn reachability_is_lowercase_in_json() -> Result<(), serde_json::Error> {
+        for (r, text) in [
+            (Reachability::Public, "\"public\""),
+            (Reachability::Private, "\"private\""),
+            (Reachability::Unknown, "\"unknown\""),
+        ] {
+            assert_eq!(serde_json::to_string(&r)?, text);
+            assert_eq!(serde_json::from_str::<Reachability>(text)?, r);
+            assert_eq!(format!("\"{}\"", r.as_str()), text);
+        }
+        Ok(())
+    }
+}

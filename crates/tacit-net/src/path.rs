@@ -214,3 +214,45 @@ pub(crate) fn peer_of(addr: &Multiaddr) -> Option<PeerId> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use libp2p::{Multiaddr, PeerId};
+
+    use super::{peer_of, relay_address_of, relay_in_addr, without_peer};
+
+    fn addr(text: &str) -> Multiaddr {
+        text.parse().expect("a valid multiaddr")
+    }
+
+    #[test]
+    fn the_relay_of_a_circuit_address_is_the_peer_before_p2p_circuit() {
+        let relay = PeerId::random();
+        let target = PeerId::random();
+        let dialled = addr(&format!(
+            "/ip4/203.0.113.10/tcp/4001/p2p/{relay}/p2p-circuit/p2p/{target}"
+        ));
+        assert_eq!(relay_in_addr(&dialled), Some(relay));
+        assert_eq!(
+            relay_address_of(&dialled),
+            addr("/ip4/203.0.113.10/tcp/4001")
+        );
+        assert_eq!(peer_of(&dialled), Some(target));
+        // An inbound circuit's local address names no relay: it is found by address.
+        let inbound = addr("/ip4/203.0.113.10/tcp/4001/p2p-circuit");
+        assert_eq!(relay_in_addr(&inbound), None);
+        assert_eq!(
+            relay_address_of(&inbound),
+            addr("/ip4/203.0.113.10/tcp/4001")
+        );
+        // A direct address is no circuit.
+        assert_eq!(
+            relay_in_addr(&addr(&format!("/ip4/192.0.2.2/tcp/1/p2p/{target}"))),
+            None
+        );
+        assert_eq!(
+            without_peer(&addr(&format!("/ip4/192.0.2.2/tcp/1/p2p/{target}"))),
+            addr("/ip4/192.0.2.2/tcp/1")
+        );
+    }
+}

@@ -1243,6 +1243,7 @@ impl Task {
                         if let Some(listener) = slot.listener {
                             self.swarm.remove_listener(listener);
                         }
+                        self.swarm.behaviour_mut().autonat.remove_server(&peer);
                         true
                     }
                     None => false,
