@@ -9,6 +9,12 @@
 //! ```
 //!
 //! Needs root, `ip` and `nft`. Measures; asserts nothing.
+//!
+//! Measured on the 2-core development machine (debug build, 20 attempts each): TCP relayed in
+//! 5.6 ms (median; p90 7.1), direct after 14.9 ms (p90 18.6), 20/20 upgraded; QUIC relayed in
+//! 5.1 ms (p90 5.5), direct after 15.5 ms (p90 16.7), 20/20 upgraded. With `--fully-random`
+//! (5 attempts each): relayed as fast, 0/5 upgraded over either transport. The namespaces have
+//! no latency, so these are the protocol's own costs, not an Internet path's.
 
 #[path = "../tests/nat_scenario/mod.rs"]
 mod nat_scenario;

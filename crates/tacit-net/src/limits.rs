@@ -8,7 +8,8 @@ use std::time::Duration;
 /// Bounds on connections, streams, frames and waits. See [`Limits::default`] for the values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Established connections in total, both directions.
+    /// Established connections in total, both directions (a relay server has
+    /// `relay_max_clients` more, for its clients).
     pub max_established: u32,
     /// Established connections to one peer.
     pub max_established_per_peer: u32,
