@@ -1,9 +1,20 @@
-//! Direct before relayed: makes [`crate::Net::open_stream`] use a direct connection whenever the
-//! peer has one.
+//! libp2p-stream, wrapped for two jobs: direct connections before relayed ones, and a real queue
+//! for inbound sync streams.
+//!
+//! # Inbound streams
+//!
+//! libp2p-stream hands inbound streams over a channel that holds one stream not yet taken, and
+//! drops (resets) any other that arrives in that moment: a burst of members opening sync streams
+//! at once lost some. [`Streams`] wraps each connection's handler and takes the inbound streams
+//! of [`SYNC_PROTOCOL`](crate::SYNC_PROTOCOL) into a queue of its own
+//! (`INBOUND_STREAM_QUEUE` in `transport`), before libp2p-stream sees them. Outbound streams,
+//! and the list of protocols a connection accepts, stay libp2p-stream's.
+//!
+//! # Direct before relayed
 //!
 //! libp2p-stream opens an outbound stream on a connection it picks at random among the peer's
 //! connections it has been told about (`FromSwarm::ConnectionEstablished` and `ConnectionClosed`),
-//! and cannot be told which to prefer. [`PreferDirect`] wraps it and, while a peer has a direct
+//! and cannot be told which to prefer. [`Streams`] wraps it and, while a peer has a direct
 //! connection, tells it that the peer's relayed connections have closed (and that they are back
 //! when the last direct connection closes). The relayed connection itself stays up: streams
 //! already on it (a sync session begun before the hole punch) go on, inbound streams on it are
@@ -22,18 +33,30 @@ use std::{
 };
 
 use libp2p::{
-    Multiaddr, PeerId,
+    Multiaddr, PeerId, Stream, StreamProtocol,
     core::{ConnectedPoint, Endpoint, transport::PortUse},
     multiaddr::Protocol,
     swarm::{
-        ConnectionClosed, ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler,
-        THandlerInEvent, THandlerOutEvent, ToSwarm, behaviour::ConnectionEstablished,
+        ConnectionClosed, ConnectionDenied, ConnectionHandler, ConnectionHandlerEvent,
+        ConnectionId, FromSwarm, NetworkBehaviour, SubstreamProtocol, THandler, THandlerInEvent,
+        THandlerOutEvent, ToSwarm,
+        behaviour::ConnectionEstablished,
+        handler::{ConnectionEvent, FullyNegotiatedInbound},
     },
 };
+use tokio::sync::mpsc;
+use tracing::warn;
 
-/// libp2p-stream, shown only the direct connections of a peer that has any.
-pub(crate) struct PreferDirect {
+/// libp2p-stream's connection handler.
+type Inner = <libp2p_stream::Behaviour as NetworkBehaviour>::ConnectionHandler;
+
+/// libp2p-stream, shown only the direct connections of a peer that has any, with inbound sync
+/// streams taken into `inbound`.
+pub(crate) struct Streams {
     inner: libp2p_stream::Behaviour,
+    /// Where each connection's handler puts inbound streams of `protocol`.
+    inbound: mpsc::Sender<(PeerId, Stream)>,
+    protocol: StreamProtocol,
     /// Every established connection: its endpoint and whether libp2p-stream is told it is closed.
     /// Bounded by the connection limits.
     peers: HashMap<PeerId, HashMap<ConnectionId, Conn>>,
@@ -44,11 +67,26 @@ struct Conn {
     hidden: bool,
 }
 
-impl PreferDirect {
-    pub(crate) fn new(inner: libp2p_stream::Behaviour) -> Self {
+impl Streams {
+    pub(crate) fn new(
+        inner: libp2p_stream::Behaviour,
+        protocol: StreamProtocol,
+        inbound: mpsc::Sender<(PeerId, Stream)>,
+    ) -> Self {
         Self {
             inner,
+            inbound,
+            protocol,
             peers: HashMap::new(),
+        }
+    }
+
+    fn tap(&self, peer: PeerId, inner: Inner) -> TapHandler {
+        TapHandler {
+            inner,
+            peer,
+            protocol: self.protocol.clone(),
+            inbound: self.inbound.clone(),
         }
     }
 
@@ -97,8 +135,8 @@ impl PreferDirect {
     }
 }
 
-impl NetworkBehaviour for PreferDirect {
-    type ConnectionHandler = <libp2p_stream::Behaviour as NetworkBehaviour>::ConnectionHandler;
+impl NetworkBehaviour for Streams {
+    type ConnectionHandler = TapHandler;
     type ToSwarm = <libp2p_stream::Behaviour as NetworkBehaviour>::ToSwarm;
 
     fn handle_established_inbound_connection(
@@ -108,8 +146,10 @@ impl NetworkBehaviour for PreferDirect {
         local: &Multiaddr,
         remote: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        self.inner
-            .handle_established_inbound_connection(id, peer, local, remote)
+        let inner = self
+            .inner
+            .handle_established_inbound_connection(id, peer, local, remote)?;
+        Ok(self.tap(peer, inner))
     }
 
     fn handle_established_outbound_connection(
@@ -120,8 +160,10 @@ impl NetworkBehaviour for PreferDirect {
         role: Endpoint,
         port_use: PortUse,
     ) -> Result<THandler<Self>, ConnectionDenied> {
-        self.inner
-            .handle_established_outbound_connection(id, peer, addr, role, port_use)
+        let inner = self
+            .inner
+            .handle_established_outbound_connection(id, peer, addr, role, port_use)?;
+        Ok(self.tap(peer, inner))
     }
 
     fn on_swarm_event(&mut self, event: FromSwarm) {
@@ -167,6 +209,75 @@ impl NetworkBehaviour for PreferDirect {
         cx: &mut Context<'_>,
     ) -> Poll<ToSwarm<Self::ToSwarm, THandlerInEvent<Self>>> {
         self.inner.poll(cx)
+    }
+}
+
+/// libp2p-stream's handler of one connection, with inbound streams of the sync protocol taken
+/// into the queue instead of libp2p-stream's one-slot channel.
+pub(crate) struct TapHandler {
+    inner: Inner,
+    peer: PeerId,
+    protocol: StreamProtocol,
+    inbound: mpsc::Sender<(PeerId, Stream)>,
+}
+
+impl ConnectionHandler for TapHandler {
+    type FromBehaviour = <Inner as ConnectionHandler>::FromBehaviour;
+    type ToBehaviour = <Inner as ConnectionHandler>::ToBehaviour;
+    type InboundProtocol = <Inner as ConnectionHandler>::InboundProtocol;
+    type OutboundProtocol = <Inner as ConnectionHandler>::OutboundProtocol;
+    type InboundOpenInfo = <Inner as ConnectionHandler>::InboundOpenInfo;
+    type OutboundOpenInfo = <Inner as ConnectionHandler>::OutboundOpenInfo;
+
+    fn listen_protocol(&self) -> SubstreamProtocol<Self::InboundProtocol, Self::InboundOpenInfo> {
+        self.inner.listen_protocol()
+    }
+
+    fn connection_keep_alive(&self) -> bool {
+        self.inner.connection_keep_alive()
+    }
+
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<
+        ConnectionHandlerEvent<Self::OutboundProtocol, Self::OutboundOpenInfo, Self::ToBehaviour>,
+    > {
+        self.inner.poll(cx)
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Option<Self::ToBehaviour>> {
+        self.inner.poll_close(cx)
+    }
+
+    fn on_behaviour_event(&mut self, event: Self::FromBehaviour) {
+        self.inner.on_behaviour_event(event);
+    }
+
+    fn on_connection_event(
+        &mut self,
+        event: ConnectionEvent<
+            Self::InboundProtocol,
+            Self::OutboundProtocol,
+            Self::InboundOpenInfo,
+            Self::OutboundOpenInfo,
+        >,
+    ) {
+        match event {
+            ConnectionEvent::FullyNegotiatedInbound(FullyNegotiatedInbound {
+                protocol: (stream, protocol),
+                ..
+            }) if protocol == self.protocol => {
+                // Full: the swarm task is that far behind; dropping resets the stream and the
+                // peer retries later.
+                if let Err(mpsc::error::TrySendError::Full(_)) =
+                    self.inbound.try_send((self.peer, stream))
+                {
+                    warn!(peer = %self.peer, "too many inbound sync streams waiting; dropping one");
+                }
+            }
+            other => self.inner.on_connection_event(other),
+        }
     }
 }
 

@@ -82,7 +82,7 @@ use crate::{
     identity::keypair,
     limits::Limits,
     nat::{ConnectionInfo, Reachability, RelayInfo, RelayState},
-    path::{PreferDirect, peer_of, relay_address_of, relay_in_addr, without_peer},
+    path::{Streams, peer_of, relay_address_of, relay_in_addr, without_peer},
 };
 
 /// The protocol of the sync stream.
@@ -102,6 +102,11 @@ const EVENT_CAPACITY: usize = 256;
 /// Events the swarm task holds while the event channel is full. While it holds this many it takes
 /// no more events from the swarm.
 const OUTBOX_CAPACITY: usize = 64;
+
+/// Inbound sync streams waiting for the swarm task to pass them on (libp2p-stream's own channel
+/// holds one; see the `path` module). 32 covers a burst of members reconnecting at once; beyond
+/// it a stream is dropped (the peer sees it reset and retries).
+const INBOUND_STREAM_QUEUE: usize = 32;
 
 /// `open_stream` calls in flight at once. Each holds a slot in libp2p-stream's queue of a
 /// connection; sync opens one stream per connection, so 32 is ample.
@@ -434,7 +439,8 @@ impl Net {
                  AutoNAT confirms a public address; give the host's public address to be sure"
             );
         }
-        let mut swarm = build_swarm(keypair, &cfg)?;
+        let (inbound, incoming) = mpsc::channel(INBOUND_STREAM_QUEUE);
+        let mut swarm = build_swarm(keypair, &cfg, inbound)?;
         let NetConfig {
             listen,
             limits,
@@ -443,7 +449,7 @@ impl Net {
         } = cfg;
 
         let mut control = swarm.behaviour().stream.inner().new_control();
-        let incoming = control
+        let accepting = control
             .accept(StreamProtocol::new(SYNC_PROTOCOL))
             .map_err(|e| NetError::Setup(format!("registering {SYNC_PROTOCOL}: {e}")))?;
 
@@ -472,6 +478,7 @@ impl Net {
             events_open: true,
             outbox: VecDeque::new(),
             incoming,
+            _accepting: accepting,
             dials: HashMap::new(),
             peer_waiters: HashMap::new(),
             connections: HashMap::new(),
@@ -685,7 +692,7 @@ struct Behaviour {
     dcutr: dcutr::Behaviour,
     autonat: autonat::v1::Behaviour,
     upnp: Toggle<upnp::tokio::Behaviour>,
-    stream: PreferDirect,
+    stream: Streams,
 }
 
 /// Circuit relay v2 server settings from the limits.
@@ -733,6 +740,7 @@ fn autonat_config(limits: &Limits, only_global_ips: bool) -> autonat::v1::Config
 fn build_swarm(
     keypair: libp2p::identity::Keypair,
     cfg: &NetConfig,
+    inbound: mpsc::Sender<(PeerId, libp2p::Stream)>,
 ) -> Result<Swarm<Behaviour>, NetError> {
     let limits = &cfg.limits;
     let peer_id = keypair.public().to_peer_id();
@@ -803,7 +811,11 @@ fn build_swarm(
         dcutr: dcutr::Behaviour::new(peer_id),
         autonat: autonat::v1::Behaviour::new(peer_id, autonat),
         upnp: Toggle::from(with_upnp.then(upnp::tokio::Behaviour::default)),
-        stream: PreferDirect::new(libp2p_stream::Behaviour::new()),
+        stream: Streams::new(
+            libp2p_stream::Behaviour::new(),
+            StreamProtocol::new(SYNC_PROTOCOL),
+            inbound,
+        ),
     });
     Ok(builder
         .with_swarm_config(|c| {
@@ -989,7 +1001,11 @@ struct Task {
     events_open: bool,
     /// Events waiting for room in `events` (at most `OUTBOX_CAPACITY` plus one swarm event's worth).
     outbox: VecDeque<NetEvent>,
-    incoming: libp2p_stream::IncomingStreams,
+    /// Inbound sync streams, taken by each connection's handler (see the `path` module).
+    incoming: mpsc::Receiver<(PeerId, libp2p::Stream)>,
+    /// Keeps [`SYNC_PROTOCOL`] registered with libp2p-stream, which announces it and negotiates
+    /// it; the streams themselves arrive in `incoming`.
+    _accepting: libp2p_stream::IncomingStreams,
     /// `Net::dial` calls waiting for their connection. Bounded by `max_pending_outgoing`: the
     /// connection limits refuse further dials at once, and every dial ends in an established
     /// connection or an error within the connection timeout.
@@ -1112,7 +1128,7 @@ impl Task {
                     }
                 },
                 event = self.swarm.select_next_some(), if outbox_has_room => self.on_swarm_event(event),
-                Some((peer, stream)) = self.incoming.next(), if outbox_has_room => {
+                Some((peer, stream)) = self.incoming.recv(), if outbox_has_room => {
                     debug!(%peer, "inbound sync stream");
                     self.emit(NetEvent::IncomingStream { peer, stream });
                 }

@@ -380,8 +380,6 @@ async fn a_relayed_connection_becomes_direct_and_new_streams_use_the_direct_one(
     // Streams opened now must all be on the direct connection: once the relay is gone (and the
     // relayed connection with it), every one still works. With a random pick among the two
     // connections, 8 streams would all survive by chance once in 256 runs.
-    // One round trip on each before the next is opened: libp2p-stream 0.5 holds one inbound
-    // stream not yet taken by the receiver and drops any more that arrive in that moment.
     let mut streams = Vec::new();
     for i in 0..8 {
         let stream = within("open_stream", b.net.open_stream(a_peer)).await??;

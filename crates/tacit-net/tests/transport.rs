@@ -27,6 +27,10 @@ fn config(listen: &[&str]) -> NetConfig {
 }
 
 async fn start(listen: &[&str]) -> Result<(Net, Receiver<NetEvent>)> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     Ok(Net::start(config(listen)).await?)
 }
 
@@ -477,5 +481,47 @@ async fn opening_a_stream_to_an_unknown_peer_fails() -> Result<()> {
         .expect_err("no address for it");
     assert!(matches!(err, NetError::OpenStream { .. }), "{err:?}");
     b.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_inbound_streams_is_not_dropped() -> Result<()> {
+    /// Streams opened at once from several peers: more than libp2p-stream's own queue holds.
+    const PEERS: usize = 4;
+    const STREAMS_PER_PEER: usize = 4;
+    let (a, a_events) = start(&[TCP]).await?;
+    let a_addr = a.listen_addrs().await[0].clone();
+    let server = echo_server(a_events, Limits::default().max_frame);
+    let mut dialers = Vec::new();
+    for _ in 0..PEERS {
+        let (b, events) = start(&[]).await?;
+        within("dial", b.dial(a_addr.clone())).await??;
+        dialers.push((b, events));
+    }
+    let mut tasks = Vec::new();
+    for (b, _) in &dialers {
+        for _ in 0..STREAMS_PER_PEER {
+            let b = b.clone();
+            let a = a.peer_id();
+            tasks.push(tokio::spawn(async move {
+                let stream = b.open_stream(a).await?;
+                let mut framed = Framed::new(stream, 1024);
+                framed.send(b"burst").await?;
+                let back = framed.recv().await?;
+                anyhow::ensure!(back.as_deref() == Some(&b"burst"[..]), "echo: {back:?}");
+                Ok::<(), anyhow::Error>(())
+            }));
+        }
+    }
+    for (i, task) in tasks.into_iter().enumerate() {
+        within("a stream's echo", task)
+            .await??
+            .with_context(|| format!("stream {i} of the burst"))?;
+    }
+    for (b, _) in &dialers {
+        b.shutdown().await;
+    }
+    a.shutdown().await;
+    server.abort();
     Ok(())
 }
