@@ -8,7 +8,7 @@ mod nat_scenario;
 mod netns;
 
 use nat_scenario::{Outcome, Transport, hole_punch, reachability};
-use netns::{Options, Topology, skip_reason};
+use netns::{Options, Topology, ping_missing, skip_reason};
 
 /// Prints why the test is skipped, if it is.
 fn skipped() -> bool {
@@ -95,6 +95,10 @@ fn a_node_that_knows_only_the_relay_learns_it_is_private_and_the_relay_that_it_i
 #[test]
 fn the_topology_routes_out_through_the_nats_and_drops_what_comes_in_unasked() {
     if skipped() {
+        return;
+    }
+    if let Some(reason) = ping_missing() {
+        eprintln!("SKIPPED: network-namespace test: {reason}");
         return;
     }
     let topo = Topology::build(Options::default()).unwrap_or_else(|e| panic!("{e}"));

@@ -63,6 +63,18 @@ pub fn skip_reason() -> Option<String> {
     None
 }
 
+/// Why [`Topology::ping`] cannot run here, if it cannot (`ping` is not installed).
+pub fn ping_missing() -> Option<String> {
+    let found = Command::new("ping")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    (!found).then(|| "`ping` is missing; install it with `apt-get install iputils-ping`".to_owned())
+}
+
 /// How to build the NATs.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
