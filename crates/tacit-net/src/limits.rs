@@ -8,7 +8,8 @@ use std::time::Duration;
 /// Bounds on connections, streams, frames and waits. See [`Limits::default`] for the values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Established connections in total, both directions.
+    /// Established connections in total, both directions (a relay server has
+    /// `relay_max_clients` more, for its clients).
     pub max_established: u32,
     /// Established connections to one peer.
     pub max_established_per_peer: u32,
@@ -29,6 +30,51 @@ pub struct Limits {
     pub open_stream_timeout: Duration,
     /// The largest frame on the sync stream, in bytes (see [`crate::codec`]).
     pub max_frame: usize,
+    /// Inbound connections from peers that are not members (see
+    /// [`Net::set_members`](crate::Net::set_members)), direct or relayed. The rest of
+    /// `max_established` stays free for members and for this node's own dials.
+    pub max_stranger_connections: u32,
+    /// Relays a node uses at once ([`NetConfig::relays`](crate::NetConfig::relays) plus
+    /// [`Net::add_relay`](crate::Net::add_relay)).
+    pub max_relays: usize,
+    /// How long a node waits before it asks a relay again after the relay refused a reservation,
+    /// could not be reached, or dropped the connection.
+    pub relay_retry: Duration,
+    /// Relay server: inbound connections from relay clients (strangers), on top of
+    /// `max_stranger_connections` and `max_established`, so that clients never take a member's slot.
+    pub relay_max_clients: u32,
+    /// Relay server: reservations held at once.
+    pub relay_max_reservations: usize,
+    /// Relay server: reservations of one peer at once.
+    pub relay_max_reservations_per_peer: usize,
+    /// Relay server: how long a reservation lasts; clients renew it before it ends.
+    pub relay_reservation_duration: Duration,
+    /// Relay server: circuits relayed at once.
+    pub relay_max_circuits: usize,
+    /// Relay server: circuits one peer takes part in at once (as source or destination).
+    pub relay_max_circuits_per_peer: usize,
+    /// Relay server: how long one circuit may last before the relay closes it.
+    pub relay_max_circuit_duration: Duration,
+    /// Relay server: bytes one circuit may carry (both directions together) before the relay
+    /// closes it.
+    pub relay_max_circuit_bytes: u64,
+    /// Relay server: reservation requests, and separately circuit requests, one IP address may
+    /// make in a burst (a token bucket of this size)…
+    pub relay_rate_burst_per_ip: u32,
+    /// …refilled by one token per this interval.
+    pub relay_rate_refill_per_ip: Duration,
+    /// AutoNAT: delay after start before the first reachability probe.
+    pub autonat_boot_delay: Duration,
+    /// AutoNAT: delay between probes while reachability is unknown or not yet certain.
+    pub autonat_retry_interval: Duration,
+    /// AutoNAT: delay between probes once reachability is certain.
+    pub autonat_refresh_interval: Duration,
+    /// AutoNAT server: dial-backs done for all peers per `autonat_throttle_period`.
+    pub autonat_max_probes: usize,
+    /// AutoNAT server: dial-backs done for one peer per `autonat_throttle_period`.
+    pub autonat_max_probes_per_peer: usize,
+    /// AutoNAT server: the period the two limits above count over.
+    pub autonat_throttle_period: Duration,
 }
 
 impl Default for Limits {
@@ -69,6 +115,67 @@ impl Default for Limits {
             // document. 16 MiB holds any note a person writes (attachments are not in documents)
             // and bounds what a peer can make us buffer per stream.
             max_frame: 16 * 1024 * 1024,
+            // A quarter of `max_established`: enough for the peers a node meets before the node
+            // layer knows them as members (a joiner with a fresh ticket, LAN neighbours, probes),
+            // while 96 slots stay free for members, so 200 strangers can never lock a member out.
+            max_stranger_connections: 32,
+            // One relay per organisation (or a public one) and a spare; each holds a connection
+            // and a renewed reservation, so more would cost without helping.
+            max_relays: 8,
+            // Long enough not to hammer a full or rate-limited relay (its per-IP bucket refills
+            // one token per `relay_rate_refill_per_ip`), short enough that a relay restart is
+            // noticed within a minute.
+            relay_retry: Duration::from_secs(30),
+            // A relay server holds one connection per reservation and one per circuit source:
+            // `relay_max_reservations` + `relay_max_circuits` + room for connections that only
+            // ask AutoNAT or are about to reserve. 256 fits in the file descriptors and memory of
+            // a small public box (each idle connection costs tens of KiB).
+            relay_max_clients: 256,
+            // An organisation's devices plus a few partner organisations: 128 reservations (an
+            // idle reservation is a connection with no traffic but pings).
+            relay_max_reservations: 128,
+            // A node reserves once per relay; a reconnect before the old connection is noticed
+            // dead makes a second. 4 covers that (libp2p's default) and stops one peer from
+            // holding the pool.
+            relay_max_reservations_per_peer: 4,
+            // libp2p's default; the client renews before it ends, so this only bounds how long a
+            // vanished client's slot stays taken when its connection is not noticed closed.
+            relay_reservation_duration: Duration::from_secs(60 * 60),
+            // Circuits are short-lived when hole punching works (seconds until the direct
+            // connection is up); when it fails (port-randomising NATs) they carry sync. 32 at
+            // once, each bounded in time and bytes below, is what a small box can forward.
+            relay_max_circuits: 32,
+            // Two members syncing with three others each through the relay, with a spare.
+            relay_max_circuits_per_peer: 4,
+            // When hole punching fails, sync runs over the circuit: 15 minutes lets a first sync
+            // of a large space finish; after that the nodes open a new circuit (and try hole
+            // punching again), so a stuck circuit does not hold a slot forever.
+            relay_max_circuit_duration: Duration::from_secs(15 * 60),
+            // A first sync of 10,000 notes moves about 30 MB; 64 MiB lets it finish over a
+            // circuit and bounds what one circuit costs the relay's bandwidth. (libp2p's default,
+            // 128 KiB, is meant for hole-punch signalling only.)
+            relay_max_circuit_bytes: 64 * 1024 * 1024,
+            // An organisation behind one NAT is one IP address: 64 lets all its devices reserve
+            // (or open circuits) at once after a restart…
+            relay_rate_burst_per_ip: 64,
+            // …and after that one more every 10 s (360 an hour) stops a flood from one address.
+            relay_rate_refill_per_ip: Duration::from_secs(10),
+            // Enough for the relay connections and the first identify exchanges to be up (a probe
+            // without a server waits a whole `autonat_retry_interval`).
+            autonat_boot_delay: Duration::from_secs(5),
+            // libp2p's default: a probe costs the server a dial, so not more often than this
+            // while unsure.
+            autonat_retry_interval: Duration::from_secs(90),
+            // libp2p's default: once sure, check again every 15 minutes (a laptop moves between
+            // networks; an inbound connection also counts as evidence in between).
+            autonat_refresh_interval: Duration::from_secs(15 * 60),
+            // A dial-back is a connection attempt from the server: 30 a minute bounds what a relay
+            // spends (and how much it can be used to send SYNs elsewhere)…
+            autonat_max_probes: 30,
+            // …and a node probes one server every `autonat_retry_interval` at most, so 3 a
+            // minute is plenty for one peer.
+            autonat_max_probes_per_peer: 3,
+            autonat_throttle_period: Duration::from_secs(60),
         }
     }
 }

@@ -11,35 +11,79 @@
 //! is full the task stops taking events from the swarm (back-pressure to the network) but keeps
 //! answering commands, so a caller that awaits a command while not reading events cannot deadlock
 //! it.
+//!
+//! # Behind NATs
+//!
+//! Two members behind different NATs meet through a relay and then, usually, directly:
+//!
+//! ```text
+//!  A (NAT) ──reserve──▶ relay ◀──dial circuit── B (NAT)      1. A holds a reservation; its circuit
+//!  A ◀════ relayed connection (Noise inside) ════▶ B            address …/p2p/RELAY/p2p-circuit/p2p/A
+//!  A ◀──── DCUtR: both dial at once (TCP, QUIC) ───▶ B          is a listen address
+//!  A ◀════════════ direct connection ══════════════▶ B      2. B dials it: `Connected { relayed }`
+//!                                                           3. hole punch: `HolePunch`, `PathChanged`
+//! ```
+//!
+//! - **AutoNAT (v1)** asks connected peers and the configured relays to dial us back
+//!   ([`Net::reachability`], [`NetEvent::Reachability`]); every node also answers such probes, within
+//!   [`Limits::autonat_max_probes`]. Only dialled-back addresses (and the operator's
+//!   [`NetConfig::external_addrs`], and UPnP mappings) are external addresses.
+//! - **Relay client**: while reachability is not `Public`, the node listens on a circuit of each
+//!   relay ([`NetConfig::relays`], [`Net::add_relay`]); libp2p renews the reservation before it ends.
+//!   A refused or lost reservation is reported in words ([`RelayState`]) and asked again after
+//!   [`Limits::relay_retry`]; once the node is `Public` it drops its reservations.
+//! - **Relay server** ([`NetConfig::relay_server`]): circuit relay v2 within the `relay_*` limits.
+//!   Circuits carry Noise-encrypted connections end to end; the relay sees peer ids and byte counts.
+//! - **DCUtR** upgrades a relayed connection to a direct one. Streams opened while a direct
+//!   connection exists go over it (see the `path` module); the relayed one closes once idle.
+//! - **Strangers**: inbound connections from peers outside [`Net::set_members`] are capped at
+//!   [`Limits::max_stranger_connections`] (a relay server's clients have their own budget,
+//!   [`Limits::relay_max_clients`]).
+//! - **UPnP** ([`NetConfig::upnp`], off by default) asks the LAN's router to map the listen ports.
+//!   Not tested here: no test network has an IGD gateway.
 
 use std::{
-    collections::{HashMap, VecDeque, hash_map::Entry},
+    collections::{HashMap, HashSet, VecDeque, hash_map::Entry},
     error::Error as StdError,
     fmt, io,
     net::{IpAddr, SocketAddr},
+    num::NonZeroU32,
     sync::Arc,
     time::Duration,
 };
 
 use futures::StreamExt as _;
 use libp2p::{
-    Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder,
+    Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder, autonat,
     connection_limits::{self, ConnectionLimits},
-    core::transport::{ListenerId, TransportError},
-    identify, mdns,
+    core::{
+        ConnectedPoint,
+        transport::{ListenerId, TransportError},
+    },
+    dcutr, identify, mdns,
     multiaddr::Protocol,
-    noise, ping,
+    noise, ping, relay,
     swarm::{
         ConnectionId, DialError, ListenError, NetworkBehaviour, SwarmEvent,
         behaviour::toggle::Toggle,
         dial_opts::{DialOpts, PeerCondition},
     },
-    tcp, yamux,
+    tcp, upnp, yamux,
 };
-use tokio::sync::{Semaphore, mpsc, oneshot};
-use tracing::{debug, warn};
+use tokio::{
+    sync::{Semaphore, mpsc, oneshot},
+    time::Instant,
+};
+use tracing::{debug, info, warn};
 
-use crate::{codec::FrameError, identity::keypair, limits::Limits};
+use crate::{
+    codec::FrameError,
+    gate::Gate,
+    identity::keypair,
+    limits::Limits,
+    nat::{ConnectionInfo, Reachability, RelayInfo, RelayState},
+    path::{Streams, peer_of, relay_address_of, relay_in_addr, without_peer},
+};
 
 /// The protocol of the sync stream.
 pub const SYNC_PROTOCOL: &str = "/tacit/sync/1";
@@ -59,6 +103,11 @@ const EVENT_CAPACITY: usize = 256;
 /// no more events from the swarm.
 const OUTBOX_CAPACITY: usize = 64;
 
+/// Inbound sync streams waiting for the swarm task to pass them on (libp2p-stream's own channel
+/// holds one; see the `path` module). 32 covers a burst of members reconnecting at once; beyond
+/// it a stream is dropped (the peer sees it reset and retries).
+const INBOUND_STREAM_QUEUE: usize = 32;
+
 /// `open_stream` calls in flight at once. Each holds a slot in libp2p-stream's queue of a
 /// connection; sync opens one stream per connection, so 32 is ample.
 const MAX_OPENING_STREAMS: usize = 32;
@@ -76,6 +125,21 @@ const MAX_ADDRS_PER_PEER: usize = 32;
 
 /// Peers whose addresses identify remembers for dialling by peer id (libp2p's default).
 const IDENTIFY_CACHE_SIZE: usize = 100;
+
+/// How often the swarm task looks for relays to ask (again). The retry delay itself is
+/// [`Limits::relay_retry`]; this only sets how late after it the retry may come.
+const RELAY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// AutoNAT: how long a dial-back request may take (libp2p's default; the dial-back itself is
+/// bounded by [`Limits::dial_timeout`]).
+const AUTONAT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// AutoNAT: a status is certain after this many probes agree (libp2p's default). A first answer
+/// already sets the status; confidence only stretches the delay to the next probe.
+const AUTONAT_CONFIDENCE_MAX: usize = 3;
+
+/// AutoNAT: addresses of one peer a server dials back (libp2p's default; a node has a handful).
+const AUTONAT_MAX_PEER_ADDRESSES: usize = 16;
 
 /// What the network layer reports.
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +189,14 @@ pub enum NetError {
     /// Reading or writing a frame failed.
     #[error(transparent)]
     Frame(#[from] FrameError),
+    /// A relay address cannot be used.
+    #[error("cannot use relay {addr}: {reason}")]
+    Relay {
+        /// The address given.
+        addr: Multiaddr,
+        /// Why, and what to do.
+        reason: String,
+    },
     /// The network task has stopped.
     #[error("the network has shut down")]
     Shutdown,
@@ -141,16 +213,40 @@ pub struct NetConfig {
     pub mdns: bool,
     /// Connection, stream and frame bounds.
     pub limits: Limits,
+    /// Serve circuit relay v2 (and answer AutoNAT probes, as every node does) for nodes behind
+    /// NATs, within the `relay_*` limits. A relay only forwards Noise-encrypted streams between
+    /// two peers: it learns their peer ids and traffic volume, never a space or a note. It needs
+    /// a public address in `external_addrs` (or one confirmed by AutoNAT) before it accepts
+    /// reservations.
+    pub relay_server: bool,
+    /// Relays to reserve a slot on while this node is not publicly reachable; each ends in
+    /// `/p2p/PEER` (e.g. `/ip4/203.0.113.10/tcp/4001/p2p/12D3Koo…`).
+    pub relays: Vec<Multiaddr>,
+    /// Addresses the operator declares public (e.g. the public IP and port of a host running a
+    /// relay); reported as external at once, without waiting for AutoNAT.
+    pub external_addrs: Vec<Multiaddr>,
+    /// AutoNAT: only probe with, and answer probes from, peers at global IP addresses. True for
+    /// real use (a LAN peer cannot tell whether we are reachable from the Internet); false in
+    /// tests whose "public" addresses are loopback or documentation ranges (203.0.113.0/24…).
+    pub autonat_only_global_ips: bool,
+    /// Ask the LAN's router over UPnP IGD to forward our listen ports. Off by default: most
+    /// organisations' routers have it off, and it opens ports without anyone seeing it.
+    pub upnp: bool,
 }
 
 impl NetConfig {
-    /// A configuration that does not listen, with mDNS off and the default limits.
+    /// A configuration that does not listen, with mDNS off, no relays and the default limits.
     pub fn new(secret: [u8; 32]) -> Self {
         Self {
             secret,
             listen: Vec::new(),
             mdns: false,
             limits: Limits::default(),
+            relay_server: false,
+            relays: Vec::new(),
+            external_addrs: Vec::new(),
+            autonat_only_global_ips: true,
+            upnp: false,
         }
     }
 }
@@ -162,6 +258,11 @@ impl fmt::Debug for NetConfig {
             .field("listen", &self.listen)
             .field("mdns", &self.mdns)
             .field("limits", &self.limits)
+            .field("relay_server", &self.relay_server)
+            .field("relays", &self.relays)
+            .field("external_addrs", &self.external_addrs)
+            .field("autonat_only_global_ips", &self.autonat_only_global_ips)
+            .field("upnp", &self.upnp)
             .finish()
     }
 }
@@ -183,6 +284,39 @@ pub enum NetEvent {
         addr: Multiaddr,
         /// Whether we dialled.
         outbound: bool,
+        /// The relay the connection goes through; `None` for a direct connection.
+        relayed: Option<PeerId>,
+    },
+    /// The best path to a connected peer changed: a direct connection came up next to a relayed
+    /// one (`relayed: None`, usually a hole punch), or the last direct one closed while a relayed
+    /// one remains (`relayed: Some(relay)`). Streams opened from now on use this path.
+    PathChanged {
+        /// The peer.
+        peer: PeerId,
+        /// The relay of the path; `None` when direct.
+        relayed: Option<PeerId>,
+    },
+    /// A hole punch (DCUtR) on a relayed connection ended.
+    HolePunch {
+        /// The peer.
+        peer: PeerId,
+        /// `Ok` when a direct connection came up; otherwise why not (the relayed connection
+        /// stays and keeps working).
+        result: Result<(), String>,
+    },
+    /// AutoNAT's verdict, or the confirmed external addresses, changed.
+    Reachability {
+        /// Whether this node can be dialled from outside.
+        reachability: Reachability,
+        /// Confirmed external addresses (never circuit addresses; see [`Net::external_addrs`]).
+        external_addrs: Vec<Multiaddr>,
+    },
+    /// A relay's reservation changed state (reserved, refused and why, unreachable and why).
+    Relay {
+        /// The relay.
+        relay: PeerId,
+        /// Its new state.
+        state: RelayState,
     },
     /// The last connection to a peer has closed.
     Disconnected {
@@ -248,7 +382,28 @@ enum Command {
         reply: oneshot::Sender<Result<(), NetError>>,
     },
     Connected {
-        reply: oneshot::Sender<Vec<(PeerId, Vec<Multiaddr>)>>,
+        reply: oneshot::Sender<Vec<(PeerId, Vec<ConnectionInfo>)>>,
+    },
+    SetMembers {
+        members: HashSet<PeerId>,
+        reply: oneshot::Sender<()>,
+    },
+    Strangers {
+        reply: oneshot::Sender<usize>,
+    },
+    AddRelay {
+        addr: Multiaddr,
+        reply: oneshot::Sender<Result<(), NetError>>,
+    },
+    RemoveRelay {
+        peer: PeerId,
+        reply: oneshot::Sender<bool>,
+    },
+    Relays {
+        reply: oneshot::Sender<Vec<RelayInfo>>,
+    },
+    Reachability {
+        reply: oneshot::Sender<(Reachability, Vec<Multiaddr>)>,
     },
     Disconnect {
         peer: PeerId,
@@ -265,18 +420,36 @@ impl Net {
     /// listen on …: address in use …"). The receiver yields [`NetEvent`]s, starting with
     /// `Listening`; read it steadily (see the module doc for what happens when it is not).
     pub async fn start(cfg: NetConfig) -> Result<(Net, mpsc::Receiver<NetEvent>), NetError> {
-        let NetConfig {
-            secret,
-            listen,
-            mdns: with_mdns,
-            limits,
-        } = cfg;
-        let keypair = keypair(secret).map_err(|e| NetError::Key(e.to_string()))?;
+        let keypair = keypair(cfg.secret).map_err(|e| NetError::Key(e.to_string()))?;
         let peer_id = keypair.public().to_peer_id();
-        let mut swarm = build_swarm(keypair, with_mdns, &limits)?;
+        let mut relays = Vec::new();
+        for addr in &cfg.relays {
+            relays.push(relay_target(addr, peer_id)?);
+        }
+        if relays.len() > cfg.limits.max_relays {
+            return Err(NetError::Setup(format!(
+                "{} relays configured, at most {} are used at once (Limits::max_relays); drop some",
+                relays.len(),
+                cfg.limits.max_relays
+            )));
+        }
+        if cfg.relay_server && cfg.external_addrs.is_empty() {
+            warn!(
+                "relay server without an external address: it accepts reservations only once \
+                 AutoNAT confirms a public address; give the host's public address to be sure"
+            );
+        }
+        let (inbound, incoming) = mpsc::channel(INBOUND_STREAM_QUEUE);
+        let mut swarm = build_swarm(keypair, &cfg, inbound)?;
+        let NetConfig {
+            listen,
+            limits,
+            external_addrs,
+            ..
+        } = cfg;
 
-        let mut control = swarm.behaviour().stream.new_control();
-        let incoming = control
+        let mut control = swarm.behaviour().stream.inner().new_control();
+        let accepting = control
             .accept(StreamProtocol::new(SYNC_PROTOCOL))
             .map_err(|e| NetError::Setup(format!("registering {SYNC_PROTOCOL}: {e}")))?;
 
@@ -305,11 +478,25 @@ impl Net {
             events_open: true,
             outbox: VecDeque::new(),
             incoming,
+            _accepting: accepting,
             dials: HashMap::new(),
             peer_waiters: HashMap::new(),
             connections: HashMap::new(),
+            relays: HashMap::new(),
+            relay_retry: limits.relay_retry,
+            max_relays: limits.max_relays,
+            reported: (Reachability::Unknown, Vec::new()),
         };
         task.await_listeners(waiting).await?;
+        // After the listeners are bound, so that dials to relays reuse the listen port (a NAT
+        // then maps the same port for every peer, which hole punching needs).
+        for addr in external_addrs {
+            task.swarm.add_external_address(without_peer(&addr));
+        }
+        for (peer, addr) in relays {
+            task.add_relay(peer, addr);
+        }
+        task.check_reachability();
         tokio::spawn(task.run());
 
         let net = Net {
@@ -330,7 +517,9 @@ impl Net {
         self.inner.peer_id
     }
 
-    /// The addresses the listeners have bound (empty after shutdown).
+    /// The addresses the listeners have bound (empty after shutdown), circuit addresses
+    /// (`…/p2p/RELAY/p2p-circuit`) of reserved relays included: those are listen addresses too,
+    /// and each is also reported as [`NetEvent::Listening`].
     pub async fn listen_addrs(&self) -> Vec<Multiaddr> {
         self.request(|reply| Command::ListenAddrs { reply })
             .await
@@ -364,9 +553,69 @@ impl Net {
         }
     }
 
-    /// The connected peers with the remote address of each of their connections.
-    pub async fn connected(&self) -> Vec<(PeerId, Vec<Multiaddr>)> {
+    /// The connected peers with each of their connections: the remote address and whether it is
+    /// direct or through which relay.
+    pub async fn connected(&self) -> Vec<(PeerId, Vec<ConnectionInfo>)> {
         self.request(|reply| Command::Connected { reply })
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Sets the peers that are members of this node's spaces. Inbound connections from any other
+    /// peer are capped at [`Limits::max_stranger_connections`], so strangers can never take the
+    /// slots of members. The node layer calls this whenever memberships change; until the first
+    /// call every peer is a stranger.
+    pub async fn set_members(&self, members: HashSet<PeerId>) {
+        let _ = self
+            .request(|reply| Command::SetMembers { members, reply })
+            .await;
+    }
+
+    /// The inbound connections of peers that are not members, now.
+    pub async fn stranger_connections(&self) -> usize {
+        self.request(|reply| Command::Strangers { reply })
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Whether this node can be dialled from outside, as AutoNAT last found.
+    pub async fn reachability(&self) -> Reachability {
+        self.request(|reply| Command::Reachability { reply })
+            .await
+            .map(|(r, _)| r)
+            .unwrap_or_default()
+    }
+
+    /// The confirmed external addresses: those AutoNAT had dialled back, those UPnP mapped, and
+    /// those given in [`NetConfig::external_addrs`]. Circuit addresses are not among them (see
+    /// [`Net::listen_addrs`] and [`Net::relays`]).
+    pub async fn external_addrs(&self) -> Vec<Multiaddr> {
+        self.request(|reply| Command::Reachability { reply })
+            .await
+            .map(|(_, a)| a)
+            .unwrap_or_default()
+    }
+
+    /// Uses one more relay (`…/p2p/PEER`): a slot is reserved on it while this node is not
+    /// publicly reachable. Returns once registered; the reservation's progress comes as
+    /// [`NetEvent::Relay`] and in [`Net::relays`]. Adding a relay already used replaces its
+    /// address.
+    pub async fn add_relay(&self, addr: Multiaddr) -> Result<(), NetError> {
+        self.request(|reply| Command::AddRelay { addr, reply })
+            .await?
+    }
+
+    /// Stops using a relay: its reservation is dropped (the connection to it closes when idle).
+    /// Returns whether it was in use.
+    pub async fn remove_relay(&self, peer: PeerId) -> bool {
+        self.request(|reply| Command::RemoveRelay { peer, reply })
+            .await
+            .unwrap_or(false)
+    }
+
+    /// The relays in use and where each reservation stands.
+    pub async fn relays(&self) -> Vec<RelayInfo> {
+        self.request(|reply| Command::Relays { reply })
             .await
             .unwrap_or_default()
     }
@@ -379,7 +628,8 @@ impl Net {
     }
 
     /// Opens a [`SYNC_PROTOCOL`] stream to `peer`, dialling it first if not connected (at addresses
-    /// libp2p knows from identify or mDNS).
+    /// libp2p knows from identify or mDNS). When the peer has a direct connection the stream goes
+    /// over it, never over a relayed one (see the `path` module); otherwise over a relayed one.
     pub async fn open_stream(&self, peer: PeerId) -> Result<libp2p::Stream, NetError> {
         if self.inner.commands.is_closed() {
             return Err(NetError::Shutdown);
@@ -427,42 +677,104 @@ impl Net {
     }
 }
 
-/// The protocols of a node. `limits` comes first: the derived behaviour asks its parts in field
-/// order, and a connection the limits refuse must be refused before libp2p-stream attaches its
-/// state to it.
+/// The protocols of a node. `limits` and `gate` come first: the derived behaviour asks its parts
+/// in field order, and a connection they refuse must be refused before the others (libp2p-stream,
+/// the relay, AutoNAT) attach state to it.
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     limits: connection_limits::Behaviour,
+    gate: Gate,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     mdns: Toggle<mdns::tokio::Behaviour>,
-    stream: libp2p_stream::Behaviour,
+    relay_client: relay::client::Behaviour,
+    relay: Toggle<relay::Behaviour>,
+    dcutr: dcutr::Behaviour,
+    autonat: autonat::v1::Behaviour,
+    upnp: Toggle<upnp::tokio::Behaviour>,
+    stream: Streams,
+}
+
+/// Circuit relay v2 server settings from the limits.
+fn relay_config(limits: &Limits) -> relay::Config {
+    let burst = NonZeroU32::new(limits.relay_rate_burst_per_ip).unwrap_or(NonZeroU32::MIN);
+    relay::Config {
+        max_reservations: limits.relay_max_reservations,
+        max_reservations_per_peer: limits.relay_max_reservations_per_peer,
+        reservation_duration: limits.relay_reservation_duration,
+        reservation_rate_limiters: Vec::new(),
+        max_circuits: limits.relay_max_circuits,
+        max_circuits_per_peer: limits.relay_max_circuits_per_peer,
+        max_circuit_duration: limits.relay_max_circuit_duration,
+        max_circuit_bytes: limits.relay_max_circuit_bytes,
+        circuit_src_rate_limiters: Vec::new(),
+    }
+    .reservation_rate_per_ip(burst, limits.relay_rate_refill_per_ip)
+    .circuit_src_per_ip(burst, limits.relay_rate_refill_per_ip)
+}
+
+/// AutoNAT v1. libp2p 0.57 also has v2, but its client tests each address once and never again
+/// (a failed address stays failed, a confirmed one is never re-checked, expired addresses are
+/// ignored), gives no overall verdict, and its server has no configurable rate limits. v1 keeps a
+/// verdict with a confidence, probes again on a schedule (so a laptop that moves between networks
+/// notices), and bounds the dial-backs a server does. v1's old weakness, a false "public" when the
+/// dial-back reused the hole-punched port, is gone in 0.57: its server dials back from a new port
+/// and never to circuit addresses.
+fn autonat_config(limits: &Limits, only_global_ips: bool) -> autonat::v1::Config {
+    autonat::v1::Config {
+        timeout: AUTONAT_TIMEOUT,
+        boot_delay: limits.autonat_boot_delay,
+        refresh_interval: limits.autonat_refresh_interval,
+        retry_interval: limits.autonat_retry_interval,
+        throttle_server_period: limits.autonat_retry_interval,
+        use_connected: true,
+        confidence_max: AUTONAT_CONFIDENCE_MAX,
+        max_peer_addresses: AUTONAT_MAX_PEER_ADDRESSES,
+        throttle_clients_global_max: limits.autonat_max_probes,
+        throttle_clients_peer_max: limits.autonat_max_probes_per_peer,
+        throttle_clients_period: limits.autonat_throttle_period,
+        only_global_ips,
+    }
 }
 
 fn build_swarm(
     keypair: libp2p::identity::Keypair,
-    with_mdns: bool,
-    limits: &Limits,
+    cfg: &NetConfig,
+    inbound: mpsc::Sender<(PeerId, libp2p::Stream)>,
 ) -> Result<Swarm<Behaviour>, NetError> {
+    let limits = &cfg.limits;
     let peer_id = keypair.public().to_peer_id();
-    let mdns = if with_mdns {
+    let mdns = if cfg.mdns {
         let behaviour = mdns::tokio::Behaviour::new(mdns::Config::default(), peer_id)
             .map_err(|e| NetError::Setup(format!("cannot start mDNS: {e}")))?;
         Some(behaviour)
     } else {
         None
     };
+    // A relay server's clients get their own budget on top of the member slots.
+    let relay_clients = if cfg.relay_server {
+        limits.relay_max_clients
+    } else {
+        0
+    };
     let connection_limits = ConnectionLimits::default()
-        .with_max_established(Some(limits.max_established))
+        .with_max_established(Some(limits.max_established.saturating_add(relay_clients)))
         .with_max_established_per_peer(Some(limits.max_established_per_peer))
         .with_max_pending_incoming(Some(limits.max_pending_incoming))
         .with_max_pending_outgoing(Some(limits.max_pending_outgoing));
+    let max_strangers = limits
+        .max_stranger_connections
+        .saturating_add(relay_clients);
     let mut yamux_config = yamux::Config::default();
     yamux_config.set_max_num_streams(limits.max_streams_per_connection as usize);
+    let relayed_yamux = yamux_config.clone();
     let max_streams = limits.max_streams_per_connection;
     let idle = limits.idle_timeout;
     let negotiating = limits.max_negotiating_inbound_streams;
     let agent = format!("tacit/{}", env!("CARGO_PKG_VERSION"));
+    let relay_server = cfg.relay_server.then(|| relay_config(limits));
+    let autonat = autonat_config(limits, cfg.autonat_only_global_ips);
+    let with_upnp = cfg.upnp;
 
     let builder = SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
@@ -475,9 +787,15 @@ fn build_swarm(
         .with_quic_config(|mut c| {
             c.max_concurrent_stream_limit = max_streams;
             c
-        });
-    let Ok(builder) = builder.with_behaviour(|key| Behaviour {
+        })
+        // Circuits are upgraded with Noise end to end: the relay sees ciphertext only.
+        .with_relay_client(noise::Config::new, move || relayed_yamux)
+        .map_err(|e| {
+            NetError::Setup(format!("cannot set up Noise for relayed connections: {e}"))
+        })?;
+    let Ok(builder) = builder.with_behaviour(|key, relay_client| Behaviour {
         limits: connection_limits::Behaviour::new(connection_limits),
+        gate: Gate::new(max_strangers),
         identify: identify::Behaviour::new(
             identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), key.public())
                 .with_agent_version(agent)
@@ -488,7 +806,16 @@ fn build_swarm(
         // connection (see `on_behaviour_event`), which is how a dead TCP connection is noticed.
         ping: ping::Behaviour::new(ping::Config::new()),
         mdns: Toggle::from(mdns),
-        stream: libp2p_stream::Behaviour::new(),
+        relay_client,
+        relay: Toggle::from(relay_server.map(|c| relay::Behaviour::new(peer_id, c))),
+        dcutr: dcutr::Behaviour::new(peer_id),
+        autonat: autonat::v1::Behaviour::new(peer_id, autonat),
+        upnp: Toggle::from(with_upnp.then(upnp::tokio::Behaviour::default)),
+        stream: Streams::new(
+            libp2p_stream::Behaviour::new(),
+            StreamProtocol::new(SYNC_PROTOCOL),
+            inbound,
+        ),
     });
     Ok(builder
         .with_swarm_config(|c| {
@@ -497,6 +824,26 @@ fn build_swarm(
         })
         .with_connection_timeout(limits.dial_timeout)
         .build())
+}
+
+/// Checks a relay address (`…/p2p/PEER`, not a circuit, not this node) and splits off its peer.
+fn relay_target(addr: &Multiaddr, local: PeerId) -> Result<(PeerId, Multiaddr), NetError> {
+    let error = |reason: &str| NetError::Relay {
+        addr: addr.clone(),
+        reason: reason.to_owned(),
+    };
+    if addr.iter().any(|p| p == Protocol::P2pCircuit) {
+        return Err(error(
+            "that is a circuit address; give the relay's own address, e.g. /ip4/203.0.113.10/tcp/4001/p2p/RELAY_PEER_ID",
+        ));
+    }
+    let peer = peer_of(addr).ok_or_else(|| {
+        error("a relay address must end in /p2p/RELAY_PEER_ID (the peer id the relay prints at start)")
+    })?;
+    if peer == local {
+        return Err(error("that is this node itself"));
+    }
+    Ok((peer, addr.clone()))
 }
 
 /// Makes "address in use" a clear error before libp2p binds. libp2p's TCP listeners set
@@ -654,15 +1001,40 @@ struct Task {
     events_open: bool,
     /// Events waiting for room in `events` (at most `OUTBOX_CAPACITY` plus one swarm event's worth).
     outbox: VecDeque<NetEvent>,
-    incoming: libp2p_stream::IncomingStreams,
+    /// Inbound sync streams, taken by each connection's handler (see the `path` module).
+    incoming: mpsc::Receiver<(PeerId, libp2p::Stream)>,
+    /// Keeps [`SYNC_PROTOCOL`] registered with libp2p-stream, which announces it and negotiates
+    /// it; the streams themselves arrive in `incoming`.
+    _accepting: libp2p_stream::IncomingStreams,
     /// `Net::dial` calls waiting for their connection. Bounded by `max_pending_outgoing`: the
     /// connection limits refuse further dials at once, and every dial ends in an established
     /// connection or an error within the connection timeout.
     dials: HashMap<ConnectionId, (Multiaddr, oneshot::Sender<Result<PeerId, NetError>>)>,
     /// `Net::dial_peer` calls waiting for any connection to their peer (closed senders pruned).
     peer_waiters: HashMap<PeerId, Vec<oneshot::Sender<Result<(), NetError>>>>,
-    /// The remote address of every established connection (bounded by `max_established`).
-    connections: HashMap<PeerId, HashMap<ConnectionId, Multiaddr>>,
+    /// Every established connection (bounded by the connection limits).
+    connections: HashMap<PeerId, HashMap<ConnectionId, ConnectionInfo>>,
+    /// The relays in use (at most `max_relays`).
+    relays: HashMap<PeerId, RelaySlot>,
+    /// [`Limits::relay_retry`].
+    relay_retry: Duration,
+    /// [`Limits::max_relays`].
+    max_relays: usize,
+    /// The reachability and external addresses last reported in [`NetEvent::Reachability`].
+    reported: (Reachability, Vec<Multiaddr>),
+}
+
+/// A relay in use and its reservation.
+struct RelaySlot {
+    /// The relay's address, ending in `/p2p/RELAY`.
+    addr: Multiaddr,
+    /// The circuit listener while a reservation is asked for or held.
+    listener: Option<ListenerId>,
+    state: RelayState,
+    /// When to ask again after a refusal or a lost connection.
+    retry_at: Option<Instant>,
+    /// The last dial error to the relay, to say why its listener closed.
+    last_error: Option<String>,
 }
 
 impl Task {
@@ -730,9 +1102,12 @@ impl Task {
     }
 
     async fn run(mut self) {
+        let mut relay_check = tokio::time::interval(RELAY_CHECK_INTERVAL);
+        relay_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let shutdown_reply = loop {
             let outbox_has_room = self.outbox.len() < OUTBOX_CAPACITY;
             tokio::select! {
+                _ = relay_check.tick(), if !self.relays.is_empty() => self.reconcile_relays(),
                 command = self.commands.recv() => match command {
                     Some(Command::Shutdown { reply }) => break Some(reply),
                     Some(command) => self.on_command(command),
@@ -753,7 +1128,7 @@ impl Task {
                     }
                 },
                 event = self.swarm.select_next_some(), if outbox_has_room => self.on_swarm_event(event),
-                Some((peer, stream)) = self.incoming.next(), if outbox_has_room => {
+                Some((peer, stream)) = self.incoming.recv(), if outbox_has_room => {
                     debug!(%peer, "inbound sync stream");
                     self.emit(NetEvent::IncomingStream { peer, stream });
                 }
@@ -854,6 +1229,59 @@ impl Task {
                     .collect();
                 let _ = reply.send(list);
             }
+            Command::SetMembers { members, reply } => {
+                debug!(members = members.len(), "member set changed");
+                self.swarm.behaviour_mut().gate.set_members(members);
+                let _ = reply.send(());
+            }
+            Command::Strangers { reply } => {
+                let _ = reply.send(self.swarm.behaviour().gate.strangers());
+            }
+            Command::AddRelay { addr, reply } => {
+                let result = relay_target(&addr, *self.swarm.local_peer_id()).and_then(|(peer, addr)| {
+                    if !self.relays.contains_key(&peer) && self.relays.len() >= self.max_relays {
+                        return Err(NetError::Relay {
+                            addr,
+                            reason: format!(
+                                "already {} relays in use (Limits::max_relays); remove one first",
+                                self.max_relays
+                            ),
+                        });
+                    }
+                    self.add_relay(peer, addr);
+                    Ok(())
+                });
+                let _ = reply.send(result);
+            }
+            Command::RemoveRelay { peer, reply } => {
+                let found = match self.relays.remove(&peer) {
+                    Some(slot) => {
+                        if let Some(listener) = slot.listener {
+                            self.swarm.remove_listener(listener);
+                        }
+                        self.swarm.behaviour_mut().autonat.remove_server(&peer);
+                        true
+                    }
+                    None => false,
+                };
+                let _ = reply.send(found);
+            }
+            Command::Relays { reply } => {
+                let mut list: Vec<RelayInfo> = self
+                    .relays
+                    .iter()
+                    .map(|(peer, slot)| RelayInfo {
+                        peer: *peer,
+                        addr: slot.addr.clone(),
+                        state: slot.state.clone(),
+                    })
+                    .collect();
+                list.sort_by_key(|r| r.peer);
+                let _ = reply.send(list);
+            }
+            Command::Reachability { reply } => {
+                let _ = reply.send((self.reachability(), self.external_addrs()));
+            }
             Command::Disconnect { peer, reply } => {
                 let _ = self.swarm.disconnect_peer_id(peer);
                 let _ = reply.send(());
@@ -877,11 +1305,18 @@ impl Task {
             } => {
                 let addr = endpoint.get_remote_address().clone();
                 let outbound = endpoint.is_dialer();
-                debug!(peer = %peer_id, %addr, outbound, "connection established");
-                self.connections
-                    .entry(peer_id)
-                    .or_default()
-                    .insert(connection_id, addr.clone());
+                let relayed = self.relay_of(&endpoint);
+                debug!(peer = %peer_id, %addr, outbound, ?relayed, "connection established");
+                let before = self.path(&peer_id);
+                self.connections.entry(peer_id).or_default().insert(
+                    connection_id,
+                    ConnectionInfo {
+                        addr: addr.clone(),
+                        relayed,
+                        outbound,
+                    },
+                );
+                self.path_changed(peer_id, before);
                 if let Some((_, reply)) = self.dials.remove(&connection_id) {
                     let _ = reply.send(Ok(peer_id));
                 }
@@ -893,6 +1328,7 @@ impl Task {
                         peer: peer_id,
                         addr,
                         outbound,
+                        relayed,
                     });
                 }
             }
@@ -904,12 +1340,14 @@ impl Task {
                 ..
             } => {
                 debug!(peer = %peer_id, cause = ?cause.map(|c| c.to_string()), "connection closed");
+                let before = self.path(&peer_id);
                 if let Entry::Occupied(mut conns) = self.connections.entry(peer_id) {
                     conns.get_mut().remove(&connection_id);
                     if conns.get().is_empty() {
                         conns.remove();
                     }
                 }
+                self.path_changed(peer_id, before);
                 if num_established == 0 {
                     self.emit(NetEvent::Disconnected { peer: peer_id });
                 }
@@ -921,6 +1359,9 @@ impl Task {
             } => {
                 let reason = dial_reason(&error);
                 debug!(peer = ?peer_id, %reason, "dial failed");
+                if let Some(slot) = peer_id.and_then(|p| self.relays.get_mut(&p)) {
+                    slot.last_error = Some(reason.clone());
+                }
                 if let Some((addr, reply)) = self.dials.remove(&connection_id) {
                     let _ = reply.send(Err(NetError::Dial {
                         target: addr.to_string(),
@@ -946,19 +1387,50 @@ impl Task {
             } => {
                 debug!(from = %send_back_addr, peer = ?peer_id, reason = %listen_error_reason(&error), "inbound connection failed");
             }
-            SwarmEvent::NewListenAddr { address, .. } => {
+            SwarmEvent::NewListenAddr {
+                address,
+                listener_id,
+            } => {
                 debug!(%address, "listening");
+                if let Some(relay) = self.relay_of_listener(listener_id) {
+                    info!(%relay, circuit = %address, "relay reservation accepted");
+                    if let Some(slot) = self.relays.get_mut(&relay) {
+                        slot.last_error = None;
+                    }
+                    self.set_relay_state(
+                        relay,
+                        RelayState::Reserved {
+                            circuit_addr: address.clone(),
+                        },
+                    );
+                }
                 self.emit(NetEvent::Listening { addr: address });
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => {
                 debug!(%address, "listen address expired");
             }
             SwarmEvent::ListenerClosed {
-                addresses, reason, ..
-            } => match reason {
-                Ok(()) => debug!(?addresses, "listener closed"),
-                Err(e) => warn!(?addresses, error = %e, "listener failed"),
-            },
+                addresses,
+                reason,
+                listener_id,
+            } => {
+                if let Some(relay) = self.relay_of_listener(listener_id) {
+                    self.on_relay_listener_closed(relay, reason);
+                    return;
+                }
+                match reason {
+                    Ok(()) => debug!(?addresses, "listener closed"),
+                    Err(e) => warn!(?addresses, error = %e, "listener failed"),
+                }
+            }
+            SwarmEvent::ExternalAddrConfirmed { address } => {
+                debug!(%address, "external address confirmed");
+                self.check_reachability();
+            }
+            SwarmEvent::ExternalAddrExpired { address } => {
+                debug!(%address, "external address expired");
+                self.check_reachability();
+            }
             SwarmEvent::ListenerError { error, .. } => {
                 warn!(error = %error, "listener error");
             }
@@ -1017,8 +1489,295 @@ impl Task {
             BehaviourEvent::Mdns(mdns::Event::Expired(gone)) => {
                 debug!(?gone, "mDNS records expired");
             }
-            BehaviourEvent::Limits(never) => match never {},
+            BehaviourEvent::Limits(never) | BehaviourEvent::Gate(never) => match never {},
             BehaviourEvent::Stream(()) => {}
+            BehaviourEvent::RelayClient(event) => debug!(?event, "relay client"),
+            BehaviourEvent::Relay(event) => debug!(?event, "relay server"),
+            BehaviourEvent::Dcutr(dcutr::Event {
+                remote_peer_id,
+                result,
+            }) => {
+                let result = result.map(|_| ()).map_err(|e| error_chain(&e));
+                match &result {
+                    Ok(()) => {
+                        info!(peer = %remote_peer_id, "hole punch succeeded: direct connection")
+                    }
+                    Err(e) => {
+                        info!(peer = %remote_peer_id, error = %e, "hole punch failed; staying relayed")
+                    }
+                }
+                self.emit(NetEvent::HolePunch {
+                    peer: remote_peer_id,
+                    result,
+                });
+            }
+            BehaviourEvent::Autonat(autonat::v1::Event::StatusChanged { old, new }) => {
+                info!(?old, ?new, "reachability changed");
+                self.check_reachability();
+            }
+            BehaviourEvent::Autonat(event) => debug!(?event, "autonat"),
+            BehaviourEvent::Upnp(event) => match event {
+                upnp::Event::GatewayNotFound => info!("no UPnP gateway on this network"),
+                upnp::Event::NonRoutableGateway => {
+                    info!("the UPnP gateway is itself behind a NAT; port mapping does not help")
+                }
+                other => info!(event = ?other, "UPnP"),
+            },
         }
     }
+
+    /// Whether this node can be dialled from outside, as AutoNAT last found.
+    fn reachability(&self) -> Reachability {
+        match self.swarm.behaviour().autonat.nat_status() {
+            autonat::v1::NatStatus::Public(_) => Reachability::Public,
+            autonat::v1::NatStatus::Private => Reachability::Private,
+            autonat::v1::NatStatus::Unknown => Reachability::Unknown,
+        }
+    }
+
+    /// Confirmed external addresses without `/p2p/…`, circuit addresses left out (they are
+    /// reported per relay).
+    fn external_addrs(&self) -> Vec<Multiaddr> {
+        let mut addrs: Vec<Multiaddr> = Vec::new();
+        for addr in self.swarm.external_addresses() {
+            let addr = without_peer(addr);
+            if !addr.iter().any(|p| p == Protocol::P2pCircuit) && !addrs.contains(&addr) {
+                addrs.push(addr);
+            }
+        }
+        addrs
+    }
+
+    /// Reports reachability if it changed, and reserves on relays or drops reservations to
+    /// match.
+    fn check_reachability(&mut self) {
+        let now = (self.reachability(), self.external_addrs());
+        if now != self.reported {
+            self.reported = now.clone();
+            self.emit(NetEvent::Reachability {
+                reachability: now.0,
+                external_addrs: now.1,
+            });
+        }
+        self.reconcile_relays();
+    }
+
+    fn add_relay(&mut self, peer: PeerId, addr: Multiaddr) {
+        if let Some(old) = self.relays.remove(&peer)
+            && let Some(listener) = old.listener
+        {
+            self.swarm.remove_listener(listener);
+        }
+        // The relay also answers AutoNAT probes: a node that knows only the relay learns its
+        // reachability from it.
+        self.swarm
+            .behaviour_mut()
+            .autonat
+            .add_server(peer, Some(without_peer(&addr)));
+        self.relays.insert(
+            peer,
+            RelaySlot {
+                addr,
+                listener: None,
+                state: RelayState::Pending,
+                retry_at: None,
+                last_error: None,
+            },
+        );
+        self.reconcile_relays();
+    }
+
+    /// Asks relays for a slot while this node is not publicly reachable (those not asked yet,
+    /// and those whose retry time has come), and gives the slots up once it is.
+    fn reconcile_relays(&mut self) {
+        let wanted = self.reachability() != Reachability::Public;
+        let now = Instant::now();
+        let peers: Vec<PeerId> = self.relays.keys().copied().collect();
+        for peer in peers {
+            let Some(slot) = self.relays.get_mut(&peer) else {
+                continue;
+            };
+            if wanted {
+                if slot.listener.is_some() || slot.retry_at.is_some_and(|t| t > now) {
+                    continue;
+                }
+                let circuit = slot.addr.clone().with(Protocol::P2pCircuit);
+                match self.swarm.listen_on(circuit) {
+                    Ok(listener) => {
+                        debug!(relay = %peer, "asking the relay for a reservation");
+                        slot.listener = Some(listener);
+                        slot.retry_at = None;
+                        self.set_relay_state(peer, RelayState::Pending);
+                    }
+                    Err(e) => {
+                        slot.retry_at = Some(now + self.relay_retry);
+                        let reason = listen_reason(&e);
+                        self.set_relay_state(peer, RelayState::Unreachable { reason });
+                    }
+                }
+            } else if slot.state != RelayState::NotNeeded {
+                slot.retry_at = None;
+                if let Some(listener) = slot.listener.take() {
+                    self.swarm.remove_listener(listener);
+                }
+                self.set_relay_state(peer, RelayState::NotNeeded);
+            }
+        }
+    }
+
+    fn set_relay_state(&mut self, relay: PeerId, state: RelayState) {
+        let Some(slot) = self.relays.get_mut(&relay) else {
+            return;
+        };
+        if slot.state != state {
+            slot.state = state.clone();
+            self.emit(NetEvent::Relay { relay, state });
+        }
+    }
+
+    fn relay_of_listener(&self, listener: ListenerId) -> Option<PeerId> {
+        self.relays
+            .iter()
+            .find(|(_, slot)| slot.listener == Some(listener))
+            .map(|(peer, _)| *peer)
+    }
+
+    fn on_relay_listener_closed(&mut self, relay: PeerId, reason: Result<(), io::Error>) {
+        let retry = self.relay_retry;
+        let Some(slot) = self.relays.get_mut(&relay) else {
+            return;
+        };
+        slot.listener = None;
+        slot.retry_at = Some(Instant::now() + retry);
+        let last_error = slot.last_error.take();
+        let state = match reason {
+            Err(e) => relay_refusal(&e, retry),
+            Ok(()) => RelayState::Unreachable {
+                reason: match last_error {
+                    Some(e) => format!("cannot connect to the relay: {e}"),
+                    None => "the connection to the relay closed".to_owned(),
+                },
+            },
+        };
+        warn!(%relay, ?state, "relay reservation lost");
+        self.set_relay_state(relay, state);
+    }
+
+    /// The path to `peer` now: `None` when not connected, `Some(None)` when it has a direct
+    /// connection, `Some(Some(relay))` when only relayed ones.
+    fn path(&self, peer: &PeerId) -> Option<Option<PeerId>> {
+        let conns = self.connections.get(peer)?;
+        if conns.values().any(|c| c.relayed.is_none()) {
+            return Some(None);
+        }
+        Some(conns.values().filter_map(|c| c.relayed).min())
+    }
+
+    fn path_changed(&mut self, peer: PeerId, before: Option<Option<PeerId>>) {
+        if let (Some(before), Some(now)) = (before, self.path(&peer))
+            && before != now
+        {
+            info!(%peer, relayed = ?now, "path changed");
+            self.emit(NetEvent::PathChanged { peer, relayed: now });
+        }
+    }
+
+    /// The relay a connection goes through, `None` for a direct one. A dialled circuit names its
+    /// relay (`…/p2p/RELAY/p2p-circuit/…`); an inbound one only has the relay's address, which is
+    /// the remote address of our own connection to that relay.
+    fn relay_of(&self, endpoint: &ConnectedPoint) -> Option<PeerId> {
+        if !endpoint.is_relayed() {
+            return None;
+        }
+        let (local, remote) = match endpoint {
+            ConnectedPoint::Dialer { address, .. } => (None, address),
+            ConnectedPoint::Listener {
+                local_addr,
+                send_back_addr,
+            } => (Some(local_addr), send_back_addr),
+        };
+        if let Some(relay) = relay_in_addr(remote).or_else(|| local.and_then(relay_in_addr)) {
+            return Some(relay);
+        }
+        let relay_addr = relay_address_of(local.unwrap_or(remote));
+        let found = self
+            .connections
+            .iter()
+            .find(|(_, conns)| {
+                conns
+                    .values()
+                    .any(|c| c.relayed.is_none() && without_peer(&c.addr) == relay_addr)
+            })
+            .map(|(peer, _)| *peer)
+            .or_else(|| {
+                self.relays
+                    .iter()
+                    .find(|(_, slot)| without_peer(&slot.addr) == relay_addr)
+                    .map(|(peer, _)| *peer)
+            })
+            .or_else(|| self.relays.keys().min().copied());
+        if found.is_none() {
+            warn!(?endpoint, "relayed connection through an unknown relay");
+        }
+        Some(found.unwrap_or(*self.swarm.local_peer_id()))
+    }
+}
+
+/// A relay's refusal (the circuit listener closed with an error) in words.
+fn relay_refusal(e: &io::Error, retry: Duration) -> RelayState {
+    use relay::outbound::hop::{ProtocolViolation, ReserveError};
+    let again = format!("asking again in {} s", retry.as_secs());
+    match find_in_chain::<ReserveError>(e) {
+        Some(ReserveError::ResourceLimitExceeded) => RelayState::Refused {
+            reason: format!(
+                "the relay is full or rate-limited (resource limit exceeded: it holds all the \
+                 reservations its limits allow, or this IP address asked too often); {again}, or \
+                 use another relay"
+            ),
+        },
+        Some(ReserveError::Refused) => RelayState::Refused {
+            reason: format!(
+                "the relay refused the reservation (it does not serve this peer); {again}, or ask \
+                 its operator"
+            ),
+        },
+        Some(ReserveError::Unsupported) => RelayState::Refused {
+            reason: format!(
+                "the peer does not serve relay reservations: it is not a relay server, or it has \
+                 no public address yet (start it as a relay with its public address); {again}"
+            ),
+        },
+        Some(ReserveError::Protocol(ProtocolViolation::NoAddressesInReservation)) => {
+            RelayState::Refused {
+                reason: format!(
+                    "the relay has no public address to offer (start it with its public \
+                     address); {again}"
+                ),
+            }
+        }
+        Some(other) => RelayState::Unreachable {
+            reason: format!("the reservation failed: {}; {again}", error_chain(other)),
+        },
+        None => RelayState::Unreachable {
+            reason: format!("{}; {again}", error_chain(e)),
+        },
+    }
+}
+
+/// The first error of type `T` in `e`'s chain, looking inside `io::Error`s too (libp2p wraps
+/// transport errors in them).
+fn find_in_chain<'a, T: StdError + 'static>(e: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut current = Some(e);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        if let Some(inner) = e.downcast_ref::<io::Error>().and_then(|io| io.get_ref())
+            && let Some(found) = find_in_chain::<T>(inner)
+        {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
 }

@@ -5,8 +5,8 @@ use std::{future::Future, time::Duration};
 use anyhow::{Context as _, Result, bail};
 use tacit_core::DeviceKey;
 use tacit_net::{
-    Limits, Multiaddr, Net, NetConfig, NetError, NetEvent, PeerId, codec::Framed, member_of,
-    peer_id_of,
+    ConnectionInfo, Limits, Multiaddr, Net, NetConfig, NetError, NetEvent, PeerId, codec::Framed,
+    member_of, peer_id_of,
 };
 use tokio::sync::mpsc::Receiver;
 
@@ -27,6 +27,10 @@ fn config(listen: &[&str]) -> NetConfig {
 }
 
 async fn start(listen: &[&str]) -> Result<(Net, Receiver<NetEvent>)> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     Ok(Net::start(config(listen)).await?)
 }
 
@@ -146,18 +150,32 @@ async fn connect_and_echo(transport: &str) -> Result<()> {
     })
     .await?;
     assert_eq!((peer, outbound), (b.peer_id(), false));
-    let (peer, addr, outbound) = expect(&mut b_events, "B sees A connect", |e| match e {
+    let (peer, addr, outbound, relayed) = expect(&mut b_events, "B sees A connect", |e| match e {
         NetEvent::Connected {
             peer,
             addr,
             outbound,
-        } => Some((peer, addr, outbound)),
+            relayed,
+        } => Some((peer, addr, outbound, relayed)),
         _ => None,
     })
     .await?;
-    assert_eq!((peer, &addr, outbound), (a.peer_id(), &a_addr, true));
+    assert_eq!(
+        (peer, &addr, outbound, relayed),
+        (a.peer_id(), &a_addr, true, None)
+    );
     let connected = b.connected().await;
-    assert_eq!(connected, vec![(a.peer_id(), vec![a_addr])]);
+    assert_eq!(
+        connected,
+        vec![(
+            a.peer_id(),
+            vec![ConnectionInfo {
+                addr: a_addr,
+                relayed: None,
+                outbound: true
+            }]
+        )]
+    );
 
     let server = echo_server(a_events, Limits::default().max_frame);
     check_echo(&b, a.peer_id()).await?;
@@ -463,5 +481,47 @@ async fn opening_a_stream_to_an_unknown_peer_fails() -> Result<()> {
         .expect_err("no address for it");
     assert!(matches!(err, NetError::OpenStream { .. }), "{err:?}");
     b.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_inbound_streams_is_not_dropped() -> Result<()> {
+    /// Streams opened at once from several peers: more than libp2p-stream's own queue holds.
+    const PEERS: usize = 4;
+    const STREAMS_PER_PEER: usize = 4;
+    let (a, a_events) = start(&[TCP]).await?;
+    let a_addr = a.listen_addrs().await[0].clone();
+    let server = echo_server(a_events, Limits::default().max_frame);
+    let mut dialers = Vec::new();
+    for _ in 0..PEERS {
+        let (b, events) = start(&[]).await?;
+        within("dial", b.dial(a_addr.clone())).await??;
+        dialers.push((b, events));
+    }
+    let mut tasks = Vec::new();
+    for (b, _) in &dialers {
+        for _ in 0..STREAMS_PER_PEER {
+            let b = b.clone();
+            let a = a.peer_id();
+            tasks.push(tokio::spawn(async move {
+                let stream = b.open_stream(a).await?;
+                let mut framed = Framed::new(stream, 1024);
+                framed.send(b"burst").await?;
+                let back = framed.recv().await?;
+                anyhow::ensure!(back.as_deref() == Some(&b"burst"[..]), "echo: {back:?}");
+                Ok::<(), anyhow::Error>(())
+            }));
+        }
+    }
+    for (i, task) in tasks.into_iter().enumerate() {
+        within("a stream's echo", task)
+            .await??
+            .with_context(|| format!("stream {i} of the burst"))?;
+    }
+    for (b, _) in &dialers {
+        b.shutdown().await;
+    }
+    a.shutdown().await;
+    server.abort();
     Ok(())
 }
