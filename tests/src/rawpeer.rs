@@ -112,10 +112,10 @@ impl RawPeer {
             "raw peers only dial 127.0.0.1, not {addr}"
         );
         let cfg = NetConfig {
-            secret: key.secret(),
             listen: vec!["/ip4/127.0.0.1/tcp/0".parse()?],
             mdns: false,
             limits: Limits::default(),
+            ..NetConfig::new(key.secret())
         };
         let (net, mut events) = Net::start(cfg).await?;
         // The network task stops taking swarm events while its events are not read: drain

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use lru::LruCache;
@@ -103,6 +103,8 @@ pub(crate) struct NodeInfo {
     /// Every member of every space this home is in (this one too): the peers the network keeps
     /// slots, sessions and addresses for.
     pub(crate) members: std::sync::Mutex<HashSet<MemberId>>,
+    /// Counts changes of `members`, so that the network hears of them.
+    pub(crate) members_changed: AtomicU64,
 }
 
 /// Where a reply goes: a user's request or a sync session's.

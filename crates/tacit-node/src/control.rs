@@ -37,6 +37,29 @@ enum Reply {
     Error(WireError),
 }
 
+/// Binds the socket owner-only from the moment anyone could reach it: it is bound inside a fresh
+/// directory of mode 0700 next to `path`, made 0600 there, and only then moved to `path`. (A
+/// socket bound in place takes its mode from the umask, and a chmod after `bind` leaves a window
+/// in which another user could connect.)
+fn bind_private(path: &std::path::Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let parent = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("the socket path has no directory"))?;
+    let private = parent.join(format!(".tacit-sock-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&private);
+    std::fs::DirBuilder::new().mode(0o700).create(&private)?;
+    let staged = private.join("s");
+    let result = (|| {
+        let listener = UnixListener::bind(&staged)?;
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::rename(&staged, path)?;
+        Ok(listener)
+    })();
+    let _ = std::fs::remove_dir_all(&private);
+    result
+}
+
 /// The served control socket; [`ControlServer::stop`] closes it and removes the socket file.
 #[derive(Debug)]
 pub struct ControlServer {
@@ -60,12 +83,7 @@ impl ControlServer {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(sock_err(e)),
         }
-        let listener = UnixListener::bind(&path).map_err(sock_err)?;
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-                .map_err(sock_err)?;
-        }
+        let listener = bind_private(&path).map_err(sock_err)?;
         node.set_serving(true);
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, node.clone(), stopped));

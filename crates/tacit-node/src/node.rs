@@ -481,6 +481,7 @@ impl NodeInfo {
             names: Mutex::default(),
             names_changed: std::sync::atomic::AtomicU64::new(0),
             members: Mutex::default(),
+            members_changed: std::sync::atomic::AtomicU64::new(1),
         }
     }
 }

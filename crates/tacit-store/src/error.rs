@@ -64,6 +64,9 @@ pub enum StoreError {
         /// What is wrong and how to fix it.
         detail: String,
     },
+    /// The home directory is unsafe to use (others can read it, and it cannot be tightened).
+    #[error("{0}")]
+    Home(String),
     /// No document has this id or prefix.
     #[error("no document {0}")]
     NoSuchDocument(String),

@@ -29,6 +29,30 @@ const KEY_MODE: u32 = 0o600;
 /// The lock file holds only a pid, but nobody else needs to open it.
 const LOCK_MODE: u32 = 0o600;
 
+/// Makes a home that group or others can read owner-only (0700), or refuses it. The home holds
+/// the device key and every note; a mode that lets others in is a mistake to fix, not to use.
+fn tighten(dir: &Path) -> Result<(), StoreError> {
+    let meta = fs::metadata(dir).map_err(StoreError::io(dir))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    match fs::set_permissions(dir, fs::Permissions::from_mode(HOME_MODE)) {
+        Ok(()) => {
+            tracing::warn!(
+                home = %dir.display(),
+                "the home's permissions {mode:o} let others in; tightened to 700"
+            );
+            Ok(())
+        }
+        Err(e) => Err(StoreError::Home(format!(
+            "the home {} has permissions {mode:o}, which let others read it, and they cannot be tightened ({e}); run `chmod 700 {}`",
+            dir.display(),
+            dir.display()
+        ))),
+    }
+}
+
 /// A home directory, locked for this process while the value lives.
 #[derive(Debug)]
 pub struct Home {
@@ -64,6 +88,7 @@ impl Home {
             }
         }
 
+        tighten(dir)?;
         let lock_path = dir.join(LOCK_FILE);
         let lock = OpenOptions::new()
             .read(true)

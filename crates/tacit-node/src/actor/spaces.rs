@@ -67,8 +67,12 @@ pub(crate) fn publish_members(info: &crate::actor::NodeInfo, spaces: &BTreeMap<S
         .filter(|s| !s.legacy && s.membership.is_member(&info.member))
         .flat_map(|s| s.membership.members().keys().copied())
         .collect();
-    if let Ok(mut m) = info.members.lock() {
+    if let Ok(mut m) = info.members.lock()
+        && *m != all
+    {
         *m = all;
+        info.members_changed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -104,10 +104,9 @@ impl Engine {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let cfg = NetConfig {
-            secret,
             listen,
             mdns: opts.mdns,
-            limits: Default::default(),
+            ..NetConfig::new(secret)
         };
         let max_frame = cfg.limits.max_frame;
         let (net, net_rx) = Net::start(cfg)
@@ -149,6 +148,7 @@ impl Engine {
             events,
             backoff: HashMap::new(),
             reopen: HashMap::new(),
+            members_told: 0,
         };
         let task = tokio::spawn(run.run(net_rx, stopped));
         if let Ok(mut t) = engine.task.lock() {
@@ -348,6 +348,8 @@ struct Runner {
     backoff: HashMap<PeerId, (Instant, Duration)>,
     /// When the sync stream to a connected peer without a session may be opened again.
     reopen: HashMap<PeerId, (Instant, Duration)>,
+    /// The generation of the member set the network was last told.
+    members_told: u64,
 }
 
 /// Starts sessions; cloned into the tasks that open streams.
@@ -590,8 +592,28 @@ impl Runner {
         }
     }
 
+    /// Tells the network which peers are members (they keep their connection slots) when
+    /// that changed.
+    async fn tell_members(&mut self) {
+        use std::sync::atomic::Ordering;
+        let generation = self.engine.info.members_changed.load(Ordering::Relaxed);
+        if generation == self.members_told {
+            return;
+        }
+        self.members_told = generation;
+        let peers: std::collections::HashSet<PeerId> = self
+            .engine
+            .info
+            .members
+            .lock()
+            .map(|m| m.iter().filter_map(tacit_net::peer_id_of).collect())
+            .unwrap_or_default();
+        self.engine.net.set_members(peers).await;
+    }
+
     /// Dials members this node has seen before and is not connected to, with backoff.
     async fn reconnect(&mut self) {
+        self.tell_members().await;
         self.reopen_streams().await;
         let Ok(ReplicaReply::Reconnect(targets)) = self.actor.ask(ReplicaReq::Reconnect).await
         else {
