@@ -8,13 +8,13 @@ mod tests {
     use std::path::PathBuf;
 
     use tacit_node::core::{
-        AnswerId, AnswerView, DocId, Draft, Kind, MemberId, NoteEdit, NoteView, ProfileEdit,
-        ProfileView, QuestionView, Role, SpaceId,
+        AnswerId, AnswerView, DocId, Draft, Kind, MemberId, NoteEdit, NoteView, OpHash,
+        ProfileEdit, ProfileView, QuestionView, Role, SpaceId,
     };
     use tacit_node::{
         ErrorKind, Event, ExportPage, Hit, Identity, ImportNote, ImportReport, InitReport,
-        LinkedDoc, Links, ListItem, MemberInfo, PeerInfo, Request, Response, SearchState,
-        SpaceDetail, SpaceInfo, Status, SyncState, Traffic, WireError,
+        InviteInfo, LinkedDoc, Links, ListItem, MemberInfo, PeerInfo, Request, Response,
+        SearchState, SpaceDetail, SpaceInfo, Status, SyncState, Traffic, WireError,
     };
     use tacit_vault::{ExportSummary, FileNote, ImportSummary, Progress};
     use ts_rs::{Config, TS};
@@ -42,6 +42,7 @@ mod tests {
         decl::<AnswerId>(&cfg, o);
         decl::<SpaceId>(&cfg, o);
         decl::<MemberId>(&cfg, o);
+        decl::<OpHash>(&cfg, o);
         decl::<Kind>(&cfg, o);
         decl::<Role>(&cfg, o);
         decl::<Draft>(&cfg, o);
@@ -68,6 +69,7 @@ mod tests {
         decl::<SpaceInfo>(&cfg, o);
         decl::<MemberInfo>(&cfg, o);
         decl::<SpaceDetail>(&cfg, o);
+        decl::<InviteInfo>(&cfg, o);
         decl::<PeerInfo>(&cfg, o);
         decl::<Traffic>(&cfg, o);
         decl::<Event>(&cfg, o);

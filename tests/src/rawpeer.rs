@@ -212,6 +212,16 @@ impl RawPeer {
         .await
     }
 
+    fn op_hashes(&self, space: SpaceId) -> Vec<OpHash> {
+        self.ops
+            .get(&space)
+            .into_iter()
+            .flatten()
+            .filter_map(|b| SignedOp::from_bytes(b).ok())
+            .map(|o| o.hash())
+            .collect()
+    }
+
     fn offer_of(&self, space: SpaceId) -> SpaceOffer {
         let hashes: Vec<_> = self
             .ops
@@ -335,8 +345,43 @@ impl RawPeer {
     }
 
     /// Answers what a member holding no documents answers: reconciliation steps (and asks for
-    /// every document the node reveals).
+    /// every document the node reveals), and the exchange of membership ops (it tells the node
+    /// which ops it holds when their digests differ, and asks for those it lacks).
     async fn answer(&mut self, msg: Message) {
+        match &msg {
+            Message::Hello { spaces, .. } | Message::Offer { spaces } => {
+                for offer in spaces.clone() {
+                    if self.ops.contains_key(&offer.space)
+                        && self.offer_of(offer.space).ops_digest != offer.ops_digest
+                    {
+                        let hashes = self.op_hashes(offer.space);
+                        let _ = self
+                            .send(Message::OpHashes {
+                                space: offer.space,
+                                hashes,
+                            })
+                            .await;
+                    }
+                }
+            }
+            Message::OpHashes { space, hashes } => {
+                let mine = self.op_hashes(*space);
+                let lacking: Vec<OpHash> = hashes
+                    .iter()
+                    .filter(|h| !mine.contains(h))
+                    .copied()
+                    .collect();
+                if !lacking.is_empty() {
+                    let _ = self
+                        .send(Message::WantOps {
+                            space: *space,
+                            hashes: lacking,
+                        })
+                        .await;
+                }
+            }
+            _ => {}
+        }
         if let Message::Recon { space, parts } = msg {
             let empty = ItemSet::new();
             let mut replies = Vec::new();
@@ -608,6 +653,28 @@ impl RawPeer {
         .await
     }
 
+    /// Sends changes to a document as they are, with whatever signatures.
+    pub async fn push_change(
+        &mut self,
+        space: SpaceId,
+        id: DocId,
+        data: Vec<u8>,
+        sigs: Vec<ChangeSig>,
+    ) -> anyhow::Result<()> {
+        self.send(Message::Change {
+            space,
+            id,
+            data,
+            sigs,
+        })
+        .await
+    }
+
+    /// Sends membership ops of `space` as they are.
+    pub async fn push_ops(&mut self, space: SpaceId, ops: Vec<Vec<u8>>) -> anyhow::Result<()> {
+        self.send(Message::Ops { space, ops }).await
+    }
+
     /// Stops the network: the stream and connection close.
     pub async fn shutdown(self) {
         let RawPeer {
@@ -668,4 +735,69 @@ async fn read_frames(
 /// Whether `needle` occurs in `haystack` (an empty needle does not).
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Changes made with Automerge itself on a document (`base`, its bytes), under `actor` (any
+/// member id, someone else's to forge), naming the membership heads `under`, at `at` (ms): the
+/// bytes of the new changes and their hashes. What the changes do is up to `f`.
+pub fn forge(
+    base: &[u8],
+    actor: MemberId,
+    under: &[OpHash],
+    at: i64,
+    f: impl FnOnce(&mut automerge::AutoCommit) -> anyhow::Result<()>,
+) -> anyhow::Result<(Vec<u8>, Vec<[u8; 32]>)> {
+    use automerge::transaction::CommitOptions;
+    let mut doc = automerge::AutoCommit::load(base)?;
+    doc.set_actor(actor.actor_id());
+    let before = doc.get_heads();
+    f(&mut doc)?;
+    doc.commit_with(
+        CommitOptions::default()
+            .with_time(at.div_euclid(1000))
+            .with_message(tacit_core::under_message(under)),
+    );
+    let hashes: Vec<[u8; 32]> = doc
+        .get_changes(&before)
+        .iter()
+        .map(|c| c.hash().0)
+        .collect();
+    if hashes.is_empty() {
+        bail!("the forged edit made no change");
+    }
+    Ok((doc.save_after(&before), hashes))
+}
+
+/// Signatures of `hashes` (changes of document `id` in `space`) by `key`.
+pub fn sign_changes(
+    key: &DeviceKey,
+    space: SpaceId,
+    id: DocId,
+    hashes: &[[u8; 32]],
+) -> Vec<ChangeSig> {
+    hashes
+        .iter()
+        .map(|h| ChangeSig::sign(key, space, id, h))
+        .collect()
+}
+
+/// An op of `space` signed by `key` after `deps`, dated `at`.
+pub fn sign_op(
+    key: &DeviceKey,
+    space: SpaceId,
+    deps: Vec<OpHash>,
+    at: i64,
+    body: OpBody,
+) -> SignedOp {
+    SignedOp::sign(
+        key,
+        Op {
+            space,
+            author: key.member_id(),
+            at,
+            deps,
+            body,
+        },
+    )
+    .expect("sign an op")
 }

@@ -480,11 +480,28 @@ impl Actor {
         {
             members.push((me.member, me.profile.name));
         }
-        for shared in self.spaces.values() {
-            for (id, m) in shared.membership.members() {
-                if !m.name.is_empty() && !members.iter().any(|(x, _)| x == id) {
-                    members.push((*id, m.name.clone()));
-                }
+        let listed: Vec<(MemberId, String)> = self
+            .spaces
+            .values()
+            .flat_map(|s| {
+                s.membership
+                    .members()
+                    .iter()
+                    .map(|(id, m)| (*id, m.name.clone()))
+            })
+            .collect();
+        for (id, joined_as) in listed {
+            if members.iter().any(|(x, _)| *x == id) {
+                continue;
+            }
+            // The name in the member's own profile, else the one given when joining.
+            let name = self
+                .profile_of(id)
+                .map(|p| p.name)
+                .filter(|n| !n.is_empty())
+                .unwrap_or(joined_as);
+            if !name.is_empty() {
+                members.push((id, name));
             }
         }
         Names {

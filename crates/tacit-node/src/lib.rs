@@ -41,9 +41,9 @@ mod search;
 mod sync;
 
 pub use api::{
-    Event, ExportPage, Hit, Identity, ImportNote, ImportReport, InitReport, LinkedDoc, Links,
-    ListItem, MemberInfo, PeerInfo, Request, Response, SearchState, SpaceDetail, SpaceInfo, Status,
-    SyncState, Traffic,
+    Event, ExportPage, Hit, Identity, ImportNote, ImportReport, InitReport, InviteInfo, LinkedDoc,
+    Links, ListItem, MemberInfo, PeerInfo, Request, Response, SearchState, SpaceDetail, SpaceInfo,
+    Status, SyncState, Traffic,
 };
 pub use control::{Client, ControlServer, socket_path};
 pub use error::{ErrorKind, NodeError, WireError};

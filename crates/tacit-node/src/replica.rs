@@ -16,6 +16,9 @@ use tacit_net::wire::{SpaceOffer, WholeDoc};
 /// A sync session, numbered by the engine.
 pub(crate) type SessionId = u64;
 
+/// An Automerge sync message with the signatures of the changes it carries.
+pub(crate) type SignedSync = (Vec<u8>, Vec<ChangeSig>);
+
 /// A whole document received from a peer and checked off the actor's thread: it loads, its
 /// changes are listed with their signatures checked, and what the index needs is read.
 pub(crate) struct Loaded {
@@ -182,7 +185,7 @@ pub(crate) enum ReplicaReply {
     /// The next sync message with the signatures of the changes it carries; `later` when the
     /// received one named membership ops this node lacks.
     Sync {
-        msg: Option<(Vec<u8>, Vec<ChangeSig>)>,
+        msg: Option<SignedSync>,
         later: bool,
     },
     Done,

@@ -21,6 +21,11 @@ export type SpaceId = string;
 export type MemberId = string;
 
 /**
+ * An op's identity: the SHA-256 of its full signed encoding. Hex in text, raw bytes on the wire.
+ */
+export type OpHash = string;
+
+/**
  * What a document is.
  */
 export type Kind = "note" | "question" | "profile";
@@ -376,7 +381,31 @@ member: string, } | { "op": "space_leave",
 /**
  * Id, unique id prefix or name.
  */
-space: string, } | { "op": "connect", 
+space: string, } | { "op": "space_role", 
+/**
+ * Id, unique id prefix or name.
+ */
+space: string, 
+/**
+ * Member id, unique prefix or name.
+ */
+member: string, 
+/**
+ * The new role.
+ */
+role: Role, } | { "op": "space_invites", 
+/**
+ * Id, unique id prefix or name.
+ */
+space: string, } | { "op": "space_revoke_invite", 
+/**
+ * Id, unique id prefix or name.
+ */
+space: string, 
+/**
+ * The invitation's id or a unique prefix of it (4+ hex digits).
+ */
+invite: string, } | { "op": "connect", 
 /**
  * Its multiaddr.
  */
@@ -467,7 +496,15 @@ name: string, } | { "reply": "spaces",
 /**
  * The spaces, the personal one first.
  */
-items: Array<SpaceInfo>, } | { "reply": "space" } & SpaceDetail | { "reply": "ticket", 
+items: Array<SpaceInfo>, } | { "reply": "space" } & SpaceDetail | { "reply": "invites", 
+/**
+ * The space.
+ */
+space: SpaceId, 
+/**
+ * Its open invitations.
+ */
+items: Array<InviteInfo>, } | { "reply": "ticket", 
 /**
  * The ticket to pass on.
  */
@@ -825,7 +862,7 @@ next: DocId | null, };
 /**
  * How far a space is in sync with the members this node reaches.
  */
-export type SyncState = "local" | "offline" | "syncing" | "up_to_date" | "removed";
+export type SyncState = "local" | "offline" | "syncing" | "up_to_date" | "removed" | "legacy";
 
 /**
  * A space in a listing.
@@ -909,6 +946,47 @@ members: Array<MemberInfo>,
  * Removed members.
  */
 removed: Array<MemberId>, };
+
+/**
+ * An invitation that can still admit someone.
+ */
+export type InviteInfo = { 
+/**
+ * The invite op (what `SpaceRevokeInvite` takes).
+ */
+id: OpHash, 
+/**
+ * The role a joiner gets.
+ */
+role: Role, 
+/**
+ * When it expires, ms since the epoch; never when absent.
+ */
+expires_at: number | null, 
+/**
+ * How many joins it allows; any number when absent.
+ */
+uses: number | null, 
+/**
+ * How many joins it still allows; any number when absent.
+ */
+uses_left: number | null, 
+/**
+ * How many members joined with it.
+ */
+used: number, 
+/**
+ * The owner who made it.
+ */
+by: MemberId, 
+/**
+ * Their name.
+ */
+by_name: string, 
+/**
+ * When it was made, ms since the epoch.
+ */
+created_at: number, };
 
 /**
  * A connected peer.

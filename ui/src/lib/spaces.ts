@@ -18,6 +18,7 @@ export function syncGlyph(sync: SyncState): string {
     case "offline":
       return "○";
     case "removed":
+    case "legacy":
       return "⊘";
     case "local":
       return "";
@@ -28,6 +29,7 @@ export function syncGlyph(sync: SyncState): string {
 export function syncLabel(space: SpaceInfo, network: NetworkState): string {
   if (space.personal) return "this device only";
   if (space.sync === "removed") return "you were removed: nothing syncs";
+  if (space.sync === "legacy") return "made by an older Tacit: nothing syncs";
   if (network.state === "failed") return "offline: the network did not start";
   if (network.state === "starting") return "connecting";
   switch (space.sync) {
@@ -48,6 +50,8 @@ export function syncLabel(space: SpaceInfo, network: NetworkState): string {
 export function syncText(space: SpaceInfo | null, network: NetworkState, offlineSince?: number): string {
   if (space === null || space.personal) return "This device only";
   if (space.sync === "removed") return "You were removed from this space — the copy here no longer syncs";
+  if (space.sync === "legacy")
+    return "Made by an older Tacit — its notes are kept here but no longer sync; share them in a new space";
   if (network.state === "failed") return "Offline — the network did not start";
   if (network.state === "starting") return "Connecting…";
   switch (space.sync) {

@@ -165,6 +165,7 @@ pub struct Op {
 /// and postcard writes both forms as the same 64 raw bytes). The first variant stands for the
 /// older format, which is recognised by its tag and never decoded.
 #[derive(Serialize, Deserialize)]
+#[allow(clippy::large_enum_variant)] // built once per encode or decode, never held
 enum Wire {
     Legacy,
     V2 { op: Op, sig: [[u8; 32]; 2] },

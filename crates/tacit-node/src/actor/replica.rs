@@ -36,7 +36,9 @@ use super::{
 };
 use crate::api::Event;
 use crate::error::NodeError;
-use crate::replica::{Applied, Loaded, ReplicaReply, ReplicaReq, Replicated, SessionId};
+use crate::replica::{
+    Applied, Loaded, ReplicaReply, ReplicaReq, Replicated, SessionId, SignedSync,
+};
 
 /// What a session's request did.
 struct Done {
@@ -422,7 +424,7 @@ impl Actor {
         &mut self,
         id: DocId,
         msg: Option<(Vec<u8>, Vec<automerge::ChangeHash>)>,
-    ) -> Result<Option<(Vec<u8>, Vec<ChangeSig>)>, NodeError> {
+    ) -> Result<Option<SignedSync>, NodeError> {
         let Some((bytes, sent)) = msg else {
             return Ok(None);
         };

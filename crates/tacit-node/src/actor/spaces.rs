@@ -202,6 +202,17 @@ impl Actor {
         })
     }
 
+    /// A member's profile, if this home holds it (its own, or one synced in a shared space).
+    pub(super) fn profile_of(&mut self, member: MemberId) -> Option<tacit_core::ProfileView> {
+        let id = tacit_core::Doc::profile_id(member);
+        match self.store.get(id) {
+            Ok(Some(l)) if l.summary.kind == tacit_core::Kind::Profile => {}
+            _ => return None,
+        }
+        let profile = self.doc(id).ok()?.profile().ok()?;
+        Some(profile)
+    }
+
     fn profile_names(&mut self) -> (String, String) {
         match self.identity() {
             Ok(i) => (i.profile.name, i.profile.org),
@@ -557,24 +568,34 @@ impl Actor {
         }
     }
 
-    pub(super) fn space_detail(&self, space: SpaceId) -> Result<SpaceDetail, NodeError> {
-        let shared = self.shared(space)?;
+    pub(super) fn space_detail(&mut self, space: SpaceId) -> Result<SpaceDetail, NodeError> {
         let view = self.net_view();
         let online = view.connected_members();
-        let mut members: Vec<MemberInfo> = shared
+        let listed: Vec<(MemberId, tacit_core::Member)> = self
+            .shared(space)?
             .membership
             .members()
             .iter()
-            .map(|(id, m)| MemberInfo {
-                member: *id,
-                name: m.name.clone(),
-                org: m.org.clone(),
+            .map(|(id, m)| (*id, m.clone()))
+            .collect();
+        let mut members: Vec<MemberInfo> = Vec::with_capacity(listed.len());
+        for (id, m) in listed {
+            // The member's own profile, signed and synced, over the names given when joining.
+            let (name, org) = match self.profile_of(id) {
+                Some(p) if !p.name.is_empty() => (p.name, p.org),
+                _ => (m.name.clone(), m.org.clone()),
+            };
+            members.push(MemberInfo {
+                member: id,
+                name,
+                org,
                 role: m.role,
                 joined_at: m.joined_at,
-                me: *id == self.info.member,
-                connected: *id == self.info.member || online.contains(id),
-            })
-            .collect();
+                me: id == self.info.member,
+                connected: id == self.info.member || online.contains(&id),
+            });
+        }
+        let shared = self.shared(space)?;
         members.sort_by_key(|m| (m.role != Role::Owner, m.role != Role::Editor, m.joined_at));
         Ok(SpaceDetail {
             info: self.info_of(shared, &view),

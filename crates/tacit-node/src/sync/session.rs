@@ -166,6 +166,9 @@ struct Session {
     /// Documents to send, in order, and the set of them (each is queued once).
     serving: VecDeque<(SpaceId, DocId)>,
     queued: HashSet<(SpaceId, DocId)>,
+    /// Documents sent whole in this session, with the size they had: one asked for again
+    /// unchanged is said to be done with instead of sent again.
+    served: HashMap<(SpaceId, DocId), (usize, usize)>,
     /// Ops this side asked the peer for in this session (asked once).
     asked_ops: HashSet<OpHash>,
     /// Documents whose changes waited for membership ops.
@@ -255,6 +258,7 @@ pub(crate) async fn run(ctx: SessionCtx, stream: libp2p::Stream) -> Result<(), S
         tasks: JoinSet::new(),
         serving: VecDeque::new(),
         queued: HashSet::new(),
+        served: HashMap::new(),
         asked_ops: HashSet::new(),
         later: HashSet::new(),
         published: Default::default(),
@@ -1003,6 +1007,16 @@ impl Session {
         let mut frame: Vec<WholeDoc> = Vec::new();
         let mut size = 0;
         for doc in docs {
+            let version = (doc.data.len(), doc.sigs.len());
+            if self.served.get(&(space, doc.id)) == Some(&version) {
+                // Sent already as it is: asking again gains the peer nothing.
+                unsent.push(doc.id);
+                continue;
+            }
+            if self.served.len() >= MAX_SERVING {
+                self.served.clear();
+            }
+            self.served.insert((space, doc.id), version);
             let len = doc.data.len() + doc.sigs.len() * 96;
             if len > budget {
                 warn!(id = %doc.id, bytes = len, "a document is larger than one frame may carry; it is not sent");

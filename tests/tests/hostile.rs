@@ -1,0 +1,945 @@
+//! A space holds when one member turns hostile, or a stranger tries: each test is one attack,
+//! made by hand-driven raw peers ([`RawPeer`]) against real nodes on 127.0.0.1 (mDNS off), and
+//! shows that it fails to reach its goal, that the honest members keep syncing, and that nothing
+//! acknowledged is lost.
+//!
+//! Where a test shows that something did *not* happen, it first makes the node handle what was
+//! sent before (a [`RawPeer::ping`] round trip on the same session), or waits for a later honest
+//! change to arrive on the same path.
+
+use std::time::Duration;
+
+use automerge::transaction::Transactable as _;
+use automerge::{ROOT, ReadDoc as _};
+use tacit_core::{ChangeSig, DeviceKey, DocId, OpBody, OpHash, SpaceId, Ticket};
+use tacit_net::wire::{Message, WholeDoc};
+use tacit_node::core::{NoteEdit, Role};
+use tacit_node::{NetOptions, Node, Request, Response};
+use tacit_tests::nodes::*;
+use tacit_tests::rawpeer::{RawPeer, forge, now_ms, sign_changes, sign_op};
+
+fn space_id(space: &str) -> SpaceId {
+    space.parse().expect("a space id")
+}
+
+fn doc_id(id: &str) -> DocId {
+    id.parse().expect("a document id")
+}
+
+/// A free TCP port on 127.0.0.1 (for a node that must come back at the same address).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn at_port(port: u16) -> NetOptions {
+    NetOptions {
+        listen: vec![format!("/ip4/127.0.0.1/tcp/{port}")],
+        mdns: false,
+    }
+}
+
+/// A raw peer joined to `space` with a ticket of `role`, holding what the node sent.
+async fn raw_member(owner: &Node, space: &str, role: Role) -> RawPeer {
+    let ticket = invite(owner, space, role).await;
+    let mut raw = RawPeer::connect(&listen_addr(owner).await)
+        .await
+        .expect("a raw peer connects");
+    raw.hello(&[]).await.expect("hello");
+    raw.join(&Ticket::parse(&ticket).expect("a ticket"))
+        .await
+        .expect("the raw peer joins");
+    raw
+}
+
+/// `honest` writes a note and `to` receives it: the space still syncs.
+async fn still_syncs(from: &Node, to: &Node, space: &str, what: &str) {
+    note_reaches(
+        from,
+        to,
+        space,
+        &format!("Still syncing: {what}"),
+        what,
+        what,
+    )
+    .await;
+}
+
+/// The ops a node holds for a space, counted in its database.
+fn stored_ops(home: &std::path::Path, space: &str) -> i64 {
+    let db = rusqlite::Connection::open_with_flags(
+        home.join("tacit.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open the database read-only");
+    db.query_row(
+        "SELECT count(*) FROM space_ops WHERE space = ?1",
+        [space],
+        |r| r.get(0),
+    )
+    .expect("count ops")
+}
+
+/// Peak resident memory of this test process, in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_cannot_be_minted_from_another_members_join() {
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("temp dir"));
+    let owner = node(dirs[0].path(), "Ada").await;
+    let honest = node(dirs[1].path(), "Bo").await;
+    let space = space_new(&owner, "Team").await;
+    let sid = space_id(&space);
+    let editors = Ticket::parse(&invite(&owner, &space, Role::Editor).await).expect("ticket");
+    join(&honest, &editors.to_string()).await.expect("Bo joins");
+    // A reader sees every op, Bo's join among them.
+    let mut reader = raw_member(&owner, &space, Role::Reader).await;
+    reader
+        .serve_until("Bo's join on the reader", PATIENCE, |p| {
+            p.membership(sid).members().len() == 3
+        })
+        .await;
+    assert!(
+        !reader.received_contains(&editors.secret),
+        "an op carried the invitation's secret"
+    );
+    // What Bo's join holds is bound to Bo: copied into another joiner's op it proves nothing.
+    let bos_join = reader
+        .ops(sid)
+        .iter()
+        .filter_map(|b| tacit_core::SignedOp::from_bytes(b).ok())
+        .find(|o| matches!(o.op().body, OpBody::Join { .. }) && o.op().author != reader.member())
+        .expect("Bo's join");
+    let OpBody::Join { invite, proof, .. } = bos_join.op().body.clone() else {
+        unreachable!()
+    };
+    let minted = DeviceKey::generate();
+    let forged = sign_op(
+        &minted,
+        sid,
+        vec![invite],
+        now_ms(),
+        OpBody::Join {
+            invite,
+            proof,
+            member_name: "Minted".into(),
+            member_org: String::new(),
+        },
+    );
+    let mut stranger = RawPeer::connect_as(minted, &listen_addr(&owner).await)
+        .await
+        .expect("connect");
+    stranger.hello(&[]).await.expect("hello");
+    let refused = stranger
+        .join_with(sid, forged.to_bytes())
+        .await
+        .expect_err("a join with another member's proof");
+    assert!(refused.contains("no invitation here matches"), "{refused}");
+    assert_eq!(member_names(&owner, &space).await.len(), 3);
+    // The reader cannot upgrade itself either: its own proof needs the secret it never saw.
+    still_syncs(&honest, &owner, &space, "after the minting attempt").await;
+    for n in [owner, honest] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_secret_does_not_take_a_joined_members_seat() {
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("temp dir"));
+    let owner = node(dirs[0].path(), "Ada").await;
+    let honest = node(dirs[1].path(), "Bo").await;
+    let space = space_new(&owner, "Team").await;
+    join(&honest, &invite(&owner, &space, Role::Editor).await)
+        .await
+        .expect("Bo joins");
+    let once = invite_for(&owner, &space, Role::Editor, Some(3_600_000), Some(1)).await;
+    let ticket = Ticket::parse(&once).expect("ticket");
+    // Cy joins with the single-use ticket.
+    let mut cy = RawPeer::connect(&listen_addr(&owner).await)
+        .await
+        .expect("connect");
+    cy.hello(&[]).await.expect("hello");
+    cy.join(&ticket).await.expect("Cy joins");
+    until("Bo sees Cy", || async {
+        detail(&honest, &space)
+            .await
+            .members
+            .iter()
+            .any(|m| m.member == cy.member())
+    })
+    .await;
+    // A stranger with the same (forwarded) ticket, claiming to have joined an hour earlier,
+    // asks the owner and the other member.
+    for target in [&owner, &honest] {
+        let key = DeviceKey::generate();
+        let early = RawPeer::join_op_at(&key, &ticket, now_ms() - 3_600_000);
+        let mut stranger = RawPeer::connect_as(key, &listen_addr(target).await)
+            .await
+            .expect("connect");
+        stranger.hello(&[]).await.expect("hello");
+        let refused = stranger
+            .join_with(ticket.space, early.to_bytes())
+            .await
+            .expect_err("a replayed single-use secret");
+        assert!(refused.contains("used"), "{refused}");
+        stranger.shutdown().await;
+    }
+    let members = detail(&owner, &space).await.members;
+    assert_eq!(members.len(), 3);
+    assert!(
+        members
+            .iter()
+            .any(|m| m.member == cy.member() && m.name == "Raw")
+    );
+    still_syncs(&owner, &honest, &space, "after the replay").await;
+    for n in [owner, honest] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_after_expiry_with_a_backdated_op_is_refused() {
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("temp dir"));
+    let owner = node(dirs[0].path(), "Ada").await;
+    let honest = node(dirs[1].path(), "Bo").await;
+    let space = space_new(&owner, "Team").await;
+    join(&honest, &invite(&owner, &space, Role::Editor).await)
+        .await
+        .expect("Bo joins");
+    let made = now_ms();
+    let short = invite_for(&owner, &space, Role::Editor, Some(1_000), None).await;
+    let ticket = Ticket::parse(&short).expect("ticket");
+    until("Bo holds the short invitation", || async {
+        matches!(ask(&honest, Request::SpaceInvites { space: space.clone() }).await,
+            Response::Invites { items, .. } if items.iter().any(|i| i.id == ticket.invite))
+    })
+    .await;
+    // Past the expiry (a wait, not a timed assertion).
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    for target in [&owner, &honest] {
+        let key = DeviceKey::generate();
+        let backdated = RawPeer::join_op_at(&key, &ticket, made + 100);
+        let mut late = RawPeer::connect_as(key, &listen_addr(target).await)
+            .await
+            .expect("connect");
+        late.hello(&[]).await.expect("hello");
+        let refused = late
+            .join_with(ticket.space, backdated.to_bytes())
+            .await
+            .expect_err("a backdated join after the expiry");
+        assert!(refused.contains("expired"), "{refused}");
+        late.shutdown().await;
+    }
+    assert_eq!(detail(&owner, &space).await.members.len(), 2);
+    still_syncs(&honest, &owner, &space, "after the late join").await;
+    for n in [owner, honest] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_owner_cannot_remove_the_owner_who_removed_him() {
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("temp dir"));
+    let owner = node(dirs[0].path(), "Ada").await;
+    let honest = node(dirs[1].path(), "Bo").await;
+    let space = space_new(&owner, "Team").await;
+    let sid = space_id(&space);
+    join(&honest, &invite(&owner, &space, Role::Editor).await)
+        .await
+        .expect("Bo joins");
+    let mut rogue = raw_member(&owner, &space, Role::Owner).await;
+    let mut accomplice = raw_member(&owner, &space, Role::Editor).await;
+    rogue
+        .serve_until("the rogue sees four members", PATIENCE, |p| {
+            p.membership(sid).members().len() == 4
+        })
+        .await;
+    let before_removal = rogue.heads(sid);
+    let owner_id = owner.whoami().await.expect("whoami").member;
+    ask(
+        &owner,
+        Request::SpaceRemove {
+            space: space.clone(),
+            member: rogue.member().to_string(),
+        },
+    )
+    .await;
+    until("Bo sees the rogue removed", || async {
+        detail(&honest, &space)
+            .await
+            .removed
+            .contains(&rogue.member())
+    })
+    .await;
+    // The rogue signs the removal of the owner after the heads it held before its own removal,
+    // dated long before: "concurrent", it claims. And an owner's invitation for good measure.
+    let retaliation = sign_op(
+        rogue.key(),
+        sid,
+        before_removal.clone(),
+        now_ms() - 86_400_000,
+        OpBody::Remove {
+            member: owner_id,
+            cut: Vec::new(),
+        },
+    );
+    let backdoor = sign_op(
+        rogue.key(),
+        sid,
+        before_removal,
+        now_ms() - 86_400_000,
+        OpBody::Invite {
+            role: Role::Owner,
+            expires_at: None,
+            uses: None,
+            key: [7; 32],
+        },
+    );
+    let ops = vec![retaliation.to_bytes(), backdoor.to_bytes()];
+    // Directly, and relayed by a member who is still one.
+    rogue.push_ops(sid, ops.clone()).await.expect("send");
+    accomplice.push_ops(sid, ops.clone()).await.expect("send");
+    let mut to_bo = RawPeer::connect_as(accomplice.key().clone(), &listen_addr(&honest).await)
+        .await
+        .expect("connect");
+    to_bo.learn_ops(sid, accomplice.ops(sid));
+    to_bo.hello(&[sid]).await.expect("hello");
+    to_bo.push_ops(sid, ops).await.expect("send");
+    for raw in [&mut rogue, &mut accomplice, &mut to_bo] {
+        raw.ping().await;
+    }
+    for n in [&owner, &honest] {
+        let d = detail(n, &space).await;
+        let ada = d.members.iter().find(|m| m.member == owner_id);
+        assert_eq!(ada.map(|m| m.role), Some(Role::Owner), "{:?}", d.members);
+        assert!(d.removed.contains(&rogue.member()));
+        assert!(!d.removed.contains(&owner_id));
+    }
+    for home in [dirs[0].path(), dirs[1].path()] {
+        assert!(
+            !std::fs::read(home.join("tacit.db"))
+                .unwrap_or_default()
+                .windows(32)
+                .any(|w| w == retaliation.hash().0),
+            "the void op was stored"
+        );
+    }
+    still_syncs(&owner, &honest, &space, "after the retaliation").await;
+    for n in [owner, honest] {
+        n.shutdown().await;
+    }
+}
+
+/// A change to `note` (bytes `base`) written as `actor`, signed by `signer`.
+fn forged_edit(
+    base: &[u8],
+    id: DocId,
+    sid: SpaceId,
+    actor: tacit_core::MemberId,
+    signer: &DeviceKey,
+    under: &[OpHash],
+    text: &str,
+) -> (Vec<u8>, Vec<ChangeSig>) {
+    let (data, hashes) = forge(base, actor, under, now_ms(), |doc| {
+        let (_, body) = doc.get(ROOT, "body")?.expect("a body");
+        let len = doc.text(&body)?.chars().count();
+        doc.splice_text(&body, len, 0, text)?;
+        Ok(())
+    })
+    .expect("a forged edit");
+    (data, sign_changes(signer, sid, id, &hashes))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_writes_as_the_owner_directly_or_relayed() {
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("temp dir"));
+    let owner = node(dirs[0].path(), "Ada").await;
+    let honest = node(dirs[1].path(), "Bo").await;
+    let space = space_new(&owner, "Team").await;
+    let sid = space_id(&space);
+    join(&honest, &invite(&owner, &space, Role::Editor).await)
+        .await
+        .expect("Bo joins");
+    let plan = note_new(&owner, &space, "Plan", "as agreed\n").await;
+    let pid = doc_id(&plan);
+    let owner_id = owner.whoami().await.expect("whoami").member;
+    let mut reader = raw_member(&owner, &space, Role::Reader).await;
+    let mut editor = raw_member(&owner, &space, Role::Editor).await;
+    let mut removed = raw_member(&owner, &space, Role::Editor).await;
+    for raw in [&mut reader, &mut editor, &mut removed] {
+        raw.serve_until("the plan on the raw member", PATIENCE, |p| {
+            p.doc_bytes(pid).is_some()
+        })
+        .await;
+    }
+    let base = reader.doc_bytes(pid).expect("the plan").to_vec();
+    let under = reader.heads(sid);
+    ask(
+        &owner,
+        Request::SpaceRemove {
+            space: space.clone(),
+            member: removed.member().to_string(),
+        },
+    )
+    .await;
+    until("Bo sees the removal", || async {
+        detail(&honest, &space)
+            .await
+            .removed
+            .contains(&removed.member())
+    })
+    .await;
+    // Each writes as the owner: signed with its own key, or with no signature at all, or as
+    // itself but through the owner's actor id. Sent to the owner directly, and relayed by the
+    // editor (still a member) to the owner and to Bo.
+    let mut forged = Vec::new();
+    for (who, key) in [
+        ("reader", reader.key().clone()),
+        ("editor", editor.key().clone()),
+        ("removed", removed.key().clone()),
+    ] {
+        let text = format!("{who} writing as the owner\n");
+        let (data, sigs) = forged_edit(&base, pid, sid, owner_id, &key, &under, &text);
+        forged.push((text.clone(), data.clone(), sigs));
+        forged.push((text, data, Vec::new()));
+    }
+    // The removed member writes as itself, backdated under the state before its removal.
+    let late = "the removed member, backdated\n".to_owned();
+    let (data, sigs) = forged_edit(
+        &base,
+        pid,
+        sid,
+        removed.member(),
+        removed.key(),
+        &under,
+        &late,
+    );
+    forged.push((late, data, sigs));
+    let mut to_bo = RawPeer::connect_as(editor.key().clone(), &listen_addr(&honest).await)
+        .await
+        .expect("connect");
+    to_bo.learn_ops(sid, editor.ops(sid));
+    to_bo.hello(&[sid]).await.expect("hello");
+    for (_, data, sigs) in &forged {
+        for raw in [&mut reader, &mut removed, &mut editor, &mut to_bo] {
+            raw.push_change(sid, pid, data.clone(), sigs.clone())
+                .await
+                .expect("send");
+        }
+    }
+    for raw in [&mut reader, &mut removed, &mut editor, &mut to_bo] {
+        raw.ping().await;
+    }
+    // An honest edit after them arrives: the forged ones were handled, and refused.
+    owner
+        .note_edit(
+            &plan,
+            NoteEdit {
+                body: Some("as agreed\nand signed\n".into()),
+                ..NoteEdit::default()
+            },
+        )
+        .await
+        .expect("an honest edit");
+    until("the honest edit on Bo", || async {
+        body(&honest, &plan).await.as_deref() == Some("as agreed\nand signed\n")
+    })
+    .await;
+    for (n, who) in [(&owner, "Ada"), (&honest, "Bo")] {
+        let text = body(n, &plan).await.expect("the plan");
+        for (forgery, _, _) in &forged {
+            assert!(!text.contains(forgery.trim()), "{who} took: {forgery}");
+        }
+    }
+    for n in [owner, honest] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_members_backdated_change_relayed_by_a_member_who_learnt_late_is_refused() {
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("temp dir"));
+    let (owner_port, honest_port) = (free_port(), free_port());
+    let start = |dir: std::path::PathBuf, port: u16| async move {
+        let n = Node::open(&dir).await.expect("open");
+        n.start_network(at_port(port)).await.expect("network");
+        n
+    };
+    let owner = node(dirs[0].path(), "Ada").await;
+    owner.shutdown().await;
+    let owner = start(dirs[0].path().to_path_buf(), owner_port).await;
+    let honest = node(dirs[1].path(), "Bo").await;
+    honest.shutdown().await;
+    let honest = start(dirs[1].path().to_path_buf(), honest_port).await;
+    let space = space_new(&owner, "Team").await;
+    let sid = space_id(&space);
+    join(&honest, &invite(&owner, &space, Role::Editor).await)
+        .await
+        .expect("Bo joins");
+    let plan = note_new(&owner, &space, "Plan", "as agreed\n").await;
+    let pid = doc_id(&plan);
+    until("the plan on Bo", || async {
+        body(&honest, &plan).await.is_some()
+    })
+    .await;
+    let mut ex = raw_member(&owner, &space, Role::Editor).await;
+    ex.serve_until("the plan on the editor", PATIENCE, |p| {
+        p.doc_bytes(pid).is_some()
+    })
+    .await;
+    until("Bo sees the editor", || async {
+        detail(&honest, &space).await.members.len() == 3
+    })
+    .await;
+    let (base, ops, under) = (
+        ex.doc_bytes(pid).expect("the plan").to_vec(),
+        ex.ops(sid).to_vec(),
+        ex.heads(sid),
+    );
+    // Bo goes away; the owner removes the editor, and goes away too.
+    honest.shutdown().await;
+    ask(
+        &owner,
+        Request::SpaceRemove {
+            space: space.clone(),
+            member: ex.member().to_string(),
+        },
+    )
+    .await;
+    owner.shutdown().await;
+    // Bo comes back alone; the removed editor reaches it first with a backdated edit.
+    let honest = start(dirs[1].path().to_path_buf(), honest_port).await;
+    let mut to_bo = RawPeer::connect_as(ex.key().clone(), &listen_addr(&honest).await)
+        .await
+        .expect("connect");
+    to_bo.learn_ops(sid, &ops);
+    to_bo.hello(&[sid]).await.expect("hello");
+    let text = "written after the removal, dated before\n";
+    let (data, hashes) = forge(&base, ex.member(), &under, now_ms() - 3_600_000, |doc| {
+        let (_, body) = doc.get(ROOT, "body")?.expect("a body");
+        doc.splice_text(&body, 0, 0, text)?;
+        Ok(())
+    })
+    .expect("forge");
+    let sigs = sign_changes(ex.key(), sid, pid, &hashes);
+    to_bo.push_change(sid, pid, data, sigs).await.expect("send");
+    until("Bo takes the edit, not knowing of the removal", || async {
+        body(&honest, &plan).await.is_some_and(|b| b.contains(text))
+    })
+    .await;
+    to_bo.shutdown().await;
+    ex.shutdown().await;
+    // The owner comes back at its address: Bo learns of the removal, and drops the change;
+    // the owner never takes it, though Bo offers it.
+    let owner = start(dirs[0].path().to_path_buf(), owner_port).await;
+    until("Bo learns of the removal and drops the edit", || async {
+        body(&honest, &plan)
+            .await
+            .is_some_and(|b| !b.contains(text))
+    })
+    .await;
+    still_syncs(&honest, &owner, &space, "after the removal reached Bo").await;
+    until("the plan is the same on both", || async {
+        body(&owner, &plan).await == body(&honest, &plan).await
+    })
+    .await;
+    assert!(!body(&owner, &plan).await.expect("plan").contains(text));
+    for n in [owner, honest] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_votes_thanks_and_accepts_do_not_count() {
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("temp dir"));
+    let owner = node(dirs[0].path(), "Ada").await;
+    let honest = node(dirs[1].path(), "Bo").await;
+    let space = space_new(&owner, "Team").await;
+    let sid = space_id(&space);
+    join(&honest, &invite(&owner, &space, Role::Editor).await)
+        .await
+        .expect("Bo joins");
+    let owner_id = owner.whoami().await.expect("whoami").member;
+    let question = match ask(
+        &owner,
+        Request::Ask {
+            draft: tacit_node::core::Draft {
+                title: "How do we rotate the TLS cert?".into(),
+                ..Default::default()
+            },
+            space: Some(space.clone()),
+        },
+    )
+    .await
+    {
+        Response::Created { id } => id.to_string(),
+        other => panic!("{other:?}"),
+    };
+    let qid = doc_id(&question);
+    until("the question on Bo", || async {
+        honest.question_show(&question).await.is_ok()
+    })
+    .await;
+    let answer = honest
+        .answer(&question, "Run the rotate playbook.")
+        .await
+        .expect("Bo answers")
+        .to_string();
+    let mut rogue = raw_member(&owner, &space, Role::Editor).await;
+    rogue
+        .serve_until("the answer on the rogue", PATIENCE, |p| {
+            p.doc_bytes(qid).is_some_and(|b| {
+                tacit_core::Doc::load(qid, [b], p.member())
+                    .ok()
+                    .and_then(|d| d.question().ok())
+                    .is_some_and(|q| q.answers.len() == 1)
+            })
+        })
+        .await;
+    let base = rogue.doc_bytes(qid).expect("the question").to_vec();
+    let under = rogue.heads(sid);
+    let (me, owner_hex) = (rogue.member(), owner_id.to_string());
+    let answer_key = answer.clone();
+    // In the owner's name: a vote and a thank; in the asker's place: an acceptance; and the
+    // answer's authorship claimed for the rogue.
+    let attacks: Vec<(&str, Forgery)> = vec![
+        ("vote", {
+            let (a, o) = (answer_key.clone(), owner_hex.clone());
+            Box::new(move |doc| {
+                let ans = answer_obj(doc, &a)?;
+                let (_, votes) = doc.get(&ans, "votes")?.expect("votes");
+                doc.put(&votes, o.as_str(), 1)?;
+                Ok(())
+            })
+        }),
+        ("thank", {
+            let (a, o) = (answer_key.clone(), owner_hex.clone());
+            Box::new(move |doc| {
+                let ans = answer_obj(doc, &a)?;
+                let (_, thanks) = doc.get(&ans, "thanks")?.expect("thanks");
+                doc.put(&thanks, o.as_str(), now_ms())?;
+                Ok(())
+            })
+        }),
+        ("accept", {
+            let a = answer_key.clone();
+            Box::new(move |doc| {
+                doc.put(ROOT, "accepted", a.as_str())?;
+                Ok(())
+            })
+        }),
+        ("authorship", {
+            let a = answer_key.clone();
+            Box::new(move |doc| {
+                let ans = answer_obj(doc, &a)?;
+                doc.put(&ans, "author", me.to_string())?;
+                Ok(())
+            })
+        }),
+    ];
+    for (what, f) in &attacks {
+        let (data, hashes) = forge(&base, me, &under, now_ms(), |d| f(d)).expect(what);
+        let sigs = sign_changes(rogue.key(), sid, qid, &hashes);
+        rogue.push_change(sid, qid, data, sigs).await.expect("send");
+    }
+    rogue.ping().await;
+    // The rogue's own vote, in its own name, does count: the rule is who, not what.
+    let (data, hashes) = forge(&base, me, &under, now_ms(), |doc| {
+        let ans = answer_obj(doc, &answer_key)?;
+        let (_, votes) = doc.get(&ans, "votes")?.expect("votes");
+        doc.put(&votes, me.to_string(), 1)?;
+        Ok(())
+    })
+    .expect("an honest vote");
+    let sigs = sign_changes(rogue.key(), sid, qid, &hashes);
+    rogue.push_change(sid, qid, data, sigs).await.expect("send");
+    for n in [&owner, &honest] {
+        until("the rogue's own vote", || async {
+            n.question_show(&question)
+                .await
+                .is_ok_and(|q| q.answers.first().is_some_and(|a| a.score == 1))
+        })
+        .await;
+        let q = n.question_show(&question).await.expect("the question");
+        assert_eq!(q.accepted, None);
+        let a = &q.answers[0];
+        assert!(a.thanked_by.is_empty(), "{:?}", a.thanked_by);
+        assert_eq!(a.author, honest.whoami().await.expect("whoami").member);
+    }
+    for n in [owner, honest] {
+        n.shutdown().await;
+    }
+}
+
+/// One forged edit of a question.
+type Forgery = Box<dyn Fn(&mut automerge::AutoCommit) -> anyhow::Result<()>>;
+
+fn answer_obj(doc: &automerge::AutoCommit, answer: &str) -> anyhow::Result<automerge::ObjId> {
+    let (_, answers) = doc.get(ROOT, "answers")?.expect("answers");
+    let (_, obj) = doc.get(&answers, answer)?.expect("the answer");
+    Ok(obj)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_ops_is_neither_stored_nor_forwarded() {
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("temp dir"));
+    let owner = node(dirs[0].path(), "Ada").await;
+    let honest = node(dirs[1].path(), "Bo").await;
+    let space = space_new(&owner, "Team").await;
+    let sid = space_id(&space);
+    join(&honest, &invite(&owner, &space, Role::Editor).await)
+        .await
+        .expect("Bo joins");
+    let mut flooder = raw_member(&owner, &space, Role::Reader).await;
+    flooder
+        .serve_until("the ops on the flooder", PATIENCE, |p| {
+            p.membership(sid).members().len() == 3
+        })
+        .await;
+    let before = stored_ops(dirs[0].path(), &space);
+    let heads = flooder.heads(sid);
+    // 12,000 ops that apply to nothing: a reader removing others, inviting and changing roles,
+    // ops after deps nobody holds, and ops of another space.
+    let key = flooder.key().clone();
+    let mut junk: Vec<Vec<u8>> = Vec::new();
+    for i in 0..12_000u32 {
+        let at = now_ms() + i64::from(i);
+        let op = match i % 4 {
+            0 => sign_op(
+                &key,
+                sid,
+                heads.clone(),
+                at,
+                OpBody::Remove {
+                    member: DeviceKey::generate().member_id(),
+                    cut: Vec::new(),
+                },
+            ),
+            1 => sign_op(
+                &key,
+                sid,
+                heads.clone(),
+                at,
+                OpBody::Invite {
+                    role: Role::Owner,
+                    expires_at: None,
+                    uses: None,
+                    key: [i as u8; 32],
+                },
+            ),
+            2 => {
+                let mut missing = [0u8; 32];
+                missing[..4].copy_from_slice(&i.to_be_bytes());
+                sign_op(
+                    &key,
+                    sid,
+                    vec![OpHash(missing)],
+                    at,
+                    OpBody::Withdraw {
+                        invite: OpHash([1; 32]),
+                    },
+                )
+            }
+            _ => sign_op(
+                &key,
+                SpaceId::random(),
+                heads.clone(),
+                at,
+                OpBody::Remove {
+                    member: key.member_id(),
+                    cut: Vec::new(),
+                },
+            ),
+        };
+        junk.push(op.to_bytes());
+    }
+    for chunk in junk.chunks(2_000) {
+        flooder.push_ops(sid, chunk.to_vec()).await.expect("send");
+    }
+    flooder.ping().await;
+    assert!(flooder.ended().is_none(), "{:?}", flooder.ended());
+    assert_eq!(
+        stored_ops(dirs[0].path(), &space),
+        before,
+        "junk was stored"
+    );
+    // The honest members keep syncing, both ways, and Bo holds none of it either.
+    still_syncs(&owner, &honest, &space, "after the flood, owner to Bo").await;
+    still_syncs(&honest, &owner, &space, "after the flood, Bo to owner").await;
+    assert_eq!(stored_ops(dirs[1].path(), &space), before);
+    // A fresh session with the owner still works: nothing stored makes sessions fail.
+    let (key, ops) = (flooder.key().clone(), flooder.ops(sid).to_vec());
+    flooder.shutdown().await;
+    let mut again = RawPeer::connect_as(key, &listen_addr(&owner).await)
+        .await
+        .expect("connect");
+    again.learn_ops(sid, &ops);
+    again.hello(&[sid]).await.expect("hello");
+    again.ping().await;
+    assert!(again.ended().is_none(), "{:?}", again.ended());
+    for n in [owner, honest] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asking_for_a_document_thousands_of_times_sends_it_once() {
+    let dirs = [(); 1].map(|_| tempfile::tempdir().expect("temp dir"));
+    let owner = node(dirs[0].path(), "Ada").await;
+    let space = space_new(&owner, "Team").await;
+    let sid = space_id(&space);
+    let big = "lorem ipsum dolor sit amet ".repeat(20_000);
+    let id = note_new(&owner, &space, "Big", &big).await;
+    let mut raw = raw_member(&owner, &space, Role::Reader).await;
+    raw.serve_until("the big note", PATIENCE, |p| {
+        p.doc_bytes(doc_id(&id)).is_some()
+    })
+    .await;
+    let before = raw.received_bytes().len();
+    for _ in 0..8 {
+        raw.send(Message::Want {
+            space: sid,
+            ids: vec![doc_id(&id); 4096],
+        })
+        .await
+        .expect("send");
+    }
+    raw.ping().await;
+    let after = raw.received_bytes().len() - before;
+    assert!(
+        after < 64 * 1024,
+        "asking again for a document held unchanged sent {after} bytes"
+    );
+    owner.shutdown().await;
+}
+
+/// A compressed change chunk that inflates to `size` bytes of zeros.
+fn deflate_bomb(size: usize) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1024 * 1024];
+    for _ in 0..size / zeros.len() {
+        enc.write_all(&zeros).expect("deflate");
+    }
+    let bomb = enc.finish().expect("deflate");
+    let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
+    let mut len = bomb.len() as u64;
+    loop {
+        let byte = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            chunk.push(byte);
+            break;
+        }
+        chunk.push(byte | 0x80);
+    }
+    chunk.extend(bomb);
+    chunk
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deflate_bomb_is_refused_before_it_inflates() {
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("temp dir"));
+    let owner = node(dirs[0].path(), "Ada").await;
+    let honest = node(dirs[1].path(), "Bo").await;
+    let space = space_new(&owner, "Team").await;
+    let sid = space_id(&space);
+    join(&honest, &invite(&owner, &space, Role::Editor).await)
+        .await
+        .expect("Bo joins");
+    let plan = note_new(&owner, &space, "Plan", "as agreed").await;
+    let mut raw = raw_member(&owner, &space, Role::Editor).await;
+    raw.serve_until("the plan", PATIENCE, |p| {
+        p.doc_bytes(doc_id(&plan)).is_some()
+    })
+    .await;
+    // One gigabyte of zeros in about a megabyte.
+    let bomb = deflate_bomb(1024 * 1024 * 1024);
+    assert!(bomb.len() < 2 * 1024 * 1024);
+    let peak = peak_rss();
+    let sends = [
+        Message::Change {
+            space: sid,
+            id: DocId::random(),
+            data: bomb.clone(),
+            sigs: Vec::new(),
+        },
+        Message::Change {
+            space: sid,
+            id: doc_id(&plan),
+            data: bomb.clone(),
+            sigs: Vec::new(),
+        },
+        Message::Docs {
+            space: sid,
+            docs: vec![WholeDoc {
+                id: DocId::random(),
+                data: bomb.clone(),
+                sigs: Vec::new(),
+            }],
+        },
+    ];
+    for m in sends {
+        raw.send(m).await.expect("send");
+    }
+    raw.ping().await;
+    let grown = peak_rss().saturating_sub(peak);
+    assert!(
+        grown < 256 * 1024 * 1024,
+        "the bomb made the process grow by {} MiB",
+        grown / (1024 * 1024)
+    );
+    assert_eq!(body(&owner, &plan).await.as_deref(), Some("as agreed"));
+    still_syncs(&honest, &owner, &space, "after the bomb").await;
+    for n in [owner, honest] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_strangers_do_not_keep_a_member_from_syncing() {
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("temp dir"));
+    let owner = node(dirs[0].path(), "Ada").await;
+    let space = space_new(&owner, "Team").await;
+    let honest = node(dirs[1].path(), "Bo").await;
+    join(&honest, &invite(&owner, &space, Role::Editor).await)
+        .await
+        .expect("Bo joins");
+    let addr: tacit_net::Multiaddr = listen_addr(&owner).await.parse().expect("an address");
+    // 200 strangers connect (those past the cap are turned away at the handshake).
+    let mut strangers = Vec::new();
+    for _ in 0..200 {
+        let cfg = tacit_net::NetConfig {
+            mdns: false,
+            ..tacit_net::NetConfig::new(DeviceKey::generate().secret())
+        };
+        let (net, mut events) = tacit_net::Net::start(cfg)
+            .await
+            .expect("a stranger's network");
+        tokio::spawn(async move { while events.recv().await.is_some() {} });
+        let _ = net.dial(addr.clone()).await;
+        strangers.push(net);
+    }
+    // Bo drops its connection and comes back while they are there: a member's slot is kept.
+    let bo_dir = dirs[1].path().to_path_buf();
+    honest.shutdown().await;
+    let honest = Node::open(&bo_dir).await.expect("reopen Bo");
+    honest.start_network(loopback()).await.expect("network");
+    still_syncs(&owner, &honest, &space, "with 200 strangers, owner to Bo").await;
+    still_syncs(&honest, &owner, &space, "with 200 strangers, Bo to owner").await;
+    for net in strangers {
+        net.shutdown().await;
+    }
+    for n in [owner, honest] {
+        n.shutdown().await;
+    }
+}
