@@ -238,3 +238,51 @@ async fn a_join_returns_after_the_first_sync_when_the_inviter_starts_it() {
     inviter.shutdown().await;
     joiner.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_profile_travels_into_the_spaces_they_share() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let a = node(dirs[0].path(), "Ada").await;
+    let b = node(dirs[1].path(), "Bo").await;
+    let space = space_new(&a, "Team").await;
+    join(&b, &invite(&a, &space, Role::Editor).await)
+        .await
+        .expect("join");
+    // Bo renames himself after joining: the member list and author search follow.
+    b.profile_set(tacit_node::core::ProfileEdit {
+        name: Some("Bo Renamed".into()),
+        org: Some("Partner Org".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    until("Bo's new name on Ada's member list", || async {
+        detail(&a, &space)
+            .await
+            .members
+            .iter()
+            .any(|m| m.name == "Bo Renamed" && m.org == "Partner Org")
+    })
+    .await;
+    let note = note_new(&b, &space, "Written by Bo", "").await;
+    until("Bo's note on Ada", || async {
+        body(&a, &note).await.is_some()
+    })
+    .await;
+    let hits = match ask(
+        &a,
+        Request::Search {
+            query: "author:renamed".into(),
+            space: None,
+            limit: None,
+        },
+    )
+    .await
+    {
+        Response::Hits { items, .. } => items,
+        other => panic!("{other:?}"),
+    };
+    assert!(hits.iter().any(|h| h.title == "Written by Bo"), "{hits:?}");
+    a.shutdown().await;
+    b.shutdown().await;
+}

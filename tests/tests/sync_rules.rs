@@ -708,6 +708,7 @@ enum Hostile {
     GarbageDocs,
     BadReconPrefix,
     FutureVersion,
+    OlderVersion,
 }
 
 impl Hostile {
@@ -753,6 +754,7 @@ async fn malformed_frames_and_sync_messages_close_only_that_session() {
         Hostile::GarbageDocs,
         Hostile::BadReconPrefix,
         Hostile::FutureVersion,
+        Hostile::OlderVersion,
     ];
     for case in cases {
         let mut raw = RawPeer::connect(&a_addr).await.expect("raw peer connects");
@@ -826,11 +828,25 @@ async fn malformed_frames_and_sync_messages_close_only_that_session() {
                 })
                 .await
                 .expect("send"),
+            // A peer of the previous protocol: told to upgrade, never half-synced.
+            Hostile::OlderVersion => raw
+                .send(Message::Hello {
+                    version: tacit_net::wire::VERSION - 1,
+                    spaces: vec![],
+                })
+                .await
+                .expect("send"),
         }
         if case.ends_session() {
             let end = raw.wait_end(&format!("{case:?}"), RAW_PATIENCE).await;
             if let End::Bye(reason) = &end {
                 assert!(!reason.is_empty(), "{case:?}: a Bye without a reason");
+            }
+            if matches!(case, Hostile::OlderVersion | Hostile::FutureVersion) {
+                let End::Bye(reason) = &end else {
+                    panic!("{case:?}: closed without saying why: {end:?}");
+                };
+                assert!(reason.contains("upgrade"), "{case:?}: {reason}");
             }
         } else {
             // Handled (the ping comes back after it), refused, and nothing of it kept.

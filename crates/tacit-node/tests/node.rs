@@ -293,3 +293,86 @@ async fn activate_reaches_the_window_and_says_when_there_is_none() {
         .unwrap();
     node.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_control_socket_is_owner_only_and_never_was_otherwise() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, node) = new_home().await;
+    let server = tacit_node::ControlServer::start(node.clone())
+        .await
+        .unwrap();
+    let path = node.socket_path();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // Nothing of the private staging directory is left in the home.
+    let leftovers: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(".tacit-sock"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    server.stop().await;
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_space_made_by_the_previous_version_keeps_its_notes_and_says_why_it_no_longer_syncs() {
+    let (dir, node) = new_home().await;
+    let personal = node.whoami().await.unwrap().personal_space;
+    let id = node.note_new(draft("Kept", "from before")).await.unwrap();
+    node.shutdown().await;
+    // A shared space as the previous version stored it: an op in the old format (first byte
+    // 0), and a note in it.
+    {
+        let db = rusqlite::Connection::open(dir.path().join("tacit.db")).unwrap();
+        let space = "0123456789abcdef0123456789abcdef";
+        db.execute(
+            "INSERT INTO spaces (id, name, personal, created_at) VALUES (?1, 'Old team', 0, 1)",
+            [space],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO space_ops (space, hash, data) VALUES (?1, ?2, ?3)",
+            rusqlite::params![space, vec![1u8; 32], vec![0u8, 1, 2, 3]],
+        )
+        .unwrap();
+        db.execute(
+            "UPDATE docs SET space = ?1 WHERE id = ?2",
+            rusqlite::params![space, id.to_string()],
+        )
+        .unwrap();
+    }
+    let node = Node::open(dir.path()).await.unwrap();
+    let spaces = match node.execute(tacit_node::Request::SpaceList).await.unwrap() {
+        tacit_node::Response::Spaces { items } => items,
+        other => panic!("{other:?}"),
+    };
+    let old = spaces.iter().find(|s| s.name == "Old team").unwrap();
+    assert_eq!(old.sync, tacit_node::SyncState::Legacy);
+    let notes = match node
+        .execute(tacit_node::Request::NoteList {
+            limit: None,
+            space: Some("Old team".into()),
+        })
+        .await
+        .unwrap()
+    {
+        tacit_node::Response::List { items } => items,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(notes.len(), 1);
+    assert_eq!(
+        node.note_show(&id.to_string()).await.unwrap().body,
+        "from before"
+    );
+    let err = node
+        .execute(tacit_node::Request::NoteNew {
+            draft: draft("New", ""),
+            space: Some("Old team".into()),
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("older Tacit"), "{err}");
+    let _ = personal;
+    node.shutdown().await;
+}

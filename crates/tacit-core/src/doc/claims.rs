@@ -73,9 +73,10 @@ impl Doc {
             .filter_map(|c| Some((MemberId::from_actor_id(&c.actor)?, c.start_op, c.max_op)))
             .collect();
         let [(creator, first, last)] = roots[..] else {
-            return Err(broken(
-                "the document does not have exactly one first change",
-            ));
+            return Err(broken(&format!(
+                "the document has {} first changes by members, not one",
+                roots.len()
+            )));
         };
         for key in ["schema", "kind", "created_at", "created_by"] {
             for (_, id) in self.am.get_all(ROOT, key)? {

@@ -785,6 +785,9 @@ impl Actor {
         unsigned_ones: &BTreeSet<[u8; 32]>,
     ) -> Result<Judged, NodeError> {
         let mut drop: HashSet<[u8; 32]> = unsigned_ones.iter().copied().collect();
+        if !drop.is_empty() {
+            debug!(id = %doc.id(), ?kind, unsigned = drop.len(), of = new.len(), "changes without their author's signature");
+        }
         let mut later = false;
         if kind != Kind::Profile {
             let shared = self
@@ -810,7 +813,11 @@ impl Actor {
             dropped = doc.retain_changes(|h| !drop.contains(&h.0))?;
         }
         if let Err(e) = doc.check_claims() {
-            debug!(id = %doc.id(), "refused changes: {e}");
+            let all = doc.changes_since(&[]);
+            debug!(id = %doc.id(), ?kind, new = new.len(), all = all.len(),
+                roots = all.iter().filter(|c| c.deps.is_empty()).count(),
+                first = ?all.first().map(|c| (c.author.map(|a| a.short()), c.deps.len())),
+                "refused changes: {e}");
             let batch: HashSet<[u8; 32]> = new.iter().map(|c| c.hash).collect();
             dropped += doc.retain_changes(|h| !batch.contains(&h.0))?;
             return Ok(Judged {

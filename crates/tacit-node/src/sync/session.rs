@@ -171,6 +171,10 @@ struct Session {
     served: HashMap<(SpaceId, DocId), (usize, usize)>,
     /// Ops this side asked the peer for in this session (asked once).
     asked_ops: HashSet<OpHash>,
+    /// Ops the peer holds, as far as this session saw (listed by it, sent to it, or sent by it):
+    /// a membership change sends the peer the new ones at once, before the changes made under
+    /// them.
+    known_ops: HashMap<SpaceId, HashSet<OpHash>>,
     /// Documents whose changes waited for membership ops.
     later: HashSet<(SpaceId, DocId)>,
     published: (BTreeSet<SpaceId>, BTreeSet<SpaceId>),
@@ -260,6 +264,7 @@ pub(crate) async fn run(ctx: SessionCtx, stream: libp2p::Stream) -> Result<(), S
         queued: HashSet::new(),
         served: HashMap::new(),
         asked_ops: HashSet::new(),
+        known_ops: HashMap::new(),
         later: HashSet::new(),
         published: Default::default(),
         traffic,
@@ -524,6 +529,8 @@ impl Session {
                         }
                     }
                 } else {
+                    let hashes: Vec<OpHash> = ops.iter().map(|o| op_hash(o)).collect();
+                    self.know_ops(space, hashes.iter());
                     let req = ReplicaReq::AddOps { space, peer, ops };
                     if let Some(ReplicaReply::OpsAdded { changed, missing }) =
                         self.ask_or_close(req).await?
@@ -651,7 +658,50 @@ impl Session {
             .collect();
         for id in ids {
             self.later.remove(&(space, id));
-            self.sync_doc(space, id).await?;
+            // Held here: Automerge's sync brings the changes again; not held: ask for it whole.
+            self.progress(space).wanted.insert(id);
+            self.send(Message::Want {
+                space,
+                ids: vec![id],
+            })?;
+        }
+        Ok(())
+    }
+
+    fn know_ops<'a>(&mut self, space: SpaceId, hashes: impl IntoIterator<Item = &'a OpHash>) {
+        let known = self.known_ops.entry(space).or_default();
+        for h in hashes {
+            if known.len() >= tacit_core::MAX_SPACE_OPS {
+                break;
+            }
+            known.insert(*h);
+        }
+    }
+
+    /// Sends the peer the ops of `space` it does not hold as far as this session saw.
+    async fn push_new_ops(&mut self, space: SpaceId) -> Result<(), SessionEnd> {
+        let req = ReplicaReq::OpHashes {
+            space,
+            peer: self.ctx.member,
+        };
+        let Some(ReplicaReply::OpHashes(mine)) = self.ask_or_close(req).await? else {
+            return Ok(());
+        };
+        let known = self.known_ops.get(&space);
+        let new: Vec<OpHash> = mine
+            .into_iter()
+            .filter(|h| !known.is_some_and(|k| k.contains(h)))
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let req = ReplicaReq::Ops {
+            space,
+            peer: self.ctx.member,
+            hashes: Some(new),
+        };
+        if let Some(ReplicaReply::Ops(ops)) = self.ask_or_close(req).await? {
+            self.send_ops(space, ops)?;
         }
         Ok(())
     }
@@ -742,6 +792,8 @@ impl Session {
     /// Sends ops in frames that stay under the limits (a removal with a large cut is near a
     /// megabyte).
     fn send_ops(&mut self, space: SpaceId, ops: Vec<Vec<u8>>) -> Result<(), SessionEnd> {
+        let hashes: Vec<OpHash> = ops.iter().map(|o| op_hash(o)).collect();
+        self.know_ops(space, hashes.iter());
         let budget = self.ctx.max_frame / 2;
         let mut frame: Vec<Vec<u8>> = Vec::new();
         let mut size = 0;
@@ -825,6 +877,11 @@ impl Session {
         }
         if fresh.is_empty() {
             return Ok(());
+        }
+        for offer in &fresh {
+            if self.active.contains_key(&offer.space) {
+                self.push_new_ops(offer.space).await?;
+            }
         }
         self.send(Message::Offer {
             spaces: fresh.clone(),
@@ -1137,6 +1194,12 @@ impl Session {
         self.published = (shared, syncing);
         let _ = self.ctx.events.send(Event::NetworkChanged);
     }
+}
+
+/// An op's hash: SHA-256 of its bytes (what `SignedOp::hash` is, without decoding it).
+fn op_hash(bytes: &[u8]) -> OpHash {
+    use sha2::Digest as _;
+    OpHash(sha2::Sha256::digest(bytes).into())
 }
 
 /// The range one digit shorter, of which `prefix` is a sub-range.

@@ -209,3 +209,20 @@ fn a_key_of_the_wrong_size_or_too_open_is_refused() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     home.load_key().unwrap();
 }
+
+#[test]
+fn a_home_others_can_read_is_tightened_when_opened() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("home");
+    initialised(&dir);
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let home = Home::open(&dir, false).unwrap();
+    assert_eq!(mode(&dir), 0o700);
+    drop(home);
+    // Created by `init` in a directory made readable by others before: tightened too.
+    let loose = root.path().join("loose");
+    std::fs::create_dir(&loose).unwrap();
+    std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o775)).unwrap();
+    initialised(&loose);
+    assert_eq!(mode(&loose), 0o700);
+}
