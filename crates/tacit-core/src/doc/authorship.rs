@@ -328,3 +328,212 @@ pub fn last_by_author(changes: &[NewChange]) -> BTreeMap<MemberId, (u64, [u8; 32
     }
     out
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::doc::{Draft, Edit, NoteEdit};
+    use crate::space::{CutEntry, InviteKey, Op, OpBody, Role, SignedOp, new_secret, new_space};
+
+    fn key(n: u8) -> DeviceKey {
+        DeviceKey::from_secret([n; 32])
+    }
+
+    /// A space with an owner (1), an editor (2) and a reader (3).
+    struct Space {
+        id: SpaceId,
+        ops: Vec<SignedOp>,
+    }
+
+    impl Space {
+        fn new() -> Self {
+            let (id, create) = new_space(&key(1), "Team", "Ada", "", 1000).unwrap();
+            let mut s = Self {
+                id,
+                ops: vec![create],
+            };
+            s.add(&key(2), Role::Editor);
+            s.add(&key(3), Role::Reader);
+            s
+        }
+
+        fn m(&self) -> Membership {
+            Membership::fold(self.id, &self.ops)
+        }
+
+        fn push(&mut self, by: &DeviceKey, body: OpBody) -> OpHash {
+            let op = SignedOp::sign(
+                by,
+                Op {
+                    space: self.id,
+                    author: by.member_id(),
+                    at: 2000,
+                    deps: self.m().heads(),
+                    body,
+                },
+            )
+            .unwrap();
+            let h = op.hash();
+            self.ops.push(op);
+            h
+        }
+
+        fn add(&mut self, who: &DeviceKey, role: Role) {
+            let secret = new_secret();
+            let invite = self.push(
+                &key(1),
+                OpBody::Invite {
+                    role,
+                    expires_at: None,
+                    uses: None,
+                    key: InviteKey::from_secret(&secret).public(),
+                },
+            );
+            let proof = InviteKey::from_secret(&secret).prove(self.id, invite, who.member_id());
+            let join = SignedOp::sign(
+                who,
+                Op {
+                    space: self.id,
+                    author: who.member_id(),
+                    at: 2000,
+                    deps: vec![invite],
+                    body: OpBody::Join {
+                        invite,
+                        proof,
+                        member_name: String::new(),
+                        member_org: String::new(),
+                    },
+                },
+            )
+            .unwrap();
+            let jh = join.hash();
+            self.ops.push(join);
+            self.push(&key(1), OpBody::Admit { join: jh });
+        }
+    }
+
+    fn note(by: &DeviceKey, under: &[OpHash]) -> Doc {
+        let edit = Edit {
+            by: by.member_id(),
+            at: 3000,
+            under,
+        };
+        let draft = Draft {
+            title: "Plan".into(),
+            ..Draft::default()
+        };
+        Doc::new_note(DocId::random(), edit, draft).unwrap()
+    }
+
+    fn edit(doc: &mut Doc, by: &DeviceKey, under: &[OpHash], text: &str) -> Vec<NewChange> {
+        let before = doc.heads();
+        let e = Edit {
+            by: by.member_id(),
+            at: 4000,
+            under,
+        };
+        let change = NoteEdit {
+            body: Some(text.into()),
+            ..NoteEdit::default()
+        };
+        doc.edit_text(e, change).unwrap();
+        doc.changes_since(&before)
+    }
+
+    #[test]
+    fn writers_count_readers_and_strangers_do_not() {
+        let s = Space::new();
+        let m = s.m();
+        let under = m.heads();
+        let mut doc = note(&key(1), &under);
+        let all = doc.changes_since(&[]);
+        assert_eq!(authorize(&mut doc, &m, &all), vec![Verdict::Counts]);
+        let by_editor = edit(&mut doc, &key(2), &under, "editor");
+        assert_eq!(authorize(&mut doc, &m, &by_editor), vec![Verdict::Counts]);
+        for outsider in [key(3), key(9)] {
+            let c = edit(&mut doc, &outsider, &under, &format!("{outsider:?}"));
+            assert!(matches!(
+                authorize(&mut doc, &m, &c)[..],
+                [Verdict::Refused(_)]
+            ));
+        }
+        // No membership named, or one this node does not hold yet.
+        let c = edit(&mut doc, &key(2), &[], "no state");
+        assert!(matches!(
+            authorize(&mut doc, &m, &c)[..],
+            [Verdict::Refused(_)]
+        ));
+        let c = edit(&mut doc, &key(2), &[OpHash([7; 32])], "unknown state");
+        assert_eq!(authorize(&mut doc, &m, &c), vec![Verdict::Later]);
+    }
+
+    #[test]
+    fn a_removed_writers_changes_count_inside_the_cut_only_or_when_a_writer_built_on_them() {
+        let mut s = Space::new();
+        let before = s.m().heads();
+        let mut doc = note(&key(1), &before);
+        let early = edit(&mut doc, &key(2), &before, "before the removal");
+        let cut = vec![CutEntry::new(doc.id(), &early[0].hash)];
+        s.push(
+            &key(1),
+            OpBody::Remove {
+                member: key(2).member_id(),
+                cut,
+            },
+        );
+        let m = s.m();
+        assert_eq!(authorize(&mut doc, &m, &early), vec![Verdict::Counts]);
+        // After the removal, dated and placed before it: outside the cut.
+        let late = edit(&mut doc, &key(2), &before, "after the removal, backdated");
+        assert!(matches!(
+            authorize(&mut doc, &m, &late)[..],
+            [Verdict::Refused(_)]
+        ));
+        // The owner builds on it knowing of the removal: that does not make it count.
+        let after = m.heads();
+        let aware = edit(&mut doc, &key(1), &after, "the owner, aware");
+        assert_eq!(authorize(&mut doc, &m, &aware), vec![Verdict::Counts]);
+        assert!(matches!(
+            authorize(&mut doc, &m, &late)[..],
+            [Verdict::Refused(_)]
+        ));
+        // A writer who built on it before knowing of the removal: it counts, everywhere alike.
+        let unaware = edit(&mut doc, &key(1), &before, "the owner, before it knew");
+        assert_eq!(authorize(&mut doc, &m, &unaware), vec![Verdict::Counts]);
+        assert_eq!(authorize(&mut doc, &m, &late), vec![Verdict::Counts]);
+    }
+
+    #[test]
+    fn signatures_bind_the_author_the_space_and_the_document() {
+        let s = Space::new();
+        let under = s.m().heads();
+        let mut doc = note(&key(2), &under);
+        let changes = doc.changes_since(&[]);
+        let sigs: HashMap<[u8; 32], ChangeSig> = doc
+            .sign_changes(&key(2), s.id, &changes)
+            .into_iter()
+            .map(|c| (c.hash, c))
+            .collect();
+        assert!(unsigned(s.id, doc.id(), &changes, &sigs).is_empty());
+        assert_eq!(
+            unsigned(SpaceId::random(), doc.id(), &changes, &sigs).len(),
+            1
+        );
+        assert_eq!(unsigned(s.id, DocId::random(), &changes, &sigs).len(), 1);
+        let wrong: HashMap<[u8; 32], ChangeSig> = doc
+            .sign_changes(&key(1), s.id, &changes)
+            .into_iter()
+            .map(|c| (c.hash, c))
+            .collect();
+        assert!(wrong.is_empty(), "key 1 wrote none of them");
+        let forged: HashMap<[u8; 32], ChangeSig> = changes
+            .iter()
+            .map(|c| (c.hash, ChangeSig::sign(&key(1), s.id, doc.id(), &c.hash)))
+            .collect();
+        assert_eq!(unsigned(s.id, doc.id(), &changes, &forged).len(), 1);
+        assert_eq!(parse_under(Some(&under_message(&under))), Some(under));
+        assert_eq!(parse_under(Some("tacit:1:zz")), None);
+        assert_eq!(parse_under(None), None);
+    }
+}

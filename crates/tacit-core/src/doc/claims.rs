@@ -211,3 +211,133 @@ impl Doc {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use automerge::transaction::Transactable;
+
+    use super::*;
+    use crate::doc::{Draft, Edit};
+    use crate::id::DocId;
+    use crate::key::DeviceKey;
+
+    fn key(n: u8) -> DeviceKey {
+        DeviceKey::from_secret([n; 32])
+    }
+
+    /// A question by key 1 with an answer by key 2.
+    fn question() -> (Doc, AnswerId) {
+        let mut q = Doc::new_question(
+            DocId::random(),
+            Edit::new(key(1).member_id(), 1000),
+            Draft {
+                title: "How?".into(),
+                ..Draft::default()
+            },
+        )
+        .unwrap();
+        let a = q
+            .add_answer(Edit::new(key(2).member_id(), 2000), "Like this.")
+            .unwrap();
+        (q, a)
+    }
+
+    /// Runs `f` on the document as `actor`, in one change.
+    fn as_actor(doc: &mut Doc, actor: &DeviceKey, f: impl FnOnce(&mut automerge::AutoCommit)) {
+        doc.am.set_actor(actor.member_id().actor_id());
+        f(&mut doc.am);
+        doc.am.commit();
+    }
+
+    fn answer_map(doc: &Doc, a: AnswerId) -> ObjId {
+        let answers = doc.map(&ROOT, "answers").unwrap().unwrap();
+        doc.map(&answers, a.to_string().as_str()).unwrap().unwrap()
+    }
+
+    #[test]
+    fn honest_thanks_votes_and_acceptances_pass() {
+        let (mut q, a) = question();
+        q.thank(Edit::new(key(1).member_id(), 3000), a).unwrap();
+        q.vote(Edit::new(key(3).member_id(), 3000), a, true)
+            .unwrap();
+        q.accept(Edit::new(key(1).member_id(), 4000), a).unwrap();
+        q.check_claims().unwrap();
+        let view = q.question().unwrap();
+        assert_eq!(view.accepted, Some(a));
+        assert_eq!(view.answers[0].thanked_by, vec![key(1).member_id()]);
+        assert_eq!(view.answers[0].score, 1);
+    }
+
+    #[test]
+    fn claims_in_someone_elses_name_are_refused_and_never_counted() {
+        let owner = key(1).member_id().to_string();
+        type Forge = Box<dyn Fn(&mut automerge::AutoCommit, &ObjId)>;
+        let forgeries: Vec<(&str, Forge)> = vec![
+            ("a vote in the owner's name", {
+                let o = owner.clone();
+                Box::new(move |am, ans| {
+                    let (_, votes) = am.get(ans, "votes").unwrap().unwrap();
+                    am.put(&votes, o.as_str(), 1).unwrap();
+                })
+            }),
+            ("a thank in the owner's name", {
+                let o = owner.clone();
+                Box::new(move |am, ans| {
+                    let (_, thanks) = am.get(ans, "thanks").unwrap().unwrap();
+                    am.put(&thanks, o.as_str(), 5).unwrap();
+                })
+            }),
+            ("an acceptance by someone not the asker", {
+                Box::new(move |am, ans| {
+                    let _ = ans;
+                    am.put(ROOT, "accepted", "00000000000000000000000000000000")
+                        .unwrap();
+                })
+            }),
+            ("the answer claimed by someone else", {
+                let o = owner.clone();
+                Box::new(move |am, ans| am.put(ans, "author", o.as_str()).unwrap())
+            }),
+            ("the document's creator rewritten", {
+                let o = key(3).member_id().to_string();
+                Box::new(move |am, _| am.put(ROOT, "created_by", o.as_str()).unwrap())
+            }),
+            ("a deletion in someone else's name", {
+                let o = owner.clone();
+                Box::new(move |am, _| am.put(ROOT, "deleted_by", o.as_str()).unwrap())
+            }),
+        ];
+        for (what, f) in forgeries {
+            let (mut q, a) = question();
+            let ans = answer_map(&q, a);
+            as_actor(&mut q, &key(3), |am| f(am, &ans));
+            assert!(q.check_claims().is_err(), "{what} passed");
+            if let Ok(view) = q.question() {
+                let ans = view.answers.iter().find(|x| x.id == a);
+                assert!(
+                    ans.is_none_or(|x| x.thanked_by.is_empty() && x.score == 0),
+                    "{what}"
+                );
+                assert_eq!(view.accepted, None, "{what}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_profile_changed_by_anyone_but_its_member_is_refused() {
+        let mut p = Doc::new_profile(
+            Edit::new(key(1).member_id(), 1000),
+            crate::doc::ProfileEdit {
+                name: Some("Ada".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        p.check_claims().unwrap();
+        as_actor(&mut p, &key(2), |am| {
+            am.put(ROOT, "name", "Mallory").unwrap()
+        });
+        assert!(p.check_claims().is_err());
+    }
+}
