@@ -147,9 +147,87 @@ enum Command {
         question: String,
         #[command(flatten)]
         body: Body,
+        /// Answer with this note of yours (its text; the note and the answer name each other)
+        #[arg(long, value_name = "NOTE", conflicts_with_all = ["body", "body_file"])]
+        from_note: Option<String>,
         #[command(flatten)]
         json: Json,
     },
+    /// Confirm an answer as still right (its author is asked to, after half a year)
+    Confirm {
+        /// The question's id (or a unique prefix)
+        question: String,
+        /// The answer's id (or a unique prefix)
+        answer: String,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Who knows about a topic, best first, with the reasons
+    Who {
+        /// Tags (#tls or tag:tls) and words
+        #[arg(required = true, num_args = 1..)]
+        topic: Vec<String>,
+        /// Only members of this space (id, id prefix or name) [default: every space]
+        #[arg(long, value_name = "SPACE")]
+        space: Option<String>,
+        /// At most this many
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// The members of a space as people: organisation, expertise, record, last seen
+    People {
+        /// Id, id prefix or name
+        space: String,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// One person: their profile, record and what they know about
+    Person {
+        /// Member id, id prefix or name
+        member: String,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Questions asked of you, answers to your questions, questions on tags you follow, and
+    /// your answers to confirm
+    Inbox {
+        /// Mark everything listed as seen
+        #[arg(long)]
+        seen: bool,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Which members a question is offered to, round by round
+    Routes {
+        /// The question's id (or a unique prefix)
+        question: String,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Follow a tag: questions on it land in your inbox
+    Follow {
+        /// The tag
+        tag: String,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Stop following a tag
+    Unfollow {
+        /// The tag
+        tag: String,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// The tags you follow
+    Following {
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Records: what a member gave and asked, and signed statements of it
+    #[command(subcommand)]
+    Record(RecordCmd),
     /// Accept an answer to your question
     Accept {
         /// The question's id (or a unique prefix)
@@ -317,6 +395,13 @@ enum SpaceCmd {
         #[command(flatten)]
         json: Json,
     },
+    /// A space's health: who gives, how fast questions are answered, what waits
+    Health {
+        /// Id, id prefix or name
+        space: String,
+        #[command(flatten)]
+        json: Json,
+    },
     /// Change a member's role (owners only)
     Role {
         /// Id, id prefix or name
@@ -348,6 +433,35 @@ enum SpaceCmd {
 }
 
 #[derive(Subcommand, Debug)]
+enum RecordCmd {
+    /// A member's record (yours by default): answers, accepted, thanks, notes, questions
+    Show {
+        /// Member id, id prefix or name [default: you]
+        member: Option<String>,
+        /// Only this space (id, id prefix or name)
+        #[arg(long, value_name = "SPACE")]
+        space: Option<String>,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Your record as a statement signed with your key, for another organisation to verify
+    Export {
+        /// Write it to this file [default: standard output]
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Check a record statement: whose it is, and that nothing in it was changed
+    Verify {
+        /// The statement's file
+        file: PathBuf,
+        #[command(flatten)]
+        json: Json,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum ProfileCmd {
     /// Change your profile
     Set {
@@ -370,6 +484,17 @@ enum ProfileCmd {
 
 #[derive(Subcommand, Debug)]
 enum NoteCmd {
+    /// Make a note of an answer (titled by its question), linked to it; prints its id
+    FromAnswer {
+        /// The question's id (or a unique prefix)
+        question: String,
+        /// The answer's id (or a unique prefix)
+        answer: String,
+        #[command(flatten)]
+        space: InSpace,
+        #[command(flatten)]
+        json: Json,
+    },
     /// Write a new note; prints its id
     New {
         /// Title
@@ -490,6 +615,11 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Export { dir, space, json } => vault::export(&home, &dir, space, json.json).await,
         command => {
+            let mark_seen = matches!(command, Command::Inbox { seen: true, .. });
+            let export_to = match &command {
+                Command::Record(RecordCmd::Export { out, .. }) => out.clone(),
+                _ => None,
+            };
             let (req, json) = request(command)?;
             let mut backend = Backend::open(&home).await?;
             // Joining and dialling need the network; without a running node this process
@@ -513,6 +643,22 @@ async fn run(cli: Cli) -> Result<()> {
                     }
                 }
                 _ => None,
+            };
+            let result = match result {
+                Ok(Response::Inbox { items, unread }) if mark_seen => {
+                    let keys: Vec<String> = items.iter().map(|i| i.key.clone()).collect();
+                    backend.execute(&Request::InboxSeen { keys }).await?;
+                    Ok(Response::Inbox { items, unread })
+                }
+                Ok(Response::RecordStatement { statement }) if export_to.is_some() => {
+                    let path = export_to.unwrap_or_default();
+                    std::fs::write(&path, format!("{statement}\n"))
+                        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                    backend.close().await;
+                    eprintln!("wrote your signed record to {}", path.display());
+                    return Ok(());
+                }
+                other => other,
             };
             backend.close().await;
             output::print(&result?, json.json, me)
@@ -605,13 +751,58 @@ fn request(command: Command) -> Result<(Request, Json)> {
         Command::Answer {
             question,
             body,
+            from_note,
             json,
         } => {
+            if let Some(note) = from_note {
+                return Ok((Request::AnswerWithNote { question, note }, json));
+            }
             let Some(body) = body.read()? else {
-                return Err(Usage("give the answer with --body or --body-file".into()).into());
+                return Err(Usage(
+                    "give the answer with --body, --body-file or --from-note".into(),
+                )
+                .into());
             };
             (Request::Answer { question, body }, json)
         }
+        Command::Confirm {
+            question,
+            answer,
+            json,
+        } => (Request::Confirm { question, answer }, json),
+        Command::Who {
+            topic,
+            space,
+            limit,
+            json,
+        } => (
+            Request::Who {
+                topic: topic.join(" "),
+                space,
+                limit: Some(limit),
+            },
+            json,
+        ),
+        Command::People { space, json } => (Request::People { space }, json),
+        Command::Person { member, json } => (Request::Person { member }, json),
+        Command::Inbox { seen: _, json } => (Request::Inbox, json),
+        Command::Follow { tag, json } => (Request::Follow { tag }, json),
+        Command::Routes { question, json } => (Request::QuestionRoutes { question }, json),
+        Command::Unfollow { tag, json } => (Request::Unfollow { tag }, json),
+        Command::Following { json } => (Request::Following, json),
+        Command::Record(cmd) => match cmd {
+            RecordCmd::Show {
+                member,
+                space,
+                json,
+            } => (Request::Record { member, space }, json),
+            RecordCmd::Export { json, .. } => (Request::RecordExport, json),
+            RecordCmd::Verify { file, json } => {
+                let statement = std::fs::read_to_string(&file)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+                (Request::RecordVerify { statement }, json)
+            }
+        },
         Command::Accept {
             question,
             answer,
@@ -650,6 +841,19 @@ fn request(command: Command) -> Result<(Request, Json)> {
             json,
         ),
         Command::Note(NoteCmd::Links { id, json }) => (Request::NoteLinks { id }, json),
+        Command::Note(NoteCmd::FromAnswer {
+            question,
+            answer,
+            space,
+            json,
+        }) => (
+            Request::ShareAsNote {
+                question,
+                answer,
+                space: space.space,
+            },
+            json,
+        ),
         Command::Status { json } => (Request::Status, json),
         Command::Space(cmd) => space_request(cmd)?,
         Command::Connect { addr, json } => (Request::Connect { addr }, json),
@@ -725,6 +929,7 @@ fn space_request(cmd: SpaceCmd) -> Result<(Request, Json)> {
             )
         }
         SpaceCmd::Invites { space, json } => (Request::SpaceInvites { space }, json),
+        SpaceCmd::Health { space, json } => (Request::SpaceHealth { space }, json),
         SpaceCmd::RevokeInvite {
             space,
             invite,

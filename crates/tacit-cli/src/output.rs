@@ -51,6 +51,16 @@ pub fn print(resp: &Response, json: bool, me: Option<MemberId>) -> Result<()> {
                     .collect::<Vec<_>>(),
             )?,
             Response::Links(l) => serde_json::to_value(l)?,
+            Response::Experts { items } => serde_json::to_value(items)?,
+            Response::Routes { items, .. } => serde_json::to_value(items)?,
+            Response::People { items, .. } => serde_json::to_value(items)?,
+            Response::Person(p) => serde_json::to_value(p)?,
+            Response::Inbox { items, unread } => json!({ "items": items, "unread": unread }),
+            Response::Following { tags } => serde_json::to_value(tags)?,
+            Response::Record(r) => serde_json::to_value(r)?,
+            Response::RecordStatement { statement } => serde_json::from_str(statement)?,
+            Response::RecordVerified(r) => serde_json::to_value(r)?,
+            Response::Health(h) => serde_json::to_value(h)?,
             other => serde_json::to_value(other)?,
         };
         serde_json::to_writer_pretty(&mut out, &value)?;
@@ -346,6 +356,175 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
                 row(out, d)?;
             }
         }
+        Response::Experts { items } => {
+            if items.is_empty() {
+                writeln!(out, "nobody's work shows it yet")?;
+            }
+            for (i, e) in items.iter().enumerate() {
+                let org = org_of(&e.org, e.partner);
+                writeln!(out, "{}. {}{org}", i + 1, e.name)?;
+                for r in &e.reasons {
+                    writeln!(out, "     {}", r.text)?;
+                }
+            }
+        }
+        Response::People { items, .. } => {
+            for p in items {
+                let org = org_of(&p.org, p.partner);
+                let seen = match (p.me, p.connected, p.last_seen) {
+                    (true, _, _) => "you".to_owned(),
+                    (_, true, _) => "connected".to_owned(),
+                    (_, _, Some(at)) => format!("last seen {}", when(at)),
+                    _ => "not seen".to_owned(),
+                };
+                writeln!(out, "{}{org} · {} · {seen}", p.name, p.role)?;
+                writeln!(out, "    {}", record_line(&p.record))?;
+                let mut about: Vec<String> = p.expertise.iter().map(|t| format!("#{t}")).collect();
+                for t in &p.topics {
+                    if !p.expertise.contains(t) {
+                        about.push(format!("#{t}"));
+                    }
+                }
+                if !about.is_empty() {
+                    writeln!(out, "    knows about {}", about.join(" "))?;
+                }
+            }
+        }
+        Response::Person(p) => {
+            writeln!(
+                out,
+                "{}{} · {}",
+                p.name,
+                org_of(&p.org, p.partner),
+                p.member
+            )?;
+            if !p.bio.is_empty() {
+                writeln!(out, "{}", p.bio)?;
+            }
+            if !p.expertise.is_empty() {
+                writeln!(out, "expertise: {}", hashtags(&p.expertise))?;
+            }
+            writeln!(out, "{}", record_line(&p.record))?;
+            for s in &p.spaces {
+                writeln!(out, "  in {}: {}", s.name, record_line(&s.record))?;
+            }
+            if !p.topics.is_empty() {
+                let t: Vec<String> = p
+                    .topics
+                    .iter()
+                    .map(|(t, n)| format!("#{t} ({n})"))
+                    .collect();
+                writeln!(out, "gives most on {}", t.join(", "))?;
+            }
+            if !p.recent.is_empty() {
+                writeln!(out)?;
+            }
+            for c in &p.recent {
+                writeln!(
+                    out,
+                    "{}  {:<9} {}",
+                    when(c.at),
+                    act_word(c.act, c.accepted),
+                    c.title
+                )?;
+            }
+        }
+        Response::Inbox { items, unread } => {
+            if items.is_empty() {
+                writeln!(out, "nothing in your inbox")?;
+            } else {
+                writeln!(out, "{unread} new")?;
+            }
+            for i in items {
+                let mark = if i.seen { " " } else { "•" };
+                let kind = match i.kind {
+                    tacit_node::InboxKind::Routed => "asked of you",
+                    tacit_node::InboxKind::Answer => "answer",
+                    tacit_node::InboxKind::Followed => "followed",
+                    tacit_node::InboxKind::Stale => "confirm",
+                };
+                writeln!(out, "{mark} {}  {:<12}  {}", when(i.at), kind, i.title)?;
+                writeln!(
+                    out,
+                    "    {} · {} · {}",
+                    i.reason,
+                    i.by_name,
+                    &i.question.to_string()[..8]
+                )?;
+            }
+        }
+        Response::Routes { items, .. } => {
+            if items.is_empty() {
+                writeln!(out, "offered to nobody (nobody's record matches it yet)")?;
+            }
+            for r in items {
+                writeln!(out, "round {}  {}  {}", r.round, when(r.at), r.name)?;
+            }
+        }
+        Response::Following { tags } => {
+            if tags.is_empty() {
+                writeln!(out, "you follow no tag")?;
+            } else {
+                writeln!(out, "{}", hashtags(tags))?;
+            }
+        }
+        Response::Record(r) => {
+            writeln!(out, "{}: {}", r.name, record_line(&r.record))?;
+            for s in &r.spaces {
+                writeln!(out, "  in {}: {}", s.name, record_line(&s.record))?;
+            }
+        }
+        Response::RecordStatement { statement } => writeln!(out, "{statement}")?,
+        Response::RecordVerified(r) => {
+            writeln!(
+                out,
+                "valid: signed by {} ({}) on {}",
+                r.name,
+                r.member,
+                when(r.made_at)
+            )?;
+            writeln!(out, "{}", record_line(&r.record))?;
+            for s in &r.spaces {
+                writeln!(out, "  in {}: {}", s.name, record_line(&s.record))?;
+            }
+        }
+        Response::Health(h) => {
+            let x = &h.health;
+            writeln!(
+                out,
+                "{} of {} members gave in the last 30 days ({:.0}%; the 90-9-1 rule of thumb: about 10%)",
+                x.givers_30d,
+                x.members,
+                x.giver_share * 100.0
+            )?;
+            let median = x
+                .median_first_answer_ms
+                .map(humanize)
+                .unwrap_or_else(|| "no answer yet".into());
+            writeln!(out, "median time to a first answer: {median}")?;
+            writeln!(
+                out,
+                "questions answered: {} of {} ({:.0}%)",
+                x.answered,
+                x.questions,
+                x.answered_share * 100.0
+            )?;
+            if !x.unanswered.is_empty() {
+                writeln!(out, "waiting for an answer, oldest first:")?;
+                for ((q, at), title) in x.unanswered.iter().zip(&h.unanswered_titles).take(10) {
+                    writeln!(out, "  {}  {}  {title}", when(*at), &q.to_string()[..8])?;
+                }
+            }
+            if !x.top_givers.is_empty() {
+                let top: Vec<String> = x
+                    .top_givers
+                    .iter()
+                    .zip(&h.top_giver_names)
+                    .map(|((_, n), name)| format!("{name} ({n})"))
+                    .collect();
+                writeln!(out, "top givers this month: {}", top.join(", "))?;
+            }
+        }
         other => writeln!(out, "{other:?}")?,
     }
     Ok(())
@@ -441,6 +620,44 @@ fn sync_word(s: SyncState) -> &'static str {
         SyncState::Legacy => {
             "made by an older Tacit: its notes are kept here but no longer sync; share them in a new space"
         }
+    }
+}
+
+fn org_of(org: &str, partner: bool) -> String {
+    match (org.is_empty(), partner) {
+        (true, _) => String::new(),
+        (false, true) => format!(" ({org}, partner)"),
+        (false, false) => format!(" ({org})"),
+    }
+}
+
+fn record_line(r: &tacit_node::core::people::Record) -> String {
+    format!(
+        "{} answers ({} accepted), {} thanks received, {} notes, {} questions asked",
+        r.answers, r.accepted, r.thanks_received, r.notes, r.questions
+    )
+}
+
+fn act_word(act: tacit_node::core::people::Act, accepted: bool) -> &'static str {
+    use tacit_node::core::people::Act;
+    match (act, accepted) {
+        (Act::Answered, true) => "accepted",
+        (Act::Answered, false) => "answered",
+        (Act::Asked, _) => "asked",
+        (Act::Wrote, _) => "wrote",
+        (Act::Thanked, _) => "thanked",
+        (Act::Confirmed, _) => "confirmed",
+    }
+}
+
+/// A duration in words: "11 minutes", "3 hours", "2 days".
+fn humanize(ms: i64) -> String {
+    let min = ms / 60_000;
+    match min {
+        0 => "under a minute".into(),
+        1..=89 => format!("{min} minutes"),
+        90..=2_159 => format!("{} hours", (min + 30) / 60),
+        _ => format!("{} days", (min + 720) / 1440),
     }
 }
 

@@ -176,6 +176,12 @@ pub struct NoteView {
     /// The Automerge heads this view was read at, as hex; an editor sends them back as
     /// [`NoteEdit::base`].
     pub heads: Vec<String>,
+    /// The answers written from this note ("Answer with this note"): (question, answer).
+    #[serde(default)]
+    pub answered_in: Vec<(DocId, AnswerId)>,
+    /// The answer this note was made from ("Share as a note"): (question, answer).
+    #[serde(default)]
+    pub from_answer: Option<(DocId, AnswerId)>,
 }
 
 /// An answer as read.
@@ -195,6 +201,18 @@ pub struct AnswerView {
     pub thanked_by: Vec<MemberId>,
     /// Up votes minus down votes, one per member.
     pub score: i64,
+    /// The note it was written from ("Answer with this note"), if any.
+    #[serde(default)]
+    pub from_note: Option<DocId>,
+    /// The note its author shared it as ("Share as a note"), if any.
+    #[serde(default)]
+    pub shared_as: Option<DocId>,
+    /// When it was last confirmed as still right (or written), ms.
+    #[serde(default)]
+    pub fresh_since: i64,
+    /// Who confirmed it as still right, newest first, with when (ms).
+    #[serde(default)]
+    pub confirmed_by: Vec<(MemberId, i64)>,
 }
 
 /// A question as read, answers in display order: accepted first, then by score, then oldest.
@@ -442,6 +460,85 @@ impl Doc {
             created_at: self.int(&ROOT, "created_at")?.unwrap_or(0),
             updated_at: self.int(&ROOT, "updated_at")?.unwrap_or(0),
             heads: self.heads_hex(),
+            answered_in: self.answered_in()?,
+            from_answer: self.from_answer()?,
+        })
+    }
+
+    /// The answers written from this note.
+    fn answered_in(&self) -> Result<Vec<(DocId, AnswerId)>, CoreError> {
+        let mut out = Vec::new();
+        if let Some(map) = self.map(&ROOT, "answered_in")? {
+            for key in self.am.keys(&map).collect::<Vec<_>>() {
+                let (Ok(q), Some(a)) = (
+                    key.parse::<DocId>(),
+                    self.string(&map, key.as_str())?
+                        .and_then(|a| a.parse::<AnswerId>().ok()),
+                ) else {
+                    continue;
+                };
+                out.push((q, a));
+            }
+        }
+        Ok(out)
+    }
+
+    fn from_answer(&self) -> Result<Option<(DocId, AnswerId)>, CoreError> {
+        Ok(self.string(&ROOT, "from_answer")?.and_then(|s| {
+            let (q, a) = s.split_once(':')?;
+            Some((q.parse().ok()?, a.parse().ok()?))
+        }))
+    }
+
+    /// Records on a note that an answer was written from it.
+    pub fn link_answer(
+        &mut self,
+        edit: Edit,
+        question: DocId,
+        answer: AnswerId,
+    ) -> Result<(), CoreError> {
+        self.act_as(edit.by);
+        self.expect_kind(Kind::Note)?;
+        self.expect_live()?;
+        self.guard(|d| {
+            let map = d.ensure_map(&ROOT, "answered_in")?;
+            d.am.put(&map, question.to_string(), answer.to_string())?;
+            Ok(())
+        })?;
+        self.touch_and_commit(edit)
+    }
+
+    /// Records on a new note the answer it was made from.
+    pub fn set_from_answer(
+        &mut self,
+        edit: Edit,
+        question: DocId,
+        answer: AnswerId,
+    ) -> Result<(), CoreError> {
+        self.act_as(edit.by);
+        self.expect_kind(Kind::Note)?;
+        self.guard(|d| {
+            d.am.put(ROOT, "from_answer", format!("{question}:{answer}"))?;
+            Ok(())
+        })?;
+        self.touch_and_commit(edit)
+    }
+
+    /// A note's title, tags, creator and creation time, without reading its body.
+    pub(crate) fn note_meta(&self) -> Result<NoteView, CoreError> {
+        self.expect_kind(Kind::Note)?;
+        Ok(NoteView {
+            id: self.id,
+            title: self.text(&ROOT, "title")?,
+            body: String::new(),
+            tags: self.key_set(&ROOT, "tags")?,
+            aliases: Vec::new(),
+            author: self.author()?,
+            created_at: self.int(&ROOT, "created_at")?.unwrap_or(0),
+            updated_at: self.int(&ROOT, "updated_at")?.unwrap_or(0),
+            heads: Vec::new(),
+            answered_in: Vec::new(),
+            from_answer: None,
         })
     }
 
@@ -548,7 +645,7 @@ impl Doc {
                 }
                 let mut thanked_by: Vec<MemberId> = match self.map(&obj, "thanks")? {
                     Some(thanks) => self
-                        .signed_entries(&thanks, author)?
+                        .signed_entries(&thanks, Some(author))?
                         .into_iter()
                         .map(|(m, _)| m)
                         .collect(),
@@ -557,20 +654,35 @@ impl Doc {
                 thanked_by.sort();
                 let mut score = 0;
                 if let Some(votes) = self.map(&obj, "votes")? {
-                    for (_, vote) in self.signed_entries(&votes, author)? {
+                    for (_, vote) in self.signed_entries(&votes, Some(author))? {
                         if let Value::Scalar(s) = vote {
                             score += s.as_i64().unwrap_or(0).signum();
                         }
                     }
                 }
+                let mut confirmed_by = self.confirmations(id)?;
+                confirmed_by.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                let created_at = self.int(&obj, "created_at")?.unwrap_or(0);
+                let linked = |key: &str| -> Result<Option<DocId>, CoreError> {
+                    Ok(self.string(&obj, key)?.and_then(|s| s.parse().ok()))
+                };
                 answers.push(AnswerView {
                     id,
                     author,
                     body: self.text(&obj, "body")?,
-                    created_at: self.int(&obj, "created_at")?.unwrap_or(0),
+                    created_at,
                     accepted: accepted == Some(id),
                     thanked_by,
                     score,
+                    from_note: linked("from_note")?,
+                    shared_as: linked("shared_as")?,
+                    fresh_since: confirmed_by
+                        .iter()
+                        .map(|c| c.1)
+                        .max()
+                        .unwrap_or(0)
+                        .max(created_at),
+                    confirmed_by,
                 });
             }
         }
@@ -596,6 +708,37 @@ impl Doc {
 
     /// Adds an answer by `edit.by`; returns its id.
     pub fn add_answer(&mut self, edit: Edit, body: &str) -> Result<AnswerId, CoreError> {
+        self.add_answer_from(edit, body, None)
+    }
+
+    /// Records on an answer of `edit.by`'s the note they shared it as.
+    pub fn mark_shared(
+        &mut self,
+        edit: Edit,
+        answer: AnswerId,
+        note: DocId,
+    ) -> Result<(), CoreError> {
+        self.act_as(edit.by);
+        self.expect_kind(Kind::Question)?;
+        self.expect_live()?;
+        let obj = self.answer_obj(answer)?;
+        if claims::writer(&obj) != Some(edit.by) {
+            return Err(CoreError::NotAnswerAuthor);
+        }
+        self.guard(|d| {
+            d.am.put(&obj, "shared_as", note.to_string())?;
+            Ok(())
+        })?;
+        self.touch_and_commit(edit)
+    }
+
+    /// Adds an answer by `edit.by`, written from `from_note` when given; returns its id.
+    pub fn add_answer_from(
+        &mut self,
+        edit: Edit,
+        body: &str,
+        from_note: Option<DocId>,
+    ) -> Result<AnswerId, CoreError> {
         self.act_as(edit.by);
         self.expect_kind(Kind::Question)?;
         self.expect_live()?;
@@ -615,6 +758,9 @@ impl Doc {
             d.put_text(&obj, "body", body)?;
             d.am.put_object(&obj, "thanks", ObjType::Map)?;
             d.am.put_object(&obj, "votes", ObjType::Map)?;
+            if let Some(note) = from_note {
+                d.am.put(&obj, "from_note", note.to_string())?;
+            }
             Ok(())
         })?;
         self.touch_and_commit(edit)?;
@@ -699,6 +845,71 @@ impl Doc {
             Ok(())
         })?;
         self.touch_and_commit(edit)
+    }
+
+    /// Who thanked the author of an answer, and when (ms): signed thanks only.
+    pub fn thanks_of(&self, answer: AnswerId) -> Result<Vec<(MemberId, i64)>, CoreError> {
+        self.signed_times(answer, "thanks")
+    }
+
+    /// Who confirmed an answer as still right, and when (ms): signed confirmations only.
+    pub fn confirmations(&self, answer: AnswerId) -> Result<Vec<(MemberId, i64)>, CoreError> {
+        self.signed_times(answer, "confirmed")
+    }
+
+    fn signed_times(&self, answer: AnswerId, set: &str) -> Result<Vec<(MemberId, i64)>, CoreError> {
+        let obj = self.answer_obj(answer)?;
+        // Thanks never count from the answer's author; confirmations do.
+        let excluded = if set == "thanks" {
+            claims::writer(&obj)
+        } else {
+            None
+        };
+        let Some(map) = self.map(&obj, set)? else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<(MemberId, i64)> = Vec::new();
+        for (member, value) in self.signed_entries(&map, excluded)? {
+            let at = match value {
+                Value::Scalar(s) => s.as_i64().unwrap_or(0),
+                _ => 0,
+            };
+            out.push((member, at));
+        }
+        Ok(out)
+    }
+
+    /// Marks an answer as still right, as of `edit.at`: its author asked to confirm it, or a
+    /// member who checked it. One mark per member; a new one replaces theirs.
+    pub fn confirm(&mut self, edit: Edit, answer: AnswerId) -> Result<(), CoreError> {
+        self.act_as(edit.by);
+        self.expect_kind(Kind::Question)?;
+        self.expect_live()?;
+        let obj = self.answer_obj(answer)?;
+        let me = edit.by.to_string();
+        self.guard(|d| {
+            let map = match d.map(&obj, "confirmed")? {
+                Some(m) => m,
+                // Made by whoever confirms first: the map itself names nobody.
+                None => d.am.put_object(&obj, "confirmed", ObjType::Map)?,
+            };
+            d.am.put(&map, me.as_str(), edit.at)?;
+            Ok(())
+        })?;
+        self.touch_and_commit(edit)
+    }
+
+    /// When an answer was last confirmed as still right (or written), ms.
+    pub fn fresh_since(&self, answer: AnswerId) -> Result<i64, CoreError> {
+        let obj = self.answer_obj(answer)?;
+        let written = self.int(&obj, "created_at")?.unwrap_or(0);
+        let confirmed = self
+            .confirmations(answer)?
+            .into_iter()
+            .map(|(_, at)| at)
+            .max()
+            .unwrap_or(0);
+        Ok(written.max(confirmed))
     }
 
     fn answers_map(&self) -> Result<ObjId, CoreError> {

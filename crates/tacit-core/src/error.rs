@@ -60,6 +60,9 @@ pub enum CoreError {
         /// "thank" or "vote for".
         action: &'static str,
     },
+    /// Only an answer's author changes what it links to.
+    #[error("only the answer's author can do that to it")]
+    NotAnswerAuthor,
     /// The operation expects another kind of document.
     #[error("{id} is a {actual}, not a {expected}")]
     WrongKind {

@@ -111,6 +111,18 @@ pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
 
+/// The count of days since 1970-01-01 of a civil date (year, month 1–12, day 1–31): the
+/// inverse of [`civil_from_days`] (Howard Hinnant's algorithm).
+pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// A time (ms since the Unix epoch) as a UTC date and time to the minute, for messages:
 /// `2026-11-28 22:32 UTC`. Pure arithmetic (the proleptic Gregorian calendar), no clock.
 pub(crate) fn utc(ms: i64) -> String {

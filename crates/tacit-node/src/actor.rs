@@ -30,6 +30,7 @@ use crate::replica::{ReplicaReply, ReplicaReq, Replicated, SessionId};
 use crate::search::{Job, Search};
 use tacit_search::Entry;
 
+mod people;
 mod replica;
 mod spaces;
 mod vault;
@@ -44,6 +45,9 @@ pub(crate) const MAX_BATCH: usize = 128;
 /// Loaded documents kept in memory. A loaded note costs about 20× its text (~50 KB for a 2.5 KB
 /// note), so 256 of them stay near 13 MB while covering any working set a person edits.
 const DOC_CACHE: NonZeroUsize = NonZeroUsize::new(256).expect("non-zero");
+
+/// Store key marking that every document's contributions are recorded.
+pub(crate) const META_CONTRIBUTIONS: &str = "contributions";
 
 /// Peers not (yet) members whose addresses are kept in memory: the joins in progress at once.
 const SEEN_STRANGERS: NonZeroUsize = NonZeroUsize::new(64).expect("non-zero");
@@ -192,6 +196,12 @@ pub(crate) struct Actor {
     /// Where peers that are not members yet were seen (a joiner, the inviter before the join
     /// completes): kept here, bounded, and booked once they are members.
     seen_strangers: LruCache<String, Vec<String>>,
+    /// What the people pages, `who`, routing and the inbox are computed from, kept until it
+    /// changes.
+    people: people::PeopleCache,
+    /// Documents whose contributions are still to be recorded (a home made before they were):
+    /// done a batch at a time while the node is idle.
+    contributions_todo: Vec<DocId>,
 }
 
 /// What a request did: a reply, and what must reach the disk before it is sent (and pushed
@@ -214,11 +224,12 @@ impl Outcome {
     }
 }
 
-/// Now, in milliseconds since the Unix epoch.
+/// Now, in milliseconds since the Unix epoch (moved on by [`crate::clock::advance`] in tests).
 pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
+    let real = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    real.saturating_add(crate::clock::offset())
 }
 
 impl Actor {
@@ -233,6 +244,11 @@ impl Actor {
     ) -> Self {
         let spaces = spaces::load_all(&store);
         spaces::publish_members(&info, &spaces);
+        // A home made before contributions were kept records them, a batch at a time.
+        let contributions_todo = match store.meta(META_CONTRIBUTIONS) {
+            Ok(Some(_)) => Vec::new(),
+            _ => store.all_doc_ids().unwrap_or_default(),
+        };
         Self {
             home,
             store,
@@ -250,6 +266,8 @@ impl Actor {
             search,
             pending_entries: HashMap::new(),
             seen_strangers: LruCache::new(SEEN_STRANGERS),
+            people: people::PeopleCache::default(),
+            contributions_todo,
         }
     }
 
@@ -257,6 +275,11 @@ impl Actor {
     pub(crate) fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
         let mut stop: Option<oneshot::Sender<()>> = None;
         while stop.is_none() {
+            // Work left from an older home, done while nothing waits.
+            if !self.contributions_todo.is_empty() && rx.is_empty() {
+                self.record_some_contributions();
+                continue;
+            }
             let Some(first) = rx.blocking_recv() else {
                 break;
             };
@@ -288,6 +311,43 @@ impl Actor {
         self.close();
         if let Some(done) = stop {
             let _ = done.send(());
+        }
+    }
+
+    /// Records the contributions of a batch of documents a home made before they were kept.
+    fn record_some_contributions(&mut self) {
+        /// Documents per batch: a few milliseconds of work, so a request waits no longer.
+        const BATCH: usize = 32;
+        let at = self.contributions_todo.len().saturating_sub(BATCH);
+        let batch: Vec<DocId> = self.contributions_todo.split_off(at);
+        let mut rows = Vec::with_capacity(batch.len());
+        for id in batch {
+            let chunks = match self.store.load_chunks(id) {
+                Ok(c) => c,
+                Err(e) => {
+                    warn!(%id, "cannot read a document to record its contributions: {e}");
+                    continue;
+                }
+            };
+            let Ok(mut doc) = Doc::load(id, chunks.iter().map(Vec::as_slice), self.info.member)
+            else {
+                continue;
+            };
+            if let Ok(c) = doc.contributions() {
+                rows.push((id, c));
+            }
+        }
+        if let Err(e) = self.store.set_contributions(&rows) {
+            warn!("cannot record contributions: {e}");
+            self.contributions_todo.clear();
+            return;
+        }
+        self.people.invalidate(None);
+        if self.contributions_todo.is_empty() {
+            if let Err(e) = self.store.set_meta(META_CONTRIBUTIONS, "1") {
+                warn!("cannot record that contributions are complete: {e}");
+            }
+            debug!("recorded the contributions of every document");
         }
     }
 
@@ -371,6 +431,11 @@ impl Actor {
             Ok(to_compact) => {
                 self.index(&writes);
                 for w in &writes {
+                    if w.summary.kind == Kind::Profile {
+                        self.people.invalidate(None);
+                    } else if w.contributions.is_some() {
+                        self.people.invalidate(Some(w.space));
+                    }
                     let Some(heads) = w.heads else { continue };
                     // A profile is an item of every space its member is in.
                     let spaces = if w.summary.kind == Kind::Profile {
@@ -578,6 +643,7 @@ impl Actor {
                     chunk: Chunk::Snapshot(snapshot),
                     sigs: Vec::new(),
                     writers: Vec::new(),
+                    contributions: None,
                 }),
                 Err(_) => {
                     self.cache.pop(&id);
@@ -747,6 +813,32 @@ impl Actor {
                 role,
             } => self.space_role(&space, &member, role),
             Request::SpaceInvites { space } => self.space_invites(&space),
+            Request::Who {
+                topic,
+                space,
+                limit,
+            } => self.who(&topic, space.as_deref(), limit),
+            Request::People { space } => self.people_page(&space),
+            Request::Person { member } => self.person(&member),
+            Request::Inbox => self.inbox(),
+            Request::QuestionRoutes { question } => self.question_routes(&question),
+            Request::InboxSeen { keys } => self.inbox_seen(&keys),
+            Request::Follow { tag } => self.follow(&tag, true),
+            Request::Unfollow { tag } => self.follow(&tag, false),
+            Request::Following => self.following(),
+            Request::Record { member, space } => self.record(member.as_deref(), space.as_deref()),
+            Request::RecordExport => self.record_export(),
+            Request::RecordVerify { statement } => Ok(Outcome::read(Response::RecordVerified(
+                people::verify_record(&statement)?,
+            ))),
+            Request::SpaceHealth { space } => self.space_health(&space),
+            Request::Confirm { question, answer } => self.confirm(&question, &answer),
+            Request::AnswerWithNote { question, note } => self.answer_with_note(&question, &note),
+            Request::ShareAsNote {
+                question,
+                answer,
+                space,
+            } => self.share_as_note(&question, &answer, space.as_deref()),
             Request::SpaceRevokeInvite { space, invite } => {
                 self.space_revoke_invite(&space, &invite)
             }
@@ -779,6 +871,7 @@ impl Actor {
         let (data, changes) = doc.save_with_changes();
         let (sigs, writers) = self.authorship(id, summary.kind, space, &changes);
         let pushes = self.push(space, summary.kind, id, &data, &sigs, None);
+        let contributions = doc.contributions_with(&changes).ok();
         let write = DocWrite {
             id,
             space,
@@ -787,6 +880,7 @@ impl Actor {
             chunk: Chunk::Snapshot(data),
             sigs,
             writers,
+            contributions,
         };
         self.cache.put(id, doc);
         Ok(Outcome {
@@ -879,6 +973,7 @@ impl Actor {
         });
         if let Some((bytes, changes)) = doc.take_unsaved_changes() {
             let heads = heads_hash(doc);
+            let contributions = doc.contributions().ok();
             let (sigs, writers) = self.authorship(listed.id, summary.kind, space, &changes);
             out.events
                 .push(changed_event(listed.id, space, &summary, false));
@@ -891,6 +986,7 @@ impl Actor {
                 chunk: Chunk::Increment(bytes),
                 sigs,
                 writers,
+                contributions,
             });
         }
         Ok(out)
@@ -1090,6 +1186,16 @@ fn is_write(req: &Request) -> bool {
             | Request::SpaceList
             | Request::SpaceShow { .. }
             | Request::SpaceInvites { .. }
+            | Request::Who { .. }
+            | Request::People { .. }
+            | Request::Person { .. }
+            | Request::Inbox
+            | Request::QuestionRoutes { .. }
+            | Request::Following
+            | Request::Record { .. }
+            | Request::RecordExport
+            | Request::RecordVerify { .. }
+            | Request::SpaceHealth { .. }
             | Request::Peers
             | Request::Search { .. }
             | Request::NoteLinks { .. }

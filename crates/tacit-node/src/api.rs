@@ -187,6 +187,99 @@ pub enum Request {
     },
     /// Connected peers.
     Peers,
+    /// Who knows about a topic, best first, with the reasons.
+    Who {
+        /// Tags (`#tls`, `tag:tls`) and words.
+        topic: String,
+        /// Only members of this space (id, unique id prefix or name); every space when absent.
+        #[serde(default)]
+        space: Option<String>,
+        /// At most this many; 10 when absent.
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+    /// The members of a space as people: organisation, expertise, record, last seen.
+    People {
+        /// Id, unique id prefix or name.
+        space: String,
+    },
+    /// One person: profile, record overall and per space, what they know about.
+    Person {
+        /// Member id, unique prefix or name (in any space this home shares with them).
+        member: String,
+    },
+    /// Which members a question is offered to, round by round (as this node computes it from
+    /// the documents it holds; every member computes the same).
+    QuestionRoutes {
+        /// Question id or unique prefix.
+        question: String,
+    },
+    /// Questions offered to this member, answers to its questions, questions on followed tags,
+    /// and its answers to confirm.
+    Inbox,
+    /// Marks inbox items as seen (by their keys).
+    InboxSeen {
+        /// Item keys from `Inbox`.
+        keys: Vec<String>,
+    },
+    /// Follows a tag: questions on it land in the inbox.
+    Follow {
+        /// The tag.
+        tag: String,
+    },
+    /// Stops following a tag.
+    Unfollow {
+        /// The tag.
+        tag: String,
+    },
+    /// The tags this member follows.
+    Following,
+    /// A member's record (this member's when absent), overall or in one space.
+    Record {
+        /// Member id, unique prefix or name.
+        #[serde(default)]
+        member: Option<String>,
+        /// Only this space.
+        #[serde(default)]
+        space: Option<String>,
+    },
+    /// This member's record as a statement signed with its key, for another organisation.
+    RecordExport,
+    /// Checks a signed record statement.
+    RecordVerify {
+        /// The statement, as exported.
+        statement: String,
+    },
+    /// A space's health: who gives, how fast questions are answered, what waits.
+    SpaceHealth {
+        /// Id, unique id prefix or name.
+        space: String,
+    },
+    /// Confirms an answer as still right.
+    Confirm {
+        /// Question id or unique prefix.
+        question: String,
+        /// Answer id or unique prefix.
+        answer: String,
+    },
+    /// Answers a question with a note: the answer carries the note's text and names it; the
+    /// note (if this member may write it) names the answer.
+    AnswerWithNote {
+        /// Question id or unique prefix.
+        question: String,
+        /// Note id or unique prefix.
+        note: String,
+    },
+    /// Makes a note of an answer, in `space` (the personal space when absent): linked to it.
+    ShareAsNote {
+        /// Question id or unique prefix.
+        question: String,
+        /// Answer id or unique prefix.
+        answer: String,
+        /// Where the note goes.
+        #[serde(default)]
+        space: Option<String>,
+    },
     /// Search every note and question this home holds, best first.
     Search {
         /// Words (a trailing word also matches as a prefix while typing; a misspelt word
@@ -313,6 +406,50 @@ pub enum Response {
         /// Connected peers.
         items: Vec<PeerInfo>,
     },
+    /// To `Who`.
+    Experts {
+        /// Members, best first.
+        items: Vec<ExpertInfo>,
+    },
+    /// To `People`.
+    People {
+        /// The space.
+        space: SpaceId,
+        /// Its members, most giving first.
+        items: Vec<PersonInfo>,
+    },
+    /// To `Person`.
+    Person(PersonDetail),
+    /// To `QuestionRoutes`.
+    Routes {
+        /// The question.
+        question: DocId,
+        /// The offers, round by round.
+        items: Vec<RouteInfo>,
+    },
+    /// To `Inbox`.
+    Inbox {
+        /// Newest first.
+        items: Vec<InboxItem>,
+        /// How many are not seen yet.
+        unread: u32,
+    },
+    /// To `Following`, `Follow`, `Unfollow`.
+    Following {
+        /// The tags followed.
+        tags: Vec<String>,
+    },
+    /// To `Record`.
+    Record(RecordView),
+    /// To `RecordExport`: the signed statement (JSON text).
+    RecordStatement {
+        /// The statement.
+        statement: String,
+    },
+    /// To `RecordVerify`: whose record it is, and that its signature holds.
+    RecordVerified(RecordStatement),
+    /// To `SpaceHealth`.
+    Health(HealthView),
     /// To `Search`.
     Hits {
         /// The hits, best first.
@@ -673,4 +810,207 @@ pub enum Event {
     },
     /// Peers connected or disconnected, or a space's sync state changed.
     NetworkChanged,
+    /// The inbox may have changed otherwise than by a document (a tag followed, items seen).
+    InboxChanged,
+}
+
+/// A member who knows about a topic.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ExpertInfo {
+    /// The member.
+    pub member: MemberId,
+    /// Name (from their profile).
+    pub name: String,
+    /// Organisation.
+    pub org: String,
+    /// Whether they are in another organisation than this member.
+    pub partner: bool,
+    /// How strongly their work shows it (for ordering; no unit).
+    pub score: f64,
+    /// Why: "3 accepted answers on #tls, last in November 2026".
+    pub reasons: Vec<tacit_core::people::Reason>,
+}
+
+/// A member of a space as a person.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct PersonInfo {
+    /// The member.
+    pub member: MemberId,
+    /// Name.
+    pub name: String,
+    /// Organisation.
+    pub org: String,
+    /// Whether they are in another organisation than this member.
+    pub partner: bool,
+    /// Role in the space.
+    pub role: Role,
+    /// Declared expertise.
+    pub expertise: Vec<String>,
+    /// What their work in the space is most about (tags), most first.
+    pub topics: Vec<String>,
+    /// Their record in the space.
+    pub record: tacit_core::people::Record,
+    /// When their device was last connected to this one, ms; `None` if never seen.
+    pub last_seen: Option<i64>,
+    /// Whether it is connected now.
+    pub connected: bool,
+    /// Whether this is this home's member.
+    pub me: bool,
+}
+
+/// One person, in every space this home shares with them.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct PersonDetail {
+    /// The member.
+    pub member: MemberId,
+    /// Name.
+    pub name: String,
+    /// Organisation.
+    pub org: String,
+    /// A few lines about them.
+    pub bio: String,
+    /// Declared expertise.
+    pub expertise: Vec<String>,
+    /// Whether they are in another organisation than this member.
+    pub partner: bool,
+    /// Their record over every shared space.
+    pub record: tacit_core::people::Record,
+    /// Their record per space.
+    pub spaces: Vec<SpaceRecord>,
+    /// What their work is most about (tags), with how many contributions.
+    pub topics: Vec<(String, u32)>,
+    /// Their latest contributions, newest first.
+    pub recent: Vec<ContributionView>,
+    /// When last seen connected, ms.
+    pub last_seen: Option<i64>,
+}
+
+/// A record in one space.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct SpaceRecord {
+    /// The space.
+    pub space: SpaceId,
+    /// Its name.
+    pub name: String,
+    /// The record there.
+    pub record: tacit_core::people::Record,
+}
+
+/// One contribution, as a person page lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct ContributionView {
+    /// What they did.
+    pub act: tacit_core::people::Act,
+    /// The document.
+    pub doc: DocId,
+    /// Its title.
+    pub title: String,
+    /// Its space.
+    pub space: SpaceId,
+    /// When, ms.
+    pub at: i64,
+    /// For an answer: accepted.
+    pub accepted: bool,
+}
+
+/// Why something is in the inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum InboxKind {
+    /// A question offered to this member: its record matches.
+    Routed,
+    /// An answer to this member's question.
+    Answer,
+    /// A question on a tag this member follows.
+    Followed,
+    /// An answer of this member's not confirmed for a long time: is it still right?
+    Stale,
+}
+
+/// One inbox item.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct InboxItem {
+    /// Stable key (what `InboxSeen` takes).
+    pub key: String,
+    /// Why it is here.
+    pub kind: InboxKind,
+    /// The question.
+    pub question: DocId,
+    /// Its title.
+    pub title: String,
+    /// Its space.
+    pub space: SpaceId,
+    /// The answer (for `answer` and `stale`).
+    pub answer: Option<AnswerId>,
+    /// Who: the asker, or the answer's author.
+    pub by: MemberId,
+    /// Their name.
+    pub by_name: String,
+    /// When it arrived here, ms.
+    pub at: i64,
+    /// In words: why this member was asked, or what to do.
+    pub reason: String,
+    /// Whether this member has seen it.
+    pub seen: bool,
+}
+
+/// A member's record.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct RecordView {
+    /// The member.
+    pub member: MemberId,
+    /// Name.
+    pub name: String,
+    /// Overall (or in the space asked for).
+    pub record: tacit_core::people::Record,
+    /// Per space.
+    pub spaces: Vec<SpaceRecord>,
+}
+
+/// A record statement, signed by its member: what `RecordExport` makes and `RecordVerify`
+/// checks.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct RecordStatement {
+    /// The format.
+    pub tacit_record: u32,
+    /// The member (their public key).
+    pub member: MemberId,
+    /// Their name.
+    pub name: String,
+    /// Their organisation.
+    pub org: String,
+    /// When it was made, ms.
+    pub made_at: i64,
+    /// Overall.
+    pub record: tacit_core::people::Record,
+    /// Per space: the space, its name, its member count, the record there.
+    pub spaces: Vec<SpaceRecord>,
+    /// The member's Ed25519 signature over the statement without this field, hex.
+    pub signature: String,
+}
+
+/// A space's health, with names.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct HealthView {
+    /// The space.
+    pub space: SpaceId,
+    /// The figures.
+    pub health: tacit_core::people::Health,
+    /// The unanswered questions' titles, in the order of `health.unanswered`.
+    pub unanswered_titles: Vec<String>,
+    /// The top givers' names, in the order of `health.top_givers`.
+    pub top_giver_names: Vec<String>,
+}
+
+/// One offer of a question to a member.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct RouteInfo {
+    /// The member.
+    pub member: MemberId,
+    /// Their name.
+    pub name: String,
+    /// 0 when asked, 1 a day later without an answer, and so on.
+    pub round: u32,
+    /// When the offer was made, ms.
+    pub at: i64,
 }

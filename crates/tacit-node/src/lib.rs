@@ -31,6 +31,7 @@
 
 mod actor;
 pub mod api;
+pub mod clock;
 mod control;
 mod error;
 mod home;
@@ -41,9 +42,10 @@ mod search;
 mod sync;
 
 pub use api::{
-    Event, ExportPage, Hit, Identity, ImportNote, ImportReport, InitReport, InviteInfo, LinkedDoc,
-    Links, ListItem, MemberInfo, PeerInfo, Request, Response, SearchState, SpaceDetail, SpaceInfo,
-    Status, SyncState, Traffic,
+    ContributionView, Event, ExpertInfo, ExportPage, HealthView, Hit, Identity, ImportNote,
+    ImportReport, InboxItem, InboxKind, InitReport, InviteInfo, LinkedDoc, Links, ListItem,
+    MemberInfo, PeerInfo, PersonDetail, PersonInfo, RecordStatement, RecordView, Request, Response,
+    RouteInfo, SearchState, SpaceDetail, SpaceInfo, SpaceRecord, Status, SyncState, Traffic,
 };
 pub use control::{Client, ControlServer, socket_path};
 pub use error::{ErrorKind, NodeError, WireError};

@@ -532,7 +532,10 @@ fn init_home(
         chunk: Chunk::Snapshot(data),
         sigs,
         writers: crate::actor::writers_of(&changes),
+        contributions: None,
     }])?;
+    // A new home holds no document made before contributions were kept.
+    store.set_meta(crate::actor::META_CONTRIBUTIONS, "1")?;
     // Written last: a home counts as initialised only once everything above is on disk.
     store.set_meta(META_MEMBER, &member.to_string())?;
     Ok((

@@ -37,6 +37,8 @@ pub(crate) struct Loaded {
     pub(crate) unsigned: BTreeSet<[u8; 32]>,
     /// What the index holds of it (read here, off the actor's thread).
     pub(crate) entry: Option<tacit_search::Entry>,
+    /// What each member did in it (read here too).
+    pub(crate) contributions: Option<Vec<tacit_core::people::Contribution>>,
 }
 
 impl std::fmt::Debug for Loaded {

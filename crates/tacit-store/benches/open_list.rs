@@ -108,6 +108,7 @@ fn fill(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
                     chunk: Chunk::Snapshot(data),
                     sigs: Vec::new(),
                     writers: Vec::new(),
+                    contributions: None,
                 }
             })
             .collect();

@@ -23,6 +23,7 @@
 mod error;
 mod export;
 mod home;
+mod people;
 mod rows;
 mod schema;
 mod search;
@@ -31,6 +32,7 @@ mod store;
 
 pub use error::StoreError;
 pub use home::Home;
+pub use people::SpaceContribution;
 pub use rows::{Chunk, DocWrite, ListFilter, Listed, SpaceRow, StoreStats, Writer};
 pub use search::IndexRow;
 pub use shared::{ADDRESSES_PER_PEER, Address, MAX_BOOK_PEERS, StoredHeads};

@@ -46,6 +46,9 @@ pub struct DocWrite {
     pub sigs: Vec<ChangeSig>,
     /// Each author's last change among those in `chunk` (kept when newer than the stored one).
     pub writers: Vec<Writer>,
+    /// What each member did in the document, as it now stands (replaces what is stored);
+    /// `None` leaves it as it is.
+    pub contributions: Option<Vec<tacit_core::people::Contribution>>,
 }
 
 /// A member's last change to a document.

@@ -102,6 +102,34 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX writers_by_member ON writers (member, doc);
     ",
+    // 4: people and giving — what each member did in each document (derived from the documents,
+    // rebuilt from them at will), the tags this member follows, and which inbox items it has seen.
+    "
+    CREATE TABLE contributions (
+        doc      TEXT NOT NULL,       -- document id
+        n        INTEGER NOT NULL,    -- its place among the document's contributions
+        member   BLOB NOT NULL,       -- member id, 32 bytes
+        act      INTEGER NOT NULL,    -- 0 asked, 1 answered, 2 wrote, 3 thanked, 4 confirmed
+        answer   TEXT,                -- the answer (answered, thanked, confirmed)
+        tags     TEXT NOT NULL,       -- JSON array: the document's tags
+        words    TEXT NOT NULL,       -- JSON array: the words of its title
+        at       INTEGER NOT NULL,    -- ms
+        accepted INTEGER NOT NULL,
+        thanks   INTEGER NOT NULL,
+        score    INTEGER NOT NULL,
+        PRIMARY KEY (doc, n)
+    ) WITHOUT ROWID;
+    CREATE INDEX contributions_by_member ON contributions (member);
+
+    CREATE TABLE follows (
+        tag TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+
+    CREATE TABLE inbox_seen (
+        item TEXT PRIMARY KEY,        -- kind:question[:answer]
+        at   INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes, and the newest it opens.

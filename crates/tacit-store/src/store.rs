@@ -247,6 +247,11 @@ impl Store {
                 .at(path)?;
             crate::shared::insert_authorship(&tx, &id, &w.sigs, &w.writers).at(path)?;
         }
+        for w in writes {
+            if let Some(c) = &w.contributions {
+                crate::people::replace_contributions(&tx, &w.id.to_string(), c).at(path)?;
+            }
+        }
         let mut compact = Vec::new();
         for id in grown {
             let (count, snapshot, increments): (i64, i64, i64) = tx

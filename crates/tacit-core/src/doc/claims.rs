@@ -157,14 +157,17 @@ impl Doc {
                 }
             }
         }
-        for set in ["thanks", "votes"] {
+        for (set, author_may) in [("thanks", false), ("votes", false), ("confirmed", true)] {
             let Some(map) = self.map(answer, set)? else {
                 continue;
             };
             for key in self.am.keys(&map).collect::<Vec<_>>() {
                 let named = key.parse::<MemberId>().ok();
                 for (_, id) in self.am.get_all(&map, key.as_str())? {
-                    if named.is_none() || writer(&id) != named || named == Some(author) {
+                    if named.is_none()
+                        || writer(&id) != named
+                        || (named == Some(author) && !author_may)
+                    {
                         return Err(broken(
                             "a thank or vote given in someone else's name, or for one's own answer",
                         ));
@@ -188,18 +191,18 @@ impl Doc {
     }
 
     /// The members a thanks or votes map of an answer by `author` counts: keys written by the
-    /// member they name, never the author. With each, its value.
+    /// member they name, never the author (`None`: the author too). With each, its value.
     pub(super) fn signed_entries(
         &self,
         map: &ObjId,
-        author: MemberId,
+        author: Option<MemberId>,
     ) -> Result<Vec<(MemberId, Value<'_>)>, CoreError> {
         let mut out = Vec::new();
         for key in self.am.keys(map).collect::<Vec<_>>() {
             let Ok(member) = key.parse::<MemberId>() else {
                 continue;
             };
-            if member == author {
+            if Some(member) == author {
                 continue;
             }
             if let Some((value, id)) = self.am.get(map, key.as_str())?

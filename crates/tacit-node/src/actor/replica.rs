@@ -605,6 +605,7 @@ impl Actor {
                 let summary = d.summary()?;
                 let (data, changes) = d.save_with_changes();
                 let heads = heads_hash(d);
+                let contributions = d.contributions_with(&changes).ok();
                 done.events.push(changed_event(doc, space, &summary, true));
                 done.writes.push(DocWrite {
                     id: doc,
@@ -614,6 +615,7 @@ impl Actor {
                     chunk: Chunk::Snapshot(data),
                     sigs: Vec::new(),
                     writers: writers_of(&changes),
+                    contributions,
                 });
             }
         }
@@ -880,15 +882,21 @@ impl Actor {
                 return Ok((Done::reply(ReplicaReply::Done), Applied::Refused));
             }
         };
-        let (data, changes, entry) = if judged.dropped > 0 {
+        let (data, changes, entry, contributions) = if judged.dropped > 0 {
             let (data, changes) = doc.save_with_changes();
             let heads = heads_hash(&mut doc);
             let entry = tacit_search::Entry::from_doc(&mut doc, space, heads)
                 .ok()
                 .flatten();
-            (data, changes, entry)
+            let contributions = doc.contributions_with(&changes).ok();
+            (data, changes, entry, contributions)
         } else {
-            (loaded.data, loaded.changes, loaded.entry)
+            (
+                loaded.data,
+                loaded.changes,
+                loaded.entry,
+                loaded.contributions,
+            )
         };
         let kept: HashSet<[u8; 32]> = changes.iter().map(|c| c.hash).collect();
         let sigs: Vec<ChangeSig> = loaded
@@ -919,6 +927,7 @@ impl Actor {
             chunk: Chunk::Snapshot(data),
             sigs,
             writers: writers_of(&changes),
+            contributions,
         });
         self.cache.put(id, doc);
         let outcome = if judged.later {
@@ -1094,6 +1103,7 @@ impl Actor {
         };
         if let Some((chunk, changes, kept_sigs)) = write {
             let heads = heads_hash(&mut doc);
+            let contributions = doc.contributions().ok();
             let push_bytes = match &chunk {
                 Chunk::Increment(b) | Chunk::Snapshot(b) => b.clone(),
                 Chunk::None => Vec::new(),
@@ -1120,6 +1130,7 @@ impl Actor {
                 chunk,
                 sigs: kept_sigs,
                 writers,
+                contributions,
             });
         }
         self.cache.put(id, doc);
@@ -1203,6 +1214,7 @@ pub(crate) fn load_whole(d: WholeDoc, space: SpaceId, me: MemberId) -> Result<Lo
     let entry = tacit_search::Entry::from_doc(&mut doc, SpaceId::from_bytes([0; 16]), heads)
         .ok()
         .flatten();
+    let contributions = doc.contributions_with(&changes).ok();
     Ok(Loaded {
         id: d.id,
         doc,
@@ -1212,6 +1224,7 @@ pub(crate) fn load_whole(d: WholeDoc, space: SpaceId, me: MemberId) -> Result<Lo
         sigs: d.sigs,
         unsigned: bad,
         entry,
+        contributions,
     })
 }
 

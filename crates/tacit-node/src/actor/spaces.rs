@@ -281,6 +281,7 @@ impl Actor {
     pub(super) fn membership_changed(&mut self, space: SpaceId) {
         // The members' profiles are among its reconciliation items: build them again.
         self.items.remove(&space);
+        self.people.invalidate(Some(space));
         publish_members(&self.info, &self.spaces);
         self.book_new_members();
         let ops = self

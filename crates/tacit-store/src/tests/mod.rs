@@ -38,6 +38,7 @@ fn add_note(store: &mut Store, space: SpaceId, title: &str, at: i64) -> (DocId, 
         chunk: Chunk::Snapshot(doc.save()),
         sigs: Vec::new(),
         writers: Vec::new(),
+        contributions: None,
     };
     store.write(&[write]).unwrap();
     (id, doc)
@@ -65,6 +66,7 @@ fn filled_db(dir: &Path, notes: usize) -> std::path::PathBuf {
             chunk: Chunk::Snapshot(doc.save()),
             sigs: Vec::new(),
             writers: Vec::new(),
+            contributions: None,
         };
         store.write(&[write]).unwrap();
     }

@@ -21,6 +21,7 @@ fn increment(doc: &mut Doc, space: SpaceId) -> DocWrite {
         chunk: Chunk::Increment(doc.take_unsaved().unwrap()),
         sigs: Vec::new(),
         writers: Vec::new(),
+        contributions: None,
     }
 }
 
@@ -142,6 +143,7 @@ fn many_increments_ask_for_compaction_and_a_snapshot_replaces_them() {
         chunk: Chunk::Snapshot(doc.save()),
         sigs: Vec::new(),
         writers: Vec::new(),
+        contributions: None,
     };
     assert!(store.write(&[snapshot]).unwrap().is_empty());
     let chunks = store.load_chunks(id).unwrap();
@@ -166,6 +168,7 @@ fn more_than_the_chunk_bound_asks_for_compaction_even_when_small() {
         chunk: Chunk::Snapshot(vec![0; 100_000]),
         sigs: Vec::new(),
         writers: Vec::new(),
+        contributions: None,
     };
     store.write(&[big]).unwrap();
     for n in 1..=COMPACT_AFTER_CHUNKS {
@@ -177,6 +180,7 @@ fn more_than_the_chunk_bound_asks_for_compaction_even_when_small() {
             chunk: Chunk::Increment(vec![1]),
             sigs: Vec::new(),
             writers: Vec::new(),
+            contributions: None,
         };
         let needs = store.write(&[w]).unwrap();
         // n increments + 1 snapshot chunks.
@@ -205,6 +209,7 @@ fn metadata_only_writes_keep_the_chunks() {
             chunk: Chunk::None,
             sigs: Vec::new(),
             writers: Vec::new(),
+            contributions: None,
         }])
         .unwrap();
     assert_eq!(store.get(id).unwrap().unwrap().summary.title, "renamed");
@@ -245,6 +250,7 @@ fn list_filters_and_orders() {
                 chunk: Chunk::Snapshot(q.save()),
                 sigs: Vec::new(),
                 writers: Vec::new(),
+                contributions: None,
             }])
             .unwrap();
         questions.push(id);
@@ -357,6 +363,7 @@ fn resolve_takes_unique_prefixes() {
                 chunk: Chunk::None,
                 sigs: Vec::new(),
                 writers: Vec::new(),
+                contributions: None,
             }])
             .unwrap();
     };
