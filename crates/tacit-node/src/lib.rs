@@ -41,13 +41,14 @@ mod search;
 mod sync;
 
 pub use api::{
-    Event, ExportPage, Hit, Identity, ImportNote, ImportReport, InitReport, LinkedDoc, Links,
-    ListItem, MemberInfo, PeerInfo, Request, Response, SearchState, SpaceDetail, SpaceInfo, Status,
-    SyncState, Traffic,
+    Event, ExportPage, Hit, Identity, ImportNote, ImportReport, InitReport, InviteInfo, LinkedDoc,
+    Links, ListItem, MemberInfo, NetStatus, PeerInfo, Reachability, RelayInfo, RelaySource,
+    RelayState, Request, Response, SearchState, SpaceDetail, SpaceInfo, Status, SyncState, Traffic,
+    Via,
 };
 pub use control::{Client, ControlServer, socket_path};
 pub use error::{ErrorKind, NodeError, WireError};
 pub use home::{HOME_ENV, resolve_home};
 pub use node::Node;
-pub use sync::NetOptions;
+pub use sync::{AUTONAT_ANY_IP_ENV, NetOptions, RELAYS_ENV};
 pub use tacit_core as core;
