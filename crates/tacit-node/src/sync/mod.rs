@@ -85,6 +85,11 @@ const RECONNECT_TICK: Duration = Duration::from_secs(1);
 /// one to dial first: a LAN dial takes milliseconds, and the wait only delays a dial that the
 /// other side could not make (e.g. a node that only dials out).
 const LAN_DIAL_HEAD_START: Duration = Duration::from_secs(2);
+/// How long the larger peer id of two members that can dial each other leaves the smaller one
+/// to dial first when reconnecting. Behind NATs both would otherwise dial each other's circuit
+/// address at once: two relayed connections, two hole punches at once over the same ports, which
+/// can both fail. The wait only delays a dial the other side cannot make (it knows no address).
+const RECONNECT_HEAD_START: Duration = Duration::from_secs(5);
 /// How long a join waits for the inviter to answer (and, for a ticket without addresses, for
 /// mDNS to find the inviter).
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -774,6 +779,9 @@ impl Runner {
     ) {
         let mut tick = tokio::time::interval(RECONNECT_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Sessions say when they start sharing a space: a session over a relay then moves to
+        // the direct connection at once, not at the next tick.
+        let mut node_events = self.events.subscribe();
         loop {
             tokio::select! {
                 ev = net_rx.recv() => match ev {
@@ -781,6 +789,13 @@ impl Runner {
                     None => break,
                 },
                 Some((peer, records)) = addrs_rx.recv() => self.on_addrs(peer, records).await,
+                ev = node_events.recv() => match ev {
+                    Ok(Event::NetworkChanged) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                        self.move_relayed_sessions().await;
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
                 _ = tick.tick() => self.tick().await,
                 _ = stopped.changed() => break,
             }
@@ -1169,6 +1184,16 @@ impl Runner {
     /// is up, so that sync moves to it. A session still joining or admitting (no space shared
     /// yet) is left alone until it shares one.
     async fn move_relayed_sessions(&mut self) {
+        if !self
+            .engine
+            .sessions
+            .lock()
+            .await
+            .values()
+            .any(|s| s.relayed)
+        {
+            return;
+        }
         let relayed: Vec<PeerId> = self
             .engine
             .sessions
@@ -1380,6 +1405,7 @@ impl Runner {
             return;
         };
         let now = Instant::now();
+        let me = self.my_peer();
         for (peer, addrs) in targets {
             let Ok(peer) = peer.parse::<PeerId>() else {
                 continue;
@@ -1393,6 +1419,10 @@ impl Runner {
                 .unwrap_or(false);
             if connected {
                 continue;
+            }
+            if me > peer && !self.backoff.contains_key(&peer) {
+                self.backoff
+                    .insert(peer, (now + RECONNECT_HEAD_START, BACKOFF_START));
             }
             let (next, wait) = self
                 .backoff
