@@ -41,8 +41,9 @@ need_packages() {
 TAURI_PACKAGES=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
     build-essential pkg-config libssl-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev)
 E2E_PACKAGES=(xvfb webkit2gtk-driver xauth imagemagick)
-# the LAN discovery test builds network namespaces with `ip`
-NET_TEST_PACKAGES=(iproute2)
+# the LAN discovery and NAT tests build network namespaces with `ip`, NATs with `nft`, and check
+# the topology with `ping`
+NET_TEST_PACKAGES=(iproute2 nftables iputils-ping)
 # what registers the app as the handler of tacit:// links
 LINK_PACKAGES=(xdg-utils desktop-file-utils)
 

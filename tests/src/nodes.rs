@@ -16,6 +16,7 @@ pub fn loopback() -> NetOptions {
     NetOptions {
         listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
         mdns: false,
+        ..NetOptions::default()
     }
 }
 

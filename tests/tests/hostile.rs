@@ -38,6 +38,7 @@ fn at_port(port: u16) -> NetOptions {
     NetOptions {
         listen: vec![format!("/ip4/127.0.0.1/tcp/{port}")],
         mdns: false,
+        ..NetOptions::default()
     }
 }
 

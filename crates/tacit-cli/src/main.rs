@@ -278,12 +278,10 @@ enum Command {
         json: Json,
     },
     /// Run the node for this home until interrupted: the control socket, and the network
-    Serve {
-        /// Listen on this multiaddr (repeat for more) [default: every interface, a free TCP
-        /// and QUIC port]
-        #[arg(long = "listen", value_name = "MULTIADDR")]
-        listen: Vec<String>,
-    },
+    Serve(ServeArgs),
+    /// Relays: how members behind other organisations' NATs reach this node
+    #[command(subcommand)]
+    Relay(RelayCmd),
     /// Show the node's state
     Status {
         #[command(flatten)]
@@ -323,6 +321,60 @@ enum Command {
         /// space, each in a folder of its own]
         #[arg(long, value_name = "SPACE")]
         space: Option<String>,
+        #[command(flatten)]
+        json: Json,
+    },
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Listen on this multiaddr (repeat for more) [default: every interface, a free TCP and
+    /// QUIC port]
+    #[arg(long = "listen", value_name = "MULTIADDR")]
+    listen: Vec<String>,
+    /// Also serve as a relay (circuit relay v2) for members behind NATs, within limits a small
+    /// public box holds. It forwards encrypted connections and learns nothing of any space.
+    /// Needs this host's public address: --external-addr, or --listen on a public IP
+    #[arg(long)]
+    relay: bool,
+    /// This host's public address as others dial it, e.g. /ip4/203.0.113.10/tcp/4001 (repeat
+    /// for QUIC); taken as reachable without waiting for probes
+    #[arg(long = "external-addr", value_name = "MULTIADDR")]
+    external_addrs: Vec<String>,
+    /// Use this relay, e.g. /ip4/203.0.113.10/tcp/4001/p2p/12D3Koo… (repeat for more; kept in
+    /// the home from now on; `tacit relay remove` drops one)
+    #[arg(
+        long = "use-relay",
+        value_name = "MULTIADDR",
+        env = tacit_node::RELAYS_ENV,
+        value_delimiter = ','
+    )]
+    use_relay: Vec<String>,
+    /// For tests in network namespaces only: let AutoNAT probe with peers at any address
+    /// (private and documentation ranges), which a real network must not
+    #[arg(long, hide = true, env = tacit_node::AUTONAT_ANY_IP_ENV, value_parser = clap::builder::FalseyValueParser::new())]
+    autonat_any_ip: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum RelayCmd {
+    /// Use a relay (kept in the home): while this node is not publicly reachable it holds a
+    /// slot there, and its tickets carry the relay's circuit address
+    Add {
+        /// The relay's address, ending in /p2p/PEER_ID (`tacit status` on the relay shows it)
+        addr: String,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Stop using a relay and forget it
+    Remove {
+        /// The relay's peer id or address
+        relay: String,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// The relays in use and their reservations, and whether this node is reachable
+    List {
         #[command(flatten)]
         json: Json,
     },
@@ -609,7 +661,8 @@ async fn run(cli: Cli) -> Result<()> {
     let mdns = !cli.no_mdns;
     match cli.command {
         Command::Init { name, org, json } => init(&home, name, org, json).await,
-        Command::Serve { listen } => serve(&home, listen, mdns).await,
+        Command::Serve(args) => serve(&home, args, mdns).await,
+        Command::Relay(RelayCmd::Add { addr, json }) => relay_add(&home, addr, json).await,
         Command::Import { dir, space, json } => {
             vault::import(&home, &dir, space.space, json.json).await
         }
@@ -630,6 +683,7 @@ async fn run(cli: Cli) -> Result<()> {
                 node.start_network(NetOptions {
                     listen: Vec::new(),
                     mdns,
+                    ..NetOptions::default()
                 })
                 .await?;
             }
@@ -858,7 +912,10 @@ fn request(command: Command) -> Result<(Request, Json)> {
         Command::Space(cmd) => space_request(cmd)?,
         Command::Connect { addr, json } => (Request::Connect { addr }, json),
         Command::Peers { json } => (Request::Peers, json),
+        Command::Relay(RelayCmd::Remove { relay, json }) => (Request::RelayRemove { relay }, json),
+        Command::Relay(RelayCmd::List { json }) => (Request::Network, json),
         Command::Init { .. }
+        | Command::Relay(RelayCmd::Add { .. })
         | Command::Serve { .. }
         | Command::Import { .. }
         | Command::Export { .. } => bail!("internal: handled elsewhere"),
@@ -1001,7 +1058,72 @@ async fn init(home: &Path, name: Option<String>, org: Option<String>, json: Json
 /// Where `tacit serve` listens when not told: every interface, a free port, TCP and QUIC.
 const DEFAULT_LISTEN: [&str; 2] = ["/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"];
 
-async fn serve(home: &Path, listen: Vec<String>, mdns: bool) -> Result<()> {
+/// How long `tacit relay add` waits for a running node's first answer from the relay (a dial
+/// and a reservation take well under a second; the dial timeout is 10 s).
+const RELAY_ANSWER_WAIT: Duration = Duration::from_secs(15);
+
+/// `tacit relay add`: keeps the relay; on a running node, waits for the relay's answer and
+/// says what it was (a refusal or an unreachable relay fails the command, with why).
+async fn relay_add(home: &Path, addr: String, json: Json) -> Result<()> {
+    let mut backend = Backend::open(home).await?;
+    let result = relay_add_on(&mut backend, addr).await;
+    backend.close().await;
+    let status = result?;
+    output::print(&Response::Network(status.clone()), json.json, None)
+}
+
+async fn relay_add_on(backend: &mut Backend, addr: String) -> Result<tacit_node::NetStatus> {
+    let mut status = match backend
+        .execute(&Request::RelayAdd { addr: addr.clone() })
+        .await?
+    {
+        Response::Network(n) => n,
+        other => bail!("unexpected reply {other:?}"),
+    };
+    let peer = addr
+        .trim()
+        .rsplit("/p2p/")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let deadline = tokio::time::Instant::now() + RELAY_ANSWER_WAIT;
+    loop {
+        let relay = status.relays.iter().find(|r| r.peer == peer).cloned();
+        match relay {
+            Some(r) if r.state == tacit_node::RelayState::Pending => {}
+            Some(r)
+                if matches!(
+                    r.state,
+                    tacit_node::RelayState::Refused | tacit_node::RelayState::Unreachable
+                ) =>
+            {
+                bail!(
+                    "{}; it stays in the list and is asked again every 30 s (`tacit relay remove {}` drops it)",
+                    output::relay_words(&r),
+                    r.peer
+                );
+            }
+            _ => return Ok(status),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(status);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = match backend.execute(&Request::Network).await? {
+            Response::Network(n) => n,
+            other => bail!("unexpected reply {other:?}"),
+        };
+    }
+}
+
+async fn serve(home: &Path, args: ServeArgs, mdns: bool) -> Result<()> {
+    let ServeArgs {
+        listen,
+        relay,
+        external_addrs,
+        use_relay,
+        autonat_any_ip,
+    } = args;
     let deadline = tokio::time::Instant::now() + LOCK_WAIT;
     let node = loop {
         match Node::open(home).await {
@@ -1022,7 +1144,15 @@ async fn serve(home: &Path, listen: Vec<String>, mdns: bool) -> Result<()> {
     } else {
         listen
     };
-    if let Err(e) = node.start_network(NetOptions { listen, mdns }).await {
+    let opts = NetOptions {
+        listen,
+        mdns,
+        relays: use_relay,
+        relay_server: relay,
+        external_addrs,
+        autonat_any_ip,
+    };
+    if let Err(e) = node.start_network(opts).await {
         node.shutdown().await;
         return Err(e.into());
     }
@@ -1037,6 +1167,14 @@ async fn serve(home: &Path, listen: Vec<String>, mdns: bool) -> Result<()> {
         eprintln!("tacit: peer {}", s.peer_id);
         for addr in &s.listen_addrs {
             eprintln!("tacit: listening on {addr}");
+        }
+        if s.network.relay_server {
+            for addr in &s.network.external_addrs {
+                eprintln!("tacit: serving as a relay at {addr}/p2p/{}", s.peer_id);
+            }
+        }
+        for r in &s.network.relays {
+            eprintln!("tacit: relay {}", output::relay_words(r));
         }
         if !mdns {
             eprintln!("tacit: mDNS is off");

@@ -5,7 +5,10 @@ use std::io::Write;
 use anyhow::Result;
 use serde_json::json;
 use tacit_node::core::MemberId;
-use tacit_node::{ListItem, Response, SyncState};
+use tacit_node::{
+    ListItem, NetStatus, PeerInfo, Reachability, RelayInfo, RelaySource, RelayState, Response,
+    SyncState, Via,
+};
 
 /// Prints `resp` to standard output. `me` marks this member's answers in a question.
 pub fn print(resp: &Response, json: bool, me: Option<MemberId>) -> Result<()> {
@@ -30,6 +33,7 @@ pub fn print(resp: &Response, json: bool, me: Option<MemberId>) -> Result<()> {
             }
             Response::Connected { peer } => json!({ "peer": peer }),
             Response::Peers { items } => serde_json::to_value(items)?,
+            Response::Network(n) => serde_json::to_value(n)?,
             Response::Hits { items, .. } => serde_json::to_value(
                 items
                     .iter()
@@ -204,7 +208,13 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
             for a in &s.listen_addrs {
                 writeln!(out, "listening: {a}")?;
             }
+            if !s.listen_addrs.is_empty() {
+                network(out, &s.network)?;
+            }
             writeln!(out, "peers:     {} connected", s.peers.len())?;
+            for p in &s.peers {
+                writeln!(out, "peer:      {}  {}", p.peer, via_words(p))?;
+            }
             for sp in s.spaces.iter().filter(|sp| !sp.personal) {
                 writeln!(
                     out,
@@ -320,11 +330,22 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
                 let member = p.member.map(|m| m.short()).unwrap_or_else(|| "-".into());
                 writeln!(
                     out,
-                    "{}  member {member}  {} shared space{}  {}",
+                    "{}  member {member}  {} shared space{}  {}  {}",
                     p.peer,
                     p.spaces.len(),
                     if p.spaces.len() == 1 { "" } else { "s" },
+                    via_words(p),
                     p.addrs.join(" ")
+                )?;
+            }
+        }
+        Response::Network(n) => {
+            network(out, n)?;
+            if n.relays.is_empty() {
+                writeln!(
+                    out,
+                    "no relays: add one with `tacit relay add /ip4/…/tcp/…/p2p/PEER_ID` (members behind \
+                     other NATs reach this node through it)"
                 )?;
             }
         }
@@ -528,6 +549,55 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
         other => writeln!(out, "{other:?}")?,
     }
     Ok(())
+}
+
+/// How a connected peer is reached, in words.
+pub fn via_words(p: &PeerInfo) -> String {
+    match (p.via, &p.relay) {
+        (Via::Direct, _) => "direct".to_owned(),
+        (Via::Relayed, Some(relay)) => format!("relayed through {relay}"),
+        (Via::Relayed, None) => "relayed".to_owned(),
+    }
+}
+
+/// Reachability, external addresses and relays, one line each.
+fn network(out: &mut impl Write, n: &NetStatus) -> std::io::Result<()> {
+    let reach = match n.reachability {
+        Reachability::Public => "public (other nodes can dial this one directly)",
+        Reachability::Private => {
+            "private (behind a NAT or firewall: members elsewhere reach this node through a relay)"
+        }
+        Reachability::Unknown => "unknown (not probed yet: needs a connected peer or a relay)",
+    };
+    writeln!(out, "reachable: {reach}")?;
+    for a in &n.external_addrs {
+        writeln!(out, "external:  {a}")?;
+    }
+    if n.relay_server {
+        writeln!(out, "relay:     serving as a relay for others")?;
+    }
+    for r in &n.relays {
+        writeln!(out, "relay:     {}", relay_words(r))?;
+    }
+    Ok(())
+}
+
+/// One relay and where its reservation stands, in words.
+pub fn relay_words(r: &RelayInfo) -> String {
+    let from = match r.source {
+        RelaySource::Configured => "",
+        RelaySource::Member => " (a member of your spaces)",
+    };
+    let detail = r.detail.as_deref().unwrap_or("");
+    let state = match r.state {
+        RelayState::Offline => "kept; used when `tacit serve` or the app runs".to_owned(),
+        RelayState::Pending => "asking for a reservation".to_owned(),
+        RelayState::Reserved => format!("reserved: members reach this node at {detail}"),
+        RelayState::Refused => format!("refused: {detail}"),
+        RelayState::Unreachable => format!("unreachable: {detail}"),
+        RelayState::NotNeeded => "not needed: this node is publicly reachable".to_owned(),
+    };
+    format!("{}{from} — {state}", r.addr)
 }
 
 /// Search hits: id, kind, title and space on one line, the snippet under it with the matched

@@ -24,9 +24,13 @@
 //!
 //! A joiner sends [`Message::Join`] (its signed join op, answering an invitation) after its
 //! `Hello`; the inviter answers with the space's ops, or [`Message::JoinRefused`].
+//!
+//! Members tell each other where they can be reached with [`Message::Addrs`]: records
+//! ([`MemberAddrs`]) each signed by the member it describes, sent only to peers that share a space
+//! with that member, so that members meet each other and not only the inviter.
 
 use serde::{Deserialize, Serialize};
-use tacit_core::{ChangeSig, DocId, OpHash, SpaceId};
+use tacit_core::{ChangeSig, DocId, MemberId, OpHash, SpaceId};
 
 use crate::recon::Part;
 
@@ -49,6 +53,65 @@ pub const MAX_OP_HASHES: usize = tacit_core::MAX_SPACE_OPS;
 /// 170,000; a document with more changes than this is sent as it is and its oldest changes'
 /// signatures are dropped (the receiver then refuses it, which the sender logs).
 pub const MAX_SIGS: usize = 131_072;
+
+/// Most member address records in one `Addrs`.
+pub const MAX_ADDR_RECORDS: usize = 256;
+/// Most addresses in one member address record: a node's listen and external addresses (TCP and
+/// QUIC, IPv4 and IPv6) plus a circuit address per relay.
+pub const MAX_RECORD_ADDRS: usize = 16;
+/// Longest address in a member address record, in bytes (a circuit address with two peer ids is
+/// about 150).
+pub const MAX_RECORD_ADDR_BYTES: usize = 256;
+
+/// Where a member's device can be reached, signed by that member: what members share with each
+/// other ([`Message::Addrs`]). A receiver keeps the newest record of each member of its spaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberAddrs {
+    /// The member (the device's public key).
+    pub member: MemberId,
+    /// Its addresses as multiaddr strings: confirmed external ones first, then listen addresses,
+    /// then relay circuit addresses.
+    pub addrs: Vec<String>,
+    /// Whether the member serves circuit relay v2 at a public address (the first of `addrs`):
+    /// members behind NATs may reserve a slot on it.
+    pub relay: bool,
+    /// When the member made the record, ms since the epoch; a newer record replaces an older one.
+    pub at: i64,
+    /// The member's Ed25519 signature of [`MemberAddrs::signed_bytes`], in two halves.
+    pub sig: [[u8; 32]; 2],
+}
+
+impl MemberAddrs {
+    /// What the signature covers: a domain tag, then every field but the signature.
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        let mut out = b"tacit member addrs v1\0".to_vec();
+        out.extend_from_slice(self.member.as_bytes());
+        out.extend_from_slice(&self.at.to_be_bytes());
+        out.push(u8::from(self.relay));
+        for addr in &self.addrs {
+            out.extend_from_slice(&(addr.len() as u64).to_be_bytes());
+            out.extend_from_slice(addr.as_bytes());
+        }
+        out
+    }
+
+    /// Whether the record is within the limits and signed by its member.
+    pub fn verify(&self) -> bool {
+        if self.addrs.len() > MAX_RECORD_ADDRS
+            || self.addrs.iter().any(|a| a.len() > MAX_RECORD_ADDR_BYTES)
+        {
+            return false;
+        }
+        let Ok(key) = libp2p::identity::ed25519::PublicKey::try_from_bytes(self.member.as_bytes())
+        else {
+            return false;
+        };
+        let mut sig = [0u8; 64];
+        sig[..32].copy_from_slice(&self.sig[0]);
+        sig[32..].copy_from_slice(&self.sig[1]);
+        key.verify(&self.signed_bytes(), &sig)
+    }
+}
 
 /// A space as offered to a peer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -183,6 +246,12 @@ pub enum Message {
         /// Why.
         reason: String,
     },
+    /// Where members of the spaces both sides share can be reached (the sender's own record
+    /// among them), each record signed by its member.
+    Addrs {
+        /// The records.
+        records: Vec<MemberAddrs>,
+    },
 }
 
 /// A frame that is not a valid message.
@@ -225,6 +294,13 @@ impl Message {
                 hashes.len() <= MAX_OP_HASHES
             }
             Message::Sync { sigs, .. } | Message::Change { sigs, .. } => sigs.len() <= MAX_SIGS,
+            Message::Addrs { records } => {
+                records.len() <= MAX_ADDR_RECORDS
+                    && records.iter().all(|r| {
+                        r.addrs.len() <= MAX_RECORD_ADDRS
+                            && r.addrs.iter().all(|a| a.len() <= MAX_RECORD_ADDR_BYTES)
+                    })
+            }
             _ => true,
         };
         if ok {
@@ -252,6 +328,7 @@ impl Message {
             Message::Change { .. } => "change",
             Message::Sync { .. } => "sync",
             Message::Bye { .. } => "bye",
+            Message::Addrs { .. } => "addrs",
         }
     }
 }
@@ -278,6 +355,39 @@ mod tests {
         assert!(Message::decode(&long).is_err());
         assert!(Message::decode(&[0xff, 0xff, 0xff]).is_err());
         assert!(Message::decode(&[]).is_err());
+    }
+
+    #[test]
+    fn a_member_addrs_record_verifies_only_as_signed() {
+        let mut secret = [7u8; 32];
+        let key = libp2p::identity::ed25519::Keypair::from(
+            libp2p::identity::ed25519::SecretKey::try_from_bytes(&mut secret).unwrap(),
+        );
+        let member = MemberId::from_bytes(key.public().to_bytes());
+        let mut record = MemberAddrs {
+            member,
+            addrs: vec!["/ip4/192.0.2.7/tcp/4001".into()],
+            relay: false,
+            at: 1_700_000_000_000,
+            sig: [[0; 32]; 2],
+        };
+        let sig = key.sign(&record.signed_bytes());
+        record.sig[0].copy_from_slice(&sig[..32]);
+        record.sig[1].copy_from_slice(&sig[32..]);
+        assert!(record.verify());
+        let m = Message::Addrs {
+            records: vec![record.clone()],
+        };
+        assert_eq!(Message::decode(&m.encode()).unwrap(), m);
+        let mut moved = record.clone();
+        moved.addrs[0] = "/ip4/203.0.113.66/tcp/4001".into();
+        assert!(!moved.verify(), "a changed address breaks the signature");
+        let mut relay = record.clone();
+        relay.relay = true;
+        assert!(!relay.verify(), "a changed relay flag breaks the signature");
+        let mut other = record;
+        other.member = MemberId::from_bytes([7; 32]);
+        assert!(!other.verify(), "another member's key does not verify it");
     }
 
     #[test]

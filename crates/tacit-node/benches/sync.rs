@@ -59,6 +59,7 @@ fn loopback() -> NetOptions {
     NetOptions {
         listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
         mdns: false,
+        ..NetOptions::default()
     }
 }
 

@@ -857,9 +857,14 @@ impl Actor {
             Request::Search { .. } | Request::NoteLinks { .. } => Err(NodeError::Internal(
                 "search is answered by the node handle".into(),
             )),
-            Request::SpaceJoin { .. } | Request::Connect { .. } | Request::Peers => Err(
-                NodeError::Offline("this needs the network: run `tacit serve` or the app".into()),
-            ),
+            Request::SpaceJoin { .. }
+            | Request::Connect { .. }
+            | Request::Peers
+            | Request::Network
+            | Request::RelayAdd { .. }
+            | Request::RelayRemove { .. } => Err(NodeError::Offline(
+                "this needs the network: run `tacit serve` or the app".into(),
+            )),
         }
     }
 
@@ -1118,6 +1123,7 @@ impl Actor {
             peers: self.net_view().peers(),
             spaces: self.space_infos(),
             search: self.search.as_ref().map(|s| s.state()).unwrap_or_default(),
+            network: self.net_view().network(),
         })
     }
 }

@@ -280,6 +280,19 @@ pub enum Request {
         #[serde(default)]
         space: Option<String>,
     },
+    /// The network as this node sees it: reachability, external addresses, relays.
+    Network,
+    /// Use a relay (kept in the home): a slot is reserved on it while this node is not publicly
+    /// reachable, so that members behind other NATs can reach it.
+    RelayAdd {
+        /// The relay's multiaddr, ending in `/p2p/PEER_ID`.
+        addr: String,
+    },
+    /// Stop using a relay (and forget it in the home).
+    RelayRemove {
+        /// The relay's peer id, or its multiaddr as given.
+        relay: String,
+    },
     /// Search every note and question this home holds, best first.
     Search {
         /// Words (a trailing word also matches as a prefix while typing; a misspelt word
@@ -450,6 +463,8 @@ pub enum Response {
     RecordVerified(RecordStatement),
     /// To `SpaceHealth`.
     Health(HealthView),
+    /// To `Network`, `RelayAdd` and `RelayRemove`.
+    Network(NetStatus),
     /// To `Search`.
     Hits {
         /// The hits, best first.
@@ -663,6 +678,18 @@ pub struct SpaceDetail {
     pub removed: Vec<MemberId>,
 }
 
+/// How a connected peer is reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// Over a direct connection (on the LAN, to a public address, or hole-punched).
+    #[default]
+    Direct,
+    /// Only through a relay (`PeerInfo::relay`): both sides are behind NATs and no direct
+    /// connection is up (yet).
+    Relayed,
+}
+
 /// A connected peer.
 #[derive(Debug, Clone, Serialize, Deserialize, TS)]
 pub struct PeerInfo {
@@ -670,6 +697,10 @@ pub struct PeerInfo {
     pub peer: String,
     /// The member, when the peer id is a member key.
     pub member: Option<MemberId>,
+    /// Whether sync with it goes over a direct connection or through a relay.
+    pub via: Via,
+    /// The relay's peer id when `via` is `relayed`.
+    pub relay: Option<String>,
     /// Remote addresses of its connections.
     pub addrs: Vec<String>,
     /// Spaces shared with it (by this node's view).
@@ -770,6 +801,84 @@ pub struct Status {
     pub spaces: Vec<SpaceInfo>,
     /// The search index.
     pub search: SearchState,
+    /// Reachability, external addresses and relays (their fields appear at the top level in
+    /// JSON).
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub network: NetStatus,
+}
+
+/// Whether a node can be dialled from outside, as AutoNAT last found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum Reachability {
+    /// Another node dialled this one back: peers can connect to it directly.
+    Public,
+    /// Dial-backs failed: this node is behind a NAT or firewall; peers reach it through a relay
+    /// (then, often, directly after a hole punch).
+    Private,
+    /// Not probed yet, or nobody to probe with (no network, no peer, no relay).
+    #[default]
+    Unknown,
+}
+
+/// Where a relay's reservation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum RelayState {
+    /// The node's network is not running (kept in the home, used once it runs).
+    Offline,
+    /// Connecting to the relay, or waiting for its answer.
+    Pending,
+    /// The relay holds a slot: peers reach this node at the circuit address (`detail`).
+    Reserved,
+    /// The relay answered and refused; `detail` says why and what to do.
+    Refused,
+    /// The relay could not be reached; `detail` says why. Asked again later.
+    Unreachable,
+    /// This node is publicly reachable: it needs no reservation.
+    NotNeeded,
+}
+
+/// Where a relay came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum RelaySource {
+    /// Given by the person (`--use-relay`, `TACIT_RELAYS`, `tacit relay add`, Settings): kept in
+    /// the home.
+    Configured,
+    /// A member of one of this node's spaces that serves as a relay at a public address (it
+    /// says so in the addresses members share); used while it does.
+    Member,
+}
+
+/// A relay this node uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct RelayInfo {
+    /// The relay's peer id.
+    pub peer: String,
+    /// Its address, ending in `/p2p/PEER`.
+    pub addr: String,
+    /// Where the reservation stands.
+    pub state: RelayState,
+    /// The circuit address when reserved; why, in words, when refused or unreachable.
+    pub detail: Option<String>,
+    /// Whether it was given by the person or learnt from a member.
+    pub source: RelaySource,
+}
+
+/// The network as a node sees it, for `status`, `tacit relay list` and the app's Settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct NetStatus {
+    /// Whether peers can dial this node directly.
+    pub reachability: Reachability,
+    /// Addresses confirmed reachable from outside (by AutoNAT, or declared with
+    /// `--external-addr`).
+    pub external_addrs: Vec<String>,
+    /// The relays this node uses and their reservations.
+    pub relays: Vec<RelayInfo>,
+    /// Whether this node serves circuit relay v2 for others (`tacit serve --relay`).
+    pub relay_server: bool,
 }
 
 /// How far the search index is.

@@ -44,12 +44,13 @@ mod sync;
 pub use api::{
     ContributionView, Event, ExpertInfo, ExportPage, HealthView, Hit, Identity, ImportNote,
     ImportReport, InboxItem, InboxKind, InitReport, InviteInfo, LinkedDoc, Links, ListItem,
-    MemberInfo, PeerInfo, PersonDetail, PersonInfo, RecordStatement, RecordView, Request, Response,
-    RouteInfo, SearchState, SpaceDetail, SpaceInfo, SpaceRecord, Status, SyncState, Traffic,
+    MemberInfo, NetStatus, PeerInfo, PersonDetail, PersonInfo, Reachability, RecordStatement,
+    RecordView, RelayInfo, RelaySource, RelayState, Request, Response, RouteInfo, SearchState,
+    SpaceDetail, SpaceInfo, SpaceRecord, Status, SyncState, Traffic, Via,
 };
 pub use control::{Client, ControlServer, socket_path};
 pub use error::{ErrorKind, NodeError, WireError};
 pub use home::{HOME_ENV, resolve_home};
 pub use node::Node;
-pub use sync::NetOptions;
+pub use sync::{AUTONAT_ANY_IP_ENV, NetOptions, RELAYS_ENV};
 pub use tacit_core as core;

@@ -1,12 +1,12 @@
-//! The network as the sync engine last saw it: listen addresses, connected peers, and which
-//! spaces each session shares and is still exchanging. The engine writes it; status, listings
-//! and tickets read it.
+//! The network as the sync engine last saw it: listen addresses, reachability, relays, connected
+//! peers and the path to each, and which spaces each session shares and is still exchanging. The
+//! engine writes it; status, listings and tickets read it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use tacit_core::{MemberId, SpaceId};
 
-use crate::api::{PeerInfo, SyncState, Traffic};
+use crate::api::{NetStatus, PeerInfo, RelayState, SyncState, Traffic, Via};
 
 /// One connected peer.
 #[derive(Debug, Clone, Default)]
@@ -15,6 +15,8 @@ pub(crate) struct PeerEntry {
     pub(crate) member: Option<MemberId>,
     /// Remote addresses of its connections.
     pub(crate) addrs: Vec<String>,
+    /// The relay of the best path to it (its peer id); `None` while a direct connection is up.
+    pub(crate) relay: Option<String>,
     /// Spaces both sides offered in the session.
     pub(crate) spaces: BTreeSet<SpaceId>,
     /// Spaces still being exchanged.
@@ -28,16 +30,49 @@ pub(crate) struct PeerEntry {
 pub(crate) struct NetView {
     /// Whether the node has a network at all.
     pub(crate) running: bool,
-    /// Where it listens.
+    /// Where it listens (circuit addresses are in `network.relays`).
     pub(crate) listen: Vec<String>,
+    /// Reachability, external addresses and relays.
+    pub(crate) network: NetStatus,
     /// Connected peers by peer id.
     pub(crate) peers: BTreeMap<String, PeerEntry>,
 }
 
 impl NetView {
-    /// The addresses this node tells others to reach it at (tickets): where it listens.
+    /// The addresses this node tells others to reach it at (tickets, and the addresses members
+    /// share): confirmed external addresses, then listen addresses, then the circuit addresses
+    /// of the relays holding a slot for it. Never anyone else's. Loopback and unspecified
+    /// listen addresses are left out when there are others (they only help on this machine).
     pub(crate) fn advertised(&self) -> Vec<String> {
-        self.listen.clone()
+        let mut out: Vec<String> = Vec::new();
+        let mut push = |a: &str| {
+            if !out.iter().any(|o| o == a) {
+                out.push(a.to_owned());
+            }
+        };
+        for a in &self.network.external_addrs {
+            push(a);
+        }
+        let listen: Vec<&String> = self.listen.iter().filter(|a| !is_circuit(a)).collect();
+        let outside: Vec<&&String> = listen.iter().filter(|a| !is_local_only(a)).collect();
+        if outside.is_empty() {
+            listen.iter().for_each(|a| push(a));
+        } else {
+            outside.iter().for_each(|a| push(a));
+        }
+        for relay in &self.network.relays {
+            if relay.state == RelayState::Reserved
+                && let Some(circuit) = &relay.detail
+            {
+                push(circuit);
+            }
+        }
+        out
+    }
+
+    /// The reachability, external addresses and relays.
+    pub(crate) fn network(&self) -> NetStatus {
+        self.network.clone()
     }
 
     /// Connected peers, for `status` and `peers`.
@@ -47,6 +82,12 @@ impl NetView {
             .map(|(peer, e)| PeerInfo {
                 peer: peer.clone(),
                 member: e.member,
+                via: if e.relay.is_some() {
+                    Via::Relayed
+                } else {
+                    Via::Direct
+                },
+                relay: e.relay.clone(),
                 addrs: e.addrs.clone(),
                 spaces: e.spaces.iter().copied().collect(),
                 traffic: e.traffic,
@@ -75,5 +116,74 @@ impl NetView {
             SyncState::UpToDate
         };
         (n, state)
+    }
+}
+
+/// Whether a multiaddr goes through a relay.
+pub(crate) fn is_circuit(addr: &str) -> bool {
+    addr.contains("/p2p-circuit")
+}
+
+/// Whether a multiaddr can only be dialled from this machine (loopback) or names no address at
+/// all (unspecified).
+fn is_local_only(addr: &str) -> bool {
+    ["/ip4/127.", "/ip6/::1/", "/ip4/0.0.0.0/", "/ip6/::/"]
+        .iter()
+        .any(|p| addr.starts_with(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{RelayInfo, RelaySource};
+
+    fn relay(state: RelayState, detail: Option<&str>) -> RelayInfo {
+        RelayInfo {
+            peer: "R".into(),
+            addr: "/ip4/203.0.113.10/tcp/4001/p2p/R".into(),
+            state,
+            detail: detail.map(str::to_owned),
+            source: RelaySource::Configured,
+        }
+    }
+
+    #[test]
+    fn tickets_list_external_then_listen_then_circuit_addresses() {
+        let circuit = "/ip4/203.0.113.10/tcp/4001/p2p/R/p2p-circuit/p2p/ME";
+        let view = NetView {
+            running: true,
+            listen: vec![
+                "/ip4/127.0.0.1/tcp/4001".into(),
+                "/ip4/192.168.1.2/tcp/4001".into(),
+                "/ip4/192.168.1.2/udp/4001/quic-v1".into(),
+            ],
+            network: NetStatus {
+                external_addrs: vec!["/ip4/198.51.100.2/tcp/4001".into()],
+                relays: vec![
+                    relay(RelayState::Reserved, Some(circuit)),
+                    relay(RelayState::Refused, Some("the relay is full")),
+                ],
+                ..NetStatus::default()
+            },
+            ..NetView::default()
+        };
+        assert_eq!(
+            view.advertised(),
+            vec![
+                "/ip4/198.51.100.2/tcp/4001",
+                "/ip4/192.168.1.2/tcp/4001",
+                "/ip4/192.168.1.2/udp/4001/quic-v1",
+                circuit,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_node_on_loopback_only_advertises_loopback() {
+        let view = NetView {
+            listen: vec!["/ip4/127.0.0.1/tcp/4001".into()],
+            ..NetView::default()
+        };
+        assert_eq!(view.advertised(), vec!["/ip4/127.0.0.1/tcp/4001"]);
     }
 }

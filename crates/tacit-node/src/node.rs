@@ -13,11 +13,14 @@ use tacit_store::{Chunk, DocWrite, Home, SpaceRow};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::actor::{Actor, MAX_BATCH, Msg, NodeInfo, heads_hash, now_ms};
-use crate::api::{Event, Identity, InitReport, ListItem, Request, Response, Status};
+use crate::api::{
+    Event, Identity, InitReport, ListItem, NetStatus, RelayInfo, RelaySource, RelayState, Request,
+    Response, Status,
+};
 use crate::error::NodeError;
 use crate::replica::{ReplicaReply, ReplicaReq, Replicated};
 use crate::search::Search;
-use crate::sync::{ActorLink, Engine, NetOptions};
+use crate::sync::{ActorLink, Engine, NetOptions, check_relay, max_relays};
 
 /// Requests queued for the actor before callers wait: two full group-commit batches.
 const REQUEST_QUEUE: usize = 2 * MAX_BATCH;
@@ -36,6 +39,9 @@ const INDEX_DIR: &str = "index";
 /// Store keys of the home's identity.
 const META_MEMBER: &str = "member";
 const META_PERSONAL_SPACE: &str = "personal_space";
+/// Store key of the relays the person gave (`--use-relay`, `tacit relay add`, Settings): a JSON
+/// list of multiaddrs, each ending in `/p2p/PEER_ID`.
+const META_RELAYS: &str = "relays";
 
 /// A running node. Clones share the one actor; it stops at [`Node::shutdown`] or when the last
 /// clone is dropped.
@@ -56,6 +62,11 @@ pub struct Node {
     secret: Arc<[u8; 32]>,
     /// The search index, or why it could not be opened.
     search: Result<Arc<Search>, String>,
+    /// The relays the person gave, as kept in the home (see [`META_RELAYS`]).
+    relays: Arc<tokio::sync::Mutex<Vec<String>>>,
+    /// The database, for writing the relays on a connection of their own (the actor owns the
+    /// main one; a relay is added or removed rarely).
+    store_path: PathBuf,
 }
 
 impl std::fmt::Debug for Node {
@@ -72,17 +83,19 @@ impl Node {
     /// a home that was never initialised, and names the pid of another process holding it.
     pub async fn open(dir: &Path) -> Result<Node, NodeError> {
         let dir = dir.to_path_buf();
-        let (home, store, info, key) = tokio::task::spawn_blocking(move || {
+        let opened = tokio::task::spawn_blocking(move || {
             let home = Home::open(&dir, false)?;
             let key = home.load_key()?;
             let store = home.open_store(false)?;
             let info = recorded_identity(&store, &dir, &key)?
                 .ok_or_else(|| tacit_store::StoreError::NotInitialised { dir: dir.clone() })?;
-            Ok::<_, NodeError>((home, store, info, key))
+            let relays = kept_relays(&store)?;
+            Ok::<_, NodeError>((home, store, info, key, relays))
         })
         .await
         .map_err(|e| NodeError::Internal(format!("opening the home panicked: {e}")))??;
-        Ok(Self::start(home, store, info, key))
+        let (home, store, info, key, relays) = opened;
+        Ok(Self::start(home, store, info, key, relays))
     }
 
     /// Initialises the home at `dir` (device key, member, personal space, profile) and starts
@@ -94,17 +107,25 @@ impl Node {
             .await
             .map_err(|e| NodeError::Internal(format!("initialising the home panicked: {e}")))??;
         let (home, store, info, key, created) = created;
+        let relays = kept_relays(&store)?;
         let report = InitReport {
             created,
             home: info.home.display().to_string(),
             member: info.member,
             personal_space: info.personal,
         };
-        Ok((Self::start(home, store, info, key), report))
+        Ok((Self::start(home, store, info, key, relays), report))
     }
 
-    fn start(home: Home, store: tacit_store::Store, info: NodeInfo, key: DeviceKey) -> Node {
+    fn start(
+        home: Home,
+        store: tacit_store::Store,
+        info: NodeInfo,
+        key: DeviceKey,
+        relays: Vec<String>,
+    ) -> Node {
         let info = Arc::new(info);
+        let store_path = store.path().to_path_buf();
         let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (replica, _) = broadcast::channel(REPLICA_BUFFER);
@@ -137,14 +158,53 @@ impl Node {
             engine: Arc::default(),
             secret,
             search,
+            relays: Arc::new(tokio::sync::Mutex::new(relays)),
+            store_path,
         }
     }
 
     /// Starts the network: listens, dials members seen before, syncs shared spaces. Until
     /// this is called the node works alone (as one-shot CLI commands do).
-    pub async fn start_network(&self, opts: NetOptions) -> Result<(), NodeError> {
+    ///
+    /// `opts.relays` are kept in the home and used together with those kept before; a node
+    /// that does not listen (a one-shot command) only dials out and uses none.
+    pub async fn start_network(&self, mut opts: NetOptions) -> Result<(), NodeError> {
         if self.engine().is_some() {
             return Ok(());
+        }
+        let given: Vec<String> = opts
+            .relays
+            .iter()
+            .map(|r| r.trim())
+            .filter(|r| !r.is_empty())
+            .map(|r| check_relay(r).map(|(_, a)| a.to_string()))
+            .collect::<Result<_, _>>()?;
+        {
+            let mut kept = self.relays.lock().await;
+            let mut list = kept.clone();
+            for r in given {
+                if !list.contains(&r) {
+                    list.push(r);
+                }
+            }
+            if list.len() > max_relays() {
+                return Err(NodeError::Invalid(format!(
+                    "{} relays given (with those kept in the home), at most {} are used; remove some with `tacit relay remove`",
+                    list.len(),
+                    max_relays()
+                )));
+            }
+            if list != *kept {
+                self.save_relays(&list).await?;
+                *kept = list.clone();
+            }
+            opts.relays = if opts.listen.is_empty() {
+                Vec::new()
+            } else {
+                list.into_iter()
+                    .filter(|r| check_relay(r).is_ok())
+                    .collect()
+            };
         }
         let engine = Engine::start(
             opts,
@@ -224,6 +284,9 @@ impl Node {
                 let items = self.info.net.lock().map(|v| v.peers()).unwrap_or_default();
                 return Ok(Response::Peers { items });
             }
+            Request::Network => return Ok(Response::Network(self.network_status().await)),
+            Request::RelayAdd { addr } => return self.relay_add(&addr).await,
+            Request::RelayRemove { relay } => return self.relay_remove(&relay).await,
             Request::SpaceJoin { ticket } => return self.join(&ticket).await,
             Request::Search {
                 query,
@@ -239,6 +302,131 @@ impl Node {
             .await
             .map_err(|_| NodeError::Stopped)?;
         rx.await.map_err(|_| NodeError::Stopped)?
+    }
+
+    /// Reachability, external addresses and relays; without a network, the relays kept in the
+    /// home (`offline`).
+    async fn network_status(&self) -> NetStatus {
+        let running = self.engine().is_some();
+        if running && let Ok(view) = self.info.net.lock() {
+            return view.network();
+        }
+        let relays = self
+            .relays
+            .lock()
+            .await
+            .iter()
+            .filter_map(|r| {
+                let (peer, addr) = check_relay(r).ok()?;
+                Some(RelayInfo {
+                    peer: peer.to_string(),
+                    addr: addr.to_string(),
+                    state: RelayState::Offline,
+                    detail: None,
+                    source: RelaySource::Configured,
+                })
+            })
+            .collect();
+        NetStatus {
+            relays,
+            ..NetStatus::default()
+        }
+    }
+
+    /// Uses a relay from now on and keeps it in the home.
+    async fn relay_add(&self, addr: &str) -> Result<Response, NodeError> {
+        let (peer, parsed) = check_relay(addr)?;
+        let text = parsed.to_string();
+        {
+            let mut kept = self.relays.lock().await;
+            let mut list: Vec<String> = kept
+                .iter()
+                .filter(|r| check_relay(r).ok().map(|(p, _)| p) != Some(peer))
+                .cloned()
+                .collect();
+            list.push(text.clone());
+            if list.len() > max_relays() {
+                return Err(NodeError::Invalid(format!(
+                    "already {} relays in use, the most a node uses; remove one first (`tacit relay remove PEER_ID`)",
+                    max_relays()
+                )));
+            }
+            if list != *kept {
+                self.save_relays(&list).await?;
+                *kept = list;
+            }
+        }
+        if let Some(engine) = self.engine() {
+            engine.add_relay(&text).await?;
+        }
+        let _ = self.events.send(Event::NetworkChanged);
+        Ok(Response::Network(self.network_status().await))
+    }
+
+    /// Stops using a relay given by the person (by peer id or address) and forgets it.
+    async fn relay_remove(&self, relay: &str) -> Result<Response, NodeError> {
+        let relay = relay.trim();
+        let matches = |r: &String| {
+            r == relay
+                || check_relay(r)
+                    .is_ok_and(|(p, a)| p.to_string() == relay || a.to_string() == relay)
+        };
+        let found: Option<String> = {
+            let mut kept = self.relays.lock().await;
+            match kept.iter().find(|r| matches(r)).cloned() {
+                Some(r) => {
+                    let list: Vec<String> = kept.iter().filter(|k| **k != r).cloned().collect();
+                    self.save_relays(&list).await?;
+                    *kept = list;
+                    Some(r)
+                }
+                None => None,
+            }
+        };
+        let engine = self.engine();
+        match (found, engine) {
+            (Some(r), Some(engine)) => {
+                if let Ok((peer, _)) = check_relay(&r) {
+                    engine.remove_relay(peer).await;
+                }
+            }
+            (Some(_), None) => {}
+            (None, engine) => {
+                let from_member = engine.is_some_and(|e| {
+                    relay
+                        .parse::<tacit_net::PeerId>()
+                        .ok()
+                        .or_else(|| check_relay(relay).ok().map(|(p, _)| p))
+                        .and_then(|p| e.relay_source(&p))
+                        == Some(RelaySource::Member)
+                });
+                return Err(if from_member {
+                    NodeError::Refused(format!(
+                        "relay {relay} is a member of one of your spaces that serves as a relay; it is used while it does, and cannot be removed here"
+                    ))
+                } else {
+                    NodeError::NotFound(format!(
+                        "no relay {relay} is kept in this home; `tacit relay list` shows them"
+                    ))
+                });
+            }
+        }
+        let _ = self.events.send(Event::NetworkChanged);
+        Ok(Response::Network(self.network_status().await))
+    }
+
+    /// Writes the relays into the home, on a database connection of its own.
+    async fn save_relays(&self, relays: &[String]) -> Result<(), NodeError> {
+        let path = self.store_path.clone();
+        let json = serde_json::to_string(relays)
+            .map_err(|e| NodeError::Internal(format!("encoding the relays: {e}")))?;
+        tokio::task::spawn_blocking(move || {
+            let mut store = tacit_store::Store::open(&path, false)?;
+            store.set_meta(META_RELAYS, &json)?;
+            Ok::<_, NodeError>(())
+        })
+        .await
+        .map_err(|e| NodeError::Internal(format!("saving the relays panicked: {e}")))?
     }
 
     async fn join(&self, ticket: &str) -> Result<Response, NodeError> {
@@ -569,6 +757,21 @@ fn recorded_identity(
         tacit_store::StoreError::Malformed(format!("personal space id {personal:?}"))
     })?;
     Ok(Some(NodeInfo::new(dir.into(), key.member_id(), personal)))
+}
+
+/// The relays kept in the home. A damaged list is logged and read as none: the node still opens,
+/// and the relays can be added again.
+fn kept_relays(store: &tacit_store::Store) -> Result<Vec<String>, NodeError> {
+    match store.meta(META_RELAYS)? {
+        None => Ok(Vec::new()),
+        Some(json) => Ok(serde_json::from_str(&json).unwrap_or_else(|e| {
+            tracing::warn!(
+                "the relays kept in {} are damaged ({e}); add them again with `tacit relay add`",
+                store.path().display()
+            );
+            Vec::new()
+        })),
+    }
 }
 
 fn unexpected(r: &Response) -> NodeError {

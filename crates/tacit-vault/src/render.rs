@@ -210,6 +210,8 @@ mod tests {
             created_at: 1_704_412_800_123,
             updated_at: 1_704_499_200_000,
             heads: Vec::new(),
+            answered_in: Vec::new(),
+            from_answer: None,
         }
     }
 
@@ -249,6 +251,10 @@ mod tests {
                 accepted: true,
                 thanked_by: Vec::new(),
                 score: 0,
+                from_note: None,
+                shared_as: None,
+                fresh_since: 86_400_000,
+                confirmed_by: Vec::new(),
             }],
         };
         let text = render_question(&q, "Personal", &Names::new());

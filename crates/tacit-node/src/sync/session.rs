@@ -22,7 +22,7 @@ use futures::AsyncReadExt as _;
 use tacit_core::{DocId, MemberId, OpHash, SpaceId, Ticket};
 use tacit_net::recon::{Part, Prefix};
 use tacit_net::wire::{
-    MAX_DOCS, MAX_IDS, MAX_OP_HASHES, MAX_OPS, Message, SpaceOffer, VERSION, WholeDoc,
+    MAX_DOCS, MAX_IDS, MAX_OP_HASHES, MAX_OPS, MemberAddrs, Message, SpaceOffer, VERSION, WholeDoc,
 };
 use tacit_net::{PeerId, codec};
 use tokio::sync::{Notify, Semaphore, broadcast, mpsc, oneshot};
@@ -72,6 +72,9 @@ pub(crate) enum SessionCmd {
         op: Vec<u8>,
         reply: oneshot::Sender<Result<(SpaceId, String), NodeError>>,
     },
+    /// Tell the peer where these members can be reached (chosen by the engine: members of the
+    /// spaces this session shares).
+    Addrs(Vec<MemberAddrs>),
 }
 
 /// Why a session ended.
@@ -102,6 +105,9 @@ pub(crate) struct SessionCtx {
     pub(crate) info: Arc<NodeInfo>,
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) max_frame: usize,
+    /// Where member address records received from the peer go (the engine checks and keeps
+    /// them).
+    pub(crate) addrs: mpsc::Sender<(PeerId, Vec<MemberAddrs>)>,
 }
 
 /// A join in progress on this session.
@@ -362,6 +368,7 @@ impl Session {
                         self.send(Message::Join { space, op: op.clone() })?;
                         self.joining = Some(Joining { ticket, op, reply, ops: Vec::new() });
                     }
+                    Some(SessionCmd::Addrs(records)) => self.send(Message::Addrs { records })?,
                     None => return Err(SessionEnd::Stopped),
                 },
                 Some(done) = self.tasks.join_next() => {
@@ -634,6 +641,11 @@ impl Session {
                 }
             }
             Message::Bye { reason } => return Err(SessionEnd::Bye(reason)),
+            Message::Addrs { records } => {
+                if self.ctx.addrs.send((self.ctx.peer, records)).await.is_err() {
+                    return Err(SessionEnd::Stopped);
+                }
+            }
         }
         Ok(())
     }

@@ -1,0 +1,232 @@
+//! Where members can be reached: this node's own signed record, and the records of other members
+//! received from the peers it shares spaces with (see [`tacit_net::wire::MemberAddrs`]).
+//!
+//! Members meet each other, not only the inviter: each session tells its peer where the members
+//! of the spaces they share are (the sender's own record among them), and the reconnect loop
+//! dials them from the address book. A record is signed by the member it describes, so a peer
+//! can pass it on but not forge or change it. Only records of members of this home's spaces are
+//! kept ([`MAX_MEMBER_RECORDS`]); a record of someone not yet known as a member (a joiner whose
+//! join op is still on its way) waits in a small LRU ([`MAX_PENDING_RECORDS`]) until it is one.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+
+use lru::LruCache;
+use tacit_core::{DeviceKey, MemberId};
+use tacit_net::wire::{MAX_RECORD_ADDR_BYTES, MAX_RECORD_ADDRS, MemberAddrs};
+
+/// Records of members kept at once: far more members than a home's spaces have, and a bound on
+/// what peers can make a node hold (a record is at most 16 addresses of 256 bytes).
+pub(crate) const MAX_MEMBER_RECORDS: usize = 1024;
+
+/// Records of peers not yet known as members: the joins in progress at once (as the actor's
+/// addresses of strangers).
+pub(crate) const MAX_PENDING_RECORDS: NonZeroUsize = NonZeroUsize::new(64).expect("non-zero");
+
+/// How far in the future a record's time may lie: clocks of different machines disagree by
+/// seconds, rarely minutes. A record further ahead would shadow the member's next ones.
+pub(crate) const MAX_CLOCK_AHEAD_MS: i64 = 10 * 60 * 1000;
+
+/// What became of a received record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Offered {
+    /// Newer than what was held: kept.
+    Stored,
+    /// Kept until its member is known as one.
+    Pending,
+    /// Not newer than the record held.
+    Stale,
+    /// Badly signed, over a limit, or dated too far ahead.
+    Invalid,
+}
+
+/// The records of other members (see the module doc).
+pub(crate) struct AddrBook {
+    members: HashMap<MemberId, MemberAddrs>,
+    pending: LruCache<MemberId, MemberAddrs>,
+}
+
+impl Default for AddrBook {
+    fn default() -> Self {
+        Self {
+            members: HashMap::new(),
+            pending: LruCache::new(MAX_PENDING_RECORDS),
+        }
+    }
+}
+
+impl AddrBook {
+    /// Takes a received record if it is valid and newer than the one held.
+    pub(crate) fn offer(
+        &mut self,
+        record: MemberAddrs,
+        is_member: impl Fn(&MemberId) -> bool,
+        now: i64,
+    ) -> Offered {
+        if record.at > now.saturating_add(MAX_CLOCK_AHEAD_MS) || !record.verify() {
+            return Offered::Invalid;
+        }
+        let member = record.member;
+        let held = self
+            .members
+            .get(&member)
+            .or_else(|| self.pending.peek(&member))
+            .map(|r| r.at);
+        if held.is_some_and(|at| at >= record.at) {
+            return Offered::Stale;
+        }
+        if is_member(&member) {
+            if !self.members.contains_key(&member) && self.members.len() >= MAX_MEMBER_RECORDS {
+                return Offered::Stale;
+            }
+            self.pending.pop(&member);
+            self.members.insert(member, record);
+            Offered::Stored
+        } else {
+            self.pending.put(member, record);
+            Offered::Pending
+        }
+    }
+
+    /// Moves waiting records of peers that are members now into the book, drops records of
+    /// those who no longer are; returns the records moved in.
+    pub(crate) fn refresh(&mut self, is_member: impl Fn(&MemberId) -> bool) -> Vec<MemberAddrs> {
+        self.members.retain(|m, _| is_member(m));
+        let now_members: Vec<MemberId> = self
+            .pending
+            .iter()
+            .map(|(m, _)| *m)
+            .filter(|m| is_member(m))
+            .collect();
+        let mut moved = Vec::new();
+        for m in now_members {
+            if self.members.len() >= MAX_MEMBER_RECORDS {
+                break;
+            }
+            if let Some(r) = self.pending.pop(&m) {
+                self.members.insert(m, r.clone());
+                moved.push(r);
+            }
+        }
+        moved
+    }
+
+    /// The record of a member, if held.
+    #[cfg(test)]
+    pub(crate) fn get(&self, member: &MemberId) -> Option<&MemberAddrs> {
+        self.members.get(member)
+    }
+
+    /// Every member record held.
+    pub(crate) fn records(&self) -> impl Iterator<Item = &MemberAddrs> {
+        self.members.values()
+    }
+}
+
+/// This node's own record: its addresses (within the record limits) and whether it serves as a
+/// relay, signed with its device key, dated after `after` (the previous record's time).
+pub(crate) fn own_record(
+    key: &DeviceKey,
+    addrs: &[String],
+    relay: bool,
+    now: i64,
+    after: i64,
+) -> MemberAddrs {
+    let addrs: Vec<String> = addrs
+        .iter()
+        .filter(|a| a.len() <= MAX_RECORD_ADDR_BYTES)
+        .take(MAX_RECORD_ADDRS)
+        .cloned()
+        .collect();
+    let mut record = MemberAddrs {
+        member: key.member_id(),
+        addrs,
+        relay,
+        at: now.max(after.saturating_add(1)),
+        sig: [[0; 32]; 2],
+    };
+    let sig = key.sign(&record.signed_bytes());
+    record.sig[0].copy_from_slice(&sig[..32]);
+    record.sig[1].copy_from_slice(&sig[32..]);
+    record
+}
+
+/// The addresses of a record in the order the address book keeps them (it keeps a few per peer):
+/// circuit addresses first, as they work from anywhere, then the others.
+pub(crate) fn book_order(record: &MemberAddrs) -> Vec<String> {
+    let (circuit, direct): (Vec<&String>, Vec<&String>) = record
+        .addrs
+        .iter()
+        .partition(|a| crate::netview::is_circuit(a));
+    circuit.into_iter().chain(direct).cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u8) -> DeviceKey {
+        DeviceKey::from_secret([n; 32])
+    }
+
+    #[test]
+    fn the_newest_valid_record_of_a_member_is_kept() {
+        let mut book = AddrBook::default();
+        let a = key(1);
+        let yes = |_: &MemberId| true;
+        let old = own_record(&a, &["/ip4/192.0.2.1/tcp/1".into()], false, 1000, 0);
+        let new = own_record(&a, &["/ip4/192.0.2.1/tcp/2".into()], false, 2000, 0);
+        assert_eq!(book.offer(new.clone(), yes, 3000), Offered::Stored);
+        assert_eq!(book.offer(old, yes, 3000), Offered::Stale);
+        assert_eq!(book.get(&a.member_id()), Some(&new));
+        let mut forged = new.clone();
+        forged.at = 5000;
+        forged.addrs = vec!["/ip4/203.0.113.66/tcp/1".into()];
+        assert_eq!(book.offer(forged, yes, 6000), Offered::Invalid);
+        let ahead = own_record(&a, &[], false, 10_000_000, 0);
+        assert_eq!(book.offer(ahead, yes, 0), Offered::Invalid);
+    }
+
+    #[test]
+    fn a_record_of_a_peer_not_yet_a_member_waits_until_it_is() {
+        let mut book = AddrBook::default();
+        let b = key(2);
+        let rec = own_record(&b, &["/ip4/192.0.2.2/tcp/1".into()], true, 1000, 0);
+        assert_eq!(book.offer(rec.clone(), |_| false, 1000), Offered::Pending);
+        assert!(book.get(&b.member_id()).is_none());
+        assert!(book.refresh(|_| false).is_empty());
+        assert_eq!(book.refresh(|_| true), vec![rec]);
+        assert!(book.get(&b.member_id()).is_some());
+        book.refresh(|_| false);
+        assert!(
+            book.get(&b.member_id()).is_none(),
+            "a removed member's record goes"
+        );
+    }
+
+    #[test]
+    fn an_own_record_is_dated_after_the_last_and_within_the_limits() {
+        let me = key(3);
+        let many: Vec<String> = (0..40).map(|i| format!("/ip4/192.0.2.3/tcp/{i}")).collect();
+        let r = own_record(&me, &many, false, 500, 900);
+        assert_eq!(r.at, 901);
+        assert_eq!(r.addrs.len(), MAX_RECORD_ADDRS);
+        assert!(r.verify());
+    }
+
+    #[test]
+    fn circuit_addresses_come_first_for_the_address_book() {
+        let me = key(4);
+        let r = own_record(
+            &me,
+            &[
+                "/ip4/192.168.1.2/tcp/4001".into(),
+                "/ip4/203.0.113.10/tcp/4001/p2p/R/p2p-circuit/p2p/ME".into(),
+            ],
+            false,
+            1,
+            0,
+        );
+        assert!(book_order(&r)[0].contains("p2p-circuit"));
+    }
+}

@@ -1,0 +1,88 @@
+//! Real `tacit serve` processes in network namespaces that the test builds itself: the topology
+//! of `crates/tacit-net/tests/netns` (two organisations, each behind an nftables masquerade NAT
+//! that drops unsolicited inbound packets; a router between three public /24s; one public host).
+//!
+//! ```text
+//!   host A 192.168.1.2 ── NAT A ── 198.51.100.2 ┐
+//!                                               ├── router ── 203.0.113.10 public host
+//!   host B 192.168.2.2 ── NAT B ── 192.0.2.2 ───┘
+//! ```
+//!
+//! Commands to a served home (`status`, `space join`, `note new`…) run outside the namespaces:
+//! they reach the server through its control socket, a Unix socket, which namespaces do not
+//! separate. Only the servers themselves live inside.
+
+use std::path::Path;
+
+use crate::{NetHome, Serving, tacit_bin};
+
+#[path = "../../crates/tacit-net/tests/netns/mod.rs"]
+mod topology;
+
+pub use topology::{Host, Options, Topology, ping_missing, skip_reason};
+
+/// The public host's address (the relay, or a public member).
+pub const PUBLIC_IP: &str = "203.0.113.10";
+
+/// The port every server in the namespaces listens on (TCP and QUIC): a fixed port, so that the
+/// NAT maps the listen port for every peer, which hole punching needs.
+pub const PORT: u16 = 4001;
+
+/// The TCP and QUIC listen addresses on `ip`, as `--listen` arguments.
+pub fn listen_args(ip: &str) -> Vec<String> {
+    vec![
+        "--listen".into(),
+        format!("/ip4/{ip}/tcp/{PORT}"),
+        "--listen".into(),
+        format!("/ip4/{ip}/udp/{PORT}/quic-v1"),
+    ]
+}
+
+/// Starts `tacit serve ARGS` for `home` inside `host`'s namespace, with mDNS off, AutoNAT allowed
+/// to use the documentation ranges the topology is built from (`TACIT_AUTONAT_ANY_IP`), and the
+/// node's and the network's logs at `log` (a `RUST_LOG` filter) in the server's log file.
+pub fn serve_in(host: &Host, home: &NetHome, args: &[String], log: &str) -> Serving {
+    let mut cmd = host.command(&tacit_bin().to_string_lossy());
+    cmd.arg("--home")
+        .arg(home.path())
+        .arg("serve")
+        .args(args)
+        .env_remove("TACIT_HOME")
+        .env_remove("TACIT_RELAYS")
+        .env("TACIT_NO_MDNS", "1")
+        .env(tacit_node::AUTONAT_ANY_IP_ENV, "1")
+        .env("RUST_LOG", log);
+    Serving::start(cmd, home.path())
+}
+
+/// Whether `needle` occurs in any file under `dir` (read as bytes; what cannot be read is
+/// reported as found, so that a check for absence never passes by accident).
+pub fn found_in_files(dir: &Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            found.push(format!("{} (unreadable)", d.display()));
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file() {
+                match std::fs::read(&path) {
+                    Ok(bytes) => {
+                        if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                            found.push(path.display().to_string());
+                        }
+                    }
+                    Err(e) => found.push(format!("{} (unreadable: {e})", path.display())),
+                }
+            }
+        }
+    }
+    found
+}
