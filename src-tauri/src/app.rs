@@ -533,6 +533,7 @@ pub fn run(opts: Options) -> ExitCode {
     let built = tauri::Builder::default()
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .invoke_handler(tauri::generate_handler![
             app_state,
             init,

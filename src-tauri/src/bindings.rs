@@ -7,14 +7,18 @@
 mod tests {
     use std::path::PathBuf;
 
+    use tacit_node::core::people::{Act, Health, Reason, Record};
     use tacit_node::core::{
         AnswerId, AnswerView, DocId, Draft, Kind, MemberId, NoteEdit, NoteView, OpHash,
         ProfileEdit, ProfileView, QuestionView, Role, SpaceId,
     };
     use tacit_node::{
-        ErrorKind, Event, ExportPage, Hit, Identity, ImportNote, ImportReport, InitReport,
-        InviteInfo, LinkedDoc, Links, ListItem, MemberInfo, PeerInfo, Request, Response,
-        SearchState, SpaceDetail, SpaceInfo, Status, SyncState, Traffic, WireError,
+        ContributionView, ErrorKind, Event, ExpertInfo, ExportPage, HealthView, Hit, Identity,
+        ImportNote, ImportReport, InboxItem, InboxKind, InitReport, InviteInfo, LinkedDoc, Links,
+        ListItem, MemberInfo, NetStatus, PeerInfo, PersonDetail, PersonInfo, Reachability,
+        RecordStatement, RecordView, RelayInfo, RelaySource, RelayState, Request, Response,
+        RouteInfo, SearchState, SpaceDetail, SpaceInfo, SpaceRecord, Status, SyncState, Traffic,
+        Via, WireError,
     };
     use tacit_vault::{ExportSummary, FileNote, ImportSummary, Progress};
     use ts_rs::{Config, TS};
@@ -72,6 +76,27 @@ mod tests {
         decl::<InviteInfo>(&cfg, o);
         decl::<PeerInfo>(&cfg, o);
         decl::<Traffic>(&cfg, o);
+        decl::<Via>(&cfg, o);
+        decl::<Reachability>(&cfg, o);
+        decl::<RelayState>(&cfg, o);
+        decl::<RelaySource>(&cfg, o);
+        decl::<RelayInfo>(&cfg, o);
+        decl::<NetStatus>(&cfg, o);
+        decl::<Act>(&cfg, o);
+        decl::<Reason>(&cfg, o);
+        decl::<Record>(&cfg, o);
+        decl::<Health>(&cfg, o);
+        decl::<ExpertInfo>(&cfg, o);
+        decl::<PersonInfo>(&cfg, o);
+        decl::<SpaceRecord>(&cfg, o);
+        decl::<ContributionView>(&cfg, o);
+        decl::<PersonDetail>(&cfg, o);
+        decl::<InboxKind>(&cfg, o);
+        decl::<InboxItem>(&cfg, o);
+        decl::<RouteInfo>(&cfg, o);
+        decl::<RecordView>(&cfg, o);
+        decl::<RecordStatement>(&cfg, o);
+        decl::<HealthView>(&cfg, o);
         decl::<Event>(&cfg, o);
         decl::<ErrorKind>(&cfg, o);
         decl::<WireError>(&cfg, o);

@@ -60,6 +60,15 @@ struct Args {
     /// Do not find or announce peers on the LAN by mDNS (it multicasts on every interface)
     #[arg(long, env = "TACIT_NO_MDNS", value_parser = clap::builder::FalseyValueParser::new())]
     no_mdns: bool,
+    /// Use this relay, e.g. /ip4/203.0.113.10/tcp/4001/p2p/12D3Koo… (repeat for more, or
+    /// comma-separated in TACIT_RELAYS; kept in the home, and listed in Settings)
+    #[arg(
+        long = "use-relay",
+        value_name = "MULTIADDR",
+        env = tacit_node::RELAYS_ENV,
+        value_delimiter = ','
+    )]
+    use_relay: Vec<String>,
     /// An invitation link (`tacit://join/…`) to offer in the join dialog
     #[arg(value_name = "LINK")]
     link: Option<String>,
@@ -100,6 +109,8 @@ fn main() -> ExitCode {
         net: tacit_node::NetOptions {
             listen,
             mdns: !args.no_mdns,
+            relays: args.use_relay,
+            ..tacit_node::NetOptions::default()
         },
         link: args.link,
     })

@@ -151,6 +151,7 @@ for (const theme of THEMES) {
 
     await importScreens(app, theme);
     await spaceScreens(app, theme);
+    await peopleScreens(app, theme);
   });
 }
 
@@ -238,6 +239,121 @@ async function spaceScreens(app: App, theme: string): Promise<void> {
     console.log(`invite Copy in the ${theme} run: ${copied}`);
     await app.click('invite-done');
     await app.gone('invite-dialog');
+  } finally {
+    await peer.kill();
+  }
+}
+
+/** People and giving, in a peer's space: the inbox (a question routed to Ada, an answer to hers,
+ * a followed tag), the people and person pages, Ada's signed record, a question with its
+ * freshness stamp and whom it was offered to, the health panel, who knows in the palette, and
+ * the settings. */
+async function peopleScreens(app: App, theme: string): Promise<void> {
+  const peerDir = h.testDir();
+  const peer = await startPeer(peerDir.home, path.join(peerDir.dir, 'serve.log'), 'Grace Hopper', 'Navy');
+  try {
+    const cli = async (...args: string[]) => {
+      const r = await runCli(peerDir.home, [...args, '--json']);
+      if (r.code !== 0) throw new Error(`tacit ${args.join(' ')} (peer) exited ${r.code}: ${r.stderr.trim()}`);
+      return JSON.parse(r.stdout);
+    };
+    const grace = (await cli('whoami')).member as string;
+    const me = (await app.cli('whoami')).member as string;
+    const space = await cli('space', 'new', 'Engine room');
+    const inv = await runCli(peerDir.home, ['space', 'invite', 'Engine room', '--role', 'editor']);
+    await app.cli('space', 'join', inv.stdout.trim().split('\n').pop() ?? '');
+    await app.byId('space-item', space.id, 30_000);
+    await app.cli('follow', 'operations');
+
+    // Ada's note and question; Grace's questions: on engines (Ada lists it as expertise, so they
+    // are routed to her) and on operations (a tag Ada follows).
+    const note = await app.cli('note', 'new', '--space', 'Engine room', '--title', 'Oiling the mill', '--tag', 'engines', '--body',
+      'Light machine oil on every bearing, once a week.\n\nNever near the cards.');
+    const mine = await app.cli('ask', '--space', 'Engine room', '--title', 'Where are the spare punched cards kept?', '--tag', 'operations');
+    const oil = await cli('ask', '--space', 'Engine room', '--title', 'How often do the mill bearings need oil?', '--tag', 'engines');
+    await cli('ask', '--space', 'Engine room', '--title', 'What oil suits the store racks?', '--tag', 'engines');
+    await cli('ask', '--space', 'Engine room', '--title', 'Who winds the barrel before a run?', '--tag', 'operations');
+
+    // Grace answers Ada; Ada answers Grace with her note, and Grace confirms it is still right.
+    await waitFor(async () => (await runCli(peerDir.home, ['question', 'show', mine.id, '--json'])).code === 0, "Ada's question to reach Grace", 30_000);
+    await cli('answer', mine.id, '--body', 'In the oak cabinet by the store, second drawer.');
+    await waitFor(
+      async () => (await app.cli('questions', '--space', 'Engine room')).some((q: { id: string }) => q.id === oil.id),
+      "Grace's questions to reach Ada",
+      30_000,
+    );
+    const answered = await app.cli('answer', oil.id, '--from-note', note.id);
+    await waitFor(
+      async () => (await cli('question', 'show', oil.id)).answers.some((a: { id: string }) => a.id === answered.id),
+      "Ada's answer to reach Grace",
+      30_000,
+    );
+    await cli('confirm', oil.id, answered.id);
+    await waitFor(
+      async () => (await app.cli('inbox')).items.length >= 3,
+      'three items in the inbox (a routed question, an answer, a followed tag)',
+      30_000,
+      async () => JSON.stringify(await app.cli('inbox')),
+    );
+    await waitFor(
+      async () => (await app.cli('question', 'show', oil.id)).answers[0]?.confirmed_by?.length > 0,
+      "Grace's confirmation to reach Ada",
+      30_000,
+    );
+
+    await eachSize(app, theme, async (w, hgt) => {
+      await app.click('nav-inbox');
+      await waitFor(async () => (await app.all('inbox-item')).length >= 3, 'three inbox items');
+      await shot(app, theme, w, hgt, 'inbox');
+
+      await (await app.byId('space-item', space.id)).click();
+      await app.click('nav-people');
+      await waitFor(async () => (await app.all('person-row')).length === 2, 'two people');
+      await shot(app, theme, w, hgt, 'people');
+
+      await (await app.byId('person-row', grace)).click();
+      await app.waitAttr('person-page', 'data-id', grace);
+      await app.el('person-figures');
+      await shot(app, theme, w, hgt, 'person');
+
+      await app.click('nav-people');
+      await (await app.byId('person-row', me)).click();
+      await app.waitAttr('person-page', 'data-id', me);
+      await app.click('record-export');
+      await app.el('record-statement');
+      await shot(app, theme, w, hgt, 'person-record');
+
+      await app.click('nav-questions');
+      await (await app.byId('question-item', oil.id)).click();
+      await app.waitAttr('question-view', 'data-id', oil.id);
+      await app.el('answer-fresh');
+      await app.click('who-knows');
+      await app.el('question-routes');
+      await shot(app, theme, w, hgt, 'question-people');
+
+      await app.click('nav-members');
+      const health = await app.el('space-health');
+      await app.el('health-answered');
+      // Scrolls the page pane, not the window (scrollIntoView would move the whole layout).
+      await app.driver.executeScript(
+        `const el = arguments[0]; const pane = el.closest('.page');
+         pane.scrollTop += el.getBoundingClientRect().top - pane.getBoundingClientRect().top - 16;`,
+        health,
+      );
+      await shot(app, theme, w, hgt, 'space-health');
+
+      await app.chord(['ctrl'], 'k');
+      await app.focused('palette-input');
+      await app.type('palette-input', 'who #engines');
+      await waitFor(async () => (await app.all('palette-expert')).length >= 1, 'people who know about #engines');
+      await shot(app, theme, w, hgt, 'palette-who');
+      await app.driver.actions({ async: true }).sendKeys(Key.ESCAPE).perform();
+      await app.gone('palette');
+
+      await app.click('nav-settings');
+      await app.el('reachability');
+      await shot(app, theme, w, hgt, 'settings');
+    });
   } finally {
     await peer.kill();
   }

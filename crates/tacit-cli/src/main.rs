@@ -466,6 +466,17 @@ enum SpaceCmd {
         #[command(flatten)]
         json: Json,
     },
+    /// This home's settings for a space
+    Settings {
+        /// Id, id prefix or name
+        space: String,
+        /// Mark an answer possibly stale (and ask its author to confirm it) when nobody has
+        /// confirmed it for this many days [default: 182]
+        #[arg(long = "stale-after", value_name = "DAYS")]
+        stale_after_days: Option<u32>,
+        #[command(flatten)]
+        json: Json,
+    },
     /// The open invitations of a space: id, role, expiry, uses left, who made it
     Invites {
         /// Id, id prefix or name
@@ -529,6 +540,9 @@ enum ProfileCmd {
         /// An expertise tag (repeat for more; replaces the set)
         #[arg(long = "expertise", value_name = "TAG")]
         expertise: Vec<String>,
+        /// Routed questions you are offered a day at most (0: none; default 3)
+        #[arg(long, value_name = "N")]
+        questions_per_day: Option<u32>,
         #[command(flatten)]
         json: Json,
     },
@@ -729,6 +743,7 @@ fn request(command: Command) -> Result<(Request, Json)> {
             org,
             bio,
             expertise,
+            questions_per_day,
             json,
         }) => {
             let edit = ProfileEdit {
@@ -736,6 +751,7 @@ fn request(command: Command) -> Result<(Request, Json)> {
                 org,
                 bio,
                 expertise: (!expertise.is_empty()).then_some(expertise),
+                questions_per_day,
             };
             (Request::ProfileSet { edit }, json)
         }
@@ -986,6 +1002,17 @@ fn space_request(cmd: SpaceCmd) -> Result<(Request, Json)> {
             )
         }
         SpaceCmd::Invites { space, json } => (Request::SpaceInvites { space }, json),
+        SpaceCmd::Settings {
+            space,
+            stale_after_days,
+            json,
+        } => (
+            Request::SpaceSettings {
+                space,
+                stale_after_days,
+            },
+            json,
+        ),
         SpaceCmd::Health { space, json } => (Request::SpaceHealth { space }, json),
         SpaceCmd::RevokeInvite {
             space,

@@ -105,6 +105,9 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
             if !p.expertise.is_empty() {
                 writeln!(out, "expertise: {}", hashtags(&p.expertise))?;
             }
+            if let Some(n) = p.questions_per_day {
+                writeln!(out, "routed questions a day: at most {n}")?;
+            }
             if !p.bio.is_empty() {
                 writeln!(out, "\n{}", p.bio.trim_end())?;
             }
@@ -252,6 +255,11 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
                 i.members,
                 sync_word(i.sync)
             )?;
+            writeln!(
+                out,
+                "answers marked possibly stale after {} days unconfirmed",
+                i.stale_after_days
+            )?;
             writeln!(out)?;
             for m in &d.members {
                 let name = if m.name.is_empty() {
@@ -264,10 +272,15 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
                 } else {
                     format!(" · {}", m.org)
                 };
-                let flags = match (m.me, m.connected) {
-                    (true, _) => "  (you)",
-                    (false, true) => "  (connected)",
-                    _ => "",
+                let flags = match (m.me, m.via, &m.why) {
+                    (true, _, _) => "  (you)".to_owned(),
+                    (false, Some(tacit_node::Via::Relayed), _) => {
+                        "  (connected through a relay)".to_owned()
+                    }
+                    (false, Some(_), _) => "  (connected directly)".to_owned(),
+                    (false, None, Some(why)) => format!("  — {why}"),
+                    (false, None, None) if m.connected => "  (connected)".to_owned(),
+                    _ => String::new(),
                 };
                 writeln!(
                     out,

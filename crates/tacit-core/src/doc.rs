@@ -127,6 +127,11 @@ pub struct ProfileEdit {
     pub bio: Option<String>,
     /// Declared expertise tags (the whole set).
     pub expertise: Option<Vec<String>>,
+    /// How many routed questions a day this member is offered at most (0: none); see
+    /// [`crate::people::RoutingRules`]. Every member reads it from this profile, so all route
+    /// alike.
+    #[serde(default)]
+    pub questions_per_day: Option<u32>,
 }
 
 /// What listings need of a document, kept in the store's columns so that a listing never loads
@@ -249,6 +254,8 @@ pub struct ProfileView {
     pub bio: String,
     /// Declared expertise, sorted.
     pub expertise: Vec<String>,
+    /// Routed questions a day this member accepts at most; the default when `None`.
+    pub questions_per_day: Option<u32>,
 }
 
 /// One document: its id and its Automerge tree, written under the home's actor.
@@ -953,6 +960,15 @@ impl Doc {
             org: self.string(&ROOT, "org")?.unwrap_or_default(),
             bio: self.text(&ROOT, "bio")?,
             expertise: self.key_set(&ROOT, "expertise")?,
+            questions_per_day: match self.am.get(&ROOT, "questions_per_day")? {
+                Some((automerge::Value::Scalar(v), _)) => match v.as_ref() {
+                    automerge::ScalarValue::Uint(n) => u32::try_from(*n).ok(),
+                    automerge::ScalarValue::Int(n) => u32::try_from(*n).ok(),
+                    _ => None,
+                }
+                .map(|n| n.min(crate::people::MAX_QUESTIONS_PER_DAY)),
+                _ => None,
+            },
         })
     }
 
@@ -994,6 +1010,13 @@ impl Doc {
             }
             if let Some(tags) = &expertise {
                 changed |= d.update_set(&ROOT, "expertise", tags)?;
+            }
+            if let Some(n) = change.questions_per_day {
+                let n = u64::from(n.min(crate::people::MAX_QUESTIONS_PER_DAY));
+                if d.profile()?.questions_per_day != u32::try_from(n).ok() {
+                    d.am.put(ROOT, "questions_per_day", automerge::ScalarValue::Uint(n))?;
+                    changed = true;
+                }
             }
             Ok(())
         })?;
@@ -1400,6 +1423,7 @@ mod tests {
                 org: Some("Analytical Engines".into()),
                 bio: None,
                 expertise: Some(vec!["math".into()]),
+                questions_per_day: None,
             },
         )
         .unwrap();

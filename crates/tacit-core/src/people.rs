@@ -188,15 +188,41 @@ impl Doc {
             Kind::Question => {
                 let q = self.question()?;
                 out.push(base(q.author, Act::Asked, q.created_at));
+                // Credit is what others give: a member's own thanks and an asker's accepting
+                // their own answer count for nothing, and a member's several answers to one
+                // question count once (their best), so that no one can write their way up.
+                let mut best: BTreeMap<MemberId, Contribution> = BTreeMap::new();
                 for a in &q.answers {
-                    out.push(Contribution {
+                    let thanks = a.thanked_by.iter().filter(|m| **m != a.author).count();
+                    let c = Contribution {
                         answer: Some(a.id),
-                        accepted: a.accepted,
-                        thanks: u32::try_from(a.thanked_by.len()).unwrap_or(u32::MAX),
+                        accepted: a.accepted && a.author != q.author,
+                        thanks: u32::try_from(thanks).unwrap_or(u32::MAX),
                         score: a.score,
                         ..base(a.author, Act::Answered, a.created_at)
-                    });
+                    };
+                    let better = |old: &Contribution| {
+                        (c.accepted, c.thanks, c.score, std::cmp::Reverse(c.at))
+                            > (
+                                old.accepted,
+                                old.thanks,
+                                old.score,
+                                std::cmp::Reverse(old.at),
+                            )
+                    };
+                    match best.get(&a.author) {
+                        Some(old) if !better(old) => {}
+                        _ => {
+                            best.insert(a.author, c);
+                        }
+                    }
+                }
+                out.extend(best.into_values());
+                for a in &q.answers {
                     for (giver, at) in self.thanks_of(a.id)? {
+                        if giver == a.author {
+                            continue;
+                        }
                         out.push(Contribution {
                             answer: Some(a.id),
                             ..base(giver, Act::Thanked, at)
@@ -532,6 +558,9 @@ impl Default for RoutingRules {
     }
 }
 
+/// The most routed questions a day a member can ask for in their profile.
+pub const MAX_QUESTIONS_PER_DAY: u32 = 50;
+
 /// One offer of a question to a member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Route {
@@ -547,12 +576,14 @@ pub struct Route {
 ///
 /// Questions are taken oldest first (then by id); each round offers the question to the next
 /// best `per_round` members who can answer (`eligible`, never the asker) and have not reached
-/// `daily_limit` offers on the day of the round. A round starts every day the question goes
-/// unanswered. The same documents give the same routes on every member's machine.
+/// their daily limit of offers on the day of the round (`limits`, from their profiles, else
+/// `daily_limit`). A round starts every day the question goes unanswered. The same documents
+/// give the same routes on every member's machine.
 pub fn route(
     questions: &[Asked],
     index: &ExpertIndex,
     eligible: &BTreeSet<MemberId>,
+    limits: &HashMap<MemberId, u32>,
     rules: RoutingRules,
     now: i64,
 ) -> BTreeMap<DocId, Vec<Route>> {
@@ -585,7 +616,7 @@ pub fn route(
                 let m = ranked[next];
                 next += 1;
                 let n = load.entry((m, day)).or_insert(0);
-                if *n >= rules.daily_limit {
+                if *n >= limits.get(&m).copied().unwrap_or(rules.daily_limit) {
                     continue;
                 }
                 *n += 1;
@@ -846,6 +877,7 @@ mod tests {
             &[first.clone(), second.clone()],
             &index,
             &eligible,
+            &HashMap::new(),
             rules,
             now + 1,
         );
@@ -855,19 +887,39 @@ mod tests {
         assert_eq!(to(first.id), [m(2), m(3), m(4)]);
         assert_eq!(to(second.id), [m(1), m(5), m(6)]);
         // A day later, unanswered: the next ones.
-        let later = route(&[first.clone()], &index, &eligible, rules, now + DAY_MS);
+        let later = route(
+            &[first.clone()],
+            &index,
+            &eligible,
+            &HashMap::new(),
+            rules,
+            now + DAY_MS,
+        );
         let rounds: Vec<(u32, MemberId)> = later[&first.id]
             .iter()
             .map(|r| (r.round, r.member))
             .collect();
         assert_eq!(rounds[3..], [(1, m(5)), (1, m(6)), (1, m(7))]);
+        // A member who asks for no questions in their profile is passed over.
+        let quiet = HashMap::from([(m(2), 0)]);
+        let skipped = route(&[first.clone()], &index, &eligible, &quiet, rules, now);
+        let to_first: Vec<MemberId> = skipped[&first.id].iter().map(|r| r.member).collect();
+        assert_eq!(to_first, [m(3), m(4), m(5)]);
         // Answered before the next round: no more offers.
         let answered = Asked {
             first_answer_at: Some(now + 5),
             ..first.clone()
         };
         assert_eq!(
-            route(&[answered], &index, &eligible, rules, now + 3 * DAY_MS)[&first.id].len(),
+            route(
+                &[answered],
+                &index,
+                &eligible,
+                &HashMap::new(),
+                rules,
+                now + 3 * DAY_MS
+            )[&first.id]
+                .len(),
             3
         );
     }
@@ -896,5 +948,54 @@ mod tests {
         assert_eq!(h.answered, 1);
         assert_eq!(h.median_first_answer_ms, Some(DAY_MS));
         assert_eq!(h.unanswered, vec![(lonely.doc, lonely.at)]);
+    }
+
+    #[test]
+    fn nobody_writes_their_way_up() {
+        use crate::doc::{Draft, Edit};
+        use crate::key::DeviceKey;
+        let asker = DeviceKey::generate();
+        let helper = DeviceKey::generate();
+        let e = |k: &DeviceKey, at: i64| Edit::new(k.member_id(), at);
+        let mut q = Doc::new_question(
+            DocId::random(),
+            e(&asker, 1),
+            Draft {
+                title: "How do we rotate the TLS cert?".into(),
+                tags: vec!["tls".into()],
+                ..Draft::default()
+            },
+        )
+        .unwrap();
+        // The asker answers and accepts their own answer; the helper answers three times.
+        let own = q.add_answer(e(&asker, 2), "I found it").unwrap();
+        q.accept(e(&asker, 3), own).unwrap();
+        let mut helpers = Vec::new();
+        for at in 4..7 {
+            helpers.push(q.add_answer(e(&helper, at), "certbot renew").unwrap());
+        }
+        assert!(q.thank(e(&asker, 8), helpers[1]).unwrap());
+        let all = q.contributions().unwrap();
+        let answered: Vec<&Contribution> = all.iter().filter(|c| c.act == Act::Answered).collect();
+        assert_eq!(answered.len(), 2, "one answer each: {answered:?}");
+        let mine = answered
+            .iter()
+            .find(|c| c.member == asker.member_id())
+            .unwrap();
+        assert!(!mine.accepted, "accepting one's own answer is no credit");
+        let theirs = answered
+            .iter()
+            .find(|c| c.member == helper.member_id())
+            .unwrap();
+        assert_eq!(theirs.answer, Some(helpers[1]), "the thanked one counts");
+        assert_eq!(theirs.thanks, 1);
+        let r = records(&all);
+        assert_eq!(
+            (
+                r[&helper.member_id()].answers,
+                r[&asker.member_id()].accepted
+            ),
+            (1, 0)
+        );
     }
 }

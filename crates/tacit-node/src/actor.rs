@@ -813,6 +813,10 @@ impl Actor {
                 role,
             } => self.space_role(&space, &member, role),
             Request::SpaceInvites { space } => self.space_invites(&space),
+            Request::SpaceSettings {
+                space,
+                stale_after_days,
+            } => self.space_settings(&space, stale_after_days),
             Request::Who {
                 topic,
                 space,

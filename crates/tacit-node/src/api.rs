@@ -168,6 +168,15 @@ pub enum Request {
         /// The new role.
         role: Role,
     },
+    /// Changes this home's settings for a space.
+    SpaceSettings {
+        /// Id, unique id prefix or name.
+        space: String,
+        /// Days after which an answer not confirmed as still right is marked possibly stale,
+        /// and its author asked to confirm it (182 by default).
+        #[serde(default)]
+        stale_after_days: Option<u32>,
+    },
     /// The invitations of a space that can still admit someone.
     SpaceInvites {
         /// Id, unique id prefix or name.
@@ -393,7 +402,7 @@ pub enum Response {
         /// The spaces, the personal one first.
         items: Vec<SpaceInfo>,
     },
-    /// To `SpaceShow`, `SpaceRemove`, `SpaceLeave`, `SpaceRole`.
+    /// To `SpaceShow`, `SpaceRemove`, `SpaceLeave`, `SpaceRole`, `SpaceSettings`.
     Space(SpaceDetail),
     /// To `SpaceInvites` and `SpaceRevokeInvite`: the open invitations, newest first.
     Invites {
@@ -646,6 +655,8 @@ pub struct SpaceInfo {
     pub connected: u32,
     /// Sync state.
     pub sync: SyncState,
+    /// Days after which an unconfirmed answer is marked possibly stale.
+    pub stale_after_days: u32,
 }
 
 /// A member of a space.
@@ -665,6 +676,10 @@ pub struct MemberInfo {
     pub me: bool,
     /// Whether their device is connected now.
     pub connected: bool,
+    /// How it is connected, when it is (another member only).
+    pub via: Option<Via>,
+    /// Why another member is not connected, and what to do about it.
+    pub why: Option<String>,
 }
 
 /// One space with its members.
@@ -1112,7 +1127,7 @@ pub struct HealthView {
 }
 
 /// One offer of a question to a member.
-#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct RouteInfo {
     /// The member.
     pub member: MemberId,

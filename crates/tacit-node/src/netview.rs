@@ -95,6 +95,44 @@ impl NetView {
             .collect()
     }
 
+    /// How `member`'s device is connected: directly when any of its connections is direct.
+    pub(crate) fn via(&self, member: MemberId) -> Option<Via> {
+        let mut found = None;
+        for e in self.peers.values().filter(|e| e.member == Some(member)) {
+            if e.relay.is_none() {
+                return Some(Via::Direct);
+            }
+            found = Some(Via::Relayed);
+        }
+        found
+    }
+
+    /// Why a member is not connected, in words that say what to do: no network; behind a NAT
+    /// with no relay; the member's addresses unknown; or simply not reachable now.
+    pub(crate) fn why_not(&self, known_addrs: bool) -> String {
+        use crate::api::Reachability;
+        if !self.running {
+            return "offline: this app's network is not running".into();
+        }
+        let reserved = self
+            .network
+            .relays
+            .iter()
+            .any(|r| r.state == RelayState::Reserved);
+        if self.network.reachability == Reachability::Private && !reserved {
+            return if self.network.relays.is_empty() {
+                "behind a NAT, no relay known — add one in Settings".into()
+            } else {
+                "behind a NAT, and no relay holds a slot for this device — see Settings".into()
+            };
+        }
+        if known_addrs {
+            "not reachable now: their device is off or offline; tried again every minute".into()
+        } else {
+            "no address known for them yet: they reach you when they next come online".into()
+        }
+    }
+
     /// Members whose device is connected.
     pub(crate) fn connected_members(&self) -> BTreeSet<MemberId> {
         self.peers.values().filter_map(|e| e.member).collect()

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { setTransport } from "../lib/api";
 import { app } from "../lib/app.svelte";
 import type { ListItem, Request, SpaceInfo, Status, SyncState } from "../lib/bindings";
-import { MockNode } from "../lib/mockNode";
+import { answerView, memberInfo, MockNode } from "../lib/mockNode";
 import FirstRun from "./FirstRun.svelte";
 import NoteList from "./NoteList.svelte";
 import QuestionDoc from "./QuestionDoc.svelte";
@@ -47,12 +47,18 @@ function status(peers: number): Status {
     peers: Array.from({ length: peers }, (_, i) => ({
       peer: `p${i}`,
       member: null,
+      via: "direct" as const,
+      relay: null,
       addrs: [],
       spaces: [],
       traffic: { frames_out: 0, frames_in: 0, bytes_out: 0, bytes_in: 0, round_trips: 0 },
     })),
     spaces: [],
     search: { docs: 0, pending: 0, rebuilding: false },
+    reachability: "unknown",
+    external_addrs: [],
+    relays: [],
+    relay_server: false,
   };
 }
 
@@ -130,8 +136,8 @@ describe("QuestionDoc", () => {
     const doc = node.docs.get(id)!;
     if (!askedByMe) doc.author = "someone-else-0000";
     doc.answers.push(
-      { id: "a-mine", author: node.identity.member, body: "My answer", created_at: 1, accepted: false, thanked_by: [], score: 0 },
-      { id: "a-other", author: "other-member-1234", body: "Use `certbot`", created_at: 2, accepted: false, thanked_by: [], score: 0 },
+      answerView({ id: "a-mine", author: node.identity.member, body: "My answer", created_at: 1 }),
+      answerView({ id: "a-other", author: "other-member-1234", body: "Use `certbot`", created_at: 2 }),
     );
     return id;
   }
@@ -237,10 +243,10 @@ describe("StatusBar", () => {
 });
 
 function spaceInfo(name: string, sync: SyncState, connected = 0, extra: Partial<SpaceInfo> = {}): SpaceInfo {
-  return { id: `id-${name}`, name, personal: false, role: "owner", members: 3, connected, sync, ...extra };
+  return { id: `id-${name}`, name, personal: false, role: "owner", members: 3, connected, sync, stale_after_days: 182, ...extra };
 }
 
-const PERSONAL: SpaceInfo = { id: "id-personal", name: "Personal", personal: true, role: "owner", members: 1, connected: 0, sync: "local" };
+const PERSONAL: SpaceInfo = { id: "id-personal", name: "Personal", personal: true, role: "owner", members: 1, connected: 0, sync: "local", stale_after_days: 182 };
 
 describe("StatusBar sharing", () => {
   it("tells peers and the selected space's sync state in words, for every state", async () => {
@@ -284,7 +290,7 @@ describe("Sidebar spaces", () => {
   it("shows Personal first, then shared spaces with a sync glyph and words, and selects on click", async () => {
     const node = useMock();
     const team = node.addSpace("Team", { sync: "up_to_date" });
-    node.spaces.get(team)!.members.push({ member: "x".repeat(52), name: "Grace", org: "Navy", role: "editor", joined_at: 1, me: false, connected: true });
+    node.spaces.get(team)!.members.push(memberInfo({ member: "x".repeat(52), name: "Grace", org: "Navy", role: "editor", joined_at: 1, connected: true }));
     await app.loadSpaces();
     render(Sidebar);
     const items = screen.getAllByTestId("space-item");
@@ -407,7 +413,7 @@ describe("SpacePage", () => {
   async function page(role: "owner" | "reader") {
     const node = useMock();
     const team = node.addSpace("Team", { role, sync: "offline" });
-    node.spaces.get(team)!.members.push({ member: "g".repeat(52), name: "Grace Hopper", org: "Navy", role: "editor", joined_at: 1, me: false, connected: false });
+    node.spaces.get(team)!.members.push(memberInfo({ member: "g".repeat(52), name: "Grace Hopper", org: "Navy", role: "editor", joined_at: 1, connected: false }));
     await app.loadSpaces();
     app.selectSpace(team, "members");
     await app.loadSpaceDetail();

@@ -2,7 +2,8 @@
 // `execute`, `ui_painted`, `network_state`, `take_link`, `ticket_info`, `import_folder`,
 // `export_folder`) and four events (`node-event`, `node-lagged`, `join-link`, `vault-progress`);
 // nothing else in the UI calls `invoke` or `listen` (the folder picker is tauri-plugin-dialog's
-// `open`), so tests mock this module or `@tauri-apps/api/core`.
+// `open`, desktop notifications tauri-plugin-notification's `sendNotification`), so tests mock
+// this module or `@tauri-apps/api/core`.
 
 import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
@@ -11,22 +12,32 @@ import type {
   Draft,
   ErrorKind,
   Event as NodeEvent,
+  ExpertInfo,
   ExportSummary,
+  HealthView,
   Hit,
   Identity,
   ImportSummary,
+  InboxItem,
+  InviteInfo,
   Links,
   ListItem,
+  NetStatus,
   NetworkState,
   NoteEdit,
   NoteView,
   PeerInfo,
+  PersonDetail,
+  PersonInfo,
   ProfileEdit,
   Progress,
   QuestionView,
+  RecordStatement,
+  RecordView,
   Request,
   Response,
   Role,
+  RouteInfo,
   SpaceDetail,
   SpaceInfo,
   Status,
@@ -202,6 +213,20 @@ export async function pickFolder(title: string, defaultPath?: string): Promise<s
   return typeof picked === "string" ? picked : null;
 }
 
+/** Shows a desktop notification (tauri-plugin-notification), asking for the permission once
+ * where the system wants that. Nothing happens where there is no plugin or no permission (a
+ * browser on the dev mock, tests): the in-app toast says the same. */
+export async function notify(title: string, body: string): Promise<void> {
+  try {
+    const n = await import("@tauri-apps/plugin-notification");
+    let granted = await n.isPermissionGranted();
+    if (!granted) granted = (await n.requestPermission()) === "granted";
+    if (granted) n.sendNotification({ title, body });
+  } catch {
+    // No notifications here.
+  }
+}
+
 /** What a ticket says (space, role, expiry), read locally before joining. */
 export function ticketInfo(ticket: string): Promise<TicketInfo> {
   return call<TicketInfo>("ticket_info", { ticket });
@@ -352,4 +377,122 @@ export async function search(
  * notes and questions linking to it. */
 export async function noteLinks(id: string): Promise<Links> {
   return strip(await execute({ op: "note_links", id }, "links"));
+}
+
+// ---- people and giving --------------------------------------------------------------------
+
+/** Who knows about `topic` (tags `#tls`, words), best first, with the reasons; only members of
+ * `space` when given (the personal space is refused: nobody else is in it). */
+export async function who(topic: string, space: string | null = null, limit?: number): Promise<ExpertInfo[]> {
+  return (await execute({ op: "who", topic, space, limit: limit ?? null }, "experts")).items;
+}
+
+/** The members of a shared space as people, most giving first. */
+export async function people(space: string): Promise<PersonInfo[]> {
+  return (await execute({ op: "people", space }, "people")).items;
+}
+
+/** One person, in every space this home shares with them. */
+export async function person(member: string): Promise<PersonDetail> {
+  return strip(await execute({ op: "person", member }, "person"));
+}
+
+/** Whom a question is offered to, round by round. */
+export async function questionRoutes(question: string): Promise<RouteInfo[]> {
+  return (await execute({ op: "question_routes", question }, "routes")).items;
+}
+
+/** The inbox, newest first, and how many of its items are not seen yet. */
+export async function inbox(): Promise<{ items: InboxItem[]; unread: number }> {
+  const { items, unread } = await execute({ op: "inbox" }, "inbox");
+  return { items, unread };
+}
+
+/** Marks inbox items as seen. */
+export async function inboxSeen(keys: string[]): Promise<void> {
+  await execute({ op: "inbox_seen", keys }, "following");
+}
+
+/** Follows a tag (questions on it land in the inbox); returns the tags followed. */
+export async function follow(tag: string): Promise<string[]> {
+  return (await execute({ op: "follow", tag }, "following")).tags;
+}
+
+export async function unfollow(tag: string): Promise<string[]> {
+  return (await execute({ op: "unfollow", tag }, "following")).tags;
+}
+
+export async function following(): Promise<string[]> {
+  return (await execute({ op: "following" }, "following")).tags;
+}
+
+/** A member's record (this member's when null), overall or in one space. */
+export async function record(member: string | null = null, space: string | null = null): Promise<RecordView> {
+  return strip(await execute({ op: "record", member, space }, "record"));
+}
+
+/** This member's record as a statement signed with its key (JSON text). */
+export async function recordExport(): Promise<string> {
+  return (await execute({ op: "record_export" }, "record_statement")).statement;
+}
+
+/** Checks a signed record statement: whose it is and what it says, or why it does not hold. */
+export async function recordVerify(statement: string): Promise<RecordStatement> {
+  return strip(await execute({ op: "record_verify", statement }, "record_verified"));
+}
+
+/** A space's health: who gives, how fast questions are answered, what waits. */
+export async function spaceHealth(space: string): Promise<HealthView> {
+  return strip(await execute({ op: "space_health", space }, "health"));
+}
+
+/** Confirms an answer as still right. */
+export async function confirm(question: string, answerId: string): Promise<void> {
+  await execute({ op: "confirm", question, answer: answerId }, "done");
+}
+
+/** Answers a question with a note: returns the new answer's id. */
+export async function answerWithNote(question: string, note: string): Promise<string> {
+  return (await execute({ op: "answer_with_note", question, note }, "answered")).id;
+}
+
+/** Makes a note of an answer in `space` (an id; the personal space when null): its id. */
+export async function shareAsNote(question: string, answerId: string, space: string | null = null): Promise<string> {
+  return (await execute({ op: "share_as_note", question, answer: answerId, space }, "created")).id;
+}
+
+// ---- network and space settings ------------------------------------------------------------
+
+/** Reachability, external addresses and relays. */
+export async function network(): Promise<NetStatus> {
+  return strip(await execute({ op: "network" }, "network"));
+}
+
+/** Uses a relay (its multiaddr, ending in `/p2p/PEER_ID`). */
+export async function relayAdd(addr: string): Promise<NetStatus> {
+  return strip(await execute({ op: "relay_add", addr }, "network"));
+}
+
+/** Stops using a relay (its peer id or address). */
+export async function relayRemove(relay: string): Promise<NetStatus> {
+  return strip(await execute({ op: "relay_remove", relay }, "network"));
+}
+
+/** The open invitations of a space, newest first. */
+export async function spaceInvites(space: string): Promise<InviteInfo[]> {
+  return (await execute({ op: "space_invites", space }, "invites")).items;
+}
+
+/** Withdraws an invitation (owners only); returns the invitations still open. */
+export async function spaceRevokeInvite(space: string, invite: string): Promise<InviteInfo[]> {
+  return (await execute({ op: "space_revoke_invite", space, invite }, "invites")).items;
+}
+
+/** Changes this home's settings for a space. */
+export async function spaceSettings(space: string, staleAfterDays: number | null): Promise<SpaceDetail> {
+  const { reply: _reply, ...detail } = await execute(
+    { op: "space_settings", space, stale_after_days: staleAfterDays },
+    "space",
+  );
+  return detail;
 }

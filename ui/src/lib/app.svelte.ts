@@ -6,6 +6,7 @@ import * as api from "./api";
 import type {
   Event as NodeEvent,
   Identity,
+  InboxItem,
   ListItem,
   NetworkState,
   SpaceDetail,
@@ -14,8 +15,21 @@ import type {
 } from "./bindings";
 import type { SaveState } from "./noteSession";
 import { mergeNewest } from "./listMerge";
+import { inboxToast } from "./people";
 
-export type View = "notes" | "questions" | "members" | "profile";
+export type View =
+  | "notes"
+  | "questions"
+  | "members"
+  | "profile"
+  | "inbox"
+  | "people"
+  | "person"
+  | "settings";
+/** Views that are a page of their own, without the list pane. */
+export const PAGE_VIEWS: readonly View[] = ["members", "profile", "inbox", "people", "person", "settings"];
+/** Views that belong to no space: selecting a space leaves them for its notes. */
+const GLOBAL_VIEWS: readonly View[] = ["profile", "inbox", "person", "settings"];
 export type PreviewMode = "edit" | "preview" | "split";
 export type Overlay = "shortcuts" | "palette" | null;
 /** A dialog over the window: create a space, join one (with a ticket to start from), invite,
@@ -26,7 +40,19 @@ export type Dialog =
   | { kind: "invite" }
   | { kind: "import" }
   | { kind: "export"; all: boolean }
+  | { kind: "answer-with-note"; note: string }
   | null;
+
+/** A new item of the inbox, shown for a while at the window's corner. */
+export interface Toast {
+  id: number;
+  key: string;
+  title: string;
+  body: string;
+  question: string;
+  space: string;
+  answer: string | null;
+}
 
 /** How long a burst of events may last before lists are read again, in ms. */
 export const LIST_REFRESH_MS = 100;
@@ -37,6 +63,14 @@ export const STATUS_REFRESH_MS = 400;
 export const SPACES_REFRESH_MS = 200;
 /** Window width from which the editor opens in split mode. */
 export const SPLIT_MIN_WIDTH = 1400;
+/** The same for the inbox, which the node computes from every space's routes. */
+export const INBOX_REFRESH_MS = 300;
+/** How often the inbox is read again without an event: routing rounds start as days pass. */
+export const INBOX_POLL_MS = 5 * 60_000;
+/** How long a toast stays, in ms. */
+export const TOAST_MS = 10_000;
+/** Most toasts shown at once (the newest). */
+export const MAX_TOASTS = 3;
 /** Rows read for the first screen: more than a 1600×1000 window shows. */
 export const FIRST_PAGE = 100;
 /** Newest rows read to bring a list up to date after a burst of changes; more changed
@@ -100,6 +134,20 @@ export class AppModel {
   now = $state(Date.now());
   /** Whether the palette searches every space (else only the selected one). */
   searchAll = $state(true);
+  /** What the palette opens with (then cleared): a who query from a question page. */
+  paletteQuery = $state("");
+  /** The member whose page is open (view "person"). */
+  personId = $state<string | null>(null);
+  /** The answer to bring into view when its question opens (from the inbox). */
+  answerFocus = $state<string | null>(null);
+  /** The inbox, newest first. */
+  inbox = $state.raw<InboxItem[]>([]);
+  inboxUnread = $state(0);
+  inboxLoaded = $state(false);
+  inboxError = $state<string | null>(null);
+  toasts = $state.raw<Toast[]>([]);
+  /** The pointer or the focus is on the toasts: they stay until it leaves. */
+  toastsHeld = false;
 
   unanswered = $derived(this.questions.filter((q) => !q.accepted).length);
   /** The selected space (the personal one until the spaces are read). */
@@ -110,9 +158,13 @@ export class AppModel {
   sharedSpaces = $derived(this.spaces.filter((s) => !s.personal));
 
   private keys = 0;
+  private toastSeq = 0;
+  /** Inbox keys already known (null until the first read: what is there at launch is not
+   * announced). */
+  private inboxKnown: Set<string> | null = null;
   private docListeners = new Map<string, Set<DocListener>>();
   private anyDocListeners = new Set<DocListener>();
-  private flushers = new Set<() => void>();
+  private flushers = new Set<() => unknown>();
 
   constructor() {
     api.onHealth((running) => {
@@ -286,6 +338,97 @@ export class AppModel {
     }
   }
 
+  private inboxSeq = 0;
+
+  /** Reads the inbox; items that arrived since the last read and ask for this member's
+   * attention (a routed question, an answer) are announced by a toast and, when the window is
+   * not in front, a desktop notification. */
+  async loadInbox(): Promise<void> {
+    const mine = ++this.inboxSeq;
+    try {
+      const { items, unread } = await api.inbox();
+      if (mine !== this.inboxSeq) return;
+      const known = this.inboxKnown;
+      this.inboxKnown = new Set(items.map((i) => i.key));
+      this.inbox = items;
+      this.inboxUnread = unread;
+      this.inboxError = null;
+      if (known === null) return;
+      for (const item of [...items].reverse()) {
+        if (known.has(item.key) || item.seen) continue;
+        const words = inboxToast(item);
+        if (words === null) continue;
+        this.toast(item, words.title, words.body);
+        if (typeof document === "undefined" || !document.hasFocus()) void api.notify(words.title, words.body);
+      }
+    } catch (e) {
+      if (mine !== this.inboxSeq) return;
+      this.inboxError = api.toApiError(e).message;
+    } finally {
+      if (mine === this.inboxSeq) this.inboxLoaded = true;
+    }
+  }
+
+  private toast(item: InboxItem, title: string, body: string): void {
+    const t: Toast = {
+      id: ++this.toastSeq,
+      key: item.key,
+      title,
+      body,
+      question: item.question,
+      space: item.space,
+      answer: item.answer,
+    };
+    this.toasts = [...this.toasts, t].slice(-MAX_TOASTS);
+    const expire = () => {
+      if (this.toastsHeld) setTimeout(expire, TOAST_MS / 4);
+      else this.dismissToast(t.id);
+    };
+    setTimeout(expire, TOAST_MS);
+  }
+
+  dismissToast(id: number): void {
+    if (this.toasts.some((t) => t.id === id)) this.toasts = this.toasts.filter((t) => t.id !== id);
+    // Nothing left to hold (a removed element tells no pointer or focus leaving).
+    if (this.toasts.length === 0) this.toastsHeld = false;
+  }
+
+  /** Opens what a toast is about (and marks it seen). */
+  openToast(t: Toast): void {
+    this.dismissToast(t.id);
+    this.answerFocus = t.answer;
+    this.openDoc({ id: t.question, kind: "question", space: t.space });
+  }
+
+  /** Marks inbox items seen: at once here, then on the node (which says so with an event). */
+  async markSeen(keys: string[]): Promise<void> {
+    const unseen = keys.filter((k) => this.inbox.some((i) => i.key === k && !i.seen));
+    if (unseen.length === 0) return;
+    // A read on its way holds these as not seen: it is dropped (the node's event after the
+    // write below reads the inbox again).
+    this.inboxSeq += 1;
+    this.inbox = this.inbox.map((i) => (unseen.includes(i.key) ? { ...i, seen: true } : i));
+    this.inboxUnread = Math.max(0, this.inboxUnread - unseen.length);
+    try {
+      await api.inboxSeen(unseen);
+    } catch (e) {
+      this.inboxError = api.toApiError(e).message;
+      this.refreshInbox();
+    }
+  }
+
+  /** The inbox items about question `id` are seen once it is open. */
+  private markQuestionSeen(id: string): void {
+    const keys = this.inbox.filter((i) => i.question === id && !i.seen).map((i) => i.key);
+    if (keys.length > 0) void this.markSeen(keys);
+  }
+
+  /** Reads the inbox every few minutes (routing rounds start as days pass, with no event). */
+  startInboxPoll(): () => void {
+    const timer = setInterval(() => void this.loadInbox(), INBOX_POLL_MS);
+    return () => clearInterval(timer);
+  }
+
   /** The first screen's rows, asked for at launch together with the app state (so the window
    * does not wait for one before the other); `null` once used. */
   firstPage: Promise<void> | null = null;
@@ -299,6 +442,7 @@ export class AppModel {
       this.loadStatus(),
       this.loadSpaces(),
       this.loadNetwork(),
+      this.loadInbox(),
       ...(this.spaceId !== null ? [this.loadSpaceDetail()] : []),
     ]);
   }
@@ -309,6 +453,7 @@ export class AppModel {
   private refreshIdentity = debounce(() => void this.loadIdentity(), LIST_REFRESH_MS);
   private refreshSpaces = debounce(() => void this.loadSpaces(), SPACES_REFRESH_MS);
   private refreshDetail = debounce(() => void this.loadSpaceDetail(), SPACES_REFRESH_MS);
+  refreshInbox = debounce(() => void this.loadInbox(), INBOX_REFRESH_MS);
   /** Peers and sync states: the status (which holds the spaces too) and the shell's network
    * state, read together so that the status bar never mixes two moments. */
   private refreshNetwork = debounce(
@@ -326,6 +471,8 @@ export class AppModel {
       case "document_changed":
         if (e.kind === "profile") this.refreshIdentity();
         else if (this.isSelected(e.space)) this.listChanged(e.kind, e.id, e.deleted);
+        // Questions and answers make the inbox; profiles change who questions are routed to.
+        if (e.kind !== "note") this.refreshInbox();
         this.refreshStatus();
         for (const fn of this.docListeners.get(e.id) ?? []) fn(e);
         for (const fn of this.anyDocListeners) fn(e);
@@ -334,10 +481,14 @@ export class AppModel {
         this.refreshSpaces();
         if (e.space === this.spaceId) this.refreshDetail();
         this.refreshStatus();
+        this.refreshInbox();
         return;
       case "network_changed":
         this.refreshNetwork();
         if (this.spaceId !== null) this.refreshDetail();
+        return;
+      case "inbox_changed":
+        this.refreshInbox();
         return;
     }
   }
@@ -370,15 +521,21 @@ export class AppModel {
     };
   }
 
-  /** Registers a save to run when the window closes; returns the unregister. */
-  onFlush(fn: () => void): () => void {
+  /** Registers a save to run when the window closes (or before an action that reads what
+   * was typed); returns the unregister. */
+  onFlush(fn: () => unknown): () => void {
     this.flushers.add(fn);
     return () => this.flushers.delete(fn);
   }
 
   /** Saves whatever is unsaved (window closing). */
   flushAll(): void {
-    for (const fn of this.flushers) fn();
+    for (const fn of this.flushers) void fn();
+  }
+
+  /** Saves whatever is unsaved and waits until that is done (before answering with a note). */
+  async flushAndWait(): Promise<void> {
+    await Promise.all([...this.flushers].map((fn) => fn()));
   }
 
   // ---- navigation ---------------------------------------------------------------------
@@ -411,7 +568,7 @@ export class AppModel {
       if (next !== null) void this.loadSpaceDetail();
     }
     if (view) this.view = view;
-    else if (this.view === "profile") this.view = "notes";
+    else if (GLOBAL_VIEWS.includes(this.view)) this.view = "notes";
   }
 
   /** Opens the join dialog, with a ticket (or a link) to start from. */
@@ -456,6 +613,41 @@ export class AppModel {
     this.view = "questions";
     this.asking = false;
     this.question = id;
+    this.markQuestionSeen(id);
+  }
+
+  /** Opens a note or question known only by its id (a link between an answer and a note): the
+   * selected space's lists are looked in first, then every space's. False when no space here
+   * holds it. */
+  async openById(id: string, kind: "note" | "question"): Promise<boolean> {
+    const here = (kind === "note" ? this.notes : this.questions).find((d) => d.id === id);
+    if (here) {
+      this.openDoc(here);
+      return true;
+    }
+    const spaces = this.spaces.length > 0 ? this.spaces.map((s) => (s.personal ? null : s.id)) : [null];
+    for (const space of spaces) {
+      const items = kind === "note" ? await api.noteList(undefined, space) : await api.questions(false, undefined, space);
+      const found = items.find((d) => d.id === id);
+      if (found) {
+        this.openDoc({ id, kind, space: found.space });
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Opens a member's page. */
+  openPerson(member: string): void {
+    this.personId = member;
+    this.view = "person";
+    this.overlay = null;
+  }
+
+  /** Opens the palette with `query` typed (e.g. a who query). */
+  openPalette(query = ""): void {
+    this.paletteQuery = query;
+    this.overlay = "palette";
   }
 
   startAsking(): void {

@@ -99,7 +99,7 @@ describe("AppModel live updates", () => {
     app.onLagged();
     await vi.advanceTimersByTimeAsync(10);
     expect(new Set(requests)).toEqual(
-      new Set(["note_list", "questions", "status", "whoami", "space_list", "network_state"]),
+      new Set(["note_list", "questions", "status", "whoami", "space_list", "network_state", "inbox"]),
     );
     expect(seen).toEqual([null]);
   });

@@ -102,7 +102,13 @@ bio: string | null,
 /**
  * Declared expertise tags (the whole set).
  */
-expertise: Array<string> | null, };
+expertise: Array<string> | null, 
+/**
+ * How many routed questions a day this member is offered at most (0: none); see
+ * [`crate::people::RoutingRules`]. Every member reads it from this profile, so all route
+ * alike.
+ */
+questions_per_day: number | null, };
 
 /**
  * A note as read.
@@ -144,7 +150,15 @@ updated_at: number,
  * The Automerge heads this view was read at, as hex; an editor sends them back as
  * [`NoteEdit::base`].
  */
-heads: Array<string>, };
+heads: Array<string>, 
+/**
+ * The answers written from this note ("Answer with this note"): (question, answer).
+ */
+answered_in: Array<[DocId, AnswerId]>, 
+/**
+ * The answer this note was made from ("Share as a note"): (question, answer).
+ */
+from_answer: [DocId, AnswerId] | null, };
 
 /**
  * An answer as read.
@@ -177,7 +191,23 @@ thanked_by: Array<MemberId>,
 /**
  * Up votes minus down votes, one per member.
  */
-score: number, };
+score: number, 
+/**
+ * The note it was written from ("Answer with this note"), if any.
+ */
+from_note: DocId | null, 
+/**
+ * The note its author shared it as ("Share as a note"), if any.
+ */
+shared_as: DocId | null, 
+/**
+ * When it was last confirmed as still right (or written), ms.
+ */
+fresh_since: number, 
+/**
+ * Who confirmed it as still right, newest first, with when (ms).
+ */
+confirmed_by: Array<[MemberId, number]>, };
 
 /**
  * A question as read, answers in display order: accepted first, then by score, then oldest.
@@ -239,7 +269,11 @@ bio: string,
 /**
  * Declared expertise, sorted.
  */
-expertise: Array<string>, };
+expertise: Array<string>, 
+/**
+ * Routed questions a day this member accepts at most; the default when `None`.
+ */
+questions_per_day: number | null, };
 
 /**
  * Something a user asks of a node. Document ids are given as text: a full id or a unique
@@ -393,7 +427,16 @@ member: string,
 /**
  * The new role.
  */
-role: Role, } | { "op": "space_invites", 
+role: Role, } | { "op": "space_settings", 
+/**
+ * Id, unique id prefix or name.
+ */
+space: string, 
+/**
+ * Days after which an answer not confirmed as still right is marked possibly stale,
+ * and its author asked to confirm it (182 by default).
+ */
+stale_after_days: number | null, } | { "op": "space_invites", 
 /**
  * Id, unique id prefix or name.
  */
@@ -409,7 +452,95 @@ invite: string, } | { "op": "connect",
 /**
  * Its multiaddr.
  */
-addr: string, } | { "op": "peers" } | { "op": "search", 
+addr: string, } | { "op": "peers" } | { "op": "who", 
+/**
+ * Tags (`#tls`, `tag:tls`) and words.
+ */
+topic: string, 
+/**
+ * Only members of this space (id, unique id prefix or name); every space when absent.
+ */
+space: string | null, 
+/**
+ * At most this many; 10 when absent.
+ */
+limit: number | null, } | { "op": "people", 
+/**
+ * Id, unique id prefix or name.
+ */
+space: string, } | { "op": "person", 
+/**
+ * Member id, unique prefix or name (in any space this home shares with them).
+ */
+member: string, } | { "op": "question_routes", 
+/**
+ * Question id or unique prefix.
+ */
+question: string, } | { "op": "inbox" } | { "op": "inbox_seen", 
+/**
+ * Item keys from `Inbox`.
+ */
+keys: Array<string>, } | { "op": "follow", 
+/**
+ * The tag.
+ */
+tag: string, } | { "op": "unfollow", 
+/**
+ * The tag.
+ */
+tag: string, } | { "op": "following" } | { "op": "record", 
+/**
+ * Member id, unique prefix or name.
+ */
+member: string | null, 
+/**
+ * Only this space.
+ */
+space: string | null, } | { "op": "record_export" } | { "op": "record_verify", 
+/**
+ * The statement, as exported.
+ */
+statement: string, } | { "op": "space_health", 
+/**
+ * Id, unique id prefix or name.
+ */
+space: string, } | { "op": "confirm", 
+/**
+ * Question id or unique prefix.
+ */
+question: string, 
+/**
+ * Answer id or unique prefix.
+ */
+answer: string, } | { "op": "answer_with_note", 
+/**
+ * Question id or unique prefix.
+ */
+question: string, 
+/**
+ * Note id or unique prefix.
+ */
+note: string, } | { "op": "share_as_note", 
+/**
+ * Question id or unique prefix.
+ */
+question: string, 
+/**
+ * Answer id or unique prefix.
+ */
+answer: string, 
+/**
+ * Where the note goes.
+ */
+space: string | null, } | { "op": "network" } | { "op": "relay_add", 
+/**
+ * The relay's multiaddr, ending in `/p2p/PEER_ID`.
+ */
+addr: string, } | { "op": "relay_remove", 
+/**
+ * The relay's peer id, or its multiaddr as given.
+ */
+relay: string, } | { "op": "search", 
 /**
  * Words (a trailing word also matches as a prefix while typing; a misspelt word
  * still matches), `"phrases"`, and filters `tag:x`, `kind:note|question`,
@@ -520,7 +651,43 @@ peer: string, } | { "reply": "peers",
 /**
  * Connected peers.
  */
-items: Array<PeerInfo>, } | { "reply": "hits", 
+items: Array<PeerInfo>, } | { "reply": "experts", 
+/**
+ * Members, best first.
+ */
+items: Array<ExpertInfo>, } | { "reply": "people", 
+/**
+ * The space.
+ */
+space: SpaceId, 
+/**
+ * Its members, most giving first.
+ */
+items: Array<PersonInfo>, } | { "reply": "person" } & PersonDetail | { "reply": "routes", 
+/**
+ * The question.
+ */
+question: DocId, 
+/**
+ * The offers, round by round.
+ */
+items: Array<RouteInfo>, } | { "reply": "inbox", 
+/**
+ * Newest first.
+ */
+items: Array<InboxItem>, 
+/**
+ * How many are not seen yet.
+ */
+unread: number, } | { "reply": "following", 
+/**
+ * The tags followed.
+ */
+tags: Array<string>, } | { "reply": "record" } & RecordView | { "reply": "record_statement", 
+/**
+ * The statement.
+ */
+statement: string, } | { "reply": "record_verified" } & RecordStatement | { "reply": "health" } & HealthView | { "reply": "network" } & NetStatus | { "reply": "hits", 
 /**
  * The hits, best first.
  */
@@ -665,7 +832,7 @@ spaces: Array<SpaceInfo>,
 /**
  * The search index.
  */
-search: SearchState, };
+search: SearchState, } & NetStatus;
 
 /**
  * How far the search index is.
@@ -895,7 +1062,11 @@ connected: number,
 /**
  * Sync state.
  */
-sync: SyncState, };
+sync: SyncState, 
+/**
+ * Days after which an unconfirmed answer is marked possibly stale.
+ */
+stale_after_days: number, };
 
 /**
  * A member of a space.
@@ -928,7 +1099,15 @@ me: boolean,
 /**
  * Whether their device is connected now.
  */
-connected: boolean, };
+connected: boolean, 
+/**
+ * How it is connected, when it is (another member only).
+ */
+via: Via | null, 
+/**
+ * Why another member is not connected, and what to do about it.
+ */
+why: string | null, };
 
 /**
  * One space with its members.
@@ -1001,6 +1180,14 @@ peer: string,
  */
 member: MemberId | null, 
 /**
+ * Whether sync with it goes over a direct connection or through a relay.
+ */
+via: Via, 
+/**
+ * The relay's peer id when `via` is `relayed`.
+ */
+relay: string | null, 
+/**
  * Remote addresses of its connections.
  */
 addrs: Array<string>, 
@@ -1039,6 +1226,513 @@ bytes_in: number,
 round_trips: number, };
 
 /**
+ * How a connected peer is reached.
+ */
+export type Via = "direct" | "relayed";
+
+/**
+ * Whether a node can be dialled from outside, as AutoNAT last found.
+ */
+export type Reachability = "public" | "private" | "unknown";
+
+/**
+ * Where a relay's reservation stands.
+ */
+export type RelayState = "offline" | "pending" | "reserved" | "refused" | "unreachable" | "not_needed";
+
+/**
+ * Where a relay came from.
+ */
+export type RelaySource = "configured" | "member";
+
+/**
+ * A relay this node uses.
+ */
+export type RelayInfo = { 
+/**
+ * The relay's peer id.
+ */
+peer: string, 
+/**
+ * Its address, ending in `/p2p/PEER`.
+ */
+addr: string, 
+/**
+ * Where the reservation stands.
+ */
+state: RelayState, 
+/**
+ * The circuit address when reserved; why, in words, when refused or unreachable.
+ */
+detail: string | null, 
+/**
+ * Whether it was given by the person or learnt from a member.
+ */
+source: RelaySource, };
+
+/**
+ * The network as a node sees it, for `status`, `tacit relay list` and the app's Settings.
+ */
+export type NetStatus = { 
+/**
+ * Whether peers can dial this node directly.
+ */
+reachability: Reachability, 
+/**
+ * Addresses confirmed reachable from outside (by AutoNAT, or declared with
+ * `--external-addr`).
+ */
+external_addrs: Array<string>, 
+/**
+ * The relays this node uses and their reservations.
+ */
+relays: Array<RelayInfo>, 
+/**
+ * Whether this node serves circuit relay v2 for others (`tacit serve --relay`).
+ */
+relay_server: boolean, };
+
+/**
+ * What a member did.
+ */
+export type Act = "asked" | "answered" | "wrote" | "thanked" | "confirmed";
+
+/**
+ * One reason a member knows about a topic, for people to read.
+ */
+export type Reason = { 
+/**
+ * What they did.
+ */
+act: Act, 
+/**
+ * Accepted answers (for `Answered`): counted apart.
+ */
+accepted: boolean, 
+/**
+ * The tag (`#tls`) or word (`deploy`) it was about; empty for declared expertise.
+ */
+about: string, 
+/**
+ * How many times.
+ */
+count: number, 
+/**
+ * The latest, ms.
+ */
+last_at: number, 
+/**
+ * Listed in their profile's expertise rather than shown by their work.
+ */
+declared: boolean, 
+/**
+ * The sentence: "3 accepted answers on #tls, last in November".
+ */
+text: string, };
+
+/**
+ * A member's record: what they gave and asked.
+ */
+export type Record = { 
+/**
+ * Answers written.
+ */
+answers: number, 
+/**
+ * Of them, accepted by the asker.
+ */
+accepted: number, 
+/**
+ * Thanks received for their answers.
+ */
+thanks_received: number, 
+/**
+ * Notes written in shared spaces.
+ */
+notes: number, 
+/**
+ * Questions asked.
+ */
+questions: number, 
+/**
+ * Thanks given to others.
+ */
+thanks_given: number, 
+/**
+ * Their latest contribution, ms (0 when none).
+ */
+last_at: number, };
+
+/**
+ * A space's health: whether knowledge flows, and where it waits.
+ */
+export type Health = { 
+/**
+ * Current members.
+ */
+members: number, 
+/**
+ * Members who gave (answered, wrote, thanked or confirmed) in the last 30 days.
+ */
+givers_30d: number, 
+/**
+ * `givers_30d` / `members`, 0 to 1; the 90-9-1 rule of thumb puts it near 0.1.
+ */
+giver_share: number, 
+/**
+ * Median time from a question to its first answer, ms, over answered questions.
+ */
+median_first_answer_ms: number | null, 
+/**
+ * Questions asked.
+ */
+questions: number, 
+/**
+ * Of them, with at least one answer.
+ */
+answered: number, 
+/**
+ * `answered` / `questions`, 0 to 1 (1 when there are none).
+ */
+answered_share: number, 
+/**
+ * Questions without an answer, oldest first: (question, asked at).
+ */
+unanswered: Array<[DocId, number]>, 
+/**
+ * Members who gave most since the start of this month (UTC), most first, with how often.
+ */
+top_givers: Array<[MemberId, number]>, };
+
+/**
+ * A member who knows about a topic.
+ */
+export type ExpertInfo = { 
+/**
+ * The member.
+ */
+member: MemberId, 
+/**
+ * Name (from their profile).
+ */
+name: string, 
+/**
+ * Organisation.
+ */
+org: string, 
+/**
+ * Whether they are in another organisation than this member.
+ */
+partner: boolean, 
+/**
+ * How strongly their work shows it (for ordering; no unit).
+ */
+score: number, 
+/**
+ * Why: "3 accepted answers on #tls, last in November 2026".
+ */
+reasons: Array<Reason>, };
+
+/**
+ * A member of a space as a person.
+ */
+export type PersonInfo = { 
+/**
+ * The member.
+ */
+member: MemberId, 
+/**
+ * Name.
+ */
+name: string, 
+/**
+ * Organisation.
+ */
+org: string, 
+/**
+ * Whether they are in another organisation than this member.
+ */
+partner: boolean, 
+/**
+ * Role in the space.
+ */
+role: Role, 
+/**
+ * Declared expertise.
+ */
+expertise: Array<string>, 
+/**
+ * What their work in the space is most about (tags), most first.
+ */
+topics: Array<string>, 
+/**
+ * Their record in the space.
+ */
+record: Record, 
+/**
+ * When their device was last connected to this one, ms; `None` if never seen.
+ */
+last_seen: number | null, 
+/**
+ * Whether it is connected now.
+ */
+connected: boolean, 
+/**
+ * Whether this is this home's member.
+ */
+me: boolean, };
+
+/**
+ * A record in one space.
+ */
+export type SpaceRecord = { 
+/**
+ * The space.
+ */
+space: SpaceId, 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * The record there.
+ */
+record: Record, };
+
+/**
+ * One contribution, as a person page lists it.
+ */
+export type ContributionView = { 
+/**
+ * What they did.
+ */
+act: Act, 
+/**
+ * The document.
+ */
+doc: DocId, 
+/**
+ * Its title.
+ */
+title: string, 
+/**
+ * Its space.
+ */
+space: SpaceId, 
+/**
+ * When, ms.
+ */
+at: number, 
+/**
+ * For an answer: accepted.
+ */
+accepted: boolean, };
+
+/**
+ * One person, in every space this home shares with them.
+ */
+export type PersonDetail = { 
+/**
+ * The member.
+ */
+member: MemberId, 
+/**
+ * Name.
+ */
+name: string, 
+/**
+ * Organisation.
+ */
+org: string, 
+/**
+ * A few lines about them.
+ */
+bio: string, 
+/**
+ * Declared expertise.
+ */
+expertise: Array<string>, 
+/**
+ * Whether they are in another organisation than this member.
+ */
+partner: boolean, 
+/**
+ * Their record over every shared space.
+ */
+record: Record, 
+/**
+ * Their record per space.
+ */
+spaces: Array<SpaceRecord>, 
+/**
+ * What their work is most about (tags), with how many contributions.
+ */
+topics: Array<[string, number]>, 
+/**
+ * Their latest contributions, newest first.
+ */
+recent: Array<ContributionView>, 
+/**
+ * When last seen connected, ms.
+ */
+last_seen: number | null, };
+
+/**
+ * Why something is in the inbox.
+ */
+export type InboxKind = "routed" | "answer" | "followed" | "stale";
+
+/**
+ * One inbox item.
+ */
+export type InboxItem = { 
+/**
+ * Stable key (what `InboxSeen` takes).
+ */
+key: string, 
+/**
+ * Why it is here.
+ */
+kind: InboxKind, 
+/**
+ * The question.
+ */
+question: DocId, 
+/**
+ * Its title.
+ */
+title: string, 
+/**
+ * Its space.
+ */
+space: SpaceId, 
+/**
+ * The answer (for `answer` and `stale`).
+ */
+answer: AnswerId | null, 
+/**
+ * Who: the asker, or the answer's author.
+ */
+by: MemberId, 
+/**
+ * Their name.
+ */
+by_name: string, 
+/**
+ * When it arrived here, ms.
+ */
+at: number, 
+/**
+ * In words: why this member was asked, or what to do.
+ */
+reason: string, 
+/**
+ * Whether this member has seen it.
+ */
+seen: boolean, };
+
+/**
+ * One offer of a question to a member.
+ */
+export type RouteInfo = { 
+/**
+ * The member.
+ */
+member: MemberId, 
+/**
+ * Their name.
+ */
+name: string, 
+/**
+ * 0 when asked, 1 a day later without an answer, and so on.
+ */
+round: number, 
+/**
+ * When the offer was made, ms.
+ */
+at: number, };
+
+/**
+ * A member's record.
+ */
+export type RecordView = { 
+/**
+ * The member.
+ */
+member: MemberId, 
+/**
+ * Name.
+ */
+name: string, 
+/**
+ * Overall (or in the space asked for).
+ */
+record: Record, 
+/**
+ * Per space.
+ */
+spaces: Array<SpaceRecord>, };
+
+/**
+ * A record statement, signed by its member: what `RecordExport` makes and `RecordVerify`
+ * checks.
+ */
+export type RecordStatement = { 
+/**
+ * The format.
+ */
+tacit_record: number, 
+/**
+ * The member (their public key).
+ */
+member: MemberId, 
+/**
+ * Their name.
+ */
+name: string, 
+/**
+ * Their organisation.
+ */
+org: string, 
+/**
+ * When it was made, ms.
+ */
+made_at: number, 
+/**
+ * Overall.
+ */
+record: Record, 
+/**
+ * Per space: the space, its name, its member count, the record there.
+ */
+spaces: Array<SpaceRecord>, 
+/**
+ * The member's Ed25519 signature over the statement without this field, hex.
+ */
+signature: string, };
+
+/**
+ * A space's health, with names.
+ */
+export type HealthView = { 
+/**
+ * The space.
+ */
+space: SpaceId, 
+/**
+ * The figures.
+ */
+health: Health, 
+/**
+ * The unanswered questions' titles, in the order of `health.unanswered`.
+ */
+unanswered_titles: Array<string>, 
+/**
+ * The top givers' names, in the order of `health.top_givers`.
+ */
+top_giver_names: Array<string>, };
+
+/**
  * Events a node emits to its subscribers.
  */
 export type Event = { "event": "document_changed", 
@@ -1065,7 +1759,7 @@ remote: boolean, } | { "event": "spaces_changed",
 /**
  * The space.
  */
-space: SpaceId, } | { "event": "network_changed" };
+space: SpaceId, } | { "event": "network_changed" } | { "event": "inbox_changed" };
 
 /**
  * The kind of a failure, as it crosses the control socket (and later the UI boundary).

@@ -20,8 +20,40 @@ export function installMock(): MockNode {
     node.add("note", "Why we pin Postgres 15", "The **planner** change in 16 slowed our reporting queries.\n\n- checked with `EXPLAIN ANALYZE`\n- revisit next quarter\n\nSee [[Restarting the ingest worker]] and [[Reporting queries]].", ["postgres"], now - 26 * 3600_000);
     node.add("question", "How do I rotate the staging TLS certificate?", "The cert expires next week.", ["tls", "staging"], now - 5 * 3600_000);
     const team = node.addSpace("Platform team", { sync: "up_to_date" });
-    node.spaces.get(team)!.members.push({ member: "b".repeat(52), name: "Grace Hopper", org: "Navy", role: "editor", joined_at: now - 86400_000, me: false, connected: true });
+    const grace = node.addMember(
+      team,
+      { member: "b".repeat(52), name: "Grace Hopper", org: "Navy", joined_at: now - 86400_000, connected: true, via: "relayed" },
+      { bio: "Compilers, and the odd moth.", expertise: ["compilers", "tls"] },
+    );
+    const bo = node.addMember(
+      team,
+      { name: "Bo Lindqvist", org: "Example Org", joined_at: now - 40 * 86400_000, why: "not reachable now: their device is off or offline; tried again every minute" },
+      { expertise: ["postgres"] },
+    );
+    node.spaces.get(team)!.lastSeen[bo] = now - 26 * 3600_000;
     node.add("note", "Deploy checklist", "1. build\n2. test\n3. ship", ["ops"], now - 600_000, team);
+    const rotate = node.add("question", "How do we rotate the staging TLS certificate?", "It expires on Friday.", ["tls"], now - 2 * 3600_000, team);
+    node.docs.get(rotate)!.author = bo;
+    const vacuum = node.add("question", "Why does autovacuum stall on the events table?", "", ["postgres"], now - 9 * 86400_000, team);
+    node.docs.get(vacuum)!.author = grace;
+    const old = node.add("question", "Which port does the ingest worker listen on?", "", ["ingest"], now - 300 * 86400_000, team);
+    node.docs.get(old)!.author = bo;
+    node.addAnswer(old, node.identity.member, "8081, behind the internal load balancer.", { created_at: now - 299 * 86400_000 });
+    node.addAnswer(vacuum, bo, "A long-running transaction holds it back: look at `pg_stat_activity`.", {
+      created_at: now - 8 * 86400_000,
+      confirmed_by: [[grace, now - 3 * 86400_000]],
+      fresh_since: now - 3 * 86400_000,
+    });
+    node.addInbox({ kind: "routed", question: rotate, at: now - 2 * 3600_000, reason: "asked of you: lists #tls as expertise" });
+    node.addInbox({ kind: "stale", question: old, by: node.identity.member, by_name: node.identity.profile.name, at: now - 117 * 86400_000, reason: "your answer was last confirmed 299 days ago: is it still right?", seen: true });
+    node.follows = ["postgres"];
+    node.net = {
+      reachability: "private",
+      external_addrs: [],
+      relays: [{ peer: "12D3KooWRelay", addr: "/ip4/203.0.113.10/tcp/4001/p2p/12D3KooWRelay", state: "reserved", detail: "/ip4/203.0.113.10/tcp/4001/p2p/12D3KooWRelay/p2p-circuit", source: "configured" }],
+      relay_server: false,
+    };
+    node.identity.profile.expertise = ["tls", "ops"];
     node.peerCount = 1;
   }
   const events = new Set<(e: unknown) => void>();

@@ -129,3 +129,21 @@ export function isCommandQuery(query: string): boolean {
 export function commandText(query: string): string {
   return query.trimStart().replace(/^>\s*/, "");
 }
+
+const WHO = /^\s*who\s+(?:knows\b\s*(?:about\b\s*)?)?(.*)$/i;
+
+/** Whether the query asks who knows about something ("who #tls", "who knows about tls"). */
+export function isWhoQuery(query: string): boolean {
+  return WHO.test(query);
+}
+
+/** The topic of a who query (tags and words; "" while none is typed yet), or null. */
+export function whoTopic(query: string): string | null {
+  const m = WHO.exec(query);
+  return m ? m[1].trim() : null;
+}
+
+/** A who query for these tags: "who #tls #certs ". */
+export function whoQueryFor(tags: readonly string[]): string {
+  return `who ${tags.map((t) => `#${t}`).join(" ")}${tags.length > 0 ? " " : ""}`;
+}

@@ -3,7 +3,7 @@ import type { NetworkState, SpaceInfo, SyncState } from "./bindings";
 import { authorName, joinErrorText, peersText, syncGlyph, syncLabel, syncText } from "./spaces";
 
 const running: NetworkState = { state: "running", mdns: true };
-const personal: SpaceInfo = { id: "p", name: "Personal", personal: true, role: "owner", members: 1, connected: 0, sync: "local" };
+const personal: SpaceInfo = { id: "p", name: "Personal", personal: true, role: "owner", members: 1, connected: 0, sync: "local", stale_after_days: 182 };
 const shared = (sync: SyncState, connected: number): SpaceInfo => ({
   id: "s",
   name: "Team",
@@ -12,6 +12,7 @@ const shared = (sync: SyncState, connected: number): SpaceInfo => ({
   members: 4,
   connected,
   sync,
+  stale_after_days: 182,
 });
 
 describe("sync words", () => {
@@ -64,6 +65,8 @@ describe("authors in a shared space's lists", () => {
     joined_at: 0,
     me,
     connected: false,
+    via: null,
+    why: null,
   });
   const detail = {
     info: shared("up_to_date", 1),

@@ -44,3 +44,23 @@ export function clockTime(ms: number): string {
   const t = new Date(ms);
   return `${String(t.getHours()).padStart(2, "0")}:${String(t.getMinutes()).padStart(2, "0")}`;
 }
+
+/** A short local date, "3 Mar" (this year) or "3 Mar 2024", for stamps in running text. */
+export function shortDate(ms: number, now: number): string {
+  const t = new Date(ms);
+  const date = `${t.getDate()} ${MONTHS[t.getMonth()]}`;
+  return t.getFullYear() === new Date(now).getFullYear() ? date : `${date} ${t.getFullYear()}`;
+}
+
+/** A length of time in words, rounded to what matters: "40 s", "12 min", "3 h", "2 days". */
+export function durationText(ms: number): string {
+  const d = Math.max(0, ms);
+  if (d < MINUTE) return `${Math.round(d / 1000)} s`;
+  if (d < HOUR) return `${Math.round(d / MINUTE)} min`;
+  if (d < DAY) {
+    const h = d / HOUR;
+    return `${h < 10 ? Math.round(h * 10) / 10 : Math.round(h)} h`;
+  }
+  const days = Math.round(d / DAY);
+  return days === 1 ? "1 day" : `${days} days`;
+}

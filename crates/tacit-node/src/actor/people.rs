@@ -24,9 +24,6 @@ use crate::api::{
 };
 use crate::error::NodeError;
 
-/// An answer not confirmed as still right for this long is marked possibly stale and its author
-/// asked to confirm it: half a year, the default a space starts with.
-pub(crate) const STALE_AFTER_MS: i64 = 182 * DAY_MS;
 /// Answers to this member's questions stay in the inbox this long.
 const INBOX_ANSWERS_MS: i64 = 30 * DAY_MS;
 /// Most inbox items listed: newest first.
@@ -508,10 +505,16 @@ impl Actor {
                     .collect()
             })
             .unwrap_or_default();
+        // Each member's own limit, from their signed profile.
+        let limits: HashMap<MemberId, u32> = eligible
+            .iter()
+            .filter_map(|m| Some((*m, self.profile_of(*m)?.questions_per_day?)))
+            .collect();
         Ok(route(
             &asked,
             &index,
             &eligible,
+            &limits,
             RoutingRules::default(),
             now_ms(),
         ))
@@ -653,7 +656,8 @@ impl Actor {
                     ));
                 }
                 let since = fresh.get(&(c.doc, a)).copied().unwrap_or(c.at);
-                if c.member == me && now - since > STALE_AFTER_MS {
+                let stale_after = i64::from(self.stale_after_days(space)) * DAY_MS;
+                if c.member == me && now - since > stale_after {
                     raw.push((
                         format!("stale:{}:{a}", c.doc),
                         InboxKind::Stale,
@@ -661,7 +665,7 @@ impl Actor {
                         c.doc,
                         Some(a),
                         me,
-                        since + STALE_AFTER_MS,
+                        since + stale_after,
                         format!(
                             "your answer was last confirmed {} days ago: is it still right?",
                             (now - since) / DAY_MS

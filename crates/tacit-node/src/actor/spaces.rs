@@ -1,7 +1,12 @@
 //! The actor's side of shared spaces a user acts on: create, list, show, invite, remove, leave;
 //! naming a space by id, prefix or name; and the write rights every document change checks.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Meta key (followed by the space id) of a space's stale-after setting, in days.
+const STALE_META: &str = "stale_after_days/";
+/// An answer not confirmed as still right for half a year is marked possibly stale.
+pub(crate) const DEFAULT_STALE_DAYS: u32 = 182;
 use std::sync::Arc;
 
 use tacit_core::{
@@ -538,6 +543,7 @@ impl Actor {
             members: 1,
             connected: 0,
             sync: SyncState::Local,
+            stale_after_days: self.stale_after_days(self.info.personal),
         };
         let mut shared: Vec<SpaceInfo> = self
             .spaces
@@ -566,7 +572,48 @@ impl Actor {
             members: u32::try_from(s.membership.members().len()).unwrap_or(u32::MAX),
             connected,
             sync,
+            stale_after_days: self.stale_after_days(s.row.id),
         }
+    }
+
+    /// Days after which an answer in `space` not confirmed as still right is marked stale.
+    pub(super) fn stale_after_days(&self, space: SpaceId) -> u32 {
+        self.store
+            .meta(&format!("{STALE_META}{space}"))
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(DEFAULT_STALE_DAYS)
+    }
+
+    /// Changes this home's settings for a space.
+    pub(super) fn space_settings(
+        &mut self,
+        space: &str,
+        stale_after_days: Option<u32>,
+    ) -> Result<Outcome, NodeError> {
+        let space = self.space_ref(Some(space))?;
+        if let Some(days) = stale_after_days {
+            if !(1..=3650).contains(&days) {
+                return Err(NodeError::Invalid(format!(
+                    "an answer can be marked stale after 1 to 3650 days, not {days}"
+                )));
+            }
+            self.store
+                .set_meta(&format!("{STALE_META}{space}"), &days.to_string())?;
+            self.announce(crate::api::Event::SpacesChanged { space });
+            self.announce(crate::api::Event::InboxChanged);
+        }
+        let detail = if space == self.info.personal {
+            SpaceDetail {
+                info: self.space_infos().remove(0),
+                members: Vec::new(),
+                removed: Vec::new(),
+            }
+        } else {
+            self.space_detail(space)?
+        };
+        Ok(Outcome::read(Response::Space(detail)))
     }
 
     pub(super) fn space_detail(&mut self, space: SpaceId) -> Result<SpaceDetail, NodeError> {
@@ -579,8 +626,19 @@ impl Actor {
             .iter()
             .map(|(id, m)| (*id, m.clone()))
             .collect();
+        // Members this home knows an address for (the address book holds members only).
+        let booked: BTreeSet<MemberId> = self
+            .store
+            .addresses()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|a| a.peer.parse::<tacit_net::PeerId>().ok())
+            .filter_map(|p| tacit_net::member_of(&p))
+            .collect();
         let mut members: Vec<MemberInfo> = Vec::with_capacity(listed.len());
         for (id, m) in listed {
+            let me = id == self.info.member;
+            let via = if me { None } else { view.via(id) };
             // The member's own profile, signed and synced, over the names given when joining.
             let (name, org) = match self.profile_of(id) {
                 Some(p) if !p.name.is_empty() => (p.name, p.org),
@@ -592,8 +650,11 @@ impl Actor {
                 org,
                 role: m.role,
                 joined_at: m.joined_at,
-                me: id == self.info.member,
-                connected: id == self.info.member || online.contains(&id),
+                me,
+                connected: me || online.contains(&id),
+                via,
+                why: (!me && via.is_none() && !online.contains(&id))
+                    .then(|| view.why_not(booked.contains(&id))),
             });
         }
         let shared = self.shared(space)?;
