@@ -180,12 +180,22 @@ async fn questions_reach_the_people_who_know_and_credit_follows_the_giver() {
     }
 
     // Who knows about TLS: the accepted answer first, then the thanked one, then declared
-    // expertise, then the note — the same on every member's machine, in both organisations.
+    // expertise, then the note, then the asker — the same on every member's machine, in both
+    // organisations.
+    let want = [ibo, ieve, idee, icy, ida];
     for n in &all {
-        until("the expert order to settle", || async {
-            who(n, "#tls").await == [ibo, ieve, idee, icy]
-        })
-        .await;
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let got = who(n, "#tls").await;
+            if got == want {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "expert order {got:?}, want {want:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
     let reasons = match ask(
         &cy,
