@@ -220,8 +220,9 @@ async fn questions_reach_the_people_who_know_and_credit_follows_the_giver() {
     );
 
     // A new question on TLS is offered at once to the three who know best, never the asker,
-    // and every member computes the same offers.
-    let q2 = ask_question(&ada, &space, "Which TLS versions do partners need?", "tls").await;
+    // and every member computes the same offers. (Its title shares no word with earlier work:
+    // title words count too, and "TLS" in a title would lift Cy's note above Dee's claim.)
+    let q2 = ask_question(&ada, &space, "Which versions do partners need?", "tls").await;
     for n in &all {
         question_reaches(n, &q2, 0, 0).await;
     }

@@ -832,7 +832,24 @@ spaces: Array<SpaceInfo>,
 /**
  * The search index.
  */
-search: SearchState, } & NetStatus;
+search: SearchState, 
+/**
+ * Whether peers can dial this node directly.
+ */
+reachability: Reachability, 
+/**
+ * Addresses confirmed reachable from outside (by AutoNAT, or declared with
+ * `--external-addr`).
+ */
+external_addrs: Array<string>, 
+/**
+ * The relays this node uses and their reservations.
+ */
+relays: Array<RelayInfo>, 
+/**
+ * Whether this node serves circuit relay v2 for others (`tacit serve --relay`).
+ */
+relay_server: boolean, };
 
 /**
  * How far the search index is.
