@@ -93,6 +93,9 @@ const RECONNECT_HEAD_START: Duration = Duration::from_secs(5);
 /// How long a join waits for the inviter to answer (and, for a ticket without addresses, for
 /// mDNS to find the inviter).
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a join leaves the inviter to open the sync stream (when its peer id is the smaller)
+/// before the joiner opens it itself.
+const JOIN_OPEN_AFTER: Duration = Duration::from_secs(3);
 /// How long a join waits for the space's first sync.
 const FIRST_SYNC_TIMEOUT: Duration = Duration::from_secs(300);
 /// Received member address records waiting for the engine: a few sessions' worth of `Addrs`
@@ -158,6 +161,10 @@ pub(crate) struct Engine {
     /// Sessions told to end (to make way for one over a direct connection), until they have.
     retiring: Arc<std::sync::Mutex<HashMap<PeerId, watch::Receiver<bool>>>>,
     session_started: Arc<Notify>,
+    /// Peers a join waits for a session with: the engine opens the sync stream to them itself
+    /// when none came up, whichever peer id is smaller (each side sees the other as a stranger
+    /// until the join is done, so neither would open it again after a lost first stream).
+    joining: std::sync::Mutex<HashMap<PeerId, Instant>>,
     info: Arc<NodeInfo>,
     /// Whether mDNS finds peers on the LAN (a join by a ticket without addresses relies on it).
     mdns: bool,
@@ -242,6 +249,7 @@ impl Engine {
             sessions: Arc::default(),
             retiring: Arc::default(),
             session_started: Arc::new(Notify::new()),
+            joining: std::sync::Mutex::default(),
             info,
             mdns: opts.mdns,
             relay_server: opts.relay_server,
@@ -462,8 +470,14 @@ impl Engine {
                 .await
                 .map_err(|e| NodeError::Offline(unreachable_inviter(&shown, &e)))?;
         }
-        let session = tokio::time::timeout(JOIN_TIMEOUT, self.session_with(peer))
-            .await
+        if let Ok(mut joining) = self.joining.lock() {
+            joining.insert(peer, Instant::now());
+        }
+        let session = tokio::time::timeout(JOIN_TIMEOUT, self.session_with(peer)).await;
+        if let Ok(mut joining) = self.joining.lock() {
+            joining.remove(&peer);
+        }
+        let session = session
             .map_err(|_| {
                 NodeError::Offline(if by_mdns {
                     format!(
@@ -1359,13 +1373,31 @@ impl Runner {
         let me = self.my_peer();
         let now = Instant::now();
         let members = self.members();
+        // Joins whose session has not come up from the other side in a few seconds.
+        let joining: HashSet<PeerId> = self
+            .engine
+            .joining
+            .lock()
+            .map(|j| {
+                j.iter()
+                    .filter(|(_, since)| since.elapsed() >= JOIN_OPEN_AFTER)
+                    .map(|(p, _)| *p)
+                    .collect()
+            })
+            .unwrap_or_default();
         for peer in connected {
-            if me >= peer || self.engine.sessions.lock().await.contains_key(&peer) {
+            if self.engine.sessions.lock().await.contains_key(&peer) {
                 continue;
             }
-            // Only members get a session opened again: a stranger's was closed on purpose.
-            if !tacit_net::member_of(&peer).is_some_and(|m| members.contains(&m)) {
-                continue;
+            // A join waiting for its session opens it whatever the order of peer ids.
+            if !joining.contains(&peer) {
+                if me >= peer {
+                    continue;
+                }
+                // Only members get a session opened again: a stranger's was closed on purpose.
+                if !tacit_net::member_of(&peer).is_some_and(|m| members.contains(&m)) {
+                    continue;
+                }
             }
             let (next, wait) = self
                 .reopen
