@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { NetworkState, SpaceInfo, SyncState } from "./bindings";
+import type { NetworkState, PeerInfo, Reachability, RelayInfo, SpaceInfo, Status, SyncState } from "./bindings";
 import { authorName, joinErrorText, peersText, syncGlyph, syncLabel, syncText } from "./spaces";
 
 const running: NetworkState = { state: "running", mdns: true };
@@ -48,6 +48,16 @@ describe("sync words", () => {
     expect(peersText(null, running)).toBe("No peers connected");
     expect(peersText(null, { state: "failed", error: "x" })).toBe("Sharing is off");
     expect(peersText(null, { state: "starting" })).toBe("Network starting");
+    const peer = (via: "direct" | "relayed") => ({ via }) as unknown as PeerInfo;
+    const status = (peers: PeerInfo[], reachability: Reachability, relays: RelayInfo[] = []) =>
+      ({ peers, reachability, relays }) as unknown as Status;
+    expect(peersText(status([peer("direct"), peer("relayed")], "private"), running)).toBe(
+      "2 peers connected (1 through a relay)",
+    );
+    expect(peersText(status([], "private"), running)).toBe(
+      "No peers connected — behind a NAT, no relay known: add one in Settings",
+    );
+    expect(peersText(status([], "public"), running)).toBe("No peers connected");
   });
 
   it("tells a joiner what an unreachable inviter means", () => {

@@ -73,7 +73,19 @@ export function peersText(status: Status | null, network: NetworkState): string 
   if (network.state === "failed") return "Sharing is off";
   if (network.state === "starting") return "Network starting";
   const n = status?.peers.length ?? 0;
-  return n === 0 ? "No peers connected" : `${plural(n, "peer", "peers")} connected`;
+  if (n === 0) {
+    // Say why when the reason is known: behind a NAT with no relay holding a slot.
+    const reserved = status?.relays.some((r) => r.state === "reserved") ?? false;
+    if (status?.reachability === "private" && !reserved) {
+      return status.relays.length === 0
+        ? "No peers connected — behind a NAT, no relay known: add one in Settings"
+        : "No peers connected — behind a NAT, no relay slot yet: see Settings";
+    }
+    return "No peers connected";
+  }
+  const relayed = status?.peers.filter((p) => p.via === "relayed").length ?? 0;
+  const base = `${plural(n, "peer", "peers")} connected`;
+  return relayed === 0 ? base : `${base} (${relayed} through a relay)`;
 }
 
 export const ROLES: { role: Role; label: string; what: string }[] = [
