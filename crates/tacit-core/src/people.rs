@@ -352,6 +352,12 @@ const DECLARED_WEIGHT: f64 = 2.5;
 /// A title word counts for half a tag: tags are chosen, words are incidental.
 const WORD_MATCH: f64 = 0.5;
 
+/// A weight in millionths: scores are summed as integers, so that every member's machine
+/// adds the same contributions in whatever order it holds them and reaches the same order.
+fn fixed(w: f64) -> i64 {
+    (w * 1e6).round() as i64
+}
+
 fn decay(now: i64, at: i64) -> f64 {
     let age = (now - at).max(0) as f64;
     0.5f64.powf(age / HALF_LIFE_MS as f64)
@@ -390,7 +396,7 @@ impl ExpertIndex {
     pub fn rank(&self, topic: &Topic, now: i64, among: Option<&BTreeSet<MemberId>>) -> Vec<Expert> {
         #[derive(Default)]
         struct Acc {
-            score: f64,
+            score: i64,
             reasons: BTreeMap<(Act, bool, String), (u32, i64, f64)>,
         }
         let mut acc: BTreeMap<MemberId, Acc> = BTreeMap::new();
@@ -414,7 +420,7 @@ impl ExpertIndex {
                 }
                 let w = weight(c) * factor * decay(now, c.at);
                 let a = acc.entry(c.member).or_default();
-                a.score += w;
+                a.score += fixed(w);
                 // A document counts once per member in the reasons, under its best term.
                 if seen.insert((i, c.member)) {
                     let r = a
@@ -433,7 +439,7 @@ impl ExpertIndex {
             }
             for t in tags.iter().filter(|t| topic.tags.contains(t)) {
                 let a = acc.entry(*member).or_default();
-                a.score += DECLARED_WEIGHT;
+                a.score += fixed(DECLARED_WEIGHT);
                 a.reasons.insert(
                     (Act::Wrote, true, format!("declared:{t}")),
                     (1, 0, DECLARED_WEIGHT),
@@ -442,7 +448,7 @@ impl ExpertIndex {
         }
         let mut out: Vec<Expert> = acc
             .into_iter()
-            .filter(|(_, a)| a.score > 0.0)
+            .filter(|(_, a)| a.score > 0)
             .map(|(member, a)| {
                 let mut reasons: Vec<(f64, Reason)> = a
                     .reasons
@@ -465,13 +471,48 @@ impl ExpertIndex {
                 reasons.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.text.cmp(&y.1.text)));
                 Expert {
                     member,
-                    score: a.score,
+                    score: a.score as f64 / 1e6,
                     reasons: reasons.into_iter().map(|(_, r)| r).take(3).collect(),
                 }
             })
             .collect();
         out.sort_by(|x, y| y.score.total_cmp(&x.score).then(x.member.cmp(&y.member)));
         out
+    }
+
+    /// The members [`ExpertIndex::rank`] gives, in the same order, without the reasons: what
+    /// routing needs, many times over, and a good deal faster.
+    pub fn ranked_members(
+        &self,
+        topic: &Topic,
+        now: i64,
+        among: Option<&BTreeSet<MemberId>>,
+    ) -> Vec<MemberId> {
+        let allowed = |m: &MemberId| among.is_none_or(|a| a.contains(m));
+        let mut acc: HashMap<MemberId, i64> = HashMap::new();
+        let terms = topic
+            .tags
+            .iter()
+            .map(|t| (format!("#{t}"), 1.0))
+            .chain(topic.words.iter().map(|w| (w.clone(), WORD_MATCH)));
+        for (term, factor) in terms {
+            for &i in self.postings.get(&term).into_iter().flatten() {
+                let c = &self.contributions[i];
+                if allowed(&c.member) {
+                    *acc.entry(c.member).or_default() +=
+                        fixed(weight(c) * factor * decay(now, c.at));
+                }
+            }
+        }
+        for (member, tags) in &self.declared {
+            if allowed(member) {
+                let n = tags.iter().filter(|t| topic.tags.contains(t)).count();
+                *acc.entry(*member).or_default() += fixed(DECLARED_WEIGHT) * n as i64;
+            }
+        }
+        let mut out: Vec<(MemberId, i64)> = acc.into_iter().filter(|(_, s)| *s > 0).collect();
+        out.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+        out.into_iter().map(|(m, _)| m).collect()
     }
 }
 
@@ -597,11 +638,7 @@ pub fn route(
     for q in qs {
         let mut candidates = eligible.clone();
         candidates.remove(&q.asker);
-        let ranked: Vec<MemberId> = index
-            .rank(&q.topic, q.created_at, Some(&candidates))
-            .into_iter()
-            .map(|e| e.member)
-            .collect();
+        let ranked = index.ranked_members(&q.topic, q.created_at, Some(&candidates));
         let mut next = 0;
         let mut routes = Vec::new();
         let mut round: u32 = 0;
@@ -840,6 +877,10 @@ mod tests {
             ranked[0].reasons
         );
         assert_eq!(ranked[2].reasons[0].text, "lists #tls as expertise");
+        assert_eq!(
+            index.ranked_members(&Topic::parse("#tls"), now, None),
+            order
+        );
         let among = BTreeSet::from([m(3)]);
         assert_eq!(
             index.rank(&Topic::parse("#tls"), now, Some(&among)).len(),
