@@ -482,11 +482,15 @@ impl ExpertIndex {
 
     /// The members [`ExpertIndex::rank`] gives, in the same order, without the reasons: what
     /// routing needs, many times over, and a good deal faster.
+    ///
+    /// With `until`, only contributions made by then count: what was known when a question was
+    /// asked, so that later work does not change whom it was offered to.
     pub fn ranked_members(
         &self,
         topic: &Topic,
         now: i64,
         among: Option<&BTreeSet<MemberId>>,
+        until: Option<i64>,
     ) -> Vec<MemberId> {
         let allowed = |m: &MemberId| among.is_none_or(|a| a.contains(m));
         let mut acc: HashMap<MemberId, i64> = HashMap::new();
@@ -498,7 +502,7 @@ impl ExpertIndex {
         for (term, factor) in terms {
             for &i in self.postings.get(&term).into_iter().flatten() {
                 let c = &self.contributions[i];
-                if allowed(&c.member) {
+                if allowed(&c.member) && until.is_none_or(|u| c.at <= u) {
                     *acc.entry(c.member).or_default() +=
                         fixed(weight(c) * factor * decay(now, c.at));
                 }
@@ -628,6 +632,29 @@ pub fn route(
     rules: RoutingRules,
     now: i64,
 ) -> BTreeMap<DocId, Vec<Route>> {
+    route_cached(
+        questions,
+        index,
+        eligible,
+        limits,
+        rules,
+        now,
+        &mut HashMap::new(),
+    )
+}
+
+/// [`route`], keeping each question's ranking of members in `ranked` (computed once per
+/// question from the work done by the time it was asked; valid while `index` and `eligible`
+/// are).
+pub fn route_cached(
+    questions: &[Asked],
+    index: &ExpertIndex,
+    eligible: &BTreeSet<MemberId>,
+    limits: &HashMap<MemberId, u32>,
+    rules: RoutingRules,
+    now: i64,
+    ranked: &mut HashMap<DocId, Vec<MemberId>>,
+) -> BTreeMap<DocId, Vec<Route>> {
     let mut qs: Vec<&Asked> = questions
         .iter()
         .filter(|q| now - q.created_at < rules.window_days * DAY_MS && q.created_at <= now)
@@ -636,9 +663,16 @@ pub fn route(
     let mut load: HashMap<(MemberId, i64), u32> = HashMap::new();
     let mut out: BTreeMap<DocId, Vec<Route>> = BTreeMap::new();
     for q in qs {
-        let mut candidates = eligible.clone();
-        candidates.remove(&q.asker);
-        let ranked = index.ranked_members(&q.topic, q.created_at, Some(&candidates));
+        let ranked: &Vec<MemberId> = ranked.entry(q.id).or_insert_with(|| {
+            let mut candidates = eligible.clone();
+            candidates.remove(&q.asker);
+            index.ranked_members(
+                &q.topic,
+                q.created_at,
+                Some(&candidates),
+                Some(q.created_at),
+            )
+        });
         let mut next = 0;
         let mut routes = Vec::new();
         let mut round: u32 = 0;
@@ -878,7 +912,7 @@ mod tests {
         );
         assert_eq!(ranked[2].reasons[0].text, "lists #tls as expertise");
         assert_eq!(
-            index.ranked_members(&Topic::parse("#tls"), now, None),
+            index.ranked_members(&Topic::parse("#tls"), now, None, None),
             order
         );
         let among = BTreeSet::from([m(3)]);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use tacit_core::people::{
     Act, Asked, Contribution, DAY_MS, ExpertIndex, Record, RoutingRules, Topic, health, records,
-    route,
+    route_cached,
 };
 use tacit_core::{Doc, DocId, Draft, Edit, Kind, MemberId, Role, SpaceId};
 use tacit_store::Listed;
@@ -42,6 +42,8 @@ const RECORD_DOMAIN: &[u8] = b"tacit-record-v1\0";
 pub(crate) struct PeopleCache {
     contributions: HashMap<Option<SpaceId>, Arc<Vec<(SpaceId, Contribution)>>>,
     indexes: HashMap<Option<SpaceId>, Arc<ExpertIndex>>,
+    /// Per space, each recent question's ranking of members (routing's costly part).
+    ranked: HashMap<SpaceId, HashMap<DocId, Vec<MemberId>>>,
 }
 
 impl PeopleCache {
@@ -53,10 +55,12 @@ impl PeopleCache {
                 self.contributions.remove(&None);
                 self.indexes.remove(&Some(s));
                 self.indexes.remove(&None);
+                self.ranked.remove(&s);
             }
             None => {
                 self.contributions.clear();
                 self.indexes.clear();
+                self.ranked.clear();
             }
         }
     }
@@ -510,14 +514,18 @@ impl Actor {
             .iter()
             .filter_map(|m| Some((*m, self.profile_of(*m)?.questions_per_day?)))
             .collect();
-        Ok(route(
+        let mut ranked = self.people.ranked.remove(&space).unwrap_or_default();
+        let routes = route_cached(
             &asked,
             &index,
             &eligible,
             &limits,
             RoutingRules::default(),
             now_ms(),
-        ))
+            &mut ranked,
+        );
+        self.people.ranked.insert(space, ranked);
+        Ok(routes)
     }
 
     pub(super) fn question_routes(&mut self, question: &str) -> Result<Outcome, NodeError> {
