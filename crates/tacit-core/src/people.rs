@@ -329,6 +329,14 @@ pub struct ExpertIndex {
     postings: HashMap<String, Vec<usize>>,
     /// Member → declared expertise tags.
     declared: HashMap<MemberId, Vec<String>>,
+    /// The members who contributed or declared, by index (sorted).
+    members: Vec<MemberId>,
+    /// Per contribution: its member's index in `members`.
+    member_ix: Vec<u32>,
+    /// Per contribution: its weight grown by its age's doubling, `weight · 2^(at / half-life)`:
+    /// for one `now`, `weight · decay(now, at)` is this times `2^(−now / half-life)`, the same
+    /// factor for every member, so routing ranks by these sums without a power per posting.
+    grown: Vec<f64>,
 }
 
 /// How much one act of a kind counts, before recency and matching.
@@ -358,6 +366,11 @@ fn fixed(w: f64) -> i64 {
     (w * 1e6).round() as i64
 }
 
+/// `2^(at / half-life)`: a contribution's weight grown by its age's doubling.
+fn grow(at: i64) -> f64 {
+    (at as f64 / HALF_LIFE_MS as f64).exp2()
+}
+
 fn decay(now: i64, at: i64) -> f64 {
     let age = (now - at).max(0) as f64;
     0.5f64.powf(age / HALF_LIFE_MS as f64)
@@ -365,7 +378,29 @@ fn decay(now: i64, at: i64) -> f64 {
 
 impl ExpertIndex {
     /// The index of `contributions`, with each member's declared expertise.
-    pub fn new(contributions: Vec<Contribution>, declared: HashMap<MemberId, Vec<String>>) -> Self {
+    pub fn new(
+        mut contributions: Vec<Contribution>,
+        declared: HashMap<MemberId, Vec<String>>,
+    ) -> Self {
+        // One order on every machine, whatever order the store gave: sums come out the same.
+        contributions.sort_by(|a, b| {
+            (a.doc, a.answer, a.member, a.act, a.at).cmp(&(b.doc, b.answer, b.member, b.act, b.at))
+        });
+        let members: Vec<MemberId> = contributions
+            .iter()
+            .map(|c| c.member)
+            .chain(declared.keys().copied())
+            .collect::<BTreeSet<MemberId>>()
+            .into_iter()
+            .collect();
+        let member_ix = contributions
+            .iter()
+            .map(|c| members.binary_search(&c.member).unwrap_or(0) as u32)
+            .collect();
+        let grown = contributions
+            .iter()
+            .map(|c| weight(c) * grow(c.at))
+            .collect();
         let mut postings: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, c) in contributions.iter().enumerate() {
             if c.act == Act::Thanked {
@@ -382,6 +417,9 @@ impl ExpertIndex {
             contributions,
             postings,
             declared,
+            members,
+            member_ix,
+            grown,
         }
     }
 
@@ -492,8 +530,14 @@ impl ExpertIndex {
         among: Option<&BTreeSet<MemberId>>,
         until: Option<i64>,
     ) -> Vec<MemberId> {
-        let allowed = |m: &MemberId| among.is_none_or(|a| a.contains(m));
-        let mut acc: HashMap<MemberId, i64> = HashMap::new();
+        let allowed: Vec<bool> = self
+            .members
+            .iter()
+            .map(|m| among.is_none_or(|a| a.contains(m)))
+            .collect();
+        // Work after `now` counts as new, not as newer (as `decay` clamps it).
+        let cap = grow(now);
+        let mut acc = vec![0.0f64; self.members.len()];
         let terms = topic
             .tags
             .iter()
@@ -501,21 +545,34 @@ impl ExpertIndex {
             .chain(topic.words.iter().map(|w| (w.clone(), WORD_MATCH)));
         for (term, factor) in terms {
             for &i in self.postings.get(&term).into_iter().flatten() {
-                let c = &self.contributions[i];
-                if allowed(&c.member) && until.is_none_or(|u| c.at <= u) {
-                    *acc.entry(c.member).or_default() +=
-                        fixed(weight(c) * factor * decay(now, c.at));
+                let m = self.member_ix[i] as usize;
+                let at = self.contributions[i].at;
+                if allowed[m] && until.is_none_or(|u| at <= u) {
+                    let grown = if at > now {
+                        weight(&self.contributions[i]) * cap
+                    } else {
+                        self.grown[i]
+                    };
+                    acc[m] += grown * factor;
                 }
             }
         }
         for (member, tags) in &self.declared {
-            if allowed(member) {
+            if let Ok(m) = self.members.binary_search(member)
+                && allowed[m]
+            {
                 let n = tags.iter().filter(|t| topic.tags.contains(t)).count();
-                *acc.entry(*member).or_default() += fixed(DECLARED_WEIGHT) * n as i64;
+                acc[m] += DECLARED_WEIGHT * cap * n as f64;
             }
         }
-        let mut out: Vec<(MemberId, i64)> = acc.into_iter().filter(|(_, s)| *s > 0).collect();
-        out.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+        let mut out: Vec<(MemberId, f64)> = self
+            .members
+            .iter()
+            .zip(acc)
+            .filter(|(_, s)| *s > 0.0)
+            .map(|(m, s)| (*m, s))
+            .collect();
+        out.sort_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
         out.into_iter().map(|(m, _)| m).collect()
     }
 }
