@@ -109,6 +109,8 @@ struct Running {
     control: Option<ControlServer>,
 }
 
+/// Where the app is (one value for the whole app: its size does not matter).
+#[allow(clippy::large_enum_variant)]
 enum Phase {
     /// The node is being opened while the window starts.
     Opening(tauri::async_runtime::JoinHandle<Opened>),

@@ -924,15 +924,15 @@ async fn strangers(t: &Target, mut gate: Gate) -> anyhow::Result<Done> {
         tokio::spawn(async move {
             while let Some(ev) = events.recv().await {
                 match ev {
-                    tacit_net::NetEvent::Connected { .. } => {
-                        if !flag.swap(true, Ordering::Relaxed) {
-                            count.fetch_add(1, Ordering::Relaxed);
-                        }
+                    tacit_net::NetEvent::Connected { .. }
+                        if !flag.swap(true, Ordering::Relaxed) =>
+                    {
+                        count.fetch_add(1, Ordering::Relaxed);
                     }
-                    tacit_net::NetEvent::Disconnected { .. } => {
-                        if flag.swap(false, Ordering::Relaxed) {
-                            count.fetch_sub(1, Ordering::Relaxed);
-                        }
+                    tacit_net::NetEvent::Disconnected { .. }
+                        if flag.swap(false, Ordering::Relaxed) =>
+                    {
+                        count.fetch_sub(1, Ordering::Relaxed);
                     }
                     _ => {}
                 }
@@ -999,7 +999,7 @@ async fn floods(phase: Duration, note_count: usize, attackers: tokio::runtime::H
         Response::SpaceCreated { id, .. } => id.to_string(),
         other => panic!("{other:?}"),
     };
-    let (drafts, source) = notes::drafts(note_count, 0x4057_11e);
+    let (drafts, source) = notes::drafts(note_count, 0x0405_711e);
     for (b, chunk) in drafts.chunks(500).enumerate() {
         let notes = chunk
             .iter()

@@ -468,7 +468,7 @@ impl Doc {
             updated_at: self.int(&ROOT, "updated_at")?.unwrap_or(0),
             heads: self.heads_hex(),
             answered_in: self.answered_in()?,
-            from_answer: self.from_answer()?,
+            from_answer: self.made_from_answer()?,
         })
     }
 
@@ -490,7 +490,7 @@ impl Doc {
         Ok(out)
     }
 
-    fn from_answer(&self) -> Result<Option<(DocId, AnswerId)>, CoreError> {
+    fn made_from_answer(&self) -> Result<Option<(DocId, AnswerId)>, CoreError> {
         Ok(self.string(&ROOT, "from_answer")?.and_then(|s| {
             let (q, a) = s.split_once(':')?;
             Some((q.parse().ok()?, a.parse().ok()?))

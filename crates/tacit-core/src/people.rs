@@ -1020,7 +1020,7 @@ mod tests {
         assert_eq!(to(second.id), [m(1), m(5), m(6)]);
         // A day later, unanswered: the next ones.
         let later = route(
-            &[first.clone()],
+            std::slice::from_ref(&first),
             &index,
             &eligible,
             &HashMap::new(),
@@ -1034,7 +1034,14 @@ mod tests {
         assert_eq!(rounds[3..], [(1, m(5)), (1, m(6)), (1, m(7))]);
         // A member who asks for no questions in their profile is passed over.
         let quiet = HashMap::from([(m(2), 0)]);
-        let skipped = route(&[first.clone()], &index, &eligible, &quiet, rules, now);
+        let skipped = route(
+            std::slice::from_ref(&first),
+            &index,
+            &eligible,
+            &quiet,
+            rules,
+            now,
+        );
         let to_first: Vec<MemberId> = skipped[&first.id].iter().map(|r| r.member).collect();
         assert_eq!(to_first, [m(3), m(4), m(5)]);
         // Answered before the next round: no more offers.

@@ -29,9 +29,10 @@ pub fn socket_path(home: &Path) -> PathBuf {
     home.join("tacit.sock")
 }
 
-/// A reply line.
+/// A reply line (one per request, serialised at once: its size does not matter).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)]
 enum Reply {
     Ok(Response),
     Error(WireError),

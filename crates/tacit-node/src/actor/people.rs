@@ -36,6 +36,19 @@ const RECENT_MAX: usize = 20;
 const RECORD_FORMAT: u32 = 1;
 const RECORD_DOMAIN: &[u8] = b"tacit-record-v1\0";
 
+/// An inbox item before names are looked up: (key, kind, space, question, answer, by, at,
+/// reason).
+type RawInboxItem = (
+    String,
+    InboxKind,
+    SpaceId,
+    DocId,
+    Option<tacit_core::AnswerId>,
+    MemberId,
+    i64,
+    String,
+);
+
 /// What the people pages are computed from, per space (`None`: every space), built when first
 /// needed and dropped when a document of the space or a profile changes.
 #[derive(Default)]
@@ -561,17 +574,7 @@ impl Actor {
             .filter(|s| !s.legacy && s.membership.is_member(&me))
             .map(|s| s.row.id)
             .collect();
-        // (key, kind, question, answer, by, at, reason)
-        let mut raw: Vec<(
-            String,
-            InboxKind,
-            SpaceId,
-            DocId,
-            Option<tacit_core::AnswerId>,
-            MemberId,
-            i64,
-            String,
-        )> = Vec::new();
+        let mut raw: Vec<RawInboxItem> = Vec::new();
         for space in spaces {
             let routes = self.routes(space)?;
             let contributions = self.contributions_of(Some(space))?;

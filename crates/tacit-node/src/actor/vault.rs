@@ -32,7 +32,8 @@ const EXPORT_PAGE_BYTES: usize = 4 * 1024 * 1024;
 /// document cannot come back under its id, so the file gets the next free derived id.
 const MAX_KEY_SUFFIX: u32 = 64;
 
-/// A document as an export reads it.
+/// A document as an export reads it (one at a time: its size does not matter).
+#[allow(clippy::large_enum_variant)]
 enum View {
     Note(NoteView),
     Question(Box<QuestionView>),
