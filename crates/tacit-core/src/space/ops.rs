@@ -206,6 +206,19 @@ impl SignedOp {
         Self::encode(op, split(sig))
     }
 
+    /// What an op's bytes claim, decoded without checking anything (its signature least of
+    /// all): for refusing, before paying for a signature check, ops that could not count
+    /// whoever signed them. Never trust what it returns.
+    pub fn peek(bytes: &[u8]) -> Option<Op> {
+        if bytes.len() > MAX_CUT_OP_BYTES || bytes.first() != Some(&FORMAT) {
+            return None;
+        }
+        match postcard::from_bytes(bytes) {
+            Ok(Wire::V2 { op, .. }) => Some(op),
+            _ => None,
+        }
+    }
+
     /// Decodes and verifies an op from the network or disk: size, structure, limits, canonical
     /// encoding and signature.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SpaceError> {

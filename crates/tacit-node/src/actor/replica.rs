@@ -470,10 +470,14 @@ impl Actor {
             return Ok(unchanged(Vec::new()));
         }
         let held: HashSet<OpHash> = shared.ops.iter().map(SignedOp::hash).collect();
+        let hopeless = hopeless_ops(&shared.membership, space, &held, ops);
         let mut authored: HashMap<MemberId, usize> = HashMap::new();
         let mut new: Vec<SignedOp> = Vec::new();
         let mut seen = HashSet::new();
-        for bytes in ops {
+        for (i, bytes) in ops.iter().enumerate() {
+            if hopeless.contains(&i) {
+                continue;
+            }
             let Ok(op) = SignedOp::from_bytes(bytes) else {
                 continue;
             };
@@ -1197,6 +1201,58 @@ impl Actor {
             .iter()
             .map(|(doc, head)| CutEntry::new(*doc, head))
             .collect())
+    }
+}
+
+/// Ops that cannot count whoever signed them, found without checking a signature: for another
+/// space; management (invite, withdraw, role, removing someone else) by an author who is not an
+/// owner now; an admission by a non-member, or of a join neither held nor sent with it. Honest
+/// peers send such ops only in a race (an owner promoted and acting in one batch), so they are
+/// dropped only when a message holds many of them — a flood — and otherwise left to the fold;
+/// a dropped honest op comes again in a later op exchange.
+fn hopeless_ops(
+    membership: &Membership,
+    space: SpaceId,
+    held: &HashSet<OpHash>,
+    ops: &[Vec<u8>],
+) -> HashSet<usize> {
+    /// More hopeless ops than this in one message is a flood.
+    const FLOOD: usize = 64;
+    let sent: HashSet<OpHash> = ops
+        .iter()
+        .map(|b| {
+            use sha2::Digest as _;
+            OpHash(sha2::Sha256::digest(b).into())
+        })
+        .collect();
+    let owner = |m: &MemberId| membership.role(m) == Some(tacit_core::Role::Owner);
+    let out: HashSet<usize> = ops
+        .iter()
+        .enumerate()
+        .filter(|(_, bytes)| {
+            let Some(op) = SignedOp::peek(bytes) else {
+                return true; // undecodable: from_bytes would refuse it too
+            };
+            op.space != space
+                || match &op.body {
+                    OpBody::Create { .. } => !held.is_empty(),
+                    OpBody::Invite { .. } | OpBody::Withdraw { .. } | OpBody::SetRole { .. } => {
+                        !owner(&op.author)
+                    }
+                    OpBody::Remove { member, .. } => *member != op.author && !owner(&op.author),
+                    OpBody::Admit { join } => {
+                        !membership.is_member(&op.author)
+                            || !(held.contains(join) || sent.contains(join))
+                    }
+                    OpBody::Join { .. } => false,
+                }
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if out.len() > FLOOD {
+        out
+    } else {
+        HashSet::new()
     }
 }
 
