@@ -1,4 +1,4 @@
-//! People and giving across real nodes: five members of two organisations share a space over
+//! People and giving across real nodes: six members of two organisations share a space over
 //! libp2p on 127.0.0.1 (mDNS off). Who knows about a topic, which members a new question is
 //! offered to (the same on every member's machine), the daily limit, the next day's round, the
 //! inbox, records and a space's health.
@@ -100,18 +100,33 @@ async fn routed_inbox(node: &Node) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn questions_reach_the_people_who_know_and_credit_follows_the_giver() {
-    let dirs: Vec<_> = (0..5).map(|_| tempfile::tempdir().unwrap()).collect();
-    // Ada and Bo work at one company; Eve, Cy and Dee at a partner.
+    let dirs: Vec<_> = (0..6).map(|_| tempfile::tempdir().unwrap()).collect();
+    // Ada, Bo and Fay work at one company; Eve, Cy and Dee at a partner.
     let ada = node(dirs[0].path(), "Ada").await;
     let bo = node(dirs[1].path(), "Bo").await;
     let eve = node(dirs[2].path(), "Eve").await;
     let cy = node(dirs[3].path(), "Cy").await;
     let dee = node(dirs[4].path(), "Dee").await;
-    let all = [&ada, &bo, &eve, &cy, &dee];
+    let fay = node(dirs[5].path(), "Fay").await;
+    let all = [&ada, &bo, &eve, &cy, &dee, &fay];
     let space = space_new(&ada, "Platform").await;
     for n in &all[1..] {
         let ticket = invite(&ada, &space, Role::Editor).await;
         join(n, &ticket).await.expect("join");
+    }
+    for (n, org) in all.iter().zip([
+        "Acme",
+        "Acme",
+        "Partner Co",
+        "Partner Co",
+        "Partner Co",
+        "Acme",
+    ]) {
+        let edit = ProfileEdit {
+            org: Some(org.into()),
+            ..ProfileEdit::default()
+        };
+        ask(n, Request::ProfileSet { edit }).await;
     }
     // Dee lists TLS as expertise but has not answered anything yet.
     ask(
@@ -124,12 +139,12 @@ async fn questions_reach_the_people_who_know_and_credit_follows_the_giver() {
         },
     )
     .await;
-    let [ida, ibo, ieve, icy, idee] = {
+    let [ida, ibo, ieve, icy, idee, _ifay] = {
         let mut ids = Vec::new();
         for n in &all {
             ids.push(member_id(n).await);
         }
-        <[MemberId; 5]>::try_from(ids).unwrap()
+        <[MemberId; 6]>::try_from(ids).unwrap()
     };
 
     // Ada asks; Bo and Eve answer; Ada accepts Bo's and thanks both.
@@ -333,7 +348,26 @@ async fn questions_reach_the_people_who_know_and_credit_follows_the_giver() {
         "a changed record fails its signature"
     );
 
-    // Health: five members, three gave; one of six questions answered.
+    // The people page on Ada's machine shows the partner organisation's members as partners.
+    until("profiles to travel", || async {
+        match ada
+            .execute(Request::People {
+                space: space.clone(),
+            })
+            .await
+        {
+            Ok(Response::People { items, .. }) => {
+                items.len() == 6
+                    && items
+                        .iter()
+                        .all(|p| p.partner == [ieve, icy, idee].contains(&p.member))
+            }
+            _ => false,
+        }
+    })
+    .await;
+
+    // Health: six members, four gave (Fay only reads); one of six questions answered.
     let health = match ask(
         &dee,
         Request::SpaceHealth {
@@ -345,7 +379,7 @@ async fn questions_reach_the_people_who_know_and_credit_follows_the_giver() {
         Response::Health(h) => h,
         other => panic!("{other:?}"),
     };
-    assert_eq!(health.health.members, 5);
+    assert_eq!(health.health.members, 6);
     assert_eq!(health.health.questions, 6);
     assert_eq!(health.health.answered, 1);
     assert!(health.health.givers_30d >= 3, "{health:?}");
