@@ -307,7 +307,8 @@ fn main() {
             &mut cache,
         );
         routing_new.push(t.elapsed());
-        assert!(routes.contains_key(&newest) || now - asked[0].created_at >= 0);
+        assert!(cache.contains_key(&newest), "the new question was ranked");
+        drop(routes);
     }
     routing_new.sort();
 

@@ -139,6 +139,8 @@ impl Doc {
             "thanks",
             "votes",
             "updated_at",
+            "from_note",
+            "shared_as",
         ] {
             for (value, id) in self.am.get_all(answer, key)? {
                 if writer(&id) != Some(author) {
@@ -305,6 +307,24 @@ mod tests {
             ("the document's creator rewritten", {
                 let o = key(3).member_id().to_string();
                 Box::new(move |am, _| am.put(ROOT, "created_by", o.as_str()).unwrap())
+            }),
+            ("a confirmation in the owner's name", {
+                let o = owner.clone();
+                Box::new(move |am, ans| {
+                    let confirmed = match am.get(ans, "confirmed").unwrap() {
+                        Some((_, id)) => id,
+                        None => am
+                            .put_object(ans, "confirmed", automerge::ObjType::Map)
+                            .unwrap(),
+                    };
+                    am.put(&confirmed, o.as_str(), 5).unwrap();
+                })
+            }),
+            ("someone else's answer marked as shared as a note", {
+                Box::new(move |am, ans| {
+                    am.put(ans, "shared_as", "00000000000000000000000000000000")
+                        .unwrap();
+                })
             }),
             ("a deletion in someone else's name", {
                 let o = owner.clone();

@@ -642,6 +642,7 @@ impl Actor {
                     ));
                 }
             }
+            let stale_after = i64::from(self.stale_after_days(space)) * DAY_MS;
             let mut fresh: HashMap<(DocId, tacit_core::AnswerId), i64> = HashMap::new();
             for (_, c) in contributions.iter() {
                 if let (Act::Confirmed | Act::Answered, Some(a)) = (c.act, c.answer) {
@@ -667,7 +668,6 @@ impl Actor {
                     ));
                 }
                 let since = fresh.get(&(c.doc, a)).copied().unwrap_or(c.at);
-                let stale_after = i64::from(self.stale_after_days(space)) * DAY_MS;
                 if c.member == me && now - since > stale_after {
                     raw.push((
                         format!("stale:{}:{a}", c.doc),

@@ -626,15 +626,22 @@ impl Actor {
             .iter()
             .map(|(id, m)| (*id, m.clone()))
             .collect();
-        // Members this home knows an address for (the address book holds members only).
-        let booked: BTreeSet<MemberId> = self
-            .store
-            .addresses()
-            .unwrap_or_default()
+        // Members this home knows an address for (the address book holds members only): read
+        // only when someone is not connected, to say why.
+        let booked: BTreeSet<MemberId> = if listed
             .iter()
-            .filter_map(|a| a.peer.parse::<tacit_net::PeerId>().ok())
-            .filter_map(|p| tacit_net::member_of(&p))
-            .collect();
+            .all(|(id, _)| *id == self.info.member || online.contains(id))
+        {
+            BTreeSet::new()
+        } else {
+            self.store
+                .addresses()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|a| a.peer.parse::<tacit_net::PeerId>().ok())
+                .filter_map(|p| tacit_net::member_of(&p))
+                .collect()
+        };
         let mut members: Vec<MemberInfo> = Vec::with_capacity(listed.len());
         for (id, m) in listed {
             let me = id == self.info.member;
