@@ -74,8 +74,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{invite, new_space, peers_of};
-use tacit_tests::netns::{Host, Options, PUBLIC_IP, Topology, listen_args, serve_in, skip_reason};
-use tacit_tests::{NetHome, SYNC_PATIENCE, Serving, eventually};
+use tacit_tests::NetHome;
+use tacit_tests::netns::{
+    Options, PUBLIC_IP, Topology, serve_member, serve_relay, skip_reason, wait_reserved,
+};
 
 /// Runs, unless `--runs` says otherwise.
 const DEFAULT_RUNS: usize = 20;
@@ -127,39 +129,6 @@ fn parse_args() -> Args {
         }
     }
     parsed
-}
-
-/// Waits until every relay of `home`'s node holds a reservation (as `tests/nat.rs`).
-fn wait_reserved(home: &NetHome, who: &str) {
-    eventually(&format!("{who}'s relay reservation"), SYNC_PATIENCE, || {
-        let status = home.try_json(&["status"])?;
-        let relays = status["relays"].as_array().cloned().unwrap_or_default();
-        if !relays.is_empty() && relays.iter().all(|r| r["state"] == "reserved") {
-            Ok(())
-        } else {
-            Err(status["relays"].to_string())
-        }
-    });
-}
-
-/// A member behind a NAT: `tacit serve` on its host's address, with `extra` options.
-fn member(host: &Host, home: &NetHome, extra: &[String]) -> Serving {
-    let mut args = listen_args(&host.ip.to_string());
-    args.extend_from_slice(extra);
-    serve_in(host, home, &args, MEMBER_LOG)
-}
-
-/// The public host serving as a relay only, with its public address given (as `tests/nat.rs`).
-fn relay(topo: &Topology, home: &NetHome) -> Serving {
-    let mut args = vec!["--relay".to_owned()];
-    args.extend(listen_args(PUBLIC_IP));
-    args.extend([
-        "--external-addr".to_owned(),
-        format!("/ip4/{PUBLIC_IP}/tcp/4001"),
-        "--external-addr".to_owned(),
-        format!("/ip4/{PUBLIC_IP}/udp/4001/quic-v1"),
-    ]);
-    serve_in(&topo.relay, home, &args, RELAY_LOG)
 }
 
 /// How `home` reaches `peer` now: `direct`, `relayed` or `not connected`.
@@ -372,11 +341,11 @@ fn run_once(args: &Args, first: &Path, second: &Path) -> Result<Run, String> {
         NetHome::init("Ada"),
         NetHome::init("Ben"),
     );
-    let relay_srv = relay(&topo, &r);
+    let relay_srv = serve_relay(&topo, &r, RELAY_LOG);
     let relay_addr = format!("/ip4/{PUBLIC_IP}/tcp/4001/p2p/{}", relay_srv.peer_id());
     let use_relay = ["--use-relay".to_owned(), relay_addr];
-    let a_srv = member(&topo.a, &a, &use_relay);
-    let b_srv = member(&topo.b, &b, &use_relay);
+    let a_srv = serve_member(&topo.a, &a, &use_relay, MEMBER_LOG);
+    let b_srv = serve_member(&topo.b, &b, &use_relay, MEMBER_LOG);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         wait_reserved(&a, "A");
         wait_reserved(&b, "B");

@@ -14,7 +14,7 @@
 
 use std::path::Path;
 
-use crate::{NetHome, Serving, tacit_bin};
+use crate::{NetHome, SYNC_PATIENCE, Serving, eventually, tacit_bin};
 
 #[path = "../../crates/tacit-net/tests/netns/mod.rs"]
 mod topology;
@@ -85,4 +85,37 @@ pub fn found_in_files(dir: &Path, needle: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// A member behind a NAT: `tacit serve` on its host's address, with `extra` options.
+pub fn serve_member(host: &Host, home: &NetHome, extra: &[String], log: &str) -> Serving {
+    let mut args = listen_args(&host.ip.to_string());
+    args.extend_from_slice(extra);
+    serve_in(host, home, &args, log)
+}
+
+/// The public host serving as a relay only, with its public address given.
+pub fn serve_relay(topo: &Topology, home: &NetHome, log: &str) -> Serving {
+    let mut args = vec!["--relay".to_owned()];
+    args.extend(listen_args(PUBLIC_IP));
+    args.extend([
+        "--external-addr".to_owned(),
+        format!("/ip4/{PUBLIC_IP}/tcp/{PORT}"),
+        "--external-addr".to_owned(),
+        format!("/ip4/{PUBLIC_IP}/udp/{PORT}/quic-v1"),
+    ]);
+    serve_in(&topo.relay, home, &args, log)
+}
+
+/// Waits until every relay of `home`'s node holds a reservation.
+pub fn wait_reserved(home: &NetHome, who: &str) {
+    eventually(&format!("{who}'s relay reservation"), SYNC_PATIENCE, || {
+        let status = home.try_json(&["status"])?;
+        let relays = status["relays"].as_array().cloned().unwrap_or_default();
+        if !relays.is_empty() && relays.iter().all(|r| r["state"] == "reserved") {
+            Ok(())
+        } else {
+            Err(status["relays"].to_string())
+        }
+    });
 }

@@ -18,7 +18,8 @@ mod common;
 use common::{invite, new_note, new_space, peers_of, wait_for_note};
 use tacit_core::Ticket;
 use tacit_tests::netns::{
-    Options, PUBLIC_IP, Topology, found_in_files, listen_args, serve_in, skip_reason,
+    Options, PUBLIC_IP, Topology, found_in_files, listen_args, serve_in, serve_member, serve_relay,
+    skip_reason, wait_reserved,
 };
 use tacit_tests::{NetHome, SYNC_PATIENCE, Serving, eventually};
 
@@ -36,19 +37,6 @@ fn skipped() -> bool {
         }
         None => false,
     }
-}
-
-/// Waits until every relay of `home`'s node holds a reservation.
-fn wait_reserved(home: &NetHome, who: &str) {
-    eventually(&format!("{who}'s relay reservation"), SYNC_PATIENCE, || {
-        let status = home.try_json(&["status"])?;
-        let relays = status["relays"].as_array().cloned().unwrap_or_default();
-        if !relays.is_empty() && relays.iter().all(|r| r["state"] == "reserved") {
-            Ok(())
-        } else {
-            Err(status["relays"].to_string())
-        }
-    });
 }
 
 /// Runs `step`; if it fails, prints the servers' logs (they go with their temporary
@@ -81,26 +69,6 @@ fn wait_via(home: &NetHome, who: &str, peer: &str, via: &str) {
     );
 }
 
-/// A member behind a NAT: `tacit serve` on its host's address, with `extra` options.
-fn member(topo_host: &tacit_tests::netns::Host, home: &NetHome, extra: &[String]) -> Serving {
-    let mut args = listen_args(&topo_host.ip.to_string());
-    args.extend_from_slice(extra);
-    serve_in(topo_host, home, &args, MEMBER_LOG)
-}
-
-/// The public host serving as a relay only, with its public address given.
-fn relay(topo: &Topology, home: &NetHome) -> Serving {
-    let mut args = vec!["--relay".to_owned()];
-    args.extend(listen_args(PUBLIC_IP));
-    args.extend([
-        "--external-addr".to_owned(),
-        format!("/ip4/{PUBLIC_IP}/tcp/4001"),
-        "--external-addr".to_owned(),
-        format!("/ip4/{PUBLIC_IP}/udp/4001/quic-v1"),
-    ]);
-    serve_in(&topo.relay, home, &args, RELAY_LOG)
-}
-
 /// A random-looking string that nothing but the space's note contains.
 fn canary(seed: &[u8]) -> String {
     use rand::Rng as _;
@@ -120,11 +88,11 @@ fn behind_two_nats_a_member_joins_through_a_relay_and_the_connection_becomes_dir
         NetHome::init("Ada"),
         NetHome::init("Ben"),
     );
-    let relay_srv = relay(&topo, &r);
+    let relay_srv = serve_relay(&topo, &r, RELAY_LOG);
     let relay_addr = format!("/ip4/{PUBLIC_IP}/tcp/4001/p2p/{}", relay_srv.peer_id());
     let use_relay = ["--use-relay".to_owned(), relay_addr.clone()];
-    let a_srv = member(&topo.a, &a, &use_relay);
-    let b_srv = member(&topo.b, &b, &use_relay);
+    let a_srv = serve_member(&topo.a, &a, &use_relay, MEMBER_LOG);
+    let b_srv = serve_member(&topo.b, &b, &use_relay, MEMBER_LOG);
     wait_reserved(&a, "A");
     wait_reserved(&b, "B");
 
@@ -197,8 +165,8 @@ fn with_no_relay_configured_members_use_a_public_member_that_serves_as_relay() {
     let mut args = vec!["--relay".to_owned()];
     args.extend(listen_args(PUBLIC_IP));
     let p_srv = serve_in(&topo.relay, &p, &args, MEMBER_LOG);
-    let a_srv = member(&topo.a, &a, &[]);
-    let b_srv = member(&topo.b, &b, &[]);
+    let a_srv = serve_member(&topo.a, &a, &[], MEMBER_LOG);
+    let b_srv = serve_member(&topo.b, &b, &[], MEMBER_LOG);
 
     let space = new_space(&p, "Partners");
     let ticket = invite(&p, &space, &["--uses", "2"]);
@@ -254,11 +222,11 @@ fn behind_port_randomising_nats_sync_stays_on_the_relay_and_status_says_relayed(
         NetHome::init("Ada"),
         NetHome::init("Ben"),
     );
-    let relay_srv = relay(&topo, &r);
+    let relay_srv = serve_relay(&topo, &r, RELAY_LOG);
     let relay_addr = format!("/ip4/{PUBLIC_IP}/tcp/4001/p2p/{}", relay_srv.peer_id());
     let use_relay = ["--use-relay".to_owned(), relay_addr];
-    let a_srv = member(&topo.a, &a, &use_relay);
-    let b_srv = member(&topo.b, &b, &use_relay);
+    let a_srv = serve_member(&topo.a, &a, &use_relay, MEMBER_LOG);
+    let b_srv = serve_member(&topo.b, &b, &use_relay, MEMBER_LOG);
     wait_reserved(&a, "A");
     wait_reserved(&b, "B");
 
