@@ -467,6 +467,68 @@ async fn nobody_writes_as_the_owner_directly_or_relayed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_who_keeps_sending_forgeries_is_cut_off_for_a_while() {
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("temp dir"));
+    let owner = node(dirs[0].path(), "Ada").await;
+    let honest = node(dirs[1].path(), "Bo").await;
+    let space = space_new(&owner, "Team").await;
+    let sid = space_id(&space);
+    join(&honest, &invite(&owner, &space, Role::Editor).await)
+        .await
+        .expect("Bo joins");
+    let plan = note_new(&owner, &space, "Plan", "as agreed\n").await;
+    let pid = doc_id(&plan);
+    let owner_id = owner.whoami().await.expect("whoami").member;
+    let mut editor = raw_member(&owner, &space, Role::Editor).await;
+    editor
+        .serve_until("the plan", PATIENCE, |p| p.doc_bytes(pid).is_some())
+        .await;
+    let base = editor.doc_bytes(pid).expect("the plan").to_vec();
+    let under = editor.heads(sid);
+    // Forgeries one after another, each a fresh change written as the owner: no honest node
+    // sends one, so after a few the owner ends the session.
+    for i in 0..12 {
+        let text = format!("forgery {i}\n");
+        let (data, sigs) =
+            forged_edit(&base, pid, sid, owner_id, editor.key(), &under, &text);
+        if editor.push_change(sid, pid, data, sigs).await.is_err() {
+            break;
+        }
+    }
+    editor.wait_end("after a dozen forgeries", PATIENCE).await;
+    let key = editor.key().clone();
+    let ops = editor.ops(sid).to_vec();
+    let member = editor.member();
+    editor.shutdown().await;
+    // The owner's members list says what it did (its sessions are refused for a while).
+    until("the members list says what it did", || async {
+        detail(&owner, &space)
+            .await
+            .members
+            .into_iter()
+            .find(|m| m.member == member)
+            .and_then(|m| m.why)
+            .is_some_and(|why| why.contains("no honest one sends"))
+    })
+    .await;
+    still_syncs(&owner, &honest, &space, "after the forgeries").await;
+    // Later it is a member like any other again (removing it is the owner's call).
+    let addr = listen_addr(&owner).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut later = RawPeer::connect_as(key, &addr).await.expect("connect later");
+    later.learn_ops(sid, &ops);
+    later.hello(&[sid]).await.expect("hello");
+    later
+        .serve_until("the space offered again", PATIENCE, |p| p.was_offered(sid))
+        .await;
+    later.shutdown().await;
+    assert_eq!(body(&owner, &plan).await.as_deref(), Some("as agreed\n"));
+    for n in [owner, honest] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_members_backdated_change_relayed_by_a_member_who_learnt_late_is_refused() {
     let dirs = [(); 2].map(|_| tempfile::tempdir().expect("temp dir"));
     let (owner_port, honest_port) = (free_port(), free_port());
@@ -858,11 +920,6 @@ async fn a_deflate_bomb_is_refused_before_it_inflates() {
         .await
         .expect("Bo joins");
     let plan = note_new(&owner, &space, "Plan", "as agreed").await;
-    let mut raw = raw_member(&owner, &space, Role::Editor).await;
-    raw.serve_until("the plan", PATIENCE, |p| {
-        p.doc_bytes(doc_id(&plan)).is_some()
-    })
-    .await;
     // One gigabyte of zeros in about a megabyte.
     let bomb = deflate_bomb(1024 * 1024 * 1024);
     assert!(bomb.len() < 2 * 1024 * 1024);
@@ -889,10 +946,18 @@ async fn a_deflate_bomb_is_refused_before_it_inflates() {
             }],
         },
     ];
+    // Each as a new document, a change and a whole document, by a member of its own: no
+    // honest node sends one, so the session ends at the first.
     for m in sends {
+        let mut raw = raw_member(&owner, &space, Role::Editor).await;
+        raw.serve_until("the plan", PATIENCE, |p| {
+            p.doc_bytes(doc_id(&plan)).is_some()
+        })
+        .await;
         raw.send(m).await.expect("send");
+        raw.wait_end("after a bomb", PATIENCE).await;
+        raw.shutdown().await;
     }
-    raw.ping().await;
     let grown = peak_rss().saturating_sub(peak);
     assert!(
         grown < 256 * 1024 * 1024,

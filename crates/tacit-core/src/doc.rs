@@ -17,10 +17,10 @@ pub mod chunks;
 mod claims;
 mod sync;
 pub use authorship::{
-    ChangeSig, NewChange, PROFILE_SCOPE, Verdict, authorize, last_by_author, parse_under,
-    under_message, unsigned,
+    ChangeSig, NewChange, PROFILE_SCOPE, Screened, Verdict, authorize, last_by_author,
+    parse_under, screen, under_message, unsigned,
 };
-pub use sync::ChangeAuthor;
+pub use sync::{ChangeAuthor, screen_sync};
 
 /// The schema version this build writes, and the newest it reads.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -1194,10 +1194,10 @@ fn check_chunks(id: DocId, bytes: &[u8]) -> Result<(), CoreError> {
 
 fn chunk_error(id: DocId, e: chunks::ChunkError) -> CoreError {
     match e {
-        chunks::ChunkError::TooLarge => CoreError::Malformed(format!(
-            "document {id} would inflate past {} MiB; refused",
-            chunks::MAX_INFLATED_BYTES / (1024 * 1024)
-        )),
+        chunks::ChunkError::TooLarge => CoreError::Inflates {
+            id: id.to_string(),
+            max_mib: chunks::MAX_INFLATED_BYTES / (1024 * 1024),
+        },
         chunks::ChunkError::Malformed(why) => {
             CoreError::Malformed(format!("document {id} is not Automerge data: {why}"))
         }

@@ -89,6 +89,15 @@ pub enum CoreError {
     /// The document lacks a field its kind must have, or holds a value of the wrong type.
     #[error("malformed document: {0}")]
     Malformed(String),
+    /// Received or stored bytes would inflate past the bound on one document
+    /// ([`crate::chunks::MAX_INFLATED_BYTES`]): no honest node writes such a document.
+    #[error("document {id} would inflate past {max_mib} MiB; refused")]
+    Inflates {
+        /// The document.
+        id: String,
+        /// The bound, in MiB.
+        max_mib: u64,
+    },
     /// Automerge refused the bytes or the operation.
     #[error("automerge: {0}")]
     Automerge(#[from] automerge::AutomergeError),

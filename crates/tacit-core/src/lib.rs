@@ -31,8 +31,9 @@ mod ticket;
 
 pub use doc::{
     AnswerView, ChangeAuthor, ChangeSig, Doc, Draft, Edit, Kind, NewChange, NoteEdit, NoteView,
-    PROFILE_SCOPE, ProfileEdit, ProfileView, QuestionView, SCHEMA_VERSION, Summary, Verdict,
-    authorize, chunks, last_by_author, parse_under, under_message, unsigned,
+    PROFILE_SCOPE, ProfileEdit, ProfileView, QuestionView, SCHEMA_VERSION, Screened, Summary,
+    Verdict, authorize, chunks, last_by_author, parse_under, screen, screen_sync, under_message,
+    unsigned,
 };
 pub use error::CoreError;
 pub use id::{AnswerId, DocId, MemberId, ParseIdError, SpaceId};

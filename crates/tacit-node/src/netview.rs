@@ -36,6 +36,9 @@ pub(crate) struct NetView {
     pub(crate) network: NetStatus,
     /// Connected peers by peer id.
     pub(crate) peers: BTreeMap<String, PeerEntry>,
+    /// Members whose last sync session ended as hostile, with what they did: shown on the
+    /// members list, so that an owner can see whom to remove.
+    pub(crate) hostile: BTreeMap<MemberId, String>,
 }
 
 impl NetView {
@@ -195,6 +198,7 @@ mod tests {
                 "/ip4/192.168.1.2/tcp/4001".into(),
                 "/ip4/192.168.1.2/udp/4001/quic-v1".into(),
             ],
+            hostile: BTreeMap::new(),
             network: NetStatus {
                 external_addrs: vec!["/ip4/198.51.100.2/tcp/4001".into()],
                 relays: vec![

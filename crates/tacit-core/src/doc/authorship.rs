@@ -204,6 +204,89 @@ pub fn unsigned(
         .collect()
 }
 
+/// What a look at received changes found before they reach a document ([`screen`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screened {
+    /// Every change carries its author's signature (or the bytes hold a whole document, whose
+    /// changes are checked when it loads): the rules decide the rest.
+    Fine,
+    /// They would inflate past [`super::chunks::MAX_INFLATED_BYTES`]: no honest node sends that.
+    Bomb,
+    /// Not Automerge changes.
+    Malformed,
+    /// `forged` of the changes lack a valid signature by the member their actor id names.
+    Forged {
+        /// How many.
+        forged: usize,
+    },
+}
+
+/// Screens change bytes received for `doc` (the chunks of a push or of a sync message, changes or
+/// a whole document) without the document at hand, so that the work a hostile peer can make a
+/// node do happens off the node's actor: their inflated size is counted within the budget, and
+/// each change's signature is checked against the member its actor id names, in any of `scopes`
+/// (the space, and [`PROFILE_SCOPE`] when the document may be a profile). An honest node never
+/// sends a bomb, malformed bytes or a change without its author's signature: it keeps none.
+pub fn screen<'a>(
+    scopes: &[SpaceId],
+    doc: DocId,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+    sigs: &[ChangeSig],
+) -> Screened {
+    use super::chunks::{ChunkError, MAX_INFLATED_BYTES, check_inflation, split};
+    let by_hash: HashMap<[u8; 32], &ChangeSig> = sigs.iter().map(|s| (s.hash, s)).collect();
+    let mut inflated: u64 = 0;
+    let mut forged = 0;
+    for bytes in chunks {
+        match check_inflation(bytes, MAX_INFLATED_BYTES.saturating_sub(inflated)) {
+            Ok(n) => inflated = inflated.saturating_add(n),
+            Err(ChunkError::TooLarge) => return Screened::Bomb,
+            Err(ChunkError::Malformed(_)) => return Screened::Malformed,
+        }
+        let Ok(pieces) = split(bytes) else {
+            return Screened::Malformed;
+        };
+        let signed = |actor: &automerge::ActorId, hash: &ChangeHash| {
+            MemberId::from_actor_id(actor).is_some_and(|author| {
+                by_hash
+                    .get(&hash.0)
+                    .is_some_and(|s| scopes.iter().any(|scope| s.verify(&author, *scope, doc)))
+            })
+        };
+        for (kind, piece) in pieces {
+            match kind {
+                1 | 2 => {
+                    let Ok(change) = automerge::Change::try_from(piece) else {
+                        return Screened::Malformed;
+                    };
+                    if !signed(change.actor_id(), &change.hash()) {
+                        forged += 1;
+                    }
+                }
+                0 => {
+                    // A whole document (Automerge's sync sends one to a peer that has nothing).
+                    let loaded = std::panic::catch_unwind(|| automerge::Automerge::load(piece));
+                    let Ok(Ok(whole)) = loaded else {
+                        return Screened::Malformed;
+                    };
+                    forged += whole
+                        .get_changes_meta(&[])
+                        .iter()
+                        .filter(|c| !signed(&c.actor, &c.hash))
+                        .count();
+                }
+                // A bundle: Automerge does not send these yet; the document's own checks apply.
+                _ => {}
+            }
+        }
+    }
+    if forged > 0 {
+        Screened::Forged { forged }
+    } else {
+        Screened::Fine
+    }
+}
+
 /// The change graph of one document, built when a rule needs ancestry.
 struct Graph {
     deps: HashMap<[u8; 32], Vec<[u8; 32]>>,
@@ -439,6 +522,57 @@ mod tests {
         };
         doc.edit_text(e, change).unwrap();
         doc.changes_since(&before)
+    }
+
+    #[test]
+    fn screening_finds_forged_changes_and_bombs_without_a_document() {
+        let s = Space::new();
+        let under = s.m().heads();
+        let mut doc = note(&key(1), &under);
+        let whole = doc.save();
+        let _ = doc.take_unsaved_changes();
+        let by_two = edit(&mut doc, &key(2), &under, "by the editor");
+        let (bytes, _) = doc.take_unsaved_changes().unwrap();
+        let id = doc.id();
+        let good = ChangeSig::sign(&key(2), s.id, id, &by_two[0].hash);
+        let scopes = [s.id, PROFILE_SCOPE];
+        assert_eq!(screen(&scopes, id, [&bytes[..]], &[good]), Screened::Fine);
+        // Signed by another key, for another document, or not at all.
+        let wrong_key = ChangeSig::sign(&key(1), s.id, id, &by_two[0].hash);
+        let wrong_doc = ChangeSig::sign(&key(2), s.id, DocId::random(), &by_two[0].hash);
+        for sigs in [vec![wrong_key], vec![wrong_doc], vec![]] {
+            assert_eq!(
+                screen(&scopes, id, [&bytes[..]], &sigs),
+                Screened::Forged { forged: 1 }
+            );
+        }
+        // A whole document: each of its changes.
+        let by_one = doc.changes_since(&[])[0].hash;
+        let first = ChangeSig::sign(&key(1), s.id, id, &by_one);
+        assert_eq!(screen(&scopes, id, [&whole[..]], &[first]), Screened::Fine);
+        assert_eq!(
+            screen(&scopes, id, [&whole[..]], &[]),
+            Screened::Forged { forged: 1 }
+        );
+        assert_eq!(
+            screen(&scopes, id, [&b"junk"[..]], &[]),
+            Screened::Malformed
+        );
+        let mut bomb = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
+        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        std::io::Write::write_all(&mut enc, &vec![0u8; 80 * 1024 * 1024]).unwrap();
+        let deflated = enc.finish().unwrap();
+        let mut n = deflated.len() as u64;
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            bomb.push(if n == 0 { byte } else { byte | 0x80 });
+            if n == 0 {
+                break;
+            }
+        }
+        bomb.extend(deflated);
+        assert_eq!(screen(&scopes, id, [&bomb[..]], &[]), Screened::Bomb);
     }
 
     #[test]

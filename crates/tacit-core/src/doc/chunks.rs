@@ -138,6 +138,26 @@ pub fn check_inflation(bytes: &[u8], budget: u64) -> Result<u64, ChunkError> {
     Ok(total)
 }
 
+/// The chunks of `bytes`, each whole (header included) with its type: 0 a document, 1 a change,
+/// 2 a compressed change, 3 a bundle. Nothing is inflated.
+pub fn split(bytes: &[u8]) -> Result<Vec<(u8, &[u8])>, ChunkError> {
+    let mut r = Reader(bytes);
+    let mut out = Vec::new();
+    while !r.0.is_empty() {
+        let start = r.0;
+        if r.take(4)? != MAGIC {
+            return Err(ChunkError::Malformed("not an Automerge chunk"));
+        }
+        r.take(4)?; // checksum
+        let kind = r.take(1)?[0];
+        let len = r.len()?;
+        r.take(len)?;
+        let used = start.len() - r.0.len();
+        out.push((kind, &start[..used]));
+    }
+    Ok(out)
+}
+
 fn count_columns(
     data: &mut Reader<'_>,
     columns: &[(bool, usize)],
@@ -204,7 +224,14 @@ mod tests {
         assert!(n >= 24_000, "{n}");
         doc.put(ROOT, "k", 1).unwrap();
         let more = doc.save_incremental();
-        assert!(check_inflation(&[saved.clone(), more].concat(), MAX_INFLATED_BYTES).is_ok());
+        let both = [saved.clone(), more.clone()].concat();
+        assert!(check_inflation(&both, MAX_INFLATED_BYTES).is_ok());
+        assert_eq!(
+            split(&both).unwrap(),
+            vec![(0, &saved[..]), (1, &more[..])],
+            "a document then a change, whole"
+        );
+        assert!(split(&both[..both.len() - 1]).is_err());
         assert_eq!(check_inflation(&saved, 1000), Err(ChunkError::TooLarge));
         assert!(check_inflation(b"not a chunk", MAX_INFLATED_BYTES).is_err());
         assert!(check_inflation(&saved[..saved.len() - 3], MAX_INFLATED_BYTES).is_err());

@@ -21,6 +21,19 @@ pub struct ChangeAuthor {
     pub at: i64,
 }
 
+/// [`super::screen`] for an encoded Automerge sync message: the changes it carries.
+pub fn screen_sync(
+    scopes: &[crate::id::SpaceId],
+    doc: crate::id::DocId,
+    msg: &[u8],
+    sigs: &[super::ChangeSig],
+) -> super::Screened {
+    let Ok(Ok(msg)) = std::panic::catch_unwind(|| Message::decode(msg)) else {
+        return super::Screened::Malformed;
+    };
+    super::screen(scopes, doc, msg.changes.iter(), sigs)
+}
+
 impl Doc {
     /// The author and time of every change not in the history of `heads` (all changes for
     /// empty `heads`).

@@ -1258,9 +1258,13 @@ fn hopeless_ops(
 
 /// Loads and checks a whole document received for `space`, off the actor's thread: it loads,
 /// and which of its changes lack their author's signature.
-pub(crate) fn load_whole(d: WholeDoc, space: SpaceId, me: MemberId) -> Result<Loaded, String> {
-    let mut doc = Doc::load(d.id, [d.data.as_slice()], me).map_err(|e| e.to_string())?;
-    let summary = doc.summary().map_err(|e| e.to_string())?;
+pub(crate) fn load_whole(
+    d: WholeDoc,
+    space: SpaceId,
+    me: MemberId,
+) -> Result<Loaded, tacit_core::CoreError> {
+    let mut doc = Doc::load(d.id, [d.data.as_slice()], me)?;
+    let summary = doc.summary()?;
     let changes = doc.changes_since(&[]);
     let scope = scope_of(summary.kind, space);
     let by_hash: HashMap<[u8; 32], ChangeSig> = d.sigs.iter().map(|s| (s.hash, *s)).collect();

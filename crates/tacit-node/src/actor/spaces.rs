@@ -660,8 +660,13 @@ impl Actor {
                 me,
                 connected: me || online.contains(&id),
                 via,
-                why: (!me && via.is_none() && !online.contains(&id))
-                    .then(|| view.why_not(booked.contains(&id))),
+                why: match view.hostile.get(&id) {
+                    Some(what) if !me => Some(format!(
+                        "its device sent what no honest one sends ({what}); its sync sessions are refused for a while, longer each time — remove it if this goes on"
+                    )),
+                    _ => (!me && via.is_none() && !online.contains(&id))
+                        .then(|| view.why_not(booked.contains(&id))),
+                },
             });
         }
         let shared = self.shared(space)?;

@@ -107,6 +107,13 @@ const SESSION_COMMANDS: usize = 4;
 /// How long a new session with a peer waits for the session it replaces (one over a relay) to
 /// end. Ending takes a moment (the stream closes); this only bounds a stuck one.
 const RETIRE_WAIT: Duration = Duration::from_secs(10);
+/// How long a peer whose session ended as hostile gets no session at first; each time again
+/// doubles it, up to [`PENALTY_MAX`]. A hostile peer reconnecting at once would otherwise make
+/// this node do its session's set-up and checks again and again.
+const PENALTY_START: Duration = Duration::from_secs(2);
+const PENALTY_MAX: Duration = Duration::from_secs(300);
+/// Peers remembered in the penalty box (the soonest to end leaves first past it).
+const MAX_PENALTIES: usize = 4096;
 
 /// The actor, reached without keeping it alive.
 #[derive(Clone)]
@@ -165,6 +172,9 @@ pub(crate) struct Engine {
     /// when none came up, whichever peer id is smaller (each side sees the other as a stranger
     /// until the join is done, so neither would open it again after a lost first stream).
     joining: std::sync::Mutex<HashMap<PeerId, Instant>>,
+    /// Peers whose session ended as hostile: no session until the first instant; the second
+    /// is the next penalty's length.
+    penalties: std::sync::Mutex<HashMap<PeerId, (Instant, Duration)>>,
     info: Arc<NodeInfo>,
     /// Whether mDNS finds peers on the LAN (a join by a ticket without addresses relies on it).
     mdns: bool,
@@ -179,6 +189,43 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
+    /// Whether `peer` gets no session now (its last one ended as hostile, not long ago).
+    fn penalized(&self, peer: &PeerId) -> bool {
+        self.penalties
+            .lock()
+            .is_ok_and(|p| p.get(peer).is_some_and(|(until, _)| Instant::now() < *until))
+    }
+
+    /// Keeps `peer` out for a while after its session ended as hostile (`why`); longer each
+    /// time. The members list says what it did.
+    fn penalize(&self, peer: PeerId, why: &str) {
+        if let Some(member) = tacit_net::member_of(&peer)
+            && let Ok(mut view) = self.info.net.lock()
+        {
+            if view.hostile.len() >= MAX_PENALTIES
+                && let Some(first) = view.hostile.keys().next().copied()
+            {
+                view.hostile.remove(&first);
+            }
+            view.hostile.insert(member, why.to_owned());
+        }
+        let Ok(mut penalties) = self.penalties.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        // A penalty long over (as long again as its length) is forgotten.
+        penalties.retain(|_, (until, next)| now < *until + *next);
+        if penalties.len() >= MAX_PENALTIES
+            && !penalties.contains_key(&peer)
+            && let Some(soonest) = penalties.iter().min_by_key(|(_, (u, _))| *u).map(|(p, _)| *p)
+        {
+            penalties.remove(&soonest);
+        }
+        let wait = penalties.get(&peer).map_or(PENALTY_START, |(_, next)| *next);
+        penalties.insert(peer, (now + wait, (wait * 2).min(PENALTY_MAX)));
+        warn!(%peer, secs = wait.as_secs(), "no sync session with this peer for a while: its last one was hostile");
+    }
+
     /// Starts the network for a node. `opts.relays` are the relays to use (checked with
     /// [`check_relay`]).
     pub(crate) async fn start(
@@ -250,6 +297,7 @@ impl Engine {
             retiring: Arc::default(),
             session_started: Arc::new(Notify::new()),
             joining: std::sync::Mutex::default(),
+            penalties: std::sync::Mutex::default(),
             info,
             mdns: opts.mdns,
             relay_server: opts.relay_server,
@@ -1243,6 +1291,9 @@ impl Spawner {
 
     /// Opens the sync stream to `peer` in the background, unless an open is under way.
     fn open(&self, peer: PeerId) {
+        if self.engine.penalized(&peer) {
+            return;
+        }
         let fresh = self.opening.lock().is_ok_and(|mut o| o.insert(peer));
         if !fresh {
             return;
@@ -1268,6 +1319,10 @@ impl Spawner {
             debug!(%peer, "a peer whose id is not a member key; no session");
             return;
         };
+        if self.engine.penalized(&peer) {
+            debug!(%peer, "a sync stream from a peer in the penalty box; closed");
+            return;
+        }
         let direct_now = self.engine.path(&peer).is_some_and(|r| r.is_none());
         let replaces = {
             let sessions = self.engine.sessions.lock().await;
@@ -1336,6 +1391,10 @@ impl Spawner {
                 Ok(()) => debug!(%peer, session = id, "sync session ended"),
                 Err(e @ session::SessionEnd::Stopped) => {
                     debug!(%peer, session = id, "sync session closed: {e}")
+                }
+                Err(session::SessionEnd::Hostile(why)) => {
+                    warn!(%peer, session = id, "sync session closed: {why}");
+                    engine.penalize(peer, &why);
                 }
                 Err(e) => warn!(%peer, session = id, "sync session closed: {e}"),
             }

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::AsyncReadExt as _;
-use tacit_core::{DocId, MemberId, OpHash, SpaceId, Ticket};
+use tacit_core::{ChangeSig, DocId, MemberId, OpHash, Screened, SpaceId, Ticket};
 use tacit_net::recon::{Part, Prefix};
 use tacit_net::wire::{
     MAX_DOCS, MAX_IDS, MAX_OP_HASHES, MAX_OPS, MemberAddrs, Message, SpaceOffer, VERSION, WholeDoc,
@@ -60,9 +60,22 @@ const MAX_SERVING: usize = 200_000;
 const MAX_OFFERS_KEPT: usize = 4096;
 /// Documents waiting for membership ops, to sync again once they arrive.
 const MAX_LATER: usize = 4096;
+/// Changes refused before they reach the actor (forged signatures, malformed bytes) that a
+/// session takes before it ends as hostile. An honest node sends none (it keeps none), so a few
+/// allow for a bug without letting a peer make this node check forgeries for ever.
+const MAX_STRIKES: u32 = 8;
 /// How long a session that shares no space (and joins none) stays open: long enough for a
 /// membership change to arrive, short enough that strangers do not keep sessions.
 const IDLE_GRACE: Duration = Duration::from_secs(30);
+
+/// What change bytes [`Session::screen`] is given.
+#[derive(Clone, Copy)]
+enum Carrier {
+    /// A push's changes (or whole document).
+    Change,
+    /// An Automerge sync message.
+    Sync,
+}
 
 /// A command to a running session.
 pub(crate) enum SessionCmd {
@@ -84,8 +97,12 @@ pub(crate) enum SessionEnd {
     Bye(String),
     #[error("{0}")]
     Frame(#[from] codec::FrameError),
+    /// The peer did what no honest node does (the engine keeps it out for a while).
     #[error("{0}")]
     Hostile(String),
+    /// This node failed (its store, say): not the peer's doing.
+    #[error("{0}")]
+    Failed(String),
     #[error("{0}")]
     Idle(String),
     #[error("the node stopped")]
@@ -189,6 +206,8 @@ struct Session {
     /// Whether this side sent a frame since it last received one (a round trip ends when
     /// the next frame arrives).
     sent_since_received: bool,
+    /// Messages of changes refused by [`screen`] so far.
+    strikes: u32,
 }
 
 /// Runs a session on an open stream until either side ends it.
@@ -246,7 +265,9 @@ pub(crate) async fn run(ctx: SessionCtx, stream: libp2p::Stream) -> Result<(), S
                 t.bytes_out += frame.len() as u64 + 4;
             }
             let result = codec::write_frame(&mut wr, &frame, max).await;
-            let left = queued.fetch_sub(frame.len(), Ordering::Relaxed) - frame.len();
+            let left = queued
+                .fetch_sub(frame.len(), Ordering::Relaxed)
+                .saturating_sub(frame.len());
             if left < OUT_LOW {
                 drained.notify_one();
             }
@@ -275,17 +296,15 @@ pub(crate) async fn run(ctx: SessionCtx, stream: libp2p::Stream) -> Result<(), S
         published: Default::default(),
         traffic,
         sent_since_received: false,
+        strikes: 0,
     };
     let result = s.serve(&mut in_rx, &room).await;
     if let Err(e) = &result
         && !matches!(e, SessionEnd::Bye(_) | SessionEnd::Stopped)
     {
-        let _ = s.out.tx.send(
-            Message::Bye {
-                reason: e.to_string(),
-            }
-            .encode(),
-        );
+        let _ = s.send(Message::Bye {
+            reason: e.to_string(),
+        });
     }
     if let Some(j) = s.joining.take() {
         let _ = j.reply.send(Err(NodeError::Offline(
@@ -431,7 +450,7 @@ impl Session {
             }
             Err(e) => {
                 warn!(peer = %self.ctx.peer, "sync failed: {e}");
-                Err(SessionEnd::Hostile(format!(
+                Err(SessionEnd::Failed(format!(
                     "this node could not serve the session: {e}"
                 )))
             }
@@ -574,6 +593,14 @@ impl Session {
                 if !self.active.contains_key(&space) {
                     return Ok(());
                 }
+                let (msg, sigs) = match self.screen(space, id, Carrier::Sync, msg, sigs).await? {
+                    Some(passed) => passed,
+                    None => {
+                        self.progress(space).syncing.remove(&id);
+                        self.send(Message::Synced { space, id })?;
+                        return Ok(());
+                    }
+                };
                 let req = ReplicaReq::SyncIn {
                     session: self.ctx.id,
                     space,
@@ -619,6 +646,10 @@ impl Session {
                 if !self.active.contains_key(&space) {
                     return Ok(());
                 }
+                let Some((data, sigs)) = self.screen(space, id, Carrier::Change, data, sigs).await?
+                else {
+                    return Ok(());
+                };
                 let req = ReplicaReq::Apply {
                     space,
                     peer,
@@ -648,6 +679,51 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// Screens changes off the actor (on a blocking thread): a bomb ends the session; forged or
+    /// malformed changes are dropped here (`None`) and counted, and past [`MAX_STRIKES`] end
+    /// it. What passes is checked again, in full, by the actor.
+    async fn screen(
+        &mut self,
+        space: SpaceId,
+        id: DocId,
+        carrier: Carrier,
+        bytes: Vec<u8>,
+        sigs: Vec<ChangeSig>,
+    ) -> Result<Option<(Vec<u8>, Vec<ChangeSig>)>, SessionEnd> {
+        let scopes = [space, tacit_core::PROFILE_SCOPE];
+        let (verdict, bytes, sigs) = tokio::task::spawn_blocking(move || {
+            let verdict = match carrier {
+                Carrier::Change => tacit_core::screen(&scopes, id, [bytes.as_slice()], &sigs),
+                Carrier::Sync => tacit_core::screen_sync(&scopes, id, &bytes, &sigs),
+            };
+            (verdict, bytes, sigs)
+        })
+        .await
+        .map_err(|_| SessionEnd::Stopped)?;
+        let why = match verdict {
+            Screened::Fine => return Ok(Some((bytes, sigs))),
+            Screened::Bomb => {
+                return Err(SessionEnd::Hostile(format!(
+                    "sent changes to {id} that would inflate past {} MiB",
+                    tacit_core::chunks::MAX_INFLATED_BYTES / (1024 * 1024)
+                )));
+            }
+            Screened::Malformed => "malformed changes".to_owned(),
+            Screened::Forged { forged } => {
+                format!("{forged} changes without their author's signature")
+            }
+        };
+        self.strikes += 1;
+        debug!(peer = %self.ctx.peer, %id, strikes = self.strikes, "refused {why}");
+        if self.strikes > MAX_STRIKES {
+            return Err(SessionEnd::Hostile(format!(
+                "sent {} messages of changes that could not count (the last: {why})",
+                self.strikes
+            )));
+        }
+        Ok(None)
     }
 
     fn progress(&mut self, space: SpaceId) -> &mut Progress {
@@ -1124,17 +1200,24 @@ impl Session {
             let ids: Vec<DocId> = docs.iter().map(|d| d.id).collect();
             let _permit = loads.acquire_owned().await;
             let loaded = tokio::task::spawn_blocking(move || {
-                docs.into_iter()
-                    .filter_map(|d| {
-                        let id = d.id;
-                        load_whole(d, space, me)
-                            .map_err(|e| debug!(%id, "a received document does not load: {e}"))
-                            .ok()
-                    })
-                    .collect::<Vec<_>>()
+                let mut loaded = Vec::with_capacity(docs.len());
+                for d in docs {
+                    let id = d.id;
+                    match load_whole(d, space, me) {
+                        Ok(l) => loaded.push(l),
+                        // No honest node holds such a document: the session ends.
+                        Err(e @ tacit_core::CoreError::Inflates { .. }) => return Err(e),
+                        Err(e) => debug!(%id, "a received document does not load: {e}"),
+                    }
+                }
+                Ok(loaded)
             })
             .await
-            .unwrap_or_default();
+            .unwrap_or_else(|_| Ok(Vec::new()));
+            let loaded = match loaded {
+                Ok(l) => l,
+                Err(e) => return (space, ids, Err(NodeError::Invalid(e.to_string()))),
+            };
             let result = actor
                 .ask(ReplicaReq::Put {
                     space,
@@ -1171,7 +1254,10 @@ impl Session {
             }
             Ok(_) | Err(NodeError::Refused(_)) => Ok(()),
             Err(NodeError::Stopped) => Err(SessionEnd::Stopped),
-            Err(e) => Err(SessionEnd::Hostile(format!(
+            Err(e @ (NodeError::Invalid(_) | NodeError::Core(_) | NodeError::Space(_))) => Err(
+                SessionEnd::Hostile(format!("storing received documents: {e}")),
+            ),
+            Err(e) => Err(SessionEnd::Failed(format!(
                 "storing received documents: {e}"
             ))),
         }
