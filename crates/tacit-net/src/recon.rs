@@ -181,8 +181,9 @@ pub struct Diff {
     pub mine: Vec<Id>,
     /// Held there only: to ask for.
     pub theirs: Vec<Id>,
-    /// Held by both with different heads: to sync.
-    pub both: Vec<Id>,
+    /// Held by both with different heads: to sync. With the peer's heads hash, which may name
+    /// a state this side's document passed through (then this side knows what the peer lacks).
+    pub both: Vec<(Id, HeadsHash)>,
 }
 
 impl Diff {
@@ -334,7 +335,7 @@ impl ItemSet {
         for (id, heads) in self.range(prefix) {
             match theirs_map.get(id) {
                 None => diff.mine.push(*id),
-                Some(h) if *h != heads => diff.both.push(*id),
+                Some(h) if *h != heads => diff.both.push((*id, **h)),
                 Some(_) => {}
             }
         }

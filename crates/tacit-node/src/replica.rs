@@ -113,6 +113,9 @@ pub(crate) enum ReplicaReq {
         id: DocId,
         data: Vec<u8>,
         sigs: Vec<ChangeSig>,
+        /// Changes the bytes hold without a signature (found off the actor): taken only if
+        /// the document holds them already.
+        unsigned: Vec<[u8; 32]>,
         origin: SessionId,
     },
     /// The next Automerge sync message for a document in this session.
@@ -120,6 +123,8 @@ pub(crate) enum ReplicaReq {
         session: SessionId,
         space: SpaceId,
         id: DocId,
+        /// The peer's heads hash, from reconciliation: primes a new sync state.
+        theirs: Option<tacit_net::recon::HeadsHash>,
     },
     /// An Automerge sync message from the peer; the reply is the next message.
     SyncIn {
@@ -129,6 +134,8 @@ pub(crate) enum ReplicaReq {
         id: DocId,
         msg: Vec<u8>,
         sigs: Vec<ChangeSig>,
+        /// As for [`ReplicaReq::Apply`].
+        unsigned: Vec<[u8; 32]>,
     },
     /// The session ended: forget its sync states.
     EndSession { session: SessionId },

@@ -205,16 +205,21 @@ pub fn unsigned(
 }
 
 /// What a look at received changes found before they reach a document ([`screen`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Screened {
-    /// Every change carries its author's signature (or the bytes hold a whole document, whose
-    /// changes are checked when it loads): the rules decide the rest.
-    Fine,
+    /// Every signature sent is its change author's. `unsigned` are the changes sent without
+    /// one: an honest node sends those only when the receiver holds them already (the history
+    /// under a whole document it pushes), so the receiver takes the message only if it does.
+    Fine {
+        /// Hashes of the changes without a signature.
+        unsigned: Vec<[u8; 32]>,
+    },
     /// They would inflate past [`super::chunks::MAX_INFLATED_BYTES`]: no honest node sends that.
     Bomb,
     /// Not Automerge changes.
     Malformed,
-    /// `forged` of the changes lack a valid signature by the member their actor id names.
+    /// `forged` of the changes came with a signature that is not their author's (or not a
+    /// member's actor id at all): no honest node relays one.
     Forged {
         /// How many.
         forged: usize,
@@ -237,6 +242,7 @@ pub fn screen<'a>(
     let by_hash: HashMap<[u8; 32], &ChangeSig> = sigs.iter().map(|s| (s.hash, s)).collect();
     let mut inflated: u64 = 0;
     let mut forged = 0;
+    let mut unsigned = Vec::new();
     for bytes in chunks {
         match check_inflation(bytes, MAX_INFLATED_BYTES.saturating_sub(inflated)) {
             Ok(n) => inflated = inflated.saturating_add(n),
@@ -246,12 +252,16 @@ pub fn screen<'a>(
         let Ok(pieces) = split(bytes) else {
             return Screened::Malformed;
         };
-        let signed = |actor: &automerge::ActorId, hash: &ChangeHash| {
-            MemberId::from_actor_id(actor).is_some_and(|author| {
-                by_hash
-                    .get(&hash.0)
-                    .is_some_and(|s| scopes.iter().any(|scope| s.verify(&author, *scope, doc)))
-            })
+        let mut check = |actor: &automerge::ActorId, hash: &ChangeHash| {
+            let author = MemberId::from_actor_id(actor);
+            match by_hash.get(&hash.0) {
+                None if author.is_some() => unsigned.push(hash.0),
+                Some(s)
+                    if author.is_some_and(|a| {
+                        scopes.iter().any(|scope| s.verify(&a, *scope, doc))
+                    }) => {}
+                _ => forged += 1,
+            }
         };
         for (kind, piece) in pieces {
             match kind {
@@ -259,9 +269,7 @@ pub fn screen<'a>(
                     let Ok(change) = automerge::Change::try_from(piece) else {
                         return Screened::Malformed;
                     };
-                    if !signed(change.actor_id(), &change.hash()) {
-                        forged += 1;
-                    }
+                    check(change.actor_id(), &change.hash());
                 }
                 0 => {
                     // A whole document (Automerge's sync sends one to a peer that has nothing).
@@ -269,11 +277,9 @@ pub fn screen<'a>(
                     let Ok(Ok(whole)) = loaded else {
                         return Screened::Malformed;
                     };
-                    forged += whole
-                        .get_changes_meta(&[])
-                        .iter()
-                        .filter(|c| !signed(&c.actor, &c.hash))
-                        .count();
+                    for c in whole.get_changes_meta(&[]) {
+                        check(&c.actor, &c.hash);
+                    }
                 }
                 // A bundle: Automerge does not send these yet; the document's own checks apply.
                 _ => {}
@@ -283,7 +289,7 @@ pub fn screen<'a>(
     if forged > 0 {
         Screened::Forged { forged }
     } else {
-        Screened::Fine
+        Screened::Fine { unsigned }
     }
 }
 
@@ -536,23 +542,35 @@ mod tests {
         let id = doc.id();
         let good = ChangeSig::sign(&key(2), s.id, id, &by_two[0].hash);
         let scopes = [s.id, PROFILE_SCOPE];
-        assert_eq!(screen(&scopes, id, [&bytes[..]], &[good]), Screened::Fine);
-        // Signed by another key, for another document, or not at all.
+        let fine = Screened::Fine {
+            unsigned: Vec::new(),
+        };
+        assert_eq!(screen(&scopes, id, [&bytes[..]], &[good]), fine);
+        // Signed by another key or for another document; or not at all (the receiver decides,
+        // by whether it holds the change).
         let wrong_key = ChangeSig::sign(&key(1), s.id, id, &by_two[0].hash);
         let wrong_doc = ChangeSig::sign(&key(2), s.id, DocId::random(), &by_two[0].hash);
-        for sigs in [vec![wrong_key], vec![wrong_doc], vec![]] {
+        for sigs in [vec![wrong_key], vec![wrong_doc]] {
             assert_eq!(
                 screen(&scopes, id, [&bytes[..]], &sigs),
                 Screened::Forged { forged: 1 }
             );
         }
+        assert_eq!(
+            screen(&scopes, id, [&bytes[..]], &[]),
+            Screened::Fine {
+                unsigned: vec![by_two[0].hash]
+            }
+        );
         // A whole document: each of its changes.
         let by_one = doc.changes_since(&[])[0].hash;
         let first = ChangeSig::sign(&key(1), s.id, id, &by_one);
-        assert_eq!(screen(&scopes, id, [&whole[..]], &[first]), Screened::Fine);
+        assert_eq!(screen(&scopes, id, [&whole[..]], &[first]), fine);
         assert_eq!(
             screen(&scopes, id, [&whole[..]], &[]),
-            Screened::Forged { forged: 1 }
+            Screened::Fine {
+                unsigned: vec![by_one]
+            }
         );
         assert_eq!(
             screen(&scopes, id, [&b"junk"[..]], &[]),

@@ -255,17 +255,37 @@ impl Actor {
                 id,
                 data,
                 sigs,
+                unsigned,
                 origin,
-            } => self.apply(space, peer, id, &data, &sigs, origin),
-            ReplicaReq::SyncOut { session, space, id } => {
+            } => {
+                if self.lacks_any(id, space, &unsigned)? {
+                    debug!(%id, "changes the document lacks, without their author's signature");
+                    return Ok(Done::reply(ReplicaReply::Applied(Applied::Refused)));
+                }
+                self.apply(space, peer, id, &data, &sigs, origin)
+            }
+            ReplicaReq::SyncOut {
+                session,
+                space,
+                id,
+                theirs,
+            } => {
                 if !matches!(self.place(id, space)?, Place::Here | Place::Profile) {
                     return Ok(Done::reply(ReplicaReply::Sync {
                         msg: None,
                         later: false,
                     }));
                 }
-                let mut state = self.sync_states.remove(&(session, id)).unwrap_or_default();
-                let msg = self.doc(id)?.sync_message(&mut state);
+                let kept = self.sync_states.remove(&(session, id));
+                let doc = self.doc(id)?;
+                let mut state = match (kept, theirs) {
+                    (Some(state), _) => state,
+                    (None, Some(theirs)) => doc.primed_sync_state(|heads| {
+                        tacit_net::recon::heads_hash(heads.iter().map(|h| &h.0)) == theirs
+                    }),
+                    (None, None) => Default::default(),
+                };
+                let msg = doc.sync_message(&mut state);
                 self.sync_states.insert((session, id), state);
                 let msg = self.with_sigs(id, msg)?;
                 Ok(Done::reply(ReplicaReply::Sync { msg, later: false }))
@@ -277,7 +297,18 @@ impl Actor {
                 id,
                 msg,
                 sigs,
-            } => self.sync_in(session, space, peer, id, &msg, &sigs),
+                unsigned,
+            } => {
+                if self.lacks_any(id, space, &unsigned)? {
+                    debug!(%id, "a sync message with changes the document lacks, unsigned");
+                    self.sync_states.remove(&(session, id));
+                    return Ok(Done::reply(ReplicaReply::Sync {
+                        msg: None,
+                        later: false,
+                    }));
+                }
+                self.sync_in(session, space, peer, id, &msg, &sigs)
+            }
             ReplicaReq::EndSession { session } => {
                 self.sync_states.retain(|(s, _), _| *s != session);
                 Ok(Done::reply(ReplicaReply::Done))
@@ -324,6 +355,25 @@ impl Actor {
                 Ok(Done::reply(ReplicaReply::Reconnect(targets)))
             }
         }
+    }
+
+    /// Whether any of `unsigned` (changes received without a signature) is one the document
+    /// lacks: then the message is refused before any change is applied (an honest node signs
+    /// every change it sends that the receiver may lack).
+    fn lacks_any(
+        &mut self,
+        id: DocId,
+        space: SpaceId,
+        unsigned: &[[u8; 32]],
+    ) -> Result<bool, NodeError> {
+        if unsigned.is_empty() {
+            return Ok(false);
+        }
+        if !matches!(self.place(id, space), Ok(Place::Here | Place::Profile)) {
+            return Ok(true);
+        }
+        let doc = self.doc(id)?;
+        Ok(unsigned.iter().any(|h| !doc.has_change(h)))
     }
 
     fn note_addresses(&mut self, peer: &str, addrs: &[String]) -> Result<(), NodeError> {
