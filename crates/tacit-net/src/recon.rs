@@ -7,7 +7,8 @@
 //!
 //! A side sends a range's [`Fingerprint`] (count and XOR of item hashes). The other side answers
 //! each with [`Part::Same`] when its own fingerprint is equal, with its items when it holds few
-//! ([`ITEMS_MAX`]), or with the fingerprints of the 16 sub-ranges; whoever receives items knows
+//! ([`ITEMS_MAX`]), or with the fingerprints of the 16 sub-ranges (256, two digits deeper, when
+//! it holds many: [`SPLIT_TWICE_ABOVE`]); whoever receives items knows
 //! both sides of that range and so the differing ids. A range the asking side holds nothing of
 //! is answered with `Same`, and the answering side sends everything it holds there. A reconnect with nothing changed costs one
 //! fingerprint each way; with `k` changed documents among `n` it costs about `k · log16(n)`
@@ -26,6 +27,9 @@ pub type HeadsHash = [u8; 8];
 
 /// A range held by fewer items than this is answered with its items rather than split.
 pub const ITEMS_MAX: u32 = 64;
+/// A range held by more items than this is split two digits deep (256 ranges) rather than one:
+/// a round trip less for a large set, where one digit would leave ranges too large for items.
+pub const SPLIT_TWICE_ABOVE: u32 = 16 * ITEMS_MAX;
 /// Deepest prefix, in hex digits: 32 digits name one id.
 const MAX_DEPTH: u8 = 32;
 
@@ -303,11 +307,17 @@ impl ItemSet {
                     };
                     return Ok((vec![Part::Same { prefix }], diff));
                 }
-                let replies = children
+                let twice: Vec<Prefix> = if mine.count > SPLIT_TWICE_ABOVE {
+                    children.iter().flat_map(Prefix::children).collect()
+                } else {
+                    Vec::new()
+                };
+                let ranges = if twice.is_empty() { children } else { twice };
+                let replies = ranges
                     .into_iter()
-                    .map(|child| Part::Fingerprint {
-                        prefix: child,
-                        fp: self.fingerprint(&child),
+                    .map(|range| Part::Fingerprint {
+                        prefix: range,
+                        fp: self.fingerprint(&range),
                     })
                     .collect();
                 Ok((replies, Diff::default()))
@@ -474,13 +484,15 @@ mod tests {
         b.insert(id(20_000), [2; 8]); // new on b
         b.remove(&id(5)); // missing on b
         let (da, db, rt, parts) = run(&a, &b);
-        let mut all = da.clone();
-        all.extend(db);
-        assert_eq!(all.both.len(), 10);
-        assert_eq!(all.theirs, vec![id(20_000)]);
-        assert_eq!(all.mine, vec![id(5)]);
-        assert!(rt <= 4, "{rt} round trips");
-        assert!(parts < 500, "{parts} parts");
+        assert_eq!(da.both.len() + db.both.len(), 10);
+        // Whichever side found them: held by b only, and by a only.
+        let b_only: Vec<Id> = da.theirs.iter().chain(&db.mine).copied().collect();
+        let a_only: Vec<Id> = da.mine.iter().chain(&db.theirs).copied().collect();
+        assert_eq!(b_only, vec![id(20_000)]);
+        assert_eq!(a_only, vec![id(5)]);
+        // 10,000 items split 256 ways at once: one fingerprint each way, 256 back, items.
+        assert!(rt <= 3, "{rt} round trips");
+        assert!(parts < 600, "{parts} parts");
     }
 
     #[test]

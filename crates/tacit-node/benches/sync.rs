@@ -45,6 +45,13 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let notes = arg(&args, "--notes", DEFAULT_NOTES);
     let edits = arg(&args, "--edits", DEFAULT_EDITS);
+    // `RUST_LOG=tacit_node::sync::session=trace` shows each message of a session.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -34,12 +34,13 @@ use futures::AsyncReadExt as _;
 use tacit_core::{ChangeSig, DocId, MemberId, OpHash, Screened, SpaceId, Ticket};
 use tacit_net::recon::{HeadsHash, Part, Prefix};
 use tacit_net::wire::{
-    MAX_DOCS, MAX_IDS, MAX_OP_HASHES, MAX_OPS, MemberAddrs, Message, SpaceOffer, VERSION, WholeDoc,
+    MAX_DOCS, MAX_IDS, MAX_OP_HASHES, MAX_OPS, MAX_PARTS, MemberAddrs, Message, SpaceOffer,
+    VERSION, WholeDoc,
 };
 use tacit_net::{PeerId, codec};
 use tokio::sync::{Notify, Semaphore, broadcast, mpsc, oneshot};
 use tokio::task::JoinSet;
-use tracing::{debug, warn};
+use tracing::{debug, trace, warn};
 
 use super::ActorLink;
 use crate::actor::NodeInfo;
@@ -388,6 +389,7 @@ impl Session {
                         }
                         let msg = Message::decode(&bytes)
                             .map_err(|e| SessionEnd::Hostile(e.to_string()))?;
+                        trace!(peer = %self.ctx.peer, kind = msg.name(), bytes = bytes.len(), "received");
                         drop(bytes);
                         self.on_message(msg).await?;
                     }
@@ -461,6 +463,7 @@ impl Session {
     fn send(&mut self, msg: Message) -> Result<(), SessionEnd> {
         self.sent_since_received = true;
         let bytes = msg.encode();
+        trace!(peer = %self.ctx.peer, kind = msg.name(), bytes = bytes.len(), "sent");
         self.out.queued.fetch_add(bytes.len(), Ordering::Relaxed);
         self.out
             .tx
@@ -1089,10 +1092,14 @@ impl Session {
         };
         progress.awaiting_recon = false;
         for part in &parts {
+            // A reply is about the range sent or about ranges one or two digits deeper.
             let prefix = *part.prefix();
             progress.open.remove(&prefix);
-            if let Some(parent) = parent(&prefix) {
-                progress.open.remove(&parent);
+            if let Some(up) = parent(&prefix) {
+                progress.open.remove(&up);
+                if let Some(further) = parent(&up) {
+                    progress.open.remove(&further);
+                }
             }
         }
         let req = ReplicaReq::Recon {
@@ -1128,10 +1135,12 @@ impl Session {
                     progress.open.insert(*r.prefix());
                 }
             }
-            self.send(Message::Recon {
-                space,
-                parts: replies,
-            })?;
+            for parts in replies.chunks(MAX_PARTS) {
+                self.send(Message::Recon {
+                    space,
+                    parts: parts.to_vec(),
+                })?;
+            }
         }
         for (id, theirs) in diff.both {
             self.sync_doc(space, DocId::from_bytes(id), Some(theirs))
