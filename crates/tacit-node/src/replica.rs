@@ -98,6 +98,9 @@ pub(crate) enum ReplicaReq {
         space: SpaceId,
         peer: MemberId,
         ids: Vec<DocId>,
+        /// Documents the session sent already, with the heads hash they had: one still at it
+        /// is not read again (a peer asking for it again gains nothing).
+        served: Vec<(DocId, tacit_net::recon::HeadsHash)>,
     },
     /// Whole documents received and checked.
     Put {
@@ -184,7 +187,8 @@ pub(crate) enum ReplicaReply {
         replies: Vec<Part>,
         diff: Diff,
     },
-    Docs(Vec<WholeDoc>),
+    /// Whole documents with their heads hash (those served already as they are left out).
+    Docs(Vec<(WholeDoc, tacit_net::recon::HeadsHash)>),
     /// Documents stored; `refused` were not, `later` wait for membership ops.
     Put {
         refused: usize,

@@ -24,7 +24,7 @@ use tacit_core::{
     Membership, NewChange, Op, OpBody, OpHash, SignedOp, SpaceId, Verdict, authorize, set_digest,
     unsigned,
 };
-use tacit_net::recon::ItemSet;
+use tacit_net::recon::{HeadsHash, ItemSet};
 use tacit_net::wire::{MAX_SIGS, SpaceOffer, WholeDoc};
 use tacit_store::{Chunk, DocWrite, SpaceRow};
 use tokio::sync::oneshot;
@@ -224,8 +224,14 @@ impl Actor {
                 }
                 Ok(Done::reply(ReplicaReply::Recon { replies, diff }))
             }
-            ReplicaReq::Fetch { space, peer, ids } => {
+            ReplicaReq::Fetch {
+                space,
+                peer,
+                ids,
+                served,
+            } => {
                 self.member_space(space, peer)?;
+                let served: HashMap<DocId, HeadsHash> = served.into_iter().collect();
                 let mut docs = Vec::with_capacity(ids.len());
                 for id in ids {
                     match self.place(id, space) {
@@ -233,10 +239,14 @@ impl Actor {
                             if self.pending_docs.contains(&id) {
                                 self.flush();
                             }
+                            let heads = self.items(space)?.get(id.as_bytes()).copied();
+                            if heads.is_some() && heads.as_ref() == served.get(&id) {
+                                continue;
+                            }
                             let data = self.store.load_chunks(id)?.concat();
                             let mut sigs = self.store.sigs(id)?;
                             sigs.truncate(MAX_SIGS);
-                            docs.push(WholeDoc { id, data, sigs });
+                            docs.push((WholeDoc { id, data, sigs }, heads.unwrap_or_default()));
                         }
                         _ => debug!(%id, "asked for a document not in the space"),
                     }

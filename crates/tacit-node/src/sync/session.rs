@@ -206,9 +206,9 @@ struct Session {
     /// Documents to send, in order, and the set of them (each is queued once).
     serving: VecDeque<(SpaceId, DocId)>,
     queued: HashSet<(SpaceId, DocId)>,
-    /// Documents sent whole in this session, with the size they had: one asked for again
+    /// Documents sent whole in this session, with the heads hash they had: one asked for again
     /// unchanged is said to be done with instead of sent again.
-    served: HashMap<(SpaceId, DocId), (usize, usize)>,
+    served: HashMap<(SpaceId, DocId), HeadsHash>,
     /// Ops this side asked the peer for in this session (asked once).
     asked_ops: HashSet<OpHash>,
     /// Ops the peer holds, as far as this session saw (listed by it, sent to it, or sent by it):
@@ -1214,35 +1214,36 @@ impl Session {
             return Ok(());
         }
         let budget = self.ctx.max_frame / 2;
+        // Sent already as it is: asking again gains the peer nothing, and the actor does not
+        // read it again.
+        let served = chunk
+            .iter()
+            .filter_map(|id| self.served.get(&(space, *id)).map(|h| (*id, *h)))
+            .collect();
         let req = ReplicaReq::Fetch {
             space,
             peer: self.ctx.member,
             ids: chunk.clone(),
+            served,
         };
         let docs = match self.ask_or_close(req).await? {
             Some(ReplicaReply::Docs(docs)) => docs,
             _ => Vec::new(),
         };
-        // What cannot be sent is said to be done with, so that the peer does not wait for it
-        // (announced by `Have`, or asked for by `Want`).
+        // What cannot be sent (or was sent as it is) is said to be done with, so that the peer
+        // does not wait for it (announced by `Have`, or asked for by `Want`).
         let mut unsent: Vec<DocId> = chunk
             .iter()
-            .filter(|id| !docs.iter().any(|d| d.id == **id))
+            .filter(|id| !docs.iter().any(|(d, _)| d.id == **id))
             .copied()
             .collect();
         let mut frame: Vec<WholeDoc> = Vec::new();
         let mut size = 0;
-        for doc in docs {
-            let version = (doc.data.len(), doc.sigs.len());
-            if self.served.get(&(space, doc.id)) == Some(&version) {
-                // Sent already as it is: asking again gains the peer nothing.
-                unsent.push(doc.id);
-                continue;
-            }
+        for (doc, heads) in docs {
             if self.served.len() >= MAX_SERVING {
                 self.served.clear();
             }
-            self.served.insert((space, doc.id), version);
+            self.served.insert((space, doc.id), heads);
             let len = doc.data.len() + doc.sigs.len() * 96;
             if len > budget {
                 warn!(id = %doc.id, bytes = len, "a document is larger than one frame may carry; it is not sent");
