@@ -616,6 +616,12 @@ impl Session {
             }
             Message::Want { space, ids } => {
                 if self.active.contains_key(&space) {
+                    // An honest node names a document once per `Want`.
+                    let distinct: HashSet<&DocId> = ids.iter().collect();
+                    if distinct.len() < ids.len() {
+                        let first = ids.first().copied().unwrap_or(DocId::from_bytes([0; 16]));
+                        self.strike(first, "a Want naming a document more than once")?;
+                    }
                     self.queue_docs(space, ids)?;
                 }
             }
