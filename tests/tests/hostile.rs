@@ -489,8 +489,7 @@ async fn a_member_who_keeps_sending_forgeries_is_cut_off_for_a_while() {
     // sends one, so after a few the owner ends the session.
     for i in 0..12 {
         let text = format!("forgery {i}\n");
-        let (data, sigs) =
-            forged_edit(&base, pid, sid, owner_id, editor.key(), &under, &text);
+        let (data, sigs) = forged_edit(&base, pid, sid, owner_id, editor.key(), &under, &text);
         if editor.push_change(sid, pid, data, sigs).await.is_err() {
             break;
         }
@@ -515,7 +514,9 @@ async fn a_member_who_keeps_sending_forgeries_is_cut_off_for_a_while() {
     // Later it is a member like any other again (removing it is the owner's call).
     let addr = listen_addr(&owner).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let mut later = RawPeer::connect_as(key, &addr).await.expect("connect later");
+    let mut later = RawPeer::connect_as(key, &addr)
+        .await
+        .expect("connect later");
     later.learn_ops(sid, &ops);
     later.hello(&[sid]).await.expect("hello");
     later

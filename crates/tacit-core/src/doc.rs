@@ -17,8 +17,8 @@ pub mod chunks;
 mod claims;
 mod sync;
 pub use authorship::{
-    ChangeSig, NewChange, PROFILE_SCOPE, Screened, Verdict, authorize, last_by_author,
-    parse_under, screen, under_message, unsigned,
+    ChangeSig, NewChange, PROFILE_SCOPE, Screened, Verdict, authorize, last_by_author, parse_under,
+    screen, under_message, unsigned,
 };
 pub use sync::{ChangeAuthor, screen_sync};
 

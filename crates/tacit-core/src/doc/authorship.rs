@@ -257,9 +257,8 @@ pub fn screen<'a>(
             match by_hash.get(&hash.0) {
                 None if author.is_some() => unsigned.push(hash.0),
                 Some(s)
-                    if author.is_some_and(|a| {
-                        scopes.iter().any(|scope| s.verify(&a, *scope, doc))
-                    }) => {}
+                    if author
+                        .is_some_and(|a| scopes.iter().any(|scope| s.verify(&a, *scope, doc))) => {}
                 _ => forged += 1,
             }
         };

@@ -191,9 +191,10 @@ pub(crate) struct Engine {
 impl Engine {
     /// Whether `peer` gets no session now (its last one ended as hostile, not long ago).
     fn penalized(&self, peer: &PeerId) -> bool {
-        self.penalties
-            .lock()
-            .is_ok_and(|p| p.get(peer).is_some_and(|(until, _)| Instant::now() < *until))
+        self.penalties.lock().is_ok_and(|p| {
+            p.get(peer)
+                .is_some_and(|(until, _)| Instant::now() < *until)
+        })
     }
 
     /// Keeps `peer` out for a while after its session ended as hostile (`why`); longer each
@@ -217,11 +218,16 @@ impl Engine {
         penalties.retain(|_, (until, next)| now < *until + *next);
         if penalties.len() >= MAX_PENALTIES
             && !penalties.contains_key(&peer)
-            && let Some(soonest) = penalties.iter().min_by_key(|(_, (u, _))| *u).map(|(p, _)| *p)
+            && let Some(soonest) = penalties
+                .iter()
+                .min_by_key(|(_, (u, _))| *u)
+                .map(|(p, _)| *p)
         {
             penalties.remove(&soonest);
         }
-        let wait = penalties.get(&peer).map_or(PENALTY_START, |(_, next)| *next);
+        let wait = penalties
+            .get(&peer)
+            .map_or(PENALTY_START, |(_, next)| *next);
         penalties.insert(peer, (now + wait, (wait * 2).min(PENALTY_MAX)));
         warn!(%peer, secs = wait.as_secs(), "no sync session with this peer for a while: its last one was hostile");
     }

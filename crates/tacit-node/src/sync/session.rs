@@ -642,12 +642,12 @@ impl Session {
                 let (msg, sigs, unsigned) =
                     match self.screen(space, id, Carrier::Sync, msg, sigs).await? {
                         Some(passed) => passed,
-                    None => {
-                        self.progress(space).syncing.remove(&id);
-                        self.send(Message::Synced { space, id })?;
-                        return Ok(());
-                    }
-                };
+                        None => {
+                            self.progress(space).syncing.remove(&id);
+                            self.send(Message::Synced { space, id })?;
+                            return Ok(());
+                        }
+                    };
                 let req = ReplicaReq::SyncIn {
                     session: self.ctx.id,
                     space,
