@@ -16,12 +16,7 @@ use tacit_node::core::{ChangeSig, DeviceKey, Doc, DocId, Edit, SpaceId};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let n = args
-        .iter()
-        .position(|a| a == "--notes")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000usize);
+    let n = notes::arg(&args, "--notes", 2000);
     let (drafts, source) = notes::drafts(n, 7);
     let key = DeviceKey::generate();
     let space = SpaceId::random();

@@ -33,18 +33,10 @@ const DEFAULT_EDITS: usize = 300;
 /// Notes created at once while filling A.
 const IN_FLIGHT: usize = 64;
 
-fn arg(args: &[String], name: &str, default: usize) -> usize {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let notes = arg(&args, "--notes", DEFAULT_NOTES);
-    let edits = arg(&args, "--edits", DEFAULT_EDITS);
+    let notes = notes::arg(&args, "--notes", DEFAULT_NOTES);
+    let edits = notes::arg(&args, "--edits", DEFAULT_EDITS);
     // `RUST_LOG=tacit_node::sync::session=trace` shows each message of a session.
     if std::env::var_os("RUST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()

@@ -106,3 +106,12 @@ pub fn saved_docs(drafts: &[Draft]) -> Vec<Vec<u8>> {
         })
         .collect()
 }
+
+/// The number after `name` among the command-line `args`, or `default`.
+pub fn arg(args: &[String], name: &str, default: usize) -> usize {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}

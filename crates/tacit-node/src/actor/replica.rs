@@ -240,7 +240,7 @@ impl Actor {
                                 self.flush();
                             }
                             let heads = self.items(space)?.get(id.as_bytes()).copied();
-                            if heads.is_some() && heads.as_ref() == served.get(&id) {
+                            if heads.is_some_and(|h| served.get(&id) == Some(&h)) {
                                 continue;
                             }
                             let data = self.store.load_chunks(id)?.concat();

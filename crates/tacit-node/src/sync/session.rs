@@ -362,13 +362,7 @@ impl Session {
         // first, and ignores the step for a space it does not share.
         if self.ctx.first {
             for space in offered {
-                if let Some(ReplicaReply::Part(part)) =
-                    self.ask_or_close(ReplicaReq::ReconStart { space }).await?
-                {
-                    self.send(Message::Recon {
-                        space,
-                        parts: vec![part],
-                    })?;
+                if self.send_recon_start(space).await? {
                     self.early.insert(space);
                 }
             }
@@ -619,8 +613,7 @@ impl Session {
                     // An honest node names a document once per `Want`.
                     let distinct: HashSet<&DocId> = ids.iter().collect();
                     if distinct.len() < ids.len() {
-                        let first = ids.first().copied().unwrap_or(DocId::from_bytes([0; 16]));
-                        self.strike(first, "a Want naming a document more than once")?;
+                        self.strike("a Want naming a document more than once")?;
                     }
                     self.queue_docs(space, ids)?;
                 }
@@ -722,7 +715,7 @@ impl Session {
                     }
                     Some(ReplicaReply::Applied(Applied::Later)) => self.note_later(space, id),
                     Some(ReplicaReply::Applied(Applied::Refused)) if any_unsigned => {
-                        self.strike(id, "changes without their author's signature")?;
+                        self.strike(&format!("changes to {id} without their author's signature"))?;
                     }
                     _ => {}
                 }
@@ -777,15 +770,15 @@ impl Session {
                 format!("{forged} changes without their author's signature")
             }
         };
-        self.strike(id, &why)?;
+        self.strike(&format!("{why} for {id}"))?;
         Ok(None)
     }
 
     /// Counts a message of changes refused as no honest node's; past [`MAX_STRIKES`] the
     /// session ends.
-    fn strike(&mut self, id: DocId, why: &str) -> Result<(), SessionEnd> {
+    fn strike(&mut self, why: &str) -> Result<(), SessionEnd> {
         self.strikes += 1;
-        debug!(peer = %self.ctx.peer, %id, strikes = self.strikes, "refused {why}");
+        debug!(peer = %self.ctx.peer, strikes = self.strikes, "refused {why}");
         if self.strikes > MAX_STRIKES {
             return Err(SessionEnd::Hostile(format!(
                 "sent {} messages of changes that could not count (the last: {why})",
@@ -1080,16 +1073,25 @@ impl Session {
     }
 
     async fn start_recon(&mut self, space: SpaceId) -> Result<(), SessionEnd> {
-        if let Some(ReplicaReply::Part(part)) =
-            self.ask_or_close(ReplicaReq::ReconStart { space }).await?
-        {
-            self.progress(space).open.insert(*part.prefix());
-            self.send(Message::Recon {
-                space,
-                parts: vec![part],
-            })?;
+        if self.send_recon_start(space).await? {
+            self.progress(space).open.insert(Prefix::ROOT);
         }
         Ok(())
+    }
+
+    /// Sends reconciliation's first step (the whole set's fingerprint) for `space`; whether
+    /// it went out.
+    async fn send_recon_start(&mut self, space: SpaceId) -> Result<bool, SessionEnd> {
+        let Some(ReplicaReply::Part(part)) =
+            self.ask_or_close(ReplicaReq::ReconStart { space }).await?
+        else {
+            return Ok(false);
+        };
+        self.send(Message::Recon {
+            space,
+            parts: vec![part],
+        })?;
+        Ok(true)
     }
 
     async fn on_recon(&mut self, space: SpaceId, parts: Vec<Part>) -> Result<(), SessionEnd> {
