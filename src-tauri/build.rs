@@ -5,6 +5,7 @@ fn main() {
         "app_state",
         "init",
         "execute",
+        "show_window",
         "ui_painted",
         "network_state",
         "take_link",

@@ -2,13 +2,19 @@
 """Launch benchmark of the Tacit desktop app beside a bare Tauri window (prints figures, asserts
 nothing).
 
-For each run, alternating bare window and Tacit, under one Xvfb:
+For each run, in turn the bare window, Tacit, and Tacit's first launch after an upgrade, under
+one Xvfb:
 
 1. launch the binary (Tacit with `--home <a fresh copy of the bench home>`) in its own session;
+   for the launch after an upgrade, the copy's search index is first marked as made by an older
+   version (the `payload` of its `meta.json`), as an upgrade that changes the index leaves it:
+   the app rebuilds it from the store;
 2. launch time: from spawn to the `first paint … ms after launch` line on its stderr, measured from
-   outside, beside the process's own figure (counted from its `main`);
-3. wait IDLE seconds, then memory: PSS summed over the process and all its descendants (the
-   WebKit web and network processes), from /proc/PID/smaps_rollup;
+   outside, beside the process's own figure (counted from its `main`); after an upgrade also the
+   time to searchable: from spawn to the `the search index caught up with the store` line;
+3. wait IDLE seconds (after an upgrade, counted from searchable), then memory: PSS summed over the
+   process and all its descendants (the WebKit web and network processes), from
+   /proc/PID/smaps_rollup;
 4. kill the process group (and any descendant outside it) and wait for it.
 
 Usage: measure.py --bare BIN --tacit BIN --home DIR [--runs 5] [--idle 10] [--warmup 1]
@@ -18,6 +24,7 @@ scripts/bench-desktop.sh builds everything and calls this.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import select
@@ -32,8 +39,16 @@ import time
 from dataclasses import dataclass, field
 
 FIRST_PAINT = re.compile(r"first paint ([0-9.]+) ms after launch")
+# What the app logs when its search index holds every note again (after a rebuild).
+SEARCHABLE = re.compile(r"the search index caught up with the store")
 # How long a launch may take before the run counts as failed.
 LAUNCH_TIMEOUT_S = 60.0
+# How long a rebuild of the index after an upgrade may take before the run counts as failed.
+SEARCHABLE_TIMEOUT_S = 300.0
+# The index version an upgrade finds (any other than the app's own makes it rebuild).
+OLD_INDEX_VERSION = "tacit-index-0"
+# The three kinds of launch, in the order of each round.
+KINDS = ("bare", "tacit", "upgrade")
 # How long a killed process group gets after SIGTERM before SIGKILL.
 TERM_GRACE_S = 3.0
 # The Tacit app's goal: within this factor of the bare window.
@@ -45,6 +60,7 @@ class Run:
     name: str
     outside_ms: float | None = None
     own_ms: float | None = None
+    searchable_ms: float | None = None
     pss_kb: int | None = None
     processes: list[str] = field(default_factory=list)
     error: str | None = None
@@ -158,9 +174,24 @@ def comm(pid: int) -> str:
         return "?"
 
 
-def launch(name: str, argv: list[str], env: dict[str, str], idle_s: float, log: str) -> Run:
+def invalidate_index(home: str) -> None:
+    """Marks the home's search index as made by an older version, as an upgrade finds it."""
+    meta = os.path.join(home, "index", "meta.json")
+    try:
+        with open(meta) as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        return  # no index at all: the app makes one too
+    data["payload"] = OLD_INDEX_VERSION
+    with open(meta, "w") as f:
+        json.dump(data, f)
+
+
+def launch(name: str, argv: list[str], env: dict[str, str], idle_s: float, log: str,
+           searchable: bool = False) -> Run:
     run = Run(name)
     seen = threading.Event()
+    caught_up = threading.Event()
     lines: list[str] = []
 
     t0 = time.monotonic()
@@ -184,6 +215,9 @@ def launch(name: str, argv: list[str], env: dict[str, str], idle_s: float, log: 
                     run.outside_ms = (time.monotonic() - t0) * 1000.0
                     run.own_ms = float(m.group(1))
                     seen.set()
+            if searchable and not caught_up.is_set() and SEARCHABLE.search(line):
+                run.searchable_ms = (time.monotonic() - t0) * 1000.0
+                caught_up.set()
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
@@ -192,6 +226,10 @@ def launch(name: str, argv: list[str], env: dict[str, str], idle_s: float, log: 
         if not seen.wait(LAUNCH_TIMEOUT_S):
             state = "exited %s" % proc.returncode if proc.poll() is not None else "still running"
             run.error = f"no 'first paint' line within {LAUNCH_TIMEOUT_S:.0f} s ({state})"
+            return run
+        if searchable and not caught_up.wait(SEARCHABLE_TIMEOUT_S):
+            state = "exited %s" % proc.returncode if proc.poll() is not None else "still running"
+            run.error = f"not searchable within {SEARCHABLE_TIMEOUT_S:.0f} s ({state})"
             return run
         time.sleep(idle_s)  # the measured idle period itself, not a wait for something
         if proc.poll() is not None:
@@ -267,49 +305,65 @@ def main() -> None:
             home = os.path.join(work, f"home-{i}")
             shutil.copytree(args.home, home, symlinks=True)
             try:
-                return launch("tacit", [os.path.abspath(args.tacit), "--home", home], tacit_env, args.idle, log)
+                if kind == "upgrade":
+                    invalidate_index(home)
+                return launch(kind, [os.path.abspath(args.tacit), "--home", home], tacit_env, args.idle, log,
+                              searchable=kind == "upgrade")
             finally:
                 shutil.rmtree(home, ignore_errors=True)
+
+        def describe(r: Run) -> str:
+            if r.error:
+                return f"FAILED: {r.error}"
+            searchable = "" if r.searchable_ms is None else f", searchable at {r.searchable_ms / 1000:5.1f} s"
+            return (f"first paint {r.outside_ms:7.1f} ms (own figure {r.own_ms:7.1f} ms){searchable}, "
+                    f"PSS {r.pss_kb / 1024:6.1f} MB over {len(r.processes)} processes "
+                    f"[{', '.join(r.processes)}]")
 
         print(f"bench: display {display}; {args.warmup} warm-up and {args.runs} measured runs each, "
               f"idle {args.idle:.0f} s; home {args.home}", flush=True)
         for i in range(args.warmup):
-            for kind in ("bare", "tacit"):
+            for kind in KINDS:
                 r = one(kind, -1 - i)
-                print(f"  warm-up {kind:5}: {r.error or f'{r.outside_ms:.1f} ms, {fmt_mb(r.pss_kb).strip()} MB'}", flush=True)
+                print(f"  warm-up {kind:7}: {describe(r)}", flush=True)
 
-        runs: dict[str, list[Run]] = {"bare": [], "tacit": []}
+        runs: dict[str, list[Run]] = {kind: [] for kind in KINDS}
         for i in range(args.runs):
-            for kind in ("bare", "tacit"):
+            for kind in KINDS:
                 r = one(kind, i)
                 runs[kind].append(r)
-                if r.error:
-                    print(f"  run {i + 1} {kind:5}: FAILED: {r.error}", flush=True)
-                else:
-                    print(f"  run {i + 1} {kind:5}: first paint {r.outside_ms:7.1f} ms (own figure {r.own_ms:7.1f} ms), "
-                          f"PSS {r.pss_kb / 1024:6.1f} MB over {len(r.processes)} processes "
-                          f"[{', '.join(r.processes)}]", flush=True)
+                print(f"  run {i + 1} {kind:7}: {describe(r)}", flush=True)
     finally:
         kill_group(xvfb)
 
     print()
-    print(f"{'':8}{'first paint, ms (outside)':>28}{'own figure, ms':>18}{'PSS after idle, MB':>22}")
-    med: dict[str, tuple[float | None, float | None, float | None]] = {}
-    for kind in ("bare", "tacit"):
+    print(f"{'':9}{'first paint, ms (outside)':>28}{'own figure, ms':>18}{'PSS after idle, MB':>22}"
+          f"{'searchable, s':>16}")
+    med: dict[str, tuple[float | None, float | None, float | None, float | None]] = {}
+    for kind in KINDS:
         ok = [r for r in runs[kind] if not r.error]
         outside = [r.outside_ms for r in ok if r.outside_ms is not None]
         own = [r.own_ms for r in ok if r.own_ms is not None]
         pss = [r.pss_kb / 1024 for r in ok if r.pss_kb is not None]
-        med[kind] = (median(outside), median(own), median(pss))
+        searchable = [r.searchable_ms / 1000 for r in ok if r.searchable_ms is not None]
+        med[kind] = (median(outside), median(own), median(pss), median(searchable))
         each = ", ".join(f"{r.outside_ms:.0f}" if not r.error else "fail" for r in runs[kind])
-        print(f"{kind:8}{fmt_ms(med[kind][0]):>28}{fmt_ms(med[kind][1]):>18}"
-              f"{('-' if med[kind][2] is None else f'{med[kind][2]:.1f}'):>22}   (median of {len(ok)}; runs: {each})")
+        print(f"{kind:9}{fmt_ms(med[kind][0]):>28}{fmt_ms(med[kind][1]):>18}"
+              f"{('-' if med[kind][2] is None else f'{med[kind][2]:.1f}'):>22}"
+              f"{('-' if med[kind][3] is None else f'{med[kind][3]:.1f}'):>16}"
+              f"   (median of {len(ok)}; runs: {each})")
     print()
-    (bo, _, bm), (to, _, tm) = med["bare"], med["tacit"]
+    (bo, _, bm, _), (to, _, tm, _), (uo, _, um, _) = med["bare"], med["tacit"], med["upgrade"]
     if bo and to:
-        print(f"ratio tacit/bare, first paint: {to / bo:.2f}  (goal ≤ {GOAL})")
+        print(f"ratio tacit/bare, first paint:   {to / bo:.2f}  (goal ≤ {GOAL})")
     if bm and tm:
-        print(f"ratio tacit/bare, memory:      {tm / bm:.2f}  (goal ≤ {GOAL})")
+        print(f"ratio tacit/bare, memory:        {tm / bm:.2f}  (goal ≤ {GOAL})")
+    if bo and uo:
+        print(f"ratio upgrade/bare, first paint: {uo / bo:.2f}")
+    if to and uo:
+        print(f"ratio upgrade/tacit, first paint: {uo / to:.2f}  (goal: no later than a normal launch)")
+    if bm and um:
+        print(f"ratio upgrade/bare, memory:      {um / bm:.2f}  (after the rebuild and {args.idle:.0f} s idle)")
     print(f"app output: {log}")
     failed = sum(1 for k in runs for r in runs[k] if r.error)
     if failed:

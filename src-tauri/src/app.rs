@@ -5,11 +5,11 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tacit_node::core::{MemberId, ProfileEdit, Role, SpaceId, Ticket};
 use tacit_node::{
-    Client, ControlServer, ErrorKind, Event, Identity, NetOptions, Node, NodeError, Request,
-    Response, WireError,
+    Client, ControlServer, ErrorKind, Event, Identity, NetOptions, Node, NodeError, OpenOptions,
+    Request, Response, WireError,
 };
 use tauri::{AppHandle, Emitter, Manager, RunEvent, WebviewUrl, WebviewWindowBuilder};
 use tokio::sync::{Mutex, broadcast};
@@ -18,8 +18,9 @@ use ts_rs::TS;
 
 /// The main window's label (the capability in `capabilities/default.json` names it).
 const MAIN_WINDOW: &str = "main";
-/// The window starts hidden and is shown when the UI has painted, so that nobody sees an empty
-/// frame; if the UI never says so (a broken build), it is shown after this long anyway.
+/// The window starts hidden and is shown when the UI has read its first screen (`show_window`),
+/// so that nobody sees an empty frame; if the UI never asks (a broken build), it is shown after
+/// this long anyway (and the node's background work, which waits for the first paint, starts).
 const SHOW_ANYWAY_AFTER: Duration = Duration::from_secs(3);
 /// The event carrying each node [`tacit_node::Event`] to the UI.
 const NODE_EVENT: &str = "node-event";
@@ -90,6 +91,16 @@ pub struct TicketInfo {
     pub expired: bool,
     /// Who made it.
     pub inviter: MemberId,
+}
+
+/// A moment of the UI's launch (its script ran, the app state came, the first screen rendered…),
+/// sent with [`ui_painted`] so that the log shows where the first paint's time went.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct UiMark {
+    /// What happened.
+    pub name: String,
+    /// When, ms since the page began loading (`performance.now()`).
+    pub at: f64,
 }
 
 /// How the app was started: where it listens, and a link to offer.
@@ -231,17 +242,29 @@ fn wire(kind: ErrorKind, message: &str) -> WireError {
     }
 }
 
-/// What the window should show now. The page has its styles by the time it asks, so the
-/// window is shown here: mapping it overlaps with the UI reading its first screen.
+/// What the window should show now.
 #[tauri::command]
-async fn app_state(app: AppHandle, shell: tauri::State<'_, Shell>) -> Result<AppState, WireError> {
+async fn app_state(shell: tauri::State<'_, Shell>) -> Result<AppState, WireError> {
     let ms = shell.launched.elapsed().as_millis() as u64;
     tracing::debug!(ms, "the UI asks for the app state");
-    let state = shell.state().await;
+    Ok(shell.state().await)
+}
+
+/// The UI has read what its first screen shows: show the window (mapping it overlaps with the
+/// UI building that screen). Not before: mapping the window holds the main thread (measured
+/// 100–150 ms under Xvfb), and every answer to the UI passes through that thread, so a window
+/// shown while the UI reads its first screen makes those reads wait.
+#[tauri::command]
+async fn show_window(app: AppHandle, shell: tauri::State<'_, Shell>) -> Result<(), WireError> {
+    let ms = shell.launched.elapsed().as_secs_f64() * 1000.0;
+    tracing::debug!(
+        at_ms = ms,
+        "the UI has its first screen's data; showing the window"
+    );
     if !matches!(*shell.phase.lock().await, Phase::Stopped) {
         show_main(&app);
     }
-    Ok(state)
+    Ok(())
 }
 
 /// First run: initialises the home with this profile and starts its node.
@@ -277,7 +300,37 @@ async fn init(
 #[tauri::command]
 async fn execute(shell: tauri::State<'_, Shell>, request: Request) -> Result<Response, WireError> {
     let node = shell.node().await?;
-    node.execute(request).await.map_err(|e| e.to_wire())
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return node.execute(request).await.map_err(|e| e.to_wire());
+    }
+    let op = op_name(&request);
+    let started = Instant::now();
+    let at = shell.launched.elapsed();
+    let result = node.execute(request).await.map_err(|e| e.to_wire());
+    tracing::debug!(
+        op,
+        at_ms = at.as_millis() as u64,
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    result
+}
+
+/// A request's name (`note_list`, `status`…), for the debug log.
+fn op_name(request: &Request) -> String {
+    let debug = format!("{request:?}");
+    let name: String = debug
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
 }
 
 /// Whether the network runs, is starting, or failed (and why).
@@ -315,17 +368,42 @@ fn ticket_info(ticket: String) -> Result<TicketInfo, WireError> {
 }
 
 /// The first screen has painted (its data read and two frames drawn in the shown window): log
-/// the launch time (once), the figure `scripts/bench-desktop.sh` reads; then make `tacit://`
+/// the launch time (once), the figure `scripts/bench-desktop.sh` reads, and at debug level the
+/// UI's own marks on the way (`now` is the page's clock as it sent them); then make `tacit://`
 /// links open this app.
 #[tauri::command]
-fn ui_painted(app: AppHandle, shell: tauri::State<'_, Shell>) {
+fn ui_painted(
+    app: AppHandle,
+    shell: tauri::State<'_, Shell>,
+    marks: Option<Vec<UiMark>>,
+    now: Option<f64>,
+) {
     if !shell.painted.swap(true, Ordering::Relaxed) {
         let ms = shell.launched.elapsed().as_secs_f64() * 1000.0;
+        if let (Some(marks), Some(now)) = (marks, now) {
+            // The page's clock started `now` ms before this moment.
+            tracing::debug!(at_ms = ms - now, "the page began loading");
+            for m in marks {
+                tracing::debug!(at_ms = ms - (now - m.at), "UI: {}", m.name);
+            }
+        }
         info!("first paint {ms:.1} ms after launch");
         // Not before: it runs `xdg-mime`, which the first screen need not wait for.
         register_links(&app);
+        start_background(&app);
     }
     show_main(&app);
+}
+
+/// Lets the node start the work it held while the window started (the search index catching
+/// up with the store: after an upgrade, a rebuild).
+fn start_background(app: &AppHandle) {
+    let handle = app.clone();
+    tauri::async_runtime::spawn(async move {
+        if let Ok(node) = handle.state::<Shell>().node().await {
+            node.start_background();
+        }
+    });
 }
 
 fn show_main(app: &AppHandle) {
@@ -476,7 +554,8 @@ enum Opened {
 
 async fn open(home: PathBuf, link: Option<String>) -> Opened {
     let home = home.as_path();
-    match Node::open(home).await {
+    // The node's background work waits for the first paint (`ui_painted`).
+    match Node::open_with(home, OpenOptions::default().deferred()).await {
         Ok(node) => Opened::Phase(Box::new(Phase::Ready(serve(node).await))),
         Err(e) => match e.kind() {
             ErrorKind::NotInitialised => Opened::Phase(Box::new(Phase::FirstRun)),
@@ -540,6 +619,7 @@ pub fn run(opts: Options) -> ExitCode {
             app_state,
             init,
             execute,
+            show_window,
             ui_painted,
             network_state,
             take_link,
@@ -566,7 +646,12 @@ pub fn run(opts: Options) -> ExitCode {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 tokio::time::sleep(SHOW_ANYWAY_AFTER).await;
-                show_main(&handle);
+                // Not again when the UI has painted (it showed the window and started the
+                // background work).
+                if !handle.state::<Shell>().painted.load(Ordering::Relaxed) {
+                    show_main(&handle);
+                    start_background(&handle);
+                }
             });
             exit_on_signal(app.handle().clone());
             Ok(())

@@ -23,7 +23,7 @@ mod tests {
     use tacit_vault::{ExportSummary, FileNote, ImportSummary, Progress};
     use ts_rs::{Config, TS};
 
-    use crate::app::{AppState, NetworkState, TicketInfo};
+    use crate::app::{AppState, NetworkState, TicketInfo, UiMark};
 
     fn decl<T: TS>(cfg: &Config, out: &mut String) {
         if let Some(docs) = T::docs() {
@@ -103,6 +103,7 @@ mod tests {
         decl::<AppState>(&cfg, o);
         decl::<NetworkState>(&cfg, o);
         decl::<TicketInfo>(&cfg, o);
+        decl::<UiMark>(&cfg, o);
         decl::<Progress>(&cfg, o);
         decl::<FileNote>(&cfg, o);
         decl::<ImportSummary>(&cfg, o);

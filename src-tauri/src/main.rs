@@ -19,6 +19,13 @@
 //! (`Request::Activate` over the control socket, with the `tacit://join/…` link it was opened
 //! with, if any) and exits.
 //!
+//! Launch order, so that the first paint waits for as little as possible: the node opens while
+//! the webview starts; the window stays hidden until the UI has read its first screen (mapping
+//! it holds the main thread that carries every answer to the UI), then maps while the UI builds
+//! that screen; the node's background work (the search index catching up with the store, a
+//! rebuild after an upgrade) starts after the first paint. `TACIT_LOG=debug` logs each step in
+//! ms after launch, the UI's own steps included.
+//!
 //! The network starts once the node is open: it listens on `--listen` (repeatable) or
 //! `TACIT_LISTEN` (comma-separated multiaddrs), default every interface on a free port over TCP
 //! and QUIC; `--no-mdns` or `TACIT_NO_MDNS=1` stop LAN discovery. If it cannot start, the app

@@ -1,8 +1,10 @@
 import { mount } from "svelte";
 import "./app.css";
 import App from "./App.svelte";
+import { mark } from "./lib/api";
 
 async function start(): Promise<void> {
+  mark("script runs");
   // A stand-in node for working on the UI in a browser; never part of a production build.
   if (import.meta.env.DEV && import.meta.env.VITE_TACIT_MOCK === "1") {
     const { installMock } = await import("./lib/mock");
@@ -10,6 +12,7 @@ async function start(): Promise<void> {
   }
   const target = document.getElementById("app");
   if (target) mount(App, { target });
+  mark("mounted");
 }
 
 void start();

@@ -51,6 +51,6 @@ pub use api::{
 pub use control::{Client, ControlServer, socket_path};
 pub use error::{ErrorKind, NodeError, WireError};
 pub use home::{HOME_ENV, resolve_home};
-pub use node::Node;
+pub use node::{Node, OpenOptions};
 pub use sync::{AUTONAT_ANY_IP_ENV, NetOptions, RELAYS_ENV};
 pub use tacit_core as core;

@@ -43,6 +43,24 @@ const META_PERSONAL_SPACE: &str = "personal_space";
 /// list of multiaddrs, each ending in `/p2p/PEER_ID`.
 const META_RELAYS: &str = "relays";
 
+/// How [`Node::open_with`] starts a node.
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct OpenOptions {
+    /// Hold the background work (the search index catching up with the store, which after an
+    /// upgrade rebuilds it) until [`Node::start_background`] or the first search: a window
+    /// paints first.
+    pub defer_background: bool,
+}
+
+impl OpenOptions {
+    /// These options with the background work held (see the field `defer_background`).
+    pub fn deferred(mut self) -> Self {
+        self.defer_background = true;
+        self
+    }
+}
+
 /// A running node. Clones share the one actor; it stops at [`Node::shutdown`] or when the last
 /// clone is dropped.
 #[derive(Clone)]
@@ -82,20 +100,39 @@ impl Node {
     /// Opens an initialised home and starts its node. Fails with a "run `tacit init`" error on
     /// a home that was never initialised, and names the pid of another process holding it.
     pub async fn open(dir: &Path) -> Result<Node, NodeError> {
+        Self::open_with(dir, OpenOptions::default()).await
+    }
+
+    /// [`Node::open`], with options (the desktop app defers background work until its window
+    /// has painted).
+    pub async fn open_with(dir: &Path, options: OpenOptions) -> Result<Node, NodeError> {
         let dir = dir.to_path_buf();
-        let opened = tokio::task::spawn_blocking(move || {
+        // All of it blocks (files, SQLite, the index's metadata): off the async workers.
+        tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             let home = Home::open(&dir, false)?;
             let key = home.load_key()?;
             let store = home.open_store(false)?;
             let info = recorded_identity(&store, &dir, &key)?
                 .ok_or_else(|| tacit_store::StoreError::NotInitialised { dir: dir.clone() })?;
             let relays = kept_relays(&store)?;
-            Ok::<_, NodeError>((home, store, info, key, relays))
+            tracing::debug!(
+                ms = started.elapsed().as_secs_f64() * 1000.0,
+                "home and store opened"
+            );
+            Ok::<_, NodeError>(Self::start(home, store, info, key, relays, options))
         })
         .await
-        .map_err(|e| NodeError::Internal(format!("opening the home panicked: {e}")))??;
-        let (home, store, info, key, relays) = opened;
-        Ok(Self::start(home, store, info, key, relays))
+        .map_err(|e| NodeError::Internal(format!("opening the home panicked: {e}")))?
+    }
+
+    /// Starts the background work a node opened with [`OpenOptions::defer_background`] holds:
+    /// the search index catching up with the store (a rebuild after an upgrade). A search
+    /// starts it too. Does nothing when it has started.
+    pub fn start_background(&self) {
+        if let Ok(search) = &self.search {
+            search.begin();
+        }
     }
 
     /// Initialises the home at `dir` (device key, member, personal space, profile) and starts
@@ -114,7 +151,10 @@ impl Node {
             member: info.member,
             personal_space: info.personal,
         };
-        Ok((Self::start(home, store, info, key, relays), report))
+        Ok((
+            Self::start(home, store, info, key, relays, OpenOptions::default()),
+            report,
+        ))
     }
 
     fn start(
@@ -123,6 +163,7 @@ impl Node {
         info: NodeInfo,
         key: DeviceKey,
         relays: Vec<String>,
+        options: OpenOptions,
     ) -> Node {
         let info = Arc::new(info);
         let store_path = store.path().to_path_buf();
@@ -130,10 +171,20 @@ impl Node {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (replica, _) = broadcast::channel(REPLICA_BUFFER);
         let secret = Arc::new(key.secret());
-        let search = Search::start(&info.home.join(INDEX_DIR), store.path(), info.member);
+        let started = std::time::Instant::now();
+        let search = Search::start(
+            &info.home.join(INDEX_DIR),
+            store.path(),
+            info.member,
+            options.defer_background,
+        );
         if let Err(e) = &search {
             tracing::warn!("search is unavailable: {e}");
         }
+        tracing::debug!(
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "search index opened"
+        );
         let actor = Actor::new(
             home,
             store,
@@ -148,6 +199,10 @@ impl Node {
             .spawn(move || actor.run(rx))
             .map_err(|e| tracing::error!("cannot start the node thread: {e}"))
             .ok();
+        tracing::debug!(
+            ms = started.elapsed().as_secs_f64() * 1000.0,
+            "node started (search index and actor)"
+        );
         Node {
             tx,
             events,

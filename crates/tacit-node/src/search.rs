@@ -4,21 +4,32 @@
 //! The actor tells the index thread about every committed change ([`Job`]): a note or question
 //! read from the document it already holds, a removal, or (when the document is not at hand) an
 //! id to load. The thread applies what arrives, waits up to [`SETTLE`] for more, and commits:
-//! a change is searchable a few tens of milliseconds after it is on disk.
+//! a change is searchable a few tens of milliseconds after it is on disk. The index writer (its
+//! threads, and the memory arena it indexes in) exists only while there is something to write:
+//! it is made for a batch and let go after [`WRITER_IDLE`] without changes.
 //!
-//! At start the thread compares the index with the store (the heads hash of each document) and
+//! Catching up: the thread compares the index with the store (the heads hash of each document),
 //! indexes what is missing or stale, removes what is gone, and rebuilds everything when the
-//! index had to be made anew. Search answers from what is indexed meanwhile.
+//! index has to be made anew (none, damaged, or of another version). A node opened with
+//! [`crate::OpenOptions::defer_background`] (the desktop app) does this only when told
+//! ([`Search::begin`]: after the window's first paint) or when a search needs the index, so
+//! that a launch after an upgrade paints as soon as any other; meanwhile jobs wait in the
+//! channel. Catching up runs below normal priority, so that the window and the actor come first
+//! on a machine with few cores. Search answers from what is indexed meanwhile.
+//!
+//! ```text
+//! start ──▶ (deferred: wait for begin) ──▶ catch up ──▶ jobs: writer made ─▶ commit ─▶ … ─▶ idle: writer let go
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tacit_core::{Doc, DocId, MemberId, SpaceId, markdown};
-use tacit_search::{Entry, Opened, Scope, SearchIndex, Writer};
+use tacit_search::{Entry, Scope, SearchIndex, Writer};
 use tacit_store::Store;
 use tokio::sync::{oneshot, watch};
 use tracing::{debug, info, warn};
@@ -33,6 +44,19 @@ const SETTLE: Duration = Duration::from_millis(20);
 const MAX_BATCH_WAIT: Duration = Duration::from_millis(250);
 /// Documents indexed between commits while catching up, so that search sees progress.
 const CATCH_UP_COMMIT: usize = 2_000;
+/// How long the writer (and the store connection the thread reads documents with) is kept
+/// after the last change: long enough to serve a burst of edits or a sync with one writer,
+/// short enough that an idle window holds neither.
+const WRITER_IDLE: Duration = Duration::from_secs(2);
+/// Tries at making the writer while another holds its lock (a node of this home that has just
+/// stopped in this process may still be letting go of it), [`WRITER_RETRY`] apart.
+const WRITER_TRIES: u32 = 40;
+/// See [`WRITER_TRIES`].
+const WRITER_RETRY: Duration = Duration::from_millis(50);
+/// The nice value of the threads that catch up (Linux; 0 is normal, 19 the lowest): loading
+/// thousands of documents after an upgrade yields the cores to the window and the actor.
+#[cfg(target_os = "linux")]
+const CATCH_UP_NICE: i32 = 10;
 
 /// What the index thread is asked to do.
 pub(crate) enum Job {
@@ -55,6 +79,9 @@ struct Counters {
     /// Set once the index has caught up with the store after the start.
     caught_up: watch::Sender<bool>,
     stop: AtomicBool,
+    /// Whether catching up may start (see [`Search::begin`]), with its condition variable.
+    begun: Mutex<bool>,
+    begin: Condvar,
 }
 
 /// How long a search waits for the index to catch up with the store after a start (a
@@ -63,59 +90,80 @@ const CATCH_UP_WAIT: Duration = Duration::from_secs(3);
 
 /// The search side of a node.
 pub(crate) struct Search {
-    index: SearchIndex,
+    /// The index; none until the thread has made it anew (after an upgrade, a damaged index).
+    index: Arc<RwLock<Option<SearchIndex>>>,
     tx: Mutex<Option<mpsc::Sender<Job>>>,
     counters: Arc<Counters>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Search {
-    /// Opens (or makes) the index in `dir` and starts its thread, which first catches up with
-    /// the store at `db`.
-    pub(crate) fn start(dir: &Path, db: &Path, member: MemberId) -> Result<Arc<Search>, String> {
-        let (index, opened) = SearchIndex::open(dir).map_err(|e| e.to_string())?;
-        // A node of this home that has just stopped in this process may still be letting go of
-        // the writer's lock.
-        let mut tries = 0;
-        let writer = loop {
-            match index.writer() {
-                Ok(w) => break w,
-                Err(_) if tries < 40 => {
-                    tries += 1;
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(e) => return Err(e.to_string()),
-            }
+    /// Opens the index in `dir` (only its metadata: quick) and starts its thread, which catches
+    /// up with the store at `db`: at once, or when [`Search::begin`] is called if `deferred`.
+    pub(crate) fn start(
+        dir: &Path,
+        db: &Path,
+        member: MemberId,
+        deferred: bool,
+    ) -> Result<Arc<Search>, String> {
+        let (index, remake) = match SearchIndex::open_existing(dir) {
+            Ok(ix) => (Some(ix), None),
+            Err(reason) => (None, Some(reason)),
         };
         let counters = Arc::new(Counters {
             pending: AtomicU64::new(0),
-            rebuilding: AtomicBool::new(false),
+            rebuilding: AtomicBool::new(remake.is_some()),
             caught_up: watch::channel(false).0,
             stop: AtomicBool::new(false),
+            begun: Mutex::new(!deferred),
+            begin: Condvar::new(),
         });
-        if let Opened::Created { reason } = &opened {
-            counters.rebuilding.store(true, Ordering::Relaxed);
-            if let Some(reason) = reason {
-                info!("rebuilding the search index: {reason}");
-            }
+        if let Some(Some(reason)) = &remake {
+            info!("the search index will be rebuilt: {reason}");
         }
+        let index = Arc::new(RwLock::new(index));
         let (tx, rx) = mpsc::channel();
         let thread = {
             let counters = counters.clone();
+            let index = index.clone();
+            let dir = dir.to_path_buf();
             let db = db.to_path_buf();
             std::thread::Builder::new()
                 .name("tacit-index".into())
                 .spawn(move || {
                     let mut t = Indexer {
-                        writer,
+                        index,
+                        dir,
+                        writer: None,
                         counters,
                         db,
                         member,
                         store: None,
                         dirty: false,
                     };
-                    t.catch_up();
-                    t.run(&rx);
+                    if t.wait_for_begin() {
+                        // On a thread of its own, so that its lowered priority ends with it.
+                        std::thread::scope(|s| {
+                            let catching_up = std::thread::Builder::new()
+                                .name("tacit-catch-up".into())
+                                .spawn_scoped(s, || {
+                                    lower_priority();
+                                    t.catch_up(remake);
+                                });
+                            match catching_up {
+                                Ok(handle) => {
+                                    if handle.join().is_err() {
+                                        warn!("catching up the search index failed");
+                                    }
+                                }
+                                Err(e) => warn!("cannot start catching up the search index: {e}"),
+                            }
+                        });
+                        t.finish_catch_up();
+                        t.run(&rx);
+                    }
+                    t.let_go(true);
+                    debug!("index thread stopped");
                 })
                 .map_err(|e| format!("cannot start the index thread: {e}"))?
         };
@@ -125,6 +173,17 @@ impl Search {
             counters,
             thread: Mutex::new(Some(thread)),
         }))
+    }
+
+    /// Lets the thread catch up with the store (and rebuild the index if it must), if it was
+    /// deferred; does nothing after the first call.
+    pub(crate) fn begin(&self) {
+        if let Ok(mut begun) = self.counters.begun.lock()
+            && !*begun
+        {
+            *begun = true;
+            self.counters.begin.notify_all();
+        }
     }
 
     /// Hands the index thread a job.
@@ -138,25 +197,27 @@ impl Search {
         }
     }
 
-    /// The index, for queries.
-    pub(crate) fn index(&self) -> &SearchIndex {
-        &self.index
+    /// The index, for queries; none while it is being made anew.
+    pub(crate) fn index(&self) -> Option<SearchIndex> {
+        self.index.read().ok().and_then(|ix| ix.clone())
     }
 
     /// How far the index is.
     pub(crate) fn state(&self) -> SearchState {
         SearchState {
-            docs: self.index.len(),
+            docs: self.index().map_or(0, |ix| ix.len()),
             pending: self.counters.pending.load(Ordering::Relaxed),
             rebuilding: self.counters.rebuilding.load(Ordering::Relaxed),
         }
     }
 
     /// Waits until every change sent so far is searchable. After a start it first waits for
-    /// the index to catch up with the store: without end for a one-shot command (`patient`),
-    /// which has nothing else to do, and for at most [`CATCH_UP_WAIT`] in the app or `tacit
-    /// serve`, whose searches during a long rebuild answer from what is indexed so far.
+    /// the index to catch up with the store (starting that if it was deferred): without end
+    /// for a one-shot command (`patient`), which has nothing else to do, and for at most
+    /// [`CATCH_UP_WAIT`] in the app or `tacit serve`, whose searches during a long rebuild
+    /// answer from what is indexed so far.
     pub(crate) async fn settle(&self, patient: bool) {
+        self.begin();
         let mut caught_up = self.counters.caught_up.subscribe();
         if !*caught_up.borrow() {
             let wait = caught_up.wait_for(|c| *c);
@@ -177,10 +238,13 @@ impl Search {
         let _ = rx.await;
     }
 
-    /// Commits what was sent and stops the thread; a catch-up still running stops where it is
-    /// (the next start goes on from there).
+    /// Commits what was sent and stops the thread; a catch-up still running (or not begun)
+    /// stops where it is (the next start goes on from there).
     pub(crate) fn stop(&self) {
         self.counters.stop.store(true, Ordering::Relaxed);
+        if let Ok(_begun) = self.counters.begun.lock() {
+            self.counters.begin.notify_all();
+        }
         if let Ok(mut tx) = self.tx.lock() {
             tx.take();
         }
@@ -191,20 +255,66 @@ impl Search {
     }
 }
 
+impl Drop for Search {
+    /// A node dropped without [`Search::stop`]: a thread still waiting to begin catching up
+    /// ends (one at work ends when its channel closes, as the sender goes with this).
+    fn drop(&mut self) {
+        self.counters.stop.store(true, Ordering::Relaxed);
+        if let Ok(_begun) = self.counters.begun.lock() {
+            self.counters.begin.notify_all();
+        }
+    }
+}
+
 /// The index thread's state.
 struct Indexer {
-    writer: Writer,
+    /// The index, shared with [`Search`] (the thread sets it when it makes it anew).
+    index: Arc<RwLock<Option<SearchIndex>>>,
+    dir: PathBuf,
+    /// The writer, while there is something to write (see [`WRITER_IDLE`]).
+    writer: Option<Writer>,
     counters: Arc<Counters>,
     db: PathBuf,
     member: MemberId,
+    /// A connection to read documents with, kept as long as the writer.
     store: Option<Store>,
     /// Whether changes wait for a commit.
     dirty: bool,
 }
 
 impl Indexer {
+    /// Waits until catching up may start; false when the node stops first.
+    fn wait_for_begin(&self) -> bool {
+        let Ok(mut begun) = self.counters.begun.lock() else {
+            return false;
+        };
+        while !*begun && !self.counters.stop.load(Ordering::Relaxed) {
+            begun = match self.counters.begin.wait(begun) {
+                Ok(b) => b,
+                Err(_) => return false,
+            };
+        }
+        !self.counters.stop.load(Ordering::Relaxed)
+    }
+
     fn run(&mut self, rx: &mpsc::Receiver<Job>) {
-        while let Ok(first) = rx.recv() {
+        loop {
+            // With a writer (or a store connection) in hand, wait only so long for more work.
+            let first = if self.writer.is_some() || self.store.is_some() {
+                match rx.recv_timeout(WRITER_IDLE) {
+                    Ok(job) => job,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.let_go(false);
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                match rx.recv() {
+                    Ok(job) => job,
+                    Err(_) => break,
+                }
+            };
             let started = Instant::now();
             let mut applied = 0u64;
             let mut waiting = Vec::new();
@@ -231,20 +341,59 @@ impl Indexer {
             }
         }
         self.commit();
-        debug!("index thread stopped");
+    }
+
+    /// The writer, made if there is none (None, logged, when it cannot be made).
+    fn writer(&mut self) -> Option<&mut Writer> {
+        if self.writer.is_none() {
+            let index = self.index.read().ok().and_then(|ix| ix.clone())?;
+            let mut tries = 0;
+            let made = loop {
+                match index.writer() {
+                    Ok(w) => break Some(w),
+                    Err(_) if tries < WRITER_TRIES => {
+                        tries += 1;
+                        std::thread::sleep(WRITER_RETRY);
+                    }
+                    Err(e) => {
+                        warn!(
+                            "the search index cannot be written (it catches up at the next start): {e}"
+                        );
+                        break None;
+                    }
+                }
+            };
+            self.writer = made;
+        }
+        self.writer.as_mut()
+    }
+
+    /// Lets the writer and the store connection go: when idle, after the segment merges it
+    /// started; when the node stops, at once (a merge cut short is made again later).
+    fn let_go(&mut self, stopping: bool) {
+        if let Some(w) = self.writer.take() {
+            if stopping {
+                drop(w);
+            } else if let Err(e) = w.finish() {
+                warn!("the search index writer did not finish cleanly: {e}");
+            }
+        }
+        self.store = None;
     }
 
     fn apply(&mut self, job: Job) {
-        self.dirty = true;
         let result = match job {
-            Job::Put(entry) => self.writer.put(&entry),
+            Job::Put(entry) => self.put(&entry),
             Job::Load(id, space) => self.load_and_put(id, space),
             Job::Remove(id) => {
-                self.writer.remove(id);
+                self.remove(id);
                 Ok(())
             }
             Job::RemoveSpace(space) => {
-                self.writer.remove_space(space);
+                if let Some(w) = self.writer() {
+                    w.remove_space(space);
+                    self.dirty = true;
+                }
                 Ok(())
             }
             Job::Flush(done) => {
@@ -257,11 +406,31 @@ impl Indexer {
         }
     }
 
+    fn put(&mut self, entry: &Entry) -> Result<(), tacit_search::SearchError> {
+        match self.writer() {
+            Some(w) => {
+                let done = w.put(entry);
+                self.dirty = true;
+                done
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn remove(&mut self, id: DocId) {
+        if let Some(w) = self.writer() {
+            w.remove(id);
+            self.dirty = true;
+        }
+    }
+
     fn commit(&mut self) {
         if !std::mem::take(&mut self.dirty) {
             return;
         }
-        if let Err(e) = self.writer.commit() {
+        if let Some(w) = self.writer.as_mut()
+            && let Err(e) = w.commit()
+        {
             warn!(
                 "the search index could not commit (the store keeps everything; the index catches up at the next start): {e}"
             );
@@ -284,34 +453,66 @@ impl Indexer {
             return Ok(());
         };
         match load_entry(store, id, space, member) {
-            Some(Some(entry)) => self.writer.put(&entry),
+            Some(Some(entry)) => self.put(&entry),
             Some(None) => {
-                self.writer.remove(id);
+                self.remove(id);
                 Ok(())
             }
             None => Ok(()),
         }
     }
 
-    /// Brings the index in step with the store.
-    fn catch_up(&mut self) {
+    /// Makes the index anew (none, of another version, or damaged: `reason`); false, logged,
+    /// when it cannot be made (search is then unavailable until the next start).
+    fn remake(&mut self, reason: Option<&str>) -> bool {
+        self.counters.rebuilding.store(true, Ordering::Relaxed);
+        if let Some(w) = self.writer.take() {
+            drop(w);
+        }
+        let made = match SearchIndex::create(&self.dir, reason) {
+            Ok(ix) => Some(ix),
+            Err(e) => {
+                warn!("search is unavailable: the index cannot be made: {e}");
+                None
+            }
+        };
+        let ok = made.is_some();
+        if let Ok(mut slot) = self.index.write() {
+            *slot = made;
+        }
+        ok
+    }
+
+    /// Brings the index in step with the store (making it anew first if `remake` says so:
+    /// `Some(reason)`, the reason being none when there was no index).
+    fn catch_up(&mut self, remake: Option<Option<String>>) {
         let started = Instant::now();
-        let held = match self.writer.index().held() {
+        if let Some(reason) = remake
+            && !self.remake(reason.as_deref())
+        {
+            return;
+        }
+        let Some(index) = self.index.read().ok().and_then(|ix| ix.clone()) else {
+            return;
+        };
+        let held = match index.held() {
             Ok(h) => h,
             Err(e) => {
-                warn!("the search index cannot list what it holds: {e}");
+                // A damaged segment: the index is made anew and everything indexed again.
+                if !self.remake(Some(&format!("it is damaged ({e})"))) {
+                    return;
+                }
                 Default::default()
             }
         };
+        drop(index);
         let Some(store) = self.store() else {
-            self.counters.caught_up.send_replace(true);
             return;
         };
         let rows = match store.index_rows() {
             Ok(r) => r,
             Err(e) => {
                 warn!("the search index cannot list the store's documents: {e}");
-                self.counters.caught_up.send_replace(true);
                 return;
             }
         };
@@ -331,14 +532,16 @@ impl Indexer {
                 stale.push((row.id, row.space));
             }
         }
+        drop(rows);
         let gone: Vec<DocId> = held
             .keys()
             .filter(|id| !live.contains(id))
             .copied()
             .collect();
+        drop(held);
+        drop(live);
         for id in &gone {
-            self.writer.remove(*id);
-            self.dirty = true;
+            self.remove(*id);
         }
         if stale.len() > 100 {
             self.counters.rebuilding.store(true, Ordering::Relaxed);
@@ -352,8 +555,10 @@ impl Indexer {
         self.counters
             .pending
             .fetch_sub(total as u64, Ordering::Relaxed);
-        self.counters.rebuilding.store(false, Ordering::Relaxed);
-        self.counters.caught_up.send_replace(true);
+        debug!(
+            ms = started.elapsed().as_millis() as u64,
+            "the search index compared with the store"
+        );
         if done > 0 || !gone.is_empty() {
             info!(
                 indexed = done,
@@ -362,6 +567,12 @@ impl Indexer {
                 "the search index caught up with the store"
             );
         }
+    }
+
+    /// Catching up is over (done, or given up): searches stop waiting for it.
+    fn finish_catch_up(&mut self) {
+        self.counters.rebuilding.store(false, Ordering::Relaxed);
+        self.counters.caught_up.send_replace(true);
     }
 
     /// Loads and indexes documents on two threads (loading an Automerge document is the slow
@@ -382,6 +593,7 @@ impl Indexer {
                 let tx = tx.clone();
                 let db = &db;
                 s.spawn(move || {
+                    lower_priority();
                     let Ok(store) = Store::open_reader(db) else {
                         return;
                     };
@@ -400,11 +612,10 @@ impl Indexer {
             drop(tx);
             for entry in rx {
                 if let Some(entry) = entry
-                    && let Err(e) = self.writer.put(&entry)
+                    && let Err(e) = self.put(&entry)
                 {
                     warn!("the search index missed a document: {e}");
                 }
-                self.dirty = true;
                 done += 1;
                 self.counters.pending.fetch_sub(1, Ordering::Relaxed);
                 if done % CATCH_UP_COMMIT == 0 {
@@ -417,6 +628,20 @@ impl Indexer {
             .pending
             .fetch_add(done as u64, Ordering::Relaxed);
         done
+    }
+}
+
+/// Lowers the calling thread's priority for catching up (see [`CATCH_UP_NICE`]); the threads
+/// it starts (document loaders, the writer's) inherit it. Elsewhere than on Linux it stays as
+/// it is. Only threads that end with the catch-up call this: an unprivileged process cannot
+/// raise a priority back.
+fn lower_priority() {
+    // On Linux a nice value belongs to a thread: PRIO_PROCESS with a thread id sets only it.
+    #[cfg(target_os = "linux")]
+    if let Err(e) =
+        rustix::process::setpriority_process(Some(rustix::thread::gettid()), CATCH_UP_NICE)
+    {
+        debug!("cannot lower the priority of catching up: {e}");
     }
 }
 
@@ -493,9 +718,13 @@ pub(crate) async fn search(
     }
     let limit = limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize;
     search.settle(patient).await;
-    let found = blocking(move || search.index().search(&parsed, &scope, limit))
-        .await?
-        .map_err(|e| NodeError::Internal(format!("search failed: {e}")))?;
+    // While the index is being made anew nothing is indexed yet: no hits.
+    let found = match search.index() {
+        Some(ix) => blocking(move || ix.search(&parsed, &scope, limit))
+            .await?
+            .map_err(|e| NodeError::Internal(format!("search failed: {e}")))?,
+        None => tacit_search::Hits::default(),
+    };
     let items = found
         .hits
         .into_iter()
@@ -543,8 +772,16 @@ pub(crate) async fn links(
     source: LinkSource,
 ) -> Result<Response, NodeError> {
     search.settle(patient).await;
+    let Some(ix) = search.index() else {
+        // While the index is being made anew no link is known yet (none shown as broken).
+        return Ok(Response::Links(Links {
+            id: source.id,
+            outgoing: Vec::new(),
+            unresolved: Vec::new(),
+            backlinks: Vec::new(),
+        }));
+    };
     tokio::task::spawn_blocking(move || {
-        let ix = search.index();
         let mut outgoing: Vec<LinkedDoc> = Vec::new();
         let mut unresolved = Vec::new();
         for target in &source.links {

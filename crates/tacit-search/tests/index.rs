@@ -296,3 +296,54 @@ fn a_damaged_or_outdated_index_is_made_anew() {
     let (_, opened) = SearchIndex::open(&path).unwrap();
     assert!(matches!(opened, Opened::Created { reason: Some(r) } if r.contains("version")));
 }
+
+#[test]
+fn a_quick_open_says_why_an_index_must_be_made_anew_and_leaves_it_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index");
+    // None there: no reason to give.
+    assert_eq!(SearchIndex::open_existing(&path).err(), Some(None));
+    {
+        let ix = SearchIndex::create(&path, None).unwrap();
+        let mut w = ix.writer().unwrap();
+        w.put(&entry(SpaceId::random(), "Kept", "", &[])).unwrap();
+        w.commit().unwrap();
+        w.finish().unwrap();
+    }
+    assert_eq!(SearchIndex::open_existing(&path).unwrap().len(), 1);
+
+    // Another version's payload: the reason names it, and nothing is deleted yet.
+    let meta = std::fs::read_to_string(path.join("meta.json")).unwrap();
+    let older = meta.replace("tacit-index-1", "tacit-index-0");
+    std::fs::write(path.join("meta.json"), &older).unwrap();
+    let reason = SearchIndex::open_existing(&path).err().flatten().unwrap();
+    assert!(reason.contains("version"), "{reason}");
+    assert_eq!(
+        std::fs::read_to_string(path.join("meta.json")).unwrap(),
+        older
+    );
+
+    // Made anew on demand: empty, and of this version.
+    let ix = SearchIndex::create(&path, Some(&reason)).unwrap();
+    assert!(ix.is_empty());
+    assert!(SearchIndex::open_existing(&path).is_ok());
+}
+
+#[test]
+fn a_finished_writer_frees_the_lock_for_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let ix = SearchIndex::create(&dir.path().join("index"), None).unwrap();
+    let mut w = ix.writer().unwrap();
+    // Only one writer at a time.
+    assert!(ix.writer().is_err());
+    w.put(&entry(SpaceId::random(), "Written", "", &[]))
+        .unwrap();
+    w.commit().unwrap();
+    w.finish().unwrap();
+    let mut again = ix.writer().unwrap();
+    again
+        .put(&entry(SpaceId::random(), "Again", "", &[]))
+        .unwrap();
+    again.commit().unwrap();
+    assert_eq!(ix.len(), 2);
+}

@@ -1,7 +1,7 @@
-// Every call into the desktop shell. The shell has nine commands (`app_state`, `init`,
-// `execute`, `ui_painted`, `network_state`, `take_link`, `ticket_info`, `import_folder`,
-// `export_folder`) and four events (`node-event`, `node-lagged`, `join-link`, `vault-progress`);
-// nothing else in the UI calls `invoke` or `listen` (the folder picker is tauri-plugin-dialog's
+// Every call into the desktop shell. The shell has ten commands (`app_state`, `init`,
+// `execute`, `show_window`, `ui_painted`, `network_state`, `take_link`, `ticket_info`,
+// `import_folder`, `export_folder`) and four events (`node-event`, `node-lagged`, `join-link`,
+// `vault-progress`); nothing else in the UI calls `invoke` or `listen` (the folder picker is tauri-plugin-dialog's
 // `open`, desktop notifications tauri-plugin-notification's `sendNotification`), so tests mock
 // this module or `@tauri-apps/api/core`.
 
@@ -42,6 +42,7 @@ import type {
   SpaceInfo,
   Status,
   TicketInfo,
+  UiMark,
 } from "./bindings";
 
 /** The import and export's types (tacit-vault's), for the callers of this module. */
@@ -147,17 +148,41 @@ export function init(name: string, org: string): Promise<AppState> {
 }
 
 let readySent = false;
+let showSent = false;
+/** The launch's marks so far (see `mark`). */
+const marks: UiMark[] = [];
 
-/** Tells the shell, once, that the first screen has painted (two frames after it rendered),
- * for the launch figure it logs. The shell shows the window when the UI asks `app_state`. */
+/** Notes a moment of the launch (the script ran, the app state came…): sent with `uiPainted`,
+ * the shell logs them at debug level (`TACIT_LOG=debug`) as ms after the app started. */
+export function mark(name: string): void {
+  if (!readySent && typeof performance !== "undefined") marks.push({ name, at: performance.now() });
+}
+
+/** Asks the shell, once, to show the window: called when the first screen's data has been read,
+ * before it is built, so that mapping the window overlaps with building it. Not earlier: the
+ * answers to the UI wait while the shell maps the window. */
+export function showWindow(): void {
+  if (showSent) return;
+  showSent = true;
+  mark("show");
+  call<void>("show_window").catch(() => undefined);
+}
+
+/** Called once the first screen is in the page: shows the window if that was not asked yet, and
+ * once two frames have been drawn in it tells the shell that the first screen has painted, for
+ * the launch figure it logs. */
 export async function uiPainted(): Promise<void> {
   if (readySent) return;
+  mark("rendered");
   readySent = true;
   try {
+    // The frames below come once the window is shown.
+    showWindow();
     await new Promise<void>((resolve) =>
       requestAnimationFrame(() => requestAnimationFrame(() => resolve())),
     );
-    await call<void>("ui_painted");
+    marks.push({ name: "two frames drawn", at: performance.now() });
+    await call<void>("ui_painted", { marks, now: performance.now() });
   } catch {
     // Only a log line depends on it.
   }

@@ -71,8 +71,13 @@ export const INBOX_POLL_MS = 5 * 60_000;
 export const TOAST_MS = 10_000;
 /** Most toasts shown at once (the newest). */
 export const MAX_TOASTS = 3;
-/** Rows read for the first screen: more than a 1600×1000 window shows. */
+/** Rows read for the first screen: more than a 1600×1000 window shows. The notes list holds
+ * only this many until it is scrolled near their end (see `AppModel.moreNotes`). */
 export const FIRST_PAGE = 100;
+/** How many times more notes each read for a list scrolled near its end asks for (100, 400,
+ * 1,600…): few reads to reach any row, and an idle window holds only the first page (measured
+ * on 10,000 notes: the whole list held costs 15 MB across the two processes). */
+export const NOTES_GROWTH = 4;
 /** Newest rows read to bring a list up to date after a burst of changes; more changed
  * documents than this read the whole list. */
 export const UPDATE_ROWS = 50;
@@ -181,13 +186,15 @@ export class AppModel {
     return this.identity === null || space === this.identity.personal_space;
   }
 
+  /** Reads the notes of the selected space, the newest `limit` (all when absent). */
   async loadNotes(limit?: number): Promise<void> {
     const space = this.spaceId;
     try {
       const items = await api.noteList(limit, space);
       if (space !== this.spaceId) return; // another space was selected meanwhile
       this.notes = items;
-      this.notesComplete = limit === undefined;
+      this.notesComplete = limit === undefined || items.length < limit;
+      this.notesLimit = limit ?? null;
       this.notesError = null;
     } catch (e) {
       if (space !== this.spaceId) return;
@@ -203,7 +210,7 @@ export class AppModel {
       const items = await api.questions(false, limit, space);
       if (space !== this.spaceId) return;
       this.questions = items;
-      this.questionsComplete = limit === undefined;
+      this.questionsComplete = limit === undefined || items.length < limit;
       this.questionsError = null;
     } catch (e) {
       if (space !== this.spaceId) return;
@@ -216,6 +223,28 @@ export class AppModel {
   /** Whether the list in memory is the whole list (not only the first screen's rows). */
   private notesComplete = false;
   private questionsComplete = false;
+  /** How many notes were asked for (null: all, or none read yet). */
+  private notesLimit: number | null = null;
+  /** A read of more notes is on its way. */
+  private readingMore = false;
+
+  /** How many notes a read that keeps the list as long as it is asks for: undefined (all) once
+   * the whole list is held. */
+  private notesShown(): number | undefined {
+    return this.notesComplete ? undefined : (this.notesLimit ?? FIRST_PAGE);
+  }
+
+  /** The notes list was scrolled near the end of the rows held: reads more of them (see
+   * `NOTES_GROWTH`), unless it holds them all. */
+  async moreNotes(): Promise<void> {
+    if (this.notesComplete || this.readingMore || !this.notesLoaded) return;
+    this.readingMore = true;
+    try {
+      await this.loadNotes((this.notesLimit ?? FIRST_PAGE) * NOTES_GROWTH);
+    } finally {
+      this.readingMore = false;
+    }
+  }
   /** Documents changed since each list was last brought up to date: id → deleted. */
   private changedNotes = new Map<string, boolean>();
   private changedQuestions = new Map<string, boolean>();
@@ -225,7 +254,7 @@ export class AppModel {
   private async updateNotes(): Promise<void> {
     const changed = this.changedNotes;
     this.changedNotes = new Map();
-    if (!this.notesComplete || changed.size > UPDATE_ROWS) return this.loadNotes();
+    if (!this.notesComplete || changed.size > UPDATE_ROWS) return this.loadNotes(this.notesShown());
     const space = this.spaceId;
     try {
       const newest = await api.noteList(UPDATE_ROWS, space);
@@ -433,16 +462,20 @@ export class AppModel {
    * does not wait for one before the other); `null` once used. */
   firstPage: Promise<void> | null = null;
 
-  /** Reads the lists and counts; `firstPage` reads only the newest rows of each list, enough to
-   * fill the window, so that the first screen paints without waiting for 10,000 rows. */
+  /** Reads the lists and counts: the questions whole, the notes as many as the list holds (a
+   * page at a time, see `moreNotes`); `firstPage` reads only the newest rows of each list, enough
+   * to fill the window, so that the first screen paints without waiting for 10,000 rows. */
   async loadAll(firstPage?: number): Promise<void> {
+    // Each read's end is a launch mark (see `api.mark`; none after the first paint).
+    const marked = (name: string, p: Promise<void>) => p.then(() => api.mark(name));
     await Promise.all([
-      this.loadNotes(firstPage),
-      this.loadQuestions(firstPage),
-      this.loadStatus(),
-      this.loadSpaces(),
-      this.loadNetwork(),
-      this.loadInbox(),
+      // The notes as many as the list holds (a page at a time, see `moreNotes`).
+      marked("notes read", this.loadNotes(firstPage ?? this.notesShown())),
+      marked("questions read", this.loadQuestions(firstPage)),
+      marked("status read", this.loadStatus()),
+      marked("spaces read", this.loadSpaces()),
+      marked("network read", this.loadNetwork()),
+      marked("inbox read", this.loadInbox()),
       ...(this.spaceId !== null ? [this.loadSpaceDetail()] : []),
     ]);
   }
@@ -558,12 +591,13 @@ export class AppModel {
       this.notesError = null;
       this.questionsError = null;
       this.notesComplete = false;
+      this.notesLimit = null;
       this.questionsComplete = false;
       this.changedNotes = new Map();
       this.changedQuestions = new Map();
       this.spaceDetail = null;
       this.spaceDetailError = null;
-      void this.loadNotes();
+      void this.loadNotes(FIRST_PAGE);
       void this.loadQuestions();
       if (next !== null) void this.loadSpaceDetail();
     }

@@ -1,6 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { setTransport } from "./api";
-import { AppModel, type DocEvent, LIST_REFRESH_MS, SPACES_REFRESH_MS, UPDATE_ROWS } from "./app.svelte";
+import {
+  AppModel,
+  type DocEvent,
+  FIRST_PAGE,
+  LIST_REFRESH_MS,
+  NOTES_GROWTH,
+  SPACES_REFRESH_MS,
+  UPDATE_ROWS,
+} from "./app.svelte";
 import type { NetworkState, Request } from "./bindings";
 import { MockNode } from "./mockNode";
 
@@ -86,6 +94,37 @@ describe("AppModel live updates", () => {
     expect(app.notes.map((n) => n.id)).toEqual(whole.map((n) => n.id));
   });
 
+  it("holds the first page of notes until the list nears its end, then reads more", async () => {
+    const app = new AppModel();
+    const total = FIRST_PAGE * NOTES_GROWTH + 30;
+    for (let i = 0; i < total; i++) node.add("note", `Note ${i}`);
+    await app.loadAll(FIRST_PAGE);
+    expect(app.notes.length).toBe(FIRST_PAGE);
+    // What the window does after its first paint reads no more notes than it holds.
+    sent = [];
+    await app.loadAll();
+    expect(sent.filter((r) => r.op === "note_list")).toEqual([
+      { op: "note_list", limit: FIRST_PAGE, space: null },
+    ]);
+    // A change while only the first page is held reads that page again, not the whole list.
+    sent = [];
+    app.onEvent(changed(app.notes[50].id, "note"));
+    await vi.advanceTimersByTimeAsync(LIST_REFRESH_MS + 10);
+    expect(sent.filter((r) => r.op === "note_list")).toEqual([
+      { op: "note_list", limit: FIRST_PAGE, space: null },
+    ]);
+    // Scrolled near the end: more, then the rest, then nothing more to read.
+    await app.moreNotes();
+    expect(app.notes.length).toBe(FIRST_PAGE * NOTES_GROWTH);
+    await app.moreNotes();
+    expect(app.notes.length).toBe(total);
+    sent = [];
+    await app.moreNotes();
+    expect(sent).toEqual([]);
+    const whole = (node.execute({ op: "note_list", limit: null, space: null }) as { items: { id: string }[] }).items;
+    expect(app.notes.map((n) => n.id)).toEqual(whole.map((n) => n.id));
+  });
+
   it("reads questions on question events, and everything after missed events", async () => {
     const app = new AppModel();
     node.add("question", "Why?");
@@ -164,7 +203,7 @@ describe("AppModel spaces", () => {
     expect(app.space?.name).toBe("Team");
     expect(app.notes.map((n) => n.title)).toEqual(["Ours"]);
     expect(app.questions.map((q) => q.title)).toEqual(["Shared question?"]);
-    expect(sent.filter((r) => r.op === "note_list")).toEqual([{ op: "note_list", limit: null, space: team }]);
+    expect(sent.filter((r) => r.op === "note_list")).toEqual([{ op: "note_list", limit: FIRST_PAGE, space: team }]);
     expect(sent.some((r) => r.op === "space_show")).toBe(true);
 
     // Selecting the personal space by its id is the same as by null.

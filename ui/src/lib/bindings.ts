@@ -1864,6 +1864,20 @@ expired: boolean,
 inviter: MemberId, };
 
 /**
+ * A moment of the UI's launch (its script ran, the app state came, the first screen rendered…),
+ * sent with [`ui_painted`] so that the log shows where the first paint's time went.
+ */
+export type UiMark = { 
+/**
+ * What happened.
+ */
+name: string, 
+/**
+ * When, ms since the page began loading (`performance.now()`).
+ */
+at: number, };
+
+/**
  * How far an import or export is.
  */
 export type Progress = { 

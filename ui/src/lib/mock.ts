@@ -81,6 +81,7 @@ export function installMock(): MockNode {
           return node.init(String(args?.name ?? ""), String(args?.org ?? "")) as T;
         case "execute":
           return structuredClone(node.execute(args?.request as Request)) as T;
+        case "show_window":
         case "ui_painted":
           return undefined as T;
         case "network_state":

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { moveIndex, scrollToReveal, visibleWindow } from "./windowing";
+import { moveIndex, NEAR_END, nearEnd, scrollToReveal, visibleWindow } from "./windowing";
 
 describe("visibleWindow", () => {
   it("renders the rows in view plus the overscan", () => {
@@ -55,5 +55,18 @@ describe("moveIndex", () => {
     expect(moveIndex("End", 0, 5, 3)).toBe(4);
     expect(moveIndex("x", 0, 5, 3)).toBeNull();
     expect(moveIndex("ArrowDown", 0, 0, 3)).toBeNull();
+  });
+});
+
+describe("nearEnd", () => {
+  it("asks for more rows only when the rendered ones come near the end of those held", () => {
+    // The first screen of a first page of 100 rows: far from its end.
+    expect(nearEnd(visibleWindow(0, 560, 56, 100, 6), 100)).toBe(false);
+    // Scrolled to row 70 of 100: within NEAR_END of the end.
+    const w = visibleWindow(56 * 70, 560, 56, 100, 6);
+    expect(w.end).toBeGreaterThanOrEqual(100 - NEAR_END);
+    expect(nearEnd(w, 100)).toBe(true);
+    // Nothing held: nothing to be near.
+    expect(nearEnd(visibleWindow(0, 560, 56, 0, 6), 0)).toBe(false);
   });
 });

@@ -16,6 +16,16 @@ export interface Window {
 /** Rows rendered above and below the visible ones, so that scrolling a little shows no gap. */
 export const OVERSCAN = 6;
 
+/** How close (in rows) the rendered rows may come to the end of those held before a list that
+ * holds only its first rows asks for more: about a screen ahead, so that they are there before
+ * they are scrolled into view. */
+export const NEAR_END = 20;
+
+/** Whether a window of rendered rows comes within `NEAR_END` rows of the last of `count` held. */
+export function nearEnd(win: Window, count: number): boolean {
+  return count > 0 && win.end >= count - NEAR_END;
+}
+
 /** The rows to render for a viewport `height` pixels tall scrolled to `scrollTop`. */
 export function visibleWindow(
   scrollTop: number,
