@@ -4,7 +4,8 @@
 //!
 //! `cargo bench -p tacit-tests --bench hostile` (optionally `-- --phase-secs 10 --notes 300
 //! --first-sync SECS`, SECS being the first-sync time that `cargo bench -p tacit-node --bench
-//! sync` printed on the same machine; without it the figure from before signed changes, 7.5 s)
+//! sync` printed on the same machine; without it the figure from before signed changes, 7.5 s;
+//! `--only forged` runs that one attack between the two baselines, and no signature part)
 //!
 //! Everything on 127.0.0.1, mDNS off:
 //!
@@ -149,9 +150,20 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         loadavg()
     );
-    let rows = rt.block_on(floods(phase, notes, attack_rt.handle().clone()));
+    // `--only forged` (a part of a phase's name): that attack alone between the baselines, and
+    // no signature part.
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let alone = only.is_some();
+    let rows = rt.block_on(floods(phase, notes, only, attack_rt.handle().clone()));
     attack_rt.shutdown_timeout(Duration::from_secs(5));
     drop(rt);
+    if alone {
+        return;
+    }
     let baseline_p50 = rows.first().and_then(|r| r.p50);
     signatures(first_sync, baseline_p50);
 }
@@ -998,7 +1010,12 @@ struct Row {
     attack: String,
 }
 
-async fn floods(phase: Duration, note_count: usize, attackers: tokio::runtime::Handle) -> Vec<Row> {
+async fn floods(
+    phase: Duration,
+    note_count: usize,
+    only: Option<String>,
+    attackers: tokio::runtime::Handle,
+) -> Vec<Row> {
     let log_dir = tempfile::tempdir().unwrap();
     let mut victim = Victim::start(log_dir.path()).await.unwrap();
     let pid = victim.pid();
@@ -1153,6 +1170,11 @@ async fn floods(phase: Duration, note_count: usize, attackers: tokio::runtime::H
     ];
     let mut rows = Vec::new();
     for (name, kind) in phases {
+        if let (Some(only), Some(_)) = (&only, kind)
+            && !name.contains(only.as_str())
+        {
+            continue;
+        }
         // Prepare the attack (join, payloads), let the victim settle, then go.
         let stop = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = oneshot::channel();
