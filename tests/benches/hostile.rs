@@ -118,6 +118,11 @@ const MEMORY_GOAL_MB: f64 = 100.0;
 const P99_GOAL_RATIO: f64 = 2.0;
 const SIGNATURE_GOAL_SHARE: f64 = 0.10;
 
+/// The allocator the `tacit` binary and the desktop app use, so that memory figures are theirs.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--victim") {
@@ -271,7 +276,21 @@ impl Victim {
     async fn start(log_dir: &Path) -> anyhow::Result<Victim> {
         let home = tempfile::tempdir()?;
         let log = log_dir.join("victim.log");
-        let mut child = Command::new(std::env::current_exe()?)
+        // `HOSTILE_VICTIM_WRAP="heaptrack -o /tmp/victim"` runs the victim under a profiler
+        // (its memory figures are then the wrapper's).
+        let exe = std::env::current_exe()?;
+        let wrap: Vec<String> = std::env::var("HOSTILE_VICTIM_WRAP")
+            .map(|w| w.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default();
+        let mut cmd = match wrap.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
+        let mut child = cmd
             .arg("--victim")
             .arg(home.path())
             .env_remove("TACIT_HOME")
@@ -348,6 +367,16 @@ impl Victim {
     /// Closes its standard input (it stops itself), waits for it, kills it if it hangs.
     fn stop(mut self) -> String {
         drop(self.stdin.take());
+        let log = self.log.clone();
+        let text = self.wait_for_exit();
+        // `HOSTILE_VICTIM_LOG=FILE` keeps the victim's whole log (`RUST_LOG` sets its level).
+        if let Some(keep) = std::env::var_os("HOSTILE_VICTIM_LOG") {
+            let _ = std::fs::copy(&log, keep);
+        }
+        text
+    }
+
+    fn wait_for_exit(&mut self) -> String {
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(20) {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -406,10 +435,33 @@ impl RssSampler {
         let peak = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let (p, s) = (peak.clone(), stop.clone());
+        // `HOSTILE_RSS_LOG=FILE`: every sample, with the wall-clock time, to match the
+        // victim's log against.
+        let mut log =
+            std::env::var_os("HOSTILE_RSS_LOG").and_then(|f| std::fs::File::create(f).ok());
         std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 if let Some(rss) = status_bytes(pid, "VmRSS") {
                     p.fetch_max(rss, Ordering::Relaxed);
+                    if let Some(f) = log.as_mut() {
+                        let mb = |field| status_bytes(pid, field).unwrap_or(0) / 1_000_000;
+                        let threads = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                            .ok()
+                            .and_then(|s| {
+                                s.lines()
+                                    .find_map(|l| l.strip_prefix("Threads:"))
+                                    .map(|v| v.trim().to_owned())
+                            })
+                            .unwrap_or_default();
+                        let _ = writeln!(
+                            f,
+                            "{} rss {} anon {} file {} threads {threads}",
+                            unix_ns() / 1_000_000,
+                            rss / 1_000_000,
+                            mb("RssAnon"),
+                            mb("RssFile")
+                        );
+                    }
                 }
                 std::thread::sleep(SAMPLE_EVERY);
             }

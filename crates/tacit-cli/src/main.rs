@@ -635,6 +635,12 @@ enum QuestionCmd {
     },
 }
 
+/// The allocator: jemalloc gives back what a peak used, where glibc's malloc kept it (a node
+/// under the hostile benchmark held 175 MB at rest with 10–30 MB in use; with jemalloc, 69 MB).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse(); // usage errors exit 2
     tracing_subscriber::fmt()

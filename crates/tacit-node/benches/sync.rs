@@ -33,6 +33,11 @@ const DEFAULT_EDITS: usize = 300;
 /// Notes created at once while filling A.
 const IN_FLIGHT: usize = 64;
 
+/// The allocator the `tacit` binary and the desktop app use, so that memory figures are theirs.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let notes = notes::arg(&args, "--notes", DEFAULT_NOTES);
