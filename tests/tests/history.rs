@@ -31,6 +31,19 @@ async fn trash(node: &Node) -> Vec<TrashItem> {
     }
 }
 
+/// The ids of the search hits for `query`.
+async fn hits(node: &Node, query: &str) -> Vec<String> {
+    let req = Request::Search {
+        query: query.into(),
+        space: None,
+        limit: None,
+    };
+    match ask(node, req).await {
+        Response::Hits { items, .. } => items.into_iter().map(|h| h.id.to_string()).collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
 async fn set_body(node: &Node, id: &str, text: &str) {
     let edit = NoteEdit {
         body: Some(text.into()),
@@ -132,6 +145,10 @@ async fn a_peers_deletion_lands_in_the_trash_and_comes_back_on_the_peer_too() {
         .await
         .expect("join");
     assert!(trash(&a).await.is_empty());
+    until("the note in A's search", || async {
+        hits(&a, "rota").await.contains(&id)
+    })
+    .await;
 
     // Bo deletes it: gone from A's list, in A's trash, by Bo.
     b.note_rm(&id).await.expect("rm");
@@ -165,6 +182,10 @@ async fn a_peers_deletion_lands_in_the_trash_and_comes_back_on_the_peer_too() {
     .await;
     assert!(has_title(&b, &space, "Pager rota").await);
     assert!(trash(&a).await.is_empty() && trash(&b).await.is_empty());
+    until("the restored note in B's search", || async {
+        hits(&b, "rota").await.contains(&id)
+    })
+    .await;
     // It is an ordinary note again: edits flow.
     set_body(&b, &id, "Mon: Bo\nTue: Ada\n").await;
     until("an edit after the restore on A", || async {
