@@ -146,6 +146,7 @@ pub fn trash_days_left(deleted_at: i64, now: i64) -> u32 {
 /// One change as history reads it.
 struct Step {
     hash: ChangeHash,
+    deps: Vec<ChangeHash>,
     author: Option<MemberId>,
     at: i64,
     added: u32,
@@ -283,23 +284,17 @@ impl Doc {
     fn found(&mut self) -> Result<Vec<Found>, CoreError> {
         let steps = self.steps();
         let now: BTreeSet<ChangeHash> = self.am.get_heads().into_iter().collect();
-        let deps: HashMap<ChangeHash, Vec<ChangeHash>> = self
-            .am
-            .get_changes_meta(&[])
-            .iter()
-            .map(|c| (c.hash, c.deps.clone()))
-            .collect();
         let mut heads: BTreeSet<ChangeHash> = BTreeSet::new();
         let mut out: Vec<Found> = Vec::new();
         for (i, s) in steps.iter().enumerate() {
-            for d in deps.get(&s.hash).into_iter().flatten() {
+            for d in &s.deps {
                 heads.remove(d);
             }
             heads.insert(s.hash);
             let same = out.last().is_some_and(|f| {
                 f.version.author == s.author
                     && (s.at - f.version.ended_at).abs() <= VERSION_PAUSE_MS
-                    && f.version.kind == VersionKind::Edited
+                    && matches!(f.version.kind, VersionKind::Created | VersionKind::Edited)
                     && s.kind == VersionKind::Edited
             });
             if same && let Some(f) = out.last_mut() {
@@ -328,21 +323,6 @@ impl Doc {
                     heads: heads.iter().copied().collect(),
                 });
             }
-        }
-        // The creation and the author's first edits in the same sitting read as one version.
-        if out.len() >= 2
-            && out[0].version.author == out[1].version.author
-            && out[1].version.kind == VersionKind::Edited
-            && (out[1].version.started_at - out[0].version.ended_at).abs() <= VERSION_PAUSE_MS
-        {
-            let second = out.remove(1);
-            let first = &mut out[0];
-            first.version.ended_at = second.version.ended_at;
-            first.version.changes += second.version.changes;
-            first.version.added = first.version.added.saturating_add(second.version.added);
-            first.version.removed = first.version.removed.saturating_add(second.version.removed);
-            first.last = second.last;
-            first.heads = second.heads;
         }
         for f in &mut out {
             let hex = f.last.to_string();
@@ -386,6 +366,7 @@ impl Doc {
             let (added, removed, kind) = effect(c);
             out.push(Step {
                 hash: c.hash(),
+                deps: c.deps().to_vec(),
                 author: MemberId::from_actor_id(c.actor_id()),
                 at: c.timestamp().saturating_mul(1000),
                 added,
