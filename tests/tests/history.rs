@@ -231,3 +231,65 @@ async fn a_reader_cannot_restore_from_the_trash() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_pushed_by_a_reader_is_refused_and_one_by_an_editor_taken() {
+    use tacit_node::core::Ticket;
+    use tacit_tests::rawpeer::RawPeer;
+
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(dir.path(), "Ada").await;
+    let space = space_new(&a, "Team").await;
+    let sid = space.parse().expect("a space id");
+    let id = note_new(&a, &space, "Old plan", "kept for the record").await;
+    let doc = id.parse().expect("a document id");
+    a.note_rm(&id).await.expect("rm");
+    let addr = listen_addr(&a).await;
+
+    // A reader's node refuses it locally (tested above); a raw reader signs and pushes one.
+    let mut reader = RawPeer::connect(&addr).await.expect("raw reader connects");
+    reader.hello(&[]).await.expect("hello");
+    let ticket = invite(&a, &space, Role::Reader).await;
+    reader
+        .join(&Ticket::parse(&ticket).expect("ticket"))
+        .await
+        .expect("the raw reader joins");
+    reader
+        .serve_until("the deleted note on the raw reader", PATIENCE, |p| {
+            p.doc_bytes(doc).is_some()
+        })
+        .await;
+    let bytes = reader.doc_bytes(doc).expect("the note").to_vec();
+    reader.push_undelete(sid, doc, &bytes).await.expect("push");
+    reader.ping().await;
+    assert_eq!(
+        trash(&a).await.len(),
+        1,
+        "a reader's restore does not count"
+    );
+    assert!(body(&a, &id).await.is_none());
+    reader.shutdown().await;
+
+    // The same change by an editor is taken: the refusal is about the role.
+    let mut editor = RawPeer::connect(&addr).await.expect("raw editor connects");
+    editor.hello(&[]).await.expect("hello");
+    let ticket = invite(&a, &space, Role::Editor).await;
+    editor
+        .join(&Ticket::parse(&ticket).expect("ticket"))
+        .await
+        .expect("the raw editor joins");
+    editor
+        .serve_until("the deleted note on the raw editor", PATIENCE, |p| {
+            p.doc_bytes(doc).is_some()
+        })
+        .await;
+    let bytes = editor.doc_bytes(doc).expect("the note").to_vec();
+    editor.push_undelete(sid, doc, &bytes).await.expect("push");
+    until("the editor's restore on A", || async {
+        body(&a, &id).await.as_deref() == Some("kept for the record")
+    })
+    .await;
+    assert!(trash(&a).await.is_empty());
+    editor.shutdown().await;
+    a.shutdown().await;
+}
