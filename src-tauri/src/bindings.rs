@@ -7,10 +7,11 @@
 mod tests {
     use std::path::PathBuf;
 
+    use tacit_node::core::diff::{DiffLine, DiffSide};
     use tacit_node::core::people::{Act, Health, Reason, Record};
     use tacit_node::core::{
         AnswerId, AnswerView, DocId, Draft, Kind, MemberId, NoteEdit, NoteView, OpHash,
-        ProfileEdit, ProfileView, QuestionView, Role, SpaceId,
+        ProfileEdit, ProfileView, QuestionView, Role, SpaceId, VersionKind,
     };
     use tacit_node::{
         ContributionView, ErrorKind, Event, ExpertInfo, ExportPage, HealthView, Hit, Identity,
@@ -18,7 +19,7 @@ mod tests {
         ListItem, MemberInfo, NetStatus, PeerInfo, PersonDetail, PersonInfo, Reachability,
         RecordStatement, RecordView, RelayInfo, RelaySource, RelayState, Request, Response,
         RouteInfo, SearchState, SpaceDetail, SpaceInfo, SpaceRecord, Status, SyncState, Traffic,
-        Via, WireError,
+        TrashItem, VersionDetail, VersionInfo, Via, WireError,
     };
     use tacit_vault::{ExportSummary, FileNote, ImportSummary, Progress};
     use ts_rs::{Config, TS};
@@ -97,6 +98,12 @@ mod tests {
         decl::<RecordView>(&cfg, o);
         decl::<RecordStatement>(&cfg, o);
         decl::<HealthView>(&cfg, o);
+        decl::<VersionKind>(&cfg, o);
+        decl::<VersionInfo>(&cfg, o);
+        decl::<DiffSide>(&cfg, o);
+        decl::<DiffLine>(&cfg, o);
+        decl::<VersionDetail>(&cfg, o);
+        decl::<TrashItem>(&cfg, o);
         decl::<Event>(&cfg, o);
         decl::<ErrorKind>(&cfg, o);
         decl::<WireError>(&cfg, o);

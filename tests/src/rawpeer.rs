@@ -624,25 +624,52 @@ impl RawPeer {
         base: &[u8],
         body: &str,
     ) -> anyhow::Result<()> {
+        self.push_made(space, id, base, |doc, edit| {
+            Ok(doc.edit_text(
+                edit,
+                NoteEdit {
+                    body: Some(body.into()),
+                    ..NoteEdit::default()
+                },
+            )?)
+        })
+        .await
+    }
+
+    /// Takes a deleted document (`base`, its bytes) out of the trash as this member and pushes
+    /// the change, signed, whatever this member's role.
+    pub async fn push_undelete(
+        &mut self,
+        space: SpaceId,
+        id: DocId,
+        base: &[u8],
+    ) -> anyhow::Result<()> {
+        self.push_made(space, id, base, |doc, edit| Ok(doc.undelete(edit)?))
+            .await
+    }
+
+    /// Makes one change to a document (`base`, its bytes) as this member with `f`, and pushes
+    /// it signed.
+    async fn push_made(
+        &mut self,
+        space: SpaceId,
+        id: DocId,
+        base: &[u8],
+        f: impl FnOnce(&mut Doc, Edit) -> anyhow::Result<bool>,
+    ) -> anyhow::Result<()> {
         let mut doc = Doc::load(id, [base], self.member())?;
         let under = self.heads(space);
-        let changed = doc.edit_text(
-            Edit {
-                by: self.member(),
-                at: now_ms(),
-                under: &under,
-            },
-            NoteEdit {
-                body: Some(body.into()),
-                ..NoteEdit::default()
-            },
-        )?;
-        if !changed {
-            bail!("the edit changes nothing");
+        let edit = Edit {
+            by: self.member(),
+            at: now_ms(),
+            under: &under,
+        };
+        if !f(&mut doc, edit)? {
+            bail!("the change changes nothing");
         }
         let (data, changes) = doc
             .take_unsaved_changes()
-            .ok_or_else(|| anyhow!("an edit with no new change"))?;
+            .ok_or_else(|| anyhow!("a change with no new change"))?;
         let sigs = doc.sign_changes(&self.key, space, &changes);
         self.send(Message::Change {
             space,

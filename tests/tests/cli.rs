@@ -182,6 +182,67 @@ fn every_command(home: &TestHome) {
     let err = home.fails(&["note", "show", &c], 1);
     assert!(err.contains("deleted"), "{err}");
 
+    // trash: the deleted note, by whom, how long it stays; restore takes it out
+    let trash = home.json(&["trash"]);
+    let items = trash.as_array().expect("array");
+    assert_eq!(items.len(), 1, "{trash}");
+    assert_eq!(items[0]["id"], c.as_str());
+    assert_eq!(items[0]["kind"], "note");
+    assert_eq!(items[0]["title"], "From stdin");
+    assert_eq!(items[0]["space_name"], "Personal");
+    assert_eq!(items[0]["deleted_by"], member.as_str());
+    assert_eq!(items[0]["deleted_by_name"], "Ada");
+    assert_eq!(items[0]["days_left"], 30);
+    let text = home.ok(&["trash"]);
+    assert!(
+        text.contains("From stdin") && text.contains("30 days left"),
+        "{text}"
+    );
+    let err = home.fails(&["restore", &a], 1);
+    assert!(err.contains("not in the trash"), "{err}");
+    home.ok(&["restore", &c[..8]]);
+    assert_eq!(note_count(home), 3);
+    assert_eq!(home.json(&["note", "show", &c])["body"], "piped body ✓\n");
+    assert!(home.ok(&["trash"]).contains("The trash is empty"));
+
+    // note history, note show --at, note restore
+    home.ok(&["note", "edit", &c, "--body", "rewritten\n"]);
+    let history = home.json(&["note", "history", &c[..8]]);
+    let versions = history.as_array().expect("array");
+    let kinds: Vec<&str> = versions.iter().filter_map(|v| v["kind"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["edited", "restored", "deleted", "created"],
+        "{history}"
+    );
+    assert_eq!(versions[0]["current"], true);
+    assert_eq!(versions[0]["author"], member.as_str());
+    assert_eq!(versions[0]["author_name"], "Ada");
+    let first = versions[3]["id"].as_str().expect("version id").to_owned();
+    let then = home.json(&["note", "show", &c, "--at", &first[..6]]);
+    assert_eq!(then["title"], "From stdin");
+    assert_eq!(then["body"], "piped body ✓\n");
+    assert_eq!(
+        then["diff"],
+        serde_json::json!([
+            { "side": "then", "text": "piped body ✓" },
+            { "side": "now", "text": "rewritten" }
+        ])
+    );
+    let text = home.ok(&["note", "show", &c, "--at", &first]);
+    assert!(text.contains("-piped body ✓\n+rewritten\n"), "{text}");
+    assert!(home.ok(&["note", "history", &c]).contains("created"));
+    let err = home.fails(&["note", "show", &c, "--at", "ffffffff"], 1);
+    assert!(err.contains("no version"), "{err}");
+    let restored = home.json(&["note", "restore", &c, &first]);
+    assert_eq!(restored["changed"], true);
+    assert_eq!(home.json(&["note", "show", &c])["body"], "piped body ✓\n");
+    let history = home.json(&["note", "history", &c]);
+    assert_eq!(history[0]["current"], true);
+    assert_eq!(history[0]["kind"], "edited");
+    // Back to two notes for what follows; it stays in the trash.
+    home.ok(&["note", "rm", &c]);
+
     // ask, answer, accept, thank, questions, question show
     let q = home.json(&[
         "ask",
@@ -236,6 +297,16 @@ fn every_command(home: &TestHome) {
     assert_eq!(unanswered.as_array().map(Vec::len), Some(1));
     assert_eq!(unanswered[0]["id"], q2.as_str());
     assert!(home.ok(&["questions"]).contains("How do we rotate"));
+
+    // question rm: into the trash (newest deletion first), and back
+    home.ok(&["question", "rm", &q2]);
+    assert_eq!(home.json(&["questions"]).as_array().map(Vec::len), Some(1));
+    let trash = home.json(&["trash"]);
+    assert_eq!(trash[0]["id"], q2.as_str());
+    assert_eq!(trash[0]["kind"], "question");
+    assert_eq!(trash[1]["id"], c.as_str());
+    home.ok(&["restore", &q2]);
+    assert_eq!(home.json(&["questions"]).as_array().map(Vec::len), Some(2));
 
     // status, and init again
     let status = home.json(&["status"]);

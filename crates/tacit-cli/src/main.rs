@@ -259,6 +259,21 @@ enum Command {
     /// One question
     #[command(subcommand)]
     Question(QuestionCmd),
+    /// Notes and questions deleted in the last 30 days (here or by a peer), newest first
+    Trash {
+        /// Only this space (id, unique id prefix or name); every space when absent
+        #[arg(long)]
+        space: Option<String>,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Take a note or question out of the trash (its space's members see it back)
+    Restore {
+        /// Id (or a unique prefix) of a deleted note or question, from `tacit trash`
+        id: String,
+        #[command(flatten)]
+        json: Json,
+    },
     /// Search every note and question you hold, best first
     ///
     /// Words (all must match; a misspelt word still matches; the last may be unfinished),
@@ -583,10 +598,30 @@ enum NoteCmd {
         #[command(flatten)]
         json: Json,
     },
-    /// Show a note
+    /// Show a note (as it is, or a past version with --at)
     Show {
         /// Id (or a unique prefix)
         id: String,
+        /// A version from `tacit note history` (or a unique prefix): the note as it was then,
+        /// and its body's differences from now
+        #[arg(long, value_name = "VERSION")]
+        at: Option<String>,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// A note's versions, newest first: its changes grouped by author and pauses
+    History {
+        /// Id (or a unique prefix)
+        id: String,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Make a note read as a past version again (a new change; nothing is rewritten)
+    Restore {
+        /// Id (or a unique prefix)
+        id: String,
+        /// A version from `tacit note history` (or a unique prefix)
+        version: String,
         #[command(flatten)]
         json: Json,
     },
@@ -608,7 +643,7 @@ enum NoteCmd {
         #[command(flatten)]
         json: Json,
     },
-    /// Delete a note
+    /// Delete a note (it stays in the trash for 30 days: `tacit trash`, `tacit restore`)
     Rm {
         /// Id (or a unique prefix)
         id: String,
@@ -628,6 +663,13 @@ enum NoteCmd {
 enum QuestionCmd {
     /// Show a question with its answers
     Show {
+        /// Id (or a unique prefix)
+        id: String,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// Delete a question (it stays in the trash for 30 days: `tacit trash`, `tacit restore`)
+    Rm {
         /// Id (or a unique prefix)
         id: String,
         #[command(flatten)]
@@ -784,7 +826,19 @@ fn request(command: Command) -> Result<(Request, Json)> {
             },
             json,
         ),
-        Command::Note(NoteCmd::Show { id, json }) => (Request::NoteShow { id }, json),
+        Command::Note(NoteCmd::Show { id, at: None, json }) => (Request::NoteShow { id }, json),
+        Command::Note(NoteCmd::Show {
+            id,
+            at: Some(version),
+            json,
+        }) => (Request::NoteVersion { id, version }, json),
+        Command::Note(NoteCmd::History { id, json }) => (Request::NoteHistory { id }, json),
+        Command::Note(NoteCmd::Restore { id, version, json }) => {
+            (Request::NoteRestore { id, version }, json)
+        }
+        Command::Question(QuestionCmd::Rm { id, json }) => (Request::QuestionRm { id }, json),
+        Command::Trash { space, json } => (Request::Trash { space }, json),
+        Command::Restore { id, json } => (Request::Restore { id }, json),
         Command::Note(NoteCmd::Edit {
             id,
             title,

@@ -4,10 +4,11 @@ use std::io::Write;
 
 use anyhow::Result;
 use serde_json::json;
-use tacit_node::core::MemberId;
+use tacit_node::core::diff::DiffSide;
+use tacit_node::core::{Kind, MemberId, VersionKind};
 use tacit_node::{
     ListItem, NetStatus, PeerInfo, Reachability, RelayInfo, RelaySource, RelayState, Response,
-    SyncState, Via,
+    SyncState, TrashItem, VersionDetail, VersionInfo, Via,
 };
 
 /// Prints `resp` to standard output. `me` marks this member's answers in a question.
@@ -65,6 +66,9 @@ pub fn print(resp: &Response, json: bool, me: Option<MemberId>) -> Result<()> {
             Response::RecordStatement { statement } => serde_json::from_str(statement)?,
             Response::RecordVerified(r) => serde_json::to_value(r)?,
             Response::Health(h) => serde_json::to_value(h)?,
+            Response::History { items, .. } => serde_json::to_value(items)?,
+            Response::Version(v) => serde_json::to_value(v)?,
+            Response::Trash { items } => serde_json::to_value(items)?,
             other => serde_json::to_value(other)?,
         };
         serde_json::to_writer_pretty(&mut out, &value)?;
@@ -173,6 +177,9 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
                 writeln!(out, "{}", a.body.trim_end())?;
             }
         }
+        Response::History { items, .. } => history(out, items)?,
+        Response::Version(v) => version(out, v)?,
+        Response::Trash { items } => trash(out, items)?,
         Response::Done { id, changed, .. } => {
             if *changed {
                 writeln!(out, "{id}")?;
@@ -761,6 +768,103 @@ fn who(member: MemberId, me: Option<MemberId>) -> String {
 
 /// A time for people: `2026-11-28 19:46` (UTC). A time no calendar date can show (before
 /// 1970, after 9999 — a wrong clock somewhere) prints as its milliseconds.
+/// A member as a version or the trash names them: their name, else the short id.
+fn named(member: Option<MemberId>, name: Option<&str>) -> String {
+    match (name, member) {
+        (Some(n), _) => n.to_owned(),
+        (None, Some(m)) => m.short(),
+        (None, None) => "(unknown)".into(),
+    }
+}
+
+fn history(out: &mut impl Write, items: &[VersionInfo]) -> std::io::Result<()> {
+    for v in items {
+        let what = match v.kind {
+            VersionKind::Created => "created".to_owned(),
+            VersionKind::Deleted => "deleted".to_owned(),
+            VersionKind::Restored => "restored".to_owned(),
+            VersionKind::Edited => format!("+{} -{}", v.added, v.removed),
+        };
+        let changes = if v.changes == 1 {
+            "1 change".to_owned()
+        } else {
+            format!("{} changes", v.changes)
+        };
+        let now = if v.current { "  (now)" } else { "" };
+        writeln!(
+            out,
+            "{}  {}  {}  {what}, {changes}{now}",
+            v.id,
+            when(v.ended_at),
+            named(v.author, v.author_name.as_deref()),
+        )?;
+    }
+    Ok(())
+}
+
+fn version(out: &mut impl Write, v: &VersionDetail) -> std::io::Result<()> {
+    let i = &v.version;
+    writeln!(out, "# {}", v.title)?;
+    let mut meta = vec![
+        format!("version {}", i.id),
+        format!("by {}", named(i.author, i.author_name.as_deref())),
+        when(i.ended_at),
+    ];
+    if !v.tags.is_empty() {
+        meta.push(hashtags(&v.tags));
+    }
+    writeln!(out, "{}", meta.join(" · "))?;
+    if v.title != v.title_now {
+        writeln!(out, "title now: {}", v.title_now)?;
+    }
+    if v.tags != v.tags_now {
+        writeln!(out, "tags now: {}", hashtags(&v.tags_now))?;
+    }
+    writeln!(
+        out,
+        "
+--- version {}
++++ now",
+        i.id
+    )?;
+    for l in &v.diff {
+        let mark = match l.side {
+            DiffSide::Both => ' ',
+            DiffSide::Then => '-',
+            DiffSide::Now => '+',
+        };
+        writeln!(out, "{mark}{}", l.text)?;
+    }
+    Ok(())
+}
+
+fn trash(out: &mut impl Write, items: &[TrashItem]) -> std::io::Result<()> {
+    if items.is_empty() {
+        writeln!(out, "The trash is empty.")?;
+    }
+    for t in items {
+        let kind = match t.kind {
+            Kind::Question => "?",
+            _ => " ",
+        };
+        let days = if t.days_left == 1 {
+            "1 day left".to_owned()
+        } else {
+            format!("{} days left", t.days_left)
+        };
+        writeln!(
+            out,
+            "{}  {kind} {}  [{}]  deleted {} by {}  ({days})",
+            t.id.short(),
+            t.title,
+            t.space_name,
+            when(t.deleted_at),
+            named(t.deleted_by, t.deleted_by_name.as_deref()),
+        )?;
+    }
+    Ok(())
+}
+
 fn when(ms: i64) -> String {
     use std::fmt::Write;
     let Ok(unsigned) = u64::try_from(ms) else {

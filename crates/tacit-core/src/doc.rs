@@ -15,10 +15,15 @@ use crate::text::{check_bytes, check_chars, check_title, normalize_aliases, norm
 mod authorship;
 pub mod chunks;
 mod claims;
+mod history;
 mod sync;
 pub use authorship::{
     ChangeSig, NewChange, PROFILE_SCOPE, Screened, Verdict, authorize, last_by_author, parse_under,
     screen, under_message, unsigned,
+};
+pub use history::{
+    MAX_VERSIONS, TRASH_DAYS, Tombstone, VERSION_ID_LEN, VERSION_PAUSE_MS, Version, VersionKind,
+    VersionView, in_trash, trash_days_left,
 };
 pub use sync::{ChangeAuthor, screen_sync};
 

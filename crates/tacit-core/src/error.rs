@@ -107,4 +107,20 @@ pub enum CoreError {
     /// An answer id that is ambiguous among this question's answers.
     #[error("answer id {0} is ambiguous; give more characters")]
     AmbiguousAnswer(String),
+    /// No version of the note has this id (see `tacit note history`).
+    #[error("the note has no version {0}; `tacit note history ID` lists them")]
+    NoSuchVersion(String),
+    /// A version id prefix that names several versions.
+    #[error("version id {0} is ambiguous; give more characters")]
+    AmbiguousVersion(String),
+    /// The document was deleted longer ago than the trash keeps documents.
+    #[error(
+        "{id} was deleted more than {days} days ago and has left the trash; it cannot be restored"
+    )]
+    TrashExpired {
+        /// The document.
+        id: String,
+        /// How long the trash keeps a document, in days.
+        days: i64,
+    },
 }

@@ -15,9 +15,13 @@
 //! deleted_at  deleted_by                                                (tombstone)
 //! ```
 //!
+//! A deleted note or question stays in the trash for [`TRASH_DAYS`] ([`Doc::undelete`]); a note's
+//! past versions are read from its Automerge history ([`Doc::versions`], [`Doc::restore_version`]).
+//!
 //! Text is edited through [`automerge::transaction::Transactable::update_text`], so an editor that
 //! sends its whole text never overwrites a concurrent edit: the change is the diff.
 
+pub mod diff;
 mod doc;
 mod error;
 mod id;
@@ -30,10 +34,11 @@ mod text;
 mod ticket;
 
 pub use doc::{
-    AnswerView, ChangeAuthor, ChangeSig, Doc, Draft, Edit, Kind, NewChange, NoteEdit, NoteView,
-    PROFILE_SCOPE, ProfileEdit, ProfileView, QuestionView, SCHEMA_VERSION, Screened, Summary,
-    Verdict, authorize, chunks, last_by_author, parse_under, screen, screen_sync, under_message,
-    unsigned,
+    AnswerView, ChangeAuthor, ChangeSig, Doc, Draft, Edit, Kind, MAX_VERSIONS, NewChange, NoteEdit,
+    NoteView, PROFILE_SCOPE, ProfileEdit, ProfileView, QuestionView, SCHEMA_VERSION, Screened,
+    Summary, TRASH_DAYS, Tombstone, VERSION_ID_LEN, VERSION_PAUSE_MS, Verdict, Version,
+    VersionKind, VersionView, authorize, chunks, in_trash, last_by_author, parse_under, screen,
+    screen_sync, trash_days_left, under_message, unsigned,
 };
 pub use error::CoreError;
 pub use id::{AnswerId, DocId, MemberId, ParseIdError, SpaceId};

@@ -30,6 +30,7 @@ use crate::replica::{ReplicaReply, ReplicaReq, Replicated, SessionId};
 use crate::search::{Job, Search};
 use tacit_search::Entry;
 
+mod history;
 mod people;
 mod replica;
 mod spaces;
@@ -761,6 +762,12 @@ impl Actor {
                 let listed = self.resolve(&id, Kind::Note)?;
                 self.change(&listed, |doc, e| doc.delete(e).map(|()| true))
             }
+            Request::NoteHistory { id } => self.note_history(&id),
+            Request::NoteVersion { id, version } => self.note_version(&id, &version),
+            Request::NoteRestore { id, version } => self.note_restore(&id, &version),
+            Request::QuestionRm { id } => self.question_rm(&id),
+            Request::Trash { space } => self.trash(space.as_deref()),
+            Request::Restore { id } => self.restore(&id),
             Request::Answer { question, body } => {
                 let listed = self.resolve(&question, Kind::Question)?;
                 let mut answer = None;
@@ -1189,6 +1196,9 @@ fn is_write(req: &Request) -> bool {
             | Request::Whoami
             | Request::NoteList { .. }
             | Request::NoteShow { .. }
+            | Request::NoteHistory { .. }
+            | Request::NoteVersion { .. }
+            | Request::Trash { .. }
             | Request::Questions { .. }
             | Request::QuestionShow { .. }
             | Request::Status

@@ -2,9 +2,10 @@
 //! the control socket (one JSON object per line each way) and the CLI.
 
 use serde::{Deserialize, Serialize};
+use tacit_core::diff::DiffLine;
 use tacit_core::{
     AnswerId, DocId, Draft, Kind, MemberId, NoteEdit, NoteView, ProfileEdit, ProfileView,
-    QuestionView, Role, SpaceId,
+    QuestionView, Role, SpaceId, VersionKind,
 };
 use ts_rs::TS;
 
@@ -65,9 +66,46 @@ pub enum Request {
         /// What to change.
         edit: NoteEdit,
     },
-    /// Delete a note (a tombstone).
+    /// Delete a note (a tombstone): it goes to the trash for 30 days.
     NoteRm {
         /// Id or unique prefix.
+        id: String,
+    },
+    /// A note's versions, newest first: its changes grouped by author and pauses.
+    NoteHistory {
+        /// Id or unique prefix.
+        id: String,
+    },
+    /// One past version of a note, with its body's diff against now.
+    NoteVersion {
+        /// Note id or unique prefix.
+        id: String,
+        /// Version id or unique prefix (from `NoteHistory`).
+        version: String,
+    },
+    /// Make a note read as one of its past versions again, as a new change.
+    NoteRestore {
+        /// Note id or unique prefix.
+        id: String,
+        /// Version id or unique prefix (from `NoteHistory`).
+        version: String,
+    },
+    /// Delete a question (a tombstone): it goes to the trash for 30 days.
+    QuestionRm {
+        /// Id or unique prefix.
+        id: String,
+    },
+    /// The trash: notes and questions deleted (here or by a peer) in the last 30 days, newest
+    /// deletion first.
+    Trash {
+        /// Only this space (id, unique id prefix or name); every space when absent.
+        #[serde(default)]
+        space: Option<String>,
+    },
+    /// Take a note or question out of the trash, as a new change that syncs to the space's
+    /// members.
+    Restore {
+        /// Id or unique prefix of a deleted document.
         id: String,
     },
     /// Ask a question.
@@ -487,6 +525,89 @@ pub enum Response {
     Imported(ImportReport),
     /// To `Export`.
     Exported(ExportPage),
+    /// To `NoteHistory`.
+    History {
+        /// The note.
+        id: DocId,
+        /// Its versions, newest first.
+        items: Vec<VersionInfo>,
+    },
+    /// To `NoteVersion`.
+    Version(VersionDetail),
+    /// To `Trash`.
+    Trash {
+        /// Deleted documents still restorable, newest deletion first.
+        items: Vec<TrashItem>,
+    },
+}
+
+/// One version of a note (see `tacit_core::Version`), with its author's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct VersionInfo {
+    /// Version id (hex); any unique prefix names it.
+    pub id: String,
+    /// Who wrote it.
+    pub author: Option<MemberId>,
+    /// The author's display name, when this home knows it.
+    pub author_name: Option<String>,
+    /// Time of its first change, ms since the epoch.
+    pub started_at: i64,
+    /// Time of its last change, ms since the epoch.
+    pub ended_at: i64,
+    /// How many changes it groups.
+    pub changes: u32,
+    /// Characters inserted.
+    pub added: u32,
+    /// Characters deleted.
+    pub removed: u32,
+    /// What it did: created, edited, deleted or restored.
+    pub kind: VersionKind,
+    /// Whether it is the note as it is now.
+    pub current: bool,
+}
+
+/// A past version of a note and how it differs from now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct VersionDetail {
+    /// The note.
+    pub note: DocId,
+    /// The version.
+    pub version: VersionInfo,
+    /// Its title.
+    pub title: String,
+    /// Its body.
+    pub body: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// The title now.
+    pub title_now: String,
+    /// The tags now.
+    pub tags_now: Vec<String>,
+    /// The body's lines: `then` only in the version, `now` only in the note now.
+    pub diff: Vec<DiffLine>,
+}
+
+/// A deleted note or question in the trash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct TrashItem {
+    /// The document.
+    pub id: DocId,
+    /// Note or question.
+    pub kind: Kind,
+    /// Its title.
+    pub title: String,
+    /// Its space.
+    pub space: SpaceId,
+    /// The space's name.
+    pub space_name: String,
+    /// When it was deleted, ms since the epoch (the deleter's clock).
+    pub deleted_at: i64,
+    /// Who deleted it.
+    pub deleted_by: Option<MemberId>,
+    /// Their display name, when this home knows it.
+    pub deleted_by_name: Option<String>,
+    /// Whole days before it leaves the trash and can no longer be restored.
+    pub days_left: u32,
 }
 
 /// A document that matched a search.

@@ -113,7 +113,10 @@ impl NodeError {
                 _ => ErrorKind::Internal,
             },
             NodeError::Core(e) => match e {
-                CoreError::NoSuchAnswer(_) | CoreError::AmbiguousAnswer(_) => ErrorKind::NotFound,
+                CoreError::NoSuchAnswer(_)
+                | CoreError::AmbiguousAnswer(_)
+                | CoreError::NoSuchVersion(_)
+                | CoreError::AmbiguousVersion(_) => ErrorKind::NotFound,
                 CoreError::Conflict(_) => ErrorKind::Conflict,
                 CoreError::Automerge(_) | CoreError::Malformed(_) => ErrorKind::Internal,
                 _ => ErrorKind::Invalid,

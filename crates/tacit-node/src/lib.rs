@@ -46,7 +46,8 @@ pub use api::{
     ImportReport, InboxItem, InboxKind, InitReport, InviteInfo, LinkedDoc, Links, ListItem,
     MemberInfo, NetStatus, PeerInfo, PersonDetail, PersonInfo, Reachability, RecordStatement,
     RecordView, RelayInfo, RelaySource, RelayState, Request, Response, RouteInfo, SearchState,
-    SpaceDetail, SpaceInfo, SpaceRecord, Status, SyncState, Traffic, Via,
+    SpaceDetail, SpaceInfo, SpaceRecord, Status, SyncState, Traffic, TrashItem, VersionDetail,
+    VersionInfo, Via,
 };
 pub use control::{Client, ControlServer, socket_path};
 pub use error::{ErrorKind, NodeError, WireError};

@@ -86,6 +86,8 @@ pub struct ListFilter {
     pub unanswered: bool,
     /// Include tombstoned documents.
     pub include_deleted: bool,
+    /// Only tombstoned documents (the trash); wins over `include_deleted`.
+    pub deleted_only: bool,
     /// At most this many.
     pub limit: Option<usize>,
 }

@@ -345,6 +345,16 @@ impl Store {
     /// (case-insensitive), among documents not deleted; a full id of a deleted document still
     /// resolves.
     pub fn resolve(&self, prefix: &str) -> Result<DocId, StoreError> {
+        self.resolve_among(prefix, false)
+    }
+
+    /// As [`Store::resolve`], among deleted documents only (the trash): a unique prefix of a
+    /// deleted document's id names it.
+    pub fn resolve_deleted(&self, prefix: &str) -> Result<DocId, StoreError> {
+        self.resolve_among(prefix, true)
+    }
+
+    fn resolve_among(&self, prefix: &str, deleted: bool) -> Result<DocId, StoreError> {
         let not_found = || StoreError::NoSuchDocument(prefix.to_owned());
         let lower = prefix.to_ascii_lowercase();
         if lower.len() < MIN_PREFIX_LEN
@@ -353,7 +363,7 @@ impl Store {
         {
             return Err(not_found());
         }
-        if lower.len() == DocId::HEX_LEN {
+        if lower.len() == DocId::HEX_LEN && !deleted {
             return match self.exists(&lower)? {
                 true => parse_id(&lower, "document"),
                 false => Err(not_found()),
@@ -363,12 +373,13 @@ impl Store {
         let (count, first): (i64, Option<String>) = self
             .conn
             .prepare_cached(
-                "SELECT count(*), min(id) FROM docs WHERE id >= ?1 AND id < ?2 AND deleted = 0",
+                "SELECT count(*), min(id) FROM docs WHERE id >= ?1 AND id < ?2 AND deleted = ?3",
             )
             .and_then(|mut st| {
-                st.query_row([&lower, &format!("{lower}g")], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                st.query_row(
+                    rusqlite::params![&lower, &format!("{lower}g"), deleted],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
             })
             .at(&self.path)?;
         match (count, first) {
@@ -431,7 +442,9 @@ impl Store {
 fn where_clause(filter: &ListFilter) -> (String, Vec<Value>) {
     let mut clauses: Vec<String> = Vec::new();
     let mut args: Vec<Value> = Vec::new();
-    if !filter.include_deleted {
+    if filter.deleted_only {
+        clauses.push("deleted = 1".into());
+    } else if !filter.include_deleted {
         clauses.push("deleted = 0".into());
     }
     if let Some(space) = filter.space {

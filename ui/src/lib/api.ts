@@ -42,7 +42,10 @@ import type {
   SpaceInfo,
   Status,
   TicketInfo,
+  TrashItem,
   UiMark,
+  VersionDetail,
+  VersionInfo,
 } from "./bindings";
 
 /** The import and export's types (tacit-vault's), for the callers of this module. */
@@ -300,6 +303,36 @@ export async function noteEdit(
 
 export async function noteRm(id: string): Promise<void> {
   await execute({ op: "note_rm", id }, "done");
+}
+
+/** A note's versions, newest first. */
+export async function noteHistory(id: string): Promise<VersionInfo[]> {
+  return (await execute({ op: "note_history", id }, "history")).items;
+}
+
+/** One past version of a note, with its body's diff against now. */
+export async function noteVersion(id: string, version: string): Promise<VersionDetail> {
+  return strip(await execute({ op: "note_version", id, version }, "version"));
+}
+
+/** Makes a note read as a past version again (a new change); whether anything changed. */
+export async function noteRestore(id: string, version: string): Promise<boolean> {
+  return (await execute({ op: "note_restore", id, version }, "done")).changed;
+}
+
+/** Deletes a question (it goes to the trash). */
+export async function questionRm(id: string): Promise<void> {
+  await execute({ op: "question_rm", id }, "done");
+}
+
+/** Deleted notes and questions still restorable, of every space (or one), newest first. */
+export async function trash(space: string | null = null): Promise<TrashItem[]> {
+  return (await execute({ op: "trash", space }, "trash")).items;
+}
+
+/** Takes a note or question out of the trash. */
+export async function restore(id: string): Promise<void> {
+  await execute({ op: "restore", id }, "done");
 }
 
 export async function ask(draft: Draft, space: string | null = null): Promise<string> {

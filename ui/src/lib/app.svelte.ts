@@ -25,11 +25,12 @@ export type View =
   | "inbox"
   | "people"
   | "person"
-  | "settings";
+  | "settings"
+  | "trash";
 /** Views that are a page of their own, without the list pane. */
-export const PAGE_VIEWS: readonly View[] = ["members", "profile", "inbox", "people", "person", "settings"];
+export const PAGE_VIEWS: readonly View[] = ["members", "profile", "inbox", "people", "person", "settings", "trash"];
 /** Views that belong to no space: selecting a space leaves them for its notes. */
-const GLOBAL_VIEWS: readonly View[] = ["profile", "inbox", "person", "settings"];
+const GLOBAL_VIEWS: readonly View[] = ["profile", "inbox", "person", "settings", "trash"];
 export type PreviewMode = "edit" | "preview" | "split";
 export type Overlay = "shortcuts" | "palette" | null;
 /** A dialog over the window: create a space, join one (with a ticket to start from), invite,
@@ -131,6 +132,8 @@ export class AppModel {
   asking = $state(false);
   unansweredOnly = $state(false);
   listCollapsed = $state(false);
+  /** Whether the History panel shows beside the note editor (Ctrl+Shift+H). */
+  historyOpen = $state(false);
   previewMode = $state<PreviewMode>("edit");
   overlay = $state<Overlay>(null);
   /** The save state of the note editor that last reported (`key` is its `note.key`). */

@@ -327,6 +327,38 @@ edit: NoteEdit, } | { "op": "note_rm",
 /**
  * Id or unique prefix.
  */
+id: string, } | { "op": "note_history", 
+/**
+ * Id or unique prefix.
+ */
+id: string, } | { "op": "note_version", 
+/**
+ * Note id or unique prefix.
+ */
+id: string, 
+/**
+ * Version id or unique prefix (from `NoteHistory`).
+ */
+version: string, } | { "op": "note_restore", 
+/**
+ * Note id or unique prefix.
+ */
+id: string, 
+/**
+ * Version id or unique prefix (from `NoteHistory`).
+ */
+version: string, } | { "op": "question_rm", 
+/**
+ * Id or unique prefix.
+ */
+id: string, } | { "op": "trash", 
+/**
+ * Only this space (id, unique id prefix or name); every space when absent.
+ */
+space: string | null, } | { "op": "restore", 
+/**
+ * Id or unique prefix of a deleted document.
+ */
 id: string, } | { "op": "ask", 
 /**
  * The question.
@@ -695,7 +727,19 @@ items: Array<Hit>,
 /**
  * How many documents matched in all (`items` holds at most the limit).
  */
-total: number, } | { "reply": "links" } & Links | { "reply": "imported" } & ImportReport | { "reply": "exported" } & ExportPage;
+total: number, } | { "reply": "links" } & Links | { "reply": "imported" } & ImportReport | { "reply": "exported" } & ExportPage | { "reply": "history", 
+/**
+ * The note.
+ */
+id: DocId, 
+/**
+ * Its versions, newest first.
+ */
+items: Array<VersionInfo>, } | { "reply": "version" } & VersionDetail | { "reply": "trash", 
+/**
+ * Deleted documents still restorable, newest deletion first.
+ */
+items: Array<TrashItem>, };
 
 /**
  * What `tacit init` did.
@@ -1748,6 +1792,152 @@ unanswered_titles: Array<string>,
  * The top givers' names, in the order of `health.top_givers`.
  */
 top_giver_names: Array<string>, };
+
+/**
+ * What a version did to the document.
+ */
+export type VersionKind = "created" | "edited" | "deleted" | "restored";
+
+/**
+ * One version of a note (see `tacit_core::Version`), with its author's name.
+ */
+export type VersionInfo = { 
+/**
+ * Version id (hex); any unique prefix names it.
+ */
+id: string, 
+/**
+ * Who wrote it.
+ */
+author: MemberId | null, 
+/**
+ * The author's display name, when this home knows it.
+ */
+author_name: string | null, 
+/**
+ * Time of its first change, ms since the epoch.
+ */
+started_at: number, 
+/**
+ * Time of its last change, ms since the epoch.
+ */
+ended_at: number, 
+/**
+ * How many changes it groups.
+ */
+changes: number, 
+/**
+ * Characters inserted.
+ */
+added: number, 
+/**
+ * Characters deleted.
+ */
+removed: number, 
+/**
+ * What it did: created, edited, deleted or restored.
+ */
+kind: VersionKind, 
+/**
+ * Whether it is the note as it is now.
+ */
+current: boolean, };
+
+/**
+ * Where a line of a diff is.
+ */
+export type DiffSide = "both" | "then" | "now";
+
+/**
+ * One line of a diff.
+ */
+export type DiffLine = { 
+/**
+ * Which text holds it.
+ */
+side: DiffSide, 
+/**
+ * The line, without its line break.
+ */
+text: string, };
+
+/**
+ * A past version of a note and how it differs from now.
+ */
+export type VersionDetail = { 
+/**
+ * The note.
+ */
+note: DocId, 
+/**
+ * The version.
+ */
+version: VersionInfo, 
+/**
+ * Its title.
+ */
+title: string, 
+/**
+ * Its body.
+ */
+body: string, 
+/**
+ * Its tags.
+ */
+tags: Array<string>, 
+/**
+ * The title now.
+ */
+title_now: string, 
+/**
+ * The tags now.
+ */
+tags_now: Array<string>, 
+/**
+ * The body's lines: `then` only in the version, `now` only in the note now.
+ */
+diff: Array<DiffLine>, };
+
+/**
+ * A deleted note or question in the trash.
+ */
+export type TrashItem = { 
+/**
+ * The document.
+ */
+id: DocId, 
+/**
+ * Note or question.
+ */
+kind: Kind, 
+/**
+ * Its title.
+ */
+title: string, 
+/**
+ * Its space.
+ */
+space: SpaceId, 
+/**
+ * The space's name.
+ */
+space_name: string, 
+/**
+ * When it was deleted, ms since the epoch (the deleter's clock).
+ */
+deleted_at: number, 
+/**
+ * Who deleted it.
+ */
+deleted_by: MemberId | null, 
+/**
+ * Their display name, when this home knows it.
+ */
+deleted_by_name: string | null, 
+/**
+ * Whole days before it leaves the trash and can no longer be restored.
+ */
+days_left: number, };
 
 /**
  * Events a node emits to its subscribers.

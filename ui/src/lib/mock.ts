@@ -31,7 +31,15 @@ export function installMock(): MockNode {
       { expertise: ["postgres"] },
     );
     node.spaces.get(team)!.lastSeen[bo] = now - 26 * 3600_000;
-    node.add("note", "Deploy checklist", "1. build\n2. test\n3. ship", ["ops"], now - 600_000, team);
+    const deploy = node.add("note", "Deploy checklist", "1. build\n2. ship", ["ops"], now - 3 * 86400_000, team);
+    node.remoteEdit(deploy, { body: "1. build\n2. run the smoke tests\n3. ship\n4. watch the error rate for 10 minutes" }, grace, now - 2 * 86400_000);
+    node.remoteEdit(deploy, { body: "1. build\n2. test\n3. ship", tags: ["ops", "release"] }, node.identity.member, now - 600_000);
+    const rota = node.add("note", "Pager rota for December", "Mon: Ada\nTue: Bo\nWed: Grace", ["oncall"], now - 6 * 86400_000, team);
+    node.remoteDelete(rota, bo, now - 2 * 3600_000);
+    const dup = node.add("question", "Where do the staging logs go?", "", ["logs"], now - 40 * 86400_000, team);
+    node.remoteDelete(dup, node.identity.member, now - 28 * 86400_000);
+    const scratch = node.add("note", "Scratch: ingest timings", "p50 12 ms", [], now - 5 * 86400_000);
+    node.remoteDelete(scratch, node.identity.member, now - 4 * 86400_000);
     const rotate = node.add("question", "How do we rotate the staging TLS certificate?", "It expires on Friday.", ["tls"], now - 2 * 3600_000, team);
     node.docs.get(rotate)!.author = bo;
     const vacuum = node.add("question", "Why does autovacuum stall on the events table?", "", ["postgres"], now - 9 * 86400_000, team);

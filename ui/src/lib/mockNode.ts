@@ -32,6 +32,10 @@ import type {
   SpaceRecord,
   SyncState,
   TicketInfo,
+  TrashItem,
+  VersionInfo,
+  VersionKind,
+  DiffLine,
   WireError,
 } from "./bindings";
 import { normalizeTag } from "./tags";
@@ -55,6 +59,59 @@ interface Doc {
   answered_in: [string, string][];
   /** Notes: the answer it was made from. */
   from_answer: [string, string] | null;
+  /** Its versions, oldest first (the node reads them from the Automerge history). */
+  versions: MockVersion[];
+  /** When and by whom it was deleted (while `deleted`). */
+  deleted_at: number | null;
+  deleted_by: string | null;
+}
+
+/** One version of a document as the mock keeps it: who, when, and the text after it. */
+interface MockVersion {
+  id: string;
+  author: string;
+  started_at: number;
+  ended_at: number;
+  changes: number;
+  kind: VersionKind;
+  title: string;
+  body: string;
+  tags: string[];
+}
+
+/** Changes by one author closer than this make one version (the node's VERSION_PAUSE_MS). */
+const VERSION_PAUSE_MS = 5 * 60_000;
+/** Days the trash keeps a deleted document (the node's TRASH_DAYS). */
+const TRASH_DAYS = 30;
+
+/** A line diff (longest common subsequence) of two texts, as the node's. */
+export function lineDiff(then: string, now: string): DiffLine[] {
+  const lines = (s: string) => (s === "" ? [] : s.replace(/\n$/, "").split("\n"));
+  const a = lines(then);
+  const b = lines(now);
+  const n = a.length;
+  const m = b.length;
+  const lcs: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+    }
+  }
+  const out: DiffLine[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && a[i] === b[j]) {
+      out.push({ side: "both", text: a[i] });
+      i++;
+      j++;
+    } else if (i < n && (j === m || lcs[i + 1][j] >= lcs[i][j + 1])) {
+      out.push({ side: "then", text: a[i++] });
+    } else {
+      out.push({ side: "now", text: b[j++] });
+    }
+  }
+  return out;
 }
 
 /** An answer with every field, from the ones a test cares about. */
@@ -446,19 +503,103 @@ export class MockNode {
       space,
       answered_in: [],
       from_answer: null,
+      versions: [],
+      deleted_at: null,
+      deleted_by: null,
     });
+    const d = this.docs.get(id)!;
+    this.record(d, this.identity.member, t, "created");
     return id;
   }
 
-  /** Changes a note as another writer would (a CLI or a peer), with an event. */
-  remoteEdit(id: string, change: { title?: string; body?: string; tags?: string[] }): void {
+  /** Changes a note as another writer would (a CLI or a peer), with an event. `at` and `by`
+   * seed a history (another member's edit, some time ago). */
+  remoteEdit(
+    id: string,
+    change: { title?: string; body?: string; tags?: string[] },
+    by: string = this.identity.member,
+    at?: number,
+  ): void {
     const d = this.get(id, "note");
     if (change.title !== undefined) d.title = change.title;
     if (change.body !== undefined) d.body = change.body;
     if (change.tags !== undefined) d.tags = this.tags(change.tags);
-    d.updated_at = this.time();
+    d.updated_at = at ?? this.time();
     d.heads = this.newHeads();
+    this.record(d, by, d.updated_at, "edited");
     this.emit(d, true);
+  }
+
+  /** Deletes a document as `by` would (seeding the trash), at `at`. */
+  remoteDelete(id: string, by: string, at: number): void {
+    const d = this.docs.get(id);
+    if (!d) fail("not_found", `no document ${id}`);
+    Object.assign(d, { deleted: true, deleted_at: at, deleted_by: by, heads: this.newHeads() });
+    this.record(d, by, at, "deleted");
+    this.emit(d, true);
+  }
+
+  /** Records a change of `d` in its history: a new version, or the last one grown when it is
+   * the same author's edit within the pause. */
+  private record(d: Doc, author: string, at: number, kind: VersionKind): void {
+    const last = d.versions.at(-1);
+    const snapshot = { title: d.title, body: d.body, tags: [...d.tags] };
+    if (
+      last &&
+      kind === "edited" &&
+      (last.kind === "edited" || last.kind === "created") &&
+      last.author === author &&
+      Math.abs(at - last.ended_at) <= VERSION_PAUSE_MS
+    ) {
+      Object.assign(last, snapshot, { ended_at: at, changes: last.changes + 1, id: hex(64, 8000 + this.seq++) });
+      return;
+    }
+    d.versions.push({ id: hex(64, 8000 + this.seq++), author, started_at: at, ended_at: at, changes: 1, kind, ...snapshot });
+  }
+
+  private versionInfo(d: Doc, i: number): VersionInfo {
+    const v = d.versions[i];
+    const before = i > 0 ? d.versions[i - 1] : { title: "", body: "" };
+    const grown = v.title.length + v.body.length - (before.title.length + before.body.length);
+    return {
+      id: v.id.slice(0, 12),
+      author: v.author,
+      author_name: this.nameOf(v.author),
+      started_at: v.started_at,
+      ended_at: v.ended_at,
+      changes: v.changes,
+      added: Math.max(0, grown),
+      removed: Math.max(0, -grown),
+      kind: v.kind,
+      current: i === d.versions.length - 1,
+    };
+  }
+
+  private findVersion(d: Doc, prefix: string): number {
+    const p = prefix.toLowerCase();
+    const found = d.versions.map((v, i) => [v, i] as const).filter(([v]) => p.length >= 4 && v.id.startsWith(p));
+    if (found.length === 0) fail("not_found", `the note has no version ${prefix}`);
+    if (found.length > 1) fail("not_found", `version id ${prefix} is ambiguous; give more characters`);
+    return found[0][1];
+  }
+
+  private trashItems(space: string | null): TrashItem[] {
+    const now = this.now();
+    return [...this.docs.values()]
+      .filter((d) => d.deleted && d.deleted_at !== null && now - d.deleted_at < TRASH_DAYS * DAY_MS)
+      .filter((d) => space === null || d.space === space)
+      .sort((a, b) => (b.deleted_at ?? 0) - (a.deleted_at ?? 0))
+      .map((d) => ({
+        id: d.id,
+        kind: d.kind,
+        title: d.title,
+        space: d.space,
+        space_name: d.space === this.identity.personal_space ? "Personal" : (this.spaces.get(d.space)?.name ?? ""),
+        deleted_at: d.deleted_at ?? 0,
+        deleted_by: d.deleted_by,
+        deleted_by_name: d.deleted_by ? this.nameOf(d.deleted_by) : null,
+        days_left: Math.max(0, Math.ceil(((d.deleted_at ?? 0) + TRASH_DAYS * DAY_MS - now) / DAY_MS)),
+      }));
   }
 
   private list(
@@ -899,14 +1040,67 @@ export class MockNode {
           title !== d.title || body !== d.body || tags.join() !== d.tags.join() || aliases.join() !== d.aliases.join();
         if (changed) {
           Object.assign(d, { title, body, tags, aliases, updated_at: this.time(), heads: this.newHeads() });
+          this.record(d, this.identity.member, d.updated_at, "edited");
           this.emit(d);
         }
         return { reply: "done", id: d.id, changed, heads: d.heads };
       }
-      case "note_rm": {
+      case "note_rm":
+      case "question_rm": {
+        const d = this.get(request.id, request.op === "note_rm" ? "note" : "question");
+        const at = this.time();
+        Object.assign(d, { deleted: true, deleted_at: at, deleted_by: this.identity.member, heads: this.newHeads() });
+        this.record(d, this.identity.member, at, "deleted");
+        this.emit(d);
+        return { reply: "done", id: d.id, changed: true, heads: d.heads };
+      }
+      case "note_history": {
         const d = this.get(request.id, "note");
-        d.deleted = true;
-        d.heads = this.newHeads();
+        const items = d.versions.map((_, i) => this.versionInfo(d, i)).reverse();
+        return { reply: "history", id: d.id, items };
+      }
+      case "note_version": {
+        const d = this.get(request.id, "note");
+        const i = this.findVersion(d, request.version);
+        const v = d.versions[i];
+        return {
+          reply: "version",
+          note: d.id,
+          version: this.versionInfo(d, i),
+          title: v.title,
+          body: v.body,
+          tags: v.tags,
+          title_now: d.title,
+          tags_now: d.tags,
+          diff: lineDiff(v.body, d.body),
+        };
+      }
+      case "note_restore": {
+        const d = this.get(request.id, "note");
+        const v = d.versions[this.findVersion(d, request.version)];
+        const changed = v.title !== d.title || v.body !== d.body || v.tags.join() !== d.tags.join();
+        if (changed) {
+          Object.assign(d, { title: v.title, body: v.body, tags: [...v.tags], updated_at: this.time(), heads: this.newHeads() });
+          this.record(d, this.identity.member, d.updated_at, "edited");
+          this.emit(d);
+        }
+        return { reply: "done", id: d.id, changed, heads: d.heads };
+      }
+      case "trash":
+        return { reply: "trash", items: this.trashItems(request.space == null ? null : this.spaceOf(request.space)) };
+      case "restore": {
+        const p = request.id.toLowerCase();
+        const found = this.trashItems(null).filter((t) => p.length >= 4 && t.id.startsWith(p));
+        if (found.length !== 1) {
+          const live = [...this.docs.values()].some((d) => !d.deleted && d.id.startsWith(p));
+          fail(live ? "invalid" : "not_found", live ? `${request.id} is not in the trash` : `no document ${request.id}`);
+        }
+        const d = this.docs.get(found[0].id)!;
+        const s = this.spaces.get(d.space);
+        if (s && s.role === "reader") fail("refused", `you are a reader in "${s.name}": only editors and owners write there`);
+        const at = this.time();
+        Object.assign(d, { deleted: false, deleted_at: null, deleted_by: null, updated_at: at, heads: this.newHeads() });
+        this.record(d, this.identity.member, at, "restored");
         this.emit(d);
         return { reply: "done", id: d.id, changed: true, heads: d.heads };
       }

@@ -278,6 +278,14 @@ fn list_filters_and_orders() {
     });
     assert_eq!(with_deleted.first(), Some(&gone));
     assert_eq!(with_deleted.len(), 6);
+    // The trash: deleted ones only.
+    assert_eq!(
+        ids(ListFilter {
+            deleted_only: true,
+            ..ListFilter::default()
+        }),
+        vec![gone]
+    );
     assert_eq!(
         ids(ListFilter {
             space: Some(a),
@@ -399,6 +407,15 @@ fn resolve_takes_unique_prefixes() {
         store.resolve("dead0000000000000000000000000001").unwrap(),
         id("dead0000000000000000000000000001")
     );
+    // In the trash, a prefix of it resolves, and live documents do not.
+    assert_eq!(
+        store.resolve_deleted("dead").unwrap(),
+        id("dead0000000000000000000000000001")
+    );
+    assert!(matches!(
+        store.resolve_deleted("abce00"),
+        Err(StoreError::NoSuchDocument(_))
+    ));
     for bad in [
         "abc",
         "",
