@@ -95,6 +95,13 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    // jemalloc purges freed memory as the process allocates; its background thread does it on a
+    // timer too, so that a process gone idle (a window in the background, `tacit serve` at
+    // night) gives memory back.
+    #[cfg(not(target_env = "msvc"))]
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::debug!("the allocator's background thread did not start: {e}");
+    }
     let args = Args::parse();
     let home = match tacit_node::resolve_home(args.home) {
         Ok(h) => h,
