@@ -86,7 +86,7 @@ async fn history_lists_both_authors_after_a_sync_and_a_restore_reaches_both() {
     assert_eq!(on_a, history(&b, &id).await);
     let who: Vec<(Option<&str>, VersionKind)> = on_a
         .iter()
-        .map(|v| (v.author_name.as_deref(), v.kind))
+        .map(|v| (v.author_name.as_deref(), v.version.kind))
         .collect();
     assert_eq!(
         who,
@@ -96,10 +96,10 @@ async fn history_lists_both_authors_after_a_sync_and_a_restore_reaches_both() {
             (Some("Ada"), VersionKind::Created),
         ]
     );
-    assert!(on_a[0].current && !on_a[1].current);
+    assert!(on_a[0].version.current && !on_a[1].version.current);
 
     // Bo's version, read on A, and its differences from now.
-    let bo_version = on_a[1].id.clone();
+    let bo_version = on_a[1].version.id.clone();
     let then = version(&a, &id, &bo_version[..8]).await;
     assert_eq!(then.body, bos);
     assert!(
@@ -125,9 +125,9 @@ async fn history_lists_both_authors_after_a_sync_and_a_restore_reaches_both() {
     // Nothing rewritten: the old versions are all there, and the restore is the newest.
     let after = history(&b, &id).await;
     assert_eq!(after.len(), 3, "{after:?}");
-    assert_eq!(after[1].id, bo_version);
+    assert_eq!(after[1].version.id, bo_version);
     assert_eq!(after[0].author_name.as_deref(), Some("Ada"));
-    assert!(after[0].current);
+    assert!(after[0].version.current);
     assert_eq!(after, history(&a, &id).await);
 
     a.shutdown().await;
@@ -192,7 +192,11 @@ async fn a_peers_deletion_lands_in_the_trash_and_comes_back_on_the_peer_too() {
         body(&a, &id).await.as_deref() == Some("Mon: Bo\nTue: Ada\n")
     })
     .await;
-    let kinds: Vec<VersionKind> = history(&a, &id).await.iter().map(|v| v.kind).collect();
+    let kinds: Vec<VersionKind> = history(&a, &id)
+        .await
+        .iter()
+        .map(|v| v.version.kind)
+        .collect();
     assert_eq!(
         kinds,
         [

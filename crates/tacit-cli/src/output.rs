@@ -778,7 +778,8 @@ fn named(member: Option<MemberId>, name: Option<&str>) -> String {
 }
 
 fn history(out: &mut impl Write, items: &[VersionInfo]) -> std::io::Result<()> {
-    for v in items {
+    for item in items {
+        let v = &item.version;
         let what = match v.kind {
             VersionKind::Created => "created".to_owned(),
             VersionKind::Deleted => "deleted".to_owned(),
@@ -796,7 +797,7 @@ fn history(out: &mut impl Write, items: &[VersionInfo]) -> std::io::Result<()> {
             "{}  {}  {}  {what}, {changes}{now}",
             v.id,
             when(v.ended_at),
-            named(v.author, v.author_name.as_deref()),
+            named(v.author, item.author_name.as_deref()),
         )?;
     }
     Ok(())
@@ -806,9 +807,9 @@ fn version(out: &mut impl Write, v: &VersionDetail) -> std::io::Result<()> {
     let i = &v.version;
     writeln!(out, "# {}", v.title)?;
     let mut meta = vec![
-        format!("version {}", i.id),
-        format!("by {}", named(i.author, i.author_name.as_deref())),
-        when(i.ended_at),
+        format!("version {}", i.version.id),
+        format!("by {}", named(i.version.author, i.author_name.as_deref())),
+        when(i.version.ended_at),
     ];
     if !v.tags.is_empty() {
         meta.push(hashtags(&v.tags));
@@ -825,7 +826,7 @@ fn version(out: &mut impl Write, v: &VersionDetail) -> std::io::Result<()> {
         "
 --- version {}
 +++ now",
-        i.id
+        i.version.id
     )?;
     for l in &v.diff {
         let mark = match l.side {

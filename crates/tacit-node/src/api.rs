@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use tacit_core::diff::DiffLine;
 use tacit_core::{
     AnswerId, DocId, Draft, Kind, MemberId, NoteEdit, NoteView, ProfileEdit, ProfileView,
-    QuestionView, Role, SpaceId, VersionKind,
+    QuestionView, Role, SpaceId, Version,
 };
 use ts_rs::TS;
 
@@ -544,26 +544,12 @@ pub enum Response {
 /// One version of a note (see `tacit_core::Version`), with its author's name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct VersionInfo {
-    /// Version id (hex); any unique prefix names it.
-    pub id: String,
-    /// Who wrote it.
-    pub author: Option<MemberId>,
+    /// The version (its fields appear at the top level in JSON).
+    #[serde(flatten)]
+    #[ts(flatten)]
+    pub version: Version,
     /// The author's display name, when this home knows it.
     pub author_name: Option<String>,
-    /// Time of its first change, ms since the epoch.
-    pub started_at: i64,
-    /// Time of its last change, ms since the epoch.
-    pub ended_at: i64,
-    /// How many changes it groups.
-    pub changes: u32,
-    /// Characters inserted.
-    pub added: u32,
-    /// Characters deleted.
-    pub removed: u32,
-    /// What it did: created, edited, deleted or restored.
-    pub kind: VersionKind,
-    /// Whether it is the note as it is now.
-    pub current: bool,
 }
 
 /// A past version of a note and how it differs from now.

@@ -1803,23 +1803,23 @@ export type VersionKind = "created" | "edited" | "deleted" | "restored";
  */
 export type VersionInfo = { 
 /**
- * Version id (hex); any unique prefix names it.
- */
-id: string, 
-/**
- * Who wrote it.
- */
-author: MemberId | null, 
-/**
  * The author's display name, when this home knows it.
  */
 author_name: string | null, 
 /**
- * Time of its first change, ms since the epoch.
+ * Its id: the first [`VERSION_ID_LEN`] hex characters of its last change's hash.
+ */
+id: string, 
+/**
+ * Who wrote it (`None`: an actor that is not a member, never shown as anyone).
+ */
+author: MemberId | null, 
+/**
+ * Time of its first change, ms (as its author's clock said; shown, never trusted).
  */
 started_at: number, 
 /**
- * Time of its last change, ms since the epoch.
+ * Time of its last change, ms.
  */
 ended_at: number, 
 /**
@@ -1827,19 +1827,20 @@ ended_at: number,
  */
 changes: number, 
 /**
- * Characters inserted.
+ * Characters it inserted (in the title, body and answers).
  */
 added: number, 
 /**
- * Characters deleted.
+ * Characters it deleted.
  */
 removed: number, 
 /**
- * What it did: created, edited, deleted or restored.
+ * What it did.
  */
 kind: VersionKind, 
 /**
- * Whether it is the note as it is now.
+ * Whether it is the document as it is now (the newest version, with nothing concurrent
+ * after it).
  */
 current: boolean, };
 

@@ -48,16 +48,8 @@ impl Actor {
                     n
                 });
                 VersionInfo {
-                    id: v.id,
-                    author: v.author,
+                    version: v,
                     author_name,
-                    started_at: v.started_at,
-                    ended_at: v.ended_at,
-                    changes: v.changes,
-                    added: v.added,
-                    removed: v.removed,
-                    kind: v.kind,
-                    current: v.current,
                 }
             })
             .collect()
