@@ -37,10 +37,11 @@ need_packages() {
 }
 
 # The Debian packages the desktop app builds against and its end-to-end tests run with
-# (Tauri 2 on WebKitGTK 4.1; Xvfb and WebKitWebDriver for tests and screenshots).
+# (Tauri 2 on WebKitGTK 4.1; Xvfb and WebKitWebDriver for tests and screenshots; xdotool presses
+# the quick capture shortcut as a keyboard would).
 TAURI_PACKAGES=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
     build-essential pkg-config libssl-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev)
-E2E_PACKAGES=(xvfb webkit2gtk-driver xauth imagemagick)
+E2E_PACKAGES=(xvfb webkit2gtk-driver xauth imagemagick xdotool)
 # the LAN discovery and NAT tests build network namespaces with `ip`, NATs with `nft`, and check
 # the topology with `ping`
 NET_TEST_PACKAGES=(iproute2 nftables iputils-ping)

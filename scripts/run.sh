@@ -8,6 +8,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
+if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+    # No screen here (neither DISPLAY nor WAYLAND_DISPLAY): the window needs one, so say so
+    # before a long build. A virtual display (Xvfb) serves: installed now when root (else the
+    # apt-get line is printed), then the exact command to run.
+    echo "tacit: no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set)" >&2
+    need_packages xvfb:xvfb-run xauth:xauth
+    echo "tacit: from a desktop session, run scripts/run.sh there; on this machine, open it in a" \
+        "virtual display: xvfb-run -a scripts/run.sh $*" >&2
+    exit 1
+fi
+
 need_rust
 need_debs "${TAURI_PACKAGES[@]}" "${LINK_PACKAGES[@]}"
 need_node
@@ -15,8 +26,4 @@ npm_install
 npm run build --workspace ui
 cargo build --release --locked -p tacit-desktop -p tacit-cli --features tacit-desktop/custom-protocol
 echo "tacit: the CLI is $PWD/target/release/tacit (add it to your PATH)"
-if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
-    echo "tacit: no display to open the window on; on a headless machine run: xvfb-run -a scripts/run.sh" >&2
-    exit 1
-fi
 exec target/release/tacit-desktop "$@"

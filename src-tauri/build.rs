@@ -12,6 +12,10 @@ fn main() {
         "ticket_info",
         "import_folder",
         "export_folder",
+        "capture_settings",
+        "set_capture_shortcut",
+        "open_capture",
+        "hide_capture",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         // Cargo shows this and stops; there is nothing to build without the manifest.

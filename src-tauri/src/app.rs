@@ -625,10 +625,17 @@ pub fn run(opts: Options) -> ExitCode {
             take_link,
             ticket_info,
             crate::vault::import_folder,
-            crate::vault::export_folder
+            crate::vault::export_folder,
+            crate::capture::capture_settings,
+            crate::capture::set_capture_shortcut,
+            crate::capture::open_capture,
+            crate::capture::hide_capture
         ])
         .setup(move |app| {
             let _ = shell.app.set(app.handle().clone());
+            let capture = crate::capture::Capture::load(&shell.home);
+            crate::capture::setup(app.handle(), &capture)?;
+            app.manage(capture);
             app.manage(shell);
             // Act on the opening as soon as it is done, whether or not the UI has asked yet.
             let handle = app.handle().clone();
@@ -665,6 +672,17 @@ pub fn run(opts: Options) -> ExitCode {
         }
     };
     app.run(|app, event| {
+        // Quick capture's window is hidden, not closed, between captures: it goes with the
+        // main window, so that closing the main window quits the app as before.
+        if let RunEvent::WindowEvent {
+            label,
+            event: tauri::WindowEvent::Destroyed,
+            ..
+        } = &event
+            && label == MAIN_WINDOW
+        {
+            crate::capture::close(app);
+        }
         if let RunEvent::Exit = event {
             let shell = app.state::<Shell>();
             tauri::async_runtime::block_on(async {

@@ -25,6 +25,7 @@ mod tests {
     use ts_rs::{Config, TS};
 
     use crate::app::{AppState, NetworkState, TicketInfo, UiMark};
+    use crate::capture::CaptureSettings;
 
     fn decl<T: TS>(cfg: &Config, out: &mut String) {
         if let Some(docs) = T::docs() {
@@ -111,6 +112,7 @@ mod tests {
         decl::<NetworkState>(&cfg, o);
         decl::<TicketInfo>(&cfg, o);
         decl::<UiMark>(&cfg, o);
+        decl::<CaptureSettings>(&cfg, o);
         decl::<Progress>(&cfg, o);
         decl::<FileNote>(&cfg, o);
         decl::<ImportSummary>(&cfg, o);

@@ -41,6 +41,7 @@
 
 mod app;
 mod bindings;
+mod capture;
 mod vault;
 
 use std::path::PathBuf;

@@ -149,10 +149,54 @@ for (const theme of THEMES) {
       await app.driver.actions({ async: true }).sendKeys(Key.ESCAPE).perform();
     });
 
+    await everydayScreens(app, theme, ids.note);
     await importScreens(app, theme);
     await spaceScreens(app, theme);
     await peopleScreens(app, theme);
   });
+}
+
+/** A note's History panel, the Trash, and the quick capture window (its own small window, so
+ * one size). */
+async function everydayScreens(app: App, theme: string, note: string): Promise<void> {
+  await app.cli('note', 'edit', note, '--body', 'Notes on the **mill** and the **store** of the #engine.\n\nThe mill performs the four operations.');
+  const gone = await app.cli<{ id: string }>('note', 'new', '--title', 'Old table of logarithms', '--body', 'Superseded.');
+  await app.cli('note', 'rm', gone.id);
+  await eachSize(app, theme, async (w, hgt) => {
+    await app.click('nav-notes');
+    await (await app.byId('note-item', note)).click();
+    await app.waitAttr('note-editor', 'data-id', note);
+    await app.click('note-history');
+    await waitFor(async () => (await app.all('history-version')).length >= 2, 'two versions in the History panel');
+    await app.click('history-version');
+    await app.el('history-detail');
+    await shot(app, theme, w, hgt, 'history');
+    await app.click('history-close');
+    await app.gone('history-panel');
+
+    await app.click('nav-trash');
+    await app.byId('trash-item', gone.id);
+    await shot(app, theme, w, hgt, 'trash');
+  });
+
+  await app.click('nav-settings');
+  await app.click('capture-try');
+  const main = await app.driver.getWindowHandle();
+  const capture = await waitFor(
+    async () => (await app.driver.getAllWindowHandles()).find((w) => w !== main),
+    'the quick capture window',
+  );
+  await app.driver.switchTo().window(capture);
+  const text = await app.el('capture-text');
+  await text.sendKeys('Ask Babbage about the punched cards for the #engine');
+  await app.driver.executeAsyncScript(
+    'const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done()));',
+  );
+  const file = path.join(OUT, `${theme}-capture.png`);
+  await app.screenshot(file);
+  written.push(path.relative(ROOT, file));
+  await text.sendKeys(Key.ESCAPE);
+  await app.driver.switchTo().window(main);
 }
 
 /** The import dialog: a folder typed in, then the summary of what it did (with a skipped file

@@ -637,19 +637,40 @@ impl RawPeer {
     }
 
     /// Takes a deleted document (`base`, its bytes) out of the trash as this member and pushes
-    /// the change, signed, whatever this member's role.
+    /// the change, signed, whatever this member's role (and however old the deletion).
     pub async fn push_undelete(
         &mut self,
         space: SpaceId,
         id: DocId,
         base: &[u8],
     ) -> anyhow::Result<()> {
-        self.push_made(space, id, base, |doc, edit| Ok(doc.undelete(edit)?))
-            .await
+        self.push_made(
+            space,
+            id,
+            base,
+            |doc, edit| Ok(doc.undelete(edit, edit.at)?),
+        )
+        .await
     }
 
     /// Makes one change to a document (`base`, its bytes) as this member with `f`, and pushes
     /// it signed.
+    /// Deletes a document (`base`, its bytes) as this member, in a change dated `at` (ms; any
+    /// time this member likes), and pushes it signed.
+    pub async fn push_delete_dated(
+        &mut self,
+        space: SpaceId,
+        id: DocId,
+        base: &[u8],
+        at: i64,
+    ) -> anyhow::Result<()> {
+        self.push_made_at(space, id, base, at, |doc, edit| {
+            doc.delete(edit)?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn push_made(
         &mut self,
         space: SpaceId,
@@ -657,11 +678,22 @@ impl RawPeer {
         base: &[u8],
         f: impl FnOnce(&mut Doc, Edit) -> anyhow::Result<bool>,
     ) -> anyhow::Result<()> {
+        self.push_made_at(space, id, base, now_ms(), f).await
+    }
+
+    async fn push_made_at(
+        &mut self,
+        space: SpaceId,
+        id: DocId,
+        base: &[u8],
+        at: i64,
+        f: impl FnOnce(&mut Doc, Edit) -> anyhow::Result<bool>,
+    ) -> anyhow::Result<()> {
         let mut doc = Doc::load(id, [base], self.member())?;
         let under = self.heads(space);
         let edit = Edit {
             by: self.member(),
-            at: now_ms(),
+            at,
             under: &under,
         };
         if !f(&mut doc, edit)? {

@@ -610,3 +610,100 @@ fn stopping_serve_answers_every_request_it_ran() {
     succeeded.sort();
     assert_eq!(ids, succeeded);
 }
+
+#[test]
+fn serve_install_service_writes_a_user_unit_that_serves_this_home() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = init("Ada");
+    let config = tempfile::tempdir().unwrap();
+    // A systemctl that records what it was asked and succeeds (no test starts a real service).
+    let calls = config.path().join("calls");
+    let systemctl = config.path().join("systemctl");
+    std::fs::write(
+        &systemctl,
+        format!("#!/bin/sh\necho \"$@\" >> '{}'\n", calls.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&systemctl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let install = |systemctl: &std::path::Path| {
+        let out = home
+            .command(&[
+                "--no-mdns",
+                "serve",
+                "--install-service",
+                "--listen",
+                "/ip4/127.0.0.1/tcp/0",
+                "--json",
+            ])
+            .env("XDG_CONFIG_HOME", config.path())
+            .env("TACIT_SYSTEMCTL", systemctl)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+        (v, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+
+    let (done, _) = install(&systemctl);
+    let unit = config.path().join("systemd/user/tacit.service");
+    assert_eq!(done["unit"], unit.to_string_lossy().as_ref());
+    assert_eq!(done["started"], true);
+    assert_eq!(
+        std::fs::read_to_string(&calls).unwrap(),
+        "--user daemon-reload\n--user enable --now tacit.service\n"
+    );
+
+    // Where systemd cannot be reached, the unit is still written and the command says what to run.
+    let (done, stderr) = install(std::path::Path::new("/nonexistent/systemctl"));
+    assert_eq!(done["started"], false);
+    assert!(
+        stderr.contains("systemctl --user enable --now tacit.service"),
+        "{stderr}"
+    );
+
+    // The unit's command line serves this home.
+    let text = std::fs::read_to_string(&unit).unwrap();
+    let exec = text
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart");
+    let words: Vec<&str> = exec.split(' ').collect();
+    assert_eq!(
+        words[0],
+        tacit_tests::tacit_bin().to_string_lossy().as_ref()
+    );
+    assert_eq!(
+        &words[1..],
+        [
+            "--home",
+            home.path().to_str().unwrap(),
+            "--no-mdns",
+            "serve",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0"
+        ]
+    );
+    let mut served = std::process::Command::new(words[0])
+        .args(&words[1..])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run the unit's command");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    // Serving: the home's control socket answers (a command goes through it).
+    while !home.path().join("tacit.sock").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the unit's command never served the home"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let err = home.fails(&["serve"], 1);
+    assert!(err.contains("in use"), "{err}");
+    served.kill().unwrap();
+    served.wait().unwrap();
+}

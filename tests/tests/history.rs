@@ -297,3 +297,60 @@ async fn a_restore_pushed_by_a_reader_is_refused_and_one_by_an_editor_taken() {
     editor.shutdown().await;
     a.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_dated_a_year_back_still_gets_thirty_days_in_the_trash() {
+    use tacit_node::core::Ticket;
+    use tacit_tests::rawpeer::{RawPeer, now_ms};
+
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(dir.path(), "Ada").await;
+    let space = space_new(&a, "Team").await;
+    let sid = space.parse().expect("a space id");
+    let id = note_new(&a, &space, "Runbook", "restart the cache first").await;
+    let doc = id.parse().expect("a document id");
+    let addr = listen_addr(&a).await;
+
+    // A hostile editor deletes the note in a change it dates a year ago.
+    let mut editor = RawPeer::connect(&addr).await.expect("raw editor connects");
+    editor.hello(&[]).await.expect("hello");
+    let ticket = invite(&a, &space, Role::Editor).await;
+    editor
+        .join(&Ticket::parse(&ticket).expect("ticket"))
+        .await
+        .expect("the raw editor joins");
+    editor
+        .serve_until("the note on the raw editor", PATIENCE, |p| {
+            p.doc_bytes(doc).is_some()
+        })
+        .await;
+    let bytes = editor.doc_bytes(doc).expect("the note").to_vec();
+    let year_ago = now_ms() - 365 * 24 * 60 * 60 * 1000;
+    editor
+        .push_delete_dated(sid, doc, &bytes, year_ago)
+        .await
+        .expect("push");
+    until("the backdated deletion on A", || async {
+        body(&a, &id).await.is_none()
+    })
+    .await;
+    editor.shutdown().await;
+
+    // Its 30 days count from its arrival here, not from the date it claims.
+    let listed = trash(&a).await;
+    assert_eq!(listed.len(), 1, "the deletion is in the trash");
+    assert_eq!(
+        listed[0].deleted_at, year_ago,
+        "shown as its writer dated it"
+    );
+    assert_eq!(listed[0].days_left, 30);
+    assert!(matches!(
+        ask(&a, Request::Restore { id: id.clone() }).await,
+        Response::Done { changed: true, .. }
+    ));
+    assert_eq!(
+        body(&a, &id).await.as_deref(),
+        Some("restart the cache first")
+    );
+    a.shutdown().await;
+}

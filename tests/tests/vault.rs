@@ -87,6 +87,14 @@ fn notes(home: &TestHome, space: Option<&str>) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Every tag a shown note counts: its tag list and its inline #tags, sorted.
+fn all_tags(note: &Value) -> Vec<String> {
+    let mut all = strings(&note["tags"]);
+    all.extend(strings(&note["inline_tags"]));
+    all.sort();
+    all
+}
+
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .unwrap()
@@ -133,10 +141,12 @@ fn import_sample(home: &TestHome) {
     assert_eq!(ids.keys().collect::<Vec<_>>(), TITLES.to_vec());
 
     let welcome = home.json(&["note", "show", &ids["Welcome to the vault"]]);
-    assert_eq!(
-        strings(&welcome["tags"]),
-        vec!["onboarding", "ops", "rust/async", "team"]
-    );
+    // Front matter tags are the note's tag list; the body's inline #tags stay in the body and
+    // count beside them.
+    assert_eq!(strings(&welcome["tags"]), vec!["onboarding", "team"]);
+    let mut inline = strings(&welcome["inline_tags"]);
+    inline.sort();
+    assert_eq!(inline, vec!["ops", "rust/async"]);
     assert_eq!(
         strings(&welcome["aliases"]),
         vec!["Home page", "Start here"]
@@ -149,19 +159,16 @@ fn import_sample(home: &TestHome) {
     assert_eq!(welcome["created_at"], 1_704_412_800_000_i64);
 
     let roadmap = home.json(&["note", "show", &ids["Roadmap"]]);
-    assert_eq!(strings(&roadmap["tags"]), vec!["planning"]);
+    assert_eq!(all_tags(&roadmap), vec!["planning"]);
     let old = home.json(&["note", "show", &ids["Old plan"]]);
-    assert_eq!(
-        strings(&old["tags"]),
-        vec!["archive", "history", "plans-2023"]
-    );
+    assert_eq!(all_tags(&old), vec!["archive", "history", "plans-2023"]);
     assert_eq!(old["created_at"], 1_677_659_400_000_i64);
     let daily = home.json(&["note", "show", &ids["2024-01-05"]]);
     assert!(
         daily["body"].as_str().unwrap().starts_with("---\ntitle: ["),
         "unreadable front matter stays in the body: {daily}"
     );
-    assert_eq!(strings(&daily["tags"]), vec!["daily"]);
+    assert_eq!(all_tags(&daily), vec!["daily"]);
 
     // Again: nothing new, nothing changed.
     let out = home.ok(&["import", s(&vault)]);
@@ -187,7 +194,7 @@ fn import_sample(home: &TestHome) {
     assert_eq!(notes(home, None), ids);
     let roadmap = home.json(&["note", "show", &ids["Roadmap"]]);
     assert_eq!(roadmap["body"], "# Roadmap\n\nChanged. #planning #q3\n");
-    assert_eq!(strings(&roadmap["tags"]), vec!["planning", "q3"]);
+    assert_eq!(all_tags(&roadmap), vec!["planning", "q3"]);
 }
 
 #[test]
@@ -287,7 +294,14 @@ fn an_export_imports_into_a_fresh_home_as_the_same_notes() {
     for id in ids.values() {
         let a = ada.json(&["note", "show", id]);
         let b = bob.json(&["note", "show", id]);
-        for field in ["title", "body", "tags", "aliases", "created_at"] {
+        for field in [
+            "title",
+            "body",
+            "tags",
+            "inline_tags",
+            "aliases",
+            "created_at",
+        ] {
             assert_eq!(a[field], b[field], "{field} of {id}");
         }
     }

@@ -11,7 +11,14 @@ async function start(): Promise<void> {
     installMock();
   }
   const target = document.getElementById("app");
-  if (target) mount(App, { target });
+  if (!target) return;
+  if (location.hash === "#capture") {
+    // The quick capture window: its own small page, not the app.
+    const { default: Capture } = await import("./components/Capture.svelte");
+    mount(Capture, { target });
+    return;
+  }
+  mount(App, { target });
   mark("mounted");
 }
 

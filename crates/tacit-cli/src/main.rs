@@ -6,6 +6,7 @@
 //! stderr), 2 usage error.
 
 mod output;
+mod service;
 mod vault;
 
 use std::io::Read;
@@ -369,6 +370,13 @@ struct ServeArgs {
     /// (private and documentation ranges), which a real network must not
     #[arg(long, hide = true, env = tacit_node::AUTONAT_ANY_IP_ENV, value_parser = clap::builder::FalseyValueParser::new())]
     autonat_any_ip: bool,
+    /// Instead of serving now: write a systemd user unit that runs this `tacit serve` (this
+    /// binary, home and options) at login and again if it stops, and enable and start it
+    /// (~/.config/systemd/user/tacit.service)
+    #[arg(long)]
+    install_service: bool,
+    #[command(flatten)]
+    json: Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -1211,12 +1219,17 @@ async fn relay_add_on(backend: &mut Backend, addr: String) -> Result<tacit_node:
 }
 
 async fn serve(home: &Path, args: ServeArgs, mdns: bool) -> Result<()> {
+    if args.install_service {
+        return install_service(home, &args, mdns);
+    }
     let ServeArgs {
         listen,
         relay,
         external_addrs,
         use_relay,
         autonat_any_ip,
+        install_service: _,
+        json: _,
     } = args;
     let deadline = tokio::time::Instant::now() + LOCK_WAIT;
     let node = loop {
@@ -1278,6 +1291,45 @@ async fn serve(home: &Path, args: ServeArgs, mdns: bool) -> Result<()> {
     eprintln!("tacit: stopping");
     server.stop().await;
     node.shutdown().await;
+    Ok(())
+}
+
+/// `tacit serve --install-service`: the unit runs `tacit serve` as this command would have.
+fn install_service(home: &Path, args: &ServeArgs, mdns: bool) -> Result<()> {
+    let home = std::path::absolute(home)
+        .with_context(|| format!("cannot make {} an absolute path", home.display()))?;
+    let mut argv: Vec<String> = vec!["--home".into(), home.to_string_lossy().into_owned()];
+    if !mdns {
+        argv.push("--no-mdns".into());
+    }
+    argv.push("serve".into());
+    for a in &args.listen {
+        argv.extend(["--listen".into(), a.clone()]);
+    }
+    if args.relay {
+        argv.push("--relay".into());
+    }
+    for a in &args.external_addrs {
+        argv.extend(["--external-addr".into(), a.clone()]);
+    }
+    // Relays given with --use-relay are kept in the home: the service finds them there (and
+    // `tacit relay add` before installing does the same).
+    let done = service::install(&argv)?;
+    if args.json.json {
+        println!("{}", serde_json::to_string(&done)?);
+    } else {
+        println!("{}", done.unit.display());
+        if done.started {
+            eprintln!(
+                "tacit: enabled and started {}: `systemctl --user status {}` shows it",
+                service::UNIT,
+                service::UNIT
+            );
+        }
+    }
+    if let Some(next) = &done.next {
+        eprintln!("tacit: wrote the unit; {next}");
+    }
     Ok(())
 }
 

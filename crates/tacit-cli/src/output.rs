@@ -122,8 +122,9 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
         Response::Note(n) => {
             writeln!(out, "# {}", n.title)?;
             let mut meta = vec![n.id.to_string()];
-            if !n.tags.is_empty() {
-                meta.push(hashtags(&n.tags));
+            let tags = n.all_tags();
+            if !tags.is_empty() {
+                meta.push(hashtags(&tags));
             }
             if !n.aliases.is_empty() {
                 meta.push(format!("also: {}", n.aliases.join(", ")));

@@ -9,6 +9,7 @@
 //! ```text
 //! schema: 1   kind: "note" | "question" | "profile"   created_at   created_by   updated_at
 //! title: Text   body: Text   tags: { tag: true }        (note, question)
+//! inline_tags: { tag: true }   the body's inline #tags, kept by its writers   (note)
 //! answers: { answer id: { author, body: Text, created_at, updated_at, thanks: { member: ms },
 //!            votes: { member: ±1 } } }   accepted: answer id | null   votes   (question)
 //! name  org  bio: Text  expertise: { tag: true }                        (profile)
@@ -38,7 +39,7 @@ pub use doc::{
     NoteView, PROFILE_SCOPE, ProfileEdit, ProfileView, QuestionView, SCHEMA_VERSION, Screened,
     Summary, TRASH_DAYS, Tombstone, VERSION_ID_LEN, VERSION_PAUSE_MS, Verdict, Version,
     VersionKind, VersionView, authorize, chunks, in_trash, last_by_author, parse_under, screen,
-    screen_sync, trash_days_left, under_message, unsigned,
+    screen_sync, trash_days_left, trash_since, under_message, unsigned,
 };
 pub use error::CoreError;
 pub use id::{AnswerId, DocId, MemberId, ParseIdError, SpaceId};

@@ -7,6 +7,7 @@
 
 use std::ops::Range;
 
+use crate::limits::MAX_TAGS;
 use crate::text::normalize_tag;
 
 /// A `[[wiki link]]`: target as written (`Note`, `folder/Note`, `Note#Heading`, `Note|shown text`).
@@ -56,7 +57,8 @@ pub fn link_key(s: &str) -> String {
 }
 
 /// Inline `#tags` in a body (outside code, not headings, not `&#123;` entities or URL fragments),
-/// normalised, deduplicated, in order.
+/// normalised, deduplicated, in order; at most [`MAX_TAGS`] (no document counts more), so a
+/// body of a hundred thousand tags costs no more to read than one of thirty.
 ///
 /// A tag starts with `#` at the start of a line or after whitespace, holds letters, digits and
 /// `- _ / .` (a `.` only between other tag characters, so `#rust.` at the end of a sentence is
@@ -94,6 +96,9 @@ pub fn inline_tags(body: &str) -> Vec<String> {
                     && !out.contains(&tag)
                 {
                     out.push(tag);
+                    if out.len() == MAX_TAGS {
+                        return out;
+                    }
                 }
             }
             i += 1 + len;

@@ -181,7 +181,7 @@ impl Doc {
                 }
                 let words = title_words(&note.title);
                 for c in &mut out {
-                    c.tags = note.tags.clone();
+                    c.tags = note.all_tags();
                     c.words = words.clone();
                 }
             }

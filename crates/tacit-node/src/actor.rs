@@ -243,6 +243,9 @@ impl Actor {
         replica: broadcast::Sender<Replicated>,
         search: Option<Arc<Search>>,
     ) -> Self {
+        let mut store = store;
+        // A deletion's days in the trash count from its arrival by this node's clock.
+        store.set_clock(now_ms);
         let spaces = spaces::load_all(&store);
         spaces::publish_members(&info, &spaces);
         // A home made before contributions were kept records them, a batch at a time.

@@ -48,6 +48,7 @@ impl Entry {
         let entry = match doc.kind()? {
             Kind::Note => {
                 let n = doc.note()?;
+                let tags = n.all_tags();
                 Entry {
                     id: n.id,
                     space,
@@ -57,7 +58,7 @@ impl Entry {
                     title: n.title,
                     body: n.body,
                     answers: Vec::new(),
-                    tags: n.tags,
+                    tags,
                     aliases: n.aliases,
                     created_at: n.created_at,
                     updated_at: n.updated_at,

@@ -107,6 +107,9 @@ pub struct StoreStats {
 pub(crate) const DOC_COLUMNS: &str =
     "id, space, kind, title, tags, author, created_at, updated_at, deleted, answers, accepted";
 
+/// How many columns [`DOC_COLUMNS`] names (the index of a column selected after them).
+pub(crate) const DOC_COLUMN_COUNT: usize = 11;
+
 /// A `docs` row as SQLite types; converted to [`Listed`] outside the rusqlite callback so that a
 /// bad value becomes [`StoreError::Malformed`].
 pub(crate) struct RawListed {

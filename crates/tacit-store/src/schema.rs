@@ -137,6 +137,14 @@ const MIGRATIONS: &[&str] = &[
     "
     CREATE INDEX docs_by_kind ON docs (kind, space, deleted, updated_at DESC, id);
     ",
+    // 6: when a deletion reached this store, by its own clock: the trash counts its 30 days from
+    // there, not from the time the deleting change states (which its author chose). Deletions
+    // already held count from their last change.
+    "
+    ALTER TABLE docs ADD COLUMN trashed_at INTEGER;
+    UPDATE docs SET trashed_at = updated_at WHERE deleted = 1;
+    CREATE INDEX docs_by_trashed ON docs (trashed_at DESC, id) WHERE deleted = 1;
+    ",
 ];
 
 /// The schema version this build writes, and the newest it opens.

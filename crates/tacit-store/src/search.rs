@@ -35,6 +35,7 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            clock: crate::store::system_ms,
         })
     }
 

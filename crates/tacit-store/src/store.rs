@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use tacit_core::DocId;
+use tacit_core::{DocId, SpaceId};
 
 use crate::error::{SqlContext, StoreError};
 use crate::rows::{
-    Chunk, DOC_COLUMNS, DocWrite, ListFilter, Listed, RawListed, SpaceRow, StoreStats, parse_id,
+    Chunk, DOC_COLUMN_COUNT, DOC_COLUMNS, DocWrite, ListFilter, Listed, RawListed, SpaceRow,
+    StoreStats, parse_id,
 };
 use crate::schema;
 
@@ -42,13 +43,16 @@ const INCREMENT: i64 = 1;
 
 const UPSERT_DOC: &str = "
     INSERT INTO docs (id, space, kind, title, tags, author, created_at, updated_at, deleted,
-                      answers, accepted, heads)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                      answers, accepted, heads, trashed_at)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
     ON CONFLICT (id) DO UPDATE SET
         space = excluded.space, kind = excluded.kind, title = excluded.title,
         tags = excluded.tags, author = excluded.author, created_at = excluded.created_at,
         updated_at = excluded.updated_at, deleted = excluded.deleted,
-        answers = excluded.answers, accepted = excluded.accepted, heads = excluded.heads";
+        answers = excluded.answers, accepted = excluded.accepted, heads = excluded.heads,
+        trashed_at = CASE WHEN docs.deleted = 1 AND excluded.deleted = 1
+                          THEN coalesce(docs.trashed_at, excluded.trashed_at)
+                          ELSE excluded.trashed_at END";
 
 /// Chunk count and bytes of snapshots and increments of one document. `length()` of a blob
 /// reads the record header only, not the blob.
@@ -63,6 +67,15 @@ const CHUNK_SIZES: &str = "
 pub struct Store {
     pub(crate) conn: Connection,
     pub(crate) path: PathBuf,
+    /// Now, ms: when a deletion is first written (`trashed_at`). [`Store::set_clock`].
+    pub(crate) clock: fn() -> i64,
+}
+
+/// The system's clock, ms since the Unix epoch.
+pub(crate) fn system_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl Store {
@@ -113,7 +126,14 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            clock: system_ms,
         })
+    }
+
+    /// The clock that dates a deletion's arrival in this store (the system's unless set: the node
+    /// sets its own, which tests move forward).
+    pub fn set_clock(&mut self, clock: fn() -> i64) {
+        self.clock = clock;
     }
 
     /// The database file.
@@ -197,6 +217,7 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .at(path)?;
         let mut grown: Vec<DocId> = Vec::new();
+        let now = (self.clock)();
         for w in writes {
             let id = w.id.to_string();
             let s = &w.summary;
@@ -217,6 +238,7 @@ impl Store {
                         s.answers,
                         s.accepted,
                         w.heads.map(|h| h.to_vec()),
+                        s.deleted.then_some(now),
                     ])
                 })
                 .at(path)?;
@@ -327,6 +349,48 @@ impl Store {
             })
             .at(&self.path)?;
         raw.into_iter().map(RawListed::into_listed).collect()
+    }
+
+    /// The trash: deleted documents (of `space`, or all) that reached this store deleted at or
+    /// after `since` (ms, this store's clock), with that time, most recently deleted first.
+    pub fn trash(
+        &self,
+        space: Option<SpaceId>,
+        since: i64,
+        limit: usize,
+    ) -> Result<Vec<(Listed, i64)>, StoreError> {
+        let sql = format!(
+            "SELECT {DOC_COLUMNS}, trashed_at FROM docs
+             WHERE deleted = 1 AND trashed_at >= ?1 AND (?2 IS NULL OR space = ?2)
+             ORDER BY trashed_at DESC, id LIMIT ?3"
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let raw: Vec<(RawListed, i64)> = self
+            .conn
+            .prepare_cached(&sql)
+            .and_then(|mut st| {
+                st.query_map(params![since, space.map(|s| s.to_string()), limit], |row| {
+                    Ok((RawListed::from_row(row)?, row.get(DOC_COLUMN_COUNT)?))
+                })?
+                .collect()
+            })
+            .at(&self.path)?;
+        raw.into_iter()
+            .map(|(r, at)| Ok((r.into_listed()?, at)))
+            .collect()
+    }
+
+    /// When a deleted document reached this store deleted (ms, this store's clock); `None` if
+    /// it is unknown or not deleted.
+    pub fn trashed_at(&self, id: DocId) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT trashed_at FROM docs WHERE id = ?1 AND deleted = 1")
+            .and_then(|mut st| {
+                st.query_row([id.to_string()], |r| r.get::<_, Option<i64>>(0))
+                    .optional()
+            })
+            .map(Option::flatten)
+            .at(&self.path)
     }
 
     /// How many documents [`Store::list`] would return for `filter` (its `limit` aside),

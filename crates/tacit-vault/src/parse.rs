@@ -3,7 +3,6 @@
 //! fails only when it is not UTF-8 or its body is over the limit.
 
 use tacit_core::limits::{MAX_BODY_BYTES, MAX_TAGS, MAX_TITLE_CHARS};
-use tacit_core::markdown::inline_tags;
 use tacit_core::{DocId, Draft, Kind, normalize_tag};
 use tacit_node::ImportNote;
 use yaml_rust2::{Yaml, YamlLoader};
@@ -88,11 +87,6 @@ pub fn parse_file(rel_path: &str, bytes: &[u8], mtime: Option<i64>) -> Result<Pa
             Err(_) => warnings.push(format!(
                 "tag {raw:?} left out: a tag is letters, digits or - _ / . without spaces"
             )),
-        }
-    }
-    for t in inline_tags(body) {
-        if !tags.contains(&t) {
-            tags.push(t);
         }
     }
     if tags.len() > MAX_TAGS {
@@ -346,7 +340,8 @@ mod tests {
         );
         assert_eq!(p.note.key, "projects/plan.md");
         assert_eq!(p.note.draft.title, "The Plan");
-        assert_eq!(p.note.draft.tags, vec!["ops", "rust", "inline"]);
+        // Inline tags stay in the body, where the note reads them (`NoteView::inline_tags`).
+        assert_eq!(p.note.draft.tags, vec!["ops", "rust"]);
         assert_eq!(p.note.draft.aliases, vec!["Roadmap"]);
         assert_eq!(p.note.draft.body, "Body with #inline and `#code`.\n");
         assert_eq!(p.note.created_at, Some(1_704_412_800_000));

@@ -205,6 +205,7 @@ mod tests {
             title: title.into(),
             body: body.into(),
             tags: vec!["ops".into(), "123".into(), "true".into()],
+            inline_tags: Vec::new(),
             aliases: vec!["Other: name".into()],
             author: MemberId::from_bytes([1; 32]),
             created_at: 1_704_412_800_123,

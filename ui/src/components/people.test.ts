@@ -471,6 +471,42 @@ describe("Settings", () => {
     expect(node.net.relays).toEqual([]);
   });
 
+  it("shows the quick capture shortcut, changes it, refuses nonsense and says when the desktop refused it", async () => {
+    const node = new MockNode();
+    useNode(node);
+    const calls: string[] = [];
+    setTransport({
+      invoke: async <T,>(cmd: string, args?: Record<string, unknown>): Promise<T> => {
+        if (cmd === "execute") return structuredClone(node.execute(args?.request as Request)) as T;
+        if (cmd === "capture_settings") return { shortcut: "Ctrl+Alt+N", active: true, error: null } as T;
+        if (cmd === "set_capture_shortcut") {
+          const shortcut = String(args?.shortcut);
+          calls.push(shortcut);
+          if (shortcut === "Banana") throw "“Banana” is not a shortcut (bad key). Write it as modifiers and a key, such as Ctrl+Alt+N.";
+          return { shortcut, active: false, error: `the desktop did not give Tacit ${shortcut}: already taken` } as T;
+        }
+        return undefined as T;
+      },
+      listen: async () => () => {},
+    });
+    render(SettingsPage);
+    expect((await screen.findByTestId("capture-active")).textContent).toContain("Ctrl+Alt+N");
+    const input = screen.getByTestId("capture-shortcut") as HTMLInputElement;
+    expect(input.value).toBe("Ctrl+Alt+N");
+
+    await fireEvent.input(input, { target: { value: "Banana" } });
+    await fireEvent.click(screen.getByTestId("capture-shortcut-save"));
+    expect((await screen.findByTestId("capture-error")).textContent).toContain("is not a shortcut");
+    expect(screen.getByTestId("capture-active")).toBeTruthy();
+
+    await fireEvent.input(input, { target: { value: "Super+K" } });
+    await fireEvent.click(screen.getByTestId("capture-shortcut-save"));
+    expect((await screen.findByTestId("capture-unavailable")).textContent).toContain("already taken");
+    expect(screen.queryByTestId("capture-active")).toBeNull();
+    expect(screen.queryByTestId("capture-error")).toBeNull();
+    expect(calls).toEqual(["Banana", "Super+K"]);
+  });
+
   it("saves the routed questions a day in the profile", async () => {
     const node = new MockNode();
     useNode(node);

@@ -1,6 +1,7 @@
-// Every call into the desktop shell. The shell has ten commands (`app_state`, `init`,
+// Every call into the desktop shell. The shell has fourteen commands (`app_state`, `init`,
 // `execute`, `show_window`, `ui_painted`, `network_state`, `take_link`, `ticket_info`,
-// `import_folder`, `export_folder`) and four events (`node-event`, `node-lagged`, `join-link`,
+// `import_folder`, `export_folder`, `capture_settings`, `set_capture_shortcut`,
+// `open_capture`, `hide_capture`) and four events (`node-event`, `node-lagged`, `join-link`,
 // `vault-progress`); nothing else in the UI calls `invoke` or `listen` (the folder picker is tauri-plugin-dialog's
 // `open`, desktop notifications tauri-plugin-notification's `sendNotification`), so tests mock
 // this module or `@tauri-apps/api/core`.
@@ -9,6 +10,7 @@ import { invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
   AppState,
+  CaptureSettings,
   Draft,
   ErrorKind,
   Event as NodeEvent,
@@ -226,6 +228,26 @@ export function importFolder(dir: string, space: string | null): Promise<ImportS
  * `vault-progress` events meanwhile. */
 export function exportFolder(dir: string, space: string | null): Promise<ExportSummary> {
   return call<ExportSummary>("export_folder", { dir, space });
+}
+
+/** The quick capture shortcut and whether the desktop gave it to Tacit. */
+export function captureSettings(): Promise<CaptureSettings> {
+  return call<CaptureSettings>("capture_settings");
+}
+
+/** Sets the quick capture shortcut ("" turns it off); refused when it is not a shortcut. */
+export function setCaptureShortcut(shortcut: string): Promise<CaptureSettings> {
+  return call<CaptureSettings>("set_capture_shortcut", { shortcut });
+}
+
+/** Opens the quick capture window (as its shortcut does). */
+export function openCapture(): Promise<void> {
+  return call<void>("open_capture");
+}
+
+/** Hides the quick capture window. */
+export function hideCapture(): Promise<void> {
+  return call<void>("hide_capture");
 }
 
 /** How far the running import or export is (a few times a second at most). */

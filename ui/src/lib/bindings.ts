@@ -127,9 +127,15 @@ title: string,
  */
 body: string, 
 /**
- * Tags, sorted.
+ * Tags, sorted: those given to the note (its tag list).
  */
 tags: Array<string>, 
+/**
+ * Tags written in its body as `#tag` (Obsidian's inline tags) and not in [`NoteView::tags`],
+ * in the order written: they count as the note's tags (listings, filters, search, who knows
+ * what) and go when the text goes. See [`NoteView::all_tags`].
+ */
+inline_tags: Array<string>, 
 /**
  * Other names of the note, sorted.
  */
@@ -2067,6 +2073,23 @@ name: string,
  * When, ms since the page began loading (`performance.now()`).
  */
 at: number, };
+
+/**
+ * The quick capture shortcut as the Settings page shows it.
+ */
+export type CaptureSettings = { 
+/**
+ * The shortcut as written (`Ctrl+Alt+N`); empty when quick capture is off.
+ */
+shortcut: string, 
+/**
+ * Whether the desktop gave it to Tacit: pressing it anywhere opens the capture window.
+ */
+active: boolean, 
+/**
+ * Why it is not active, when it is set but not active.
+ */
+error: string | null, };
 
 /**
  * How far an import or export is.

@@ -79,6 +79,7 @@ export function installMock(): MockNode {
     // Delivered asynchronously, like the shell's events.
     setTimeout(() => events.forEach((fn) => fn(e)), 5);
   });
+  let capture = "Ctrl+Alt+N";
   setTransport({
     invoke: async <T>(cmd: string, args?: Record<string, unknown>): Promise<T> => {
       await new Promise((r) => setTimeout(r, 15));
@@ -107,6 +108,14 @@ export function installMock(): MockNode {
             failed: [{ path: "notes/old.md", reason: "not UTF-8 text" }],
             warnings: [{ path: "notes/file-3.md", reason: "the tag \"a b\" is not a tag; left out" }],
           })) as T;
+        case "capture_settings":
+          return { shortcut: capture, active: capture !== "", error: null } as T;
+        case "set_capture_shortcut":
+          capture = String(args?.shortcut ?? "");
+          return { shortcut: capture, active: capture !== "", error: null } as T;
+        case "open_capture":
+        case "hide_capture":
+          return undefined as T;
         case "export_folder":
           return (await job(files, { notes: 9, questions: 1, files: 10, dir: String(args?.dir ?? "") })) as T;
         default:

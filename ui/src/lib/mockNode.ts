@@ -38,7 +38,7 @@ import type {
   DiffLine,
   WireError,
 } from "./bindings";
-import { normalizeTag } from "./tags";
+import { inlineTags, normalizeTag } from "./tags";
 import { searchDocs, wikiTargets } from "./mockSearch";
 
 interface Doc {
@@ -614,7 +614,8 @@ export class MockNode {
         id: d.id,
         kind: d.kind,
         title: d.title,
-        tags: d.tags,
+        // A note's inline #tags count as its tags, as the node lists them.
+        tags: d.kind === "note" ? [...new Set([...d.tags, ...inlineTags(d.body)])].sort() : d.tags,
         author: d.author,
         space: d.space,
         created_at: d.created_at,
@@ -1017,6 +1018,7 @@ export class MockNode {
           title: d.title,
           body: d.body,
           tags: d.tags,
+          inline_tags: inlineTags(d.body).filter((t) => !d.tags.includes(t)),
           aliases: d.aliases,
           author: d.author,
           created_at: d.created_at,

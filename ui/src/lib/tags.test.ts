@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatTags, normalizeTag, parseTags, sameTags } from "./tags";
+import { formatTags, inlineTags, MAX_TAGS, normalizeTag, parseTags, sameTags } from "./tags";
 
 describe("tags", () => {
   it("splits on commas and spaces, lowercases, strips #, de-duplicates in order", () => {
@@ -30,5 +30,19 @@ describe("tags", () => {
     expect(sameTags(["a", "b"], ["b", "a"])).toBe(true);
     expect(sameTags(["a"], ["a", "b"])).toBe(false);
     expect(sameTags(["a", "c"], ["a", "b"])).toBe(false);
+  });
+  it("reads inline #tags from a body as the node does", () => {
+    const body = [
+      "# Heading",
+      "Roll back with #Rollback, see #ops. And #ops again, #1 is no tag.",
+      "`#code` and http://x.test/#frag and &#123; are not tags; [[Note#Part]] neither.",
+      "```",
+      "#fenced",
+      "```",
+      "Ends with #k8s/prod.",
+    ].join("\n");
+    expect(inlineTags(body)).toEqual(["rollback", "ops", "k8s/prod"]);
+    const many = Array.from({ length: 100 }, (_, i) => `#t${i}`).join(" ");
+    expect(inlineTags(many)).toHaveLength(MAX_TAGS);
   });
 });

@@ -50,3 +50,35 @@ export function sameTags(a: readonly string[], b: readonly string[]): boolean {
   const s = new Set(a);
   return b.every((t) => s.has(t));
 }
+
+const INLINE = /(?<=^|\s)#([\p{L}\p{N}\-_/]+(?:\.[\p{L}\p{N}\-_/]+)*)/gu;
+
+/**
+ * Inline `#tags` in a Markdown body, normalised, de-duplicated, in order; at most MAX_TAGS.
+ * Mirrors `tacit_core::markdown::inline_tags` closely enough for the editor to show them as the
+ * user types (the node's reading is the one that counts): not in fenced code or `code spans`,
+ * not a heading's `# `, not only digits (`#1`).
+ */
+export function inlineTags(body: string): string[] {
+  const out: string[] = [];
+  let fence: string | null = null;
+  for (const line of body.split("\n")) {
+    const marker = /^\s{0,3}(`{3,}|~{3,})/.exec(line);
+    if (marker) {
+      if (fence === null) fence = marker[1][0];
+      else if (marker[1][0] === fence) fence = null;
+      continue;
+    }
+    if (fence !== null || /^( {4}|\t)/.test(line)) continue;
+    const prose = line.replace(/`[^`]*`/g, (m) => " ".repeat(m.length));
+    for (const m of prose.matchAll(INLINE)) {
+      if (/^\p{N}+$/u.test(m[1])) continue;
+      const t = normalizeTag(m[1]);
+      if (t !== null && !out.includes(t)) {
+        out.push(t);
+        if (out.length === MAX_TAGS) return out;
+      }
+    }
+  }
+  return out;
+}

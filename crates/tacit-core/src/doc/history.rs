@@ -19,8 +19,10 @@
 //! changes: nothing is rewritten, peers merge it like any edit, and it shows as a new version.
 //!
 //! **Trash.** Deleting writes a tombstone (`deleted_at`, `deleted_by`). For [`TRASH_DAYS`] after
-//! `deleted_at` the document is in the trash and [`Doc::undelete`] removes the tombstone, as a new
-//! change that syncs like any other. Who may restore is who may delete: any member with write
+//! the deletion reached a node (by that node's clock: its store keeps the time) the document is in
+//! that node's trash and [`Doc::undelete`] removes the tombstone, as a new change that syncs like
+//! any other. `deleted_at` is only shown: it is the time its author's change states, which a
+//! hostile member could set a year back to make a deletion unrestorable at once. Who may restore is who may delete: any member with write
 //! rights in the document's space (the receive side checks it as for every change). A deletion
 //! made concurrently with a restore, unseen by it, stands: Automerge deletes only the values the
 //! restorer had seen. After [`TRASH_DAYS`] the document is neither listed in the trash nor
@@ -125,14 +127,22 @@ pub struct Tombstone {
     pub deleted_by: Option<MemberId>,
 }
 
-/// Whether a document deleted at `deleted_at` is still in the trash at `now` (restorable).
-pub fn in_trash(deleted_at: i64, now: i64) -> bool {
-    now.saturating_sub(deleted_at) < TRASH_DAYS * DAY_MS
+/// Whether a document that reached the trash at `trashed_at` is still in it at `now`
+/// (restorable).
+pub fn in_trash(trashed_at: i64, now: i64) -> bool {
+    now.saturating_sub(trashed_at) < TRASH_DAYS * DAY_MS
 }
 
-/// Whole days left before a document deleted at `deleted_at` leaves the trash (0 once it has).
-pub fn trash_days_left(deleted_at: i64, now: i64) -> u32 {
-    let left = deleted_at
+/// The earliest arrival in the trash still in it at `now`: [`in_trash`]`(t, now)` for every
+/// `t >= trash_since(now)`.
+pub fn trash_since(now: i64) -> i64 {
+    now.saturating_sub(TRASH_DAYS * DAY_MS - 1)
+}
+
+/// Whole days left before a document that reached the trash at `trashed_at` leaves it (0 once it
+/// has).
+pub fn trash_days_left(trashed_at: i64, now: i64) -> u32 {
+    let left = trashed_at
         .saturating_add(TRASH_DAYS * DAY_MS)
         .saturating_sub(now);
     if left <= 0 {
@@ -178,17 +188,19 @@ impl Doc {
 
     /// Takes a note or question out of the trash: removes its tombstone as a new change by
     /// `edit.by`. Returns false when it was not deleted (nothing is written); refused once
-    /// [`TRASH_DAYS`] have passed since the deletion (by `edit.at`).
-    pub fn undelete(&mut self, edit: Edit) -> Result<bool, CoreError> {
+    /// [`TRASH_DAYS`] have passed since `trashed_at` (when the deletion reached this node, by
+    /// its clock, as `edit.at` is) — not since the tombstone's `deleted_at`, which its author
+    /// chose.
+    pub fn undelete(&mut self, edit: Edit, trashed_at: i64) -> Result<bool, CoreError> {
         self.act_as(edit.by);
         let kind = self.kind()?;
         if kind == Kind::Profile {
             return Err(self.wrong_kind(kind, "note"));
         }
-        let Some(t) = self.tombstone()? else {
+        if !self.is_deleted()? {
             return Ok(false);
-        };
-        if !in_trash(t.deleted_at, edit.at) {
+        }
+        if !in_trash(trashed_at, edit.at) {
             return Err(CoreError::TrashExpired {
                 id: self.id.to_string(),
                 days: TRASH_DAYS,
@@ -250,7 +262,11 @@ impl Doc {
         let mut changed = false;
         self.guard(|d| {
             changed |= d.update_text(&ROOT, "title", &title)?;
-            changed |= d.update_text(&ROOT, "body", &then.body)?;
+            let body_changed = d.update_text(&ROOT, "body", &then.body)?;
+            if body_changed {
+                d.update_inline_tags(&then.body)?;
+            }
+            changed |= body_changed;
             changed |= d.update_set(&ROOT, "tags", &tags)?;
             if !aliases.is_empty() || d.map(&ROOT, "aliases")?.is_some() {
                 changed |= d.update_set(&ROOT, "aliases", &aliases)?;
@@ -624,7 +640,7 @@ mod tests {
         let ana = DeviceKey::generate();
         let ben = DeviceKey::generate();
         let mut doc = new_note(&ana, 0);
-        assert!(!doc.undelete(at(&ana, MIN)).unwrap());
+        assert!(!doc.undelete(at(&ana, MIN), 0).unwrap());
         doc.delete(at(&ben, DAY_MS)).unwrap();
         let t = doc.tombstone().unwrap().unwrap();
         assert_eq!(
@@ -637,12 +653,12 @@ mod tests {
         // Too late: refused, nothing written.
         let mut late = Doc::load(doc.id(), [doc.save().as_slice()], ana.member_id()).unwrap();
         assert!(matches!(
-            late.undelete(at(&ana, 31 * DAY_MS)),
+            late.undelete(at(&ana, 31 * DAY_MS), t.deleted_at),
             Err(CoreError::TrashExpired { .. })
         ));
         assert!(late.take_unsaved().is_none());
         // In time: Ana restores Ben's deletion; the claims still hold, edits work again.
-        assert!(doc.undelete(at(&ana, 2 * DAY_MS)).unwrap());
+        assert!(doc.undelete(at(&ana, 2 * DAY_MS), t.deleted_at).unwrap());
         assert!(!doc.is_deleted().unwrap());
         doc.check_claims().unwrap();
         doc.edit_text(at(&ana, 3 * DAY_MS), body("back\n")).unwrap();
@@ -666,8 +682,8 @@ mod tests {
         a.delete(at(&ana, MIN)).unwrap();
         let mut b = Doc::load(a.id(), [a.save().as_slice()], ben.member_id()).unwrap();
         // Ben restores; Ana, not having seen it, restores and deletes again.
-        b.undelete(at(&ben, 2 * MIN)).unwrap();
-        a.undelete(at(&ana, 2 * MIN)).unwrap();
+        b.undelete(at(&ben, 2 * MIN), MIN).unwrap();
+        a.undelete(at(&ana, 2 * MIN), MIN).unwrap();
         a.delete(at(&ana, 3 * MIN)).unwrap();
         let (ab, bb) = (a.save(), b.save());
         a.apply_changes(&bb).unwrap();

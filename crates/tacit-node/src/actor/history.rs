@@ -7,16 +7,15 @@
 
 use std::collections::HashMap;
 
-use tacit_core::{Doc, DocId, Kind, MemberId, Version, in_trash, trash_days_left};
-use tacit_store::ListFilter;
+use tacit_core::{Doc, DocId, Kind, MemberId, Version, trash_days_left, trash_since};
 use tracing::warn;
 
 use super::{Actor, Outcome, now_ms};
 use crate::api::{Response, TrashItem, VersionDetail, VersionInfo};
 use crate::error::NodeError;
 
-/// Deleted documents examined for one trash listing (the most recently changed): each is loaded
-/// to read its tombstone, so this bounds the listing's cost; a trash holding more shows these.
+/// Deleted documents examined for one trash listing (the most recently deleted): each is loaded
+/// to read who deleted it, so this bounds the listing's cost; a trash holding more shows these.
 const MAX_TRASH_EXAMINED: usize = 1_000;
 
 impl Actor {
@@ -94,28 +93,26 @@ impl Actor {
         self.change(&listed, |doc, e| doc.delete(e).map(|()| true))
     }
 
-    /// Deleted notes and questions still in the trash, newest deletion first.
+    /// Deleted notes and questions still in the trash, most recently deleted first: those whose
+    /// deletion reached this node less than [`tacit_core::TRASH_DAYS`] ago by its clock.
     pub(super) fn trash(&mut self, space: Option<&str>) -> Result<Outcome, NodeError> {
         let space = space.map(|s| self.space_ref(Some(s))).transpose()?;
-        let listed = self.store.list(&ListFilter {
-            space,
-            deleted_only: true,
-            limit: Some(MAX_TRASH_EXAMINED),
-            ..ListFilter::default()
-        })?;
         let now = now_ms();
+        let listed = self
+            .store
+            .trash(space, trash_since(now), MAX_TRASH_EXAMINED)?;
         let space_names: HashMap<_, _> = self
             .space_infos()
             .into_iter()
             .map(|s| (s.id, s.name))
             .collect();
         let mut items = Vec::new();
-        for l in listed {
+        for (l, trashed_at) in listed {
             if !matches!(l.summary.kind, Kind::Note | Kind::Question) {
                 continue;
             }
-            // Read once, not kept: the trash is looked at rarely and its documents are not
-            // being worked on.
+            // Read once, not kept (for who deleted it): the trash is looked at rarely and its
+            // documents are not being worked on.
             let tomb = match self
                 .store
                 .load_chunks(l.id)
@@ -131,9 +128,6 @@ impl Actor {
                     continue;
                 }
             };
-            if !in_trash(tomb.deleted_at, now) {
-                continue;
-            }
             let deleted_by_name = tomb.deleted_by.and_then(|m| self.member_name(m));
             items.push(TrashItem {
                 id: l.id,
@@ -144,10 +138,9 @@ impl Actor {
                 deleted_at: tomb.deleted_at,
                 deleted_by: tomb.deleted_by,
                 deleted_by_name,
-                days_left: trash_days_left(tomb.deleted_at, now),
+                days_left: trash_days_left(trashed_at, now),
             });
         }
-        items.sort_by(|a, b| b.deleted_at.cmp(&a.deleted_at).then(a.id.cmp(&b.id)));
         Ok(Outcome::read(Response::Trash { items }))
     }
 
@@ -175,6 +168,12 @@ impl Actor {
         if !matches!(listed.summary.kind, Kind::Note | Kind::Question) {
             return Err(tacit_store::StoreError::NoSuchDocument(prefix.to_owned()).into());
         }
-        self.change(&listed, |doc, e| doc.undelete(e))
+        // Unknown only in a store written before deletions were dated on arrival: count from
+        // its last change, as the upgrade did for the others.
+        let trashed_at = self
+            .store
+            .trashed_at(id)?
+            .unwrap_or(listed.summary.updated_at);
+        self.change(&listed, |doc, e| doc.undelete(e, trashed_at))
     }
 }

@@ -498,3 +498,60 @@ fn a_malformed_row_is_an_error_not_a_panic() {
         Err(StoreError::Malformed(_))
     ));
 }
+
+/// The test clock of `a_deletion_is_dated_by_its_arrival_and_keeps_that_date`.
+static CLOCK: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+fn test_clock() -> i64 {
+    CLOCK.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+#[test]
+fn a_deletion_is_dated_by_its_arrival_and_keeps_that_date() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (_dir, mut store) = store();
+    store.set_clock(test_clock);
+    let space = SpaceId::random();
+    CLOCK.store(5_000, Relaxed);
+    let (id, mut doc) = add_note(&mut store, space, "old plan", 1_000);
+    assert_eq!(store.trashed_at(id).unwrap(), None, "not deleted");
+
+    // Deleted in a change dated long before it arrives: dated by the arrival.
+    doc.delete(edit(10)).unwrap();
+    CLOCK.store(9_000, Relaxed);
+    store.write(&[increment(&mut doc, space)]).unwrap();
+    assert_eq!(store.trashed_at(id).unwrap(), Some(9_000));
+    // Later writes to the deleted document (a compaction, another change) keep the date.
+    CLOCK.store(20_000, Relaxed);
+    let snapshot = DocWrite {
+        heads: None,
+        id,
+        space,
+        summary: doc.summary().unwrap(),
+        chunk: Chunk::Snapshot(doc.save()),
+        sigs: Vec::new(),
+        writers: Vec::new(),
+        contributions: None,
+    };
+    store.write(&[snapshot]).unwrap();
+    assert_eq!(store.trashed_at(id).unwrap(), Some(9_000));
+    let listed = store.trash(None, 9_000, 10).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].0.id, listed[0].1), (id, 9_000));
+    assert!(store.trash(None, 9_001, 10).unwrap().is_empty());
+    assert!(
+        store
+            .trash(Some(SpaceId::random()), 0, 10)
+            .unwrap()
+            .is_empty()
+    );
+
+    // Restored, then deleted again: a new date.
+    doc.undelete(edit(21_000), 9_000).unwrap();
+    store.write(&[increment(&mut doc, space)]).unwrap();
+    assert_eq!(store.trashed_at(id).unwrap(), None);
+    doc.delete(edit(22_000)).unwrap();
+    CLOCK.store(30_000, Relaxed);
+    store.write(&[increment(&mut doc, space)]).unwrap();
+    assert_eq!(store.trashed_at(id).unwrap(), Some(30_000));
+}
