@@ -167,7 +167,7 @@ async function everydayScreens(app: App, theme: string, note: string): Promise<v
     await (await app.byId('note-item', note)).click();
     await app.waitAttr('note-editor', 'data-id', note);
     await app.click('note-history');
-    await waitFor(async () => (await app.all('history-version')).length >= 2, 'two versions in the History panel');
+    await waitFor(async () => (await app.all('history-version')).length >= 1, 'the History panel\'s versions');
     await app.click('history-version');
     await app.el('history-detail');
     await shot(app, theme, w, hgt, 'history');
