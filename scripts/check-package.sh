@@ -12,9 +12,9 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "tacit: run as root (it installs the .deb with apt)" >&2
     exit 1
 fi
-deb=$(ls -t target/release/bundle/deb/*.deb 2>/dev/null | head -n 1 || true)
+deb=$(ls -t target/package/release/bundle/deb/*.deb 2>/dev/null | head -n 1 || true)
 if [ -z "$deb" ]; then
-    echo "tacit: no .deb in target/release/bundle/deb; build it with: scripts/package.sh deb" >&2
+    echo "tacit: no .deb in target/package/release/bundle/deb; build it with: scripts/package.sh deb" >&2
     exit 1
 fi
 need_debs xvfb xauth imagemagick
@@ -32,6 +32,7 @@ app=$(dpkg -L "$pkg" | grep '^/usr/bin/' | grep -v '^/usr/bin/tacit$' | head -n 
 desktop=$(dpkg -L "$pkg" | grep '/usr/share/applications/.*\.desktop$' | head -n 1)
 [ -n "$desktop" ] || fail "no desktop entry"
 grep -q 'x-scheme-handler/tacit' "$desktop" || fail "$desktop does not handle tacit:// links"
+grep -q '^Exec=.* %u$' "$desktop" || fail "$desktop does not pass the link to the app (Exec needs %u)"
 echo "tacit: app $app, desktop entry $desktop (handles tacit://)" >&2
 
 work=$(mktemp -d)
