@@ -12,6 +12,9 @@ fn main() {
         "ticket_info",
         "import_folder",
         "export_folder",
+        "attachment_image",
+        "attachment_open",
+        "attach_bytes",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         // Cargo shows this and stops; there is nothing to build without the manifest.

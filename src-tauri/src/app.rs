@@ -625,7 +625,10 @@ pub fn run(opts: Options) -> ExitCode {
             take_link,
             ticket_info,
             crate::vault::import_folder,
-            crate::vault::export_folder
+            crate::vault::export_folder,
+            crate::attachments::attachment_image,
+            crate::attachments::attachment_open,
+            crate::attachments::attach_bytes
         ])
         .setup(move |app| {
             let _ = shell.app.set(app.handle().clone());
