@@ -220,6 +220,22 @@ async fn attach(p: &Pair, file: &Path) -> (Duration, String) {
 
 /// B fetches the attachment; the time, and the peak resident memory above the level before.
 async fn fetch(p: &Pair, name: &str) -> (Duration, u64, PathBuf) {
+    // The note's change that records the attachment reaches B first.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let listed =
+            p.b.execute(Request::Attachments { id: p.note.clone() })
+                .await;
+        if matches!(listed, Ok(Response::Attachments { ref items, .. }) if items.iter().any(|a| a.name == name))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the attachment never reached B's note"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let before = rss();
     let sampler = Sampler::start();
     let t = Instant::now();

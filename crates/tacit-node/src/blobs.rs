@@ -639,7 +639,7 @@ impl Read for PipeReader {
 /// bytes, and the stream must end the content exactly there.
 fn decode_into(
     rx: mpsc::Receiver<Vec<u8>>,
-    mut part: std::fs::File,
+    part: std::fs::File,
     hash: BlobHash,
     offset: u64,
     want: u64,
@@ -653,6 +653,13 @@ fn decode_into(
     // Asked to the end of the content: the decoder then checks the content's length against
     // the hash too, so a note stating a wrong size cannot store a truncated file.
     let mut decoder = bao::decode::SliceDecoder::new(pipe, &hash, offset, u64::MAX - offset);
+    // The decoder yields a 1 KiB chunk at a time: written in pieces of PIPE_CHUNK, and flushed
+    // before every return, so that what was verified is on disk to resume from.
+    let mut part = std::io::BufWriter::with_capacity(PIPE_CHUNK, part);
+    let flush = |part: &mut std::io::BufWriter<std::fs::File>| {
+        let _ = part.flush();
+        let _ = part.get_ref().sync_data();
+    };
     let mut buf = vec![0u8; PIPE_CHUNK];
     let mut written = 0u64;
     loop {
@@ -660,6 +667,7 @@ fn decode_into(
             Ok(0) => break,
             Ok(n) => {
                 if written + n as u64 > want {
+                    flush(&mut part);
                     return Decoded::Bad(written, "longer than the note states".into());
                 }
                 if let Err(e) = part.write_all(buf.get(..n).unwrap_or_default()) {
@@ -669,19 +677,23 @@ fn decode_into(
                 progress.store(written, std::sync::atomic::Ordering::Relaxed);
             }
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                flush(&mut part);
                 return Decoded::Bad(written, e.to_string());
             }
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                let _ = part.sync_data();
+                flush(&mut part);
                 return Decoded::Short(written);
             }
             Err(e) => {
-                let _ = part.sync_data();
+                flush(&mut part);
                 return Decoded::Io(written, e.to_string());
             }
         }
     }
-    let _ = part.sync_data();
+    if let Err(e) = part.flush() {
+        return Decoded::Io(written, e.to_string());
+    }
+    let _ = part.get_ref().sync_data();
     if written == want {
         Decoded::Complete(written)
     } else {

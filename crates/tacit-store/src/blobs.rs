@@ -35,6 +35,43 @@ const COPY_BUF: usize = 256 * 1024;
 /// A BLAKE3 hash.
 pub type BlobHash = blake3::Hash;
 
+/// The outboard file as bao's encoder writes it: buffered, since the encoder writes a 64-byte
+/// tree node per 1 KiB of content (unbuffered, those system calls made storing a file ten
+/// times slower than hashing it). Reads and seeks (its final pass) flush first.
+struct BufFile(io::BufWriter<File>);
+
+impl BufFile {
+    fn new(f: File) -> Self {
+        Self(io::BufWriter::with_capacity(COPY_BUF, f))
+    }
+
+    fn into_file(self) -> io::Result<File> {
+        self.0.into_inner().map_err(io::IntoInnerError::into_error)
+    }
+}
+
+impl Write for BufFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl Seek for BufFile {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.0.seek(pos)
+    }
+}
+
+impl Read for BufFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.flush()?;
+        self.0.get_mut().read(buf)
+    }
+}
+
 /// The blob directory of a home.
 #[derive(Debug, Clone)]
 pub struct Blobs {
@@ -122,7 +159,7 @@ impl Blobs {
             }
         };
         let result = (|| -> Result<(BlobHash, u64), StoreError> {
-            let mut encoder = bao::encode::Encoder::new_outboard(ob);
+            let mut encoder = bao::encode::Encoder::new_outboard(BufFile::new(ob));
             let mut buf = vec![0u8; COPY_BUF];
             let mut size = 0u64;
             loop {
@@ -143,7 +180,7 @@ impl Blobs {
                 encoder.write_all(piece).map_err(io_at(&ob_path))?;
             }
             let hash = encoder.finalize().map_err(io_at(&ob_path))?;
-            let ob = encoder.into_inner();
+            let ob = encoder.into_inner().into_file().map_err(io_at(&ob_path))?;
             ob.sync_all().map_err(io_at(&ob_path))?;
             data.sync_all().map_err(io_at(&data_path))?;
             Ok((hash, size))
@@ -250,7 +287,7 @@ impl Blobs {
         let result = (|| -> Result<(BlobHash, u64), StoreError> {
             let mut src = File::open(&part).map_err(io_at(&part))?;
             src.sync_all().map_err(io_at(&part))?;
-            let mut encoder = bao::encode::Encoder::new_outboard(ob);
+            let mut encoder = bao::encode::Encoder::new_outboard(BufFile::new(ob));
             let mut buf = vec![0u8; COPY_BUF];
             let mut size = 0u64;
             loop {
@@ -266,7 +303,11 @@ impl Blobs {
                     .map_err(io_at(&ob_path))?;
             }
             let got = encoder.finalize().map_err(io_at(&ob_path))?;
-            encoder.into_inner().sync_all().map_err(io_at(&ob_path))?;
+            encoder
+                .into_inner()
+                .into_file()
+                .and_then(|f| f.sync_all())
+                .map_err(io_at(&ob_path))?;
             Ok((got, size))
         })();
         match result {
