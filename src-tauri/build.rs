@@ -16,6 +16,9 @@ fn main() {
         "set_capture_shortcut",
         "open_capture",
         "hide_capture",
+        "attachment_image",
+        "attachment_open",
+        "attach_bytes",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         // Cargo shows this and stops; there is nothing to build without the manifest.

@@ -629,7 +629,10 @@ pub fn run(opts: Options) -> ExitCode {
             crate::capture::capture_settings,
             crate::capture::set_capture_shortcut,
             crate::capture::open_capture,
-            crate::capture::hide_capture
+            crate::capture::hide_capture,
+            crate::attachments::attachment_image,
+            crate::attachments::attachment_open,
+            crate::attachments::attach_bytes
         ])
         .setup(move |app| {
             let _ = shell.app.set(app.handle().clone());

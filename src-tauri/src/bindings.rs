@@ -10,16 +10,16 @@ mod tests {
     use tacit_node::core::diff::{DiffLine, DiffSide};
     use tacit_node::core::people::{Act, Health, Reason, Record};
     use tacit_node::core::{
-        AnswerId, AnswerView, DocId, Draft, Kind, MemberId, NoteEdit, NoteView, OpHash,
+        AnswerId, AnswerView, Attachment, DocId, Draft, Kind, MemberId, NoteEdit, NoteView, OpHash,
         ProfileEdit, ProfileView, QuestionView, Role, SpaceId, VersionKind,
     };
     use tacit_node::{
-        ContributionView, ErrorKind, Event, ExpertInfo, ExportPage, HealthView, Hit, Identity,
-        ImportNote, ImportReport, InboxItem, InboxKind, InitReport, InviteInfo, LinkedDoc, Links,
-        ListItem, MemberInfo, NetStatus, PeerInfo, PersonDetail, PersonInfo, Reachability,
-        RecordStatement, RecordView, RelayInfo, RelaySource, RelayState, Request, Response,
-        RouteInfo, SearchState, SpaceDetail, SpaceInfo, SpaceRecord, Status, SyncState, Traffic,
-        TrashItem, VersionDetail, VersionInfo, Via, WireError,
+        AttachmentInfo, ContributionView, ErrorKind, Event, ExpertInfo, ExportPage, HealthView,
+        Hit, Identity, ImportNote, ImportReport, InboxItem, InboxKind, InitReport, InviteInfo,
+        LinkedDoc, Links, ListItem, MemberInfo, NetStatus, PeerInfo, PersonDetail, PersonInfo,
+        Reachability, RecordStatement, RecordView, RelayInfo, RelaySource, RelayState, Request,
+        Response, RouteInfo, SearchState, SpaceDetail, SpaceInfo, SpaceRecord, Status, SyncState,
+        Traffic, TrashItem, VersionDetail, VersionInfo, Via, WireError,
     };
     use tacit_vault::{ExportSummary, FileNote, ImportSummary, Progress};
     use ts_rs::{Config, TS};
@@ -71,6 +71,8 @@ mod tests {
         decl::<ImportNote>(&cfg, o);
         decl::<ImportReport>(&cfg, o);
         decl::<ExportPage>(&cfg, o);
+        decl::<Attachment>(&cfg, o);
+        decl::<AttachmentInfo>(&cfg, o);
         decl::<SyncState>(&cfg, o);
         decl::<SpaceInfo>(&cfg, o);
         decl::<MemberInfo>(&cfg, o);

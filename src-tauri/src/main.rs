@@ -40,6 +40,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod app;
+mod attachments;
 mod bindings;
 mod capture;
 mod vault;

@@ -118,10 +118,9 @@ fn import_sample(home: &TestHome) {
     assert_eq!(report["created"], 5, "{report}");
     assert_eq!(report["updated"], 0);
     assert_eq!(report["unchanged"], 0);
-    assert_eq!(
-        paths(&report["skipped"]),
-        vec!["notes.txt", "Projects/diagram.png"]
-    );
+    // The picture Welcome.md embeds is attached to it; the other file is left.
+    assert_eq!(paths(&report["skipped"]), vec!["notes.txt"]);
+    assert_eq!(report["attachments"], 1, "{report}");
     assert_eq!(paths(&report["failed"]), vec!["Broken.md"]);
     assert!(
         report["failed"][0]["reason"]
@@ -173,7 +172,7 @@ fn import_sample(home: &TestHome) {
     // Again: nothing new, nothing changed.
     let out = home.ok(&["import", s(&vault)]);
     assert!(
-        out.starts_with("Imported 5 notes: 0 new, 0 updated, 5 unchanged; skipped 2 files that are not Markdown: notes.txt, Projects/diagram.png; 1 failed."),
+        out.starts_with("Imported 5 notes: 0 new, 0 updated, 5 unchanged; skipped 1 file that is not Markdown: notes.txt; attached 1 file; 1 failed."),
         "{out}"
     );
     assert!(out.contains("failed: Broken.md: not UTF-8"), "{out}");

@@ -318,6 +318,29 @@ enum Command {
         #[command(flatten)]
         json: Json,
     },
+    /// Attach a file to a note (stored once by its hash, beside the database); prints the
+    /// reference added to the note's body, `![[name]]`
+    Attach {
+        /// The note's id (or a unique prefix)
+        note: String,
+        /// The file
+        file: PathBuf,
+        /// Its name in the note [default: the file's name]
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// A note's attachments: name, hash, size, and whether the bytes are on this machine
+    Attachments {
+        /// The note's id (or a unique prefix)
+        note: String,
+        #[command(flatten)]
+        json: Json,
+    },
+    /// One attachment of a note
+    #[command(subcommand)]
+    Attachment(AttachmentCmd),
     /// Import a folder of Markdown files (an Obsidian vault): a note per file; files imported
     /// before are updated
     Import {
@@ -572,6 +595,22 @@ enum ProfileCmd {
 }
 
 #[derive(Subcommand, Debug)]
+enum AttachmentCmd {
+    /// Copy an attachment's bytes to DEST (a file, or a folder to put it in by its name),
+    /// fetching it from a member of the note's space first when it is not on this machine
+    Save {
+        /// The note's id (or a unique prefix)
+        note: String,
+        /// The attachment's name in the note
+        name: String,
+        /// Where to write it
+        dest: PathBuf,
+        #[command(flatten)]
+        json: Json,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum NoteCmd {
     /// Make a note of an answer (titled by its question), linked to it; prints its id
     FromAnswer {
@@ -744,6 +783,12 @@ async fn run(cli: Cli) -> Result<()> {
             vault::import(&home, &dir, space.space, json.json).await
         }
         Command::Export { dir, space, json } => vault::export(&home, &dir, space, json.json).await,
+        Command::Attachment(AttachmentCmd::Save {
+            note,
+            name,
+            dest,
+            json,
+        }) => attachment_save(&home, note, name, &dest, json.json, mdns).await,
         command => {
             let mark_seen = matches!(command, Command::Inbox { seen: true, .. });
             let export_to = match &command {
@@ -797,6 +842,66 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// `tacit attachment save`: the bytes from this machine, or fetched from a member first (with a
+/// network of its own when no node runs here: it dials the members it knows).
+async fn attachment_save(
+    home: &Path,
+    note: String,
+    name: String,
+    dest: &Path,
+    json: bool,
+    mdns: bool,
+) -> Result<()> {
+    let mut backend = Backend::open(home).await?;
+    let req = Request::AttachmentGet {
+        id: note.clone(),
+        name: name.clone(),
+    };
+    let mut result = backend.execute(&req).await;
+    if let (Backend::Local(node), Err(e)) = (&backend, &result)
+        && e.kind() == ErrorKind::Offline
+    {
+        node.start_network(NetOptions {
+            listen: Vec::new(),
+            mdns,
+            ..NetOptions::default()
+        })
+        .await?;
+        result = backend.execute(&req).await;
+    }
+    backend.close().await;
+    let Response::AttachmentFile {
+        attachment, path, ..
+    } = result?
+    else {
+        anyhow::bail!("unexpected reply from the node to an attachment request");
+    };
+    let target = if dest.is_dir() {
+        dest.join(&attachment.name)
+    } else {
+        dest.to_path_buf()
+    };
+    std::fs::copy(&path, &target)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", target.display()))?;
+    if json {
+        let value = serde_json::json!({
+            "name": attachment.name,
+            "hash": attachment.hash,
+            "size": attachment.size,
+            "path": target.display().to_string(),
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!(
+            "saved {} ({} bytes) to {}",
+            attachment.name,
+            attachment.size,
+            target.display()
+        );
+    }
+    Ok(())
+}
+
 /// The request a command makes, and whether to print JSON.
 fn request(command: Command) -> Result<(Request, Json)> {
     Ok(match command {
@@ -842,6 +947,23 @@ fn request(command: Command) -> Result<(Request, Json)> {
             json,
         ),
         Command::Note(NoteCmd::Show { id, at: None, json }) => (Request::NoteShow { id }, json),
+        Command::Attach {
+            note,
+            file,
+            name,
+            json,
+        } => {
+            let path = std::path::absolute(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let req = Request::Attach {
+                id: note,
+                path: path.display().to_string(),
+                name,
+                embed: true,
+            };
+            (req, json)
+        }
+        Command::Attachments { note, json } => (Request::Attachments { id: note }, json),
         Command::Note(NoteCmd::Show {
             id,
             at: Some(version),
@@ -1009,7 +1131,8 @@ fn request(command: Command) -> Result<(Request, Json)> {
         | Command::Relay(RelayCmd::Add { .. })
         | Command::Serve { .. }
         | Command::Import { .. }
-        | Command::Export { .. } => bail!("internal: handled elsewhere"),
+        | Command::Export { .. }
+        | Command::Attachment(_) => bail!("internal: handled elsewhere"),
     })
 }
 
@@ -1258,6 +1381,7 @@ async fn serve(home: &Path, args: ServeArgs, mdns: bool) -> Result<()> {
         relay_server: relay,
         external_addrs,
         autonat_any_ip,
+        ..NetOptions::default()
     };
     if let Err(e) = node.start_network(opts).await {
         node.shutdown().await;

@@ -69,6 +69,20 @@ pub fn print(resp: &Response, json: bool, me: Option<MemberId>) -> Result<()> {
             Response::History { items, .. } => serde_json::to_value(items)?,
             Response::Version(v) => serde_json::to_value(v)?,
             Response::Trash { items } => serde_json::to_value(items)?,
+            Response::Attached {
+                id,
+                attachment,
+                reference,
+                changed,
+            } => json!({
+                "id": id,
+                "name": attachment.name,
+                "hash": attachment.hash,
+                "size": attachment.size,
+                "reference": reference,
+                "changed": changed,
+            }),
+            Response::Attachments { items, .. } => serde_json::to_value(items)?,
             other => serde_json::to_value(other)?,
         };
         serde_json::to_writer_pretty(&mut out, &value)?;
@@ -565,6 +579,22 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
                     .map(|((_, n), name)| format!("{name} ({n})"))
                     .collect();
                 writeln!(out, "top givers this month: {}", top.join(", "))?;
+            }
+        }
+        Response::Attached { reference, .. } => writeln!(out, "{reference}")?,
+        Response::Attachments { items, .. } => {
+            if items.is_empty() {
+                writeln!(out, "no attachments")?;
+            }
+            for a in items {
+                let here = if a.present { "here" } else { "not here yet" };
+                writeln!(
+                    out,
+                    "{}  {} bytes  {}  {here}",
+                    a.name,
+                    a.size,
+                    a.hash.get(..12).unwrap_or(&a.hash)
+                )?;
             }
         }
         other => writeln!(out, "{other:?}")?,

@@ -126,6 +126,12 @@ fn import_text(s: &ImportSummary) -> String {
             list(&not_md),
         ));
     }
+    if s.attachments > 0 {
+        out.push_str(&format!(
+            "; attached {}",
+            plural(s.attachments as usize, "file")
+        ));
+    }
     if !s.failed.is_empty() {
         out.push_str(&format!("; {} failed", thousands(s.failed.len())));
     }
@@ -143,13 +149,24 @@ fn import_text(s: &ImportSummary) -> String {
 }
 
 fn export_text(s: &ExportSummary) -> String {
-    format!(
-        "Exported {} and {} to {} ({}).",
+    let mut out = format!(
+        "Exported {} and {} to {} ({}",
         plural(s.notes as usize, "note"),
         plural(s.questions as usize, "question"),
         s.dir,
         plural(s.files as usize, "file"),
-    )
+    );
+    if s.attachments > 0 {
+        out.push_str(&format!(
+            " and {}",
+            plural(s.attachments as usize, "attachment")
+        ));
+    }
+    out.push_str(").");
+    for f in &s.missing {
+        out.push_str(&format!("\nnot exported: {}: {}", f.path, f.reason));
+    }
+    out
 }
 
 /// The first few paths, then how many more.
@@ -280,6 +297,7 @@ mod tests {
                 reason: "not UTF-8".into(),
             }],
             warnings: Vec::new(),
+            attachments: 0,
         };
         assert_eq!(
             import_text(&s),

@@ -17,11 +17,13 @@ use crate::text::{
     check_bytes, check_chars, check_title, normalize_aliases, normalize_tag, normalize_tags,
 };
 
+mod attach;
 mod authorship;
 pub mod chunks;
 mod claims;
 mod history;
 mod sync;
+pub use attach::{Attachment, check_attachment_name, is_blob_hash, unique_attachment_name};
 pub use authorship::{
     ChangeSig, NewChange, PROFILE_SCOPE, Screened, Verdict, authorize, last_by_author, parse_under,
     screen, under_message, unsigned,

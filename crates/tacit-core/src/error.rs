@@ -86,6 +86,17 @@ pub enum CoreError {
         /// The newest this build reads.
         supported: i64,
     },
+    /// An attachment's name or entry cannot be used.
+    #[error("attachment {name:?}: {reason}")]
+    InvalidAttachment {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it, and the fix.
+        reason: String,
+    },
+    /// The note has no attachment of that name.
+    #[error("the note has no attachment {0:?}; `tacit attachments NOTE` lists them")]
+    NoSuchAttachment(String),
     /// The document lacks a field its kind must have, or holds a value of the wrong type.
     #[error("malformed document: {0}")]
     Malformed(String),

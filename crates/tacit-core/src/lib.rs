@@ -35,11 +35,12 @@ mod text;
 mod ticket;
 
 pub use doc::{
-    AnswerView, ChangeAuthor, ChangeSig, Doc, Draft, Edit, Kind, MAX_VERSIONS, NewChange, NoteEdit,
-    NoteView, PROFILE_SCOPE, ProfileEdit, ProfileView, QuestionView, SCHEMA_VERSION, Screened,
-    Summary, TRASH_DAYS, Tombstone, VERSION_ID_LEN, VERSION_PAUSE_MS, Verdict, Version,
-    VersionKind, VersionView, authorize, chunks, in_trash, last_by_author, parse_under, screen,
-    screen_sync, trash_days_left, trash_since, under_message, unsigned,
+    AnswerView, Attachment, ChangeAuthor, ChangeSig, Doc, Draft, Edit, Kind, MAX_VERSIONS,
+    NewChange, NoteEdit, NoteView, PROFILE_SCOPE, ProfileEdit, ProfileView, QuestionView,
+    SCHEMA_VERSION, Screened, Summary, TRASH_DAYS, Tombstone, VERSION_ID_LEN, VERSION_PAUSE_MS,
+    Verdict, Version, VersionKind, VersionView, authorize, check_attachment_name, chunks, in_trash,
+    is_blob_hash, last_by_author, parse_under, screen, screen_sync, trash_days_left, trash_since,
+    under_message, unique_attachment_name, unsigned,
 };
 pub use error::CoreError;
 pub use id::{AnswerId, DocId, MemberId, ParseIdError, SpaceId};

@@ -18,3 +18,8 @@ pub const MAX_TAG_CHARS: usize = 64;
 pub const MAX_NAME_CHARS: usize = 100;
 /// Longest profile bio, in bytes.
 pub const MAX_BIO_BYTES: usize = 4096;
+/// Most attachments one note refers to: each is a small entry in the document (name, hash,
+/// size); the bytes live beside the database, never in the document.
+pub const MAX_ATTACHMENTS: usize = 1000;
+/// Longest attachment name, in bytes: a file name most file systems accept (255).
+pub const MAX_ATTACHMENT_NAME_BYTES: usize = 255;

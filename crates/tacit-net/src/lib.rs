@@ -32,6 +32,9 @@ pub mod wire;
 
 pub use identity::{member_of, peer_id_of};
 pub use libp2p::{Multiaddr, PeerId, Stream};
+pub use libp2p_stream::IncomingStreams;
 pub use limits::Limits;
 pub use nat::{ConnectionInfo, Reachability, RelayInfo, RelayState};
-pub use transport::{IDENTIFY_PROTOCOL, Net, NetConfig, NetError, NetEvent, SYNC_PROTOCOL};
+pub use transport::{
+    BLOB_PROTOCOL, IDENTIFY_PROTOCOL, Net, NetConfig, NetError, NetEvent, SYNC_PROTOCOL,
+};

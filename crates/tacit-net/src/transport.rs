@@ -88,6 +88,10 @@ use crate::{
 /// The protocol of the sync stream.
 pub const SYNC_PROTOCOL: &str = "/tacit/sync/1";
 
+/// The protocol of attachment transfers: one stream per blob asked for (see the node's `blobs`
+/// module for the messages).
+pub const BLOB_PROTOCOL: &str = "/tacit/blob/1";
+
 /// The identify protocol version Tacit nodes announce.
 pub const IDENTIFY_PROTOCOL: &str = "/tacit/id/1";
 
@@ -358,6 +362,8 @@ struct Inner {
     control: libp2p_stream::Control,
     opening: Semaphore,
     limits: Limits,
+    /// Inbound [`BLOB_PROTOCOL`] streams, until the node takes them ([`Net::blob_streams`]).
+    blob_streams: std::sync::Mutex<Option<libp2p_stream::IncomingStreams>>,
 }
 
 impl fmt::Debug for Net {
@@ -452,6 +458,9 @@ impl Net {
         let accepting = control
             .accept(StreamProtocol::new(SYNC_PROTOCOL))
             .map_err(|e| NetError::Setup(format!("registering {SYNC_PROTOCOL}: {e}")))?;
+        let blob_streams = control
+            .accept(StreamProtocol::new(BLOB_PROTOCOL))
+            .map_err(|e| NetError::Setup(format!("registering {BLOB_PROTOCOL}: {e}")))?;
 
         let mut waiting: HashMap<ListenerId, Multiaddr> = HashMap::new();
         for addr in listen {
@@ -506,6 +515,7 @@ impl Net {
                 control,
                 opening: Semaphore::new(MAX_OPENING_STREAMS),
                 limits,
+                blob_streams: std::sync::Mutex::new(Some(blob_streams)),
             }),
         };
         debug!(%peer_id, "network started");
@@ -649,6 +659,37 @@ impl Net {
             Ok(Err(libp2p_stream::OpenStreamError::UnsupportedProtocol(p))) => Err(open_error(
                 format!("the peer does not speak {p} (not a Tacit node, or another version)"),
             )),
+            Ok(Err(e)) => Err(open_error(error_chain(&e))),
+            Err(_) => Err(open_error(format!(
+                "no stream within {} s",
+                after.as_secs()
+            ))),
+        }
+    }
+
+    /// The inbound [`BLOB_PROTOCOL`] streams: `Some` the first time only. libp2p-stream holds
+    /// one stream not yet taken and resets others arriving in that moment; the asking peer
+    /// then tries again.
+    pub fn blob_streams(&self) -> Option<libp2p_stream::IncomingStreams> {
+        self.inner
+            .blob_streams
+            .lock()
+            .ok()
+            .and_then(|mut s| s.take())
+    }
+
+    /// Opens a [`BLOB_PROTOCOL`] stream to a connected `peer` (direct before relayed, as
+    /// [`Net::open_stream`]).
+    pub async fn open_blob_stream(&self, peer: PeerId) -> Result<libp2p::Stream, NetError> {
+        if self.inner.commands.is_closed() {
+            return Err(NetError::Shutdown);
+        }
+        let mut control = self.inner.control.clone();
+        let after = self.inner.limits.open_stream_timeout;
+        let open = control.open_stream(peer, StreamProtocol::new(BLOB_PROTOCOL));
+        let open_error = |reason: String| NetError::OpenStream { peer, reason };
+        match tokio::time::timeout(after, open).await {
+            Ok(Ok(stream)) => Ok(stream),
             Ok(Err(e)) => Err(open_error(error_chain(&e))),
             Err(_) => Err(open_error(format!(
                 "no stream within {} s",

@@ -30,6 +30,7 @@ use crate::replica::{ReplicaReply, ReplicaReq, Replicated, SessionId};
 use crate::search::{Job, Search};
 use tacit_search::Entry;
 
+mod attach;
 mod history;
 mod people;
 mod replica;
@@ -65,6 +66,24 @@ pub(crate) enum Msg {
     Names(oneshot::Sender<Names>),
     /// A document and the targets of its links, for `NoteLinks`.
     LinkSource(String, oneshot::Sender<Result<LinkSource, NodeError>>),
+    /// Records a file stored in the blob directory as an attachment of a note.
+    Attach(AttachReq, oneshot::Sender<Result<Response, NodeError>>),
+    /// What the blob transfers ask of the store and the memberships.
+    Blob(crate::blobs::BlobMsg),
+}
+
+/// A file stored by hash, to attach to a note.
+pub(crate) struct AttachReq {
+    /// The note (id or unique prefix).
+    pub(crate) id: String,
+    /// Its name in the note (made unique there).
+    pub(crate) name: String,
+    /// BLAKE3, 64 hex.
+    pub(crate) hash: String,
+    /// Bytes.
+    pub(crate) size: u64,
+    /// Append `![[name]]` to the body.
+    pub(crate) embed: bool,
 }
 
 /// Names of spaces and members, for resolving `space:` and `author:` filters and naming hits.
@@ -110,6 +129,10 @@ pub(crate) struct NodeInfo {
     pub(crate) members: std::sync::Mutex<HashSet<MemberId>>,
     /// Counts changes of `members`, so that the network hears of them.
     pub(crate) members_changed: AtomicU64,
+    /// The home's blob directory: attachments' bytes.
+    pub(crate) blobs: tacit_store::Blobs,
+    /// Limits on attachments (set with the network's options).
+    pub(crate) blob_limits: std::sync::Mutex<crate::blobs::BlobLimits>,
 }
 
 /// Where a reply goes: a user's request or a sync session's.
@@ -306,6 +329,8 @@ impl Actor {
                         self.flush();
                         let _ = reply.send(self.link_source(&prefix));
                     }
+                    Msg::Attach(req, reply) => self.handle_attach(req, reply),
+                    Msg::Blob(msg) => self.handle_blob(msg),
                 }
             }
             self.flush();
@@ -433,6 +458,7 @@ impl Actor {
             .collect();
         match self.store.write(&writes) {
             Ok(to_compact) => {
+                self.record_blob_refs(&writes);
                 self.index(&writes);
                 for w in &writes {
                     if w.summary.kind == Kind::Profile {
@@ -871,6 +897,10 @@ impl Actor {
             Request::Search { .. } | Request::NoteLinks { .. } => Err(NodeError::Internal(
                 "search is answered by the node handle".into(),
             )),
+            Request::Attachments { id } => Ok(Outcome::read(self.attachments(&id)?)),
+            Request::Attach { .. } | Request::AttachmentGet { .. } => Err(NodeError::Internal(
+                "attachments are stored and fetched by the node handle".into(),
+            )),
             Request::SpaceJoin { .. }
             | Request::Connect { .. }
             | Request::Peers
@@ -1223,5 +1253,7 @@ fn is_write(req: &Request) -> bool {
             | Request::Search { .. }
             | Request::NoteLinks { .. }
             | Request::Export { .. }
+            | Request::Attachments { .. }
+            | Request::AttachmentGet { .. }
     )
 }

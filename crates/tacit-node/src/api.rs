@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use tacit_core::diff::DiffLine;
 use tacit_core::{
-    AnswerId, DocId, Draft, Kind, MemberId, NoteEdit, NoteView, ProfileEdit, ProfileView,
-    QuestionView, Role, SpaceId, Version,
+    AnswerId, Attachment, DocId, Draft, Kind, MemberId, NoteEdit, NoteView, ProfileEdit,
+    ProfileView, QuestionView, Role, SpaceId, Version,
 };
 use ts_rs::TS;
 
@@ -368,6 +368,33 @@ pub enum Request {
         /// The notes, at most 1,000 per request.
         notes: Vec<ImportNote>,
     },
+    /// Attach a file to a note: it is stored once, by its BLAKE3 hash, beside the database,
+    /// and the note records its name, hash and size.
+    Attach {
+        /// The note (id or unique prefix).
+        id: String,
+        /// The file to attach, on this machine (read by the node).
+        path: String,
+        /// Its name in the note; the file's own name when absent (made unique in the note).
+        #[serde(default)]
+        name: Option<String>,
+        /// Append `![[name]]` to the note's body (an import leaves the body as it is).
+        #[serde(default)]
+        embed: bool,
+    },
+    /// A note's attachments, and whether each is held here.
+    Attachments {
+        /// The note (id or unique prefix).
+        id: String,
+    },
+    /// Where an attachment's bytes are on this machine, fetched first from a member of the
+    /// note's space when not held here.
+    AttachmentGet {
+        /// The note (id or unique prefix).
+        id: String,
+        /// The attachment's name in the note.
+        name: String,
+    },
     /// One page of a space's notes and questions, whole, in id order, for an export.
     Export {
         /// The space (id, unique id prefix or name); the personal space when absent.
@@ -389,6 +416,39 @@ pub enum Request {
 pub enum Response {
     /// To `Init`.
     Init(InitReport),
+    /// To `Attach`.
+    Attached {
+        /// The note.
+        id: DocId,
+        /// The attachment as the note records it (its name made unique in the note).
+        attachment: Attachment,
+        /// The reference to it in a body: `![[name]]`.
+        reference: String,
+        /// Whether the note changed (the same file under the same name changes nothing).
+        changed: bool,
+    },
+    /// To `Attachments`.
+    Attachments {
+        /// The note.
+        id: DocId,
+        /// Its space.
+        space: SpaceId,
+        /// Its attachments, by name.
+        items: Vec<AttachmentInfo>,
+    },
+    /// To `AttachmentGet`.
+    AttachmentFile {
+        /// The attachment.
+        attachment: AttachmentInfo,
+        /// Its bytes on this machine (read-only: copy them elsewhere to change them).
+        path: String,
+        /// Bytes fetched from a member now (0 when it was held already).
+        #[ts(type = "number")]
+        fetched: u64,
+        /// Where the fetch began: past 0 when it resumed an interrupted download.
+        #[ts(type = "number")]
+        resumed_from: u64,
+    },
     /// To `Whoami` and `ProfileSet`.
     Identity(Identity),
     /// A new document's id (`NoteNew`, `Ask`).
@@ -683,6 +743,20 @@ pub struct ImportReport {
     pub unchanged: u32,
     /// The document each imported note went to, in the order given.
     pub ids: Vec<DocId>,
+}
+
+/// A note's attachment, and whether its bytes are on this machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AttachmentInfo {
+    /// Its name in the note.
+    pub name: String,
+    /// BLAKE3 hash of its bytes (64 hex).
+    pub hash: String,
+    /// Size in bytes.
+    #[ts(type = "number")]
+    pub size: u64,
+    /// Whether its bytes are held here.
+    pub present: bool,
 }
 
 /// One page of an export.
@@ -1043,6 +1117,21 @@ pub enum Event {
     NetworkChanged,
     /// The inbox may have changed otherwise than by a document (a tag followed, items seen).
     InboxChanged,
+    /// An attachment is being fetched from a member: a few times a second, and once at the end
+    /// (`done == total`) or when it stopped (`failed`).
+    AttachmentProgress {
+        /// Its hash (64 hex).
+        hash: String,
+        /// Bytes held so far (verified).
+        #[ts(type = "number")]
+        done: u64,
+        /// Its size.
+        #[ts(type = "number")]
+        total: u64,
+        /// Whether the fetch stopped without it (the verified bytes are kept to resume).
+        #[serde(default)]
+        failed: bool,
+    },
 }
 
 /// A member who knows about a topic.

@@ -116,7 +116,8 @@ impl NodeError {
                 CoreError::NoSuchAnswer(_)
                 | CoreError::AmbiguousAnswer(_)
                 | CoreError::NoSuchVersion(_)
-                | CoreError::AmbiguousVersion(_) => ErrorKind::NotFound,
+                | CoreError::AmbiguousVersion(_)
+                | CoreError::NoSuchAttachment(_) => ErrorKind::NotFound,
                 CoreError::Conflict(_) => ErrorKind::Conflict,
                 CoreError::Automerge(_) | CoreError::Malformed(_) => ErrorKind::Internal,
                 _ => ErrorKind::Invalid,

@@ -26,11 +26,17 @@
 //! member with write rights at its time; a document id never crosses spaces) live in
 //! `actor/replica.rs`; the protocol's steps in `sync/session.rs`.
 //!
+//! Attachments' bytes never enter documents or the actor: they are stored by hash in the home's
+//! blob directory (hashed off the executor), and travel between members on `/tacit/blob/1`,
+//! served and fetched by the tasks in `blobs.rs`, which ask the actor only who may have what
+//! (`docs/attachments.md`).
+//!
 //! This crate never depends on a UI toolkit, and never blocks the async executor: SQLite and
 //! Automerge work runs on the actor's own thread.
 
 mod actor;
 pub mod api;
+mod blobs;
 pub mod clock;
 mod control;
 mod error;
@@ -42,13 +48,14 @@ mod search;
 mod sync;
 
 pub use api::{
-    ContributionView, Event, ExpertInfo, ExportPage, HealthView, Hit, Identity, ImportNote,
-    ImportReport, InboxItem, InboxKind, InitReport, InviteInfo, LinkedDoc, Links, ListItem,
-    MemberInfo, NetStatus, PeerInfo, PersonDetail, PersonInfo, Reachability, RecordStatement,
-    RecordView, RelayInfo, RelaySource, RelayState, Request, Response, RouteInfo, SearchState,
-    SpaceDetail, SpaceInfo, SpaceRecord, Status, SyncState, Traffic, TrashItem, VersionDetail,
-    VersionInfo, Via,
+    AttachmentInfo, ContributionView, Event, ExpertInfo, ExportPage, HealthView, Hit, Identity,
+    ImportNote, ImportReport, InboxItem, InboxKind, InitReport, InviteInfo, LinkedDoc, Links,
+    ListItem, MemberInfo, NetStatus, PeerInfo, PersonDetail, PersonInfo, Reachability,
+    RecordStatement, RecordView, RelayInfo, RelaySource, RelayState, Request, Response, RouteInfo,
+    SearchState, SpaceDetail, SpaceInfo, SpaceRecord, Status, SyncState, Traffic, TrashItem,
+    VersionDetail, VersionInfo, Via,
 };
+pub use blobs::BlobLimits;
 pub use control::{Client, ControlServer, socket_path};
 pub use error::{ErrorKind, NodeError, WireError};
 pub use home::{HOME_ENV, resolve_home};

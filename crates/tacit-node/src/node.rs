@@ -349,6 +349,13 @@ impl Node {
                 limit,
             } => return self.search(&query, space.as_deref(), limit).await,
             Request::NoteLinks { id } => return self.links(&id).await,
+            Request::Attach {
+                id,
+                path,
+                name,
+                embed,
+            } => return self.attach(id, path, name, embed).await,
+            Request::AttachmentGet { id, name } => return self.attachment_get(&id, &name).await,
             _ => {}
         }
         let (reply, rx) = oneshot::channel();
@@ -357,6 +364,93 @@ impl Node {
             .await
             .map_err(|_| NodeError::Stopped)?;
         rx.await.map_err(|_| NodeError::Stopped)?
+    }
+
+    /// Stores a file by its hash (off the executor, streamed) and records it on a note.
+    async fn attach(
+        &self,
+        id: String,
+        path: String,
+        name: Option<String>,
+        embed: bool,
+    ) -> Result<Response, NodeError> {
+        let src = PathBuf::from(&path);
+        let name = match name {
+            Some(n) => n,
+            None => src
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(str::to_owned)
+                .ok_or_else(|| NodeError::Invalid(format!("{path} names no file")))?,
+        };
+        tacit_core::check_attachment_name(&name)?;
+        let blobs = self.info.blobs.clone();
+        let max = self.blob_limits().max_file;
+        let (hash, size) = tokio::task::spawn_blocking(move || blobs.import_file(&src, max))
+            .await
+            .map_err(|e| NodeError::Internal(format!("storing the file panicked: {e}")))?
+            .map_err(|e| match e {
+                tacit_store::StoreError::Malformed(m) => NodeError::Invalid(m),
+                e => NodeError::from(e),
+            })?;
+        let req = crate::actor::AttachReq {
+            id,
+            name,
+            hash: hash.to_hex().to_string(),
+            size,
+            embed,
+        };
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Attach(req, reply))
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        rx.await.map_err(|_| NodeError::Stopped)?
+    }
+
+    /// The limits on attachments in force.
+    fn blob_limits(&self) -> crate::blobs::BlobLimits {
+        self.info.blob_limits.lock().map(|l| *l).unwrap_or_default()
+    }
+
+    /// An attachment's bytes on this machine, fetched from a member first when missing.
+    async fn attachment_get(&self, id: &str, name: &str) -> Result<Response, NodeError> {
+        let (reply, rx) = oneshot::channel();
+        let req = Request::Attachments { id: id.to_owned() };
+        self.tx
+            .send(Msg::Request(req, reply))
+            .await
+            .map_err(|_| NodeError::Stopped)?;
+        let Response::Attachments { space, items, .. } =
+            rx.await.map_err(|_| NodeError::Stopped)??
+        else {
+            return Err(NodeError::Internal(
+                "unexpected reply to Attachments".into(),
+            ));
+        };
+        let mut info = items
+            .into_iter()
+            .find(|a| a.name == name)
+            .ok_or_else(|| tacit_core::CoreError::NoSuchAttachment(name.to_owned()))?;
+        let hash = tacit_store::Blobs::parse_hash(&info.hash).ok_or_else(|| {
+            NodeError::Invalid(format!("attachment {name:?} has a malformed hash"))
+        })?;
+        let mut fetched = crate::blobs::Fetched::default();
+        if !info.present {
+            let engine = self.engine().ok_or_else(|| {
+                NodeError::Offline(format!(
+                    "attachment {name:?} is not on this machine yet, and fetching it from a member needs the network: run `tacit serve` or the app"
+                ))
+            })?;
+            fetched = engine.fetch_blob(space, hash, info.size).await?;
+            info.present = true;
+        }
+        Ok(Response::AttachmentFile {
+            path: self.info.blobs.path(&hash).display().to_string(),
+            attachment: info,
+            fetched: fetched.bytes,
+            resumed_from: fetched.resumed_from,
+        })
     }
 
     /// Reachability, external addresses and relays; without a network, the relays kept in the
@@ -713,7 +807,6 @@ impl Node {
 impl NodeInfo {
     fn new(home: PathBuf, member: tacit_core::MemberId, personal: SpaceId) -> Self {
         Self {
-            home,
             member,
             personal,
             serving: AtomicBool::new(false),
@@ -725,6 +818,9 @@ impl NodeInfo {
             names_changed: std::sync::atomic::AtomicU64::new(0),
             members: Mutex::default(),
             members_changed: std::sync::atomic::AtomicU64::new(1),
+            blobs: tacit_store::Blobs::new(&home),
+            blob_limits: Mutex::default(),
+            home,
         }
     }
 }

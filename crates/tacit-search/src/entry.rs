@@ -31,6 +31,8 @@ pub struct Entry {
     pub updated_at: i64,
     /// The short hash of the heads it was read at (the store's `heads`).
     pub heads: u64,
+    /// The files attached to it (notes); their names are searched with the body.
+    pub attachments: Vec<tacit_core::Attachment>,
 }
 
 impl Entry {
@@ -49,20 +51,30 @@ impl Entry {
             Kind::Note => {
                 let n = doc.note()?;
                 let tags = n.all_tags();
+                let attachments = doc.attachments()?;
+                let mut body = n.body;
+                // A file is found by its name even where the body no longer embeds it.
+                for a in &attachments {
+                    if !body.contains(&a.name) {
+                        body.push('\n');
+                        body.push_str(&a.name);
+                    }
+                }
                 Entry {
                     id: n.id,
                     space,
                     kind: Kind::Note,
                     author: n.author,
-                    links: links(&n.body),
+                    links: links(&body),
                     title: n.title,
-                    body: n.body,
+                    body,
                     answers: Vec::new(),
                     tags,
                     aliases: n.aliases,
                     created_at: n.created_at,
                     updated_at: n.updated_at,
                     heads,
+                    attachments,
                 }
             }
             Kind::Question => {
@@ -89,6 +101,7 @@ impl Entry {
                     created_at: q.created_at,
                     updated_at: q.updated_at,
                     heads,
+                    attachments: Vec::new(),
                 }
             }
             Kind::Profile => return Ok(None),

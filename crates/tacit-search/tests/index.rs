@@ -27,6 +27,7 @@ fn entry(space: SpaceId, title: &str, body: &str, tags: &[&str]) -> Entry {
         created_at: 1,
         updated_at: 1,
         heads: 7,
+        attachments: vec![],
     }
 }
 

@@ -1,6 +1,6 @@
 //! Tacit's persistence: a *home* directory (device key, lock, control socket path) and the SQLite
 //! database inside it, which holds every document as Automerge chunks plus the metadata columns
-//! that listings read.
+//! that listings read; and beside it, attachments' bytes as content-addressed blobs ([`Blobs`]).
 //!
 //! This crate owns the bytes on disk and nothing else: it never interprets Automerge data (the
 //! caller hands it chunks and a [`tacit_core::Summary`]), never opens the network, and never
@@ -20,6 +20,7 @@
 //! new snapshot, never a mix. One process at a time owns a home: [`Home::open`] takes an advisory
 //! lock that the kernel drops when the process dies.
 
+mod blobs;
 mod error;
 mod export;
 mod home;
@@ -30,6 +31,7 @@ mod search;
 mod shared;
 mod store;
 
+pub use blobs::{BLOB_DIR, BlobHash, BlobRef, Blobs};
 pub use error::StoreError;
 pub use home::Home;
 pub use people::SpaceContribution;

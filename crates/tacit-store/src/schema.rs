@@ -145,6 +145,25 @@ const MIGRATIONS: &[&str] = &[
     UPDATE docs SET trashed_at = updated_at WHERE deleted = 1;
     CREATE INDEX docs_by_trashed ON docs (trashed_at DESC, id) WHERE deleted = 1;
     ",
+    // 7: attachments — which blobs each note refers to (derived from the documents, so that a
+    // member asking for a blob is answered without loading any), and the blobs held here.
+    "
+    CREATE TABLE blob_refs (
+        doc   TEXT NOT NULL,          -- document id
+        hash  TEXT NOT NULL,          -- BLAKE3, 64 lowercase hex
+        space TEXT NOT NULL,          -- the document's space
+        size  INTEGER NOT NULL,       -- as the note states it
+        PRIMARY KEY (doc, hash)
+    ) WITHOUT ROWID;
+    CREATE INDEX blob_refs_by_hash ON blob_refs (hash, space);
+    CREATE INDEX blob_refs_by_space ON blob_refs (space, hash);
+
+    CREATE TABLE blobs (
+        hash      TEXT PRIMARY KEY,   -- BLAKE3, 64 lowercase hex
+        size      INTEGER NOT NULL,
+        stored_at INTEGER NOT NULL    -- ms
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes, and the newest it opens.

@@ -60,6 +60,11 @@ pub const MAX_DEPTH: usize = 64;
 /// The folder questions go to inside a space's export folder.
 pub const QUESTIONS_DIR: &str = "Questions";
 
+/// The folder attachments go to inside a space's export folder, as Obsidian's "Default
+/// location for new attachments: in the folder specified below" lays them out; a note's
+/// `![[name]]` reaches its file there by name.
+pub const ATTACHMENTS_DIR: &str = "attachments";
+
 /// Runs requests on a node: a [`Node`] handle in this process, or a client of a running node's
 /// control socket.
 pub trait Requester {
@@ -113,6 +118,9 @@ pub struct ImportSummary {
     pub failed: Vec<FileNote>,
     /// Imported files of which something was left out (a bad tag, unreadable front matter).
     pub warnings: Vec<FileNote>,
+    /// Files attached to the imported notes (those their `![[embeds]]` name).
+    #[serde(default)]
+    pub attachments: u32,
 }
 
 impl ImportSummary {
@@ -131,6 +139,12 @@ pub struct ExportSummary {
     pub questions: u32,
     /// Files written.
     pub files: u32,
+    /// Attachments written into the attachment folders.
+    #[serde(default)]
+    pub attachments: u32,
+    /// Attachments left out (not on this machine and no member reachable), with why.
+    #[serde(default)]
+    pub missing: Vec<FileNote>,
     /// The folder.
     pub dir: String,
 }
@@ -168,6 +182,9 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> VaultError + '_ {
     }
 }
 
+/// A file a note links to: its name in the note, where it is, and its path in the folder.
+type LinkedFile = (String, PathBuf, String);
+
 /// A Markdown file found by the walk.
 struct Found {
     rel: String,
@@ -185,7 +202,10 @@ pub async fn import_dir<R: Requester>(
 ) -> Result<ImportSummary, VaultError> {
     check_dir(dir)?;
     let mut summary = ImportSummary::default();
-    let files = walk(dir, &mut summary)?;
+    let (files, others) = walk(dir, &mut summary)?;
+    // (the note's key, the files its links name), for attaching once the notes exist.
+    let mut to_attach: Vec<(String, Vec<LinkedFile>)> = Vec::new();
+    let mut ids_by_key: HashMap<String, DocId> = HashMap::new();
     let total = u32::try_from(files.len()).unwrap_or(u32::MAX);
     let mut batch = Batch::default();
     // Keys and ids already given: two files must never name one document.
@@ -224,14 +244,51 @@ pub async fn import_dir<R: Requester>(
         for w in parsed.warnings {
             summary.warnings.push(note(&file.rel, w));
         }
+        if parsed.note.kind == Kind::Note {
+            let files = linked_files(&file.rel, &parsed.note.draft.body, &others);
+            if !files.is_empty() {
+                to_attach.push((parsed.note.key.clone(), files));
+            }
+        }
         batch.push(parsed.note);
         if batch.notes.len() >= IMPORT_BATCH || batch.bytes >= IMPORT_BATCH_BYTES {
-            send(node, space, std::mem::take(&mut batch), &mut summary).await?;
+            send(
+                node,
+                space,
+                std::mem::take(&mut batch),
+                &mut summary,
+                &mut ids_by_key,
+            )
+            .await?;
         }
     }
     if !batch.notes.is_empty() {
-        send(node, space, batch, &mut summary).await?;
+        send(node, space, batch, &mut summary, &mut ids_by_key).await?;
     }
+    let mut attached: HashSet<String> = HashSet::new();
+    for (key, files) in to_attach {
+        let Some(id) = ids_by_key.get(&key) else {
+            continue;
+        };
+        for (name, abs, rel) in files {
+            let req = Request::Attach {
+                id: id.to_string(),
+                path: abs.display().to_string(),
+                name: Some(name),
+                embed: false,
+            };
+            match node.execute(req).await {
+                Ok(_) => {
+                    summary.attachments += 1;
+                    attached.insert(rel);
+                }
+                Err(e) => summary
+                    .warnings
+                    .push(note(strip_case(&key), format!("{rel} not attached: {e}"))),
+            }
+        }
+    }
+    summary.skipped.retain(|s| !attached.contains(&s.path));
     progress(&Progress {
         done: total,
         total,
@@ -262,7 +319,9 @@ async fn send<R: Requester>(
     space: Option<&str>,
     batch: Batch,
     summary: &mut ImportSummary,
+    ids: &mut HashMap<String, DocId>,
 ) -> Result<(), VaultError> {
+    let keys: Vec<String> = batch.notes.iter().map(|n| n.key.clone()).collect();
     let space = space.map(str::to_owned);
     let single = batch.notes.len() == 1;
     let req = Request::Import {
@@ -271,7 +330,12 @@ async fn send<R: Requester>(
         notes: batch.notes.clone(),
     };
     match node.execute(req).await {
-        Ok(reply) => return count(reply, summary),
+        Ok(reply) => {
+            for (key, id) in keys.iter().zip(count(reply, summary)?) {
+                ids.insert(key.clone(), id);
+            }
+            return Ok(());
+        }
         Err(e) if e.kind() != ErrorKind::Invalid => return Err(e.into()),
         Err(e) if single => {
             let key = batch.notes.first().map_or("", |n| n.key.as_str());
@@ -281,13 +345,18 @@ async fn send<R: Requester>(
         Err(_) => {}
     }
     for one in batch.notes {
+        let full_key = one.key.clone();
         let key = strip_case(&one.key).to_owned();
         let req = Request::Import {
             space: space.clone(),
             notes: vec![one],
         };
         match node.execute(req).await {
-            Ok(reply) => count(reply, summary)?,
+            Ok(reply) => {
+                if let Some(id) = count(reply, summary)?.first() {
+                    ids.insert(full_key, *id);
+                }
+            }
             Err(e) if e.kind() == ErrorKind::Invalid => {
                 summary.failed.push(note(&key, e.to_string()));
             }
@@ -302,14 +371,61 @@ fn strip_case(key: &str) -> &str {
     key.rsplit_once("#case").map_or(key, |(k, _)| k)
 }
 
-fn count(reply: Response, summary: &mut ImportSummary) -> Result<(), VaultError> {
+/// Adds an import's counts to the summary; the documents the notes went to, in order.
+fn count(reply: Response, summary: &mut ImportSummary) -> Result<Vec<DocId>, VaultError> {
     let Response::Imported(r) = reply else {
         return Err(VaultError::UnexpectedReply("an import"));
     };
     summary.created += r.created;
     summary.updated += r.updated;
     summary.unchanged += r.unchanged;
-    Ok(())
+    Ok(r.ids)
+}
+
+/// The files of the folder that a note's `![[embeds]]` (and `[[links]]`) name, as Obsidian
+/// finds them: the path as written from the vault's root, else a file of that name beside
+/// the note, in an `attachments` folder, or anywhere (the first by path). Returns (name in
+/// the note, file, path in the folder).
+fn linked_files(note_rel: &str, body: &str, others: &[Found]) -> Vec<LinkedFile> {
+    let note_dir = note_rel.rsplit_once('/').map_or("", |(d, _)| d);
+    let mut out: Vec<LinkedFile> = Vec::new();
+    for link in tacit_core::markdown::wiki_links(body) {
+        let target = link.target.trim().trim_start_matches("./").to_owned();
+        if target.is_empty() || is_markdown(&target) {
+            continue;
+        }
+        let name = target.rsplit('/').next().unwrap_or(&target).to_owned();
+        if !name.contains('.') || tacit_core::check_attachment_name(&name).is_err() {
+            continue; // a note linked without its extension, or a name no attachment can have
+        }
+        let by_name = |f: &&Found| f.rel.rsplit('/').next() == Some(name.as_str());
+        let in_dir = |dir: &str| {
+            let want = if dir.is_empty() {
+                name.clone()
+            } else {
+                format!("{dir}/{name}")
+            };
+            others.iter().find(|f| f.rel == want)
+        };
+        let found = others
+            .iter()
+            .find(|f| f.rel == target)
+            .or_else(|| in_dir(note_dir))
+            .or_else(|| {
+                others.iter().filter(by_name).find(|f| {
+                    f.rel
+                        .split('/')
+                        .any(|seg| seg.eq_ignore_ascii_case(ATTACHMENTS_DIR))
+                })
+            })
+            .or_else(|| others.iter().find(by_name));
+        if let Some(f) = found
+            && !out.iter().any(|(n, _, _)| *n == name)
+        {
+            out.push((name, f.abs.clone(), f.rel.clone()));
+        }
+    }
+    out
 }
 
 fn note(path: &str, reason: impl Into<String>) -> FileNote {
@@ -339,8 +455,9 @@ fn is_markdown(name: &str) -> bool {
 /// Every Markdown file under `root`, in name order, folder by folder; what is not Markdown goes
 /// to `summary.skipped`, what cannot be read to `summary.failed`. Hidden entries (a name
 /// starting with `.`) are left out silently; links to folders are not followed.
-fn walk(root: &Path, summary: &mut ImportSummary) -> Result<Vec<Found>, VaultError> {
+fn walk(root: &Path, summary: &mut ImportSummary) -> Result<(Vec<Found>, Vec<Found>), VaultError> {
     let mut found = Vec::new();
+    let mut others = Vec::new();
     // (folder, its path relative to root, depth)
     let mut stack: Vec<(PathBuf, String, usize)> = vec![(root.to_path_buf(), String::new(), 0)];
     while let Some((dir, rel_dir, depth)) = stack.pop() {
@@ -405,12 +522,13 @@ fn walk(root: &Path, summary: &mut ImportSummary) -> Result<Vec<Found>, VaultErr
                 found.push(Found { rel, abs: path });
             } else {
                 summary.skipped.push(note(&rel, "not Markdown (.md)"));
+                others.push(Found { rel, abs: path });
             }
         }
         // Popped in name order: this folder's files first, then its folders in order.
         stack.extend(subdirs.into_iter().rev());
     }
-    Ok(found)
+    Ok((found, others))
 }
 
 /// Reads and parses one file; `Err` holds why it cannot be imported.
@@ -473,6 +591,8 @@ pub async fn export_dir<R: Requester>(
     for (space, folder) in &targets {
         let mut taken_notes = HashSet::new();
         let mut taken_questions = HashSet::new();
+        // Attachment file names given in this folder, with the hash each holds.
+        let mut taken_files: HashMap<String, String> = HashMap::new();
         let mut after = None;
         loop {
             let req = Request::Export {
@@ -480,9 +600,10 @@ pub async fn export_dir<R: Requester>(
                 after,
                 limit: Some(EXPORT_PAGE),
             };
-            let Response::Exported(page) = node.execute(req).await? else {
+            let Response::Exported(mut page) = node.execute(req).await? else {
                 return Err(VaultError::UnexpectedReply("an export"));
             };
+            export_attachments(node, &mut page, folder, &mut taken_files, &mut summary).await?;
             write_page(
                 &page,
                 dir,
@@ -499,6 +620,86 @@ pub async fn export_dir<R: Requester>(
         }
     }
     Ok(summary)
+}
+
+/// Writes the attachments of a page's notes into the folder's [`ATTACHMENTS_DIR`]. A name
+/// already given to other bytes in this folder gets a name of its own (`name 2.png`), and the
+/// note's `![[embeds]]` of it are rewritten to match.
+async fn export_attachments<R: Requester>(
+    node: &mut R,
+    page: &mut ExportPage,
+    folder: &Path,
+    taken: &mut HashMap<String, String>,
+    summary: &mut ExportSummary,
+) -> Result<(), VaultError> {
+    let dir = folder.join(ATTACHMENTS_DIR);
+    for n in &mut page.notes {
+        let req = Request::Attachments {
+            id: n.id.to_string(),
+        };
+        let items = match node.execute(req).await {
+            Ok(Response::Attachments { items, .. }) => items,
+            Ok(_) => return Err(VaultError::UnexpectedReply("a list of attachments")),
+            Err(e) => {
+                summary.missing.push(note(&n.title, e.to_string()));
+                continue;
+            }
+        };
+        for a in items {
+            let file_name = match taken.get(&a.name) {
+                Some(hash) if *hash == a.hash => a.name.clone(),
+                None => a.name.clone(),
+                Some(_) => tacit_core::unique_attachment_name(&a.name, |c| {
+                    taken.get(c).is_some_and(|h| *h != a.hash)
+                }),
+            };
+            let target = dir.join(&file_name);
+            let req = Request::AttachmentGet {
+                id: n.id.to_string(),
+                name: a.name.clone(),
+            };
+            let path = match node.execute(req).await {
+                Ok(Response::AttachmentFile { path, .. }) => path,
+                Ok(_) => return Err(VaultError::UnexpectedReply("an attachment")),
+                Err(e) => {
+                    summary.missing.push(note(
+                        &format!("{ATTACHMENTS_DIR}/{file_name}"),
+                        e.to_string(),
+                    ));
+                    continue;
+                }
+            };
+            if taken.get(&file_name) != Some(&a.hash) {
+                std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+                copy_atomic(Path::new(&path), &target)?;
+                taken.insert(file_name.clone(), a.hash.clone());
+                summary.attachments += 1;
+            }
+            if file_name != a.name {
+                for (from, to) in [
+                    (format!("[[{}]]", a.name), format!("[[{file_name}]]")),
+                    (format!("[[{}|", a.name), format!("[[{file_name}|")),
+                ] {
+                    n.body = n.body.replace(&from, &to);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Copies a file through a hidden temporary file beside `to`, renamed into place.
+fn copy_atomic(from: &Path, to: &Path) -> Result<(), VaultError> {
+    let file_name = to
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = to.with_file_name(format!(".{file_name}.tacit-tmp"));
+    let copied = std::fs::copy(from, &tmp).and_then(|_| std::fs::rename(&tmp, to));
+    copied.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_err(to)(e)
+    })
 }
 
 /// How many notes and questions a space holds, for the progress; 0 when the node cannot say.
@@ -625,7 +826,8 @@ mod tests {
         std::fs::write(root.join("a.md"), "x").unwrap();
         std::fs::write(root.join("z.markdown"), "x").unwrap();
         let mut summary = ImportSummary::default();
-        let found = walk(root, &mut summary).unwrap();
+        let (found, others) = walk(root, &mut summary).unwrap();
+        assert_eq!(others.len(), 1);
         let rels: Vec<&str> = found.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(rels, vec!["a.md", "z.markdown", "b/c/deep.md"]);
         assert_eq!(

@@ -1,7 +1,8 @@
-// Every call into the desktop shell. The shell has fourteen commands (`app_state`, `init`,
+// Every call into the desktop shell. The shell has seventeen commands (`app_state`, `init`,
 // `execute`, `show_window`, `ui_painted`, `network_state`, `take_link`, `ticket_info`,
 // `import_folder`, `export_folder`, `capture_settings`, `set_capture_shortcut`,
-// `open_capture`, `hide_capture`) and four events (`node-event`, `node-lagged`, `join-link`,
+// `open_capture`, `hide_capture`, `attachment_image`, `attachment_open`, `attach_bytes`)
+// and four events (`node-event`, `node-lagged`, `join-link`,
 // `vault-progress`); nothing else in the UI calls `invoke` or `listen` (the folder picker is tauri-plugin-dialog's
 // `open`, desktop notifications tauri-plugin-notification's `sendNotification`), so tests mock
 // this module or `@tauri-apps/api/core`.
@@ -248,6 +249,31 @@ export function openCapture(): Promise<void> {
 /** Hides the quick capture window. */
 export function hideCapture(): Promise<void> {
   return call<void>("hide_capture");
+}
+
+/** An image attached to a note, as a data URL for the preview (fetched from a member of the
+ * note's space first when it is not on this machine); null when it is not an image the preview
+ * shows inline (too large, or not an image). */
+export function attachmentImage(note: string, name: string): Promise<string | null> {
+  return call<string | null>("attachment_image", { note, name });
+}
+
+/** Opens a note's attachment with the system's handler (fetched first when needed). */
+export function attachmentOpen(note: string, name: string): Promise<void> {
+  return call<void>("attachment_open", { note, name });
+}
+
+/** Attaches the file at `path` (a file dropped on the window) to a note, without touching its
+ * body; the reference to put in the body, `![[name]]`. */
+export async function attachFile(note: string, path: string): Promise<string> {
+  const r = await execute({ op: "attach", id: note, path, name: null, embed: false }, "attached");
+  return r.reference;
+}
+
+/** Attaches bytes (a pasted image) to a note under `name`, without touching its body; the
+ * reference to put in the body. */
+export function attachBytes(note: string, name: string, data: Uint8Array): Promise<string> {
+  return call<string>("attach_bytes", { note, name, data: Array.from(data) });
 }
 
 /** How far the running import or export is (a few times a second at most). */

@@ -138,6 +138,8 @@ export class AppModel {
   overlay = $state<Overlay>(null);
   /** The save state of the note editor that last reported (`key` is its `note.key`). */
   save = $state<{ key: number; state: SaveState; error: string | null } | null>(null);
+  /** The attachment being fetched from a member, as far as it is (null when none). */
+  transfer = $state<{ hash: string; done: number; total: number; failed: boolean } | null>(null);
   /** Ticks every 30 s so that relative times move on. */
   now = $state(Date.now());
   /** Whether the palette searches every space (else only the selected one). */
@@ -525,6 +527,9 @@ export class AppModel {
         return;
       case "inbox_changed":
         this.refreshInbox();
+        return;
+      case "attachment_progress":
+        this.transfer = e.done >= e.total && !e.failed ? null : { hash: e.hash, done: e.done, total: e.total, failed: e.failed };
         return;
     }
   }

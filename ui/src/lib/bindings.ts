@@ -604,7 +604,35 @@ space: string | null,
 /**
  * The notes, at most 1,000 per request.
  */
-notes: Array<ImportNote>, } | { "op": "export", 
+notes: Array<ImportNote>, } | { "op": "attach", 
+/**
+ * The note (id or unique prefix).
+ */
+id: string, 
+/**
+ * The file to attach, on this machine (read by the node).
+ */
+path: string, 
+/**
+ * Its name in the note; the file's own name when absent (made unique in the note).
+ */
+name: string | null, 
+/**
+ * Append `![[name]]` to the note's body (an import leaves the body as it is).
+ */
+embed: boolean, } | { "op": "attachments", 
+/**
+ * The note (id or unique prefix).
+ */
+id: string, } | { "op": "attachment_get", 
+/**
+ * The note (id or unique prefix).
+ */
+id: string, 
+/**
+ * The attachment's name in the note.
+ */
+name: string, } | { "op": "export", 
 /**
  * The space (id, unique id prefix or name); the personal space when absent.
  */
@@ -621,7 +649,51 @@ limit: number | null, };
 /**
  * A node's reply to a [`Request`].
  */
-export type Response = { "reply": "init" } & InitReport | { "reply": "identity" } & Identity | { "reply": "created", 
+export type Response = { "reply": "init" } & InitReport | { "reply": "attached", 
+/**
+ * The note.
+ */
+id: DocId, 
+/**
+ * The attachment as the note records it (its name made unique in the note).
+ */
+attachment: Attachment, 
+/**
+ * The reference to it in a body: `![[name]]`.
+ */
+reference: string, 
+/**
+ * Whether the note changed (the same file under the same name changes nothing).
+ */
+changed: boolean, } | { "reply": "attachments", 
+/**
+ * The note.
+ */
+id: DocId, 
+/**
+ * Its space.
+ */
+space: SpaceId, 
+/**
+ * Its attachments, by name.
+ */
+items: Array<AttachmentInfo>, } | { "reply": "attachment_file", 
+/**
+ * The attachment.
+ */
+attachment: AttachmentInfo, 
+/**
+ * Its bytes on this machine (read-only: copy them elsewhere to change them).
+ */
+path: string, 
+/**
+ * Bytes fetched from a member now (0 when it was held already).
+ */
+fetched: number, 
+/**
+ * Where the fetch began: past 0 when it resumed an interrupted download.
+ */
+resumed_from: number, } | { "reply": "identity" } & Identity | { "reply": "created", 
 /**
  * The new document.
  */
@@ -1092,6 +1164,44 @@ names: Array<[MemberId, string]>,
  * The `after` of the next page; `None` on the last page.
  */
 next: DocId | null, };
+
+/**
+ * A file attached to a note, as the note records it.
+ */
+export type Attachment = { 
+/**
+ * Its name within the note (what `![[name]]` in the body refers to).
+ */
+name: string, 
+/**
+ * The BLAKE3 hash of its bytes, 64 lowercase hex characters.
+ */
+hash: string, 
+/**
+ * Its size in bytes.
+ */
+size: number, };
+
+/**
+ * A note's attachment, and whether its bytes are on this machine.
+ */
+export type AttachmentInfo = { 
+/**
+ * Its name in the note.
+ */
+name: string, 
+/**
+ * BLAKE3 hash of its bytes (64 hex).
+ */
+hash: string, 
+/**
+ * Size in bytes.
+ */
+size: number, 
+/**
+ * Whether its bytes are held here.
+ */
+present: boolean, };
 
 /**
  * How far a space is in sync with the members this node reaches.
@@ -1973,7 +2083,23 @@ remote: boolean, } | { "event": "spaces_changed",
 /**
  * The space.
  */
-space: SpaceId, } | { "event": "network_changed" } | { "event": "inbox_changed" };
+space: SpaceId, } | { "event": "network_changed" } | { "event": "inbox_changed" } | { "event": "attachment_progress", 
+/**
+ * Its hash (64 hex).
+ */
+hash: string, 
+/**
+ * Bytes held so far (verified).
+ */
+done: number, 
+/**
+ * Its size.
+ */
+total: number, 
+/**
+ * Whether the fetch stopped without it (the verified bytes are kept to resume).
+ */
+failed: boolean, };
 
 /**
  * The kind of a failure, as it crosses the control socket (and later the UI boundary).
@@ -2148,7 +2274,11 @@ failed: Array<FileNote>,
 /**
  * Imported files of which something was left out (a bad tag, unreadable front matter).
  */
-warnings: Array<FileNote>, };
+warnings: Array<FileNote>, 
+/**
+ * Files attached to the imported notes (those their `![[embeds]]` name).
+ */
+attachments: number, };
 
 /**
  * What an export wrote.
@@ -2166,6 +2296,14 @@ questions: number,
  * Files written.
  */
 files: number, 
+/**
+ * Attachments written into the attachment folders.
+ */
+attachments: number, 
+/**
+ * Attachments left out (not on this machine and no member reachable), with why.
+ */
+missing: Array<FileNote>, 
 /**
  * The folder.
  */

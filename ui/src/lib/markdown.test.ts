@@ -36,4 +36,15 @@ describe("renderMarkdown", () => {
     expect(html).not.toContain("<b>");
     expect(renderMarkdown("`[[not a link]]`")).not.toContain("wikilink");
   });
+  it("shows an embedded image attachment without a source, and other files as chips", () => {
+    const html = renderMarkdown("See ![[diagram.png]] and ![[report.pdf]] and ![[Other note]].");
+    expect(html).toContain('<img class="attachment" data-attachment="diagram.png" alt="diagram.png">');
+    expect(html).toContain('class="attachment-chip" data-attachment="report.pdf"');
+    expect(html).toContain('data-wiki="Other note"');
+    expect(html).not.toContain("!<a");
+  });
+  it("never takes an attachment image's source from the text", () => {
+    const html = renderMarkdown('<img data-attachment="a.png" src="data:image/png;base64,AAAA">');
+    expect(html).not.toContain("src=");
+  });
 });

@@ -118,6 +118,12 @@ export function installMock(): MockNode {
           return undefined as T;
         case "export_folder":
           return (await job(files, { notes: 9, questions: 1, files: 10, dir: String(args?.dir ?? "") })) as T;
+        case "attachment_image":
+          return null as T;
+        case "attachment_open":
+          return undefined as T;
+        case "attach_bytes":
+          return `![[${String(args?.name ?? "pasted.png")}]]` as T;
         default:
           throw { kind: "internal", message: `no command ${cmd}` };
       }

@@ -72,6 +72,8 @@ pub struct NetOptions {
     /// Let AutoNAT probe with peers at any IP address, and take documentation ranges as public
     /// ([`AUTONAT_ANY_IP_ENV`]): for tests in network namespaces only.
     pub autonat_any_ip: bool,
+    /// Limits on attachments: per-file cap, per-space quota, what is fetched at once, upload rate.
+    pub blobs: crate::blobs::BlobLimits,
 }
 
 /// First wait before dialling a member again after a failure; doubled each time.
@@ -126,6 +128,11 @@ impl ActorLink {
         Self { tx: tx.downgrade() }
     }
 
+    /// The actor's sender, held weakly.
+    pub(crate) fn weak(&self) -> mpsc::WeakSender<Msg> {
+        self.tx.clone()
+    }
+
     pub(crate) async fn ask(&self, req: ReplicaReq) -> Result<ReplicaReply, NodeError> {
         let tx = self.tx.upgrade().ok_or(NodeError::Stopped)?;
         let (reply, rx) = oneshot::channel();
@@ -137,7 +144,7 @@ impl ActorLink {
     }
 
     /// A user's request, answered by the actor (the engine reads a space's members with it).
-    async fn request(&self, req: Request) -> Result<Response, NodeError> {
+    pub(crate) async fn request(&self, req: Request) -> Result<Response, NodeError> {
         let tx = self.tx.upgrade().ok_or(NodeError::Stopped)?;
         let (reply, rx) = oneshot::channel();
         tx.send(Msg::Request(req, reply))
@@ -186,6 +193,10 @@ pub(crate) struct Engine {
     max_relays: usize,
     stop: watch::Sender<bool>,
     task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Fetches attachments from members.
+    fetcher: crate::blobs::Fetcher,
+    /// The blob server and the fetcher of small attachments, stopped with the engine.
+    blob_tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Engine {
@@ -297,7 +308,25 @@ impl Engine {
             view.network.relay_server = opts.relay_server;
         }
         let (stop, stopped) = watch::channel(false);
+        if let Ok(mut l) = info.blob_limits.lock() {
+            *l = opts.blobs;
+        }
+        let fetcher = crate::blobs::Fetcher::new(
+            net.clone(),
+            actor.weak(),
+            info.blobs.clone(),
+            opts.blobs,
+            events.clone(),
+        );
+        let serving = tokio::spawn(crate::blobs::serve(
+            net.clone(),
+            actor.weak(),
+            info.blobs.clone(),
+            opts.blobs,
+        ));
         let engine = Arc::new(Engine {
+            fetcher,
+            blob_tasks: std::sync::Mutex::new(vec![serving]),
             net,
             sessions: Arc::default(),
             retiring: Arc::default(),
@@ -313,6 +342,8 @@ impl Engine {
             task: std::sync::Mutex::new(None),
         });
         engine.refresh_relays().await;
+        let auto_events = events.subscribe();
+        let auto_actor = actor.clone();
         let (addrs_tx, addrs_rx) = mpsc::channel(ADDRS_QUEUE);
         let key = DeviceKey::from_secret(secret);
         let run = Runner {
@@ -342,12 +373,28 @@ impl Engine {
         if let Ok(mut t) = engine.task.lock() {
             *t = Some(task);
         }
+        let auto = tokio::spawn(crate::blobs::auto_fetch(
+            Arc::downgrade(&engine),
+            auto_events,
+            auto_actor,
+        ));
+        if let Ok(mut tasks) = engine.blob_tasks.lock() {
+            tasks.push(auto);
+        }
         Ok(engine)
     }
 
     /// Stops the network: sessions end, connections close.
     pub(crate) async fn shutdown(&self) {
         let _ = self.stop.send(true);
+        for t in self
+            .blob_tasks
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default()
+        {
+            t.abort();
+        }
         let task = self.task.lock().ok().and_then(|mut t| t.take());
         if let Some(task) = task {
             let _ = task.await;
@@ -358,6 +405,36 @@ impl Engine {
             view.peers.clear();
             view.listen.clear();
             view.network = Default::default();
+        }
+    }
+
+    /// The limits on attachments this engine was started with.
+    pub(crate) fn blob_limits(&self) -> crate::blobs::BlobLimits {
+        self.fetcher.limits
+    }
+
+    /// Fetches an attachment of `space` from the connected members that hold it.
+    pub(crate) async fn fetch_blob(
+        &self,
+        space: SpaceId,
+        hash: tacit_store::BlobHash,
+        size: u64,
+    ) -> Result<crate::blobs::Fetched, NodeError> {
+        /// How long a fetch waits for a member to be connected (a node just started dials the
+        /// members it knows; sessions come up within a second or two on a LAN).
+        const WAIT_FOR_MEMBER: Duration = Duration::from_secs(15);
+        let members = self.fetcher.members(space).await;
+        let deadline = Instant::now() + WAIT_FOR_MEMBER;
+        loop {
+            let connected: Vec<PeerId> = self.sessions.lock().await.keys().copied().collect();
+            let peers: Vec<PeerId> = connected
+                .into_iter()
+                .filter(|p| tacit_net::member_of(p).is_some_and(|m| members.contains(&m)))
+                .collect();
+            if !peers.is_empty() || members.is_empty() || Instant::now() >= deadline {
+                return self.fetcher.fetch(space, hash, size, &peers).await;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 

@@ -1,0 +1,321 @@
+//! The attachment benchmark (not a test): prints figures beside a peer figure from the same run,
+//! and asserts nothing.
+//!
+//! `cargo bench -p tacit-node --bench blobs` (optionally `-- --mb N --memory-mb M`)
+//!
+//! Two nodes in this process, on 127.0.0.1 over TCP (mDNS off), each with its own home; B is a
+//! reader of A's space, and A attaches a file of N MiB (default 256) to a note:
+//!
+//! 1. throughput: the time B takes to fetch it (`/tacit/blob/1`, verified as it streams, the
+//!    whole file hashed again at the end, then moved into place) — beside `std::fs::copy` of the
+//!    same bytes in the same run (goal: at least half its speed);
+//! 2. memory: the process's resident memory, sampled every 20 ms, while B fetches a file of
+//!    M MiB (default 1024) — its peak above the level before the transfer, beside the same for
+//!    the N MiB file (goal: flat, not proportional to the file).
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tacit_node::core::{Draft, ProfileEdit, Role};
+use tacit_node::{BlobLimits, NetOptions, Node, Request, Response};
+
+/// The allocator the `tacit` binary and the desktop app use, so that memory figures are theirs.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+const MIB: u64 = 1024 * 1024;
+
+fn arg(args: &[String], name: &str, default: u64) -> u64 {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mb = arg(&args, "--mb", 256);
+    let memory_mb = arg(&args, "--memory-mb", 1024);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("Tacit attachment benchmark (two nodes in one process, 127.0.0.1, TCP)");
+    rt.block_on(run(mb, memory_mb));
+}
+
+fn options() -> NetOptions {
+    NetOptions {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
+        mdns: false,
+        blobs: BlobLimits {
+            max_file: 8 * 1024 * MIB,
+            space_quota: 64 * 1024 * MIB,
+            ..BlobLimits::default()
+        },
+        ..NetOptions::default()
+    }
+}
+
+async fn node(dir: &Path, name: &str) -> Node {
+    let profile = ProfileEdit {
+        name: Some(name.into()),
+        ..ProfileEdit::default()
+    };
+    let (node, _) = Node::init(dir, profile).await.unwrap();
+    node.start_network(options()).await.unwrap();
+    node
+}
+
+/// A file of `mib` MiB of pseudo-random bytes (xorshift: not compressible, cheap to make).
+fn make_file(path: &Path, mib: u64) {
+    let mut f =
+        std::io::BufWriter::with_capacity(4 * MIB as usize, std::fs::File::create(path).unwrap());
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut buf = vec![0u8; MIB as usize];
+    for _ in 0..mib {
+        for chunk in buf.chunks_exact_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            chunk.copy_from_slice(&x.to_le_bytes());
+        }
+        f.write_all(&buf).unwrap();
+    }
+    f.flush().unwrap();
+}
+
+/// The process's resident memory now, from /proc (Linux), in bytes.
+fn rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Samples resident memory every 20 ms until stopped; the highest seen.
+struct Sampler {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Sampler {
+    fn start() -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicU64::new(rss()));
+        let (s, p) = (stop.clone(), peak.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                p.fetch_max(rss(), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        Self {
+            stop,
+            peak,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+struct Pair {
+    a: Node,
+    b: Node,
+    note: String,
+    _dirs: [tempfile::TempDir; 2],
+}
+
+async fn pair() -> Pair {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let a = node(dirs[0].path(), "Ada").await;
+    let b = node(dirs[1].path(), "Bo").await;
+    let Response::SpaceCreated { id: space, .. } = a
+        .execute(Request::SpaceNew {
+            name: "Bench".into(),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("space")
+    };
+    let Response::Ticket { ticket, .. } = a
+        .execute(Request::SpaceInvite {
+            space: space.to_string(),
+            role: Role::Reader,
+            expires_in: Some(3_600_000),
+            uses: Some(1),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("ticket")
+    };
+    let Response::Created { id: note } = a
+        .execute(Request::NoteNew {
+            draft: Draft {
+                title: "Files".into(),
+                ..Draft::default()
+            },
+            space: Some(space.to_string()),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("note")
+    };
+    b.execute(Request::SpaceJoin { ticket }).await.unwrap();
+    let note = note.to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while b.note_show(&note).await.is_err() {
+        assert!(Instant::now() < deadline, "the note never reached B");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Pair {
+        a,
+        b,
+        note,
+        _dirs: dirs,
+    }
+}
+
+/// Attaches `file` on A; the time it took (hashing and the outboard) and its name.
+async fn attach(p: &Pair, file: &Path) -> (Duration, String) {
+    let t = Instant::now();
+    let Response::Attached { attachment, .. } =
+        p.a.execute(Request::Attach {
+            id: p.note.clone(),
+            path: file.display().to_string(),
+            name: None,
+            embed: true,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("attach")
+    };
+    (t.elapsed(), attachment.name)
+}
+
+/// B fetches the attachment; the time, and the peak resident memory above the level before.
+async fn fetch(p: &Pair, name: &str) -> (Duration, u64, PathBuf) {
+    // The note's change that records the attachment reaches B first.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let listed =
+            p.b.execute(Request::Attachments { id: p.note.clone() })
+                .await;
+        if matches!(listed, Ok(Response::Attachments { ref items, .. }) if items.iter().any(|a| a.name == name))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the attachment never reached B's note"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = rss();
+    let sampler = Sampler::start();
+    let t = Instant::now();
+    let Response::AttachmentFile { path, fetched, .. } =
+        p.b.execute(Request::AttachmentGet {
+            id: p.note.clone(),
+            name: name.into(),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("fetch")
+    };
+    let took = t.elapsed();
+    let peak = sampler.finish();
+    assert!(fetched > 0, "nothing was fetched");
+    (took, peak.saturating_sub(before), PathBuf::from(path))
+}
+
+fn rate(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / MIB as f64 / d.as_secs_f64()
+}
+
+async fn run(mb: u64, memory_mb: u64) {
+    let work = tempfile::tempdir().unwrap();
+    let p = pair().await;
+
+    // 1. Throughput beside a file copy.
+    let file = work.path().join("file.bin");
+    make_file(&file, mb);
+    let bytes = mb * MIB;
+    let t = Instant::now();
+    std::fs::copy(&file, work.path().join("copy.bin")).unwrap();
+    let copy = t.elapsed();
+    let _ = std::fs::remove_file(work.path().join("copy.bin"));
+    let (attach_time, name) = attach(&p, &file).await;
+    let (took, grew, path) = fetch(&p, &name).await;
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), bytes);
+    println!();
+    println!("throughput, {mb} MiB");
+    println!(
+        "  std::fs::copy           {:>8.1} MiB/s  ({:.2} s)",
+        rate(bytes, copy),
+        copy.as_secs_f64()
+    );
+    println!(
+        "  attach (hash, outboard) {:>8.1} MiB/s  ({:.2} s)",
+        rate(bytes, attach_time),
+        attach_time.as_secs_f64()
+    );
+    println!(
+        "  fetch A → B             {:>8.1} MiB/s  ({:.2} s)  = {:.2}× the copy (goal ≥ 0.5)",
+        rate(bytes, took),
+        took.as_secs_f64(),
+        copy.as_secs_f64() / took.as_secs_f64()
+    );
+    println!(
+        "  resident memory during the fetch: +{:.1} MiB",
+        grew as f64 / MIB as f64
+    );
+    let _ = std::fs::remove_file(&file);
+
+    // 2. Memory for a large file.
+    let big = work.path().join("big.bin");
+    make_file(&big, memory_mb);
+    let (_, big_name) = attach(&p, &big).await;
+    let _ = std::fs::remove_file(&big);
+    let (took, big_grew, _) = fetch(&p, &big_name).await;
+    println!();
+    println!("memory, {memory_mb} MiB");
+    println!(
+        "  fetch A → B             {:>8.1} MiB/s  ({:.2} s)",
+        rate(memory_mb * MIB, took),
+        took.as_secs_f64()
+    );
+    println!(
+        "  resident memory during the fetch: +{:.1} MiB (with {mb} MiB: +{:.1} MiB; goal: flat)",
+        big_grew as f64 / MIB as f64,
+        grew as f64 / MIB as f64
+    );
+    p.a.shutdown().await;
+    p.b.shutdown().await;
+}

@@ -1,0 +1,181 @@
+//! Attachments on the actor's side: recording a stored file on a note, listing a note's
+//! attachments, keeping the store's table of which blobs each note refers to, and answering the
+//! blob transfers' questions (may this peer have this blob? how much does a space hold?).
+
+use tacit_core::{Attachment, DocId, Kind, SpaceId};
+use tacit_store::{BlobRef, Blobs, DocWrite};
+use tokio::sync::oneshot;
+use tracing::warn;
+
+use super::{Actor, AttachReq, Outcome, ReplyTo, now_ms};
+use crate::api::{AttachmentInfo, Response};
+use crate::blobs::BlobMsg;
+use crate::error::NodeError;
+
+/// The references a note's attachments make, as the store keeps them.
+fn refs_of(attachments: &[Attachment]) -> Vec<BlobRef> {
+    attachments
+        .iter()
+        .map(|a| (a.hash.clone(), a.size))
+        .collect()
+}
+
+impl Actor {
+    /// Attaches a stored file to a note (a write: it waits for the group commit).
+    pub(super) fn handle_attach(
+        &mut self,
+        req: AttachReq,
+        reply: oneshot::Sender<Result<Response, NodeError>>,
+    ) {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.attach(req)))
+            .unwrap_or_else(|_| {
+                self.cache.clear();
+                Err(NodeError::Internal(
+                    "attaching failed on a damaged document (details in the log); nothing was saved"
+                        .into(),
+                ))
+            });
+        let result = result.map(|out| super::Effects {
+            answer: super::Answer::Response(out.response),
+            writes: out.writes,
+            events: out.events,
+            pushes: out.pushes,
+        });
+        self.settle(ReplyTo::Request(reply), result);
+    }
+
+    fn attach(&mut self, req: AttachReq) -> Result<Outcome, NodeError> {
+        let listed = self.resolve(&req.id, Kind::Note)?;
+        if let Err(e) = self.store.record_blob(&req.hash, req.size, now_ms()) {
+            warn!("cannot record a stored attachment: {e}");
+        }
+        let mut used = String::new();
+        let mut out = self.change(&listed, |doc, edit| {
+            let (name, changed) = doc.attach(edit, &req.name, &req.hash, req.size, req.embed)?;
+            used = name;
+            Ok(changed)
+        })?;
+        let changed = matches!(out.response, Response::Done { changed: true, .. });
+        out.response = Response::Attached {
+            id: listed.id,
+            reference: format!("![[{used}]]"),
+            attachment: Attachment {
+                name: used,
+                hash: req.hash,
+                size: req.size,
+            },
+            changed,
+        };
+        Ok(out)
+    }
+
+    /// A note's attachments, each with whether its bytes are here.
+    pub(super) fn attachments(&mut self, id: &str) -> Result<Response, NodeError> {
+        let listed = self.resolve(id, Kind::Note)?;
+        let blobs = self.info.blobs.clone();
+        let items = self
+            .doc(listed.id)?
+            .attachments()?
+            .into_iter()
+            .map(|a| {
+                let present = Blobs::parse_hash(&a.hash).is_some_and(|h| blobs.has(&h));
+                AttachmentInfo {
+                    name: a.name,
+                    hash: a.hash,
+                    size: a.size,
+                    present,
+                }
+            })
+            .collect();
+        Ok(Response::Attachments {
+            id: listed.id,
+            space: listed.space,
+            items,
+        })
+    }
+
+    /// After a commit: what each note written now refers to. Read from the document at hand
+    /// (or the index entry of a document received whole), else loaded.
+    pub(super) fn record_blob_refs(&mut self, writes: &[DocWrite]) {
+        let mut rows: Vec<(DocId, SpaceId, Vec<BlobRef>)> = Vec::new();
+        for w in writes.iter().rev() {
+            if w.summary.kind != Kind::Note || rows.iter().any(|(id, _, _)| *id == w.id) {
+                continue;
+            }
+            if w.summary.deleted {
+                rows.push((w.id, w.space, Vec::new()));
+                continue;
+            }
+            let refs: Result<Vec<BlobRef>, String> = if let Some(doc) = self.cache.get(&w.id) {
+                doc.attachments()
+                    .map(|a| refs_of(&a))
+                    .map_err(|e| e.to_string())
+            } else if let Some(entry) = self.pending_entries.get(&w.id) {
+                Ok(refs_of(&entry.attachments))
+            } else {
+                match self.doc(w.id) {
+                    Ok(d) => d
+                        .attachments()
+                        .map(|a| refs_of(&a))
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+            };
+            match refs {
+                Ok(refs) => rows.push((w.id, w.space, refs)),
+                Err(e) => warn!(id = %w.id, "cannot read a note's attachments: {e}"),
+            }
+        }
+        if rows.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.set_blob_refs(&rows) {
+            warn!("cannot record which attachments notes refer to: {e}");
+        }
+    }
+
+    /// Answers a blob transfer's question.
+    pub(super) fn handle_blob(&mut self, msg: BlobMsg) {
+        match msg {
+            BlobMsg::Allowed {
+                space,
+                peer,
+                hash,
+                reply,
+            } => {
+                self.flush();
+                let member = self.spaces.get(&space).is_some_and(|s| {
+                    !s.legacy
+                        && s.membership.is_member(&peer)
+                        && s.membership.is_member(&self.info.member)
+                });
+                let referenced =
+                    member && self.store.blob_referenced_in(space, &hash).unwrap_or(false);
+                let _ = reply.send(referenced);
+            }
+            BlobMsg::Members { space, reply } => {
+                let members = self
+                    .spaces
+                    .get(&space)
+                    .map(|s| {
+                        s.membership
+                            .members()
+                            .keys()
+                            .copied()
+                            .filter(|m| *m != self.info.member)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let _ = reply.send(members);
+            }
+            BlobMsg::Used { space, reply } => {
+                let _ = reply.send(self.store.space_blob_bytes(space).unwrap_or(0));
+            }
+            BlobMsg::Stored { hash, size } => {
+                if let Err(e) = self.store.record_blob(&hash, size, now_ms()) {
+                    warn!("cannot record a fetched attachment: {e}");
+                }
+            }
+        }
+    }
+}

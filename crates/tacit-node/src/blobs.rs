@@ -1,0 +1,723 @@
+//! Attachments between members: the `/tacit/blob/1` protocol, served and fetched.
+//!
+//! ```text
+//! asker                                              holder
+//!   ── request: 1 | space (32 hex) | hash (32) | offset (u64 BE) ──▶   member of space (reader+)?
+//!                                                                      a note of space refers to hash?
+//!                                                                      held here?
+//!   ◀── 0, then the bao slice from offset to the end ──  (all three)
+//!   ◀── 1, closed ──                                     (any not: one answer for every reason)
+//! ```
+//!
+//! The slice interleaves the hash-tree nodes with the bytes, so the asker checks each 1 KiB
+//! chunk against the BLAKE3 hash (the note's) before writing it: a wrong byte ends the transfer
+//! at the first bad chunk, its partial download is discarded, and nothing is stored. Verified
+//! bytes go to `<hash>.part`; a cut connection leaves it, and the next fetch asks from its
+//! length on. When complete, the whole file is hashed once more (building its outboard, so
+//! this node can serve it too) and moved into place.
+//!
+//! Bounds: a blob larger than [`BlobLimits::max_file`] or the note's stated size is refused,
+//! a space's blobs stop at [`BlobLimits::space_quota`], [`MAX_SERVING`] uploads and
+//! [`MAX_FETCHING`] downloads run at once, and the bytes between the network and the disk sit in
+//! a queue of [`PIPE_DEPTH`] × [`PIPE_CHUNK`] bytes, whatever the file's size.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
+use tacit_core::SpaceId;
+use tacit_net::{Net, PeerId};
+use tacit_store::{BlobHash, Blobs};
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use crate::actor::Msg;
+use crate::error::NodeError;
+
+/// The first byte of a request: this version of the protocol.
+const VERSION: u8 = 1;
+/// A request: version, space id (32 hex characters), hash (32 bytes), offset (u64 big-endian).
+const REQUEST_LEN: usize = 1 + 32 + 32 + 8;
+/// The holder sends the slice.
+const STATUS_OK: u8 = 0;
+/// The holder does not send it (whatever the reason).
+const STATUS_REFUSED: u8 = 1;
+
+/// Uploads at once: each reads a file and holds a pipe; more wait for a slot, then are dropped.
+pub(crate) const MAX_SERVING: usize = 8;
+/// Downloads at once (each holds a pipe and a partial file).
+pub(crate) const MAX_FETCHING: usize = 4;
+/// Bytes per piece between the network task and the blocking file task.
+const PIPE_CHUNK: usize = 64 * 1024;
+/// Pieces in flight between them: 8 × 64 KiB = 512 KiB per transfer, whatever the file.
+const PIPE_DEPTH: usize = 8;
+/// How long the asker's request may take to arrive.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a transfer may go without a byte before it is given up (and resumed later).
+const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Attempts of one fetch: each peer in turn, again after a cut connection while it progresses.
+const MAX_ATTEMPTS: usize = 8;
+/// How often a fetch reports its progress.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// Limits on attachments; defaults in [`BlobLimits::default`], set per node in
+/// [`crate::NetOptions::blobs`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobLimits {
+    /// Largest attachment stored or fetched, in bytes (100 MiB).
+    pub max_file: u64,
+    /// Most bytes of attachments held for one space (2 GiB): a fetch past it is refused.
+    pub space_quota: u64,
+    /// Attachments up to this size (1 MiB) are fetched as soon as their note arrives; larger
+    /// ones when asked for (`tacit attachment save`, or opening the note in the app).
+    pub auto_fetch: u64,
+    /// Most bytes a second this node uploads per transfer; `None`: as fast as the link goes.
+    pub upload_rate: Option<u64>,
+}
+
+impl Default for BlobLimits {
+    fn default() -> Self {
+        Self {
+            max_file: 100 * 1024 * 1024,
+            space_quota: 2 * 1024 * 1024 * 1024,
+            auto_fetch: 1024 * 1024,
+            upload_rate: None,
+        }
+    }
+}
+
+/// What the actor answers about blobs (kept off the network tasks).
+pub(crate) enum BlobMsg {
+    /// Whether `peer` may have `hash` from `space`: a member (reader or above) of a space this
+    /// node is in, whose notes refer to it.
+    Allowed {
+        space: SpaceId,
+        peer: tacit_core::MemberId,
+        hash: String,
+        reply: oneshot::Sender<bool>,
+    },
+    /// The other members of `space` (the peers a fetch may ask).
+    Members {
+        space: SpaceId,
+        reply: oneshot::Sender<Vec<tacit_core::MemberId>>,
+    },
+    /// Bytes of blobs held for `space`.
+    Used {
+        space: SpaceId,
+        reply: oneshot::Sender<u64>,
+    },
+    /// A blob is now held here.
+    Stored { hash: String, size: u64 },
+}
+
+/// A request as the holder reads it.
+struct BlobRequest {
+    space: SpaceId,
+    hash: BlobHash,
+    offset: u64,
+}
+
+fn encode_request(space: SpaceId, hash: &BlobHash, offset: u64) -> [u8; REQUEST_LEN] {
+    let mut out = [0u8; REQUEST_LEN];
+    out[0] = VERSION;
+    out[1..33].copy_from_slice(space.to_string().as_bytes());
+    out[33..65].copy_from_slice(hash.as_bytes());
+    out[65..].copy_from_slice(&offset.to_be_bytes());
+    out
+}
+
+fn decode_request(raw: &[u8; REQUEST_LEN]) -> Option<BlobRequest> {
+    if raw[0] != VERSION {
+        return None;
+    }
+    let space: SpaceId = std::str::from_utf8(&raw[1..33]).ok()?.parse().ok()?;
+    let hash_bytes: [u8; 32] = raw[33..65].try_into().ok()?;
+    let offset = u64::from_be_bytes(raw[65..].try_into().ok()?);
+    Some(BlobRequest {
+        space,
+        hash: BlobHash::from_bytes(hash_bytes),
+        offset,
+    })
+}
+
+/// Asks the actor; `None` when it has stopped.
+async fn ask_actor<T>(
+    actor: &mpsc::WeakSender<Msg>,
+    make: impl FnOnce(oneshot::Sender<T>) -> BlobMsg,
+) -> Option<T> {
+    let tx = actor.upgrade()?;
+    let (reply, rx) = oneshot::channel();
+    tx.send(Msg::Blob(make(reply))).await.ok()?;
+    drop(tx);
+    rx.await.ok()
+}
+
+// ---- serving ------------------------------------------------------------------------------
+
+/// Serves inbound blob streams until the network stops.
+pub(crate) async fn serve(
+    net: Net,
+    actor: mpsc::WeakSender<Msg>,
+    blobs: Blobs,
+    limits: BlobLimits,
+) {
+    let Some(mut incoming) = net.blob_streams() else {
+        return;
+    };
+    let slots = Arc::new(Semaphore::new(MAX_SERVING));
+    while let Some((peer, stream)) = incoming.next().await {
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            debug!(%peer, "blob request dropped: {MAX_SERVING} uploads run already");
+            continue;
+        };
+        let actor = actor.clone();
+        let blobs = blobs.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve_one(peer, stream, &actor, &blobs, limits).await {
+                debug!(%peer, "blob upload ended: {e}");
+            }
+            drop(slot);
+        });
+    }
+}
+
+async fn serve_one(
+    peer: PeerId,
+    mut stream: tacit_net::Stream,
+    actor: &mpsc::WeakSender<Msg>,
+    blobs: &Blobs,
+    limits: BlobLimits,
+) -> std::io::Result<()> {
+    let mut raw = [0u8; REQUEST_LEN];
+    tokio::time::timeout(REQUEST_TIMEOUT, stream.read_exact(&mut raw))
+        .await
+        .map_err(|_| std::io::Error::other("no request in time"))??;
+    let allowed = match (decode_request(&raw), tacit_net::member_of(&peer)) {
+        (Some(req), Some(member)) => {
+            let hex = req.hash.to_hex().to_string();
+            let ok = ask_actor(actor, |reply| BlobMsg::Allowed {
+                space: req.space,
+                peer: member,
+                hash: hex,
+                reply,
+            })
+            .await
+            .unwrap_or(false);
+            (ok && blobs.has(&req.hash)).then_some(req)
+        }
+        _ => None,
+    };
+    let Some(req) = allowed else {
+        // The same answer whether the peer is no member, the hash unknown or not held here.
+        stream.write_all(&[STATUS_REFUSED]).await?;
+        stream.close().await?;
+        return Ok(());
+    };
+    debug!(%peer, hash = %req.hash.to_hex(), offset = req.offset, "serving a blob");
+    stream.write_all(&[STATUS_OK]).await?;
+    let (tx, mut rx) = mpsc::channel::<std::io::Result<Vec<u8>>>(PIPE_DEPTH);
+    let blobs = blobs.clone();
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut slice = match blobs.slice(&req.hash, req.offset) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                return;
+            }
+        };
+        loop {
+            let mut buf = vec![0u8; PIPE_CHUNK];
+            match read_full(&mut slice, &mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.blocking_send(Ok(buf)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut sent = 0u64;
+    while let Some(piece) = rx.recv().await {
+        let piece = piece?;
+        stream.write_all(&piece).await?;
+        sent += piece.len() as u64;
+        if let Some(rate) = limits.upload_rate.filter(|r| *r > 0) {
+            let due = Duration::from_secs_f64(sent as f64 / rate as f64);
+            let elapsed = started.elapsed();
+            if due > elapsed {
+                tokio::time::sleep(due - elapsed).await;
+            }
+        }
+    }
+    stream.close().await?;
+    let _ = reader.await;
+    Ok(())
+}
+
+/// Reads until `buf` is full or the reader ends.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(buf.get_mut(filled..).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+// ---- fetching -----------------------------------------------------------------------------
+
+/// What one fetch did.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Fetched {
+    /// Bytes received now.
+    pub(crate) bytes: u64,
+    /// Where the first attempt began (past 0: an interrupted download resumed).
+    pub(crate) resumed_from: u64,
+}
+
+/// Why one attempt ended without the whole blob.
+enum Attempt {
+    /// The peer refused (not held there, or not for us).
+    Refused,
+    /// Bytes that do not match the hash: the partial download was discarded.
+    Bad(String),
+    /// The connection ended or stalled; verified bytes are kept for the next attempt.
+    Cut(String),
+}
+
+/// Fetches blobs from members, one download per hash at a time.
+#[derive(Clone)]
+pub(crate) struct Fetcher {
+    pub(crate) net: Net,
+    pub(crate) actor: mpsc::WeakSender<Msg>,
+    pub(crate) blobs: Blobs,
+    pub(crate) limits: BlobLimits,
+    slots: Arc<Semaphore>,
+    inflight: Arc<std::sync::Mutex<HashMap<BlobHash, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Where progress goes (the node's events).
+    events: tokio::sync::broadcast::Sender<crate::api::Event>,
+}
+
+impl Fetcher {
+    pub(crate) fn new(
+        net: Net,
+        actor: mpsc::WeakSender<Msg>,
+        blobs: Blobs,
+        limits: BlobLimits,
+        events: tokio::sync::broadcast::Sender<crate::api::Event>,
+    ) -> Self {
+        Self {
+            net,
+            actor,
+            blobs,
+            limits,
+            slots: Arc::new(Semaphore::new(MAX_FETCHING)),
+            inflight: Arc::default(),
+            events,
+        }
+    }
+
+    /// Tells the node's subscribers how far a fetch is.
+    fn progress(&self, hash: &BlobHash, done: u64, total: u64, failed: bool) {
+        let _ = self.events.send(crate::api::Event::AttachmentProgress {
+            hash: hash.to_hex().to_string(),
+            done,
+            total,
+            failed,
+        });
+    }
+
+    /// Fetches `hash` (stated `size` bytes) of `space` from the first of `peers` that holds it
+    /// for us, resuming a partial download. Returns at once when it is held here.
+    pub(crate) async fn fetch(
+        &self,
+        space: SpaceId,
+        hash: BlobHash,
+        size: u64,
+        peers: &[PeerId],
+    ) -> Result<Fetched, NodeError> {
+        if size > self.limits.max_file {
+            return Err(NodeError::Refused(format!(
+                "the attachment is {size} bytes, over this node's limit of {} for one file",
+                self.limits.max_file
+            )));
+        }
+        let lock = {
+            let mut map = self
+                .inflight
+                .lock()
+                .map_err(|_| NodeError::Internal("blob fetch table poisoned".into()))?;
+            map.retain(|_, l| Arc::strong_count(l) > 1);
+            map.entry(hash).or_default().clone()
+        };
+        let _one = lock.lock().await;
+        if self.blobs.has(&hash) {
+            return Ok(Fetched::default());
+        }
+        let used = ask_actor(&self.actor, |reply| BlobMsg::Used { space, reply })
+            .await
+            .ok_or(NodeError::Stopped)?;
+        if used.saturating_add(size) > self.limits.space_quota {
+            return Err(NodeError::Refused(format!(
+                "the space holds {used} bytes of attachments; {size} more would pass its quota of {}",
+                self.limits.space_quota
+            )));
+        }
+        let _slot = self.slots.acquire().await.map_err(|_| NodeError::Stopped)?;
+        let mut done = Fetched::default();
+        let mut first = true;
+        let mut last_error = String::from("no member holding it is connected");
+        let mut attempts = 0;
+        let mut queue: Vec<PeerId> = peers.to_vec();
+        while attempts < MAX_ATTEMPTS && !queue.is_empty() {
+            attempts += 1;
+            let peer = queue.remove(0);
+            let (part, offset) = self.part(&hash)?;
+            if first {
+                done.resumed_from = offset;
+                first = false;
+            }
+            if offset < size {
+                match self.attempt(peer, space, hash, size, part, offset).await {
+                    Ok(n) => done.bytes += n,
+                    Err((n, Attempt::Refused)) => {
+                        done.bytes += n;
+                        last_error = format!("{peer} does not hold it for this node");
+                        continue;
+                    }
+                    Err((_, Attempt::Bad(why))) => {
+                        self.blobs.discard_part(&hash);
+                        warn!(%peer, hash = %hash.to_hex(), "attachment refused: {why}");
+                        last_error =
+                            format!("{peer} sent bytes that do not match the hash ({why})");
+                        continue;
+                    }
+                    Err((n, Attempt::Cut(why))) => {
+                        done.bytes += n;
+                        last_error = format!("the transfer from {peer} was cut: {why}");
+                        if n > 0 {
+                            // It progressed: the same peer again, from where it stopped.
+                            queue.insert(0, peer);
+                        }
+                        continue;
+                    }
+                }
+            }
+            let blobs = self.blobs.clone();
+            let stored = tokio::task::spawn_blocking(move || blobs.finish_part(&hash))
+                .await
+                .map_err(|e| NodeError::Internal(format!("finishing a download panicked: {e}")))?;
+            match stored {
+                Ok(n) => {
+                    if let Some(tx) = self.actor.upgrade() {
+                        let _ = tx
+                            .send(Msg::Blob(BlobMsg::Stored {
+                                hash: hash.to_hex().to_string(),
+                                size: n,
+                            }))
+                            .await;
+                    }
+                    info!(hash = %hash.to_hex(), size = n, from = %peer, "attachment fetched");
+                    self.progress(&hash, n, size, false);
+                    return Ok(done);
+                }
+                Err(e) => {
+                    last_error = e.to_string();
+                }
+            }
+        }
+        let held = std::fs::metadata(self.blobs.part_path(&hash)).map_or(0, |m| m.len());
+        if held == 0 {
+            self.blobs.discard_part(&hash); // nothing to resume from: no empty file left behind
+        }
+        self.progress(&hash, held, size, true);
+        Err(NodeError::NotFound(format!(
+            "attachment {} could not be fetched: {last_error}",
+            hash.to_hex()
+        )))
+    }
+
+    /// The other members of `space`, as this node sees them.
+    pub(crate) async fn members(&self, space: SpaceId) -> Vec<tacit_core::MemberId> {
+        ask_actor(&self.actor, |reply| BlobMsg::Members { space, reply })
+            .await
+            .unwrap_or_default()
+    }
+
+    fn part(&self, hash: &BlobHash) -> Result<(std::fs::File, u64), NodeError> {
+        self.blobs.open_part(hash).map_err(NodeError::from)
+    }
+
+    /// One attempt with one peer: returns the bytes written (also when it fails).
+    async fn attempt(
+        &self,
+        peer: PeerId,
+        space: SpaceId,
+        hash: BlobHash,
+        size: u64,
+        part: std::fs::File,
+        offset: u64,
+    ) -> Result<u64, (u64, Attempt)> {
+        let cut = |e: &dyn std::fmt::Display| (0, Attempt::Cut(e.to_string()));
+        let mut stream = self.net.open_blob_stream(peer).await.map_err(|e| cut(&e))?;
+        stream
+            .write_all(&encode_request(space, &hash, offset))
+            .await
+            .map_err(|e| cut(&e))?;
+        stream.flush().await.map_err(|e| cut(&e))?;
+        let mut status = [0u8; 1];
+        match tokio::time::timeout(STALL_TIMEOUT, stream.read_exact(&mut status)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err((0, Attempt::Refused)),
+            Err(_) => return Err(cut(&"no answer in time")),
+        }
+        if status[0] != STATUS_OK {
+            return Err((0, Attempt::Refused));
+        }
+        // Network → pipe → blocking decoder → part file.
+        let (tx, rx) = mpsc::channel::<Vec<u8>>(PIPE_DEPTH);
+        let want = size - offset;
+        let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counter = written.clone();
+        let decoder = tokio::task::spawn_blocking(move || {
+            decode_into(rx, part, hash, offset, want, &counter)
+        });
+        let mut net_error: Option<String> = None;
+        let mut reported = Instant::now();
+        loop {
+            if reported.elapsed() >= PROGRESS_EVERY {
+                reported = Instant::now();
+                let n = written.load(std::sync::atomic::Ordering::Relaxed);
+                self.progress(&hash, offset + n, size, false);
+            }
+            let mut buf = vec![0u8; PIPE_CHUNK];
+            let n = match tokio::time::timeout(STALL_TIMEOUT, stream.read(&mut buf)).await {
+                Ok(Ok(0)) => break,
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) => {
+                    net_error = Some(e.to_string());
+                    break;
+                }
+                Err(_) => {
+                    net_error = Some("stalled".into());
+                    break;
+                }
+            };
+            buf.truncate(n);
+            // The decoder may have stopped (bad bytes, or all it wanted): then stop reading.
+            if tx.send(buf).await.is_err() {
+                break;
+            }
+        }
+        drop(tx);
+        let _ = stream.close().await;
+        let outcome = decoder
+            .await
+            .map_err(|e| (0, Attempt::Cut(format!("the decoder panicked: {e}"))))?;
+        match outcome {
+            Decoded::Complete(n) => Ok(n),
+            Decoded::Bad(n, why) => Err((n, Attempt::Bad(why))),
+            Decoded::Short(n) => Err((
+                n,
+                Attempt::Cut(net_error.unwrap_or_else(|| "the stream ended early".into())),
+            )),
+            Decoded::Io(n, why) => Err((n, Attempt::Cut(why))),
+        }
+    }
+}
+
+/// Notes waiting for their small attachments to be fetched; past it, a note's attachments
+/// are fetched when it is opened instead.
+const AUTO_QUEUE: usize = 256;
+
+/// Fetches the small attachments ([`BlobLimits::auto_fetch`]) of notes that arrive from peers.
+pub(crate) async fn auto_fetch(
+    engine: std::sync::Weak<crate::sync::Engine>,
+    mut events: tokio::sync::broadcast::Receiver<crate::api::Event>,
+    actor: crate::sync::ActorLink,
+) {
+    let (tx, mut rx) = mpsc::channel::<tacit_core::DocId>(AUTO_QUEUE);
+    let listen = async move {
+        loop {
+            match events.recv().await {
+                Ok(crate::api::Event::DocumentChanged {
+                    id,
+                    kind: tacit_core::Kind::Note,
+                    deleted: false,
+                    remote: true,
+                    ..
+                }) => {
+                    let _ = tx.try_send(id);
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    };
+    let work = async move {
+        while let Some(id) = rx.recv().await {
+            let req = crate::api::Request::Attachments { id: id.to_string() };
+            let Ok(crate::api::Response::Attachments { space, items, .. }) =
+                actor.request(req).await
+            else {
+                continue;
+            };
+            for item in items {
+                let Some(engine) = engine.upgrade() else {
+                    return;
+                };
+                if item.present || item.size > engine.blob_limits().auto_fetch {
+                    continue;
+                }
+                let Some(hash) = Blobs::parse_hash(&item.hash) else {
+                    continue;
+                };
+                if let Err(e) = engine.fetch_blob(space, hash, item.size).await {
+                    debug!(%id, name = %item.name, "small attachment not fetched now: {e}");
+                }
+            }
+        }
+    };
+    tokio::join!(listen, work);
+}
+
+/// How decoding ended.
+enum Decoded {
+    /// All `want` bytes verified and written.
+    Complete(u64),
+    /// Verified bytes written before the stream ended.
+    Short(u64),
+    /// A chunk did not verify (or the encoding was malformed, or longer than stated).
+    Bad(u64, String),
+    /// The part file could not be written.
+    Io(u64, String),
+}
+
+/// Reads pieces from a channel as one byte stream.
+struct PipeReader {
+    rx: mpsc::Receiver<Vec<u8>>,
+    buf: Vec<u8>,
+    at: usize,
+}
+
+impl Read for PipeReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.at >= self.buf.len() {
+            match self.rx.blocking_recv() {
+                Some(b) => {
+                    self.buf = b;
+                    self.at = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let rest = self.buf.get(self.at..).unwrap_or_default();
+        let n = rest.len().min(out.len());
+        out.get_mut(..n)
+            .unwrap_or_default()
+            .copy_from_slice(rest.get(..n).unwrap_or_default());
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// Verifies the slice from `offset` as it arrives and appends it to `part`; at most `want`
+/// bytes, and the stream must end the content exactly there.
+fn decode_into(
+    rx: mpsc::Receiver<Vec<u8>>,
+    part: std::fs::File,
+    hash: BlobHash,
+    offset: u64,
+    want: u64,
+    progress: &std::sync::atomic::AtomicU64,
+) -> Decoded {
+    let pipe = PipeReader {
+        rx,
+        buf: Vec::new(),
+        at: 0,
+    };
+    // Asked to the end of the content: the decoder then checks the content's length against
+    // the hash too, so a note stating a wrong size cannot store a truncated file.
+    let mut decoder = bao::decode::SliceDecoder::new(pipe, &hash, offset, u64::MAX - offset);
+    // The decoder yields a 1 KiB chunk at a time: written in pieces of PIPE_CHUNK, and flushed
+    // before every return, so that what was verified is on disk to resume from.
+    let mut part = std::io::BufWriter::with_capacity(PIPE_CHUNK, part);
+    let flush = |part: &mut std::io::BufWriter<std::fs::File>| {
+        let _ = part.flush();
+        let _ = part.get_ref().sync_data();
+    };
+    let mut buf = vec![0u8; PIPE_CHUNK];
+    let mut written = 0u64;
+    loop {
+        match decoder.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if written + n as u64 > want {
+                    flush(&mut part);
+                    return Decoded::Bad(written, "longer than the note states".into());
+                }
+                if let Err(e) = part.write_all(buf.get(..n).unwrap_or_default()) {
+                    return Decoded::Io(written, e.to_string());
+                }
+                written += n as u64;
+                progress.store(written, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                flush(&mut part);
+                return Decoded::Bad(written, e.to_string());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                flush(&mut part);
+                return Decoded::Short(written);
+            }
+            Err(e) => {
+                flush(&mut part);
+                return Decoded::Io(written, e.to_string());
+            }
+        }
+    }
+    if let Err(e) = part.flush() {
+        return Decoded::Io(written, e.to_string());
+    }
+    let _ = part.get_ref().sync_data();
+    if written == want {
+        Decoded::Complete(written)
+    } else {
+        Decoded::Bad(written, "shorter than the note states".into())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_and_junk_is_refused() {
+        let space = SpaceId::random();
+        let hash = blake3::hash(b"x");
+        let raw = encode_request(space, &hash, 12345);
+        let req = decode_request(&raw).unwrap();
+        assert_eq!((req.space, req.hash, req.offset), (space, hash, 12345));
+        let mut bad = raw;
+        bad[0] = 9;
+        assert!(decode_request(&bad).is_none());
+        let mut bad = raw;
+        bad[5] = b'!';
+        assert!(decode_request(&bad).is_none());
+    }
+}

@@ -1,0 +1,179 @@
+//! Attachments in the window: images for the preview (as data URLs, so the page loads nothing
+//! from anywhere), files opened with the system's handler, and pasted bytes stored as files.
+//! Each command is a few lines over the node's `AttachmentGet` and `Attach` requests.
+
+use std::path::PathBuf;
+
+use tacit_node::{NodeError, Request, Response, WireError};
+
+use crate::app::Shell;
+
+/// Largest image the preview shows inline: its bytes cross the IPC as base64 once per render
+/// of a note (cached by the page); larger ones are opened with the system's viewer instead.
+const MAX_INLINE_IMAGE: u64 = 8 * 1024 * 1024;
+
+/// Largest file pasted at once (its bytes come over the IPC as a JSON array).
+const MAX_PASTE: usize = 32 * 1024 * 1024;
+
+/// The image types the preview shows inline, by file extension.
+fn image_mime(name: &str) -> Option<&'static str> {
+    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "svg" => "image/svg+xml",
+        "bmp" => "image/bmp",
+        "avif" => "image/avif",
+        _ => return None,
+    })
+}
+
+/// An attachment's bytes on this machine, fetched from a member first when needed.
+async fn local_file(
+    shell: &Shell,
+    note: String,
+    name: String,
+) -> Result<(PathBuf, u64, String), WireError> {
+    let node = shell.node().await?;
+    match node
+        .execute(Request::AttachmentGet { id: note, name })
+        .await
+    {
+        Ok(Response::AttachmentFile {
+            attachment, path, ..
+        }) => Ok((PathBuf::from(path), attachment.size, attachment.hash)),
+        Ok(_) => Err(NodeError::Internal("unexpected reply to AttachmentGet".into()).to_wire()),
+        Err(e) => Err(e.to_wire()),
+    }
+}
+
+/// An image attachment as a `data:` URL; `None` when it is not an image or too large.
+#[tauri::command]
+pub async fn attachment_image(
+    shell: tauri::State<'_, Shell>,
+    note: String,
+    name: String,
+) -> Result<Option<String>, WireError> {
+    let Some(mime) = image_mime(&name) else {
+        return Ok(None);
+    };
+    let (path, size, _) = local_file(&shell, note, name).await?;
+    if size > MAX_INLINE_IMAGE {
+        return Ok(None);
+    }
+    let bytes = tokio::task::spawn_blocking(move || std::fs::read(&path))
+        .await
+        .map_err(|e| NodeError::Internal(e.to_string()).to_wire())?
+        .map_err(|e| NodeError::Internal(format!("cannot read the attachment: {e}")).to_wire())?;
+    Ok(Some(format!(
+        "data:{mime};base64,{}",
+        data_encoding::BASE64.encode(&bytes)
+    )))
+}
+
+/// Opens an attachment with the system's handler: a copy under its own name in the temporary
+/// folder (the store names files by hash, and handlers choose by extension).
+#[tauri::command]
+pub async fn attachment_open(
+    shell: tauri::State<'_, Shell>,
+    note: String,
+    name: String,
+) -> Result<(), WireError> {
+    let (path, _, hash) = local_file(&shell, note, name.clone()).await?;
+    let dir = std::env::temp_dir()
+        .join("tacit-open")
+        .join(hash.get(..16).unwrap_or(&hash));
+    let target = dir.join(&name);
+    let opened = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        if !target.exists() {
+            std::fs::copy(&path, &target)?;
+        }
+        open_with_system(&target)
+    })
+    .await
+    .map_err(|e| NodeError::Internal(e.to_string()).to_wire())?;
+    opened.map_err(|e| NodeError::Internal(format!("cannot open {name}: {e}")).to_wire())
+}
+
+/// Hands a file to the desktop's handler for its type.
+fn open_with_system(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(target_os = "macos")]
+    let mut cmd = std::process::Command::new("open");
+    #[cfg(target_os = "windows")]
+    let mut cmd = {
+        let mut c = std::process::Command::new("cmd");
+        c.args(["/C", "start", ""]);
+        c
+    };
+    #[cfg(not(any(target_os = "macos", target_os = "windows")))]
+    let mut cmd = std::process::Command::new("xdg-open");
+    cmd.arg(path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(drop)
+}
+
+/// Attaches pasted bytes to a note under `name` (the body is left to the editor); the
+/// reference to put in the body.
+#[tauri::command]
+pub async fn attach_bytes(
+    shell: tauri::State<'_, Shell>,
+    note: String,
+    name: String,
+    data: Vec<u8>,
+) -> Result<String, WireError> {
+    if data.len() > MAX_PASTE {
+        return Err(NodeError::Invalid(format!(
+            "a pasted file of {} bytes is over {MAX_PASTE}; drop the file instead",
+            data.len()
+        ))
+        .to_wire());
+    }
+    let node = shell.node().await?;
+    tacit_node::core::check_attachment_name(&name).map_err(|e| NodeError::from(e).to_wire())?;
+    let dir = std::env::temp_dir().join(format!("tacit-paste-{}", std::process::id()));
+    let file = dir.join(&name);
+    let written = {
+        let (dir, file) = (dir.clone(), file.clone());
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(&file, &data)
+        })
+        .await
+        .map_err(|e| NodeError::Internal(e.to_string()).to_wire())?
+    };
+    written
+        .map_err(|e| NodeError::Internal(format!("cannot keep the pasted file: {e}")).to_wire())?;
+    let result = node
+        .execute(Request::Attach {
+            id: note,
+            path: file.display().to_string(),
+            name: Some(name),
+            embed: false,
+        })
+        .await;
+    let _ = std::fs::remove_file(&file);
+    match result {
+        Ok(Response::Attached { reference, .. }) => Ok(reference),
+        Ok(_) => Err(NodeError::Internal("unexpected reply to Attach".into()).to_wire()),
+        Err(e) => Err(e.to_wire()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_by_extension() {
+        assert_eq!(image_mime("a.PNG"), Some("image/png"));
+        assert_eq!(image_mime("photo.jpeg"), Some("image/jpeg"));
+        assert_eq!(image_mime("report.pdf"), None);
+        assert_eq!(image_mime("README"), None);
+    }
+}

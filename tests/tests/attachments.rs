@@ -1,0 +1,419 @@
+//! Attachments: stored by hash beside the database, listed and saved through the CLI, carried
+//! through an export and an import, and fetched between nodes in one process over real libp2p
+//! connections on 127.0.0.1 (mDNS off): a 20 MB file reaching a member, a transfer cut midway
+//! and resumed, bytes that do not match refused, and a stranger that knows the hash refused.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures::{AsyncReadExt as _, AsyncWriteExt as _};
+use rand::RngCore as _;
+use tacit_node::core::Role;
+use tacit_node::{AttachmentInfo, Node, Request, Response};
+use tacit_tests::nodes::*;
+use tacit_tests::{TestHome, test_rng};
+
+/// Bytes that mark a file: a stranger must never see them.
+const CANARY: &[u8] = b"CANARY-7f3a9c-do-not-leak";
+
+/// `len` seeded random bytes with the canary every 64 KiB.
+fn bytes(name: &[u8], len: usize) -> Vec<u8> {
+    let mut v = vec![0u8; len];
+    test_rng(name).fill_bytes(&mut v);
+    let mut at = 0;
+    while at + CANARY.len() <= len {
+        v[at..at + CANARY.len()].copy_from_slice(CANARY);
+        at += 64 * 1024;
+    }
+    v
+}
+
+fn write_file(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, data).unwrap();
+    path
+}
+
+fn hex(data: &[u8]) -> String {
+    blake3::hash(data).to_hex().to_string()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+// ---- one home, through the CLI ------------------------------------------------------------
+
+#[test]
+fn attach_list_and_save_through_the_cli() {
+    let home = TestHome::new();
+    home.ok(&["init", "--name", "Ada"]);
+    let id = home.json(&["note", "new", "--title", "Plan", "--body", "See below."])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tmp = tempfile::tempdir().unwrap();
+    let first = bytes(b"cli-first", 300_000);
+    let other = bytes(b"cli-other", 5_000);
+    let file = write_file(tmp.path(), "diagram.png", &first);
+
+    // The reference is printed, and added to the body.
+    let out = home.ok(&["attach", &id, s(&file)]);
+    assert_eq!(out.trim(), "![[diagram.png]]");
+    // Other bytes under the same name get a name of their own.
+    let dir2 = tmp.path().join("b");
+    std::fs::create_dir_all(&dir2).unwrap();
+    let file2 = write_file(&dir2, "diagram.png", &other);
+    let added = home.json(&["attach", &id, s(&file2)]);
+    assert_eq!(added["reference"], "![[diagram 2.png]]", "{added}");
+    assert_eq!(added["hash"], hex(&other));
+    let note = home.json(&["note", "show", &id]);
+    assert_eq!(
+        note["body"],
+        "See below.\n![[diagram.png]]\n![[diagram 2.png]]\n"
+    );
+
+    let list = home.json(&["attachments", &id]);
+    let items: Vec<AttachmentInfo> = serde_json::from_value(list).unwrap();
+    assert_eq!(
+        items,
+        vec![
+            AttachmentInfo {
+                name: "diagram 2.png".into(),
+                hash: hex(&other),
+                size: other.len() as u64,
+                present: true,
+            },
+            AttachmentInfo {
+                name: "diagram.png".into(),
+                hash: hex(&first),
+                size: first.len() as u64,
+                present: true,
+            },
+        ]
+    );
+    // Stored once, by hash, beside the database.
+    let h = hex(&first);
+    let stored = home.path().join("blobs").join(&h[..2]).join(&h);
+    assert_eq!(std::fs::read(&stored).unwrap(), first);
+
+    let dest = tmp.path().join("out.png");
+    home.ok(&["attachment", "save", &id, "diagram.png", s(&dest)]);
+    assert_eq!(std::fs::read(&dest).unwrap(), first);
+    // Into a folder: by its name.
+    let folder = tmp.path().join("saved");
+    std::fs::create_dir_all(&folder).unwrap();
+    home.ok(&["attachment", "save", &id, "diagram 2.png", s(&folder)]);
+    assert_eq!(std::fs::read(folder.join("diagram 2.png")).unwrap(), other);
+
+    let err = home.fails(&["attachment", "save", &id, "nope.png", s(&dest)], 1);
+    assert!(err.contains("no attachment"), "{err}");
+    let err = home.fails(&["attach", &id, s(&tmp.path().join("missing.bin"))], 1);
+    assert!(err.contains("missing.bin"), "{err}");
+}
+
+#[test]
+fn an_export_with_attachments_imports_into_a_fresh_home_with_every_attachment() {
+    let ada = TestHome::new();
+    ada.ok(&["init", "--name", "Ada"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("diagram.png", bytes(b"export-diagram", 40_000)),
+        ("report.pdf", bytes(b"export-report", 1_500_000)),
+        // Another note's file under a name the first note uses.
+        ("diagram.png", bytes(b"export-diagram-2", 7_000)),
+    ];
+    let note = |title: &str| {
+        ada.json(&["note", "new", "--title", title, "--body", "Text."])["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let one = note("One");
+    let two = note("Two");
+    for (i, (name, data)) in files.iter().enumerate() {
+        let dir = tmp.path().join(format!("src{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = write_file(&dir, name, data);
+        let target = if i < 2 { &one } else { &two };
+        ada.ok(&["attach", target, s(&path)]);
+    }
+
+    let out = tmp.path().join("export");
+    let report = ada.json(&["export", s(&out)]);
+    assert_eq!(report["attachments"], 3, "{report}");
+    let att = out.join("Personal/attachments");
+    let read = |name: &str| std::fs::read(att.join(name)).unwrap();
+    assert!(read("report.pdf") == files[1].1);
+    // Two files named diagram.png: the note exported second gets `diagram 2.png`, and its
+    // embed says so.
+    let (first, second) = (read("diagram.png"), read("diagram 2.png"));
+    let renamed = if first == files[0].1 && second == files[2].1 {
+        "Two"
+    } else {
+        assert!(
+            first == files[2].1 && second == files[0].1,
+            "the files differ"
+        );
+        "One"
+    };
+    let md = std::fs::read_to_string(out.join(format!("Personal/{renamed}.md"))).unwrap();
+    assert!(md.contains("![[diagram 2.png]]"), "{md}");
+
+    let bob = TestHome::new();
+    bob.ok(&["init", "--name", "Bob"]);
+    let report = bob.json(&["import", s(&out.join("Personal"))]);
+    assert_eq!(report["created"], 2, "{report}");
+    assert_eq!(report["attachments"], 3, "{report}");
+    assert_eq!(report["skipped"], serde_json::json!([]), "{report}");
+    // Every attachment, present, with the same bytes.
+    for (id, want) in [(&one, &files[..2]), (&two, &files[2..])] {
+        let items: Vec<AttachmentInfo> =
+            serde_json::from_value(bob.json(&["attachments", id])).unwrap();
+        assert_eq!(items.len(), want.len(), "{items:?}");
+        for (_, data) in want {
+            let item = items.iter().find(|a| a.hash == hex(data)).unwrap();
+            assert!(item.present);
+            let dest = tmp.path().join(format!("check-{}", item.hash));
+            bob.ok(&["attachment", "save", id, &item.name, s(&dest)]);
+            assert!(
+                &std::fs::read(&dest).unwrap() == data,
+                "{} differs",
+                item.name
+            );
+        }
+    }
+}
+
+// ---- between nodes --------------------------------------------------------------------------
+
+async fn attach(node: &Node, note: &str, path: &Path) -> String {
+    match ask(
+        node,
+        Request::Attach {
+            id: note.into(),
+            path: s(path).into(),
+            name: None,
+            embed: true,
+        },
+    )
+    .await
+    {
+        Response::Attached { attachment, .. } => attachment.name,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn get(node: &Node, note: &str, name: &str) -> Result<(PathBuf, u64, u64), String> {
+    match node
+        .execute(Request::AttachmentGet {
+            id: note.into(),
+            name: name.into(),
+        })
+        .await
+    {
+        Ok(Response::AttachmentFile {
+            path,
+            fetched,
+            resumed_from,
+            ..
+        }) => Ok((PathBuf::from(path), fetched, resumed_from)),
+        Ok(other) => panic!("{other:?}"),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+async fn present(node: &Node, note: &str, name: &str) -> bool {
+    match node.execute(Request::Attachments { id: note.into() }).await {
+        Ok(Response::Attachments { items, .. }) => {
+            items.iter().any(|a| a.name == name && a.present)
+        }
+        _ => false,
+    }
+}
+
+fn blob_path(home: &Path, hash: &str, ext: &str) -> PathBuf {
+    home.join("blobs")
+        .join(&hash[..2])
+        .join(format!("{hash}{ext}"))
+}
+
+/// A space on `a` with `b` as a reader, and a note in it; (space, note).
+async fn shared(a: &Node, b: &Node) -> (String, String) {
+    let space = space_new(a, "Team").await;
+    let note = note_new(a, &space, "Designs", "Files below.").await;
+    let ticket = invite(a, &space, Role::Reader).await;
+    join(b, &ticket).await.expect("join");
+    until("the note on B", || async { body(b, &note).await.is_some() }).await;
+    (space, note)
+}
+
+/// Asks `addr`'s node for a blob over `/tacit/blob/1` as a stranger with its own key; returns
+/// every byte the node sent.
+async fn ask_as_stranger(addr: &str, space: &str, hash: &blake3::Hash) -> Vec<u8> {
+    let mut secret = [0u8; 32];
+    test_rng(b"stranger").fill_bytes(&mut secret);
+    let cfg = tacit_net::NetConfig {
+        listen: Vec::new(),
+        ..tacit_net::NetConfig::new(secret)
+    };
+    let (net, _events) = tacit_net::Net::start(cfg).await.unwrap();
+    let peer = net.dial(addr.parse().unwrap()).await.unwrap();
+    let mut stream = net.open_blob_stream(peer).await.unwrap();
+    // version | space (32 hex) | hash (32) | offset (u64 BE)
+    let mut req = vec![1u8];
+    req.extend_from_slice(space.as_bytes());
+    req.extend_from_slice(hash.as_bytes());
+    req.extend_from_slice(&0u64.to_be_bytes());
+    assert_eq!(req.len(), 73);
+    stream.write_all(&req).await.unwrap();
+    stream.flush().await.unwrap();
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut got)).await;
+    net.shutdown().await;
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_megabytes_reach_a_member_and_never_a_stranger() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let a = node(dirs[0].path(), "Ada").await;
+    let b = node(dirs[1].path(), "Bo").await;
+    let (space, note) = shared(&a, &b).await;
+    let files = tempfile::tempdir().unwrap();
+    let big = bytes(b"twenty", 20 * 1024 * 1024);
+    let small = bytes(b"small", 100_000);
+    let big_name = attach(&a, &note, &write_file(files.path(), "big.bin", &big)).await;
+    let small_name = attach(&a, &note, &write_file(files.path(), "small.png", &small)).await;
+
+    // The small one comes with the note; the large one when asked for.
+    until("the small attachment on B by itself", || async {
+        present(&b, &note, &small_name).await
+    })
+    .await;
+    assert!(!present(&b, &note, &big_name).await);
+    let (path, fetched, resumed_from) = get(&b, &note, &big_name).await.unwrap();
+    assert_eq!((fetched, resumed_from), (big.len() as u64, 0));
+    assert!(std::fs::read(&path).unwrap() == big, "the bytes differ");
+    assert!(path.starts_with(dirs[1].path()));
+    // Asked again: held, nothing fetched.
+    let (_, fetched, _) = get(&b, &note, &big_name).await.unwrap();
+    assert_eq!(fetched, 0);
+
+    // Search finds the note by the file's name.
+    until("a search by file name", || async {
+        matches!(ask(&b, Request::Search { query: "big.bin".into(), space: None, limit: None }).await,
+            Response::Hits { items, .. } if items.iter().any(|h| h.id.to_string() == note))
+    })
+    .await;
+
+    // A stranger that knows the space and the hash: refused, in one byte, no canary.
+    let addr = listen_addr(&a).await;
+    let hash = blake3::hash(&big);
+    let got = ask_as_stranger(&addr, &space, &hash).await;
+    assert_eq!(got, vec![1u8], "a stranger is refused in one byte");
+    assert!(!got.windows(CANARY.len()).any(|w| w == CANARY));
+    // Nor with a space of its own naming (it is no member of any of A's).
+    let got = ask_as_stranger(&addr, &"0".repeat(32), &hash).await;
+    assert_eq!(got, vec![1u8]);
+
+    for n in [a, b] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_cut_midway_resumes_where_it_stopped() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    // A uploads slowly, so that the transfer is surely cut midway.
+    let a = Node::init(dirs[0].path(), Default::default())
+        .await
+        .unwrap()
+        .0;
+    let mut slow = loopback();
+    slow.blobs.upload_rate = Some(2 * 1024 * 1024);
+    a.start_network(slow).await.unwrap();
+    let b = node(dirs[1].path(), "Bo").await;
+    let (_space, note) = shared(&a, &b).await;
+    let files = tempfile::tempdir().unwrap();
+    let big = bytes(b"resume", 20 * 1024 * 1024);
+    let name = attach(&a, &note, &write_file(files.path(), "video.bin", &big)).await;
+    let h = hex(&big);
+    let part = blob_path(dirs[1].path(), &h, ".part");
+
+    let b2 = b.clone();
+    let (note2, name2) = (note.clone(), name.clone());
+    let first = tokio::spawn(async move { get(&b2, &note2, &name2).await });
+    until("part of the file on B", || async {
+        std::fs::metadata(&part).is_ok_and(|m| m.len() >= 2 * 1024 * 1024)
+    })
+    .await;
+    // Cut: A goes away mid-transfer.
+    a.shutdown().await;
+    drop(a);
+    let cut = first.await.unwrap();
+    assert!(cut.is_err(), "the first fetch cannot finish: {cut:?}");
+    let kept = std::fs::metadata(&part).unwrap().len();
+    assert!(kept > 0 && kept < big.len() as u64, "{kept}");
+
+    // A comes back (at full speed); B fetches again, from where it stopped.
+    let a = loop {
+        match Node::open(dirs[0].path()).await {
+            Ok(a) => break a,
+            Err(e) if e.kind() == tacit_node::ErrorKind::InUse => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    a.start_network(loopback()).await.unwrap();
+    let addr = listen_addr(&a).await;
+    ask(&b, Request::Connect { addr }).await;
+    let (path, fetched, resumed_from) = get(&b, &note, &name).await.unwrap();
+    assert!(
+        resumed_from >= kept / 2 && resumed_from > 0,
+        "resumed from {resumed_from}"
+    );
+    assert_eq!(fetched, big.len() as u64 - resumed_from);
+    assert!(
+        std::fs::read(&path).unwrap() == big,
+        "the resumed file differs"
+    );
+    assert!(!part.exists());
+
+    for n in [a, b] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_that_do_not_match_the_hash_are_refused() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let a = node(dirs[0].path(), "Ada").await;
+    let b = node(dirs[1].path(), "Bo").await;
+    let (_space, note) = shared(&a, &b).await;
+    let files = tempfile::tempdir().unwrap();
+    let data = bytes(b"tampered", 3 * 1024 * 1024);
+    let name = attach(&a, &note, &write_file(files.path(), "plans.zip", &data)).await;
+    // A's copy goes bad in the middle (a damaged disk, or a holder that lies).
+    let h = hex(&data);
+    let stored = blob_path(dirs[0].path(), &h, "");
+    let mut damaged = std::fs::read(&stored).unwrap();
+    damaged[2 * 1024 * 1024 + 17] ^= 0x40;
+    std::fs::write(&stored, &damaged).unwrap();
+
+    let err = get(&b, &note, &name).await.unwrap_err();
+    assert!(err.contains("do not match"), "{err}");
+    assert!(!present(&b, &note, &name).await);
+    assert!(!blob_path(dirs[1].path(), &h, "").exists());
+    assert!(
+        !blob_path(dirs[1].path(), &h, ".part").exists(),
+        "the partial is discarded"
+    );
+
+    for n in [a, b] {
+        n.shutdown().await;
+    }
+}
