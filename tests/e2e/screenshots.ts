@@ -179,6 +179,27 @@ async function everydayScreens(app: App, theme: string, note: string): Promise<v
     await shot(app, theme, w, hgt, 'trash');
   });
 
+  // A note with an image and a file attached (the preview shows the image, the file as a chip).
+  const drawings = await app.cli<{ id: string }>('note', 'new', '--title', 'Engine drawings', '--body',
+    'The plates for the mill, scanned:\n');
+  const png = path.join(ROOT, 'src-tauri', 'icons', 'icon.png');
+  const csv = path.join(app.testDir.dir, `punched-cards-${theme}.csv`);
+  fs.writeFileSync(csv, 'card,operation\n1,add\n2,multiply\n');
+  await app.cli('attach', drawings.id, png, '--name', 'mill-plate.png');
+  await app.cli('attach', drawings.id, csv, '--name', 'punched-cards.csv');
+  await eachSize(app, theme, async (w, hgt) => {
+    await app.click('nav-notes');
+    await (await app.byId('note-item', drawings.id)).click();
+    await app.waitAttr('note-editor', 'data-id', drawings.id);
+    await app.click('mode-split');
+    await waitFor(
+      async () => app.driver.executeScript<boolean>(
+        'const i = document.querySelector("img[data-attachment]"); return !!i && i.complete && i.naturalWidth > 0;'),
+      'the attached image in the preview',
+    );
+    await shot(app, theme, w, hgt, 'attachments');
+  });
+
   await app.click('nav-settings');
   await app.click('capture-try');
   const main = await app.driver.getWindowHandle();
