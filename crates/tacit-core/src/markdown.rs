@@ -24,7 +24,7 @@ pub struct WikiLink {
 }
 
 /// Every wiki link in a Markdown body, in order, outside code spans and fenced code; `![[embeds]]`
-/// count too.
+/// of notes count too, embeds of files (`![[diagram.png]]`, an attachment) do not.
 pub fn wiki_links(body: &str) -> Vec<WikiLink> {
     let mut out = Vec::new();
     for line in prose_lines(body) {
@@ -223,12 +223,33 @@ fn links_in_line(line: &str, code: &[Range<usize>]) -> Vec<(Range<usize>, WikiLi
             from = end;
             continue;
         }
-        if let Some(link) = parse_link(inner) {
+        let embed = start > 0 && line.as_bytes()[start - 1] == b'!';
+        if let Some(link) = parse_link(inner)
+            && !(embed && names_a_file(&link.target))
+        {
             out.push((start..end, link));
         }
         from = end;
     }
     out
+}
+
+/// Whether a link target names a file rather than a note: its last segment has an extension
+/// other than `.md`/`.markdown` (`diagram.png`, `data.csv`; not `Note`, `Note.md`, `v1.2 notes`
+/// with a space after the dot).
+fn names_a_file(target: &str) -> bool {
+    let last = target.rsplit('/').next().unwrap_or(target);
+    match last.rsplit_once('.') {
+        Some((stem, ext)) => {
+            !stem.is_empty()
+                && !ext.is_empty()
+                && ext.len() <= 8
+                && ext.chars().all(|c| c.is_ascii_alphanumeric())
+                && !ext.eq_ignore_ascii_case("md")
+                && !ext.eq_ignore_ascii_case("markdown")
+        }
+        None => false,
+    }
 }
 
 /// `target#heading|alias` into its parts; `None` when all are empty.
@@ -270,13 +291,18 @@ mod tests {
     #[test]
     fn wiki_links_in_order_with_headings_aliases_and_embeds() {
         let body = "See [[Note]] and [[folder/Other Note#Setup|the setup]].\n\
-                    ![[diagram.png]] then [[Third#^block1]] and [[ Spaced |  shown ]]";
+                    ![[diagram.png]] ![[Embedded note]] ![[v1.2 plan]] [[data.csv]] then \
+                    [[Third#^block1]] and [[ Spaced |  shown ]]";
+        // An embedded file (an attachment) is no link to a note; an embedded note is; a link
+        // without `!` is a link whatever its name.
         assert_eq!(
             wiki_links(body),
             vec![
                 link("Note", None, None),
                 link("folder/Other Note", Some("Setup"), Some("the setup")),
-                link("diagram.png", None, None),
+                link("Embedded note", None, None),
+                link("v1.2 plan", None, None),
+                link("data.csv", None, None),
                 link("Third", Some("^block1"), None),
                 link("Spaced", None, Some("shown")),
             ]
