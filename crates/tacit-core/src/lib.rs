@@ -10,6 +10,7 @@
 //! schema: 1   kind: "note" | "question" | "profile"   created_at   created_by   updated_at
 //! title: Text   body: Text   tags: { tag: true }        (note, question)
 //! inline_tags: { tag: true }   the body's inline #tags, kept by its writers   (note)
+//! attachments: { name: { hash: 64 hex, size } }   files beside the database      (note)
 //! answers: { answer id: { author, body: Text, created_at, updated_at, thanks: { member: ms },
 //!            votes: { member: ±1 } } }   accepted: answer id | null   votes   (question)
 //! name  org  bio: Text  expertise: { tag: true }                        (profile)
