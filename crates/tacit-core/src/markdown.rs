@@ -26,11 +26,23 @@ pub struct WikiLink {
 /// Every wiki link in a Markdown body, in order, outside code spans and fenced code; `![[embeds]]`
 /// of notes count too, embeds of files (`![[diagram.png]]`, an attachment) do not.
 pub fn wiki_links(body: &str) -> Vec<WikiLink> {
+    wiki_targets(body, false)
+}
+
+/// As [`wiki_links`], with the embedded files too: every `[[…]]` and `![[…]]` (a vault import
+/// looks for the files these name).
+pub fn wiki_links_and_embeds(body: &str) -> Vec<WikiLink> {
+    wiki_targets(body, true)
+}
+
+fn wiki_targets(body: &str, files: bool) -> Vec<WikiLink> {
     let mut out = Vec::new();
     for line in prose_lines(body) {
         let code = code_spans(line);
-        for (_, link) in links_in_line(line, &code) {
-            out.push(link);
+        for (_, link, file_embed) in links_in_line(line, &code) {
+            if files || !file_embed {
+                out.push(link);
+            }
         }
     }
     out
@@ -70,7 +82,7 @@ pub fn inline_tags(body: &str) -> Vec<String> {
         let code = code_spans(line);
         let links: Vec<Range<usize>> = links_in_line(line, &code)
             .into_iter()
-            .map(|(r, _)| r)
+            .map(|(r, _, _)| r)
             .collect();
         let bytes = line.as_bytes();
         let mut i = 0;
@@ -197,7 +209,8 @@ fn code_spans(line: &str) -> Vec<Range<usize>> {
 }
 
 /// The wiki links of one line outside `code`, each with the byte range of its `[[…]]`.
-fn links_in_line(line: &str, code: &[Range<usize>]) -> Vec<(Range<usize>, WikiLink)> {
+/// The links of a line: where, what, and whether it embeds a file (`![[diagram.png]]`).
+fn links_in_line(line: &str, code: &[Range<usize>]) -> Vec<(Range<usize>, WikiLink, bool)> {
     let mut out = Vec::new();
     let in_code = |i: usize| code.iter().any(|r| r.contains(&i));
     let mut from = 0;
@@ -224,10 +237,9 @@ fn links_in_line(line: &str, code: &[Range<usize>]) -> Vec<(Range<usize>, WikiLi
             continue;
         }
         let embed = start > 0 && line.as_bytes()[start - 1] == b'!';
-        if let Some(link) = parse_link(inner)
-            && !(embed && names_a_file(&link.target))
-        {
-            out.push((start..end, link));
+        if let Some(link) = parse_link(inner) {
+            let file_embed = embed && names_a_file(&link.target);
+            out.push((start..end, link, file_embed));
         }
         from = end;
     }
@@ -307,6 +319,12 @@ mod tests {
                 link("Spaced", None, Some("shown")),
             ]
         );
+        // With the embedded files, for a vault import to find them.
+        let all: Vec<String> = wiki_links_and_embeds(body)
+            .into_iter()
+            .map(|l| l.target)
+            .collect();
+        assert_eq!(&all[2..4], ["diagram.png", "Embedded note"]);
     }
 
     #[test]

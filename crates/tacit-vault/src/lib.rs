@@ -389,7 +389,7 @@ fn count(reply: Response, summary: &mut ImportSummary) -> Result<Vec<DocId>, Vau
 fn linked_files(note_rel: &str, body: &str, others: &[Found]) -> Vec<LinkedFile> {
     let note_dir = note_rel.rsplit_once('/').map_or("", |(d, _)| d);
     let mut out: Vec<LinkedFile> = Vec::new();
-    for link in tacit_core::markdown::wiki_links(body) {
+    for link in tacit_core::markdown::wiki_links_and_embeds(body) {
         let target = link.target.trim().trim_start_matches("./").to_owned();
         if target.is_empty() || is_markdown(&target) {
             continue;
