@@ -160,14 +160,11 @@ pub fn setup<R: Runtime>(app: &AppHandle<R>, capture: &Capture) -> tauri::Result
 
 /// Shows the capture window (made on first use), or hides it when it is in front already.
 pub fn toggle<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(w) = app.get_webview_window(CAPTURE_WINDOW) {
-        if w.is_visible().unwrap_or(false) && w.is_focused().unwrap_or(false) {
+    match app.get_webview_window(CAPTURE_WINDOW) {
+        Some(w) if w.is_visible().unwrap_or(false) && w.is_focused().unwrap_or(false) => {
             let _ = w.hide();
-        } else {
-            show(app);
         }
-    } else {
-        show(app);
+        _ => show(app),
     }
 }
 

@@ -5,15 +5,13 @@
 
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { By, Key } from 'selenium-webdriver';
 import { expect, test } from 'vitest';
-import { useHarness, waitFor } from './harness';
+import { SHOTS, useHarness, waitFor } from './harness';
 
 const h = useHarness();
 const who = { name: 'Ada Lovelace', org: 'Analytical' };
-const SHOTS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'target', 'screenshots');
 const run = promisify(execFile);
 
 type App = Awaited<ReturnType<typeof h.launch>>;
@@ -43,12 +41,6 @@ async function toCapture(app: App): Promise<string> {
   return main;
 }
 
-async function shot(app: App, name: string): Promise<void> {
-  await app.driver.executeAsyncScript(
-    'const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done()));',
-  );
-  await app.screenshot(path.join(SHOTS, name));
-}
 
 test('quick capture: the shortcut opens the window anywhere, Enter saves a note with its #tags to the chosen space', async () => {
   const app = await h.launch({ init: who });
@@ -69,7 +61,7 @@ test('quick capture: the shortcut opens the window anywhere, Enter saves a note 
   await app.driver.findElement(By.xpath("//select[@data-testid='capture-space']/option[text()='Platform']")).click();
   const text = await app.el('capture-text');
   await text.sendKeys('Rotate the TLS cert before Friday #ops #security');
-  await shot(app, 'e2e-capture.png');
+  await app.screenshot(path.join(SHOTS, 'e2e-capture.png'));
   await text.sendKeys(Key.ENTER);
   await app.el('capture-saved', 10_000);
 

@@ -36,6 +36,8 @@ export { By, Key };
 
 /** The repository root, found from this file's location (not the working directory). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** Where the tests and the screenshots script save their PNGs. */
+export const SHOTS = path.join(ROOT, 'target', 'screenshots');
 
 function fromRoot(envName: string, fallback: string): string {
   const v = process.env[envName];
@@ -752,6 +754,10 @@ export class App {
 
   /** Saves a PNG of the window's page. */
   async screenshot(file: string): Promise<void> {
+    // Two frames first, so that what was just rendered is painted.
+    await this.driver.executeAsyncScript(
+      'const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done()));',
+    );
     const b64 = await withTimeout(this.driver.takeScreenshot(), CALL_TIMEOUT_MS, 'a screenshot');
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, Buffer.from(b64, 'base64'));

@@ -3,21 +3,12 @@
 // one. (Restoring a version, and both across two nodes, are in tests/tests/history.rs.)
 
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
-import { useHarness, waitFor } from './harness';
+import { SHOTS, useHarness, waitFor } from './harness';
 
 const h = useHarness();
 const who = { name: 'Ada Lovelace', org: 'Analytical' };
-const SHOTS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'target', 'screenshots');
 
-/** Waits two frames so that what was just rendered is painted, then saves a PNG. */
-async function shot(app: Awaited<ReturnType<typeof h.launch>>, name: string): Promise<void> {
-  await app.driver.executeAsyncScript(
-    'const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done()));',
-  );
-  await app.screenshot(path.join(SHOTS, name));
-}
 
 test('trash: a note deleted by the CLI is listed on the Trash page and restored from it', async () => {
   const app = await h.launch({ init: who });
@@ -30,7 +21,7 @@ test('trash: a note deleted by the CLI is listed on the Trash page and restored 
   const row = await app.byId('trash-item', id, 10_000);
   expect(await app.text('trash-title', row)).toBe('Pager rota for December');
   expect(await app.text('trash-days', row)).toContain('30 days');
-  await shot(app, 'e2e-trash.png');
+  await app.screenshot(path.join(SHOTS, 'e2e-trash.png'));
 
   await app.click('trash-restore', row);
   await app.el('trash-restored', 10_000);
@@ -65,7 +56,7 @@ test('history: the panel beside the editor lists the note’s versions with thei
     async () => app.text('history-panel'),
   );
   expect(await app.text('history-panel')).toContain('Ada Lovelace');
-  await shot(app, 'e2e-history.png');
+  await app.screenshot(path.join(SHOTS, 'e2e-history.png'));
 
   await app.click('history-version');
   await app.el('history-detail', 10_000);

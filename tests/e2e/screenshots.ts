@@ -5,10 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, test } from 'vitest';
-import { type App, Key, ROOT, runCli, startPeer, useHarness, waitFor } from './harness';
+import { type App, Key, ROOT, SHOTS, runCli, startPeer, useHarness, waitFor } from './harness';
 
 const h = useHarness();
-const OUT = path.join(ROOT, 'target', 'screenshots');
 const THEMES = ['light', 'dark'] as const;
 const SIZES = [
   [1024, 700],
@@ -35,14 +34,16 @@ async function resize(app: App, w: number, hgt: number): Promise<void> {
   }
 }
 
-/** Waits two frames so that what was just rendered is painted, then saves a PNG. */
-async function shot(app: App, theme: string, w: number, hgt: number, screen: string): Promise<void> {
-  await app.driver.executeAsyncScript(
-    'const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done()));',
-  );
-  const file = path.join(OUT, `${theme}-${w}x${hgt}-${screen}.png`);
+/** Saves a PNG of the current window as `name`.png and lists it. */
+async function save(app: App, name: string): Promise<void> {
+  const file = path.join(SHOTS, `${name}.png`);
   await app.screenshot(file);
   written.push(path.relative(ROOT, file));
+}
+
+/** Saves a PNG of the screen, named by theme, size and screen. */
+async function shot(app: App, theme: string, w: number, hgt: number, screen: string): Promise<void> {
+  await save(app, `${theme}-${w}x${hgt}-${screen}`);
 }
 
 async function eachSize(app: App, theme: string, fn: (w: number, hgt: number) => Promise<void>): Promise<void> {
@@ -210,12 +211,7 @@ async function everydayScreens(app: App, theme: string, note: string): Promise<v
   await app.driver.switchTo().window(capture);
   const text = await app.el('capture-text');
   await text.sendKeys('Ask Babbage about the punched cards for the #engine');
-  await app.driver.executeAsyncScript(
-    'const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done()));',
-  );
-  const file = path.join(OUT, `${theme}-capture.png`);
-  await app.screenshot(file);
-  written.push(path.relative(ROOT, file));
+  await save(app, `${theme}-capture`);
   await text.sendKeys(Key.ESCAPE);
   await app.driver.switchTo().window(main);
 }
@@ -433,7 +429,7 @@ test('the network failed to start (status bar)', async () => {
 
 afterAll(() => {
   if (written.length === 0) return;
-  fs.mkdirSync(OUT, { recursive: true });
-  fs.writeFileSync(path.join(OUT, 'index.txt'), written.join('\n') + '\n');
+  fs.mkdirSync(SHOTS, { recursive: true });
+  fs.writeFileSync(path.join(SHOTS, 'index.txt'), written.join('\n') + '\n');
   console.log(`${written.length} screenshots:\n${written.join('\n')}`);
 });

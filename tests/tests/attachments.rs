@@ -325,6 +325,52 @@ async fn twenty_megabytes_reach_a_member_and_never_a_stranger() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_member_gets_no_attachment_it_had_not_fetched() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let a = node(dirs[0].path(), "Ada").await;
+    let b = node(dirs[1].path(), "Bo").await;
+    let (space, note) = shared(&a, &b).await;
+    let files = tempfile::tempdir().unwrap();
+    // Over the size fetched by itself: it stays on A until B asks.
+    let late = bytes(b"late", 2 * 1024 * 1024);
+    let name = attach(&a, &note, &write_file(files.path(), "late.bin", &late)).await;
+    until("the attachment listed on B", || async {
+        matches!(b.execute(Request::Attachments { id: note.clone() }).await,
+            Ok(Response::Attachments { items, .. }) if items.iter().any(|i| i.name == name))
+    })
+    .await;
+    let bo = b.whoami().await.expect("whoami").member;
+    ask(
+        &a,
+        Request::SpaceRemove {
+            space: space.clone(),
+            member: bo.to_string(),
+        },
+    )
+    .await;
+    assert!(detail(&a, &space).await.removed.contains(&bo));
+
+    // B knows the note, the name and the hash, and is still connected: A refuses it.
+    let err = get(&b, &note, &name)
+        .await
+        .expect_err("a removed member fetches nothing");
+    assert!(!present(&b, &note, &name).await, "{err}");
+    let hash = hex(&late);
+    for ext in ["", ".part"] {
+        let p = blob_path(dirs[1].path(), &hash, ext);
+        let held = std::fs::read(&p).unwrap_or_default();
+        assert!(
+            !held.windows(CANARY.len()).any(|w| w == CANARY),
+            "{} holds the file's bytes",
+            p.display()
+        );
+    }
+    for n in [a, b] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transfer_cut_midway_resumes_where_it_stopped() {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     // A uploads slowly, so that the transfer is surely cut midway.

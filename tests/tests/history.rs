@@ -52,6 +52,31 @@ async fn set_body(node: &Node, id: &str, text: &str) {
     assert!(node.note_edit(id, edit).await.expect("edit"));
 }
 
+/// A raw peer that joins `space` on `a` with `role` and holds `doc`; with the document's bytes.
+async fn raw_member(
+    a: &Node,
+    addr: &str,
+    space: &str,
+    role: Role,
+    doc: tacit_node::core::DocId,
+) -> (tacit_tests::rawpeer::RawPeer, Vec<u8>) {
+    use tacit_node::core::Ticket;
+    let mut peer = tacit_tests::rawpeer::RawPeer::connect(addr)
+        .await
+        .expect("the raw peer connects");
+    peer.hello(&[]).await.expect("hello");
+    let ticket = invite(a, space, role).await;
+    peer.join(&Ticket::parse(&ticket).expect("ticket"))
+        .await
+        .expect("the raw peer joins");
+    peer.serve_until("the note on the raw peer", PATIENCE, |p| {
+        p.doc_bytes(doc).is_some()
+    })
+    .await;
+    let bytes = peer.doc_bytes(doc).expect("the note").to_vec();
+    (peer, bytes)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_lists_both_authors_after_a_sync_and_a_restore_reaches_both() {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
@@ -238,9 +263,6 @@ async fn a_reader_cannot_restore_from_the_trash() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restore_pushed_by_a_reader_is_refused_and_one_by_an_editor_taken() {
-    use tacit_node::core::Ticket;
-    use tacit_tests::rawpeer::RawPeer;
-
     let dir = tempfile::tempdir().unwrap();
     let a = node(dir.path(), "Ada").await;
     let space = space_new(&a, "Team").await;
@@ -251,19 +273,7 @@ async fn a_restore_pushed_by_a_reader_is_refused_and_one_by_an_editor_taken() {
     let addr = listen_addr(&a).await;
 
     // A reader's node refuses it locally (tested above); a raw reader signs and pushes one.
-    let mut reader = RawPeer::connect(&addr).await.expect("raw reader connects");
-    reader.hello(&[]).await.expect("hello");
-    let ticket = invite(&a, &space, Role::Reader).await;
-    reader
-        .join(&Ticket::parse(&ticket).expect("ticket"))
-        .await
-        .expect("the raw reader joins");
-    reader
-        .serve_until("the deleted note on the raw reader", PATIENCE, |p| {
-            p.doc_bytes(doc).is_some()
-        })
-        .await;
-    let bytes = reader.doc_bytes(doc).expect("the note").to_vec();
+    let (mut reader, bytes) = raw_member(&a, &addr, &space, Role::Reader, doc).await;
     reader.push_undelete(sid, doc, &bytes).await.expect("push");
     reader.ping().await;
     assert_eq!(
@@ -275,19 +285,7 @@ async fn a_restore_pushed_by_a_reader_is_refused_and_one_by_an_editor_taken() {
     reader.shutdown().await;
 
     // The same change by an editor is taken: the refusal is about the role.
-    let mut editor = RawPeer::connect(&addr).await.expect("raw editor connects");
-    editor.hello(&[]).await.expect("hello");
-    let ticket = invite(&a, &space, Role::Editor).await;
-    editor
-        .join(&Ticket::parse(&ticket).expect("ticket"))
-        .await
-        .expect("the raw editor joins");
-    editor
-        .serve_until("the deleted note on the raw editor", PATIENCE, |p| {
-            p.doc_bytes(doc).is_some()
-        })
-        .await;
-    let bytes = editor.doc_bytes(doc).expect("the note").to_vec();
+    let (mut editor, bytes) = raw_member(&a, &addr, &space, Role::Editor, doc).await;
     editor.push_undelete(sid, doc, &bytes).await.expect("push");
     until("the editor's restore on A", || async {
         body(&a, &id).await.as_deref() == Some("kept for the record")
@@ -300,8 +298,7 @@ async fn a_restore_pushed_by_a_reader_is_refused_and_one_by_an_editor_taken() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deletion_dated_a_year_back_still_gets_thirty_days_in_the_trash() {
-    use tacit_node::core::Ticket;
-    use tacit_tests::rawpeer::{RawPeer, now_ms};
+    use tacit_tests::rawpeer::now_ms;
 
     let dir = tempfile::tempdir().unwrap();
     let a = node(dir.path(), "Ada").await;
@@ -312,19 +309,7 @@ async fn a_deletion_dated_a_year_back_still_gets_thirty_days_in_the_trash() {
     let addr = listen_addr(&a).await;
 
     // A hostile editor deletes the note in a change it dates a year ago.
-    let mut editor = RawPeer::connect(&addr).await.expect("raw editor connects");
-    editor.hello(&[]).await.expect("hello");
-    let ticket = invite(&a, &space, Role::Editor).await;
-    editor
-        .join(&Ticket::parse(&ticket).expect("ticket"))
-        .await
-        .expect("the raw editor joins");
-    editor
-        .serve_until("the note on the raw editor", PATIENCE, |p| {
-            p.doc_bytes(doc).is_some()
-        })
-        .await;
-    let bytes = editor.doc_bytes(doc).expect("the note").to_vec();
+    let (mut editor, bytes) = raw_member(&a, &addr, &space, Role::Editor, doc).await;
     let year_ago = now_ms() - 365 * 24 * 60 * 60 * 1000;
     editor
         .push_delete_dated(sid, doc, &bytes, year_ago)

@@ -1211,11 +1211,17 @@ impl Doc {
     /// beside the body (`update_inline_tags`), not from the body: reading a body costs
     /// about 100 ns a character (a 2.6 KB note, 0.25 ms), and listings read every note. A peer
     /// could write any tags there, as it could in `tags`: each is checked as a tag here.
+    /// Only the first [`MAX_TAGS`] keys are looked at: a hostile member's set of a million keys
+    /// costs a listing no more than an honest one.
     fn inline_tags(&self, tags: &[String]) -> Result<Vec<String>, CoreError> {
+        let Some(set) = self.map(&ROOT, "inline_tags")? else {
+            return Ok(Vec::new());
+        };
         let room = MAX_TAGS.saturating_sub(tags.len());
         Ok(self
-            .key_set(&ROOT, "inline_tags")?
-            .into_iter()
+            .am
+            .keys(&set)
+            .take(MAX_TAGS)
             .filter(|t| !tags.contains(t) && normalize_tag(t).is_ok_and(|n| n == *t))
             .take(room)
             .collect())
@@ -1360,6 +1366,21 @@ mod tests {
         let many: String = (0..5000).map(|i| format!("#t{i} ")).collect();
         doc.edit_text(edit(&key, 4000), body(&many)).unwrap();
         assert_eq!(doc.summary().unwrap().tags.len(), crate::limits::MAX_TAGS);
+        // A peer's set is read as tags, not trusted: junk is skipped, and past MAX_TAGS keys
+        // nothing more is looked at (junk sorted first hides the rest).
+        let set = doc.map(&ROOT, "inline_tags").unwrap().unwrap();
+        for junk in ["Not A Tag", "UPPER"] {
+            doc.am.put(&set, junk, true).unwrap();
+        }
+        let view = doc.note().unwrap();
+        assert!(
+            view.inline_tags.iter().all(|t| t.starts_with('t')),
+            "{view:?}"
+        );
+        for i in 0..crate::limits::MAX_TAGS {
+            doc.am.put(&set, format!("!{i:04}").as_str(), true).unwrap();
+        }
+        assert!(doc.note().unwrap().inline_tags.is_empty());
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! 1. throughput: the time B takes to fetch it (`/tacit/blob/1`, verified as it streams, the
 //!    whole file hashed again at the end, then moved into place) — beside `std::fs::copy` of the
 //!    same bytes in the same run (goal: at least half its speed);
-//! 2. memory: the process's resident memory, sampled every 20 ms, while B fetches a file of
+//! 2. memory: the process's peak resident memory (the kernel's high-water mark, reset first) while B fetches a file of
 //!    M MiB (default 1024) — its peak above the level before the transfer, beside the same for
 //!    the N MiB file (goal: flat, not proportional to the file).
 
@@ -17,12 +17,13 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tacit_node::core::{Draft, ProfileEdit, Role};
 use tacit_node::{BlobLimits, NetOptions, Node, Request, Response};
+
+#[path = "common/memory.rs"]
+mod memory;
 
 /// The allocator the `tacit` binary and the desktop app use, so that memory figures are theirs.
 #[cfg(not(target_env = "msvc"))]
@@ -91,53 +92,6 @@ fn make_file(path: &Path, mib: u64) {
         f.write_all(&buf).unwrap();
     }
     f.flush().unwrap();
-}
-
-/// The process's resident memory now, from /proc (Linux), in bytes.
-fn rss() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
-/// Samples resident memory every 20 ms until stopped; the highest seen.
-struct Sampler {
-    stop: Arc<AtomicBool>,
-    peak: Arc<AtomicU64>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Sampler {
-    fn start() -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let peak = Arc::new(AtomicU64::new(rss()));
-        let (s, p) = (stop.clone(), peak.clone());
-        let thread = std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                p.fetch_max(rss(), Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        });
-        Self {
-            stop,
-            peak,
-            thread: Some(thread),
-        }
-    }
-
-    fn finish(mut self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-        self.peak.load(Ordering::Relaxed)
-    }
 }
 
 struct Pair {
@@ -236,8 +190,11 @@ async fn fetch(p: &Pair, name: &str) -> (Duration, u64, PathBuf) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let before = rss();
-    let sampler = Sampler::start();
+    let before = memory::proc_status_kb("VmRSS").unwrap_or(0) * 1024;
+    assert!(
+        memory::reset_peak(),
+        "/proc/self/clear_refs is needed to measure the peak"
+    );
     let t = Instant::now();
     let Response::AttachmentFile { path, fetched, .. } =
         p.b.execute(Request::AttachmentGet {
@@ -250,7 +207,7 @@ async fn fetch(p: &Pair, name: &str) -> (Duration, u64, PathBuf) {
         panic!("fetch")
     };
     let took = t.elapsed();
-    let peak = sampler.finish();
+    let peak = memory::proc_status_kb("VmHWM").unwrap_or(0) * 1024;
     assert!(fetched > 0, "nothing was fetched");
     (took, peak.saturating_sub(before), PathBuf::from(path))
 }

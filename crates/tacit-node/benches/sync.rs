@@ -16,6 +16,8 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
+#[path = "common/memory.rs"]
+mod memory;
 #[path = "common/notes.rs"]
 mod notes;
 
@@ -331,8 +333,8 @@ async fn first_sync_and_reconnect(n: usize) {
     let ticket = invite(&a, &space).await;
     // Both nodes live in this process: the peak during the first sync less what the process
     // held before it (A with its notes, B empty) is what B took on (plus A's serving buffers).
-    let rss_before = proc_status_kb("VmRSS");
-    let hwm_reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let rss_before = memory::proc_status_kb("VmRSS");
+    let hwm_reset = memory::reset_peak();
     let t = Instant::now();
     b.execute(Request::SpaceJoin { ticket }).await.unwrap();
     let joined = t.elapsed();
@@ -346,7 +348,7 @@ async fn first_sync_and_reconnect(n: usize) {
     let listed = count(&b, &space).await;
     let first = t.elapsed();
     let (indexed, searchable) = searchable_on(&b, n, &last_title, &last_word, t).await;
-    let rss_peak = proc_status_kb("VmHWM");
+    let rss_peak = memory::proc_status_kb("VmHWM");
     let first_traffic = traffic(&b).await;
     let load_time = automerge_load_time(&drafts);
 
@@ -538,13 +540,6 @@ async fn searchable_on(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     (indexed, found)
-}
-
-/// A `kB` line of `/proc/self/status` (Linux), in kB.
-fn proc_status_kb(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// How long the first sync's polls wait before they report "not within" instead of a time.

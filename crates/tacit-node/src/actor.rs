@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use attach::blob_refs_of;
 use lru::LruCache;
 use tacit_core::{
     ChangeSig, DeviceKey, Doc, DocId, Edit, Kind, MemberId, NewChange, OpHash, PROFILE_SCOPE,
@@ -458,7 +459,6 @@ impl Actor {
             .collect();
         match self.store.write(&writes) {
             Ok(to_compact) => {
-                self.record_blob_refs(&writes);
                 self.index(&writes);
                 for w in &writes {
                     if w.summary.kind == Kind::Profile {
@@ -674,6 +674,7 @@ impl Actor {
                     sigs: Vec::new(),
                     writers: Vec::new(),
                     contributions: None,
+                    blob_refs: None,
                 }),
                 Err(_) => {
                     self.cache.pop(&id);
@@ -921,6 +922,7 @@ impl Actor {
         let (sigs, writers) = self.authorship(id, summary.kind, space, &changes);
         let pushes = self.push(space, summary.kind, id, &data, &sigs, None);
         let contributions = doc.contributions_with(&changes).ok();
+        let blob_refs = blob_refs_of(&doc, &summary);
         let write = DocWrite {
             id,
             space,
@@ -930,6 +932,7 @@ impl Actor {
             sigs,
             writers,
             contributions,
+            blob_refs,
         };
         self.cache.put(id, doc);
         Ok(Outcome {
@@ -1023,6 +1026,7 @@ impl Actor {
         if let Some((bytes, changes)) = doc.take_unsaved_changes() {
             let heads = heads_hash(doc);
             let contributions = doc.contributions().ok();
+            let blob_refs = blob_refs_of(doc, &summary);
             let (sigs, writers) = self.authorship(listed.id, summary.kind, space, &changes);
             out.events
                 .push(changed_event(listed.id, space, &summary, false));
@@ -1036,6 +1040,7 @@ impl Actor {
                 sigs,
                 writers,
                 contributions,
+                blob_refs,
             });
         }
         Ok(out)

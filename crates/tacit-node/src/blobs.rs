@@ -195,7 +195,11 @@ async fn serve_one(
     tokio::time::timeout(REQUEST_TIMEOUT, stream.read_exact(&mut raw))
         .await
         .map_err(|_| std::io::Error::other("no request in time"))??;
-    let allowed = match (decode_request(&raw), tacit_net::member_of(&peer)) {
+    // Not held here: refused without asking the actor anything.
+    let allowed = match (
+        decode_request(&raw).filter(|r| blobs.has(&r.hash)),
+        tacit_net::member_of(&peer),
+    ) {
         (Some(req), Some(member)) => {
             let hex = req.hash.to_hex().to_string();
             let ok = ask_actor(actor, |reply| BlobMsg::Allowed {
@@ -206,7 +210,7 @@ async fn serve_one(
             })
             .await
             .unwrap_or(false);
-            (ok && blobs.has(&req.hash)).then_some(req)
+            ok.then_some(req)
         }
         _ => None,
     };

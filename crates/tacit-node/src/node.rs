@@ -872,6 +872,7 @@ fn init_home(
         sigs,
         writers: crate::actor::writers_of(&changes),
         contributions: None,
+        blob_refs: None,
     }])?;
     // A new home holds no document made before contributions were kept.
     store.set_meta(crate::actor::META_CONTRIBUTIONS, "1")?;

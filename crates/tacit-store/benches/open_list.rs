@@ -109,6 +109,7 @@ fn fill(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
                     sigs: Vec::new(),
                     writers: Vec::new(),
                     contributions: None,
+                    blob_refs: None,
                 }
             })
             .collect();

@@ -18,8 +18,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use rusqlite::{TransactionBehavior, params};
-use tacit_core::{DocId, SpaceId};
+use rusqlite::params;
+use tacit_core::SpaceId;
 
 use crate::error::{SqlContext, StoreError};
 use crate::rows::parse_id;
@@ -351,33 +351,32 @@ fn unique_fill(buf: &mut [u8]) {
 /// A note's reference to a blob: its hash (64 hex) and size as the note states it.
 pub type BlobRef = (String, u64);
 
-impl Store {
-    /// Replaces what `doc` (in `space`) refers to; an empty list forgets it.
-    pub fn set_blob_refs(
-        &mut self,
-        docs: &[(DocId, SpaceId, Vec<BlobRef>)],
-    ) -> Result<(), StoreError> {
-        let path = self.path().to_path_buf();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .at(&path)?;
-        for (doc, space, refs) in docs {
-            let doc = doc.to_string();
-            tx.execute("DELETE FROM blob_refs WHERE doc = ?1", params![doc])
-                .at(&path)?;
-            for (hash, size) in refs {
-                tx.execute(
-                    "INSERT OR REPLACE INTO blob_refs (doc, hash, space, size) VALUES (?1, ?2, ?3, ?4)",
-                    params![doc, hash, space.to_string(), i64::try_from(*size).unwrap_or(i64::MAX)],
-                )
-                .at(&path)?;
-            }
-        }
-        tx.commit().at(&path)?;
-        Ok(())
+/// Replaces what `doc` (in `space`) refers to, inside a document write's transaction; an empty
+/// list forgets it.
+pub(crate) fn replace_blob_refs(
+    tx: &rusqlite::Transaction<'_>,
+    doc: &str,
+    space: SpaceId,
+    refs: &[BlobRef],
+) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM blob_refs WHERE doc = ?1")?
+        .execute(params![doc])?;
+    let space = space.to_string();
+    let mut insert = tx.prepare_cached(
+        "INSERT OR REPLACE INTO blob_refs (doc, hash, space, size) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (hash, size) in refs {
+        insert.execute(params![
+            doc,
+            hash,
+            space,
+            i64::try_from(*size).unwrap_or(i64::MAX)
+        ])?;
     }
+    Ok(())
+}
 
+impl Store {
     /// Whether a note of `space` refers to the blob `hash` (64 hex).
     pub fn blob_referenced_in(&self, space: SpaceId, hash: &str) -> Result<bool, StoreError> {
         let n: i64 = self

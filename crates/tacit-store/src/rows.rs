@@ -49,6 +49,9 @@ pub struct DocWrite {
     /// What each member did in the document, as it now stands (replaces what is stored);
     /// `None` leaves it as it is.
     pub contributions: Option<Vec<tacit_core::people::Contribution>>,
+    /// The blobs it refers to (a note's attachments: hash, size as the note states it),
+    /// replacing what is stored, in the write's transaction; `None` leaves them as they are.
+    pub blob_refs: Option<Vec<crate::BlobRef>>,
 }
 
 /// A member's last change to a document.

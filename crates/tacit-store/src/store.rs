@@ -270,6 +270,9 @@ impl Store {
             crate::shared::insert_authorship(&tx, &id, &w.sigs, &w.writers).at(path)?;
         }
         for w in writes {
+            if let Some(refs) = &w.blob_refs {
+                crate::blobs::replace_blob_refs(&tx, &w.id.to_string(), w.space, refs).at(path)?;
+            }
             if let Some(c) = &w.contributions {
                 crate::people::replace_contributions(&tx, &w.id.to_string(), c).at(path)?;
             }

@@ -87,13 +87,16 @@ pub fn unique_attachment_name(name: &str, taken: impl Fn(&str) -> bool) -> Strin
 }
 
 impl Doc {
-    /// The note's attachments, sorted by name. Malformed entries (a peer's) are skipped.
+    /// The note's attachments, sorted by name. Malformed entries (a peer's) are skipped; only
+    /// the first [`MAX_ATTACHMENTS`] entries are looked at, so a hostile member's map of a
+    /// million junk keys costs a reader no more than a full honest one.
     pub fn attachments(&self) -> Result<Vec<Attachment>, CoreError> {
         let Some(map) = self.map(&ROOT, "attachments")? else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        for name in self.am.keys(&map).collect::<Vec<_>>() {
+        let names: Vec<String> = self.am.keys(&map).take(MAX_ATTACHMENTS).collect();
+        for name in names {
             let Some((Value::Object(automerge::ObjType::Map), entry)) =
                 self.am.get(&map, name.as_str())?
             else {
@@ -115,9 +118,6 @@ impl Doc {
                 continue;
             }
             out.push(Attachment { name, hash, size });
-            if out.len() >= MAX_ATTACHMENTS {
-                break;
-            }
         }
         Ok(out)
     }
@@ -153,10 +153,10 @@ impl Doc {
             });
         }
         let existing = self.attachments()?;
-        if existing.iter().any(|a| a.name == name && a.hash == hash) && !embed {
+        let same = existing.iter().find(|a| a.name == name && a.hash == hash);
+        if same.is_some() && !embed {
             return Ok((name.to_owned(), false));
         }
-        let same = existing.iter().find(|a| a.name == name && a.hash == hash);
         let used = match same {
             Some(a) => a.name.clone(),
             None => {
@@ -239,6 +239,52 @@ mod tests {
         assert_eq!(all[1].name, "diagram.png");
         assert!(doc.attach(edit, "a/b.png", H1, 1, false).is_err());
         assert!(doc.attach(edit, "b.png", "nothex", 1, false).is_err());
+    }
+
+    #[test]
+    fn a_peers_junk_entries_are_skipped_and_only_the_first_entries_looked_at() {
+        let key = DeviceKey::from_secret([7; 32]);
+        let edit = Edit::new(key.member_id(), 1_000);
+        let draft = Draft {
+            title: "Plan".into(),
+            ..Draft::default()
+        };
+        let mut doc = Doc::new_note(DocId::random(), edit, draft).unwrap();
+        doc.attach(edit, "b.png", H1, 10, false).unwrap();
+        // A hostile writer's entries: no size, a bad hash, a folder in the name, not a map.
+        let map = doc.map(&ROOT, "attachments").unwrap().unwrap();
+        let e = doc
+            .am
+            .put_object(&map, "a-nosize.png", automerge::ObjType::Map)
+            .unwrap();
+        doc.am.put(&e, "hash", H2).unwrap();
+        let e = doc
+            .am
+            .put_object(&map, "a-badhash.png", automerge::ObjType::Map)
+            .unwrap();
+        doc.am.put(&e, "hash", "XYZ").unwrap();
+        doc.am.put(&e, "size", ScalarValue::Uint(1)).unwrap();
+        let e = doc
+            .am
+            .put_object(&map, "a/../x.png", automerge::ObjType::Map)
+            .unwrap();
+        doc.am.put(&e, "hash", H2).unwrap();
+        doc.am.put(&e, "size", ScalarValue::Uint(1)).unwrap();
+        doc.am.put(&map, "a-scalar.png", 5).unwrap();
+        let names: Vec<String> = doc
+            .attachments()
+            .unwrap()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(names, ["b.png"]);
+        // Past the limit of entries, a reader stops looking: junk sorted first hides the rest.
+        for i in 0..MAX_ATTACHMENTS {
+            doc.am
+                .put(&map, format!("a{i:05}.png").as_str(), 0)
+                .unwrap();
+        }
+        assert!(doc.attachments().unwrap().is_empty());
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Attachments on the actor's side: recording a stored file on a note, listing a note's
-//! attachments, keeping the store's table of which blobs each note refers to, and answering the
+//! attachments, what each written note refers to (kept by the store with the write), and answering the
 //! blob transfers' questions (may this peer have this blob? how much does a space hold?).
 
-use tacit_core::{Attachment, DocId, Kind, SpaceId};
-use tacit_store::{BlobRef, Blobs, DocWrite};
+use tacit_core::{Attachment, Doc, Kind, Summary};
+use tacit_store::{BlobRef, Blobs};
 use tokio::sync::oneshot;
 use tracing::warn;
 
@@ -12,12 +12,23 @@ use crate::api::{AttachmentInfo, Response};
 use crate::blobs::BlobMsg;
 use crate::error::NodeError;
 
-/// The references a note's attachments make, as the store keeps them.
-fn refs_of(attachments: &[Attachment]) -> Vec<BlobRef> {
-    attachments
-        .iter()
-        .map(|a| (a.hash.clone(), a.size))
-        .collect()
+/// What a document written now refers to, for the store to keep with the write (in its
+/// transaction): a note's attachments, nothing for a deleted note, `None` (left as it is) for
+/// other kinds and for a note whose attachments cannot be read.
+pub(super) fn blob_refs_of(doc: &Doc, summary: &Summary) -> Option<Vec<BlobRef>> {
+    if summary.kind != Kind::Note {
+        return None;
+    }
+    if summary.deleted {
+        return Some(Vec::new());
+    }
+    match doc.attachments() {
+        Ok(attachments) => Some(attachments.into_iter().map(|a| (a.hash, a.size)).collect()),
+        Err(e) => {
+            warn!(id = %doc.id(), "cannot read a note's attachments: {e}");
+            None
+        }
+    }
 }
 
 impl Actor {
@@ -94,46 +105,6 @@ impl Actor {
         })
     }
 
-    /// After a commit: what each note written now refers to. Read from the document at hand
-    /// (or the index entry of a document received whole), else loaded.
-    pub(super) fn record_blob_refs(&mut self, writes: &[DocWrite]) {
-        let mut rows: Vec<(DocId, SpaceId, Vec<BlobRef>)> = Vec::new();
-        for w in writes.iter().rev() {
-            if w.summary.kind != Kind::Note || rows.iter().any(|(id, _, _)| *id == w.id) {
-                continue;
-            }
-            if w.summary.deleted {
-                rows.push((w.id, w.space, Vec::new()));
-                continue;
-            }
-            let refs: Result<Vec<BlobRef>, String> = if let Some(doc) = self.cache.get(&w.id) {
-                doc.attachments()
-                    .map(|a| refs_of(&a))
-                    .map_err(|e| e.to_string())
-            } else if let Some(entry) = self.pending_entries.get(&w.id) {
-                Ok(refs_of(&entry.attachments))
-            } else {
-                match self.doc(w.id) {
-                    Ok(d) => d
-                        .attachments()
-                        .map(|a| refs_of(&a))
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                }
-            };
-            match refs {
-                Ok(refs) => rows.push((w.id, w.space, refs)),
-                Err(e) => warn!(id = %w.id, "cannot read a note's attachments: {e}"),
-            }
-        }
-        if rows.is_empty() {
-            return;
-        }
-        if let Err(e) = self.store.set_blob_refs(&rows) {
-            warn!("cannot record which attachments notes refer to: {e}");
-        }
-    }
-
     /// Answers a blob transfer's question.
     pub(super) fn handle_blob(&mut self, msg: BlobMsg) {
         match msg {
@@ -143,14 +114,17 @@ impl Actor {
                 hash,
                 reply,
             } => {
-                self.flush();
                 let member = self.spaces.get(&space).is_some_and(|s| {
                     !s.legacy
                         && s.membership.is_member(&peer)
                         && s.membership.is_member(&self.info.member)
                 });
-                let referenced =
-                    member && self.store.blob_referenced_in(space, &hash).unwrap_or(false);
+                // Only a member's question commits what is pending (a note attached to a
+                // moment ago): a stranger's requests must not end group commits early.
+                let referenced = member && {
+                    self.flush();
+                    self.store.blob_referenced_in(space, &hash).unwrap_or(false)
+                };
                 let _ = reply.send(referenced);
             }
             BlobMsg::Members { space, reply } => {

@@ -30,6 +30,7 @@ use tacit_store::{Chunk, DocWrite, SpaceRow};
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
+use super::attach::blob_refs_of;
 use super::spaces::Shared;
 use super::{
     Actor, Answer, Effects, ReplyTo, changed_event, heads_hash, now_ms, scope_of, writers_of,
@@ -671,6 +672,7 @@ impl Actor {
                 let heads = heads_hash(d);
                 let contributions = d.contributions_with(&changes).ok();
                 done.events.push(changed_event(doc, space, &summary, true));
+                let blob_refs = blob_refs_of(d, &summary);
                 done.writes.push(DocWrite {
                     id: doc,
                     space,
@@ -680,6 +682,7 @@ impl Actor {
                     sigs: Vec::new(),
                     writers: writers_of(&changes),
                     contributions,
+                    blob_refs,
                 });
             }
         }
@@ -983,6 +986,7 @@ impl Actor {
             self.pending_entries.insert(id, entry);
         }
         let heads = heads_hash(&mut doc);
+        let blob_refs = blob_refs_of(&doc, &summary);
         done.writes.push(DocWrite {
             id,
             space: home_space,
@@ -992,6 +996,7 @@ impl Actor {
             sigs,
             writers: writers_of(&changes),
             contributions,
+            blob_refs,
         });
         self.cache.put(id, doc);
         let outcome = if judged.later {
@@ -1186,6 +1191,7 @@ impl Actor {
                 Chunk::Increment(_) => writers_of(&changes),
                 _ => writers_of(&changes),
             };
+            let blob_refs = blob_refs_of(&doc, &summary);
             done.writes.push(DocWrite {
                 id,
                 space: listed_space,
@@ -1195,6 +1201,7 @@ impl Actor {
                 sigs: kept_sigs,
                 writers,
                 contributions,
+                blob_refs,
             });
         }
         self.cache.put(id, doc);

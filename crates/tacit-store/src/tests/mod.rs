@@ -20,6 +20,27 @@ fn edit(at: i64) -> Edit<'static> {
     Edit::new(member(), at)
 }
 
+/// A write of `doc` (in `space`) carrying `chunk`, with nothing else.
+pub(super) fn write_of(doc: &mut Doc, space: SpaceId, chunk: Chunk) -> DocWrite {
+    DocWrite {
+        heads: None,
+        id: doc.id(),
+        space,
+        summary: doc.summary().unwrap(),
+        chunk,
+        sigs: Vec::new(),
+        writers: Vec::new(),
+        contributions: None,
+        blob_refs: None,
+    }
+}
+
+/// A write of the whole of `doc`.
+pub(super) fn snapshot(doc: &mut Doc, space: SpaceId) -> DocWrite {
+    let chunk = Chunk::Snapshot(doc.save());
+    write_of(doc, space, chunk)
+}
+
 /// A new note, written to the store as a snapshot.
 fn add_note(store: &mut Store, space: SpaceId, title: &str, at: i64) -> (DocId, Doc) {
     let id = DocId::random();
@@ -30,16 +51,7 @@ fn add_note(store: &mut Store, space: SpaceId, title: &str, at: i64) -> (DocId, 
         aliases: Vec::new(),
     };
     let mut doc = Doc::new_note(id, edit(at), draft).unwrap();
-    let write = DocWrite {
-        heads: None,
-        id,
-        space,
-        summary: doc.summary().unwrap(),
-        chunk: Chunk::Snapshot(doc.save()),
-        sigs: Vec::new(),
-        writers: Vec::new(),
-        contributions: None,
-    };
+    let write = snapshot(&mut doc, space);
     store.write(&[write]).unwrap();
     (id, doc)
 }
@@ -58,16 +70,7 @@ fn filled_db(dir: &Path, notes: usize) -> std::path::PathBuf {
             aliases: Vec::new(),
         };
         let mut doc = Doc::new_note(id, edit(i as i64), draft).unwrap();
-        let write = DocWrite {
-            heads: None,
-            id,
-            space,
-            summary: doc.summary().unwrap(),
-            chunk: Chunk::Snapshot(doc.save()),
-            sigs: Vec::new(),
-            writers: Vec::new(),
-            contributions: None,
-        };
+        let write = snapshot(&mut doc, space);
         store.write(&[write]).unwrap();
     }
     store.checkpoint().unwrap();

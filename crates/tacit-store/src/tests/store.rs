@@ -3,7 +3,7 @@
 use tacit_core::{Doc, DocId, Draft, Kind, NoteEdit, SpaceId};
 use tempfile::TempDir;
 
-use super::{add_note, edit, member};
+use super::{add_note, edit, member, snapshot, write_of};
 use crate::{COMPACT_AFTER_CHUNKS, Chunk, DocWrite, ListFilter, SpaceRow, Store, StoreError};
 
 pub(super) fn store() -> (TempDir, Store) {
@@ -13,16 +13,8 @@ pub(super) fn store() -> (TempDir, Store) {
 }
 
 fn increment(doc: &mut Doc, space: SpaceId) -> DocWrite {
-    DocWrite {
-        heads: None,
-        id: doc.id(),
-        space,
-        summary: doc.summary().unwrap(),
-        chunk: Chunk::Increment(doc.take_unsaved().unwrap()),
-        sigs: Vec::new(),
-        writers: Vec::new(),
-        contributions: None,
-    }
+    let chunk = Chunk::Increment(doc.take_unsaved().unwrap());
+    write_of(doc, space, chunk)
 }
 
 #[test]
@@ -135,16 +127,7 @@ fn many_increments_ask_for_compaction_and_a_snapshot_replaces_them() {
     assert!(asked.is_some(), "compaction was never requested");
     assert!(store.load_chunks(id).unwrap().len() > 1);
 
-    let snapshot = DocWrite {
-        heads: None,
-        id,
-        space,
-        summary: doc.summary().unwrap(),
-        chunk: Chunk::Snapshot(doc.save()),
-        sigs: Vec::new(),
-        writers: Vec::new(),
-        contributions: None,
-    };
+    let snapshot = snapshot(&mut doc, space);
     assert!(store.write(&[snapshot]).unwrap().is_empty());
     let chunks = store.load_chunks(id).unwrap();
     assert_eq!(chunks.len(), 1);
@@ -169,6 +152,7 @@ fn more_than_the_chunk_bound_asks_for_compaction_even_when_small() {
         sigs: Vec::new(),
         writers: Vec::new(),
         contributions: None,
+        blob_refs: None,
     };
     store.write(&[big]).unwrap();
     for n in 1..=COMPACT_AFTER_CHUNKS {
@@ -181,6 +165,7 @@ fn more_than_the_chunk_bound_asks_for_compaction_even_when_small() {
             sigs: Vec::new(),
             writers: Vec::new(),
             contributions: None,
+            blob_refs: None,
         };
         let needs = store.write(&[w]).unwrap();
         // n increments + 1 snapshot chunks.
@@ -210,6 +195,7 @@ fn metadata_only_writes_keep_the_chunks() {
             sigs: Vec::new(),
             writers: Vec::new(),
             contributions: None,
+            blob_refs: None,
         }])
         .unwrap();
     assert_eq!(store.get(id).unwrap().unwrap().summary.title, "renamed");
@@ -251,6 +237,7 @@ fn list_filters_and_orders() {
                 sigs: Vec::new(),
                 writers: Vec::new(),
                 contributions: None,
+                blob_refs: None,
             }])
             .unwrap();
         questions.push(id);
@@ -372,6 +359,7 @@ fn resolve_takes_unique_prefixes() {
                 sigs: Vec::new(),
                 writers: Vec::new(),
                 contributions: None,
+                blob_refs: None,
             }])
             .unwrap();
     };
@@ -523,16 +511,7 @@ fn a_deletion_is_dated_by_its_arrival_and_keeps_that_date() {
     assert_eq!(store.trashed_at(id).unwrap(), Some(9_000));
     // Later writes to the deleted document (a compaction, another change) keep the date.
     CLOCK.store(20_000, Relaxed);
-    let snapshot = DocWrite {
-        heads: None,
-        id,
-        space,
-        summary: doc.summary().unwrap(),
-        chunk: Chunk::Snapshot(doc.save()),
-        sigs: Vec::new(),
-        writers: Vec::new(),
-        contributions: None,
-    };
+    let snapshot = snapshot(&mut doc, space);
     store.write(&[snapshot]).unwrap();
     assert_eq!(store.trashed_at(id).unwrap(), Some(9_000));
     let listed = store.trash(None, 9_000, 10).unwrap();
@@ -554,4 +533,59 @@ fn a_deletion_is_dated_by_its_arrival_and_keeps_that_date() {
     CLOCK.store(30_000, Relaxed);
     store.write(&[increment(&mut doc, space)]).unwrap();
     assert_eq!(store.trashed_at(id).unwrap(), Some(30_000));
+}
+
+#[test]
+fn a_write_keeps_what_the_note_refers_to_in_its_own_transaction() {
+    let (_dir, mut store) = store();
+    let space = SpaceId::random();
+    let h = |c: char| c.to_string().repeat(64);
+    let (_, mut doc) = add_note(&mut store, space, "plates", 1_000);
+    assert!(!store.blob_referenced_in(space, &h('a')).unwrap());
+    doc.edit_text(
+        edit(2_000),
+        NoteEdit {
+            body: Some("![[plate.png]]".into()),
+            ..NoteEdit::default()
+        },
+    )
+    .unwrap();
+    let with = |doc: &mut Doc, refs: Option<Vec<crate::BlobRef>>| DocWrite {
+        blob_refs: refs,
+        ..increment(doc, space)
+    };
+    store
+        .write(&[with(&mut doc, Some(vec![(h('a'), 10), (h('b'), 20)]))])
+        .unwrap();
+    assert!(store.blob_referenced_in(space, &h('a')).unwrap());
+    assert_eq!(store.blob_spaces(&h('b')).unwrap(), vec![space]);
+    assert!(
+        !store
+            .blob_referenced_in(SpaceId::random(), &h('a'))
+            .unwrap()
+    );
+    // `None` leaves them; a new list replaces them.
+    doc.edit_text(
+        edit(3_000),
+        NoteEdit {
+            title: Some("plates 2".into()),
+            ..NoteEdit::default()
+        },
+    )
+    .unwrap();
+    store.write(&[with(&mut doc, None)]).unwrap();
+    assert!(store.blob_referenced_in(space, &h('a')).unwrap());
+    doc.edit_text(
+        edit(4_000),
+        NoteEdit {
+            title: Some("plates 3".into()),
+            ..NoteEdit::default()
+        },
+    )
+    .unwrap();
+    store
+        .write(&[with(&mut doc, Some(vec![(h('b'), 20)]))])
+        .unwrap();
+    assert!(!store.blob_referenced_in(space, &h('a')).unwrap());
+    assert!(store.blob_referenced_in(space, &h('b')).unwrap());
 }

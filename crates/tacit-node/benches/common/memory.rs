@@ -1,0 +1,14 @@
+//! The process's memory as Linux reports it, for the benchmarks that print a peak.
+
+/// A field of `/proc/self/status` (`VmRSS`, `VmHWM`), in kB; `None` where there is none.
+pub fn proc_status_kb(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Starts a peak measurement: resets the kernel's high-water mark (`VmHWM`) to what is resident
+/// now. False where it cannot (then `VmHWM` is the peak since the process began).
+pub fn reset_peak() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
