@@ -134,6 +134,16 @@ const IDENTIFY_CACHE_SIZE: usize = 100;
 /// [`Limits::relay_retry`]; this only sets how late after it the retry may come.
 const RELAY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
+/// After a failed hole punch (DCUtR gives up after three dials), the wait before trying again
+/// over a fresh relayed connection; doubled after every failure up to [`PUNCH_RETRY_MAX`]. The
+/// punch depends on both sides' packets crossing in time, which a loaded machine or a lossy
+/// path can miss more than three times in a row; a circuit is also limited in time and bytes,
+/// so staying relayed for good is not an option.
+const PUNCH_RETRY_FIRST: Duration = Duration::from_secs(10);
+
+/// The longest wait between two hole punch rounds to the same peer.
+const PUNCH_RETRY_MAX: Duration = Duration::from_secs(600);
+
 /// AutoNAT: how long a dial-back request may take (libp2p's default; the dial-back itself is
 /// bounded by [`Limits::dial_timeout`]).
 const AUTONAT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -495,6 +505,7 @@ impl Net {
             relay_retry: limits.relay_retry,
             max_relays: limits.max_relays,
             reported: (Reachability::Unknown, Vec::new()),
+            punch_retries: HashMap::new(),
         };
         task.await_listeners(waiting).await?;
         // After the listeners are bound, so that dials to relays reuse the listen port (a NAT
@@ -1033,6 +1044,33 @@ fn listen_error_reason(e: &ListenError) -> String {
     }
 }
 
+/// A `Net::dial` waiting for its connection.
+struct PendingDial {
+    addr: Multiaddr,
+    reply: oneshot::Sender<Result<PeerId, NetError>>,
+    /// Whether this is already the second try, from a port of its own (see
+    /// [`may_be_simultaneous_open`]).
+    new_port: bool,
+}
+
+/// Whether a failed dial may have met the remote's own dial to us: with TCP port reuse, two
+/// peers that dial each other at the same instant (a node that restarts and redials its peers
+/// while one of them dials it) can end up in one simultaneous-open connection on which both act
+/// as the dialer, and the handshake fails. A second try from a fresh port cannot meet it.
+fn may_be_simultaneous_open(addr: &Multiaddr, error: &DialError) -> bool {
+    let tcp = addr.iter().any(|p| matches!(p, Protocol::Tcp(_)))
+        && !addr.iter().any(|p| matches!(p, Protocol::P2pCircuit));
+    let handshake = match error {
+        DialError::Transport(errors) => errors.iter().any(|(_, e)| {
+            matches!(e, TransportError::Other(io)
+                if !has_io_kind(io, io::ErrorKind::ConnectionRefused)
+                    && !has_io_kind(io, io::ErrorKind::TimedOut))
+        }),
+        _ => false,
+    };
+    tcp && handshake
+}
+
 /// The swarm task's state.
 struct Task {
     swarm: Swarm<Behaviour>,
@@ -1050,7 +1088,7 @@ struct Task {
     /// `Net::dial` calls waiting for their connection. Bounded by `max_pending_outgoing`: the
     /// connection limits refuse further dials at once, and every dial ends in an established
     /// connection or an error within the connection timeout.
-    dials: HashMap<ConnectionId, (Multiaddr, oneshot::Sender<Result<PeerId, NetError>>)>,
+    dials: HashMap<ConnectionId, PendingDial>,
     /// `Net::dial_peer` calls waiting for any connection to their peer (closed senders pruned).
     peer_waiters: HashMap<PeerId, Vec<oneshot::Sender<Result<(), NetError>>>>,
     /// Every established connection (bounded by the connection limits).
@@ -1063,6 +1101,9 @@ struct Task {
     max_relays: usize,
     /// The reachability and external addresses last reported in [`NetEvent::Reachability`].
     reported: (Reachability, Vec<Multiaddr>),
+    /// Peers reached only through a relay whose hole punch failed: when to try again, and the
+    /// wait before that. Only connected peers (bounded by the connection limits).
+    punch_retries: HashMap<PeerId, (Instant, Duration)>,
 }
 
 /// A relay in use and its reservation.
@@ -1148,7 +1189,10 @@ impl Task {
         let shutdown_reply = loop {
             let outbox_has_room = self.outbox.len() < OUTBOX_CAPACITY;
             tokio::select! {
-                _ = relay_check.tick(), if !self.relays.is_empty() => self.reconcile_relays(),
+                _ = relay_check.tick(), if !self.relays.is_empty() || !self.punch_retries.is_empty() => {
+                    self.reconcile_relays();
+                    self.retry_hole_punches();
+                }
                 command = self.commands.recv() => match command {
                     Some(Command::Shutdown { reply }) => break Some(reply),
                     Some(command) => self.on_command(command),
@@ -1209,27 +1253,40 @@ impl Task {
         }
     }
 
+    /// Starts a `Net::dial`; its reply comes when the connection is up or has failed.
+    fn dial(&mut self, dial: PendingDial) {
+        let mut opts = DialOpts::unknown_peer_id().address(dial.addr.clone());
+        if dial.new_port {
+            opts = opts.allocate_new_port();
+        }
+        let opts = opts.build();
+        let id = opts.connection_id();
+        match self.swarm.dial(opts) {
+            Ok(()) => {
+                debug!(addr = %dial.addr, "dialling");
+                self.dials.insert(id, dial);
+            }
+            Err(e) => {
+                debug!(addr = %dial.addr, error = %e, "dial refused at once");
+                let _ = dial.reply.send(Err(NetError::Dial {
+                    target: dial.addr.to_string(),
+                    reason: dial_reason(&e),
+                }));
+            }
+        }
+    }
+
     fn on_command(&mut self, command: Command) {
         match command {
             Command::ListenAddrs { reply } => {
                 let _ = reply.send(self.swarm.listeners().cloned().collect());
             }
             Command::Dial { addr, reply } => {
-                let opts = DialOpts::unknown_peer_id().address(addr.clone()).build();
-                let id = opts.connection_id();
-                match self.swarm.dial(opts) {
-                    Ok(()) => {
-                        debug!(%addr, "dialling");
-                        self.dials.insert(id, (addr, reply));
-                    }
-                    Err(e) => {
-                        debug!(%addr, error = %e, "dial refused at once");
-                        let _ = reply.send(Err(NetError::Dial {
-                            target: addr.to_string(),
-                            reason: dial_reason(&e),
-                        }));
-                    }
-                }
+                self.dial(PendingDial {
+                    addr,
+                    reply,
+                    new_port: false,
+                });
             }
             Command::DialPeer { peer, addrs, reply } => {
                 if self.swarm.is_connected(&peer) {
@@ -1358,8 +1415,8 @@ impl Task {
                     },
                 );
                 self.path_changed(peer_id, before);
-                if let Some((_, reply)) = self.dials.remove(&connection_id) {
-                    let _ = reply.send(Ok(peer_id));
+                if let Some(dial) = self.dials.remove(&connection_id) {
+                    let _ = dial.reply.send(Ok(peer_id));
                 }
                 for waiter in self.peer_waiters.remove(&peer_id).unwrap_or_default() {
                     let _ = waiter.send(Ok(()));
@@ -1390,6 +1447,7 @@ impl Task {
                 }
                 self.path_changed(peer_id, before);
                 if num_established == 0 {
+                    self.punch_retries.remove(&peer_id);
                     self.emit(NetEvent::Disconnected { peer: peer_id });
                 }
             }
@@ -1403,11 +1461,19 @@ impl Task {
                 if let Some(slot) = peer_id.and_then(|p| self.relays.get_mut(&p)) {
                     slot.last_error = Some(reason.clone());
                 }
-                if let Some((addr, reply)) = self.dials.remove(&connection_id) {
-                    let _ = reply.send(Err(NetError::Dial {
-                        target: addr.to_string(),
-                        reason: reason.clone(),
-                    }));
+                if let Some(dial) = self.dials.remove(&connection_id) {
+                    if !dial.new_port && may_be_simultaneous_open(&dial.addr, &error) {
+                        debug!(addr = %dial.addr, %reason, "dialling again from a fresh port");
+                        self.dial(PendingDial {
+                            new_port: true,
+                            ..dial
+                        });
+                    } else {
+                        let _ = dial.reply.send(Err(NetError::Dial {
+                            target: dial.addr.to_string(),
+                            reason: reason.clone(),
+                        }));
+                    }
                 }
                 if let Some(peer) = peer_id
                     && !self.swarm.is_connected(&peer)
@@ -1541,11 +1607,19 @@ impl Task {
                 let result = result.map(|_| ()).map_err(|e| error_chain(&e));
                 match &result {
                     Ok(()) => {
+                        self.punch_retries.remove(&remote_peer_id);
                         info!(peer = %remote_peer_id, "hole punch succeeded: direct connection")
                     }
-                    Err(e) => {
-                        info!(peer = %remote_peer_id, error = %e, "hole punch failed; staying relayed")
+                    Err(e) if matches!(self.path(&remote_peer_id), Some(Some(_))) => {
+                        let wait = self
+                            .punch_retries
+                            .get(&remote_peer_id)
+                            .map_or(PUNCH_RETRY_FIRST, |(_, w)| (*w * 2).min(PUNCH_RETRY_MAX));
+                        self.punch_retries
+                            .insert(remote_peer_id, (Instant::now() + wait, wait));
+                        info!(peer = %remote_peer_id, error = %e, retry_in = ?wait, "hole punch failed; relayed until the next try")
                     }
+                    Err(e) => debug!(peer = %remote_peer_id, error = %e, "hole punch failed"),
                 }
                 self.emit(NetEvent::HolePunch {
                     peer: remote_peer_id,
@@ -1630,6 +1704,52 @@ impl Task {
 
     /// Asks relays for a slot while this node is not publicly reachable (those not asked yet,
     /// and those whose retry time has come), and gives the slots up once it is.
+    /// Tries the hole punch again to the peers whose wait is over and that are still reached
+    /// only through a relay: a fresh relayed connection, on which DCUtR starts over (the old
+    /// one keeps carrying the session meanwhile and closes when idle).
+    fn retry_hole_punches(&mut self) {
+        let now = Instant::now();
+        let due: Vec<PeerId> = self
+            .punch_retries
+            .iter()
+            .filter(|(_, (at, _))| *at <= now)
+            .map(|(peer, _)| *peer)
+            .collect();
+        for peer in due {
+            let Some(Some(relay)) = self.path(&peer) else {
+                self.punch_retries.remove(&peer);
+                continue;
+            };
+            let Some(slot) = self.relays.get(&relay) else {
+                // The relay went out of use; a new path will come by the usual reconnects.
+                self.punch_retries.remove(&peer);
+                continue;
+            };
+            let circuit = slot
+                .addr
+                .clone()
+                .with(Protocol::P2pCircuit)
+                .with(Protocol::P2p(peer));
+            if let Some((at, wait)) = self.punch_retries.get_mut(&peer) {
+                // The next round's time, should this one fail without a word from DCUtR.
+                *at = now + (*wait * 2).min(PUNCH_RETRY_MAX);
+            }
+            // One more relayed connection at most, so that the direct one still fits under
+            // `max_established_per_peer`; the last round's spare closes when idle.
+            if self.connections.get(&peer).map_or(0, HashMap::len) > 1 {
+                continue;
+            }
+            debug!(%peer, %circuit, "trying the hole punch again over a fresh relayed connection");
+            let opts = DialOpts::peer_id(peer)
+                .addresses(vec![circuit])
+                .condition(PeerCondition::Always)
+                .build();
+            if let Err(e) = self.swarm.dial(opts) {
+                debug!(%peer, error = %e, "cannot dial through the relay");
+            }
+        }
+    }
+
     fn reconcile_relays(&mut self) {
         let wanted = self.reachability() != Reachability::Public;
         let now = Instant::now();
