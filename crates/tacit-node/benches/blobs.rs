@@ -6,8 +6,8 @@
 //! Two nodes in this process, on 127.0.0.1 over TCP (mDNS off), each with its own home; B is a
 //! reader of A's space, and A attaches a file of N MiB (default 256) to a note:
 //!
-//! 1. throughput: the time B takes to fetch it (`/tacit/blob/1`, verified as it streams, the
-//!    whole file hashed again at the end, then moved into place) — beside `std::fs::copy` of the
+//! 1. throughput: the time B takes to fetch it (`/tacit/blob/1`, verified as it streams, its
+//!    outboard kept from the stream, then moved into place) — beside `std::fs::copy` of the
 //!    same bytes in the same run (goal: at least half its speed);
 //! 2. memory: the process's peak resident memory (the kernel's high-water mark, reset first) while B fetches a file of
 //!    M MiB (default 1024) — its peak above the level before the transfer, beside the same for

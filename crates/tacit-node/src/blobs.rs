@@ -12,9 +12,11 @@
 //! The slice interleaves the hash-tree nodes with the bytes, so the asker checks each 1 KiB
 //! chunk against the BLAKE3 hash (the note's) before writing it: a wrong byte ends the transfer
 //! at the first bad chunk, its partial download is discarded, and nothing is stored. Verified
-//! bytes go to `<hash>.part`; a cut connection leaves it, and the next fetch asks from its
-//! length on. When complete, the whole file is hashed once more (building its outboard, so
-//! this node can serve it too) and moved into place.
+//! bytes go to `<hash>.part`, and through the outboard encoder on their way (so that this node
+//! can serve the file too, without reading it again); a cut connection leaves the part, and the
+//! next fetch asks from its length on (its bytes read through the encoder once more). When
+//! complete, the hash of the whole, earlier attempts' bytes included, must be the note's; then
+//! the file and its outboard are moved into place.
 //!
 //! Bounds: a blob larger than [`BlobLimits::max_file`] or the note's stated size is refused,
 //! a space's blobs stop at [`BlobLimits::space_quota`], [`MAX_SERVING`] uploads and
@@ -22,14 +24,14 @@
 //! a queue of [`PIPE_DEPTH`] × [`PIPE_CHUNK`] bytes, whatever the file's size.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
 use tacit_core::SpaceId;
 use tacit_net::{Net, PeerId};
-use tacit_store::{BlobHash, Blobs};
+use tacit_store::{BlobHash, Blobs, Part, TreeFeed};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -224,6 +226,8 @@ async fn serve_one(
     stream.write_all(&[STATUS_OK]).await?;
     let (tx, mut rx) = mpsc::channel::<std::io::Result<Vec<u8>>>(PIPE_DEPTH);
     let blobs = blobs.clone();
+    let buffers = Buffers::default();
+    let free = buffers.clone();
     let reader = tokio::task::spawn_blocking(move || {
         let mut slice = match blobs.slice(&req.hash, req.offset) {
             Ok(s) => s,
@@ -233,7 +237,7 @@ async fn serve_one(
             }
         };
         loop {
-            let mut buf = vec![0u8; PIPE_CHUNK];
+            let mut buf = free.take();
             match read_full(&mut slice, &mut buf) {
                 Ok(0) => return,
                 Ok(n) => {
@@ -255,6 +259,7 @@ async fn serve_one(
         let piece = piece?;
         stream.write_all(&piece).await?;
         sent += piece.len() as u64;
+        buffers.give(piece);
         if let Some(rate) = limits.upload_rate.filter(|r| *r > 0) {
             let due = Duration::from_secs_f64(sent as f64 / rate as f64);
             let elapsed = started.elapsed();
@@ -266,6 +271,36 @@ async fn serve_one(
     stream.close().await?;
     let _ = reader.await;
     Ok(())
+}
+
+/// Buffers of [`PIPE_CHUNK`] bytes passed back and forth between the network task and the
+/// blocking reader or decoder, so that a transfer does not allocate (and the allocator map and
+/// unmap, with a page fault per page) a fresh 64 KiB for every piece.
+#[derive(Clone, Default)]
+struct Buffers(Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+impl Buffers {
+    /// A buffer of `PIPE_CHUNK` bytes (contents unspecified).
+    fn take(&self) -> Vec<u8> {
+        let mut buf = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|mut free| free.pop())
+            .unwrap_or_default();
+        buf.resize(PIPE_CHUNK, 0);
+        buf
+    }
+
+    /// Gives a buffer back; past the pipe's depth, it is freed.
+    fn give(&self, buf: Vec<u8>) {
+        if let Ok(mut free) = self.0.lock()
+            && free.len() < PIPE_DEPTH + 2
+            && buf.capacity() >= PIPE_CHUNK
+        {
+            free.push(buf);
+        }
+    }
 }
 
 /// Reads until `buf` is full or the reader ends.
@@ -390,14 +425,21 @@ impl Fetcher {
         while attempts < MAX_ATTEMPTS && !queue.is_empty() {
             attempts += 1;
             let peer = queue.remove(0);
-            let (part, offset) = self.part(&hash)?;
+            let blobs = self.blobs.clone();
+            let part = tokio::task::spawn_blocking(move || blobs.open_part(&hash))
+                .await
+                .map_err(|e| NodeError::Internal(format!("opening a download panicked: {e}")))??;
+            let offset = part.len();
             if first {
                 done.resumed_from = offset;
                 first = false;
             }
-            if offset < size {
-                match self.attempt(peer, space, hash, size, part, offset).await {
-                    Ok(n) => done.bytes += n,
+            let (part, tree) = if offset < size {
+                match self.attempt(peer, space, hash, size, part).await {
+                    Ok((n, part, tree)) => {
+                        done.bytes += n;
+                        (part, tree)
+                    }
                     Err((n, Attempt::Refused)) => {
                         done.bytes += n;
                         last_error = format!("{peer} does not hold it for this node");
@@ -420,9 +462,10 @@ impl Fetcher {
                         continue;
                     }
                 }
-            }
-            let blobs = self.blobs.clone();
-            let stored = tokio::task::spawn_blocking(move || blobs.finish_part(&hash))
+            } else {
+                (part, None)
+            };
+            let stored = tokio::task::spawn_blocking(move || part.finish(tree))
                 .await
                 .map_err(|e| NodeError::Internal(format!("finishing a download panicked: {e}")))?;
             match stored {
@@ -462,20 +505,18 @@ impl Fetcher {
             .unwrap_or_default()
     }
 
-    fn part(&self, hash: &BlobHash) -> Result<(std::fs::File, u64), NodeError> {
-        self.blobs.open_part(hash).map_err(NodeError::from)
-    }
-
-    /// One attempt with one peer: returns the bytes written (also when it fails).
+    /// One attempt with one peer, appending to `part`: the bytes written (also when it fails),
+    /// and the part when it holds the whole blob (with the outboard taken from the stream when
+    /// it began at 0).
     async fn attempt(
         &self,
         peer: PeerId,
         space: SpaceId,
         hash: BlobHash,
         size: u64,
-        part: std::fs::File,
-        offset: u64,
-    ) -> Result<u64, (u64, Attempt)> {
+        mut part: Part,
+    ) -> Result<(u64, Part, Option<TreeFeed>), (u64, Attempt)> {
+        let offset = part.len();
         let cut = |e: &dyn std::fmt::Display| (0, Attempt::Cut(e.to_string()));
         let mut stream = self.net.open_blob_stream(peer).await.map_err(|e| cut(&e))?;
         stream
@@ -497,8 +538,22 @@ impl Fetcher {
         let want = size - offset;
         let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counter = written.clone();
+        let tree = part
+            .outboard_from_stream()
+            .map_err(|e| (0, Attempt::Cut(e.to_string())))?;
+        let buffers = Buffers::default();
+        let free = buffers.clone();
         let decoder = tokio::task::spawn_blocking(move || {
-            decode_into(rx, part, hash, offset, want, &counter)
+            let mut part = part;
+            let pipe = PipeReader {
+                rx,
+                buf: Vec::new(),
+                at: 0,
+                tree,
+                free,
+            };
+            let (outcome, tree) = decode_into(pipe, &mut part, hash, offset, want, &counter);
+            (part, outcome, tree)
         });
         let mut net_error: Option<String> = None;
         let mut reported = Instant::now();
@@ -508,7 +563,7 @@ impl Fetcher {
                 let n = written.load(std::sync::atomic::Ordering::Relaxed);
                 self.progress(&hash, offset + n, size, false);
             }
-            let mut buf = vec![0u8; PIPE_CHUNK];
+            let mut buf = buffers.take();
             let n = match tokio::time::timeout(STALL_TIMEOUT, stream.read(&mut buf)).await {
                 Ok(Ok(0)) => break,
                 Ok(Ok(n)) => n,
@@ -529,11 +584,11 @@ impl Fetcher {
         }
         drop(tx);
         let _ = stream.close().await;
-        let outcome = decoder
+        let (part, outcome, tree) = decoder
             .await
             .map_err(|e| (0, Attempt::Cut(format!("the decoder panicked: {e}"))))?;
         match outcome {
-            Decoded::Complete(n) => Ok(n),
+            Decoded::Complete(n) => Ok((n, part, tree)),
             Decoded::Bad(n, why) => Err((n, Attempt::Bad(why))),
             Decoded::Short(n) => Err((
                 n,
@@ -611,11 +666,15 @@ enum Decoded {
     Io(u64, String),
 }
 
-/// Reads pieces from a channel as one byte stream.
+/// Reads pieces from a channel as one byte stream (and hands each to the outboard builder
+/// when the download began at 0).
 struct PipeReader {
     rx: mpsc::Receiver<Vec<u8>>,
     buf: Vec<u8>,
     at: usize,
+    tree: Option<TreeFeed>,
+    /// Where spent buffers go back to.
+    free: Buffers,
 }
 
 impl Read for PipeReader {
@@ -623,7 +682,11 @@ impl Read for PipeReader {
         while self.at >= self.buf.len() {
             match self.rx.blocking_recv() {
                 Some(b) => {
-                    self.buf = b;
+                    if let Some(tree) = self.tree.as_mut() {
+                        tree.feed(&b)?;
+                    }
+                    let spent = std::mem::replace(&mut self.buf, b);
+                    self.free.give(spent);
                     self.at = 0;
                 }
                 None => return Ok(0),
@@ -642,67 +705,61 @@ impl Read for PipeReader {
 /// Verifies the slice from `offset` as it arrives and appends it to `part`; at most `want`
 /// bytes, and the stream must end the content exactly there.
 fn decode_into(
-    rx: mpsc::Receiver<Vec<u8>>,
-    part: std::fs::File,
+    pipe: PipeReader,
+    part: &mut Part,
     hash: BlobHash,
     offset: u64,
     want: u64,
     progress: &std::sync::atomic::AtomicU64,
-) -> Decoded {
-    let pipe = PipeReader {
-        rx,
-        buf: Vec::new(),
-        at: 0,
-    };
+) -> (Decoded, Option<TreeFeed>) {
     // Asked to the end of the content: the decoder then checks the content's length against
     // the hash too, so a note stating a wrong size cannot store a truncated file.
     let mut decoder = bao::decode::SliceDecoder::new(pipe, &hash, offset, u64::MAX - offset);
-    // The decoder yields a 1 KiB chunk at a time: written in pieces of PIPE_CHUNK, and flushed
-    // before every return, so that what was verified is on disk to resume from.
-    let mut part = std::io::BufWriter::with_capacity(PIPE_CHUNK, part);
-    let flush = |part: &mut std::io::BufWriter<std::fs::File>| {
-        let _ = part.flush();
-        let _ = part.get_ref().sync_data();
-    };
-    let mut buf = vec![0u8; PIPE_CHUNK];
-    let mut written = 0u64;
-    loop {
-        match decoder.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                if written + n as u64 > want {
-                    flush(&mut part);
-                    return Decoded::Bad(written, "longer than the note states".into());
+    let outcome = (|| {
+        // Synced before every return, so that what was verified is on disk to resume from.
+        let flush = |part: &mut Part| {
+            let _ = part.sync();
+        };
+        let mut buf = vec![0u8; PIPE_CHUNK];
+        let mut written = 0u64;
+        loop {
+            match decoder.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if written + n as u64 > want {
+                        flush(part);
+                        return Decoded::Bad(written, "longer than the note states".into());
+                    }
+                    if let Err(e) = part.append(buf.get(..n).unwrap_or_default()) {
+                        return Decoded::Io(written, e.to_string());
+                    }
+                    written += n as u64;
+                    progress.store(written, std::sync::atomic::Ordering::Relaxed);
                 }
-                if let Err(e) = part.write_all(buf.get(..n).unwrap_or_default()) {
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    flush(part);
+                    return Decoded::Bad(written, e.to_string());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    flush(part);
+                    return Decoded::Short(written);
+                }
+                Err(e) => {
+                    flush(part);
                     return Decoded::Io(written, e.to_string());
                 }
-                written += n as u64;
-                progress.store(written, std::sync::atomic::Ordering::Relaxed);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                flush(&mut part);
-                return Decoded::Bad(written, e.to_string());
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                flush(&mut part);
-                return Decoded::Short(written);
-            }
-            Err(e) => {
-                flush(&mut part);
-                return Decoded::Io(written, e.to_string());
             }
         }
-    }
-    if let Err(e) = part.flush() {
-        return Decoded::Io(written, e.to_string());
-    }
-    let _ = part.get_ref().sync_data();
-    if written == want {
-        Decoded::Complete(written)
-    } else {
-        Decoded::Bad(written, "shorter than the note states".into())
-    }
+        if let Err(e) = part.sync() {
+            return Decoded::Io(written, e.to_string());
+        }
+        if written == want {
+            Decoded::Complete(written)
+        } else {
+            Decoded::Bad(written, "shorter than the note states".into())
+        }
+    })();
+    (outcome, decoder.into_inner().tree)
 }
 
 #[cfg(test)]

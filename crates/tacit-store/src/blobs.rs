@@ -21,9 +21,11 @@ use std::path::{Path, PathBuf};
 use rusqlite::params;
 use tacit_core::SpaceId;
 
+use crate::blockfile::BlockFile;
 use crate::error::{SqlContext, StoreError};
 use crate::rows::parse_id;
 use crate::store::Store;
+use crate::streamtree::StreamTree;
 
 /// The blob directory's name in the home.
 pub const BLOB_DIR: &str = "blobs";
@@ -34,43 +36,6 @@ const COPY_BUF: usize = 256 * 1024;
 
 /// A BLAKE3 hash.
 pub type BlobHash = blake3::Hash;
-
-/// The outboard file as bao's encoder writes it: buffered, since the encoder writes a 64-byte
-/// tree node per 1 KiB of content (unbuffered, those system calls made storing a file ten
-/// times slower than hashing it). Reads and seeks (its final pass) flush first.
-struct BufFile(io::BufWriter<File>);
-
-impl BufFile {
-    fn new(f: File) -> Self {
-        Self(io::BufWriter::with_capacity(COPY_BUF, f))
-    }
-
-    fn into_file(self) -> io::Result<File> {
-        self.0.into_inner().map_err(io::IntoInnerError::into_error)
-    }
-}
-
-impl Write for BufFile {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
-    }
-}
-
-impl Seek for BufFile {
-    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
-        self.0.seek(pos)
-    }
-}
-
-impl Read for BufFile {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.flush()?;
-        self.0.get_mut().read(buf)
-    }
-}
 
 /// The blob directory of a home.
 #[derive(Debug, Clone)]
@@ -159,7 +124,8 @@ impl Blobs {
             }
         };
         let result = (|| -> Result<(BlobHash, u64), StoreError> {
-            let mut encoder = bao::encode::Encoder::new_outboard(BufFile::new(ob));
+            let ob = BlockFile::new(ob).map_err(io_at(&ob_path))?;
+            let mut encoder = bao::encode::Encoder::new_outboard(ob);
             let mut buf = vec![0u8; COPY_BUF];
             let mut size = 0u64;
             loop {
@@ -257,8 +223,10 @@ impl Blobs {
         ))
     }
 
-    /// Opens the download in progress for appending, with the length to resume from.
-    pub fn open_part(&self, hash: &BlobHash) -> Result<(File, u64), StoreError> {
+    /// Opens the download in progress of `hash` (made empty if there is none). The bytes it
+    /// holds already (from an earlier, cut attempt) are read through the outboard encoder once,
+    /// so that appending goes on from where they stop.
+    pub fn open_part(&self, hash: &BlobHash) -> Result<Part, StoreError> {
         let shard = self.shard(hash);
         fs::create_dir_all(&shard).map_err(io_at(&shard))?;
         let path = self.part_path(hash);
@@ -269,65 +237,184 @@ impl Blobs {
             .truncate(false)
             .open(&path)
             .map_err(io_at(&path))?;
-        let len = file.seek(SeekFrom::End(0)).map_err(io_at(&path))?;
-        Ok((file, len))
+        let (ob_path, ob) = self.temp("obao")?;
+        let mut part = Part {
+            blobs: self.clone(),
+            hash: *hash,
+            path,
+            file: None,
+            encoder: None,
+            streamed: false,
+            ob_path,
+            len: 0,
+        };
+        let ob = BlockFile::new(ob).map_err(io_at(&part.ob_path))?;
+        let mut encoder = bao::encode::Encoder::new_outboard(ob);
+        let mut buf = vec![0u8; COPY_BUF];
+        loop {
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_at(&part.path)(e)),
+            };
+            encoder
+                .write_all(buf.get(..n).unwrap_or_default())
+                .map_err(io_at(&part.ob_path))?;
+            part.len += n as u64;
+        }
+        file.seek(SeekFrom::Start(part.len))
+            .map_err(io_at(&part.path))?;
+        part.encoder = Some(encoder);
+        part.file = Some(io::BufWriter::with_capacity(COPY_BUF, file));
+        Ok(part)
     }
 
     /// Drops a download in progress.
     pub fn discard_part(&self, hash: &BlobHash) {
         let _ = fs::remove_file(self.part_path(hash));
     }
+}
 
-    /// Completes a download: checks the whole `.part` file against the hash once more while
-    /// building its outboard (bytes written before a crash are checked too), and moves both
-    /// into place. A part that does not match is discarded.
-    pub fn finish_part(&self, hash: &BlobHash) -> Result<u64, StoreError> {
-        let part = self.part_path(hash);
-        let (ob_path, ob) = self.temp("obao")?;
-        let result = (|| -> Result<(BlobHash, u64), StoreError> {
-            let mut src = File::open(&part).map_err(io_at(&part))?;
-            src.sync_all().map_err(io_at(&part))?;
-            let mut encoder = bao::encode::Encoder::new_outboard(BufFile::new(ob));
-            let mut buf = vec![0u8; COPY_BUF];
-            let mut size = 0u64;
-            loop {
-                let n = match src.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(io_at(&part)(e)),
-                };
-                size += n as u64;
-                encoder
-                    .write_all(buf.get(..n).unwrap_or_default())
-                    .map_err(io_at(&ob_path))?;
-            }
-            let got = encoder.finalize().map_err(io_at(&ob_path))?;
-            encoder
-                .into_inner()
-                .into_file()
-                .and_then(|f| f.sync_all())
-                .map_err(io_at(&ob_path))?;
-            Ok((got, size))
-        })();
-        match result {
-            Ok((got, size)) if got == *hash => {
-                self.place(hash, &part, &ob_path)?;
-                Ok(size)
-            }
-            Ok(_) => {
-                let _ = fs::remove_file(&ob_path);
-                self.discard_part(hash);
-                Err(StoreError::Malformed(format!(
-                    "the downloaded bytes of {} do not match its hash; discarded",
-                    hash.to_hex()
-                )))
-            }
-            Err(e) => {
-                let _ = fs::remove_file(&ob_path);
-                Err(e)
-            }
+/// A download in progress: `<hash>.part` and its outboard being built. Verified bytes are
+/// appended to the file and pass through the outboard encoder on the way, so the finished file
+/// is not read and hashed a second time; a download from the start takes its outboard from the
+/// stream instead ([`Part::outboard_from_stream`]) and hashes nothing. Dropped unfinished, its
+/// outboard goes and the part file stays, to resume from.
+pub struct Part {
+    blobs: Blobs,
+    hash: BlobHash,
+    path: PathBuf,
+    /// `None` only while being opened or after [`Part::finish`].
+    file: Option<io::BufWriter<File>>,
+    encoder: Option<bao::encode::Encoder<BlockFile>>,
+    /// The outboard comes from the stream ([`TreeFeed`]), not from the encoder.
+    streamed: bool,
+    ob_path: PathBuf,
+    len: u64,
+}
+
+/// The bao stream of a download from the start, from which its outboard is taken (see
+/// [`Part::outboard_from_stream`]).
+pub struct TreeFeed(StreamTree<io::BufWriter<File>>);
+
+impl TreeFeed {
+    /// Takes the next bytes of the stream, exactly as they came from the network.
+    pub fn feed(&mut self, encoded: &[u8]) -> io::Result<()> {
+        self.0.feed(encoded)
+    }
+}
+
+impl Part {
+    /// The bytes it holds.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether it holds nothing yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// For a download from the start (the part is empty): its outboard is taken from the bao
+    /// stream, fed to the returned [`TreeFeed`], instead of computed from the bytes. The caller
+    /// must check every byte it appends against the hash with bao's decoder reading that same
+    /// stream, from offset 0; the decoder checks every tree node as it passes, so a stream that
+    /// verifies to its end gives a proven outboard. `None` when the part holds bytes already.
+    pub fn outboard_from_stream(&mut self) -> Result<Option<TreeFeed>, StoreError> {
+        if self.len > 0 || self.encoder.is_none() {
+            return Ok(None);
         }
+        self.encoder = None;
+        let file = OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&self.ob_path)
+            .map_err(io_at(&self.ob_path))?;
+        self.streamed = true;
+        Ok(Some(TreeFeed(StreamTree::new(
+            io::BufWriter::with_capacity(COPY_BUF, file),
+        ))))
+    }
+
+    /// Appends verified bytes.
+    pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let Some(file) = self.file.as_mut() else {
+            return Err(io::Error::other("the download is finished"));
+        };
+        file.write_all(bytes)?;
+        if let Some(encoder) = self.encoder.as_mut() {
+            encoder.write_all(bytes)?;
+        }
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Puts what was appended on disk, to resume from should the process die.
+    pub fn sync(&mut self) -> io::Result<()> {
+        if let Some(file) = self.file.as_mut() {
+            file.flush()?;
+            file.get_ref().sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Completes the download: the hash of everything it holds (the bytes of earlier attempts
+    /// too) must be the blob's, then the file and its outboard are moved into place. A part that
+    /// does not match is discarded. Returns the blob's size. A download whose outboard came from
+    /// the stream passes `tree`, which must hold the whole tree of exactly the bytes appended.
+    pub fn finish(mut self, tree: Option<TreeFeed>) -> Result<u64, StoreError> {
+        let Some(file) = self.file.take() else {
+            return Err(StoreError::Malformed("the download is finished".into()));
+        };
+        let file = file
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)
+            .map_err(io_at(&self.path))?;
+        file.sync_all().map_err(io_at(&self.path))?;
+        drop(file);
+        if self.streamed {
+            let Some(TreeFeed(tree)) =
+                tree.filter(|t| t.0.is_complete() && t.0.content_len() == Some(self.len))
+            else {
+                return Err(StoreError::Malformed(format!(
+                    "the download of {} ended without its whole hash tree",
+                    self.hash.to_hex()
+                )));
+            };
+            tree.into_inner()
+                .into_inner()
+                .map_err(io::IntoInnerError::into_error)
+                .and_then(|f| f.sync_all())
+                .map_err(io_at(&self.ob_path))?;
+            self.blobs.place(&self.hash, &self.path, &self.ob_path)?;
+            return Ok(self.len);
+        }
+        let Some(mut encoder) = self.encoder.take() else {
+            return Err(StoreError::Malformed("the download is finished".into()));
+        };
+        let got = encoder.finalize().map_err(io_at(&self.ob_path))?;
+        encoder
+            .into_inner()
+            .into_file()
+            .and_then(|f| f.sync_all())
+            .map_err(io_at(&self.ob_path))?;
+        if got != self.hash {
+            self.blobs.discard_part(&self.hash);
+            return Err(StoreError::Malformed(format!(
+                "the downloaded bytes of {} do not match its hash; discarded",
+                self.hash.to_hex()
+            )));
+        }
+        self.blobs.place(&self.hash, &self.path, &self.ob_path)?;
+        Ok(self.len)
+    }
+}
+
+impl Drop for Part {
+    fn drop(&mut self) {
+        // Moved into place, or to be made again from the part file: no longer needed here.
+        let _ = fs::remove_file(&self.ob_path);
     }
 }
 
@@ -459,20 +546,77 @@ mod tests {
     }
 
     #[test]
-    fn a_part_that_does_not_match_is_discarded() {
+    fn a_part_that_does_not_match_is_discarded_and_one_resumed_is_checked_whole() {
         let home = tempfile::tempdir().unwrap();
         let blobs = Blobs::new(home.path());
         let hash = blake3::hash(b"the real bytes");
-        let (mut part, len) = blobs.open_part(&hash).unwrap();
-        assert_eq!(len, 0);
-        part.write_all(b"other bytes").unwrap();
-        drop(part);
-        assert!(blobs.finish_part(&hash).is_err());
+        let mut part = blobs.open_part(&hash).unwrap();
+        assert!(part.is_empty());
+        part.append(b"other bytes").unwrap();
+        assert!(part.finish(None).is_err());
         assert!(!blobs.part_path(&hash).exists() && !blobs.has(&hash));
-        let (mut part, _) = blobs.open_part(&hash).unwrap();
-        part.write_all(b"the real bytes").unwrap();
+
+        // In two attempts: the second goes on from the first's bytes.
+        let mut part = blobs.open_part(&hash).unwrap();
+        part.append(b"the real").unwrap();
+        part.sync().unwrap();
         drop(part);
-        assert_eq!(blobs.finish_part(&hash).unwrap(), 14);
+        let mut part = blobs.open_part(&hash).unwrap();
+        assert_eq!(part.len(), 8);
+        part.append(b" bytes").unwrap();
+        assert_eq!(part.finish(None).unwrap(), 14);
+        assert!(blobs.has(&hash));
+        assert_eq!(fs::read(blobs.path(&hash)).unwrap(), b"the real bytes");
+        assert_eq!(fs::read_dir(blobs.tmp_dir()).unwrap().count(), 0);
+
+        // A part file changed on disk between attempts (a crash, a disk fault): the whole is
+        // hashed at the end, so it is caught.
+        let hash = blake3::hash(b"0123456789");
+        let mut part = blobs.open_part(&hash).unwrap();
+        part.append(b"01234").unwrap();
+        part.sync().unwrap();
+        drop(part);
+        fs::write(blobs.part_path(&hash), b"0X234").unwrap();
+        let mut part = blobs.open_part(&hash).unwrap();
+        part.append(b"56789").unwrap();
+        assert!(part.finish(None).is_err());
+        assert!(!blobs.has(&hash) && !blobs.part_path(&hash).exists());
+    }
+
+    #[test]
+    fn a_download_from_the_start_keeps_the_streams_tree_as_its_outboard() {
+        let home = tempfile::tempdir().unwrap();
+        let blobs = Blobs::new(home.path());
+        let bytes: Vec<u8> = (0..700_000u32).map(|i| (i * 11 % 241) as u8).collect();
+        let (encoded, hash) = bao::encode::encode(&bytes);
+        let (outboard, _) = bao::encode::outboard(&bytes);
+
+        let mut part = blobs.open_part(&hash).unwrap();
+        let mut tree = part.outboard_from_stream().unwrap().unwrap();
+        for piece in encoded.chunks(65_536) {
+            tree.feed(piece).unwrap();
+        }
+        part.append(&bytes).unwrap();
+        assert_eq!(part.finish(Some(tree)).unwrap(), bytes.len() as u64);
+        assert!(blobs.has(&hash));
+        assert!(fs::read(blobs.outboard_path(&hash)).unwrap() == outboard);
+        assert_eq!(fs::read_dir(blobs.tmp_dir()).unwrap().count(), 0);
+
+        // A stream that stopped before its tree did: not stored, the part kept to resume.
+        let other: Vec<u8> = bytes.iter().map(|b| b ^ 1).collect();
+        let (encoded, hash) = bao::encode::encode(&other);
+        let mut part = blobs.open_part(&hash).unwrap();
+        let mut tree = part.outboard_from_stream().unwrap().unwrap();
+        tree.feed(encoded.get(..1000).unwrap()).unwrap();
+        part.append(other.get(..500).unwrap()).unwrap();
+        assert!(part.finish(Some(tree)).is_err());
+        assert!(!blobs.has(&hash));
+        // Resumed, it holds bytes: its outboard is computed, not taken from a stream.
+        let mut part = blobs.open_part(&hash).unwrap();
+        assert_eq!(part.len(), 500);
+        assert!(part.outboard_from_stream().unwrap().is_none());
+        part.append(other.get(500..).unwrap()).unwrap();
+        part.finish(None).unwrap();
         assert!(blobs.has(&hash));
     }
 }

@@ -21,6 +21,7 @@
 //! lock that the kernel drops when the process dies.
 
 mod blobs;
+mod blockfile;
 mod error;
 mod export;
 mod home;
@@ -30,8 +31,9 @@ mod schema;
 mod search;
 mod shared;
 mod store;
+mod streamtree;
 
-pub use blobs::{BLOB_DIR, BlobHash, BlobRef, Blobs};
+pub use blobs::{BLOB_DIR, BlobHash, BlobRef, Blobs, Part, TreeFeed};
 pub use error::StoreError;
 pub use home::Home;
 pub use people::SpaceContribution;
