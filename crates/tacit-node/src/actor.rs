@@ -914,20 +914,35 @@ impl Actor {
     }
 
     /// A new document: its snapshot is written, signed, and it joins the cache.
-    fn created(&mut self, mut doc: Doc, space: SpaceId) -> Result<Outcome, NodeError> {
+    fn created(&mut self, doc: Doc, space: SpaceId) -> Result<Outcome, NodeError> {
+        Ok(self.commit_created(Prepared::of(doc, space)?, space))
+    }
+
+    /// Stores a new document prepared off the actor: signs its changes (with this device's
+    /// key, which stays here) and writes it.
+    fn commit_created(&mut self, prepared: Prepared, space: SpaceId) -> Outcome {
+        let Prepared {
+            doc,
+            summary,
+            data,
+            changes,
+            contributions,
+            blob_refs,
+            heads,
+            entry,
+        } = prepared;
         let id = doc.id();
-        let summary = doc.summary()?;
+        if let Some(entry) = entry {
+            self.pending_entries.insert(id, entry);
+        }
         let event = changed_event(id, space, &summary, false);
-        let (data, changes) = doc.save_with_changes();
         let (sigs, writers) = self.authorship(id, summary.kind, space, &changes);
         let pushes = self.push(space, summary.kind, id, &data, &sigs, None);
-        let contributions = doc.contributions_with(&changes).ok();
-        let blob_refs = blob_refs_of(&doc, &summary);
         let write = DocWrite {
             id,
             space,
             summary,
-            heads: Some(heads_hash(&mut doc)),
+            heads: Some(heads),
             chunk: Chunk::Snapshot(data),
             sigs,
             writers,
@@ -935,12 +950,12 @@ impl Actor {
             blob_refs,
         };
         self.cache.put(id, doc);
-        Ok(Outcome {
+        Outcome {
             response: Response::Created { id },
             writes: vec![write],
             events: vec![event],
             pushes,
-        })
+        }
     }
 
     /// What to tell the sync sessions about new bytes of a document: nothing for the personal
@@ -1217,6 +1232,46 @@ fn changed_event(id: DocId, space: SpaceId, summary: &Summary, remote: bool) -> 
         kind: summary.kind,
         deleted: summary.deleted,
         remote,
+    }
+}
+
+/// A new document with everything its store row and the search index need that does not need
+/// the actor: its listing, its bytes and changes, contributions, attachment references, heads
+/// and search entry. Made on any thread (an import makes them on every core), then stored by
+/// [`Actor::commit_created`], so that nothing loads the document again to index it.
+pub(crate) struct Prepared {
+    doc: Doc,
+    summary: tacit_core::Summary,
+    data: Vec<u8>,
+    changes: Vec<tacit_core::NewChange>,
+    contributions: Option<Vec<tacit_core::people::Contribution>>,
+    blob_refs: Option<Vec<tacit_store::BlobRef>>,
+    heads: [u8; 8],
+    entry: Option<Entry>,
+}
+
+impl Prepared {
+    pub(crate) fn of(mut doc: Doc, space: SpaceId) -> Result<Self, NodeError> {
+        let summary = doc.summary()?;
+        let (data, changes) = doc.save_with_changes();
+        let contributions = doc.contributions_with(&changes).ok();
+        let blob_refs = blob_refs_of(&doc, &summary);
+        let heads = heads_hash(&mut doc);
+        let entry = if matches!(summary.kind, Kind::Note | Kind::Question) {
+            Entry::from_doc(&mut doc, space, heads).ok().flatten()
+        } else {
+            None
+        };
+        Ok(Self {
+            entry,
+            doc,
+            summary,
+            data,
+            changes,
+            contributions,
+            blob_refs,
+            heads,
+        })
     }
 }
 

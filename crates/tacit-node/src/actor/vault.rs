@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use tacit_core::{Doc, DocId, Edit, Kind, MemberId, NoteEdit, NoteView, QuestionView, SpaceId};
 use tacit_store::Listed;
 
-use super::{Actor, Outcome, now_ms};
+use super::{Actor, Outcome, Prepared, now_ms};
 use crate::api::{ExportPage, ImportNote, ImportReport, Response};
 use crate::error::NodeError;
 
@@ -91,9 +91,10 @@ impl Actor {
             heads: Vec::new(),
         });
         let mut report = ImportReport::default();
-        // The key of the note each document of this request came from.
+        // Where each note goes, first: the store and the cache are the actor's.
         let mut seen: HashMap<DocId, String> = HashMap::new();
-        for note in notes {
+        let mut plan: Vec<(Target, Kind, ImportNote)> = Vec::with_capacity(notes.len());
+        for mut note in notes {
             let kind = match note.kind {
                 Kind::Question => Kind::Question,
                 _ => Kind::Note,
@@ -108,25 +109,58 @@ impl Actor {
                     note.key
                 )));
             }
-            let mut draft = note.draft;
             if kind == Kind::Question {
-                draft.aliases.clear(); // questions have no aliases
+                note.draft.aliases.clear(); // questions have no aliases
             }
+            plan.push((target, kind, note));
+        }
+        // The new documents are built on every core (building and saving an Automerge document
+        // is most of an import's time); the actor then only signs and stores them, in order.
+        let under = self.under(space);
+        let by = self.info.member;
+        let new: Vec<(usize, DocId, Kind, &ImportNote)> = plan
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (target, kind, note))| match target {
+                Target::Create(id) => Some((i, *id, *kind, note)),
+                Target::Update(_) => None,
+            })
+            .collect();
+        let built = on_every_core(new.len(), |k| {
+            let (_, id, kind, note) = new
+                .get(k)
+                .ok_or_else(|| NodeError::Internal("an import item out of range".into()))?;
+            let edit = Edit {
+                by,
+                at: note.created_at.unwrap_or(now),
+                under: &under,
+            };
+            let draft = note.draft.clone();
+            let doc = match kind {
+                Kind::Question => Doc::new_question(*id, edit, draft)?,
+                _ => Doc::new_note(*id, edit, draft)?,
+            };
+            Prepared::of(doc, space)
+        })?;
+        let mut built: HashMap<usize, Prepared> = new
+            .iter()
+            .map(|(i, ..)| *i)
+            .zip(built)
+            .map(|(i, p)| p.map(|p| (i, p)))
+            .collect::<Result<_, _>>()?;
+        for (i, (target, kind, note)) in plan.into_iter().enumerate() {
+            let draft = note.draft;
+            let id = match target {
+                Target::Update(id) | Target::Create(id) => id,
+            };
             touched.push(id);
             let step = match target {
-                Target::Create(id) => {
-                    let under = self.under(space);
-                    let edit = Edit {
-                        by: self.info.member,
-                        at: note.created_at.unwrap_or(now),
-                        under: &under,
-                    };
-                    let doc = match kind {
-                        Kind::Question => Doc::new_question(id, edit, draft)?,
-                        _ => Doc::new_note(id, edit, draft)?,
-                    };
+                Target::Create(_) => {
+                    let prepared = built.remove(&i).ok_or_else(|| {
+                        NodeError::Internal("an imported note was not built".into())
+                    })?;
                     report.created += 1;
-                    self.created(doc, space)?
+                    self.commit_created(prepared, space)
                 }
                 Target::Update(id) => {
                     let summary = self.doc(id)?.summary()?;
@@ -321,9 +355,67 @@ fn derived_id(space: SpaceId, key: &str) -> DocId {
     DocId::derive(&namespace)
 }
 
+/// `build(0) … build(n - 1)` on every core (in order of the index), for work that needs nothing
+/// of the actor. A panic on a worker is an error, not a crash of the actor.
+fn on_every_core<T: Send>(
+    n: usize,
+    build: impl Fn(usize) -> T + Sync,
+) -> Result<Vec<T>, NodeError> {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let workers = cores.min(n / MIN_PER_WORKER).max(1);
+    if workers == 1 {
+        return Ok((0..n).map(build).collect());
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let parts: Vec<std::thread::Result<Vec<(usize, T)>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= n {
+                            return out;
+                        }
+                        out.push((i, build(i)));
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join()).collect()
+    });
+    let mut all: Vec<(usize, T)> = Vec::with_capacity(n);
+    for part in parts {
+        all.extend(
+            part.map_err(|_| NodeError::Internal("building imported notes panicked".into()))?,
+        );
+    }
+    all.sort_unstable_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, t)| t).collect())
+}
+
+/// Below this many items per worker, one thread does it all (threads cost more than they save).
+const MIN_PER_WORKER: usize = 8;
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn work_on_every_core_comes_back_in_order_and_a_panic_is_an_error() {
+        let squares = on_every_core(1000, |i| i * i).unwrap();
+        assert_eq!(squares, (0..1000).map(|i| i * i).collect::<Vec<_>>());
+        assert_eq!(on_every_core(3, |i| i).unwrap(), [0, 1, 2]);
+        assert!(on_every_core(0, |i| i).unwrap().is_empty());
+        if std::thread::available_parallelism().map_or(1, |c| c.get()) > 1 {
+            let failed = on_every_core(100, |i| {
+                assert!(i != 57, "a bad item");
+                i
+            });
+            assert!(failed.is_err());
+        }
+    }
 
     #[test]
     fn keys_normalise_and_derive_per_space() {
