@@ -463,3 +463,56 @@ async fn bytes_that_do_not_match_the_hash_are_refused() {
         n.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_attachment_missed_before_a_restart_arrives_after_it_without_being_opened() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let a = node(dirs[0].path(), "Ada").await;
+    // B first runs with nothing fetched by itself, as if no holder had been reachable.
+    let b = Node::init(dirs[1].path(), Default::default())
+        .await
+        .unwrap()
+        .0;
+    let mut none = loopback();
+    none.blobs.auto_fetch = 0;
+    b.start_network(none).await.unwrap();
+    let (_space, note) = shared(&a, &b).await;
+    let files = tempfile::tempdir().unwrap();
+    let small = bytes(b"small", 100_000);
+    let name = attach(&a, &note, &write_file(files.path(), "sketch.png", &small)).await;
+    until("the attachment listed on B", || async {
+        matches!(b.execute(Request::Attachments { id: note.clone() }).await,
+            Ok(Response::Attachments { items, .. }) if items.iter().any(|i| i.name == name))
+    })
+    .await;
+    assert!(!present(&b, &note, &name).await);
+    b.shutdown().await;
+    drop(b);
+
+    // Back with the usual limits: the sweep after the start finds what is missing, and fetches
+    // it from A with nobody opening the note.
+    let b = loop {
+        match Node::open(dirs[1].path()).await {
+            Ok(b) => break b,
+            Err(e) if e.kind() == tacit_node::ErrorKind::InUse => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    b.start_network(loopback()).await.unwrap();
+    let addr = listen_addr(&a).await;
+    let _ = b.execute(Request::Connect { addr }).await; // A may have reached B first
+    until("the small attachment on B", || async {
+        present(&b, &note, &name).await
+    })
+    .await;
+    let h = hex(&small);
+    assert_eq!(
+        std::fs::read(blob_path(dirs[1].path(), &h, "")).unwrap(),
+        small
+    );
+    for n in [a, b] {
+        n.shutdown().await;
+    }
+}

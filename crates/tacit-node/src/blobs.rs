@@ -113,6 +113,12 @@ pub(crate) enum BlobMsg {
     },
     /// A blob is now held here.
     Stored { hash: String, size: u64 },
+    /// Attachments of at most `max` bytes that notes here refer to and this node lacks:
+    /// `(space, hash, size)`, a bounded number.
+    Missing {
+        max: u64,
+        reply: oneshot::Sender<Vec<(SpaceId, String, u64)>>,
+    },
 }
 
 /// A request as the holder reads it.
@@ -603,50 +609,107 @@ impl Fetcher {
 /// are fetched when it is opened instead.
 const AUTO_QUEUE: usize = 256;
 
-/// Fetches the small attachments ([`BlobLimits::auto_fetch`]) of notes that arrive from peers.
+/// Most missing attachments one sweep queues.
+pub(crate) const SWEEP_LIMIT: usize = 256;
+
+/// The least time between two sweeps for missing small attachments.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+/// What the background fetcher works on.
+enum AutoItem {
+    /// A note that just arrived: its small attachments.
+    Note(tacit_core::DocId),
+    /// A small attachment that a note here refers to and this node lacks (a sweep found it).
+    Blob(SpaceId, BlobHash, u64),
+}
+
+/// Fetches the small attachments ([`BlobLimits::auto_fetch`]) of notes that arrive from peers,
+/// and sweeps for the ones still missing — notes that arrived while no member holding their
+/// attachments was reachable, or before a restart — when the network starts and after it
+/// changes (a peer connected), at most every [`SWEEP_EVERY`].
 pub(crate) async fn auto_fetch(
     engine: std::sync::Weak<crate::sync::Engine>,
     mut events: tokio::sync::broadcast::Receiver<crate::api::Event>,
     actor: crate::sync::ActorLink,
 ) {
-    let (tx, mut rx) = mpsc::channel::<tacit_core::DocId>(AUTO_QUEUE);
+    let (tx, mut rx) = mpsc::channel::<AutoItem>(AUTO_QUEUE);
+    let weak = actor.weak();
+    let max = engine.upgrade().map_or(0, |e| e.blob_limits().auto_fetch);
     let listen = async move {
+        // A sweep soon after the start (peers take a moment to connect), then after changes.
+        let mut next_sweep = Some(Instant::now() + Duration::from_secs(2));
+        let mut last_sweep: Option<Instant> = None;
         loop {
-            match events.recv().await {
-                Ok(crate::api::Event::DocumentChanged {
+            let sweep_at = next_sweep;
+            let event = tokio::select! {
+                e = events.recv() => Some(e),
+                () = async {
+                    match sweep_at {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                } => None,
+            };
+            match event {
+                None => {
+                    next_sweep = None;
+                    last_sweep = Some(Instant::now());
+                    let missing = ask_actor(&weak, |reply| BlobMsg::Missing { max, reply })
+                        .await
+                        .unwrap_or_default();
+                    for (space, hash, size) in missing {
+                        if let Some(hash) = Blobs::parse_hash(&hash) {
+                            let _ = tx.try_send(AutoItem::Blob(space, hash, size));
+                        }
+                    }
+                }
+                Some(Ok(crate::api::Event::DocumentChanged {
                     id,
                     kind: tacit_core::Kind::Note,
                     deleted: false,
                     remote: true,
                     ..
-                }) => {
-                    let _ = tx.try_send(id);
+                })) => {
+                    let _ = tx.try_send(AutoItem::Note(id));
                 }
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                Some(Ok(crate::api::Event::NetworkChanged)) => {
+                    if next_sweep.is_none() {
+                        let after = last_sweep.map_or_else(Instant::now, |t| t + SWEEP_EVERY);
+                        next_sweep = Some(after.max(Instant::now() + Duration::from_secs(1)));
+                    }
+                }
+                Some(Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+                Some(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return,
             }
         }
     };
     let work = async move {
-        while let Some(id) = rx.recv().await {
-            let req = crate::api::Request::Attachments { id: id.to_string() };
-            let Ok(crate::api::Response::Attachments { space, items, .. }) =
-                actor.request(req).await
-            else {
-                continue;
+        while let Some(item) = rx.recv().await {
+            let wanted: Vec<(SpaceId, BlobHash, u64)> = match item {
+                AutoItem::Blob(space, hash, size) => vec![(space, hash, size)],
+                AutoItem::Note(id) => {
+                    let req = crate::api::Request::Attachments { id: id.to_string() };
+                    let Ok(crate::api::Response::Attachments { space, items, .. }) =
+                        actor.request(req).await
+                    else {
+                        continue;
+                    };
+                    items
+                        .into_iter()
+                        .filter(|i| !i.present && i.size <= max)
+                        .filter_map(|i| Some((space, Blobs::parse_hash(&i.hash)?, i.size)))
+                        .collect()
+                }
             };
-            for item in items {
+            for (space, hash, size) in wanted {
                 let Some(engine) = engine.upgrade() else {
                     return;
                 };
-                if item.present || item.size > engine.blob_limits().auto_fetch {
+                if size > max {
                     continue;
                 }
-                let Some(hash) = Blobs::parse_hash(&item.hash) else {
-                    continue;
-                };
-                if let Err(e) = engine.fetch_blob(space, hash, item.size).await {
-                    debug!(%id, name = %item.name, "small attachment not fetched now: {e}");
+                if let Err(e) = engine.fetch_blob(space, hash, size).await {
+                    debug!(hash = %hash.to_hex(), "small attachment not fetched now: {e}");
                 }
             }
         }

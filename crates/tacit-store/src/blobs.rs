@@ -495,6 +495,49 @@ impl Store {
         Ok(())
     }
 
+    /// Attachments that notes of this home refer to, of at most `max_size` bytes as their notes
+    /// state, that this home has not stored: `(space, hash, size)`, at most `limit`, in no
+    /// particular order.
+    pub fn missing_blobs(
+        &self,
+        max_size: u64,
+        limit: usize,
+    ) -> Result<Vec<(SpaceId, String, u64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT r.space, r.hash, MIN(r.size) FROM blob_refs r
+                 LEFT JOIN blobs b ON b.hash = r.hash
+                 WHERE b.hash IS NULL AND r.size <= ?1
+                 GROUP BY r.hash LIMIT ?2",
+            )
+            .at(self.path())?;
+        let rows = stmt
+            .query_map(
+                params![
+                    i64::try_from(max_size).unwrap_or(i64::MAX),
+                    i64::try_from(limit).unwrap_or(i64::MAX)
+                ],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )
+            .at(self.path())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (space, hash, size) = row.at(self.path())?;
+            // A row this build did not write is skipped, not an error.
+            if let Ok(space) = parse_id(&space, "space") {
+                out.push((space, hash, u64::try_from(size).unwrap_or(0)));
+            }
+        }
+        Ok(out)
+    }
+
     /// Bytes of the blobs held here that notes of `space` refer to (each blob once).
     pub fn space_blob_bytes(&self, space: SpaceId) -> Result<u64, StoreError> {
         let n: i64 = self

@@ -142,6 +142,14 @@ impl Actor {
                     .unwrap_or_default();
                 let _ = reply.send(members);
             }
+            BlobMsg::Missing { max, reply } => {
+                self.flush(); // what a moment-old write refers to counts
+                let missing = self
+                    .store
+                    .missing_blobs(max, crate::blobs::SWEEP_LIMIT)
+                    .unwrap_or_default();
+                let _ = reply.send(missing);
+            }
             BlobMsg::Used { space, reply } => {
                 let _ = reply.send(self.store.space_blob_bytes(space).unwrap_or(0));
             }
