@@ -240,6 +240,19 @@ fn blob_path(home: &Path, hash: &str, ext: &str) -> PathBuf {
         .join(format!("{hash}{ext}"))
 }
 
+/// Opens the home at `dir` again once the node that had it has let it go.
+async fn reopen(dir: &Path) -> Node {
+    loop {
+        match Node::open(dir).await {
+            Ok(node) => return node,
+            Err(e) if e.kind() == tacit_node::ErrorKind::InUse => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
 /// A space on `a` with `b` as a reader, and a note in it; (space, note).
 async fn shared(a: &Node, b: &Node) -> (String, String) {
     let space = space_new(a, "Team").await;
@@ -405,15 +418,7 @@ async fn a_transfer_cut_midway_resumes_where_it_stopped() {
     assert!(kept > 0 && kept < big.len() as u64, "{kept}");
 
     // A comes back (at full speed); B fetches again, from where it stopped.
-    let a = loop {
-        match Node::open(dirs[0].path()).await {
-            Ok(a) => break a,
-            Err(e) if e.kind() == tacit_node::ErrorKind::InUse => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("{e}"),
-        }
-    };
+    let a = reopen(dirs[0].path()).await;
     a.start_network(loopback()).await.unwrap();
     let addr = listen_addr(&a).await;
     ask(&b, Request::Connect { addr }).await;
@@ -491,15 +496,7 @@ async fn a_small_attachment_missed_before_a_restart_arrives_after_it_without_bei
 
     // Back with the usual limits: the sweep after the start finds what is missing, and fetches
     // it from A with nobody opening the note.
-    let b = loop {
-        match Node::open(dirs[1].path()).await {
-            Ok(b) => break b,
-            Err(e) if e.kind() == tacit_node::ErrorKind::InUse => {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("{e}"),
-        }
-    };
+    let b = reopen(dirs[1].path()).await;
     b.start_network(loopback()).await.unwrap();
     let addr = listen_addr(&a).await;
     let _ = b.execute(Request::Connect { addr }).await; // A may have reached B first
