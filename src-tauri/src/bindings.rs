@@ -14,12 +14,13 @@ mod tests {
         ProfileEdit, ProfileView, QuestionView, Role, SpaceId, VersionKind,
     };
     use tacit_node::{
-        AttachmentInfo, ContributionView, ErrorKind, Event, ExpertInfo, ExportPage, HealthView,
-        Hit, Identity, ImportNote, ImportReport, InboxItem, InboxKind, InitReport, InviteInfo,
-        LinkedDoc, Links, ListItem, MemberInfo, NetStatus, PeerInfo, PersonDetail, PersonInfo,
-        Reachability, RecordStatement, RecordView, RelayInfo, RelaySource, RelayState, Request,
-        Response, RouteInfo, SearchState, SpaceDetail, SpaceInfo, SpaceRecord, Status, SyncState,
-        Traffic, TrashItem, VersionDetail, VersionInfo, Via, WireError,
+        AttachmentInfo, AttachmentLimitsView, ContributionView, ErrorKind, Event, ExpertInfo,
+        ExportPage, HealthView, Hit, Identity, ImportNote, ImportReport, InboxItem, InboxKind,
+        InitReport, InviteInfo, LinkedDoc, Links, ListItem, MemberInfo, NetStatus, PeerInfo,
+        PersonDetail, PersonInfo, Reachability, RecordStatement, RecordView, RelayInfo,
+        RelaySource, RelayState, Request, Response, RouteInfo, SearchState, SpaceDetail, SpaceInfo,
+        SpaceRecord, Status, SyncState, Traffic, TrashItem, VersionDetail, VersionInfo, Via,
+        WireError,
     };
     use tacit_vault::{ExportSummary, FileNote, ImportSummary, Progress};
     use ts_rs::{Config, TS};
@@ -73,6 +74,7 @@ mod tests {
         decl::<ExportPage>(&cfg, o);
         decl::<Attachment>(&cfg, o);
         decl::<AttachmentInfo>(&cfg, o);
+        decl::<AttachmentLimitsView>(&cfg, o);
         decl::<SyncState>(&cfg, o);
         decl::<SpaceInfo>(&cfg, o);
         decl::<MemberInfo>(&cfg, o);

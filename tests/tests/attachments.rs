@@ -513,3 +513,84 @@ async fn a_small_attachment_missed_before_a_restart_arrives_after_it_without_bei
         n.shutdown().await;
     }
 }
+
+#[test]
+fn limits_are_shown_changed_kept_in_the_home_and_enforced() {
+    let home = TestHome::new();
+    home.ok(&["init", "--name", "Ada"]);
+    let shown = home.json(&["attachment", "limits"]);
+    assert_eq!(shown["max_file"], 100 * 1024 * 1024, "{shown}");
+    assert_eq!(shown["auto_fetch"], 1024 * 1024, "{shown}");
+    let set = home.json(&["attachment", "limits", "--max-file", "200K"]);
+    assert_eq!(set["max_file"], 200 * 1024, "{set}");
+    assert_eq!(set["space_quota"], 2u64 << 30, "{set}");
+    // What is fetched with a note came down with it.
+    assert_eq!(set["auto_fetch"], 200 * 1024, "{set}");
+    // What is fetched with a note cannot exceed the largest attachment.
+    let err = home.fails(&["attachment", "limits", "--auto-fetch", "1M"], 1);
+    assert!(err.contains("cannot be larger"), "{err}");
+    let err = home.fails(&["attachment", "limits", "--max-file", "12 parsecs"], 2);
+    assert!(err.contains("unknown unit"), "{err}");
+
+    // Kept in the home: another process enforces it.
+    let id = home.json(&["note", "new", "--title", "Plan", "--body", "x"])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tmp = tempfile::tempdir().unwrap();
+    let big = write_file(tmp.path(), "big.bin", &bytes(b"limits-big", 300_000));
+    let err = home.fails(&["attach", &id, s(&big)], 1);
+    assert!(err.contains("204800"), "{err}");
+    let small = write_file(tmp.path(), "small.bin", &bytes(b"limits-small", 100_000));
+    home.ok(&["attach", &id, s(&small)]);
+    let text = home.ok(&["attachment", "limits"]);
+    assert!(text.contains("200 KiB"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_limit_changed_while_the_node_runs_holds_at_once() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let a = node(dirs[0].path(), "Ada").await;
+    let b = node(dirs[1].path(), "Bo").await;
+    let (_space, note) = shared(&a, &b).await;
+    // B takes nothing over 64 KiB from now on, and fetches nothing by itself.
+    match ask(
+        &b,
+        Request::AttachmentLimits {
+            max_file: Some(64 * 1024),
+            space_quota: None,
+            auto_fetch: Some(0),
+        },
+    )
+    .await
+    {
+        Response::AttachmentLimits(l) => assert_eq!((l.max_file, l.auto_fetch), (65_536, 0)),
+        other => panic!("{other:?}"),
+    }
+    let files = tempfile::tempdir().unwrap();
+    let data = bytes(b"over-the-limit", 200_000);
+    let name = attach(&a, &note, &write_file(files.path(), "scan.pdf", &data)).await;
+    until("the attachment listed on B", || async {
+        matches!(b.execute(Request::Attachments { id: note.clone() }).await,
+            Ok(Response::Attachments { items, .. }) if items.iter().any(|i| i.name == name))
+    })
+    .await;
+    let err = get(&b, &note, &name).await.expect_err("over B's limit");
+    assert!(err.contains("65536"), "{err}");
+    assert!(!present(&b, &note, &name).await);
+    // Raised again: fetched.
+    ask(
+        &b,
+        Request::AttachmentLimits {
+            max_file: Some(1 << 20),
+            space_quota: None,
+            auto_fetch: None,
+        },
+    )
+    .await;
+    let (path, _, _) = get(&b, &note, &name).await.unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), data);
+    for n in [a, b] {
+        n.shutdown().await;
+    }
+}

@@ -608,6 +608,53 @@ enum AttachmentCmd {
         #[command(flatten)]
         json: Json,
     },
+    /// Show this home's limits on attachments, or change them (kept in the home; a running
+    /// node uses them at once). Sizes in bytes, or with K, M, G or T (powers of 1024: 100M)
+    Limits {
+        /// The largest attachment stored or fetched (default 100M)
+        #[arg(long, value_parser = parse_size)]
+        max_file: Option<u64>,
+        /// The most attachments one space may hold on this machine (default 2G)
+        #[arg(long, value_parser = parse_size)]
+        space_quota: Option<u64>,
+        /// Attachments up to this size are fetched as soon as their note arrives; larger ones
+        /// when asked for (default 1M; 0: none)
+        #[arg(long, value_parser = parse_size)]
+        auto_fetch: Option<u64>,
+        #[command(flatten)]
+        json: Json,
+    },
+}
+
+/// A size: bytes, or a number with K, M, G or T (powers of 1024; "KB", "MiB" and the like too).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number.parse().map_err(|_| {
+        format!("{text:?} is not a size: write bytes, or a number with K, M, G or T")
+    })?;
+    let unit = unit.trim().to_ascii_lowercase();
+    let unit = unit.trim_end_matches("ib").trim_end_matches('b');
+    let scale: u64 = match unit {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "{text:?}: unknown unit {unit:?}; use K, M, G or T (powers of 1024)"
+            ));
+        }
+    };
+    let bytes = number * scale as f64;
+    if !bytes.is_finite() || bytes < 0.0 || bytes > u64::MAX as f64 {
+        return Err(format!("{text:?} is not a size this machine can hold"));
+    }
+    Ok(bytes.round() as u64)
 }
 
 #[derive(Subcommand, Debug)]
@@ -964,6 +1011,19 @@ fn request(command: Command) -> Result<(Request, Json)> {
             (req, json)
         }
         Command::Attachments { note, json } => (Request::Attachments { id: note }, json),
+        Command::Attachment(AttachmentCmd::Limits {
+            max_file,
+            space_quota,
+            auto_fetch,
+            json,
+        }) => (
+            Request::AttachmentLimits {
+                max_file,
+                space_quota,
+                auto_fetch,
+            },
+            json,
+        ),
         Command::Note(NoteCmd::Show {
             id,
             at: Some(version),
@@ -1132,7 +1192,7 @@ fn request(command: Command) -> Result<(Request, Json)> {
         | Command::Serve { .. }
         | Command::Import { .. }
         | Command::Export { .. }
-        | Command::Attachment(_) => bail!("internal: handled elsewhere"),
+        | Command::Attachment(AttachmentCmd::Save { .. }) => bail!("internal: handled elsewhere"),
     })
 }
 

@@ -83,6 +83,7 @@ pub fn print(resp: &Response, json: bool, me: Option<MemberId>) -> Result<()> {
                 "changed": changed,
             }),
             Response::Attachments { items, .. } => serde_json::to_value(items)?,
+            Response::AttachmentLimits(l) => serde_json::to_value(l)?,
             other => serde_json::to_value(other)?,
         };
         serde_json::to_writer_pretty(&mut out, &value)?;
@@ -597,9 +598,36 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
                 )?;
             }
         }
+        Response::AttachmentLimits(l) => {
+            writeln!(out, "largest attachment       {}", size_words(l.max_file))?;
+            writeln!(
+                out,
+                "a space's attachments    {}",
+                size_words(l.space_quota)
+            )?;
+            if l.auto_fetch == 0 {
+                writeln!(out, "fetched with their note  none (each when asked for)")?;
+            } else {
+                writeln!(
+                    out,
+                    "fetched with their note  up to {} (larger ones when asked for)",
+                    size_words(l.auto_fetch)
+                )?;
+            }
+        }
         other => writeln!(out, "{other:?}")?,
     }
     Ok(())
+}
+
+/// A size in the largest unit of 1024 it is a whole number of (`100 MiB`, `1536 KiB`).
+fn size_words(bytes: u64) -> String {
+    for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
+            return format!("{} {unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes} bytes")
 }
 
 /// How a connected peer is reached, in words.

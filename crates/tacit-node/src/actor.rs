@@ -132,8 +132,9 @@ pub(crate) struct NodeInfo {
     pub(crate) members_changed: AtomicU64,
     /// The home's blob directory: attachments' bytes.
     pub(crate) blobs: tacit_store::Blobs,
-    /// Limits on attachments (set with the network's options).
-    pub(crate) blob_limits: std::sync::Mutex<crate::blobs::BlobLimits>,
+    /// Limits on attachments in force: the defaults or the network's options, with what the
+    /// person set (kept in the home) over them; shared with the network's fetcher.
+    pub(crate) blob_limits: Arc<std::sync::Mutex<crate::blobs::BlobLimits>>,
 }
 
 /// Where a reply goes: a user's request or a sync session's.
@@ -899,7 +900,9 @@ impl Actor {
                 "search is answered by the node handle".into(),
             )),
             Request::Attachments { id } => Ok(Outcome::read(self.attachments(&id)?)),
-            Request::Attach { .. } | Request::AttachmentGet { .. } => Err(NodeError::Internal(
+            Request::Attach { .. }
+            | Request::AttachmentGet { .. }
+            | Request::AttachmentLimits { .. } => Err(NodeError::Internal(
                 "attachments are stored and fetched by the node handle".into(),
             )),
             Request::SpaceJoin { .. }

@@ -395,6 +395,22 @@ pub enum Request {
         /// The attachment's name in the note.
         name: String,
     },
+    /// This node's limits on attachments: each one given is changed (kept in the home, in force
+    /// at once); with none given, they are shown.
+    AttachmentLimits {
+        /// Largest attachment stored or fetched, in bytes.
+        #[serde(default)]
+        #[ts(type = "number | null")]
+        max_file: Option<u64>,
+        /// Most bytes of attachments held for one space.
+        #[serde(default)]
+        #[ts(type = "number | null")]
+        space_quota: Option<u64>,
+        /// Attachments up to this size are fetched as soon as their note arrives (0: none).
+        #[serde(default)]
+        #[ts(type = "number | null")]
+        auto_fetch: Option<u64>,
+    },
     /// One page of a space's notes and questions, whole, in id order, for an export.
     Export {
         /// The space (id, unique id prefix or name); the personal space when absent.
@@ -436,6 +452,8 @@ pub enum Response {
         /// Its attachments, by name.
         items: Vec<AttachmentInfo>,
     },
+    /// To `AttachmentLimits`.
+    AttachmentLimits(AttachmentLimitsView),
     /// To `AttachmentGet`.
     AttachmentFile {
         /// The attachment.
@@ -757,6 +775,20 @@ pub struct AttachmentInfo {
     pub size: u64,
     /// Whether its bytes are held here.
     pub present: bool,
+}
+
+/// This node's limits on attachments, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct AttachmentLimitsView {
+    /// Largest attachment stored or fetched.
+    #[ts(type = "number")]
+    pub max_file: u64,
+    /// Most bytes of attachments held for one space.
+    #[ts(type = "number")]
+    pub space_quota: u64,
+    /// Attachments up to this size are fetched as soon as their note arrives.
+    #[ts(type = "number")]
+    pub auto_fetch: u64,
 }
 
 /// One page of an export.

@@ -91,6 +91,79 @@ impl Default for BlobLimits {
     }
 }
 
+/// The limits a person set (`tacit attachment limits`, the app's Settings), kept in the home;
+/// each one set overrides the node's default, also when the network starts with other options.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct KeptLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) max_file: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) space_quota: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) auto_fetch: Option<u64>,
+}
+
+/// The most a person may set as the largest attachment or a space's quota (1 TiB).
+const MAX_SETTABLE: u64 = 1 << 40;
+
+impl KeptLimits {
+    /// `limits` with what was set here.
+    pub(crate) fn apply(&self, mut limits: BlobLimits) -> BlobLimits {
+        limits.max_file = self.max_file.unwrap_or(limits.max_file);
+        limits.space_quota = self.space_quota.unwrap_or(limits.space_quota);
+        limits.auto_fetch = self.auto_fetch.unwrap_or(limits.auto_fetch);
+        limits
+    }
+
+    /// These limits with `change`'s set ones too, checked against `now` (the limits in force)
+    /// for what is left unchanged.
+    pub(crate) fn merged(
+        &self,
+        change: KeptLimits,
+        now: BlobLimits,
+    ) -> Result<KeptLimits, NodeError> {
+        let mut merged = KeptLimits {
+            max_file: change.max_file.or(self.max_file),
+            space_quota: change.space_quota.or(self.space_quota),
+            auto_fetch: change.auto_fetch.or(self.auto_fetch),
+        };
+        let mut after = change.apply(now);
+        // A largest attachment lowered below what is fetched with a note takes that down too.
+        if change.auto_fetch.is_none() && after.auto_fetch > after.max_file {
+            after.auto_fetch = after.max_file;
+            merged.auto_fetch = Some(after.max_file);
+        }
+        if after.max_file == 0 || after.space_quota == 0 {
+            return Err(NodeError::Invalid(
+                "the largest attachment and a space's quota must be more than 0 bytes".into(),
+            ));
+        }
+        if after.max_file > MAX_SETTABLE || after.space_quota > MAX_SETTABLE {
+            return Err(NodeError::Invalid(format!(
+                "a limit of more than {} bytes (1 TiB) is not taken",
+                MAX_SETTABLE
+            )));
+        }
+        if after.auto_fetch > after.max_file {
+            return Err(NodeError::Invalid(format!(
+                "attachments fetched with their note ({} bytes) cannot be larger than the largest attachment ({} bytes)",
+                after.auto_fetch, after.max_file
+            )));
+        }
+        Ok(merged)
+    }
+}
+
+impl From<BlobLimits> for crate::api::AttachmentLimitsView {
+    fn from(l: BlobLimits) -> Self {
+        Self {
+            max_file: l.max_file,
+            space_quota: l.space_quota,
+            auto_fetch: l.auto_fetch,
+        }
+    }
+}
+
 /// What the actor answers about blobs (kept off the network tasks).
 pub(crate) enum BlobMsg {
     /// Whether `peer` may have `hash` from `space`: a member (reader or above) of a space this
@@ -350,7 +423,8 @@ pub(crate) struct Fetcher {
     pub(crate) net: Net,
     pub(crate) actor: mpsc::WeakSender<Msg>,
     pub(crate) blobs: Blobs,
-    pub(crate) limits: BlobLimits,
+    /// The limits in force: the node's, changed at once when the person changes them.
+    limits: Arc<std::sync::Mutex<BlobLimits>>,
     slots: Arc<Semaphore>,
     inflight: Arc<std::sync::Mutex<HashMap<BlobHash, Arc<tokio::sync::Mutex<()>>>>>,
     /// Where progress goes (the node's events).
@@ -362,7 +436,7 @@ impl Fetcher {
         net: Net,
         actor: mpsc::WeakSender<Msg>,
         blobs: Blobs,
-        limits: BlobLimits,
+        limits: Arc<std::sync::Mutex<BlobLimits>>,
         events: tokio::sync::broadcast::Sender<crate::api::Event>,
     ) -> Self {
         Self {
@@ -377,6 +451,11 @@ impl Fetcher {
     }
 
     /// Tells the node's subscribers how far a fetch is.
+    /// The limits in force now.
+    pub(crate) fn limits(&self) -> BlobLimits {
+        self.limits.lock().map(|l| *l).unwrap_or_default()
+    }
+
     fn progress(&self, hash: &BlobHash, done: u64, total: u64, failed: bool) {
         let _ = self.events.send(crate::api::Event::AttachmentProgress {
             hash: hash.to_hex().to_string(),
@@ -395,10 +474,11 @@ impl Fetcher {
         size: u64,
         peers: &[PeerId],
     ) -> Result<Fetched, NodeError> {
-        if size > self.limits.max_file {
+        let limits = self.limits();
+        if size > limits.max_file {
             return Err(NodeError::Refused(format!(
                 "the attachment is {size} bytes, over this node's limit of {} for one file",
-                self.limits.max_file
+                limits.max_file
             )));
         }
         let lock = {
@@ -416,10 +496,10 @@ impl Fetcher {
         let used = ask_actor(&self.actor, |reply| BlobMsg::Used { space, reply })
             .await
             .ok_or(NodeError::Stopped)?;
-        if used.saturating_add(size) > self.limits.space_quota {
+        if used.saturating_add(size) > limits.space_quota {
             return Err(NodeError::Refused(format!(
                 "the space holds {used} bytes of attachments; {size} more would pass its quota of {}",
-                self.limits.space_quota
+                limits.space_quota
             )));
         }
         let _slot = self.slots.acquire().await.map_err(|_| NodeError::Stopped)?;
@@ -634,7 +714,11 @@ pub(crate) async fn auto_fetch(
 ) {
     let (tx, mut rx) = mpsc::channel::<AutoItem>(AUTO_QUEUE);
     let weak = actor.weak();
-    let max = engine.upgrade().map_or(0, |e| e.blob_limits().auto_fetch);
+    let max = {
+        let engine = engine.clone();
+        move || engine.upgrade().map_or(0, |e| e.blob_limits().auto_fetch)
+    };
+    let max_for_sweep = max.clone();
     let listen = async move {
         // A sweep soon after the start (peers take a moment to connect), then after changes.
         let mut next_sweep = Some(Instant::now() + Duration::from_secs(2));
@@ -654,6 +738,7 @@ pub(crate) async fn auto_fetch(
                 None => {
                     next_sweep = None;
                     last_sweep = Some(Instant::now());
+                    let max = max_for_sweep();
                     let missing = ask_actor(&weak, |reply| BlobMsg::Missing { max, reply })
                         .await
                         .unwrap_or_default();
@@ -685,6 +770,7 @@ pub(crate) async fn auto_fetch(
     };
     let work = async move {
         while let Some(item) = rx.recv().await {
+            let max = max();
             let wanted: Vec<(SpaceId, BlobHash, u64)> = match item {
                 AutoItem::Blob(space, hash, size) => vec![(space, hash, size)],
                 AutoItem::Note(id) => {

@@ -48,12 +48,12 @@ mod search;
 mod sync;
 
 pub use api::{
-    AttachmentInfo, ContributionView, Event, ExpertInfo, ExportPage, HealthView, Hit, Identity,
-    ImportNote, ImportReport, InboxItem, InboxKind, InitReport, InviteInfo, LinkedDoc, Links,
-    ListItem, MemberInfo, NetStatus, PeerInfo, PersonDetail, PersonInfo, Reachability,
-    RecordStatement, RecordView, RelayInfo, RelaySource, RelayState, Request, Response, RouteInfo,
-    SearchState, SpaceDetail, SpaceInfo, SpaceRecord, Status, SyncState, Traffic, TrashItem,
-    VersionDetail, VersionInfo, Via,
+    AttachmentInfo, AttachmentLimitsView, ContributionView, Event, ExpertInfo, ExportPage,
+    HealthView, Hit, Identity, ImportNote, ImportReport, InboxItem, InboxKind, InitReport,
+    InviteInfo, LinkedDoc, Links, ListItem, MemberInfo, NetStatus, PeerInfo, PersonDetail,
+    PersonInfo, Reachability, RecordStatement, RecordView, RelayInfo, RelaySource, RelayState,
+    Request, Response, RouteInfo, SearchState, SpaceDetail, SpaceInfo, SpaceRecord, Status,
+    SyncState, Traffic, TrashItem, VersionDetail, VersionInfo, Via,
 };
 pub use blobs::BlobLimits;
 pub use control::{Client, ControlServer, socket_path};

@@ -17,6 +17,7 @@ use crate::api::{
     Event, Identity, InitReport, ListItem, NetStatus, RelayInfo, RelaySource, RelayState, Request,
     Response, Status,
 };
+use crate::blobs::KeptLimits;
 use crate::error::NodeError;
 use crate::replica::{ReplicaReply, ReplicaReq, Replicated};
 use crate::search::Search;
@@ -42,6 +43,9 @@ const META_PERSONAL_SPACE: &str = "personal_space";
 /// Store key of the relays the person gave (`--use-relay`, `tacit relay add`, Settings): a JSON
 /// list of multiaddrs, each ending in `/p2p/PEER_ID`.
 const META_RELAYS: &str = "relays";
+/// Store key of the limits on attachments the person set (`tacit attachment limits`, Settings):
+/// a JSON object with any of `max_file`, `space_quota`, `auto_fetch` (bytes).
+const META_ATTACHMENT_LIMITS: &str = "attachment_limits";
 
 /// How [`Node::open_with`] starts a node.
 #[derive(Debug, Clone, Copy, Default)]
@@ -85,6 +89,8 @@ pub struct Node {
     /// The database, for writing the relays on a connection of their own (the actor owns the
     /// main one; a relay is added or removed rarely).
     store_path: PathBuf,
+    /// The limits on attachments the person set, as kept in the home.
+    kept_limits: Arc<tokio::sync::Mutex<KeptLimits>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -116,11 +122,19 @@ impl Node {
             let info = recorded_identity(&store, &dir, &key)?
                 .ok_or_else(|| tacit_store::StoreError::NotInitialised { dir: dir.clone() })?;
             let relays = kept_relays(&store)?;
+            let limits = kept_limits(&store);
             tracing::debug!(
                 ms = started.elapsed().as_secs_f64() * 1000.0,
                 "home and store opened"
             );
-            Ok::<_, NodeError>(Self::start(home, store, info, key, relays, options))
+            Ok::<_, NodeError>(Self::start(
+                home,
+                store,
+                info,
+                key,
+                (relays, limits),
+                options,
+            ))
         })
         .await
         .map_err(|e| NodeError::Internal(format!("opening the home panicked: {e}")))?
@@ -145,6 +159,7 @@ impl Node {
             .map_err(|e| NodeError::Internal(format!("initialising the home panicked: {e}")))??;
         let (home, store, info, key, created) = created;
         let relays = kept_relays(&store)?;
+        let limits = kept_limits(&store);
         let report = InitReport {
             created,
             home: info.home.display().to_string(),
@@ -152,7 +167,14 @@ impl Node {
             personal_space: info.personal,
         };
         Ok((
-            Self::start(home, store, info, key, relays, OpenOptions::default()),
+            Self::start(
+                home,
+                store,
+                info,
+                key,
+                (relays, limits),
+                OpenOptions::default(),
+            ),
             report,
         ))
     }
@@ -162,9 +184,12 @@ impl Node {
         store: tacit_store::Store,
         info: NodeInfo,
         key: DeviceKey,
-        relays: Vec<String>,
+        (relays, limits): (Vec<String>, KeptLimits),
         options: OpenOptions,
     ) -> Node {
+        if let Ok(mut l) = info.blob_limits.lock() {
+            *l = limits.apply(*l);
+        }
         let info = Arc::new(info);
         let store_path = store.path().to_path_buf();
         let (tx, rx) = mpsc::channel(REQUEST_QUEUE);
@@ -215,6 +240,7 @@ impl Node {
             search,
             relays: Arc::new(tokio::sync::Mutex::new(relays)),
             store_path,
+            kept_limits: Arc::new(tokio::sync::Mutex::new(limits)),
         }
     }
 
@@ -227,6 +253,8 @@ impl Node {
         if self.engine().is_some() {
             return Ok(());
         }
+        // What the person set wins over the options' limits.
+        opts.blobs = self.kept_limits.lock().await.apply(opts.blobs);
         let given: Vec<String> = opts
             .relays
             .iter()
@@ -356,6 +384,18 @@ impl Node {
                 embed,
             } => return self.attach(id, path, name, embed).await,
             Request::AttachmentGet { id, name } => return self.attachment_get(&id, &name).await,
+            Request::AttachmentLimits {
+                max_file,
+                space_quota,
+                auto_fetch,
+            } => {
+                let change = KeptLimits {
+                    max_file,
+                    space_quota,
+                    auto_fetch,
+                };
+                return self.attachment_limits(change).await;
+            }
             _ => {}
         }
         let (reply, rx) = oneshot::channel();
@@ -411,6 +451,30 @@ impl Node {
     /// The limits on attachments in force.
     fn blob_limits(&self) -> crate::blobs::BlobLimits {
         self.info.blob_limits.lock().map(|l| *l).unwrap_or_default()
+    }
+
+    /// Shows the limits on attachments, or changes the ones `change` sets: kept in the home and
+    /// in force at once (the fetches that run keep the limits they started with).
+    async fn attachment_limits(&self, change: KeptLimits) -> Result<Response, NodeError> {
+        if change != KeptLimits::default() {
+            let mut kept = self.kept_limits.lock().await;
+            let merged = kept.merged(change, self.blob_limits())?;
+            let json = serde_json::to_string(&merged)
+                .map_err(|e| NodeError::Internal(format!("encoding the limits: {e}")))?;
+            let path = self.store_path.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut store = tacit_store::Store::open(&path, false)?;
+                store.set_meta(META_ATTACHMENT_LIMITS, &json)?;
+                Ok::<_, NodeError>(())
+            })
+            .await
+            .map_err(|e| NodeError::Internal(format!("saving the limits panicked: {e}")))??;
+            *kept = merged;
+            if let Ok(mut l) = self.info.blob_limits.lock() {
+                *l = merged.apply(*l);
+            }
+        }
+        Ok(Response::AttachmentLimits(self.blob_limits().into()))
     }
 
     /// An attachment's bytes on this machine, fetched from a member first when missing.
@@ -819,7 +883,7 @@ impl NodeInfo {
             members: Mutex::default(),
             members_changed: std::sync::atomic::AtomicU64::new(1),
             blobs: tacit_store::Blobs::new(&home),
-            blob_limits: Mutex::default(),
+            blob_limits: Arc::default(),
             home,
         }
     }
@@ -909,6 +973,24 @@ fn recorded_identity(
         tacit_store::StoreError::Malformed(format!("personal space id {personal:?}"))
     })?;
     Ok(Some(NodeInfo::new(dir.into(), key.member_id(), personal)))
+}
+
+/// The limits on attachments kept in the home; damaged ones are logged and read as none set.
+fn kept_limits(store: &tacit_store::Store) -> KeptLimits {
+    match store.meta(META_ATTACHMENT_LIMITS) {
+        Ok(Some(json)) => serde_json::from_str(&json).unwrap_or_else(|e| {
+            tracing::warn!(
+                "the attachment limits kept in {} are damaged ({e}); the defaults are used",
+                store.path().display()
+            );
+            KeptLimits::default()
+        }),
+        Ok(None) => KeptLimits::default(),
+        Err(e) => {
+            tracing::warn!("cannot read the attachment limits: {e}; the defaults are used");
+            KeptLimits::default()
+        }
+    }
 }
 
 /// The relays kept in the home. A damaged list is logged and read as none: the node still opens,

@@ -521,4 +521,32 @@ describe("Settings", () => {
     await screen.findByTestId("questions-per-day-saved");
     expect(node.identity.profile.questions_per_day).toBe(0);
   });
+
+  it("shows and changes the limits on attachments, in MiB, and says what the node refused", async () => {
+    const node = new MockNode();
+    const requests = useNode(node);
+    render(SettingsPage);
+    const max = screen.getByTestId("limit-max-file") as HTMLInputElement;
+    const quota = screen.getByTestId("limit-space-quota") as HTMLInputElement;
+    const auto = screen.getByTestId("limit-auto-fetch") as HTMLInputElement;
+    await waitFor(() => expect(max.value).toBe("100"));
+    expect(quota.value).toBe("2048");
+    expect(auto.value).toBe("1");
+
+    await fireEvent.input(max, { target: { value: "20" } });
+    await fireEvent.input(auto, { target: { value: "0.25" } });
+    await fireEvent.click(screen.getByTestId("limits-save"));
+    await screen.findByTestId("limits-saved");
+    expect(node.limits).toEqual({ max_file: 20 * 1024 * 1024, space_quota: 2 * 1024 ** 3, auto_fetch: 256 * 1024 });
+    expect(requests.filter((r) => r.op === "attachment_limits")).toHaveLength(2);
+
+    await fireEvent.input(auto, { target: { value: "50" } });
+    await fireEvent.click(screen.getByTestId("limits-save"));
+    expect((await screen.findByTestId("limits-error")).textContent).toContain("cannot be larger than the largest attachment");
+    expect(node.limits.auto_fetch).toBe(256 * 1024);
+
+    await fireEvent.input(auto, { target: { value: "-1" } });
+    await fireEvent.click(screen.getByTestId("limits-save"));
+    expect(screen.getByTestId("limits-error").textContent).toContain("0 or more");
+  });
 });

@@ -26,6 +26,7 @@ import type {
   Links,
   ListItem,
   NetStatus,
+  AttachmentLimitsView,
   NetworkState,
   NoteEdit,
   NoteView,
@@ -582,6 +583,32 @@ export async function relayAdd(addr: string): Promise<NetStatus> {
 /** Stops using a relay (its peer id or address). */
 export async function relayRemove(relay: string): Promise<NetStatus> {
   return strip(await execute({ op: "relay_remove", relay }, "network"));
+}
+
+/** This home's limits on attachments, in bytes. */
+export async function attachmentLimits(): Promise<AttachmentLimitsView> {
+  return strip(
+    await execute({ op: "attachment_limits", max_file: null, space_quota: null, auto_fetch: null }, "attachment_limits"),
+  );
+}
+
+/** Changes the limits given (null: unchanged); kept in the home, in force at once. */
+export async function setAttachmentLimits(change: {
+  max_file?: number | null;
+  space_quota?: number | null;
+  auto_fetch?: number | null;
+}): Promise<AttachmentLimitsView> {
+  return strip(
+    await execute(
+      {
+        op: "attachment_limits",
+        max_file: change.max_file ?? null,
+        space_quota: change.space_quota ?? null,
+        auto_fetch: change.auto_fetch ?? null,
+      },
+      "attachment_limits",
+    ),
+  );
 }
 
 /** The open invitations of a space, newest first. */

@@ -632,7 +632,19 @@ id: string,
 /**
  * The attachment's name in the note.
  */
-name: string, } | { "op": "export", 
+name: string, } | { "op": "attachment_limits", 
+/**
+ * Largest attachment stored or fetched, in bytes.
+ */
+max_file: number | null, 
+/**
+ * Most bytes of attachments held for one space.
+ */
+space_quota: number | null, 
+/**
+ * Attachments up to this size are fetched as soon as their note arrives (0: none).
+ */
+auto_fetch: number | null, } | { "op": "export", 
 /**
  * The space (id, unique id prefix or name); the personal space when absent.
  */
@@ -677,7 +689,7 @@ space: SpaceId,
 /**
  * Its attachments, by name.
  */
-items: Array<AttachmentInfo>, } | { "reply": "attachment_file", 
+items: Array<AttachmentInfo>, } | { "reply": "attachment_limits" } & AttachmentLimitsView | { "reply": "attachment_file", 
 /**
  * The attachment.
  */
@@ -1202,6 +1214,23 @@ size: number,
  * Whether its bytes are held here.
  */
 present: boolean, };
+
+/**
+ * This node's limits on attachments, in bytes.
+ */
+export type AttachmentLimitsView = { 
+/**
+ * Largest attachment stored or fetched.
+ */
+max_file: number, 
+/**
+ * Most bytes of attachments held for one space.
+ */
+space_quota: number, 
+/**
+ * Attachments up to this size are fetched as soon as their note arrives.
+ */
+auto_fetch: number, };
 
 /**
  * How far a space is in sync with the members this node reaches.

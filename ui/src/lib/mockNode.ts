@@ -18,6 +18,7 @@ import type {
   ListItem,
   MemberInfo,
   NetStatus,
+  AttachmentLimitsView,
   PersonDetail,
   PersonInfo,
   Reason,
@@ -230,6 +231,7 @@ export class MockNode {
   routes = new Map<string, RouteInfo[]>();
   /** The network as the node sees it. */
   net: NetStatus = { reachability: "unknown", external_addrs: [], relays: [], relay_server: false };
+  limits: AttachmentLimitsView = { max_file: 100 * 1024 * 1024, space_quota: 2 * 1024 ** 3, auto_fetch: 1024 * 1024 };
   /** The personal space's stale-after setting. */
   personalStaleDays = 182;
   docs = new Map<string, Doc>();
@@ -1417,6 +1419,25 @@ export class MockNode {
         this.net.relays = this.net.relays.filter((x) => x !== r);
         this.send({ event: "network_changed" });
         return { reply: "network", ...structuredClone(this.net) };
+      }
+      case "attachment_limits": {
+        const next = {
+          max_file: request.max_file ?? this.limits.max_file,
+          space_quota: request.space_quota ?? this.limits.space_quota,
+          auto_fetch: request.auto_fetch ?? this.limits.auto_fetch,
+        };
+        if (request.auto_fetch == null && next.auto_fetch > next.max_file) next.auto_fetch = next.max_file;
+        if (next.max_file === 0 || next.space_quota === 0) {
+          fail("invalid", "the largest attachment and a space's quota must be more than 0 bytes");
+        }
+        if (next.auto_fetch > next.max_file) {
+          fail(
+            "invalid",
+            `attachments fetched with their note (${next.auto_fetch} bytes) cannot be larger than the largest attachment (${next.max_file} bytes)`,
+          );
+        }
+        this.limits = next;
+        return { reply: "attachment_limits", ...this.limits };
       }
       default:
         return fail("invalid", `the mock does not do ${request.op}`);

@@ -315,7 +315,7 @@ impl Engine {
             net.clone(),
             actor.weak(),
             info.blobs.clone(),
-            opts.blobs,
+            info.blob_limits.clone(),
             events.clone(),
         );
         let serving = tokio::spawn(crate::blobs::serve(
@@ -408,9 +408,9 @@ impl Engine {
         }
     }
 
-    /// The limits on attachments this engine was started with.
+    /// The limits on attachments in force.
     pub(crate) fn blob_limits(&self) -> crate::blobs::BlobLimits {
-        self.fetcher.limits
+        self.fetcher.limits()
     }
 
     /// Fetches an attachment of `space` from the connected members that hold it.
