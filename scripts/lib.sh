@@ -38,10 +38,10 @@ need_packages() {
 
 # The Debian packages the desktop app builds against and its end-to-end tests run with
 # (Tauri 2 on WebKitGTK 4.1; Xvfb and WebKitWebDriver for tests and screenshots; xdotool presses
-# the quick capture shortcut as a keyboard would).
+# the quick capture shortcut as a keyboard would; xclip puts an image on the clipboard to paste).
 TAURI_PACKAGES=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
     build-essential pkg-config libssl-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev)
-E2E_PACKAGES=(xvfb webkit2gtk-driver xauth imagemagick xdotool)
+E2E_PACKAGES=(xvfb webkit2gtk-driver xauth imagemagick xdotool xclip)
 # the LAN discovery and NAT tests build network namespaces with `ip`, NATs with `nft`, and check
 # the topology with `ping`
 NET_TEST_PACKAGES=(iproute2 nftables iputils-ping)

@@ -19,6 +19,7 @@ fn main() {
         "attachment_image",
         "attachment_open",
         "attach_bytes",
+        "attach_clipboard_image",
     ]);
     if let Err(e) = tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)) {
         // Cargo shows this and stops; there is nothing to build without the manifest.

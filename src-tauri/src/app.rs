@@ -632,7 +632,8 @@ pub fn run(opts: Options) -> ExitCode {
             crate::capture::hide_capture,
             crate::attachments::attachment_image,
             crate::attachments::attachment_open,
-            crate::attachments::attach_bytes
+            crate::attachments::attach_bytes,
+            crate::attachments::attach_clipboard_image
         ])
         .setup(move |app| {
             let _ = shell.app.set(app.handle().clone());

@@ -127,6 +127,63 @@ pub async fn attach_bytes(
     name: String,
     data: Vec<u8>,
 ) -> Result<String, WireError> {
+    attach_data(&shell, note, name, data).await
+}
+
+/// Attaches the image on the system clipboard to a note under `name` (a PNG, whatever format
+/// the clipboard offered); the reference to put in the body, or `None` when the clipboard
+/// holds no image. WebKitGTK hands a page's paste event no clipboard images at all (its
+/// `clipboardData` is empty), so the page asks for it here when a paste brings nothing.
+#[tauri::command]
+pub async fn attach_clipboard_image(
+    app: tauri::AppHandle,
+    shell: tauri::State<'_, Shell>,
+    note: String,
+    name: String,
+) -> Result<Option<String>, WireError> {
+    let Some(png) = clipboard_png(&app).await? else {
+        return Ok(None);
+    };
+    attach_data(&shell, note, name, png).await.map(Some)
+}
+
+/// The clipboard's image as PNG bytes, read through GTK on the main thread.
+#[cfg(target_os = "linux")]
+async fn clipboard_png(app: &tauri::AppHandle) -> Result<Option<Vec<u8>>, WireError> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<Option<Vec<u8>>>();
+    app.run_on_main_thread(move || {
+        let clipboard = gtk::Clipboard::get(&gtk::gdk::SELECTION_CLIPBOARD);
+        // Asynchronous: the owner (another application) answers through the main loop.
+        clipboard.request_image(move |_, image| {
+            let png = image.and_then(|p| p.save_to_bufferv("png", &[]).ok());
+            let _ = tx.send(png);
+        });
+    })
+    .map_err(|e| NodeError::Internal(format!("cannot reach the window's thread: {e}")).to_wire())?;
+    let png = tokio::time::timeout(std::time::Duration::from_secs(10), rx)
+        .await
+        .map_err(|_| {
+            NodeError::Offline("the application holding the clipboard did not answer".into())
+                .to_wire()
+        })?
+        .unwrap_or(None);
+    Ok(png)
+}
+
+/// The clipboard's image: only read through GTK (Linux) so far.
+#[cfg(not(target_os = "linux"))]
+async fn clipboard_png(_app: &tauri::AppHandle) -> Result<Option<Vec<u8>>, WireError> {
+    Ok(None)
+}
+
+/// Stores `data` as a file named `name` and attaches it to `note` (the body is left to the
+/// editor); the reference to put in the body.
+async fn attach_data(
+    shell: &Shell,
+    note: String,
+    name: String,
+    data: Vec<u8>,
+) -> Result<String, WireError> {
     if data.len() > MAX_PASTE {
         return Err(NodeError::Invalid(format!(
             "a pasted file of {} bytes is over {MAX_PASTE}; drop the file instead",

@@ -1,7 +1,8 @@
 // Every call into the desktop shell. The shell has seventeen commands (`app_state`, `init`,
 // `execute`, `show_window`, `ui_painted`, `network_state`, `take_link`, `ticket_info`,
 // `import_folder`, `export_folder`, `capture_settings`, `set_capture_shortcut`,
-// `open_capture`, `hide_capture`, `attachment_image`, `attachment_open`, `attach_bytes`)
+// `open_capture`, `hide_capture`, `attachment_image`, `attachment_open`, `attach_bytes`,
+// `attach_clipboard_image`)
 // and four events (`node-event`, `node-lagged`, `join-link`,
 // `vault-progress`); nothing else in the UI calls `invoke` or `listen` (the folder picker is tauri-plugin-dialog's
 // `open`, desktop notifications tauri-plugin-notification's `sendNotification`), so tests mock
@@ -275,6 +276,13 @@ export async function attachFile(note: string, path: string): Promise<string> {
  * reference to put in the body. */
 export function attachBytes(note: string, name: string, data: Uint8Array): Promise<string> {
   return call<string>("attach_bytes", { note, name, data: Array.from(data) });
+}
+
+/** Attaches the image on the system clipboard to a note under `name` (as PNG): the reference to
+ * put in the body, or null when the clipboard holds no image. For pastes that bring the page
+ * nothing (WebKitGTK gives a page no clipboard images). */
+export function attachClipboardImage(note: string, name: string): Promise<string | null> {
+  return call<string | null>("attach_clipboard_image", { note, name });
 }
 
 /** How far the running import or export is (a few times a second at most). */
