@@ -631,11 +631,11 @@ impl Indexer {
     }
 }
 
-/// Lowers the calling thread's priority for catching up (see [`CATCH_UP_NICE`]); the threads
-/// it starts (document loaders, the writer's) inherit it. Elsewhere than on Linux it stays as
-/// it is. Only threads that end with the catch-up call this: an unprivileged process cannot
-/// raise a priority back.
-fn lower_priority() {
+/// Lowers the calling thread's priority for bulk work in the background (see
+/// [`CATCH_UP_NICE`]): catching up, and an import's workers; the threads it starts (document
+/// loaders, the writer's) inherit it. Elsewhere than on Linux it stays as it is. Only threads
+/// that end with their work call this: an unprivileged process cannot raise a priority back.
+pub(crate) fn lower_priority() {
     // On Linux a nice value belongs to a thread: PRIO_PROCESS with a thread id sets only it.
     #[cfg(target_os = "linux")]
     if let Err(e) =

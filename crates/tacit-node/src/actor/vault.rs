@@ -356,7 +356,9 @@ fn derived_id(space: SpaceId, key: &str) -> DocId {
 }
 
 /// `build(0) … build(n - 1)` on every core (in order of the index), for work that needs nothing
-/// of the actor. A panic on a worker is an error, not a crash of the actor.
+/// of the actor. A panic on a worker is an error, not a crash of the actor. The workers run
+/// below normal priority (as the search index's catching up does), so that the window and the
+/// actor come first while a large import takes every core; they end with the request.
 fn on_every_core<T: Send>(
     n: usize,
     build: impl Fn(usize) -> T + Sync,
@@ -371,6 +373,7 @@ fn on_every_core<T: Send>(
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
+                    crate::search::lower_priority();
                     let mut out = Vec::new();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
