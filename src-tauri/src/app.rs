@@ -145,6 +145,11 @@ pub struct Shell {
 }
 
 impl Shell {
+    /// The home this window serves (private to its person).
+    pub(crate) fn home(&self) -> &std::path::Path {
+        &self.home
+    }
+
     /// The phase, once the node has been opened (waiting for that if needed). Opening's
     /// outcome is acted on here, once: node events start flowing to the window, or, when
     /// another window has this home, the app exits.

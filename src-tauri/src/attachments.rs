@@ -59,6 +59,22 @@ pub async fn attachment_image(
     let Some(mime) = image_mime(&name) else {
         return Ok(None);
     };
+    // Its size as the note states it, before anything is fetched: a large image is opened
+    // with the system's viewer when asked, not downloaded because a note was shown.
+    let node = shell.node().await?;
+    let stated = match node
+        .execute(Request::Attachments { id: note.clone() })
+        .await
+    {
+        Ok(Response::Attachments { items, .. }) => {
+            items.into_iter().find(|a| a.name == name).map(|a| a.size)
+        }
+        Ok(_) => None,
+        Err(e) => return Err(e.to_wire()),
+    };
+    if stated.is_none_or(|size| size > MAX_INLINE_IMAGE) {
+        return Ok(None);
+    }
     let (path, size, _) = local_file(&shell, note, name).await?;
     if size > MAX_INLINE_IMAGE {
         return Ok(None);
@@ -73,8 +89,10 @@ pub async fn attachment_image(
     )))
 }
 
-/// Opens an attachment with the system's handler: a copy under its own name in the temporary
-/// folder (the store names files by hash, and handlers choose by extension).
+/// Opens an attachment with the system's handler: a copy under its own name (the store names
+/// files by hash, and handlers choose by extension) in a folder only this person can write:
+/// the session's runtime folder, else the home (a shared /tmp would let another user plant a
+/// link where the copy goes).
 #[tauri::command]
 pub async fn attachment_open(
     shell: tauri::State<'_, Shell>,
@@ -82,9 +100,10 @@ pub async fn attachment_open(
     name: String,
 ) -> Result<(), WireError> {
     let (path, _, hash) = local_file(&shell, note, name.clone()).await?;
-    let dir = std::env::temp_dir()
-        .join("tacit-open")
-        .join(hash.get(..16).unwrap_or(&hash));
+    let private = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(|d| PathBuf::from(d).join("tacit"))
+        .unwrap_or_else(|| shell.home().to_path_buf());
+    let dir = private.join("open").join(hash.get(..16).unwrap_or(&hash));
     let target = dir.join(&name);
     let opened = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         std::fs::create_dir_all(&dir)?;
@@ -193,28 +212,27 @@ async fn attach_data(
     }
     let node = shell.node().await?;
     tacit_node::core::check_attachment_name(&name).map_err(|e| NodeError::from(e).to_wire())?;
-    let dir = std::env::temp_dir().join(format!("tacit-paste-{}", std::process::id()));
-    let file = dir.join(&name);
-    let written = {
-        let (dir, file) = (dir.clone(), file.clone());
-        tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir)?;
-            std::fs::write(&file, &data)
-        })
-        .await
-        .map_err(|e| NodeError::Internal(e.to_string()).to_wire())?
-    };
-    written
-        .map_err(|e| NodeError::Internal(format!("cannot keep the pasted file: {e}")).to_wire())?;
+    // A file of its own in the home (private to its person), gone when dropped.
+    let home = shell.home().to_path_buf();
+    let file = tokio::task::spawn_blocking(move || -> std::io::Result<_> {
+        let mut file = tempfile::Builder::new()
+            .prefix(".pasted-")
+            .tempfile_in(&home)?;
+        std::io::Write::write_all(&mut file, &data)?;
+        Ok(file)
+    })
+    .await
+    .map_err(|e| NodeError::Internal(e.to_string()).to_wire())?
+    .map_err(|e| NodeError::Internal(format!("cannot keep the pasted file: {e}")).to_wire())?;
     let result = node
         .execute(Request::Attach {
             id: note,
-            path: file.display().to_string(),
+            path: file.path().display().to_string(),
             name: Some(name),
             embed: false,
         })
         .await;
-    let _ = std::fs::remove_file(&file);
+    drop(file);
     match result {
         Ok(Response::Attached { reference, .. }) => Ok(reference),
         Ok(_) => Err(NodeError::Internal("unexpected reply to Attach".into()).to_wire()),

@@ -275,6 +275,19 @@ pub fn output_within_limit(mut cmd: Command, what: &str) -> Output {
     }
 }
 
+/// As [`output_within_limit`], and asserts that `cmd` succeeded (its standard error in the
+/// failure).
+pub fn succeeded(cmd: Command, what: &str) -> Output {
+    let out = output_within_limit(cmd, what);
+    assert!(
+        out.status.success(),
+        "{what} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// A home for tests that sync: like every test command its commands run with mDNS off
 /// ([`tacit_at`]), and [`NetHome::serve`] listens on 127.0.0.1 only.
 pub struct NetHome {

@@ -225,13 +225,16 @@ async fn get(node: &Node, note: &str, name: &str) -> Result<(PathBuf, u64, u64),
     }
 }
 
-async fn present(node: &Node, note: &str, name: &str) -> bool {
+/// The attachment `name` of `note` as `node` lists it.
+async fn listed(node: &Node, note: &str, name: &str) -> Option<AttachmentInfo> {
     match node.execute(Request::Attachments { id: note.into() }).await {
-        Ok(Response::Attachments { items, .. }) => {
-            items.iter().any(|a| a.name == name && a.present)
-        }
-        _ => false,
+        Ok(Response::Attachments { items, .. }) => items.into_iter().find(|a| a.name == name),
+        _ => None,
     }
+}
+
+async fn present(node: &Node, note: &str, name: &str) -> bool {
+    listed(node, note, name).await.is_some_and(|a| a.present)
 }
 
 fn blob_path(home: &Path, hash: &str, ext: &str) -> PathBuf {
@@ -348,8 +351,7 @@ async fn a_removed_member_gets_no_attachment_it_had_not_fetched() {
     let late = bytes(b"late", 2 * 1024 * 1024);
     let name = attach(&a, &note, &write_file(files.path(), "late.bin", &late)).await;
     until("the attachment listed on B", || async {
-        matches!(b.execute(Request::Attachments { id: note.clone() }).await,
-            Ok(Response::Attachments { items, .. }) if items.iter().any(|i| i.name == name))
+        listed(&b, &note, &name).await.is_some()
     })
     .await;
     let bo = b.whoami().await.expect("whoami").member;
@@ -486,8 +488,7 @@ async fn a_small_attachment_missed_before_a_restart_arrives_after_it_without_bei
     let small = bytes(b"small", 100_000);
     let name = attach(&a, &note, &write_file(files.path(), "sketch.png", &small)).await;
     until("the attachment listed on B", || async {
-        matches!(b.execute(Request::Attachments { id: note.clone() }).await,
-            Ok(Response::Attachments { items, .. }) if items.iter().any(|i| i.name == name))
+        listed(&b, &note, &name).await.is_some()
     })
     .await;
     assert!(!present(&b, &note, &name).await);
@@ -571,8 +572,7 @@ async fn a_limit_changed_while_the_node_runs_holds_at_once() {
     let data = bytes(b"over-the-limit", 200_000);
     let name = attach(&a, &note, &write_file(files.path(), "scan.pdf", &data)).await;
     until("the attachment listed on B", || async {
-        matches!(b.execute(Request::Attachments { id: note.clone() }).await,
-            Ok(Response::Attachments { items, .. }) if items.iter().any(|i| i.name == name))
+        listed(&b, &note, &name).await.is_some()
     })
     .await;
     let err = get(&b, &note, &name).await.expect_err("over B's limit");

@@ -509,16 +509,10 @@ fn usage_errors_exit_2() {
 #[test]
 fn tacit_home_env_selects_the_home() {
     let home = init("Ada");
-    let out = std::process::Command::new(tacit_tests::tacit_bin())
-        .args(["note", "new", "--title", "via env"])
-        .env("TACIT_HOME", home.path())
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut cmd = std::process::Command::new(tacit_tests::tacit_bin());
+    cmd.args(["note", "new", "--title", "via env"])
+        .env("TACIT_HOME", home.path());
+    tacit_tests::succeeded(cmd, "tacit note new with TACIT_HOME");
     assert_eq!(home.json(&["note", "list"])[0]["title"], "via env");
 }
 
@@ -626,24 +620,17 @@ fn serve_install_service_writes_a_user_unit_that_serves_this_home() {
     .unwrap();
     std::fs::set_permissions(&systemctl, std::fs::Permissions::from_mode(0o755)).unwrap();
     let install = |systemctl: &std::path::Path| {
-        let out = home
-            .command(&[
-                "--no-mdns",
-                "serve",
-                "--install-service",
-                "--listen",
-                "/ip4/127.0.0.1/tcp/0",
-                "--json",
-            ])
-            .env("XDG_CONFIG_HOME", config.path())
-            .env("TACIT_SYSTEMCTL", systemctl)
-            .output()
-            .expect("run");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let mut cmd = home.command(&[
+            "--no-mdns",
+            "serve",
+            "--install-service",
+            "--listen",
+            "/ip4/127.0.0.1/tcp/0",
+            "--json",
+        ]);
+        cmd.env("XDG_CONFIG_HOME", config.path())
+            .env("TACIT_SYSTEMCTL", systemctl);
+        let out = tacit_tests::succeeded(cmd, "tacit serve --install-service");
         let v: Value = serde_json::from_slice(&out.stdout).expect("json");
         (v, String::from_utf8_lossy(&out.stderr).into_owned())
     };

@@ -643,11 +643,7 @@ impl Doc {
                 changed |= d.update_text(&ROOT, "title", title)?;
             }
             if let Some(body) = &change.body {
-                let body_changed = d.update_text(&ROOT, "body", body)?;
-                if body_changed && kind == Kind::Note {
-                    d.update_inline_tags(body)?;
-                }
-                changed |= body_changed;
+                changed |= d.update_note_body(body)?;
             }
             if let Some(tags) = &tags {
                 changed |= d.update_set(&ROOT, "tags", tags)?;
@@ -1211,20 +1207,25 @@ impl Doc {
     /// beside the body (`update_inline_tags`), not from the body: reading a body costs
     /// about 100 ns a character (a 2.6 KB note, 0.25 ms), and listings read every note. A peer
     /// could write any tags there, as it could in `tags`: each is checked as a tag here.
-    /// Only the first [`MAX_TAGS`] keys are looked at: a hostile member's set of a million keys
-    /// costs a listing no more than an honest one.
+    /// Only the first [`MAX_TAGS`] keys are looked at ([`Doc::key_set`]).
     fn inline_tags(&self, tags: &[String]) -> Result<Vec<String>, CoreError> {
-        let Some(set) = self.map(&ROOT, "inline_tags")? else {
-            return Ok(Vec::new());
-        };
         let room = MAX_TAGS.saturating_sub(tags.len());
         Ok(self
-            .am
-            .keys(&set)
-            .take(MAX_TAGS)
+            .key_set(&ROOT, "inline_tags")?
+            .into_iter()
             .filter(|t| !tags.contains(t) && normalize_tag(t).is_ok_and(|n| n == *t))
             .take(room)
             .collect())
+    }
+
+    /// Writes a note's body and, when it changed, the inline `#tags` kept beside it: every
+    /// writer of a note's body goes through here, so the two never part.
+    fn update_note_body(&mut self, body: &str) -> Result<bool, CoreError> {
+        let changed = self.update_text(&ROOT, "body", body)?;
+        if changed && self.kind()? == Kind::Note {
+            self.update_inline_tags(body)?;
+        }
+        Ok(changed)
     }
 
     /// Makes the `inline_tags` set the inline `#tags` of `body` (the body just written).
@@ -1250,9 +1251,12 @@ impl Doc {
         })
     }
 
+    /// The keys of a set (tags, aliases, expertise, inline tags), sorted: at most the first
+    /// [`MAX_TAGS`], the most any of them holds when written here. A hostile member's set of a
+    /// million keys costs a listing no more than an honest one.
     fn key_set(&self, obj: &ObjId, key: &str) -> Result<Vec<String>, CoreError> {
         Ok(match self.map(obj, key)? {
-            Some(set) => self.am.keys(&set).collect(), // keys come sorted
+            Some(set) => self.am.keys(&set).take(MAX_TAGS).collect(), // keys come sorted
             None => Vec::new(),
         })
     }
@@ -1375,6 +1379,12 @@ mod tests {
         let view = doc.note().unwrap();
         assert!(
             view.inline_tags.iter().all(|t| t.starts_with('t')),
+            "{view:?}"
+        );
+        // The junk took two of the keys looked at; the rest fill the room beside the tags.
+        assert_eq!(
+            view.inline_tags.len(),
+            crate::limits::MAX_TAGS - 2,
             "{view:?}"
         );
         for i in 0..crate::limits::MAX_TAGS {

@@ -144,6 +144,11 @@ const PUNCH_RETRY_FIRST: Duration = Duration::from_secs(10);
 /// The longest wait between two hole punch rounds to the same peer.
 const PUNCH_RETRY_MAX: Duration = Duration::from_secs(600);
 
+/// The wait after one of `wait` has not brought a direct connection.
+fn next_punch_wait(wait: Duration) -> Duration {
+    (wait * 2).min(PUNCH_RETRY_MAX)
+}
+
 /// AutoNAT: how long a dial-back request may take (libp2p's default; the dial-back itself is
 /// bounded by [`Limits::dial_timeout`]).
 const AUTONAT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -1614,7 +1619,7 @@ impl Task {
                         let wait = self
                             .punch_retries
                             .get(&remote_peer_id)
-                            .map_or(PUNCH_RETRY_FIRST, |(_, w)| (*w * 2).min(PUNCH_RETRY_MAX));
+                            .map_or(PUNCH_RETRY_FIRST, |(_, w)| next_punch_wait(*w));
                         self.punch_retries
                             .insert(remote_peer_id, (Instant::now() + wait, wait));
                         info!(peer = %remote_peer_id, error = %e, retry_in = ?wait, "hole punch failed; relayed until the next try")
@@ -1702,8 +1707,6 @@ impl Task {
         self.reconcile_relays();
     }
 
-    /// Asks relays for a slot while this node is not publicly reachable (those not asked yet,
-    /// and those whose retry time has come), and gives the slots up once it is.
     /// Tries the hole punch again to the peers whose wait is over and that are still reached
     /// only through a relay: a fresh relayed connection, on which DCUtR starts over (the old
     /// one keeps carrying the session meanwhile and closes when idle).
@@ -1732,7 +1735,7 @@ impl Task {
                 .with(Protocol::P2p(peer));
             if let Some((at, wait)) = self.punch_retries.get_mut(&peer) {
                 // The next round's time, should this one fail without a word from DCUtR.
-                *at = now + (*wait * 2).min(PUNCH_RETRY_MAX);
+                *at = now + next_punch_wait(*wait);
             }
             // One more relayed connection at most, so that the direct one still fits under
             // `max_established_per_peer`; the last round's spare closes when idle.
@@ -1740,8 +1743,11 @@ impl Task {
                 continue;
             }
             debug!(%peer, %circuit, "trying the hole punch again over a fresh relayed connection");
+            // Through our relay, and the peer's own circuit addresses (identify's), in case it
+            // holds its slot on another relay.
             let opts = DialOpts::peer_id(peer)
                 .addresses(vec![circuit])
+                .extend_addresses_through_behaviour()
                 .condition(PeerCondition::Always)
                 .build();
             if let Err(e) = self.swarm.dial(opts) {
@@ -1750,6 +1756,8 @@ impl Task {
         }
     }
 
+    /// Asks relays for a slot while this node is not publicly reachable (those not asked yet,
+    /// and those whose retry time has come), and gives the slots up once it is.
     fn reconcile_relays(&mut self) {
         let wanted = self.reachability() != Reachability::Public;
         let now = Instant::now();

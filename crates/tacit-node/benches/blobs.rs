@@ -19,11 +19,15 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tacit_node::core::{Draft, ProfileEdit, Role};
+use tacit_node::core::{Draft, Role};
 use tacit_node::{BlobLimits, NetOptions, Node, Request, Response};
 
 #[path = "common/memory.rs"]
 mod memory;
+#[path = "common/nodes.rs"]
+mod nodes;
+#[path = "common/notes.rs"]
+mod notes;
 
 /// The allocator the `tacit` binary and the desktop app use, so that memory figures are theirs.
 #[cfg(not(target_env = "msvc"))]
@@ -32,18 +36,10 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const MIB: u64 = 1024 * 1024;
 
-fn arg(args: &[String], name: &str, default: u64) -> u64 {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let mb = arg(&args, "--mb", 256);
-    let memory_mb = arg(&args, "--memory-mb", 1024);
+    let mb = notes::arg(&args, "--mb", 256) as u64;
+    let memory_mb = notes::arg(&args, "--memory-mb", 1024) as u64;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -55,25 +51,17 @@ fn main() {
 
 fn options() -> NetOptions {
     NetOptions {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-        mdns: false,
         blobs: BlobLimits {
             max_file: 8 * 1024 * MIB,
             space_quota: 64 * 1024 * MIB,
             ..BlobLimits::default()
         },
-        ..NetOptions::default()
+        ..nodes::loopback()
     }
 }
 
 async fn node(dir: &Path, name: &str) -> Node {
-    let profile = ProfileEdit {
-        name: Some(name.into()),
-        ..ProfileEdit::default()
-    };
-    let (node, _) = Node::init(dir, profile).await.unwrap();
-    node.start_network(options()).await.unwrap();
-    node
+    nodes::node(dir, name, options()).await
 }
 
 /// A file of `mib` MiB of pseudo-random bytes (xorshift: not compressible, cheap to make).

@@ -18,6 +18,8 @@
 
 #[path = "common/memory.rs"]
 mod memory;
+#[path = "common/nodes.rs"]
+mod nodes;
 #[path = "common/notes.rs"]
 mod notes;
 
@@ -27,8 +29,8 @@ use std::time::{Duration, Instant};
 use automerge::AutoCommit;
 use automerge::sync::{State, SyncDoc};
 use automerge::transaction::Transactable;
-use tacit_node::core::{DocId, Draft, NoteEdit, ProfileEdit, Role};
-use tacit_node::{Event, NetOptions, Node, Request, Response, SyncState, Traffic};
+use tacit_node::core::{DocId, Draft, NoteEdit, Role};
+use tacit_node::{Event, Node, Request, Response, SyncState, Traffic};
 
 const DEFAULT_NOTES: usize = 10_000;
 const DEFAULT_EDITS: usize = 300;
@@ -61,22 +63,8 @@ fn main() {
     rt.block_on(first_sync_and_reconnect(notes));
 }
 
-fn loopback() -> NetOptions {
-    NetOptions {
-        listen: vec!["/ip4/127.0.0.1/tcp/0".into()],
-        mdns: false,
-        ..NetOptions::default()
-    }
-}
-
 async fn node(dir: &Path, name: &str) -> Node {
-    let profile = ProfileEdit {
-        name: Some(name.into()),
-        ..ProfileEdit::default()
-    };
-    let (node, _) = Node::init(dir, profile).await.unwrap();
-    node.start_network(loopback()).await.unwrap();
-    node
+    nodes::node(dir, name, nodes::loopback()).await
 }
 
 async fn shared_pair(a: &Node, b: &Node) -> String {
@@ -435,7 +423,7 @@ async fn first_sync_and_reconnect(n: usize) {
         drop(db);
         let proxy = delay_proxy(&listen_addr(&a).await).await;
         let b2 = Node::open(dirs[1].path()).await.unwrap();
-        b2.start_network(loopback()).await.unwrap();
+        b2.start_network(nodes::loopback()).await.unwrap();
         b2.execute(Request::Connect { addr: proxy }).await.unwrap();
         let t0 = Instant::now();
         let check = edited.clone();

@@ -918,40 +918,27 @@ impl Actor {
 
     /// A new document: its snapshot is written, signed, and it joins the cache.
     fn created(&mut self, doc: Doc, space: SpaceId) -> Result<Outcome, NodeError> {
-        Ok(self.commit_created(Prepared::of(doc, space)?, space))
+        Ok(self.commit_created(Prepared::of(doc, space)?))
     }
 
     /// Stores a new document prepared off the actor: signs its changes (with this device's
     /// key, which stays here) and writes it.
-    fn commit_created(&mut self, prepared: Prepared, space: SpaceId) -> Outcome {
+    fn commit_created(&mut self, prepared: Prepared) -> Outcome {
         let Prepared {
             doc,
-            summary,
+            mut write,
             data,
             changes,
-            contributions,
-            blob_refs,
-            heads,
             entry,
         } = prepared;
-        let id = doc.id();
+        let (id, space, kind) = (write.id, write.space, write.summary.kind);
         if let Some(entry) = entry {
             self.pending_entries.insert(id, entry);
         }
-        let event = changed_event(id, space, &summary, false);
-        let (sigs, writers) = self.authorship(id, summary.kind, space, &changes);
-        let pushes = self.push(space, summary.kind, id, &data, &sigs, None);
-        let write = DocWrite {
-            id,
-            space,
-            summary,
-            heads: Some(heads),
-            chunk: Chunk::Snapshot(data),
-            sigs,
-            writers,
-            contributions,
-            blob_refs,
-        };
+        let event = changed_event(id, space, &write.summary, false);
+        (write.sigs, write.writers) = self.authorship(id, kind, space, &changes);
+        let pushes = self.push(space, kind, id, &data, &write.sigs, None);
+        write.chunk = Chunk::Snapshot(data);
         self.cache.put(id, doc);
         Outcome {
             response: Response::Created { id },
@@ -1044,7 +1031,7 @@ impl Actor {
         if let Some((bytes, changes)) = doc.take_unsaved_changes() {
             let heads = heads_hash(doc);
             let contributions = doc.contributions().ok();
-            let blob_refs = blob_refs_of(doc, &summary);
+            let blob_refs = blob_refs_of(doc, &summary, None);
             let (sigs, writers) = self.authorship(listed.id, summary.kind, space, &changes);
             out.events
                 .push(changed_event(listed.id, space, &summary, false));
@@ -1244,12 +1231,11 @@ fn changed_event(id: DocId, space: SpaceId, summary: &Summary, remote: bool) -> 
 /// [`Actor::commit_created`], so that nothing loads the document again to index it.
 pub(crate) struct Prepared {
     doc: Doc,
-    summary: tacit_core::Summary,
+    /// Its store row, all but the bytes (in `data`) and what the actor's key makes (signatures
+    /// and writers).
+    write: DocWrite,
     data: Vec<u8>,
     changes: Vec<tacit_core::NewChange>,
-    contributions: Option<Vec<tacit_core::people::Contribution>>,
-    blob_refs: Option<Vec<tacit_store::BlobRef>>,
-    heads: [u8; 8],
     entry: Option<Entry>,
 }
 
@@ -1257,23 +1243,29 @@ impl Prepared {
     pub(crate) fn of(mut doc: Doc, space: SpaceId) -> Result<Self, NodeError> {
         let summary = doc.summary()?;
         let (data, changes) = doc.save_with_changes();
-        let contributions = doc.contributions_with(&changes).ok();
-        let blob_refs = blob_refs_of(&doc, &summary);
         let heads = heads_hash(&mut doc);
         let entry = if matches!(summary.kind, Kind::Note | Kind::Question) {
             Entry::from_doc(&mut doc, space, heads).ok().flatten()
         } else {
             None
         };
-        Ok(Self {
-            entry,
-            doc,
+        let write = DocWrite {
+            id: doc.id(),
+            space,
+            contributions: doc.contributions_with(&changes).ok(),
+            blob_refs: blob_refs_of(&doc, &summary, entry.as_ref()),
             summary,
+            heads: Some(heads),
+            chunk: Chunk::None,
+            sigs: Vec::new(),
+            writers: Vec::new(),
+        };
+        Ok(Self {
+            doc,
+            write,
             data,
             changes,
-            contributions,
-            blob_refs,
-            heads,
+            entry,
         })
     }
 }

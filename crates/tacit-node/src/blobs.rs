@@ -336,7 +336,10 @@ async fn serve_one(
     let mut sent = 0u64;
     while let Some(piece) = rx.recv().await {
         let piece = piece?;
-        stream.write_all(&piece).await?;
+        // A reader that stops reading holds an upload slot no longer than a stalled sender would.
+        tokio::time::timeout(STALL_TIMEOUT, stream.write_all(&piece))
+            .await
+            .map_err(|_| std::io::Error::other("the asker stopped reading"))??;
         sent += piece.len() as u64;
         buffers.give(piece);
         if let Some(rate) = limits.upload_rate.filter(|r| *r > 0) {
@@ -450,12 +453,12 @@ impl Fetcher {
         }
     }
 
-    /// Tells the node's subscribers how far a fetch is.
     /// The limits in force now.
     pub(crate) fn limits(&self) -> BlobLimits {
         self.limits.lock().map(|l| *l).unwrap_or_default()
     }
 
+    /// Tells the node's subscribers how far a fetch is.
     fn progress(&self, hash: &BlobHash, done: u64, total: u64, failed: bool) {
         let _ = self.events.send(crate::api::Event::AttachmentProgress {
             hash: hash.to_hex().to_string(),
@@ -474,13 +477,6 @@ impl Fetcher {
         size: u64,
         peers: &[PeerId],
     ) -> Result<Fetched, NodeError> {
-        let limits = self.limits();
-        if size > limits.max_file {
-            return Err(NodeError::Refused(format!(
-                "the attachment is {size} bytes, over this node's limit of {} for one file",
-                limits.max_file
-            )));
-        }
         let lock = {
             let mut map = self
                 .inflight
@@ -493,6 +489,16 @@ impl Fetcher {
         if self.blobs.has(&hash) {
             return Ok(Fetched::default());
         }
+        let _slot = self.slots.acquire().await.map_err(|_| NodeError::Stopped)?;
+        // The limits as they are once it is this fetch's turn (the person may have changed
+        // them while it waited).
+        let limits = self.limits();
+        if size > limits.max_file {
+            return Err(NodeError::Refused(format!(
+                "the attachment is {size} bytes, over this node's limit of {} for one file",
+                limits.max_file
+            )));
+        }
         let used = ask_actor(&self.actor, |reply| BlobMsg::Used { space, reply })
             .await
             .ok_or(NodeError::Stopped)?;
@@ -502,7 +508,6 @@ impl Fetcher {
                 limits.space_quota
             )));
         }
-        let _slot = self.slots.acquire().await.map_err(|_| NodeError::Stopped)?;
         let mut done = Fetched::default();
         let mut first = true;
         let mut last_error = String::from("no member holding it is connected");
@@ -516,6 +521,12 @@ impl Fetcher {
                 .await
                 .map_err(|e| NodeError::Internal(format!("opening a download panicked: {e}")))??;
             let offset = part.len();
+            if offset > size {
+                // Another note states the same file larger: its download is left to resume.
+                return Err(NodeError::Refused(format!(
+                    "{offset} bytes of it are held already, more than the {size} this note states"
+                )));
+            }
             if first {
                 done.resumed_from = offset;
                 first = false;
@@ -771,8 +782,10 @@ pub(crate) async fn auto_fetch(
     let work = async move {
         while let Some(item) = rx.recv().await {
             let max = max();
-            let wanted: Vec<(SpaceId, BlobHash, u64)> = match item {
-                AutoItem::Blob(space, hash, size) => vec![(space, hash, size)],
+            // A note that just arrived came from a member who is connected; a sweep's finds wait
+            // for nobody (a member offline now is tried at a later sweep).
+            let (wanted, wait): (Vec<(SpaceId, BlobHash, u64)>, bool) = match item {
+                AutoItem::Blob(space, hash, size) => (vec![(space, hash, size)], false),
                 AutoItem::Note(id) => {
                     let req = crate::api::Request::Attachments { id: id.to_string() };
                     let Ok(crate::api::Response::Attachments { space, items, .. }) =
@@ -780,11 +793,12 @@ pub(crate) async fn auto_fetch(
                     else {
                         continue;
                     };
-                    items
+                    let wanted = items
                         .into_iter()
-                        .filter(|i| !i.present && i.size <= max)
+                        .filter(|i| !i.present)
                         .filter_map(|i| Some((space, Blobs::parse_hash(&i.hash)?, i.size)))
-                        .collect()
+                        .collect();
+                    (wanted, true)
                 }
             };
             for (space, hash, size) in wanted {
@@ -794,7 +808,7 @@ pub(crate) async fn auto_fetch(
                 if size > max {
                     continue;
                 }
-                if let Err(e) = engine.fetch_blob(space, hash, size).await {
+                if let Err(e) = engine.fetch_blob(space, hash, size, wait).await {
                     debug!(hash = %hash.to_hex(), "small attachment not fetched now: {e}");
                 }
             }
@@ -865,10 +879,6 @@ fn decode_into(
     // the hash too, so a note stating a wrong size cannot store a truncated file.
     let mut decoder = bao::decode::SliceDecoder::new(pipe, &hash, offset, u64::MAX - offset);
     let outcome = (|| {
-        // Synced before every return, so that what was verified is on disk to resume from.
-        let flush = |part: &mut Part| {
-            let _ = part.sync();
-        };
         let mut buf = vec![0u8; PIPE_CHUNK];
         let mut written = 0u64;
         loop {
@@ -876,7 +886,6 @@ fn decode_into(
                 Ok(0) => break,
                 Ok(n) => {
                     if written + n as u64 > want {
-                        flush(part);
                         return Decoded::Bad(written, "longer than the note states".into());
                     }
                     if let Err(e) = part.append(buf.get(..n).unwrap_or_default()) {
@@ -886,21 +895,13 @@ fn decode_into(
                     progress.store(written, std::sync::atomic::Ordering::Relaxed);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                    flush(part);
                     return Decoded::Bad(written, e.to_string());
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    flush(part);
                     return Decoded::Short(written);
                 }
-                Err(e) => {
-                    flush(part);
-                    return Decoded::Io(written, e.to_string());
-                }
+                Err(e) => return Decoded::Io(written, e.to_string()),
             }
-        }
-        if let Err(e) = part.sync() {
-            return Decoded::Io(written, e.to_string());
         }
         if written == want {
             Decoded::Complete(written)
@@ -908,6 +909,11 @@ fn decode_into(
             Decoded::Bad(written, "shorter than the note states".into())
         }
     })();
+    // What was verified goes to disk, to resume from; a bad part is discarded, and a complete
+    // one is synced whole when it is finished.
+    if matches!(outcome, Decoded::Short(_) | Decoded::Io(..)) {
+        let _ = part.sync();
+    }
     (outcome, decoder.into_inner().tree)
 }
 

@@ -22,6 +22,7 @@ use crate::error::NodeError;
 use crate::replica::{ReplicaReply, ReplicaReq, Replicated};
 use crate::search::Search;
 use crate::sync::{ActorLink, Engine, NetOptions, check_relay, max_relays};
+use serde::Serialize;
 
 /// Requests queued for the actor before callers wait: two full group-commit batches.
 const REQUEST_QUEUE: usize = 2 * MAX_BATCH;
@@ -253,8 +254,10 @@ impl Node {
         if self.engine().is_some() {
             return Ok(());
         }
-        // What the person set wins over the options' limits.
-        opts.blobs = self.kept_limits.lock().await.apply(opts.blobs);
+        // What the person set wins over the options' limits; held until the network runs with
+        // them, so that a change made meanwhile is not overwritten by the start.
+        let kept_limits = self.kept_limits.lock().await;
+        opts.blobs = kept_limits.apply(opts.blobs);
         let given: Vec<String> = opts
             .relays
             .iter()
@@ -298,6 +301,7 @@ impl Node {
             self.replica.clone(),
         )
         .await?;
+        drop(kept_limits);
         if let Ok(mut slot) = self.engine.lock() {
             *slot = Some(engine);
         }
@@ -459,16 +463,7 @@ impl Node {
         if change != KeptLimits::default() {
             let mut kept = self.kept_limits.lock().await;
             let merged = kept.merged(change, self.blob_limits())?;
-            let json = serde_json::to_string(&merged)
-                .map_err(|e| NodeError::Internal(format!("encoding the limits: {e}")))?;
-            let path = self.store_path.clone();
-            tokio::task::spawn_blocking(move || {
-                let mut store = tacit_store::Store::open(&path, false)?;
-                store.set_meta(META_ATTACHMENT_LIMITS, &json)?;
-                Ok::<_, NodeError>(())
-            })
-            .await
-            .map_err(|e| NodeError::Internal(format!("saving the limits panicked: {e}")))??;
+            self.save_meta(META_ATTACHMENT_LIMITS, &merged).await?;
             *kept = merged;
             if let Ok(mut l) = self.info.blob_limits.lock() {
                 *l = merged.apply(*l);
@@ -506,7 +501,7 @@ impl Node {
                     "attachment {name:?} is not on this machine yet, and fetching it from a member needs the network: run `tacit serve` or the app"
                 ))
             })?;
-            fetched = engine.fetch_blob(space, hash, info.size).await?;
+            fetched = engine.fetch_blob(space, hash, info.size, true).await?;
             info.present = true;
         }
         Ok(Response::AttachmentFile {
@@ -628,18 +623,28 @@ impl Node {
         Ok(Response::Network(self.network_status().await))
     }
 
-    /// Writes the relays into the home, on a database connection of its own.
+    /// Writes the relays into the home.
     async fn save_relays(&self, relays: &[String]) -> Result<(), NodeError> {
+        self.save_meta(META_RELAYS, relays).await
+    }
+
+    /// Writes a setting kept in the home (as JSON, under `key`), on a database connection of
+    /// its own (the actor owns the main one; settings change rarely).
+    async fn save_meta(
+        &self,
+        key: &'static str,
+        value: &(impl Serialize + ?Sized),
+    ) -> Result<(), NodeError> {
         let path = self.store_path.clone();
-        let json = serde_json::to_string(relays)
-            .map_err(|e| NodeError::Internal(format!("encoding the relays: {e}")))?;
+        let json = serde_json::to_string(value)
+            .map_err(|e| NodeError::Internal(format!("encoding {key}: {e}")))?;
         tokio::task::spawn_blocking(move || {
             let mut store = tacit_store::Store::open(&path, false)?;
-            store.set_meta(META_RELAYS, &json)?;
+            store.set_meta(key, &json)?;
             Ok::<_, NodeError>(())
         })
         .await
-        .map_err(|e| NodeError::Internal(format!("saving the relays panicked: {e}")))?
+        .map_err(|e| NodeError::Internal(format!("saving {key} panicked: {e}")))?
     }
 
     async fn join(&self, ticket: &str) -> Result<Response, NodeError> {

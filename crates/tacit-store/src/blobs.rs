@@ -506,10 +506,13 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
+                // Per space (each space's notes state their own size), and in random order:
+                // files that cannot be had now (a holder offline, a hash nobody holds) must not
+                // keep the others out of every sweep.
                 "SELECT r.space, r.hash, MIN(r.size) FROM blob_refs r
                  LEFT JOIN blobs b ON b.hash = r.hash
                  WHERE b.hash IS NULL AND r.size <= ?1
-                 GROUP BY r.hash LIMIT ?2",
+                 GROUP BY r.space, r.hash ORDER BY random() LIMIT ?2",
             )
             .at(self.path())?;
         let rows = stmt

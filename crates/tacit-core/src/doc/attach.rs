@@ -160,7 +160,12 @@ impl Doc {
         let used = match same {
             Some(a) => a.name.clone(),
             None => {
-                if existing.len() >= MAX_ATTACHMENTS {
+                // Every key counts, a peer's junk too: past the limit a new entry could sort
+                // after the entries readers look at, and be attached but never seen.
+                let held = self
+                    .map(&ROOT, "attachments")?
+                    .map_or(0, |m| self.am.length(&m));
+                if held >= MAX_ATTACHMENTS {
                     return Err(CoreError::InvalidAttachment {
                         name: name.to_owned(),
                         reason: format!(
@@ -191,7 +196,7 @@ impl Doc {
                 d.am.put(&entry, "size", ScalarValue::Uint(size))?;
             }
             if let Some(body) = &body {
-                d.update_text(&ROOT, "body", body)?;
+                d.update_note_body(body)?;
             }
             Ok(())
         })?;
@@ -285,6 +290,9 @@ mod tests {
                 .unwrap();
         }
         assert!(doc.attachments().unwrap().is_empty());
+        // And no honest attachment is taken that would sort among the unseen: the map is full.
+        let err = doc.attach(edit, "z.png", H1, 10, false).unwrap_err();
+        assert!(err.to_string().contains("limit"), "{err}");
     }
 
     #[test]

@@ -262,11 +262,7 @@ impl Doc {
         let mut changed = false;
         self.guard(|d| {
             changed |= d.update_text(&ROOT, "title", &title)?;
-            let body_changed = d.update_text(&ROOT, "body", &then.body)?;
-            if body_changed {
-                d.update_inline_tags(&then.body)?;
-            }
-            changed |= body_changed;
+            changed |= d.update_note_body(&then.body)?;
             changed |= d.update_set(&ROOT, "tags", &tags)?;
             if !aliases.is_empty() || d.map(&ROOT, "aliases")?.is_some() {
                 changed |= d.update_set(&ROOT, "aliases", &aliases)?;

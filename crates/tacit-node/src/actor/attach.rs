@@ -3,6 +3,7 @@
 //! blob transfers' questions (may this peer have this blob? how much does a space hold?).
 
 use tacit_core::{Attachment, Doc, Kind, Summary};
+use tacit_search::Entry;
 use tacit_store::{BlobRef, Blobs};
 use tokio::sync::oneshot;
 use tracing::warn;
@@ -14,13 +15,27 @@ use crate::error::NodeError;
 
 /// What a document written now refers to, for the store to keep with the write (in its
 /// transaction): a note's attachments, nothing for a deleted note, `None` (left as it is) for
-/// other kinds and for a note whose attachments cannot be read.
-pub(super) fn blob_refs_of(doc: &Doc, summary: &Summary) -> Option<Vec<BlobRef>> {
+/// other kinds and for a note whose attachments cannot be read. Taken from its search `entry`
+/// when one was read already (it lists them), else from the document.
+pub(super) fn blob_refs_of(
+    doc: &Doc,
+    summary: &Summary,
+    entry: Option<&Entry>,
+) -> Option<Vec<BlobRef>> {
     if summary.kind != Kind::Note {
         return None;
     }
     if summary.deleted {
         return Some(Vec::new());
+    }
+    if let Some(entry) = entry {
+        return Some(
+            entry
+                .attachments
+                .iter()
+                .map(|a| (a.hash.clone(), a.size))
+                .collect(),
+        );
     }
     match doc.attachments() {
         Ok(attachments) => Some(attachments.into_iter().map(|a| (a.hash, a.size)).collect()),

@@ -168,12 +168,9 @@ impl Actor {
         if !matches!(listed.summary.kind, Kind::Note | Kind::Question) {
             return Err(tacit_store::StoreError::NoSuchDocument(prefix.to_owned()).into());
         }
-        // Unknown only in a store written before deletions were dated on arrival: count from
-        // its last change, as the upgrade did for the others.
-        let trashed_at = self
-            .store
-            .trashed_at(id)?
-            .unwrap_or(listed.summary.updated_at);
+        // Every deleted row is dated (on arrival, or by the upgrade); should one not be, it
+        // counts as arriving now rather than from a time a peer's change claims.
+        let trashed_at = self.store.trashed_at(id)?.unwrap_or_else(now_ms);
         self.change(&listed, |doc, e| doc.undelete(e, trashed_at))
     }
 }

@@ -672,7 +672,7 @@ impl Actor {
                 let heads = heads_hash(d);
                 let contributions = d.contributions_with(&changes).ok();
                 done.events.push(changed_event(doc, space, &summary, true));
-                let blob_refs = blob_refs_of(d, &summary);
+                let blob_refs = blob_refs_of(d, &summary, None);
                 done.writes.push(DocWrite {
                     id: doc,
                     space,
@@ -981,12 +981,12 @@ impl Actor {
         done.events
             .push(changed_event(id, home_space, &summary, true));
         done.pushes = self.push(home_space, kind, id, &data, &sigs, Some(origin));
+        let blob_refs = blob_refs_of(&doc, &summary, entry.as_ref());
         if let Some(mut entry) = entry {
             entry.space = home_space;
             self.pending_entries.insert(id, entry);
         }
         let heads = heads_hash(&mut doc);
-        let blob_refs = blob_refs_of(&doc, &summary);
         done.writes.push(DocWrite {
             id,
             space: home_space,
@@ -1187,11 +1187,8 @@ impl Actor {
                 &kept_sigs,
                 Some(origin),
             );
-            let writers = match &chunk {
-                Chunk::Increment(_) => writers_of(&changes),
-                _ => writers_of(&changes),
-            };
-            let blob_refs = blob_refs_of(&doc, &summary);
+            let writers = writers_of(&changes);
+            let blob_refs = blob_refs_of(&doc, &summary, None);
             done.writes.push(DocWrite {
                 id,
                 space: listed_space,

@@ -118,16 +118,15 @@ impl Actor {
         // is most of an import's time); the actor then only signs and stores them, in order.
         let under = self.under(space);
         let by = self.info.member;
-        let new: Vec<(usize, DocId, Kind, &ImportNote)> = plan
+        let new: Vec<(DocId, Kind, &ImportNote)> = plan
             .iter()
-            .enumerate()
-            .filter_map(|(i, (target, kind, note))| match target {
-                Target::Create(id) => Some((i, *id, *kind, note)),
+            .filter_map(|(target, kind, note)| match target {
+                Target::Create(id) => Some((*id, *kind, note)),
                 Target::Update(_) => None,
             })
             .collect();
         let built = on_every_core(new.len(), |k| {
-            let (_, id, kind, note) = new
+            let (id, kind, note) = new
                 .get(k)
                 .ok_or_else(|| NodeError::Internal("an import item out of range".into()))?;
             let edit = Edit {
@@ -142,13 +141,12 @@ impl Actor {
             };
             Prepared::of(doc, space)
         })?;
-        let mut built: HashMap<usize, Prepared> = new
-            .iter()
-            .map(|(i, ..)| *i)
-            .zip(built)
-            .map(|(i, p)| p.map(|p| (i, p)))
-            .collect::<Result<_, _>>()?;
-        for (i, (target, kind, note)) in plan.into_iter().enumerate() {
+        // In the plan's order, as the creations come in it.
+        let mut built = built
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter();
+        for (target, kind, note) in plan {
             let draft = note.draft;
             let id = match target {
                 Target::Update(id) | Target::Create(id) => id,
@@ -156,11 +154,11 @@ impl Actor {
             touched.push(id);
             let step = match target {
                 Target::Create(_) => {
-                    let prepared = built.remove(&i).ok_or_else(|| {
+                    let prepared = built.next().ok_or_else(|| {
                         NodeError::Internal("an imported note was not built".into())
                     })?;
                     report.created += 1;
-                    self.commit_created(prepared, space)
+                    self.commit_created(prepared)
                 }
                 Target::Update(id) => {
                     let summary = self.doc(id)?.summary()?;
@@ -366,7 +364,10 @@ fn on_every_core<T: Send>(
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let workers = cores.min(n / MIN_PER_WORKER).max(1);
     if workers == 1 {
-        return Ok((0..n).map(build).collect());
+        return std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            (0..n).map(&build).collect()
+        }))
+        .map_err(|_| NodeError::Internal("building imported notes panicked".into()));
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
     let parts: Vec<std::thread::Result<Vec<(usize, T)>>> = std::thread::scope(|scope| {
@@ -411,12 +412,13 @@ mod tests {
         assert_eq!(squares, (0..1000).map(|i| i * i).collect::<Vec<_>>());
         assert_eq!(on_every_core(3, |i| i).unwrap(), [0, 1, 2]);
         assert!(on_every_core(0, |i| i).unwrap().is_empty());
-        if std::thread::available_parallelism().map_or(1, |c| c.get()) > 1 {
-            let failed = on_every_core(100, |i| {
-                assert!(i != 57, "a bad item");
+        // On workers (100 items) and on the calling thread alone (3 items).
+        for n in [100, 3] {
+            let failed = on_every_core(n, |i| {
+                assert!(i != 2, "a bad item");
                 i
             });
-            assert!(failed.is_err());
+            assert!(failed.is_err(), "{n} items");
         }
     }
 

@@ -419,12 +419,18 @@ impl Engine {
         space: SpaceId,
         hash: tacit_store::BlobHash,
         size: u64,
+        wait_for_member: bool,
     ) -> Result<crate::blobs::Fetched, NodeError> {
         /// How long a fetch waits for a member to be connected (a node just started dials the
         /// members it knows; sessions come up within a second or two on a LAN).
         const WAIT_FOR_MEMBER: Duration = Duration::from_secs(15);
         let members = self.fetcher.members(space).await;
-        let deadline = Instant::now() + WAIT_FOR_MEMBER;
+        let deadline = Instant::now()
+            + if wait_for_member {
+                WAIT_FOR_MEMBER
+            } else {
+                Duration::ZERO
+            };
         loop {
             let connected: Vec<PeerId> = self.sessions.lock().await.keys().copied().collect();
             let peers: Vec<PeerId> = connected
