@@ -42,9 +42,10 @@ need_packages() {
 TAURI_PACKAGES=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
     build-essential pkg-config libssl-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev)
 E2E_PACKAGES=(xvfb webkit2gtk-driver xauth imagemagick xdotool xclip)
-# the LAN discovery and NAT tests build network namespaces with `ip`, NATs with `nft`, and check
-# the topology with `ping`
-NET_TEST_PACKAGES=(iproute2 nftables iputils-ping)
+# the LAN discovery, NAT and partition tests build network namespaces with `ip`, NATs and cuts
+# with `nft`, check the topology with `ping`, and (where the kernel has no netem) queue packets
+# to the partition test's link shaper with `iptables`
+NET_TEST_PACKAGES=(iproute2 nftables iputils-ping iptables)
 # what registers the app as the handler of tacit:// links
 LINK_PACKAGES=(xdg-utils desktop-file-utils)
 

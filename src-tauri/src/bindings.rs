@@ -18,9 +18,9 @@ mod tests {
         ExportPage, HealthView, Hit, Identity, ImportNote, ImportReport, InboxItem, InboxKind,
         InitReport, InviteInfo, LinkedDoc, Links, ListItem, MemberInfo, NetStatus, PeerInfo,
         PersonDetail, PersonInfo, Reachability, RecordStatement, RecordView, RelayInfo,
-        RelaySource, RelayState, Request, Response, RouteInfo, SearchState, SpaceDetail, SpaceInfo,
-        SpaceRecord, Status, SyncState, Traffic, TrashItem, VersionDetail, VersionInfo, Via,
-        WireError,
+        RelaySource, RelayState, Request, Response, RouteInfo, SearchState, SpaceDetail,
+        SpaceDigest, SpaceInfo, SpaceRecord, Status, SyncState, Traffic, TrashItem, VersionDetail,
+        VersionInfo, Via, WireError,
     };
     use tacit_vault::{ExportSummary, FileNote, ImportSummary, Progress};
     use ts_rs::{Config, TS};
@@ -103,6 +103,7 @@ mod tests {
         decl::<RecordView>(&cfg, o);
         decl::<RecordStatement>(&cfg, o);
         decl::<HealthView>(&cfg, o);
+        decl::<SpaceDigest>(&cfg, o);
         decl::<VersionKind>(&cfg, o);
         decl::<VersionInfo>(&cfg, o);
         decl::<DiffSide>(&cfg, o);

@@ -1,6 +1,7 @@
 //! Helpers for Tacit's cross-crate tests: real `tacit` processes on temporary homes, seeded
 //! randomness, and bounded waits that fail with a message instead of hanging.
 
+pub mod converge;
 pub mod netns;
 pub mod nodes;
 pub mod rawpeer;

@@ -11,6 +11,8 @@
 //! Commands to a served home (`status`, `space join`, `note new`…) run outside the namespaces:
 //! they reach the server through its control socket, a Unix socket, which namespaces do not
 //! separate. Only the servers themselves live inside.
+//!
+//! [`partition`] builds another topology: two sides of one shaped link that a test can cut.
 
 use std::path::Path;
 
@@ -19,7 +21,41 @@ use crate::{NetHome, SYNC_PATIENCE, Serving, eventually, tacit_bin};
 #[path = "../../crates/tacit-net/tests/netns/mod.rs"]
 mod topology;
 
-pub use topology::{Host, Options, Topology, ping_missing, skip_reason};
+pub use topology::{
+    Host, Options, Topology, ip_in, nft_in, ping_missing, remove_stale_of, run, skip_reason,
+    sysctl_in,
+};
+
+#[cfg(target_os = "linux")]
+pub mod partition;
+
+/// The lock file that gives network-namespace tests their turn (see [`take_turn`]).
+const TURN_FILE: &str = "tacit-netns-tests.lock";
+
+/// A network-namespace test's turn, held until dropped.
+#[derive(Debug)]
+pub struct Turn {
+    _lock: std::fs::File,
+}
+
+/// Waits for, and takes, the turn of one network-namespace test among every test process on
+/// this machine: an exclusive lock on a file in the temporary directory. The NAT and the
+/// partition tests are separate test binaries, which a runner may start side by side
+/// (`cargo nextest` does), and several topologies of busy servers at once on a 2-core machine
+/// make hole punches miss and stretch every wait. A lock is per open file, so two tests of one
+/// process also wait for each other; it goes with the process, also when it is killed.
+pub fn take_turn() -> Turn {
+    let path = std::env::temp_dir().join(TURN_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("cannot open the turn lock {}: {e}", path.display()));
+    file.lock()
+        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
+    Turn { _lock: file }
+}
 
 /// The public host's address (the relay, or a public member).
 pub const PUBLIC_IP: &str = "203.0.113.10";

@@ -18,8 +18,8 @@ mod common;
 use common::{invite, new_note, new_space, peers_of, wait_for_note};
 use tacit_core::Ticket;
 use tacit_tests::netns::{
-    Options, PUBLIC_IP, Topology, found_in_files, listen_args, serve_in, serve_member, serve_relay,
-    skip_reason, wait_reserved,
+    Options, PUBLIC_IP, Topology, Turn, found_in_files, listen_args, serve_in, serve_member,
+    serve_relay, skip_reason, take_turn, wait_reserved,
 };
 use tacit_tests::{NetHome, SYNC_PATIENCE, Serving, eventually};
 
@@ -28,20 +28,17 @@ const MEMBER_LOG: &str = "tacit_node=debug,tacit_net=debug";
 /// The relay logs everything it does, so that the canary check covers what it could learn.
 const RELAY_LOG: &str = "debug";
 
-/// Prints why the test is skipped, if it is.
-/// One of these tests at a time: a hole punch depends on both sides' packets crossing in time,
-/// and three topologies of busy servers at once on a 2-core machine made it miss every round
-/// now and then (in about one full run in five).
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 /// `None` (and why, on standard error) when the topology cannot be built here; else the turn
-/// of this test, held until it ends.
-fn begin() -> Option<std::sync::MutexGuard<'static, ()>> {
+/// of this test, held until it ends. One network-namespace test at a time, also across test
+/// binaries (the partition test): a hole punch depends on both sides' packets crossing in
+/// time, and three topologies of busy servers at once on a 2-core machine made it miss every
+/// round now and then (in about one full run in five).
+fn begin() -> Option<Turn> {
     if let Some(reason) = skip_reason() {
         eprintln!("SKIPPED: network-namespace test: {reason}");
         return None;
     }
-    Some(ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner()))
+    Some(take_turn())
 }
 
 /// Runs `step`; if it fails, prints the servers' logs (they go with their temporary

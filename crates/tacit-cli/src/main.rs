@@ -500,6 +500,14 @@ enum SpaceCmd {
         #[command(flatten)]
         json: Json,
     },
+    /// Every document of a space with a short hash of its heads, and one hash over them all:
+    /// members whose digests are equal hold the same version of every document
+    Digest {
+        /// Id, id prefix or name
+        space: String,
+        #[command(flatten)]
+        json: Json,
+    },
     /// Change a member's role (owners only)
     Role {
         /// Id, id prefix or name
@@ -1272,6 +1280,7 @@ fn space_request(cmd: SpaceCmd) -> Result<(Request, Json)> {
             json,
         ),
         SpaceCmd::Health { space, json } => (Request::SpaceHealth { space }, json),
+        SpaceCmd::Digest { space, json } => (Request::SpaceDigest { space }, json),
         SpaceCmd::RevokeInvite {
             space,
             invite,

@@ -66,6 +66,7 @@ pub fn print(resp: &Response, json: bool, me: Option<MemberId>) -> Result<()> {
             Response::RecordStatement { statement } => serde_json::from_str(statement)?,
             Response::RecordVerified(r) => serde_json::to_value(r)?,
             Response::Health(h) => serde_json::to_value(h)?,
+            Response::Digest(d) => serde_json::to_value(d)?,
             Response::History { items, .. } => serde_json::to_value(items)?,
             Response::Version(v) => serde_json::to_value(v)?,
             Response::Trash { items } => serde_json::to_value(items)?,
@@ -581,6 +582,9 @@ fn text(out: &mut impl Write, resp: &Response, me: Option<MemberId>) -> std::io:
                     .collect();
                 writeln!(out, "top givers this month: {}", top.join(", "))?;
             }
+        }
+        Response::Digest(d) => {
+            writeln!(out, "{} documents, digest {}", d.docs.len(), d.digest)?;
         }
         Response::Attached { reference, .. } => writeln!(out, "{reference}")?,
         Response::Attachments { items, .. } => {

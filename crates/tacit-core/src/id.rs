@@ -27,11 +27,11 @@ macro_rules! random_id {
             /// Length of the id in hex characters.
             pub const HEX_LEN: usize = 32;
 
-            /// A fresh random id from the operating system's generator.
+            /// A fresh random id (from the operating system's generator; see [`crate::random`]).
             pub fn random() -> Self {
                 let mut bytes = [0u8; 16];
                 // The OS generator failing is not recoverable: nothing could be written safely.
-                getrandom::fill(&mut bytes).expect("the operating system's random generator failed");
+                $crate::random::fill(&mut bytes);
                 Self(bytes)
             }
 

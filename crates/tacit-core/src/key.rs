@@ -15,7 +15,7 @@ impl DeviceKey {
     /// A fresh key from the operating system's generator.
     pub fn generate() -> Self {
         let mut secret = [0u8; Self::SECRET_LEN];
-        getrandom::fill(&mut secret).expect("the operating system's random generator failed");
+        crate::random::fill(&mut secret);
         Self(SigningKey::from_bytes(&secret))
     }
 

@@ -31,6 +31,7 @@ mod key;
 pub mod limits;
 pub mod markdown;
 pub mod people;
+pub mod random;
 mod space;
 mod text;
 mod ticket;
@@ -39,9 +40,9 @@ pub use doc::{
     AnswerView, Attachment, ChangeAuthor, ChangeSig, Doc, Draft, Edit, Kind, MAX_VERSIONS,
     NewChange, NoteEdit, NoteView, PROFILE_SCOPE, ProfileEdit, ProfileView, QuestionView,
     SCHEMA_VERSION, Screened, Summary, TRASH_DAYS, Tombstone, VERSION_ID_LEN, VERSION_PAUSE_MS,
-    Verdict, Version, VersionKind, VersionView, authorize, check_attachment_name, chunks, in_trash,
-    is_blob_hash, last_by_author, parse_under, screen, screen_sync, trash_days_left, trash_since,
-    under_message, unique_attachment_name, unsigned,
+    Verdict, Version, VersionKind, VersionView, authorize, check_attachment_name, chunks,
+    heads_hash, in_trash, is_blob_hash, last_by_author, parse_under, scope_of, screen, screen_sync,
+    trash_days_left, trash_since, under_message, unique_attachment_name, unsigned,
 };
 pub use error::CoreError;
 pub use id::{AnswerId, DocId, MemberId, ParseIdError, SpaceId};

@@ -27,6 +27,7 @@ mod limits;
 mod nat;
 mod path;
 pub mod recon;
+pub mod session;
 mod transport;
 pub mod wire;
 

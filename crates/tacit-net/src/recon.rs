@@ -33,19 +33,7 @@ pub const SPLIT_TWICE_ABOVE: u32 = 16 * ITEMS_MAX;
 /// Deepest prefix, in hex digits: 32 digits name one id.
 const MAX_DEPTH: u8 = 32;
 
-/// The short hash of a document's heads (each a 32-byte Automerge change hash), in any order.
-pub fn heads_hash<'a>(heads: impl IntoIterator<Item = &'a [u8; 32]>) -> HeadsHash {
-    let mut sorted: Vec<&[u8; 32]> = heads.into_iter().collect();
-    sorted.sort_unstable();
-    let mut h = Sha256::new();
-    h.update(b"tacit-heads-v1\0");
-    for head in sorted {
-        h.update(head);
-    }
-    let mut out = [0u8; 8];
-    out.copy_from_slice(&h.finalize()[..8]);
-    out
-}
+pub use tacit_core::heads_hash;
 
 /// The ids that start with the first `depth` hex digits of `bits` (the rest of `bits` is zero).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

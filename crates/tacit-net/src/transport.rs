@@ -1579,11 +1579,17 @@ impl Task {
                 result,
             }) => match result {
                 Ok(rtt) => tracing::trace!(%peer, ?rtt, "ping"),
-                Err(ping::Failure::Timeout) => {
-                    warn!(%peer, "ping timed out; closing the connection");
+                // A peer that does not speak ping is not a failure; any other failure is: a
+                // connection that outlived a cut link fails its pings (its streams cannot even
+                // be negotiated) without ever timing out as a whole, and kept open it would
+                // stop the peers from dialling each other again once the link heals.
+                Err(ping::Failure::Unsupported) => {
+                    debug!(%peer, "the peer does not answer pings");
+                }
+                Err(e) => {
+                    warn!(%peer, error = %e, "ping failed; closing the connection");
                     self.swarm.close_connection(connection);
                 }
-                Err(e) => debug!(%peer, error = %e, "ping failed"),
             },
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
                 let mut by_peer: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();

@@ -10,14 +10,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::Ordering;
 
-use attach::blob_refs_of;
 use lru::LruCache;
 use tacit_core::{
-    ChangeSig, DeviceKey, Doc, DocId, Edit, Kind, MemberId, NewChange, OpHash, PROFILE_SCOPE,
-    ProfileEdit, ProfileView, SpaceId, Summary,
+    ChangeSig, DeviceKey, Doc, DocId, Edit, Kind, MemberId, NewChange, OpHash, ProfileEdit,
+    ProfileView, SpaceId, Summary,
 };
 use tacit_net::recon::ItemSet;
 use tacit_store::{Chunk, DocWrite, Home, ListFilter, Listed, Store, Writer};
@@ -25,9 +23,10 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, warn};
 
 use crate::api::{Event, Identity, InitReport, ListItem, Request, Response, Status};
+use crate::base::{LinkSource, Msg, Names, NodeInfo, blob_refs_of, now_ms, writers_of};
 use crate::error::{NodeError, WireError};
-use crate::netview::NetView;
-use crate::replica::{ReplicaReply, ReplicaReq, Replicated, SessionId};
+use crate::membership::Shared;
+use crate::replica::{ReplicaReply, Replicated, SessionId};
 use crate::search::{Job, Search};
 use tacit_search::Entry;
 
@@ -37,9 +36,6 @@ mod people;
 mod replica;
 mod spaces;
 mod vault;
-
-pub(crate) use replica::load_whole;
-pub(crate) use spaces::Shared;
 
 /// Most requests group-committed in one transaction: enough to share one fsync among many
 /// concurrent writers, few enough that the first of them is not kept waiting long.
@@ -55,100 +51,57 @@ pub(crate) const META_CONTRIBUTIONS: &str = "contributions";
 /// Peers not (yet) members whose addresses are kept in memory: the joins in progress at once.
 const SEEN_STRANGERS: NonZeroUsize = NonZeroUsize::new(64).expect("non-zero");
 
-/// A message to the actor.
-pub(crate) enum Msg {
-    /// A request and where to send its reply.
-    Request(Request, oneshot::Sender<Result<Response, NodeError>>),
-    /// A sync session's request.
-    Replica(ReplicaReq, oneshot::Sender<Result<ReplicaReply, NodeError>>),
-    /// Flush, checkpoint and stop; reply when done.
-    Shutdown(oneshot::Sender<()>),
-    /// The names search filters and hits need.
-    Names(oneshot::Sender<Names>),
-    /// A document and the targets of its links, for `NoteLinks`.
-    LinkSource(String, oneshot::Sender<Result<LinkSource, NodeError>>),
-    /// Records a file stored in the blob directory as an attachment of a note.
-    Attach(AttachReq, oneshot::Sender<Result<Response, NodeError>>),
-    /// What the blob transfers ask of the store and the memberships.
-    Blob(crate::blobs::BlobMsg),
-}
-
-/// A file stored by hash, to attach to a note.
-pub(crate) struct AttachReq {
-    /// The note (id or unique prefix).
-    pub(crate) id: String,
-    /// Its name in the note (made unique there).
-    pub(crate) name: String,
-    /// BLAKE3, 64 hex.
-    pub(crate) hash: String,
-    /// Bytes.
-    pub(crate) size: u64,
-    /// Append `![[name]]` to the body.
-    pub(crate) embed: bool,
-}
-
-/// Names of spaces and members, for resolving `space:` and `author:` filters and naming hits.
-#[derive(Debug, Clone)]
-pub(crate) struct Names {
-    /// This home's member.
-    pub(crate) me: MemberId,
-    /// Every space this home holds, the personal one first.
-    pub(crate) spaces: Vec<(SpaceId, String)>,
-    /// Every member known by name (this home's own name from its profile).
-    pub(crate) members: Vec<(MemberId, String)>,
-}
-
-/// A document whose links are asked for.
-#[derive(Debug, Clone)]
-pub(crate) struct LinkSource {
-    pub(crate) id: DocId,
-    pub(crate) space: SpaceId,
-    pub(crate) title: String,
-    pub(crate) aliases: Vec<String>,
-    /// Link targets as written, each once, in order.
-    pub(crate) links: Vec<String>,
-}
-
-/// Facts about the node that never change while it runs.
-#[derive(Debug)]
-pub(crate) struct NodeInfo {
-    pub(crate) home: std::path::PathBuf,
-    pub(crate) member: MemberId,
-    pub(crate) personal: SpaceId,
-    /// Set while the control socket is served.
-    pub(crate) serving: AtomicBool,
-    /// The libp2p peer id (derived from the member key).
-    pub(crate) peer_id: String,
-    /// The network as the sync engine last saw it (empty without a network).
-    pub(crate) net: std::sync::Mutex<NetView>,
-    /// The names searches resolve filters with, as last read from the actor, and how many
-    /// times they changed since (a search reads them again when that moved).
-    pub(crate) names: std::sync::Mutex<Option<(u64, Arc<Names>)>>,
-    pub(crate) names_changed: std::sync::atomic::AtomicU64,
-    /// Every member of every space this home is in (this one too): the peers the network keeps
-    /// slots, sessions and addresses for.
-    pub(crate) members: std::sync::Mutex<HashSet<MemberId>>,
-    /// Counts changes of `members`, so that the network hears of them.
-    pub(crate) members_changed: AtomicU64,
-    /// The home's blob directory: attachments' bytes.
-    pub(crate) blobs: tacit_store::Blobs,
-    /// Limits on attachments in force: the defaults or the network's options, with what the
-    /// person set (kept in the home) over them; shared with the network's fetcher.
-    pub(crate) blob_limits: Arc<std::sync::Mutex<crate::blobs::BlobLimits>>,
-}
-
 /// Where a reply goes: a user's request or a sync session's.
 enum ReplyTo {
     Request(oneshot::Sender<Result<Response, NodeError>>),
     Replica(oneshot::Sender<Result<ReplicaReply, NodeError>>),
 }
 
-/// A reply, with what must be committed before it is sent and announced after.
-pub(crate) struct Effects {
-    answer: Answer,
-    writes: Vec<DocWrite>,
-    events: Vec<Event>,
-    pushes: Vec<Replicated>,
+/// A reply, with what must reach the disk before it is sent (and be announced, and pushed to
+/// peers, after): what every request of a user or a session leads to.
+pub(crate) struct Effects<A> {
+    pub(crate) answer: A,
+    pub(crate) writes: Vec<DocWrite>,
+    pub(crate) events: Vec<Event>,
+    pub(crate) pushes: Vec<Replicated>,
+}
+
+impl<A> Effects<A> {
+    /// A reply that changes nothing.
+    pub(crate) fn read(answer: A) -> Self {
+        Self {
+            answer,
+            writes: Vec::new(),
+            events: Vec::new(),
+            pushes: Vec::new(),
+        }
+    }
+
+    /// Takes on what `other` writes, announces and pushes (its answer is dropped).
+    pub(crate) fn absorb<B>(&mut self, other: Effects<B>) {
+        self.writes.extend(other.writes);
+        self.events.extend(other.events);
+        self.pushes.extend(other.pushes);
+    }
+
+    /// The same effects with the answer made into another.
+    pub(crate) fn map<B>(self, f: impl FnOnce(A) -> B) -> Effects<B> {
+        Effects {
+            answer: f(self.answer),
+            writes: self.writes,
+            events: self.events,
+            pushes: self.pushes,
+        }
+    }
+}
+
+/// What a user's request did.
+type Outcome = Effects<Response>;
+
+/// A write whose reply waits for the batch's commit.
+struct Pending {
+    reply: ReplyTo,
+    effects: Effects<Answer>,
 }
 
 /// A reply of either kind.
@@ -180,15 +133,6 @@ impl ReplyTo {
             }
         }
     }
-}
-
-/// A write whose reply waits for the batch's commit.
-struct Pending {
-    reply: ReplyTo,
-    answer: Answer,
-    writes: Vec<DocWrite>,
-    events: Vec<Event>,
-    pushes: Vec<Replicated>,
 }
 
 pub(crate) struct Actor {
@@ -224,38 +168,10 @@ pub(crate) struct Actor {
     seen_strangers: LruCache<String, Vec<String>>,
     /// What the people pages, `who`, routing and the inbox are computed from, kept until it
     /// changes.
-    people: people::PeopleCache,
+    people: crate::people::PeopleCache,
     /// Documents whose contributions are still to be recorded (a home made before they were):
     /// done a batch at a time while the node is idle.
     contributions_todo: Vec<DocId>,
-}
-
-/// What a request did: a reply, and what must reach the disk before it is sent (and pushed
-/// to peers after).
-struct Outcome {
-    response: Response,
-    writes: Vec<DocWrite>,
-    events: Vec<Event>,
-    pushes: Vec<Replicated>,
-}
-
-impl Outcome {
-    fn read(response: Response) -> Self {
-        Self {
-            response,
-            writes: Vec::new(),
-            events: Vec::new(),
-            pushes: Vec::new(),
-        }
-    }
-}
-
-/// Now, in milliseconds since the Unix epoch (moved on by [`crate::clock::advance`] in tests).
-pub(crate) fn now_ms() -> i64 {
-    let real = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    real.saturating_add(crate::clock::offset())
 }
 
 impl Actor {
@@ -271,8 +187,8 @@ impl Actor {
         let mut store = store;
         // A deletion's days in the trash count from its arrival by this node's clock.
         store.set_clock(now_ms);
-        let spaces = spaces::load_all(&store);
-        spaces::publish_members(&info, &spaces);
+        let spaces = crate::membership::load_all(&store);
+        crate::membership::publish_members(&info, &spaces);
         // A home made before contributions were kept records them, a batch at a time.
         let contributions_todo = match store.meta(META_CONTRIBUTIONS) {
             Ok(Some(_)) => Vec::new(),
@@ -295,7 +211,7 @@ impl Actor {
             search,
             pending_entries: HashMap::new(),
             seen_strangers: LruCache::new(SEEN_STRANGERS),
-            people: people::PeopleCache::default(),
+            people: crate::people::PeopleCache::default(),
             contributions_todo,
         }
     }
@@ -320,29 +236,50 @@ impl Actor {
                 }
             }
             for msg in batch {
-                match msg {
-                    Msg::Request(req, reply) => self.handle(req, reply),
-                    Msg::Replica(req, reply) => self.handle_replica(req, reply),
-                    Msg::Shutdown(done) => stop = Some(done),
-                    Msg::Names(reply) => {
-                        let _ = reply.send(self.names());
-                    }
-                    Msg::LinkSource(prefix, reply) => {
-                        self.flush();
-                        let _ = reply.send(self.link_source(&prefix));
-                    }
-                    Msg::Attach(req, reply) => self.handle_attach(req, reply),
-                    Msg::Blob(msg) => self.handle_blob(msg),
+                if let Some(done) = self.take(msg) {
+                    stop = Some(done);
                 }
             }
-            self.flush();
-            // Entries of writes that failed or never came (a request that failed midway).
-            self.pending_entries.clear();
+            self.end_batch();
         }
         self.close();
         if let Some(done) = stop {
             let _ = done.send(());
         }
+    }
+
+    /// Takes one message; a shutdown gives back whom to tell once stopped.
+    fn take(&mut self, msg: Msg) -> Option<oneshot::Sender<()>> {
+        match msg {
+            Msg::Request(req, reply) => self.handle(req, reply),
+            Msg::Replica(req, reply) => self.handle_replica(req, reply),
+            Msg::Shutdown(done) => return Some(done),
+            Msg::Names(reply) => {
+                let _ = reply.send(self.names());
+            }
+            Msg::LinkSource(prefix, reply) => {
+                self.flush();
+                let _ = reply.send(self.link_source(&prefix));
+            }
+            Msg::Attach(req, reply) => self.handle_attach(req, reply),
+            Msg::Blob(msg) => self.handle_blob(msg),
+        }
+        None
+    }
+
+    /// Commits what a batch of messages wrote, and replies.
+    fn end_batch(&mut self) {
+        self.flush();
+        // Entries of writes that failed or never came (a request that failed midway).
+        self.pending_entries.clear();
+    }
+
+    /// Takes one message as a batch of its own (the simulation's step: it drives the actor on
+    /// its own thread, one message at a time).
+    #[cfg(any(test, feature = "sim"))]
+    pub(crate) fn process(&mut self, msg: Msg) {
+        let _ = self.take(msg);
+        self.end_batch();
     }
 
     /// Records the contributions of a batch of documents a home made before they were kept.
@@ -391,7 +328,7 @@ impl Actor {
     }
 
     fn handle(&mut self, req: Request, reply: oneshot::Sender<Result<Response, NodeError>>) {
-        if !is_write(&req) {
+        if crate::base::route(&req) != crate::base::Route::Write {
             self.flush();
         }
         // A panic inside Automerge on a hostile or damaged document fails this request, not
@@ -404,18 +341,13 @@ impl Actor {
                     "the request failed on a damaged document (details in the log); nothing of it was saved".into(),
                 ))
             });
-        let result = result.map(|out| Effects {
-            answer: Answer::Response(out.response),
-            writes: out.writes,
-            events: out.events,
-            pushes: out.pushes,
-        });
+        let result = result.map(|out| out.map(Answer::Response));
         self.settle(ReplyTo::Request(reply), result);
     }
 
     /// Replies now, or queues the reply behind the group commit when the outcome writes (or
     /// when writes are already pending, which the reply may depend on).
-    fn settle(&mut self, reply: ReplyTo, result: Result<Effects, NodeError>) {
+    fn settle(&mut self, reply: ReplyTo, result: Result<Effects<Answer>, NodeError>) {
         match result {
             // Nothing to write and nothing pending before it: the reply cannot depend on a
             // commit that might still fail.
@@ -434,13 +366,7 @@ impl Actor {
                     .iter()
                     .any(|w| matches!(w.chunk, Chunk::Snapshot(_)));
                 self.pending_docs.extend(fx.writes.iter().map(|w| w.id));
-                self.pending.push(Pending {
-                    reply,
-                    answer: fx.answer,
-                    writes: fx.writes,
-                    events: fx.events,
-                    pushes: fx.pushes,
-                });
+                self.pending.push(Pending { reply, effects: fx });
             }
             Err(e) => reply.send(Err(e)),
         }
@@ -456,7 +382,7 @@ impl Actor {
         self.pending_created = false;
         let writes: Vec<DocWrite> = pending
             .iter_mut()
-            .flat_map(|p| std::mem::take(&mut p.writes))
+            .flat_map(|p| std::mem::take(&mut p.effects.writes))
             .collect();
         match self.store.write(&writes) {
             Ok(to_compact) => {
@@ -481,13 +407,13 @@ impl Actor {
                     }
                 }
                 for p in pending {
-                    for e in p.events {
+                    for e in p.effects.events {
                         self.announce(e);
                     }
-                    for push in p.pushes {
+                    for push in p.effects.pushes {
                         let _ = self.replica.send(push);
                     }
-                    p.reply.send(Ok(p.answer));
+                    p.reply.send(Ok(p.effects.answer));
                 }
                 let to_compact: Vec<(DocId, SpaceId)> = to_compact
                     .iter()
@@ -552,7 +478,7 @@ impl Actor {
                 continue;
             }
             let entry = self.cache.get_mut(&w.id).map(|doc| {
-                let heads = heads_hash(doc);
+                let heads = doc.heads_hash();
                 Entry::from_doc(doc, w.space, heads)
             });
             match entry {
@@ -664,7 +590,7 @@ impl Actor {
                 continue;
             };
             let snapshot = doc.save();
-            let heads = heads_hash(doc);
+            let heads = doc.heads_hash();
             match doc.summary() {
                 Ok(summary) => writes.push(DocWrite {
                     id,
@@ -713,7 +639,7 @@ impl Actor {
         space: SpaceId,
         changes: &[NewChange],
     ) -> (Vec<ChangeSig>, Vec<Writer>) {
-        let scope = scope_of(kind, space);
+        let scope = tacit_core::scope_of(kind, space);
         let me = self.info.member;
         let sigs = changes
             .iter()
@@ -807,7 +733,7 @@ impl Actor {
                     Ok(true)
                 })?;
                 if let Some(id) = answer {
-                    out.response = Response::Answered {
+                    out.answer = Response::Answered {
                         question: listed.id,
                         id,
                     };
@@ -870,10 +796,9 @@ impl Actor {
             Request::Following => self.following(),
             Request::Record { member, space } => self.record(member.as_deref(), space.as_deref()),
             Request::RecordExport => self.record_export(),
-            Request::RecordVerify { statement } => Ok(Outcome::read(Response::RecordVerified(
-                people::verify_record(&statement)?,
-            ))),
+            Request::RecordVerify { statement } => self.record_verify(&statement),
             Request::SpaceHealth { space } => self.space_health(&space),
+            Request::SpaceDigest { space } => self.space_digest(&space),
             Request::Confirm { question, answer } => self.confirm(&question, &answer),
             Request::AnswerWithNote { question, note } => self.answer_with_note(&question, &note),
             Request::ShareAsNote {
@@ -884,8 +809,6 @@ impl Actor {
             Request::SpaceRevokeInvite { space, invite } => {
                 self.space_revoke_invite(&space, &invite)
             }
-            // Answered by the node handle (and its network) before they reach the actor.
-            Request::Activate { .. } => Ok(Outcome::read(Response::Activated { window: false })),
             Request::Import { space, notes } => self.import(space.as_deref(), notes),
             Request::Export {
                 space,
@@ -896,22 +819,10 @@ impl Actor {
                 after,
                 limit,
             )?))),
-            Request::Search { .. } | Request::NoteLinks { .. } => Err(NodeError::Internal(
-                "search is answered by the node handle".into(),
-            )),
             Request::Attachments { id } => Ok(Outcome::read(self.attachments(&id)?)),
-            Request::Attach { .. }
-            | Request::AttachmentGet { .. }
-            | Request::AttachmentLimits { .. } => Err(NodeError::Internal(
-                "attachments are stored and fetched by the node handle".into(),
-            )),
-            Request::SpaceJoin { .. }
-            | Request::Connect { .. }
-            | Request::Peers
-            | Request::Network
-            | Request::RelayAdd { .. }
-            | Request::RelayRemove { .. } => Err(NodeError::Offline(
-                "this needs the network: run `tacit serve` or the app".into(),
+            // Answered by the node handle (see `crate::base::route`) before they reach the actor.
+            _ => Err(NodeError::Internal(
+                "a request the node handle answers reached the actor".into(),
             )),
         }
     }
@@ -941,7 +852,7 @@ impl Actor {
         write.chunk = Chunk::Snapshot(data);
         self.cache.put(id, doc);
         Outcome {
-            response: Response::Created { id },
+            answer: Response::Created { id },
             writes: vec![write],
             events: vec![event],
             pushes,
@@ -1029,7 +940,7 @@ impl Actor {
             heads: doc.heads_hex(),
         });
         if let Some((bytes, changes)) = doc.take_unsaved_changes() {
-            let heads = heads_hash(doc);
+            let heads = doc.heads_hash();
             let contributions = doc.contributions().ok();
             let blob_refs = blob_refs_of(doc, &summary, None);
             let (sigs, writers) = self.authorship(listed.id, summary.kind, space, &changes);
@@ -1145,7 +1056,7 @@ impl Actor {
                 return Err(e);
             }
         };
-        out.response = Response::Identity(Identity {
+        out.answer = Response::Identity(Identity {
             member: self.info.member,
             personal_space: self.info.personal,
             profile,
@@ -1182,39 +1093,6 @@ impl Actor {
     }
 }
 
-/// The scope a change of a document of `kind` in `space` is signed in: profiles travel into
-/// every space, so they are signed in none.
-pub(crate) fn scope_of(kind: Kind, space: SpaceId) -> SpaceId {
-    if kind == Kind::Profile {
-        PROFILE_SCOPE
-    } else {
-        space
-    }
-}
-
-/// Each author's last change among `changes`.
-pub(crate) fn writers_of(changes: &[NewChange]) -> Vec<Writer> {
-    let mut out: Vec<Writer> = Vec::new();
-    for c in changes {
-        let Some(member) = c.author else { continue };
-        match out.iter_mut().find(|w| w.member == member) {
-            Some(w) if w.seq >= c.seq => {}
-            Some(w) => {
-                w.seq = c.seq;
-                w.head = c.hash;
-                w.at = c.at;
-            }
-            None => out.push(Writer {
-                member,
-                seq: c.seq,
-                head: c.hash,
-                at: c.at,
-            }),
-        }
-    }
-    out
-}
-
 fn changed_event(id: DocId, space: SpaceId, summary: &Summary, remote: bool) -> Event {
     Event::DocumentChanged {
         id,
@@ -1243,7 +1121,7 @@ impl Prepared {
     pub(crate) fn of(mut doc: Doc, space: SpaceId) -> Result<Self, NodeError> {
         let summary = doc.summary()?;
         let (data, changes) = doc.save_with_changes();
-        let heads = heads_hash(&mut doc);
+        let heads = doc.heads_hash();
         let entry = if matches!(summary.kind, Kind::Note | Kind::Question) {
             Entry::from_doc(&mut doc, space, heads).ok().flatten()
         } else {
@@ -1268,47 +1146,4 @@ impl Prepared {
             entry,
         })
     }
-}
-
-/// The short hash of a document's heads, as reconciliation compares them.
-pub(crate) fn heads_hash(doc: &mut Doc) -> [u8; 8] {
-    let heads = doc.heads();
-    tacit_net::recon::heads_hash(heads.iter().map(|h| &h.0))
-}
-
-/// Whether a request may write (and so may wait for the group commit).
-fn is_write(req: &Request) -> bool {
-    !matches!(
-        req,
-        Request::Init { .. }
-            | Request::Whoami
-            | Request::NoteList { .. }
-            | Request::NoteShow { .. }
-            | Request::NoteHistory { .. }
-            | Request::NoteVersion { .. }
-            | Request::Trash { .. }
-            | Request::Questions { .. }
-            | Request::QuestionShow { .. }
-            | Request::Status
-            | Request::Activate { .. }
-            | Request::SpaceList
-            | Request::SpaceShow { .. }
-            | Request::SpaceInvites { .. }
-            | Request::Who { .. }
-            | Request::People { .. }
-            | Request::Person { .. }
-            | Request::Inbox
-            | Request::QuestionRoutes { .. }
-            | Request::Following
-            | Request::Record { .. }
-            | Request::RecordExport
-            | Request::RecordVerify { .. }
-            | Request::SpaceHealth { .. }
-            | Request::Peers
-            | Request::Search { .. }
-            | Request::NoteLinks { .. }
-            | Request::Export { .. }
-            | Request::Attachments { .. }
-            | Request::AttachmentGet { .. }
-    )
 }

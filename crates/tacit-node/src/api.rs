@@ -302,6 +302,12 @@ pub enum Request {
         /// Id, unique id prefix or name.
         space: String,
     },
+    /// Every document of a space as this node holds it, each with the short hash of its heads:
+    /// two members whose digests are equal hold the same version of every document.
+    SpaceDigest {
+        /// Id, unique id prefix or name.
+        space: String,
+    },
     /// Confirms an answer as still right.
     Confirm {
         /// Question id or unique prefix.
@@ -588,6 +594,8 @@ pub enum Response {
     RecordVerified(RecordStatement),
     /// To `SpaceHealth`.
     Health(HealthView),
+    /// To `SpaceDigest`.
+    Digest(SpaceDigest),
     /// To `Network`, `RelayAdd` and `RelayRemove`.
     Network(NetStatus),
     /// To `Search`.
@@ -1352,6 +1360,20 @@ pub struct HealthView {
     pub unanswered_titles: Vec<String>,
     /// The top givers' names, in the order of `health.top_givers`.
     pub top_giver_names: Vec<String>,
+}
+
+/// A space's documents as one node holds them, for checking that members have converged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct SpaceDigest {
+    /// The space.
+    pub space: SpaceId,
+    /// One hash over every entry of `docs` (32 hex digits): equal on two nodes exactly when
+    /// their `docs` are (but for a hash collision).
+    pub digest: String,
+    /// Every document of the space (notes, questions, deleted ones, and the members' profiles)
+    /// in id order, with the short hash of its Automerge heads (16 hex digits, the hash that
+    /// set reconciliation compares).
+    pub docs: Vec<(DocId, String)>,
 }
 
 /// One offer of a question to a member.

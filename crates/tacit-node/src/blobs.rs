@@ -32,11 +32,11 @@ use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
 use tacit_core::SpaceId;
 use tacit_net::{Net, PeerId};
 use tacit_store::{BlobHash, Blobs, Part, TreeFeed};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use crate::actor::Msg;
+use crate::base::{BlobLimits, BlobMsg, Msg, ask_actor};
 use crate::error::NodeError;
 
 /// The first byte of a request: this version of the protocol.
@@ -65,95 +65,6 @@ const MAX_ATTEMPTS: usize = 8;
 /// How often a fetch reports its progress.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
-/// Limits on attachments; defaults in [`BlobLimits::default`], set per node in
-/// [`crate::NetOptions::blobs`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BlobLimits {
-    /// Largest attachment stored or fetched, in bytes (100 MiB).
-    pub max_file: u64,
-    /// Most bytes of attachments held for one space (2 GiB): a fetch past it is refused.
-    pub space_quota: u64,
-    /// Attachments up to this size (1 MiB) are fetched as soon as their note arrives; larger
-    /// ones when asked for (`tacit attachment save`, or opening the note in the app).
-    pub auto_fetch: u64,
-    /// Most bytes a second this node uploads per transfer; `None`: as fast as the link goes.
-    pub upload_rate: Option<u64>,
-}
-
-impl Default for BlobLimits {
-    fn default() -> Self {
-        Self {
-            max_file: 100 * 1024 * 1024,
-            space_quota: 2 * 1024 * 1024 * 1024,
-            auto_fetch: 1024 * 1024,
-            upload_rate: None,
-        }
-    }
-}
-
-/// The limits a person set (`tacit attachment limits`, the app's Settings), kept in the home;
-/// each one set overrides the node's default, also when the network starts with other options.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub(crate) struct KeptLimits {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) max_file: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) space_quota: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) auto_fetch: Option<u64>,
-}
-
-/// The most a person may set as the largest attachment or a space's quota (1 TiB).
-const MAX_SETTABLE: u64 = 1 << 40;
-
-impl KeptLimits {
-    /// `limits` with what was set here.
-    pub(crate) fn apply(&self, mut limits: BlobLimits) -> BlobLimits {
-        limits.max_file = self.max_file.unwrap_or(limits.max_file);
-        limits.space_quota = self.space_quota.unwrap_or(limits.space_quota);
-        limits.auto_fetch = self.auto_fetch.unwrap_or(limits.auto_fetch);
-        limits
-    }
-
-    /// These limits with `change`'s set ones too, checked against `now` (the limits in force)
-    /// for what is left unchanged.
-    pub(crate) fn merged(
-        &self,
-        change: KeptLimits,
-        now: BlobLimits,
-    ) -> Result<KeptLimits, NodeError> {
-        let mut merged = KeptLimits {
-            max_file: change.max_file.or(self.max_file),
-            space_quota: change.space_quota.or(self.space_quota),
-            auto_fetch: change.auto_fetch.or(self.auto_fetch),
-        };
-        let mut after = change.apply(now);
-        // A largest attachment lowered below what is fetched with a note takes that down too.
-        if change.auto_fetch.is_none() && after.auto_fetch > after.max_file {
-            after.auto_fetch = after.max_file;
-            merged.auto_fetch = Some(after.max_file);
-        }
-        if after.max_file == 0 || after.space_quota == 0 {
-            return Err(NodeError::Invalid(
-                "the largest attachment and a space's quota must be more than 0 bytes".into(),
-            ));
-        }
-        if after.max_file > MAX_SETTABLE || after.space_quota > MAX_SETTABLE {
-            return Err(NodeError::Invalid(format!(
-                "a limit of more than {} bytes (1 TiB) is not taken",
-                MAX_SETTABLE
-            )));
-        }
-        if after.auto_fetch > after.max_file {
-            return Err(NodeError::Invalid(format!(
-                "attachments fetched with their note ({} bytes) cannot be larger than the largest attachment ({} bytes)",
-                after.auto_fetch, after.max_file
-            )));
-        }
-        Ok(merged)
-    }
-}
-
 impl From<BlobLimits> for crate::api::AttachmentLimitsView {
     fn from(l: BlobLimits) -> Self {
         Self {
@@ -162,36 +73,6 @@ impl From<BlobLimits> for crate::api::AttachmentLimitsView {
             auto_fetch: l.auto_fetch,
         }
     }
-}
-
-/// What the actor answers about blobs (kept off the network tasks).
-pub(crate) enum BlobMsg {
-    /// Whether `peer` may have `hash` from `space`: a member (reader or above) of a space this
-    /// node is in, whose notes refer to it.
-    Allowed {
-        space: SpaceId,
-        peer: tacit_core::MemberId,
-        hash: String,
-        reply: oneshot::Sender<bool>,
-    },
-    /// The other members of `space` (the peers a fetch may ask).
-    Members {
-        space: SpaceId,
-        reply: oneshot::Sender<Vec<tacit_core::MemberId>>,
-    },
-    /// Bytes of blobs held for `space`.
-    Used {
-        space: SpaceId,
-        reply: oneshot::Sender<u64>,
-    },
-    /// A blob is now held here.
-    Stored { hash: String, size: u64 },
-    /// Attachments of at most `max` bytes that notes here refer to and this node lacks:
-    /// `(space, hash, size)`, a bounded number.
-    Missing {
-        max: u64,
-        reply: oneshot::Sender<Vec<(SpaceId, String, u64)>>,
-    },
 }
 
 /// A request as the holder reads it.
@@ -222,18 +103,6 @@ fn decode_request(raw: &[u8; REQUEST_LEN]) -> Option<BlobRequest> {
         hash: BlobHash::from_bytes(hash_bytes),
         offset,
     })
-}
-
-/// Asks the actor; `None` when it has stopped.
-async fn ask_actor<T>(
-    actor: &mpsc::WeakSender<Msg>,
-    make: impl FnOnce(oneshot::Sender<T>) -> BlobMsg,
-) -> Option<T> {
-    let tx = actor.upgrade()?;
-    let (reply, rx) = oneshot::channel();
-    tx.send(Msg::Blob(make(reply))).await.ok()?;
-    drop(tx);
-    rx.await.ok()
 }
 
 // ---- serving ------------------------------------------------------------------------------
@@ -696,126 +565,8 @@ impl Fetcher {
     }
 }
 
-/// Notes waiting for their small attachments to be fetched; past it, a note's attachments
-/// are fetched when it is opened instead.
-const AUTO_QUEUE: usize = 256;
-
 /// Most missing attachments one sweep queues.
 pub(crate) const SWEEP_LIMIT: usize = 256;
-
-/// The least time between two sweeps for missing small attachments.
-const SWEEP_EVERY: Duration = Duration::from_secs(30);
-
-/// What the background fetcher works on.
-enum AutoItem {
-    /// A note that just arrived: its small attachments.
-    Note(tacit_core::DocId),
-    /// A small attachment that a note here refers to and this node lacks (a sweep found it).
-    Blob(SpaceId, BlobHash, u64),
-}
-
-/// Fetches the small attachments ([`BlobLimits::auto_fetch`]) of notes that arrive from peers,
-/// and sweeps for the ones still missing — notes that arrived while no member holding their
-/// attachments was reachable, or before a restart — when the network starts and after it
-/// changes (a peer connected), at most every [`SWEEP_EVERY`].
-pub(crate) async fn auto_fetch(
-    engine: std::sync::Weak<crate::sync::Engine>,
-    mut events: tokio::sync::broadcast::Receiver<crate::api::Event>,
-    actor: crate::sync::ActorLink,
-) {
-    let (tx, mut rx) = mpsc::channel::<AutoItem>(AUTO_QUEUE);
-    let weak = actor.weak();
-    let max = {
-        let engine = engine.clone();
-        move || engine.upgrade().map_or(0, |e| e.blob_limits().auto_fetch)
-    };
-    let max_for_sweep = max.clone();
-    let listen = async move {
-        // A sweep soon after the start (peers take a moment to connect), then after changes.
-        let mut next_sweep = Some(Instant::now() + Duration::from_secs(2));
-        let mut last_sweep: Option<Instant> = None;
-        loop {
-            let sweep_at = next_sweep;
-            let event = tokio::select! {
-                e = events.recv() => Some(e),
-                () = async {
-                    match sweep_at {
-                        Some(at) => tokio::time::sleep_until(at).await,
-                        None => std::future::pending().await,
-                    }
-                } => None,
-            };
-            match event {
-                None => {
-                    next_sweep = None;
-                    last_sweep = Some(Instant::now());
-                    let max = max_for_sweep();
-                    let missing = ask_actor(&weak, |reply| BlobMsg::Missing { max, reply })
-                        .await
-                        .unwrap_or_default();
-                    for (space, hash, size) in missing {
-                        if let Some(hash) = Blobs::parse_hash(&hash) {
-                            let _ = tx.try_send(AutoItem::Blob(space, hash, size));
-                        }
-                    }
-                }
-                Some(Ok(crate::api::Event::DocumentChanged {
-                    id,
-                    kind: tacit_core::Kind::Note,
-                    deleted: false,
-                    remote: true,
-                    ..
-                })) => {
-                    let _ = tx.try_send(AutoItem::Note(id));
-                }
-                Some(Ok(crate::api::Event::NetworkChanged)) => {
-                    if next_sweep.is_none() {
-                        let after = last_sweep.map_or_else(Instant::now, |t| t + SWEEP_EVERY);
-                        next_sweep = Some(after.max(Instant::now() + Duration::from_secs(1)));
-                    }
-                }
-                Some(Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
-                Some(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return,
-            }
-        }
-    };
-    let work = async move {
-        while let Some(item) = rx.recv().await {
-            let max = max();
-            // A note that just arrived came from a member who is connected; a sweep's finds wait
-            // for nobody (a member offline now is tried at a later sweep).
-            let (wanted, wait): (Vec<(SpaceId, BlobHash, u64)>, bool) = match item {
-                AutoItem::Blob(space, hash, size) => (vec![(space, hash, size)], false),
-                AutoItem::Note(id) => {
-                    let req = crate::api::Request::Attachments { id: id.to_string() };
-                    let Ok(crate::api::Response::Attachments { space, items, .. }) =
-                        actor.request(req).await
-                    else {
-                        continue;
-                    };
-                    let wanted = items
-                        .into_iter()
-                        .filter(|i| !i.present)
-                        .filter_map(|i| Some((space, Blobs::parse_hash(&i.hash)?, i.size)))
-                        .collect();
-                    (wanted, true)
-                }
-            };
-            for (space, hash, size) in wanted {
-                let Some(engine) = engine.upgrade() else {
-                    return;
-                };
-                if size > max {
-                    continue;
-                }
-                if let Err(e) = engine.fetch_blob(space, hash, size, wait).await {
-                    debug!(hash = %hash.to_hex(), "small attachment not fetched now: {e}");
-                }
-            }
-        }
-    };
-    tokio::join!(listen, work);
-}
 
 /// How decoding ended.
 enum Decoded {

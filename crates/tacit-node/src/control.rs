@@ -24,10 +24,7 @@ const MAX_CONNECTIONS: usize = 64;
 /// milliseconds; this only bounds a stuck one.
 pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The control socket of the home at `home`.
-pub fn socket_path(home: &Path) -> PathBuf {
-    home.join("tacit.sock")
-}
+pub use tacit_store::socket_path;
 
 /// A reply line (one per request, serialised at once: its size does not matter).
 #[derive(Debug, Serialize, Deserialize)]

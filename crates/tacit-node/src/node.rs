@@ -1,7 +1,6 @@
 //! The `Node` handle: cloneable, async, one method per thing a user can do.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -12,16 +11,17 @@ use tacit_core::{
 use tacit_store::{Chunk, DocWrite, Home, SpaceRow};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::actor::{Actor, MAX_BATCH, Msg, NodeInfo, heads_hash, now_ms};
+use crate::actor::{Actor, MAX_BATCH};
 use crate::api::{
     Event, Identity, InitReport, ListItem, NetStatus, RelayInfo, RelaySource, RelayState, Request,
     Response, Status,
 };
-use crate::blobs::KeptLimits;
+use crate::base::ActorLink;
+use crate::base::{KeptLimits, Msg, NodeInfo, now_ms};
 use crate::error::NodeError;
 use crate::replica::{ReplicaReply, ReplicaReq, Replicated};
 use crate::search::Search;
-use crate::sync::{ActorLink, Engine, NetOptions, check_relay, max_relays};
+use crate::sync::{Engine, NetOptions, check_relay, max_relays};
 use serde::Serialize;
 
 /// Requests queued for the actor before callers wait: two full group-commit batches.
@@ -33,7 +33,7 @@ const EVENT_BUFFER: usize = 1024;
 const ACTIVATIONS: usize = 4;
 /// Local changes buffered per sync session; a session that falls further behind reconciles
 /// again instead.
-const REPLICA_BUFFER: usize = 4096;
+pub(crate) const REPLICA_BUFFER: usize = 4096;
 
 /// The search index's directory in the home.
 const INDEX_DIR: &str = "index";
@@ -117,11 +117,7 @@ impl Node {
         // All of it blocks (files, SQLite, the index's metadata): off the async workers.
         tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
-            let home = Home::open(&dir, false)?;
-            let key = home.load_key()?;
-            let store = home.open_store(false)?;
-            let info = recorded_identity(&store, &dir, &key)?
-                .ok_or_else(|| tacit_store::StoreError::NotInitialised { dir: dir.clone() })?;
+            let (home, store, info, key) = open_home(&dir)?;
             let relays = kept_relays(&store)?;
             let limits = kept_limits(&store);
             tracing::debug!(
@@ -334,7 +330,7 @@ impl Node {
 
     /// The control socket path of this home.
     pub fn socket_path(&self) -> PathBuf {
-        crate::control::socket_path(&self.info.home)
+        tacit_store::socket_path(&self.info.home)
     }
 
     /// Events: every document change, as it is committed.
@@ -357,37 +353,45 @@ impl Node {
 
     /// Runs one request. Success means every change it made is on disk.
     pub async fn execute(&self, req: Request) -> Result<Response, NodeError> {
+        if crate::base::route(&req) != crate::base::Route::Handle {
+            let (reply, rx) = oneshot::channel();
+            self.tx
+                .send(Msg::Request(req, reply))
+                .await
+                .map_err(|_| NodeError::Stopped)?;
+            return rx.await.map_err(|_| NodeError::Stopped)?;
+        }
         match req {
             Request::Activate { link } => {
                 // Nothing to store: answered here, by whoever listens for activations.
                 let window = self.activations.send(link).is_ok();
-                return Ok(Response::Activated { window });
+                Ok(Response::Activated { window })
             }
             Request::Connect { addr } => {
                 let peer = self.network()?.connect(&addr).await?;
-                return Ok(Response::Connected { peer });
+                Ok(Response::Connected { peer })
             }
             Request::Peers => {
                 let items = self.info.net.lock().map(|v| v.peers()).unwrap_or_default();
-                return Ok(Response::Peers { items });
+                Ok(Response::Peers { items })
             }
-            Request::Network => return Ok(Response::Network(self.network_status().await)),
-            Request::RelayAdd { addr } => return self.relay_add(&addr).await,
-            Request::RelayRemove { relay } => return self.relay_remove(&relay).await,
-            Request::SpaceJoin { ticket } => return self.join(&ticket).await,
+            Request::Network => Ok(Response::Network(self.network_status().await)),
+            Request::RelayAdd { addr } => self.relay_add(&addr).await,
+            Request::RelayRemove { relay } => self.relay_remove(&relay).await,
+            Request::SpaceJoin { ticket } => self.join(&ticket).await,
             Request::Search {
                 query,
                 space,
                 limit,
-            } => return self.search(&query, space.as_deref(), limit).await,
-            Request::NoteLinks { id } => return self.links(&id).await,
+            } => self.search(&query, space.as_deref(), limit).await,
+            Request::NoteLinks { id } => self.links(&id).await,
             Request::Attach {
                 id,
                 path,
                 name,
                 embed,
-            } => return self.attach(id, path, name, embed).await,
-            Request::AttachmentGet { id, name } => return self.attachment_get(&id, &name).await,
+            } => self.attach(id, path, name, embed).await,
+            Request::AttachmentGet { id, name } => self.attachment_get(&id, &name).await,
             Request::AttachmentLimits {
                 max_file,
                 space_quota,
@@ -398,16 +402,12 @@ impl Node {
                     space_quota,
                     auto_fetch,
                 };
-                return self.attachment_limits(change).await;
+                self.attachment_limits(change).await
             }
-            _ => {}
+            _ => Err(NodeError::Internal(
+                "a request the actor answers was routed to the node handle".into(),
+            )),
         }
-        let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Msg::Request(req, reply))
-            .await
-            .map_err(|_| NodeError::Stopped)?;
-        rx.await.map_err(|_| NodeError::Stopped)?
     }
 
     /// Stores a file by its hash (off the executor, streamed) and records it on a note.
@@ -437,7 +437,7 @@ impl Node {
                 tacit_store::StoreError::Malformed(m) => NodeError::Invalid(m),
                 e => NodeError::from(e),
             })?;
-        let req = crate::actor::AttachReq {
+        let req = crate::base::AttachReq {
             id,
             name,
             hash: hash.to_hex().to_string(),
@@ -453,7 +453,7 @@ impl Node {
     }
 
     /// The limits on attachments in force.
-    fn blob_limits(&self) -> crate::blobs::BlobLimits {
+    fn blob_limits(&self) -> crate::base::BlobLimits {
         self.info.blob_limits.lock().map(|l| *l).unwrap_or_default()
     }
 
@@ -677,7 +677,7 @@ impl Node {
 
     /// The names of spaces and members: kept from the last search until the actor says they
     /// changed, as a search per keystroke should not wait for the actor.
-    async fn names(&self) -> Result<Arc<crate::actor::Names>, NodeError> {
+    async fn names(&self) -> Result<Arc<crate::base::Names>, NodeError> {
         use std::sync::atomic::Ordering;
         let generation = self.info.names_changed.load(Ordering::Relaxed);
         if let Some((g, names)) = self.info.names.lock().ok().and_then(|n| n.clone())
@@ -873,30 +873,24 @@ impl Node {
     }
 }
 
-impl NodeInfo {
-    fn new(home: PathBuf, member: tacit_core::MemberId, personal: SpaceId) -> Self {
-        Self {
-            member,
-            personal,
-            serving: AtomicBool::new(false),
-            peer_id: tacit_net::peer_id_of(&member)
-                .map(|p| p.to_string())
-                .unwrap_or_default(),
-            net: Mutex::default(),
-            names: Mutex::default(),
-            names_changed: std::sync::atomic::AtomicU64::new(0),
-            members: Mutex::default(),
-            members_changed: std::sync::atomic::AtomicU64::new(1),
-            blobs: tacit_store::Blobs::new(&home),
-            blob_limits: Arc::default(),
-            home,
+/// An initialised home's parts: its lock, store, identity and device key.
+pub(crate) fn open_home(
+    dir: &Path,
+) -> Result<(Home, tacit_store::Store, NodeInfo, DeviceKey), NodeError> {
+    let home = Home::open(dir, false)?;
+    let key = home.load_key()?;
+    let store = home.open_store(false)?;
+    let info = recorded_identity(&store, dir, &key)?.ok_or_else(|| {
+        tacit_store::StoreError::NotInitialised {
+            dir: dir.to_path_buf(),
         }
-    }
+    })?;
+    Ok((home, store, info, key))
 }
 
 /// Creates what a home lacks; each step is idempotent, so an init interrupted at any point is
 /// completed by running it again.
-fn init_home(
+pub(crate) fn init_home(
     dir: &Path,
     profile: ProfileEdit,
 ) -> Result<(Home, tacit_store::Store, NodeInfo, DeviceKey, bool), NodeError> {
@@ -936,10 +930,10 @@ fn init_home(
         id: profile.id(),
         space: personal,
         summary: profile.summary()?,
-        heads: Some(heads_hash(&mut profile)),
+        heads: Some(profile.heads_hash()),
         chunk: Chunk::Snapshot(data),
         sigs,
-        writers: crate::actor::writers_of(&changes),
+        writers: crate::base::writers_of(&changes),
         contributions: None,
         blob_refs: None,
     }])?;

@@ -9,7 +9,12 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use tacit_core::{ChangeSig, Doc, DocId, MemberId, NewChange, OpHash, SpaceId, Summary, Ticket};
+use std::collections::HashMap;
+
+use tacit_core::{
+    ChangeSig, Doc, DocId, MemberId, NewChange, OpHash, SpaceId, Summary, Ticket, unsigned,
+};
+
 use tacit_net::recon::{Diff, Part};
 use tacit_net::wire::{SpaceOffer, WholeDoc};
 
@@ -148,21 +153,7 @@ pub(crate) enum ReplicaReq {
     Reconnect,
 }
 
-/// What applying a peer's changes to one document led to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Applied {
-    /// Applied (or nothing new).
-    Done,
-    /// The document is unknown here and the changes were not a whole document: ask for it.
-    Want,
-    /// Some changes wait for others this node lacks: run Automerge's sync for it.
-    Sync,
-    /// Some changes name membership ops this node lacks: sync the document again once they
-    /// arrive.
-    Later,
-    /// Refused: the author may not write, the document belongs elsewhere, or it is malformed.
-    Refused,
-}
+pub(crate) use tacit_net::session::Applied;
 
 /// The actor's answer to a [`ReplicaReq`].
 #[derive(Debug)]
@@ -205,6 +196,31 @@ pub(crate) enum ReplicaReply {
     Reconnect(Vec<(String, Vec<String>)>),
 }
 
+impl ReplicaReply {
+    /// The reply in the session machine's terms (the engine's own replies, which no session
+    /// asks for, as `Done`).
+    pub(crate) fn into_session(self) -> tacit_net::session::Reply {
+        use tacit_net::session::Reply;
+        match self {
+            ReplicaReply::Offers(o) => Reply::Offers(o),
+            ReplicaReply::OpHashes(h) => Reply::OpHashes(h),
+            ReplicaReply::Ops(o) => Reply::Ops(o),
+            ReplicaReply::OpsAdded { changed, missing } => Reply::OpsAdded { changed, missing },
+            ReplicaReply::Admitted => Reply::Admitted,
+            ReplicaReply::Joined { space, name } => Reply::Joined { space, name },
+            ReplicaReply::Part(p) => Reply::Part(p),
+            ReplicaReply::Recon { replies, diff } => Reply::Recon { replies, diff },
+            ReplicaReply::Docs(d) => Reply::Docs(d),
+            ReplicaReply::Put { refused, later } => Reply::Stored { refused, later },
+            ReplicaReply::Applied(a) => Reply::Applied(a),
+            ReplicaReply::Sync { msg, later } => Reply::Sync { msg, later },
+            ReplicaReply::Done | ReplicaReply::JoinOp(_) | ReplicaReply::Reconnect(_) => {
+                Reply::Done
+            }
+        }
+    }
+}
+
 /// What the actor tells every session.
 #[derive(Debug, Clone)]
 pub(crate) enum Replicated {
@@ -223,4 +239,36 @@ pub(crate) enum Replicated {
         space: SpaceId,
         ops: Arc<Vec<Vec<u8>>>,
     },
+}
+
+/// Loads and checks a whole document received for `space`, off the actor's thread: it loads,
+/// and which of its changes lack their author's signature.
+pub(crate) fn load_whole(
+    d: WholeDoc,
+    space: SpaceId,
+    me: MemberId,
+) -> Result<Loaded, tacit_core::CoreError> {
+    let mut doc = Doc::load(d.id, [d.data.as_slice()], me)?;
+    let summary = doc.summary()?;
+    let changes = doc.changes_since(&[]);
+    let scope = tacit_core::scope_of(summary.kind, space);
+    let by_hash: HashMap<[u8; 32], ChangeSig> = d.sigs.iter().map(|s| (s.hash, *s)).collect();
+    let bad = unsigned(scope, d.id, &changes, &by_hash);
+    let heads = doc.heads_hash();
+    // The space is set by the actor (a document received for one space is only written there).
+    let entry = tacit_search::Entry::from_doc(&mut doc, SpaceId::from_bytes([0; 16]), heads)
+        .ok()
+        .flatten();
+    let contributions = doc.contributions_with(&changes).ok();
+    Ok(Loaded {
+        id: d.id,
+        doc,
+        data: d.data,
+        summary,
+        changes,
+        sigs: d.sigs,
+        unsigned: bad,
+        entry,
+        contributions,
+    })
 }

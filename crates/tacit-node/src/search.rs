@@ -34,8 +34,8 @@ use tacit_store::Store;
 use tokio::sync::{oneshot, watch};
 use tracing::{debug, info, warn};
 
-use crate::actor::{LinkSource, Names, heads_hash};
 use crate::api::{Hit, LinkedDoc, Links, Response, SearchState};
+use crate::base::{LinkSource, Names};
 use crate::error::NodeError;
 
 /// How long the index thread waits for more changes before it commits.
@@ -665,7 +665,7 @@ fn load_entry(store: &Store, id: DocId, space: SpaceId, member: MemberId) -> Opt
             return None;
         }
     };
-    let heads = heads_hash(&mut doc);
+    let heads = doc.heads_hash();
     match Entry::from_doc(&mut doc, space, heads) {
         Ok(e) => Some(e),
         Err(e) => {
@@ -824,82 +824,5 @@ fn linked(f: tacit_search::Found) -> LinkedDoc {
         kind: f.kind,
         title: f.title,
         space: f.space,
-    }
-}
-
-impl Names {
-    /// The space a request names: id, unique id prefix or name.
-    fn space(&self, name: &str) -> Result<SpaceId, NodeError> {
-        let lower = name.trim().to_lowercase();
-        let matches: Vec<SpaceId> = self
-            .spaces
-            .iter()
-            .filter(|(id, n)| {
-                n.to_lowercase() == lower
-                    || (lower.len() >= 4 && id.to_string().starts_with(&lower))
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        match matches.as_slice() {
-            [one] => Ok(*one),
-            [] => Err(NodeError::NotFound(format!("no space is called {name:?}"))),
-            _ => Err(NodeError::Invalid(format!(
-                "{name:?} names several spaces: give more of the id"
-            ))),
-        }
-    }
-
-    /// Spaces a `space:` filter names: an exact name, or names starting with it, or an id prefix.
-    fn spaces_like(&self, name: &str) -> Vec<SpaceId> {
-        let lower = name.trim().to_lowercase();
-        let exact: Vec<SpaceId> = self
-            .spaces
-            .iter()
-            .filter(|(_, n)| n.to_lowercase() == lower)
-            .map(|(id, _)| *id)
-            .collect();
-        if !exact.is_empty() {
-            return exact;
-        }
-        self.spaces
-            .iter()
-            .filter(|(id, n)| {
-                n.to_lowercase().starts_with(&lower)
-                    || (lower.len() >= 4 && id.to_string().starts_with(&lower))
-            })
-            .map(|(id, _)| *id)
-            .collect()
-    }
-
-    /// Members an `author:` filter names: `me`, a word of their name (or its start), or an id
-    /// prefix.
-    fn members_like(&self, name: &str) -> Vec<MemberId> {
-        let lower = name.trim().to_lowercase();
-        if lower == "me" || lower == "myself" {
-            return vec![self.me];
-        }
-        let mut out: Vec<MemberId> = self
-            .members
-            .iter()
-            .filter(|(id, n)| {
-                let n = n.to_lowercase();
-                n == lower
-                    || n.starts_with(&lower)
-                    || n.split_whitespace().any(|w| w.starts_with(&lower))
-                    || (lower.len() >= 4 && id.to_string().starts_with(&lower))
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        if lower.len() >= 4 && self.me.to_string().starts_with(&lower) && !out.contains(&self.me) {
-            out.push(self.me);
-        }
-        out
-    }
-
-    fn space_name(&self, id: SpaceId) -> String {
-        self.spaces
-            .iter()
-            .find(|(s, _)| *s == id)
-            .map_or_else(|| id.short(), |(_, n)| n.clone())
     }
 }

@@ -22,6 +22,12 @@ const KEY_TMP_FILE: &str = "device.key.tmp";
 const DB_FILE: &str = "tacit.db";
 /// The control socket.
 const SOCKET_FILE: &str = "tacit.sock";
+
+/// The control socket of the home at `dir`: the one place its path is made (the node binds
+/// it, the CLI and the desktop app connect to it).
+pub fn socket_path(dir: &Path) -> PathBuf {
+    dir.join(SOCKET_FILE)
+}
 /// The home holds the device's secret key: only its owner may enter.
 const HOME_MODE: u32 = 0o700;
 /// The key file: readable and writable by its owner only.
@@ -135,7 +141,7 @@ impl Home {
 
     /// The control socket's path (the node binds it).
     pub fn socket_path(&self) -> PathBuf {
-        self.dir.join(SOCKET_FILE)
+        socket_path(&self.dir)
     }
 
     fn key_path(&self) -> PathBuf {

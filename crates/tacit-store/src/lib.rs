@@ -35,7 +35,7 @@ mod streamtree;
 
 pub use blobs::{BLOB_DIR, BlobHash, BlobRef, Blobs, Part, TreeFeed};
 pub use error::StoreError;
-pub use home::Home;
+pub use home::{Home, socket_path};
 pub use people::SpaceContribution;
 pub use rows::{Chunk, DocWrite, ListFilter, Listed, SpaceRow, StoreStats, Writer};
 pub use search::IndexRow;

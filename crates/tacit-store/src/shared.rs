@@ -115,6 +115,31 @@ impl Store {
         Ok(())
     }
 
+    /// Removes one document with everything kept of it (chunks, signatures, writers,
+    /// contributions, attachment references), in one transaction: for a document that no longer
+    /// exists once the changes its author had no right to make are dropped (its creator was
+    /// removed before making it).
+    pub fn remove_doc(&mut self, id: DocId) -> Result<(), StoreError> {
+        let path = self.path().to_path_buf();
+        let key = id.to_string();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .at(&path)?;
+        for sql in [
+            "DELETE FROM chunks WHERE doc = ?1",
+            "DELETE FROM change_sigs WHERE doc = ?1",
+            "DELETE FROM writers WHERE doc = ?1",
+            "DELETE FROM contributions WHERE doc = ?1",
+            "DELETE FROM blob_refs WHERE doc = ?1",
+            "DELETE FROM docs WHERE id = ?1",
+        ] {
+            tx.execute(sql, [&key]).at(&path)?;
+        }
+        tx.commit().at(&path)?;
+        Ok(())
+    }
+
     /// Every document of a space (deleted ones too: a tombstone syncs like any change) with its
     /// heads hash, `None` where it was never computed.
     pub fn doc_heads(&self, space: SpaceId) -> Result<Vec<StoredHeads>, StoreError> {

@@ -542,6 +542,10 @@ statement: string, } | { "op": "space_health",
 /**
  * Id, unique id prefix or name.
  */
+space: string, } | { "op": "space_digest", 
+/**
+ * Id, unique id prefix or name.
+ */
 space: string, } | { "op": "confirm", 
 /**
  * Question id or unique prefix.
@@ -809,7 +813,7 @@ tags: Array<string>, } | { "reply": "record" } & RecordView | { "reply": "record
 /**
  * The statement.
  */
-statement: string, } | { "reply": "record_verified" } & RecordStatement | { "reply": "health" } & HealthView | { "reply": "network" } & NetStatus | { "reply": "hits", 
+statement: string, } | { "reply": "record_verified" } & RecordStatement | { "reply": "health" } & HealthView | { "reply": "digest" } & SpaceDigest | { "reply": "network" } & NetStatus | { "reply": "hits", 
 /**
  * The hits, best first.
  */
@@ -1937,6 +1941,26 @@ unanswered_titles: Array<string>,
  * The top givers' names, in the order of `health.top_givers`.
  */
 top_giver_names: Array<string>, };
+
+/**
+ * A space's documents as one node holds them, for checking that members have converged.
+ */
+export type SpaceDigest = { 
+/**
+ * The space.
+ */
+space: SpaceId, 
+/**
+ * One hash over every entry of `docs` (32 hex digits): equal on two nodes exactly when
+ * their `docs` are (but for a hash collision).
+ */
+digest: string, 
+/**
+ * Every document of the space (notes, questions, deleted ones, and the members' profiles)
+ * in id order, with the short hash of its Automerge heads (16 hex digits, the hash that
+ * set reconciliation compares).
+ */
+docs: Array<[DocId, string]>, };
 
 /**
  * What a version did to the document.

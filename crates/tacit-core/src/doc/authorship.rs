@@ -26,7 +26,7 @@ use automerge::ChangeHash;
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
-use super::Doc;
+use super::{Doc, Kind};
 use crate::id::{DocId, MemberId, SpaceId};
 use crate::key::DeviceKey;
 use crate::space::{Membership, OpHash, WriteCut};
@@ -36,6 +36,16 @@ const UNDER_PREFIX: &str = "tacit:1:";
 
 /// The scope profiles are signed in: they travel into every space their member is in.
 pub const PROFILE_SCOPE: SpaceId = SpaceId::from_bytes([0; 16]);
+
+/// The scope a change of a document of `kind` in `space` is signed in: profiles travel into
+/// every space, so they are signed in none.
+pub fn scope_of(kind: Kind, space: SpaceId) -> SpaceId {
+    if kind == Kind::Profile {
+        PROFILE_SCOPE
+    } else {
+        space
+    }
+}
 
 /// One change's signature, as stored and sent: the change hash and the author's signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -265,7 +275,10 @@ pub fn screen<'a>(
         for (kind, piece) in pieces {
             match kind {
                 1 | 2 => {
-                    let Ok(change) = automerge::Change::try_from(piece) else {
+                    // Automerge panics on some hostile changes (an op counter past u32, found
+                    // by fuzzing): malformed, like a change it refuses.
+                    let parsed = std::panic::catch_unwind(|| automerge::Change::try_from(piece));
+                    let Ok(Ok(change)) = parsed else {
                         return Screened::Malformed;
                     };
                     check(change.actor_id(), &change.hash());
@@ -280,7 +293,7 @@ pub fn screen<'a>(
                         check(&c.actor, &c.hash);
                     }
                 }
-                // A bundle: Automerge does not send these yet; the document's own checks apply.
+                // A bundle: `check_inflation` above refused it already.
                 _ => {}
             }
         }

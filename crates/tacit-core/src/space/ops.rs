@@ -495,7 +495,7 @@ pub fn new_space(
     at: i64,
 ) -> Result<(SpaceId, SignedOp), SpaceError> {
     let mut nonce = [0u8; 16];
-    getrandom::fill(&mut nonce).expect("the operating system's random generator failed");
+    crate::random::fill(&mut nonce);
     let space = space_id_for(&key.member_id(), &nonce);
     let op = Op {
         space,
@@ -515,7 +515,7 @@ pub fn new_space(
 /// A fresh invitation secret from the operating system's generator.
 pub fn new_secret() -> [u8; 32] {
     let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret).expect("the operating system's random generator failed");
+    crate::random::fill(&mut secret);
     secret
 }
 

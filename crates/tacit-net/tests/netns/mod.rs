@@ -119,7 +119,7 @@ pub struct Topology {
 }
 
 /// Runs `ip` (or any tool) and turns a failure into a message with its stderr.
-fn run(program: &str, args: &[&str]) -> Result<(), String> {
+pub fn run(program: &str, args: &[&str]) -> Result<(), String> {
     let out = Command::new(program)
         .args(args)
         .output()
@@ -140,14 +140,14 @@ fn check(program: &str, args: &[&str], out: Output) -> Result<(), String> {
 }
 
 /// Runs `ip -n NS ARGS…`.
-fn ip_in(ns: &str, args: &[&str]) -> Result<(), String> {
+pub fn ip_in(ns: &str, args: &[&str]) -> Result<(), String> {
     let mut all = vec!["-n", ns];
     all.extend_from_slice(args);
     run("ip", &all)
 }
 
 /// Loads an nftables ruleset into a namespace.
-fn nft_in(ns: &str, ruleset: &str) -> Result<(), String> {
+pub fn nft_in(ns: &str, ruleset: &str) -> Result<(), String> {
     let mut child = Command::new("ip")
         .args(["netns", "exec", ns, "nft", "-f", "-"])
         .stdin(Stdio::piped())
@@ -167,7 +167,7 @@ fn nft_in(ns: &str, ruleset: &str) -> Result<(), String> {
 }
 
 /// Sets a sysctl inside a namespace (new namespaces start with forwarding off).
-fn sysctl_in(ns: &str, key: &str, value: &str) -> Result<(), String> {
+pub fn sysctl_in(ns: &str, key: &str, value: &str) -> Result<(), String> {
     let path = format!("/proc/sys/{}", key.replace('.', "/"));
     run(
         "ip",
@@ -189,12 +189,17 @@ fn alive(pid: u32) -> bool {
 
 /// Deletes namespaces of this module whose process is gone (a test run that was killed).
 fn remove_stale() {
+    remove_stale_of(NAME_PREFIX);
+}
+
+/// Deletes the namespaces named `PREFIX{pid}…` whose process `pid` is gone.
+pub fn remove_stale_of(prefix: &str) {
     let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
         return;
     };
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let name = line.split_whitespace().next().unwrap_or("");
-        let Some(rest) = name.strip_prefix(NAME_PREFIX) else {
+        let Some(rest) = name.strip_prefix(prefix) else {
             continue;
         };
         let pid: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();

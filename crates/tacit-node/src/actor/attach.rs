@@ -2,49 +2,15 @@
 //! attachments, what each written note refers to (kept by the store with the write), and answering the
 //! blob transfers' questions (may this peer have this blob? how much does a space hold?).
 
-use tacit_core::{Attachment, Doc, Kind, Summary};
-use tacit_search::Entry;
-use tacit_store::{BlobRef, Blobs};
+use tacit_core::{Attachment, Kind};
+use tacit_store::Blobs;
 use tokio::sync::oneshot;
 use tracing::warn;
 
-use super::{Actor, AttachReq, Outcome, ReplyTo, now_ms};
+use super::{Actor, Outcome, ReplyTo};
 use crate::api::{AttachmentInfo, Response};
-use crate::blobs::BlobMsg;
+use crate::base::{AttachReq, BlobMsg, now_ms};
 use crate::error::NodeError;
-
-/// What a document written now refers to, for the store to keep with the write (in its
-/// transaction): a note's attachments, nothing for a deleted note, `None` (left as it is) for
-/// other kinds and for a note whose attachments cannot be read. Taken from its search `entry`
-/// when one was read already (it lists them), else from the document.
-pub(super) fn blob_refs_of(
-    doc: &Doc,
-    summary: &Summary,
-    entry: Option<&Entry>,
-) -> Option<Vec<BlobRef>> {
-    if summary.kind != Kind::Note {
-        return None;
-    }
-    if summary.deleted {
-        return Some(Vec::new());
-    }
-    if let Some(entry) = entry {
-        return Some(
-            entry
-                .attachments
-                .iter()
-                .map(|a| (a.hash.clone(), a.size))
-                .collect(),
-        );
-    }
-    match doc.attachments() {
-        Ok(attachments) => Some(attachments.into_iter().map(|a| (a.hash, a.size)).collect()),
-        Err(e) => {
-            warn!(id = %doc.id(), "cannot read a note's attachments: {e}");
-            None
-        }
-    }
-}
 
 impl Actor {
     /// Attaches a stored file to a note (a write: it waits for the group commit).
@@ -61,12 +27,7 @@ impl Actor {
                         .into(),
                 ))
             });
-        let result = result.map(|out| super::Effects {
-            answer: super::Answer::Response(out.response),
-            writes: out.writes,
-            events: out.events,
-            pushes: out.pushes,
-        });
+        let result = result.map(|out| out.map(super::Answer::Response));
         self.settle(ReplyTo::Request(reply), result);
     }
 
@@ -81,8 +42,8 @@ impl Actor {
             used = name;
             Ok(changed)
         })?;
-        let changed = matches!(out.response, Response::Done { changed: true, .. });
-        out.response = Response::Attached {
+        let changed = matches!(out.answer, Response::Done { changed: true, .. });
+        out.answer = Response::Attached {
             id: listed.id,
             reference: format!("![[{used}]]"),
             attachment: Attachment {

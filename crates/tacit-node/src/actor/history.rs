@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use tacit_core::{Doc, DocId, Kind, MemberId, Version, trash_days_left, trash_since};
 use tracing::warn;
 
-use super::{Actor, Outcome, now_ms};
+use super::{Actor, Outcome};
 use crate::api::{Response, TrashItem, VersionDetail, VersionInfo};
+use crate::base::now_ms;
 use crate::error::NodeError;
 
 /// Deleted documents examined for one trash listing (the most recently deleted): each is loaded

@@ -17,11 +17,12 @@ use tacit_core::people::{
 use tacit_core::{Doc, DocId, Draft, Edit, Kind, MemberId, Role, SpaceId};
 use tacit_store::Listed;
 
-use super::{Actor, Outcome, now_ms};
+use super::{Actor, Outcome};
 use crate::api::{
     ContributionView, ExpertInfo, HealthView, InboxItem, InboxKind, PersonDetail, PersonInfo,
     RecordStatement, RecordView, Response, SpaceRecord,
 };
+use crate::base::now_ms;
 use crate::error::NodeError;
 
 /// Answers to this member's questions stay in the inbox this long.
@@ -49,37 +50,14 @@ type RawInboxItem = (
     String,
 );
 
-/// What the people pages are computed from, per space (`None`: every space), built when first
-/// needed and dropped when a document of the space or a profile changes.
-#[derive(Default)]
-pub(crate) struct PeopleCache {
-    contributions: HashMap<Option<SpaceId>, Arc<Vec<(SpaceId, Contribution)>>>,
-    indexes: HashMap<Option<SpaceId>, Arc<ExpertIndex>>,
-    /// Per space, each recent question's ranking of members (routing's costly part).
-    ranked: HashMap<SpaceId, HashMap<DocId, Vec<MemberId>>>,
-}
-
-impl PeopleCache {
-    /// A document of `space` changed (or a profile: `None` drops everything).
-    pub(crate) fn invalidate(&mut self, space: Option<SpaceId>) {
-        match space {
-            Some(s) => {
-                self.contributions.remove(&Some(s));
-                self.contributions.remove(&None);
-                self.indexes.remove(&Some(s));
-                self.indexes.remove(&None);
-                self.ranked.remove(&s);
-            }
-            None => {
-                self.contributions.clear();
-                self.indexes.clear();
-                self.ranked.clear();
-            }
-        }
-    }
-}
-
 impl Actor {
+    /// Checks a record statement someone passed on.
+    pub(super) fn record_verify(&self, statement: &str) -> Result<Outcome, NodeError> {
+        Ok(Outcome::read(Response::RecordVerified(verify_record(
+            statement,
+        )?)))
+    }
+
     /// The contributions of one shared space or of every space this home shares.
     fn contributions_of(
         &mut self,
@@ -767,7 +745,7 @@ impl Actor {
             out.events.extend(link.events);
             out.pushes.extend(link.pushes);
         }
-        out.response = Response::Answered {
+        out.answer = Response::Answered {
             question: q.id,
             id: answer,
         };
@@ -847,7 +825,7 @@ fn signed_bytes(statement: &RecordStatement) -> Result<Vec<u8>, NodeError> {
 }
 
 /// Checks a record statement: it parses, and its member's key signed it.
-pub(crate) fn verify_record(text: &str) -> Result<RecordStatement, NodeError> {
+fn verify_record(text: &str) -> Result<RecordStatement, NodeError> {
     let statement: RecordStatement = serde_json::from_str(text)
         .map_err(|e| NodeError::Invalid(format!("this is not a Tacit record statement: {e}")))?;
     if statement.tacit_record != RECORD_FORMAT {

@@ -30,41 +30,16 @@ use tacit_store::{Chunk, DocWrite, SpaceRow};
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
-use super::attach::blob_refs_of;
-use super::spaces::Shared;
-use super::{
-    Actor, Answer, Effects, ReplyTo, changed_event, heads_hash, now_ms, scope_of, writers_of,
-};
-use crate::api::Event;
+use super::{Actor, Answer, Effects, ReplyTo, changed_event};
+use crate::base::{blob_refs_of, now_ms, writers_of};
 use crate::error::NodeError;
+use crate::membership::Shared;
 use crate::replica::{
-    Applied, Loaded, ReplicaReply, ReplicaReq, Replicated, SessionId, SignedSync,
+    Applied, Loaded, ReplicaReply, ReplicaReq, SessionId, SignedSync, load_whole,
 };
 
 /// What a session's request did.
-struct Done {
-    reply: ReplicaReply,
-    writes: Vec<DocWrite>,
-    events: Vec<Event>,
-    pushes: Vec<Replicated>,
-}
-
-impl Done {
-    fn reply(reply: ReplicaReply) -> Self {
-        Self {
-            reply,
-            writes: Vec::new(),
-            events: Vec::new(),
-            pushes: Vec::new(),
-        }
-    }
-
-    fn absorb(&mut self, other: Done) {
-        self.writes.extend(other.writes);
-        self.events.extend(other.events);
-        self.pushes.extend(other.pushes);
-    }
-}
+type Done = Effects<ReplicaReply>;
 
 /// Where a document a peer names belongs, in this node's view.
 enum Place {
@@ -108,12 +83,7 @@ impl Actor {
                     "a peer's data made the document engine fail; the session is closed".into(),
                 ))
             });
-        let result = result.map(|d| Effects {
-            answer: Answer::Replica(d.reply),
-            writes: d.writes,
-            events: d.events,
-            pushes: d.pushes,
-        });
+        let result = result.map(|d| d.map(Answer::Replica));
         self.settle(ReplyTo::Replica(reply), result);
     }
 
@@ -131,7 +101,7 @@ impl Actor {
                         ops_digest: digest(s),
                     })
                     .collect();
-                Ok(Done::reply(ReplicaReply::Offers(offers)))
+                Ok(Done::read(ReplicaReply::Offers(offers)))
             }
             ReplicaReq::OpHashes { space, peer } => {
                 let hashes = match self.spaces.get(&space) {
@@ -140,7 +110,7 @@ impl Actor {
                     }
                     _ => Vec::new(),
                 };
-                Ok(Done::reply(ReplicaReply::OpHashes(hashes)))
+                Ok(Done::read(ReplicaReply::OpHashes(hashes)))
             }
             ReplicaReq::Ops {
                 space,
@@ -168,7 +138,7 @@ impl Actor {
                     }
                     _ => Vec::new(),
                 };
-                Ok(Done::reply(ReplicaReply::Ops(ops)))
+                Ok(Done::read(ReplicaReply::Ops(ops)))
             }
             ReplicaReq::AddOps { space, peer, ops } => self.add_ops(space, Some(peer), &ops),
             ReplicaReq::Admit { space, peer, op } => self.admit(space, peer, &op),
@@ -202,14 +172,14 @@ impl Actor {
                         },
                     },
                 )?;
-                Ok(Done::reply(ReplicaReply::JoinOp(op.to_bytes())))
+                Ok(Done::read(ReplicaReply::JoinOp(op.to_bytes())))
             }
             ReplicaReq::JoinComplete { ticket, join, ops } => {
                 self.join_complete(&ticket, &join, &ops)
             }
             ReplicaReq::ReconStart { space } => {
                 let part = self.items(space)?.start();
-                Ok(Done::reply(ReplicaReply::Part(part)))
+                Ok(Done::read(ReplicaReply::Part(part)))
             }
             ReplicaReq::Recon { space, peer, parts } => {
                 self.member_space(space, peer)?;
@@ -223,7 +193,7 @@ impl Actor {
                     replies.extend(r);
                     diff.extend(d);
                 }
-                Ok(Done::reply(ReplicaReply::Recon { replies, diff }))
+                Ok(Done::read(ReplicaReply::Recon { replies, diff }))
             }
             ReplicaReq::Fetch {
                 space,
@@ -252,7 +222,7 @@ impl Actor {
                         _ => debug!(%id, "asked for a document not in the space"),
                     }
                 }
-                Ok(Done::reply(ReplicaReply::Docs(docs)))
+                Ok(Done::read(ReplicaReply::Docs(docs)))
             }
             ReplicaReq::Put {
                 space,
@@ -271,7 +241,7 @@ impl Actor {
             } => {
                 if self.lacks_any(id, space, &unsigned)? {
                     debug!(%id, "changes the document lacks, without their author's signature");
-                    return Ok(Done::reply(ReplicaReply::Applied(Applied::Refused)));
+                    return Ok(Done::read(ReplicaReply::Applied(Applied::Refused)));
                 }
                 self.apply(space, peer, id, &data, &sigs, origin)
             }
@@ -282,7 +252,7 @@ impl Actor {
                 theirs,
             } => {
                 if !matches!(self.place(id, space)?, Place::Here | Place::Profile) {
-                    return Ok(Done::reply(ReplicaReply::Sync {
+                    return Ok(Done::read(ReplicaReply::Sync {
                         msg: None,
                         later: false,
                     }));
@@ -292,14 +262,14 @@ impl Actor {
                 let mut state = match (kept, theirs) {
                     (Some(state), _) => state,
                     (None, Some(theirs)) => doc.primed_sync_state(|heads| {
-                        tacit_net::recon::heads_hash(heads.iter().map(|h| &h.0)) == theirs
+                        tacit_core::heads_hash(heads.iter().map(|h| &h.0)) == theirs
                     }),
                     (None, None) => Default::default(),
                 };
                 let msg = doc.sync_message(&mut state);
                 self.sync_states.insert((session, id), state);
                 let msg = self.with_sigs(id, msg)?;
-                Ok(Done::reply(ReplicaReply::Sync { msg, later: false }))
+                Ok(Done::read(ReplicaReply::Sync { msg, later: false }))
             }
             ReplicaReq::SyncIn {
                 session,
@@ -313,7 +283,7 @@ impl Actor {
                 if self.lacks_any(id, space, &unsigned)? {
                     debug!(%id, "a sync message with changes the document lacks, unsigned");
                     self.sync_states.remove(&(session, id));
-                    return Ok(Done::reply(ReplicaReply::Sync {
+                    return Ok(Done::read(ReplicaReply::Sync {
                         msg: None,
                         later: false,
                     }));
@@ -322,7 +292,7 @@ impl Actor {
             }
             ReplicaReq::EndSession { session } => {
                 self.sync_states.retain(|(s, _), _| *s != session);
-                Ok(Done::reply(ReplicaReply::Done))
+                Ok(Done::read(ReplicaReply::Done))
             }
             ReplicaReq::SeenAt { peer, addrs } => {
                 // The address book keeps members only: a stranger cannot make this node store
@@ -335,7 +305,7 @@ impl Actor {
                     addrs.truncate(tacit_store::ADDRESSES_PER_PEER);
                     self.seen_strangers.put(peer, addrs);
                 }
-                Ok(Done::reply(ReplicaReply::Done))
+                Ok(Done::read(ReplicaReply::Done))
             }
             ReplicaReq::Reconnect => {
                 let book = self.store.addresses()?;
@@ -363,7 +333,7 @@ impl Actor {
                         targets.push((peer, addrs));
                     }
                 }
-                Ok(Done::reply(ReplicaReply::Reconnect(targets)))
+                Ok(Done::read(ReplicaReply::Reconnect(targets)))
             }
         }
     }
@@ -513,7 +483,7 @@ impl Actor {
         ops: &[Vec<u8>],
     ) -> Result<Done, NodeError> {
         let unchanged = |missing: Vec<OpHash>| {
-            Done::reply(ReplicaReply::OpsAdded {
+            Done::read(ReplicaReply::OpsAdded {
                 changed: false,
                 missing,
             })
@@ -600,7 +570,7 @@ impl Actor {
         if let Some(shared) = self.spaces.get_mut(&space) {
             shared.add(kept);
         }
-        let mut done = Done::reply(ReplicaReply::OpsAdded {
+        let mut done = Done::read(ReplicaReply::OpsAdded {
             changed: false,
             missing,
         });
@@ -611,7 +581,7 @@ impl Actor {
         if changed {
             self.membership_changed(space);
             done.absorb(self.enforce_cuts(space, &before)?);
-            if let ReplicaReply::OpsAdded { changed, .. } = &mut done.reply {
+            if let ReplicaReply::OpsAdded { changed, .. } = &mut done.answer {
                 *changed = true;
             }
         }
@@ -623,7 +593,7 @@ impl Actor {
     /// before it knew. Those outside the removal's cut, and built on by no writer who had not
     /// seen the removal, are dropped: the document is rebuilt without them.
     fn enforce_cuts(&mut self, space: SpaceId, before: &Membership) -> Result<Done, NodeError> {
-        let mut done = Done::reply(ReplicaReply::Done);
+        let mut done = Done::read(ReplicaReply::Done);
         let Some(shared) = self.spaces.get(&space) else {
             return Ok(done);
         };
@@ -667,9 +637,15 @@ impl Actor {
                 }
                 let dropped = d.retain_changes(|h| !refused.contains(&h.0))?;
                 warn!(%doc, dropped, member = %member.short(), "dropped changes made after their author lost write rights");
+                if d.heads().is_empty() {
+                    // Nothing is left: the member made the document after losing the right
+                    // to. It goes, as a node that never held it refuses it whole.
+                    self.forget_doc(space, doc)?;
+                    continue;
+                }
                 let summary = d.summary()?;
                 let (data, changes) = d.save_with_changes();
-                let heads = heads_hash(d);
+                let heads = d.heads_hash();
                 let contributions = d.contributions_with(&changes).ok();
                 done.events.push(changed_event(doc, space, &summary, true));
                 let blob_refs = blob_refs_of(d, &summary, None);
@@ -687,6 +663,21 @@ impl Actor {
             }
         }
         Ok(done)
+    }
+
+    /// Removes a document from the store, the cache, the reconciliation set and the index.
+    fn forget_doc(&mut self, space: SpaceId, doc: DocId) -> Result<(), NodeError> {
+        self.store.remove_doc(doc)?;
+        self.cache.pop(&doc);
+        self.pending_entries.remove(&doc);
+        if let Some(items) = self.items.get_mut(&space) {
+            items.remove(doc.as_bytes());
+        }
+        if let Some(search) = &self.search {
+            search.send(crate::search::Job::Remove(doc));
+        }
+        self.people.invalidate(Some(space));
+        Ok(())
     }
 
     /// Admits a joiner. Until the join proves it holds an invitation's secret, every failure
@@ -718,7 +709,7 @@ impl Actor {
             return Err(unknown());
         }
         if shared.membership.is_member(&peer) {
-            return Ok(Done::reply(ReplicaReply::Admitted)); // admitted before
+            return Ok(Done::read(ReplicaReply::Admitted)); // admitted before
         }
         if shared.membership.removed().contains_key(&peer) {
             return Err(NodeError::Refused(
@@ -754,7 +745,7 @@ impl Actor {
             shared.add([join, admit]);
         }
         self.membership_changed(space);
-        Ok(Done::reply(ReplicaReply::Admitted))
+        Ok(Done::read(ReplicaReply::Admitted))
     }
 
     fn join_complete(
@@ -793,7 +784,7 @@ impl Actor {
         let name = row.name.clone();
         self.spaces.insert(row.id, Shared::new(row, all));
         self.membership_changed(ticket.space);
-        Ok(Done::reply(ReplicaReply::Joined {
+        Ok(Done::read(ReplicaReply::Joined {
             space: ticket.space,
             name,
         }))
@@ -828,7 +819,7 @@ impl Actor {
                     Some(h) => h,
                     None => {
                         // A row written before heads were recorded: compute it once.
-                        let h = heads_hash(self.doc(id)?);
+                        let h = self.doc(id)?.heads_hash();
                         self.store.set_heads(id, h)?;
                         h
                     }
@@ -922,7 +913,7 @@ impl Actor {
         let kind = loaded.summary.kind;
         if !self.shareable(kind, id, space) {
             warn!(%id, "refused a document from a peer: a kind that is not shared there");
-            return Ok((Done::reply(ReplicaReply::Done), Applied::Refused));
+            return Ok((Done::read(ReplicaReply::Done), Applied::Refused));
         }
         let judged = self.judge(
             space,
@@ -933,7 +924,7 @@ impl Actor {
         )?;
         if judged.claims || judged.dropped == loaded.changes.len() {
             return Ok((
-                Done::reply(ReplicaReply::Done),
+                Done::read(ReplicaReply::Done),
                 if judged.later {
                     Applied::Later
                 } else {
@@ -946,12 +937,12 @@ impl Actor {
             Ok(s) => s,
             Err(e) => {
                 debug!(%id, "a received document is malformed once checked: {e}");
-                return Ok((Done::reply(ReplicaReply::Done), Applied::Refused));
+                return Ok((Done::read(ReplicaReply::Done), Applied::Refused));
             }
         };
         let (data, changes, entry, contributions) = if judged.dropped > 0 {
             let (data, changes) = doc.save_with_changes();
-            let heads = heads_hash(&mut doc);
+            let heads = doc.heads_hash();
             let entry = tacit_search::Entry::from_doc(&mut doc, space, heads)
                 .ok()
                 .flatten();
@@ -977,7 +968,7 @@ impl Actor {
         } else {
             space
         };
-        let mut done = Done::reply(ReplicaReply::Done);
+        let mut done = Done::read(ReplicaReply::Done);
         done.events
             .push(changed_event(id, home_space, &summary, true));
         done.pushes = self.push(home_space, kind, id, &data, &sigs, Some(origin));
@@ -986,7 +977,7 @@ impl Actor {
             entry.space = home_space;
             self.pending_entries.insert(id, entry);
         }
-        let heads = heads_hash(&mut doc);
+        let heads = doc.heads_hash();
         done.writes.push(DocWrite {
             id,
             space: home_space,
@@ -1015,7 +1006,7 @@ impl Actor {
         origin: SessionId,
     ) -> Result<Done, NodeError> {
         self.member_space(space, peer)?;
-        let mut done = Done::reply(ReplicaReply::Done);
+        let mut done = Done::read(ReplicaReply::Done);
         let (mut refused, mut later) = (0, Vec::new());
         for doc in docs {
             let id = doc.id;
@@ -1039,7 +1030,7 @@ impl Actor {
                 _ => {}
             }
         }
-        done.reply = ReplicaReply::Put { refused, later };
+        done.answer = ReplicaReply::Put { refused, later };
         Ok(done)
     }
 
@@ -1065,13 +1056,13 @@ impl Actor {
                     space,
                     self.info.member,
                 ) else {
-                    return Ok(Done::reply(ReplicaReply::Applied(Applied::Want)));
+                    return Ok(Done::read(ReplicaReply::Applied(Applied::Want)));
                 };
                 self.take_whole(space, loaded, origin)?
             }
             Place::Here | Place::Profile => self.merge(space, peer, id, data, sigs, origin)?,
         };
-        done.reply = ReplicaReply::Applied(applied);
+        done.answer = ReplicaReply::Applied(applied);
         Ok(done)
     }
 
@@ -1090,14 +1081,14 @@ impl Actor {
         if let Err(e) = doc.apply_changes(data) {
             debug!(%id, "changes from a peer do not apply: {e}");
             self.cache.pop(&id);
-            return Ok((Done::reply(ReplicaReply::Done), Applied::Refused));
+            return Ok((Done::read(ReplicaReply::Done), Applied::Refused));
         }
         if doc.lacks_changes() {
             // Changes waiting for others stay out of the cache: applied later they would be
             // checked together with whatever completes them, and a hostile one would then make
             // an honest change be refused. Automerge's sync fetches them properly.
             self.cache.pop(&id);
-            return Ok((Done::reply(ReplicaReply::Done), Applied::Sync));
+            return Ok((Done::read(ReplicaReply::Done), Applied::Sync));
         }
         let (done, applied) = self.after_remote_change(space, id, &before, sigs, origin)?;
         Ok((done, applied))
@@ -1122,23 +1113,23 @@ impl Actor {
         let new = doc.changes_since(before);
         if new.is_empty() {
             self.cache.put(id, doc);
-            return Ok((Done::reply(ReplicaReply::Done), Applied::Done));
+            return Ok((Done::read(ReplicaReply::Done), Applied::Done));
         }
-        let scope = scope_of(kind, space);
+        let scope = tacit_core::scope_of(kind, space);
         let by_hash: HashMap<[u8; 32], ChangeSig> = sigs.iter().map(|s| (s.hash, *s)).collect();
         let bad = unsigned(scope, id, &new, &by_hash);
         let judged = match self.judge(space, &mut doc, kind, &new, &bad) {
             Ok(j) => j,
             Err(e) => {
                 debug!(%id, "changes from a peer could not be judged: {e}");
-                return Ok((Done::reply(ReplicaReply::Done), Applied::Refused));
+                return Ok((Done::read(ReplicaReply::Done), Applied::Refused));
             }
         };
         let summary = match doc.summary() {
             Ok(s) => s,
             Err(e) => {
                 debug!(%id, "changes from a peer leave the document malformed: {e}");
-                return Ok((Done::reply(ReplicaReply::Done), Applied::Refused));
+                return Ok((Done::read(ReplicaReply::Done), Applied::Refused));
             }
         };
         let outcome = if judged.later {
@@ -1148,7 +1139,7 @@ impl Actor {
         } else {
             Applied::Done
         };
-        let mut done = Done::reply(ReplicaReply::Done);
+        let mut done = Done::read(ReplicaReply::Done);
         let write = if judged.dropped == 0 {
             doc.take_unsaved_changes().map(|(bytes, changes)| {
                 let kept: Vec<ChangeSig> = changes
@@ -1171,7 +1162,7 @@ impl Actor {
             None
         };
         if let Some((chunk, changes, kept_sigs)) = write {
-            let heads = heads_hash(&mut doc);
+            let heads = doc.heads_hash();
             let contributions = doc.contributions().ok();
             let push_bytes = match &chunk {
                 Chunk::Increment(b) | Chunk::Snapshot(b) => b.clone(),
@@ -1216,7 +1207,7 @@ impl Actor {
     ) -> Result<Done, NodeError> {
         self.member_space(space, peer)?;
         if !matches!(self.place(id, space)?, Place::Here | Place::Profile) {
-            return Ok(Done::reply(ReplicaReply::Sync {
+            return Ok(Done::read(ReplicaReply::Sync {
                 msg: None,
                 later: false,
             }));
@@ -1232,7 +1223,7 @@ impl Actor {
         if matches!(applied, Applied::Refused | Applied::Later) {
             // The state believes changes were applied that were not: start it afresh, and
             // end this document's exchange (the peer would only send them again).
-            done.reply = ReplicaReply::Sync {
+            done.answer = ReplicaReply::Sync {
                 msg: None,
                 later: applied == Applied::Later,
             };
@@ -1241,7 +1232,7 @@ impl Actor {
         let reply = self.doc(id)?.sync_message(&mut state);
         self.sync_states.insert((session, id), state);
         let msg = self.with_sigs(id, reply)?;
-        done.reply = ReplicaReply::Sync { msg, later: false };
+        done.answer = ReplicaReply::Sync { msg, later: false };
         Ok(done)
     }
 
@@ -1318,38 +1309,6 @@ fn hopeless_ops(
     } else {
         HashSet::new()
     }
-}
-
-/// Loads and checks a whole document received for `space`, off the actor's thread: it loads,
-/// and which of its changes lack their author's signature.
-pub(crate) fn load_whole(
-    d: WholeDoc,
-    space: SpaceId,
-    me: MemberId,
-) -> Result<Loaded, tacit_core::CoreError> {
-    let mut doc = Doc::load(d.id, [d.data.as_slice()], me)?;
-    let summary = doc.summary()?;
-    let changes = doc.changes_since(&[]);
-    let scope = scope_of(summary.kind, space);
-    let by_hash: HashMap<[u8; 32], ChangeSig> = d.sigs.iter().map(|s| (s.hash, *s)).collect();
-    let bad = unsigned(scope, d.id, &changes, &by_hash);
-    let heads = heads_hash(&mut doc);
-    // The space is set by the actor (a document received for one space is only written there).
-    let entry = tacit_search::Entry::from_doc(&mut doc, SpaceId::from_bytes([0; 16]), heads)
-        .ok()
-        .flatten();
-    let contributions = doc.contributions_with(&changes).ok();
-    Ok(Loaded {
-        id: d.id,
-        doc,
-        data: d.data,
-        summary,
-        changes,
-        sigs: d.sigs,
-        unsigned: bad,
-        entry,
-        contributions,
-    })
 }
 
 fn digest(s: &Shared) -> [u8; 32] {

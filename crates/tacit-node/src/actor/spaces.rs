@@ -1,7 +1,7 @@
 //! The actor's side of shared spaces a user acts on: create, list, show, invite, remove, leave;
 //! naming a space by id, prefix or name; and the write rights every document change checks.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// Meta key (followed by the space id) of a space's stale-after setting, in days.
 const STALE_META: &str = "stale_after_days/";
@@ -10,112 +10,20 @@ pub(crate) const DEFAULT_STALE_DAYS: u32 = 182;
 use std::sync::Arc;
 
 use tacit_core::{
-    InviteKey, MAX_ADDR_BYTES, MAX_TICKET_ADDRS, MemberId, Membership, Op, OpBody, OpHash, Role,
-    SignedOp, SpaceError, SpaceId, Ticket, new_secret, new_space,
+    Doc, DocId, InviteKey, Kind, MAX_ADDR_BYTES, MAX_TICKET_ADDRS, MemberId, Membership, Op,
+    OpBody, OpHash, Role, SignedOp, SpaceId, Ticket, new_secret, new_space,
 };
-use tacit_store::{SpaceRow, Store};
-use tracing::warn;
+use tacit_store::SpaceRow;
 
-use super::{Actor, Outcome, now_ms};
-use crate::api::{InviteInfo, MemberInfo, Response, SpaceDetail, SpaceInfo, SyncState};
+use super::{Actor, Outcome};
+use crate::api::{
+    InviteInfo, MemberInfo, Response, SpaceDetail, SpaceDigest, SpaceInfo, SyncState,
+};
+use crate::base::now_ms;
 use crate::error::NodeError;
+use crate::membership::{Shared, publish_members};
 use crate::netview::NetView;
 use crate::replica::Replicated;
-
-/// A shared space held by this home: its row, its signed ops and their fold.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) row: SpaceRow,
-    pub(crate) ops: Vec<SignedOp>,
-    pub(crate) membership: Membership,
-    /// Made by an older Tacit: its documents are kept, but it no longer syncs (its ops are of
-    /// the previous format, which this version does not trust).
-    pub(crate) legacy: bool,
-}
-
-impl Shared {
-    pub(crate) fn new(row: SpaceRow, ops: Vec<SignedOp>) -> Self {
-        let membership = Membership::fold(row.id, ops.iter());
-        Self {
-            row,
-            ops,
-            membership,
-            legacy: false,
-        }
-    }
-
-    /// Adds ops not held yet; true when the set grew.
-    pub(crate) fn add(&mut self, new: impl IntoIterator<Item = SignedOp>) -> bool {
-        let mut grew = false;
-        for op in new {
-            let hash = op.hash();
-            if !self.ops.iter().any(|o| o.hash() == hash) {
-                self.ops.push(op);
-                grew = true;
-            }
-        }
-        if grew {
-            self.membership = Membership::fold(self.row.id, self.ops.iter());
-        }
-        grew
-    }
-
-    pub(crate) fn op_bytes(&self) -> Vec<Vec<u8>> {
-        self.ops.iter().map(|o| o.to_bytes()).collect()
-    }
-}
-
-/// Records every member of every space in `spaces` where the network can see them.
-pub(crate) fn publish_members(info: &crate::actor::NodeInfo, spaces: &BTreeMap<SpaceId, Shared>) {
-    let all: std::collections::HashSet<MemberId> = spaces
-        .values()
-        .filter(|s| !s.legacy && s.membership.is_member(&info.member))
-        .flat_map(|s| s.membership.members().keys().copied())
-        .collect();
-    if let Ok(mut m) = info.members.lock()
-        && *m != all
-    {
-        *m = all;
-        info.members_changed
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// The shared spaces recorded in the store, with their ops. A space whose ops cannot be read
-/// is left out (and logged): the rest of the home still works.
-pub(crate) fn load_all(store: &Store) -> BTreeMap<SpaceId, Shared> {
-    let rows = match store.spaces() {
-        Ok(rows) => rows,
-        Err(e) => {
-            warn!("cannot read the spaces: {e}");
-            return BTreeMap::new();
-        }
-    };
-    let mut out = BTreeMap::new();
-    for row in rows.into_iter().filter(|r| !r.personal) {
-        match store.ops(row.id) {
-            Ok(raw) => {
-                let decoded: Vec<Result<SignedOp, SpaceError>> =
-                    raw.iter().map(|b| SignedOp::from_bytes(b)).collect();
-                let legacy = decoded
-                    .iter()
-                    .any(|r| matches!(r, Err(SpaceError::Legacy { .. })));
-                let ops: Vec<SignedOp> = decoded.into_iter().filter_map(Result::ok).collect();
-                if ops.len() < raw.len() && !legacy {
-                    warn!(space = %row.id, "{} stored ops do not decode; ignored", raw.len() - ops.len());
-                }
-                if legacy {
-                    warn!(space = %row.id, name = %row.name, "a space made by an older Tacit: its notes are kept, but it no longer syncs; share them again in a new space");
-                }
-                let mut shared = Shared::new(row, ops);
-                shared.legacy = legacy;
-                out.insert(shared.row.id, shared);
-            }
-            Err(e) => warn!(space = %row.id, "cannot read the space's ops: {e}"),
-        }
-    }
-    out
-}
 
 impl Actor {
     pub(super) fn net_view(&self) -> NetView {
@@ -614,6 +522,59 @@ impl Actor {
             self.space_detail(space)?
         };
         Ok(Outcome::read(Response::Space(detail)))
+    }
+
+    /// Every document of a space with the short hash of its heads, read from the store (the
+    /// hash each write records), and one hash over them all: what two members compare to know
+    /// that they hold the same version of every document. The members' profiles count, as
+    /// reconciliation counts them.
+    pub(super) fn space_digest(&mut self, space: &str) -> Result<Outcome, NodeError> {
+        let space = self.space_ref(Some(space))?;
+        let mut heads_of = self.store.doc_heads(space)?;
+        let profiles: Vec<DocId> = self
+            .spaces
+            .get(&space)
+            .map(|s| {
+                s.membership
+                    .members()
+                    .keys()
+                    .map(|m| Doc::profile_id(*m))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for id in profiles {
+            if let Some(l) = self.store.get(id)?
+                && l.summary.kind == Kind::Profile
+            {
+                heads_of.push((id, self.store.heads_of(id)?));
+            }
+        }
+        let mut docs = Vec::with_capacity(heads_of.len());
+        for (id, heads) in heads_of {
+            let heads = match heads {
+                Some(h) => h,
+                // A row written before heads were recorded.
+                None => self.doc(id)?.heads_hash(),
+            };
+            docs.push((id, heads));
+        }
+        docs.sort_unstable_by_key(|(id, _)| *id.as_bytes());
+        docs.dedup_by_key(|(id, _)| *id);
+        let mut all = blake3::Hasher::new();
+        all.update(b"tacit-space-digest-v1\0");
+        for (id, heads) in &docs {
+            all.update(id.as_bytes());
+            all.update(heads);
+        }
+        let digest = hex::encode(&all.finalize().as_bytes()[..16]);
+        Ok(Outcome::read(Response::Digest(SpaceDigest {
+            space,
+            digest,
+            docs: docs
+                .into_iter()
+                .map(|(id, heads)| (id, hex::encode(heads)))
+                .collect(),
+        })))
     }
 
     pub(super) fn space_detail(&mut self, space: SpaceId) -> Result<SpaceDetail, NodeError> {

@@ -12,8 +12,9 @@ use std::collections::{HashMap, HashSet};
 use tacit_core::{Doc, DocId, Edit, Kind, MemberId, NoteEdit, NoteView, QuestionView, SpaceId};
 use tacit_store::Listed;
 
-use super::{Actor, Outcome, Prepared, now_ms};
+use super::{Actor, Outcome, Prepared};
 use crate::api::{ExportPage, ImportNote, ImportReport, Response};
+use crate::base::now_ms;
 use crate::error::NodeError;
 
 /// Most notes one import request writes: they go in one transaction and one reply, and a
@@ -172,7 +173,7 @@ impl Actor {
                         base: None,
                     };
                     let step = self.change(&listed, |doc, e| doc.edit_text(e, change))?;
-                    if matches!(step.response, Response::Done { changed: true, .. }) {
+                    if matches!(step.answer, Response::Done { changed: true, .. }) {
                         report.updated += 1;
                     } else {
                         report.unchanged += 1;
@@ -180,12 +181,10 @@ impl Actor {
                     step
                 }
             };
-            out.writes.extend(step.writes);
-            out.events.extend(step.events);
-            out.pushes.extend(step.pushes);
+            out.absorb(step);
             report.ids.push(id);
         }
-        out.response = Response::Imported(report);
+        out.answer = Response::Imported(report);
         Ok(out)
     }
 

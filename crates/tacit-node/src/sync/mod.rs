@@ -18,7 +18,8 @@
 //! Sessions reach the actor through a weak sender: the engine never keeps a stopped node alive.
 
 mod addrs;
-mod session;
+mod autofetch;
+pub(crate) mod session;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
@@ -34,10 +35,10 @@ use tokio::sync::{Mutex, Notify, broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use crate::actor::{Msg, NodeInfo, now_ms};
 use crate::api::{
     Event, Reachability, RelayInfo, RelaySource, RelayState, Request, Response, SyncState,
 };
+use crate::base::{ActorLink, NodeInfo, now_ms};
 use crate::error::NodeError;
 use crate::netview::{PeerEntry, is_circuit};
 use crate::replica::{ReplicaReply, ReplicaReq, Replicated};
@@ -73,13 +74,15 @@ pub struct NetOptions {
     /// ([`AUTONAT_ANY_IP_ENV`]): for tests in network namespaces only.
     pub autonat_any_ip: bool,
     /// Limits on attachments: per-file cap, per-space quota, what is fetched at once, upload rate.
-    pub blobs: crate::blobs::BlobLimits,
+    pub blobs: crate::base::BlobLimits,
 }
 
 /// First wait before dialling a member again after a failure; doubled each time.
 const BACKOFF_START: Duration = Duration::from_secs(1);
-/// Longest wait between dials of one member.
-const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// Longest wait between dials of one member: a member offline costs four dial attempts a
+/// minute, and a link that comes back (a healed partition, a laptop back on the network) is
+/// used again within this long.
+const BACKOFF_MAX: Duration = Duration::from_secs(15);
 /// How often the engine looks for members to reconnect to, addresses to share, member relays
 /// to use and relayed sessions to move to a direct connection.
 const RECONNECT_TICK: Duration = Duration::from_secs(1);
@@ -116,44 +119,6 @@ const PENALTY_START: Duration = Duration::from_secs(2);
 const PENALTY_MAX: Duration = Duration::from_secs(300);
 /// Peers remembered in the penalty box (the soonest to end leaves first past it).
 const MAX_PENALTIES: usize = 4096;
-
-/// The actor, reached without keeping it alive.
-#[derive(Clone)]
-pub(crate) struct ActorLink {
-    tx: mpsc::WeakSender<Msg>,
-}
-
-impl ActorLink {
-    pub(crate) fn new(tx: &mpsc::Sender<Msg>) -> Self {
-        Self { tx: tx.downgrade() }
-    }
-
-    /// The actor's sender, held weakly.
-    pub(crate) fn weak(&self) -> mpsc::WeakSender<Msg> {
-        self.tx.clone()
-    }
-
-    pub(crate) async fn ask(&self, req: ReplicaReq) -> Result<ReplicaReply, NodeError> {
-        let tx = self.tx.upgrade().ok_or(NodeError::Stopped)?;
-        let (reply, rx) = oneshot::channel();
-        tx.send(Msg::Replica(req, reply))
-            .await
-            .map_err(|_| NodeError::Stopped)?;
-        drop(tx);
-        rx.await.map_err(|_| NodeError::Stopped)?
-    }
-
-    /// A user's request, answered by the actor (the engine reads a space's members with it).
-    pub(crate) async fn request(&self, req: Request) -> Result<Response, NodeError> {
-        let tx = self.tx.upgrade().ok_or(NodeError::Stopped)?;
-        let (reply, rx) = oneshot::channel();
-        tx.send(Msg::Request(req, reply))
-            .await
-            .map_err(|_| NodeError::Stopped)?;
-        drop(tx);
-        rx.await.map_err(|_| NodeError::Stopped)?
-    }
-}
 
 /// A running session with one peer.
 struct SessionSlot {
@@ -373,11 +338,8 @@ impl Engine {
         if let Ok(mut t) = engine.task.lock() {
             *t = Some(task);
         }
-        let auto = tokio::spawn(crate::blobs::auto_fetch(
-            Arc::downgrade(&engine),
-            auto_events,
-            auto_actor,
-        ));
+        let fetches: std::sync::Weak<dyn autofetch::Fetches> = Arc::downgrade(&engine) as _;
+        let auto = tokio::spawn(autofetch::auto_fetch(fetches, auto_events, auto_actor));
         if let Ok(mut tasks) = engine.blob_tasks.lock() {
             tasks.push(auto);
         }
@@ -409,7 +371,7 @@ impl Engine {
     }
 
     /// The limits on attachments in force.
-    pub(crate) fn blob_limits(&self) -> crate::blobs::BlobLimits {
+    pub(crate) fn blob_limits(&self) -> crate::base::BlobLimits {
         self.fetcher.limits()
     }
 
@@ -986,7 +948,15 @@ impl Runner {
                 ..
             } => {
                 debug!(%peer, %addr, ?relayed, "connected");
-                self.backoff.remove(&peer);
+                // A peer reached after failed dials: the network may be back for the other
+                // members that failed too, so they are dialled again at the next tick instead
+                // of after their backoff.
+                if self.backoff.remove(&peer).is_some() {
+                    let now = Instant::now();
+                    for (next, _) in self.backoff.values_mut() {
+                        *next = (*next).min(now);
+                    }
+                }
                 self.reopen.remove(&peer);
                 if let Ok(mut view) = self.engine.info.net.lock() {
                     let entry = view
@@ -1628,6 +1598,22 @@ impl Runner {
 /// The relay limit, for callers that check before the network runs.
 pub(crate) fn max_relays() -> usize {
     Limits::default().max_relays
+}
+
+impl autofetch::Fetches for Engine {
+    fn auto_fetch_limit(&self) -> u64 {
+        self.blob_limits().auto_fetch
+    }
+
+    fn fetch(
+        &self,
+        space: SpaceId,
+        hash: tacit_store::BlobHash,
+        size: u64,
+        wait: bool,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), NodeError>> + Send + '_>> {
+        Box::pin(async move { self.fetch_blob(space, hash, size, wait).await.map(|_| ()) })
+    }
 }
 
 #[cfg(test)]
