@@ -16,6 +16,7 @@
 //! ops       SignedOp::from_bytes / sign, Membership::fold with a seeded space
 //! doc_load  tacit_core::screen, Doc::load and what the node reads of a received document
 //! sync_msg  tacit_core::screen_sync, Doc::receive_sync into a seeded note, the reply
+//! session   tacit_net::session::Session fed any sequence of inputs and answers
 //! ```
 //!
 //! Automerge panics on some hostile input; the node calls it only through tacit-core's guards
@@ -33,11 +34,13 @@ pub mod fixture;
 mod net;
 mod ops;
 pub mod seeds;
+mod session;
 mod ticket;
 
 pub use docs::{doc_load, sync_msg};
 pub use net::{frame, recon, wire};
 pub use ops::ops;
+pub use session::session;
 pub use ticket::ticket;
 
 /// A fuzz target: any bytes in, a panic when it finds a bug.
@@ -52,6 +55,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("ops", ops),
     ("doc_load", doc_load),
     ("sync_msg", sync_msg),
+    ("session", session),
 ];
 
 /// The target named `name`.

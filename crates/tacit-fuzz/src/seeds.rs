@@ -41,7 +41,27 @@ pub fn all() -> Vec<Seed> {
     out.extend(ticket());
     out.extend(ops());
     out.extend(docs());
+    out.extend(session());
     out
+}
+
+/// The `session` target reads any bytes (each picks from a small alphabet): a few runs of
+/// bytes from a fixed generator, of growing length, as starting points.
+fn session() -> Vec<Seed> {
+    use sha2::Digest as _;
+    [64usize, 256, 1024, 4096]
+        .iter()
+        .map(|&len| {
+            let mut bytes = Vec::with_capacity(len);
+            let mut block = 0u64;
+            while bytes.len() < len {
+                bytes.extend(sha2::Sha256::digest(block.to_le_bytes()));
+                block += 1;
+            }
+            bytes.truncate(len);
+            seed("session", &format!("run-{len}"), bytes)
+        })
+        .collect()
 }
 
 /// A signed address record of the editor.

@@ -35,6 +35,28 @@ const MAX_DEPTH: u8 = 32;
 
 pub use tacit_core::heads_hash;
 
+/// Whether no range among `parts` repeats or contains another. True of every honest message
+/// (the ranges one step answers about are disjoint, and so are the answers); a message whose
+/// ranges overlap would have the receiver go over the same items again and again (4,096 root
+/// fingerprints make a million reply parts), so a session refuses it.
+pub fn disjoint(parts: &[Part]) -> bool {
+    let mut seen: std::collections::HashSet<Prefix> =
+        std::collections::HashSet::with_capacity(parts.len());
+    if !parts.iter().all(|p| seen.insert(*p.prefix())) {
+        return false;
+    }
+    parts.iter().all(|p| {
+        let mut up = p.prefix().parent();
+        while let Some(q) = up {
+            if seen.contains(&q) {
+                return false;
+            }
+            up = q.parent();
+        }
+        true
+    })
+}
+
 /// The ids that start with the first `depth` hex digits of `bits` (the rest of `bits` is zero).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Prefix {
@@ -45,6 +67,19 @@ pub struct Prefix {
 }
 
 impl Prefix {
+    /// The range one digit shorter, of which this one is a sub-range (`None` for the root).
+    pub fn parent(&self) -> Option<Prefix> {
+        let depth = self.depth.checked_sub(1)?;
+        let mut bits = self.bits;
+        let byte = usize::from(depth / 2);
+        if depth % 2 == 0 {
+            bits[byte] = 0;
+        } else {
+            bits[byte] &= 0xf0;
+        }
+        Some(Prefix { depth, bits })
+    }
+
     /// Every id.
     pub const ROOT: Prefix = Prefix {
         depth: 0,

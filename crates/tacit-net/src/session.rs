@@ -808,6 +808,11 @@ impl Session {
                 Ok(())
             }
             Step::Recon { space, parts } => {
+                if !crate::recon::disjoint(&parts) {
+                    return Err(End::Hostile(format!(
+                        "reconciliation steps for {space} about ranges that overlap"
+                    )));
+                }
                 let Some(progress) = self.active.get_mut(&space) else {
                     // The peer's early step for a space this side does not share (yet).
                     if !self.first
@@ -824,9 +829,9 @@ impl Session {
                     // A reply is about the range sent or about ranges one or two digits deeper.
                     let prefix = *part.prefix();
                     progress.open.remove(&prefix);
-                    if let Some(up) = parent(&prefix) {
+                    if let Some(up) = prefix.parent() {
                         progress.open.remove(&up);
-                        if let Some(further) = parent(&up) {
+                        if let Some(further) = up.parent() {
                             progress.open.remove(&further);
                         }
                     }
@@ -1754,19 +1759,6 @@ pub fn op_hash(bytes: &[u8]) -> OpHash {
     OpHash(sha2::Sha256::digest(bytes).into())
 }
 
-/// The range one digit shorter, of which `prefix` is a sub-range.
-fn parent(prefix: &Prefix) -> Option<Prefix> {
-    let depth = prefix.depth.checked_sub(1)?;
-    let mut bits = prefix.bits;
-    let byte = usize::from(depth / 2);
-    if depth % 2 == 0 {
-        bits[byte] = 0;
-    } else {
-        bits[byte] &= 0xf0;
-    }
-    Some(Prefix { depth, bits })
-}
-
 #[cfg(test)]
 mod tests {
     //! The machine driven by recorded message sequences and by a pair of machines over a
@@ -1848,12 +1840,41 @@ mod tests {
     #[test]
     fn parent_undoes_children() {
         for child in Prefix::ROOT.children() {
-            assert_eq!(parent(&child), Some(Prefix::ROOT));
+            assert_eq!(child.parent(), Some(Prefix::ROOT));
             for grandchild in child.children() {
-                assert_eq!(parent(&grandchild), Some(child));
+                assert_eq!(grandchild.parent(), Some(child));
             }
         }
-        assert_eq!(parent(&Prefix::ROOT), None);
+        assert_eq!(Prefix::ROOT.parent(), None);
+    }
+
+    #[test]
+    fn reconciliation_steps_about_overlapping_ranges_end_the_session() {
+        let mut s = started(false);
+        let child = Prefix::ROOT.children()[3];
+        let same = |prefix| Part::Same { prefix };
+        // Disjoint ranges are fine.
+        let out = s.handle(Input::Message(Message::Recon {
+            space: space(),
+            parts: vec![same(child), same(Prefix::ROOT.children()[4])],
+        }));
+        assert!(matches!(asked(&out), Some(Ask::Recon { .. })));
+        s.handle(Input::Answer(Ok(Reply::Recon {
+            replies: vec![],
+            diff: Diff::default(),
+        })));
+        // The same range twice, or a range and one inside it, are not.
+        for parts in [
+            vec![same(child), same(child)],
+            vec![same(Prefix::ROOT), same(child)],
+        ] {
+            let mut s = started(false);
+            let out = s.handle(Input::Message(Message::Recon {
+                space: space(),
+                parts,
+            }));
+            assert!(matches!(ended(&out), Some(End::Hostile(why)) if why.contains("overlap")));
+        }
     }
 
     #[test]
