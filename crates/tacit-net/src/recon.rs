@@ -268,6 +268,11 @@ impl ItemSet {
         self.items.get(id)
     }
 
+    /// Every item, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Id, &HeadsHash)> {
+        self.items.iter()
+    }
+
     /// How many items.
     pub fn len(&self) -> usize {
         self.items.len()

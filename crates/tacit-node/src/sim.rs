@@ -277,17 +277,7 @@ impl Sim {
             let (home, store, info, key, _) =
                 crate::node::init_home(&dir, profile).map_err(|e| format!("init node {i}: {e}"))?;
             let member = info.member;
-            let (replica, _) = broadcast::channel(crate::node::REPLICA_BUFFER);
-            let (events, _) = broadcast::channel::<Event>(16);
-            let actor = Actor::new(
-                home,
-                store,
-                Arc::new(info),
-                key,
-                events,
-                replica.clone(),
-                None,
-            );
+            let (actor, replica) = start_actor(home, store, info, key);
             nodes.push(SimNode {
                 dir,
                 actor: Some(actor),
@@ -839,17 +829,7 @@ impl Sim {
     fn up(&mut self, n: usize) -> Check {
         let (home, store, info, key) = crate::node::open_home(&self.nodes[n].dir)
             .map_err(|e| format!("reopening node {n}: {e}"))?;
-        let (replica, _) = broadcast::channel(crate::node::REPLICA_BUFFER);
-        let (events, _) = broadcast::channel::<Event>(16);
-        let actor = Actor::new(
-            home,
-            store,
-            Arc::new(info),
-            key,
-            events,
-            replica.clone(),
-            None,
-        );
+        let (actor, replica) = start_actor(home, store, info, key);
         let node = &mut self.nodes[n];
         node.actor = Some(actor);
         node.replica = replica;
@@ -1088,6 +1068,27 @@ impl Sim {
         }
         Ok(())
     }
+}
+
+/// An actor over an opened home (no search index), with the channel its sessions hear from.
+fn start_actor(
+    home: tacit_store::Home,
+    store: tacit_store::Store,
+    info: crate::base::NodeInfo,
+    key: tacit_core::DeviceKey,
+) -> (Actor, broadcast::Sender<Replicated>) {
+    let (replica, _) = broadcast::channel(crate::node::REPLICA_BUFFER);
+    let (events, _) = broadcast::channel::<Event>(16);
+    let actor = Actor::new(
+        home,
+        store,
+        Arc::new(info),
+        key,
+        events,
+        replica.clone(),
+        None,
+    );
+    (actor, replica)
 }
 
 /// Runs seeds `from..from + count` (or only the one `TACIT_SIM_SEED` names); the outcomes,

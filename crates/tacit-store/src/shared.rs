@@ -95,24 +95,17 @@ impl Store {
 
     /// Removes a space with every document, chunk and op of it, in one transaction.
     pub fn remove_space(&mut self, id: SpaceId) -> Result<(), StoreError> {
-        let path = self.path().to_path_buf();
-        let key = id.to_string();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .at(&path)?;
-        for sql in [
-            "DELETE FROM chunks WHERE doc IN (SELECT id FROM docs WHERE space = ?1)",
-            "DELETE FROM change_sigs WHERE doc IN (SELECT id FROM docs WHERE space = ?1)",
-            "DELETE FROM writers WHERE doc IN (SELECT id FROM docs WHERE space = ?1)",
-            "DELETE FROM docs WHERE space = ?1",
-            "DELETE FROM space_ops WHERE space = ?1",
-            "DELETE FROM spaces WHERE id = ?1 AND personal = 0",
-        ] {
-            tx.execute(sql, [&key]).at(&path)?;
-        }
-        tx.commit().at(&path)?;
-        Ok(())
+        self.delete_all(
+            &id.to_string(),
+            &[
+                "DELETE FROM chunks WHERE doc IN (SELECT id FROM docs WHERE space = ?1)",
+                "DELETE FROM change_sigs WHERE doc IN (SELECT id FROM docs WHERE space = ?1)",
+                "DELETE FROM writers WHERE doc IN (SELECT id FROM docs WHERE space = ?1)",
+                "DELETE FROM docs WHERE space = ?1",
+                "DELETE FROM space_ops WHERE space = ?1",
+                "DELETE FROM spaces WHERE id = ?1 AND personal = 0",
+            ],
+        )
     }
 
     /// Removes one document with everything kept of it (chunks, signatures, writers,
@@ -120,21 +113,28 @@ impl Store {
     /// exists once the changes its author had no right to make are dropped (its creator was
     /// removed before making it).
     pub fn remove_doc(&mut self, id: DocId) -> Result<(), StoreError> {
+        self.delete_all(
+            &id.to_string(),
+            &[
+                "DELETE FROM chunks WHERE doc = ?1",
+                "DELETE FROM change_sigs WHERE doc = ?1",
+                "DELETE FROM writers WHERE doc = ?1",
+                "DELETE FROM contributions WHERE doc = ?1",
+                "DELETE FROM blob_refs WHERE doc = ?1",
+                "DELETE FROM docs WHERE id = ?1",
+            ],
+        )
+    }
+
+    /// Runs `statements`, each with `key` as `?1`, in one transaction.
+    fn delete_all(&mut self, key: &str, statements: &[&str]) -> Result<(), StoreError> {
         let path = self.path().to_path_buf();
-        let key = id.to_string();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .at(&path)?;
-        for sql in [
-            "DELETE FROM chunks WHERE doc = ?1",
-            "DELETE FROM change_sigs WHERE doc = ?1",
-            "DELETE FROM writers WHERE doc = ?1",
-            "DELETE FROM contributions WHERE doc = ?1",
-            "DELETE FROM blob_refs WHERE doc = ?1",
-            "DELETE FROM docs WHERE id = ?1",
-        ] {
-            tx.execute(sql, [&key]).at(&path)?;
+        for sql in statements {
+            tx.execute(sql, [key]).at(&path)?;
         }
         tx.commit().at(&path)?;
         Ok(())

@@ -792,7 +792,7 @@ impl Actor {
 
     /// The reconciliation items of a space, built from the store when first needed: its
     /// documents, and the profiles of its members.
-    fn items(&mut self, space: SpaceId) -> Result<&ItemSet, NodeError> {
+    pub(super) fn items(&mut self, space: SpaceId) -> Result<&ItemSet, NodeError> {
         if !self.items.contains_key(&space) {
             let mut set = ItemSet::new();
             let mut heads_of: Vec<(DocId, Option<[u8; 8]>)> = self.store.doc_heads(space)?;

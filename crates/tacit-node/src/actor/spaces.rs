@@ -10,8 +10,8 @@ pub(crate) const DEFAULT_STALE_DAYS: u32 = 182;
 use std::sync::Arc;
 
 use tacit_core::{
-    Doc, DocId, InviteKey, Kind, MAX_ADDR_BYTES, MAX_TICKET_ADDRS, MemberId, Membership, Op,
-    OpBody, OpHash, Role, SignedOp, SpaceId, Ticket, new_secret, new_space,
+    DocId, InviteKey, MAX_ADDR_BYTES, MAX_TICKET_ADDRS, MemberId, Membership, Op, OpBody, OpHash,
+    Role, SignedOp, SpaceId, Ticket, new_secret, new_space,
 };
 use tacit_store::SpaceRow;
 
@@ -524,42 +524,17 @@ impl Actor {
         Ok(Outcome::read(Response::Space(detail)))
     }
 
-    /// Every document of a space with the short hash of its heads, read from the store (the
-    /// hash each write records), and one hash over them all: what two members compare to know
-    /// that they hold the same version of every document. The members' profiles count, as
-    /// reconciliation counts them.
+    /// Every document of a space with the short hash of its heads, as reconciliation compares
+    /// them (the item set every write keeps current; the members' profiles count), and one hash
+    /// over them all: what two members compare to know that they hold the same version of
+    /// every document.
     pub(super) fn space_digest(&mut self, space: &str) -> Result<Outcome, NodeError> {
         let space = self.space_ref(Some(space))?;
-        let mut heads_of = self.store.doc_heads(space)?;
-        let profiles: Vec<DocId> = self
-            .spaces
-            .get(&space)
-            .map(|s| {
-                s.membership
-                    .members()
-                    .keys()
-                    .map(|m| Doc::profile_id(*m))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for id in profiles {
-            if let Some(l) = self.store.get(id)?
-                && l.summary.kind == Kind::Profile
-            {
-                heads_of.push((id, self.store.heads_of(id)?));
-            }
-        }
-        let mut docs = Vec::with_capacity(heads_of.len());
-        for (id, heads) in heads_of {
-            let heads = match heads {
-                Some(h) => h,
-                // A row written before heads were recorded.
-                None => self.doc(id)?.heads_hash(),
-            };
-            docs.push((id, heads));
-        }
-        docs.sort_unstable_by_key(|(id, _)| *id.as_bytes());
-        docs.dedup_by_key(|(id, _)| *id);
+        let docs: Vec<(DocId, [u8; 8])> = self
+            .items(space)?
+            .iter()
+            .map(|(id, heads)| (DocId::from_bytes(*id), *heads))
+            .collect();
         let mut all = blake3::Hasher::new();
         all.update(b"tacit-space-digest-v1\0");
         for (id, heads) in &docs {

@@ -1448,10 +1448,10 @@ impl Spawner {
             debug!(%peer, session = id, relayed, "sync session started");
             match session::run(ctx, stream).await {
                 Ok(()) => debug!(%peer, session = id, "sync session ended"),
-                Err(e @ session::SessionEnd::Stopped) => {
+                Err(e @ session::SessionEnd::End(tacit_net::session::End::Stopped)) => {
                     debug!(%peer, session = id, "sync session closed: {e}")
                 }
-                Err(session::SessionEnd::Hostile(why)) => {
+                Err(session::SessionEnd::End(tacit_net::session::End::Hostile(why))) => {
                     warn!(%peer, session = id, "sync session closed: {why}");
                     engine.penalize(peer, &why);
                 }

@@ -68,35 +68,13 @@ pub(crate) enum SessionCmd {
     Addrs(Vec<MemberAddrs>),
 }
 
-/// Why a session ended.
+/// Why a session ended: its frames could not be read, or for a reason of the protocol's.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SessionEnd {
-    #[error("the peer closed the session: {0}")]
-    Bye(String),
     #[error("{0}")]
     Frame(#[from] codec::FrameError),
-    /// The peer did what no honest node does (the engine keeps it out for a while).
-    #[error("{0}")]
-    Hostile(String),
-    /// This node failed (its store, say): not the peer's doing.
-    #[error("{0}")]
-    Failed(String),
-    #[error("{0}")]
-    Idle(String),
-    #[error("the node stopped")]
-    Stopped,
-}
-
-impl From<End> for SessionEnd {
-    fn from(end: End) -> Self {
-        match end {
-            End::Bye(why) => SessionEnd::Bye(why),
-            End::Hostile(why) => SessionEnd::Hostile(why),
-            End::Failed(why) => SessionEnd::Failed(why),
-            End::Idle(why) => SessionEnd::Idle(why),
-            End::Stopped => SessionEnd::Stopped,
-        }
-    }
+    #[error(transparent)]
+    End(#[from] End),
 }
 
 /// What a session starts with.
@@ -233,7 +211,7 @@ pub(crate) async fn run(ctx: SessionCtx, stream: libp2p::Stream) -> Result<(), S
     // An end the machine made was said to the peer by it.
     if let Err(e) = &result
         && !s.machine.ended()
-        && !matches!(e, SessionEnd::Bye(_) | SessionEnd::Stopped)
+        && !matches!(e, SessionEnd::End(End::Bye(_) | End::Stopped))
     {
         let _ = s.send(Message::Bye {
             reason: e.to_string(),
@@ -277,7 +255,7 @@ impl Driver {
                             t.round_trips += 1;
                         }
                         let msg = Message::decode(&bytes)
-                            .map_err(|e| SessionEnd::Hostile(e.to_string()))?;
+                            .map_err(|e| SessionEnd::End(End::Hostile(e.to_string())))?;
                         trace!(peer = %self.ctx.peer, kind = msg.name(), bytes = bytes.len(), "received");
                         Input::Message(msg)
                     }
@@ -296,7 +274,7 @@ impl Driver {
                         debug!(peer = %self.ctx.peer, "missed {n} local changes: reconciling again");
                         Input::Lagged
                     }
-                    Err(broadcast::error::RecvError::Closed) => return Err(SessionEnd::Stopped),
+                    Err(broadcast::error::RecvError::Closed) => return Err(SessionEnd::End(End::Stopped)),
                 },
                 cmd = self.ctx.cmds.recv() => match cmd {
                     Some(SessionCmd::Join { ticket, op, reply }) => {
@@ -308,7 +286,7 @@ impl Driver {
                         Input::Join { ticket, op }
                     }
                     Some(SessionCmd::Addrs(records)) => Input::Addrs(records),
-                    None => return Err(SessionEnd::Stopped),
+                    None => return Err(SessionEnd::End(End::Stopped)),
                 },
                 Some(done) = self.tasks.join_next() => match done {
                     Ok((space, ids, answer)) => Input::Stored { space, ids, answer },
@@ -320,10 +298,10 @@ impl Driver {
             };
             self.feed(input).await?;
             if self.out.queued() > OUT_BYTES {
-                return Err(SessionEnd::Hostile(format!(
+                return Err(SessionEnd::End(End::Hostile(format!(
                     "more than {} MiB wait to be sent: the peer does not read",
                     OUT_BYTES / (1024 * 1024)
-                )));
+                ))));
             }
             if self.machine.in_use() {
                 idle.as_mut()
@@ -351,7 +329,7 @@ impl Driver {
                     Output::Load { space, docs } => self.load(space, docs),
                     Output::PeerAddrs(records) => {
                         if self.ctx.addrs.send((self.ctx.peer, records)).await.is_err() {
-                            return Err(SessionEnd::Stopped);
+                            return Err(SessionEnd::End(End::Stopped));
                         }
                     }
                     Output::Join(outcome) => self.joined(outcome),
@@ -375,7 +353,7 @@ impl Driver {
         self.out
             .tx
             .send(bytes)
-            .map_err(|_| SessionEnd::Bye("the connection closed".into()))
+            .map_err(|_| SessionEnd::End(End::Bye("the connection closed".into())))
     }
 
     /// Answers one of the machine's questions: the actor's, or a screen off its thread.
