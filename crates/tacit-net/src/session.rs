@@ -17,8 +17,8 @@
 //!
 //! The flow of one session: both sides say `Hello` with the spaces they offer the peer; a
 //! space both offered is *active*: its membership ops are exchanged when their digests differ,
-//! its documents are reconciled (the side with the smaller peer id starts, and sends its first
-//! step with its hello), documents one side lacks are sent whole (`Have`/`Want`/`Docs`),
+//! its documents are reconciled (one side starts, and sends its first step with its hello;
+//! the node has the side that accepted the stream start, as it may write first), documents one side lacks are sent whole (`Have`/`Want`/`Docs`),
 //! documents both hold with different heads run Automerge's sync (`Sync`/`Synced`), and from
 //! then on local changes are pushed live (`Change`).
 
@@ -190,10 +190,14 @@ pub enum Reply {
     /// What applying a push led to.
     Applied(Applied),
     /// The next sync message with the signatures of the changes it carries; `later` when the
-    /// received one named membership ops this node lacks.
+    /// received one named membership ops this node lacks; `settled` when, the peer's message
+    /// applied, this side holds exactly the heads the peer said it holds: the document needs
+    /// nothing more from the peer, and `msg` only tells the peer so (this side does not wait
+    /// for its `Synced`, a round trip sooner up to date).
     Sync {
         msg: Option<(Vec<u8>, Vec<ChangeSig>)>,
         later: bool,
+        settled: bool,
     },
     /// The screen's verdict, with the bytes and signatures screened.
     Screened {
@@ -450,7 +454,7 @@ enum Step {
 /// One sync session's protocol state.
 #[derive(Debug)]
 pub struct Session {
-    /// Whether this side starts reconciliation (the smaller peer id).
+    /// Whether this side starts reconciliation (the node chooses: the side that accepted the stream).
     first: bool,
     /// The largest frame the peer takes.
     max_frame: usize,
@@ -1116,9 +1120,14 @@ impl Session {
             Step::SyncIn { space, id, .. } => match Self::settle(answer)? {
                 Some(Reply::Sync {
                     msg: Some((msg, sigs)),
+                    settled,
                     ..
                 }) => {
-                    self.progress(space).syncing.insert(id);
+                    if settled {
+                        self.progress(space).syncing.remove(&id);
+                    } else {
+                        self.progress(space).syncing.insert(id);
+                    }
                     self.send(Message::Sync {
                         space,
                         id,
@@ -2042,6 +2051,42 @@ mod tests {
     }
 
     #[test]
+    fn a_sync_message_that_leaves_both_sides_equal_waits_for_no_synced() {
+        for settled in [false, true] {
+            let mut s = started(false);
+            s.handle(Input::Message(Message::Sync {
+                space: space(),
+                id: doc(1),
+                msg: vec![1],
+                sigs: vec![],
+            }));
+            let out = s.handle(Input::Answer(Ok(Reply::Screened {
+                verdict: Screened::Fine {
+                    unsigned: Vec::new(),
+                },
+                bytes: vec![1],
+                sigs: vec![],
+            })));
+            assert!(matches!(asked(&out), Some(Ask::SyncIn { .. })), "{out:?}");
+            let out = s.handle(Input::Answer(Ok(Reply::Sync {
+                msg: Some((vec![2], vec![])),
+                later: false,
+                settled,
+            })));
+            // The peer is told this side's heads either way; only an unsettled exchange waits.
+            assert!(matches!(sent(&out)[..], [Message::Sync { .. }]), "{out:?}");
+            let waiting = if settled { "0 syncing" } else { "1 syncing" };
+            assert!(s.outstanding().contains(waiting), "{}", s.outstanding());
+            // The peer's `Synced` that follows changes nothing.
+            s.handle(Input::Message(Message::Synced {
+                space: space(),
+                id: doc(1),
+            }));
+            assert!(s.outstanding().contains("0 syncing"), "{}", s.outstanding());
+        }
+    }
+
+    #[test]
     fn a_bomb_ends_the_session_at_once() {
         let mut s = started(false);
         s.handle(Input::Message(Message::Sync {
@@ -2267,6 +2312,7 @@ mod tests {
                 Ask::SyncOut { id, .. } => Reply::Sync {
                     msg: Some((self.docs[id.as_bytes()].to_vec(), vec![])),
                     later: false,
+                    settled: false,
                 },
                 Ask::SyncIn { id, msg, .. } => {
                     // A document's state is its heads hash; merging takes the larger.
@@ -2277,6 +2323,7 @@ mod tests {
                     Reply::Sync {
                         msg: (merged != theirs).then(|| (merged.to_vec(), vec![])),
                         later: false,
+                        settled: false,
                     }
                 }
                 Ask::Screen { bytes, sigs, .. } => Reply::Screened {

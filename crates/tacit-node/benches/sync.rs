@@ -456,8 +456,8 @@ async fn first_sync_and_reconnect(n: usize) {
             "   naive per-document Automerge sync: {:.1} KB, {naive_messages} messages",
             naive_bytes as f64 / 1e3
         );
-        if changed == 0 {
-            println!("   goal: under 20 KB in at most 5 round trips");
+        if changed > 0 {
+            println!("   goal: at most 20 KB and 4 round trips");
         }
         // Keep B for the next round.
         b2.shutdown().await;
@@ -561,6 +561,12 @@ async fn delay_proxy(target: &str) -> String {
             let Ok(outbound) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
                 continue;
             };
+            // A path delays bytes, it does not hold small writes back for an acknowledgement as
+            // a sending host's Nagle algorithm does (the nodes themselves set TCP_NODELAY): with
+            // it on here, a small frame written while another was unacknowledged waited for the
+            // peer's delayed ACK, 40 ms at a time.
+            let _ = inbound.set_nodelay(true);
+            let _ = outbound.set_nodelay(true);
             let (ri, wi) = inbound.into_split();
             let (ro, wo) = outbound.into_split();
             tokio::spawn(delayed(ri, wo));

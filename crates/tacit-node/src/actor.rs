@@ -829,7 +829,7 @@ impl Actor {
 
     /// A new document: its snapshot is written, signed, and it joins the cache.
     fn created(&mut self, doc: Doc, space: SpaceId) -> Result<Outcome, NodeError> {
-        Ok(self.commit_created(Prepared::of(doc, space)?))
+        Ok(self.commit_created(Prepared::of(doc, space, None)?))
     }
 
     /// Stores a new document prepared off the actor: signs its changes (with this device's
@@ -1118,15 +1118,23 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
-    pub(crate) fn of(mut doc: Doc, space: SpaceId) -> Result<Self, NodeError> {
+    /// `body`: the body `doc` was just made with, when the caller has it (an import's draft),
+    /// so that the search entry need not read it back.
+    pub(crate) fn of(
+        mut doc: Doc,
+        space: SpaceId,
+        body: Option<String>,
+    ) -> Result<Self, NodeError> {
         let summary = doc.summary()?;
         let (data, changes) = doc.save_with_changes();
         let heads = doc.heads_hash();
-        let entry = if matches!(summary.kind, Kind::Note | Kind::Question) {
-            Entry::from_doc(&mut doc, space, heads).ok().flatten()
-        } else {
-            None
-        };
+        let entry = match (summary.kind, body) {
+            (Kind::Note, Some(body)) => Entry::from_new_doc(&mut doc, space, heads, body),
+            (Kind::Note | Kind::Question, _) => Entry::from_doc(&mut doc, space, heads),
+            _ => Ok(None),
+        }
+        .ok()
+        .flatten();
         let write = DocWrite {
             id: doc.id(),
             space,

@@ -187,10 +187,12 @@ pub(crate) enum ReplicaReply {
     },
     Applied(Applied),
     /// The next sync message with the signatures of the changes it carries; `later` when the
-    /// received one named membership ops this node lacks.
+    /// received one named membership ops this node lacks; `settled` when this node now holds
+    /// the heads the peer's message said the peer holds (see the session's `Reply::Sync`).
     Sync {
         msg: Option<SignedSync>,
         later: bool,
+        settled: bool,
     },
     Done,
     Reconnect(Vec<(String, Vec<String>)>),
@@ -213,7 +215,15 @@ impl ReplicaReply {
             ReplicaReply::Docs(d) => Reply::Docs(d),
             ReplicaReply::Put { refused, later } => Reply::Stored { refused, later },
             ReplicaReply::Applied(a) => Reply::Applied(a),
-            ReplicaReply::Sync { msg, later } => Reply::Sync { msg, later },
+            ReplicaReply::Sync {
+                msg,
+                later,
+                settled,
+            } => Reply::Sync {
+                msg,
+                later,
+                settled,
+            },
             ReplicaReply::Done | ReplicaReply::JoinOp(_) | ReplicaReply::Reconnect(_) => {
                 Reply::Done
             }

@@ -57,6 +57,13 @@ const WRITER_RETRY: Duration = Duration::from_millis(50);
 /// thousands of documents after an upgrade yields the cores to the window and the actor.
 #[cfg(target_os = "linux")]
 const CATCH_UP_NICE: i32 = 10;
+/// The nice value of the index thread once it has caught up, and so of the threads tantivy
+/// starts from it (indexing, merging, compressing): below an import's workers and a sync's
+/// loads, so that notes are stored and listed first and the index takes what the cores leave
+/// instead of a core from them. Idle cores index at full speed; searches run on their callers'
+/// threads, not here.
+#[cfg(target_os = "linux")]
+const INDEX_NICE: i32 = 19;
 
 /// What the index thread is asked to do.
 pub(crate) enum Job {
@@ -160,6 +167,10 @@ impl Search {
                             }
                         });
                         t.finish_catch_up();
+                        // Lowered only now: a thread cannot raise its priority back, and
+                        // catching up runs above it.
+                        #[cfg(target_os = "linux")]
+                        set_nice(INDEX_NICE);
                         t.run(&rx);
                     }
                     t.let_go(true);
@@ -636,12 +647,15 @@ impl Indexer {
 /// loaders, the writer's) inherit it. Elsewhere than on Linux it stays as it is. Only threads
 /// that end with their work call this: an unprivileged process cannot raise a priority back.
 pub(crate) fn lower_priority() {
-    // On Linux a nice value belongs to a thread: PRIO_PROCESS with a thread id sets only it.
     #[cfg(target_os = "linux")]
-    if let Err(e) =
-        rustix::process::setpriority_process(Some(rustix::thread::gettid()), CATCH_UP_NICE)
-    {
-        debug!("cannot lower the priority of catching up: {e}");
+    set_nice(CATCH_UP_NICE);
+}
+
+#[cfg(target_os = "linux")]
+fn set_nice(nice: i32) {
+    // On Linux a nice value belongs to a thread: PRIO_PROCESS with a thread id sets only it.
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice) {
+        debug!("cannot lower the priority of background work: {e}");
     }
 }
 

@@ -43,13 +43,36 @@ impl Entry {
         space: SpaceId,
         heads: [u8; 8],
     ) -> Result<Option<Entry>, CoreError> {
+        Self::read(doc, space, heads, None)
+    }
+
+    /// The entry of a document just made from `body` (a new note's draft, which its document
+    /// holds as given): the same as [`Entry::from_doc`] without reading the body back.
+    pub fn from_new_doc(
+        doc: &mut Doc,
+        space: SpaceId,
+        heads: [u8; 8],
+        body: String,
+    ) -> Result<Option<Entry>, CoreError> {
+        Self::read(doc, space, heads, Some(body))
+    }
+
+    fn read(
+        doc: &mut Doc,
+        space: SpaceId,
+        heads: [u8; 8],
+        body: Option<String>,
+    ) -> Result<Option<Entry>, CoreError> {
         if doc.is_deleted()? {
             return Ok(None);
         }
         let heads = u64::from_be_bytes(heads);
         let entry = match doc.kind()? {
             Kind::Note => {
-                let n = doc.note()?;
+                let n = match body {
+                    Some(body) => doc.note_with_body(body)?,
+                    None => doc.note()?,
+                };
                 let tags = n.all_tags();
                 let attachments = doc.attachments()?;
                 let mut body = n.body;
@@ -119,4 +142,37 @@ fn links(body: &str) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test: a failed unwrap is a failed test
+mod tests {
+    use super::*;
+    use tacit_core::{Draft, Edit};
+
+    #[test]
+    fn a_new_notes_entry_from_its_draft_is_the_one_read_from_its_document() {
+        let by = MemberId::from_bytes([3; 32]);
+        let bodies = [
+            "",
+            "plain",
+            "Line one\r\nline two\n\n#tag and [[Link]] ![[diagram.png]]\n",
+            "ünïcödé — 日本語 🙂 and a zero width\u{200b}joiner\u{200d}",
+            &"long enough to be spliced in pieces ".repeat(400),
+        ];
+        for body in bodies {
+            let draft = Draft {
+                title: "A title".into(),
+                body: body.to_owned(),
+                tags: vec!["b".into(), "a".into()],
+                aliases: vec!["other name".into()],
+            };
+            let mut doc =
+                Doc::new_note(DocId::random(), Edit::new(by, 1_700_000_000_000), draft).unwrap();
+            let space = SpaceId::from_bytes([1; 16]);
+            let read = Entry::from_doc(&mut doc, space, [7; 8]).unwrap();
+            let given = Entry::from_new_doc(&mut doc, space, [7; 8], body.to_owned()).unwrap();
+            assert_eq!(read, given, "{body:?}");
+        }
+    }
 }

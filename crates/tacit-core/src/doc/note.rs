@@ -51,12 +51,20 @@ impl Doc {
 
     /// The note.
     pub fn note(&mut self) -> Result<NoteView, CoreError> {
+        let body = self.text(&ROOT, "body")?;
+        self.note_with_body(body)
+    }
+
+    /// The note, with the body its caller has just written into it (a new note's draft):
+    /// reading a long body back is most of what a view costs. Given any other body, the view
+    /// says that one.
+    pub fn note_with_body(&mut self, body: String) -> Result<NoteView, CoreError> {
         self.expect_kind(Kind::Note)?;
         let tags = self.key_set(&ROOT, "tags")?;
         Ok(NoteView {
             id: self.id,
             title: self.text(&ROOT, "title")?,
-            body: self.text(&ROOT, "body")?,
+            body,
             inline_tags: self.inline_tags(&tags)?,
             tags,
             aliases: self.key_set(&ROOT, "aliases")?,

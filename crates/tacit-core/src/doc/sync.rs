@@ -131,7 +131,7 @@ impl Doc {
             )
             .map_err(|e| super::chunk_error(id, e))?;
         }
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.am.sync().receive_sync_message(state, msg)
         }))
         .map_err(|_| {
@@ -139,7 +139,14 @@ impl Doc {
                 "sync message for document {id} could not be applied"
             ))
         })?
-        .map_err(|e| CoreError::Malformed(format!("sync message for document {id}: {e}")))
+        .map_err(|e| CoreError::Malformed(format!("sync message for document {id}: {e}")));
+        // What the peer said it can take beyond changes is forgotten: given it, Automerge
+        // answers with the whole document instead of the changes the peer lacks whenever they
+        // are more than a third of the document's — for a note of a few changes, any edit (a
+        // 2.5 KB document for a 300-byte change). A member lacking a document gets it whole
+        // through the session's `Docs`; a sync carries changes.
+        state.their_capabilities = None;
+        applied
     }
 }
 
@@ -249,5 +256,39 @@ mod tests {
         // Heads it never passed through: a fresh state.
         let fresh = a.primed_sync_state(|_| false);
         assert!(fresh.their_heads.is_none());
+    }
+
+    #[test]
+    fn a_fresh_sync_after_an_edit_sends_the_change_not_the_whole_document() {
+        let me = DeviceKey::from_secret([1; 32]).member_id();
+        let by = Edit {
+            by: me,
+            at: 3000,
+            under: &[],
+        };
+        let draft = Draft {
+            title: "Plan".into(),
+            body: (0..400u64)
+                .map(|i| format!("w{} ", i.wrapping_mul(2_654_435_761) % 1_000_003))
+                .collect(),
+            ..Draft::default()
+        };
+        let mut a = Doc::new_note(DocId::random(), by, draft).unwrap();
+        let whole = a.save().len();
+        let mut b = Doc::load(a.id(), [a.save().as_slice()], me).unwrap();
+        edit(&mut a, me, "changed while B was away");
+        // B, behind, starts from a fresh state (it cannot prime: A's heads are new to it).
+        let (mut sa, mut sb) = (State::new(), State::new());
+        let (hello, _) = b.sync_message(&mut sb).unwrap();
+        a.receive_sync(&mut sa, &hello).unwrap();
+        let (answer, sent) = a.sync_message(&mut sa).unwrap();
+        assert_eq!(sent.len(), 1, "only the edit");
+        assert!(
+            answer.len() < whole / 2,
+            "{} bytes against the document's {whole}",
+            answer.len()
+        );
+        b.receive_sync(&mut sb, &answer).unwrap();
+        assert_eq!(b.heads(), a.heads());
     }
 }

@@ -255,6 +255,7 @@ impl Actor {
                     return Ok(Done::read(ReplicaReply::Sync {
                         msg: None,
                         later: false,
+                        settled: false,
                     }));
                 }
                 let kept = self.sync_states.remove(&(session, id));
@@ -269,7 +270,11 @@ impl Actor {
                 let msg = doc.sync_message(&mut state);
                 self.sync_states.insert((session, id), state);
                 let msg = self.with_sigs(id, msg)?;
-                Ok(Done::read(ReplicaReply::Sync { msg, later: false }))
+                Ok(Done::read(ReplicaReply::Sync {
+                    msg,
+                    later: false,
+                    settled: false,
+                }))
             }
             ReplicaReq::SyncIn {
                 session,
@@ -286,6 +291,7 @@ impl Actor {
                     return Ok(Done::read(ReplicaReply::Sync {
                         msg: None,
                         later: false,
+                        settled: false,
                     }));
                 }
                 self.sync_in(session, space, peer, id, &msg, &sigs)
@@ -1210,6 +1216,7 @@ impl Actor {
             return Ok(Done::read(ReplicaReply::Sync {
                 msg: None,
                 later: false,
+                settled: false,
             }));
         }
         let mut state = self.sync_states.remove(&(session, id)).unwrap_or_default();
@@ -1226,13 +1233,27 @@ impl Actor {
             done.answer = ReplicaReply::Sync {
                 msg: None,
                 later: applied == Applied::Later,
+                settled: false,
             };
             return Ok(done);
         }
-        let reply = self.doc(id)?.sync_message(&mut state);
+        let doc = self.doc(id)?;
+        // The peer's message named its heads: holding exactly those, both sides hold the same.
+        let settled = state.their_heads.as_ref().is_some_and(|theirs| {
+            let mut theirs = theirs.clone();
+            let mut mine = doc.heads();
+            theirs.sort_unstable();
+            mine.sort_unstable();
+            theirs == mine
+        });
+        let reply = doc.sync_message(&mut state);
         self.sync_states.insert((session, id), state);
         let msg = self.with_sigs(id, reply)?;
-        done.answer = ReplicaReply::Sync { msg, later: false };
+        done.answer = ReplicaReply::Sync {
+            msg,
+            later: false,
+            settled,
+        };
         Ok(done)
     }
 

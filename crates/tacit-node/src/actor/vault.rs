@@ -136,11 +136,12 @@ impl Actor {
                 under: &under,
             };
             let draft = note.draft.clone();
+            let body = draft.body.clone();
             let doc = match kind {
                 Kind::Question => Doc::new_question(*id, edit, draft)?,
                 _ => Doc::new_note(*id, edit, draft)?,
             };
-            Prepared::of(doc, space)
+            Prepared::of(doc, space, Some(body))
         })?;
         // In the plan's order, as the creations come in it.
         let mut built = built

@@ -1433,7 +1433,11 @@ impl Spawner {
             id,
             peer,
             member,
-            first: self.my_peer() < peer,
+            // The side that accepts the stream starts reconciliation (the smaller peer id
+            // opens it): its first step goes out with its hello as soon as the stream arrives,
+            // half a round trip before the opener may write (it waits for the protocol's
+            // confirmation). Exactly one side is first either way.
+            first: self.my_peer() > peer,
             actor: self.actor.clone(),
             replica: self.replica.subscribe(),
             cmds,
