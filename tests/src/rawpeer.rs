@@ -179,9 +179,10 @@ impl RawPeer {
         &self.key
     }
 
-    /// Whether this side starts reconciliation (the smaller peer id does).
+    /// Whether this side starts reconciliation: the larger peer id does, the side that accepts
+    /// the stream (the smaller opens it).
     pub fn first(&self) -> bool {
-        self.net.peer_id() < self.node
+        self.net.peer_id() > self.node
     }
 
     /// Sends one message as one frame.
