@@ -85,8 +85,20 @@ test('quick capture: the shortcut opens the window anywhere, Enter saves a note 
   await app.click('capture-shortcut-save');
   await waitFor(async () => (await app.text('capture-settings')).includes('press Ctrl+Alt+J'), 'the new shortcut to be active');
   const before = await app.cli<unknown[]>('note', 'list', '--space', team.id);
+  // The first capture's window hides itself 700 ms after its save; the shortcut pressed before
+  // that would toggle it closed (it is in front), so wait for it to go, as a person would see.
+  await toCapture(app);
+  await waitFor(
+    async () => (await app.driver.executeScript('return document.visibilityState')) === 'hidden' || undefined,
+    'the quick capture window to hide after its save',
+  );
+  await app.driver.switchTo().window(main);
   await press(app, 'ctrl+alt+j');
   await toCapture(app);
+  await waitFor(
+    async () => (await app.driver.executeScript('return document.visibilityState')) === 'visible' || undefined,
+    'the quick capture window to be shown again',
+  );
   await app.el('capture-text', 10_000);
   const again = await app.el('capture-text');
   await again.sendKeys('Second thought', Key.ENTER);
