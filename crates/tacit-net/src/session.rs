@@ -2054,19 +2054,12 @@ mod tests {
     fn a_sync_message_that_leaves_both_sides_equal_waits_for_no_synced() {
         for settled in [false, true] {
             let mut s = started(false);
-            s.handle(Input::Message(Message::Sync {
-                space: space(),
-                id: doc(1),
-                msg: vec![1],
-                sigs: vec![],
-            }));
-            let out = s.handle(Input::Answer(Ok(Reply::Screened {
-                verdict: Screened::Fine {
+            let out = sync_screened(
+                &mut s,
+                Screened::Fine {
                     unsigned: Vec::new(),
                 },
-                bytes: vec![1],
-                sigs: vec![],
-            })));
+            );
             assert!(matches!(asked(&out), Some(Ask::SyncIn { .. })), "{out:?}");
             let out = s.handle(Input::Answer(Ok(Reply::Sync {
                 msg: Some((vec![2], vec![])),
@@ -2086,20 +2079,25 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_bomb_ends_the_session_at_once() {
-        let mut s = started(false);
+    /// A sync message about document 1 from the peer, and the screen's `verdict` on it.
+    fn sync_screened(s: &mut Session, verdict: Screened) -> Vec<Output> {
         s.handle(Input::Message(Message::Sync {
             space: space(),
             id: doc(1),
             msg: vec![1],
             sigs: vec![],
         }));
-        let out = s.handle(Input::Answer(Ok(Reply::Screened {
-            verdict: Screened::Bomb,
-            bytes: vec![],
+        s.handle(Input::Answer(Ok(Reply::Screened {
+            verdict,
+            bytes: vec![1],
             sigs: vec![],
-        })));
+        })))
+    }
+
+    #[test]
+    fn a_bomb_ends_the_session_at_once() {
+        let mut s = started(false);
+        let out = sync_screened(&mut s, Screened::Bomb);
         assert!(matches!(ended(&out), Some(End::Hostile(why)) if why.contains("inflate")));
     }
 
