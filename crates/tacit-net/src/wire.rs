@@ -34,8 +34,10 @@ use tacit_core::{ChangeSig, DocId, MemberId, OpHash, SpaceId};
 
 use crate::recon::Part;
 
-/// The protocol version this build speaks: 2 signs every change and admits joins by record.
-pub const VERSION: u16 = 2;
+/// The protocol version this build speaks: 2 signs every change and admits joins by record; 3
+/// has the side that accepts the sync stream start reconciliation (in 2 the side that opens it
+/// did: between the two, neither would start, or both).
+pub const VERSION: u16 = 3;
 
 /// Most spaces one `Hello` or `Offer` names.
 pub const MAX_SPACES: usize = 1024;
