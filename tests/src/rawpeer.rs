@@ -19,6 +19,7 @@ use tacit_core::{
     NoteEdit, Op, OpBody, OpHash, SignedOp, SpaceId, Ticket, set_digest,
 };
 use tacit_net::recon::ItemSet;
+use tacit_net::session::{opens_stream, starts_reconciliation};
 use tacit_net::wire::{Message, SpaceOffer, VERSION};
 use tacit_net::{Limits, Multiaddr, Net, NetConfig, NetEvent, PeerId, Stream, codec};
 use tokio::sync::mpsc;
@@ -129,8 +130,7 @@ impl RawPeer {
             }
         });
         let node = net.dial(addr).await?;
-        // One stream per pair of peers: the smaller peer id opens it.
-        let stream = if net.peer_id() < node {
+        let stream = if opens_stream(&net.peer_id(), &node) {
             net.open_stream(node).await?
         } else {
             tokio::time::timeout(RAW_PATIENCE, async {
@@ -179,10 +179,9 @@ impl RawPeer {
         &self.key
     }
 
-    /// Whether this side starts reconciliation: the larger peer id does, the side that accepts
-    /// the stream (the smaller opens it).
+    /// Whether this side starts reconciliation, by the node's own rule.
     pub fn first(&self) -> bool {
-        self.net.peer_id() > self.node
+        starts_reconciliation(&self.net.peer_id(), &self.node)
     }
 
     /// Sends one message as one frame.

@@ -17,8 +17,8 @@
 //!
 //! The flow of one session: both sides say `Hello` with the spaces they offer the peer; a
 //! space both offered is *active*: its membership ops are exchanged when their digests differ,
-//! its documents are reconciled (one side starts, and sends its first step with its hello;
-//! the node has the side that accepted the stream start, as it may write first), documents one side lacks are sent whole (`Have`/`Want`/`Docs`),
+//! its documents are reconciled (one side starts, [`starts_reconciliation`], and sends its first
+//! step with its hello), documents one side lacks are sent whole (`Have`/`Want`/`Docs`),
 //! documents both hold with different heads run Automerge's sync (`Sync`/`Synced`), and from
 //! then on local changes are pushed live (`Change`).
 
@@ -48,6 +48,20 @@ pub const MAX_LATER: usize = 4096;
 /// session takes before it ends as hostile. An honest node sends none (it keeps none), so a few
 /// allow for a bug without letting a peer make this node check forgeries for ever.
 pub const MAX_STRIKES: u32 = 8;
+
+/// Whether this node opens the sync stream to `peer`: one stream per pair of peers, opened by
+/// the smaller peer id.
+pub fn opens_stream(me: &libp2p::PeerId, peer: &libp2p::PeerId) -> bool {
+    me < peer
+}
+
+/// Whether this node starts reconciliation with `peer` (a [`Session`]'s `first`): the side that
+/// accepts the stream, which may write as soon as it arrives, half a round trip before the
+/// opener may (it waits for the protocol's confirmation). Exactly one side of a pair starts;
+/// both sides of a session must follow the same rule (it is part of the protocol [`VERSION`]).
+pub fn starts_reconciliation(me: &libp2p::PeerId, peer: &libp2p::PeerId) -> bool {
+    !opens_stream(me, peer)
+}
 
 /// Why a session ended.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -454,7 +468,7 @@ enum Step {
 /// One sync session's protocol state.
 #[derive(Debug)]
 pub struct Session {
-    /// Whether this side starts reconciliation (the node chooses: the side that accepted the stream).
+    /// Whether this side starts reconciliation (see [`starts_reconciliation`]).
     first: bool,
     /// The largest frame the peer takes.
     max_frame: usize,
@@ -684,6 +698,27 @@ impl Session {
         self.out.push(Output::Ask(ask));
         self.waiting = Some(step);
         Ok(())
+    }
+
+    /// Changes from the peer for a shared space: screened off the node first, then applied
+    /// (see `Step::Screen`); for a space not shared, nothing.
+    fn screen_then_apply(
+        &mut self,
+        space: SpaceId,
+        id: DocId,
+        carrier: Carrier,
+        bytes: Vec<u8>,
+        sigs: Vec<ChangeSig>,
+    ) {
+        if self.active.contains_key(&space) {
+            self.then([Step::Screen {
+                space,
+                id,
+                carrier,
+                bytes,
+                sigs,
+            }]);
+        }
     }
 
     /// Queues steps to run next, in this order.
@@ -1346,17 +1381,7 @@ impl Session {
                 id,
                 msg,
                 sigs,
-            } => {
-                if self.active.contains_key(&space) {
-                    self.then([Step::Screen {
-                        space,
-                        id,
-                        carrier: Carrier::Sync,
-                        bytes: msg,
-                        sigs,
-                    }]);
-                }
-            }
+            } => self.screen_then_apply(space, id, Carrier::Sync, msg, sigs),
             Message::Synced { space, id } => {
                 if let Some(p) = self.active.get_mut(&space) {
                     p.syncing.remove(&id);
@@ -1368,17 +1393,7 @@ impl Session {
                 id,
                 data,
                 sigs,
-            } => {
-                if self.active.contains_key(&space) {
-                    self.then([Step::Screen {
-                        space,
-                        id,
-                        carrier: Carrier::Change,
-                        bytes: data,
-                        sigs,
-                    }]);
-                }
-            }
+            } => self.screen_then_apply(space, id, Carrier::Change, data, sigs),
             Message::Bye { reason } => return Err(End::Bye(reason)),
             Message::Addrs { records } => self.out.push(Output::PeerAddrs(records)),
         }

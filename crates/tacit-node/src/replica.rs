@@ -199,6 +199,15 @@ pub(crate) enum ReplicaReply {
 }
 
 impl ReplicaReply {
+    /// A sync message to send (`None`: nothing to say), the exchange not settled.
+    pub(crate) fn sync(msg: Option<SignedSync>) -> Self {
+        ReplicaReply::Sync {
+            msg,
+            later: false,
+            settled: false,
+        }
+    }
+
     /// The reply in the session machine's terms (the engine's own replies, which no session
     /// asks for, as `Done`).
     pub(crate) fn into_session(self) -> tacit_net::session::Reply {

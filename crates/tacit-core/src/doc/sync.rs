@@ -118,6 +118,21 @@ impl Doc {
         state
     }
 
+    /// Whether this document holds exactly the heads the peer's last message (received into
+    /// `state`) said the peer holds: then both hold the same, and the exchange needs nothing more
+    /// from the peer, whatever this side still tells it. Only the peer's word: a peer that lies
+    /// about its heads only ends its own exchange sooner.
+    pub fn in_step_with(&mut self, state: &State) -> bool {
+        let Some(theirs) = state.their_heads.as_ref() else {
+            return false;
+        };
+        let mut theirs = theirs.clone();
+        let mut mine = self.heads();
+        theirs.sort_unstable();
+        mine.sort_unstable();
+        theirs == mine
+    }
+
     /// Applies a peer's encoded Automerge sync message.
     pub fn receive_sync(&mut self, state: &mut State, msg: &[u8]) -> Result<(), CoreError> {
         let id = self.id;
@@ -249,8 +264,10 @@ mod tests {
         let (first, sent) = a.sync_message(&mut sa).unwrap();
         assert_eq!(sent.len(), 2, "the first message carries both changes");
         let mut sb = State::new();
+        assert!(!b.in_step_with(&sb), "nothing heard from A yet");
         b.receive_sync(&mut sb, &first).unwrap();
         assert_eq!(b.heads(), a.heads());
+        assert!(b.in_step_with(&sb), "B holds the heads A said it holds");
         // What is left is B's acknowledgement.
         assert_eq!(exchange(&mut a, &mut sa, &mut b, &mut sb), 1);
         // Heads it never passed through: a fresh state.
@@ -281,6 +298,7 @@ mod tests {
         let (mut sa, mut sb) = (State::new(), State::new());
         let (hello, _) = b.sync_message(&mut sb).unwrap();
         a.receive_sync(&mut sa, &hello).unwrap();
+        assert!(!a.in_step_with(&sa), "B said it holds less than A");
         let (answer, sent) = a.sync_message(&mut sa).unwrap();
         assert_eq!(sent.len(), 1, "only the edit");
         assert!(

@@ -252,11 +252,7 @@ impl Actor {
                 theirs,
             } => {
                 if !matches!(self.place(id, space)?, Place::Here | Place::Profile) {
-                    return Ok(Done::read(ReplicaReply::Sync {
-                        msg: None,
-                        later: false,
-                        settled: false,
-                    }));
+                    return Ok(Done::read(ReplicaReply::sync(None)));
                 }
                 let kept = self.sync_states.remove(&(session, id));
                 let doc = self.doc(id)?;
@@ -270,11 +266,7 @@ impl Actor {
                 let msg = doc.sync_message(&mut state);
                 self.sync_states.insert((session, id), state);
                 let msg = self.with_sigs(id, msg)?;
-                Ok(Done::read(ReplicaReply::Sync {
-                    msg,
-                    later: false,
-                    settled: false,
-                }))
+                Ok(Done::read(ReplicaReply::sync(msg)))
             }
             ReplicaReq::SyncIn {
                 session,
@@ -288,11 +280,7 @@ impl Actor {
                 if self.lacks_any(id, space, &unsigned)? {
                     debug!(%id, "a sync message with changes the document lacks, unsigned");
                     self.sync_states.remove(&(session, id));
-                    return Ok(Done::read(ReplicaReply::Sync {
-                        msg: None,
-                        later: false,
-                        settled: false,
-                    }));
+                    return Ok(Done::read(ReplicaReply::sync(None)));
                 }
                 self.sync_in(session, space, peer, id, &msg, &sigs)
             }
@@ -1213,11 +1201,7 @@ impl Actor {
     ) -> Result<Done, NodeError> {
         self.member_space(space, peer)?;
         if !matches!(self.place(id, space)?, Place::Here | Place::Profile) {
-            return Ok(Done::read(ReplicaReply::Sync {
-                msg: None,
-                later: false,
-                settled: false,
-            }));
+            return Ok(Done::read(ReplicaReply::sync(None)));
         }
         let mut state = self.sync_states.remove(&(session, id)).unwrap_or_default();
         let doc = self.doc(id)?;
@@ -1238,14 +1222,7 @@ impl Actor {
             return Ok(done);
         }
         let doc = self.doc(id)?;
-        // The peer's message named its heads: holding exactly those, both sides hold the same.
-        let settled = state.their_heads.as_ref().is_some_and(|theirs| {
-            let mut theirs = theirs.clone();
-            let mut mine = doc.heads();
-            theirs.sort_unstable();
-            mine.sort_unstable();
-            theirs == mine
-        });
+        let settled = doc.in_step_with(&state);
         let reply = doc.sync_message(&mut state);
         self.sync_states.insert((session, id), state);
         let msg = self.with_sigs(id, reply)?;

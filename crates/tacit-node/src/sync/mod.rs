@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use libp2p::multiaddr::Protocol;
 use tacit_core::{DeviceKey, MemberId, SpaceId, Ticket};
+use tacit_net::session::opens_stream;
 use tacit_net::wire::{MAX_ADDR_RECORDS, MemberAddrs};
 use tacit_net::{Limits, Multiaddr, Net, NetConfig, NetError, NetEvent, PeerId};
 use tokio::sync::{Mutex, Notify, broadcast, mpsc, oneshot, watch};
@@ -973,8 +974,9 @@ impl Runner {
                     entry.relay = relayed.map(|r| r.to_string());
                 }
                 let _ = self.events.send(Event::NetworkChanged);
-                // One stream per pair of peers: the smaller peer id opens it.
-                if self.my_peer() < peer && !self.engine.sessions.lock().await.contains_key(&peer) {
+                if opens_stream(&self.my_peer(), &peer)
+                    && !self.engine.sessions.lock().await.contains_key(&peer)
+                {
                     self.spawner.open(peer);
                 }
             }
@@ -1336,7 +1338,7 @@ impl Runner {
             info!(%peer, "moving the sync session off the relay to the direct connection");
             self.engine.retire(peer).await;
             self.sent.remove(&peer);
-            if self.my_peer() < peer {
+            if opens_stream(&self.my_peer(), &peer) {
                 self.spawner.open(peer);
             }
         }
@@ -1433,11 +1435,7 @@ impl Spawner {
             id,
             peer,
             member,
-            // The side that accepts the stream starts reconciliation (the smaller peer id
-            // opens it): its first step goes out with its hello as soon as the stream arrives,
-            // half a round trip before the opener may write (it waits for the protocol's
-            // confirmation). Exactly one side is first either way.
-            first: self.my_peer() > peer,
+            first: tacit_net::session::starts_reconciliation(&self.my_peer(), &peer),
             actor: self.actor.clone(),
             replica: self.replica.subscribe(),
             cmds,

@@ -82,7 +82,7 @@ pub(crate) struct SessionCtx {
     pub(crate) id: SessionId,
     pub(crate) peer: PeerId,
     pub(crate) member: MemberId,
-    /// Whether this side starts reconciliation (the larger peer id, which accepts the stream).
+    /// Whether this side starts reconciliation (`tacit_net::session::starts_reconciliation`).
     pub(crate) first: bool,
     pub(crate) actor: ActorLink,
     pub(crate) replica: broadcast::Receiver<Replicated>,
