@@ -245,8 +245,8 @@ pub(crate) fn answer(set: &ItemSet, parts: &[Part]) -> Option<(Vec<Part>, Diff)>
     for part in parts {
         let (r, d) = set.receive(part).ok()?;
         assert!(
-            r.len() <= 256,
-            "{} replies to one part: more than one 16×16 split",
+            r.len() <= 257,
+            "{} replies to one part: more than a 16×16 split's answers and a Same",
             r.len()
         );
         for reply in &r {
@@ -262,9 +262,20 @@ fn check_reply(part: &Part, reply: &Part) {
     let prefix = reply.prefix();
     assert!(prefix.is_valid(), "a reply about a malformed range");
     assert!(
-        prefix.depth >= part.prefix().depth && prefix.depth <= part.prefix().depth + 2,
-        "a reply about a range that is not the part's or one or two digits deeper"
+        part.prefix().covers(prefix, 2),
+        "a reply about a range that is not the part's or one or two digits deeper inside it"
     );
+    if let Part::Split { prefix, fps } = reply {
+        let levels = match fps.len() {
+            16 => 1,
+            256 => 2,
+            n => panic!("a split into {n} sub-ranges"),
+        };
+        assert!(
+            prefix.depth + levels <= 32,
+            "a split past the deepest prefix"
+        );
+    }
     if let Part::Items { prefix, items } = reply {
         assert!(
             items.len() <= ITEMS_MAX as usize,
@@ -282,14 +293,14 @@ fn check_reply(part: &Part, reply: &Part) {
     }
 }
 
-/// Sends `replies` as the session does (at most `MAX_PARTS` a message): each message must be
-/// within the frame limit and decode on the other side to what was sent.
+/// Sends `replies` as the session does (at most `MAX_PARTS` of weight a message): each message
+/// must be within the frame limit and decode on the other side to what was sent.
 fn check_sent(replies: &[Part]) {
     let space = fixture().space;
-    for parts in replies.chunks(MAX_PARTS) {
+    for parts in tacit_net::recon::chunks(replies.to_vec(), MAX_PARTS) {
         let msg = Message::Recon {
             space,
-            parts: parts.to_vec(),
+            parts: parts.clone(),
         };
         let bytes = msg.encode();
         assert!(

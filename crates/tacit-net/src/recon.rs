@@ -5,16 +5,22 @@
 //! with different heads) without sending the sets. Document ids are random, so the id space splits
 //! evenly: a *range* is every id that starts with a given prefix of hex digits ([`Prefix`]).
 //!
-//! A side sends a range's [`Fingerprint`] (count and XOR of item hashes). The other side answers
-//! each with [`Part::Same`] when its own fingerprint is equal, with its items when it holds few
-//! ([`ITEMS_MAX`]), or with the fingerprints of the 16 sub-ranges (256, two digits deeper, when
-//! it holds many: [`SPLIT_TWICE_ABOVE`]); whoever receives items knows
-//! both sides of that range and so the differing ids. A range the asking side holds nothing of
-//! is answered with `Same`, and the answering side sends everything it holds there. A reconnect with nothing changed costs one
-//! fingerprint each way; with `k` changed documents among `n` it costs about `k · log16(n)`
-//! fingerprints and `k` small item lists — in proportion to what changed, not to `n`.
+//! A side sends a range's [`Fingerprint`] (count and XOR of item hashes), or a [`Part::Split`]:
+//! the fingerprints of a range's 16 (or 256) sub-ranges at once. The other side answers each range
+//! with [`Part::Same`] when its own fingerprint is equal, with its items when it holds few
+//! ([`ITEMS_MAX`]), or with a split of its own (two digits deep when it holds many:
+//! [`SPLIT_TWICE_ABOVE`]); whoever receives items knows both sides of that range and so the
+//! differing ids. A range the asking side holds nothing of is answered with `Same`, and the
+//! answering side sends everything it holds there. The sub-ranges of a split that are equal are
+//! answered together, by one `Same` about the split range.
+//!
+//! The first step is sized to the set ([`ItemSet::start`]): a large set starts with the split that
+//! its peer would otherwise answer its root fingerprint with, a round trip less. A reconnect with
+//! nothing changed costs that first step and one `Same`; with `k` changed documents among `n` it
+//! costs about `k · log16(n)` fingerprints and `k` small item lists — in proportion to what
+//! changed, not to `n`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
@@ -25,7 +31,7 @@ pub type Id = [u8; 16];
 /// A short hash of a document's heads: equal heads give equal hashes.
 pub type HeadsHash = [u8; 8];
 
-/// A range held by fewer items than this is answered with its items rather than split.
+/// A range held by at most this many items is answered with its items rather than split.
 pub const ITEMS_MAX: u32 = 64;
 /// A range held by more items than this is split two digits deep (256 ranges) rather than one:
 /// a round trip less for a large set, where one digit would leave ranges too large for items.
@@ -35,18 +41,24 @@ const MAX_DEPTH: u8 = 32;
 
 pub use tacit_core::heads_hash;
 
-/// Whether no range among `parts` repeats or contains another. True of every honest message
-/// (the ranges one step answers about are disjoint, and so are the answers); a message whose
-/// ranges overlap would have the receiver go over the same items again and again (4,096 root
-/// fingerprints make a million reply parts), so a session refuses it.
+/// Whether no range among `parts` repeats or contains another, `Same` parts aside (a `Same`
+/// about a split range may follow the answers about some of its sub-ranges, and costs nothing
+/// to receive). True of every honest message (the ranges one step answers about are disjoint, and
+/// so are the answers); a message whose ranges overlap would have the receiver go over the same
+/// items again and again (4,096 root fingerprints make a million reply parts), so a session
+/// refuses it.
 pub fn disjoint(parts: &[Part]) -> bool {
-    let mut seen: std::collections::HashSet<Prefix> =
-        std::collections::HashSet::with_capacity(parts.len());
-    if !parts.iter().all(|p| seen.insert(*p.prefix())) {
+    let mut same: HashSet<Prefix> = HashSet::new();
+    let mut seen: HashSet<Prefix> = HashSet::with_capacity(parts.len());
+    let unique = parts.iter().all(|p| match p {
+        Part::Same { prefix } => same.insert(*prefix),
+        _ => seen.insert(*p.prefix()),
+    });
+    if !unique {
         return false;
     }
-    parts.iter().all(|p| {
-        let mut up = p.prefix().parent();
+    seen.iter().all(|p| {
+        let mut up = p.parent();
         while let Some(q) = up {
             if seen.contains(&q) {
                 return false;
@@ -57,8 +69,35 @@ pub fn disjoint(parts: &[Part]) -> bool {
     })
 }
 
+/// The weight of a message's parts: what the receiver compares for them.
+pub fn weight(parts: &[Part]) -> usize {
+    parts.iter().map(Part::weight).sum()
+}
+
+/// `parts` in order, in messages of at most `max` weight each (a part heavier than `max` alone).
+pub fn chunks(parts: Vec<Part>, max: usize) -> Vec<Vec<Part>> {
+    let mut out = Vec::new();
+    let mut chunk = Vec::new();
+    let mut w = 0;
+    for part in parts {
+        if w + part.weight() > max && !chunk.is_empty() {
+            out.push(std::mem::take(&mut chunk));
+            w = 0;
+        }
+        w += part.weight();
+        chunk.push(part);
+    }
+    if !chunk.is_empty() {
+        out.push(chunk);
+    }
+    out
+}
+
 /// The ids that start with the first `depth` hex digits of `bits` (the rest of `bits` is zero).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// On the wire: the depth, then only the bytes that hold fixed digits (3 bytes for a two-digit
+/// prefix, where the whole id would take 17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Prefix {
     /// How many leading hex digits are fixed (0 = every id).
     pub depth: u8,
@@ -115,6 +154,36 @@ impl Prefix {
         mask(id, self.depth) == self.bits
     }
 
+    /// Whether `other` is this range or one of its sub-ranges at most `levels` digits deeper.
+    pub fn covers(&self, other: &Prefix, levels: u8) -> bool {
+        other.depth >= self.depth
+            && other.depth - self.depth <= levels
+            && mask(&other.bits, self.depth) == self.bits
+    }
+
+    /// The sub-ranges `levels` digits deeper, in id order (16 or 256 for one or two levels).
+    pub fn descendants(&self, levels: u8) -> Vec<Prefix> {
+        let mut out = vec![*self];
+        for _ in 0..levels {
+            out = out.iter().flat_map(Prefix::children).collect();
+        }
+        out
+    }
+
+    /// Which of this range's sub-ranges `levels` digits deeper holds `id` (an id of the range).
+    fn sub_index(&self, id: &Id, levels: u8) -> usize {
+        (0..levels).fold(0usize, |acc, l| {
+            let digit = usize::from(self.depth + l);
+            let byte = id[digit / 2];
+            let nibble = if digit.is_multiple_of(2) {
+                byte >> 4
+            } else {
+                byte & 0x0f
+            };
+            acc * 16 + usize::from(nibble)
+        })
+    }
+
     /// The ids of this range as bounds on an ordered map.
     fn bounds(&self) -> (Bound<Id>, Bound<Id>) {
         let lo = u128::from_be_bytes(self.bits);
@@ -145,21 +214,79 @@ fn mask(id: &Id, depth: u8) -> Id {
     out
 }
 
+impl Serialize for Prefix {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let depth = self.depth.min(MAX_DEPTH);
+        let n = usize::from(depth).div_ceil(2);
+        let mut buf = [0u8; 17];
+        buf[0] = depth;
+        buf[1..=n].copy_from_slice(&self.bits[..n]);
+        s.serialize_bytes(&buf[..=n])
+    }
+}
+
+impl<'de> Deserialize<'de> for Prefix {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Prefix;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a range prefix: its depth, then the bytes of its fixed digits")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, b: &[u8]) -> Result<Prefix, E> {
+                let (&depth, rest) = b
+                    .split_first()
+                    .ok_or_else(|| E::custom("an empty range prefix"))?;
+                if depth > MAX_DEPTH || rest.len() != usize::from(depth).div_ceil(2) {
+                    return Err(E::custom("a range prefix of the wrong length"));
+                }
+                let mut bits = [0u8; 16];
+                bits[..rest.len()].copy_from_slice(rest);
+                Ok(Prefix { depth, bits })
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Prefix, A::Error> {
+                let mut b = Vec::with_capacity(17);
+                while let Some(x) = seq.next_element::<u8>()? {
+                    if b.len() == 17 {
+                        return Err(serde::de::Error::custom("a range prefix too long"));
+                    }
+                    b.push(x);
+                }
+                self.visit_bytes(&b)
+            }
+        }
+        d.deserialize_bytes(Visitor)
+    }
+}
+
 /// A range's summary: how many items it holds and the XOR of their hashes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Fingerprint {
     /// Items in the range.
     pub count: u32,
-    /// XOR of the items' hashes.
-    pub xor: [u8; 16],
+    /// XOR of the items' hashes (64 bits: an honest collision, which would leave one difference
+    /// unseen until the next change, has odds of 2^-64 per range compared).
+    pub xor: [u8; 8],
 }
 
-fn item_hash(id: &Id, heads: &HeadsHash) -> [u8; 16] {
+impl Fingerprint {
+    fn add(&mut self, id: &Id, heads: &HeadsHash) {
+        self.count += 1;
+        for (x, y) in self.xor.iter_mut().zip(item_hash(id, heads)) {
+            *x ^= y;
+        }
+    }
+}
+
+fn item_hash(id: &Id, heads: &HeadsHash) -> [u8; 8] {
     let mut h = Sha256::new();
     h.update(id);
     h.update(heads);
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&h.finalize()[..16]);
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&h.finalize()[..8]);
     out
 }
 
@@ -188,6 +315,16 @@ pub enum Part {
         /// The sender's items in it, in id order.
         items: Vec<(Id, HeadsHash)>,
     },
+    /// "This is what I hold in each sub-range of this range": the fingerprints of its 16
+    /// sub-ranges (one digit deeper) or 256 (two digits), in id order. Answered about each
+    /// sub-range, with one `Same` about this range for the sub-ranges that are equal — or about
+    /// this range as a whole with `Items` when the answering side holds nothing in it.
+    Split {
+        /// The range split.
+        prefix: Prefix,
+        /// The sender's summaries of its sub-ranges.
+        fps: Vec<Fingerprint>,
+    },
 }
 
 impl Part {
@@ -196,9 +333,40 @@ impl Part {
         match self {
             Part::Fingerprint { prefix, .. }
             | Part::Same { prefix }
-            | Part::Items { prefix, .. } => prefix,
+            | Part::Items { prefix, .. }
+            | Part::Split { prefix, .. } => prefix,
         }
     }
+
+    /// The ranges the sender waits to hear about after sending this part: the range of a
+    /// fingerprint or an item list, every sub-range of a split, none for `Same`.
+    pub fn asks(&self) -> Vec<Prefix> {
+        match self {
+            Part::Fingerprint { prefix, .. } | Part::Items { prefix, .. } => vec![*prefix],
+            Part::Same { .. } => Vec::new(),
+            Part::Split { prefix, fps } => split_levels(prefix, fps.len())
+                .map(|levels| prefix.descendants(levels))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// What the part costs its receiver to compare: one, plus a split's fingerprints.
+    pub fn weight(&self) -> usize {
+        match self {
+            Part::Split { fps, .. } => 1 + fps.len(),
+            _ => 1,
+        }
+    }
+}
+
+/// How many digits deeper a split of `prefix` into `n` sub-ranges goes, if it is one.
+fn split_levels(prefix: &Prefix, n: usize) -> Option<u8> {
+    let levels = match n {
+        16 => 1,
+        256 => 2,
+        _ => return None,
+    };
+    (prefix.depth + levels <= MAX_DEPTH).then_some(levels)
 }
 
 /// The ids on which two sets differ, from the point of view of the side that computed them.
@@ -245,6 +413,9 @@ pub enum ReconError {
     /// More items than a range answered with items may hold.
     #[error("{0} items in one range, more than {ITEMS_MAX}")]
     TooManyItems(usize),
+    /// A split into neither 16 nor 256 sub-ranges, or past the deepest prefix.
+    #[error("a split into {0} sub-ranges")]
+    BadSplit(usize),
 }
 
 impl ItemSet {
@@ -291,19 +462,39 @@ impl ItemSet {
     pub fn fingerprint(&self, prefix: &Prefix) -> Fingerprint {
         let mut fp = Fingerprint::default();
         for (id, heads) in self.range(prefix) {
-            fp.count += 1;
-            for (x, y) in fp.xor.iter_mut().zip(item_hash(id, heads)) {
-                *x ^= y;
-            }
+            fp.add(id, heads);
         }
         fp
     }
 
-    /// The first step: the whole set's fingerprint.
+    /// The summaries of a range's sub-ranges `levels` digits deeper, in one pass over it.
+    fn split(&self, prefix: &Prefix, levels: u8) -> Vec<Fingerprint> {
+        let mut fps = vec![Fingerprint::default(); 1 << (4 * levels)];
+        for (id, heads) in self.range(prefix) {
+            fps[prefix.sub_index(id, levels)].add(id, heads);
+        }
+        fps
+    }
+
+    /// The first step, sized to the set: the whole set's fingerprint when it is small enough to
+    /// be answered with items; else the split the peer would answer that fingerprint with, sent
+    /// at once (a round trip less for a set that differs, at the cost of 9 bytes a sub-range
+    /// when nothing does).
     pub fn start(&self) -> Part {
-        Part::Fingerprint {
+        let count = self.items.len();
+        let levels = if count > SPLIT_TWICE_ABOVE as usize {
+            2
+        } else if count > ITEMS_MAX as usize {
+            1
+        } else {
+            return Part::Fingerprint {
+                prefix: Prefix::ROOT,
+                fp: self.fingerprint(&Prefix::ROOT),
+            };
+        };
+        Part::Split {
             prefix: Prefix::ROOT,
-            fp: self.fingerprint(&Prefix::ROOT),
+            fps: self.split(&Prefix::ROOT, levels),
         }
     }
 
@@ -318,37 +509,43 @@ impl ItemSet {
             Part::Same { .. } => Ok((Vec::new(), Diff::default())),
             Part::Fingerprint { fp, .. } => {
                 let mine = self.fingerprint(&prefix);
-                if mine == *fp {
-                    return Ok((vec![Part::Same { prefix }], Diff::default()));
-                }
-                let children = prefix.children();
-                if mine.count <= ITEMS_MAX || children.is_empty() {
-                    let items = self.range(&prefix).map(|(i, h)| (*i, *h)).collect();
-                    return Ok((vec![Part::Items { prefix, items }], Diff::default()));
-                }
-                if fp.count == 0 {
-                    // The peer holds nothing here: every item of this side is to send, and the
-                    // range is done.
-                    let diff = Diff {
-                        mine: self.range(&prefix).map(|(i, _)| *i).collect(),
-                        ..Diff::default()
+                let (reply, diff) = self.answer(prefix, fp, &mine);
+                Ok((vec![reply], diff))
+            }
+            Part::Split { fps, .. } => {
+                let levels =
+                    split_levels(&prefix, fps.len()).ok_or(ReconError::BadSplit(fps.len()))?;
+                if self.range(&prefix).next().is_none() {
+                    // Nothing here: one empty item list tells the peer to send all it holds.
+                    let reply = if fps.iter().all(|fp| fp.count == 0) {
+                        Part::Same { prefix }
+                    } else {
+                        Part::Items {
+                            prefix,
+                            items: Vec::new(),
+                        }
                     };
-                    return Ok((vec![Part::Same { prefix }], diff));
+                    return Ok((vec![reply], Diff::default()));
                 }
-                let twice: Vec<Prefix> = if mine.count > SPLIT_TWICE_ABOVE {
-                    children.iter().flat_map(Prefix::children).collect()
-                } else {
-                    Vec::new()
-                };
-                let ranges = if twice.is_empty() { children } else { twice };
-                let replies = ranges
-                    .into_iter()
-                    .map(|range| Part::Fingerprint {
-                        prefix: range,
-                        fp: self.fingerprint(&range),
-                    })
-                    .collect();
-                Ok((replies, Diff::default()))
+                let mine = self.split(&prefix, levels);
+                let mut replies = Vec::new();
+                let mut diff = Diff::default();
+                let mut any_same = false;
+                for ((sub, theirs), mine) in
+                    prefix.descendants(levels).into_iter().zip(fps).zip(&mine)
+                {
+                    let (reply, d) = self.answer(sub, theirs, mine);
+                    diff.extend(d);
+                    match reply {
+                        Part::Same { .. } => any_same = true,
+                        other => replies.push(other),
+                    }
+                }
+                if any_same {
+                    // Every sub-range not answered above is settled.
+                    replies.push(Part::Same { prefix });
+                }
+                Ok((replies, diff))
             }
             Part::Items { items, .. } => {
                 if items.len() > ITEMS_MAX as usize {
@@ -364,6 +561,33 @@ impl ItemSet {
                 Ok((vec![Part::Same { prefix }], self.diff(&prefix, items)))
             }
         }
+    }
+
+    /// The answer to the peer's fingerprint `theirs` of a range, given this side's `mine`.
+    fn answer(&self, prefix: Prefix, theirs: &Fingerprint, mine: &Fingerprint) -> (Part, Diff) {
+        if mine == theirs {
+            return (Part::Same { prefix }, Diff::default());
+        }
+        if theirs.count == 0 {
+            // The peer holds nothing here: every item of this side is to send, and the
+            // range is done.
+            let diff = Diff {
+                mine: self.range(&prefix).map(|(i, _)| *i).collect(),
+                ..Diff::default()
+            };
+            return (Part::Same { prefix }, diff);
+        }
+        if mine.count <= ITEMS_MAX || prefix.depth >= MAX_DEPTH {
+            let items = self.range(&prefix).map(|(i, h)| (*i, *h)).collect();
+            return (Part::Items { prefix, items }, Diff::default());
+        }
+        let levels = if mine.count > SPLIT_TWICE_ABOVE && prefix.depth + 2 <= MAX_DEPTH {
+            2
+        } else {
+            1
+        };
+        let fps = self.split(&prefix, levels);
+        (Part::Split { prefix, fps }, Diff::default())
     }
 
     /// The differences between this set's range and the peer's items in it.
@@ -409,19 +633,28 @@ mod tests {
     }
 
     /// Runs a reconciliation between `a` (which starts) and `b`, returning each side's diff,
-    /// the number of messages, round trips and parts exchanged.
+    /// the number of round trips and parts exchanged.
     fn run(a: &ItemSet, b: &ItemSet) -> (Diff, Diff, usize, usize) {
+        let (da, db, rt, parts, _) = run_counting(a, b);
+        (da, db, rt, parts)
+    }
+
+    /// [`run`], also counting the bytes of the parts as encoded on the wire.
+    fn run_counting(a: &ItemSet, b: &ItemSet) -> (Diff, Diff, usize, usize, usize) {
+        let size = |parts: &[Part]| postcard::to_stdvec(parts).unwrap().len();
         let mut diff_a = Diff::default();
         let mut diff_b = Diff::default();
         let mut to_b: Vec<Part> = vec![a.start()];
         let mut round_trips = 0;
         let mut parts = 1;
+        let mut bytes = 0;
         let mut queue = VecDeque::new();
         loop {
             if to_b.is_empty() {
                 break;
             }
             round_trips += 1;
+            bytes += size(&to_b);
             let mut to_a = Vec::new();
             for p in to_b.drain(..) {
                 let (reply, d) = b.receive(&p).unwrap();
@@ -429,6 +662,7 @@ mod tests {
                 to_a.extend(reply);
             }
             parts += to_a.len();
+            bytes += size(&to_a);
             for p in to_a {
                 let (reply, d) = a.receive(&p).unwrap();
                 diff_a.extend(d);
@@ -437,7 +671,7 @@ mod tests {
             to_b.extend(queue.drain(..));
             parts += to_b.len();
         }
-        (diff_a, diff_b, round_trips, parts)
+        (diff_a, diff_b, round_trips, parts, bytes)
     }
 
     fn set(range: std::ops::Range<u64>, heads: u8) -> ItemSet {
@@ -480,10 +714,58 @@ mod tests {
 
     #[test]
     fn equal_sets_finish_in_one_round_trip() {
+        for n in [0, 10, 1_000, 10_000] {
+            let a = set(0..n, 1);
+            let (da, db, rt, parts, bytes) = run_counting(&a, &a.clone());
+            assert!(da.is_empty() && db.is_empty());
+            // One first step, one `Same` back, whatever the step was.
+            assert_eq!((rt, parts), (1, 2), "{n} items");
+            // A large set's first step is its 256 sub-range fingerprints, 9 bytes or so each.
+            assert!(bytes < 20 + 10 * 256, "{n} items: {bytes} bytes");
+        }
+    }
+
+    #[test]
+    fn ten_changed_among_ten_thousand_are_found_in_one_round_trip_and_few_bytes() {
         let a = set(0..10_000, 1);
-        let (da, db, rt, parts) = run(&a, &a.clone());
-        assert!(da.is_empty() && db.is_empty());
-        assert_eq!((rt, parts), (1, 2));
+        let mut b = a.clone();
+        for n in 0..10 {
+            b.insert(id(n * 997), [2; 8]);
+        }
+        let (da, db, rt, parts, bytes) = run_counting(&a, &b);
+        // The starting side learns all ten from the item lists of the first answer; the second
+        // round trip is only its `Same` for them.
+        assert_eq!(da.both.len(), 10);
+        assert!(db.is_empty());
+        assert_eq!(rt, 2);
+        assert!(parts < 30, "{parts} parts");
+        // 256 fingerprints one way, ten item lists of about 39 items the other.
+        assert!(bytes < 13_000, "{bytes} bytes");
+    }
+
+    #[test]
+    fn prefixes_travel_as_their_fixed_bytes_and_malformed_ones_are_refused() {
+        let mut p = Prefix::ROOT.children()[0xa].children()[0x5];
+        let bytes = postcard::to_stdvec(&p).unwrap();
+        assert_eq!(bytes, vec![2, 2, 0xa5], "length, depth, the digits' byte");
+        assert_eq!(postcard::from_bytes::<Prefix>(&bytes).unwrap(), p);
+        p = p.children()[7];
+        let bytes = postcard::to_stdvec(&p).unwrap();
+        assert_eq!(bytes, vec![3, 3, 0xa5, 0x70]);
+        assert_eq!(postcard::from_bytes::<Prefix>(&bytes).unwrap(), p);
+        let root = postcard::to_stdvec(&Prefix::ROOT).unwrap();
+        assert_eq!(postcard::from_bytes::<Prefix>(&root).unwrap(), Prefix::ROOT);
+        for bad in [
+            vec![0],                // no depth
+            vec![2, 3, 0xa5],       // depth 3 needs two bytes
+            vec![2, 33, 0],         // deeper than an id
+            vec![3, 1, 0xa5, 0x70], // depth 1 needs one byte
+        ] {
+            assert!(postcard::from_bytes::<Prefix>(&bad).is_err(), "{bad:?}");
+        }
+        // A digit past the depth decodes, and is refused as malformed on receipt.
+        let stray: Prefix = postcard::from_bytes(&[2, 1, 0xa5]).unwrap();
+        assert!(!stray.is_valid());
     }
 
     #[test]
@@ -553,6 +835,26 @@ mod tests {
             }),
             Err(ReconError::TooManyItems(100))
         ));
+        for n in [0, 15, 17, 4096] {
+            assert_eq!(
+                a.receive(&Part::Split {
+                    prefix: Prefix::ROOT,
+                    fps: vec![Fingerprint::default(); n],
+                }),
+                Err(ReconError::BadSplit(n))
+            );
+        }
+        let deepest = Prefix {
+            depth: MAX_DEPTH - 1,
+            bits: [0; 16],
+        };
+        assert_eq!(
+            a.receive(&Part::Split {
+                prefix: deepest,
+                fps: vec![Fingerprint::default(); 256],
+            }),
+            Err(ReconError::BadSplit(256))
+        );
         items.truncate(3);
         items.swap(0, 1);
         assert_eq!(

@@ -55,6 +55,19 @@ pub fn opens_stream(me: &libp2p::PeerId, peer: &libp2p::PeerId) -> bool {
     me < peer
 }
 
+/// Closes the ranges a part about `prefix` answers: `prefix` itself, and the sub-ranges of a
+/// split of it (one or two digits deeper).
+fn close(open: &mut HashSet<Prefix>, prefix: &Prefix) {
+    if open.len() <= 16 + 256 {
+        open.retain(|q| !prefix.covers(q, 2));
+    } else {
+        open.remove(prefix);
+        for q in prefix.descendants(1).iter().chain(&prefix.descendants(2)) {
+            open.remove(q);
+        }
+    }
+}
+
 /// Whether this node starts reconciliation with `peer` (a [`Session`]'s `first`): the side that
 /// accepts the stream, which may write as soon as it arrives, half a round trip before the
 /// opener may (it waits for the protocol's confirmation). Exactly one side of a pair starts;
@@ -206,8 +219,8 @@ pub enum Reply {
     /// The next sync message with the signatures of the changes it carries; `later` when the
     /// received one named membership ops this node lacks; `settled` when, the peer's message
     /// applied, this side holds exactly the heads the peer said it holds: the document needs
-    /// nothing more from the peer, and `msg` only tells the peer so (this side does not wait
-    /// for its `Synced`, a round trip sooner up to date).
+    /// nothing more from the peer, and the session answers `Synced` instead of `msg` (neither
+    /// side waits for more, a round trip sooner up to date).
     Sync {
         msg: Option<(Vec<u8>, Vec<ChangeSig>)>,
         later: bool,
@@ -496,8 +509,8 @@ pub struct Session {
     /// Messages of changes refused so far.
     strikes: u32,
     /// Spaces whose first reconciliation step went out with the hello, before they were
-    /// active.
-    early: HashSet<SpaceId>,
+    /// active, with the ranges that step asks about.
+    early: HashMap<SpaceId, Vec<Prefix>>,
     /// Spaces whose first reconciliation step the peer sent with its hello before this side
     /// shared them: ignored then, so this side starts reconciling them itself once it does
     /// (the peer takes its early step as sent and waits for the answer).
@@ -533,7 +546,7 @@ impl Session {
             known_ops: HashMap::new(),
             later: HashSet::new(),
             strikes: 0,
-            early: HashSet::new(),
+            early: HashMap::new(),
             missed_early: HashSet::new(),
             steps: VecDeque::new(),
             serving_now: None,
@@ -826,8 +839,8 @@ impl Session {
                     },
                 );
                 if self.first {
-                    if self.early.remove(&space) {
-                        self.progress(space).open.insert(Prefix::ROOT);
+                    if let Some(asks) = self.early.remove(&space) {
+                        self.progress(space).open.extend(asks);
                     } else {
                         self.then([Step::StartRecon(space)]);
                     }
@@ -865,15 +878,9 @@ impl Session {
                 };
                 progress.awaiting_recon = false;
                 for part in &parts {
-                    // A reply is about the range sent or about ranges one or two digits deeper.
-                    let prefix = *part.prefix();
-                    progress.open.remove(&prefix);
-                    if let Some(up) = prefix.parent() {
-                        progress.open.remove(&up);
-                        if let Some(further) = up.parent() {
-                            progress.open.remove(&further);
-                        }
-                    }
+                    // A part is about a range asked about, or about a split range whose
+                    // sub-ranges (one or two digits deeper) were asked about.
+                    close(&mut progress.open, part.prefix());
                 }
                 self.ask(
                     Ask::Recon { space, parts },
@@ -1018,11 +1025,11 @@ impl Session {
             }
             Step::ReconEarly(space) => {
                 if let Some(Reply::Part(part)) = Self::settle(answer)? {
+                    self.early.insert(space, part.asks());
                     self.send(Message::Recon {
                         space,
                         parts: vec![part],
                     });
-                    self.early.insert(space);
                 }
             }
             Step::SendOpHashes(space) => {
@@ -1121,11 +1128,11 @@ impl Session {
             },
             Step::StartRecon(space) => {
                 if let Some(Reply::Part(part)) = Self::settle(answer)? {
+                    self.progress(space).open.extend(part.asks());
                     self.send(Message::Recon {
                         space,
                         parts: vec![part],
                     });
-                    self.progress(space).open.insert(Prefix::ROOT);
                 }
             }
             Step::Recon { space, .. } => {
@@ -1154,15 +1161,20 @@ impl Session {
             } => self.screened(space, id, carrier, answer)?,
             Step::SyncIn { space, id, .. } => match Self::settle(answer)? {
                 Some(Reply::Sync {
-                    msg: Some((msg, sigs)),
-                    settled,
+                    msg: Some(_),
+                    settled: true,
                     ..
                 }) => {
-                    if settled {
-                        self.progress(space).syncing.remove(&id);
-                    } else {
-                        self.progress(space).syncing.insert(id);
-                    }
+                    // Both sides hold the heads the peer's message declared: `Synced` says so
+                    // (the peer needs no more of this side's sync state, and sends nothing back).
+                    self.progress(space).syncing.remove(&id);
+                    self.send(Message::Synced { space, id });
+                }
+                Some(Reply::Sync {
+                    msg: Some((msg, sigs)),
+                    ..
+                }) => {
+                    self.progress(space).syncing.insert(id);
                     self.send(Message::Sync {
                         space,
                         id,
@@ -1614,16 +1626,14 @@ impl Session {
         if !replies.is_empty() {
             let progress = self.progress(space);
             for r in &replies {
-                // A fingerprint is answered; items are answered with `Same` once acted on.
-                if matches!(r, Part::Fingerprint { .. } | Part::Items { .. }) {
-                    progress.open.insert(*r.prefix());
-                }
+                // A fingerprint and a split are answered; items are answered with `Same` once
+                // acted on.
+                progress.open.extend(r.asks());
             }
-            for parts in replies.chunks(MAX_PARTS) {
-                self.send(Message::Recon {
-                    space,
-                    parts: parts.to_vec(),
-                });
+            // In order: a `Same` about a split range comes after the answers about its
+            // sub-ranges.
+            for parts in crate::recon::chunks(replies, MAX_PARTS) {
+                self.send(Message::Recon { space, parts });
             }
         }
         let mut next: Vec<Step> = diff
@@ -1887,10 +1897,26 @@ mod tests {
             replies: vec![],
             diff: Diff::default(),
         })));
-        // The same range twice, or a range and one inside it, are not.
+        // So is a `Same` about a split range after a part about one of its sub-ranges.
+        let mut s = started(false);
+        let items = Part::Items {
+            prefix: child,
+            items: vec![],
+        };
+        let out = s.handle(Input::Message(Message::Recon {
+            space: space(),
+            parts: vec![items, same(Prefix::ROOT)],
+        }));
+        assert!(matches!(asked(&out), Some(Ask::Recon { .. })), "{out:?}");
+        // The same range twice, or a range to compare and one inside it, are not.
+        let fp = |prefix| Part::Fingerprint {
+            prefix,
+            fp: crate::recon::Fingerprint::default(),
+        };
         for parts in [
             vec![same(child), same(child)],
-            vec![same(Prefix::ROOT), same(child)],
+            vec![fp(Prefix::ROOT), fp(child)],
+            vec![fp(child), fp(child)],
         ] {
             let mut s = started(false);
             let out = s.handle(Input::Message(Message::Recon {
@@ -2081,8 +2107,15 @@ mod tests {
                 later: false,
                 settled,
             })));
-            // The peer is told this side's heads either way; only an unsettled exchange waits.
-            assert!(matches!(sent(&out)[..], [Message::Sync { .. }]), "{out:?}");
+            // A settled exchange ends with `Synced`; only an unsettled one answers and waits.
+            if settled {
+                assert!(
+                    matches!(sent(&out)[..], [Message::Synced { .. }]),
+                    "{out:?}"
+                );
+            } else {
+                assert!(matches!(sent(&out)[..], [Message::Sync { .. }]), "{out:?}");
+            }
             let waiting = if settled { "0 syncing" } else { "1 syncing" };
             assert!(s.outstanding().contains(waiting), "{}", s.outstanding());
             // The peer's `Synced` that follows changes nothing.

@@ -11,7 +11,8 @@
 //!    it holds); the other answers with [`Message::Ops`] for those it holds and the sender lacks,
 //!    in frames under the limits, and asks with [`Message::WantOps`] for those it lacks.
 //! 3. [`Message::Recon`]: range-based set reconciliation ([`crate::recon`]) over (document id,
-//!    heads hash), started by the side with the smaller peer id once both sides offered the space.
+//!    heads hash), started by the side that accepted the stream
+//!    ([`crate::session::starts_reconciliation`]) once both sides offered the space.
 //! 4. whoever learns a range's differences acts on them: [`Message::Have`] then
 //!    [`Message::Docs`] for documents the other side lacks (whole, as stored),
 //!    [`Message::Want`] for those this side lacks, and [`Message::Sync`] (Automerge's sync
@@ -36,14 +37,17 @@ use crate::recon::Part;
 
 /// The protocol version this build speaks: 2 signs every change and admits joins by record; 3
 /// has the side that accepts the sync stream start reconciliation (in 2 the side that opens it
-/// did: between the two, neither would start, or both).
-pub const VERSION: u16 = 3;
+/// did: between the two, neither would start, or both); 4 encodes ids as their bytes, range
+/// prefixes as their fixed digits, sub-range fingerprints as one [`crate::recon::Part::Split`],
+/// and ends a sync that left both sides equal with `Synced` (3 cannot read 4's messages).
+pub const VERSION: u16 = 4;
 
 /// Most spaces one `Hello` or `Offer` names.
 pub const MAX_SPACES: usize = 1024;
 /// Most membership ops one `Ops` carries.
 pub const MAX_OPS: usize = 10_000;
-/// Most reconciliation parts in one `Recon` (one level of 16-way splits of 16 ranges and more).
+/// Most reconciliation parts in one `Recon`, each split counted with its fingerprints
+/// ([`crate::recon::weight`]); a step's answers past it go in further messages.
 pub const MAX_PARTS: usize = 4096;
 /// Most documents in one `Docs`.
 pub const MAX_DOCS: usize = 256;
@@ -118,7 +122,8 @@ impl MemberAddrs {
 /// A space as offered to a peer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpaceOffer {
-    /// The space.
+    /// The space (as hex text, as in every version: a `Hello` of any version decodes, so that
+    /// a peer of another version is told which side must upgrade).
     pub space: SpaceId,
     /// Digest of the sender's membership op hashes.
     pub ops_digest: [u8; 32],
@@ -128,6 +133,7 @@ pub struct SpaceOffer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WholeDoc {
     /// The document.
+    #[serde(with = "raw")]
     pub id: DocId,
     /// Its Automerge bytes: the stored chunks concatenated, which load as one document.
     pub data: Vec<u8>,
@@ -153,6 +159,7 @@ pub enum Message {
     /// A joiner's signed join op, and the invitation it answers.
     Join {
         /// The space.
+        #[serde(with = "raw")]
         space: SpaceId,
         /// The signed join op.
         op: Vec<u8>,
@@ -160,6 +167,7 @@ pub enum Message {
     /// The join was refused.
     JoinRefused {
         /// The space.
+        #[serde(with = "raw")]
         space: SpaceId,
         /// Why, for the joiner to show.
         reason: String,
@@ -167,6 +175,7 @@ pub enum Message {
     /// Every membership op the sender holds for a space, by hash.
     OpHashes {
         /// The space.
+        #[serde(with = "raw")]
         space: SpaceId,
         /// The ops' hashes.
         hashes: Vec<OpHash>,
@@ -174,6 +183,7 @@ pub enum Message {
     /// Membership ops the sender lacks and asks for.
     WantOps {
         /// The space.
+        #[serde(with = "raw")]
         space: SpaceId,
         /// The ops' hashes.
         hashes: Vec<OpHash>,
@@ -181,6 +191,7 @@ pub enum Message {
     /// Membership ops of a space.
     Ops {
         /// The space.
+        #[serde(with = "raw")]
         space: SpaceId,
         /// Signed ops.
         ops: Vec<Vec<u8>>,
@@ -188,6 +199,7 @@ pub enum Message {
     /// Reconciliation of a space's documents.
     Recon {
         /// The space.
+        #[serde(with = "raw")]
         space: SpaceId,
         /// Steps about ranges.
         parts: Vec<Part>,
@@ -195,6 +207,7 @@ pub enum Message {
     /// Whole documents the receiver lacks.
     Docs {
         /// The space.
+        #[serde(with = "raw")]
         space: SpaceId,
         /// The documents.
         docs: Vec<WholeDoc>,
@@ -202,22 +215,28 @@ pub enum Message {
     /// Documents the sender holds and the receiver lacks: they follow in `Docs` frames.
     Have {
         /// The space.
+        #[serde(with = "raw")]
         space: SpaceId,
         /// The documents.
+        #[serde(with = "raw::list")]
         ids: Vec<DocId>,
     },
     /// Documents the sender lacks and asks for.
     Want {
         /// The space.
+        #[serde(with = "raw")]
         space: SpaceId,
         /// The documents.
+        #[serde(with = "raw::list")]
         ids: Vec<DocId>,
     },
     /// One Automerge sync message about one document.
     Sync {
         /// The space.
+        #[serde(with = "raw")]
         space: SpaceId,
         /// The document.
+        #[serde(with = "raw")]
         id: DocId,
         /// `automerge::sync::Message::encode()`.
         msg: Vec<u8>,
@@ -228,15 +247,19 @@ pub enum Message {
     /// the peer holds), or it cannot send a document it announced or was asked for.
     Synced {
         /// The space.
+        #[serde(with = "raw")]
         space: SpaceId,
         /// The document.
+        #[serde(with = "raw")]
         id: DocId,
     },
     /// A change made (or received) just now, pushed live: Automerge bytes to apply.
     Change {
         /// The space.
+        #[serde(with = "raw")]
         space: SpaceId,
         /// The document.
+        #[serde(with = "raw")]
         id: DocId,
         /// Changes (`save_after`), or the whole document when it is new.
         data: Vec<u8>,
@@ -254,6 +277,59 @@ pub enum Message {
         /// The records.
         records: Vec<MemberAddrs>,
     },
+}
+
+/// Ids as their 16 bytes on the wire (their serde form elsewhere is hex text: 33 bytes).
+mod raw {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use tacit_core::{DocId, SpaceId};
+
+    /// An id made of 16 random bytes.
+    pub trait Raw: Sized {
+        fn raw(&self) -> [u8; 16];
+        fn from_raw(bytes: [u8; 16]) -> Self;
+    }
+
+    impl Raw for DocId {
+        fn raw(&self) -> [u8; 16] {
+            *self.as_bytes()
+        }
+        fn from_raw(bytes: [u8; 16]) -> Self {
+            DocId::from_bytes(bytes)
+        }
+    }
+
+    impl Raw for SpaceId {
+        fn raw(&self) -> [u8; 16] {
+            *self.as_bytes()
+        }
+        fn from_raw(bytes: [u8; 16]) -> Self {
+            SpaceId::from_bytes(bytes)
+        }
+    }
+
+    pub fn serialize<T: Raw, S: Serializer>(id: &T, s: S) -> Result<S::Ok, S::Error> {
+        id.raw().serialize(s)
+    }
+
+    pub fn deserialize<'de, T: Raw, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+        <[u8; 16]>::deserialize(d).map(T::from_raw)
+    }
+
+    /// A list of ids.
+    pub mod list {
+        use super::Raw;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<T: Raw, S: Serializer>(ids: &[T], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(ids.iter().map(Raw::raw))
+        }
+
+        pub fn deserialize<'de, T: Raw, D: Deserializer<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+            let raw = Vec::<[u8; 16]>::deserialize(d)?;
+            Ok(raw.into_iter().map(T::from_raw).collect())
+        }
+    }
 }
 
 /// A frame that is not a valid message.
@@ -287,7 +363,7 @@ impl Message {
         let ok = match &msg {
             Message::Hello { spaces, .. } | Message::Offer { spaces } => spaces.len() <= MAX_SPACES,
             Message::Ops { ops, .. } => ops.len() <= MAX_OPS,
-            Message::Recon { parts, .. } => parts.len() <= MAX_PARTS,
+            Message::Recon { parts, .. } => crate::recon::weight(parts) <= MAX_PARTS,
             Message::Docs { docs, .. } => {
                 docs.len() <= MAX_DOCS && docs.iter().all(|d| d.sigs.len() <= MAX_SIGS)
             }
@@ -390,6 +466,36 @@ mod tests {
         let mut other = record;
         other.member = MemberId::from_bytes([7; 32]);
         assert!(!other.verify(), "another member's key does not verify it");
+    }
+
+    #[test]
+    fn a_hello_keeps_the_encoding_every_version_reads_and_ids_elsewhere_are_bytes() {
+        let space = SpaceId::from_bytes([0xab; 16]);
+        let hello = Message::Hello {
+            version: 3,
+            spaces: vec![SpaceOffer {
+                space,
+                ops_digest: [7; 32],
+            }],
+        };
+        // Variant 0, version 3, one offer, the space as 32 hex characters, the digest: as
+        // versions 2 and 3 wrote it, so that a peer of any version reads the version.
+        let mut expected = vec![0, 3, 1, 32];
+        expected.extend("ab".repeat(16).bytes());
+        expected.extend([7; 32]);
+        assert_eq!(hello.encode(), expected);
+        let synced = Message::Synced {
+            space,
+            id: DocId::from_bytes([1; 16]),
+        };
+        assert_eq!(synced.encode().len(), 1 + 16 + 16);
+        assert_eq!(Message::decode(&synced.encode()).unwrap(), synced);
+        let have = Message::Have {
+            space,
+            ids: vec![DocId::from_bytes([2; 16]); 3],
+        };
+        assert_eq!(have.encode().len(), 1 + 16 + 1 + 3 * 16);
+        assert_eq!(Message::decode(&have.encode()).unwrap(), have);
     }
 
     #[test]

@@ -22,7 +22,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tacit_core::{DocId, MemberId, NoteEdit, ProfileEdit, Role, SpaceId};
-use tacit_net::recon::Part;
 use tacit_net::session::{End, Input, JoinOutcome, Output, Session};
 use tacit_net::wire::{Message, WholeDoc};
 use tokio::sync::{broadcast, oneshot};
@@ -999,8 +998,9 @@ impl Sim {
         let mut views = Vec::new();
         for &n in &members {
             let me = self.nodes[n].member;
+            // Reconciliation's first step: the same set gives the same step.
             let fingerprint = match self.ask(n, ReplicaReq::ReconStart { space }) {
-                Ok(ReplicaReply::Part(Part::Fingerprint { fp, .. })) => fp,
+                Ok(ReplicaReply::Part(part)) => part,
                 other => return Err(format!("node {n}'s fingerprint: {other:?}")),
             };
             let mut ops = match self.ask(n, ReplicaReq::OpHashes { space, peer: me }) {
