@@ -116,7 +116,8 @@ impl Actor {
             plan.push((target, kind, note));
         }
         // The new documents are built on every core (building and saving an Automerge document
-        // is most of an import's time); the actor then only signs and stores them, in order.
+        // is most of an import's time) while the actor signs and stores each as it comes, in the
+        // plan's order: storing overlaps building, and no core waits for the batch's end.
         let under = self.under(space);
         let by = self.info.member;
         let new: Vec<(DocId, Kind, &ImportNote)> = plan
@@ -126,7 +127,7 @@ impl Actor {
                 Target::Update(_) => None,
             })
             .collect();
-        let built = on_every_core(new.len(), |k| {
+        let build = |k: usize| {
             let (id, kind, note) = new
                 .get(k)
                 .ok_or_else(|| NodeError::Internal("an import item out of range".into()))?;
@@ -142,49 +143,49 @@ impl Actor {
                 _ => Doc::new_note(*id, edit, draft)?,
             };
             Prepared::of(doc, space, Some(body))
-        })?;
-        // In the plan's order, as the creations come in it.
-        let mut built = built
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter();
-        for (target, kind, note) in plan {
-            let draft = note.draft;
-            let id = match target {
-                Target::Update(id) | Target::Create(id) => id,
-            };
-            touched.push(id);
-            let step = match target {
-                Target::Create(_) => {
-                    let prepared = built.next().ok_or_else(|| {
-                        NodeError::Internal("an imported note was not built".into())
-                    })?;
-                    report.created += 1;
-                    self.commit_created(prepared)
-                }
-                Target::Update(id) => {
-                    let summary = self.doc(id)?.summary()?;
-                    let listed = Listed { id, space, summary };
-                    let aliases = (kind == Kind::Note).then_some(draft.aliases);
-                    let change = NoteEdit {
-                        title: Some(draft.title),
-                        body: Some(draft.body),
-                        tags: Some(draft.tags),
-                        aliases,
-                        base: None,
-                    };
-                    let step = self.change(&listed, |doc, e| doc.edit_text(e, change))?;
-                    if matches!(step.answer, Response::Done { changed: true, .. }) {
-                        report.updated += 1;
-                    } else {
-                        report.unchanged += 1;
+        };
+        on_every_core(new.len(), build, |built| {
+            for (target, kind, note) in &plan {
+                let id = match target {
+                    Target::Update(id) | Target::Create(id) => *id,
+                };
+                touched.push(id);
+                let step = match target {
+                    Target::Create(_) => {
+                        let prepared = built.next()??;
+                        report.created += 1;
+                        self.commit_created(prepared)
                     }
-                    step
-                }
-            };
-            out.absorb(step);
-            report.ids.push(id);
-        }
+                    Target::Update(id) => {
+                        let draft = note.draft.clone();
+                        let summary = self.doc(*id)?.summary()?;
+                        let listed = Listed {
+                            id: *id,
+                            space,
+                            summary,
+                        };
+                        let aliases = (*kind == Kind::Note).then_some(draft.aliases);
+                        let change = NoteEdit {
+                            title: Some(draft.title),
+                            body: Some(draft.body),
+                            tags: Some(draft.tags),
+                            aliases,
+                            base: None,
+                        };
+                        let step = self.change(&listed, |doc, e| doc.edit_text(e, change))?;
+                        if matches!(step.answer, Response::Done { changed: true, .. }) {
+                            report.updated += 1;
+                        } else {
+                            report.unchanged += 1;
+                        }
+                        step
+                    }
+                };
+                out.absorb(step);
+                report.ids.push(id);
+            }
+            Ok(())
+        })?;
         out.answer = Response::Imported(report);
         Ok(out)
     }
@@ -353,49 +354,98 @@ fn derived_id(space: SpaceId, key: &str) -> DocId {
     DocId::derive(&namespace)
 }
 
-/// `build(0) … build(n - 1)` on every core (in order of the index), for work that needs nothing
-/// of the actor. A panic on a worker is an error, not a crash of the actor. The workers run
-/// below normal priority (as the search index's catching up does), so that the window and the
-/// actor come first while a large import takes every core; they end with the request.
-fn on_every_core<T: Send>(
+/// `build(0) … build(n - 1)` on every core, for work that needs nothing of the actor, handed to
+/// `take` on the calling thread in order of the index as they are done ([`InOrder::next`]), so
+/// that the caller stores each while the rest are built. A panic on a worker is an error, not a
+/// crash of the actor. The workers run below normal priority (as the search index's catching up
+/// does), so that the window and the actor come first while a large import takes every core; they
+/// end with `take` (an error in it stops them).
+fn on_every_core<T: Send, R>(
     n: usize,
     build: impl Fn(usize) -> T + Sync,
-) -> Result<Vec<T>, NodeError> {
+    take: impl FnOnce(&mut InOrder<T>) -> Result<R, NodeError>,
+) -> Result<R, NodeError> {
+    let panicked = || NodeError::Internal("building imported notes panicked".into());
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let workers = cores.min(n / MIN_PER_WORKER).max(1);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut in_order = InOrder {
+        rx,
+        next: 0,
+        early: HashMap::new(),
+    };
     if workers == 1 {
-        return std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            (0..n).map(&build).collect()
+        // Too few to share out: built here first, then taken.
+        let all = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            (0..n).map(&build).collect::<Vec<T>>()
         }))
-        .map_err(|_| NodeError::Internal("building imported notes panicked".into()));
+        .map_err(|_| panicked())?;
+        for item in all.into_iter().enumerate() {
+            let _ = tx.send(item);
+        }
+        drop(tx);
+        return take(&mut in_order);
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let parts: Vec<std::thread::Result<Vec<(usize, T)>>> = std::thread::scope(|scope| {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
-                scope.spawn(|| {
+                let tx = tx.clone();
+                let (build, next, stop) = (&build, &next, &stop);
+                scope.spawn(move || {
                     crate::search::lower_priority();
-                    let mut out = Vec::new();
-                    loop {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if i >= n {
-                            return out;
+                        if i >= n || tx.send((i, build(i))).is_err() {
+                            return;
                         }
-                        out.push((i, build(i)));
                     }
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join()).collect()
-    });
-    let mut all: Vec<(usize, T)> = Vec::with_capacity(n);
-    for part in parts {
-        all.extend(
-            part.map_err(|_| NodeError::Internal("building imported notes panicked".into()))?,
-        );
+        drop(tx);
+        let result = take(&mut in_order);
+        // Whatever `take` left is not wanted: the workers stop at their next item.
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(in_order);
+        let any_panicked = handles.into_iter().any(|h| h.join().is_err());
+        if any_panicked {
+            return Err(panicked());
+        }
+        result
+    })
+}
+
+/// The items of [`on_every_core`] as they come, in order of their index.
+struct InOrder<T> {
+    rx: std::sync::mpsc::Receiver<(usize, T)>,
+    next: usize,
+    /// Items done before an earlier one.
+    early: HashMap<usize, T>,
+}
+
+impl<T> InOrder<T> {
+    /// The next item in order, once built; an error when no worker is left to build it (one
+    /// panicked, or every item was taken).
+    fn next(&mut self) -> Result<T, NodeError> {
+        loop {
+            if let Some(item) = self.early.remove(&self.next) {
+                self.next += 1;
+                return Ok(item);
+            }
+            match self.rx.recv() {
+                Ok((i, item)) => {
+                    self.early.insert(i, item);
+                }
+                Err(_) => {
+                    return Err(NodeError::Internal(
+                        "building imported notes panicked".into(),
+                    ));
+                }
+            }
+        }
     }
-    all.sort_unstable_by_key(|(i, _)| *i);
-    Ok(all.into_iter().map(|(_, t)| t).collect())
 }
 
 /// Below this many items per worker, one thread does it all (threads cost more than they save).
@@ -406,20 +456,80 @@ const MIN_PER_WORKER: usize = 8;
 mod tests {
     use super::*;
 
+    /// Every item `on_every_core` builds, as `take` receives them.
+    fn all<T: Send>(n: usize, build: impl Fn(usize) -> T + Sync) -> Result<Vec<T>, NodeError> {
+        on_every_core(n, build, |built| (0..n).map(|_| built.next()).collect())
+    }
+
     #[test]
     fn work_on_every_core_comes_back_in_order_and_a_panic_is_an_error() {
-        let squares = on_every_core(1000, |i| i * i).unwrap();
+        let squares = all(1000, |i| i * i).unwrap();
         assert_eq!(squares, (0..1000).map(|i| i * i).collect::<Vec<_>>());
-        assert_eq!(on_every_core(3, |i| i).unwrap(), [0, 1, 2]);
-        assert!(on_every_core(0, |i| i).unwrap().is_empty());
+        assert_eq!(all(3, |i| i).unwrap(), [0, 1, 2]);
+        assert!(all(0, |i| i).unwrap().is_empty());
         // On workers (100 items) and on the calling thread alone (3 items).
         for n in [100, 3] {
-            let failed = on_every_core(n, |i| {
+            let failed = all(n, |i| {
                 assert!(i != 2, "a bad item");
                 i
             });
             assert!(failed.is_err(), "{n} items");
         }
+    }
+
+    #[test]
+    fn on_every_core_hands_each_item_over_while_the_rest_are_built_and_stops_on_an_error() {
+        // The taker has item 0 before the last item is built: storing overlaps building. (The
+        // last item's build waits for that, at most 10 s.)
+        let taken = std::sync::atomic::AtomicBool::new(false);
+        let last_saw_it = on_every_core(
+            400,
+            |i| {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while i == 399
+                    && !taken.load(std::sync::atomic::Ordering::SeqCst)
+                    && std::time::Instant::now() < deadline
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                taken.load(std::sync::atomic::Ordering::SeqCst)
+            },
+            |items| {
+                items.next()?;
+                taken.store(true, std::sync::atomic::Ordering::SeqCst);
+                let mut last = false;
+                for _ in 1..400 {
+                    last = items.next()?;
+                }
+                Ok(last)
+            },
+        )
+        .unwrap();
+        assert!(
+            last_saw_it,
+            "item 0 was handed over only once every item was built"
+        );
+        // An error in the taker ends the work: the workers build no more than they had begun.
+        let built = std::sync::atomic::AtomicUsize::new(0);
+        let failed: Result<(), NodeError> = on_every_core(
+            10_000,
+            |i| {
+                built.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                // Long enough that no worker gets far before the taker's error stops it.
+                std::thread::sleep(std::time::Duration::from_millis(if i < 10 {
+                    0
+                } else {
+                    10
+                }));
+                i
+            },
+            |items| {
+                items.next()?;
+                Err(NodeError::Invalid("the store is full".into()))
+            },
+        );
+        assert!(matches!(failed, Err(NodeError::Invalid(_))));
+        assert!(built.load(std::sync::atomic::Ordering::SeqCst) < 10_000);
     }
 
     #[test]
