@@ -351,7 +351,7 @@ async fn first_sync_and_reconnect(n: usize) {
         first.as_secs_f64()
     );
     println!(
-        "          searchable on B at {} (B's index: {n} docs, 0 pending); the last note written on A then found by its word \"{last_word}\" at {}",
+        "          searchable on B at {} (B's index: {n} docs, 0 pending); the last note written on A then found by its word \"{last_word}\" and its title's number at {}",
         secs(indexed),
         secs(searchable)
     );
@@ -513,8 +513,11 @@ async fn searchable_on(
                 continue;
             }
         } else {
+            // With a small vocabulary (generated words, no /usr/share/dict/words) even the
+            // rarest word of the note is in many others: the title's number singles it out.
+            let number = title.rsplit(' ').next().unwrap_or_default();
             let req = Request::Search {
-                query: format!("{word} "),
+                query: format!("{word} {number} "),
                 space: None,
                 limit: Some(20),
             };
