@@ -42,8 +42,8 @@ const MAX_DEPTH: u8 = 32;
 pub use tacit_core::heads_hash;
 
 /// Whether no range among `parts` repeats or contains another, `Same` parts aside (a `Same`
-/// about a split range may follow the answers about some of its sub-ranges, and costs nothing
-/// to receive). True of every honest message (the ranges one step answers about are disjoint, and
+/// about a split range may follow the answers about some of its sub-ranges; receiving one costs
+/// a lookup, or the sub-ranges of a split the receiver itself sent). True of every honest message (the ranges one step answers about are disjoint, and
 /// so are the answers); a message whose ranges overlap would have the receiver go over the same
 /// items again and again (4,096 root fingerprints make a million reply parts), so a session
 /// refuses it.

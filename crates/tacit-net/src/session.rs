@@ -55,19 +55,6 @@ pub fn opens_stream(me: &libp2p::PeerId, peer: &libp2p::PeerId) -> bool {
     me < peer
 }
 
-/// Closes the ranges a part about `prefix` answers: `prefix` itself, and the sub-ranges of a
-/// split of it (one or two digits deeper).
-fn close(open: &mut HashSet<Prefix>, prefix: &Prefix) {
-    if open.len() <= 16 + 256 {
-        open.retain(|q| !prefix.covers(q, 2));
-    } else {
-        open.remove(prefix);
-        for q in prefix.descendants(1).iter().chain(&prefix.descendants(2)) {
-            open.remove(q);
-        }
-    }
-}
-
 /// Whether this node starts reconciliation with `peer` (a [`Session`]'s `first`): the side that
 /// accepts the stream, which may write as soon as it arrives, half a round trip before the
 /// opener may (it waits for the protocol's confirmation). Exactly one side of a pair starts;
@@ -354,6 +341,9 @@ pub enum Output {
 struct Progress {
     /// Ranges this side asked about and awaits an answer for.
     open: HashSet<Prefix>,
+    /// Ranges this side split (how many digits deep) whose sub-ranges are not all answered: a
+    /// part about the split range answers those left.
+    splits: HashMap<Prefix, u8>,
     /// Documents announced (`Have`) or asked for (`Want`) and not yet received.
     wanted: HashSet<DocId>,
     /// Documents in an Automerge sync exchange.
@@ -365,6 +355,30 @@ struct Progress {
 }
 
 impl Progress {
+    /// Records what `part`, sent, asks about.
+    fn ask(&mut self, part: &Part) {
+        self.open.extend(part.asks());
+        if let Part::Split { prefix, fps } = part {
+            self.splits
+                .insert(*prefix, if fps.len() == 16 { 1 } else { 2 });
+        }
+    }
+
+    /// Closes what a part from the peer about `prefix` answers: the range, and the sub-ranges
+    /// left of a split of it this side sent. The work is one lookup, or the split's sub-ranges
+    /// (which this side chose to send).
+    fn answered(&mut self, prefix: &Prefix) {
+        self.open.remove(prefix);
+        if let Some(levels) = self.splits.remove(prefix) {
+            for sub in prefix.descendants(levels) {
+                self.open.remove(&sub);
+            }
+        }
+        if self.open.is_empty() {
+            self.splits.clear();
+        }
+    }
+
     fn busy(&self) -> bool {
         !self.open.is_empty()
             || !self.wanted.is_empty()
@@ -509,8 +523,8 @@ pub struct Session {
     /// Messages of changes refused so far.
     strikes: u32,
     /// Spaces whose first reconciliation step went out with the hello, before they were
-    /// active, with the ranges that step asks about.
-    early: HashMap<SpaceId, Vec<Prefix>>,
+    /// active, with that step.
+    early: HashMap<SpaceId, Part>,
     /// Spaces whose first reconciliation step the peer sent with its hello before this side
     /// shared them: ignored then, so this side starts reconciling them itself once it does
     /// (the peer takes its early step as sent and waits for the answer).
@@ -839,8 +853,8 @@ impl Session {
                     },
                 );
                 if self.first {
-                    if let Some(asks) = self.early.remove(&space) {
-                        self.progress(space).open.extend(asks);
+                    if let Some(part) = self.early.remove(&space) {
+                        self.progress(space).ask(&part);
                     } else {
                         self.then([Step::StartRecon(space)]);
                     }
@@ -879,8 +893,8 @@ impl Session {
                 progress.awaiting_recon = false;
                 for part in &parts {
                     // A part is about a range asked about, or about a split range whose
-                    // sub-ranges (one or two digits deeper) were asked about.
-                    close(&mut progress.open, part.prefix());
+                    // sub-ranges were asked about.
+                    progress.answered(part.prefix());
                 }
                 self.ask(
                     Ask::Recon { space, parts },
@@ -1025,7 +1039,7 @@ impl Session {
             }
             Step::ReconEarly(space) => {
                 if let Some(Reply::Part(part)) = Self::settle(answer)? {
-                    self.early.insert(space, part.asks());
+                    self.early.insert(space, part.clone());
                     self.send(Message::Recon {
                         space,
                         parts: vec![part],
@@ -1128,7 +1142,7 @@ impl Session {
             },
             Step::StartRecon(space) => {
                 if let Some(Reply::Part(part)) = Self::settle(answer)? {
-                    self.progress(space).open.extend(part.asks());
+                    self.progress(space).ask(&part);
                     self.send(Message::Recon {
                         space,
                         parts: vec![part],
@@ -1628,7 +1642,7 @@ impl Session {
             for r in &replies {
                 // A fingerprint and a split are answered; items are answered with `Same` once
                 // acted on.
-                progress.open.extend(r.asks());
+                progress.ask(r);
             }
             // In order: a `Same` about a split range comes after the answers about its
             // sub-ranges.
@@ -1935,6 +1949,79 @@ mod tests {
         let s = started(false);
         // The other side awaits the first side's step.
         assert_eq!(s.syncing(), BTreeSet::from([space()]));
+    }
+
+    #[test]
+    fn a_split_is_settled_by_answers_about_its_sub_ranges_and_one_same_about_it() {
+        // The first side's early step splits a set of 300 items 16 ways.
+        let mut s = Session::new(true, FRAME);
+        s.start();
+        let out = s.handle(Input::Answer(Ok(Reply::Offers(vec![offer(1)]))));
+        assert!(matches!(asked(&out), Some(Ask::ReconStart { .. })));
+        let set: ItemSet = (0u8..=255)
+            .chain(0..44)
+            .enumerate()
+            .map(|(n, b)| {
+                let mut id = [b; 16];
+                id[15] = n as u8;
+                id[14] = (n >> 8) as u8;
+                (id, [1; 8])
+            })
+            .collect();
+        let split = set.start();
+        assert!(matches!(&split, Part::Split { fps, .. } if fps.len() == 16));
+        s.handle(Input::Answer(Ok(Reply::Part(split))));
+        s.handle(Input::Message(Message::Hello {
+            version: VERSION,
+            spaces: vec![offer(1)],
+        }));
+        assert!(
+            s.outstanding().contains("16 ranges open"),
+            "{}",
+            s.outstanding()
+        );
+        // A `Same` about a range this side never asked about closes nothing else.
+        let child = Prefix::ROOT.children()[3];
+        let grandchild = child.children()[0];
+        let out = s.handle(Input::Message(Message::Recon {
+            space: space(),
+            parts: vec![Part::Same { prefix: grandchild }],
+        }));
+        assert!(matches!(asked(&out), Some(Ask::Recon { .. })));
+        s.handle(Input::Answer(Ok(Reply::Recon {
+            replies: vec![],
+            diff: Diff::default(),
+        })));
+        assert!(
+            s.outstanding().contains("16 ranges open"),
+            "{}",
+            s.outstanding()
+        );
+        // One sub-range answered with items (this side answers `Same` and asks nothing), the
+        // others by one `Same` about the split range: settled.
+        let out = s.handle(Input::Message(Message::Recon {
+            space: space(),
+            parts: vec![
+                Part::Items {
+                    prefix: child,
+                    items: vec![],
+                },
+                Part::Same {
+                    prefix: Prefix::ROOT,
+                },
+            ],
+        }));
+        assert!(matches!(asked(&out), Some(Ask::Recon { .. })));
+        s.handle(Input::Answer(Ok(Reply::Recon {
+            replies: vec![Part::Same { prefix: child }],
+            diff: Diff::default(),
+        })));
+        assert!(
+            !s.outstanding().contains("ranges open"),
+            "{}",
+            s.outstanding()
+        );
+        assert!(s.syncing().is_empty(), "{}", s.outstanding());
     }
 
     #[test]

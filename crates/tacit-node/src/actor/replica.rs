@@ -257,7 +257,12 @@ impl Actor {
                 let kept = self.sync_states.remove(&(session, id));
                 let doc = self.doc(id)?;
                 let mut state = match (kept, theirs) {
-                    (Some(state), _) => state,
+                    // A new exchange: the peer's answer to an earlier one (a `Synced`) leaves
+                    // nothing in flight.
+                    (Some(mut state), _) => {
+                        state.in_flight = false;
+                        state
+                    }
                     (None, Some(theirs)) => doc.primed_sync_state(|heads| {
                         tacit_core::heads_hash(heads.iter().map(|h| &h.0)) == theirs
                     }),
@@ -1222,14 +1227,23 @@ impl Actor {
             return Ok(done);
         }
         let doc = self.doc(id)?;
-        let settled = doc.in_step_with(&state);
+        if doc.in_step_with(&state) {
+            // Both sides hold the heads the peer declared: the session answers `Synced`, and
+            // the exchange's state is not kept (a later one starts afresh).
+            done.answer = ReplicaReply::Sync {
+                msg: None,
+                later: false,
+                settled: true,
+            };
+            return Ok(done);
+        }
         let reply = doc.sync_message(&mut state);
         self.sync_states.insert((session, id), state);
         let msg = self.with_sigs(id, reply)?;
         done.answer = ReplicaReply::Sync {
             msg,
             later: false,
-            settled,
+            settled: false,
         };
         Ok(done)
     }

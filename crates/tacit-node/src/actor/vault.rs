@@ -72,8 +72,11 @@ impl Actor {
         let mut touched: Vec<DocId> = Vec::new();
         let result = self.import_notes(space, notes, &mut touched);
         if result.is_err() {
+            // Their search entries too: the index takes an entry only with its write, and a
+            // later write of the same document in this batch must not take this one's.
             for id in touched {
                 self.cache.pop(&id);
+                self.pending_entries.remove(&id);
             }
         }
         result
@@ -397,7 +400,17 @@ fn on_every_core<T: Send, R>(
                     crate::search::lower_priority();
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        if i >= n || tx.send((i, build(i))).is_err() {
+                        if i >= n {
+                            return;
+                        }
+                        let built =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build(i)));
+                        let Ok(item) = built else {
+                            // The others stop too: the taker learns of it once they have.
+                            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                            return;
+                        };
+                        if tx.send((i, item)).is_err() {
                             return;
                         }
                     }
@@ -409,8 +422,9 @@ fn on_every_core<T: Send, R>(
         // Whatever `take` left is not wanted: the workers stop at their next item.
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         drop(in_order);
-        let any_panicked = handles.into_iter().any(|h| h.join().is_err());
-        if any_panicked {
+        // A worker catches its build's panic; one of its own is as much an error.
+        let joined: Vec<bool> = handles.into_iter().map(|h| h.join().is_ok()).collect();
+        if joined.contains(&false) {
             return Err(panicked());
         }
         result
