@@ -273,9 +273,9 @@ pub struct Fingerprint {
 }
 
 impl Fingerprint {
-    fn add(&mut self, id: &Id, heads: &HeadsHash) {
+    fn add(&mut self, item: &Item) {
         self.count += 1;
-        for (x, y) in self.xor.iter_mut().zip(item_hash(id, heads)) {
+        for (x, y) in self.xor.iter_mut().zip(item.hash) {
             *x ^= y;
         }
     }
@@ -398,7 +398,24 @@ impl Diff {
 /// One side's set of items.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ItemSet {
-    items: BTreeMap<Id, HeadsHash>,
+    items: BTreeMap<Id, Item>,
+}
+
+/// An item's heads hash, and its hash for fingerprints (computed once, when it is inserted: a
+/// fingerprint of a range is then a walk and an XOR, not a SHA-256 per item).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Item {
+    heads: HeadsHash,
+    hash: [u8; 8],
+}
+
+impl Item {
+    fn new(id: &Id, heads: HeadsHash) -> Self {
+        Self {
+            heads,
+            hash: item_hash(id, &heads),
+        }
+    }
 }
 
 /// Why a peer's reconciliation step was refused.
@@ -426,7 +443,7 @@ impl ItemSet {
 
     /// Adds or replaces an item.
     pub fn insert(&mut self, id: Id, heads: HeadsHash) {
-        self.items.insert(id, heads);
+        self.items.insert(id, Item::new(&id, heads));
     }
 
     /// Removes an item.
@@ -436,12 +453,12 @@ impl ItemSet {
 
     /// The heads hash of `id`, if held.
     pub fn get(&self, id: &Id) -> Option<&HeadsHash> {
-        self.items.get(id)
+        self.items.get(id).map(|item| &item.heads)
     }
 
     /// Every item, in id order.
     pub fn iter(&self) -> impl Iterator<Item = (&Id, &HeadsHash)> {
-        self.items.iter()
+        self.items.iter().map(|(id, item)| (id, &item.heads))
     }
 
     /// How many items.
@@ -455,14 +472,16 @@ impl ItemSet {
     }
 
     fn range(&self, prefix: &Prefix) -> impl Iterator<Item = (&Id, &HeadsHash)> {
-        self.items.range(prefix.bounds())
+        self.items
+            .range(prefix.bounds())
+            .map(|(id, item)| (id, &item.heads))
     }
 
     /// The summary of a range.
     pub fn fingerprint(&self, prefix: &Prefix) -> Fingerprint {
         let mut fp = Fingerprint::default();
-        for (id, heads) in self.range(prefix) {
-            fp.add(id, heads);
+        for (_, item) in self.items.range(prefix.bounds()) {
+            fp.add(item);
         }
         fp
     }
@@ -470,8 +489,8 @@ impl ItemSet {
     /// The summaries of a range's sub-ranges `levels` digits deeper, in one pass over it.
     fn split(&self, prefix: &Prefix, levels: u8) -> Vec<Fingerprint> {
         let mut fps = vec![Fingerprint::default(); 1 << (4 * levels)];
-        for (id, heads) in self.range(prefix) {
-            fps[prefix.sub_index(id, levels)].add(id, heads);
+        for (id, item) in self.items.range(prefix.bounds()) {
+            fps[prefix.sub_index(id, levels)].add(item);
         }
         fps
     }
@@ -613,7 +632,10 @@ impl ItemSet {
 impl FromIterator<(Id, HeadsHash)> for ItemSet {
     fn from_iter<T: IntoIterator<Item = (Id, HeadsHash)>>(iter: T) -> Self {
         Self {
-            items: iter.into_iter().collect(),
+            items: iter
+                .into_iter()
+                .map(|(id, heads)| (id, Item::new(&id, heads)))
+                .collect(),
         }
     }
 }
@@ -827,7 +849,7 @@ mod tests {
             Err(ReconError::BadItems)
         );
         let many = (0..100).map(|n| (id(n), [0; 8])).collect::<ItemSet>();
-        let mut items: Vec<_> = many.items.into_iter().collect();
+        let mut items: Vec<_> = many.iter().map(|(i, h)| (*i, *h)).collect();
         assert!(matches!(
             a.receive(&Part::Items {
                 prefix: Prefix::ROOT,
