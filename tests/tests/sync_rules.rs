@@ -270,6 +270,13 @@ async fn a_connected_non_member_learns_nothing_of_a_space() {
                 fp: Fingerprint::default(),
             }],
         },
+        Message::Recon {
+            space: sid,
+            parts: vec![Part::Split {
+                prefix: Prefix::ROOT,
+                fps: vec![Fingerprint::default(); 256],
+            }],
+        },
         Message::Want {
             space: sid,
             ids: vec![did],
@@ -441,6 +448,16 @@ async fn a_removed_member_receives_nothing_new_and_its_changes_are_refused() {
             })
             .await
             .expect("recon");
+        again
+            .send(Message::Recon {
+                space: sid,
+                parts: vec![Part::Split {
+                    prefix: Prefix::ROOT,
+                    fps: vec![Fingerprint::default(); 256],
+                }],
+            })
+            .await
+            .expect("split");
         again
             .send(Message::Want {
                 space: sid,
@@ -707,6 +724,11 @@ enum Hostile {
     GarbageChange,
     GarbageDocs,
     BadReconPrefix,
+    /// A split into 17 sub-ranges: not a split (`ReconError::BadSplit`).
+    BadSplit,
+    /// Splits weighing more than a `Recon` may (`MAX_PARTS`, each split counted with its
+    /// fingerprints): refused as the frame is decoded.
+    OverweightRecon,
     FutureVersion,
     OlderVersion,
 }
@@ -728,6 +750,8 @@ impl Hostile {
                 | Hostile::GarbageChange
                 | Hostile::GarbageDocs
                 | Hostile::BadReconPrefix
+                | Hostile::BadSplit
+                | Hostile::OverweightRecon
         )
     }
 }
@@ -753,6 +777,8 @@ async fn malformed_frames_and_sync_messages_close_only_that_session() {
         Hostile::GarbageChange,
         Hostile::GarbageDocs,
         Hostile::BadReconPrefix,
+        Hostile::BadSplit,
+        Hostile::OverweightRecon,
         Hostile::FutureVersion,
         Hostile::OlderVersion,
     ];
@@ -821,6 +847,31 @@ async fn malformed_frames_and_sync_messages_close_only_that_session() {
                 })
                 .await
                 .expect("send"),
+            Hostile::BadSplit => raw
+                .send(Message::Recon {
+                    space: sid,
+                    parts: vec![Part::Split {
+                        prefix: Prefix::ROOT,
+                        fps: vec![Fingerprint::default(); 17],
+                    }],
+                })
+                .await
+                .expect("send"),
+            Hostile::OverweightRecon => {
+                // 16 disjoint 256-way splits: 16 × 257 fingerprints to compare, over 4,096.
+                let parts = Prefix::ROOT
+                    .children()
+                    .into_iter()
+                    .map(|prefix| Part::Split {
+                        prefix,
+                        fps: vec![Fingerprint::default(); 256],
+                    })
+                    .collect::<Vec<_>>();
+                assert!(tacit_net::recon::weight(&parts) > tacit_net::wire::MAX_PARTS);
+                raw.send(Message::Recon { space: sid, parts })
+                    .await
+                    .expect("send")
+            }
             Hostile::FutureVersion => raw
                 .send(Message::Hello {
                     version: 999,
