@@ -16,6 +16,15 @@ pub struct ParseIdError {
     pub len: usize,
 }
 
+/// An id of 16 random bytes, whatever it names: how a format that carries ids as their bytes
+/// (the sync protocol) writes and reads any of them. Their serde form is hex text.
+pub trait RandomId: Sized {
+    /// The id's bytes.
+    fn raw(&self) -> [u8; 16];
+    /// The id with these bytes.
+    fn from_raw(bytes: [u8; 16]) -> Self;
+}
+
 macro_rules! random_id {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
@@ -48,6 +57,15 @@ macro_rules! random_id {
             /// The first 8 hex characters, for people to read and type.
             pub fn short(&self) -> String {
                 hex::encode(&self.0[..4])
+            }
+        }
+
+        impl $crate::id::RandomId for $name {
+            fn raw(&self) -> [u8; 16] {
+                self.0
+            }
+            fn from_raw(bytes: [u8; 16]) -> Self {
+                Self(bytes)
             }
         }
 

@@ -45,7 +45,7 @@ pub use doc::{
     trash_days_left, trash_since, under_message, unique_attachment_name, unsigned,
 };
 pub use error::CoreError;
-pub use id::{AnswerId, DocId, MemberId, ParseIdError, SpaceId};
+pub use id::{AnswerId, DocId, MemberId, ParseIdError, RandomId, SpaceId};
 pub use key::DeviceKey;
 pub use space::{
     CutEntry, Invite, InviteKey, MAX_CUT_ENTRIES, MAX_CUT_OP_BYTES, MAX_DEPS, MAX_OP_BYTES,

@@ -265,15 +265,11 @@ fn check_reply(part: &Part, reply: &Part) {
         part.prefix().covers(prefix, 2),
         "a reply about a range that is not the part's or one or two digits deeper inside it"
     );
-    if let Part::Split { prefix, fps } = reply {
-        let levels = match fps.len() {
-            16 => 1,
-            256 => 2,
-            n => panic!("a split into {n} sub-ranges"),
-        };
+    if let Part::Split { fps, .. } = reply {
         assert!(
-            prefix.depth + levels <= 32,
-            "a split past the deepest prefix"
+            reply.split_levels().is_some(),
+            "a split into {} sub-ranges, or past the deepest prefix",
+            fps.len()
         );
     }
     if let Part::Items { prefix, items } = reply {

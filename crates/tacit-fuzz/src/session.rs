@@ -225,7 +225,6 @@ fn answer(b: &mut Bytes<'_>, ask: Ask) -> Answer {
         Ask::SyncOut { .. } | Ask::SyncIn { .. } => Reply::Sync {
             msg: (b.pick(2) == 0).then(|| (vec![4; 4], Vec::new())),
             later: b.pick(4) == 0,
-            settled: b.pick(2) == 0,
         },
         Ask::Screen { bytes, sigs, .. } => Reply::Screened {
             verdict: match b.pick(6) {

@@ -43,10 +43,10 @@ pub use tacit_core::heads_hash;
 
 /// Whether no range among `parts` repeats or contains another, `Same` parts aside (a `Same`
 /// about a split range may follow the answers about some of its sub-ranges; receiving one costs
-/// a lookup, or the sub-ranges of a split the receiver itself sent). True of every honest message (the ranges one step answers about are disjoint, and
-/// so are the answers); a message whose ranges overlap would have the receiver go over the same
-/// items again and again (4,096 root fingerprints make a million reply parts), so a session
-/// refuses it.
+/// a lookup, or the sub-ranges of a split the receiver itself sent). True of every honest
+/// message (the ranges one step answers about are disjoint, and so are the answers); a message
+/// whose ranges overlap would have the receiver go over the same items again and again (4,096
+/// root fingerprints make a million reply parts), so a session refuses it.
 pub fn disjoint(parts: &[Part]) -> bool {
     let mut same: HashSet<Prefix> = HashSet::new();
     let mut seen: HashSet<Prefix> = HashSet::with_capacity(parts.len());
@@ -244,19 +244,6 @@ impl<'de> Deserialize<'de> for Prefix {
                 bits[..rest.len()].copy_from_slice(rest);
                 Ok(Prefix { depth, bits })
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Prefix, A::Error> {
-                let mut b = Vec::with_capacity(17);
-                while let Some(x) = seq.next_element::<u8>()? {
-                    if b.len() == 17 {
-                        return Err(serde::de::Error::custom("a range prefix too long"));
-                    }
-                    b.push(x);
-                }
-                self.visit_bytes(&b)
-            }
         }
         d.deserialize_bytes(Visitor)
     }
@@ -338,16 +325,18 @@ impl Part {
         }
     }
 
-    /// The ranges the sender waits to hear about after sending this part: the range of a
-    /// fingerprint or an item list, every sub-range of a split, none for `Same`.
-    pub fn asks(&self) -> Vec<Prefix> {
-        match self {
-            Part::Fingerprint { prefix, .. } | Part::Items { prefix, .. } => vec![*prefix],
-            Part::Same { .. } => Vec::new(),
-            Part::Split { prefix, fps } => split_levels(prefix, fps.len())
-                .map(|levels| prefix.descendants(levels))
-                .unwrap_or_default(),
-        }
+    /// How many digits deeper a split goes: 1 for 16 sub-ranges, 2 for 256; `None` for any
+    /// other part, and for a split of another size or past the deepest prefix.
+    pub fn split_levels(&self) -> Option<u8> {
+        let Part::Split { prefix, fps } = self else {
+            return None;
+        };
+        let levels = match fps.len() {
+            16 => 1,
+            256 => 2,
+            _ => return None,
+        };
+        (prefix.depth + levels <= MAX_DEPTH).then_some(levels)
     }
 
     /// What the part costs its receiver to compare: one, plus a split's fingerprints.
@@ -359,14 +348,14 @@ impl Part {
     }
 }
 
-/// How many digits deeper a split of `prefix` into `n` sub-ranges goes, if it is one.
-fn split_levels(prefix: &Prefix, n: usize) -> Option<u8> {
-    let levels = match n {
-        16 => 1,
-        256 => 2,
-        _ => return None,
-    };
-    (prefix.depth + levels <= MAX_DEPTH).then_some(levels)
+/// How deep a range of `count` items at `prefix` is split: two digits (256 sub-ranges) when it
+/// holds many and may go two deeper, else one.
+fn split_depth(prefix: &Prefix, count: u32) -> u8 {
+    if count > SPLIT_TWICE_ABOVE && prefix.depth + 2 <= MAX_DEPTH {
+        2
+    } else {
+        1
+    }
 }
 
 /// The ids on which two sets differ, from the point of view of the side that computed them.
@@ -500,20 +489,16 @@ impl ItemSet {
     /// at once (a round trip less for a set that differs, at the cost of 9 bytes a sub-range
     /// when nothing does).
     pub fn start(&self) -> Part {
-        let count = self.items.len();
-        let levels = if count > SPLIT_TWICE_ABOVE as usize {
-            2
-        } else if count > ITEMS_MAX as usize {
-            1
-        } else {
+        let count = u32::try_from(self.items.len()).unwrap_or(u32::MAX);
+        if count <= ITEMS_MAX {
             return Part::Fingerprint {
                 prefix: Prefix::ROOT,
                 fp: self.fingerprint(&Prefix::ROOT),
             };
-        };
+        }
         Part::Split {
             prefix: Prefix::ROOT,
-            fps: self.split(&Prefix::ROOT, levels),
+            fps: self.split(&Prefix::ROOT, split_depth(&Prefix::ROOT, count)),
         }
     }
 
@@ -532,8 +517,7 @@ impl ItemSet {
                 Ok((vec![reply], diff))
             }
             Part::Split { fps, .. } => {
-                let levels =
-                    split_levels(&prefix, fps.len()).ok_or(ReconError::BadSplit(fps.len()))?;
+                let levels = part.split_levels().ok_or(ReconError::BadSplit(fps.len()))?;
                 if self.range(&prefix).next().is_none() {
                     // Nothing here: one empty item list tells the peer to send all it holds.
                     let reply = if fps.iter().all(|fp| fp.count == 0) {
@@ -600,12 +584,7 @@ impl ItemSet {
             let items = self.range(&prefix).map(|(i, h)| (*i, *h)).collect();
             return (Part::Items { prefix, items }, Diff::default());
         }
-        let levels = if mine.count > SPLIT_TWICE_ABOVE && prefix.depth + 2 <= MAX_DEPTH {
-            2
-        } else {
-            1
-        };
-        let fps = self.split(&prefix, levels);
+        let fps = self.split(&prefix, split_depth(&prefix, mine.count));
         (Part::Split { prefix, fps }, Diff::default())
     }
 

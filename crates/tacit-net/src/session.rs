@@ -203,15 +203,14 @@ pub enum Reply {
     Stored { refused: usize, later: Vec<DocId> },
     /// What applying a push led to.
     Applied(Applied),
-    /// The next sync message with the signatures of the changes it carries; `later` when the
-    /// received one named membership ops this node lacks; `settled` when, the peer's message
-    /// applied, this side holds exactly the heads the peer said it holds: the document needs
-    /// nothing more from the peer, and the session answers `Synced` instead of `msg` (neither
-    /// side waits for more, a round trip sooner up to date).
+    /// The next sync message with the signatures of the changes it carries, or `None` when the
+    /// document needs nothing more from the peer (among others when, the peer's message applied,
+    /// this side holds exactly the heads the peer said it holds: the session then answers
+    /// `Synced`, and neither side waits for more); `later` when the received one named
+    /// membership ops this node lacks.
     Sync {
         msg: Option<(Vec<u8>, Vec<ChangeSig>)>,
         later: bool,
-        settled: bool,
     },
     /// The screen's verdict, with the bytes and signatures screened.
     Screened {
@@ -355,12 +354,21 @@ struct Progress {
 }
 
 impl Progress {
-    /// Records what `part`, sent, asks about.
+    /// Records what `part`, sent, asks about: the range of a fingerprint or an item list,
+    /// every sub-range of a split, nothing for `Same`.
     fn ask(&mut self, part: &Part) {
-        self.open.extend(part.asks());
-        if let Part::Split { prefix, fps } = part {
-            self.splits
-                .insert(*prefix, if fps.len() == 16 { 1 } else { 2 });
+        let prefix = *part.prefix();
+        match (part, part.split_levels()) {
+            (Part::Same { .. }, _) => {}
+            (Part::Split { .. }, Some(levels)) => {
+                self.open.extend(prefix.descendants(levels));
+                self.splits.insert(prefix, levels);
+            }
+            // Never sent: this side's splits are 16 or 256 ways.
+            (Part::Split { .. }, None) => {}
+            _ => {
+                self.open.insert(prefix);
+            }
         }
     }
 
@@ -1174,16 +1182,6 @@ impl Session {
                 space, id, carrier, ..
             } => self.screened(space, id, carrier, answer)?,
             Step::SyncIn { space, id, .. } => match Self::settle(answer)? {
-                Some(Reply::Sync {
-                    msg: Some(_),
-                    settled: true,
-                    ..
-                }) => {
-                    // Both sides hold the heads the peer's message declared: `Synced` says so
-                    // (the peer needs no more of this side's sync state, and sends nothing back).
-                    self.progress(space).syncing.remove(&id);
-                    self.send(Message::Synced { space, id });
-                }
                 Some(Reply::Sync {
                     msg: Some((msg, sigs)),
                     ..
@@ -2189,10 +2187,10 @@ mod tests {
                 },
             );
             assert!(matches!(asked(&out), Some(Ask::SyncIn { .. })), "{out:?}");
+            // A settled exchange: the replica has no message to send.
             let out = s.handle(Input::Answer(Ok(Reply::Sync {
-                msg: Some((vec![2], vec![])),
+                msg: (!settled).then(|| (vec![2], vec![])),
                 later: false,
-                settled,
             })));
             // A settled exchange ends with `Synced`; only an unsettled one answers and waits.
             if settled {
@@ -2445,7 +2443,6 @@ mod tests {
                 Ask::SyncOut { id, .. } => Reply::Sync {
                     msg: Some((self.docs[id.as_bytes()].to_vec(), vec![])),
                     later: false,
-                    settled: false,
                 },
                 Ask::SyncIn { id, msg, .. } => {
                     // A document's state is its heads hash; merging takes the larger.
@@ -2456,7 +2453,6 @@ mod tests {
                     Reply::Sync {
                         msg: (merged != theirs).then(|| (merged.to_vec(), vec![])),
                         later: false,
-                        settled: false,
                     }
                 }
                 Ask::Screen { bytes, sigs, .. } => Reply::Screened {

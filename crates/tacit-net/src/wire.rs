@@ -282,50 +282,28 @@ pub enum Message {
 /// Ids as their 16 bytes on the wire (their serde form elsewhere is hex text: 33 bytes).
 mod raw {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
-    use tacit_core::{DocId, SpaceId};
+    use tacit_core::RandomId;
 
-    /// An id made of 16 random bytes.
-    pub trait Raw: Sized {
-        fn raw(&self) -> [u8; 16];
-        fn from_raw(bytes: [u8; 16]) -> Self;
-    }
-
-    impl Raw for DocId {
-        fn raw(&self) -> [u8; 16] {
-            *self.as_bytes()
-        }
-        fn from_raw(bytes: [u8; 16]) -> Self {
-            DocId::from_bytes(bytes)
-        }
-    }
-
-    impl Raw for SpaceId {
-        fn raw(&self) -> [u8; 16] {
-            *self.as_bytes()
-        }
-        fn from_raw(bytes: [u8; 16]) -> Self {
-            SpaceId::from_bytes(bytes)
-        }
-    }
-
-    pub fn serialize<T: Raw, S: Serializer>(id: &T, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<T: RandomId, S: Serializer>(id: &T, s: S) -> Result<S::Ok, S::Error> {
         id.raw().serialize(s)
     }
 
-    pub fn deserialize<'de, T: Raw, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+    pub fn deserialize<'de, T: RandomId, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
         <[u8; 16]>::deserialize(d).map(T::from_raw)
     }
 
     /// A list of ids.
     pub mod list {
-        use super::Raw;
         use serde::{Deserialize, Deserializer, Serializer};
+        use tacit_core::RandomId;
 
-        pub fn serialize<T: Raw, S: Serializer>(ids: &[T], s: S) -> Result<S::Ok, S::Error> {
-            s.collect_seq(ids.iter().map(Raw::raw))
+        pub fn serialize<T: RandomId, S: Serializer>(ids: &[T], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(ids.iter().map(RandomId::raw))
         }
 
-        pub fn deserialize<'de, T: Raw, D: Deserializer<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+        pub fn deserialize<'de, T: RandomId, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Vec<T>, D::Error> {
             let raw = Vec::<[u8; 16]>::deserialize(d)?;
             Ok(raw.into_iter().map(T::from_raw).collect())
         }

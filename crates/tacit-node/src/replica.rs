@@ -186,26 +186,22 @@ pub(crate) enum ReplicaReply {
         later: Vec<DocId>,
     },
     Applied(Applied),
-    /// The next sync message with the signatures of the changes it carries; `later` when the
-    /// received one named membership ops this node lacks; `settled` when this node now holds
-    /// the heads the peer's message said the peer holds (see the session's `Reply::Sync`).
+    /// The next sync message with the signatures of the changes it carries (`None`: nothing to
+    /// say, among others when this node now holds the heads the peer's message said the peer
+    /// holds; see the session's `Reply::Sync`); `later` when the received one named membership
+    /// ops this node lacks.
     Sync {
         msg: Option<SignedSync>,
         later: bool,
-        settled: bool,
     },
     Done,
     Reconnect(Vec<(String, Vec<String>)>),
 }
 
 impl ReplicaReply {
-    /// A sync message to send (`None`: nothing to say), the exchange not settled.
+    /// A sync message to send (`None`: nothing to say).
     pub(crate) fn sync(msg: Option<SignedSync>) -> Self {
-        ReplicaReply::Sync {
-            msg,
-            later: false,
-            settled: false,
-        }
+        ReplicaReply::Sync { msg, later: false }
     }
 
     /// The reply in the session machine's terms (the engine's own replies, which no session
@@ -224,15 +220,7 @@ impl ReplicaReply {
             ReplicaReply::Docs(d) => Reply::Docs(d),
             ReplicaReply::Put { refused, later } => Reply::Stored { refused, later },
             ReplicaReply::Applied(a) => Reply::Applied(a),
-            ReplicaReply::Sync {
-                msg,
-                later,
-                settled,
-            } => Reply::Sync {
-                msg,
-                later,
-                settled,
-            },
+            ReplicaReply::Sync { msg, later } => Reply::Sync { msg, later },
             ReplicaReply::Done | ReplicaReply::JoinOp(_) | ReplicaReply::Reconnect(_) => {
                 Reply::Done
             }

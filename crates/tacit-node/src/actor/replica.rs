@@ -1222,29 +1222,19 @@ impl Actor {
             done.answer = ReplicaReply::Sync {
                 msg: None,
                 later: applied == Applied::Later,
-                settled: false,
             };
             return Ok(done);
         }
         let doc = self.doc(id)?;
         if doc.in_step_with(&state) {
-            // Both sides hold the heads the peer declared: the session answers `Synced`, and
-            // the exchange's state is not kept (a later one starts afresh).
-            done.answer = ReplicaReply::Sync {
-                msg: None,
-                later: false,
-                settled: true,
-            };
+            // Both sides hold the heads the peer declared: nothing to say (the session answers
+            // `Synced`), and the exchange's state is not kept (a later one starts afresh).
+            done.answer = ReplicaReply::sync(None);
             return Ok(done);
         }
         let reply = doc.sync_message(&mut state);
         self.sync_states.insert((session, id), state);
-        let msg = self.with_sigs(id, reply)?;
-        done.answer = ReplicaReply::Sync {
-            msg,
-            later: false,
-            settled: false,
-        };
+        done.answer = ReplicaReply::sync(self.with_sigs(id, reply)?);
         Ok(done)
     }
 

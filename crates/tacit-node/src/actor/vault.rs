@@ -368,29 +368,12 @@ fn on_every_core<T: Send, R>(
     build: impl Fn(usize) -> T + Sync,
     take: impl FnOnce(&mut InOrder<T>) -> Result<R, NodeError>,
 ) -> Result<R, NodeError> {
-    let panicked = || NodeError::Internal("building imported notes panicked".into());
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let workers = cores.min(n / MIN_PER_WORKER).max(1);
     let (tx, rx) = std::sync::mpsc::channel();
-    let mut in_order = InOrder {
-        rx,
-        next: 0,
-        early: HashMap::new(),
-    };
-    if workers == 1 {
-        // Too few to share out: built here first, then taken.
-        let all = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            (0..n).map(&build).collect::<Vec<T>>()
-        }))
-        .map_err(|_| panicked())?;
-        for item in all.into_iter().enumerate() {
-            let _ = tx.send(item);
-        }
-        drop(tx);
-        return take(&mut in_order);
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let stop = std::sync::atomic::AtomicBool::new(false);
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
@@ -398,8 +381,8 @@ fn on_every_core<T: Send, R>(
                 let (build, next, stop) = (&build, &next, &stop);
                 scope.spawn(move || {
                     crate::search::lower_priority();
-                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    while !stop.load(Relaxed) {
+                        let i = next.fetch_add(1, Relaxed);
                         if i >= n {
                             return;
                         }
@@ -407,7 +390,7 @@ fn on_every_core<T: Send, R>(
                             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| build(i)));
                         let Ok(item) = built else {
                             // The others stop too: the taker learns of it once they have.
-                            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                            stop.store(true, Relaxed);
                             return;
                         };
                         if tx.send((i, item)).is_err() {
@@ -418,17 +401,26 @@ fn on_every_core<T: Send, R>(
             })
             .collect();
         drop(tx);
+        let mut in_order = InOrder {
+            rx,
+            next: 0,
+            early: HashMap::new(),
+        };
         let result = take(&mut in_order);
         // Whatever `take` left is not wanted: the workers stop at their next item.
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        stop.store(true, Relaxed);
         drop(in_order);
         // A worker catches its build's panic; one of its own is as much an error.
         let joined: Vec<bool> = handles.into_iter().map(|h| h.join().is_ok()).collect();
         if joined.contains(&false) {
-            return Err(panicked());
+            return Err(build_panicked());
         }
         result
     })
+}
+
+fn build_panicked() -> NodeError {
+    NodeError::Internal("building imported notes panicked".into())
 }
 
 /// The items of [`on_every_core`] as they come, in order of their index.
@@ -448,21 +440,13 @@ impl<T> InOrder<T> {
                 self.next += 1;
                 return Ok(item);
             }
-            match self.rx.recv() {
-                Ok((i, item)) => {
-                    self.early.insert(i, item);
-                }
-                Err(_) => {
-                    return Err(NodeError::Internal(
-                        "building imported notes panicked".into(),
-                    ));
-                }
-            }
+            let (i, item) = self.rx.recv().map_err(|_| build_panicked())?;
+            self.early.insert(i, item);
         }
     }
 }
 
-/// Below this many items per worker, one thread does it all (threads cost more than they save).
+/// Below this many items per worker, one worker does it all (threads cost more than they save).
 const MIN_PER_WORKER: usize = 8;
 
 #[cfg(test)]
@@ -481,7 +465,7 @@ mod tests {
         assert_eq!(squares, (0..1000).map(|i| i * i).collect::<Vec<_>>());
         assert_eq!(all(3, |i| i).unwrap(), [0, 1, 2]);
         assert!(all(0, |i| i).unwrap().is_empty());
-        // On workers (100 items) and on the calling thread alone (3 items).
+        // On every core (100 items) and on one worker (3 items).
         for n in [100, 3] {
             let failed = all(n, |i| {
                 assert!(i != 2, "a bad item");
