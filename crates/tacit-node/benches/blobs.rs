@@ -64,11 +64,12 @@ async fn node(dir: &Path, name: &str) -> Node {
     nodes::node(dir, name, options()).await
 }
 
-/// A file of `mib` MiB of pseudo-random bytes (xorshift: not compressible, cheap to make).
-fn make_file(path: &Path, mib: u64) {
+/// A file of `mib` MiB of pseudo-random bytes (xorshift: not compressible, cheap to make), its
+/// bytes set by `seed`: two files of the same bytes would be one attachment, already held.
+fn make_file(path: &Path, mib: u64, seed: u64) {
     let mut f =
         std::io::BufWriter::with_capacity(4 * MIB as usize, std::fs::File::create(path).unwrap());
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ (seed << 32);
     let mut buf = vec![0u8; MIB as usize];
     for _ in 0..mib {
         for chunk in buf.chunks_exact_mut(8) {
@@ -210,7 +211,7 @@ async fn run(mb: u64, memory_mb: u64) {
 
     // 1. Throughput beside a file copy.
     let file = work.path().join("file.bin");
-    make_file(&file, mb);
+    make_file(&file, mb, 1);
     let bytes = mb * MIB;
     let t = Instant::now();
     std::fs::copy(&file, work.path().join("copy.bin")).unwrap();
@@ -245,7 +246,7 @@ async fn run(mb: u64, memory_mb: u64) {
 
     // 2. Memory for a large file.
     let big = work.path().join("big.bin");
-    make_file(&big, memory_mb);
+    make_file(&big, memory_mb, 2);
     let (_, big_name) = attach(&p, &big).await;
     let _ = std::fs::remove_file(&big);
     let (took, big_grew, _) = fetch(&p, &big_name).await;

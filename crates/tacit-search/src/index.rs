@@ -221,12 +221,20 @@ impl SearchIndex {
         Ok(Writer {
             writer,
             ix: self.clone(),
+            merges_held: false,
         })
     }
 
     /// Documents in the index (as of the last commit).
     pub fn len(&self) -> u64 {
         self.reader.searcher().num_docs()
+    }
+
+    /// Segments in the index (as of the last commit, or the last open): each commit adds one,
+    /// and tantivy merges them in the background unless merges are held
+    /// ([`Writer::hold_merges`]).
+    pub fn segment_count(&self) -> usize {
+        self.reader.searcher().segment_readers().len()
     }
 
     /// Whether the index holds nothing.
@@ -674,6 +682,8 @@ fn any_of(field: tantivy::schema::Field, values: impl Iterator<Item = String>) -
 pub struct Writer {
     writer: IndexWriter,
     ix: SearchIndex,
+    /// Whether segment merges are held back (see [`Writer::hold_merges`]).
+    merges_held: bool,
 }
 
 impl Writer {
@@ -742,6 +752,23 @@ impl Writer {
         prepared.commit().map_err(&err)?;
         self.ix.reader.reload().map_err(&err)?;
         Ok(())
+    }
+
+    /// Holds segment merges back (while a bulk stream of documents goes on, so that the cores
+    /// load and index instead of merging segments the next commits would merge again), or lets
+    /// them go: the next commit then merges what accumulated, as tantivy's default policy says.
+    pub fn hold_merges(&mut self, hold: bool) {
+        if hold == self.merges_held {
+            return;
+        }
+        if hold {
+            self.writer
+                .set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
+        } else {
+            self.writer
+                .set_merge_policy(Box::new(tantivy::indexer::LogMergePolicy::default()));
+        }
+        self.merges_held = hold;
     }
 
     /// The index this writer writes.

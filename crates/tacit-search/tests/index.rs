@@ -348,3 +348,32 @@ fn a_finished_writer_frees_the_lock_for_the_next() {
     again.commit().unwrap();
     assert_eq!(ix.len(), 2);
 }
+
+#[test]
+fn merges_held_back_during_a_bulk_stream_run_once_it_is_let_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index");
+    let (ix, _) = SearchIndex::open(&path).unwrap();
+    let space = SpaceId::random();
+    let mut w = ix.writer().unwrap();
+    w.hold_merges(true);
+    for i in 0..12 {
+        w.put(&entry(space, &format!("Bulk {i}"), "streamed", &[]))
+            .unwrap();
+        w.commit().unwrap();
+    }
+    assert_eq!(ix.segment_count(), 12, "a segment per commit, none merged");
+    w.hold_merges(false);
+    w.put(&entry(space, "Last", "streamed", &[])).unwrap();
+    w.commit().unwrap();
+    // Waits for the merges that commit started.
+    w.finish().unwrap();
+    let (ix, opened) = SearchIndex::open(&path).unwrap();
+    assert_eq!(opened, Opened::Existing);
+    assert!(
+        ix.segment_count() < 13,
+        "merged once let go: {} segments",
+        ix.segment_count()
+    );
+    assert_eq!(titles(&ix, "streamed").len(), 13);
+}

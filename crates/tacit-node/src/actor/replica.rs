@@ -932,11 +932,16 @@ impl Actor {
             ));
         }
         let mut doc = loaded.doc;
-        let summary = match doc.summary() {
-            Ok(s) => s,
-            Err(e) => {
-                debug!(%id, "a received document is malformed once checked: {e}");
-                return Ok((Done::read(ReplicaReply::Done), Applied::Refused));
+        // Read again only when changes were dropped: otherwise the document is as loaded.
+        let summary = if judged.dropped == 0 {
+            loaded.summary
+        } else {
+            match doc.summary() {
+                Ok(s) => s,
+                Err(e) => {
+                    debug!(%id, "a received document is malformed once checked: {e}");
+                    return Ok((Done::read(ReplicaReply::Done), Applied::Refused));
+                }
             }
         };
         let (data, changes, entry, contributions) = if judged.dropped > 0 {
