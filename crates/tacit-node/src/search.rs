@@ -47,10 +47,10 @@ const MAX_BATCH_WAIT: Duration = Duration::from_millis(250);
 /// Batches that follow each other within [`BULK_GAP`] and gather this many changes are a bulk
 /// stream (a first sync, an import, which hand over changes a frame or a batch at a time):
 /// it commits every [`MAX_BULK_WAIT`], or when nothing came for [`BULK_GAP`], and its segments
-/// are merged once it stops rather than after each commit. A first sync of 10,000 notes
-/// otherwise committed after every frame (about 170 commits), and the merges took about a
-/// twentieth of both cores. Search sees a bulk's progress at that pace, and its end
-/// [`BULK_GAP`] after its last change.
+/// are merged once it stops (the writer let go after [`WRITER_IDLE`]) rather than after each
+/// commit. A first sync of 10,000 notes otherwise committed after about every frame, and its
+/// merges took about a twentieth of both cores. Search sees a bulk's progress at that pace,
+/// and its end [`BULK_GAP`] after its last change.
 const BULK_JOBS: u64 = 256;
 /// See [`BULK_JOBS`].
 const MAX_BULK_WAIT: Duration = Duration::from_secs(2);
@@ -351,8 +351,6 @@ impl Indexer {
             let mut applied = 0u64;
             let mut waiting = Vec::new();
             let mut job = Some(first);
-            // Whether the batch ended at its window with changes still coming.
-            let mut more = false;
             while let Some(j) = job.take() {
                 applied += 1;
                 match j {
@@ -369,19 +367,15 @@ impl Indexer {
                 };
                 let left = window.saturating_sub(started.elapsed());
                 if left.is_zero() {
-                    more = true;
                     break;
                 }
                 job = rx.recv_timeout(settle.min(left)).ok();
             }
             stream += applied;
-            // In a bulk stream, segments merge once it stops, not after each commit.
-            let bulk = stream >= BULK_JOBS;
+            // In a bulk stream, segments merge once it stops (when the writer is let go, or a
+            // batch after a pause is not one), not after each commit.
             if let Some(w) = self.writer.as_mut() {
-                w.hold_merges(bulk && more);
-            }
-            if bulk && !more {
-                stream = 0;
+                w.hold_merges(stream >= BULK_JOBS);
             }
             self.commit();
             self.counters.pending.fetch_sub(applied, Ordering::Relaxed);
@@ -424,8 +418,17 @@ impl Indexer {
         if let Some(w) = self.writer.take() {
             if stopping {
                 drop(w);
-            } else if let Err(e) = w.finish() {
-                warn!("the search index writer did not finish cleanly: {e}");
+            } else {
+                let mut w = w;
+                // Merges a bulk stream held back run now, before the writer goes.
+                if w.hold_merges(false)
+                    && let Err(e) = w.commit()
+                {
+                    warn!("the search index could not merge its segments: {e}");
+                }
+                if let Err(e) = w.finish() {
+                    warn!("the search index writer did not finish cleanly: {e}");
+                }
             }
         }
         self.store = None;

@@ -756,10 +756,11 @@ impl Writer {
 
     /// Holds segment merges back (while a bulk stream of documents goes on, so that the cores
     /// load and index instead of merging segments the next commits would merge again), or lets
-    /// them go: the next commit then merges what accumulated, as tantivy's default policy says.
-    pub fn hold_merges(&mut self, hold: bool) {
+    /// them go: the next commit (one with no changes will do) then merges what accumulated, as
+    /// tantivy's default policy says. Whether this changed anything.
+    pub fn hold_merges(&mut self, hold: bool) -> bool {
         if hold == self.merges_held {
-            return;
+            return false;
         }
         if hold {
             self.writer
@@ -769,6 +770,7 @@ impl Writer {
                 .set_merge_policy(Box::new(tantivy::indexer::LogMergePolicy::default()));
         }
         self.merges_held = hold;
+        true
     }
 
     /// The index this writer writes.

@@ -356,17 +356,19 @@ fn merges_held_back_during_a_bulk_stream_run_once_it_is_let_go() {
     let (ix, _) = SearchIndex::open(&path).unwrap();
     let space = SpaceId::random();
     let mut w = ix.writer().unwrap();
-    w.hold_merges(true);
+    assert!(w.hold_merges(true));
     for i in 0..12 {
         w.put(&entry(space, &format!("Bulk {i}"), "streamed", &[]))
             .unwrap();
         w.commit().unwrap();
     }
     assert_eq!(ix.segment_count(), 12, "a segment per commit, none merged");
-    w.hold_merges(false);
+    assert!(!w.hold_merges(true), "held already");
     w.put(&entry(space, "Last", "streamed", &[])).unwrap();
     w.commit().unwrap();
-    // Waits for the merges that commit started.
+    assert!(w.hold_merges(false));
+    // A commit with nothing new starts the merges; finishing waits for them.
+    w.commit().unwrap();
     w.finish().unwrap();
     let (ix, opened) = SearchIndex::open(&path).unwrap();
     assert_eq!(opened, Opened::Existing);
