@@ -653,12 +653,14 @@ pub fn run(opts: Options) -> ExitCode {
             });
             // Light or dark follows the GTK theme (WebKitGTK's prefers-color-scheme);
             // `GTK_THEME=Adwaita:dark` forces dark.
-            WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::App("index.html".into()))
-                .title("Tacit")
-                .inner_size(1280.0, 800.0)
-                .min_inner_size(1024.0, 700.0)
-                .visible(false)
-                .build()?;
+            let main =
+                WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::App("index.html".into()))
+                    .title("Tacit")
+                    .inner_size(1280.0, 800.0)
+                    .min_inner_size(1024.0, 700.0)
+                    .visible(false)
+                    .build()?;
+            crate::render::fit(&main);
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 tokio::time::sleep(SHOW_ANYWAY_AFTER).await;

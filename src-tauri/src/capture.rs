@@ -189,8 +189,9 @@ pub fn show<R: Runtime>(app: &AppHandle<R>) {
     .skip_taskbar(true)
     .focused(true)
     .build();
-    if let Err(e) = built {
-        warn!("cannot open the quick capture window: {e}");
+    match built {
+        Ok(w) => crate::render::fit(&w),
+        Err(e) => warn!("cannot open the quick capture window: {e}"),
     }
 }
 

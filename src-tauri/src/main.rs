@@ -24,7 +24,9 @@
 //! it holds the main thread that carries every answer to the UI), then maps while the UI builds
 //! that screen; the node's background work (the search index catching up with the store, a
 //! rebuild after an upgrade) starts after the first paint. `TACIT_LOG=debug` logs each step in
-//! ms after launch, the UI's own steps included.
+//! ms after launch, the UI's own steps included. On a machine without a GPU render node the
+//! windows paint without GPU compositing (`render.rs`: there it is software OpenGL, slower
+//! than painting directly).
 //!
 //! The network starts once the node is open: it listens on `--listen` (repeatable) or
 //! `TACIT_LISTEN` (comma-separated multiaddrs), default every interface on a free port over TCP
@@ -43,6 +45,7 @@ mod app;
 mod attachments;
 mod bindings;
 mod capture;
+mod render;
 mod vault;
 
 use std::path::PathBuf;
