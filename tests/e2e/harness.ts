@@ -758,6 +758,18 @@ export class App {
     await this.driver.executeAsyncScript(
       'const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done()));',
     );
+    // WebKitWebDriver answers a screenshot after the page's next rendering update. A page that
+    // paints without GPU compositing (the app on a machine without a GPU render node, as under
+    // Xvfb) and has nothing changing (no caret blinking) makes none, so the screenshot would
+    // wait forever: for a moment, an invisible style change asks for one every 50 ms.
+    await this.driver.executeScript(
+      `const root = document.documentElement;
+       let n = 0;
+       const t = setInterval(() => {
+         root.style.opacity = n % 2 ? '' : '0.999';
+         if (++n >= 40) { clearInterval(t); root.style.opacity = ''; }
+       }, 50);`,
+    );
     const b64 = await withTimeout(this.driver.takeScreenshot(), CALL_TIMEOUT_MS, 'a screenshot');
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, Buffer.from(b64, 'base64'));
