@@ -4,7 +4,8 @@
 //! node (a virtual machine, a remote or virtual display such as Xvfb, a thin client) that
 //! OpenGL is Mesa's software renderer, and compositing costs more than painting the page
 //! directly. Measured under Xvfb on a 2-core machine with a home of 10,000 notes, the first
-//! frame after the note list was rendered came 140–170 ms later with compositing than without.
+//! frame after the note list was rendered came 150–210 ms after it with compositing, 1–12 ms
+//! without.
 //! So where there is no render node the windows paint without it (WebKit's
 //! `hardware-acceleration-policy` set to never). Where there is one, WebKit decides as always.
 //! `WEBKIT_DISABLE_COMPOSITING_MODE=1` still turns compositing off anywhere.

@@ -272,10 +272,7 @@ async fn a_connected_non_member_learns_nothing_of_a_space() {
         },
         Message::Recon {
             space: sid,
-            parts: vec![Part::Split {
-                prefix: Prefix::ROOT,
-                fps: vec![Fingerprint::default(); 256],
-            }],
+            parts: vec![root_split(256)],
         },
         Message::Want {
             space: sid,
@@ -451,10 +448,7 @@ async fn a_removed_member_receives_nothing_new_and_its_changes_are_refused() {
         again
             .send(Message::Recon {
                 space: sid,
-                parts: vec![Part::Split {
-                    prefix: Prefix::ROOT,
-                    fps: vec![Fingerprint::default(); 256],
-                }],
+                parts: vec![root_split(256)],
             })
             .await
             .expect("split");
@@ -715,6 +709,14 @@ async fn a_readers_changes_are_refused_by_everyone() {
 
 // ---- 4. malformed input --------------------------------------------------------------------
 
+/// The whole id space split `n` ways, every sub-range empty (honest splits are 16 or 256 ways).
+fn root_split(n: usize) -> Part {
+    Part::Split {
+        prefix: Prefix::ROOT,
+        fps: vec![Fingerprint::default(); n],
+    }
+}
+
 /// One kind of hostile input, sent by its own raw peer.
 #[derive(Debug, Clone, Copy)]
 enum Hostile {
@@ -850,10 +852,7 @@ async fn malformed_frames_and_sync_messages_close_only_that_session() {
             Hostile::BadSplit => raw
                 .send(Message::Recon {
                     space: sid,
-                    parts: vec![Part::Split {
-                        prefix: Prefix::ROOT,
-                        fps: vec![Fingerprint::default(); 17],
-                    }],
+                    parts: vec![root_split(17)],
                 })
                 .await
                 .expect("send"),

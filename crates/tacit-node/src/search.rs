@@ -48,8 +48,8 @@ const MAX_BATCH_WAIT: Duration = Duration::from_millis(250);
 /// stream (a first sync, an import, which hand over changes a frame or a batch at a time):
 /// it commits every [`MAX_BULK_WAIT`], or when nothing came for [`BULK_GAP`], and its segments
 /// are merged once it stops (the writer let go after [`WRITER_IDLE`]) rather than after each
-/// commit. A first sync of 10,000 notes otherwise committed after about every frame, and its
-/// merges took about a twentieth of both cores. Search sees a bulk's progress at that pace,
+/// commit. A first sync of 10,000 notes otherwise committed whenever 20 ms passed without a
+/// change (its frames come further apart), and its merges took about a twentieth of both cores. Search sees a bulk's progress at that pace,
 /// and its end [`BULK_GAP`] after its last change.
 const BULK_JOBS: u64 = 256;
 /// See [`BULK_JOBS`].
@@ -415,11 +415,10 @@ impl Indexer {
     /// Lets the writer and the store connection go: when idle, after the segment merges it
     /// started; when the node stops, at once (a merge cut short is made again later).
     fn let_go(&mut self, stopping: bool) {
-        if let Some(w) = self.writer.take() {
+        if let Some(mut w) = self.writer.take() {
             if stopping {
                 drop(w);
             } else {
-                let mut w = w;
                 // Merges a bulk stream held back run now, before the writer goes.
                 if w.hold_merges(false)
                     && let Err(e) = w.commit()

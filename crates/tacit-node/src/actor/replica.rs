@@ -932,28 +932,26 @@ impl Actor {
             ));
         }
         let mut doc = loaded.doc;
-        // Read again only when changes were dropped: otherwise the document is as loaded.
-        let summary = if judged.dropped == 0 {
-            loaded.summary
-        } else {
-            match doc.summary() {
+        // Everything read at load is read again only when changes were dropped: otherwise the
+        // document is as loaded.
+        let (summary, data, changes, entry, contributions) = if judged.dropped > 0 {
+            let summary = match doc.summary() {
                 Ok(s) => s,
                 Err(e) => {
                     debug!(%id, "a received document is malformed once checked: {e}");
                     return Ok((Done::read(ReplicaReply::Done), Applied::Refused));
                 }
-            }
-        };
-        let (data, changes, entry, contributions) = if judged.dropped > 0 {
+            };
             let (data, changes) = doc.save_with_changes();
             let heads = doc.heads_hash();
             let entry = tacit_search::Entry::from_doc(&mut doc, space, heads)
                 .ok()
                 .flatten();
             let contributions = doc.contributions_with(&changes).ok();
-            (data, changes, entry, contributions)
+            (summary, data, changes, entry, contributions)
         } else {
             (
+                loaded.summary,
                 loaded.data,
                 loaded.changes,
                 loaded.entry,
