@@ -6,7 +6,9 @@
 //! - a removed member receives nothing new, and its changes are refused by everyone;
 //! - a reader's changes are refused by everyone;
 //! - malformed frames and sync messages close only the session that sent them;
-//! - a wrong, expired, forged or malformed ticket admits nobody.
+//! - a wrong, expired, forged or malformed ticket admits nobody;
+//! - a signed change that arrives before the change it depends on counts once that one
+//!   arrives: its signature is kept while it waits.
 //!
 //! Waits are bounded and fail with a message; where a test shows that something did *not*
 //! happen, it first makes the node handle everything sent before (a [`RawPeer::ping`] round
@@ -21,7 +23,7 @@ use tacit_net::wire::{Message, SpaceOffer, WholeDoc};
 use tacit_node::core::{NoteEdit, Role};
 use tacit_node::{Node, Request, Response, SyncState};
 use tacit_tests::nodes::*;
-use tacit_tests::rawpeer::{End, RAW_PATIENCE, RawPeer, contains};
+use tacit_tests::rawpeer::{End, RAW_PATIENCE, RawPeer, contains, forge, now_ms, sign_changes};
 use tacit_tests::test_rng;
 
 /// How long a test lets in-flight work settle before it checks that something did not happen,
@@ -1076,6 +1078,76 @@ async fn a_document_that_cannot_be_sent_is_said_to_be_done_with() {
             _ => {}
         }
     }
+    raw.shutdown().await;
+    a.shutdown().await;
+}
+
+/// An Automerge sync message with `changes` (one chunk) and `heads`, as a peer's sync sends
+/// them when it believed the receiver held what they depend on (a Bloom filter's false
+/// positive does that).
+fn sync_carrying(changes: Vec<u8>, heads: &[[u8; 32]]) -> Vec<u8> {
+    automerge::sync::Message {
+        heads: heads.iter().map(|h| automerge::ChangeHash(*h)).collect(),
+        need: Vec::new(),
+        have: Vec::new(),
+        changes: vec![changes].into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    }
+    .encode()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_synced_change_that_arrives_before_its_dependency_counts_with_its_signature() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = node(dir.path(), "Ada").await;
+    let space = space_new(&a, "Team").await;
+    let sid = space_id(&space);
+    let plan = note_new(&a, &space, "Plan", "as agreed\n").await;
+    let pid = doc_id(&plan);
+    let ticket = Ticket::parse(&invite(&a, &space, Role::Editor).await).expect("ticket");
+    let mut raw = RawPeer::connect(&listen_addr(&a).await)
+        .await
+        .expect("raw peer");
+    raw.join(&ticket).await.expect("raw joins");
+    raw.serve_until("the plan on the raw peer", PATIENCE, |p| {
+        p.doc_bytes(pid).is_some()
+    })
+    .await;
+    let base = raw.doc_bytes(pid).expect("the plan").to_vec();
+    let under = raw.heads(sid);
+    let append = |base: &[u8], line: &str| {
+        forge(base, raw.member(), &under, now_ms(), |doc| {
+            use automerge::ReadDoc as _;
+            use automerge::transaction::Transactable as _;
+            let (_, body) = doc.get(automerge::ROOT, "body")?.expect("a body");
+            let len = doc.text(&body)?.chars().count();
+            doc.splice_text(&body, len, 0, line)?;
+            Ok(())
+        })
+        .expect("an edit")
+    };
+    let (first, first_hashes) = append(&base, "first line\n");
+    let (second, second_hashes) = append(&[base.as_slice(), &first].concat(), "second line\n");
+    // The second change first: A's copy keeps it waiting for the first, which comes in the
+    // next message with its own signature only.
+    for (changes, hashes) in [(second, &second_hashes), (first, &first_hashes)] {
+        raw.send(Message::Sync {
+            space: sid,
+            id: pid,
+            msg: sync_carrying(changes, hashes),
+            sigs: sign_changes(raw.key(), sid, pid, hashes),
+        })
+        .await
+        .expect("sync");
+    }
+    until("both lines in A's plan", || async {
+        body(&a, &plan)
+            .await
+            .is_some_and(|b| b.contains("first line") && b.contains("second line"))
+    })
+    .await;
+    assert!(raw.ended().is_none(), "{:?}", raw.ended());
     raw.shutdown().await;
     a.shutdown().await;
 }

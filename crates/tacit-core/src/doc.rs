@@ -431,6 +431,12 @@ impl Doc {
         (!bytes.is_empty()).then_some((bytes, changes))
     }
 
+    /// The changes after `heads`, in the format [`Doc::take_unsaved`] gives them; `heads` must
+    /// all be the document's.
+    pub fn save_after(&mut self, heads: &[ChangeHash]) -> Vec<u8> {
+        self.am.save_after(heads)
+    }
+
     /// The whole document, compacted, with all its changes.
     pub fn save_with_changes(&mut self) -> (Vec<u8>, Vec<NewChange>) {
         let changes = self.changes_since(&[]);

@@ -169,6 +169,10 @@ impl Doc {
     /// Keeps only the changes `keep` accepts and those they depend on being kept: the document
     /// is rebuilt from them (changes that need a dropped one are dropped too). Returns how many
     /// changes were dropped.
+    ///
+    /// What the store holds stays known when none of it was dropped: the next
+    /// [`Doc::take_unsaved_changes`] hands out the changes after it, not the whole document
+    /// (which, pushed as changes, would carry the signatures of the new ones only).
     pub fn retain_changes(
         &mut self,
         keep: impl Fn(&ChangeHash) -> bool,
@@ -191,7 +195,9 @@ impl Doc {
         fresh.set_actor(actor);
         let removed = total - kept.len();
         self.am = fresh;
-        self.saved = Vec::new();
+        if !self.saved.iter().all(|h| kept.contains(h)) {
+            self.saved = Vec::new();
+        }
         Ok(removed)
     }
 }
@@ -308,5 +314,43 @@ mod tests {
         );
         b.receive_sync(&mut sb, &answer).unwrap();
         assert_eq!(b.heads(), a.heads());
+    }
+
+    #[test]
+    fn dropping_changes_the_store_lacks_leaves_what_it_holds_saved() {
+        let me = DeviceKey::from_secret([1; 32]).member_id();
+        let by = Edit {
+            by: me,
+            at: 3000,
+            under: &[],
+        };
+        let draft = Draft {
+            title: "Plan".into(),
+            ..Draft::default()
+        };
+        let mut a = Doc::new_note(DocId::random(), by, draft).unwrap();
+        edit(&mut a, me, "one");
+        let mut b = Doc::load(a.id(), [a.save().as_slice()], me).unwrap();
+        let held = b.heads();
+        // B takes a change, then drops it (unsigned, refused, waiting for ops).
+        edit(&mut a, me, "one two");
+        b.apply_changes(&a.take_unsaved().unwrap()).unwrap();
+        let new = b.changes_since(&held);
+        assert_eq!(new.len(), 1);
+        assert_eq!(b.retain_changes(|h| h.0 != new[0].hash).unwrap(), 1);
+        assert_eq!(b.heads(), held);
+        assert!(
+            b.take_unsaved().is_none(),
+            "the store holds all that is left"
+        );
+        // The next change is handed out alone, not with the whole document.
+        edit(&mut b, me, "one, from B");
+        let (_, changes) = b.take_unsaved_changes().unwrap();
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        // Dropping a change the store holds: what it holds is no longer known.
+        let last = changes[0].hash;
+        b.retain_changes(|h| h.0 != last).unwrap();
+        let (_, all) = b.take_unsaved_changes().unwrap();
+        assert_eq!(all.len(), b.changes_since(&[]).len());
     }
 }

@@ -1090,9 +1090,12 @@ impl Actor {
             // checked together with whatever completes them, and a hostile one would then make
             // an honest change be refused. Automerge's sync fetches them properly.
             self.cache.pop(&id);
+            self.waiting_sigs.pop(&id);
             return Ok((Done::read(ReplicaReply::Done), Applied::Sync));
         }
-        let (done, applied) = self.after_remote_change(space, id, &before, sigs, origin)?;
+        // These changes may complete some an earlier sync message left waiting.
+        let sigs = self.with_waiting_sigs(id, sigs)?;
+        let (done, applied) = self.after_remote_change(space, id, &before, &sigs, origin)?;
         Ok((done, applied))
     }
 
@@ -1166,20 +1169,19 @@ impl Actor {
         if let Some((chunk, changes, kept_sigs)) = write {
             let heads = doc.heads_hash();
             let contributions = doc.contributions().ok();
-            let push_bytes = match &chunk {
-                Chunk::Increment(b) | Chunk::Snapshot(b) => b.clone(),
-                Chunk::None => Vec::new(),
+            // The other members are given the changes that came now and count, each with its
+            // signature; not the bytes written to the store (after a rebuild, the whole
+            // document), whose other changes' signatures are not at hand here.
+            let pushed = if let Chunk::Increment(b) = &chunk
+                && changes.len() == kept_sigs.len()
+            {
+                b.clone()
+            } else {
+                doc.save_after(before)
             };
             done.events
                 .push(changed_event(id, listed_space, &summary, true));
-            done.pushes = self.push(
-                listed_space,
-                kind,
-                id,
-                &push_bytes,
-                &kept_sigs,
-                Some(origin),
-            );
+            done.pushes = self.push(listed_space, kind, id, &pushed, &kept_sigs, Some(origin));
             let writers = writers_of(&changes);
             let blob_refs = blob_refs_of(&doc, &summary, None);
             done.writes.push(DocWrite {
@@ -1218,7 +1220,8 @@ impl Actor {
             self.cache.pop(&id);
             return Err(NodeError::Invalid(format!("a peer's sync message: {e}")));
         }
-        let (mut done, applied) = self.after_remote_change(space, id, &before, sigs, session)?;
+        let sigs = self.with_waiting_sigs(id, sigs)?;
+        let (mut done, applied) = self.after_remote_change(space, id, &before, &sigs, session)?;
         if matches!(applied, Applied::Refused | Applied::Later) {
             // The state believes changes were applied that were not: start it afresh, and
             // end this document's exchange (the peer would only send them again).
@@ -1239,6 +1242,34 @@ impl Actor {
         self.sync_states.insert((session, id), state);
         done.answer = ReplicaReply::sync(self.with_sigs(id, reply)?);
         Ok(done)
+    }
+
+    /// The signatures of the changes a sync message brought (`sigs`), with those of changes
+    /// earlier messages left waiting in the document that this one may have completed; the
+    /// signatures of whatever still waits are kept for the next message.
+    fn with_waiting_sigs(
+        &mut self,
+        id: DocId,
+        sigs: &[ChangeSig],
+    ) -> Result<Vec<ChangeSig>, NodeError> {
+        let mut all = sigs.to_vec();
+        if let Some(earlier) = self.waiting_sigs.pop(&id) {
+            all.extend(earlier);
+        }
+        let doc = self.doc(id)?;
+        if doc.lacks_changes() {
+            let waiting: Vec<ChangeSig> = all
+                .iter()
+                .filter(|s| !doc.has_change(&s.hash))
+                .take(crate::actor::MAX_WAITING_SIGS)
+                .copied()
+                .collect();
+            if !waiting.is_empty() {
+                debug!(%id, waiting = waiting.len(), "synced changes wait for others; their signatures are kept");
+                self.waiting_sigs.put(id, waiting);
+            }
+        }
+        Ok(all)
     }
 
     /// The cut a removal or demotion of `member` in `space` records: their last change to each
