@@ -223,6 +223,23 @@ mod tests {
         doc.edit_text(e, change).unwrap();
     }
 
+    /// A note "Plan" by one member, edited once: the member and the note.
+    fn plan_with_one_edit() -> (MemberId, Doc) {
+        let me = DeviceKey::from_secret([1; 32]).member_id();
+        let by = Edit {
+            by: me,
+            at: 3000,
+            under: &[],
+        };
+        let draft = Draft {
+            title: "Plan".into(),
+            ..Draft::default()
+        };
+        let mut a = Doc::new_note(DocId::random(), by, draft).unwrap();
+        edit(&mut a, me, "one");
+        (me, a)
+    }
+
     /// Messages until neither side has anything to say; the count.
     fn exchange(a: &mut Doc, sa: &mut State, b: &mut Doc, sb: &mut State) -> usize {
         let mut sent = 0;
@@ -247,18 +264,7 @@ mod tests {
 
     #[test]
     fn a_primed_state_sends_the_missing_changes_in_its_first_message() {
-        let me = DeviceKey::from_secret([1; 32]).member_id();
-        let edit_by = Edit {
-            by: me,
-            at: 3000,
-            under: &[],
-        };
-        let draft = Draft {
-            title: "Plan".into(),
-            ..Draft::default()
-        };
-        let mut a = Doc::new_note(DocId::random(), edit_by, draft).unwrap();
-        edit(&mut a, me, "one");
+        let (me, mut a) = plan_with_one_edit();
         let saved = a.save();
         let mut b = Doc::load(a.id(), [saved.as_slice()], me).unwrap();
         let b_heads = b.heads();
@@ -318,18 +324,7 @@ mod tests {
 
     #[test]
     fn dropping_changes_the_store_lacks_leaves_what_it_holds_saved() {
-        let me = DeviceKey::from_secret([1; 32]).member_id();
-        let by = Edit {
-            by: me,
-            at: 3000,
-            under: &[],
-        };
-        let draft = Draft {
-            title: "Plan".into(),
-            ..Draft::default()
-        };
-        let mut a = Doc::new_note(DocId::random(), by, draft).unwrap();
-        edit(&mut a, me, "one");
+        let (me, mut a) = plan_with_one_edit();
         let mut b = Doc::load(a.id(), [a.save().as_slice()], me).unwrap();
         let held = b.heads();
         // B takes a change, then drops it (unsigned, refused, waiting for ops).
