@@ -65,6 +65,8 @@ pub(crate) struct Streams {
 struct Conn {
     endpoint: ConnectedPoint,
     hidden: bool,
+    /// Closing because it stopped answering: never shown again.
+    abandoned: bool,
 }
 
 impl Streams {
@@ -95,21 +97,34 @@ impl Streams {
         &self.inner
     }
 
+    /// Hides a connection that is closing because it stopped answering: a graceful close over a
+    /// cut link can take minutes (its unsent data waits for TCP to give up), and meanwhile
+    /// libp2p-stream would still open streams on it, which fail at once.
+    pub(crate) fn abandon(&mut self, peer: PeerId, id: ConnectionId) {
+        if let Some(conn) = self.peers.get_mut(&peer).and_then(|c| c.get_mut(&id)) {
+            conn.abandoned = true;
+            self.update(peer);
+        }
+    }
+
     /// Hides the relayed connections of `peer` from libp2p-stream while it has a direct one, and
-    /// shows them again when it has none.
+    /// shows them again when it has none; hides abandoned connections for good.
     fn update(&mut self, peer: PeerId) {
         let Some(conns) = self.peers.get_mut(&peer) else {
             return;
         };
-        let has_direct = conns.values().any(|c| !c.endpoint.is_relayed());
+        let has_direct = conns
+            .values()
+            .any(|c| !c.abandoned && !c.endpoint.is_relayed());
         let mut visible = conns.values().filter(|c| !c.hidden).count();
         for (id, conn) in conns.iter_mut() {
-            if !conn.endpoint.is_relayed() || conn.hidden == has_direct {
+            let hide = conn.abandoned || (conn.endpoint.is_relayed() && has_direct);
+            if conn.hidden == hide {
                 continue;
             }
-            conn.hidden = has_direct;
-            tracing::debug!(%peer, connection = %id, hidden = has_direct, "relayed connection shown to libp2p-stream");
-            if has_direct {
+            conn.hidden = hide;
+            tracing::debug!(%peer, connection = %id, hidden = hide, abandoned = conn.abandoned, "connection shown to libp2p-stream");
+            if hide {
                 visible -= 1;
                 self.inner
                     .on_swarm_event(FromSwarm::ConnectionClosed(ConnectionClosed {
@@ -175,6 +190,7 @@ impl NetworkBehaviour for Streams {
                     Conn {
                         endpoint: e.endpoint.clone(),
                         hidden: false,
+                        abandoned: false,
                     },
                 );
                 self.update(e.peer_id);

@@ -511,6 +511,7 @@ impl Net {
             max_relays: limits.max_relays,
             reported: (Reachability::Unknown, Vec::new()),
             punch_retries: HashMap::new(),
+            abandoned: HashSet::new(),
         };
         task.await_listeners(waiting).await?;
         // After the listeners are bound, so that dials to relays reuse the listen port (a NAT
@@ -1109,6 +1110,11 @@ struct Task {
     /// Peers reached only through a relay whose hole punch failed: when to try again, and the
     /// wait before that. Only connected peers (bounded by the connection limits).
     punch_retries: HashMap<PeerId, (Instant, Duration)>,
+    /// Connections closing because they stopped answering (their pings failed): no longer in
+    /// `connections`, hidden from libp2p-stream, and not counted as a link to their peer, which
+    /// may be dialled again at once. Bounded by the connection limits (each leaves the set when
+    /// libp2p reports it closed).
+    abandoned: HashSet<ConnectionId>,
 }
 
 /// A relay in use and its reservation.
@@ -1294,19 +1300,23 @@ impl Task {
                 });
             }
             Command::DialPeer { peer, addrs, reply } => {
-                if self.swarm.is_connected(&peer) {
+                if self.connections.contains_key(&peer) {
                     let _ = reply.send(Ok(()));
                     return;
                 }
+                // A peer whose only connections are abandoned ones is dialled anyway.
+                let condition = if self.swarm.is_connected(&peer) {
+                    PeerCondition::NotDialing
+                } else {
+                    PeerCondition::DisconnectedAndNotDialing
+                };
                 let opts = if addrs.is_empty() {
-                    DialOpts::peer_id(peer)
-                        .condition(PeerCondition::DisconnectedAndNotDialing)
-                        .build()
+                    DialOpts::peer_id(peer).condition(condition).build()
                 } else {
                     DialOpts::peer_id(peer)
                         .addresses(addrs)
                         .extend_addresses_through_behaviour()
-                        .condition(PeerCondition::DisconnectedAndNotDialing)
+                        .condition(condition)
                         .build()
                 };
                 match self.swarm.dial(opts) {
@@ -1403,7 +1413,6 @@ impl Task {
                 peer_id,
                 connection_id,
                 endpoint,
-                num_established,
                 ..
             } => {
                 let addr = endpoint.get_remote_address().clone();
@@ -1411,6 +1420,7 @@ impl Task {
                 let relayed = self.relay_of(&endpoint);
                 debug!(peer = %peer_id, %addr, outbound, ?relayed, "connection established");
                 let before = self.path(&peer_id);
+                let first = !self.connections.contains_key(&peer_id);
                 self.connections.entry(peer_id).or_default().insert(
                     connection_id,
                     ConnectionInfo {
@@ -1426,7 +1436,7 @@ impl Task {
                 for waiter in self.peer_waiters.remove(&peer_id).unwrap_or_default() {
                     let _ = waiter.send(Ok(()));
                 }
-                if num_established.get() == 1 {
+                if first {
                     self.emit(NetEvent::Connected {
                         peer: peer_id,
                         addr,
@@ -1438,22 +1448,13 @@ impl Task {
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 connection_id,
-                num_established,
                 cause,
                 ..
             } => {
                 debug!(peer = %peer_id, cause = ?cause.map(|c| c.to_string()), "connection closed");
-                let before = self.path(&peer_id);
-                if let Entry::Occupied(mut conns) = self.connections.entry(peer_id) {
-                    conns.get_mut().remove(&connection_id);
-                    if conns.get().is_empty() {
-                        conns.remove();
-                    }
-                }
-                self.path_changed(peer_id, before);
-                if num_established == 0 {
-                    self.punch_retries.remove(&peer_id);
-                    self.emit(NetEvent::Disconnected { peer: peer_id });
+                // An abandoned connection was counted as gone when it was abandoned.
+                if !self.abandoned.remove(&connection_id) {
+                    self.forget_connection(peer_id, connection_id);
                 }
             }
             SwarmEvent::OutgoingConnectionError {
@@ -1481,7 +1482,7 @@ impl Task {
                     }
                 }
                 if let Some(peer) = peer_id
-                    && !self.swarm.is_connected(&peer)
+                    && !self.connections.contains_key(&peer)
                 {
                     for waiter in self.peer_waiters.remove(&peer).unwrap_or_default() {
                         let _ = waiter.send(Err(NetError::Dial {
@@ -1588,7 +1589,7 @@ impl Task {
                 }
                 Err(e) => {
                     warn!(%peer, error = %e, "ping failed; closing the connection");
-                    self.swarm.close_connection(connection);
+                    self.abandon(peer, connection);
                 }
             },
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
@@ -1840,6 +1841,37 @@ impl Task {
 
     /// The path to `peer` now: `None` when not connected, `Some(None)` when it has a direct
     /// connection, `Some(Some(relay))` when only relayed ones.
+    /// Closes a connection that stopped answering, and counts it as gone at once: its graceful
+    /// close may take minutes over a cut link, and until then the peer would look connected
+    /// (never dialled again) and new streams would go over the dead connection.
+    fn abandon(&mut self, peer: PeerId, connection: ConnectionId) {
+        self.swarm.close_connection(connection);
+        let live = self
+            .connections
+            .get(&peer)
+            .is_some_and(|c| c.contains_key(&connection));
+        if live && self.abandoned.insert(connection) {
+            self.swarm.behaviour_mut().stream.abandon(peer, connection);
+            self.forget_connection(peer, connection);
+        }
+    }
+
+    /// A connection is gone (closed, or abandoned): the peer is disconnected when it was its last.
+    fn forget_connection(&mut self, peer: PeerId, connection: ConnectionId) {
+        let before = self.path(&peer);
+        if let Entry::Occupied(mut conns) = self.connections.entry(peer) {
+            conns.get_mut().remove(&connection);
+            if conns.get().is_empty() {
+                conns.remove();
+            }
+        }
+        self.path_changed(peer, before);
+        if before.is_some() && !self.connections.contains_key(&peer) {
+            self.punch_retries.remove(&peer);
+            self.emit(NetEvent::Disconnected { peer });
+        }
+    }
+
     fn path(&self, peer: &PeerId) -> Option<Option<PeerId>> {
         let conns = self.connections.get(peer)?;
         if conns.values().any(|c| c.relayed.is_none()) {
