@@ -761,16 +761,28 @@ export class App {
     // WebKitWebDriver answers a screenshot after the page's next rendering update. A page that
     // paints without GPU compositing (the app on a machine without a GPU render node, as under
     // Xvfb) and has nothing changing (no caret blinking) makes none, so the screenshot would
-    // wait forever: for a moment, an invisible style change asks for one every 50 ms.
+    // wait forever: until it is taken, an invisible style change asks for one every 50 ms. (A
+    // fixed 2 s of asking was not always enough on a loaded machine: the screenshot request
+    // came after it ended.)
     await this.driver.executeScript(
       `const root = document.documentElement;
        let n = 0;
-       const t = setInterval(() => {
-         root.style.opacity = n % 2 ? '' : '0.999';
-         if (++n >= 40) { clearInterval(t); root.style.opacity = ''; }
+       window.__tacitShot = setInterval(() => {
+         root.style.opacity = n++ % 2 ? '' : '0.999';
        }, 50);`,
     );
-    const b64 = await withTimeout(this.driver.takeScreenshot(), CALL_TIMEOUT_MS, 'a screenshot');
+    let b64: string;
+    try {
+      b64 = await withTimeout(this.driver.takeScreenshot(), CALL_TIMEOUT_MS, 'a screenshot');
+    } finally {
+      await withTimeout(
+        this.driver.executeScript(
+          `clearInterval(window.__tacitShot); document.documentElement.style.opacity = '';`,
+        ),
+        CALL_TIMEOUT_MS,
+        'clearing the screenshot timer',
+      ).catch(() => undefined);
+    }
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, Buffer.from(b64, 'base64'));
   }
