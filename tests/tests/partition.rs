@@ -20,7 +20,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use common::{invite, new_note, new_space, wait_connected};
+use common::{invite, new_note, new_space, wait_connected, wait_syncing_with};
 use rand::Rng as _;
 use tacit_node::core::{Draft, NoteEdit};
 use tacit_node::{Client, ErrorKind, NodeError, Request, Response, SpaceDigest};
@@ -420,6 +420,17 @@ fn after_a_minute_cut_in_two_with_500_changes_a_side_four_members_converge_withi
             "partition: all four converged {:.2} s after the link healed ({} documents)",
             took.as_secs_f64(),
             final_digests[0].docs.len()
+        );
+
+        // Every member syncs with every other again, not only through a third: the connections
+        // the cut left dying (their pings failed) do not keep their peers looking connected.
+        for (i, m) in members.iter().enumerate() {
+            let others: Vec<&str> = peers.iter().copied().filter(|p| *p != peers[i]).collect();
+            wait_syncing_with(m.home, m.who, &space, &others);
+        }
+        eprintln!(
+            "partition: every member syncs with every other {:.1} s after the link healed",
+            healed_at.elapsed().as_secs_f64()
         );
 
         // The digest the CLI prints is the node's.

@@ -84,6 +84,34 @@ pub fn peers_of(home: &NetHome) -> Result<Vec<(String, String)>, String> {
         .collect())
 }
 
+/// Waits until `home` has a sync session with each of `peers` in which both offered `space`
+/// (a connection alone is not enough: one a cut link left dying looks connected for minutes).
+pub fn wait_syncing_with(home: &NetHome, who: &str, space: &str, peers: &[&str]) {
+    eventually(
+        &format!("{who} to sync {space} with {peers:?}"),
+        SYNC_PATIENCE,
+        || {
+            let status = home.try_json(&["status"])?;
+            let in_session: Vec<&str> = status["peers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| {
+                    p["spaces"]
+                        .as_array()
+                        .is_some_and(|s| s.iter().any(|s| s.as_str() == Some(space)))
+                })
+                .filter_map(|p| p["peer"].as_str())
+                .collect();
+            if peers.iter().all(|p| in_session.contains(p)) {
+                Ok(())
+            } else {
+                Err(format!("in session with {in_session:?}"))
+            }
+        },
+    );
+}
+
 /// Waits until `home` is connected to each of `peers`.
 pub fn wait_connected(home: &NetHome, who: &str, peers: &[&str]) {
     eventually(
