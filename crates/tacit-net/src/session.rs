@@ -20,7 +20,9 @@
 //! its documents are reconciled (one side starts, [`starts_reconciliation`], and sends its first
 //! step with its hello), documents one side lacks are sent whole (`Have`/`Want`/`Docs`),
 //! documents both hold with different heads run Automerge's sync (`Sync`/`Synced`), and from
-//! then on local changes are pushed live (`Change`).
+//! then on local changes are pushed live (`Change`). When the space's ops change on this side,
+//! the new ones are pushed and its documents are reconciled again (a removal can change which
+//! documents a side holds).
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -1607,6 +1609,10 @@ impl Session {
             for offer in &fresh {
                 if self.active.contains_key(&offer.space) {
                     next.push(Step::PushNewOps(offer.space));
+                    // New ops can change which documents this side holds: a removal's cut
+                    // drops the removed member's changes it cannot place, and a document with
+                    // them, until a peer holding the cut's change sends it again. Reconcile.
+                    next.push(Step::StartRecon(offer.space));
                 }
             }
             next.push(Step::SendOffer(fresh.clone()));
@@ -2329,6 +2335,35 @@ mod tests {
             sigs: Arc::new(vec![]),
         });
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn new_ops_for_a_shared_space_start_reconciliation_again() {
+        // Either side: a removal's cut can make this side drop a document that the peer still
+        // holds whole, and only a new round of reconciliation brings it back.
+        for first in [false, true] {
+            let mut s = started(first);
+            let out = s.handle(Input::Membership {
+                space: space(),
+                ops: Arc::new(vec![vec![5u8; 10]]),
+            });
+            assert!(matches!(asked(&out), Some(Ask::Offers)));
+            let out = s.handle(Input::Answer(Ok(Reply::Offers(vec![offer(2)]))));
+            assert!(matches!(asked(&out), Some(Ask::OpHashes { .. })), "{out:?}");
+            let out = s.handle(Input::Answer(Ok(Reply::OpHashes(Vec::new()))));
+            assert!(
+                matches!(asked(&out), Some(Ask::ReconStart { .. })),
+                "{out:?}"
+            );
+            let out = s.handle(Input::Answer(Ok(Reply::Part(ItemSet::new().start()))));
+            assert!(
+                sent(&out)
+                    .iter()
+                    .any(|m| matches!(m, Message::Recon { .. })),
+                "{out:?}"
+            );
+            assert!(ended(&out).is_none(), "{out:?}");
+        }
     }
 
     #[test]

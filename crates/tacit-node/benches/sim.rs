@@ -3,13 +3,21 @@
 //! faults, and the time.
 //!
 //! `cargo bench -p tacit-node --bench sim --features sim` runs 10,000 seeds; `TACIT_SIM_SEEDS=N`
-//! runs N, `TACIT_SIM_FROM=S` starts at seed S, and `TACIT_SIM_SEED=S` replays one seed.
+//! runs N, `TACIT_SIM_FROM=S` starts at seed S, and `TACIT_SIM_SEED=S` replays one seed
+//! (with `RUST_LOG=tacit_node=debug`, say, to see what the nodes did).
 
 use std::time::Instant;
 
 use tacit_node::sim::{self, Config};
 
 fn main() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .without_time()
+            .try_init();
+    }
     let env = |name: &str, default: u64| {
         std::env::var(name)
             .ok()
