@@ -302,6 +302,10 @@ pub struct Doc {
     am: AutoCommit,
     /// Heads the store already holds; `take_unsaved` returns the changes after them.
     saved: Vec<ChangeHash>,
+    /// The signatures of changes Automerge holds waiting for changes they depend on (see
+    /// [`Doc::with_waiting_sigs`]): kept with the waiting changes themselves, so both go
+    /// together (the document leaving the cache, or being rebuilt).
+    waiting_sigs: Vec<ChangeSig>,
 }
 
 /// The short hash of a document's heads (each a 32-byte Automerge change hash), in any order:
@@ -332,6 +336,7 @@ impl Doc {
             id,
             am,
             saved: Vec::new(),
+            waiting_sigs: Vec::new(),
         })
     }
 
@@ -367,7 +372,12 @@ impl Doc {
         }
         am.set_actor(actor.actor_id());
         let saved = am.get_heads();
-        let doc = Self { id, am, saved };
+        let doc = Self {
+            id,
+            am,
+            saved,
+            waiting_sigs: Vec::new(),
+        };
         doc.check_schema()?;
         doc.kind()?;
         doc.author()?;

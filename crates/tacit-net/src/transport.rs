@@ -1839,8 +1839,6 @@ impl Task {
         self.set_relay_state(relay, state);
     }
 
-    /// The path to `peer` now: `None` when not connected, `Some(None)` when it has a direct
-    /// connection, `Some(Some(relay))` when only relayed ones.
     /// Closes a connection that stopped answering, and counts it as gone at once: its graceful
     /// close may take minutes over a cut link, and until then the peer would look connected
     /// (never dialled again) and new streams would go over the dead connection.
@@ -1872,6 +1870,8 @@ impl Task {
         }
     }
 
+    /// The path to `peer` now: `None` when not connected, `Some(None)` when it has a direct
+    /// connection, `Some(Some(relay))` when only relayed ones.
     fn path(&self, peer: &PeerId) -> Option<Option<PeerId>> {
         let conns = self.connections.get(peer)?;
         if conns.values().any(|c| c.relayed.is_none()) {

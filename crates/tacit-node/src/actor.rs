@@ -50,11 +50,6 @@ pub(crate) const META_CONTRIBUTIONS: &str = "contributions";
 
 /// Peers not (yet) members whose addresses are kept in memory: the joins in progress at once.
 const SEEN_STRANGERS: NonZeroUsize = NonZeroUsize::new(64).expect("non-zero");
-/// Documents whose sync left changes waiting for others, with those changes' signatures kept
-/// until they apply (the least recently used are forgotten past this many).
-const WAITING_SIG_DOCS: NonZeroUsize = NonZeroUsize::new(32).expect("non-zero");
-/// The signatures of waiting changes kept per document (about 400 KB).
-pub(crate) const MAX_WAITING_SIGS: usize = 4096;
 
 /// Where a reply goes: a user's request or a sync session's.
 enum ReplyTo {
@@ -171,10 +166,6 @@ pub(crate) struct Actor {
     /// Where peers that are not members yet were seen (a joiner, the inviter before the join
     /// completes): kept here, bounded, and booked once they are members.
     seen_strangers: LruCache<String, Vec<String>>,
-    /// The signatures of changes a sync message brought that wait in their document for
-    /// changes they depend on (Automerge keeps such changes and applies them once those
-    /// arrive, in a later message): they count only with their signatures.
-    waiting_sigs: LruCache<DocId, Vec<ChangeSig>>,
     /// What the people pages, `who`, routing and the inbox are computed from, kept until it
     /// changes.
     people: crate::people::PeopleCache,
@@ -220,7 +211,6 @@ impl Actor {
             search,
             pending_entries: HashMap::new(),
             seen_strangers: LruCache::new(SEEN_STRANGERS),
-            waiting_sigs: LruCache::new(WAITING_SIG_DOCS),
             people: crate::people::PeopleCache::default(),
             contributions_todo,
         }

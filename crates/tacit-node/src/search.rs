@@ -49,8 +49,9 @@ const MAX_BATCH_WAIT: Duration = Duration::from_millis(250);
 /// it commits every [`MAX_BULK_WAIT`], or when nothing came for [`BULK_GAP`], and its segments
 /// are merged once it stops (the writer let go after [`WRITER_IDLE`]) rather than after each
 /// commit. A first sync of 10,000 notes otherwise committed whenever 20 ms passed without a
-/// change (its frames come further apart), and its merges took about a twentieth of both cores. Search sees a bulk's progress at that pace,
-/// and its end [`BULK_GAP`] after its last change.
+/// change (its frames come further apart), and its merges took about a twentieth of both
+/// cores. Search sees a bulk's progress at that pace, and its end [`BULK_GAP`] after its last
+/// change.
 const BULK_JOBS: u64 = 256;
 /// See [`BULK_JOBS`].
 const MAX_BULK_WAIT: Duration = Duration::from_secs(2);

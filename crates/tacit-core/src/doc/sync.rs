@@ -5,12 +5,20 @@
 //! Every entry point here takes bytes from the network: a panic inside Automerge on them becomes
 //! a [`CoreError::Malformed`] for this document, never a crash.
 
+use std::borrow::Cow;
+
 use automerge::ChangeHash;
 use automerge::sync::{Message, State, SyncDoc};
 
-use super::Doc;
+use super::{ChangeSig, Doc};
 use crate::error::CoreError;
 use crate::id::MemberId;
+
+/// The signatures of waiting changes a document keeps ([`Doc::with_waiting_sigs`]): about
+/// 100 KB. Far more than a sync message leaves waiting after a Bloom filter's false positive
+/// (45 in the largest case a partition test logged); a hostile peer's waiting changes cost at
+/// most this much per document held in memory.
+pub const MAX_WAITING_SIGS: usize = 1024;
 
 /// Who wrote one change, and when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +63,32 @@ impl Doc {
     /// Whether some received changes wait for changes this document does not hold.
     pub fn lacks_changes(&mut self) -> bool {
         !self.am.get_missing_deps(&[]).is_empty()
+    }
+
+    /// The signatures `sigs` that came with changes just applied, with those of changes an
+    /// earlier message left waiting here that these completed: Automerge keeps a change whose
+    /// dependencies it lacks and applies it once they arrive, in a later message (its sync
+    /// sends such changes after a Bloom filter's false positive), so its signature must wait
+    /// with it. The signatures of changes still waiting are kept, at most [`MAX_WAITING_SIGS`]
+    /// (past that, a waiting change counts as unsigned when it applies, and is fetched again).
+    pub fn with_waiting_sigs<'a>(&mut self, sigs: &'a [ChangeSig]) -> Cow<'a, [ChangeSig]> {
+        let earlier = std::mem::take(&mut self.waiting_sigs);
+        let waits = self.lacks_changes();
+        if earlier.is_empty() && !waits {
+            return Cow::Borrowed(sigs);
+        }
+        let mut all = sigs.to_vec();
+        all.extend(earlier);
+        if waits {
+            let still: Vec<ChangeSig> = all
+                .iter()
+                .filter(|s| !self.has_change(&s.hash))
+                .take(MAX_WAITING_SIGS)
+                .copied()
+                .collect();
+            self.waiting_sigs = still;
+        }
+        Cow::Owned(all)
     }
 
     /// Whether the document holds the change with this hash.
@@ -194,6 +228,8 @@ impl Doc {
             .map_err(|e| CoreError::Malformed(format!("rebuilding document {}: {e}", self.id)))?;
         fresh.set_actor(actor);
         let removed = total - kept.len();
+        // Changes waiting for others are not carried into the rebuilt document.
+        self.waiting_sigs.clear();
         self.am = fresh;
         if !self.saved.iter().all(|h| kept.contains(h)) {
             self.saved = Vec::new();
@@ -347,5 +383,56 @@ mod tests {
         b.retain_changes(|h| h.0 != last).unwrap();
         let (_, all) = b.take_unsaved_changes().unwrap();
         assert_eq!(all.len(), b.changes_since(&[]).len());
+    }
+
+    #[test]
+    fn a_waiting_changes_signature_waits_with_it_and_comes_back_when_it_applies() {
+        let key = DeviceKey::from_secret([1; 32]);
+        let (me, mut a) = plan_with_one_edit();
+        let mut b = Doc::load(a.id(), [a.save().as_slice()], me).unwrap();
+        let sign = |doc: &mut Doc| {
+            let (bytes, changes) = doc.take_unsaved_changes().unwrap();
+            let sig = ChangeSig::sign(
+                &key,
+                crate::SpaceId::from_bytes([3; 16]),
+                doc.id(),
+                &changes[0].hash,
+            );
+            (bytes, sig)
+        };
+        edit(&mut a, me, "one two");
+        let (first, first_sig) = sign(&mut a);
+        edit(&mut a, me, "one two three");
+        let (second, second_sig) = sign(&mut a);
+        // Nothing waits: the signatures are handed back as they came.
+        assert!(matches!(b.with_waiting_sigs(&[]), Cow::Borrowed(_)));
+        // The second change first: it waits, and so does its signature.
+        b.apply_changes(&second).unwrap();
+        assert!(b.lacks_changes());
+        assert_eq!(b.with_waiting_sigs(&[second_sig]).len(), 1);
+        // The first completes it: both signatures come with it, and nothing is kept.
+        b.apply_changes(&first).unwrap();
+        assert!(!b.lacks_changes());
+        let both: Vec<[u8; 32]> = b
+            .with_waiting_sigs(&[first_sig])
+            .iter()
+            .map(|s| s.hash)
+            .collect();
+        assert_eq!(both, vec![first_sig.hash, second_sig.hash]);
+        assert!(matches!(b.with_waiting_sigs(&[]), Cow::Borrowed(_)));
+        // A rebuilt document holds no waiting changes, nor their signatures.
+        edit(&mut a, me, "four");
+        let (fourth, fourth_sig) = sign(&mut a);
+        edit(&mut a, me, "five");
+        let (fifth, fifth_sig) = sign(&mut a);
+        b.apply_changes(&fifth).unwrap();
+        assert_eq!(b.with_waiting_sigs(&[fifth_sig]).len(), 1);
+        b.retain_changes(|_| true).unwrap();
+        b.apply_changes(&fourth).unwrap();
+        assert!(
+            !b.has_change(&fifth_sig.hash),
+            "the rebuild dropped the waiting change"
+        );
+        assert_eq!(b.with_waiting_sigs(&[fourth_sig]).len(), 1);
     }
 }

@@ -1090,11 +1090,10 @@ impl Actor {
             // checked together with whatever completes them, and a hostile one would then make
             // an honest change be refused. Automerge's sync fetches them properly.
             self.cache.pop(&id);
-            self.waiting_sigs.pop(&id);
             return Ok((Done::read(ReplicaReply::Done), Applied::Sync));
         }
         // These changes may complete some an earlier sync message left waiting.
-        let sigs = self.with_waiting_sigs(id, sigs)?;
+        let sigs = doc.with_waiting_sigs(sigs);
         let (done, applied) = self.after_remote_change(space, id, &before, &sigs, origin)?;
         Ok((done, applied))
     }
@@ -1220,7 +1219,7 @@ impl Actor {
             self.cache.pop(&id);
             return Err(NodeError::Invalid(format!("a peer's sync message: {e}")));
         }
-        let sigs = self.with_waiting_sigs(id, sigs)?;
+        let sigs = doc.with_waiting_sigs(sigs);
         let (mut done, applied) = self.after_remote_change(space, id, &before, &sigs, session)?;
         if matches!(applied, Applied::Refused | Applied::Later) {
             // The state believes changes were applied that were not: start it afresh, and
@@ -1242,34 +1241,6 @@ impl Actor {
         self.sync_states.insert((session, id), state);
         done.answer = ReplicaReply::sync(self.with_sigs(id, reply)?);
         Ok(done)
-    }
-
-    /// The signatures of the changes a sync message brought (`sigs`), with those of changes
-    /// earlier messages left waiting in the document that this one may have completed; the
-    /// signatures of whatever still waits are kept for the next message.
-    fn with_waiting_sigs(
-        &mut self,
-        id: DocId,
-        sigs: &[ChangeSig],
-    ) -> Result<Vec<ChangeSig>, NodeError> {
-        let mut all = sigs.to_vec();
-        if let Some(earlier) = self.waiting_sigs.pop(&id) {
-            all.extend(earlier);
-        }
-        let doc = self.doc(id)?;
-        if doc.lacks_changes() {
-            let waiting: Vec<ChangeSig> = all
-                .iter()
-                .filter(|s| !doc.has_change(&s.hash))
-                .take(crate::actor::MAX_WAITING_SIGS)
-                .copied()
-                .collect();
-            if !waiting.is_empty() {
-                debug!(%id, waiting = waiting.len(), "synced changes wait for others; their signatures are kept");
-                self.waiting_sigs.put(id, waiting);
-            }
-        }
-        Ok(all)
     }
 
     /// The cut a removal or demotion of `member` in `space` records: their last change to each
