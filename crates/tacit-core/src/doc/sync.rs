@@ -435,4 +435,29 @@ mod tests {
         );
         assert_eq!(b.with_waiting_sigs(&[fourth_sig]).len(), 1);
     }
+
+    #[test]
+    fn a_peer_cannot_make_a_document_keep_more_than_the_bound_of_waiting_signatures() {
+        let key = DeviceKey::from_secret([1; 32]);
+        let (me, mut a) = plan_with_one_edit();
+        let mut b = Doc::load(a.id(), [a.save().as_slice()], me).unwrap();
+        edit(&mut a, me, "one two");
+        let _first = a.take_unsaved().unwrap();
+        edit(&mut a, me, "one two three");
+        let second = a.take_unsaved().unwrap();
+        b.apply_changes(&second).unwrap();
+        // A message whose change waits, padded with signatures of changes that do not exist.
+        let junk: Vec<ChangeSig> = (0..3 * MAX_WAITING_SIGS)
+            .map(|i| {
+                let mut hash = [0u8; 32];
+                hash[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                ChangeSig::sign(&key, crate::SpaceId::from_bytes([3; 16]), b.id(), &hash)
+            })
+            .collect();
+        b.with_waiting_sigs(&junk);
+        assert_eq!(b.waiting_sigs.len(), MAX_WAITING_SIGS);
+        // And again: what is kept does not grow.
+        b.with_waiting_sigs(&junk);
+        assert_eq!(b.waiting_sigs.len(), MAX_WAITING_SIGS);
+    }
 }
