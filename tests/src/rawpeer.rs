@@ -19,9 +19,9 @@ use tacit_core::{
     NoteEdit, Op, OpBody, OpHash, SignedOp, SpaceId, Ticket, set_digest,
 };
 use tacit_net::recon::ItemSet;
-use tacit_net::session::{opens_stream, starts_reconciliation};
+use tacit_net::session::starts_reconciliation;
 use tacit_net::wire::{Message, SpaceOffer, VERSION};
-use tacit_net::{Limits, Multiaddr, Net, NetConfig, NetEvent, PeerId, Stream, codec};
+use tacit_net::{Limits, Multiaddr, Net, NetConfig, PeerId, Stream, codec};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -120,34 +120,12 @@ impl RawPeer {
         };
         let (net, mut events) = Net::start(cfg).await?;
         // The network task stops taking swarm events while its events are not read: drain
-        // them, keeping the sync streams the node opens.
-        let (streams_tx, mut streams) = mpsc::channel::<(PeerId, Stream)>(8);
-        let drain = tokio::spawn(async move {
-            while let Some(ev) = events.recv().await {
-                if let NetEvent::IncomingStream { peer, stream } = ev {
-                    let _ = streams_tx.try_send((peer, stream));
-                }
-            }
-        });
+        // them (a stream the node opens is dropped: the node opens none to a peer that dialled
+        // it and opened one, as this peer does).
+        let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
         let node = net.dial(addr).await?;
-        let stream = if opens_stream(&net.peer_id(), &node) {
-            net.open_stream(node).await?
-        } else {
-            tokio::time::timeout(RAW_PATIENCE, async {
-                while let Some((peer, stream)) = streams.recv().await {
-                    if peer == node {
-                        return Ok(stream);
-                    }
-                }
-                Err(anyhow!(
-                    "the network stopped before the node opened a stream"
-                ))
-            })
-            .await
-            .map_err(|_| {
-                anyhow!("the node {node} opened no sync stream within {RAW_PATIENCE:?}")
-            })??
-        };
+        // As a node does, the dialer opens the sync stream, and the node starts reconciliation.
+        let stream = net.open_stream(node).await?;
         let (reader, writer) = stream.split();
         let log = Arc::new(Mutex::new(Vec::new()));
         let (inbox_tx, inbox) = mpsc::channel(INBOX);
@@ -179,9 +157,10 @@ impl RawPeer {
         &self.key
     }
 
-    /// Whether this side starts reconciliation, by the node's own rule.
+    /// Whether this side starts reconciliation, by the node's own rule (it did not: it opened
+    /// the stream).
     pub fn first(&self) -> bool {
-        starts_reconciliation(&self.net.peer_id(), &self.node)
+        starts_reconciliation(true)
     }
 
     /// Sends one message as one frame.

@@ -215,20 +215,16 @@ async fn another_member_admits_a_joiner_while_the_inviter_is_away() {
     c.shutdown().await;
 }
 
-/// The join returns once the first sync is done, whichever side starts the reconciliation:
-/// here the inviter starts it, so the joiner, holding nothing, answers with an empty item list
-/// and must then wait for what the inviter sends.
+/// The join returns once the first sync is done when the inviter starts the reconciliation (it
+/// does: the joiner dials it and opens the sync stream, and the side that accepted a stream
+/// starts), so the joiner, holding nothing, answers with an empty item list and must then wait
+/// for what the inviter sends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_join_returns_after_the_first_sync_when_the_inviter_starts_it() {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let x = node(dirs[0].path(), "Ada").await;
     let y = node(dirs[1].path(), "Bo").await;
-    let peer = |n: &Node| n.peer_id().parse::<tacit_net::PeerId>().unwrap();
-    let (inviter, joiner) = if tacit_net::session::starts_reconciliation(&peer(&x), &peer(&y)) {
-        (x, y)
-    } else {
-        (y, x)
-    };
+    let (inviter, joiner) = (x, y);
     let space = space_new(&inviter, "Team").await;
     for i in 0..300 {
         note_new(&inviter, &space, &format!("Note {i}"), "words").await;
@@ -286,4 +282,63 @@ async fn a_members_profile_travels_into_the_spaces_they_share() {
     assert!(hits.iter().any(|h| h.title == "Written by Bo"), "{hits:?}");
     a.shutdown().await;
     b.shutdown().await;
+}
+
+/// Two members that dial each other at the same moment open a sync stream each (the dialer of
+/// a connection opens it): both sides keep the same one, the smaller peer id's, and changes flow
+/// both ways on it, not on two sessions that each side half closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_that_dial_each_other_at_once_keep_one_session_and_sync() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let a = node(dirs[0].path(), "Ada").await;
+    let mut b = node(dirs[1].path(), "Bo").await;
+    let space = space_new(&a, "Team").await;
+    join(&b, &invite(&a, &space, Role::Editor).await)
+        .await
+        .expect("join");
+    for round in 0..3 {
+        b.shutdown().await;
+        let from_a = note_new(&a, &space, &format!("A, apart {round}"), "from A").await;
+        let b2 = Node::open(dirs[1].path()).await.expect("reopen B");
+        b2.start_network(loopback()).await.unwrap();
+        let (a_addr, b_addr) = (listen_addr(&a).await, listen_addr(&b2).await);
+        // Both dial at once (B also dials A from its address book by itself).
+        let (x, y) = tokio::join!(
+            a.execute(Request::Connect { addr: b_addr }),
+            b2.execute(Request::Connect { addr: a_addr })
+        );
+        // One of the two may find the other connected already.
+        let _ = (x, y);
+        until("A's note made apart on B", || async {
+            body(&b2, &from_a).await.is_some()
+        })
+        .await;
+        let from_b = note_new(&b2, &space, &format!("B, after {round}"), "from B").await;
+        until("B's note on A", || async {
+            body(&a, &from_b).await.is_some()
+        })
+        .await;
+        let from_a = note_new(&a, &space, &format!("A, after {round}"), "from A").await;
+        until("A's next note on B", || async {
+            body(&b2, &from_a).await.is_some()
+        })
+        .await;
+        // One session each way of looking: each side syncs the space with the other.
+        let (a_peer, b_peer) = (a.peer_id().to_owned(), b2.peer_id().to_owned());
+        until("a session on both sides", || async {
+            syncing_with(&a, &b_peer).await && syncing_with(&b2, &a_peer).await
+        })
+        .await;
+        b = b2;
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// Whether `node` has a sync session with `peer` in which a space is shared.
+async fn syncing_with(node: &Node, peer: &str) -> bool {
+    peers(node)
+        .await
+        .iter()
+        .any(|p| p.peer == peer && !p.spaces.is_empty())
 }

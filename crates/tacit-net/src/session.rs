@@ -51,18 +51,34 @@ pub const MAX_LATER: usize = 4096;
 /// allow for a bug without letting a peer make this node check forgeries for ever.
 pub const MAX_STRIKES: u32 = 8;
 
-/// Whether this node opens the sync stream to `peer`: one stream per pair of peers, opened by
-/// the smaller peer id.
+/// Whether this node, rather than `peer`, opens the sync stream when the dialer of their
+/// connection did not (the dialer opens it at once: the other side learns of a connection half a
+/// round trip later), and which stream stays when both opened one at once (each dialled the
+/// other): one stream per pair of peers, the smaller peer id's. Older nodes (sync protocol 4)
+/// open by this rule alone, so they keep syncing with newer ones.
 pub fn opens_stream(me: &libp2p::PeerId, peer: &libp2p::PeerId) -> bool {
     me < peer
 }
 
-/// Whether this node starts reconciliation with `peer` (a [`Session`]'s `first`): the side that
-/// accepts the stream, which may write as soon as it arrives, half a round trip before the
-/// opener may (it waits for the protocol's confirmation). Exactly one side of a pair starts;
-/// both sides of a session must follow the same rule (it is part of the protocol [`VERSION`]).
-pub fn starts_reconciliation(me: &libp2p::PeerId, peer: &libp2p::PeerId) -> bool {
-    !opens_stream(me, peer)
+/// Whether a new sync stream with `peer` replaces the one a session runs on (`opened`: this
+/// node opened the stream, for each): when both sides opened one at once, the stream the smaller
+/// peer id opened stays, so that both sides keep the same one whichever came first.
+pub fn new_stream_replaces(
+    me: &libp2p::PeerId,
+    peer: &libp2p::PeerId,
+    new_opened: bool,
+    running_opened: bool,
+) -> bool {
+    let smaller_opened = |opened: bool| opened == opens_stream(me, peer);
+    smaller_opened(new_opened) && !smaller_opened(running_opened)
+}
+
+/// Whether this side starts reconciliation (a [`Session`]'s `first`), given whether it
+/// `opened` the stream: the side that accepted it starts, as it may write as soon as the stream
+/// arrives, half a round trip before the opener may (it waits for the protocol's confirmation).
+/// Exactly one side of a stream accepted it, so exactly one side starts.
+pub fn starts_reconciliation(opened: bool) -> bool {
+    !opened
 }
 
 /// Why a session ended.
@@ -1840,6 +1856,35 @@ mod tests {
 
     fn refused() -> AskError {
         AskError::new(Class::Refused, "not a member")
+    }
+
+    #[test]
+    fn two_streams_opened_at_once_leave_both_sides_on_the_same_one() {
+        let (x, y) = (libp2p::PeerId::random(), libp2p::PeerId::random());
+        let (small, large) = if x < y { (x, y) } else { (y, x) };
+        // Each side holds the stream it opened and the one it accepted, the two in either
+        // order. `kept(me, peer, first_opened)`: whether the side keeps the one it opened.
+        let kept = |me: &libp2p::PeerId, peer: &libp2p::PeerId, first_opened: bool| {
+            let replaced = new_stream_replaces(me, peer, !first_opened, first_opened);
+            first_opened != replaced
+        };
+        for first_opened in [true, false] {
+            assert!(
+                kept(&small, &large, first_opened),
+                "the smaller keeps its own"
+            );
+            assert!(
+                !kept(&large, &small, first_opened),
+                "the larger keeps the smaller's"
+            );
+        }
+        // A stream of the same kind as the running one never replaces it.
+        for opened in [true, false] {
+            assert!(!new_stream_replaces(&small, &large, opened, opened));
+            assert!(!new_stream_replaces(&large, &small, opened, opened));
+        }
+        // Exactly one side of a stream starts reconciliation: the one that accepted it.
+        assert!(starts_reconciliation(false) && !starts_reconciliation(true));
     }
 
     /// The messages among `outputs`.

@@ -452,6 +452,17 @@ async fn first_sync_and_reconnect(n: usize) {
             RTT.as_millis(),
             t.round_trips
         );
+        // Which order the two peer ids fall in: before the dialler opened the sync stream,
+        // the order decided who did, and the reconnect took a round trip more in one of them.
+        let order = |n: &Node| n.peer_id().parse::<libp2p::PeerId>().unwrap();
+        println!(
+            "   (B dialled A; B's peer id is the {} of the two)",
+            if order(&b2) < order(&a) {
+                "smaller"
+            } else {
+                "larger"
+            }
+        );
         println!(
             "   naive per-document Automerge sync: {:.1} KB, {naive_messages} messages",
             naive_bytes as f64 / 1e3

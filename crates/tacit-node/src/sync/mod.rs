@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use libp2p::multiaddr::Protocol;
 use tacit_core::{DeviceKey, MemberId, SpaceId, Ticket};
-use tacit_net::session::opens_stream;
+use tacit_net::session::{new_stream_replaces, opens_stream};
 use tacit_net::wire::{MAX_ADDR_RECORDS, MemberAddrs};
 use tacit_net::{Limits, Multiaddr, Net, NetConfig, NetError, NetEvent, PeerId};
 use tokio::sync::{Mutex, Notify, broadcast, mpsc, oneshot, watch};
@@ -102,6 +102,11 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a join leaves the inviter to open the sync stream (when its peer id is the smaller)
 /// before the joiner opens it itself.
 const JOIN_OPEN_AFTER: Duration = Duration::from_secs(3);
+/// How long the side that accepted a connection leaves its dialer to open the sync stream
+/// before it opens it itself (when its peer id is the smaller, [`opens_stream`]): the dialer
+/// opens at once, and its stream comes within a round trip; one that does not (an older Tacit,
+/// which opens by peer id only) is opened from here after this wait.
+const ACCEPTED_OPEN_AFTER: Duration = Duration::from_secs(3);
 /// How long a join waits for the space's first sync.
 const FIRST_SYNC_TIMEOUT: Duration = Duration::from_secs(300);
 /// Received member address records waiting for the engine: a few sessions' worth of `Addrs`
@@ -127,6 +132,8 @@ struct SessionSlot {
     id: u64,
     /// Its commands; dropping the last sender ends the session.
     tx: mpsc::Sender<SessionCmd>,
+    /// Whether this node opened the session's stream (else it accepted it).
+    opened: bool,
     /// Whether the peer was reached only through a relay when the session began (its stream
     /// then runs over the relayed connection).
     relayed: bool,
@@ -946,7 +953,7 @@ impl Runner {
                 peer,
                 addr,
                 relayed,
-                ..
+                outbound,
             } => {
                 debug!(%peer, %addr, ?relayed, "connected");
                 // A peer reached after failed dials: the network may be back for the other
@@ -958,7 +965,6 @@ impl Runner {
                         *next = (*next).min(now);
                     }
                 }
-                self.reopen.remove(&peer);
                 if let Ok(mut view) = self.engine.info.net.lock() {
                     let entry = view
                         .peers
@@ -974,10 +980,18 @@ impl Runner {
                     entry.relay = relayed.map(|r| r.to_string());
                 }
                 let _ = self.events.send(Event::NetworkChanged);
-                if opens_stream(&self.my_peer(), &peer)
-                    && !self.engine.sessions.lock().await.contains_key(&peer)
-                {
-                    self.spawner.open(peer);
+                // The dialer opens the sync stream as soon as it is connected: the side that
+                // accepted the connection learns of it half a round trip later, and its stream
+                // would reach the dialer a whole round trip after the connection. The accepting
+                // side opens one itself only if none comes (`reopen_streams`).
+                if !outbound {
+                    let after = Instant::now() + ACCEPTED_OPEN_AFTER;
+                    self.reopen.insert(peer, (after, BACKOFF_START));
+                } else {
+                    self.reopen.remove(&peer);
+                    if !self.engine.sessions.lock().await.contains_key(&peer) {
+                        self.spawner.open(peer);
+                    }
                 }
             }
             NetEvent::PathChanged { peer, relayed } => {
@@ -1050,7 +1064,9 @@ impl Runner {
                     });
                 }
             }
-            NetEvent::IncomingStream { peer, stream } => self.spawner.start(peer, stream).await,
+            NetEvent::IncomingStream { peer, stream } => {
+                self.spawner.start(peer, stream, false).await
+            }
             _ => {}
         }
     }
@@ -1366,16 +1382,18 @@ impl Spawner {
                 opening.remove(&peer);
             }
             match opened {
-                Ok(stream) => spawner.start(peer, stream).await,
+                Ok(stream) => spawner.start(peer, stream, true).await,
                 Err(e) => debug!(%peer, "cannot open a sync stream: {e}"),
             }
         });
     }
 
-    /// Runs a session on `stream`, unless one with `peer` runs already (one per peer). A new
-    /// stream while the running session began over a relay and a direct connection is up now
-    /// replaces that session (the peer moved it to the direct connection).
-    async fn start(&self, peer: PeerId, stream: libp2p::Stream) {
+    /// Runs a session on `stream` (`opened`: this node opened it, else it accepted it), unless
+    /// one with `peer` runs already (one per peer). A new stream replaces the running session
+    /// when that began over a relay and a direct connection is up now (the peer moved it to the
+    /// direct connection), and when both sides opened one at once (both dialled): then the
+    /// stream the smaller peer id opened stays, on both sides.
+    async fn start(&self, peer: PeerId, stream: libp2p::Stream, opened: bool) {
         let Some(member) = tacit_net::member_of(&peer) else {
             debug!(%peer, "a peer whose id is not a member key; no session");
             return;
@@ -1385,10 +1403,15 @@ impl Spawner {
             return;
         }
         let direct_now = self.engine.path(&peer).is_some_and(|r| r.is_none());
+        let me = self.my_peer();
         let replaces = {
             let sessions = self.engine.sessions.lock().await;
             match sessions.get(&peer) {
                 Some(slot) if slot.relayed && direct_now => true,
+                Some(slot) if new_stream_replaces(&me, &peer, opened, slot.opened) => {
+                    debug!(%peer, "two sync streams opened at once; the smaller peer id's stays");
+                    true
+                }
                 Some(_) => {
                     debug!(%peer, "a second sync stream with a peer; closed");
                     return;
@@ -1397,7 +1420,7 @@ impl Spawner {
             }
         };
         if replaces {
-            debug!(%peer, "a sync stream over the direct connection replaces the relayed session");
+            debug!(%peer, "a new sync stream replaces the running session");
             self.engine.retire(peer).await;
         }
         let waiting = self
@@ -1425,6 +1448,7 @@ impl Spawner {
                 SessionSlot {
                     id,
                     tx: cmd_tx,
+                    opened,
                     relayed,
                     done,
                 },
@@ -1435,7 +1459,7 @@ impl Spawner {
             id,
             peer,
             member,
-            first: tacit_net::session::starts_reconciliation(&self.my_peer(), &peer),
+            first: tacit_net::session::starts_reconciliation(opened),
             actor: self.actor.clone(),
             replica: self.replica.subscribe(),
             cmds,
@@ -1478,10 +1502,11 @@ impl Spawner {
 }
 
 impl Runner {
-    /// Opens the sync stream again to connected peers that have no session although this
-    /// node is the one to open it: the peer's libp2p may have dropped an inbound stream that
-    /// arrived together with another (it keeps one waiting at a time), which ends the session
-    /// here and leaves the connection idle.
+    /// Opens the sync stream to connected peers that have no session when this node is the
+    /// one to open it again (the smaller peer id): the dialer of a connection that opened none
+    /// (an older Tacit), or a stream the peer's libp2p dropped because it arrived together with
+    /// another (it keeps one waiting at a time), which ends the session here and leaves the
+    /// connection idle.
     async fn reopen_streams(&mut self) {
         let connected: Vec<PeerId> = self
             .engine
