@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::doc::{Doc, Kind};
+use crate::doc::{Doc, Kind, NoteView};
 use crate::error::CoreError;
 use crate::id::{AnswerId, DocId, MemberId};
 
@@ -160,31 +160,7 @@ impl Doc {
         let mut out = Vec::new();
         match self.kind()? {
             Kind::Profile => return Ok(out),
-            Kind::Note => {
-                let note = self.note_meta()?;
-                // Every member whose signed changes wrote it, at their last change.
-                let mut last: BTreeMap<MemberId, i64> = BTreeMap::new();
-                for c in changes {
-                    if let Some(a) = c.author {
-                        let e = last.entry(a).or_insert(c.at);
-                        *e = (*e).max(c.at);
-                    }
-                }
-                last.entry(note.author).or_insert(note.created_at);
-                for (member, at) in last {
-                    let at = if member == note.author {
-                        at.max(note.created_at)
-                    } else {
-                        at
-                    };
-                    out.push(base(member, Act::Wrote, at));
-                }
-                let words = title_words(&note.title);
-                for c in &mut out {
-                    c.tags = note.all_tags();
-                    c.words = words.clone();
-                }
-            }
+            Kind::Note => return Ok(note_contributions(&self.note_meta()?, changes)),
             Kind::Question => {
                 let q = self.question()?;
                 out.push(base(q.author, Act::Asked, q.created_at));
@@ -908,6 +884,40 @@ pub fn health<'a>(
         unanswered,
         top_givers: top,
     }
+}
+
+/// The contributions of a live note (`note`: its view, the body not needed) written by
+/// `changes` (every change of it): each member whose signed changes wrote it, at their last
+/// change, the author at least at its creation. As [`Doc::contributions_with`] gives them, for
+/// a caller that holds the view already (a note just made).
+pub fn note_contributions(note: &NoteView, changes: &[crate::doc::NewChange]) -> Vec<Contribution> {
+    let mut last: BTreeMap<MemberId, i64> = BTreeMap::new();
+    for c in changes {
+        if let Some(a) = c.author {
+            let e = last.entry(a).or_insert(c.at);
+            *e = (*e).max(c.at);
+        }
+    }
+    last.entry(note.author).or_insert(note.created_at);
+    let (tags, words) = (note.all_tags(), title_words(&note.title));
+    last.into_iter()
+        .map(|(member, at)| Contribution {
+            member,
+            act: Act::Wrote,
+            doc: note.id,
+            answer: None,
+            tags: tags.clone(),
+            words: words.clone(),
+            at: if member == note.author {
+                at.max(note.created_at)
+            } else {
+                at
+            },
+            accepted: false,
+            thanks: 0,
+            score: 0,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -1125,20 +1125,57 @@ impl Prepared {
         space: SpaceId,
         body: Option<String>,
     ) -> Result<Self, NodeError> {
-        let summary = doc.summary()?;
         let (data, changes) = doc.save_with_changes();
         let heads = doc.heads_hash();
-        let entry = match (summary.kind, body) {
-            (Kind::Note, Some(body)) => Entry::from_new_doc(&mut doc, space, heads, body),
-            (Kind::Note | Kind::Question, _) => Entry::from_doc(&mut doc, space, heads),
-            _ => Ok(None),
-        }
-        .ok()
-        .flatten();
+        let (summary, entry, contributions) = match body {
+            // A note just made from `body` (an import's): its fields are read once, for its
+            // listing, search entry and contributions alike.
+            Some(body) if doc.kind()? == Kind::Note => {
+                let view = doc.note_with_body(body)?;
+                let summary = Summary {
+                    kind: Kind::Note,
+                    title: view.title.clone(),
+                    tags: view.all_tags(),
+                    author: view.author,
+                    created_at: view.created_at,
+                    updated_at: view.updated_at,
+                    deleted: false,
+                    answers: 0,
+                    accepted: false,
+                };
+                let contributions = tacit_core::people::note_contributions(&view, &changes);
+                let entry =
+                    Entry::of_note(view, space, u64::from_be_bytes(heads), doc.attachments()?);
+                debug_assert_eq!(Some(&summary), doc.summary().ok().as_ref());
+                debug_assert_eq!(
+                    Some(&contributions),
+                    doc.contributions_with(&changes).ok().as_ref()
+                );
+                debug_assert_eq!(
+                    Some(&entry),
+                    Entry::from_doc(&mut doc, space, heads)
+                        .ok()
+                        .flatten()
+                        .as_ref()
+                );
+                (summary, Some(entry), Some(contributions))
+            }
+            _ => {
+                let summary = doc.summary()?;
+                let entry = match summary.kind {
+                    Kind::Note | Kind::Question => Entry::from_doc(&mut doc, space, heads),
+                    _ => Ok(None),
+                }
+                .ok()
+                .flatten();
+                let contributions = doc.contributions_with(&changes).ok();
+                (summary, entry, contributions)
+            }
+        };
         let write = DocWrite {
             id: doc.id(),
             space,
-            contributions: doc.contributions_with(&changes).ok(),
+            contributions,
             blob_refs: blob_refs_of(&doc, &summary, entry.as_ref()),
             summary,
             heads: Some(heads),

@@ -1,6 +1,6 @@
 //! What the index holds of one document.
 
-use tacit_core::{CoreError, Doc, DocId, Kind, MemberId, SpaceId, markdown};
+use tacit_core::{CoreError, Doc, DocId, Kind, MemberId, NoteView, SpaceId, markdown};
 
 /// One note or question as indexed: read from its document by [`Entry::from_doc`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,32 +73,8 @@ impl Entry {
                     Some(body) => doc.note_with_body(body)?,
                     None => doc.note()?,
                 };
-                let tags = n.all_tags();
                 let attachments = doc.attachments()?;
-                let mut body = n.body;
-                // A file is found by its name even where the body no longer embeds it.
-                for a in &attachments {
-                    if !body.contains(&a.name) {
-                        body.push('\n');
-                        body.push_str(&a.name);
-                    }
-                }
-                Entry {
-                    id: n.id,
-                    space,
-                    kind: Kind::Note,
-                    author: n.author,
-                    links: links(&body),
-                    title: n.title,
-                    body,
-                    answers: Vec::new(),
-                    tags,
-                    aliases: n.aliases,
-                    created_at: n.created_at,
-                    updated_at: n.updated_at,
-                    heads,
-                    attachments,
-                }
+                Entry::of_note(n, space, heads, attachments)
             }
             Kind::Question => {
                 let q = doc.question()?;
@@ -130,6 +106,43 @@ impl Entry {
             Kind::Profile => return Ok(None),
         };
         Ok(Some(entry))
+    }
+}
+
+impl Entry {
+    /// The entry of a note from its view (body included) and its attachments, as
+    /// [`Entry::from_doc`] reads them: for a caller that read the view for more than this.
+    pub fn of_note(
+        n: NoteView,
+        space: SpaceId,
+        heads: u64,
+        attachments: Vec<tacit_core::Attachment>,
+    ) -> Entry {
+        let tags = n.all_tags();
+        let mut body = n.body;
+        // A file is found by its name even where the body no longer embeds it.
+        for a in &attachments {
+            if !body.contains(&a.name) {
+                body.push('\n');
+                body.push_str(&a.name);
+            }
+        }
+        Entry {
+            id: n.id,
+            space,
+            kind: Kind::Note,
+            author: n.author,
+            links: links(&body),
+            title: n.title,
+            body,
+            answers: Vec::new(),
+            tags,
+            aliases: n.aliases,
+            created_at: n.created_at,
+            updated_at: n.updated_at,
+            heads,
+            attachments,
+        }
     }
 }
 

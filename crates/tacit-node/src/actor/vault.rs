@@ -454,6 +454,43 @@ const MIN_PER_WORKER: usize = 8;
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_note_prepared_from_its_draft_lists_indexes_and_credits_as_read_back() {
+        // An import prepares each new note from the body it was made with, reading its fields
+        // once; what it stores and indexes must be what reading the document back gives.
+        let by = tacit_core::DeviceKey::generate().member_id();
+        let space = SpaceId::from_bytes([3; 16]);
+        let bodies = [
+            "",
+            "Roll back with #Rollback, see #ops and `#not-code`.\n",
+            "Line one\r\nline two\n\n#tag and [[Link]] [[Link]] ![[diagram.png]] [[#Heading]]\n",
+            "ünïcödé — 日本語 🙂 #日本 and a zero width\u{200b}joiner\u{200d}",
+            &"long enough to be spliced in pieces #many ".repeat(400),
+        ];
+        for body in bodies {
+            let draft = tacit_core::Draft {
+                title: "A title about Deploys".into(),
+                body: body.to_owned(),
+                tags: vec!["ops".into(), "B".into()],
+                aliases: vec!["other name".into()],
+            };
+            let id = DocId::random();
+            let mut doc = Doc::new_note(id, Edit::new(by, 1_700_000_000_000), draft).unwrap();
+            let bytes = doc.save();
+            let given = Prepared::of(doc, space, Some(body.to_owned())).unwrap();
+            let read =
+                Prepared::of(Doc::load(id, [bytes.as_slice()], by).unwrap(), space, None).unwrap();
+            assert_eq!(given.write.summary, read.write.summary, "{body:?}");
+            assert_eq!(
+                given.write.contributions, read.write.contributions,
+                "{body:?}"
+            );
+            assert_eq!(given.write.blob_refs, read.write.blob_refs, "{body:?}");
+            assert_eq!(given.entry, read.entry, "{body:?}");
+            assert!(given.entry.is_some());
+        }
+    }
+
     /// Every item `on_every_core` builds, as `take` receives them.
     fn all<T: Send>(n: usize, build: impl Fn(usize) -> T + Sync) -> Result<Vec<T>, NodeError> {
         on_every_core(n, build, |built| (0..n).map(|_| built.next()).collect())
