@@ -1132,32 +1132,8 @@ impl Prepared {
             // listing, search entry and contributions alike.
             Some(body) if doc.kind()? == Kind::Note => {
                 let view = doc.note_with_body(body)?;
-                let summary = Summary {
-                    kind: Kind::Note,
-                    title: view.title.clone(),
-                    tags: view.all_tags(),
-                    author: view.author,
-                    created_at: view.created_at,
-                    updated_at: view.updated_at,
-                    deleted: false,
-                    answers: 0,
-                    accepted: false,
-                };
-                let contributions = tacit_core::people::note_contributions(&view, &changes);
-                let entry =
-                    Entry::of_note(view, space, u64::from_be_bytes(heads), doc.attachments()?);
-                debug_assert_eq!(Some(&summary), doc.summary().ok().as_ref());
-                debug_assert_eq!(
-                    Some(&contributions),
-                    doc.contributions_with(&changes).ok().as_ref()
-                );
-                debug_assert_eq!(
-                    Some(&entry),
-                    Entry::from_doc(&mut doc, space, heads)
-                        .ok()
-                        .flatten()
-                        .as_ref()
-                );
+                let (summary, entry, contributions) =
+                    crate::replica::note_parts(&mut doc, view, &changes, space, heads)?;
                 (summary, Some(entry), Some(contributions))
             }
             _ => {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::collections::HashMap;
 
 use tacit_core::{
-    ChangeSig, Doc, DocId, MemberId, NewChange, OpHash, SpaceId, Summary, Ticket, unsigned,
+    ChangeSig, Doc, DocId, Kind, MemberId, NewChange, OpHash, SpaceId, Summary, Ticket, unsigned,
 };
 
 use tacit_net::recon::{Diff, Part};
@@ -248,6 +248,53 @@ pub(crate) enum Replicated {
     },
 }
 
+/// A live note's listing, search entry and contributions from one read of its fields (`view`:
+/// the note, its body included), as [`Doc::summary`], [`tacit_search::Entry::from_doc`] and
+/// [`Doc::contributions_with`] give them each, reading the fields again (checked against them
+/// in debug builds). `changes`: every change of the note.
+pub(crate) fn note_parts(
+    doc: &mut Doc,
+    view: tacit_core::NoteView,
+    changes: &[tacit_core::NewChange],
+    space: SpaceId,
+    heads: [u8; 8],
+) -> Result<
+    (
+        Summary,
+        tacit_search::Entry,
+        Vec<tacit_core::people::Contribution>,
+    ),
+    tacit_core::CoreError,
+> {
+    let summary = Summary {
+        kind: Kind::Note,
+        title: view.title.clone(),
+        tags: view.all_tags(),
+        author: view.author,
+        created_at: view.created_at,
+        updated_at: view.updated_at,
+        deleted: false,
+        answers: 0,
+        accepted: false,
+    };
+    let contributions = tacit_core::people::note_contributions(&view, changes);
+    let entry =
+        tacit_search::Entry::of_note(view, space, u64::from_be_bytes(heads), doc.attachments()?);
+    debug_assert_eq!(Some(&summary), doc.summary().ok().as_ref());
+    debug_assert_eq!(
+        Some(&contributions),
+        doc.contributions_with(changes).ok().as_ref()
+    );
+    debug_assert_eq!(
+        Some(&entry),
+        tacit_search::Entry::from_doc(doc, space, heads)
+            .ok()
+            .flatten()
+            .as_ref()
+    );
+    Ok((summary, entry, contributions))
+}
+
 /// Loads and checks a whole document received for `space`, off the actor's thread: it loads,
 /// and which of its changes lack their author's signature.
 pub(crate) fn load_whole(
@@ -256,17 +303,35 @@ pub(crate) fn load_whole(
     me: MemberId,
 ) -> Result<Loaded, tacit_core::CoreError> {
     let mut doc = Doc::load(d.id, [d.data.as_slice()], me)?;
-    let summary = doc.summary()?;
     let changes = doc.changes_since(&[]);
+    let heads = doc.heads_hash();
+    // The space is set by the actor (a document received for one space is only written there).
+    let unset = SpaceId::from_bytes([0; 16]);
+    // A live note (most of a first sync) is read once, body included, for its listing, search
+    // entry and contributions alike; anything else, or a note whose view does not read, each
+    // on its own.
+    let note = if doc.kind()? == Kind::Note && !doc.is_deleted()? {
+        doc.note().ok()
+    } else {
+        None
+    };
+    let (summary, entry, contributions) = match note {
+        Some(view) => {
+            let (summary, entry, contributions) =
+                note_parts(&mut doc, view, &changes, unset, heads)?;
+            (summary, Some(entry), Some(contributions))
+        }
+        None => {
+            let summary = doc.summary()?;
+            let entry = tacit_search::Entry::from_doc(&mut doc, unset, heads)
+                .ok()
+                .flatten();
+            (summary, entry, doc.contributions_with(&changes).ok())
+        }
+    };
     let scope = tacit_core::scope_of(summary.kind, space);
     let by_hash: HashMap<[u8; 32], ChangeSig> = d.sigs.iter().map(|s| (s.hash, *s)).collect();
     let bad = unsigned(scope, d.id, &changes, &by_hash);
-    let heads = doc.heads_hash();
-    // The space is set by the actor (a document received for one space is only written there).
-    let entry = tacit_search::Entry::from_doc(&mut doc, SpaceId::from_bytes([0; 16]), heads)
-        .ok()
-        .flatten();
-    let contributions = doc.contributions_with(&changes).ok();
     Ok(Loaded {
         id: d.id,
         doc,
