@@ -29,6 +29,14 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// page empty, while 16 KB pages pack ten and waste a few percent. Small writes cost a 16 KB page
 /// in the WAL instead of 4 KB, which the fsync that every commit pays dwarfs.
 const PAGE_SIZE: i64 = 16 * 1024;
+/// The page cache of the read-write connection, in KiB (SQLite's default is 2,000 KiB). A write
+/// of a few hundred documents (an import's request, a first sync's batch) lands at random places
+/// of the documents' tables and indexes, keyed by random ids: with the default cache, every
+/// write reads many of its pages back from the OS, and takes longer as the home grows. The
+/// writes of an import of 10,000 notes (500 a request) took 1.02–1.27 s in three runs (16 ms at
+/// first, up to 110 ms at the end), with 32 MiB 0.72–0.95 s in three. Pages are cached as they
+/// are read, so a small home holds little; readers keep the default.
+const CACHE_KIB: i64 = 32 * 1024;
 
 /// Prepared statements kept by the connection: the fixed ones plus the 16 shapes of `list`.
 const STATEMENT_CACHE: usize = 40;
@@ -121,6 +129,8 @@ impl Store {
         }
         conn.pragma_update(None, "synchronous", "FULL").at(path)?;
         conn.pragma_update(None, "foreign_keys", "ON").at(path)?;
+        conn.pragma_update(None, "cache_size", -CACHE_KIB)
+            .at(path)?;
         schema::migrate(&mut conn, path)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Store {
