@@ -21,7 +21,7 @@ use tacit_core::{
 use tacit_net::recon::ItemSet;
 use tacit_net::session::starts_reconciliation;
 use tacit_net::wire::{Message, SpaceOffer, VERSION};
-use tacit_net::{Limits, Multiaddr, Net, NetConfig, PeerId, Stream, codec};
+use tacit_net::{Limits, Multiaddr, Net, NetConfig, NetEvent, PeerId, Stream, codec};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -64,6 +64,8 @@ pub struct RawPeer {
     inbox: mpsc::Receiver<Incoming>,
     log: Arc<Mutex<Vec<u8>>>,
     tasks: Vec<JoinHandle<()>>,
+    /// Whether this peer opened the sync stream (else the node did).
+    opened: bool,
     ended: Option<End>,
     /// Spaces the node offered (in `Hello` or `Offer`).
     offered: HashSet<SpaceId>,
@@ -105,6 +107,17 @@ impl RawPeer {
 
     /// As [`RawPeer::connect`], with a given device key (another member's, to act as it).
     pub async fn connect_as(key: DeviceKey, node_addr: &str) -> anyhow::Result<RawPeer> {
+        Self::dial(key, node_addr, true).await
+    }
+
+    /// As [`RawPeer::connect_as`], but this peer opens no sync stream, as a node of sync
+    /// protocol 4 did not when its peer id was the larger: it waits for the node to open one
+    /// (then this side starts reconciliation), up to [`RAW_PATIENCE`].
+    pub async fn connect_waiting(key: DeviceKey, node_addr: &str) -> anyhow::Result<RawPeer> {
+        Self::dial(key, node_addr, false).await
+    }
+
+    async fn dial(key: DeviceKey, node_addr: &str, open: bool) -> anyhow::Result<RawPeer> {
         let addr: Multiaddr = node_addr
             .parse()
             .with_context(|| format!("node address {node_addr:?}"))?;
@@ -120,12 +133,35 @@ impl RawPeer {
         };
         let (net, mut events) = Net::start(cfg).await?;
         // The network task stops taking swarm events while its events are not read: drain
-        // them (a stream the node opens is dropped: the node opens none to a peer that dialled
-        // it and opened one, as this peer does).
-        let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
+        // them, keeping the sync streams the node opens.
+        let (streams_tx, mut streams) = mpsc::channel::<(PeerId, Stream)>(8);
+        let drain = tokio::spawn(async move {
+            while let Some(ev) = events.recv().await {
+                if let NetEvent::IncomingStream { peer, stream } = ev {
+                    let _ = streams_tx.try_send((peer, stream));
+                }
+            }
+        });
         let node = net.dial(addr).await?;
         // As a node does, the dialer opens the sync stream, and the node starts reconciliation.
-        let stream = net.open_stream(node).await?;
+        let stream = if open {
+            net.open_stream(node).await?
+        } else {
+            tokio::time::timeout(RAW_PATIENCE, async {
+                while let Some((peer, stream)) = streams.recv().await {
+                    if peer == node {
+                        return Ok(stream);
+                    }
+                }
+                Err(anyhow!(
+                    "the network stopped before the node opened a stream"
+                ))
+            })
+            .await
+            .map_err(|_| {
+                anyhow!("the node {node} opened no sync stream within {RAW_PATIENCE:?}")
+            })??
+        };
         let (reader, writer) = stream.split();
         let log = Arc::new(Mutex::new(Vec::new()));
         let (inbox_tx, inbox) = mpsc::channel(INBOX);
@@ -138,6 +174,7 @@ impl RawPeer {
             inbox,
             log,
             tasks: vec![drain, read],
+            opened: open,
             ended: None,
             offered: HashSet::new(),
             ops: HashMap::new(),
@@ -157,10 +194,10 @@ impl RawPeer {
         &self.key
     }
 
-    /// Whether this side starts reconciliation, by the node's own rule (it did not: it opened
-    /// the stream).
+    /// Whether this side starts reconciliation, by the node's own rule: the side that accepted
+    /// the stream does.
     pub fn first(&self) -> bool {
-        starts_reconciliation(true)
+        starts_reconciliation(self.opened)
     }
 
     /// Sends one message as one frame.

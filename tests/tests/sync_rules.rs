@@ -1151,3 +1151,49 @@ async fn a_synced_change_that_arrives_before_its_dependency_counts_with_its_sign
     raw.shutdown().await;
     a.shutdown().await;
 }
+
+/// A member that dials a node and opens no sync stream (as a node of sync protocol 4 did when
+/// its peer id was the larger: it left the stream to the smaller) still gets a session: the
+/// node, whose peer id is the smaller, opens the stream after a wait, and the member, which
+/// accepted it, starts reconciliation and receives the space's notes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_dials_and_opens_no_stream_gets_one_from_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = node(dir.path(), "Ada").await;
+    let space = space_new(&a, "Team").await;
+    let plan = note_new(&a, &space, "Plan", "as agreed\n").await;
+    let a_peer: tacit_net::PeerId = a.peer_id().parse().unwrap();
+    let key = std::iter::repeat_with(DeviceKey::generate)
+        .find(|k| tacit_net::peer_id_of(&k.member_id()).is_some_and(|p| p > a_peer))
+        .unwrap();
+    let addr = listen_addr(&a).await;
+    let ticket = Ticket::parse(&invite(&a, &space, Role::Editor).await).unwrap();
+    let mut joined = RawPeer::connect_as(key.clone(), &addr)
+        .await
+        .expect("connect");
+    joined.hello(&[]).await.expect("hello");
+    joined.join(&ticket).await.expect("join");
+    let ops = joined.ops(ticket.space).to_vec();
+    joined.shutdown().await;
+
+    let mut older = RawPeer::connect_waiting(key, &addr)
+        .await
+        .expect("the node opens the sync stream");
+    assert!(older.first(), "the side that accepted the stream starts");
+    older.learn_ops(ticket.space, &ops);
+    older.hello(&[ticket.space]).await.expect("hello");
+    older
+        .serve_until("the space offered", PATIENCE, |p| {
+            p.was_offered(ticket.space)
+        })
+        .await;
+    older.start_sync(ticket.space).await.expect("start");
+    older
+        .serve_until("the plan", PATIENCE, |p| {
+            p.notes().iter().any(|(_, title, _)| title == "Plan")
+        })
+        .await;
+    assert!(older.doc_bytes(doc_id(&plan)).is_some());
+    older.shutdown().await;
+    a.shutdown().await;
+}
