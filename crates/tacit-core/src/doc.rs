@@ -420,9 +420,15 @@ impl Doc {
         heads_hash(heads.iter().map(|h| &h.0))
     }
 
-    /// The whole document, compacted.
+    /// The whole document, compacted: the changes applied, not those waiting for a change they
+    /// depend on (Automerge keeps those apart and, by default, saves them too). A saved
+    /// document is what the store keeps (a compaction, a rebuild) and what a peer receives
+    /// whole; with a waiting change in it, it would not load ("lacks some of its changes").
     pub fn save(&mut self) -> Vec<u8> {
-        let bytes = self.am.save();
+        let bytes = self.am.save_with_options(automerge::SaveOptions {
+            retain_orphans: false,
+            ..automerge::SaveOptions::default()
+        });
         self.saved = self.am.get_heads();
         bytes
     }

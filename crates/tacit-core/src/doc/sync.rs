@@ -437,6 +437,30 @@ mod tests {
     }
 
     #[test]
+    fn a_document_saved_while_a_change_waits_loads_without_it() {
+        // A sync message's change whose dependency has not come waits in the document; a save
+        // meanwhile (a compaction, a rebuild) is what the store keeps and peers receive whole.
+        // With the waiting change in it, it did not load: the store's copy was broken, and
+        // every peer that sent the document was taken for a hostile one.
+        let (me, mut a) = plan_with_one_edit();
+        let mut b = Doc::load(a.id(), [a.save().as_slice()], me).unwrap();
+        edit(&mut a, me, "one two");
+        let first = a.take_unsaved().unwrap();
+        edit(&mut a, me, "one two three");
+        let second = a.take_unsaved().unwrap();
+        b.apply_changes(&second).unwrap();
+        assert!(b.lacks_changes());
+        let saved = b.save();
+        let mut loaded = Doc::load(b.id(), [saved.as_slice()], me).expect("the saved copy loads");
+        assert!(!loaded.lacks_changes());
+        assert_eq!(loaded.note().unwrap().body, "one");
+        // The waiting change is still held in memory, and applies once its dependency comes.
+        b.apply_changes(&first).unwrap();
+        assert!(!b.lacks_changes());
+        assert_eq!(b.note().unwrap().body, "one two three");
+    }
+
+    #[test]
     fn a_peer_cannot_make_a_document_keep_more_than_the_bound_of_waiting_signatures() {
         let key = DeviceKey::from_secret([1; 32]);
         let (me, mut a) = plan_with_one_edit();
