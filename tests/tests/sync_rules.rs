@@ -1197,3 +1197,71 @@ async fn a_member_that_dials_and_opens_no_stream_gets_one_from_the_node() {
     older.shutdown().await;
     a.shutdown().await;
 }
+
+/// A node whose own stored copy of a document does not load (its data damaged on disk) leaves
+/// that document aside when a member sends changes to it or reconciles it: the member is not
+/// taken for a hostile one (its sessions refused for a while, the members list saying what it
+/// did), and the space's other documents keep syncing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_copy_of_a_document_is_not_blamed_on_the_member_who_sends_it() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let a = node(dirs[0].path(), "Ada").await;
+    let b = node(dirs[1].path(), "Bo").await;
+    let space = space_new(&a, "Team").await;
+    let broken = note_new(&a, &space, "Broken on Bo", "one\n").await;
+    join(&b, &invite(&a, &space, Role::Editor).await)
+        .await
+        .expect("join");
+    assert!(body(&b, &broken).await.is_some());
+    b.shutdown().await;
+    let db = rusqlite::Connection::open(dirs[1].path().join("tacit.db")).unwrap();
+    let damaged = db
+        .execute(
+            "UPDATE chunks SET data = X'856f4a830102030405' WHERE doc = ?1",
+            [&broken],
+        )
+        .unwrap();
+    assert!(damaged > 0, "B's chunks of the note");
+    drop(db);
+    a.note_edit(
+        &broken,
+        NoteEdit {
+            body: Some("one\ntwo\n".into()),
+            ..NoteEdit::default()
+        },
+    )
+    .await
+    .unwrap();
+    let b = Node::open(dirs[1].path()).await.expect("reopen B");
+    b.start_network(loopback()).await.unwrap();
+    let fine = note_new(&a, &space, "Fine", "still syncing\n").await;
+    until("A's note on B", || async {
+        body(&b, &fine).await.is_some()
+    })
+    .await;
+    // A changes the damaged note again while the session runs, then writes another note.
+    a.note_edit(
+        &broken,
+        NoteEdit {
+            body: Some("one\ntwo\nthree\n".into()),
+            ..NoteEdit::default()
+        },
+    )
+    .await
+    .unwrap();
+    let after = note_new(&a, &space, "After", "still syncing\n").await;
+    until("A's next note on B", || async {
+        body(&b, &after).await.is_some()
+    })
+    .await;
+    let ada = detail(&b, &space)
+        .await
+        .members
+        .into_iter()
+        .find(|m| m.name == "Ada")
+        .expect("Ada in B's members list");
+    assert_eq!(ada.why, None, "A was taken for a hostile member");
+    assert!(ada.connected);
+    a.shutdown().await;
+    b.shutdown().await;
+}

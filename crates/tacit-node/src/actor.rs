@@ -969,7 +969,13 @@ impl Actor {
                 self.flush(); // its latest changes are not in the store yet
             }
             let chunks = self.store.load_chunks(id)?;
-            let doc = Doc::load(id, chunks.iter().map(Vec::as_slice), self.info.member)?;
+            let doc =
+                Doc::load(id, chunks.iter().map(Vec::as_slice), self.info.member).map_err(|e| {
+                    NodeError::Damaged {
+                        id,
+                        source: Box::new(e),
+                    }
+                })?;
             self.cache.put(id, doc);
         }
         self.cache

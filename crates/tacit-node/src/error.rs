@@ -58,6 +58,15 @@ pub enum NodeError {
     /// No network, or a peer that could not be reached.
     #[error("{0}")]
     Offline(String),
+    /// This node's own stored copy of a document does not load: its data is damaged. Nothing
+    /// a peer did; a sync session leaves the document aside instead of ending.
+    #[error("this node's copy of document {id} does not load: {source}")]
+    Damaged {
+        /// The document.
+        id: tacit_core::DocId,
+        /// Why it does not load.
+        source: Box<CoreError>,
+    },
 }
 
 /// The kind of a failure, as it crosses the control socket (and later the UI boundary).
@@ -130,6 +139,7 @@ impl NodeError {
                 ErrorKind::Invalid
             }
             NodeError::Offline(_) => ErrorKind::Offline,
+            NodeError::Damaged { .. } => ErrorKind::Corrupt,
             _ => ErrorKind::Internal,
         }
     }

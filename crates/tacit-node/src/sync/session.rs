@@ -593,6 +593,12 @@ pub(crate) fn answer_of(
                     debug!(peer = %peer, "refused: {why}");
                     Class::Refused
                 }
+                // This node's own copy is at fault, not the peer: the document is left aside
+                // and the session goes on.
+                NodeError::Damaged { .. } => {
+                    warn!(peer = %peer, "{e}");
+                    Class::Refused
+                }
                 NodeError::Stopped => Class::Stopped,
                 NodeError::Invalid(_) | NodeError::Core(_) | NodeError::Space(_) => Class::Peer,
                 e => {
