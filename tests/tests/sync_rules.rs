@@ -1198,10 +1198,11 @@ async fn a_member_that_dials_and_opens_no_stream_gets_one_from_the_node() {
     a.shutdown().await;
 }
 
-/// A node whose own stored copy of a document does not load (its data damaged on disk) leaves
-/// that document aside when a member sends changes to it or reconciles it: the member is not
-/// taken for a hostile one (its sessions refused for a while, the members list saying what it
-/// did), and the space's other documents keep syncing.
+/// A node whose own stored copy of a document does not load (its data damaged on disk) does
+/// not blame the member who sends changes to it or reconciles it: the member is not taken for
+/// a hostile one (its sessions refused for a while, the members list saying what it did), the
+/// space's other documents keep syncing, and the member's next change to the document brings
+/// its whole copy, which replaces the damaged one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_copy_of_a_document_is_not_blamed_on_the_member_who_sends_it() {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
@@ -1262,6 +1263,17 @@ async fn a_damaged_copy_of_a_document_is_not_blamed_on_the_member_who_sends_it()
         .expect("Ada in B's members list");
     assert_eq!(ada.why, None, "A was taken for a hostile member");
     assert!(ada.connected);
+    until("the damaged note replaced by A's copy", || async {
+        body(&b, &broken).await.as_deref() == Some("one\ntwo\nthree\n")
+    })
+    .await;
+    // Repaired for good: it loads from B's store again after a restart.
+    b.shutdown().await;
+    let b = Node::open(dirs[1].path()).await.expect("reopen B again");
+    assert_eq!(
+        body(&b, &broken).await.as_deref(),
+        Some("one\ntwo\nthree\n")
+    );
     a.shutdown().await;
     b.shutdown().await;
 }

@@ -1015,8 +1015,15 @@ impl Actor {
             let outcome = match self.place(id, space) {
                 Err(_) => Applied::Refused,
                 Ok(Place::Here | Place::Profile) => {
-                    // Held already (it arrived another way meanwhile): merge its changes.
-                    let (d, applied) = self.merge(space, peer, id, &doc.data, &doc.sigs, origin)?;
+                    let (d, applied) = if let Err(e @ NodeError::Damaged { .. }) = self.doc(id) {
+                        // This node's copy does not load: the member's whole copy, checked as
+                        // any new document is, replaces it.
+                        warn!(%id, "{e}; a member's whole copy replaces it");
+                        self.take_whole(space, doc, origin)?
+                    } else {
+                        // Held already (it arrived another way meanwhile): merge its changes.
+                        self.merge(space, peer, id, &doc.data, &doc.sigs, origin)?
+                    };
                     done.absorb(d);
                     applied
                 }
@@ -1078,7 +1085,16 @@ impl Actor {
         sigs: &[ChangeSig],
         origin: SessionId,
     ) -> Result<(Done, Applied), NodeError> {
-        let doc = self.doc(id)?;
+        let doc = match self.doc(id) {
+            Ok(doc) => doc,
+            // This node's copy does not load: the peer is asked for its whole copy (which
+            // replaces it, see `put`).
+            Err(e @ NodeError::Damaged { .. }) => {
+                warn!(%id, "{e}; asking the member for its whole copy");
+                return Ok((Done::read(ReplicaReply::Done), Applied::Want));
+            }
+            Err(e) => return Err(e),
+        };
         let before = doc.heads();
         if let Err(e) = doc.apply_changes(data) {
             debug!(%id, "changes from a peer do not apply: {e}");
