@@ -213,6 +213,22 @@ impl NoteView {
     pub fn all_tags(&self) -> Vec<String> {
         union_sorted(self.tags.clone(), self.inline_tags.clone())
     }
+
+    /// The note's listing, as [`Doc::summary`] gives it for a live note: for a caller that
+    /// read the view for more than the listing.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            kind: Kind::Note,
+            title: self.title.clone(),
+            tags: self.all_tags(),
+            author: self.author,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            deleted: false,
+            answers: 0,
+            accepted: false,
+        }
+    }
 }
 
 /// `a` and `b` (no element in both), sorted.
@@ -473,9 +489,10 @@ impl Doc {
                 self.key_set(&ROOT, "expertise")?,
             ),
             Kind::Note => {
-                let tags = self.key_set(&ROOT, "tags")?;
-                let inline = self.inline_tags(&tags)?;
-                (self.text(&ROOT, "title")?, union_sorted(tags, inline))
+                return Ok(Summary {
+                    deleted: self.is_deleted()?,
+                    ..self.note_meta()?.summary()
+                });
             }
             _ => (self.text(&ROOT, "title")?, self.key_set(&ROOT, "tags")?),
         };

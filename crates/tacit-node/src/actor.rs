@@ -1138,21 +1138,9 @@ impl Prepared {
             // listing, search entry and contributions alike.
             Some(body) if doc.kind()? == Kind::Note => {
                 let view = doc.note_with_body(body)?;
-                let (summary, entry, contributions) =
-                    crate::replica::note_parts(&mut doc, view, &changes, space, heads)?;
-                (summary, Some(entry), Some(contributions))
+                crate::replica::note_parts(&mut doc, view, &changes, space, heads)?
             }
-            _ => {
-                let summary = doc.summary()?;
-                let entry = match summary.kind {
-                    Kind::Note | Kind::Question => Entry::from_doc(&mut doc, space, heads),
-                    _ => Ok(None),
-                }
-                .ok()
-                .flatten();
-                let contributions = doc.contributions_with(&changes).ok();
-                (summary, entry, contributions)
-            }
+            _ => crate::replica::doc_parts(&mut doc, &changes, space, heads)?,
         };
         let write = DocWrite {
             id: doc.id(),

@@ -248,9 +248,15 @@ pub(crate) enum Replicated {
     },
 }
 
-/// A live note's listing, search entry and contributions from one read of its fields (`view`:
-/// the note, its body included), as [`Doc::summary`], [`tacit_search::Entry::from_doc`] and
-/// [`Doc::contributions_with`] give them each, reading the fields again (checked against them
+/// A document's listing, its search entry (notes and questions) and its contributions.
+pub(crate) type DocParts = (
+    Summary,
+    Option<tacit_search::Entry>,
+    Option<Vec<tacit_core::people::Contribution>>,
+);
+
+/// A live note's [`DocParts`] from one read of its fields (`view`: the note, its body
+/// included), as [`doc_parts`] gives them reading the fields again for each (checked against it
 /// in debug builds). `changes`: every change of the note.
 pub(crate) fn note_parts(
     doc: &mut Doc,
@@ -258,40 +264,31 @@ pub(crate) fn note_parts(
     changes: &[tacit_core::NewChange],
     space: SpaceId,
     heads: [u8; 8],
-) -> Result<
-    (
-        Summary,
-        tacit_search::Entry,
-        Vec<tacit_core::people::Contribution>,
-    ),
-    tacit_core::CoreError,
-> {
-    let summary = Summary {
-        kind: Kind::Note,
-        title: view.title.clone(),
-        tags: view.all_tags(),
-        author: view.author,
-        created_at: view.created_at,
-        updated_at: view.updated_at,
-        deleted: false,
-        answers: 0,
-        accepted: false,
-    };
+) -> Result<DocParts, tacit_core::CoreError> {
+    let summary = view.summary();
     let contributions = tacit_core::people::note_contributions(&view, changes);
     let entry =
         tacit_search::Entry::of_note(view, space, u64::from_be_bytes(heads), doc.attachments()?);
-    debug_assert_eq!(Some(&summary), doc.summary().ok().as_ref());
+    let parts = (summary, Some(entry), Some(contributions));
     debug_assert_eq!(
-        Some(&contributions),
-        doc.contributions_with(changes).ok().as_ref()
+        Some(&parts),
+        doc_parts(doc, changes, space, heads).ok().as_ref()
     );
-    debug_assert_eq!(
-        Some(&entry),
-        tacit_search::Entry::from_doc(doc, space, heads)
-            .ok()
-            .flatten()
-            .as_ref()
-    );
+    Ok(parts)
+}
+
+/// A document's [`DocParts`], each read from it.
+pub(crate) fn doc_parts(
+    doc: &mut Doc,
+    changes: &[tacit_core::NewChange],
+    space: SpaceId,
+    heads: [u8; 8],
+) -> Result<DocParts, tacit_core::CoreError> {
+    let summary = doc.summary()?;
+    let entry = tacit_search::Entry::from_doc(doc, space, heads)
+        .ok()
+        .flatten();
+    let contributions = doc.contributions_with(changes).ok();
     Ok((summary, entry, contributions))
 }
 
@@ -316,18 +313,8 @@ pub(crate) fn load_whole(
         None
     };
     let (summary, entry, contributions) = match note {
-        Some(view) => {
-            let (summary, entry, contributions) =
-                note_parts(&mut doc, view, &changes, unset, heads)?;
-            (summary, Some(entry), Some(contributions))
-        }
-        None => {
-            let summary = doc.summary()?;
-            let entry = tacit_search::Entry::from_doc(&mut doc, unset, heads)
-                .ok()
-                .flatten();
-            (summary, entry, doc.contributions_with(&changes).ok())
-        }
+        Some(view) => note_parts(&mut doc, view, &changes, unset, heads)?,
+        None => doc_parts(&mut doc, &changes, unset, heads)?,
     };
     let scope = tacit_core::scope_of(summary.kind, space);
     let by_hash: HashMap<[u8; 32], ChangeSig> = d.sigs.iter().map(|s| (s.hash, *s)).collect();

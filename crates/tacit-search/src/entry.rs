@@ -43,36 +43,13 @@ impl Entry {
         space: SpaceId,
         heads: [u8; 8],
     ) -> Result<Option<Entry>, CoreError> {
-        Self::read(doc, space, heads, None)
-    }
-
-    /// The entry of a document just made from `body` (a new note's draft, which its document
-    /// holds as given): the same as [`Entry::from_doc`] without reading the body back.
-    pub fn from_new_doc(
-        doc: &mut Doc,
-        space: SpaceId,
-        heads: [u8; 8],
-        body: String,
-    ) -> Result<Option<Entry>, CoreError> {
-        Self::read(doc, space, heads, Some(body))
-    }
-
-    fn read(
-        doc: &mut Doc,
-        space: SpaceId,
-        heads: [u8; 8],
-        body: Option<String>,
-    ) -> Result<Option<Entry>, CoreError> {
         if doc.is_deleted()? {
             return Ok(None);
         }
         let heads = u64::from_be_bytes(heads);
         let entry = match doc.kind()? {
             Kind::Note => {
-                let n = match body {
-                    Some(body) => doc.note_with_body(body)?,
-                    None => doc.note()?,
-                };
+                let n = doc.note()?;
                 let attachments = doc.attachments()?;
                 Entry::of_note(n, space, heads, attachments)
             }
@@ -107,9 +84,7 @@ impl Entry {
         };
         Ok(Some(entry))
     }
-}
 
-impl Entry {
     /// The entry of a note from its view (body included) and its attachments, as
     /// [`Entry::from_doc`] reads them: for a caller that read the view for more than this.
     pub fn of_note(
@@ -184,8 +159,14 @@ mod tests {
                 Doc::new_note(DocId::random(), Edit::new(by, 1_700_000_000_000), draft).unwrap();
             let space = SpaceId::from_bytes([1; 16]);
             let read = Entry::from_doc(&mut doc, space, [7; 8]).unwrap();
-            let given = Entry::from_new_doc(&mut doc, space, [7; 8], body.to_owned()).unwrap();
-            assert_eq!(read, given, "{body:?}");
+            let view = doc.note_with_body(body.to_owned()).unwrap();
+            let given = Entry::of_note(
+                view,
+                space,
+                u64::from_be_bytes([7; 8]),
+                doc.attachments().unwrap(),
+            );
+            assert_eq!(read, Some(given), "{body:?}");
         }
     }
 }

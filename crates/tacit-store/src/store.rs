@@ -33,8 +33,8 @@ const PAGE_SIZE: i64 = 16 * 1024;
 /// of a few hundred documents (an import's request, a first sync's batch) lands at random places
 /// of the documents' tables and indexes, keyed by random ids: with the default cache, every
 /// write reads many of its pages back from the OS, and takes longer as the home grows. The
-/// writes of an import of 10,000 notes (500 a request) took 1.02–1.27 s in three runs (16 ms at
-/// first, up to 110 ms at the end), with 32 MiB 0.72–0.95 s in three. Pages are cached as they
+/// writes of an import of 10,000 notes (500 a request) took 1.02–1.19 s in three runs (16 ms at
+/// first, up to 110 ms at the end), with 32 MiB 0.75–0.95 s in three. Pages are cached as they
 /// are read, so a small home holds little; readers keep the default.
 const CACHE_KIB: i64 = 32 * 1024;
 
