@@ -843,6 +843,20 @@ pub fn forge(
     Ok((doc.save_after(&before), hashes))
 }
 
+/// An Automerge sync message that carries `changes` (the bytes of one or more changes) and
+/// names `heads` as the sender's, with nothing else in it.
+pub fn sync_carrying(changes: Vec<u8>, heads: &[[u8; 32]]) -> Vec<u8> {
+    automerge::sync::Message {
+        heads: heads.iter().map(|h| automerge::ChangeHash(*h)).collect(),
+        need: Vec::new(),
+        have: Vec::new(),
+        changes: vec![changes].into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    }
+    .encode()
+}
+
 /// Signatures of `hashes` (changes of document `id` in `space`) by `key`.
 pub fn sign_changes(
     key: &DeviceKey,

@@ -23,7 +23,9 @@ use tacit_net::wire::{Message, SpaceOffer, WholeDoc};
 use tacit_node::core::{NoteEdit, Role};
 use tacit_node::{Node, Request, Response, SyncState};
 use tacit_tests::nodes::*;
-use tacit_tests::rawpeer::{End, RAW_PATIENCE, RawPeer, contains, forge, now_ms, sign_changes};
+use tacit_tests::rawpeer::{
+    End, RAW_PATIENCE, RawPeer, contains, forge, now_ms, sign_changes, sync_carrying,
+};
 use tacit_tests::test_rng;
 
 /// How long a test lets in-flight work settle before it checks that something did not happen,
@@ -1082,21 +1084,6 @@ async fn a_document_that_cannot_be_sent_is_said_to_be_done_with() {
     a.shutdown().await;
 }
 
-/// An Automerge sync message with `changes` (one chunk) and `heads`, as a peer's sync sends
-/// them when it believed the receiver held what they depend on (a Bloom filter's false
-/// positive does that).
-fn sync_carrying(changes: Vec<u8>, heads: &[[u8; 32]]) -> Vec<u8> {
-    automerge::sync::Message {
-        heads: heads.iter().map(|h| automerge::ChangeHash(*h)).collect(),
-        need: Vec::new(),
-        have: Vec::new(),
-        changes: vec![changes].into(),
-        flags: None,
-        version: automerge::sync::MessageVersion::V1,
-    }
-    .encode()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_synced_change_that_arrives_before_its_dependency_counts_with_its_signature() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -1147,6 +1134,96 @@ async fn a_synced_change_that_arrives_before_its_dependency_counts_with_its_sign
             .is_some_and(|b| b.contains("first line") && b.contains("second line"))
     })
     .await;
+    assert!(raw.ended().is_none(), "{:?}", raw.ended());
+    raw.shutdown().await;
+    a.shutdown().await;
+}
+
+/// `n` changes by `actor` one after another on the document `base`, each appending `line(i)` to
+/// its body and naming the membership heads `under`: the bytes and hash of each.
+fn chain(
+    base: &[u8],
+    actor: tacit_core::MemberId,
+    under: &[tacit_core::OpHash],
+    n: usize,
+    line: impl Fn(usize) -> String,
+) -> Vec<(Vec<u8>, [u8; 32])> {
+    use automerge::transaction::{CommitOptions, Transactable as _};
+    use automerge::{ROOT, ReadDoc as _};
+    let mut doc = automerge::AutoCommit::load(base).expect("the base");
+    doc.set_actor(actor.actor_id());
+    (0..n)
+        .map(|i| {
+            let before = doc.get_heads();
+            let (_, body) = doc.get(ROOT, "body").expect("read").expect("a body");
+            let len = doc.length(&body);
+            doc.splice_text(&body, len, 0, &line(i)).expect("an edit");
+            doc.commit_with(
+                CommitOptions::default()
+                    .with_time(now_ms().div_euclid(1000))
+                    .with_message(tacit_core::under_message(under)),
+            );
+            let hash = doc.get_heads()[0].0;
+            (doc.save_after(&before), hash)
+        })
+        .collect()
+}
+
+/// A member can make a node keep only so many of its changes waiting for one it withholds
+/// (`tacit_core`'s `MAX_WAITING_CHANGES` and `MAX_WAITING_BYTES`: past them, the node drops
+/// them): 300 changes of about 1 KB after a withheld one, each in a sync message of its own,
+/// pass both bounds. The member is not taken for hostile, as an honest one can leave changes
+/// waiting too, and once the withheld change comes and the rest are sent again, every line is
+/// in the node's copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_left_waiting_past_the_bound_are_dropped_and_apply_when_sent_again() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = node(dir.path(), "Ada").await;
+    let space = space_new(&a, "Team").await;
+    let sid = space_id(&space);
+    let plan = note_new(&a, &space, "Plan", "as agreed\n").await;
+    let pid = doc_id(&plan);
+    let ticket = Ticket::parse(&invite(&a, &space, Role::Editor).await).expect("ticket");
+    let mut raw = RawPeer::connect(&listen_addr(&a).await)
+        .await
+        .expect("raw peer");
+    raw.join(&ticket).await.expect("raw joins");
+    raw.serve_until("the plan on the raw peer", PATIENCE, |p| {
+        p.doc_bytes(pid).is_some()
+    })
+    .await;
+    let base = raw.doc_bytes(pid).expect("the plan").to_vec();
+    let changes = chain(&base, raw.member(), &raw.heads(sid), 301, |i| {
+        format!("line {i} {}\n", "x".repeat(1000))
+    });
+    let (first, rest) = changes.split_first().expect("changes");
+    let key = raw.key().clone();
+    let send = |changes: &[(Vec<u8>, [u8; 32])]| {
+        let bytes: Vec<u8> = changes.iter().flat_map(|(b, _)| b.clone()).collect();
+        let hashes: Vec<[u8; 32]> = changes.iter().map(|(_, h)| *h).collect();
+        Message::Sync {
+            space: sid,
+            id: pid,
+            msg: sync_carrying(bytes, &hashes[hashes.len() - 1..]),
+            sigs: sign_changes(&key, sid, pid, &hashes),
+        }
+    };
+    for change in rest {
+        let msg = send(std::slice::from_ref(change));
+        raw.send(msg).await.expect("a waiting change");
+    }
+    let msg = send(std::slice::from_ref(first));
+    raw.send(msg).await.expect("the withheld change");
+    let msg = send(rest);
+    raw.send(msg).await.expect("the rest again");
+    until("every line in A's plan", || async {
+        body(&a, &plan)
+            .await
+            .is_some_and(|b| b.contains("line 0 ") && b.contains("line 300 "))
+    })
+    .await;
+    let text = body(&a, &plan).await.expect("the plan");
+    assert_eq!(text.matches("line ").count(), 301, "each line once");
     assert!(raw.ended().is_none(), "{:?}", raw.ended());
     raw.shutdown().await;
     a.shutdown().await;

@@ -322,6 +322,9 @@ pub struct Doc {
     /// [`Doc::with_waiting_sigs`]): kept with the waiting changes themselves, so both go
     /// together (the document leaving the cache, or being rebuilt).
     waiting_sigs: Vec<ChangeSig>,
+    /// The changes Automerge holds waiting, by hash, with their size: counted, so that they
+    /// stay within [`sync::MAX_WAITING_CHANGES`] and [`sync::MAX_WAITING_BYTES`].
+    waiting: std::collections::HashMap<ChangeHash, u64>,
 }
 
 /// The short hash of a document's heads (each a 32-byte Automerge change hash), in any order:
@@ -353,6 +356,7 @@ impl Doc {
             am,
             saved: Vec::new(),
             waiting_sigs: Vec::new(),
+            waiting: Default::default(),
         })
     }
 
@@ -393,6 +397,7 @@ impl Doc {
             am,
             saved,
             waiting_sigs: Vec::new(),
+            waiting: Default::default(),
         };
         doc.check_schema()?;
         doc.kind()?;

@@ -20,6 +20,18 @@ use crate::id::MemberId;
 /// most this much per document held in memory.
 pub const MAX_WAITING_SIGS: usize = 1024;
 
+/// Most changes a document keeps waiting for a change they depend on, and most bytes of them
+/// (uncompressed): past either, every waiting change is dropped ([`Doc::receive_sync`],
+/// [`Doc::apply_changes`]), and Automerge's sync asks for them again once what they need has
+/// come. An honest peer leaves a few waiting after a Bloom filter's false positive (45 the most
+/// a partition test logged); a hostile member could otherwise add to a cached document's queue
+/// message by message, without end (2,000 changes of 16 KB took 71 MB). Automerge holds a
+/// waiting change in about twice its bytes: with the node's cache of 256 documents, about
+/// 256 × 2 × 128 KiB = 64 MiB at most.
+pub const MAX_WAITING_CHANGES: usize = 256;
+/// See [`MAX_WAITING_CHANGES`].
+pub const MAX_WAITING_BYTES: u64 = 128 * 1024;
+
 /// Who wrote one change, and when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChangeAuthor {
@@ -91,22 +103,96 @@ impl Doc {
         Cow::Owned(all)
     }
 
-    /// Whether the document holds the change with this hash.
+    /// Whether the document holds (has applied) the change with this hash. Looks in the change
+    /// graph only: building the change itself (`get_change_by_hash`) reads the whole op set.
     pub fn has_change(&mut self, hash: &[u8; 32]) -> bool {
-        self.am.get_change_by_hash(&ChangeHash(*hash)).is_some()
+        self.am
+            .get_change_meta_by_hash(&ChangeHash(*hash))
+            .is_some()
     }
 
     /// Applies changes received from a peer (the bytes of `save()` or `save_after()`).
     pub fn apply_changes(&mut self, bytes: &[u8]) -> Result<(), CoreError> {
         let id = self.id;
         super::check_chunks(id, bytes)?;
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.am.load_incremental(bytes)
         }))
         .map_err(|_| {
             CoreError::Malformed(format!("changes to document {id} could not be decoded"))
         })?
-        .map_err(|e| CoreError::Malformed(format!("changes to document {id}: {e}")))?;
+        .map_err(|e| CoreError::Malformed(format!("changes to document {id}: {e}")));
+        self.count_waiting([bytes])?;
+        applied.map(|_| ())
+    }
+
+    /// Changes Automerge keeps waiting here for changes they depend on: how many, and their
+    /// bytes (uncompressed). At most [`MAX_WAITING_CHANGES`] and [`MAX_WAITING_BYTES`].
+    pub fn waiting(&self) -> (usize, u64) {
+        (self.waiting.len(), self.waiting.values().sum())
+    }
+
+    /// After received changes (the chunks `chunks`) were given to Automerge: counts the changes
+    /// it keeps waiting for others (Automerge gives no count: those of the chunks that did not
+    /// apply, with those still waiting from earlier), and drops every waiting change, with
+    /// their signatures, when they pass [`MAX_WAITING_CHANGES`] or [`MAX_WAITING_BYTES`].
+    /// Costs nothing more when nothing waits, which is every message of an honest exchange
+    /// but the one after a Bloom filter's false positive.
+    fn count_waiting<'a>(
+        &mut self,
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<(), CoreError> {
+        if !self.lacks_changes() {
+            self.waiting.clear();
+            return Ok(());
+        }
+        let mut waiting = std::mem::take(&mut self.waiting);
+        waiting.retain(|hash, _| !self.has_change(&hash.0));
+        for chunk in chunks {
+            // Bytes that got this far were split and parsed by `check_chunks` already: what
+            // fails here is skipped, as Automerge refused it too.
+            let Ok(pieces) = super::chunks::split(chunk) else {
+                continue;
+            };
+            for (kind, piece) in pieces {
+                // A whole document's changes refer to each other only: none of them waits.
+                if !matches!(kind, 1 | 2) {
+                    continue;
+                }
+                let parsed = std::panic::catch_unwind(|| automerge::Change::try_from(piece));
+                let Ok(Ok(change)) = parsed else { continue };
+                let hash = change.hash();
+                if !self.has_change(&hash.0) {
+                    waiting.insert(hash, change.raw_bytes().len() as u64);
+                }
+            }
+        }
+        let bytes: u64 = waiting.values().sum();
+        if waiting.len() > MAX_WAITING_CHANGES || bytes > MAX_WAITING_BYTES {
+            self.drop_waiting()?;
+        } else {
+            self.waiting = waiting;
+        }
+        Ok(())
+    }
+
+    /// Drops every change Automerge keeps waiting, and their signatures: the document is
+    /// rebuilt from its applied changes (it has no other way to let them go). What the store
+    /// holds is unchanged.
+    fn drop_waiting(&mut self) -> Result<(), CoreError> {
+        let id = self.id;
+        let bytes = self.am.save_with_options(automerge::SaveOptions {
+            retain_orphans: false,
+            ..automerge::SaveOptions::default()
+        });
+        let actor = self.am.get_actor().clone();
+        let mut am = std::panic::catch_unwind(|| automerge::AutoCommit::load(&bytes))
+            .map_err(|_| CoreError::Malformed(format!("document {id} could not be rebuilt")))?
+            .map_err(|e| CoreError::Malformed(format!("rebuilding document {id}: {e}")))?;
+        am.set_actor(actor);
+        self.am = am;
+        self.waiting.clear();
+        self.waiting_sigs.clear();
         Ok(())
     }
 
@@ -168,9 +254,9 @@ impl Doc {
     }
 
     /// Applies a peer's encoded Automerge sync message.
-    pub fn receive_sync(&mut self, state: &mut State, msg: &[u8]) -> Result<(), CoreError> {
+    pub fn receive_sync(&mut self, state: &mut State, bytes: &[u8]) -> Result<(), CoreError> {
         let id = self.id;
-        let msg = Message::decode(msg)
+        let msg = Message::decode(bytes)
             .map_err(|e| CoreError::Malformed(format!("sync message for document {id}: {e}")))?;
         let mut inflated: u64 = 0;
         for chunk in msg.changes.iter() {
@@ -195,6 +281,15 @@ impl Doc {
         // 2.5 KB document for a 300-byte change). A member lacking a document gets it whole
         // through the session's `Docs`; a sync carries changes.
         state.their_capabilities = None;
+        if self.lacks_changes() {
+            // The message went to Automerge: decoded again, only when changes wait.
+            let again = Message::decode(bytes).map_err(|e| {
+                CoreError::Malformed(format!("sync message for document {id}: {e}"))
+            })?;
+            self.count_waiting(again.changes.iter())?;
+        } else {
+            self.waiting.clear();
+        }
         applied
     }
 }
@@ -230,6 +325,7 @@ impl Doc {
         let removed = total - kept.len();
         // Changes waiting for others are not carried into the rebuilt document.
         self.waiting_sigs.clear();
+        self.waiting.clear();
         self.am = fresh;
         if !self.saved.iter().all(|h| kept.contains(h)) {
             self.saved = Vec::new();
@@ -458,6 +554,77 @@ mod tests {
         b.apply_changes(&first).unwrap();
         assert!(!b.lacks_changes());
         assert_eq!(b.note().unwrap().body, "one two three");
+    }
+
+    /// A sync message carrying `changes` (a peer's chunk of them) and nothing else.
+    fn message_with(changes: Vec<u8>) -> Vec<u8> {
+        Message {
+            heads: Vec::new(),
+            need: Vec::new(),
+            have: Vec::new(),
+            changes: vec![changes].into(),
+            flags: None,
+            version: automerge::sync::MessageVersion::V1,
+        }
+        .encode()
+    }
+
+    /// Sends `later` (changes that all need one withheld) to `b` one sync message each, as a
+    /// hostile member can; returns how often the waiting changes were dropped.
+    fn send_waiting(b: &mut Doc, later: &[Vec<u8>]) -> usize {
+        let mut state = State::new();
+        let mut drops = 0;
+        for change in later {
+            let (before, _) = b.waiting();
+            b.receive_sync(&mut state, &message_with(change.clone()))
+                .unwrap();
+            let (n, bytes) = b.waiting();
+            assert!(n <= MAX_WAITING_CHANGES, "{n} changes wait");
+            assert!(bytes <= MAX_WAITING_BYTES, "{bytes} bytes wait");
+            if n <= before {
+                drops += 1;
+                assert!(!b.lacks_changes(), "a drop leaves nothing waiting");
+            }
+        }
+        drops
+    }
+
+    #[test]
+    fn a_peer_cannot_make_a_document_keep_more_than_the_bound_of_waiting_changes() {
+        // Automerge keeps a change whose dependency it lacks, waiting, and gives no count of
+        // them: a member that withholds one change and sends the changes after it, message by
+        // message, grew a cached document's queue without end.
+        let (me, mut a) = plan_with_one_edit();
+        let mut b = Doc::load(a.id(), [a.save().as_slice()], me).unwrap();
+        edit(&mut a, me, "one two");
+        let first = a.take_unsaved().unwrap();
+        // Many small changes: the count's bound.
+        let mut body = String::from("one two");
+        let mut small = Vec::new();
+        for i in 0..2 * MAX_WAITING_CHANGES + 10 {
+            body.push_str(&format!(" w{i}"));
+            edit(&mut a, me, &body);
+            small.push(a.take_unsaved().unwrap());
+        }
+        assert_eq!(send_waiting(&mut b, &small), 2, "dropped at each bound");
+        // A few large ones: the bytes' bound.
+        let mut large = Vec::new();
+        for i in 0..8 {
+            body.push_str(&format!(" {i}{}", "x".repeat(60 * 1024)));
+            edit(&mut a, me, &body);
+            large.push(a.take_unsaved().unwrap());
+        }
+        assert!(send_waiting(&mut b, &large) >= 1);
+        // Once the withheld change comes (with what a sync then asks for again), everything
+        // applies: nothing that counts was lost.
+        b.apply_changes(&first).unwrap();
+        for change in small.iter().chain(&large) {
+            b.apply_changes(change).unwrap();
+        }
+        assert!(!b.lacks_changes());
+        assert_eq!(b.waiting(), (0, 0));
+        assert_eq!(b.heads(), a.heads());
+        assert_eq!(b.note().unwrap().body, body);
     }
 
     #[test]
