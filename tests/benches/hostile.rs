@@ -35,7 +35,10 @@
 //! sends compressed change chunks that inflate to 1 GiB, three a round: a new document, a change
 //! to a note, a whole document); forged changes (an editor sends changes to a note that the
 //! honest member edits, written as the honest member or the owner and signed by the wrong key or
-//! not at all, 64 a round); 200 strangers (plain `Net`s dialling the victim, those not connected
+//! not at all, 64 a round); waiting changes (an editor withholds one change to each of 200 notes
+//! nobody edits and sends the changes after it, signed, one sync message per note a round, each
+//! change a 16 KB value that Automerge keeps waiting for the withheld one; 100 distinct rounds,
+//! then sent again); 200 strangers (plain `Net`s dialling the victim, those not connected
 //! dialling again every second); baseline again. Each round of a raw peer ends with a round trip
 //! through the victim's session (a `Join` it refuses), so there is one round in flight at a time,
 //! sent as fast as the victim takes them.
@@ -68,7 +71,7 @@ use tacit_net::wire::{Message, WholeDoc};
 use tacit_node::core::{Kind, NoteEdit, ProfileEdit, Role};
 use tacit_node::{Client, ControlServer, Event, ImportNote, Node, Request, Response};
 use tacit_tests::nodes;
-use tacit_tests::rawpeer::{RawPeer, forge, now_ms, sign_changes, sign_op};
+use tacit_tests::rawpeer::{RawPeer, forge, now_ms, sign_changes, sign_op, sync_carrying};
 use tokio::sync::{mpsc, oneshot};
 
 /// Length of a phase, unless `--phase-secs` says otherwise.
@@ -107,6 +110,14 @@ const BOMB_SIZE: usize = 1024 * 1024 * 1024;
 /// Distinct forged changes prepared, and how many are sent per round.
 const FORGERIES: usize = 256;
 const FORGERIES_PER_ROUND: usize = 64;
+/// Notes the waiting-changes attack sends changes to (fewer than the victim's cache of 256
+/// documents: a document that leaves the cache takes its waiting changes with it).
+const WAITING_DOCS: usize = 200;
+/// The value each of its changes writes (uncompressed; nearly the same byte over and over, so
+/// that it crosses the wire deflated).
+const WAITING_CHANGE_BYTES: usize = 16 * 1024;
+/// Distinct rounds of its changes prepared: a change sent again is one Automerge holds already.
+const WAITING_ROUNDS: usize = 100;
 /// Strangers dialling the victim.
 const STRANGERS: usize = 200;
 /// How often a stranger that is not connected dials again.
@@ -609,6 +620,8 @@ struct Target {
     edited: DocId,
     /// A note nobody edits (the bombs' target).
     quiet: DocId,
+    /// Other notes nobody edits (the waiting changes' targets).
+    others: Vec<DocId>,
     /// Member ids of the honest member and the owner (the victim).
     honest: tacit_core::MemberId,
     owner: tacit_core::MemberId,
@@ -643,6 +656,7 @@ enum Attack {
     Want,
     Bombs,
     Forgeries,
+    Waiting,
     Strangers,
 }
 
@@ -653,6 +667,7 @@ impl Attack {
             Attack::Want => "Want ×4,096",
             Attack::Bombs => "deflate bombs",
             Attack::Forgeries => "forged changes",
+            Attack::Waiting => "waiting changes",
             Attack::Strangers => "200 strangers",
         }
     }
@@ -661,7 +676,7 @@ impl Attack {
     fn role(self) -> Option<Role> {
         match self {
             Attack::OpFlood | Attack::Want => Some(Role::Reader),
-            Attack::Bombs | Attack::Forgeries => Some(Role::Editor),
+            Attack::Bombs | Attack::Forgeries | Attack::Waiting => Some(Role::Editor),
             Attack::Strangers => None,
         }
     }
@@ -821,9 +836,39 @@ async fn attack(
                 .map(|c| c.to_vec())
                 .collect()
         }
+        Attack::Waiting => {
+            let docs = t.others.clone();
+            raw.serve_until("the notes nobody edits", nodes::PATIENCE, |p| {
+                docs.iter().all(|d| p.doc_bytes(*d).is_some())
+            })
+            .await;
+            let bases: Vec<(DocId, Vec<u8>)> = docs
+                .iter()
+                .filter_map(|d| Some((*d, raw.doc_bytes(*d)?.to_vec())))
+                .collect();
+            let (key, under, me) = (raw.key().clone(), raw.heads(sid), raw.member());
+            tokio::task::spawn_blocking(move || waiting_rounds(&bases, &key, sid, me, &under))
+                .await??
+        }
         Attack::Strangers => unreachable!(),
     };
     let mut done = Done::default();
+    if kind == Attack::Waiting {
+        let wire: usize = rounds
+            .iter()
+            .flatten()
+            .map(|m| match m {
+                Message::Sync { msg, .. } => msg.len(),
+                _ => 0,
+            })
+            .sum();
+        done.note = format!(
+            "{} notes, {WAITING_ROUNDS} distinct rounds = {:.0} MB uncompressed, {:.1} MB on the wire",
+            rounds.first().map_or(0, Vec::len),
+            mb((rounds.iter().map(Vec::len).sum::<usize>() * WAITING_CHANGE_BYTES) as u64),
+            mb(wire as u64)
+        );
+    }
     if kind == Attack::OpFlood {
         done.note = format!(
             "{JUNK_OPS} ops a round ({} messages)",
@@ -857,6 +902,50 @@ async fn attack(
     }
     raw.shutdown().await;
     Ok(done)
+}
+
+/// The waiting-changes attack's rounds: for each note, a change that is never sent, then
+/// [`WAITING_ROUNDS`] changes after it, each writing a value of [`WAITING_CHANGE_BYTES`]; round
+/// `r` carries the `r`th of each note's, signed, in a sync message of its own.
+fn waiting_rounds(
+    bases: &[(DocId, Vec<u8>)],
+    key: &DeviceKey,
+    sid: SpaceId,
+    me: tacit_core::MemberId,
+    under: &[OpHash],
+) -> anyhow::Result<Vec<Vec<Message>>> {
+    use automerge::transaction::{CommitOptions, Transactable as _};
+    let mut rounds: Vec<Vec<Message>> = (0..WAITING_ROUNDS)
+        .map(|_| Vec::with_capacity(bases.len()))
+        .collect();
+    let value = "x".repeat(WAITING_CHANGE_BYTES);
+    for (id, base) in bases {
+        let mut doc = automerge::AutoCommit::load(base)?;
+        doc.set_actor(me.actor_id());
+        let commit = |doc: &mut automerge::AutoCommit| {
+            doc.commit_with(
+                CommitOptions::default()
+                    .with_time(now_ms().div_euclid(1000))
+                    .with_message(tacit_core::under_message(under)),
+            );
+        };
+        doc.put(automerge::ROOT, "withheld", 1)?;
+        commit(&mut doc);
+        for (r, round) in rounds.iter_mut().enumerate() {
+            let before = doc.get_heads();
+            // A value of its own each time: the same value again would make no change.
+            doc.put(automerge::ROOT, "junk", format!("{r} {value}"))?;
+            commit(&mut doc);
+            let hash = doc.get_heads().first().context("a head")?.0;
+            round.push(Message::Sync {
+                space: sid,
+                id: *id,
+                msg: sync_carrying(doc.save_after(&before), &[hash]),
+                sigs: sign_changes(key, sid, *id, &[hash]),
+            });
+        }
+    }
+    Ok(rounds)
 }
 
 /// One round of 12,000 ops that apply to nothing (as `tests/tests/hostile.rs` makes them): a
@@ -1176,6 +1265,12 @@ async fn floods(
         big,
         edited: edited[0].0,
         quiet: small[ROTATION],
+        others: small
+            .iter()
+            .skip(ROTATION + 1)
+            .take(WAITING_DOCS)
+            .copied()
+            .collect(),
         honest: honest.whoami().await.unwrap().member,
         owner: match victim.ask(Request::Whoami).await.unwrap() {
             Response::Identity(i) => i.member,
@@ -1211,12 +1306,13 @@ async fn floods(
     );
     let sampler = RssSampler::start(pid);
 
-    let phases: [(&str, Option<Attack>); 7] = [
+    let phases: [(&str, Option<Attack>); 8] = [
         ("baseline", None),
         ("op flood", Some(Attack::OpFlood)),
         ("Want ×4,096", Some(Attack::Want)),
         ("deflate bombs", Some(Attack::Bombs)),
         ("forged changes", Some(Attack::Forgeries)),
+        ("waiting changes", Some(Attack::Waiting)),
         ("200 strangers", Some(Attack::Strangers)),
         ("baseline again", None),
     ];
@@ -1342,6 +1438,13 @@ fn describe(kind: Option<Attack>, d: &Done) -> String {
             "{} rounds answered = {} forged changes; victim closed or refused the session {} times",
             d.rounds,
             d.rounds * FORGERIES_PER_ROUND,
+            d.reconnects
+        ),
+        Some(Attack::Waiting) => format!(
+            "{} rounds answered = {} changes left waiting; {}; victim closed or refused the session {} times",
+            d.rounds,
+            d.rounds * WAITING_DOCS,
+            d.note,
             d.reconnects
         ),
         Some(Attack::Strangers) => format!("{STRANGERS} strangers: {}", d.note),
