@@ -38,10 +38,11 @@ need_packages() {
 
 # The Debian packages the desktop app builds against and its end-to-end tests run with
 # (Tauri 2 on WebKitGTK 4.1; Xvfb and WebKitWebDriver for tests and screenshots; xdotool presses
-# the quick capture shortcut as a keyboard would; xclip puts an image on the clipboard to paste).
+# the quick capture shortcut as a keyboard would, and drags files; xclip puts an image on the
+# clipboard to paste; Python's GTK bindings make the window the files are dragged from).
 TAURI_PACKAGES=(libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev
     build-essential pkg-config libssl-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev)
-E2E_PACKAGES=(xvfb webkit2gtk-driver xauth imagemagick xdotool xclip)
+E2E_PACKAGES=(xvfb webkit2gtk-driver xauth imagemagick xdotool xclip python3-gi gir1.2-gtk-3.0)
 # the LAN discovery, NAT and partition tests build network namespaces with `ip`, NATs and cuts
 # with `nft`, check the topology with `ping`, and (where the kernel has no netem) queue packets
 # to the partition test's link shaper with `iptables`

@@ -2,8 +2,7 @@
 // tool or an image viewer would), Ctrl+V in the note's text attaches it where the cursor is —
 // stored by its hash beside the database, `![[pasted-….png]]` in the body — and the preview
 // shows it. WebKitGTK hands the page's paste event no image at all, so this is the test that
-// showed the shell must read the clipboard itself. (Dropping files is the same attach path with
-// the dropped paths; a native drag cannot be driven under Xvfb without a drag source.)
+// showed the shell must read the clipboard itself. (Dropping files: drop.test.ts.)
 
 import { spawn } from 'node:child_process';
 import path from 'node:path';
