@@ -8,7 +8,9 @@ nodes and the CLI, beside two Syncthing instances on the same vault as files, in
    WORK/vault-N and reused.
 2. Tacit, per run: two fresh homes, A and B (`tacit init`), each with its own `tacit serve`
    (loopback only, no mDNS). A makes a space, imports the vault into it (`tacit import`, timed
-   and printed) and invites. Then the clock starts and B runs `tacit space join TICKET`:
+   and printed), waits until it is at rest (every note searchable and under 5% of a core over a
+   second: the search index merges its segments after an import) and invites. Then the clock
+   starts and B runs `tacit space join TICKET`:
    - joined: when `space join` returns;
    - listed: when B's `tacit status --json` counts every note of the vault (polled every
      POLL_S);
@@ -19,7 +21,8 @@ nodes and the CLI, beside two Syncthing instances on the same vault as files, in
    B, B with an empty folder, each knowing the other's address; both listen on 127.0.0.1 only,
    with global and local discovery, relays, NAT traversal, usage reports, crash reports and
    upgrades off (all of which reach beyond loopback); everything else is Syncthing's default.
-   A starts and scans its folder (not timed). Then the clock starts and B starts:
+   A starts and scans its folder (not timed), and waits until it is at rest as Tacit's A does.
+   Then the clock starts and B starts:
    - connected: when A reports B connected (polled);
    - synced: when B's folder status has every file locally, needs none and is idle.
    At the end, B's files must equal the vault's byte for byte.
@@ -197,6 +200,14 @@ def run_tacit(binary: Path, vault: Path, n: int, work: Path) -> dict:
         t = time.monotonic()
         a.run("import", str(vault), "--space", space_id)
         imported = time.monotonic() - t
+        # A at rest, as Syncthing's A is once it has scanned: its notes searchable, and the
+        # search index's merges after the import done (they take a core for a second or two).
+        while time.monotonic() - t < TIMEOUT_S:
+            s = a.run("status", json_out=True)
+            if s["search"]["docs"] >= n and s["search"]["pending"] == 0:
+                break
+            time.sleep(POLL_S)
+        settle(a.serve.pid)
         ticket = a.run("space", "invite", space_id).strip().splitlines()[-1]
         base = b.run("status", json_out=True)["notes"]
 
@@ -229,6 +240,29 @@ def run_tacit(binary: Path, vault: Path, n: int, work: Path) -> dict:
     finally:
         a.stop()
         b.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its descendants (Syncthing works in a child)."""
+    total = 0.0
+    for p in [pid, *descendants(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def settle(pid: int, limit_s: float = 60.0) -> None:
+    """Waits until the process (with its descendants) uses under 5% of a core over a second (at
+    most `limit_s`)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(1.0)
+        if cpu_seconds(pid) - before < 0.05:
+            return
 
 
 def peak_rss_kb(pid: int) -> int | None:
@@ -400,6 +434,8 @@ def run_syncthing(vault: Path, n: int, work: Path) -> dict:
                 raise RuntimeError("Syncthing A did not finish scanning its folder")
             time.sleep(POLL_S)
         scanned = time.monotonic() - t
+        if a.proc:
+            settle(a.proc.pid)
 
         t0 = time.monotonic()
         b.start()
