@@ -1229,6 +1229,56 @@ async fn changes_left_waiting_past_the_bound_are_dropped_and_apply_when_sent_aga
     a.shutdown().await;
 }
 
+/// A node whose stored copy of a document no longer loads (a damaged disk), while it and the
+/// other members hold the same version of it (nothing to sync: reconciliation finds them equal),
+/// asks the members for their copy when the document is read, and that copy replaces the
+/// damaged one: the note opens again, and after a restart too. Before, only a member's next
+/// change to it brought the copy, and a note nobody edited stayed unreadable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_copy_that_nobody_changes_is_repaired_from_a_member_when_it_is_read() {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let a = node(dirs[0].path(), "Ada").await;
+    let b = node(dirs[1].path(), "Bo").await;
+    let space = space_new(&a, "Team").await;
+    let broken = note_new(&a, &space, "Broken on Bo", "as agreed\n").await;
+    join(&b, &invite(&a, &space, Role::Editor).await)
+        .await
+        .expect("join");
+    assert!(body(&b, &broken).await.is_some());
+    b.shutdown().await;
+    let db = rusqlite::Connection::open(dirs[1].path().join("tacit.db")).unwrap();
+    let damaged = db
+        .execute(
+            "UPDATE chunks SET data = X'856f4a830102030405' WHERE doc = ?1",
+            [&broken],
+        )
+        .unwrap();
+    assert!(damaged > 0, "B's chunks of the note");
+    drop(db);
+    let b = Node::open(dirs[1].path()).await.expect("reopen B");
+    b.start_network(loopback()).await.unwrap();
+    let fine = note_new(&a, &space, "Fine", "still syncing\n").await;
+    until("A's note on B", || async {
+        body(&b, &fine).await.is_some()
+    })
+    .await;
+    // Reading it fails as corrupt, and asks A for its copy.
+    let err = b
+        .execute(Request::NoteShow { id: broken.clone() })
+        .await
+        .expect_err("the damaged note does not open");
+    assert!(err.to_string().contains(&broken[..8]), "{err}");
+    until("the damaged note replaced by A's copy", || async {
+        body(&b, &broken).await.as_deref() == Some("as agreed\n")
+    })
+    .await;
+    b.shutdown().await;
+    let b = Node::open(dirs[1].path()).await.expect("reopen B again");
+    assert_eq!(body(&b, &broken).await.as_deref(), Some("as agreed\n"));
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
 /// A member that dials a node and opens no sync stream (as a node of sync protocol 4 did when
 /// its peer id was the larger: it left the stream to the smaller) still gets a session: the
 /// node, whose peer id is the smaller, opens the stream after a wait, and the member, which

@@ -313,6 +313,9 @@ pub enum Input {
         space: SpaceId,
         ops: Arc<Vec<Vec<u8>>>,
     },
+    /// This node's copy of a document does not load: ask the peer for it whole, if the space
+    /// is active (the copy that arrives replaces it).
+    Repair { space: SpaceId, id: DocId },
     /// The driver missed local changes: offer and reconcile again.
     Lagged,
     /// Join a space through this peer.
@@ -1305,6 +1308,16 @@ impl Session {
                 self.then([Step::Refresh {
                     changed: Some((space, ops)),
                 }]);
+                Ok(())
+            }
+            Input::Repair { space, id } => {
+                if self.active.contains_key(&space) {
+                    self.progress(space).wanted.insert(id);
+                    self.send(Message::Want {
+                        space,
+                        ids: vec![id],
+                    });
+                }
                 Ok(())
             }
             Input::Lagged => {

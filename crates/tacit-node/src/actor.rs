@@ -44,6 +44,10 @@ pub(crate) const MAX_BATCH: usize = 128;
 /// Loaded documents kept in memory. A loaded note costs about 20× its text (~50 KB for a 2.5 KB
 /// note), so 256 of them stay near 13 MB while covering any working set a person edits.
 const DOC_CACHE: NonZeroUsize = NonZeroUsize::new(256).expect("non-zero");
+/// Damaged documents whose repair is remembered ([`Actor::ask_repair`]).
+const REPAIRS: NonZeroUsize = NonZeroUsize::new(256).expect("non-zero");
+/// How often the repair of one damaged document is asked of the members at most.
+const REPAIR_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Store key marking that every document's contributions are recorded.
 pub(crate) const META_CONTRIBUTIONS: &str = "contributions";
@@ -166,6 +170,9 @@ pub(crate) struct Actor {
     /// Where peers that are not members yet were seen (a joiner, the inviter before the join
     /// completes): kept here, bounded, and booked once they are members.
     seen_strangers: LruCache<String, Vec<String>>,
+    /// Documents whose stored copy did not load, with when their repair was last asked of the
+    /// members ([`Replicated::Repair`]).
+    repairs: LruCache<DocId, std::time::Instant>,
     /// What the people pages, `who`, routing and the inbox are computed from, kept until it
     /// changes.
     people: crate::people::PeopleCache,
@@ -211,6 +218,7 @@ impl Actor {
             search,
             pending_entries: HashMap::new(),
             seen_strangers: LruCache::new(SEEN_STRANGERS),
+            repairs: LruCache::new(REPAIRS),
             people: crate::people::PeopleCache::default(),
             contributions_todo,
         }
@@ -969,18 +977,45 @@ impl Actor {
                 self.flush(); // its latest changes are not in the store yet
             }
             let chunks = self.store.load_chunks(id)?;
-            let doc =
-                Doc::load(id, chunks.iter().map(Vec::as_slice), self.info.member).map_err(|e| {
-                    NodeError::Damaged {
+            let doc = match Doc::load(id, chunks.iter().map(Vec::as_slice), self.info.member) {
+                Ok(doc) => doc,
+                Err(e) => {
+                    self.ask_repair(id);
+                    return Err(NodeError::Damaged {
                         id,
                         source: Box::new(e),
-                    }
-                })?;
+                    });
+                }
+            };
             self.cache.put(id, doc);
         }
         self.cache
             .get_mut(&id)
             .ok_or_else(|| NodeError::Internal(format!("document {id} left the cache")))
+    }
+
+    /// Asks the members of a document's space for their whole copy, which replaces this node's
+    /// (which does not load): at most every [`REPAIR_EVERY`] per document, so that reading it
+    /// again and again does not ask each time. Nobody connected: asked again the next time the
+    /// document is read after that.
+    fn ask_repair(&mut self, id: DocId) {
+        let now = std::time::Instant::now();
+        if self
+            .repairs
+            .get(&id)
+            .is_some_and(|at| now.duration_since(*at) < REPAIR_EVERY)
+        {
+            return;
+        }
+        let Ok(Some(listed)) = self.store.get(id) else {
+            return;
+        };
+        self.repairs.put(id, now);
+        warn!(%id, "this home's copy of the document does not load; asking its space's members for theirs");
+        let _ = self.replica.send(Replicated::Repair {
+            space: listed.space,
+            id,
+        });
     }
 
     /// The live document of `kind` named by `prefix`.

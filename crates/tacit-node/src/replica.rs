@@ -246,6 +246,9 @@ pub(crate) enum Replicated {
         space: SpaceId,
         ops: Arc<Vec<Vec<u8>>>,
     },
+    /// This node's stored copy of a document of `space` does not load (a damaged disk): each
+    /// session of the space asks its peer for the whole document, which replaces it.
+    Repair { space: SpaceId, id: DocId },
 }
 
 /// A document's listing, its search entry (notes and questions) and its contributions.

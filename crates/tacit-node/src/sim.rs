@@ -546,6 +546,7 @@ impl Sim {
                         }
                     }
                     Ok(Replicated::Membership { space, ops }) => Input::Membership { space, ops },
+                    Ok(Replicated::Repair { space, id }) => Input::Repair { space, id },
                     Err(broadcast::error::TryRecvError::Lagged(_)) => Input::Lagged,
                     Err(_) => return Ok(()),
                 };

@@ -270,6 +270,7 @@ impl Driver {
                         Input::Local { space, id, data, sigs }
                     }
                     Ok(Replicated::Membership { space, ops }) => Input::Membership { space, ops },
+                    Ok(Replicated::Repair { space, id }) => Input::Repair { space, id },
                     Err(broadcast::error::RecvError::Lagged(n)) => {
                         debug!(peer = %self.ctx.peer, "missed {n} local changes: reconciling again");
                         Input::Lagged
