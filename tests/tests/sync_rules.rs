@@ -1229,6 +1229,30 @@ async fn changes_left_waiting_past_the_bound_are_dropped_and_apply_when_sent_aga
     a.shutdown().await;
 }
 
+/// Ada (in `dirs[0]`, running) owns a space with a note "Broken on Bo" (`text`) that Bo (in
+/// `dirs[1]`, an editor) received; Bo is stopped, and its stored copy of the note overwritten
+/// with bytes that do not load (a damaged disk). Returns Ada, the space and the note.
+async fn damaged_on_bo(dirs: &[tempfile::TempDir; 2], text: &str) -> (Node, String, String) {
+    let a = node(dirs[0].path(), "Ada").await;
+    let b = node(dirs[1].path(), "Bo").await;
+    let space = space_new(&a, "Team").await;
+    let broken = note_new(&a, &space, "Broken on Bo", text).await;
+    join(&b, &invite(&a, &space, Role::Editor).await)
+        .await
+        .expect("join");
+    assert!(body(&b, &broken).await.is_some());
+    b.shutdown().await;
+    let db = rusqlite::Connection::open(dirs[1].path().join("tacit.db")).expect("B's database");
+    let damaged = db
+        .execute(
+            "UPDATE chunks SET data = X'856f4a830102030405' WHERE doc = ?1",
+            [&broken],
+        )
+        .expect("B's chunks overwritten");
+    assert!(damaged > 0, "B's chunks of the note");
+    (a, space, broken)
+}
+
 /// A node whose stored copy of a document no longer loads (a damaged disk), while it and the
 /// other members hold the same version of it (nothing to sync: reconciliation finds them equal),
 /// asks the members for their copy when the document is read, and that copy replaces the
@@ -1237,24 +1261,7 @@ async fn changes_left_waiting_past_the_bound_are_dropped_and_apply_when_sent_aga
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_copy_that_nobody_changes_is_repaired_from_a_member_when_it_is_read() {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let a = node(dirs[0].path(), "Ada").await;
-    let b = node(dirs[1].path(), "Bo").await;
-    let space = space_new(&a, "Team").await;
-    let broken = note_new(&a, &space, "Broken on Bo", "as agreed\n").await;
-    join(&b, &invite(&a, &space, Role::Editor).await)
-        .await
-        .expect("join");
-    assert!(body(&b, &broken).await.is_some());
-    b.shutdown().await;
-    let db = rusqlite::Connection::open(dirs[1].path().join("tacit.db")).unwrap();
-    let damaged = db
-        .execute(
-            "UPDATE chunks SET data = X'856f4a830102030405' WHERE doc = ?1",
-            [&broken],
-        )
-        .unwrap();
-    assert!(damaged > 0, "B's chunks of the note");
-    drop(db);
+    let (a, space, broken) = damaged_on_bo(&dirs, "as agreed\n").await;
     let b = Node::open(dirs[1].path()).await.expect("reopen B");
     b.start_network(loopback()).await.unwrap();
     let fine = note_new(&a, &space, "Fine", "still syncing\n").await;
@@ -1333,24 +1340,7 @@ async fn a_member_that_dials_and_opens_no_stream_gets_one_from_the_node() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_copy_of_a_document_is_not_blamed_on_the_member_who_sends_it() {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let a = node(dirs[0].path(), "Ada").await;
-    let b = node(dirs[1].path(), "Bo").await;
-    let space = space_new(&a, "Team").await;
-    let broken = note_new(&a, &space, "Broken on Bo", "one\n").await;
-    join(&b, &invite(&a, &space, Role::Editor).await)
-        .await
-        .expect("join");
-    assert!(body(&b, &broken).await.is_some());
-    b.shutdown().await;
-    let db = rusqlite::Connection::open(dirs[1].path().join("tacit.db")).unwrap();
-    let damaged = db
-        .execute(
-            "UPDATE chunks SET data = X'856f4a830102030405' WHERE doc = ?1",
-            [&broken],
-        )
-        .unwrap();
-    assert!(damaged > 0, "B's chunks of the note");
-    drop(db);
+    let (a, space, broken) = damaged_on_bo(&dirs, "one\n").await;
     a.note_edit(
         &broken,
         NoteEdit {
