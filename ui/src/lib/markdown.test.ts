@@ -8,6 +8,11 @@ describe("renderMarkdown", () => {
     expect(html).toContain("<strong>bold</strong>");
     expect(html).toContain("<code>code</code>");
   });
+  it("shows a single line break as one, as Obsidian and Joplin do; a blank line starts a paragraph", () => {
+    const html = renderMarkdown("What we brought back:\n![[survey.pdf]]\nThe end.\n\nNext.");
+    expect(html).toMatch(/back:<br>\s*<a [^>]*data-attachment="survey.pdf"[^>]*>[^<]*<\/a><br>\s*The end\.<\/p>/);
+    expect(html).toContain("<p>Next.</p>");
+  });
   it("removes scripts, event handlers and javascript: links", () => {
     const html = renderMarkdown(
       '<script>alert(1)</script><img src=x onerror="alert(1)"><a href="javascript:alert(1)">x</a>\n\n[y](javascript:alert(2))',

@@ -1,4 +1,5 @@
-// Markdown to safe HTML: marked renders, DOMPurify sanitises. Links keep their href as a
+// Markdown to safe HTML: marked renders, DOMPurify sanitises. A single line break shows as one,
+// as in Obsidian and Joplin (not joined into the paragraph's line). Links keep their href as a
 // tooltip (the preview never navigates: see Markdown.svelte); remote images are not loaded
 // (the CSP refuses them anyway), so they are shown as their alt text. `[[wiki links]]` become
 // links carrying their target in `data-wiki` (Markdown.svelte opens the note they name).
@@ -10,7 +11,7 @@
 import DOMPurify from "dompurify";
 import { Marked } from "marked";
 
-const marked = new Marked({ gfm: true, breaks: false, async: false });
+const marked = new Marked({ gfm: true, breaks: true, async: false });
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c);
