@@ -55,6 +55,8 @@ POLL_S = 0.1
 # How long one side may take before its run counts as failed.
 TIMEOUT_S = 600.0
 API_KEY = "tacit-bench-vault-sync"
+# Every Tacit process: no mDNS (it multicasts on the machine's interfaces), whoever calls this.
+TACIT_ENV = dict(os.environ, TACIT_NO_MDNS="1")
 FOLDER_ID = "vault"
 
 
@@ -142,7 +144,7 @@ class Tacit:
         cmd = [str(self.binary), "--home", str(self.home), *args]
         if json_out:
             cmd.append("--json")
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=TACIT_ENV)
         if out.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed: {out.stderr.strip()}")
         return json.loads(out.stdout) if json_out else out.stdout
@@ -160,6 +162,7 @@ class Tacit:
             ],
             stdout=subprocess.DEVNULL,
             stderr=open(self.home.with_suffix(".log"), "w"),
+            env=TACIT_ENV,
             start_new_session=True,
         )
         deadline = time.monotonic() + 60
@@ -173,13 +176,7 @@ class Tacit:
         raise RuntimeError(f"{self.name}'s `tacit serve` did not start")
 
     def stop(self) -> None:
-        if self.serve and self.serve.poll() is None:
-            os.killpg(self.serve.pid, signal.SIGTERM)
-            try:
-                self.serve.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.serve.pid, signal.SIGKILL)
-                self.serve.wait()
+        stop_group(self.serve)
 
 
 def digest_of(node: Tacit, space: str) -> str:
@@ -240,6 +237,19 @@ def run_tacit(binary: Path, vault: Path, n: int, work: Path) -> dict:
     finally:
         a.stop()
         b.stop()
+
+
+def stop_group(proc: subprocess.Popen | None) -> None:
+    """Stops a process started in a session of its own, and what it started: SIGTERM, then
+    SIGKILL after 30 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -406,13 +416,7 @@ class Syncthing:
             return None
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_group(self.proc)
 
 
 def run_syncthing(vault: Path, n: int, work: Path) -> dict:

@@ -446,12 +446,18 @@ impl Doc {
     /// document is what the store keeps (a compaction, a rebuild) and what a peer receives
     /// whole; with a waiting change in it, it would not load ("lacks some of its changes").
     pub fn save(&mut self) -> Vec<u8> {
-        let bytes = self.am.save_with_options(automerge::SaveOptions {
-            retain_orphans: false,
-            ..automerge::SaveOptions::default()
-        });
+        let bytes = self.save_applied();
         self.saved = self.am.get_heads();
         bytes
+    }
+
+    /// The whole document without the changes waiting for others (what [`Doc::save`] returns),
+    /// leaving what the store is known to hold as it is.
+    fn save_applied(&mut self) -> Vec<u8> {
+        self.am.save_with_options(automerge::SaveOptions {
+            retain_orphans: false,
+            ..automerge::SaveOptions::default()
+        })
     }
 
     /// The changes the store has not been given yet, or `None` when there are none.

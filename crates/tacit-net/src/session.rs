@@ -1228,13 +1228,7 @@ impl Session {
                 id,
                 any_unsigned,
             } => match Self::settle(answer)? {
-                Some(Reply::Applied(Applied::Want)) => {
-                    self.progress(space).wanted.insert(id);
-                    self.send(Message::Want {
-                        space,
-                        ids: vec![id],
-                    });
-                }
+                Some(Reply::Applied(Applied::Want)) => self.want_whole(space, id),
                 Some(Reply::Applied(Applied::Sync)) => self.then([Step::SyncOut {
                     space,
                     id,
@@ -1312,11 +1306,7 @@ impl Session {
             }
             Input::Repair { space, id } => {
                 if self.active.contains_key(&space) {
-                    self.progress(space).wanted.insert(id);
-                    self.send(Message::Want {
-                        space,
-                        ids: vec![id],
-                    });
+                    self.want_whole(space, id);
                 }
                 Ok(())
             }
@@ -1551,12 +1541,17 @@ impl Session {
         for id in ids {
             self.later.remove(&(space, id));
             // Held here: Automerge's sync brings the changes again; not held: ask for it whole.
-            self.progress(space).wanted.insert(id);
-            self.send(Message::Want {
-                space,
-                ids: vec![id],
-            });
+            self.want_whole(space, id);
         }
+    }
+
+    /// Asks the peer for one document whole (the answer is taken as one asked for).
+    fn want_whole(&mut self, space: SpaceId, id: DocId) {
+        self.progress(space).wanted.insert(id);
+        self.send(Message::Want {
+            space,
+            ids: vec![id],
+        });
     }
 
     fn know_ops<'a>(&mut self, space: SpaceId, hashes: impl IntoIterator<Item = &'a OpHash>) {

@@ -181,10 +181,7 @@ impl Doc {
     /// holds is unchanged.
     fn drop_waiting(&mut self) -> Result<(), CoreError> {
         let id = self.id;
-        let bytes = self.am.save_with_options(automerge::SaveOptions {
-            retain_orphans: false,
-            ..automerge::SaveOptions::default()
-        });
+        let bytes = self.save_applied();
         let actor = self.am.get_actor().clone();
         let mut am = std::panic::catch_unwind(|| automerge::AutoCommit::load(&bytes))
             .map_err(|_| CoreError::Malformed(format!("document {id} could not be rebuilt")))?
@@ -281,15 +278,13 @@ impl Doc {
         // 2.5 KB document for a 300-byte change). A member lacking a document gets it whole
         // through the session's `Docs`; a sync carries changes.
         state.their_capabilities = None;
-        if self.lacks_changes() {
-            // The message went to Automerge: decoded again, only when changes wait.
-            let again = Message::decode(bytes).map_err(|e| {
-                CoreError::Malformed(format!("sync message for document {id}: {e}"))
-            })?;
-            self.count_waiting(again.changes.iter())?;
+        // The message went to Automerge: decoded again, only when changes wait.
+        let again = if self.lacks_changes() {
+            Message::decode(bytes).ok()
         } else {
-            self.waiting.clear();
-        }
+            None
+        };
+        self.count_waiting(again.iter().flat_map(|m| m.changes.iter()))?;
         applied
     }
 }
