@@ -266,7 +266,7 @@ async fn shared(a: &Node, b: &Node) -> (String, String) {
     (space, note)
 }
 
-/// Asks `addr`'s node for a blob over `/tacit/blob/1` as a stranger with its own key; returns
+/// Asks `addr`'s node for a blob over `/tacit/blob/2` as a stranger with its own key; returns
 /// every byte the node sent.
 async fn ask_as_stranger(addr: &str, space: &str, hash: &blake3::Hash) -> Vec<u8> {
     let mut secret = [0u8; 32];
@@ -279,7 +279,7 @@ async fn ask_as_stranger(addr: &str, space: &str, hash: &blake3::Hash) -> Vec<u8
     let peer = net.dial(addr.parse().unwrap()).await.unwrap();
     let mut stream = net.open_blob_stream(peer).await.unwrap();
     // version | space (32 hex) | hash (32) | offset (u64 BE)
-    let mut req = vec![1u8];
+    let mut req = vec![2u8];
     req.extend_from_slice(space.as_bytes());
     req.extend_from_slice(hash.as_bytes());
     req.extend_from_slice(&0u64.to_be_bytes());

@@ -90,7 +90,7 @@ pub const SYNC_PROTOCOL: &str = "/tacit/sync/1";
 
 /// The protocol of attachment transfers: one stream per blob asked for (see the node's `blobs`
 /// module for the messages).
-pub const BLOB_PROTOCOL: &str = "/tacit/blob/1";
+pub const BLOB_PROTOCOL: &str = "/tacit/blob/2";
 
 /// The identify protocol version Tacit nodes announce.
 pub const IDENTIFY_PROTOCOL: &str = "/tacit/id/1";

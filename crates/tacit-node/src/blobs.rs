@@ -1,22 +1,23 @@
-//! Attachments between members: the `/tacit/blob/1` protocol, served and fetched.
+//! Attachments between members: the `/tacit/blob/2` protocol, served and fetched.
 //!
 //! ```text
 //! asker                                              holder
-//!   ── request: 1 | space (32 hex) | hash (32) | offset (u64 BE) ──▶   member of space (reader+)?
+//!   ── request: 2 | space (32 hex) | hash (32) | offset (u64 BE) ──▶   member of space (reader+)?
 //!                                                                      a note of space refers to hash?
 //!                                                                      held here?
-//!   ◀── 0, then the bao slice from offset to the end ──  (all three)
+//!   ◀── 0, then the stream from offset to the end ──     (all three)
 //!   ◀── 1, closed ──                                     (any not: one answer for every reason)
 //! ```
 //!
-//! The slice interleaves the hash-tree nodes with the bytes, so the asker checks each 1 KiB
-//! chunk against the BLAKE3 hash (the note's) before writing it: a wrong byte ends the transfer
-//! at the first bad chunk, its partial download is discarded, and nothing is stored. Verified
-//! bytes go to `<hash>.part`, and through the outboard encoder on their way (so that this node
-//! can serve the file too, without reading it again); a cut connection leaves the part, and the
-//! next fetch asks from its length on (its bytes read through the encoder once more). When
-//! complete, the hash of the whole, earlier attempts' bytes included, must be the note's; then
-//! the file and its outboard are moved into place.
+//! The stream (`tacit_store`'s `tree`: BLAKE3's hash tree down to groups of 16 KiB) interleaves
+//! the tree's nodes with the bytes, so the asker checks each group against the BLAKE3 hash (the
+//! note's) before writing it: a wrong byte ends the transfer at the first bad group, its partial
+//! download is discarded, and nothing is stored. Checked groups go to `<hash>.part`, and their
+//! chaining values (which checking them gave) into the outboard, so that this node can serve the
+//! file too without hashing it again; a cut connection leaves the part, and the next fetch asks
+//! from its last whole group on (the groups it holds hashed once more). When complete, the hash
+//! of the whole, earlier attempts' groups included, must be the note's; then the file and its
+//! outboard are moved into place.
 //!
 //! Bounds: a blob larger than [`BlobLimits::max_file`] or the note's stated size is refused,
 //! a space's blobs stop at [`BlobLimits::space_quota`], [`MAX_SERVING`] uploads and
@@ -31,7 +32,7 @@ use std::time::Duration;
 use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
 use tacit_core::SpaceId;
 use tacit_net::{Net, PeerId};
-use tacit_store::{BlobHash, Blobs, Part, TreeFeed};
+use tacit_store::{BLOB_GROUP, BlobHash, Blobs, Part};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -40,7 +41,7 @@ use crate::base::{BlobLimits, BlobMsg, Msg, ask_actor};
 use crate::error::NodeError;
 
 /// The first byte of a request: this version of the protocol.
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 /// A request: version, space id (32 hex characters), hash (32 bytes), offset (u64 big-endian).
 const REQUEST_LEN: usize = 1 + 32 + 32 + 8;
 /// The holder sends the slice.
@@ -98,6 +99,9 @@ fn decode_request(raw: &[u8; REQUEST_LEN]) -> Option<BlobRequest> {
     let space: SpaceId = std::str::from_utf8(&raw[1..33]).ok()?.parse().ok()?;
     let hash_bytes: [u8; 32] = raw[33..65].try_into().ok()?;
     let offset = u64::from_be_bytes(raw[65..].try_into().ok()?);
+    if !offset.is_multiple_of(BLOB_GROUP) {
+        return None;
+    }
     Some(BlobRequest {
         space,
         hash: BlobHash::from_bytes(hash_bytes),
@@ -117,6 +121,13 @@ pub(crate) async fn serve(
     let Some(mut incoming) = net.blob_streams() else {
         return;
     };
+    // Blobs an earlier version stored are served once they have this version's outboard.
+    let upgrading = blobs.clone();
+    if let Ok(n) = tokio::task::spawn_blocking(move || upgrading.upgrade_outboards()).await
+        && n > 0
+    {
+        info!("{n} attachments given this version's hash tree");
+    }
     let slots = Arc::new(Semaphore::new(MAX_SERVING));
     while let Some((peer, stream)) = incoming.next().await {
         let Ok(slot) = slots.clone().try_acquire_owned() else {
@@ -206,7 +217,7 @@ async fn serve_one(
     while let Some(piece) = rx.recv().await {
         let piece = piece?;
         // A reader that stops reading holds an upload slot no longer than a stalled sender would.
-        tokio::time::timeout(STALL_TIMEOUT, stream.write_all(&piece))
+        tokio::time::timeout(STALL_TIMEOUT, write_frames(&mut stream, &piece))
             .await
             .map_err(|_| std::io::Error::other("the asker stopped reading"))??;
         sent += piece.len() as u64;
@@ -221,6 +232,21 @@ async fn serve_one(
     }
     stream.close().await?;
     let _ = reader.await;
+    Ok(())
+}
+
+/// Bytes written to the stream at a time: the multiplexer sends each write as a frame of its
+/// own, and the receiving side allocates each frame's body zeroed. At 16 KiB (yamux's largest
+/// frame) that is a "large" allocation for jemalloc, which zeroes a recycled one by handing its
+/// pages back to the kernel (`madvise`) and faulting them in again: a fifth of a transfer's CPU.
+/// Up to 14 KiB it is a small one, zeroed with a `memset` in the cache.
+const FRAME_BODY: usize = 14 * 1024;
+
+/// Writes `bytes` in frames of at most [`FRAME_BODY`] bytes.
+async fn write_frames(stream: &mut tacit_net::Stream, bytes: &[u8]) -> std::io::Result<()> {
+    for frame in bytes.chunks(FRAME_BODY) {
+        stream.write_all(frame).await?;
+    }
     Ok(())
 }
 
@@ -400,11 +426,11 @@ impl Fetcher {
                 done.resumed_from = offset;
                 first = false;
             }
-            let (part, tree) = if offset < size {
+            let part = if offset < size {
                 match self.attempt(peer, space, hash, size, part).await {
-                    Ok((n, part, tree)) => {
+                    Ok((n, part)) => {
                         done.bytes += n;
-                        (part, tree)
+                        part
                     }
                     Err((n, Attempt::Refused)) => {
                         done.bytes += n;
@@ -429,9 +455,9 @@ impl Fetcher {
                     }
                 }
             } else {
-                (part, None)
+                part
             };
-            let stored = tokio::task::spawn_blocking(move || part.finish(tree))
+            let stored = tokio::task::spawn_blocking(move || part.finish())
                 .await
                 .map_err(|e| NodeError::Internal(format!("finishing a download panicked: {e}")))?;
             match stored {
@@ -480,8 +506,8 @@ impl Fetcher {
         space: SpaceId,
         hash: BlobHash,
         size: u64,
-        mut part: Part,
-    ) -> Result<(u64, Part, Option<TreeFeed>), (u64, Attempt)> {
+        part: Part,
+    ) -> Result<(u64, Part), (u64, Attempt)> {
         let offset = part.len();
         let cut = |e: &dyn std::fmt::Display| (0, Attempt::Cut(e.to_string()));
         let mut stream = self.net.open_blob_stream(peer).await.map_err(|e| cut(&e))?;
@@ -501,12 +527,8 @@ impl Fetcher {
         }
         // Network → pipe → blocking decoder → part file.
         let (tx, rx) = mpsc::channel::<Vec<u8>>(PIPE_DEPTH);
-        let want = size - offset;
         let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counter = written.clone();
-        let tree = part
-            .outboard_from_stream()
-            .map_err(|e| (0, Attempt::Cut(e.to_string())))?;
         let buffers = Buffers::default();
         let free = buffers.clone();
         let decoder = tokio::task::spawn_blocking(move || {
@@ -515,11 +537,10 @@ impl Fetcher {
                 rx,
                 buf: Vec::new(),
                 at: 0,
-                tree,
                 free,
             };
-            let (outcome, tree) = decode_into(pipe, &mut part, hash, offset, want, &counter);
-            (part, outcome, tree)
+            let outcome = decode_into(pipe, &mut part, hash, size, &counter);
+            (part, outcome)
         });
         let mut net_error: Option<String> = None;
         let mut reported = Instant::now();
@@ -550,11 +571,11 @@ impl Fetcher {
         }
         drop(tx);
         let _ = stream.close().await;
-        let (part, outcome, tree) = decoder
+        let (part, outcome) = decoder
             .await
             .map_err(|e| (0, Attempt::Cut(format!("the decoder panicked: {e}"))))?;
         match outcome {
-            Decoded::Complete(n) => Ok((n, part, tree)),
+            Decoded::Complete(n) => Ok((n, part)),
             Decoded::Bad(n, why) => Err((n, Attempt::Bad(why))),
             Decoded::Short(n) => Err((
                 n,
@@ -570,23 +591,21 @@ pub(crate) const SWEEP_LIMIT: usize = 256;
 
 /// How decoding ended.
 enum Decoded {
-    /// All `want` bytes verified and written.
+    /// All the bytes from the part's length to the blob's end checked and written.
     Complete(u64),
-    /// Verified bytes written before the stream ended.
+    /// Checked bytes written before the stream ended.
     Short(u64),
-    /// A chunk did not verify (or the encoding was malformed, or longer than stated).
+    /// A group or tree node did not match the hash (or the stream's length the note's).
     Bad(u64, String),
     /// The part file could not be written.
     Io(u64, String),
 }
 
-/// Reads pieces from a channel as one byte stream (and hands each to the outboard builder
-/// when the download began at 0).
+/// Reads pieces from a channel as one byte stream.
 struct PipeReader {
     rx: mpsc::Receiver<Vec<u8>>,
     buf: Vec<u8>,
     at: usize,
-    tree: Option<TreeFeed>,
     /// Where spent buffers go back to.
     free: Buffers,
 }
@@ -596,9 +615,6 @@ impl Read for PipeReader {
         while self.at >= self.buf.len() {
             match self.rx.blocking_recv() {
                 Some(b) => {
-                    if let Some(tree) = self.tree.as_mut() {
-                        tree.feed(&b)?;
-                    }
                     let spent = std::mem::replace(&mut self.buf, b);
                     self.free.give(spent);
                     self.at = 0;
@@ -616,56 +632,44 @@ impl Read for PipeReader {
     }
 }
 
-/// Verifies the slice from `offset` as it arrives and appends it to `part`; at most `want`
-/// bytes, and the stream must end the content exactly there.
+/// Checks the stream of the blob `hash` of `size` bytes from the part's length on as it
+/// arrives, and appends each group to `part` once it has passed.
 fn decode_into(
     pipe: PipeReader,
     part: &mut Part,
     hash: BlobHash,
-    offset: u64,
-    want: u64,
+    size: u64,
     progress: &std::sync::atomic::AtomicU64,
-) -> (Decoded, Option<TreeFeed>) {
-    // Asked to the end of the content: the decoder then checks the content's length against
-    // the hash too, so a note stating a wrong size cannot store a truncated file.
-    let mut decoder = bao::decode::SliceDecoder::new(pipe, &hash, offset, u64::MAX - offset);
-    let outcome = (|| {
-        let mut buf = vec![0u8; PIPE_CHUNK];
-        let mut written = 0u64;
-        loop {
-            match decoder.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    if written + n as u64 > want {
-                        return Decoded::Bad(written, "longer than the note states".into());
-                    }
-                    if let Err(e) = part.append(buf.get(..n).unwrap_or_default()) {
-                        return Decoded::Io(written, e.to_string());
-                    }
-                    written += n as u64;
-                    progress.store(written, std::sync::atomic::Ordering::Relaxed);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                    return Decoded::Bad(written, e.to_string());
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    return Decoded::Short(written);
-                }
-                Err(e) => return Decoded::Io(written, e.to_string()),
+) -> Decoded {
+    use std::io::ErrorKind;
+    let mut written = 0u64;
+    let mut write_error: Option<String> = None;
+    let offset = part.len();
+    let checked = tacit_store::verify_stream(pipe, &hash, size, offset, |bytes, cv| {
+        part.append_group(bytes, cv).inspect_err(|e| {
+            write_error = Some(e.to_string());
+        })?;
+        written += bytes.len() as u64;
+        progress.store(written, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    });
+    let outcome = match checked {
+        Ok(()) => Decoded::Complete(written),
+        Err(e) => match write_error {
+            Some(why) => Decoded::Io(written, why),
+            None if e.kind() == ErrorKind::UnexpectedEof => Decoded::Short(written),
+            None if matches!(e.kind(), ErrorKind::InvalidData | ErrorKind::InvalidInput) => {
+                Decoded::Bad(written, e.to_string())
             }
-        }
-        if written == want {
-            Decoded::Complete(written)
-        } else {
-            Decoded::Bad(written, "shorter than the note states".into())
-        }
-    })();
-    // What was verified goes to disk, to resume from; a bad part is discarded, and a complete
+            None => Decoded::Io(written, e.to_string()),
+        },
+    };
+    // What was checked goes to disk, to resume from; a bad part is discarded, and a complete
     // one is synced whole when it is finished.
     if matches!(outcome, Decoded::Short(_) | Decoded::Io(..)) {
         let _ = part.sync();
     }
-    (outcome, decoder.into_inner().tree)
+    outcome
 }
 
 #[cfg(test)]

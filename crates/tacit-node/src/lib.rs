@@ -40,7 +40,7 @@
 //! membership, people       spaces held in memory (ops and their fold); the people cache
 //! search                   the index thread and the search request
 //! actor (+ attach, history, people, replica, spaces, vault: `impl Actor` by subject)
-//! blobs                    attachments' bytes: serving and fetching /tacit/blob/1
+//! blobs                    attachments' bytes: serving and fetching /tacit/blob/2
 //! sync (+ session, autofetch, addrs)   the engine, session drivers, background fetches
 //! node, control            the Node handle; the control socket over it
 //! sim                      (tests, feature `sim`) the deterministic simulation
@@ -51,7 +51,7 @@
 //! the writes committed before it is sent, the events and the pushes to peers after.
 //!
 //! Attachments' bytes never enter documents or the actor: they are stored by hash in the home's
-//! blob directory (hashed off the executor), and travel between members on `/tacit/blob/1`,
+//! blob directory (hashed off the executor), and travel between members on `/tacit/blob/2`,
 //! served and fetched by the tasks in `blobs.rs`, which ask the actor only who may have what
 //! (`docs/attachments.md`).
 //!

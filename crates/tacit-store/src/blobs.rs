@@ -3,9 +3,10 @@
 //!
 //! ```text
 //! <home>/blobs/ab/abcdef…          the file, named by its BLAKE3 hash (64 hex)
-//! <home>/blobs/ab/abcdef….obao     its bao outboard (the hash tree, ~6% of the file), for
-//!                                  serving any range verified
-//! <home>/blobs/ab/abcdef….part     a download in progress: only verified bytes, in order
+//! <home>/blobs/ab/abcdef….tree     its outboard: the hash tree down to groups of 16 KiB
+//!                                  (0.4% of the file), to serve it from any group verified
+//!                                  (see `tree`)
+//! <home>/blobs/ab/abcdef….part     a download in progress: only verified groups, in order
 //! <home>/blobs/tmp/                files being written (then fsynced and renamed into place)
 //! ```
 //!
@@ -21,11 +22,10 @@ use std::path::{Path, PathBuf};
 use rusqlite::params;
 use tacit_core::SpaceId;
 
-use crate::blockfile::BlockFile;
 use crate::error::{SqlContext, StoreError};
 use crate::rows::parse_id;
 use crate::store::Store;
-use crate::streamtree::StreamTree;
+use crate::tree::{self, GROUP, SliceReader, TreeHasher, TreeWriter};
 
 /// The blob directory's name in the home.
 pub const BLOB_DIR: &str = "blobs";
@@ -75,7 +75,7 @@ impl Blobs {
     }
 
     fn outboard_path(&self, hash: &BlobHash) -> PathBuf {
-        self.shard(hash).join(format!("{}.obao", hash.to_hex()))
+        self.shard(hash).join(format!("{}.tree", hash.to_hex()))
     }
 
     /// Where a download of the blob in progress is kept.
@@ -112,11 +112,11 @@ impl Blobs {
         Ok((path, file))
     }
 
-    /// Stores the bytes `src` yields (at most `max`), streaming them through the hasher and the
-    /// outboard encoder. Returns the hash and size; a blob held already is kept as it is.
+    /// Stores the bytes `src` yields (at most `max`), streaming them through the hasher, which
+    /// writes the outboard as it goes. Returns the hash and size; a blob held already is kept as it is.
     pub fn import(&self, mut src: impl Read, max: u64) -> Result<(BlobHash, u64), StoreError> {
         let (data_path, mut data) = self.temp("data")?;
-        let (ob_path, ob) = match self.temp("obao") {
+        let (ob_path, ob) = match self.temp("tree") {
             Ok(v) => v,
             Err(e) => {
                 let _ = fs::remove_file(&data_path);
@@ -124,30 +124,20 @@ impl Blobs {
             }
         };
         let result = (|| -> Result<(BlobHash, u64), StoreError> {
-            let ob = BlockFile::new(ob).map_err(io_at(&ob_path))?;
-            let mut encoder = bao::encode::Encoder::new_outboard(ob);
-            let mut buf = vec![0u8; COPY_BUF];
+            let mut hasher = TreeHasher::new(io::BufWriter::new(ob));
             let mut size = 0u64;
-            loop {
-                let n = match src.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(io_at(&data_path)(e)),
-                };
-                size += n as u64;
+            each_piece(&mut src, &data_path, |piece| {
+                size += piece.len() as u64;
                 if size > max {
                     return Err(StoreError::Malformed(format!(
                         "the file is larger than {max} bytes, the limit for one attachment"
                     )));
                 }
-                let piece = buf.get(..n).unwrap_or_default();
                 data.write_all(piece).map_err(io_at(&data_path))?;
-                encoder.write_all(piece).map_err(io_at(&ob_path))?;
-            }
-            let hash = encoder.finalize().map_err(io_at(&ob_path))?;
-            let ob = encoder.into_inner().into_file().map_err(io_at(&ob_path))?;
-            ob.sync_all().map_err(io_at(&ob_path))?;
+                hasher.update(piece).map_err(io_at(&ob_path))
+            })?;
+            let (hash, ob) = hasher.finish().map_err(io_at(&ob_path))?;
+            synced(ob).map_err(io_at(&ob_path))?;
             data.sync_all().map_err(io_at(&data_path))?;
             Ok((hash, size))
         })();
@@ -205,27 +195,20 @@ impl Blobs {
         fs::metadata(self.path(hash)).ok().map(|m| m.len())
     }
 
-    /// A reader of the blob's bao encoding from `offset` to its end (a slice: the hash-tree
-    /// nodes a receiver needs, interleaved with the bytes), verified against the hash by
-    /// `bao::decode::SliceDecoder`.
+    /// A reader of the blob's stream from `offset` (which must start a group) to its end: the
+    /// hash-tree nodes a receiver needs, interleaved with the bytes, checked against the hash by
+    /// [`tree::verify_stream`].
     pub fn slice(&self, hash: &BlobHash, offset: u64) -> Result<impl Read + use<>, StoreError> {
         let path = self.path(hash);
         let data = File::open(&path).map_err(io_at(&path))?;
-        let len = data.metadata().map_err(io_at(&path))?.len();
         let ob_path = self.outboard_path(hash);
         let ob = File::open(&ob_path).map_err(io_at(&ob_path))?;
-        let offset = offset.min(len);
-        Ok(bao::encode::SliceExtractor::new_outboard(
-            io::BufReader::with_capacity(COPY_BUF, data),
-            io::BufReader::new(ob),
-            offset,
-            len - offset,
-        ))
+        SliceReader::new(data, ob, offset).map_err(io_at(&path))
     }
 
-    /// Opens the download in progress of `hash` (made empty if there is none). The bytes it
-    /// holds already (from an earlier, cut attempt) are read through the outboard encoder once,
-    /// so that appending goes on from where they stop.
+    /// Opens the download in progress of `hash` (made empty if there is none). It holds whole
+    /// groups only (a group cut short is dropped, to be fetched again), and those are hashed
+    /// into the outboard once, so that appending goes on from where they stop.
     pub fn open_part(&self, hash: &BlobHash) -> Result<Part, StoreError> {
         let shard = self.shard(hash);
         fs::create_dir_all(&shard).map_err(io_at(&shard))?;
@@ -237,37 +220,98 @@ impl Blobs {
             .truncate(false)
             .open(&path)
             .map_err(io_at(&path))?;
-        let (ob_path, ob) = self.temp("obao")?;
+        let held = file.metadata().map_err(io_at(&path))?.len();
+        let whole = held - held % GROUP;
+        if whole != held {
+            file.set_len(whole).map_err(io_at(&path))?;
+        }
+        let (ob_path, ob) = self.temp("tree")?;
         let mut part = Part {
             blobs: self.clone(),
             hash: *hash,
             path,
             file: None,
-            encoder: None,
-            streamed: false,
+            tree: Some(TreeWriter::new(io::BufWriter::new(ob))),
             ob_path,
             len: 0,
+            unsynced: 0,
+            writeback: None,
         };
-        let ob = BlockFile::new(ob).map_err(io_at(&part.ob_path))?;
-        let mut encoder = bao::encode::Encoder::new_outboard(ob);
-        let mut buf = vec![0u8; COPY_BUF];
-        loop {
-            let n = match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_at(&part.path)(e)),
-            };
-            encoder
-                .write_all(buf.get(..n).unwrap_or_default())
-                .map_err(io_at(&part.ob_path))?;
-            part.len += n as u64;
+        let mut group = vec![0u8; GROUP as usize];
+        let mut reader = io::BufReader::with_capacity(COPY_BUF, &mut file);
+        while part.len < whole {
+            reader.read_exact(&mut group).map_err(io_at(&part.path))?;
+            let cv = tree::group_cv(part.len / GROUP, &group);
+            if let Some(tree) = part.tree.as_mut() {
+                tree.push(cv).map_err(io_at(&part.ob_path))?;
+            }
+            part.len += GROUP;
         }
+        drop(reader);
         file.seek(SeekFrom::Start(part.len))
             .map_err(io_at(&part.path))?;
-        part.encoder = Some(encoder);
         part.file = Some(io::BufWriter::with_capacity(COPY_BUF, file));
         Ok(part)
+    }
+
+    /// Gives the blobs stored by earlier versions (whose outboard was bao's, `<hash>.obao`) the
+    /// outboard this version serves from, hashing each once; a blob whose bytes no longer match
+    /// its name is left unserved (and fetched again when needed). Returns how many were given one.
+    pub fn upgrade_outboards(&self) -> usize {
+        let mut done = 0;
+        let Ok(shards) = fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        for shard in shards.flatten() {
+            let Ok(files) = fs::read_dir(shard.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
+                let path = file.path();
+                if path.extension().and_then(|e| e.to_str()) != Some("obao") {
+                    continue;
+                }
+                let Some(hash) = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .and_then(Self::parse_hash)
+                else {
+                    continue;
+                };
+                if !self.outboard_path(&hash).exists() && self.rebuild_outboard(&hash).is_ok() {
+                    done += 1;
+                }
+                let _ = fs::remove_file(&path);
+            }
+        }
+        done
+    }
+
+    /// Hashes a held blob's bytes again into its outboard; an error when they are not the hash's.
+    fn rebuild_outboard(&self, hash: &BlobHash) -> Result<(), StoreError> {
+        let path = self.path(hash);
+        let mut data = File::open(&path).map_err(io_at(&path))?;
+        let (ob_path, ob) = self.temp("tree")?;
+        let result = (|| -> Result<(), StoreError> {
+            let mut hasher = TreeHasher::new(io::BufWriter::new(ob));
+            each_piece(&mut data, &path, |piece| {
+                hasher.update(piece).map_err(io_at(&ob_path))
+            })?;
+            let (got, ob) = hasher.finish().map_err(io_at(&ob_path))?;
+            if got != *hash {
+                return Err(StoreError::Malformed(format!(
+                    "{} does not hold the bytes of its hash",
+                    path.display()
+                )));
+            }
+            synced(ob).map_err(io_at(&ob_path))?;
+            let target = self.outboard_path(hash);
+            fs::rename(&ob_path, &target).map_err(io_at(&target))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&ob_path);
+        }
+        result
     }
 
     /// Drops a download in progress.
@@ -276,37 +320,80 @@ impl Blobs {
     }
 }
 
-/// A download in progress: `<hash>.part` and its outboard being built. Verified bytes are
-/// appended to the file and pass through the outboard encoder on the way, so the finished file
-/// is not read and hashed a second time; a download from the start takes its outboard from the
-/// stream instead ([`Part::outboard_from_stream`]) and hashes nothing. Dropped unfinished, its
-/// outboard goes and the part file stays, to resume from.
+/// Reads `src` (the file at `path`) to its end, handing each piece read to `f`.
+fn each_piece(
+    src: &mut impl Read,
+    path: &Path,
+    mut f: impl FnMut(&[u8]) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut buf = vec![0u8; COPY_BUF];
+    loop {
+        match src.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => f(buf.get(..n).unwrap_or_default())?,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_at(path)(e)),
+        }
+    }
+}
+
+/// Flushes a buffered file and puts it on disk.
+fn synced(w: io::BufWriter<File>) -> io::Result<()> {
+    w.into_inner()
+        .map_err(io::IntoInnerError::into_error)?
+        .sync_all()
+}
+
+/// A download in progress: `<hash>.part`, holding verified groups in order, and its outboard
+/// being built from their chaining values (which checking them gave: nothing is hashed twice).
+/// Dropped unfinished, its outboard goes and the part file stays, to resume from.
 pub struct Part {
     blobs: Blobs,
     hash: BlobHash,
     path: PathBuf,
     /// `None` only while being opened or after [`Part::finish`].
     file: Option<io::BufWriter<File>>,
-    encoder: Option<bao::encode::Encoder<BlockFile>>,
-    /// The outboard comes from the stream ([`TreeFeed`]), not from the encoder.
-    streamed: bool,
+    tree: Option<TreeWriter<io::BufWriter<File>>>,
     ob_path: PathBuf,
     len: u64,
+    /// Bytes appended since the file was last handed to [`Writeback`].
+    unsynced: u64,
+    writeback: Option<Writeback>,
 }
 
-/// The bao stream of a download from the start, from which its outboard is taken (see
-/// [`Part::outboard_from_stream`]).
-pub struct TreeFeed(StreamTree<io::BufWriter<File>>);
+/// Bytes of a download after which what it has written is put on disk in the background.
+const WRITEBACK_EVERY: u64 = 32 * 1024 * 1024;
 
-impl TreeFeed {
-    /// Takes the next bytes of the stream, exactly as they came from the network.
-    pub fn feed(&mut self, encoded: &[u8]) -> io::Result<()> {
-        self.0.feed(encoded)
+/// Puts a growing file on disk on a thread of its own while it grows, so that the sync that
+/// completes it finds little left to write (for a large download, seconds of waiting after the
+/// last byte arrived).
+struct Writeback {
+    kick: std::sync::mpsc::SyncSender<()>,
+}
+
+impl Writeback {
+    fn start(file: &File) -> Option<Self> {
+        let file = file.try_clone().ok()?;
+        let (kick, asked) = std::sync::mpsc::sync_channel::<()>(1);
+        std::thread::Builder::new()
+            .name("blob-writeback".into())
+            .spawn(move || {
+                while asked.recv().is_ok() {
+                    let _ = file.sync_data();
+                }
+            })
+            .ok()?;
+        Some(Self { kick })
+    }
+
+    /// Asks for a sync (none more while one is asked for and not begun).
+    fn kick(&self) {
+        let _ = self.kick.try_send(());
     }
 }
 
 impl Part {
-    /// The bytes it holds.
+    /// The bytes it holds (whole groups, but for a finished blob's last).
     pub fn len(&self) -> u64 {
         self.len
     }
@@ -316,37 +403,32 @@ impl Part {
         self.len == 0
     }
 
-    /// For a download from the start (the part is empty): its outboard is taken from the bao
-    /// stream, fed to the returned [`TreeFeed`], instead of computed from the bytes. The caller
-    /// must check every byte it appends against the hash with bao's decoder reading that same
-    /// stream, from offset 0; the decoder checks every tree node as it passes, so a stream that
-    /// verifies to its end gives a proven outboard. `None` when the part holds bytes already.
-    pub fn outboard_from_stream(&mut self) -> Result<Option<TreeFeed>, StoreError> {
-        if self.len > 0 || self.encoder.is_none() {
-            return Ok(None);
-        }
-        self.encoder = None;
-        let file = OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(&self.ob_path)
-            .map_err(io_at(&self.ob_path))?;
-        self.streamed = true;
-        Ok(Some(TreeFeed(StreamTree::new(
-            io::BufWriter::with_capacity(COPY_BUF, file),
-        ))))
-    }
-
-    /// Appends verified bytes.
-    pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let Some(file) = self.file.as_mut() else {
+    /// Appends the next group, checked against the hash: its bytes and its chaining value
+    /// (`None` for a blob of one group, whose hash is the root's).
+    pub fn append_group(
+        &mut self,
+        bytes: &[u8],
+        cv: Option<blake3::hazmat::ChainingValue>,
+    ) -> io::Result<()> {
+        let (Some(file), Some(tree)) = (self.file.as_mut(), self.tree.as_mut()) else {
             return Err(io::Error::other("the download is finished"));
         };
         file.write_all(bytes)?;
-        if let Some(encoder) = self.encoder.as_mut() {
-            encoder.write_all(bytes)?;
+        if let Some(cv) = cv {
+            tree.push(cv)?;
         }
         self.len += bytes.len() as u64;
+        self.unsynced += bytes.len() as u64;
+        if self.unsynced >= WRITEBACK_EVERY {
+            self.unsynced = 0;
+            file.flush()?;
+            if self.writeback.is_none() {
+                self.writeback = Writeback::start(file.get_ref());
+            }
+            if let Some(w) = &self.writeback {
+                w.kick();
+            }
+        }
         Ok(())
     }
 
@@ -359,46 +441,22 @@ impl Part {
         Ok(())
     }
 
-    /// Completes the download: the hash of everything it holds (the bytes of earlier attempts
+    /// Completes the download: the hash of everything it holds (the groups of earlier attempts
     /// too) must be the blob's, then the file and its outboard are moved into place. A part that
-    /// does not match is discarded. Returns the blob's size. A download whose outboard came from
-    /// the stream passes `tree`, which must hold the whole tree of exactly the bytes appended.
-    pub fn finish(mut self, tree: Option<TreeFeed>) -> Result<u64, StoreError> {
-        let Some(file) = self.file.take() else {
+    /// does not match is discarded. Returns the blob's size.
+    pub fn finish(mut self) -> Result<u64, StoreError> {
+        let (Some(file), Some(tree)) = (self.file.take(), self.tree.take()) else {
             return Err(StoreError::Malformed("the download is finished".into()));
         };
-        let file = file
-            .into_inner()
-            .map_err(io::IntoInnerError::into_error)
-            .map_err(io_at(&self.path))?;
-        file.sync_all().map_err(io_at(&self.path))?;
-        drop(file);
-        if self.streamed {
-            let Some(TreeFeed(tree)) =
-                tree.filter(|t| t.0.is_complete() && t.0.content_len() == Some(self.len))
-            else {
-                return Err(StoreError::Malformed(format!(
-                    "the download of {} ended without its whole hash tree",
-                    self.hash.to_hex()
-                )));
-            };
-            tree.into_inner()
-                .into_inner()
-                .map_err(io::IntoInnerError::into_error)
-                .and_then(|f| f.sync_all())
-                .map_err(io_at(&self.ob_path))?;
-            self.blobs.place(&self.hash, &self.path, &self.ob_path)?;
-            return Ok(self.len);
-        }
-        let Some(mut encoder) = self.encoder.take() else {
-            return Err(StoreError::Malformed("the download is finished".into()));
+        synced(file).map_err(io_at(&self.path))?;
+        let (root, ob) = tree.finish().map_err(io_at(&self.ob_path))?;
+        synced(ob).map_err(io_at(&self.ob_path))?;
+        let got = if self.len <= GROUP {
+            // One group: its hash is the root's, of its bytes.
+            blake3::hash(&fs::read(&self.path).map_err(io_at(&self.path))?)
+        } else {
+            root.ok_or_else(|| StoreError::Malformed("a download without its tree".into()))?
         };
-        let got = encoder.finalize().map_err(io_at(&self.ob_path))?;
-        encoder
-            .into_inner()
-            .into_file()
-            .and_then(|f| f.sync_all())
-            .map_err(io_at(&self.ob_path))?;
         if got != self.hash {
             self.blobs.discard_part(&self.hash);
             return Err(StoreError::Malformed(format!(
@@ -560,11 +618,35 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn blob(len: usize, seed: u32) -> Vec<u8> {
+        (0..len as u32)
+            .map(|i| ((i * 7 + seed) % 251) as u8)
+            .collect()
+    }
+
+    /// Checks `stream` (of the blob `bytes` from `offset`) into `part`, as a download does.
+    fn download(part: &mut Part, stream: &[u8], bytes: &[u8], offset: u64) -> io::Result<()> {
+        let hash = blake3::hash(bytes);
+        tree::verify_stream(stream, &hash, bytes.len() as u64, offset, |b, cv| {
+            part.append_group(b, cv)
+        })
+    }
+
+    fn stream_of(blobs: &Blobs, hash: &BlobHash, offset: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        blobs
+            .slice(hash, offset)
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
     #[test]
-    fn a_blob_is_stored_once_and_served_verified_from_any_offset() {
+    fn a_blob_is_stored_once_and_served_verified_from_any_group() {
         let home = tempfile::tempdir().unwrap();
         let blobs = Blobs::new(home.path());
-        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let bytes = blob(300_000, 0);
         let (hash, size) = blobs.import(&bytes[..], 1 << 30).unwrap();
         assert_eq!(hash, blake3::hash(&bytes));
         assert_eq!(size, bytes.len() as u64);
@@ -573,96 +655,125 @@ mod tests {
         // Again: nothing new, and nothing left in tmp.
         blobs.import(&bytes[..], 1 << 30).unwrap();
         assert_eq!(fs::read_dir(blobs.tmp_dir()).unwrap().count(), 0);
-        for offset in [0u64, 1024, 5000, 299_999, 300_000] {
-            let mut slice = Vec::new();
-            blobs
-                .slice(&hash, offset)
-                .unwrap()
-                .read_to_end(&mut slice)
-                .unwrap();
+        for offset in [0u64, GROUP, 5 * GROUP, 18 * GROUP] {
+            let slice = stream_of(&blobs, &hash, offset);
             let mut out = Vec::new();
-            bao::decode::SliceDecoder::new(&slice[..], &hash, offset, u64::MAX / 2)
-                .read_to_end(&mut out)
-                .unwrap();
-            assert_eq!(out, &bytes[offset as usize..], "offset {offset}");
+            tree::verify_stream(&slice[..], &hash, size, offset, |b, _| {
+                out.extend_from_slice(b);
+                Ok(())
+            })
+            .unwrap();
+            assert!(out == bytes[offset as usize..], "offset {offset}");
         }
+        // Not where a group starts: refused.
+        assert!(blobs.slice(&hash, 5000).is_err());
         // Over the limit: refused, nothing kept.
         assert!(blobs.import(&bytes[..], 1000).is_err());
         assert_eq!(fs::read_dir(blobs.tmp_dir()).unwrap().count(), 0);
     }
 
     #[test]
-    fn a_part_that_does_not_match_is_discarded_and_one_resumed_is_checked_whole() {
+    fn a_download_keeps_the_checked_trees_outboard_and_resumes_from_whole_groups() {
+        let src = tempfile::tempdir().unwrap();
+        let held = Blobs::new(src.path());
         let home = tempfile::tempdir().unwrap();
         let blobs = Blobs::new(home.path());
+        for len in [0usize, 100, 16_384, 40_000, 700_000] {
+            let bytes = blob(len, len as u32);
+            let (hash, _) = held.import(&bytes[..], 1 << 30).unwrap();
+            let whole = stream_of(&held, &hash, 0);
+
+            // Cut after some groups and a piece of the next.
+            let mut part = blobs.open_part(&hash).unwrap();
+            assert!(part.is_empty());
+            let cut = whole.len() * 2 / 3;
+            let e = download(&mut part, &whole[..cut], &bytes, 0).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+            part.sync().unwrap();
+            drop(part);
+
+            // Opened again: whole groups only, from which the holder sends the rest.
+            let mut part = blobs.open_part(&hash).unwrap();
+            let from = part.len();
+            assert_eq!(from % GROUP, 0);
+            let rest = stream_of(&held, &hash, from);
+            download(&mut part, &rest, &bytes, from).unwrap();
+            assert_eq!(part.finish().unwrap(), len as u64);
+            assert!(blobs.has(&hash));
+            assert!(fs::read(blobs.path(&hash)).unwrap() == bytes, "{len}");
+            assert!(
+                fs::read(blobs.outboard_path(&hash)).unwrap()
+                    == fs::read(held.outboard_path(&hash)).unwrap(),
+                "{len}"
+            );
+            assert!(stream_of(&blobs, &hash, 0) == whole);
+            assert!(!blobs.part_path(&hash).exists());
+        }
+        assert_eq!(fs::read_dir(blobs.tmp_dir()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_part_that_does_not_match_is_discarded_also_when_changed_on_disk_between_attempts() {
+        let home = tempfile::tempdir().unwrap();
+        let blobs = Blobs::new(home.path());
+        // Bytes appended that are not the blob's (a caller that did not check them).
         let hash = blake3::hash(b"the real bytes");
         let mut part = blobs.open_part(&hash).unwrap();
-        assert!(part.is_empty());
-        part.append(b"other bytes").unwrap();
-        assert!(part.finish(None).is_err());
+        part.append_group(b"other bytes", None).unwrap();
+        assert!(part.finish().is_err());
         assert!(!blobs.part_path(&hash).exists() && !blobs.has(&hash));
 
-        // In two attempts: the second goes on from the first's bytes.
+        // A part file changed on disk between attempts (a crash, a disk fault): the groups it
+        // holds are hashed again when it is opened, so the whole is caught at the end.
+        let bytes = blob(100_000, 9);
+        let hash = blake3::hash(&bytes);
+        let src = tempfile::tempdir().unwrap();
+        let held = Blobs::new(src.path());
+        held.import(&bytes[..], 1 << 30).unwrap();
+        let whole = stream_of(&held, &hash, 0);
         let mut part = blobs.open_part(&hash).unwrap();
-        part.append(b"the real").unwrap();
+        let _ = download(&mut part, &whole[..whole.len() / 2], &bytes, 0);
         part.sync().unwrap();
         drop(part);
+        let mut on_disk = fs::read(blobs.part_path(&hash)).unwrap();
+        assert!(on_disk.len() as u64 >= GROUP);
+        on_disk[100] ^= 1;
+        fs::write(blobs.part_path(&hash), &on_disk).unwrap();
         let mut part = blobs.open_part(&hash).unwrap();
-        assert_eq!(part.len(), 8);
-        part.append(b" bytes").unwrap();
-        assert_eq!(part.finish(None).unwrap(), 14);
-        assert!(blobs.has(&hash));
-        assert_eq!(fs::read(blobs.path(&hash)).unwrap(), b"the real bytes");
-        assert_eq!(fs::read_dir(blobs.tmp_dir()).unwrap().count(), 0);
-
-        // A part file changed on disk between attempts (a crash, a disk fault): the whole is
-        // hashed at the end, so it is caught.
-        let hash = blake3::hash(b"0123456789");
-        let mut part = blobs.open_part(&hash).unwrap();
-        part.append(b"01234").unwrap();
-        part.sync().unwrap();
-        drop(part);
-        fs::write(blobs.part_path(&hash), b"0X234").unwrap();
-        let mut part = blobs.open_part(&hash).unwrap();
-        part.append(b"56789").unwrap();
-        assert!(part.finish(None).is_err());
+        let from = part.len();
+        download(&mut part, &stream_of(&held, &hash, from), &bytes, from).unwrap();
+        assert!(part.finish().is_err());
         assert!(!blobs.has(&hash) && !blobs.part_path(&hash).exists());
     }
 
     #[test]
-    fn a_download_from_the_start_keeps_the_streams_tree_as_its_outboard() {
+    fn a_blob_stored_by_an_earlier_version_gets_this_versions_outboard() {
         let home = tempfile::tempdir().unwrap();
         let blobs = Blobs::new(home.path());
-        let bytes: Vec<u8> = (0..700_000u32).map(|i| (i * 11 % 241) as u8).collect();
-        let (encoded, hash) = bao::encode::encode(&bytes);
-        let (outboard, _) = bao::encode::outboard(&bytes);
-
-        let mut part = blobs.open_part(&hash).unwrap();
-        let mut tree = part.outboard_from_stream().unwrap().unwrap();
-        for piece in encoded.chunks(65_536) {
-            tree.feed(piece).unwrap();
-        }
-        part.append(&bytes).unwrap();
-        assert_eq!(part.finish(Some(tree)).unwrap(), bytes.len() as u64);
-        assert!(blobs.has(&hash));
-        assert!(fs::read(blobs.outboard_path(&hash)).unwrap() == outboard);
-        assert_eq!(fs::read_dir(blobs.tmp_dir()).unwrap().count(), 0);
-
-        // A stream that stopped before its tree did: not stored, the part kept to resume.
-        let other: Vec<u8> = bytes.iter().map(|b| b ^ 1).collect();
-        let (encoded, hash) = bao::encode::encode(&other);
-        let mut part = blobs.open_part(&hash).unwrap();
-        let mut tree = part.outboard_from_stream().unwrap().unwrap();
-        tree.feed(encoded.get(..1000).unwrap()).unwrap();
-        part.append(other.get(..500).unwrap()).unwrap();
-        assert!(part.finish(Some(tree)).is_err());
+        let bytes = blob(50_000, 4);
+        let (hash, _) = blobs.import(&bytes[..], 1 << 30).unwrap();
+        let tree = fs::read(blobs.outboard_path(&hash)).unwrap();
+        // As an earlier version left it: bao's outboard, none of this one's.
+        let old = blobs.shard(&hash).join(format!("{}.obao", hash.to_hex()));
+        fs::remove_file(blobs.outboard_path(&hash)).unwrap();
+        fs::write(&old, b"bao's tree").unwrap();
         assert!(!blobs.has(&hash));
-        // Resumed, it holds bytes: its outboard is computed, not taken from a stream.
-        let mut part = blobs.open_part(&hash).unwrap();
-        assert_eq!(part.len(), 500);
-        assert!(part.outboard_from_stream().unwrap().is_none());
-        part.append(other.get(500..).unwrap()).unwrap();
-        part.finish(None).unwrap();
-        assert!(blobs.has(&hash));
+        // And one whose bytes went bad: not served.
+        let other = blob(20_000, 5);
+        let (bad, _) = blobs.import(&other[..], 1 << 30).unwrap();
+        fs::remove_file(blobs.outboard_path(&bad)).unwrap();
+        fs::write(
+            blobs.shard(&bad).join(format!("{}.obao", bad.to_hex())),
+            b"x",
+        )
+        .unwrap();
+        fs::write(blobs.path(&bad), b"not the bytes").unwrap();
+
+        assert_eq!(blobs.upgrade_outboards(), 1);
+        assert!(blobs.has(&hash) && !old.exists());
+        assert_eq!(fs::read(blobs.outboard_path(&hash)).unwrap(), tree);
+        assert!(!blobs.has(&bad));
+        assert_eq!(fs::read_dir(blobs.tmp_dir()).unwrap().count(), 0);
+        assert_eq!(blobs.upgrade_outboards(), 0);
     }
 }

@@ -21,7 +21,6 @@
 //! lock that the kernel drops when the process dies.
 
 mod blobs;
-mod blockfile;
 mod error;
 mod export;
 mod home;
@@ -31,9 +30,9 @@ mod schema;
 mod search;
 mod shared;
 mod store;
-mod streamtree;
+mod tree;
 
-pub use blobs::{BLOB_DIR, BlobHash, BlobRef, Blobs, Part, TreeFeed};
+pub use blobs::{BLOB_DIR, BlobHash, BlobRef, Blobs, Part};
 pub use error::StoreError;
 pub use home::{Home, socket_path};
 pub use people::SpaceContribution;
@@ -41,6 +40,7 @@ pub use rows::{Chunk, DocWrite, ListFilter, Listed, SpaceRow, StoreStats, Writer
 pub use search::IndexRow;
 pub use shared::{ADDRESSES_PER_PEER, Address, MAX_BOOK_PEERS, StoredHeads};
 pub use store::{COMPACT_AFTER_CHUNKS, Store};
+pub use tree::{GROUP as BLOB_GROUP, verify_stream};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
