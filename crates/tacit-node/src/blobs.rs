@@ -681,12 +681,19 @@ mod tests {
     fn requests_round_trip_and_junk_is_refused() {
         let space = SpaceId::random();
         let hash = blake3::hash(b"x");
-        let raw = encode_request(space, &hash, 12345);
+        let raw = encode_request(space, &hash, 3 * BLOB_GROUP);
         let req = decode_request(&raw).unwrap();
-        assert_eq!((req.space, req.hash, req.offset), (space, hash, 12345));
-        let mut bad = raw;
-        bad[0] = 9;
-        assert!(decode_request(&bad).is_none());
+        assert_eq!(
+            (req.space, req.hash, req.offset),
+            (space, hash, 3 * BLOB_GROUP)
+        );
+        // From within a group: refused (the stream starts where a group does).
+        assert!(decode_request(&encode_request(space, &hash, 12345)).is_none());
+        for version in [1, 9] {
+            let mut bad = raw;
+            bad[0] = version;
+            assert!(decode_request(&bad).is_none());
+        }
         let mut bad = raw;
         bad[5] = b'!';
         assert!(decode_request(&bad).is_none());
