@@ -526,7 +526,7 @@ impl Fetcher {
             return Err((0, Attempt::Refused));
         }
         // Network → pipe → blocking decoder → part file.
-        let (tx, rx) = mpsc::channel::<Vec<u8>>(PIPE_DEPTH);
+        let (tx, rx) = mpsc::channel::<(Vec<u8>, usize)>(PIPE_DEPTH);
         let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let counter = written.clone();
         let buffers = Buffers::default();
@@ -536,6 +536,7 @@ impl Fetcher {
             let pipe = PipeReader {
                 rx,
                 buf: Vec::new(),
+                len: 0,
                 at: 0,
                 free,
             };
@@ -563,9 +564,10 @@ impl Fetcher {
                     break;
                 }
             };
-            buf.truncate(n);
+            // Sent whole with its length: cut to it, the buffer would be filled with zeros again
+            // when it is taken back (most reads are a frame of 14 KiB into 64).
             // The decoder may have stopped (bad bytes, or all it wanted): then stop reading.
-            if tx.send(buf).await.is_err() {
+            if tx.send((buf, n)).await.is_err() {
                 break;
             }
         }
@@ -603,8 +605,10 @@ enum Decoded {
 
 /// Reads pieces from a channel as one byte stream.
 struct PipeReader {
-    rx: mpsc::Receiver<Vec<u8>>,
+    rx: mpsc::Receiver<(Vec<u8>, usize)>,
     buf: Vec<u8>,
+    /// Bytes of `buf` that hold the piece.
+    len: usize,
     at: usize,
     /// Where spent buffers go back to.
     free: Buffers,
@@ -612,17 +616,18 @@ struct PipeReader {
 
 impl Read for PipeReader {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.at >= self.buf.len() {
+        while self.at >= self.len {
             match self.rx.blocking_recv() {
-                Some(b) => {
+                Some((b, len)) => {
                     let spent = std::mem::replace(&mut self.buf, b);
                     self.free.give(spent);
+                    self.len = len;
                     self.at = 0;
                 }
                 None => return Ok(0),
             }
         }
-        let rest = self.buf.get(self.at..).unwrap_or_default();
+        let rest = self.buf.get(self.at..self.len).unwrap_or_default();
         let n = rest.len().min(out.len());
         out.get_mut(..n)
             .unwrap_or_default()

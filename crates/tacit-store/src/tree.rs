@@ -202,7 +202,10 @@ struct Node {
 /// Reads the stream of a blob from a group on (see the module's description), from its bytes
 /// and its outboard.
 pub struct SliceReader {
-    data: io::BufReader<File>,
+    /// Read where the next group starts; each group straight into the caller's buffer.
+    data: File,
+    /// Bytes of the current group still to read.
+    group_left: usize,
     outboard: File,
     len: u64,
     /// The first group sent.
@@ -232,12 +235,13 @@ impl SliceReader {
         }
         let n = groups(len);
         let from = offset / GROUP;
-        let mut data = io::BufReader::with_capacity(256 * 1024, data);
+        let mut data = data;
         io::Seek::seek(&mut data, io::SeekFrom::Start(offset))?;
         let mut piece = Vec::with_capacity(GROUP as usize);
         piece.extend_from_slice(&len.to_le_bytes());
         Ok(Self {
             data,
+            group_left: 0,
             outboard,
             len,
             from,
@@ -291,7 +295,8 @@ impl SliceReader {
         Ok(out)
     }
 
-    /// Puts the next node's bytes in `piece`; false at the end.
+    /// Moves to the next node: a parent's bytes in `piece`, or a group's length in
+    /// `group_left`; false at the end.
     fn next_piece(&mut self) -> io::Result<bool> {
         self.piece.clear();
         self.at = 0;
@@ -300,9 +305,7 @@ impl SliceReader {
                 continue;
             }
             if node.b - node.a == 1 {
-                let n = usize::try_from(group_len(self.len, node.a)).unwrap_or(0);
-                self.piece.resize(n, 0);
-                self.data.read_exact(&mut self.piece)?;
+                self.group_left = usize::try_from(group_len(self.len, node.a)).unwrap_or(0);
                 return Ok(true);
             }
             let parent = self.parent(node)?;
@@ -326,8 +329,20 @@ impl SliceReader {
 
 impl Read for SliceReader {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        // A piece may be empty (the empty blob's one group): then the next.
+        // A group may be empty (the empty blob's one): then the next.
         while self.at >= self.piece.len() {
+            if self.group_left > 0 {
+                let want = self.group_left.min(out.len());
+                let n = self.data.read(out.get_mut(..want).unwrap_or_default())?;
+                if n == 0 && want > 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the blob is shorter than it was",
+                    ));
+                }
+                self.group_left -= n;
+                return Ok(n);
+            }
             if !self.next_piece()? {
                 return Ok(0);
             }
