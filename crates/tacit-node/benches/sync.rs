@@ -339,6 +339,7 @@ async fn first_sync_and_reconnect(n: usize) {
     let rss_peak = memory::proc_status_kb("VmHWM");
     let first_traffic = traffic(&b).await;
     let load_time = automerge_load_time(&drafts);
+    let load_two = automerge_load_time_on_two_threads(&drafts);
 
     println!(
         "\n2. first sync of a space of {n} notes ({:.1} MB of Markdown, words {source}; A filled in {:.1} s)",
@@ -381,6 +382,11 @@ async fn first_sync_and_reconnect(n: usize) {
             || "—".to_owned(),
             |d| format!("{:.2}×", d.as_secs_f64() / load_time.as_secs_f64())
         )
+    );
+    println!(
+        "   the same load split over two threads: {:.2} s = {:.2}× the one-thread load (what two cores give here)",
+        load_two.as_secs_f64(),
+        load_two.as_secs_f64() / load_time.as_secs_f64()
     );
     println!("   goal: listed and searchable on B in at most 0.65× the one-thread load");
 
@@ -623,6 +629,23 @@ fn automerge_load_time(drafts: &[Draft]) -> Duration {
     for bytes in &saved {
         std::hint::black_box(automerge::Automerge::load(bytes).unwrap());
     }
+    t.elapsed()
+}
+
+/// `Automerge::load` of the same notes, half on each of two threads: how far two cores go here.
+fn automerge_load_time_on_two_threads(drafts: &[Draft]) -> Duration {
+    let saved = notes::saved_docs(drafts);
+    let (first, second) = saved.split_at(saved.len() / 2);
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for half in [first, second] {
+            s.spawn(move || {
+                for bytes in half {
+                    std::hint::black_box(automerge::Automerge::load(bytes).unwrap());
+                }
+            });
+        }
+    });
     t.elapsed()
 }
 
