@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes Tacit's decoders and rules with cargo-fuzz (libFuzzer): scripts/fuzz.sh [TARGET|all] [EXECUTIONS]
 #
-# Targets (crates/tacit-fuzz, docs/fuzzing.md): frame wire recon ticket ops doc_load sync_msg session.
+# Targets (crates/tacit-fuzz, docs/fuzzing.md): frame wire recon ticket ops doc_load sync_msg session
+# blob_stream.
 # Each runs for EXECUTIONS inputs (default 10,000,000), one process at a time, below normal
 # priority. The working corpus grows in fuzz/corpus/<target>/ (not committed), starting from the
 # committed seeds in fuzz/seeds/<target>/. A crash (panic, timeout or memory past the limit) is
@@ -23,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL=(frame wire recon ticket ops doc_load sync_msg session)
+ALL=(frame wire recon ticket ops doc_load sync_msg session blob_stream)
 which="${1:-all}"
 runs="${2:-10000000}"
 timeout="${TACIT_FUZZ_TIMEOUT:-10}"

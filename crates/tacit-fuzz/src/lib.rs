@@ -17,6 +17,7 @@
 //! doc_load  tacit_core::screen, Doc::load and what the node reads of a received document
 //! sync_msg  tacit_core::screen_sync, Doc::receive_sync into a seeded note, the reply
 //! session   tacit_net::session::Session fed any sequence of inputs and answers
+//! blob_stream tacit_store::verify_stream of an attachment's stream from a holder
 //! ```
 //!
 //! Automerge panics on some hostile input; the node calls it only through tacit-core's guards
@@ -29,6 +30,7 @@ use std::panic::{self, PanicHookInfo};
 use std::sync::Once;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+mod blob;
 mod docs;
 pub mod fixture;
 mod net;
@@ -37,6 +39,7 @@ pub mod seeds;
 mod session;
 mod ticket;
 
+pub use blob::blob_stream;
 pub use docs::{doc_load, sync_msg};
 pub use net::{frame, recon, wire};
 pub use ops::ops;
@@ -56,6 +59,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("doc_load", doc_load),
     ("sync_msg", sync_msg),
     ("session", session),
+    ("blob_stream", blob_stream),
 ];
 
 /// The target named `name`.

@@ -42,7 +42,22 @@ pub fn all() -> Vec<Seed> {
     out.extend(ops());
     out.extend(docs());
     out.extend(session());
+    out.extend(blob_stream());
     out
+}
+
+/// The `blob_stream` target: the honest stream from the start and from the second group, one
+/// with a byte changed in a group, and the raw stream as a holder would send it.
+fn blob_stream() -> Vec<Seed> {
+    let (_, _, whole) = crate::blob::blob();
+    let mut raw = vec![0u8];
+    raw.extend_from_slice(whole);
+    vec![
+        seed("blob_stream", "honest", vec![1]),
+        seed("blob_stream", "honest-from-group-1", vec![3]),
+        seed("blob_stream", "a-byte-changed", vec![1, 0x00, 0x10, 0x40]),
+        seed("blob_stream", "raw", raw),
+    ]
 }
 
 /// The `session` target reads any bytes (each picks from a small alphabet): a few runs of

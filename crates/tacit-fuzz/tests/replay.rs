@@ -255,6 +255,11 @@ fn mutants_of_the_sync_msg_seeds_run_clean() {
     check_mutants("sync_msg", 2000);
 }
 
+#[test]
+fn mutants_of_the_blob_stream_seeds_run_clean() {
+    check_mutants("blob_stream", 3000);
+}
+
 /// The first crash fuzzing found (`fuzz/crashers/doc_load/crash-21ee…`): a change whose op ids
 /// have a counter past `u32::MAX` made Automerge panic inside `tacit_core::screen`, outside any
 /// guard, and `screen` runs on every change a peer pushes or syncs.

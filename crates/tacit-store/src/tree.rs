@@ -357,6 +357,47 @@ impl Read for SliceReader {
     }
 }
 
+/// The hash of `bytes` and their whole stream (from offset 0), built in memory: for tests and
+/// fuzzing, independently of the outboard ([`SliceReader`] serves the same from files).
+pub fn encode_stream(bytes: &[u8]) -> (blake3::Hash, Vec<u8>) {
+    let len = bytes.len() as u64;
+    let mut out = Vec::with_capacity(bytes.len() + HEADER + PARENT * 2);
+    out.extend_from_slice(&len.to_le_bytes());
+    let n = groups(len);
+    if n == 1 {
+        out.extend_from_slice(bytes);
+        return (blake3::hash(bytes), out);
+    }
+    /// Writes the subtree over groups `a..b` in pre-order; its chaining value, or with `root`
+    /// the pair the root hash is made of.
+    fn walk(bytes: &[u8], a: u64, b: u64, out: &mut Vec<u8>) -> (ChainingValue, ChainingValue) {
+        let at = out.len();
+        out.extend_from_slice(&[0u8; PARENT]);
+        let mid = a + left_groups(b - a);
+        let side = |a: u64, b: u64, out: &mut Vec<u8>| {
+            if b - a == 1 {
+                let start = usize::try_from(a * GROUP).unwrap_or(usize::MAX);
+                let end = start.saturating_add(GROUP as usize).min(bytes.len());
+                let group = bytes.get(start..end).unwrap_or_default();
+                out.extend_from_slice(group);
+                group_cv(a, group)
+            } else {
+                let (l, r) = walk(bytes, a, b, out);
+                parent_cv(&l, &r)
+            }
+        };
+        let left = side(a, mid, out);
+        let right = side(mid, b, out);
+        if let Some(node) = out.get_mut(at..at + PARENT) {
+            node[..32].copy_from_slice(&left);
+            node[32..].copy_from_slice(&right);
+        }
+        (left, right)
+    }
+    let (l, r) = walk(bytes, 0, n, &mut out);
+    (parent_root(&l, &r), out)
+}
+
 // ---- checking a stream ---------------------------------------------------------------------
 
 /// Reads the stream of the blob `hash` of `len` bytes from byte `offset` (which starts a group)
@@ -522,6 +563,10 @@ mod tests {
                     .unwrap()
                     .read_to_end(&mut stream)
                     .unwrap();
+                if from == 0 {
+                    // The same as the stream built in memory, without an outboard.
+                    assert!(encode_stream(&bytes) == (hash, stream.clone()), "{len}");
+                }
                 let mut got = Vec::new();
                 let mut cvs = Vec::new();
                 verify_stream(&stream[..], &hash, len as u64, from, |b, cv| {
