@@ -1227,6 +1227,19 @@ async fn changes_left_waiting_past_the_bound_are_dropped_and_apply_when_sent_aga
     a.shutdown().await;
 }
 
+/// Bo (in `dirs[1]`) starts again and is in session with Ada: a note Ada writes in `space`
+/// reaches it.
+async fn bo_back(dirs: &[tempfile::TempDir; 2], a: &Node, space: &str) -> Node {
+    let b = Node::open(dirs[1].path()).await.expect("reopen B");
+    b.start_network(loopback()).await.expect("B's network");
+    let fine = note_new(a, space, "Fine", "still syncing\n").await;
+    until("A's note on B", || async {
+        body(&b, &fine).await.is_some()
+    })
+    .await;
+    b
+}
+
 /// Ada (in `dirs[0]`, running) owns a space with a note "Broken on Bo" (`text`) that Bo (in
 /// `dirs[1]`, an editor) received; Bo is stopped, and its stored copy of the note overwritten
 /// with bytes that do not load (a damaged disk). Returns Ada, the space and the note.
@@ -1260,13 +1273,7 @@ async fn damaged_on_bo(dirs: &[tempfile::TempDir; 2], text: &str) -> (Node, Stri
 async fn a_damaged_copy_that_nobody_changes_is_repaired_from_a_member_when_it_is_read() {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let (a, space, broken) = damaged_on_bo(&dirs, "as agreed\n").await;
-    let b = Node::open(dirs[1].path()).await.expect("reopen B");
-    b.start_network(loopback()).await.unwrap();
-    let fine = note_new(&a, &space, "Fine", "still syncing\n").await;
-    until("A's note on B", || async {
-        body(&b, &fine).await.is_some()
-    })
-    .await;
+    let b = bo_back(&dirs, &a, &space).await;
     // Reading it fails as corrupt, and asks A for its copy.
     let err = b
         .execute(Request::NoteShow { id: broken.clone() })
@@ -1348,13 +1355,7 @@ async fn a_damaged_copy_of_a_document_is_not_blamed_on_the_member_who_sends_it()
     )
     .await
     .unwrap();
-    let b = Node::open(dirs[1].path()).await.expect("reopen B");
-    b.start_network(loopback()).await.unwrap();
-    let fine = note_new(&a, &space, "Fine", "still syncing\n").await;
-    until("A's note on B", || async {
-        body(&b, &fine).await.is_some()
-    })
-    .await;
+    let b = bo_back(&dirs, &a, &space).await;
     // A changes the damaged note again while the session runs, then writes another note.
     a.note_edit(
         &broken,

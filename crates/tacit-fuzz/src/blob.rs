@@ -4,35 +4,18 @@ use std::sync::OnceLock;
 
 use tacit_store::{BLOB_GROUP, encode_blob_stream, verify_stream};
 
-/// The blob the asker wants: five groups, the last one short.
-pub(crate) fn blob() -> &'static (Vec<u8>, blake3::Hash, Vec<u8>) {
-    static BLOB: OnceLock<(Vec<u8>, blake3::Hash, Vec<u8>)> = OnceLock::new();
+/// The blob the asker wants (five groups, the last one short), its hash, and the honest stream
+/// of it from the start and from the second group.
+pub(crate) fn blob() -> &'static (Vec<u8>, blake3::Hash, [Vec<u8>; 2]) {
+    static BLOB: OnceLock<(Vec<u8>, blake3::Hash, [Vec<u8>; 2])> = OnceLock::new();
     BLOB.get_or_init(|| {
         let bytes: Vec<u8> = (0..4 * BLOB_GROUP as u32 + 1234)
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
             .collect();
-        let (hash, stream) = encode_blob_stream(&bytes);
-        (bytes, hash, stream)
+        let (hash, whole) = encode_blob_stream(&bytes, 0);
+        let (_, from_second) = encode_blob_stream(&bytes, BLOB_GROUP);
+        (bytes, hash, [whole, from_second])
     })
-}
-
-/// The holder's stream of the fixture's blob from group `k`: the whole stream less the
-/// subtrees wholly before it (what `tacit_store`'s `SliceReader` sends).
-fn stream_from(k: u64) -> Vec<u8> {
-    let (bytes, _, whole) = blob();
-    if k == 0 {
-        return whole.clone();
-    }
-    // Groups before `k` and the parents over them alone are left out: rebuilding it is the
-    // store's work; here the offset is only ever 0 or 1 group, where exactly one group goes.
-    let group = BLOB_GROUP as usize;
-    let mut out = whole.clone();
-    if k == 1 {
-        // Pre-order: length, root, parent over 0..4, parent over 0..2, group 0, …
-        let at = 8 + 3 * 64;
-        out.drain(at..at + group.min(bytes.len()));
-    }
-    out
 }
 
 /// `verify_stream` of the fixture's blob: `[mode][rest]`. Mode bit 0 clear: `rest` is the
@@ -44,13 +27,13 @@ pub fn blob_stream(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
-    let (bytes, hash, _) = blob();
-    let k = u64::from(mode >> 1 & 1);
-    let offset = k * BLOB_GROUP;
+    let (bytes, hash, honest) = blob();
+    let k = usize::from(mode >> 1 & 1);
+    let offset = k as u64 * BLOB_GROUP;
     let stream = if mode & 1 == 0 {
         rest.to_vec()
     } else {
-        let mut s = stream_from(k);
+        let mut s = honest[k].clone();
         for p in rest.chunks_exact(3) {
             let at = usize::from(u16::from_le_bytes([p[0], p[1]]));
             if let Some(b) = s.get_mut(at) {

@@ -49,7 +49,7 @@ pub fn all() -> Vec<Seed> {
 /// The `blob_stream` target: the honest stream from the start and from the second group, one
 /// with a byte changed in a group, and the raw stream as a holder would send it.
 fn blob_stream() -> Vec<Seed> {
-    let (_, _, whole) = crate::blob::blob();
+    let (_, _, [whole, _]) = crate::blob::blob();
     let mut raw = vec![0u8];
     raw.extend_from_slice(whole);
     vec![

@@ -217,9 +217,12 @@ async fn serve_one(
     while let Some(piece) = rx.recv().await {
         let piece = piece?;
         // A reader that stops reading holds an upload slot no longer than a stalled sender would.
-        tokio::time::timeout(STALL_TIMEOUT, write_frames(&mut stream, &piece))
-            .await
-            .map_err(|_| std::io::Error::other("the asker stopped reading"))??;
+        tokio::time::timeout(
+            STALL_TIMEOUT,
+            tacit_net::codec::write_in_pieces(&mut stream, &piece),
+        )
+        .await
+        .map_err(|_| std::io::Error::other("the asker stopped reading"))??;
         sent += piece.len() as u64;
         buffers.give(piece);
         if let Some(rate) = limits.upload_rate.filter(|r| *r > 0) {
@@ -232,21 +235,6 @@ async fn serve_one(
     }
     stream.close().await?;
     let _ = reader.await;
-    Ok(())
-}
-
-/// Bytes written to the stream at a time: the multiplexer sends each write as a frame of its
-/// own, and the receiving side allocates each frame's body zeroed. At 16 KiB (yamux's largest
-/// frame) that is a "large" allocation for jemalloc, which zeroes a recycled one by handing its
-/// pages back to the kernel (`madvise`) and faulting them in again: a fifth of a transfer's CPU.
-/// Up to 14 KiB it is a small one, zeroed with a `memset` in the cache.
-const FRAME_BODY: usize = 14 * 1024;
-
-/// Writes `bytes` in frames of at most [`FRAME_BODY`] bytes.
-async fn write_frames(stream: &mut tacit_net::Stream, bytes: &[u8]) -> std::io::Result<()> {
-    for frame in bytes.chunks(FRAME_BODY) {
-        stream.write_all(frame).await?;
-    }
     Ok(())
 }
 
@@ -627,11 +615,11 @@ impl Read for PipeReader {
                 None => return Ok(0),
             }
         }
-        let rest = self.buf.get(self.at..self.len).unwrap_or_default();
-        let n = rest.len().min(out.len());
-        out.get_mut(..n)
-            .unwrap_or_default()
-            .copy_from_slice(rest.get(..n).unwrap_or_default());
+        // The rest of the piece, read as a byte slice reads.
+        let n = Read::read(
+            &mut self.buf.get(self.at..self.len).unwrap_or_default(),
+            out,
+        )?;
         self.at += n;
         Ok(n)
     }

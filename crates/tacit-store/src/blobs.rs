@@ -27,6 +27,10 @@ use crate::rows::parse_id;
 use crate::store::Store;
 use crate::tree::{self, GROUP, SliceReader, TreeHasher, TreeWriter};
 
+/// A file in the blob directory: every blob in it has this version's outboard
+/// ([`Blobs::upgrade_outboards`]).
+const UPGRADED_MARKER: &str = "outboards-2";
+
 /// The blob directory's name in the home.
 pub const BLOB_DIR: &str = "blobs";
 
@@ -257,8 +261,14 @@ impl Blobs {
     /// Gives the blobs stored by earlier versions (whose outboard was bao's, `<hash>.obao`) the
     /// outboard this version serves from, hashing each once; a blob whose bytes no longer match
     /// its name is left unserved (and fetched again when needed). Returns how many were given one.
+    /// Once a pass has looked at every blob, a marker file says so, and later calls (one at each
+    /// start of the network) look no further.
     pub fn upgrade_outboards(&self) -> usize {
         let mut done = 0;
+        let marker = self.dir.join(UPGRADED_MARKER);
+        if marker.exists() {
+            return 0;
+        }
         let Ok(shards) = fs::read_dir(&self.dir) else {
             return 0;
         };
@@ -284,6 +294,7 @@ impl Blobs {
                 let _ = fs::remove_file(&path);
             }
         }
+        let _ = fs::write(&marker, b"");
         done
     }
 
@@ -774,6 +785,11 @@ mod tests {
         assert_eq!(fs::read(blobs.outboard_path(&hash)).unwrap(), tree);
         assert!(!blobs.has(&bad));
         assert_eq!(fs::read_dir(blobs.tmp_dir()).unwrap().count(), 0);
+        // Once done, later starts do not walk the blobs again.
+        assert!(blobs.dir.join(UPGRADED_MARKER).exists());
+        fs::remove_file(blobs.outboard_path(&hash)).unwrap();
+        fs::write(&old, b"bao's tree").unwrap();
         assert_eq!(blobs.upgrade_outboards(), 0);
+        assert!(old.exists());
     }
 }

@@ -347,54 +347,66 @@ impl Read for SliceReader {
                 return Ok(0);
             }
         }
-        let rest = self.piece.get(self.at..).unwrap_or_default();
-        let n = rest.len().min(out.len());
-        out.get_mut(..n)
-            .unwrap_or_default()
-            .copy_from_slice(rest.get(..n).unwrap_or_default());
+        // The rest of the piece, read as a byte slice reads.
+        let n = self.piece.get(self.at..).unwrap_or_default().read(out)?;
         self.at += n;
         Ok(n)
     }
 }
 
-/// The hash of `bytes` and their whole stream (from offset 0), built in memory: for tests and
-/// fuzzing, independently of the outboard ([`SliceReader`] serves the same from files).
-pub fn encode_stream(bytes: &[u8]) -> (blake3::Hash, Vec<u8>) {
+/// The hash of `bytes` and their stream from the group holding `offset`, built in memory: for
+/// tests and fuzzing, independently of the outboard ([`SliceReader`] serves the same from
+/// files).
+pub fn encode_stream(bytes: &[u8], offset: u64) -> (blake3::Hash, Vec<u8>) {
     let len = bytes.len() as u64;
+    let from = offset / GROUP;
     let mut out = Vec::with_capacity(bytes.len() + HEADER + PARENT * 2);
     out.extend_from_slice(&len.to_le_bytes());
     let n = groups(len);
     if n == 1 {
-        out.extend_from_slice(bytes);
+        if from == 0 {
+            out.extend_from_slice(bytes);
+        }
         return (blake3::hash(bytes), out);
     }
-    /// Writes the subtree over groups `a..b` in pre-order; its chaining value, or with `root`
-    /// the pair the root hash is made of.
-    fn walk(bytes: &[u8], a: u64, b: u64, out: &mut Vec<u8>) -> (ChainingValue, ChainingValue) {
-        let at = out.len();
-        out.extend_from_slice(&[0u8; PARENT]);
+    /// The chaining value of the subtree over groups `a..b`, written in pre-order unless it lies
+    /// wholly before group `from`.
+    fn subtree(bytes: &[u8], a: u64, b: u64, from: u64, out: &mut Vec<u8>) -> ChainingValue {
+        if b - a > 1 {
+            let (l, r) = children(bytes, a, b, from, out);
+            return parent_cv(&l, &r);
+        }
+        let start = usize::try_from(a * GROUP).unwrap_or(usize::MAX);
+        let end = start.saturating_add(GROUP as usize).min(bytes.len());
+        let group = bytes.get(start..end).unwrap_or_default();
+        if b > from {
+            out.extend_from_slice(group);
+        }
+        group_cv(a, group)
+    }
+    /// The children's chaining values of the parent over groups `a..b`, the parent written
+    /// first (unless wholly before group `from`).
+    fn children(
+        bytes: &[u8],
+        a: u64,
+        b: u64,
+        from: u64,
+        out: &mut Vec<u8>,
+    ) -> (ChainingValue, ChainingValue) {
+        let at = (b > from).then(|| {
+            out.extend_from_slice(&[0u8; PARENT]);
+            out.len() - PARENT
+        });
         let mid = a + left_groups(b - a);
-        let side = |a: u64, b: u64, out: &mut Vec<u8>| {
-            if b - a == 1 {
-                let start = usize::try_from(a * GROUP).unwrap_or(usize::MAX);
-                let end = start.saturating_add(GROUP as usize).min(bytes.len());
-                let group = bytes.get(start..end).unwrap_or_default();
-                out.extend_from_slice(group);
-                group_cv(a, group)
-            } else {
-                let (l, r) = walk(bytes, a, b, out);
-                parent_cv(&l, &r)
-            }
-        };
-        let left = side(a, mid, out);
-        let right = side(mid, b, out);
-        if let Some(node) = out.get_mut(at..at + PARENT) {
+        let left = subtree(bytes, a, mid, from, out);
+        let right = subtree(bytes, mid, b, from, out);
+        if let Some(node) = at.and_then(|at| out.get_mut(at..at + PARENT)) {
             node[..32].copy_from_slice(&left);
             node[32..].copy_from_slice(&right);
         }
         (left, right)
     }
-    let (l, r) = walk(bytes, 0, n, &mut out);
+    let (l, r) = children(bytes, 0, n, from, &mut out);
     (parent_root(&l, &r), out)
 }
 
@@ -563,10 +575,11 @@ mod tests {
                     .unwrap()
                     .read_to_end(&mut stream)
                     .unwrap();
-                if from == 0 {
-                    // The same as the stream built in memory, without an outboard.
-                    assert!(encode_stream(&bytes) == (hash, stream.clone()), "{len}");
-                }
+                // The same as the stream built in memory, without an outboard.
+                assert!(
+                    encode_stream(&bytes, from) == (hash, stream.clone()),
+                    "{len} from {from}"
+                );
                 let mut got = Vec::new();
                 let mut cvs = Vec::new();
                 verify_stream(&stream[..], &hash, len as u64, from, |b, cv| {
