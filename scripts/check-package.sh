@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Installs the .deb that scripts/package.sh built on this machine (as root, with apt, which
-# brings its dependencies) and checks the installed Tacit: the `tacit` CLI on the PATH, the
-# desktop entry registered for tacit:// links, and the installed app opening under Xvfb on a
-# fresh home (its control socket answers the CLI, a screenshot is saved). Not part of CI: it
-# needs a release build and changes the machine's packages. `--remove` uninstalls afterwards.
+# Checks the packages scripts/package.sh built on this machine, each on a fresh home:
+#  - the .deb: installed with apt (which brings its dependencies); the `tacit` CLI on the PATH,
+#    the desktop entry registered for tacit:// links, the installed app opening under Xvfb (its
+#    control socket answers the CLI, a screenshot is saved);
+#  - the AppImage: its CLI (as `Tacit.AppImage cli` and through a link named tacit), its
+#    desktop entry, and the app it holds opening under Xvfb the same way. Mounted with FUSE
+#    where FUSE works, else with --appimage-extract-and-run.
+# Not part of CI: it needs a release build and changes the machine's packages. Root.
+#
+#   scripts/check-package.sh [deb|appimage|all] [--remove]   (all: each one that was built)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -12,53 +17,107 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "tacit: run as root (it installs the .deb with apt)" >&2
     exit 1
 fi
+which="${1:-all}"
+remove=
+for a in "$@"; do [ "$a" = --remove ] && remove=1; done
+[ "$which" = --remove ] && which=all
 deb=$(ls -t target/package/release/bundle/deb/*.deb 2>/dev/null | head -n 1 || true)
-if [ -z "$deb" ]; then
+appimage=$(ls -t target/package/release/bundle/appimage/*.AppImage 2>/dev/null | head -n 1 || true)
+case "$which" in
+deb) appimage= ;;
+appimage) deb= ;;
+all) ;;
+*) echo "tacit: check deb, appimage or all, not $which" >&2; exit 1 ;;
+esac
+if [ "$which" != appimage ] && [ -z "$deb" ]; then
     echo "tacit: no .deb in target/package/release/bundle/deb; build it with: scripts/package.sh deb" >&2
     exit 1
 fi
-need_debs xvfb xauth imagemagick
-pkg=$(dpkg-deb -f "$deb" Package)
-echo "tacit: installing $deb ($pkg $(dpkg-deb -f "$deb" Version))" >&2
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "./$deb" >/dev/null
+if [ "$which" = appimage ] && [ -z "$appimage" ]; then
+    echo "tacit: no AppImage in target/package/release/bundle/appimage; build it with: scripts/package.sh appimage" >&2
+    exit 1
+fi
+# libfuse2: what the AppImage's runtime mounts itself with.
+need_debs xvfb xauth imagemagick libfuse2
 
 fail() { echo "tacit: FAIL: $*" >&2; exit 1; }
-echo "tacit: installed files:" >&2
-dpkg -L "$pkg" | grep -E -e '^/usr/bin/.' -e '^/usr/share/applications/.' -e '^/usr/share/icons/.*\.png$' >&2
-[ "$(command -v tacit)" = /usr/bin/tacit ] || fail "tacit is not /usr/bin/tacit"
-tacit --version
-app=$(dpkg -L "$pkg" | grep '^/usr/bin/' | grep -v '^/usr/bin/tacit$' | head -n 1)
-[ -x "$app" ] || fail "no app binary in the package"
-desktop=$(dpkg -L "$pkg" | grep '/usr/share/applications/.*\.desktop$' | head -n 1)
-[ -n "$desktop" ] || fail "no desktop entry"
-grep -q 'x-scheme-handler/tacit' "$desktop" || fail "$desktop does not handle tacit:// links"
-grep -q '^Exec=.* %u$' "$desktop" || fail "$desktop does not pass the link to the app (Exec needs %u)"
-echo "tacit: app $app, desktop entry $desktop (handles tacit://)" >&2
-
 work=$(mktemp -d)
 trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
-home="$work/home"
-tacit --home "$home" init --name "Package Check" --org "Tacit" >/dev/null
-shot="${SHOT:-target/screenshots/installed-app.png}"
-mkdir -p "$(dirname "$shot")"
-# The installed app on that home, loopback only, no mDNS, in its own X display.
-xvfb-run -a -s "-screen 0 1280x800x24" sh -c '
-    "$0" --home "$1" --listen /ip4/127.0.0.1/tcp/0 --no-mdns >"$2/app.log" 2>&1 &
-    app=$!
-    i=0
-    until [ -S "$1/tacit.sock" ] || [ $i -ge 600 ]; do sleep 0.1; i=$((i + 1)); done
-    sleep 3
-    import -window root "$3"
-    kill $app; wait $app || true
-' "$app" "$home" "$work" "$shot" &
-pid=$!
-for _ in $(seq 1 600); do [ -S "$home/tacit.sock" ] && break; sleep 0.1; done
-[ -S "$home/tacit.sock" ] || { cat "$work/app.log" >&2; fail "the installed app did not open its home"; }
-tacit --home "$home" note new --title "Written while the installed app runs" >/dev/null
-tacit --home "$home" status | head -n 3
-wait "$pid" || true
-echo "tacit: PASS: the .deb installs, the installed app opens (screenshot: $shot)" >&2
-if [ "${1:-}" = "--remove" ]; then
-    apt-get remove -y -qq "$pkg" >/dev/null
-    echo "tacit: removed $pkg" >&2
+
+# opens APP (a command) on a fresh home under Xvfb, loopback only, no mDNS; writes a note
+# through CLI (a command) while it runs; saves a screenshot to SHOT.
+opens() {
+    local app="$1" cli="$2" shot="$3" home="$work/home-$4"
+    $cli --home "$home" init --name "Package Check" --org "Tacit" >/dev/null
+    mkdir -p "$(dirname "$shot")"
+    xvfb-run -a -s "-screen 0 1280x800x24" sh -c '
+        "$0" --home "$1" --listen /ip4/127.0.0.1/tcp/0 --no-mdns >"$2/app-$4.log" 2>&1 &
+        app=$!
+        i=0
+        until [ -S "$1/tacit.sock" ] || [ $i -ge 600 ]; do sleep 0.1; i=$((i + 1)); done
+        sleep 3
+        import -window root "$3"
+        kill $app; wait $app || true
+    ' "$app" "$home" "$work" "$shot" "$4" &
+    pid=$!
+    for _ in $(seq 1 600); do [ -S "$home/tacit.sock" ] && break; sleep 0.1; done
+    [ -S "$home/tacit.sock" ] || { cat "$work/app-$4.log" >&2; fail "the $4 app did not open its home"; }
+    $cli --home "$home" note new --title "Written while the $4 app runs" >/dev/null
+    $cli --home "$home" status >"$work/status-$4.txt"
+    head -n 3 "$work/status-$4.txt"
+    wait "$pid" || true
+    pid=
+}
+
+if [ -n "$deb" ]; then
+    pkg=$(dpkg-deb -f "$deb" Package)
+    echo "tacit: installing $deb ($pkg $(dpkg-deb -f "$deb" Version))" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "./$deb" >/dev/null
+    echo "tacit: installed files:" >&2
+    dpkg -L "$pkg" | grep -E -e '^/usr/bin/.' -e '^/usr/share/applications/.' -e '^/usr/share/icons/.*\.png$' >&2
+    [ "$(command -v tacit)" = /usr/bin/tacit ] || fail "tacit is not /usr/bin/tacit"
+    tacit --version
+    app=$(dpkg -L "$pkg" | grep '^/usr/bin/' | grep -v '^/usr/bin/tacit$' | head -n 1)
+    [ -x "$app" ] || fail "no app binary in the package"
+    desktop=$(dpkg -L "$pkg" | grep '/usr/share/applications/.*\.desktop$' | head -n 1)
+    [ -n "$desktop" ] || fail "no desktop entry"
+    grep -q 'x-scheme-handler/tacit' "$desktop" || fail "$desktop does not handle tacit:// links"
+    grep -q '^Exec=.* %u$' "$desktop" || fail "$desktop does not pass the link to the app (Exec needs %u)"
+    echo "tacit: app $app, desktop entry $desktop (handles tacit://)" >&2
+    shot="${SHOT:-target/screenshots/installed-app.png}"
+    opens "$app" tacit "$shot" deb
+    echo "tacit: PASS: the .deb installs, the installed app opens (screenshot: $shot)" >&2
+    if [ -n "$remove" ]; then
+        apt-get remove -y -qq "$pkg" >/dev/null
+        echo "tacit: removed $pkg" >&2
+    fi
+fi
+
+if [ -n "$appimage" ]; then
+    appimage=$(readlink -f "$appimage")
+    echo "tacit: the AppImage $appimage ($(stat -c %s "$appimage") bytes)" >&2
+    # Mounted (FUSE), as on a desktop, when this machine can; else extracted and run.
+    if "$appimage" cli --version >/dev/null 2>"$work/mount.log"; then
+        echo "tacit: the AppImage runs mounted with FUSE" >&2
+    else
+        echo "tacit: FUSE does not work here ($(tail -n 1 "$work/mount.log")); running it extracted" >&2
+        export APPIMAGE_EXTRACT_AND_RUN=1
+    fi
+    version=$("$appimage" cli --version) || fail "Tacit.AppImage cli --version failed"
+    echo "tacit: Tacit.AppImage cli --version: $version" >&2
+    ln -s "$appimage" "$work/tacit"
+    [ "$("$work/tacit" --version)" = "$version" ] || fail "a link named tacit is not the CLI"
+    (cd "$work" && env -u APPIMAGE_EXTRACT_AND_RUN "$appimage" --appimage-extract >/dev/null) || fail "the AppImage does not extract"
+    root="$work/squashfs-root"
+    for f in AppRun .DirIcon usr/bin/tacit; do
+        [ -e "$root/$f" ] || fail "the AppImage has no $f"
+    done
+    desktop=$(ls "$root"/*.desktop 2>/dev/null | head -n 1)
+    [ -n "$desktop" ] || fail "the AppImage has no desktop entry at its root"
+    grep -q 'x-scheme-handler/tacit' "$desktop" || fail "its desktop entry does not handle tacit:// links"
+    rm -rf "$root"
+    echo "tacit: the AppImage holds AppRun, its icon, the CLI and a desktop entry for tacit://" >&2
+    shot="${SHOT_APPIMAGE:-target/screenshots/appimage-app.png}"
+    opens "$appimage" "$work/tacit" "$shot" appimage
+    echo "tacit: PASS: the AppImage runs the CLI and opens the app (screenshot: $shot)" >&2
 fi
