@@ -145,7 +145,9 @@ impl Actor {
                 Kind::Question => Doc::new_question(*id, edit, draft)?,
                 _ => Doc::new_note(*id, edit, draft)?,
             };
-            Prepared::of(doc, space, Some(body))
+            // Boxed: what goes down the channel is a pointer, not the whole document and row
+            // (moved into the channel's blocks, those were fresh pages at every block).
+            Prepared::of(doc, space, Some(body)).map(Box::new)
         };
         on_every_core(new.len(), build, |built| {
             for (target, kind, note) in &plan {
@@ -157,7 +159,7 @@ impl Actor {
                     Target::Create(_) => {
                         let prepared = built.next()??;
                         report.created += 1;
-                        self.commit_created(prepared)
+                        self.commit_created(*prepared)
                     }
                     Target::Update(id) => {
                         let draft = note.draft.clone();
