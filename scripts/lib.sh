@@ -47,6 +47,9 @@ E2E_PACKAGES=(xvfb webkit2gtk-driver xauth imagemagick xdotool xclip python3-gi 
 # with `nft`, check the topology with `ping`, and (where the kernel has no netem) queue packets
 # to the partition test's link shaper with `iptables`
 NET_TEST_PACKAGES=(iproute2 nftables iputils-ping iptables)
+# the AppImage test makes a .deb and an AppImage (dpkg-deb, mksquashfs) and fetches the AppImage
+# runtime from crates.io (curl)
+PACKAGE_TEST_PACKAGES=(dpkg squashfs-tools curl)
 # what registers the app as the handler of tacit:// links
 LINK_PACKAGES=(xdg-utils desktop-file-utils)
 

@@ -1,0 +1,177 @@
+//! The AppImage that `scripts/appimage.sh` makes from a `.deb` (`scripts/package.sh` runs it on
+//! the `.deb` Tauri's bundler built). Here it is made from a small `.deb` of the same layout
+//! whose app and CLI are shell scripts, so that CI checks the AppImage's assembly without a
+//! release build; `scripts/check-package.sh` checks the real one. The AppImage is run extracted
+//! (`APPIMAGE_EXTRACT_AND_RUN=1`): FUSE may be missing where the tests run.
+//!
+//! Needs Linux on x86_64 (the runtime's architecture; skipped with the reason printed
+//! otherwise), `dpkg-deb`, `mksquashfs` and `curl` (`scripts/test.sh` installs them), and
+//! crates.io, where the AppImage runtime comes from.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const VERSION: &str = "9.8.7";
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/appimage.sh")
+}
+
+fn supported() -> bool {
+    if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        for tool in ["dpkg-deb", "mksquashfs", "curl"] {
+            let found = Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .output()
+                .expect("sh runs");
+            assert!(
+                found.status.success(),
+                "{tool} is missing: install dpkg, squashfs-tools and curl (scripts/test.sh does)"
+            );
+        }
+        true
+    } else {
+        eprintln!("skipped: the AppImage runtime is for Linux on x86_64");
+        false
+    }
+}
+
+fn write(path: &Path, bytes: &[u8], executable: bool) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("the directory is made");
+    std::fs::write(path, bytes).expect("the file is written");
+    let mode = if executable { 0o755 } else { 0o644 };
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// A `.deb` laid out as Tauri's bundler lays out Tacit's: the app, the CLI (unless `with_cli`
+/// is false), the desktop entry handling tacit:// links, the icon.
+fn deb(dir: &Path, with_cli: bool) -> PathBuf {
+    let tree = dir.join("tree");
+    write(
+        &tree.join("usr/bin/tacit-desktop"),
+        b"#!/bin/sh\necho \"app: $*\"\n",
+        true,
+    );
+    if with_cli {
+        write(
+            &tree.join("usr/bin/tacit"),
+            b"#!/bin/sh\necho \"cli: $*\"\n",
+            true,
+        );
+    }
+    write(
+        &tree.join("usr/share/applications/Tacit.desktop"),
+        b"[Desktop Entry]\nType=Application\nName=Tacit\nExec=tacit-desktop %u\nIcon=tacit-desktop\nMimeType=x-scheme-handler/tacit\n",
+        false,
+    );
+    write(
+        &tree.join("usr/share/icons/hicolor/32x32/apps/tacit-desktop.png"),
+        b"\x89PNG\r\n\x1a\n not a real image",
+        false,
+    );
+    let control = format!(
+        "Package: tacit\nVersion: {VERSION}\nArchitecture: amd64\nMaintainer: Tacit\nDescription: the AppImage test's package\n"
+    );
+    write(&tree.join("DEBIAN/control"), control.as_bytes(), false);
+    let deb = dir.join("tacit.deb");
+    let built = Command::new("dpkg-deb")
+        .arg("--build")
+        .arg("--root-owner-group")
+        .arg(&tree)
+        .arg(&deb)
+        .output()
+        .expect("dpkg-deb runs");
+    assert!(built.status.success(), "dpkg-deb: {built:?}");
+    deb
+}
+
+fn make(deb: &Path, out: &Path) -> Output {
+    Command::new("bash")
+        .arg(script())
+        .arg(deb)
+        .arg(out)
+        .output()
+        .expect("scripts/appimage.sh runs")
+}
+
+fn run(program: &Path, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .env("APPIMAGE_EXTRACT_AND_RUN", "1")
+        .output()
+        .expect("the AppImage runs");
+    assert!(out.status.success(), "{program:?} {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn the_appimage_made_from_the_deb_opens_the_app_and_is_the_cli_as_cli_or_through_a_link_named_tacit()
+ {
+    if !supported() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let deb = deb(dir.path(), true);
+    let out = dir.path().join("out");
+    let made = make(&deb, &out);
+    assert!(made.status.success(), "scripts/appimage.sh: {made:?}");
+    let image = out.join(format!("Tacit_{VERSION}_x86_64.AppImage"));
+    assert!(image.is_file(), "no {image:?}");
+
+    // Run as it is: the app, given the arguments (a tacit:// link, as the desktop entry passes).
+    assert_eq!(run(&image, &["tacit://join/abc"]), "app: tacit://join/abc");
+    // `cli`: the command-line tool, without the word.
+    assert_eq!(run(&image, &["cli", "--version"]), "cli: --version");
+    // Through a link named tacit: the command-line tool.
+    let link = dir.path().join("tacit");
+    std::os::unix::fs::symlink(&image, &link).expect("the link is made");
+    assert_eq!(run(&link, &["status", "--json"]), "cli: status --json");
+
+    // Its root, as desktops and AppImage tools read it.
+    let extracted = Command::new(&image)
+        .arg("--appimage-extract")
+        .current_dir(dir.path())
+        .env_remove("APPIMAGE_EXTRACT_AND_RUN")
+        .output()
+        .expect("the AppImage extracts");
+    assert!(extracted.status.success(), "{extracted:?}");
+    let root = dir.path().join("squashfs-root");
+    for file in [
+        "AppRun",
+        "tacit-desktop.png",
+        "usr/bin/tacit",
+        "usr/bin/tacit-desktop",
+    ] {
+        assert!(root.join(file).is_file(), "the AppImage has no {file}");
+    }
+    assert_eq!(
+        std::fs::read_link(root.join(".DirIcon")).expect(".DirIcon is a link"),
+        Path::new("tacit-desktop.png")
+    );
+    let desktop =
+        std::fs::read_to_string(root.join("Tacit.desktop")).expect("a desktop entry at the root");
+    assert!(desktop.contains("x-scheme-handler/tacit"), "{desktop}");
+}
+
+#[test]
+fn a_deb_without_the_cli_makes_no_appimage() {
+    if !supported() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let deb = deb(dir.path(), false);
+    let out = dir.path().join("out");
+    let made = make(&deb, &out);
+    assert!(!made.status.success(), "it made one: {made:?}");
+    let said = String::from_utf8_lossy(&made.stderr);
+    assert!(said.contains("lacks the app, the CLI"), "{said}");
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "it left {left:?}");
+    // Nor from a file that is not there.
+    let made = make(&dir.path().join("missing.deb"), &out);
+    assert!(!made.status.success());
+    assert!(String::from_utf8_lossy(&made.stderr).contains("no .deb"));
+}
