@@ -74,6 +74,18 @@ if [ "\${1:-}" = cli ]; then
     shift
     exec "\$here/usr/bin/tacit" "\$@"
 fi
+# The app uses the system's WebKitGTK: without it, say so instead of the loader's error.
+webkit=libwebkit2gtk-4.1.so.0
+found=
+for d in /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib /lib/x86_64-linux-gnu; do
+    [ -e "\$d/\$webkit" ] && found=1 && break
+done
+if [ -z "\$found" ] && ! /sbin/ldconfig -p 2>/dev/null | grep -q "\$webkit"; then
+    echo "Tacit's app needs WebKitGTK 4.1 (\$webkit), which this system lacks." >&2
+    echo "On Debian and Ubuntu: sudo apt install libwebkit2gtk-4.1-0" >&2
+    echo "The command-line tool works without it: \${APPIMAGE:-\$0} cli --help" >&2
+    exit 127
+fi
 exec "\$here/usr/bin/$app" "\$@"
 APPRUN
     chmod 755 "$appdir/AppRun"
