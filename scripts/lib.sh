@@ -47,9 +47,9 @@ E2E_PACKAGES=(xvfb webkit2gtk-driver xauth imagemagick xdotool xclip python3-gi 
 # with `nft`, check the topology with `ping`, and (where the kernel has no netem) queue packets
 # to the partition test's link shaper with `iptables`
 NET_TEST_PACKAGES=(iproute2 nftables iputils-ping iptables)
-# the AppImage test makes a .deb and an AppImage (dpkg-deb, mksquashfs) and fetches the AppImage
-# runtime from crates.io (curl)
-PACKAGE_TEST_PACKAGES=(dpkg squashfs-tools curl)
+# what scripts/appimage.sh makes the AppImage with, in scripts/package.sh and in its test: the
+# .deb's tree (dpkg-deb), the image (mksquashfs), the AppImage runtime from crates.io (curl)
+APPIMAGE_PACKAGES=(dpkg squashfs-tools curl)
 # what registers the app as the handler of tacit:// links
 LINK_PACKAGES=(xdg-utils desktop-file-utils)
 

@@ -22,9 +22,16 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 bundles="${1:-deb,appimage}"
+want() { case ",$bundles," in *,"$1",*) return 0 ;; *) return 1 ;; esac; }
+for b in ${bundles//,/ }; do
+    case "$b" in
+    deb | appimage) ;;
+    *) echo "tacit: a bundle is deb or appimage, not $b" >&2; exit 2 ;;
+    esac
+done
 need_rust
 need_debs "${TAURI_PACKAGES[@]}" file
-case ",$bundles," in *,appimage,*) need_debs squashfs-tools curl ;; esac
+if want appimage; then need_debs "${APPIMAGE_PACKAGES[@]}"; fi
 need_node
 npm_install
 npm run build --workspace ui
@@ -32,25 +39,16 @@ export CARGO_TARGET_DIR="$PWD/target/package" CARGO_PROFILE_RELEASE_DEBUG=false 
     CARGO_PROFILE_RELEASE_STRIP=symbols
 # The CLI first: the .deb takes it from there (tauri.conf.json, bundle.linux.deb.files).
 cargo build --release --locked -p tacit-cli --bin tacit
+# The .deb (also when only the AppImage is asked for: it is made from the .deb).
+npx --no-install tauri build --ci --bundles deb --config '{"bundle":{"active":true}}'
 status=0
-# The AppImage is made from the .deb: it is built first when only the AppImage is asked for.
-tauri_bundles=deb
-case ",$bundles," in *,deb,* | *,appimage,*) ;; *) tauri_bundles= ;; esac
-for b in $tauri_bundles; do
-    if ! npx --no-install tauri build --ci --bundles "$b" --config '{"bundle":{"active":true}}'; then
-        echo "tacit: the $b bundle failed (above)" >&2
-        status=1
-    fi
-done
-case ",$bundles," in
-*,appimage,*)
-    deb=$(ls -t target/package/release/bundle/deb/*.deb 2>/dev/null | head -n 1 || true)
-    if [ "$status" -eq 0 ] && ! scripts/appimage.sh "$deb" target/package/release/bundle/appimage; then
+if want appimage; then
+    deb=$(ls -t target/package/release/bundle/deb/*.deb | head -n 1)
+    if ! scripts/appimage.sh "$deb" target/package/release/bundle/appimage; then
         echo "tacit: the AppImage failed (above)" >&2
         status=1
     fi
-    ;;
-esac
+fi
 echo "tacit: packages:" >&2
 find target/package/release/bundle -maxdepth 2 -type f \( -name '*.deb' -o -name '*.AppImage' \) -printf '  %p (%s bytes)\n' >&2 || true
 exit "$status"

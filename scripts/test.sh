@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 need_rust
 need_packages procps:kill
 need_debs "${TAURI_PACKAGES[@]}" "${E2E_PACKAGES[@]}" "${NET_TEST_PACKAGES[@]}" \
-    "${PACKAGE_TEST_PACKAGES[@]}"
+    "${APPIMAGE_PACKAGES[@]}"
 need_node
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export FORCE_COLOR=0 NO_COLOR=1

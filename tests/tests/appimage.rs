@@ -95,6 +95,16 @@ fn make(deb: &Path, out: &Path) -> Output {
         .expect("scripts/appimage.sh runs")
 }
 
+/// A temporary directory with a `.deb` made in it (with the CLI or not), and what
+/// `scripts/appimage.sh` did with it, writing into `out/` there.
+fn made_from_deb(with_cli: bool) -> (tempfile::TempDir, PathBuf, Output) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let deb = deb(dir.path(), with_cli);
+    let out = dir.path().join("out");
+    let made = make(&deb, &out);
+    (dir, out, made)
+}
+
 fn run(program: &Path, args: &[&str]) -> String {
     let out = Command::new(program)
         .args(args)
@@ -111,10 +121,7 @@ fn the_appimage_made_from_the_deb_opens_the_app_and_is_the_cli_as_cli_or_through
     if !supported() {
         return;
     }
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let deb = deb(dir.path(), true);
-    let out = dir.path().join("out");
-    let made = make(&deb, &out);
+    let (dir, out, made) = made_from_deb(true);
     assert!(made.status.success(), "scripts/appimage.sh: {made:?}");
     let image = out.join(format!("Tacit_{VERSION}_x86_64.AppImage"));
     assert!(image.is_file(), "no {image:?}");
@@ -159,10 +166,7 @@ fn a_deb_without_the_cli_makes_no_appimage() {
     if !supported() {
         return;
     }
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let deb = deb(dir.path(), false);
-    let out = dir.path().join("out");
-    let made = make(&deb, &out);
+    let (dir, out, made) = made_from_deb(false);
     assert!(!made.status.success(), "it made one: {made:?}");
     let said = String::from_utf8_lossy(&made.stderr);
     assert!(said.contains("lacks the app, the CLI"), "{said}");

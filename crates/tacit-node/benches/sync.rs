@@ -338,8 +338,10 @@ async fn first_sync_and_reconnect(n: usize) {
     let (indexed, searchable) = searchable_on(&b, n, &last_title, &last_word, t).await;
     let rss_peak = memory::proc_status_kb("VmHWM");
     let first_traffic = traffic(&b).await;
-    let load_time = automerge_load_time(&drafts);
-    let load_two = automerge_load_time_on_two_threads(&drafts);
+    // The notes saved once, loaded by both peers' timings.
+    let saved = notes::saved_docs(&drafts);
+    let load_time = automerge_load_time(&saved);
+    let load_two = automerge_load_time_on_two_threads(&saved);
 
     println!(
         "\n2. first sync of a space of {n} notes ({:.1} MB of Markdown, words {source}; A filled in {:.1} s)",
@@ -623,18 +625,16 @@ async fn delayed(
 }
 
 /// `Automerge::load` of every note, one after another.
-fn automerge_load_time(drafts: &[Draft]) -> Duration {
-    let saved = notes::saved_docs(drafts);
+fn automerge_load_time(saved: &[Vec<u8>]) -> Duration {
     let t = Instant::now();
-    for bytes in &saved {
+    for bytes in saved {
         std::hint::black_box(automerge::Automerge::load(bytes).unwrap());
     }
     t.elapsed()
 }
 
 /// `Automerge::load` of the same notes, half on each of two threads: how far two cores go here.
-fn automerge_load_time_on_two_threads(drafts: &[Draft]) -> Duration {
-    let saved = notes::saved_docs(drafts);
+fn automerge_load_time_on_two_threads(saved: &[Vec<u8>]) -> Duration {
     let (first, second) = saved.split_at(saved.len() / 2);
     let t = Instant::now();
     std::thread::scope(|s| {

@@ -272,8 +272,19 @@ impl Blobs {
         let Ok(shards) = fs::read_dir(&self.dir) else {
             return 0;
         };
-        for shard in shards.flatten() {
+        // The marker only once every shard was listed: one that could not be is looked at again
+        // at the next start.
+        let mut every_shard = true;
+        for shard in shards {
+            let Ok(shard) = shard else {
+                every_shard = false;
+                continue;
+            };
+            if !shard.file_type().is_ok_and(|t| t.is_dir()) {
+                continue; // the marker itself, or anything else that is not a shard
+            }
             let Ok(files) = fs::read_dir(shard.path()) else {
+                every_shard = false;
                 continue;
             };
             for file in files.flatten() {
@@ -294,7 +305,9 @@ impl Blobs {
                 let _ = fs::remove_file(&path);
             }
         }
-        let _ = fs::write(&marker, b"");
+        if every_shard {
+            let _ = fs::write(&marker, b"");
+        }
         done
     }
 

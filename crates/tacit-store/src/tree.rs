@@ -360,9 +360,11 @@ impl Read for SliceReader {
 pub fn encode_stream(bytes: &[u8], offset: u64) -> (blake3::Hash, Vec<u8>) {
     let len = bytes.len() as u64;
     let from = offset / GROUP;
-    let mut out = Vec::with_capacity(bytes.len() + HEADER + PARENT * 2);
-    out.extend_from_slice(&len.to_le_bytes());
     let n = groups(len);
+    // The length, every parent (one fewer than the groups) and the bytes, at most.
+    let parents = usize::try_from(n.saturating_sub(1)).unwrap_or(0);
+    let mut out = Vec::with_capacity(HEADER + parents * PARENT + bytes.len());
+    out.extend_from_slice(&len.to_le_bytes());
     if n == 1 {
         if from == 0 {
             out.extend_from_slice(bytes);
