@@ -28,6 +28,7 @@ mod nat;
 mod path;
 pub mod recon;
 pub mod session;
+mod sibling;
 mod transport;
 pub mod wire;
 

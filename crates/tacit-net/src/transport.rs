@@ -83,6 +83,7 @@ use crate::{
     limits::Limits,
     nat::{ConnectionInfo, Reachability, RelayInfo, RelayState},
     path::{Streams, peer_of, relay_address_of, relay_in_addr, without_peer},
+    sibling::Siblings,
 };
 
 /// The protocol of the sync stream.
@@ -750,6 +751,7 @@ struct Behaviour {
     dcutr: dcutr::Behaviour,
     autonat: autonat::v1::Behaviour,
     upnp: Toggle<upnp::tokio::Behaviour>,
+    siblings: Siblings,
     stream: Streams,
 }
 
@@ -869,6 +871,7 @@ fn build_swarm(
         dcutr: dcutr::Behaviour::new(peer_id),
         autonat: autonat::v1::Behaviour::new(peer_id, autonat),
         upnp: Toggle::from(with_upnp.then(upnp::tokio::Behaviour::default)),
+        siblings: Siblings::default(),
         stream: Streams::new(
             libp2p_stream::Behaviour::new(),
             StreamProtocol::new(SYNC_PROTOCOL),
@@ -1547,6 +1550,9 @@ impl Task {
             SwarmEvent::ListenerError { error, .. } => {
                 warn!(error = %error, "listener error");
             }
+            SwarmEvent::NewExternalAddrCandidate { address } => {
+                debug!(%address, "address candidate");
+            }
             other => {
                 tracing::trace!(event = ?other, "swarm event");
             }
@@ -1608,7 +1614,9 @@ impl Task {
             BehaviourEvent::Mdns(mdns::Event::Expired(gone)) => {
                 debug!(?gone, "mDNS records expired");
             }
-            BehaviourEvent::Limits(never) | BehaviourEvent::Gate(never) => match never {},
+            BehaviourEvent::Limits(never)
+            | BehaviourEvent::Gate(never)
+            | BehaviourEvent::Siblings(never) => match never {},
             BehaviourEvent::Stream(()) => {}
             BehaviourEvent::RelayClient(event) => debug!(?event, "relay client"),
             BehaviourEvent::Relay(event) => debug!(?event, "relay server"),

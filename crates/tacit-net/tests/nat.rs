@@ -7,7 +7,7 @@
 mod nat_scenario;
 mod netns;
 
-use nat_scenario::{Outcome, Transport, hole_punch, reachability};
+use nat_scenario::{Outcome, Paths, Transport, hole_punch, hole_punch_over, reachability};
 use netns::{Options, Topology, ping_missing, skip_reason};
 
 /// One scenario at a time: the scenarios measure what one hole punch does alone, and two at once
@@ -71,6 +71,33 @@ fn behind_two_nats_the_relayed_connection_becomes_direct_over_quic() {
     };
     let outcome = hole_punch(Transport::Quic, Options::default()).unwrap_or_else(|e| panic!("{e}"));
     check_direct(Transport::Quic, &outcome, "198.51.100.2");
+}
+
+/// Which transport a member's first connection to the relay uses is a dial race. When A's is TCP
+/// and B's is QUIC, each learned its public address on one transport only; the hole punch still
+/// finds a direct path, because each also offers its address on the other transport (the NATs
+/// keep the listen port).
+#[test]
+fn members_that_reached_the_relay_over_different_transports_still_meet_directly() {
+    let Some(_turn) = begin() else {
+        return;
+    };
+    let paths = Paths {
+        listen: &[Transport::Tcp, Transport::Quic],
+        a_via: Transport::Tcp,
+        b_via: Transport::Quic,
+    };
+    let outcome = hole_punch_over(paths, Options::default()).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("mixed: {outcome:?}");
+    let addr = outcome.direct_addr.as_deref().unwrap_or("");
+    assert!(
+        outcome.direct_ms.is_some() && addr.contains("198.51.100.2"),
+        "no direct connection to NAT A's address: {outcome:?}"
+    );
+    assert!(
+        matches!(outcome.streams.last(), Some((why, true, None)) if why == "path"),
+        "the stream after the hole punch did not work over the direct path: {outcome:?}"
+    );
 }
 
 #[test]

@@ -41,6 +41,39 @@ impl Transport {
     }
 }
 
+/// Which transports the hosts listen on, and which one A and B reach the relay by.
+#[derive(Debug, Clone, Copy)]
+pub struct Paths {
+    /// What the relay, A and B listen on (port 4001 each).
+    pub listen: &'static [Transport],
+    /// The relay address A is given.
+    pub a_via: Transport,
+    /// The relay address B is given.
+    pub b_via: Transport,
+}
+
+impl Paths {
+    /// Everything over `transport` alone.
+    pub fn only(transport: Transport) -> Self {
+        let listen: &'static [Transport] = match transport {
+            Transport::Tcp => &[Transport::Tcp],
+            Transport::Quic => &[Transport::Quic],
+        };
+        Paths {
+            listen,
+            a_via: transport,
+            b_via: transport,
+        }
+    }
+
+    fn listen_args(self, ip: std::net::Ipv4Addr) -> Vec<String> {
+        self.listen
+            .iter()
+            .flat_map(|t| ["--listen".to_owned(), t.listen(ip)])
+            .collect()
+    }
+}
+
 /// AutoNAT's first probe, for the nodes in the namespaces.
 const AUTONAT_BOOT_MS: &str = "1000";
 /// AutoNAT's retry while unsure (a dial-back that fails takes the dial timeout, 10 s).
@@ -173,51 +206,39 @@ pub struct Scene {
 /// libp2p's 3 attempts) within seconds, long enough for a dial between namespaces (milliseconds).
 const DIAL_TIMEOUT_MS: &str = "3000";
 
-/// Starts the relay (public address given) and A (reserving on it).
-pub fn start_relay_and_a(topo: &Topology, transport: Transport) -> Result<Scene, String> {
-    let relay_listen = transport.listen(topo.relay.ip);
+/// Starts the relay (public addresses given) and A (reserving on it).
+pub fn start_relay_and_a(topo: &Topology, paths: Paths) -> Result<Scene, String> {
     let s = |x: &str| x.to_owned();
-    let mut relay = Peer::start(
-        topo,
-        &topo.relay,
-        "relay",
-        &[
-            s("--seed"),
-            s("relay"),
-            s("--listen"),
-            relay_listen.clone(),
-            s("--relay-server"),
-            s("--external"),
-            relay_listen.clone(),
-            s("--autonat-boot-ms"),
-            s(AUTONAT_BOOT_MS),
-            s("--autonat-retry-ms"),
-            s(AUTONAT_RETRY_MS),
-        ],
-    )?;
+    let mut args = vec![s("--seed"), s("relay"), s("--relay-server")];
+    for t in paths.listen {
+        args.extend([s("--listen"), t.listen(topo.relay.ip)]);
+        args.extend([s("--external"), t.listen(topo.relay.ip)]);
+    }
+    args.extend([
+        s("--autonat-boot-ms"),
+        s(AUTONAT_BOOT_MS),
+        s("--autonat-retry-ms"),
+        s(AUTONAT_RETRY_MS),
+    ]);
+    let mut relay = Peer::start(topo, &topo.relay, "relay", &args)?;
     let relay_peer = relay.wait("start", STEP, |l| {
         is(l, "started").then(|| field(l, "peer").unwrap_or("").to_owned())
     })?;
-    let relay_addr = format!("{relay_listen}/p2p/{relay_peer}");
-    let mut a = Peer::start(
-        topo,
-        &topo.a,
-        "A",
-        &[
-            s("--seed"),
-            s("a"),
-            s("--dial-timeout-ms"),
-            s(DIAL_TIMEOUT_MS),
-            s("--listen"),
-            transport.listen(topo.a.ip),
-            s("--use-relay"),
-            relay_addr,
-            s("--autonat-boot-ms"),
-            s(AUTONAT_BOOT_MS),
-            s("--autonat-retry-ms"),
-            s(AUTONAT_RETRY_MS),
-        ],
-    )?;
+    let relay_addr = format!("{}/p2p/{relay_peer}", paths.a_via.listen(topo.relay.ip));
+    let mut args = vec![
+        s("--seed"),
+        s("a"),
+        s("--dial-timeout-ms"),
+        s(DIAL_TIMEOUT_MS),
+        s("--use-relay"),
+        relay_addr,
+        s("--autonat-boot-ms"),
+        s(AUTONAT_BOOT_MS),
+        s("--autonat-retry-ms"),
+        s(AUTONAT_RETRY_MS),
+    ];
+    args.extend(paths.listen_args(topo.a.ip));
+    let mut a = Peer::start(topo, &topo.a, "A", &args)?;
     let a_peer = a.wait("start", STEP, |l| {
         is(l, "started").then(|| field(l, "peer").unwrap_or("").to_owned())
     })?;
@@ -252,31 +273,31 @@ pub struct Outcome {
 /// Builds the topology, starts relay, A and B (which dials A's circuit), and waits until the
 /// connection is direct or the hole punch has failed, and the stream check after it is done.
 pub fn hole_punch(transport: Transport, opts: Options) -> Result<Outcome, String> {
+    hole_punch_over(Paths::only(transport), opts)
+}
+
+/// [`hole_punch`] with each host's transports as `paths` says.
+pub fn hole_punch_over(paths: Paths, opts: Options) -> Result<Outcome, String> {
     let topo = Topology::build(opts)?;
-    let mut scene = start_relay_and_a(&topo, transport)?;
+    let mut scene = start_relay_and_a(&topo, paths)?;
     let relay_addr = format!(
         "{}/p2p/{}",
-        transport.listen(topo.relay.ip),
+        paths.b_via.listen(topo.relay.ip),
         scene.relay_peer
     );
     let s = |x: &str| x.to_owned();
-    let mut b = Peer::start(
-        &topo,
-        &topo.b,
-        "B",
-        &[
-            s("--seed"),
-            s("b"),
-            s("--dial-timeout-ms"),
-            s(DIAL_TIMEOUT_MS),
-            s("--listen"),
-            transport.listen(topo.b.ip),
-            s("--use-relay"),
-            relay_addr,
-            s("--dial"),
-            scene.circuit.clone(),
-        ],
-    )?;
+    let mut args = vec![
+        s("--seed"),
+        s("b"),
+        s("--dial-timeout-ms"),
+        s(DIAL_TIMEOUT_MS),
+        s("--use-relay"),
+        relay_addr,
+        s("--dial"),
+        scene.circuit.clone(),
+    ];
+    args.extend(paths.listen_args(topo.b.ip));
+    let mut b = Peer::start(&topo, &topo.b, "B", &args)?;
     let a_peer = scene.a_peer.clone();
     let b_peer = b.wait("start", STEP, |l| {
         is(l, "started").then(|| field(l, "peer").unwrap_or("").to_owned())
@@ -334,7 +355,7 @@ pub fn hole_punch(transport: Transport, opts: Options) -> Result<Outcome, String
 /// What the relay and A (which knows only the relay) learn about their reachability.
 pub fn reachability() -> Result<(String, String), String> {
     let topo = Topology::build(Options::default())?;
-    let mut scene = start_relay_and_a(&topo, Transport::Tcp)?;
+    let mut scene = start_relay_and_a(&topo, Paths::only(Transport::Tcp))?;
     // A dial-back to A is dropped by its NAT: the probe fails after the dial timeout (10 s).
     let wait = Duration::from_secs(60);
     let a = scene.a.wait("reachability private", wait, |l| {
