@@ -163,8 +163,31 @@ async fn attach(p: &Pair, file: &Path) -> (Duration, String) {
     (t.elapsed(), attachment.name)
 }
 
-/// B fetches the attachment; the time, and the peak resident memory above the level before.
-async fn fetch(p: &Pair, name: &str) -> (Duration, u64, PathBuf) {
+/// What a fetch took.
+struct Fetched {
+    took: Duration,
+    /// Peak resident memory above the level before.
+    grew: u64,
+    path: PathBuf,
+    /// CPU time of the process (both nodes, every thread) during the fetch.
+    cpu: Option<f64>,
+}
+
+impl Fetched {
+    /// "x.xx core-seconds, y.y of the 2 cores busy".
+    fn cpu_line(&self) -> String {
+        match self.cpu {
+            Some(cpu) => format!(
+                "{cpu:.2} core-seconds ({:.2} of the 2 cores busy)",
+                cpu / self.took.as_secs_f64()
+            ),
+            None => "not known here".to_owned(),
+        }
+    }
+}
+
+/// B fetches the attachment: the time, the memory and the CPU it took.
+async fn fetch(p: &Pair, name: &str) -> Fetched {
     // The note's change that records the attachment reaches B first.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -186,6 +209,7 @@ async fn fetch(p: &Pair, name: &str) -> (Duration, u64, PathBuf) {
         memory::reset_peak(),
         "/proc/self/clear_refs is needed to measure the peak"
     );
+    let cpu = memory::cpu_seconds();
     let t = Instant::now();
     let Response::AttachmentFile { path, fetched, .. } =
         p.b.execute(Request::AttachmentGet {
@@ -198,9 +222,17 @@ async fn fetch(p: &Pair, name: &str) -> (Duration, u64, PathBuf) {
         panic!("fetch")
     };
     let took = t.elapsed();
+    let cpu = memory::cpu_seconds()
+        .zip(cpu)
+        .map(|(after, before)| after - before);
     let peak = memory::proc_status_kb("VmHWM").unwrap_or(0) * 1024;
     assert!(fetched > 0, "nothing was fetched");
-    (took, peak.saturating_sub(before), PathBuf::from(path))
+    Fetched {
+        took,
+        grew: peak.saturating_sub(before),
+        path: PathBuf::from(path),
+        cpu,
+    }
 }
 
 fn rate(bytes: u64, d: Duration) -> f64 {
@@ -229,8 +261,9 @@ async fn run(mb: u64, memory_mb: u64) {
     let durable = t.elapsed();
     let _ = std::fs::remove_file(work.path().join("copy.bin"));
     let (attach_time, name) = attach(&p, &file).await;
-    let (took, grew, path) = fetch(&p, &name).await;
-    assert_eq!(std::fs::metadata(&path).unwrap().len(), bytes);
+    let fetched = fetch(&p, &name).await;
+    let (took, grew) = (fetched.took, fetched.grew);
+    assert_eq!(std::fs::metadata(&fetched.path).unwrap().len(), bytes);
     println!();
     println!("throughput, {mb} MiB");
     println!(
@@ -255,6 +288,7 @@ async fn run(mb: u64, memory_mb: u64) {
         copy.as_secs_f64() / took.as_secs_f64(),
         durable.as_secs_f64() / took.as_secs_f64()
     );
+    println!("  CPU during the fetch: {}", fetched.cpu_line());
     println!(
         "  resident memory during the fetch: +{:.1} MiB",
         grew as f64 / MIB as f64
@@ -266,7 +300,8 @@ async fn run(mb: u64, memory_mb: u64) {
     make_file(&big, memory_mb, 2);
     let (_, big_name) = attach(&p, &big).await;
     let _ = std::fs::remove_file(&big);
-    let (took, big_grew, _) = fetch(&p, &big_name).await;
+    let big_fetch = fetch(&p, &big_name).await;
+    let (took, big_grew) = (big_fetch.took, big_fetch.grew);
     println!();
     println!("memory, {memory_mb} MiB");
     println!(
@@ -274,6 +309,7 @@ async fn run(mb: u64, memory_mb: u64) {
         rate(memory_mb * MIB, took),
         took.as_secs_f64()
     );
+    println!("  CPU during the fetch: {}", big_fetch.cpu_line());
     println!(
         "  resident memory during the fetch: +{:.1} MiB (with {mb} MiB: +{:.1} MiB; goal: flat)",
         big_grew as f64 / MIB as f64,
