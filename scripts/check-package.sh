@@ -4,8 +4,9 @@
 #    the desktop entry registered for tacit:// links, the installed app opening under Xvfb (its
 #    control socket answers the CLI, a screenshot is saved);
 #  - the AppImage: its CLI (as `Tacit.AppImage cli` and through a link named tacit), its
-#    desktop entry, and the app it holds opening under Xvfb the same way. Mounted with FUSE
-#    where FUSE works, else with --appimage-extract-and-run.
+#    desktop entry, the WebKitGTK and GTK it carries (every library found, which ones come from
+#    the system), and the app it holds opening under Xvfb the same way with the system's
+#    WebKitGTK hidden. Mounted with FUSE where FUSE works, else with --appimage-extract-and-run.
 # Not part of CI: it needs a release build and changes the machine's packages. Root.
 #
 #   scripts/check-package.sh [deb|appimage|all] [--remove]   (all: each one that was built)
@@ -115,9 +116,35 @@ if [ -n "$appimage" ]; then
     desktop=$(ls "$root"/*.desktop 2>/dev/null | head -n 1)
     [ -n "$desktop" ] || fail "the AppImage has no desktop entry at its root"
     grep -q 'x-scheme-handler/tacit' "$desktop" || fail "its desktop entry does not handle tacit:// links"
-    rm -rf "$root"
     echo "tacit: the AppImage holds AppRun, its icon, the CLI and a desktop entry for tacit://" >&2
+    # WebKitGTK and GTK as it carries them: every library the app and WebKit's web process need
+    # is found, and found inside it but for those left to the system.
+    lib="$root/usr/lib/x86_64-linux-gnu"
+    [ -e "$lib/libwebkit2gtk-4.1.so.0" ] && [ -x "$lib/webkit2gtk-4.1/WebKitWebProcess" ] ||
+        fail "the AppImage does not carry WebKitGTK and its helper processes"
+    app_bin=$(ls "$root/usr/bin" | grep -vx tacit | head -n 1)
+    for elf in "$root/usr/bin/$app_bin" "$lib/webkit2gtk-4.1/WebKitWebProcess"; do
+        LD_LIBRARY_PATH="$lib" ldd "$elf" >"$work/ldd.txt"
+        ! grep -q 'not found' "$work/ldd.txt" || { cat "$work/ldd.txt" >&2; fail "$(basename "$elf") lacks libraries"; }
+        echo "tacit: $(basename "$elf"): $(grep -c "$root" "$work/ldd.txt") libraries from the AppImage, $(grep '=> /' "$work/ldd.txt" | grep -vc "$root") from the system:" \
+            "$(grep '=> /' "$work/ldd.txt" | grep -v "$root" | awk '{print $1}' | tr '\n' ' ')" >&2
+    done
+    echo "tacit: the AppImage is $(du -sh "$root" | cut -f1) unpacked" >&2
+    rm -rf "$root"
+    # The app it holds opens with the system's WebKitGTK hidden (a mount namespace of its own,
+    # where the system's WebKitGTK libraries are empty files and its helper directory empty).
+    cat >"$work/without-system-webkit" <<'HIDE'
+#!/bin/sh
+exec unshare -m sh -c '
+    for f in /usr/lib/x86_64-linux-gnu/libwebkit2gtk-4.1.so.0 /usr/lib/x86_64-linux-gnu/libjavascriptcoregtk-4.1.so.0; do
+        [ -e "$f" ] && mount --bind /dev/null "$(readlink -f "$f")"
+    done
+    [ -d /usr/lib/x86_64-linux-gnu/webkit2gtk-4.1 ] && mount -t tmpfs tmpfs /usr/lib/x86_64-linux-gnu/webkit2gtk-4.1
+    exec "$0" "$@"' "$APP" "$@"
+HIDE
+    chmod 755 "$work/without-system-webkit"
     shot="${SHOT_APPIMAGE:-target/screenshots/appimage-app.png}"
-    opens "$appimage" "$work/tacit" "$shot" appimage
-    echo "tacit: PASS: the AppImage runs the CLI and opens the app (screenshot: $shot)" >&2
+    export APP="$appimage"
+    opens "$work/without-system-webkit" "$work/tacit" "$shot" appimage
+    echo "tacit: PASS: the AppImage runs the CLI and opens the app with the system's WebKitGTK hidden (screenshot: $shot)" >&2
 fi

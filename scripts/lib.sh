@@ -48,8 +48,9 @@ E2E_PACKAGES=(xvfb webkit2gtk-driver xauth imagemagick xdotool xclip python3-gi 
 # to the partition test's link shaper with `iptables`
 NET_TEST_PACKAGES=(iproute2 nftables iputils-ping iptables)
 # what scripts/appimage.sh makes the AppImage with, in scripts/package.sh and in its test: the
-# .deb's tree (dpkg-deb), the image (mksquashfs), the AppImage runtime from crates.io (curl)
-APPIMAGE_PACKAGES=(dpkg squashfs-tools curl)
+# .deb's tree (dpkg-deb), the image (mksquashfs), the AppImage runtime from crates.io (curl),
+# GTK's settings schemas it carries (glib-compile-schemas)
+APPIMAGE_PACKAGES=(dpkg squashfs-tools curl libglib2.0-bin)
 # what registers the app as the handler of tacit:// links
 LINK_PACKAGES=(xdg-utils desktop-file-utils)
 

@@ -129,12 +129,42 @@ fn open_with_system(path: &std::path::Path) -> std::io::Result<()> {
     };
     #[cfg(not(any(target_os = "macos", target_os = "windows")))]
     let mut cmd = std::process::Command::new("xdg-open");
+    for (name, value) in host_env(|name| std::env::var_os(name)) {
+        match value {
+            Some(v) => cmd.env(name, v),
+            None => cmd.env_remove(name),
+        };
+    }
+    if let Some(dir) = path.parent() {
+        // Not the app's working directory, which is inside the AppImage when run from one.
+        cmd.current_dir(dir);
+    }
     cmd.arg(path)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .map(drop)
+}
+
+/// The variables the AppImage's AppRun set for the app (WebKitGTK and GTK as it carries them:
+/// scripts/appimage.sh), each as it was before (`None`: it was not set), for the programs the
+/// app starts, which are the system's and must not load the AppImage's libraries. Empty outside
+/// the AppImage. `var` reads the environment.
+fn host_env(
+    var: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Vec<(String, Option<std::ffi::OsString>)> {
+    let Some(names) = var("TACIT_APPIMAGE_ENV") else {
+        return Vec::new();
+    };
+    names
+        .to_string_lossy()
+        .split_whitespace()
+        .map(|name| {
+            let before = var(&format!("APPIMAGE_ORIGINAL_{name}"));
+            (name.to_owned(), before)
+        })
+        .collect()
 }
 
 /// Attaches pasted bytes to a note under `name` (the body is left to the editor); the
@@ -250,5 +280,35 @@ mod tests {
         assert_eq!(image_mime("photo.jpeg"), Some("image/jpeg"));
         assert_eq!(image_mime("report.pdf"), None);
         assert_eq!(image_mime("README"), None);
+    }
+
+    #[test]
+    fn programs_started_from_the_appimage_get_the_environment_as_it_was_before() {
+        use std::ffi::OsString;
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        };
+        assert!(host_env(env(&[("LD_LIBRARY_PATH", "/x")])).is_empty());
+        let restored = host_env(env(&[
+            ("TACIT_APPIMAGE_ENV", "LD_LIBRARY_PATH XDG_DATA_DIRS"),
+            ("LD_LIBRARY_PATH", "/tmp/.mount_T/usr/lib/x86_64-linux-gnu"),
+            ("XDG_DATA_DIRS", "/tmp/.mount_T/usr/share:/usr/share"),
+            ("APPIMAGE_ORIGINAL_XDG_DATA_DIRS", "/usr/share"),
+        ]));
+        assert_eq!(
+            restored,
+            vec![
+                ("LD_LIBRARY_PATH".to_owned(), None),
+                (
+                    "XDG_DATA_DIRS".to_owned(),
+                    Some(OsString::from("/usr/share"))
+                ),
+            ]
+        );
     }
 }

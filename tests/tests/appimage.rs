@@ -4,9 +4,14 @@
 //! release build; `scripts/check-package.sh` checks the real one. The AppImage is run extracted
 //! (`APPIMAGE_EXTRACT_AND_RUN=1`): FUSE may be missing where the tests run.
 //!
+//! One more is made from the same `.deb` with its app a small C program linked with WebKitGTK,
+//! so that the AppImage carries WebKitGTK and GTK as the real one does, and the program shows
+//! which WebKitGTK it loaded.
+//!
 //! Needs Linux on x86_64 (the runtime's architecture; skipped with the reason printed
-//! otherwise), `dpkg-deb`, `mksquashfs` and `curl` (`scripts/test.sh` installs them), and
-//! crates.io, where the AppImage runtime comes from.
+//! otherwise), `dpkg-deb`, `mksquashfs`, `curl`, `glib-compile-schemas`, and `cc` with
+//! WebKitGTK 4.1's development files (`scripts/test.sh` installs them), and crates.io, where the
+//! AppImage runtime comes from.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -159,6 +164,126 @@ fn the_appimage_made_from_the_deb_opens_the_app_and_is_the_cli_as_cli_or_through
     let desktop =
         std::fs::read_to_string(root.join("Tacit.desktop")).expect("a desktop entry at the root");
     assert!(desktop.contains("x-scheme-handler/tacit"), "{desktop}");
+}
+
+/// An app that links WebKitGTK, as Tacit's does: it says where it runs, with which arguments,
+/// and where the WebKitGTK library it loaded lies (from its memory map).
+const WEBKIT_APP: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    char cwd[4096], line[8192];
+    printf("app in %s:", getcwd(cwd, sizeof cwd) ? cwd : "?");
+    for (int i = 1; i < argc; i++) printf(" %s", argv[i]);
+    printf("\n");
+    FILE *maps = fopen("/proc/self/maps", "r");
+    while (maps && fgets(line, sizeof line, maps)) {
+        char *path = strchr(line, '/');
+        if (path && strstr(path, "libwebkit2gtk-4.1.so")) { printf("webkit %s", path); break; }
+    }
+    return 0;
+}
+"#;
+
+#[test]
+fn an_app_that_links_webkitgtk_runs_with_the_webkitgtk_the_appimage_carries() {
+    if !supported() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let deb_path = deb(dir.path(), true);
+    // The same .deb, its app now a program linked with WebKitGTK (the CI installs its
+    // development files with the app's build dependencies).
+    let tree = dir.path().join("tree");
+    let mut cc = Command::new("cc")
+        .args(["-x", "c", "-", "-o"])
+        .arg(tree.join("usr/bin/tacit-desktop"))
+        .args(["-Wl,--no-as-needed", "-lwebkit2gtk-4.1"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("cc runs");
+    std::io::Write::write_all(
+        &mut cc.stdin.take().expect("cc's input"),
+        WEBKIT_APP.as_bytes(),
+    )
+    .expect("the program is given to cc");
+    assert!(
+        cc.wait().expect("cc ends").success(),
+        "cc cannot link with WebKitGTK 4.1 (libwebkit2gtk-4.1-dev, which scripts/test.sh installs)"
+    );
+    std::fs::remove_file(&deb_path).expect("the first .deb goes");
+    let built = Command::new("dpkg-deb")
+        .args(["--build", "--root-owner-group"])
+        .arg(&tree)
+        .arg(&deb_path)
+        .output()
+        .expect("dpkg-deb runs");
+    assert!(built.status.success(), "dpkg-deb: {built:?}");
+    let out = dir.path().join("out");
+    let made = make(&deb_path, &out);
+    assert!(made.status.success(), "scripts/appimage.sh: {made:?}");
+    let said = String::from_utf8_lossy(&made.stderr);
+    assert!(said.contains("carrying WebKitGTK, GTK and"), "{said}");
+    let image = out.join(format!("Tacit_{VERSION}_x86_64.AppImage"));
+
+    // The app starts in the AppImage's usr/ (where WebKitGTK looks for its helper processes),
+    // with its arguments, and the WebKitGTK it loaded is the one inside the AppImage.
+    let ran = run(&image, &["tacit://join/abc"]);
+    let mut lines = ran.lines();
+    let first = lines.next().unwrap_or_default();
+    assert!(
+        first.ends_with("/usr: tacit://join/abc") && !first.starts_with("app in /usr:"),
+        "{ran}"
+    );
+    let webkit = lines.next().unwrap_or_default();
+    let at = first
+        .strip_prefix("app in ")
+        .and_then(|s| s.strip_suffix(": tacit://join/abc"))
+        .expect("where the app ran");
+    assert!(
+        webkit.starts_with(&format!(
+            "webkit {at}/lib/x86_64-linux-gnu/libwebkit2gtk-4.1.so"
+        )),
+        "the app loaded another WebKitGTK: {ran}"
+    );
+    // The CLI is started as before: no change to its directory or libraries.
+    assert_eq!(run(&image, &["cli", "--version"]), "cli: --version");
+
+    let extracted = Command::new(&image)
+        .arg("--appimage-extract")
+        .current_dir(dir.path())
+        .env_remove("APPIMAGE_EXTRACT_AND_RUN")
+        .output()
+        .expect("the AppImage extracts");
+    assert!(extracted.status.success(), "{extracted:?}");
+    let lib = dir.path().join("squashfs-root/usr/lib/x86_64-linux-gnu");
+    for file in [
+        "webkit2gtk-4.1/WebKitWebProcess",
+        "webkit2gtk-4.1/WebKitNetworkProcess",
+        "libjavascriptcoregtk-4.1.so.0",
+        "libgtk-3.so.0",
+        "../../share/glib-2.0/schemas/gschemas.compiled",
+    ] {
+        assert!(
+            lib.join(file).exists(),
+            "the AppImage does not carry {file}"
+        );
+    }
+    for left in [
+        "libc.so.6",
+        "libGL.so.1",
+        "libX11.so.6",
+        "libstdc++.so.6",
+        "webkit2gtk-4.1/MiniBrowser",
+    ] {
+        assert!(!lib.join(left).exists(), "the AppImage carries {left}");
+    }
+    // WebKitGTK looks for its helpers relative to the working directory.
+    let webkit = std::fs::read(lib.join("libwebkit2gtk-4.1.so.0")).expect("the library reads");
+    let has = |needle: &[u8]| webkit.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"././/lib/x86_64-linux-gnu/webkit2gtk-4.1"));
+    assert!(!has(b"/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1"));
 }
 
 #[test]
