@@ -120,6 +120,18 @@ fn run(program: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
+/// Extracts `image` in `dir` (as desktops and AppImage tools read it): its root.
+fn extract(image: &Path, dir: &Path) -> PathBuf {
+    let extracted = Command::new(image)
+        .arg("--appimage-extract")
+        .current_dir(dir)
+        .env_remove("APPIMAGE_EXTRACT_AND_RUN")
+        .output()
+        .expect("the AppImage extracts");
+    assert!(extracted.status.success(), "{extracted:?}");
+    dir.join("squashfs-root")
+}
+
 #[test]
 fn the_appimage_made_from_the_deb_opens_the_app_and_is_the_cli_as_cli_or_through_a_link_named_tacit()
  {
@@ -141,14 +153,7 @@ fn the_appimage_made_from_the_deb_opens_the_app_and_is_the_cli_as_cli_or_through
     assert_eq!(run(&link, &["status", "--json"]), "cli: status --json");
 
     // Its root, as desktops and AppImage tools read it.
-    let extracted = Command::new(&image)
-        .arg("--appimage-extract")
-        .current_dir(dir.path())
-        .env_remove("APPIMAGE_EXTRACT_AND_RUN")
-        .output()
-        .expect("the AppImage extracts");
-    assert!(extracted.status.success(), "{extracted:?}");
-    let root = dir.path().join("squashfs-root");
+    let root = extract(&image, dir.path());
     for file in [
         "AppRun",
         "tacit-desktop.png",
@@ -250,14 +255,7 @@ fn an_app_that_links_webkitgtk_runs_with_the_webkitgtk_the_appimage_carries() {
     // The CLI is started as before: no change to its directory or libraries.
     assert_eq!(run(&image, &["cli", "--version"]), "cli: --version");
 
-    let extracted = Command::new(&image)
-        .arg("--appimage-extract")
-        .current_dir(dir.path())
-        .env_remove("APPIMAGE_EXTRACT_AND_RUN")
-        .output()
-        .expect("the AppImage extracts");
-    assert!(extracted.status.success(), "{extracted:?}");
-    let lib = dir.path().join("squashfs-root/usr/lib/x86_64-linux-gnu");
+    let lib = extract(&image, dir.path()).join("usr/lib/x86_64-linux-gnu");
     for file in [
         "webkit2gtk-4.1/WebKitWebProcess",
         "webkit2gtk-4.1/WebKitNetworkProcess",
