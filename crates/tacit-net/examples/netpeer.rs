@@ -151,6 +151,13 @@ async fn echo(stream: libp2p::Stream) {
 #[tokio::main]
 async fn main() -> Result<()> {
     let start = Instant::now();
+    // Logs on standard error when RUST_LOG asks for them (the JSON lines stay on standard output).
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let args = parse_args()?;
     let secret: [u8; 32] = Sha256::digest(args.seed.as_bytes()).into();
     let mut cfg = NetConfig::new(secret);

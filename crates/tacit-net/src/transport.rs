@@ -93,6 +93,13 @@ pub const SYNC_PROTOCOL: &str = "/tacit/sync/1";
 /// module for the messages).
 pub const BLOB_PROTOCOL: &str = "/tacit/blob/2";
 
+/// How many times a stream is asked for when the connection asked closes first (see
+/// `Net::open`).
+const OPEN_ATTEMPTS: u32 = 4;
+
+/// The pause before a stream is asked for again (then four times as long each time).
+const OPEN_RETRY_PAUSE: Duration = Duration::from_millis(10);
+
 /// The identify protocol version Tacit nodes announce.
 pub const IDENTIFY_PROTOCOL: &str = "/tacit/id/1";
 
@@ -662,26 +669,53 @@ impl Net {
         if self.inner.commands.is_closed() {
             return Err(NetError::Shutdown);
         }
-        let open_error = |reason: String| NetError::OpenStream { peer, reason };
         let _slot = self
             .inner
             .opening
             .acquire()
             .await
             .map_err(|_| NetError::Shutdown)?;
-        let mut control = self.inner.control.clone();
+        self.open(peer, SYNC_PROTOCOL).await
+    }
+
+    /// Opens a `protocol` stream to `peer`, within the stream-opening time. A stream asked of a
+    /// connection that closes before it opens is asked again of another connection to the peer
+    /// (at most [`OPEN_ATTEMPTS`] in all): after a hole punch over TCP and QUIC at once, each
+    /// side keeps the connection that came up first on its side and drops the other, which may
+    /// be the one the other side had just picked for a stream.
+    async fn open(&self, peer: PeerId, protocol: &'static str) -> Result<libp2p::Stream, NetError> {
+        let open_error = |reason: String| NetError::OpenStream { peer, reason };
         let after = self.inner.limits.open_stream_timeout;
-        let open = control.open_stream(peer, StreamProtocol::new(SYNC_PROTOCOL));
-        match tokio::time::timeout(after, open).await {
-            Ok(Ok(stream)) => Ok(stream),
-            Ok(Err(libp2p_stream::OpenStreamError::UnsupportedProtocol(p))) => Err(open_error(
-                format!("the peer does not speak {p} (not a Tacit node, or another version)"),
-            )),
-            Ok(Err(e)) => Err(open_error(error_chain(&e))),
-            Err(_) => Err(open_error(format!(
-                "no stream within {} s",
-                after.as_secs()
-            ))),
+        let deadline = tokio::time::Instant::now() + after;
+        let mut control = self.inner.control.clone();
+        let mut attempt = 1;
+        loop {
+            let open = control.open_stream(peer, StreamProtocol::new(protocol));
+            match tokio::time::timeout_at(deadline, open).await {
+                Ok(Ok(stream)) => return Ok(stream),
+                Ok(Err(libp2p_stream::OpenStreamError::Io(e)))
+                    if e.kind() == io::ErrorKind::ConnectionReset && attempt < OPEN_ATTEMPTS =>
+                {
+                    debug!(%peer, protocol, error = %e, "the connection closed before the stream opened; asking again");
+                    // Until the swarm has seen the connection close, it would be picked again.
+                    let pause = OPEN_RETRY_PAUSE * 4u32.pow(attempt - 1);
+                    attempt += 1;
+                    tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + pause))
+                        .await;
+                }
+                Ok(Err(libp2p_stream::OpenStreamError::UnsupportedProtocol(p))) => {
+                    return Err(open_error(format!(
+                        "the peer does not speak {p} (not a Tacit node, or another version)"
+                    )));
+                }
+                Ok(Err(e)) => return Err(open_error(error_chain(&e))),
+                Err(_) => {
+                    return Err(open_error(format!(
+                        "no stream within {} s",
+                        after.as_secs()
+                    )));
+                }
+            }
         }
     }
 
@@ -702,18 +736,7 @@ impl Net {
         if self.inner.commands.is_closed() {
             return Err(NetError::Shutdown);
         }
-        let mut control = self.inner.control.clone();
-        let after = self.inner.limits.open_stream_timeout;
-        let open = control.open_stream(peer, StreamProtocol::new(BLOB_PROTOCOL));
-        let open_error = |reason: String| NetError::OpenStream { peer, reason };
-        match tokio::time::timeout(after, open).await {
-            Ok(Ok(stream)) => Ok(stream),
-            Ok(Err(e)) => Err(open_error(error_chain(&e))),
-            Err(_) => Err(open_error(format!(
-                "no stream within {} s",
-                after.as_secs()
-            ))),
-        }
+        self.open(peer, BLOB_PROTOCOL).await
     }
 
     /// Closes all connections and stops the network task. Later calls on any clone fail with

@@ -268,6 +268,8 @@ pub struct Outcome {
     pub hole_punch_error: Option<String>,
     /// The stream checks B made, in order: (why, ok, relayed by).
     pub streams: Vec<(String, bool, Option<String>)>,
+    /// Why the stream checks that failed did.
+    pub stream_errors: Vec<String>,
 }
 
 /// Builds the topology, starts relay, A and B (which dials A's circuit), and waits until the
@@ -318,6 +320,7 @@ pub fn hole_punch_over(paths: Paths, opts: Options) -> Result<Outcome, String> {
         direct_addr: None,
         hole_punch_error: None,
         streams: Vec::new(),
+        stream_errors: Vec::new(),
     };
     // Until the path is direct (then a stream check on it) or the hole punch failed (then a
     // stream check on the relayed path). libp2p reports a failed hole punch only on the side
@@ -343,6 +346,9 @@ pub fn hole_punch_over(paths: Paths, opts: Options) -> Result<Outcome, String> {
                     l["ok"] == Value::Bool(true),
                     field(l, "relayed").map(str::to_owned),
                 ));
+                if let Some(error) = field(l, "error") {
+                    outcome.stream_errors.push(error.to_owned());
+                }
             } else {
                 return None;
             }
