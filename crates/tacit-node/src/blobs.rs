@@ -396,13 +396,22 @@ impl Fetcher {
         let mut last_error = String::from("no member holding it is connected");
         let mut attempts = 0;
         let mut queue: Vec<PeerId> = peers.to_vec();
+        // The download as the last attempt left it, when it can go on from there.
+        let mut kept: Option<Part> = None;
         while attempts < MAX_ATTEMPTS && !queue.is_empty() {
             attempts += 1;
             let peer = queue.remove(0);
-            let blobs = self.blobs.clone();
-            let part = tokio::task::spawn_blocking(move || blobs.open_part(&hash))
-                .await
-                .map_err(|e| NodeError::Internal(format!("opening a download panicked: {e}")))??;
+            let part = match kept.take() {
+                Some(part) => part,
+                None => {
+                    let blobs = self.blobs.clone();
+                    tokio::task::spawn_blocking(move || blobs.open_part(&hash))
+                        .await
+                        .map_err(|e| {
+                            NodeError::Internal(format!("opening a download panicked: {e}"))
+                        })??
+                }
+            };
             let offset = part.len();
             if offset > size {
                 // Another note states the same file larger: its download is left to resume.
@@ -420,20 +429,22 @@ impl Fetcher {
                         done.bytes += n;
                         part
                     }
-                    Err((n, Attempt::Refused)) => {
+                    Err((n, Attempt::Refused, part)) => {
                         done.bytes += n;
+                        kept = part;
                         last_error = format!("{peer} does not hold it for this node");
                         continue;
                     }
-                    Err((_, Attempt::Bad(why))) => {
+                    Err((_, Attempt::Bad(why), _)) => {
                         self.blobs.discard_part(&hash);
                         warn!(%peer, hash = %hash.to_hex(), "attachment refused: {why}");
                         last_error =
                             format!("{peer} sent bytes that do not match the hash ({why})");
                         continue;
                     }
-                    Err((n, Attempt::Cut(why))) => {
+                    Err((n, Attempt::Cut(why), part)) => {
                         done.bytes += n;
+                        kept = part;
                         last_error = format!("the transfer from {peer} was cut: {why}");
                         if n > 0 {
                             // It progressed: the same peer again, from where it stopped.
@@ -467,6 +478,8 @@ impl Fetcher {
                 }
             }
         }
+        // Its buffered groups go to the part file before the file is looked at.
+        drop(kept);
         let held = std::fs::metadata(self.blobs.part_path(&hash)).map_or(0, |m| m.len());
         if held == 0 {
             self.blobs.discard_part(&hash); // nothing to resume from: no empty file left behind
@@ -485,19 +498,15 @@ impl Fetcher {
             .unwrap_or_default()
     }
 
-    /// One attempt with one peer, appending to `part`: the bytes written (also when it fails),
-    /// and the part when it holds the whole blob (with the outboard taken from the stream when
-    /// it began at 0).
-    async fn attempt(
+    /// Asks `peer` for the blob from `offset` on: the stream its bytes come on.
+    async fn ask(
         &self,
         peer: PeerId,
         space: SpaceId,
         hash: BlobHash,
-        size: u64,
-        part: Part,
-    ) -> Result<(u64, Part), (u64, Attempt)> {
-        let offset = part.len();
-        let cut = |e: &dyn std::fmt::Display| (0, Attempt::Cut(e.to_string()));
+        offset: u64,
+    ) -> Result<tacit_net::Stream, Attempt> {
+        let cut = |e: &dyn std::fmt::Display| Attempt::Cut(e.to_string());
         let mut stream = self.net.open_blob_stream(peer).await.map_err(|e| cut(&e))?;
         stream
             .write_all(&encode_request(space, &hash, offset))
@@ -506,13 +515,30 @@ impl Fetcher {
         stream.flush().await.map_err(|e| cut(&e))?;
         let mut status = [0u8; 1];
         match tokio::time::timeout(STALL_TIMEOUT, stream.read_exact(&mut status)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return Err((0, Attempt::Refused)),
-            Err(_) => return Err(cut(&"no answer in time")),
+            Ok(Ok(())) if status[0] == STATUS_OK => Ok(stream),
+            Ok(_) => Err(Attempt::Refused),
+            Err(_) => Err(cut(&"no answer in time")),
         }
-        if status[0] != STATUS_OK {
-            return Err((0, Attempt::Refused));
-        }
+    }
+
+    /// One attempt with one peer, appending to `part`: the bytes written (also when it fails),
+    /// and the part when it holds the whole blob (with the outboard taken from the stream when
+    /// it began at 0). A failed attempt gives the part back when it can go on from it (the
+    /// peer refused, or the transfer was cut): the next attempt then needs not read and hash
+    /// again what it holds.
+    async fn attempt(
+        &self,
+        peer: PeerId,
+        space: SpaceId,
+        hash: BlobHash,
+        size: u64,
+        part: Part,
+    ) -> Result<(u64, Part), (u64, Attempt, Option<Part>)> {
+        let offset = part.len();
+        let mut stream = match self.ask(peer, space, hash, offset).await {
+            Ok(stream) => stream,
+            Err(why) => return Err((0, why, Some(part))),
+        };
         // Network → pipe → blocking decoder → part file.
         let (tx, rx) = mpsc::channel::<(Vec<u8>, usize)>(PIPE_DEPTH);
         let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -561,17 +587,19 @@ impl Fetcher {
         }
         drop(tx);
         let _ = stream.close().await;
-        let (part, outcome) = decoder
-            .await
-            .map_err(|e| (0, Attempt::Cut(format!("the decoder panicked: {e}"))))?;
+        let (part, outcome) = decoder.await.map_err(|e| {
+            let why = Attempt::Cut(format!("the decoder panicked: {e}"));
+            (0, why, None)
+        })?;
         match outcome {
             Decoded::Complete(n) => Ok((n, part)),
-            Decoded::Bad(n, why) => Err((n, Attempt::Bad(why))),
-            Decoded::Short(n) => Err((
-                n,
-                Attempt::Cut(net_error.unwrap_or_else(|| "the stream ended early".into())),
-            )),
-            Decoded::Io(n, why) => Err((n, Attempt::Cut(why))),
+            Decoded::Bad(n, why) => Err((n, Attempt::Bad(why), None)),
+            Decoded::Short(n) => {
+                let why = net_error.unwrap_or_else(|| "the stream ended early".into());
+                Err((n, Attempt::Cut(why), Some(part)))
+            }
+            // Not written whole: the next attempt opens it again from what is on disk.
+            Decoded::Io(n, why) => Err((n, Attempt::Cut(why), None)),
         }
     }
 }
