@@ -50,26 +50,28 @@ appimage_runtime() {
 # configuration and fonts), and a few more every desktop has.
 EXCLUDED_LIBS='^(ld-linux-x86-64|libc|libm|libdl|libpthread|librt|libresolv|libutil|libanl|libmvec|libnsl|libBrokenLocale|libgcc_s|libstdc\+\+|libGL|libEGL|libGLX|libGLdispatch|libOpenGL|libGLESv2|libgbm|libdrm|libglapi|libX11|libX11-xcb|libxcb[-a-z0-9]*|libfontconfig|libfreetype|libexpat|libz|libasound|libgpg-error|libcom_err|libICE|libSM|libusb-1\.0|libuuid)\.so'
 
+# Where Debian keeps the libraries; the AppImage keeps them at the same place under usr/.
+SYSTEM_LIB=/usr/lib/x86_64-linux-gnu
 # WebKitGTK's helper processes, where the system keeps them; the library names this directory
 # (and its injected-bundle/ under it), which bundle_gtk rewrites to a relative one.
-WEBKIT_EXEC_DIR=/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1
+WEBKIT_EXEC_DIR=$SYSTEM_LIB/webkit2gtk-4.1
 
 # bundle_gtk APPDIR APP: copies WebKitGTK (its library, helper processes and injected bundle),
 # GTK's image loaders and settings schemas, and every library the app and these need (but
 # EXCLUDED_LIBS) into APPDIR/usr. Nothing when the app does not link WebKitGTK.
 bundle_gtk() {
-    local appdir="$1" app="$2" lib="$1/usr/lib/x86_64-linux-gnu"
-    local pixbuf=/usr/lib/x86_64-linux-gnu/gdk-pixbuf-2.0/2.10.0
+    local appdir="$1" app="$2" lib="$1$SYSTEM_LIB"
+    local pixbuf=gdk-pixbuf-2.0/2.10.0
     ldd "$appdir/usr/bin/$app" 2>/dev/null | grep -q 'libwebkit2gtk-4\.1\.so' || return 0
     [ -d "$WEBKIT_EXEC_DIR" ] || { echo "tacit: no $WEBKIT_EXEC_DIR to carry" >&2; return 1; }
-    mkdir -p "$lib/gdk-pixbuf-2.0/2.10.0" "$appdir/usr/share/glib-2.0/schemas"
+    mkdir -p "$lib/$pixbuf" "$appdir/usr/share/glib-2.0/schemas"
     cp -a "$WEBKIT_EXEC_DIR" "$lib/"
     rm -f "$lib/webkit2gtk-4.1/MiniBrowser"
-    if [ -d "$pixbuf/loaders" ]; then
-        cp -a "$pixbuf/loaders" "$lib/gdk-pixbuf-2.0/2.10.0/"
+    if [ -d "$SYSTEM_LIB/$pixbuf/loaders" ]; then
+        cp -a "$SYSTEM_LIB/$pixbuf/loaders" "$lib/$pixbuf/"
         # Paths relative to usr/, where AppRun starts the app.
-        LC_ALL=C sed 's|"/usr/lib/x86_64-linux-gnu/|"./lib/x86_64-linux-gnu/|' \
-            "$pixbuf/loaders.cache" >"$lib/gdk-pixbuf-2.0/2.10.0/loaders.cache"
+        LC_ALL=C sed "s|\"$SYSTEM_LIB/|\".${SYSTEM_LIB#/usr}/|" \
+            "$SYSTEM_LIB/$pixbuf/loaders.cache" >"$lib/$pixbuf/loaders.cache"
     fi
     # Every library the app, WebKit's helpers and the loaders load (ldd lists the whole closure).
     local elf so name n=0
@@ -80,7 +82,7 @@ bundle_gtk() {
         n=$((n + 1))
     done < <(
         for elf in "$appdir/usr/bin/$app" "$lib"/webkit2gtk-4.1/WebKit* \
-            "$lib"/webkit2gtk-4.1/injected-bundle/*.so "$lib"/gdk-pixbuf-2.0/2.10.0/loaders/*.so; do
+            "$lib"/webkit2gtk-4.1/injected-bundle/*.so "$lib/$pixbuf"/loaders/*.so; do
             [ -f "$elf" ] && ldd "$elf" 2>/dev/null
         done | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u
     )

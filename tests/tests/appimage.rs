@@ -52,6 +52,11 @@ fn write(path: &Path, bytes: &[u8], executable: bool) {
 /// A `.deb` laid out as Tauri's bundler lays out Tacit's: the app, the CLI (unless `with_cli`
 /// is false), the desktop entry handling tacit:// links, the icon.
 fn deb(dir: &Path, with_cli: bool) -> PathBuf {
+    build_deb(&tree(dir, with_cli), dir)
+}
+
+/// The tree of [`deb`]'s package, in `dir/tree`.
+fn tree(dir: &Path, with_cli: bool) -> PathBuf {
     let tree = dir.join("tree");
     write(
         &tree.join("usr/bin/tacit-desktop"),
@@ -79,11 +84,16 @@ fn deb(dir: &Path, with_cli: bool) -> PathBuf {
         "Package: tacit\nVersion: {VERSION}\nArchitecture: amd64\nMaintainer: Tacit\nDescription: the AppImage test's package\n"
     );
     write(&tree.join("DEBIAN/control"), control.as_bytes(), false);
+    tree
+}
+
+/// `dir/tacit.deb`, built from `tree`.
+fn build_deb(tree: &Path, dir: &Path) -> PathBuf {
     let deb = dir.join("tacit.deb");
     let built = Command::new("dpkg-deb")
         .arg("--build")
         .arg("--root-owner-group")
-        .arg(&tree)
+        .arg(tree)
         .arg(&deb)
         .output()
         .expect("dpkg-deb runs");
@@ -197,10 +207,9 @@ fn an_app_that_links_webkitgtk_runs_with_the_webkitgtk_the_appimage_carries() {
         return;
     }
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let deb_path = deb(dir.path(), true);
-    // The same .deb, its app now a program linked with WebKitGTK (the CI installs its
+    // The test's package, its app a program linked with WebKitGTK (the CI installs its
     // development files with the app's build dependencies).
-    let tree = dir.path().join("tree");
+    let tree = tree(dir.path(), true);
     let mut cc = Command::new("cc")
         .args(["-x", "c", "-", "-o"])
         .arg(tree.join("usr/bin/tacit-desktop"))
@@ -217,14 +226,7 @@ fn an_app_that_links_webkitgtk_runs_with_the_webkitgtk_the_appimage_carries() {
         cc.wait().expect("cc ends").success(),
         "cc cannot link with WebKitGTK 4.1 (libwebkit2gtk-4.1-dev, which scripts/test.sh installs)"
     );
-    std::fs::remove_file(&deb_path).expect("the first .deb goes");
-    let built = Command::new("dpkg-deb")
-        .args(["--build", "--root-owner-group"])
-        .arg(&tree)
-        .arg(&deb_path)
-        .output()
-        .expect("dpkg-deb runs");
-    assert!(built.status.success(), "dpkg-deb: {built:?}");
+    let deb_path = build_deb(&tree, dir.path());
     let out = dir.path().join("out");
     let made = make(&deb_path, &out);
     assert!(made.status.success(), "scripts/appimage.sh: {made:?}");

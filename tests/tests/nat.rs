@@ -210,8 +210,8 @@ fn with_no_relay_configured_members_use_a_public_member_that_serves_as_relay() {
     }
     // A and B may have reached P over different transports (a dial race): each then learned its
     // public address on one transport only, and until each also offered the other transport's
-    // address (tacit-net's `sibling` module) no punch could cross (180 s of failed rounds, in
-    // about one full run in four). The longer wait is for DCUtR's retry on a loaded machine.
+    // address (tacit-net's `sibling` module) no punch could cross: every round failed until the
+    // 180 s wait ran out. The longer wait is for DCUtR's retry on a loaded machine.
     or_dump(&[("A", &a_srv), ("B", &b_srv), ("P", &p_srv)], || {
         wait_via_within(&a, "A", b_srv.peer_id(), "direct", HOLE_PUNCH_PATIENCE);
         wait_via_within(&b, "B", a_srv.peer_id(), "direct", HOLE_PUNCH_PATIENCE);

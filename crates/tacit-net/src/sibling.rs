@@ -16,11 +16,14 @@
 //! peer's identify answers say what it observed, and a hostile peer may say anything).
 
 use std::{
-    collections::{HashSet, VecDeque},
+    collections::VecDeque,
     convert::Infallible,
     net::IpAddr,
+    num::NonZeroUsize,
     task::{Context, Poll},
 };
+
+use lru::LruCache;
 
 use libp2p::{
     Multiaddr, PeerId,
@@ -32,8 +35,8 @@ use libp2p::{
     },
 };
 
-/// How many observed and derived addresses are remembered (oldest forgotten first).
-const MAX_SEEN: usize = 64;
+/// How many observed and derived addresses are remembered (the least recent forgotten first).
+const MAX_SEEN: NonZeroUsize = NonZeroUsize::new(64).expect("64 is not zero");
 
 /// One of the two transports a node listens on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,20 +91,30 @@ impl Plain {
 }
 
 /// Offers the other transport's address beside each observed one (see the module's text).
-#[derive(Default)]
 pub(crate) struct Siblings {
     /// Our listen addresses on TCP and QUIC (not relayed).
     listening: Vec<Plain>,
-    /// Candidates seen or offered, oldest first: a candidate offered here comes back as an
-    /// event and must not be answered again.
-    seen: VecDeque<Multiaddr>,
-    seen_set: HashSet<Multiaddr>,
+    /// Candidates seen or offered: a candidate offered here comes back as an event and must
+    /// not be answered again.
+    seen: LruCache<Multiaddr, ()>,
+    /// Offered, not yet handed to the swarm (each one new in `seen`).
     queued: VecDeque<Multiaddr>,
 }
 
+impl Default for Siblings {
+    fn default() -> Self {
+        Self {
+            listening: Vec::new(),
+            seen: LruCache::new(MAX_SEEN),
+            queued: VecDeque::new(),
+        }
+    }
+}
+
 impl Siblings {
-    /// The only port we listen on with `kind` at the IP family of `ip` (an unspecified listen
-    /// address counts for every IP of its family); `None` when there is none or more than one.
+    /// The only port we listen on with `kind` in the IP family of `ip` (our listen addresses
+    /// are those of our interfaces, none of them the public one); `None` when there is none or
+    /// more than one.
     fn listen_port(&self, kind: Kind, ip: IpAddr) -> Option<u16> {
         let mut ports = self
             .listening
@@ -114,17 +127,7 @@ impl Siblings {
 
     /// Remembers `addr`; false when it was already remembered.
     fn remember(&mut self, addr: Multiaddr) -> bool {
-        if self.seen_set.contains(&addr) {
-            return false;
-        }
-        if self.seen.len() >= MAX_SEEN
-            && let Some(old) = self.seen.pop_front()
-        {
-            self.seen_set.remove(&old);
-        }
-        self.seen_set.insert(addr.clone());
-        self.seen.push_back(addr);
-        true
+        self.seen.put(addr, ()).is_none()
     }
 
     /// The address on the other transport that a port-preserving NAT gives, for an observed
@@ -326,7 +329,7 @@ mod tests {
         for i in 0..1000u32 {
             let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i);
             assert_eq!(offered(&mut s, &format!("/ip4/{ip}/tcp/4001")).len(), 1);
-            assert!(s.seen.len() <= MAX_SEEN && s.seen_set.len() == s.seen.len());
+            assert!(s.seen.len() <= MAX_SEEN.get());
         }
     }
 }
