@@ -8,7 +8,8 @@
 //! - malformed frames and sync messages close only the session that sent them;
 //! - a wrong, expired, forged or malformed ticket admits nobody;
 //! - a signed change that arrives before the change it depends on counts once that one
-//!   arrives: its signature is kept while it waits.
+//!   arrives: its signature is kept while it waits;
+//! - a member that reconnects at once gets a session on its new connection.
 //!
 //! Waits are bounded and fail with a message; where a test shows that something did *not*
 //! happen, it first makes the node handle everything sent before (a [`RawPeer::ping`] round
@@ -17,14 +18,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tacit_core::{DeviceKey, DocId, SpaceId, Ticket};
+use tacit_core::{DeviceKey, DocId, OpBody, OpHash, SpaceId, Ticket};
 use tacit_net::recon::{Fingerprint, Part, Prefix};
 use tacit_net::wire::{Message, SpaceOffer, WholeDoc};
 use tacit_node::core::{NoteEdit, Role};
 use tacit_node::{Node, Request, Response, SyncState};
 use tacit_tests::nodes::*;
 use tacit_tests::rawpeer::{
-    End, RAW_PATIENCE, RawPeer, contains, forge, now_ms, sign_changes, sync_carrying,
+    End, RAW_PATIENCE, RawPeer, contains, forge, now_ms, sign_changes, sign_op, sync_carrying,
 };
 use tacit_tests::test_rng;
 
@@ -1334,6 +1335,59 @@ async fn a_member_that_dials_and_opens_no_stream_gets_one_from_the_node() {
         .await;
     assert!(older.doc_bytes(doc_id(&plan)).is_some());
     older.shutdown().await;
+    a.shutdown().await;
+}
+
+/// A member whose connection drops and who reconnects at once gets a session on the new
+/// connection, every time, even while the node is still ending the old session (its actor busy
+/// with ops the member sent just before it dropped): the new stream replaces the session of
+/// the closed connection instead of being refused as a second stream with the member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_reconnects_at_once_gets_a_session_every_time() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = node(dir.path(), "Ada").await;
+    let space = space_new(&a, "Team").await;
+    let sid = space_id(&space);
+    let addr = listen_addr(&a).await;
+    let ticket = Ticket::parse(&invite(&a, &space, Role::Editor).await).expect("a ticket");
+    let mut raw = RawPeer::connect(&addr).await.expect("connect");
+    raw.hello(&[]).await.expect("hello");
+    raw.join(&ticket).await.expect("join");
+    let key = raw.key().clone();
+    for round in 0..10u32 {
+        let ops = raw.ops(sid).to_vec();
+        // Ops after a dependency nobody holds: work for the node's actor, which the old
+        // session's end waits behind.
+        let busy: Vec<Vec<u8>> = (0..2_000u32)
+            .map(|i| {
+                let mut missing = [0u8; 32];
+                missing[..4].copy_from_slice(&round.to_be_bytes());
+                missing[4..8].copy_from_slice(&i.to_be_bytes());
+                sign_op(
+                    &key,
+                    sid,
+                    vec![OpHash(missing)],
+                    now_ms() + i64::from(i),
+                    OpBody::Withdraw {
+                        invite: OpHash([1; 32]),
+                    },
+                )
+                .to_bytes()
+            })
+            .collect();
+        raw.push_ops(sid, busy).await.expect("send");
+        raw.shutdown().await;
+        raw = RawPeer::connect_as(key.clone(), &addr)
+            .await
+            .expect("reconnect");
+        raw.learn_ops(sid, &ops);
+        if let Err(e) = raw.hello(&[sid]).await {
+            panic!("round {round}: hello: {e:#}");
+        }
+        raw.ping().await;
+        assert!(raw.ended().is_none(), "round {round}: {:?}", raw.ended());
+    }
+    raw.shutdown().await;
     a.shutdown().await;
 }
 

@@ -118,6 +118,10 @@ const SESSION_COMMANDS: usize = 4;
 /// How long a new session with a peer waits for the session it replaces (one over a relay) to
 /// end. Ending takes a moment (the stream closes); this only bounds a stuck one.
 const RETIRE_WAIT: Duration = Duration::from_secs(10);
+/// How long a stream a peer opened again waits for the session on its first stream to end (the
+/// peer lost that one: its end is a moment away). A session that still runs after it was not
+/// lost, and the second stream is closed.
+const HOLD_WAIT: Duration = Duration::from_secs(5);
 /// How long a peer whose session ended as hostile gets no session at first; each time again
 /// doubles it, up to [`PENALTY_MAX`]. A hostile peer reconnecting at once would otherwise make
 /// this node do its session's set-up and checks again and again.
@@ -139,6 +143,10 @@ struct SessionSlot {
     relayed: bool,
     /// Turns true once the session has ended and cleaned up.
     done: watch::Receiver<bool>,
+    /// The peer's last connection closed after the session began: its stream went with it and
+    /// the session is ending, so a new stream from the peer (it reconnected at once) replaces
+    /// it instead of being refused as a second one.
+    stale: bool,
 }
 
 /// What the engine shares with the node handle.
@@ -179,6 +187,15 @@ impl Engine {
             p.get(peer)
                 .is_some_and(|(until, _)| Instant::now() < *until)
         })
+    }
+
+    /// Whether a session with `peer` runs on a connection that is still up.
+    async fn has_live_session(&self, peer: &PeerId) -> bool {
+        self.sessions
+            .lock()
+            .await
+            .get(peer)
+            .is_some_and(|s| !s.stale)
     }
 
     /// Keeps `peer` out for a while after its session ended as hostile (`why`); longer each
@@ -322,6 +339,7 @@ impl Engine {
         let run = Runner {
             spawner: Spawner {
                 opening: Arc::default(),
+                held: Arc::default(),
                 engine: engine.clone(),
                 actor: actor.clone(),
                 events: events.clone(),
@@ -561,7 +579,7 @@ impl Engine {
         peer: PeerId,
         addrs: Vec<Multiaddr>,
     ) -> Result<(SpaceId, String), NodeError> {
-        let connected = self.sessions.lock().await.contains_key(&peer);
+        let connected = self.has_live_session(&peer).await;
         // Without an address, only mDNS can find the member: it dials the peers it discovers
         // on the LAN, so the session below comes up by itself, or the wait for it times out.
         let by_mdns = !connected && addrs.is_empty();
@@ -619,7 +637,9 @@ impl Engine {
     async fn session_with(&self, peer: PeerId) -> mpsc::Sender<SessionCmd> {
         loop {
             let notified = self.session_started.notified();
-            if let Some(slot) = self.sessions.lock().await.get(&peer) {
+            if let Some(slot) = self.sessions.lock().await.get(&peer)
+                && !slot.stale
+            {
                 return slot.tx.clone();
             }
             notified.await;
@@ -881,6 +901,8 @@ struct Runner {
 struct Spawner {
     /// Peers whose stream this node is opening now.
     opening: Arc<std::sync::Mutex<HashSet<PeerId>>>,
+    /// Peers with a second stream held until their running session ends ([`Spawner::hold`]).
+    held: Arc<std::sync::Mutex<HashSet<PeerId>>>,
     engine: Arc<Engine>,
     actor: ActorLink,
     events: broadcast::Sender<Event>,
@@ -989,7 +1011,7 @@ impl Runner {
                     self.reopen.insert(peer, (after, BACKOFF_START));
                 } else {
                     self.reopen.remove(&peer);
-                    if !self.engine.sessions.lock().await.contains_key(&peer) {
+                    if !self.engine.has_live_session(&peer).await {
                         self.spawner.open(peer);
                     }
                 }
@@ -1008,6 +1030,9 @@ impl Runner {
             }
             NetEvent::Disconnected { peer } => {
                 debug!(%peer, "disconnected");
+                if let Some(slot) = self.engine.sessions.lock().await.get_mut(&peer) {
+                    slot.stale = true;
+                }
                 if let Ok(mut view) = self.engine.info.net.lock() {
                     view.peers.remove(&peer.to_string());
                 }
@@ -1041,7 +1066,7 @@ impl Runner {
                     .await;
             }
             NetEvent::Discovered { peer, addrs } => {
-                let connected = self.engine.sessions.lock().await.contains_key(&peer);
+                let connected = self.engine.has_live_session(&peer).await;
                 if !connected && peer != self.my_peer() {
                     // Two nodes on a LAN find each other at the same instant. If both dialled
                     // at once, TCP port reuse could merge the two dials into one
@@ -1388,12 +1413,45 @@ impl Spawner {
         });
     }
 
+    /// Keeps a second stream the peer opened until its running session (`running`) ends, then
+    /// starts it; see [`Spawner::start`].
+    fn hold(&self, peer: PeerId, stream: libp2p::Stream, mut running: watch::Receiver<bool>) {
+        let fresh = self.held.lock().is_ok_and(|mut h| h.insert(peer));
+        if !fresh {
+            debug!(%peer, "a third sync stream with a peer while one is held; closed");
+            return;
+        }
+        debug!(%peer, "the peer opened a sync stream again; held until its running session ends");
+        let spawner = self.clone();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(HOLD_WAIT, running.wait_for(|d| *d)).await;
+            if let Ok(mut held) = spawner.held.lock() {
+                held.remove(&peer);
+            }
+            // Boxed: `begin` spawns this task, so its future cannot contain itself unboxed.
+            let begin: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+                Box::pin(spawner.begin(peer, stream, false, false));
+            begin.await;
+        });
+    }
+
     /// Runs a session on `stream` (`opened`: this node opened it, else it accepted it), unless
     /// one with `peer` runs already (one per peer). A new stream replaces the running session
     /// when that began over a relay and a direct connection is up now (the peer moved it to the
-    /// direct connection), and when both sides opened one at once (both dialled): then the
-    /// stream the smaller peer id opened stays, on both sides.
+    /// direct connection), when the peer's connections all closed since it began (the peer
+    /// reconnected before the old session had ended), and when both sides opened one at once
+    /// (both dialled): then the stream the smaller peer id opened stays, on both sides.
+    ///
+    /// A stream the peer opens while the session on the first stream it opened still runs
+    /// means that the peer lost that one (its connection closed, and this node has not seen it
+    /// yet, as when the peer reconnects at once): it is held until the running session ends
+    /// (for at most [`HOLD_WAIT`], one per peer), then started; if the session still runs then,
+    /// it is closed.
     async fn start(&self, peer: PeerId, stream: libp2p::Stream, opened: bool) {
+        self.begin(peer, stream, opened, true).await;
+    }
+
+    async fn begin(&self, peer: PeerId, stream: libp2p::Stream, opened: bool, may_hold: bool) {
         let Some(member) = tacit_net::member_of(&peer) else {
             debug!(%peer, "a peer whose id is not a member key; no session");
             return;
@@ -1407,10 +1465,20 @@ impl Spawner {
         let replaces = {
             let sessions = self.engine.sessions.lock().await;
             match sessions.get(&peer) {
+                Some(slot) if slot.stale => {
+                    debug!(%peer, "the running session lost its connection; the new stream replaces it");
+                    true
+                }
                 Some(slot) if slot.relayed && direct_now => true,
                 Some(slot) if new_stream_replaces(&me, &peer, opened, slot.opened) => {
                     debug!(%peer, "two sync streams opened at once; the smaller peer id's stays");
                     true
+                }
+                Some(slot) if may_hold && !opened && !slot.opened => {
+                    let running = slot.done.clone();
+                    drop(sessions);
+                    self.hold(peer, stream, running);
+                    return;
                 }
                 Some(_) => {
                     debug!(%peer, "a second sync stream with a peer; closed");
@@ -1451,6 +1519,7 @@ impl Spawner {
                     opened,
                     relayed,
                     done,
+                    stale: false,
                 },
             );
         }
