@@ -78,6 +78,9 @@ pub struct RawPeer {
     sigs: HashMap<[u8; 32], ChangeSig>,
     /// `JoinRefused` answers, with their reasons.
     refused: Vec<(SpaceId, String)>,
+    /// The writing halves of streams this peer opened before its current one
+    /// ([`RawPeer::open_again`]): kept, so that those streams stay open.
+    earlier: Vec<WriteHalf<Stream>>,
 }
 
 impl std::fmt::Debug for RawPeer {
@@ -181,6 +184,7 @@ impl RawPeer {
             docs: HashMap::new(),
             sigs: HashMap::new(),
             refused: Vec::new(),
+            earlier: Vec::new(),
         })
     }
 
@@ -748,6 +752,30 @@ impl RawPeer {
     /// Sends membership ops of `space` as they are.
     pub async fn push_ops(&mut self, space: SpaceId, ops: Vec<Vec<u8>>) -> anyhow::Result<()> {
         self.send(Message::Ops { space, ops }).await
+    }
+
+    /// Opens a new sync stream to the node over the same connection and talks over that one
+    /// from now on, as a peer does that lost its session while the node did not notice (its
+    /// connection broke without a word). The earlier stream stays open, unread, until this peer
+    /// shuts down: to the node, its session runs on. What the node offered and refused is
+    /// forgotten; the ops and documents received are kept.
+    pub async fn open_again(&mut self) -> anyhow::Result<()> {
+        let stream = self.net.open_stream(self.node).await?;
+        let (reader, writer) = stream.split();
+        let (inbox_tx, inbox) = mpsc::channel(INBOX);
+        self.tasks.push(tokio::spawn(read_frames(
+            reader,
+            self.log.clone(),
+            inbox_tx,
+        )));
+        self.earlier
+            .push(std::mem::replace(&mut self.writer, writer));
+        self.inbox = inbox;
+        self.opened = true;
+        self.ended = None;
+        self.offered.clear();
+        self.refused.clear();
+        Ok(())
     }
 
     /// Stops the network: the stream and connection close.

@@ -9,7 +9,8 @@
 //! - a wrong, expired, forged or malformed ticket admits nobody;
 //! - a signed change that arrives before the change it depends on counts once that one
 //!   arrives: its signature is kept while it waits;
-//! - a member that reconnects at once gets a session on its new connection.
+//! - a member that reconnects at once, or opens its stream again over a connection the node
+//!   still takes for live, gets a session on its new stream.
 //!
 //! Waits are bounded and fail with a message; where a test shows that something did *not*
 //! happen, it first makes the node handle everything sent before (a [`RawPeer::ping`] round
@@ -1387,6 +1388,38 @@ async fn a_member_that_reconnects_at_once_gets_a_session_every_time() {
         raw.ping().await;
         assert!(raw.ended().is_none(), "round {round}: {:?}", raw.ended());
     }
+    raw.shutdown().await;
+    a.shutdown().await;
+}
+
+/// A member that opens its sync stream again while, to the node, its session on the first one
+/// still runs (the member's connection broke without a word and the node has not noticed) gets
+/// a session on the new stream: the node holds it for a moment, then it replaces the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_opens_its_stream_again_gets_a_session_on_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = node(dir.path(), "Ada").await;
+    let space = space_new(&a, "Team").await;
+    let sid = space_id(&space);
+    let ticket = Ticket::parse(&invite(&a, &space, Role::Editor).await).expect("a ticket");
+    let mut raw = RawPeer::connect(&listen_addr(&a).await)
+        .await
+        .expect("connect");
+    raw.hello(&[]).await.expect("hello");
+    raw.join(&ticket).await.expect("join");
+    raw.open_again().await.expect("a second stream");
+    raw.hello(&[sid]).await.expect("hello on the second stream");
+    raw.ping().await;
+    assert!(raw.ended().is_none(), "{:?}", raw.ended());
+    // The first stream is no longer read: the note can only come over the second.
+    let plan = note_new(&a, &space, "Plan", "as agreed\n").await;
+    raw.serve_until("the space offered", PATIENCE, |p| p.was_offered(sid))
+        .await;
+    raw.start_sync(sid).await.expect("start");
+    raw.serve_until("the plan over the second stream", PATIENCE, |p| {
+        p.doc_bytes(doc_id(&plan)).is_some()
+    })
+    .await;
     raw.shutdown().await;
     a.shutdown().await;
 }

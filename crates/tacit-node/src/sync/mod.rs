@@ -118,9 +118,10 @@ const SESSION_COMMANDS: usize = 4;
 /// How long a new session with a peer waits for the session it replaces (one over a relay) to
 /// end. Ending takes a moment (the stream closes); this only bounds a stuck one.
 const RETIRE_WAIT: Duration = Duration::from_secs(10);
-/// How long a stream a peer opened again waits for the session on its first stream to end (the
-/// peer lost that one: its end is a moment away). A session that still runs after it was not
-/// lost, and the second stream is closed.
+/// How long a stream a peer opened again waits for the session on its earlier stream to end by
+/// itself (the peer lost that one: over a connection that closed, its end is a moment away).
+/// Over a connection that broke without a word, this node would notice only when its pings
+/// fail, half a minute later: the new stream then replaces the old session.
 const HOLD_WAIT: Duration = Duration::from_secs(5);
 /// How long a peer whose session ended as hostile gets no session at first; each time again
 /// doubles it, up to [`PENALTY_MAX`]. A hostile peer reconnecting at once would otherwise make
@@ -143,9 +144,9 @@ struct SessionSlot {
     relayed: bool,
     /// Turns true once the session has ended and cleaned up.
     done: watch::Receiver<bool>,
-    /// The peer's last connection closed after the session began: its stream went with it and
-    /// the session is ending, so a new stream from the peer (it reconnected at once) replaces
-    /// it instead of being refused as a second one.
+    /// The peer's last connection closed and the peer had none left when that was handled:
+    /// the session's stream went with it and the session is ending, so a new stream from the
+    /// peer (it reconnected at once) replaces it instead of being refused as a second one.
     stale: bool,
 }
 
@@ -901,8 +902,8 @@ struct Runner {
 struct Spawner {
     /// Peers whose stream this node is opening now.
     opening: Arc<std::sync::Mutex<HashSet<PeerId>>>,
-    /// Peers with a second stream held until their running session ends ([`Spawner::hold`]).
-    held: Arc<std::sync::Mutex<HashSet<PeerId>>>,
+    /// Streams peers opened again, held until their running session ends ([`Spawner::hold`]).
+    held: Arc<std::sync::Mutex<HashMap<PeerId, libp2p::Stream>>>,
     engine: Arc<Engine>,
     actor: ActorLink,
     events: broadcast::Sender<Event>,
@@ -1030,8 +1031,23 @@ impl Runner {
             }
             NetEvent::Disconnected { peer } => {
                 debug!(%peer, "disconnected");
-                if let Some(slot) = self.engine.sessions.lock().await.get_mut(&peer) {
-                    slot.stale = true;
+                {
+                    // Only if the peer has no connection now, asked under the sessions' lock:
+                    // it may have reconnected before this event was handled, and a session
+                    // begun on the new connection has not lost its stream.
+                    let mut sessions = self.engine.sessions.lock().await;
+                    if sessions.contains_key(&peer)
+                        && !self
+                            .engine
+                            .net
+                            .connected()
+                            .await
+                            .iter()
+                            .any(|(p, _)| *p == peer)
+                        && let Some(slot) = sessions.get_mut(&peer)
+                    {
+                        slot.stale = true;
+                    }
                 }
                 if let Ok(mut view) = self.engine.info.net.lock() {
                     view.peers.remove(&peer.to_string());
@@ -1413,21 +1429,25 @@ impl Spawner {
         });
     }
 
-    /// Keeps a second stream the peer opened until its running session (`running`) ends, then
-    /// starts it; see [`Spawner::start`].
+    /// Keeps a stream the peer opened again until its running session (`running`) ends, then
+    /// starts it; see [`Spawner::start`]. One per peer: a newer one takes the place of the one
+    /// held (which closes), and the same wait goes on.
     fn hold(&self, peer: PeerId, stream: libp2p::Stream, mut running: watch::Receiver<bool>) {
-        let fresh = self.held.lock().is_ok_and(|mut h| h.insert(peer));
-        if !fresh {
-            debug!(%peer, "a third sync stream with a peer while one is held; closed");
+        let Ok(mut held) = self.held.lock() else {
+            return;
+        };
+        if held.insert(peer, stream).is_some() {
+            debug!(%peer, "the peer opened a sync stream again while one was held; the newer is held");
             return;
         }
+        drop(held);
         debug!(%peer, "the peer opened a sync stream again; held until its running session ends");
         let spawner = self.clone();
         tokio::spawn(async move {
             let _ = tokio::time::timeout(HOLD_WAIT, running.wait_for(|d| *d)).await;
-            if let Ok(mut held) = spawner.held.lock() {
-                held.remove(&peer);
-            }
+            let Some(stream) = spawner.held.lock().ok().and_then(|mut h| h.remove(&peer)) else {
+                return;
+            };
             // Boxed: `begin` spawns this task, so its future cannot contain itself unboxed.
             let begin: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
                 Box::pin(spawner.begin(peer, stream, false, false));
@@ -1442,11 +1462,11 @@ impl Spawner {
     /// reconnected before the old session had ended), and when both sides opened one at once
     /// (both dialled): then the stream the smaller peer id opened stays, on both sides.
     ///
-    /// A stream the peer opens while the session on the first stream it opened still runs
-    /// means that the peer lost that one (its connection closed, and this node has not seen it
-    /// yet, as when the peer reconnects at once): it is held until the running session ends
-    /// (for at most [`HOLD_WAIT`], one per peer), then started; if the session still runs then,
-    /// it is closed.
+    /// A stream the peer opens while the session on a stream it opened earlier still runs
+    /// means that the peer lost that one (its connection closed or broke, and this node has not
+    /// seen it yet, as when the peer reconnects at once): it is held until the running session
+    /// ends, then started; a session that still runs after [`HOLD_WAIT`] is replaced by it. One
+    /// stream per peer is held, the newest.
     async fn start(&self, peer: PeerId, stream: libp2p::Stream, opened: bool) {
         self.begin(peer, stream, opened, true).await;
     }
@@ -1474,11 +1494,15 @@ impl Spawner {
                     debug!(%peer, "two sync streams opened at once; the smaller peer id's stays");
                     true
                 }
-                Some(slot) if may_hold && !opened && !slot.opened => {
-                    let running = slot.done.clone();
-                    drop(sessions);
-                    self.hold(peer, stream, running);
-                    return;
+                Some(slot) if !opened && !slot.opened => {
+                    if may_hold {
+                        let running = slot.done.clone();
+                        drop(sessions);
+                        self.hold(peer, stream, running);
+                        return;
+                    }
+                    debug!(%peer, "the peer's earlier session still runs after the wait; its new stream replaces it");
+                    true
                 }
                 Some(_) => {
                     debug!(%peer, "a second sync stream with a peer; closed");
@@ -1497,10 +1521,23 @@ impl Spawner {
             .lock()
             .ok()
             .and_then(|r| r.get(&peer).cloned());
-        if let Some(mut done) = waiting {
-            let _ = tokio::time::timeout(RETIRE_WAIT, done.wait_for(|d| *d)).await;
-            self.engine.clear_session_view(peer);
+        match waiting {
+            // The wait for the session it replaces is off the caller's task: the engine's
+            // event loop starts accepted streams and must not stop for it.
+            Some(mut done) => {
+                let spawner = self.clone();
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(RETIRE_WAIT, done.wait_for(|d| *d)).await;
+                    spawner.engine.clear_session_view(peer);
+                    spawner.install(peer, member, stream, opened).await;
+                });
+            }
+            None => self.install(peer, member, stream, opened).await,
         }
+    }
+
+    /// Runs a session on `stream` with `peer` (`member`), unless one has started meanwhile.
+    async fn install(&self, peer: PeerId, member: MemberId, stream: libp2p::Stream, opened: bool) {
         let relayed = self.engine.path(&peer).is_some_and(|r| r.is_some());
         let (cmd_tx, cmds) = mpsc::channel(SESSION_COMMANDS);
         let (done_tx, done) = watch::channel(false);
@@ -1600,7 +1637,7 @@ impl Runner {
             })
             .unwrap_or_default();
         for peer in connected {
-            if self.engine.sessions.lock().await.contains_key(&peer) {
+            if self.engine.has_live_session(&peer).await {
                 continue;
             }
             // A join waiting for its session opens it whatever the order of peer ids.
