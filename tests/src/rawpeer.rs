@@ -794,6 +794,20 @@ impl RawPeer {
     }
 }
 
+/// A raw peer joined to `space` on `owner` with a ticket of `role`, holding what the node sent
+/// while it joined.
+pub async fn raw_member(owner: &tacit_node::Node, space: &str, role: tacit_core::Role) -> RawPeer {
+    let ticket = crate::nodes::invite(owner, space, role).await;
+    let mut raw = RawPeer::connect(&crate::nodes::listen_addr(owner).await)
+        .await
+        .expect("a raw peer connects");
+    raw.hello(&[]).await.expect("hello");
+    raw.join(&Ticket::parse(&ticket).expect("a ticket"))
+        .await
+        .expect("the raw peer joins");
+    raw
+}
+
 /// Reads the stream into the log and the inbox, frame by frame, until it ends.
 async fn read_frames(
     mut rd: ReadHalf<Stream>,

@@ -53,22 +53,13 @@ async fn set_body(node: &Node, id: &str, text: &str) {
 }
 
 /// A raw peer that joins `space` on `a` with `role` and holds `doc`; with the document's bytes.
-async fn raw_member(
+async fn raw_member_holding(
     a: &Node,
-    addr: &str,
     space: &str,
     role: Role,
     doc: tacit_node::core::DocId,
 ) -> (tacit_tests::rawpeer::RawPeer, Vec<u8>) {
-    use tacit_node::core::Ticket;
-    let mut peer = tacit_tests::rawpeer::RawPeer::connect(addr)
-        .await
-        .expect("the raw peer connects");
-    peer.hello(&[]).await.expect("hello");
-    let ticket = invite(a, space, role).await;
-    peer.join(&Ticket::parse(&ticket).expect("ticket"))
-        .await
-        .expect("the raw peer joins");
+    let mut peer = tacit_tests::rawpeer::raw_member(a, space, role).await;
     peer.serve_until("the note on the raw peer", PATIENCE, |p| {
         p.doc_bytes(doc).is_some()
     })
@@ -270,10 +261,9 @@ async fn a_restore_pushed_by_a_reader_is_refused_and_one_by_an_editor_taken() {
     let id = note_new(&a, &space, "Old plan", "kept for the record").await;
     let doc = id.parse().expect("a document id");
     a.note_rm(&id).await.expect("rm");
-    let addr = listen_addr(&a).await;
 
     // A reader's node refuses it locally (tested above); a raw reader signs and pushes one.
-    let (mut reader, bytes) = raw_member(&a, &addr, &space, Role::Reader, doc).await;
+    let (mut reader, bytes) = raw_member_holding(&a, &space, Role::Reader, doc).await;
     reader.push_undelete(sid, doc, &bytes).await.expect("push");
     reader.ping().await;
     assert_eq!(
@@ -285,7 +275,7 @@ async fn a_restore_pushed_by_a_reader_is_refused_and_one_by_an_editor_taken() {
     reader.shutdown().await;
 
     // The same change by an editor is taken: the refusal is about the role.
-    let (mut editor, bytes) = raw_member(&a, &addr, &space, Role::Editor, doc).await;
+    let (mut editor, bytes) = raw_member_holding(&a, &space, Role::Editor, doc).await;
     editor.push_undelete(sid, doc, &bytes).await.expect("push");
     until("the editor's restore on A", || async {
         body(&a, &id).await.as_deref() == Some("kept for the record")
@@ -306,10 +296,9 @@ async fn a_deletion_dated_a_year_back_still_gets_thirty_days_in_the_trash() {
     let sid = space.parse().expect("a space id");
     let id = note_new(&a, &space, "Runbook", "restart the cache first").await;
     let doc = id.parse().expect("a document id");
-    let addr = listen_addr(&a).await;
 
     // A hostile editor deletes the note in a change it dates a year ago.
-    let (mut editor, bytes) = raw_member(&a, &addr, &space, Role::Editor, doc).await;
+    let (mut editor, bytes) = raw_member_holding(&a, &space, Role::Editor, doc).await;
     let year_ago = now_ms() - 365 * 24 * 60 * 60 * 1000;
     editor
         .push_delete_dated(sid, doc, &bytes, year_ago)

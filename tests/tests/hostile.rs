@@ -16,7 +16,7 @@ use tacit_net::wire::{Message, WholeDoc};
 use tacit_node::core::{NoteEdit, Role};
 use tacit_node::{NetOptions, Node, Request, Response};
 use tacit_tests::nodes::*;
-use tacit_tests::rawpeer::{RawPeer, forge, now_ms, sign_changes, sign_op};
+use tacit_tests::rawpeer::{RawPeer, forge, now_ms, raw_member, sign_changes, sign_op};
 
 fn space_id(space: &str) -> SpaceId {
     space.parse().expect("a space id")
@@ -40,19 +40,6 @@ fn at_port(port: u16) -> NetOptions {
         mdns: false,
         ..NetOptions::default()
     }
-}
-
-/// A raw peer joined to `space` with a ticket of `role`, holding what the node sent.
-async fn raw_member(owner: &Node, space: &str, role: Role) -> RawPeer {
-    let ticket = invite(owner, space, role).await;
-    let mut raw = RawPeer::connect(&listen_addr(owner).await)
-        .await
-        .expect("a raw peer connects");
-    raw.hello(&[]).await.expect("hello");
-    raw.join(&Ticket::parse(&ticket).expect("a ticket"))
-        .await
-        .expect("the raw peer joins");
-    raw
 }
 
 /// `honest` writes a note and `to` receives it: the space still syncs.

@@ -26,7 +26,8 @@ use tacit_node::core::{NoteEdit, Role};
 use tacit_node::{Node, Request, Response, SyncState};
 use tacit_tests::nodes::*;
 use tacit_tests::rawpeer::{
-    End, RAW_PATIENCE, RawPeer, contains, forge, now_ms, sign_changes, sign_op, sync_carrying,
+    End, RAW_PATIENCE, RawPeer, contains, forge, now_ms, raw_member, sign_changes, sign_op,
+    sync_carrying,
 };
 use tacit_tests::test_rng;
 
@@ -1350,10 +1351,7 @@ async fn a_member_that_reconnects_at_once_gets_a_session_every_time() {
     let space = space_new(&a, "Team").await;
     let sid = space_id(&space);
     let addr = listen_addr(&a).await;
-    let ticket = Ticket::parse(&invite(&a, &space, Role::Editor).await).expect("a ticket");
-    let mut raw = RawPeer::connect(&addr).await.expect("connect");
-    raw.hello(&[]).await.expect("hello");
-    raw.join(&ticket).await.expect("join");
+    let mut raw = raw_member(&a, &space, Role::Editor).await;
     let key = raw.key().clone();
     for round in 0..10u32 {
         let ops = raw.ops(sid).to_vec();
@@ -1401,12 +1399,7 @@ async fn a_member_that_opens_its_stream_again_gets_a_session_on_it() {
     let a = node(dir.path(), "Ada").await;
     let space = space_new(&a, "Team").await;
     let sid = space_id(&space);
-    let ticket = Ticket::parse(&invite(&a, &space, Role::Editor).await).expect("a ticket");
-    let mut raw = RawPeer::connect(&listen_addr(&a).await)
-        .await
-        .expect("connect");
-    raw.hello(&[]).await.expect("hello");
-    raw.join(&ticket).await.expect("join");
+    let mut raw = raw_member(&a, &space, Role::Editor).await;
     raw.open_again().await.expect("a second stream");
     raw.hello(&[sid]).await.expect("hello on the second stream");
     raw.ping().await;

@@ -1,4 +1,5 @@
-//! The process's memory as Linux reports it, for the benchmarks that print a peak.
+//! The process's memory and CPU time as Linux reports them, for the benchmarks that print
+//! a peak or a CPU figure.
 
 /// A field of `/proc/self/status` (`VmRSS`, `VmHWM`), in kB; `None` where there is none.
 pub fn proc_status_kb(field: &str) -> Option<u64> {

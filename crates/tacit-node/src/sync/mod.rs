@@ -1036,7 +1036,7 @@ impl Runner {
                     // it may have reconnected before this event was handled, and a session
                     // begun on the new connection has not lost its stream.
                     let mut sessions = self.engine.sessions.lock().await;
-                    if sessions.contains_key(&peer)
+                    if let Some(slot) = sessions.get_mut(&peer)
                         && !self
                             .engine
                             .net
@@ -1044,7 +1044,6 @@ impl Runner {
                             .await
                             .iter()
                             .any(|(p, _)| *p == peer)
-                        && let Some(slot) = sessions.get_mut(&peer)
                     {
                         slot.stale = true;
                     }
