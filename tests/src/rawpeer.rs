@@ -193,6 +193,16 @@ impl RawPeer {
         self.key.member_id()
     }
 
+    /// The node this peer holds its sync stream with.
+    pub fn node(&self) -> PeerId {
+        self.node
+    }
+
+    /// This peer's network (to serve or ask for attachments as a member would).
+    pub fn net(&self) -> &Net {
+        &self.net
+    }
+
     /// This peer's device key.
     pub fn key(&self) -> &DeviceKey {
         &self.key

@@ -266,6 +266,17 @@ async fn shared(a: &Node, b: &Node) -> (String, String) {
     (space, note)
 }
 
+/// A request for the blob `hash` of `space` from its first byte, as `/tacit/blob/2` takes it.
+fn blob_request(space: &str, hash: &blake3::Hash) -> Vec<u8> {
+    // version | space (32 hex) | hash (32) | offset (u64 BE)
+    let mut req = vec![2u8];
+    req.extend_from_slice(space.as_bytes());
+    req.extend_from_slice(hash.as_bytes());
+    req.extend_from_slice(&0u64.to_be_bytes());
+    assert_eq!(req.len(), 73);
+    req
+}
+
 /// Asks `addr`'s node for a blob over `/tacit/blob/2` as a stranger with its own key; returns
 /// every byte the node sent.
 async fn ask_as_stranger(addr: &str, space: &str, hash: &blake3::Hash) -> Vec<u8> {
@@ -278,13 +289,7 @@ async fn ask_as_stranger(addr: &str, space: &str, hash: &blake3::Hash) -> Vec<u8
     let (net, _events) = tacit_net::Net::start(cfg).await.unwrap();
     let peer = net.dial(addr.parse().unwrap()).await.unwrap();
     let mut stream = net.open_blob_stream(peer).await.unwrap();
-    // version | space (32 hex) | hash (32) | offset (u64 BE)
-    let mut req = vec![2u8];
-    req.extend_from_slice(space.as_bytes());
-    req.extend_from_slice(hash.as_bytes());
-    req.extend_from_slice(&0u64.to_be_bytes());
-    assert_eq!(req.len(), 73);
-    stream.write_all(&req).await.unwrap();
+    stream.write_all(&blob_request(space, hash)).await.unwrap();
     stream.flush().await.unwrap();
     let mut got = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut got)).await;
@@ -437,6 +442,260 @@ async fn a_transfer_cut_midway_resumes_where_it_stopped() {
     assert!(!part.exists());
 
     for n in [a, b] {
+        n.shutdown().await;
+    }
+}
+
+/// The TCP port of a loopback listen address (`/ip4/127.0.0.1/tcp/PORT/...`).
+fn tcp_port(addr: &str) -> u16 {
+    let parts: Vec<&str> = addr.split('/').collect();
+    let at = parts.iter().position(|p| *p == "tcp").unwrap();
+    parts[at + 1].parse().unwrap()
+}
+
+/// Kills every established TCP connection on 127.0.0.1 to or from `ports`, as a network that
+/// drops them does (the kernel aborts the sockets: each side sees its connection reset). Needs
+/// root and `ss` (iproute2); `Err` says why it cannot, `Ok` how many sockets it killed.
+fn cut_connections(ports: &[u16]) -> Result<usize, String> {
+    let filter: Vec<String> = ports
+        .iter()
+        .map(|p| format!("sport = :{p} or dport = :{p}"))
+        .collect();
+    let out = std::process::Command::new("ss")
+        .args(["-K", "-H", "-t", "-n", "state", "established"])
+        .arg(format!("( {} )", filter.join(" or ")))
+        .output()
+        .map_err(|e| format!("ss: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "ss -K: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_cut_mid_transfer_does_not_stop_the_fetch_nor_start_it_again() {
+    // A network that drops the connection while a member downloads (a Wi-Fi blip, a NAT that
+    // forgot it): the same fetch reconnects and goes on from the last checked byte, and
+    // nothing is downloaded twice.
+    // Root and iproute2, as the network-namespace tests.
+    if let Some(why) = tacit_tests::netns::skip_reason() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let a = Node::init(dirs[0].path(), Default::default())
+        .await
+        .unwrap()
+        .0;
+    let mut slow = loopback();
+    slow.blobs.upload_rate = Some(2 * 1024 * 1024);
+    a.start_network(slow).await.unwrap();
+    let b = node(dirs[1].path(), "Bo").await;
+    let (_space, note) = shared(&a, &b).await;
+    let files = tempfile::tempdir().unwrap();
+    let big = bytes(b"blip", 8 * 1024 * 1024);
+    let name = attach(&a, &note, &write_file(files.path(), "recording.bin", &big)).await;
+    let part = blob_path(dirs[1].path(), &hex(&big), ".part");
+    let ports = [
+        tcp_port(&listen_addr(&a).await),
+        tcp_port(&listen_addr(&b).await),
+    ];
+
+    let b2 = b.clone();
+    let (note2, name2) = (note.clone(), name.clone());
+    let fetch = tokio::spawn(async move { get(&b2, &note2, &name2).await });
+    until("part of the file on B", || async {
+        std::fs::metadata(&part).is_ok_and(|m| m.len() >= 2 * 1024 * 1024)
+    })
+    .await;
+    let killed = match cut_connections(&ports) {
+        Ok(n) => n,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            fetch.abort();
+            return;
+        }
+    };
+    assert!(killed > 0, "no connection between A and B to cut");
+    let (path, fetched, resumed_from) = fetch.await.unwrap().expect("the same fetch finishes");
+    assert_eq!(resumed_from, 0, "the fetch began with nothing held");
+    assert_eq!(
+        fetched,
+        big.len() as u64,
+        "every byte downloaded once: the fetch went on where the cut left it"
+    );
+    assert!(std::fs::read(&path).unwrap() == big, "the file differs");
+    assert!(!part.exists());
+    for n in [a, b] {
+        n.shutdown().await;
+    }
+}
+
+/// A space owned by `owner` where `holder` (an editor) attached `len` bytes to a note, over
+/// the size fetched without being asked; (space, note, name, bytes) once `owner` lists it.
+async fn attached_by_a_member(
+    owner: &Node,
+    holder: &Node,
+    seed: &[u8],
+    len: usize,
+) -> (String, String, String, Vec<u8>) {
+    let space = space_new(owner, "Team").await;
+    let ticket = invite(owner, &space, Role::Editor).await;
+    join(holder, &ticket).await.expect("join");
+    let note = note_new(holder, &space, "Designs", "Files below.").await;
+    let files = tempfile::tempdir().unwrap();
+    let data = bytes(seed, len);
+    let name = attach(holder, &note, &write_file(files.path(), "take.bin", &data)).await;
+    until("the attachment listed by the owner", || async {
+        listed(owner, &note, &name).await.is_some()
+    })
+    .await;
+    (space, note, name, data)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_trickles_bytes_does_not_hold_a_fetch() {
+    // A hostile member that holds the file sends it a byte a second (each of them right): the
+    // fetch gives it up, says why, and the file comes from an honest member later.
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let owner = node(dirs[0].path(), "Fay").await;
+    let holder = node(dirs[1].path(), "Ada").await;
+    let (space, note, name, data) =
+        attached_by_a_member(&owner, &holder, b"trickle", 2 * 1024 * 1024).await;
+    let hostile = tacit_tests::rawpeer::raw_member(&owner, &space, Role::Reader).await;
+    // It fetches the start of the file from the holder, as any member may.
+    let to_holder = hostile
+        .net()
+        .dial(listen_addr(&holder).await.parse().unwrap())
+        .await
+        .unwrap();
+    let request = blob_request(&space, &blake3::hash(&data));
+    let mut start = vec![0u8; 1 + 4096];
+    // Once the holder knows it as a member (its joining reaches the holder through the owner).
+    let mut tries = 0;
+    loop {
+        if let Ok(mut stream) = hostile.net().open_blob_stream(to_holder).await
+            && stream.write_all(&request).await.is_ok()
+            && stream.flush().await.is_ok()
+            && stream.read_exact(&mut start).await.is_ok()
+            && start[0] == 0
+        {
+            break;
+        }
+        tries += 1;
+        assert!(tries < 100, "the holder never served the hostile member");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The holder goes away; the hostile member is the only one left to ask.
+    holder.shutdown().await;
+    drop(holder);
+    let mut incoming = hostile.net().blob_streams().expect("blob streams");
+    let start = std::sync::Arc::new(start);
+    let trickler = tokio::spawn(async move {
+        while let Some((_, mut stream)) = futures::StreamExt::next(&mut incoming).await {
+            let start = start.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 73];
+                if stream.read_exact(&mut request).await.is_err() {
+                    return;
+                }
+                for byte in start.iter() {
+                    if stream.write_all(&[*byte]).await.is_err() || stream.flush().await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            });
+        }
+    });
+    // Bounded: without the floor, this fetch would not end for 68 minutes.
+    let got = tokio::time::timeout(Duration::from_secs(120), get(&owner, &note, &name))
+        .await
+        .expect("the fetch gives the trickling member up");
+    let why = got.expect_err("nothing whole came from the trickling member");
+    assert!(why.contains("too slow"), "{why}");
+    assert!(!present(&owner, &note, &name).await);
+
+    // The honest member is back: the file comes whole.
+    let holder = reopen(dirs[1].path()).await;
+    holder.start_network(loopback()).await.unwrap();
+    ask(
+        &owner,
+        Request::Connect {
+            addr: listen_addr(&holder).await,
+        },
+    )
+    .await;
+    let from = holder.status().await.unwrap().peer_id;
+    until(
+        "the holder sharing the space with the owner again",
+        || async {
+            peers(&owner)
+                .await
+                .iter()
+                .any(|p| p.peer == from && p.spaces.iter().any(|s| s.to_string() == space))
+        },
+    )
+    .await;
+    // The trickling member may be asked first again: given up, the holder's turn comes.
+    let (path, _, _) = get(&owner, &note, &name).await.expect("from the holder");
+    assert!(std::fs::read(&path).unwrap() == data, "the file differs");
+    trickler.abort();
+    hostile.shutdown().await;
+    for n in [owner, holder] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_asks_again_and_again_and_reads_nothing_leaves_uploads_for_the_others() {
+    // A hostile member opens one download after another of a large attachment and reads none
+    // of them: the holder serves it only a few at once, and an honest member's fetch runs.
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let holder = node(dirs[0].path(), "Ada").await;
+    let asker = node(dirs[1].path(), "Bo").await;
+    let (space, note) = shared(&holder, &asker).await;
+    let files = tempfile::tempdir().unwrap();
+    let data = bytes(b"hog", 8 * 1024 * 1024);
+    let name = attach(&holder, &note, &write_file(files.path(), "big.bin", &data)).await;
+    let hostile = tacit_tests::rawpeer::raw_member(&holder, &space, Role::Reader).await;
+    let to = hostile.node();
+    let request = blob_request(&space, &blake3::hash(&data));
+    let mut held = Vec::new();
+    let mut served = 0;
+    for _ in 0..12 {
+        let Ok(mut stream) = hostile.net().open_blob_stream(to).await else {
+            continue;
+        };
+        let mut status = [9u8; 1];
+        let answered = stream.write_all(&request).await.is_ok()
+            && stream.flush().await.is_ok()
+            && tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut status))
+                .await
+                .is_ok_and(|r| r.is_ok());
+        if answered && status[0] == 0 {
+            served += 1;
+        }
+        held.push(stream); // never read
+    }
+    assert!(
+        (1..=2).contains(&served),
+        "the holder served the hostile member {served} downloads at once"
+    );
+    let (path, fetched, _) = get(&asker, &note, &name)
+        .await
+        .expect("the honest member's fetch runs");
+    assert_eq!(fetched, data.len() as u64);
+    assert!(std::fs::read(&path).unwrap() == data, "the file differs");
+    drop(held);
+    hostile.shutdown().await;
+    for n in [holder, asker] {
         n.shutdown().await;
     }
 }

@@ -51,6 +51,9 @@ const STATUS_REFUSED: u8 = 1;
 
 /// Uploads at once: each reads a file and holds a pipe; more wait for a slot, then are dropped.
 pub(crate) const MAX_SERVING: usize = 8;
+/// Uploads at once to one peer: a member that asks for more (and reads slowly) takes no more
+/// than this many of the [`MAX_SERVING`] slots from the others.
+const MAX_SERVING_PER_PEER: usize = 2;
 /// Downloads at once (each holds a pipe and a partial file).
 pub(crate) const MAX_FETCHING: usize = 4;
 /// Bytes per piece between the network task and the blocking file task.
@@ -59,8 +62,18 @@ const PIPE_CHUNK: usize = 64 * 1024;
 const PIPE_DEPTH: usize = 8;
 /// How long the asker's request may take to arrive.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a transfer may go without a byte before it is given up (and resumed later).
-const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// The slowest transfer either side keeps: at least [`FLOOR_BYTES`] in every [`FLOOR_WINDOW`]
+/// (6.4 KiB/s, about 50 kbit/s). A slower one (a stalled link, or a member that trickles bytes
+/// to hold a slot) is given up: the asker goes on from where it stopped, with another member
+/// first when there is one.
+const FLOOR_WINDOW: Duration = Duration::from_secs(10);
+/// See [`FLOOR_WINDOW`]; one pipe piece.
+const FLOOR_BYTES: u64 = PIPE_CHUNK as u64;
+
+/// The floor in bytes a second.
+fn floor_rate() -> u64 {
+    FLOOR_BYTES / FLOOR_WINDOW.as_secs().max(1)
+}
 /// Attempts of one fetch: each peer in turn, again after a cut connection while it progresses.
 const MAX_ATTEMPTS: usize = 8;
 /// How often a fetch reports its progress.
@@ -129,7 +142,12 @@ pub(crate) async fn serve(
         info!("{n} attachments given this version's hash tree");
     }
     let slots = Arc::new(Semaphore::new(MAX_SERVING));
+    let per_peer = PerPeer::default();
     while let Some((peer, stream)) = incoming.next().await {
+        let Some(mine) = per_peer.take(peer) else {
+            debug!(%peer, "blob request dropped: {MAX_SERVING_PER_PEER} uploads to this peer run already");
+            continue;
+        };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             debug!(%peer, "blob request dropped: {MAX_SERVING} uploads run already");
             continue;
@@ -140,8 +158,47 @@ pub(crate) async fn serve(
             if let Err(e) = serve_one(peer, stream, &actor, &blobs, limits).await {
                 debug!(%peer, "blob upload ended: {e}");
             }
-            drop(slot);
+            drop((slot, mine));
         });
+    }
+}
+
+/// Uploads running to each peer.
+#[derive(Clone, Default)]
+struct PerPeer(Arc<std::sync::Mutex<HashMap<PeerId, usize>>>);
+
+/// One upload counted for a peer; uncounted when dropped.
+struct PeerSlot {
+    peer: PeerId,
+    of: PerPeer,
+}
+
+impl PerPeer {
+    /// Counts an upload to `peer`, unless [`MAX_SERVING_PER_PEER`] run already.
+    fn take(&self, peer: PeerId) -> Option<PeerSlot> {
+        let mut map = self.0.lock().ok()?;
+        let n = map.entry(peer).or_insert(0);
+        if *n >= MAX_SERVING_PER_PEER {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot {
+            peer,
+            of: self.clone(),
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.of.0.lock()
+            && let Some(n) = map.get_mut(&self.peer)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.peer);
+            }
+        }
     }
 }
 
@@ -216,16 +273,22 @@ async fn serve_one(
     let mut sent = 0u64;
     while let Some(piece) = rx.recv().await {
         let piece = piece?;
-        // A reader that stops reading holds an upload slot no longer than a stalled sender would.
+        // An asker that reads slower than the floor (a piece in a window) holds its slot no
+        // longer than a sender that slow would hold the asker's.
         tokio::time::timeout(
-            STALL_TIMEOUT,
+            FLOOR_WINDOW,
             tacit_net::codec::write_in_pieces(&mut stream, &piece),
         )
         .await
-        .map_err(|_| std::io::Error::other("the asker stopped reading"))??;
+        .map_err(|_| std::io::Error::other("the asker reads slower than the floor"))??;
         sent += piece.len() as u64;
         buffers.give(piece);
-        if let Some(rate) = limits.upload_rate.filter(|r| *r > 0) {
+        // Never under twice the floor: askers give up on a slower sender.
+        if let Some(rate) = limits
+            .upload_rate
+            .filter(|r| *r > 0)
+            .map(|r| r.max(2 * floor_rate()))
+        {
             let due = Duration::from_secs_f64(sent as f64 / rate as f64);
             let elapsed = started.elapsed();
             if due > elapsed {
@@ -299,8 +362,53 @@ enum Attempt {
     Refused,
     /// Bytes that do not match the hash: the partial download was discarded.
     Bad(String),
-    /// The connection ended or stalled; verified bytes are kept for the next attempt.
+    /// The connection ended; verified bytes are kept for the next attempt.
     Cut(String),
+    /// The bytes came slower than the floor ([`FLOOR_WINDOW`]); verified bytes are kept.
+    Slow(String),
+}
+
+/// The floor a transfer must keep ([`FLOOR_WINDOW`], [`FLOOR_BYTES`]), window by window.
+struct Floor {
+    started: Instant,
+    bytes: u64,
+}
+
+impl Floor {
+    fn new(now: Instant) -> Self {
+        Self {
+            started: now,
+            bytes: 0,
+        }
+    }
+
+    /// When the current window ends.
+    fn ends(&self) -> Instant {
+        self.started + FLOOR_WINDOW
+    }
+
+    /// Counts `n` bytes received; once the window has ended, an error when it took fewer than
+    /// the floor, else a new window begins.
+    fn took(&mut self, n: u64, now: Instant) -> Result<(), String> {
+        self.bytes = self.bytes.saturating_add(n);
+        if now < self.ends() {
+            return Ok(());
+        }
+        if self.bytes < FLOOR_BYTES {
+            let secs = FLOOR_WINDOW.as_secs();
+            return Err(if self.bytes == 0 {
+                format!("no byte in {secs} s")
+            } else {
+                format!(
+                    "{} bytes in {secs} s, under the {} KiB this node waits for",
+                    self.bytes,
+                    FLOOR_BYTES / 1024
+                )
+            });
+        }
+        *self = Self::new(now);
+        Ok(())
+    }
 }
 
 /// Fetches blobs from members, one download per hash at a time.
@@ -452,6 +560,17 @@ impl Fetcher {
                         }
                         continue;
                     }
+                    Err((n, Attempt::Slow(why), part)) => {
+                        done.bytes += n;
+                        kept = part;
+                        warn!(%peer, hash = %hash.to_hex(), "attachment transfer too slow: {why}");
+                        last_error = format!("the transfer from {peer} was too slow: {why}");
+                        if n > 0 {
+                            // It progressed: again, after the others.
+                            queue.push(peer);
+                        }
+                        continue;
+                    }
                 }
             } else {
                 part
@@ -514,7 +633,7 @@ impl Fetcher {
             .map_err(|e| cut(&e))?;
         stream.flush().await.map_err(|e| cut(&e))?;
         let mut status = [0u8; 1];
-        match tokio::time::timeout(STALL_TIMEOUT, stream.read_exact(&mut status)).await {
+        match tokio::time::timeout(REQUEST_TIMEOUT, stream.read_exact(&mut status)).await {
             Ok(Ok(())) if status[0] == STATUS_OK => Ok(stream),
             Ok(_) => Err(Attempt::Refused),
             Err(_) => Err(cut(&"no answer in time")),
@@ -558,6 +677,8 @@ impl Fetcher {
             (part, outcome)
         });
         let mut net_error: Option<String> = None;
+        let mut slow = false;
+        let mut floor = Floor::new(Instant::now());
         let mut reported = Instant::now();
         loop {
             if reported.elapsed() >= PROGRESS_EVERY {
@@ -566,18 +687,26 @@ impl Fetcher {
                 self.progress(&hash, offset + n, size, false);
             }
             let mut buf = buffers.take();
-            let n = match tokio::time::timeout(STALL_TIMEOUT, stream.read(&mut buf)).await {
+            let read = tokio::time::timeout_at(floor.ends(), stream.read(&mut buf)).await;
+            let n = match read {
                 Ok(Ok(0)) => break,
                 Ok(Ok(n)) => n,
                 Ok(Err(e)) => {
                     net_error = Some(e.to_string());
                     break;
                 }
-                Err(_) => {
-                    net_error = Some("stalled".into());
-                    break;
-                }
+                // The window ended: judged below.
+                Err(_) => 0,
             };
+            if let Err(why) = floor.took(n as u64, Instant::now()) {
+                net_error = Some(why);
+                slow = true;
+                break;
+            }
+            if n == 0 {
+                buffers.give(buf);
+                continue;
+            }
             // Sent whole with its length: cut to it, the buffer would be filled with zeros again
             // when it is taken back (most reads are a frame of 14 KiB into 64).
             // The decoder may have stopped (bad bytes, or all it wanted): then stop reading.
@@ -596,7 +725,12 @@ impl Fetcher {
             Decoded::Bad(n, why) => Err((n, Attempt::Bad(why), None)),
             Decoded::Short(n) => {
                 let why = net_error.unwrap_or_else(|| "the stream ended early".into());
-                Err((n, Attempt::Cut(why), Some(part)))
+                let why = if slow {
+                    Attempt::Slow(why)
+                } else {
+                    Attempt::Cut(why)
+                };
+                Err((n, why, Some(part)))
             }
             // Not written whole: the next attempt opens it again from what is on disk.
             Decoded::Io(n, why) => Err((n, Attempt::Cut(why), None)),
@@ -697,6 +831,44 @@ fn decode_into(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transfer_under_the_floor_is_given_up_window_by_window() {
+        let t0 = Instant::now();
+        let mut floor = Floor::new(t0);
+        // Within the window, anything goes.
+        assert!(floor.took(1, t0 + FLOOR_WINDOW / 2).is_ok());
+        // A window that took the floor starts the next one.
+        assert!(floor.took(FLOOR_BYTES, t0 + FLOOR_WINDOW).is_ok());
+        assert_eq!(floor.ends(), t0 + 2 * FLOOR_WINDOW);
+        // A trickle in the next one is not enough.
+        assert!(floor.took(10, t0 + FLOOR_WINDOW + FLOOR_WINDOW / 2).is_ok());
+        let why = floor.took(10, t0 + 2 * FLOOR_WINDOW).unwrap_err();
+        assert!(why.contains("20 bytes in 10 s"), "{why}");
+        // Nothing at all says so.
+        let mut idle = Floor::new(t0);
+        let why = idle.took(0, t0 + FLOOR_WINDOW).unwrap_err();
+        assert!(why.contains("no byte"), "{why}");
+        // The slowest upload this node allows is over the floor its askers hold it to.
+        assert!(2 * floor_rate() * FLOOR_WINDOW.as_secs() > FLOOR_BYTES);
+    }
+
+    #[test]
+    fn one_peer_holds_at_most_its_share_of_the_uploads() {
+        let per_peer = PerPeer::default();
+        let (p, q) = (PeerId::random(), PeerId::random());
+        let held: Vec<PeerSlot> = (0..MAX_SERVING_PER_PEER)
+            .map(|_| per_peer.take(p).unwrap())
+            .collect();
+        assert!(per_peer.take(p).is_none());
+        // Others are not counted with it.
+        let other = per_peer.take(q).unwrap();
+        drop(held);
+        assert!(per_peer.take(p).is_some());
+        drop(other);
+        // Nothing is left behind for peers with no upload running.
+        assert!(per_peer.0.lock().unwrap().is_empty());
+    }
 
     #[test]
     fn requests_round_trip_and_junk_is_refused() {
