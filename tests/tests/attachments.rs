@@ -593,8 +593,13 @@ async fn a_member_that_trickles_bytes_does_not_hold_a_fetch() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The holder goes away; the hostile member is the only one left to ask.
+    let holder_id = holder.status().await.unwrap().peer_id;
     holder.shutdown().await;
     drop(holder);
+    until("the owner seeing the holder gone", || async {
+        !connected_to(&owner, &holder_id).await
+    })
+    .await;
     let mut incoming = hostile.net().blob_streams().expect("blob streams");
     let start = std::sync::Arc::new(start);
     let trickler = tokio::spawn(async move {
@@ -632,14 +637,13 @@ async fn a_member_that_trickles_bytes_does_not_hold_a_fetch() {
         },
     )
     .await;
-    let from = holder.status().await.unwrap().peer_id;
     until(
         "the holder sharing the space with the owner again",
         || async {
             peers(&owner)
                 .await
                 .iter()
-                .any(|p| p.peer == from && p.spaces.iter().any(|s| s.to_string() == space))
+                .any(|p| p.peer == holder_id && p.spaces.iter().any(|s| s.to_string() == space))
         },
     )
     .await;
@@ -656,7 +660,8 @@ async fn a_member_that_trickles_bytes_does_not_hold_a_fetch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_asks_again_and_again_and_reads_nothing_leaves_uploads_for_the_others() {
     // A hostile member opens one download after another of a large attachment and reads none
-    // of them: the holder serves it only a few at once, and an honest member's fetch runs.
+    // of them: the holder serves it only as many at once as a node fetches (4 of its 8
+    // uploads), and an honest member's fetch runs.
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let holder = node(dirs[0].path(), "Ada").await;
     let asker = node(dirs[1].path(), "Bo").await;
@@ -685,7 +690,7 @@ async fn a_member_that_asks_again_and_again_and_reads_nothing_leaves_uploads_for
         held.push(stream); // never read
     }
     assert!(
-        (1..=2).contains(&served),
+        (1..=4).contains(&served),
         "the holder served the hostile member {served} downloads at once"
     );
     let (path, fetched, _) = get(&asker, &note, &name)

@@ -51,9 +51,9 @@ const STATUS_REFUSED: u8 = 1;
 
 /// Uploads at once: each reads a file and holds a pipe; more wait for a slot, then are dropped.
 pub(crate) const MAX_SERVING: usize = 8;
-/// Uploads at once to one peer: a member that asks for more (and reads slowly) takes no more
-/// than this many of the [`MAX_SERVING`] slots from the others.
-const MAX_SERVING_PER_PEER: usize = 2;
+/// Uploads at once to one peer: as many as a node fetches at once, so that a member that asks
+/// for more (and reads slowly) takes no more than half of the [`MAX_SERVING`] slots.
+const MAX_SERVING_PER_PEER: usize = MAX_FETCHING;
 /// Downloads at once (each holds a pipe and a partial file).
 pub(crate) const MAX_FETCHING: usize = 4;
 /// Bytes per piece between the network task and the blocking file task.
@@ -62,6 +62,9 @@ const PIPE_CHUNK: usize = 64 * 1024;
 const PIPE_DEPTH: usize = 8;
 /// How long the asker's request may take to arrive.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the holder's answer to a request may take (it asks its actor, which may be busy
+/// storing a large sync).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 /// The slowest transfer either side keeps: at least [`FLOOR_BYTES`] in every [`FLOOR_WINDOW`]
 /// (6.4 KiB/s, about 50 kbit/s). A slower one (a stalled link, or a member that trickles bytes
 /// to hold a slot) is given up: the asker goes on from where it stopped, with another member
@@ -176,7 +179,10 @@ struct PeerSlot {
 impl PerPeer {
     /// Counts an upload to `peer`, unless [`MAX_SERVING_PER_PEER`] run already.
     fn take(&self, peer: PeerId) -> Option<PeerSlot> {
-        let mut map = self.0.lock().ok()?;
+        let mut map = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let n = map.entry(peer).or_insert(0);
         if *n >= MAX_SERVING_PER_PEER {
             return None;
@@ -191,9 +197,12 @@ impl PerPeer {
 
 impl Drop for PeerSlot {
     fn drop(&mut self) {
-        if let Ok(mut map) = self.of.0.lock()
-            && let Some(n) = map.get_mut(&self.peer)
-        {
+        let mut map = self
+            .of
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = map.get_mut(&self.peer) {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 map.remove(&self.peer);
@@ -274,9 +283,10 @@ async fn serve_one(
     while let Some(piece) = rx.recv().await {
         let piece = piece?;
         // An asker that reads slower than the floor (a piece in a window) holds its slot no
-        // longer than a sender that slow would hold the asker's.
+        // longer than a sender that slow would hold the asker's: two windows a piece, so that
+        // an asker whose own disk stalls a moment is not cut for it.
         tokio::time::timeout(
-            FLOOR_WINDOW,
+            2 * FLOOR_WINDOW,
             tacit_net::codec::write_in_pieces(&mut stream, &piece),
         )
         .await
@@ -380,6 +390,11 @@ impl Floor {
             started: now,
             bytes: 0,
         }
+    }
+
+    /// Moves the window on by `d`: time this node itself was busy (its disk), not the peer.
+    fn pause(&mut self, d: Duration) {
+        self.started += d;
     }
 
     /// When the current window ends.
@@ -633,7 +648,7 @@ impl Fetcher {
             .map_err(|e| cut(&e))?;
         stream.flush().await.map_err(|e| cut(&e))?;
         let mut status = [0u8; 1];
-        match tokio::time::timeout(REQUEST_TIMEOUT, stream.read_exact(&mut status)).await {
+        match tokio::time::timeout(ANSWER_TIMEOUT, stream.read_exact(&mut status)).await {
             Ok(Ok(())) if status[0] == STATUS_OK => Ok(stream),
             Ok(_) => Err(Attempt::Refused),
             Err(_) => Err(cut(&"no answer in time")),
@@ -678,6 +693,8 @@ impl Fetcher {
         });
         let mut net_error: Option<String> = None;
         let mut slow = false;
+        // Whether the holder ended the stream (else this side gives it up).
+        let mut ended = false;
         let mut floor = Floor::new(Instant::now());
         let mut reported = Instant::now();
         loop {
@@ -689,7 +706,10 @@ impl Fetcher {
             let mut buf = buffers.take();
             let read = tokio::time::timeout_at(floor.ends(), stream.read(&mut buf)).await;
             let n = match read {
-                Ok(Ok(0)) => break,
+                Ok(Ok(0)) => {
+                    ended = true;
+                    break;
+                }
                 Ok(Ok(n)) => n,
                 Ok(Err(e)) => {
                     net_error = Some(e.to_string());
@@ -710,12 +730,20 @@ impl Fetcher {
             // Sent whole with its length: cut to it, the buffer would be filled with zeros again
             // when it is taken back (most reads are a frame of 14 KiB into 64).
             // The decoder may have stopped (bad bytes, or all it wanted): then stop reading.
+            let sending = Instant::now();
             if tx.send((buf, n)).await.is_err() {
                 break;
             }
+            floor.pause(sending.elapsed());
         }
         drop(tx);
-        let _ = stream.close().await;
+        if ended {
+            let _ = stream.close().await;
+        } else {
+            // Given up (too slow, cut, or the decoder stopped): dropped unclosed, the stream is
+            // reset, and the holder's upload ends at once instead of at its own timeout.
+            drop(stream);
+        }
         let (part, outcome) = decoder.await.map_err(|e| {
             let why = Attempt::Cut(format!("the decoder panicked: {e}"));
             (0, why, None)
@@ -845,6 +873,11 @@ mod tests {
         assert!(floor.took(10, t0 + FLOOR_WINDOW + FLOOR_WINDOW / 2).is_ok());
         let why = floor.took(10, t0 + 2 * FLOOR_WINDOW).unwrap_err();
         assert!(why.contains("20 bytes in 10 s"), "{why}");
+        // Time this node was busy itself moves the window on.
+        let mut busy = Floor::new(t0);
+        busy.pause(FLOOR_WINDOW);
+        assert!(busy.took(10, t0 + FLOOR_WINDOW).is_ok());
+        assert_eq!(busy.ends(), t0 + 2 * FLOOR_WINDOW);
         // Nothing at all says so.
         let mut idle = Floor::new(t0);
         let why = idle.took(0, t0 + FLOOR_WINDOW).unwrap_err();
