@@ -62,7 +62,11 @@ WEBKIT_EXEC_DIR=$SYSTEM_LIB/webkit2gtk-4.1
 bundle_gtk() {
     local appdir="$1" app="$2" lib="$1$SYSTEM_LIB"
     local pixbuf=gdk-pixbuf-2.0/2.10.0
-    ldd "$appdir/usr/bin/$app" 2>/dev/null | grep -q 'libwebkit2gtk-4\.1\.so' || return 0
+    # Read whole, not piped to `grep -q`: under pipefail, grep leaving at the first match makes
+    # ldd's later writes fail, and the app would be taken for one without WebKitGTK.
+    local deps
+    deps=$(ldd "$appdir/usr/bin/$app" 2>/dev/null) || true
+    [[ $deps == *libwebkit2gtk-4.1.so* ]] || return 0
     [ -d "$WEBKIT_EXEC_DIR" ] || { echo "tacit: no $WEBKIT_EXEC_DIR to carry" >&2; return 1; }
     mkdir -p "$lib/$pixbuf" "$appdir/usr/share/glib-2.0/schemas"
     cp -a "$WEBKIT_EXEC_DIR" "$lib/"
@@ -114,9 +118,9 @@ appimage_from_deb() {
     appdir="$work/Tacit.AppDir"
     mkdir -p "$appdir"
     dpkg-deb -x "$deb" "$appdir" || return 1
-    app=$(cd "$appdir" && ls usr/bin 2>/dev/null | grep -vx tacit | head -n 1)
-    desktop=$(cd "$appdir" && ls usr/share/applications/*.desktop 2>/dev/null | head -n 1)
-    icon=$(cd "$appdir" && ls -S usr/share/icons/hicolor/*/apps/*.png 2>/dev/null | head -n 1)
+    app=$(cd "$appdir" && ls usr/bin 2>/dev/null | grep -vx tacit | head -n 1 || true)
+    desktop=$(cd "$appdir" && ls usr/share/applications/*.desktop 2>/dev/null | head -n 1 || true)
+    icon=$(cd "$appdir" && ls -S usr/share/icons/hicolor/*/apps/*.png 2>/dev/null | head -n 1 || true)
     if [ -z "$app" ] || [ -z "$desktop" ] || [ -z "$icon" ] || [ ! -x "$appdir/usr/bin/tacit" ]; then
         echo "tacit: the .deb lacks the app, the CLI, its desktop entry or its icon" >&2
         return 1

@@ -78,9 +78,9 @@ if [ -n "$deb" ]; then
     dpkg -L "$pkg" | grep -E -e '^/usr/bin/.' -e '^/usr/share/applications/.' -e '^/usr/share/icons/.*\.png$' >&2
     [ "$(command -v tacit)" = /usr/bin/tacit ] || fail "tacit is not /usr/bin/tacit"
     tacit --version
-    app=$(dpkg -L "$pkg" | grep '^/usr/bin/' | grep -v '^/usr/bin/tacit$' | head -n 1)
+    app=$(dpkg -L "$pkg" | grep '^/usr/bin/' | grep -v '^/usr/bin/tacit$' | head -n 1 || true)
     [ -x "$app" ] || fail "no app binary in the package"
-    desktop=$(dpkg -L "$pkg" | grep '/usr/share/applications/.*\.desktop$' | head -n 1)
+    desktop=$(dpkg -L "$pkg" | grep '/usr/share/applications/.*\.desktop$' | head -n 1 || true)
     [ -n "$desktop" ] || fail "no desktop entry"
     grep -q 'x-scheme-handler/tacit' "$desktop" || fail "$desktop does not handle tacit:// links"
     grep -q '^Exec=.* %u$' "$desktop" || fail "$desktop does not pass the link to the app (Exec needs %u)"
@@ -113,7 +113,7 @@ if [ -n "$appimage" ]; then
     for f in AppRun .DirIcon usr/bin/tacit; do
         [ -e "$root/$f" ] || fail "the AppImage has no $f"
     done
-    desktop=$(ls "$root"/*.desktop 2>/dev/null | head -n 1)
+    desktop=$(ls "$root"/*.desktop 2>/dev/null | head -n 1 || true)
     [ -n "$desktop" ] || fail "the AppImage has no desktop entry at its root"
     grep -q 'x-scheme-handler/tacit' "$desktop" || fail "its desktop entry does not handle tacit:// links"
     echo "tacit: the AppImage holds AppRun, its icon, the CLI and a desktop entry for tacit://" >&2
