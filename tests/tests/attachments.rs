@@ -706,6 +706,57 @@ async fn a_member_that_asks_again_and_again_and_reads_nothing_leaves_uploads_for
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_that_open_downloads_and_never_ask_leave_the_uploads_to_members() {
+    // Peers that are no member open blob streams to a holder and never send their request:
+    // they wait from a small budget of their own, and a member's fetch runs meanwhile.
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let holder = node(dirs[0].path(), "Ada").await;
+    let asker = node(dirs[1].path(), "Bo").await;
+    let (_space, note) = shared(&holder, &asker).await;
+    let files = tempfile::tempdir().unwrap();
+    let data = bytes(b"strangers", 3 * 1024 * 1024);
+    let name = attach(&holder, &note, &write_file(files.path(), "deck.pdf", &data)).await;
+    let addr: tacit_net::Multiaddr = listen_addr(&holder).await.parse().unwrap();
+    let mut strangers = Vec::new();
+    let mut held = Vec::new();
+    for k in 0..3u8 {
+        let mut secret = [0u8; 32];
+        test_rng(&[b's', k]).fill_bytes(&mut secret);
+        let cfg = tacit_net::NetConfig {
+            listen: Vec::new(),
+            ..tacit_net::NetConfig::new(secret)
+        };
+        let (net, mut events) = tacit_net::Net::start(cfg).await.unwrap();
+        let drain = tokio::spawn(async move { while events.recv().await.is_some() {} });
+        let to = net.dial(addr.clone()).await.unwrap();
+        for _ in 0..4 {
+            if let Ok(stream) = net.open_blob_stream(to).await {
+                held.push(stream); // no request, ever
+            }
+        }
+        strangers.push((net, drain));
+    }
+    assert!(
+        held.len() >= 8,
+        "the strangers opened {} streams",
+        held.len()
+    );
+    let (path, fetched, _) = get(&asker, &note, &name)
+        .await
+        .expect("the member's fetch runs");
+    assert_eq!(fetched, data.len() as u64);
+    assert!(std::fs::read(&path).unwrap() == data, "the file differs");
+    drop(held);
+    for (net, drain) in strangers {
+        net.shutdown().await;
+        drain.abort();
+    }
+    for n in [holder, asker] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bytes_that_do_not_match_the_hash_are_refused() {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let a = node(dirs[0].path(), "Ada").await;

@@ -54,6 +54,9 @@ pub(crate) const MAX_SERVING: usize = 8;
 /// Uploads at once to one peer: as many as a node fetches at once, so that a member that asks
 /// for more (and reads slowly) takes no more than half of the [`MAX_SERVING`] slots.
 const MAX_SERVING_PER_PEER: usize = MAX_FETCHING;
+/// Requests at once from peers that are no member of any space here (a stranger's request is
+/// refused once read): its own budget, so that strangers never hold the members' uploads.
+const MAX_STRANGERS_ASKING: usize = 2;
 /// Downloads at once (each holds a pipe and a partial file).
 pub(crate) const MAX_FETCHING: usize = 4;
 /// Bytes per piece between the network task and the blocking file task.
@@ -133,6 +136,7 @@ pub(crate) async fn serve(
     actor: mpsc::WeakSender<Msg>,
     blobs: Blobs,
     limits: BlobLimits,
+    info: Arc<crate::base::NodeInfo>,
 ) {
     let Some(mut incoming) = net.blob_streams() else {
         return;
@@ -145,14 +149,24 @@ pub(crate) async fn serve(
         info!("{n} attachments given this version's hash tree");
     }
     let slots = Arc::new(Semaphore::new(MAX_SERVING));
+    let strangers = Arc::new(Semaphore::new(MAX_STRANGERS_ASKING));
     let per_peer = PerPeer::default();
     while let Some((peer, stream)) = incoming.next().await {
         let Some(mine) = per_peer.take(peer) else {
             debug!(%peer, "blob request dropped: {MAX_SERVING_PER_PEER} uploads to this peer run already");
             continue;
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            debug!(%peer, "blob request dropped: {MAX_SERVING} uploads run already");
+        // A member of a space here (by the member set the actor keeps), or a stranger, which
+        // asks from its own small budget.
+        let member = tacit_net::member_of(&peer).is_some_and(|m| {
+            info.members
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(&m)
+        });
+        let budget = if member { &slots } else { &strangers };
+        let Ok(slot) = budget.clone().try_acquire_owned() else {
+            debug!(%peer, member, "blob request dropped: every upload slot is taken");
             continue;
         };
         let actor = actor.clone();

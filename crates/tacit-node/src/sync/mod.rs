@@ -314,6 +314,7 @@ impl Engine {
             actor.weak(),
             info.blobs.clone(),
             opts.blobs,
+            info.clone(),
         ));
         let engine = Arc::new(Engine {
             fetcher,
