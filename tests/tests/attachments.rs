@@ -266,6 +266,31 @@ async fn shared(a: &Node, b: &Node) -> (String, String) {
     (space, note)
 }
 
+/// Two nodes on loopback, the second a reader of the first's space, and `len` bytes attached
+/// by the first to a note there: (dirs, holder, asker, space, note, name, bytes).
+async fn holder_and_member(
+    seed: &[u8],
+    len: usize,
+    file: &str,
+) -> (
+    [tempfile::TempDir; 2],
+    Node,
+    Node,
+    String,
+    String,
+    String,
+    Vec<u8>,
+) {
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let holder = node(dirs[0].path(), "Ada").await;
+    let asker = node(dirs[1].path(), "Bo").await;
+    let (space, note) = shared(&holder, &asker).await;
+    let files = tempfile::tempdir().unwrap();
+    let data = bytes(seed, len);
+    let name = attach(&holder, &note, &write_file(files.path(), file, &data)).await;
+    (dirs, holder, asker, space, note, name, data)
+}
+
 /// A request for the blob `hash` of `space` from its first byte, as `/tacit/blob/2` takes it.
 fn blob_request(space: &str, hash: &blake3::Hash) -> Vec<u8> {
     // version | space (32 hex) | hash (32) | offset (u64 BE)
@@ -662,13 +687,8 @@ async fn a_member_that_asks_again_and_again_and_reads_nothing_leaves_uploads_for
     // A hostile member opens one download after another of a large attachment and reads none
     // of them: the holder serves it only as many at once as a node fetches (4 of its 8
     // uploads), and an honest member's fetch runs.
-    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let holder = node(dirs[0].path(), "Ada").await;
-    let asker = node(dirs[1].path(), "Bo").await;
-    let (space, note) = shared(&holder, &asker).await;
-    let files = tempfile::tempdir().unwrap();
-    let data = bytes(b"hog", 8 * 1024 * 1024);
-    let name = attach(&holder, &note, &write_file(files.path(), "big.bin", &data)).await;
+    let (_dirs, holder, asker, space, note, name, data) =
+        holder_and_member(b"hog", 8 * 1024 * 1024, "big.bin").await;
     let hostile = tacit_tests::rawpeer::raw_member(&holder, &space, Role::Reader).await;
     let to = hostile.node();
     let request = blob_request(&space, &blake3::hash(&data));
@@ -709,13 +729,8 @@ async fn a_member_that_asks_again_and_again_and_reads_nothing_leaves_uploads_for
 async fn strangers_that_open_downloads_and_never_ask_leave_the_uploads_to_members() {
     // Peers that are no member open blob streams to a holder and never send their request:
     // they wait from a small budget of their own, and a member's fetch runs meanwhile.
-    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let holder = node(dirs[0].path(), "Ada").await;
-    let asker = node(dirs[1].path(), "Bo").await;
-    let (_space, note) = shared(&holder, &asker).await;
-    let files = tempfile::tempdir().unwrap();
-    let data = bytes(b"strangers", 3 * 1024 * 1024);
-    let name = attach(&holder, &note, &write_file(files.path(), "deck.pdf", &data)).await;
+    let (_dirs, holder, asker, _space, note, name, data) =
+        holder_and_member(b"strangers", 3 * 1024 * 1024, "deck.pdf").await;
     let addr: tacit_net::Multiaddr = listen_addr(&holder).await.parse().unwrap();
     let mut strangers = Vec::new();
     let mut held = Vec::new();

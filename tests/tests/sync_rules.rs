@@ -594,13 +594,7 @@ async fn a_readers_changes_are_refused_by_everyone() {
 
     // A raw reader pushes anyway: a new note and an edit, to A and to C.
     let a_addr = listen_addr(&a).await;
-    let mut raw = RawPeer::connect(&a_addr)
-        .await
-        .expect("raw reader connects");
-    raw.hello(&[]).await.expect("hello");
-    raw.join(&Ticket::parse(&readers).expect("ticket"))
-        .await
-        .expect("the raw reader joins");
+    let mut raw = raw_member(&a, &space, Role::Reader).await;
     raw.serve_until("the plan on the raw reader", PATIENCE, |p| {
         p.doc_bytes(doc_id(&plan)).is_some()
     })
