@@ -584,6 +584,38 @@ async fn attached_by_a_member(
     (space, note, name, data)
 }
 
+/// What `to` (a member holding `data`) serves the raw member `from` for it: the status byte and
+/// the stream from offset 0, at most `limit` bytes. Retried until `to` knows `from` as a member
+/// (its joining reaches `to` through the owner).
+async fn served(
+    from: &tacit_tests::rawpeer::RawPeer,
+    to: tacit_net::PeerId,
+    space: &str,
+    data: &[u8],
+    limit: u64,
+) -> Vec<u8> {
+    let request = blob_request(space, &blake3::hash(data));
+    for _ in 0..100 {
+        if let Ok(mut stream) = from.net().open_blob_stream(to).await
+            && stream.write_all(&request).await.is_ok()
+            && stream.flush().await.is_ok()
+        {
+            let mut got = Vec::new();
+            if (&mut stream)
+                .take(limit)
+                .read_to_end(&mut got)
+                .await
+                .is_ok()
+                && got.first() == Some(&0)
+            {
+                return got;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the holder never served the raw member");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_trickles_bytes_does_not_hold_a_fetch() {
     // A hostile member that holds the file sends it a byte a second (each of them right): the
@@ -600,23 +632,7 @@ async fn a_member_that_trickles_bytes_does_not_hold_a_fetch() {
         .dial(listen_addr(&holder).await.parse().unwrap())
         .await
         .unwrap();
-    let request = blob_request(&space, &blake3::hash(&data));
-    let mut start = vec![0u8; 1 + 4096];
-    // Once the holder knows it as a member (its joining reaches the holder through the owner).
-    let mut tries = 0;
-    loop {
-        if let Ok(mut stream) = hostile.net().open_blob_stream(to_holder).await
-            && stream.write_all(&request).await.is_ok()
-            && stream.flush().await.is_ok()
-            && stream.read_exact(&mut start).await.is_ok()
-            && start[0] == 0
-        {
-            break;
-        }
-        tries += 1;
-        assert!(tries < 100, "the holder never served the hostile member");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let start = served(&hostile, to_holder, &space, &data, 1 + 4096).await;
     // The holder goes away; the hostile member is the only one left to ask.
     let holder_id = holder.status().await.unwrap().peer_id;
     holder.shutdown().await;
@@ -672,10 +688,123 @@ async fn a_member_that_trickles_bytes_does_not_hold_a_fetch() {
         },
     )
     .await;
-    // The trickling member may be asked first again: given up, the holder's turn comes.
+    // Given up as slow, the trickling member is asked after the holder now.
     let (path, _, _) = get(&owner, &note, &name).await.expect("from the holder");
     assert!(std::fs::read(&path).unwrap() == data, "the file differs");
     trickler.abort();
+    hostile.shutdown().await;
+    for n in [owner, holder] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_sends_just_over_the_floor_yields_to_another_that_holds_the_file() {
+    // A hostile member sends the right bytes just over the floor (8 KiB/s, where the floor is
+    // 6.4): while another member holds the file too, it keeps the fetch for a turn (12 s here,
+    // 60 s by default), then the other one is asked, and it is asked last for a while.
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let owner = Node::init(dirs[0].path(), Default::default())
+        .await
+        .unwrap()
+        .0;
+    let mut options = loopback();
+    options.blobs.turn = Duration::from_secs(12);
+    owner.start_network(options).await.unwrap();
+    let holder = node(dirs[1].path(), "Ada").await;
+    let len = 2 * 1024 * 1024;
+    let (space, note, name, data) = attached_by_a_member(&owner, &holder, b"turn", len).await;
+    let hostile = tacit_tests::rawpeer::raw_member(&owner, &space, Role::Reader).await;
+    let to_holder = hostile
+        .net()
+        .dial(listen_addr(&holder).await.parse().unwrap())
+        .await
+        .unwrap();
+    // Whole streams it took from the holder, by hash; and how many requests it answered.
+    type Held = std::collections::HashMap<[u8; 32], std::sync::Arc<Vec<u8>>>;
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Held::new()));
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut incoming = hostile.net().blob_streams().expect("blob streams");
+    let (held2, asked2) = (held.clone(), asked.clone());
+    let sender = tokio::spawn(async move {
+        while let Some((_, mut stream)) = futures::StreamExt::next(&mut incoming).await {
+            let (held, asked) = (held2.clone(), asked2.clone());
+            tokio::spawn(async move {
+                let mut request = [0u8; 73];
+                if stream.read_exact(&mut request).await.is_err() {
+                    return;
+                }
+                let hash: [u8; 32] = request[33..65].try_into().unwrap();
+                let Some(bytes) = held.lock().unwrap().get(&hash).cloned() else {
+                    return;
+                };
+                asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                for piece in bytes.chunks(8 * 1024) {
+                    if stream.write_all(piece).await.is_err() || stream.flush().await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            });
+        }
+    });
+    let files = tempfile::tempdir().unwrap();
+    // Fetches `name` on the owner, with the hostile member holding it too; whether it was asked.
+    let fetch = |name: String, data: Vec<u8>| {
+        let (owner, hostile, held, asked, space, note) =
+            (&owner, &hostile, &held, &asked, &space, &note);
+        async move {
+            let stream = served(hostile, to_holder, space, &data, u64::MAX).await;
+            let hash = *blake3::hash(&data).as_bytes();
+            held.lock()
+                .unwrap()
+                .insert(hash, std::sync::Arc::new(stream));
+            let before = asked.load(std::sync::atomic::Ordering::SeqCst);
+            // Without the turn: 2 MiB at 8 KiB/s, over four minutes.
+            let (path, _, _) =
+                tokio::time::timeout(Duration::from_secs(60), get(owner, note, &name))
+                    .await
+                    .expect("the fetch does not wait on the slow member")
+                    .expect("the file, from the holder");
+            assert!(std::fs::read(&path).unwrap() == data, "the file differs");
+            asked.load(std::sync::atomic::Ordering::SeqCst) > before
+        }
+    };
+    let attach_another = |round: usize| {
+        let (owner, holder, note, dir) = (&owner, &holder, &note, files.path());
+        async move {
+            let data = bytes(format!("turn-{round}").as_bytes(), len);
+            let name = attach(
+                holder,
+                note,
+                &write_file(dir, &format!("take-{round}.bin"), &data),
+            )
+            .await;
+            until("the attachment listed by the owner", || async {
+                listed(owner, note, &name).await.is_some()
+            })
+            .await;
+            (name, data)
+        }
+    };
+    // Members are asked in a random order: once the hostile one was asked first.
+    let mut first = fetch(name, data).await;
+    let mut round = 1;
+    while !first {
+        assert!(round < 20, "the hostile member was never asked first");
+        let (name, data) = attach_another(round).await;
+        first = fetch(name, data).await;
+        round += 1;
+    }
+    // Given up as slow, it is asked after the holder: never, as the holder has every file.
+    for k in 0..3 {
+        let (name, data) = attach_another(round + k).await;
+        assert!(
+            !fetch(name, data).await,
+            "the slow member was asked first again"
+        );
+    }
+    sender.abort();
     hostile.shutdown().await;
     for n in [owner, holder] {
         n.shutdown().await;
@@ -784,17 +913,31 @@ async fn bytes_that_do_not_match_the_hash_are_refused() {
     let h = hex(&data);
     let stored = blob_path(dirs[0].path(), &h, "");
     let mut damaged = std::fs::read(&stored).unwrap();
-    damaged[2 * 1024 * 1024 + 17] ^= 0x40;
+    damaged[2 * 1024 * 1024 + 17] ^= 0x40; // the same offset as `bad_at` below
     std::fs::write(&stored, &damaged).unwrap();
 
     let err = get(&b, &note, &name).await.unwrap_err();
     assert!(err.contains("do not match"), "{err}");
     assert!(!present(&b, &note, &name).await);
     assert!(!blob_path(dirs[1].path(), &h, "").exists());
+    // The groups checked before the bad one stay, to go on from.
+    let part = std::fs::read(blob_path(dirs[1].path(), &h, ".part")).unwrap();
+    let bad_at = 2 * 1024 * 1024 + 17;
     assert!(
-        !blob_path(dirs[1].path(), &h, ".part").exists(),
-        "the partial is discarded"
+        !part.is_empty() && part.len() % (16 * 1024) == 0 && part.len() <= bad_at,
+        "{} bytes kept",
+        part.len()
     );
+    assert!(
+        part[..] == data[..part.len()],
+        "only checked bytes are kept"
+    );
+    // A's copy mended, the next fetch goes on from them.
+    std::fs::write(&stored, &data).unwrap();
+    let (path, fetched, resumed_from) = get(&b, &note, &name).await.unwrap();
+    assert_eq!(resumed_from, part.len() as u64);
+    assert_eq!(fetched, (data.len() - part.len()) as u64);
+    assert!(std::fs::read(&path).unwrap() == data, "the file differs");
 
     for n in [a, b] {
         n.shutdown().await;

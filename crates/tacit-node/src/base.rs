@@ -296,6 +296,10 @@ pub struct BlobLimits {
     pub auto_fetch: u64,
     /// Most bytes a second this node uploads per transfer; `None`: as fast as the link goes.
     pub upload_rate: Option<u64>,
+    /// How long a download may go on slower than about 100 KiB/s while other members that may
+    /// hold the file wait (60 s; 10 s at least): then it yields to them, and goes on later
+    /// from where it stopped.
+    pub turn: std::time::Duration,
 }
 
 impl Default for BlobLimits {
@@ -305,6 +309,7 @@ impl Default for BlobLimits {
             space_quota: 2 * 1024 * 1024 * 1024,
             auto_fetch: 1024 * 1024,
             upload_rate: None,
+            turn: std::time::Duration::from_secs(60),
         }
     }
 }

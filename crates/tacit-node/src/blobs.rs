@@ -11,8 +11,9 @@
 //!
 //! The stream (`tacit_store`'s `tree`: BLAKE3's hash tree down to groups of 16 KiB) interleaves
 //! the tree's nodes with the bytes, so the asker checks each group against the BLAKE3 hash (the
-//! note's) before writing it: a wrong byte ends the transfer at the first bad group, its partial
-//! download is discarded, and nothing is stored. Checked groups go to `<hash>.part`, and their
+//! note's) before writing it: a wrong byte ends the transfer at the first bad group, nothing is
+//! stored, and the groups checked before it stay for another member's transfer to go on from
+//! (the member that sent it is asked after the others for a while). Checked groups go to `<hash>.part`, and their
 //! chaining values (which checking them gave) into the outboard, so that this node can serve the
 //! file too without hashing it again; a cut connection leaves the part, and the next fetch asks
 //! from its last whole group on (the groups it holds hashed once more). When complete, the hash
@@ -80,7 +81,17 @@ const FLOOR_BYTES: u64 = PIPE_CHUNK as u64;
 fn floor_rate() -> u64 {
     FLOOR_BYTES / FLOOR_WINDOW.as_secs().max(1)
 }
+/// While other members that may hold the file wait, a download must also keep [`TURN_RATE`]
+/// over each turn ([`BlobLimits::turn`], 60 s by default), else it yields to them: it goes on
+/// later from where it stopped. So a member that sends just over the floor (6.4 KiB/s of right
+/// bytes) holds a download for a turn or two, not for the hours a large file takes at that speed.
+const TURN_RATE: u64 = 16 * FLOOR_BYTES / FLOOR_WINDOW.as_secs();
+/// How long a peer given up as slow (under the floor, or yielding its turn), or that sent bytes
+/// that do not match, is asked after the others in every fetch.
+const ASK_LAST_FOR: Duration = Duration::from_secs(10 * 60);
 /// Attempts of one fetch: each peer in turn, again after a cut connection while it progresses.
+/// Not counted: a refusal (a round trip; the peer leaves the queue) and a turn yielded with
+/// progress (at least the floor's bytes).
 const MAX_ATTEMPTS: usize = 8;
 /// How often a fetch reports its progress.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
@@ -384,23 +395,45 @@ pub(crate) struct Fetched {
 enum Attempt {
     /// The peer refused (not held there, or not for us).
     Refused,
-    /// Bytes that do not match the hash: the partial download was discarded.
+    /// Bytes that do not match the hash: the groups checked before them are kept.
     Bad(String),
     /// The connection ended; verified bytes are kept for the next attempt.
     Cut(String),
     /// The bytes came slower than the floor ([`FLOOR_WINDOW`]); verified bytes are kept.
     Slow(String),
+    /// Slower than [`TURN_RATE`] over a turn while others may hold it; verified bytes are kept.
+    Turn(String),
 }
 
-/// The floor a transfer must keep ([`FLOOR_WINDOW`], [`FLOOR_BYTES`]), window by window.
+/// A rate a transfer must keep: at least `min` bytes in every `window` (the floor:
+/// [`FLOOR_BYTES`] in [`FLOOR_WINDOW`]), window by window.
 struct Floor {
+    window: Duration,
+    min: u64,
     started: Instant,
     bytes: u64,
 }
 
 impl Floor {
+    /// The floor every transfer keeps.
     fn new(now: Instant) -> Self {
+        Self::of(now, FLOOR_WINDOW, FLOOR_BYTES)
+    }
+
+    /// A turn while others wait: [`TURN_RATE`] over `turn` (never shorter than a floor window).
+    fn turn(now: Instant, turn: Duration) -> Self {
+        let turn = turn.max(FLOOR_WINDOW);
+        let min = u64::try_from(turn.as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_mul(TURN_RATE)
+            / 1000;
+        Self::of(now, turn, min)
+    }
+
+    fn of(now: Instant, window: Duration, min: u64) -> Self {
         Self {
+            window,
+            min,
             started: now,
             bytes: 0,
         }
@@ -413,29 +446,29 @@ impl Floor {
 
     /// When the current window ends.
     fn ends(&self) -> Instant {
-        self.started + FLOOR_WINDOW
+        self.started + self.window
     }
 
     /// Counts `n` bytes received; once the window has ended, an error when it took fewer than
-    /// the floor, else a new window begins.
+    /// the minimum, else a new window begins.
     fn took(&mut self, n: u64, now: Instant) -> Result<(), String> {
         self.bytes = self.bytes.saturating_add(n);
         if now < self.ends() {
             return Ok(());
         }
-        if self.bytes < FLOOR_BYTES {
-            let secs = FLOOR_WINDOW.as_secs();
+        if self.bytes < self.min {
+            let secs = self.window.as_secs();
             return Err(if self.bytes == 0 {
                 format!("no byte in {secs} s")
             } else {
                 format!(
                     "{} bytes in {secs} s, under the {} KiB this node waits for",
                     self.bytes,
-                    FLOOR_BYTES / 1024
+                    self.min / 1024
                 )
             });
         }
-        *self = Self::new(now);
+        *self = Self::of(now, self.window, self.min);
         Ok(())
     }
 }
@@ -450,6 +483,9 @@ pub(crate) struct Fetcher {
     limits: Arc<std::sync::Mutex<BlobLimits>>,
     slots: Arc<Semaphore>,
     inflight: Arc<std::sync::Mutex<HashMap<BlobHash, Arc<tokio::sync::Mutex<()>>>>>,
+    /// Peers to ask after the others for [`ASK_LAST_FOR`], and since when: given up as slow, or
+    /// that sent bytes that do not match.
+    last: Arc<std::sync::Mutex<HashMap<PeerId, Instant>>>,
     /// Where progress goes (the node's events).
     events: tokio::sync::broadcast::Sender<crate::api::Event>,
 }
@@ -469,6 +505,7 @@ impl Fetcher {
             limits,
             slots: Arc::new(Semaphore::new(MAX_FETCHING)),
             inflight: Arc::default(),
+            last: Arc::default(),
             events,
         }
     }
@@ -476,6 +513,32 @@ impl Fetcher {
     /// The limits in force now.
     pub(crate) fn limits(&self) -> BlobLimits {
         self.limits.lock().map(|l| *l).unwrap_or_default()
+    }
+
+    /// Asks `peer` after the others from now on, for [`ASK_LAST_FOR`].
+    fn ask_last(&self, peer: PeerId) {
+        if let Ok(mut last) = self.last.lock() {
+            last.insert(peer, Instant::now());
+        }
+    }
+
+    /// `peers` in the order to ask them: shuffled (so that fetches spread over the members
+    /// that hold a file, and none can count on being asked first), those to ask last after the
+    /// others.
+    fn order(&self, peers: &[PeerId]) -> Vec<PeerId> {
+        use std::hash::BuildHasher as _;
+        let shuffle = std::collections::hash_map::RandomState::new();
+        let last: std::collections::HashSet<PeerId> = match self.last.lock() {
+            Ok(mut last) => {
+                let now = Instant::now();
+                last.retain(|_, since| now.duration_since(*since) < ASK_LAST_FOR);
+                last.keys().copied().collect()
+            }
+            Err(_) => Default::default(),
+        };
+        let mut queue = peers.to_vec();
+        queue.sort_by_cached_key(|p| (last.contains(p), shuffle.hash_one(p)));
+        queue
     }
 
     /// Tells the node's subscribers how far a fetch is.
@@ -532,7 +595,7 @@ impl Fetcher {
         let mut first = true;
         let mut last_error = String::from("no member holding it is connected");
         let mut attempts = 0;
-        let mut queue: Vec<PeerId> = peers.to_vec();
+        let mut queue = self.order(peers);
         // The download as the last attempt left it, when it can go on from there.
         let mut kept: Option<Part> = None;
         while attempts < MAX_ATTEMPTS && !queue.is_empty() {
@@ -560,8 +623,10 @@ impl Fetcher {
                 done.resumed_from = offset;
                 first = false;
             }
+            // Others wait: this one has a turn.
+            let turn = (!queue.is_empty()).then_some(limits.turn);
             let part = if offset < size {
-                match self.attempt(peer, space, hash, size, part).await {
+                match self.attempt(peer, space, hash, size, part, turn).await {
                     Ok((n, part)) => {
                         done.bytes += n;
                         part
@@ -570,10 +635,14 @@ impl Fetcher {
                         done.bytes += n;
                         kept = part;
                         last_error = format!("{peer} does not hold it for this node");
+                        attempts -= 1;
                         continue;
                     }
-                    Err((_, Attempt::Bad(why), _)) => {
-                        self.blobs.discard_part(&hash);
+                    Err((n, Attempt::Bad(why), _)) => {
+                        // What was checked before the bad bytes stays, to go on from with
+                        // another member (the part is opened again, and its groups hashed).
+                        done.bytes += n;
+                        self.ask_last(peer);
                         warn!(%peer, hash = %hash.to_hex(), "attachment refused: {why}");
                         last_error =
                             format!("{peer} sent bytes that do not match the hash ({why})");
@@ -592,12 +661,26 @@ impl Fetcher {
                     Err((n, Attempt::Slow(why), part)) => {
                         done.bytes += n;
                         kept = part;
+                        self.ask_last(peer);
                         warn!(%peer, hash = %hash.to_hex(), "attachment transfer too slow: {why}");
                         last_error = format!("the transfer from {peer} was too slow: {why}");
                         if n > 0 {
                             // It progressed: again, after the others.
                             queue.push(peer);
                         }
+                        continue;
+                    }
+                    Err((n, Attempt::Turn(why), part)) => {
+                        done.bytes += n;
+                        kept = part;
+                        self.ask_last(peer);
+                        info!(%peer, hash = %hash.to_hex(), "attachment transfer yields its turn: {why}");
+                        last_error = format!("the transfer from {peer} was slow: {why}");
+                        if n >= FLOOR_BYTES {
+                            // Progress, not a failure: not counted.
+                            attempts -= 1;
+                        }
+                        queue.push(peer);
                         continue;
                     }
                 }
@@ -673,7 +756,8 @@ impl Fetcher {
     /// and the part when it holds the whole blob (with the outboard taken from the stream when
     /// it began at 0). A failed attempt gives the part back when it can go on from it (the
     /// peer refused, or the transfer was cut): the next attempt then needs not read and hash
-    /// again what it holds.
+    /// again what it holds. With a `turn` (others wait), it also yields when slower than
+    /// [`TURN_RATE`] over a turn.
     async fn attempt(
         &self,
         peer: PeerId,
@@ -681,6 +765,7 @@ impl Fetcher {
         hash: BlobHash,
         size: u64,
         part: Part,
+        turn: Option<Duration>,
     ) -> Result<(u64, Part), (u64, Attempt, Option<Part>)> {
         let offset = part.len();
         let mut stream = match self.ask(peer, space, hash, offset).await {
@@ -706,10 +791,11 @@ impl Fetcher {
             (part, outcome)
         });
         let mut net_error: Option<String> = None;
-        let mut slow = false;
+        let mut slow: Option<fn(String) -> Attempt> = None;
         // Whether the holder ended the stream (else this side gives it up).
         let mut ended = false;
         let mut floor = Floor::new(Instant::now());
+        let mut turn = turn.map(|t| Floor::turn(Instant::now(), t));
         let mut reported = Instant::now();
         loop {
             if reported.elapsed() >= PROGRESS_EVERY {
@@ -718,7 +804,10 @@ impl Fetcher {
                 self.progress(&hash, offset + n, size, false);
             }
             let mut buf = buffers.take();
-            let read = tokio::time::timeout_at(floor.ends(), stream.read(&mut buf)).await;
+            let until = turn
+                .as_ref()
+                .map_or(floor.ends(), |t| t.ends().min(floor.ends()));
+            let read = tokio::time::timeout_at(until, stream.read(&mut buf)).await;
             let n = match read {
                 Ok(Ok(0)) => {
                     ended = true;
@@ -729,12 +818,18 @@ impl Fetcher {
                     net_error = Some(e.to_string());
                     break;
                 }
-                // The window ended: judged below.
+                // A window ended: judged below.
                 Err(_) => 0,
             };
-            if let Err(why) = floor.took(n as u64, Instant::now()) {
+            let now = Instant::now();
+            if let Err(why) = floor.took(n as u64, now) {
                 net_error = Some(why);
-                slow = true;
+                slow = Some(Attempt::Slow);
+                break;
+            }
+            if let Some(Err(why)) = turn.as_mut().map(|t| t.took(n as u64, now)) {
+                net_error = Some(why);
+                slow = Some(Attempt::Turn);
                 break;
             }
             if n == 0 {
@@ -748,7 +843,11 @@ impl Fetcher {
             if tx.send((buf, n)).await.is_err() {
                 break;
             }
-            floor.pause(sending.elapsed());
+            let waited = sending.elapsed();
+            floor.pause(waited);
+            if let Some(t) = turn.as_mut() {
+                t.pause(waited);
+            }
         }
         drop(tx);
         if ended {
@@ -767,11 +866,7 @@ impl Fetcher {
             Decoded::Bad(n, why) => Err((n, Attempt::Bad(why), None)),
             Decoded::Short(n) => {
                 let why = net_error.unwrap_or_else(|| "the stream ended early".into());
-                let why = if slow {
-                    Attempt::Slow(why)
-                } else {
-                    Attempt::Cut(why)
-                };
+                let why = slow.unwrap_or(Attempt::Cut)(why);
                 Err((n, why, Some(part)))
             }
             // Not written whole: the next attempt opens it again from what is on disk.
@@ -861,9 +956,12 @@ fn decode_into(
             None => Decoded::Io(written, e.to_string()),
         },
     };
-    // What was checked goes to disk, to resume from; a bad part is discarded, and a complete
-    // one is synced whole when it is finished.
-    if matches!(outcome, Decoded::Short(_) | Decoded::Io(..)) {
+    // What was checked goes to disk, to resume from (before bad bytes too: every group written
+    // was checked); a complete part is synced whole when it is finished.
+    if matches!(
+        outcome,
+        Decoded::Short(_) | Decoded::Io(..) | Decoded::Bad(..)
+    ) {
         let _ = part.sync();
     }
     outcome
@@ -898,6 +996,33 @@ mod tests {
         assert!(why.contains("no byte"), "{why}");
         // The slowest upload this node allows is over the floor its askers hold it to.
         assert!(2 * floor_rate() * FLOOR_WINDOW.as_secs() > FLOOR_BYTES);
+    }
+
+    #[test]
+    fn a_slow_transfer_yields_its_turn() {
+        let t0 = Instant::now();
+        let turn = Duration::from_secs(60);
+        // Just over the floor, window by window: under the turn's rate.
+        let mut floor = Floor::new(t0);
+        let mut slow = Floor::turn(t0, turn);
+        let mut at = t0;
+        let mut yielded = None;
+        for _ in 0..6 {
+            at += FLOOR_WINDOW;
+            assert!(floor.took(FLOOR_BYTES + 1, at).is_ok());
+            if let Err(why) = slow.took(FLOOR_BYTES + 1, at) {
+                yielded = Some(why);
+            }
+        }
+        let why = yielded.expect("the turn ends at 60 s");
+        assert!(why.contains("in 60 s"), "{why}");
+        // At the turn's rate, turn after turn.
+        let mut fast = Floor::turn(t0, turn);
+        for k in 1..=3 {
+            assert!(fast.took(TURN_RATE * 60, t0 + turn * k).is_ok());
+        }
+        // Never shorter than a floor window.
+        assert_eq!(Floor::turn(t0, Duration::ZERO).ends(), t0 + FLOOR_WINDOW);
     }
 
     #[test]
