@@ -11,9 +11,9 @@
 //!
 //! The stream (`tacit_store`'s `tree`: BLAKE3's hash tree down to groups of 16 KiB) interleaves
 //! the tree's nodes with the bytes, so the asker checks each group against the BLAKE3 hash (the
-//! note's) before writing it: a wrong byte ends the transfer at the first bad group, nothing is
-//! stored, and the groups checked before it stay for another member's transfer to go on from
-//! (the member that sent it is asked after the others for a while). Checked groups go to `<hash>.part`, and their
+//! note's) before writing it: a wrong byte ends the transfer at the first bad group, nothing
+//! is stored, and the groups checked before it stay for another member's transfer to go on
+//! from (the member that sent it is asked after the others for a while). Checked groups go to `<hash>.part`, and their
 //! chaining values (which checking them gave) into the outboard, so that this node can serve the
 //! file too without hashing it again; a cut connection leaves the part, and the next fetch asks
 //! from its last whole group on (the groups it holds hashed once more). When complete, the hash
@@ -86,6 +86,8 @@ fn floor_rate() -> u64 {
 /// later from where it stopped. So a member that sends just over the floor (6.4 KiB/s of right
 /// bytes) holds a download for a turn or two, not for the hours a large file takes at that speed.
 const TURN_RATE: u64 = 16 * FLOOR_BYTES / FLOOR_WINDOW.as_secs();
+/// The longest turn ([`BlobLimits::turn`]) this node keeps to.
+const MAX_TURN: Duration = Duration::from_secs(60 * 60);
 /// How long a peer given up as slow (under the floor, or yielding its turn), or that sent bytes
 /// that do not match, is asked after the others in every fetch.
 const ASK_LAST_FOR: Duration = Duration::from_secs(10 * 60);
@@ -403,6 +405,9 @@ enum Attempt {
     Slow(String),
     /// Slower than [`TURN_RATE`] over a turn while others may hold it; verified bytes are kept.
     Turn(String),
+    /// The peer holds the blob as another size than the note states: either may be wrong, so
+    /// the peer is not blamed.
+    Differs(String),
 }
 
 /// A rate a transfer must keep: at least `min` bytes in every `window` (the floor:
@@ -420,9 +425,10 @@ impl Floor {
         Self::of(now, FLOOR_WINDOW, FLOOR_BYTES)
     }
 
-    /// A turn while others wait: [`TURN_RATE`] over `turn` (never shorter than a floor window).
+    /// A turn while others wait: [`TURN_RATE`] over `turn` (from a floor window to
+    /// [`MAX_TURN`]).
     fn turn(now: Instant, turn: Duration) -> Self {
-        let turn = turn.max(FLOOR_WINDOW);
+        let turn = turn.clamp(FLOOR_WINDOW, MAX_TURN);
         let min = u64::try_from(turn.as_millis())
             .unwrap_or(u64::MAX)
             .saturating_mul(TURN_RATE)
@@ -638,10 +644,11 @@ impl Fetcher {
                         attempts -= 1;
                         continue;
                     }
-                    Err((n, Attempt::Bad(why), _)) => {
+                    Err((n, Attempt::Bad(why), part)) => {
                         // What was checked before the bad bytes stays, to go on from with
-                        // another member (the part is opened again, and its groups hashed).
+                        // another member.
                         done.bytes += n;
+                        kept = part;
                         self.ask_last(peer);
                         warn!(%peer, hash = %hash.to_hex(), "attachment refused: {why}");
                         last_error =
@@ -653,9 +660,22 @@ impl Fetcher {
                         kept = part;
                         last_error = format!("the transfer from {peer} was cut: {why}");
                         if n > 0 {
-                            // It progressed: the same peer again, from where it stopped.
-                            queue.insert(0, peer);
+                            // It progressed: the same peer again, from where it stopped; after
+                            // the others when there are some (else cutting its own stream would
+                            // start a new turn each time, and keep them waiting).
+                            if queue.is_empty() {
+                                queue.insert(0, peer);
+                            } else {
+                                queue.push(peer);
+                            }
                         }
+                        continue;
+                    }
+                    Err((n, Attempt::Differs(why), part)) => {
+                        done.bytes += n;
+                        kept = part;
+                        last_error =
+                            format!("{peer} holds it as another size than the note states ({why})");
                         continue;
                     }
                     Err((n, Attempt::Slow(why), part)) => {
@@ -674,7 +694,7 @@ impl Fetcher {
                         done.bytes += n;
                         kept = part;
                         self.ask_last(peer);
-                        info!(%peer, hash = %hash.to_hex(), "attachment transfer yields its turn: {why}");
+                        info!(%peer, hash = %hash.to_hex(), "attachment download yields: {why}");
                         last_error = format!("the transfer from {peer} was slow: {why}");
                         if n >= FLOOR_BYTES {
                             // Progress, not a failure: not counted.
@@ -863,7 +883,8 @@ impl Fetcher {
         })?;
         match outcome {
             Decoded::Complete(n) => Ok((n, part)),
-            Decoded::Bad(n, why) => Err((n, Attempt::Bad(why), None)),
+            Decoded::Bad(n, why) => Err((n, Attempt::Bad(why), Some(part))),
+            Decoded::Differs(why) => Err((0, Attempt::Differs(why), Some(part))),
             Decoded::Short(n) => {
                 let why = net_error.unwrap_or_else(|| "the stream ended early".into());
                 let why = slow.unwrap_or(Attempt::Cut)(why);
@@ -884,8 +905,10 @@ enum Decoded {
     Complete(u64),
     /// Checked bytes written before the stream ended.
     Short(u64),
-    /// A group or tree node did not match the hash (or the stream's length the note's).
+    /// A group or tree node did not match the hash.
     Bad(u64, String),
+    /// The stream states another length than the note's; nothing was written.
+    Differs(String),
     /// The part file could not be written.
     Io(u64, String),
 }
@@ -950,6 +973,12 @@ fn decode_into(
         Err(e) => match write_error {
             Some(why) => Decoded::Io(written, why),
             None if e.kind() == ErrorKind::UnexpectedEof => Decoded::Short(written),
+            None if e
+                .get_ref()
+                .is_some_and(|e| e.is::<tacit_store::LengthDiffers>()) =>
+            {
+                Decoded::Differs(e.to_string())
+            }
             None if matches!(e.kind(), ErrorKind::InvalidData | ErrorKind::InvalidInput) => {
                 Decoded::Bad(written, e.to_string())
             }

@@ -40,7 +40,9 @@ pub use rows::{Chunk, DocWrite, ListFilter, Listed, SpaceRow, StoreStats, Writer
 pub use search::IndexRow;
 pub use shared::{ADDRESSES_PER_PEER, Address, MAX_BOOK_PEERS, StoredHeads};
 pub use store::{COMPACT_AFTER_CHUNKS, Store};
-pub use tree::{GROUP as BLOB_GROUP, encode_stream as encode_blob_stream, verify_stream};
+pub use tree::{
+    GROUP as BLOB_GROUP, LengthDiffers, encode_stream as encode_blob_stream, verify_stream,
+};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -414,12 +414,34 @@ pub fn encode_stream(bytes: &[u8], offset: u64) -> (blake3::Hash, Vec<u8>) {
 
 // ---- checking a stream ---------------------------------------------------------------------
 
+/// A stream that states another length than the one asked for: the holder's and the asker's
+/// (its note's) sizes of the blob differ, and either may be the wrong one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LengthDiffers {
+    /// The length the stream states.
+    pub stated: u64,
+    /// The length asked for.
+    pub len: u64,
+}
+
+impl std::fmt::Display for LengthDiffers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the stream is of {} bytes, the blob of {}",
+            self.stated, self.len
+        )
+    }
+}
+
+impl std::error::Error for LengthDiffers {}
+
 /// Reads the stream of the blob `hash` of `len` bytes from byte `offset` (which starts a group)
 /// out of `src`, checking every node and group against the hash before it is used, and hands
 /// each group's bytes to `sink` in order, with its chaining value (`None` for a blob of one
-/// group). Errors: `InvalidData` for anything that does not match (a wrong length, node or
-/// group); `UnexpectedEof` when the stream ends early; the sink's and the source's own errors.
-/// Reads nothing after the last group.
+/// group). Errors: `InvalidData` for anything that does not match (a wrong node or group; a
+/// stated length other than `len` carries a [`LengthDiffers`]); `UnexpectedEof` when the stream
+/// ends early; the sink's and the source's own errors. Reads nothing after the last group.
 pub fn verify_stream(
     mut src: impl Read,
     hash: &blake3::Hash,
@@ -438,9 +460,10 @@ pub fn verify_stream(
     src.read_exact(&mut header)?;
     let stated = u64::from_le_bytes(header);
     if stated != len {
-        return Err(bad(format!(
-            "the stream is of {stated} bytes, the blob of {len}"
-        )));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            LengthDiffers { stated, len },
+        ));
     }
     let n = groups(len);
     let mut buf = vec![0u8; usize::try_from(group_len(len, 0)).unwrap_or(0)];
@@ -645,6 +668,14 @@ mod tests {
             let e =
                 verify_stream(&stream[..], &hash, len as u64 + 1, 0, |_, _| Ok(())).unwrap_err();
             assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+            let differs = e.get_ref().and_then(|e| e.downcast_ref::<LengthDiffers>());
+            assert_eq!(
+                differs,
+                Some(&LengthDiffers {
+                    stated: len as u64,
+                    len: len as u64 + 1
+                })
+            );
         }
     }
 
