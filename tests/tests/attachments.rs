@@ -813,6 +813,90 @@ async fn a_member_that_sends_just_over_the_floor_yields_to_another_that_holds_th
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_cuts_its_own_stream_does_not_keep_the_others_waiting() {
+    // A hostile member answers each request with the right bytes (it asks the holder for them,
+    // from the same offset) and cuts its stream after 40 KiB: the fetch goes on with the holder
+    // instead of asking the hostile one again, from where it stopped, attempt after attempt.
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let owner = node(dirs[0].path(), "Fay").await;
+    let holder = node(dirs[1].path(), "Ada").await;
+    let len = 2 * 1024 * 1024;
+    let (space, note, name, data) = attached_by_a_member(&owner, &holder, b"cut", len).await;
+    let hostile = tacit_tests::rawpeer::raw_member(&owner, &space, Role::Reader).await;
+    let to_holder = hostile
+        .net()
+        .dial(listen_addr(&holder).await.parse().unwrap())
+        .await
+        .unwrap();
+    // Once the holder serves it.
+    served(&hostile, to_holder, &space, &data, 1).await;
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut incoming = hostile.net().blob_streams().expect("blob streams");
+    let (net, counter) = (hostile.net().clone(), asked.clone());
+    let cutter = tokio::spawn(async move {
+        while let Some((_, mut stream)) = futures::StreamExt::next(&mut incoming).await {
+            let (net, counter) = (net.clone(), counter.clone());
+            tokio::spawn(async move {
+                let mut request = [0u8; 73];
+                if stream.read_exact(&mut request).await.is_err() {
+                    return;
+                }
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Ok(mut from) = net.open_blob_stream(to_holder).await else {
+                    return;
+                };
+                let mut start = Vec::new();
+                if from.write_all(&request).await.is_err()
+                    || from.flush().await.is_err()
+                    || (&mut from)
+                        .take(1 + 40 * 1024)
+                        .read_to_end(&mut start)
+                        .await
+                        .is_err()
+                {
+                    return;
+                }
+                let _ = stream.write_all(&start).await;
+                let _ = stream.flush().await;
+                // Dropped unclosed: the stream is reset, as a cut connection.
+            });
+        }
+    });
+    let files = tempfile::tempdir().unwrap();
+    let mut round = 0;
+    let (mut name, mut data) = (name, data);
+    loop {
+        let before = asked.load(std::sync::atomic::Ordering::SeqCst);
+        // Without the change: asked again first after each cut, until the 8 attempts are spent.
+        let (path, _, _) = get(&owner, &note, &name)
+            .await
+            .expect("the file, from the holder");
+        assert!(std::fs::read(&path).unwrap() == data, "the file differs");
+        if asked.load(std::sync::atomic::Ordering::SeqCst) > before {
+            break; // the hostile member was asked first (members are asked in a random order)
+        }
+        round += 1;
+        assert!(round < 20, "the hostile member was never asked first");
+        data = bytes(format!("cut-{round}").as_bytes(), len);
+        name = attach(
+            &holder,
+            &note,
+            &write_file(files.path(), &format!("take-{round}.bin"), &data),
+        )
+        .await;
+        until("the attachment listed by the owner", || async {
+            listed(&owner, &note, &name).await.is_some()
+        })
+        .await;
+    }
+    cutter.abort();
+    hostile.shutdown().await;
+    for n in [owner, holder] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_asks_again_and_again_and_reads_nothing_leaves_uploads_for_the_others() {
     // A hostile member opens one download after another of a large attachment and reads none
     // of them: the holder serves it only as many at once as a node fetches (4 of its 8
