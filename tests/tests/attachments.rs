@@ -584,6 +584,46 @@ async fn attached_by_a_member(
     (space, note, name, data)
 }
 
+/// A raw member (a reader, by the owner's ticket) connected to the holder too, as the hostile
+/// member of a test; and the holder's peer id.
+async fn hostile_member(
+    owner: &Node,
+    holder: &Node,
+    space: &str,
+) -> (tacit_tests::rawpeer::RawPeer, tacit_net::PeerId) {
+    let hostile = tacit_tests::rawpeer::raw_member(owner, space, Role::Reader).await;
+    let to_holder = hostile
+        .net()
+        .dial(listen_addr(holder).await.parse().unwrap())
+        .await
+        .unwrap();
+    (hostile, to_holder)
+}
+
+/// Another file of `len` bytes (from `seed`) that the holder attaches to `note`, once the owner
+/// lists it: its name and bytes.
+async fn attached_again(
+    owner: &Node,
+    holder: &Node,
+    note: &str,
+    dir: &Path,
+    seed: String,
+    len: usize,
+) -> (String, Vec<u8>) {
+    let data = bytes(seed.as_bytes(), len);
+    let name = attach(
+        holder,
+        note,
+        &write_file(dir, &format!("{seed}.bin"), &data),
+    )
+    .await;
+    until("the attachment listed by the owner", || async {
+        listed(owner, note, &name).await.is_some()
+    })
+    .await;
+    (name, data)
+}
+
 /// What `to` (a member holding `data`) serves the raw member `from` for it: the status byte and
 /// the stream from offset 0, at most `limit` bytes. Retried until `to` knows `from` as a member
 /// (its joining reaches `to` through the owner).
@@ -625,13 +665,8 @@ async fn a_member_that_trickles_bytes_does_not_hold_a_fetch() {
     let holder = node(dirs[1].path(), "Ada").await;
     let (space, note, name, data) =
         attached_by_a_member(&owner, &holder, b"trickle", 2 * 1024 * 1024).await;
-    let hostile = tacit_tests::rawpeer::raw_member(&owner, &space, Role::Reader).await;
+    let (hostile, to_holder) = hostile_member(&owner, &holder, &space).await;
     // It fetches the start of the file from the holder, as any member may.
-    let to_holder = hostile
-        .net()
-        .dial(listen_addr(&holder).await.parse().unwrap())
-        .await
-        .unwrap();
     let start = served(&hostile, to_holder, &space, &data, 1 + 4096).await;
     // The holder goes away; the hostile member is the only one left to ask.
     let holder_id = holder.status().await.unwrap().peer_id;
@@ -715,12 +750,7 @@ async fn a_member_that_sends_just_over_the_floor_yields_to_another_that_holds_th
     let holder = node(dirs[1].path(), "Ada").await;
     let len = 2 * 1024 * 1024;
     let (space, note, name, data) = attached_by_a_member(&owner, &holder, b"turn", len).await;
-    let hostile = tacit_tests::rawpeer::raw_member(&owner, &space, Role::Reader).await;
-    let to_holder = hostile
-        .net()
-        .dial(listen_addr(&holder).await.parse().unwrap())
-        .await
-        .unwrap();
+    let (hostile, to_holder) = hostile_member(&owner, &holder, &space).await;
     // Whole streams it took from the holder, by hash; and how many requests it answered.
     type Held = std::collections::HashMap<[u8; 32], std::sync::Arc<Vec<u8>>>;
     let held = std::sync::Arc::new(std::sync::Mutex::new(Held::new()));
@@ -772,21 +802,14 @@ async fn a_member_that_sends_just_over_the_floor_yields_to_another_that_holds_th
         }
     };
     let attach_another = |round: usize| {
-        let (owner, holder, note, dir) = (&owner, &holder, &note, files.path());
-        async move {
-            let data = bytes(format!("turn-{round}").as_bytes(), len);
-            let name = attach(
-                holder,
-                note,
-                &write_file(dir, &format!("take-{round}.bin"), &data),
-            )
-            .await;
-            until("the attachment listed by the owner", || async {
-                listed(owner, note, &name).await.is_some()
-            })
-            .await;
-            (name, data)
-        }
+        attached_again(
+            &owner,
+            &holder,
+            &note,
+            files.path(),
+            format!("turn-{round}"),
+            len,
+        )
     };
     // Members are asked in a random order: once the hostile one was asked first.
     let mut first = fetch(name, data).await;
@@ -822,12 +845,7 @@ async fn a_member_that_cuts_its_own_stream_does_not_keep_the_others_waiting() {
     let holder = node(dirs[1].path(), "Ada").await;
     let len = 2 * 1024 * 1024;
     let (space, note, name, data) = attached_by_a_member(&owner, &holder, b"cut", len).await;
-    let hostile = tacit_tests::rawpeer::raw_member(&owner, &space, Role::Reader).await;
-    let to_holder = hostile
-        .net()
-        .dial(listen_addr(&holder).await.parse().unwrap())
-        .await
-        .unwrap();
+    let (hostile, to_holder) = hostile_member(&owner, &holder, &space).await;
     // Once the holder serves it.
     served(&hostile, to_holder, &space, &data, 1).await;
     let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -877,17 +895,8 @@ async fn a_member_that_cuts_its_own_stream_does_not_keep_the_others_waiting() {
         }
         round += 1;
         assert!(round < 20, "the hostile member was never asked first");
-        data = bytes(format!("cut-{round}").as_bytes(), len);
-        name = attach(
-            &holder,
-            &note,
-            &write_file(files.path(), &format!("take-{round}.bin"), &data),
-        )
-        .await;
-        until("the attachment listed by the owner", || async {
-            listed(&owner, &note, &name).await.is_some()
-        })
-        .await;
+        let seed = format!("cut-{round}");
+        (name, data) = attached_again(&owner, &holder, &note, files.path(), seed, len).await;
     }
     cutter.abort();
     hostile.shutdown().await;
