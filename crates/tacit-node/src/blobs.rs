@@ -557,8 +557,9 @@ impl Fetcher {
         });
     }
 
-    /// Fetches `hash` (stated `size` bytes) of `space` from the first of `peers` that holds it
-    /// for us, resuming a partial download. Returns at once when it is held here.
+    /// Fetches `hash` (stated `size` bytes) of `space` from the first of `peers`, in the order
+    /// [`Fetcher::order`] gives them, that holds it for us, resuming a partial download.
+    /// Returns at once when it is held here.
     pub(crate) async fn fetch(
         &self,
         space: SpaceId,
