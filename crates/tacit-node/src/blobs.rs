@@ -13,12 +13,12 @@
 //! the tree's nodes with the bytes, so the asker checks each group against the BLAKE3 hash (the
 //! note's) before writing it: a wrong byte ends the transfer at the first bad group, nothing
 //! is stored, and the groups checked before it stay for another member's transfer to go on
-//! from (the member that sent it is asked after the others for a while). Checked groups go to `<hash>.part`, and their
-//! chaining values (which checking them gave) into the outboard, so that this node can serve the
-//! file too without hashing it again; a cut connection leaves the part, and the next fetch asks
-//! from its last whole group on (the groups it holds hashed once more). When complete, the hash
-//! of the whole, earlier attempts' groups included, must be the note's; then the file and its
-//! outboard are moved into place.
+//! from (the member that sent it is asked after the others for a while). Checked groups go to
+//! `<hash>.part`, and their chaining values (which checking them gave) into the outboard, so
+//! that this node can serve the file too without hashing it again; a cut connection leaves the
+//! part, and the next fetch asks from its last whole group on (the groups it holds hashed once
+//! more). When complete, the hash of the whole, earlier attempts' groups included, must be the
+//! note's; then the file and its outboard are moved into place.
 //!
 //! Bounds: a blob larger than [`BlobLimits::max_file`] or the note's stated size is refused,
 //! a space's blobs stop at [`BlobLimits::space_quota`], [`MAX_SERVING`] uploads and
@@ -479,6 +479,55 @@ impl Floor {
     }
 }
 
+/// The rates one attempt keeps: the floor always, and a turn's while others wait.
+struct Pace {
+    floor: Floor,
+    turn: Option<Floor>,
+}
+
+impl Pace {
+    fn new(now: Instant, turn: Option<Duration>) -> Self {
+        Self {
+            floor: Floor::new(now),
+            turn: turn.map(|t| Floor::turn(now, t)),
+        }
+    }
+
+    /// When the next window ends.
+    fn ends(&self) -> Instant {
+        let floor = self.floor.ends();
+        self.turn.as_ref().map_or(floor, |t| t.ends().min(floor))
+    }
+
+    /// See [`Floor::pause`].
+    fn pause(&mut self, d: Duration) {
+        self.floor.pause(d);
+        if let Some(t) = self.turn.as_mut() {
+            t.pause(d);
+        }
+    }
+
+    /// See [`Floor::took`]: how the attempt ends when a rate was not kept.
+    fn took(&mut self, n: u64, now: Instant) -> Result<(), Attempt> {
+        self.floor.took(n, now).map_err(Attempt::Slow)?;
+        match self.turn.as_mut() {
+            Some(t) => t.took(n, now).map_err(Attempt::Turn),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `peers` shuffled, those in `last` since less than [`ASK_LAST_FOR`] before `now` after the
+/// others; older entries of `last` are dropped.
+fn ask_order(peers: &[PeerId], last: &mut HashMap<PeerId, Instant>, now: Instant) -> Vec<PeerId> {
+    use std::hash::BuildHasher as _;
+    let shuffle = std::collections::hash_map::RandomState::new();
+    last.retain(|_, since| now.duration_since(*since) < ASK_LAST_FOR);
+    let mut queue = peers.to_vec();
+    queue.sort_by_cached_key(|p| (last.contains_key(p), shuffle.hash_one(p)));
+    queue
+}
+
 /// Fetches blobs from members, one download per hash at a time.
 #[derive(Clone)]
 pub(crate) struct Fetcher {
@@ -523,28 +572,21 @@ impl Fetcher {
 
     /// Asks `peer` after the others from now on, for [`ASK_LAST_FOR`].
     fn ask_last(&self, peer: PeerId) {
-        if let Ok(mut last) = self.last.lock() {
-            last.insert(peer, Instant::now());
-        }
+        self.last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(peer, Instant::now());
     }
 
     /// `peers` in the order to ask them: shuffled (so that fetches spread over the members
     /// that hold a file, and none can count on being asked first), those to ask last after the
     /// others.
     fn order(&self, peers: &[PeerId]) -> Vec<PeerId> {
-        use std::hash::BuildHasher as _;
-        let shuffle = std::collections::hash_map::RandomState::new();
-        let last: std::collections::HashSet<PeerId> = match self.last.lock() {
-            Ok(mut last) => {
-                let now = Instant::now();
-                last.retain(|_, since| now.duration_since(*since) < ASK_LAST_FOR);
-                last.keys().copied().collect()
-            }
-            Err(_) => Default::default(),
-        };
-        let mut queue = peers.to_vec();
-        queue.sort_by_cached_key(|p| (last.contains(p), shuffle.hash_one(p)));
-        queue
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        ask_order(peers, &mut last, Instant::now())
     }
 
     /// Tells the node's subscribers how far a fetch is.
@@ -638,70 +680,52 @@ impl Fetcher {
                         done.bytes += n;
                         part
                     }
-                    Err((n, Attempt::Refused, part)) => {
+                    Err((n, why, part)) => {
                         done.bytes += n;
                         kept = part;
-                        last_error = format!("{peer} does not hold it for this node");
-                        attempts -= 1;
-                        continue;
-                    }
-                    Err((n, Attempt::Bad(why), part)) => {
-                        // What was checked before the bad bytes stays, to go on from with
-                        // another member.
-                        done.bytes += n;
-                        kept = part;
-                        self.ask_last(peer);
-                        warn!(%peer, hash = %hash.to_hex(), "attachment refused: {why}");
-                        last_error =
-                            format!("{peer} sent bytes that do not match the hash ({why})");
-                        continue;
-                    }
-                    Err((n, Attempt::Cut(why), part)) => {
-                        done.bytes += n;
-                        kept = part;
-                        last_error = format!("the transfer from {peer} was cut: {why}");
-                        if n > 0 {
-                            // It progressed: the same peer again, from where it stopped; after
-                            // the others when there are some (else cutting its own stream would
-                            // start a new turn each time, and keep them waiting).
-                            if queue.is_empty() {
-                                queue.insert(0, peer);
-                            } else {
-                                queue.push(peer);
+                        // A peer that progressed goes on from where it stopped, after the
+                        // others (never first again: cutting its own stream would start a new
+                        // turn each time, and keep them waiting).
+                        let again = n > 0;
+                        last_error = match why {
+                            Attempt::Refused => {
+                                attempts -= 1; // a round trip, and the peer leaves the queue
+                                format!("{peer} does not hold it for this node")
                             }
-                        }
-                        continue;
-                    }
-                    Err((n, Attempt::Differs(why), part)) => {
-                        done.bytes += n;
-                        kept = part;
-                        last_error =
-                            format!("{peer} holds it as another size than the note states ({why})");
-                        continue;
-                    }
-                    Err((n, Attempt::Slow(why), part)) => {
-                        done.bytes += n;
-                        kept = part;
-                        self.ask_last(peer);
-                        warn!(%peer, hash = %hash.to_hex(), "attachment transfer too slow: {why}");
-                        last_error = format!("the transfer from {peer} was too slow: {why}");
-                        if n > 0 {
-                            // It progressed: again, after the others.
-                            queue.push(peer);
-                        }
-                        continue;
-                    }
-                    Err((n, Attempt::Turn(why), part)) => {
-                        done.bytes += n;
-                        kept = part;
-                        self.ask_last(peer);
-                        info!(%peer, hash = %hash.to_hex(), "attachment download yields: {why}");
-                        last_error = format!("the transfer from {peer} was slow: {why}");
-                        if n >= FLOOR_BYTES {
-                            // Progress, not a failure: not counted.
-                            attempts -= 1;
-                        }
-                        queue.push(peer);
+                            Attempt::Differs(why) => format!(
+                                "{peer} holds it as another size than the note states ({why})"
+                            ),
+                            Attempt::Cut(why) => {
+                                if again {
+                                    queue.push(peer);
+                                }
+                                format!("the transfer from {peer} was cut: {why}")
+                            }
+                            Attempt::Bad(why) => {
+                                self.ask_last(peer);
+                                warn!(%peer, hash = %hash.to_hex(), "attachment refused: {why}");
+                                format!("{peer} sent bytes that do not match the hash ({why})")
+                            }
+                            Attempt::Slow(why) => {
+                                self.ask_last(peer);
+                                warn!(%peer, hash = %hash.to_hex(), "attachment too slow: {why}");
+                                if again {
+                                    queue.push(peer);
+                                }
+                                format!("the transfer from {peer} was too slow: {why}")
+                            }
+                            Attempt::Turn(why) => {
+                                self.ask_last(peer);
+                                info!(%peer, hash = %hash.to_hex(), "attachment yields: {why}");
+                                if n >= FLOOR_BYTES {
+                                    attempts -= 1; // progress, not a failure
+                                }
+                                if again {
+                                    queue.push(peer);
+                                }
+                                format!("the transfer from {peer} was slow: {why}")
+                            }
+                        };
                         continue;
                     }
                 }
@@ -812,11 +836,11 @@ impl Fetcher {
             (part, outcome)
         });
         let mut net_error: Option<String> = None;
-        let mut slow: Option<fn(String) -> Attempt> = None;
+        // A rate not kept, when that ended it.
+        let mut too_slow: Option<Attempt> = None;
         // Whether the holder ended the stream (else this side gives it up).
         let mut ended = false;
-        let mut floor = Floor::new(Instant::now());
-        let mut turn = turn.map(|t| Floor::turn(Instant::now(), t));
+        let mut pace = Pace::new(Instant::now(), turn);
         let mut reported = Instant::now();
         loop {
             if reported.elapsed() >= PROGRESS_EVERY {
@@ -825,10 +849,7 @@ impl Fetcher {
                 self.progress(&hash, offset + n, size, false);
             }
             let mut buf = buffers.take();
-            let until = turn
-                .as_ref()
-                .map_or(floor.ends(), |t| t.ends().min(floor.ends()));
-            let read = tokio::time::timeout_at(until, stream.read(&mut buf)).await;
+            let read = tokio::time::timeout_at(pace.ends(), stream.read(&mut buf)).await;
             let n = match read {
                 Ok(Ok(0)) => {
                     ended = true;
@@ -842,15 +863,8 @@ impl Fetcher {
                 // A window ended: judged below.
                 Err(_) => 0,
             };
-            let now = Instant::now();
-            if let Err(why) = floor.took(n as u64, now) {
-                net_error = Some(why);
-                slow = Some(Attempt::Slow);
-                break;
-            }
-            if let Some(Err(why)) = turn.as_mut().map(|t| t.took(n as u64, now)) {
-                net_error = Some(why);
-                slow = Some(Attempt::Turn);
+            if let Err(why) = pace.took(n as u64, Instant::now()) {
+                too_slow = Some(why);
                 break;
             }
             if n == 0 {
@@ -864,11 +878,7 @@ impl Fetcher {
             if tx.send((buf, n)).await.is_err() {
                 break;
             }
-            let waited = sending.elapsed();
-            floor.pause(waited);
-            if let Some(t) = turn.as_mut() {
-                t.pause(waited);
-            }
+            pace.pause(sending.elapsed());
         }
         drop(tx);
         if ended {
@@ -887,8 +897,9 @@ impl Fetcher {
             Decoded::Bad(n, why) => Err((n, Attempt::Bad(why), Some(part))),
             Decoded::Differs(why) => Err((0, Attempt::Differs(why), Some(part))),
             Decoded::Short(n) => {
-                let why = net_error.unwrap_or_else(|| "the stream ended early".into());
-                let why = slow.unwrap_or(Attempt::Cut)(why);
+                let why = too_slow.unwrap_or_else(|| {
+                    Attempt::Cut(net_error.unwrap_or_else(|| "the stream ended early".into()))
+                });
                 Err((n, why, Some(part)))
             }
             // Not written whole: the next attempt opens it again from what is on disk.
@@ -1053,6 +1064,28 @@ mod tests {
         }
         // Never shorter than a floor window.
         assert_eq!(Floor::turn(t0, Duration::ZERO).ends(), t0 + FLOOR_WINDOW);
+    }
+
+    #[test]
+    fn peers_come_in_a_random_order_and_those_to_ask_last_after_the_others() {
+        let peers: Vec<PeerId> = (0..4).map(|_| PeerId::random()).collect();
+        let t0 = Instant::now();
+        let mut last = HashMap::from([(peers[0], t0), (peers[1], t0)]);
+        let mut firsts = std::collections::HashSet::new();
+        for _ in 0..64 {
+            let queue = ask_order(&peers, &mut last, t0);
+            assert_eq!(queue.len(), 4);
+            // The two to ask last are last, in either order.
+            let tail: std::collections::HashSet<_> = queue[2..].iter().collect();
+            assert_eq!(tail, peers[..2].iter().collect());
+            firsts.insert(queue[0]);
+        }
+        // Shuffled: either of the others comes first (each 1 time in 2).
+        assert_eq!(firsts.len(), 2);
+        // Forgotten after ASK_LAST_FOR.
+        let queue = ask_order(&peers, &mut last, t0 + ASK_LAST_FOR);
+        assert!(last.is_empty());
+        assert_eq!(queue.len(), 4);
     }
 
     #[test]
