@@ -1034,6 +1034,65 @@ async fn bytes_that_do_not_match_the_hash_are_refused() {
     }
 }
 
+/// A hostile editor's note that names a real file by its hash with another size than it has:
+/// smaller (under any limit, and fetched with the note without being asked) and larger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_note_that_states_a_wrong_size_gets_no_byte_and_spoils_nothing() {
+    use tacit_node::core::{Doc, DocId, Draft, Edit, SpaceId};
+    // Ada holds 3 MiB attached to her note; Bo, a reader, has not fetched it (over 1 MiB).
+    let (dirs, holder, asker, space, note, name, data) =
+        holder_and_member(b"sized", 3 << 20, "real.bin").await;
+    let hash = hex(&data);
+    let mut liar = tacit_tests::rawpeer::raw_member(&holder, &space, Role::Editor).await;
+    let sp: SpaceId = space.parse().unwrap();
+    let id = DocId::random();
+    let under = liar.heads(sp);
+    let edit = Edit {
+        by: liar.member(),
+        at: tacit_tests::rawpeer::now_ms(),
+        under: &under,
+    };
+    let draft = Draft {
+        title: "Sizes".into(),
+        body: "Files below.".into(),
+        tags: Vec::new(),
+        aliases: Vec::new(),
+    };
+    let mut doc = Doc::new_note(id, edit, draft).unwrap();
+    let lies = [("small.bin", 1000), ("large.bin", data.len() as u64 + 1)];
+    for (lie, size) in lies {
+        doc.attach(edit, lie, &hash, size, true).unwrap();
+    }
+    let (bytes, changes) = doc.save_with_changes();
+    let sigs = doc.sign_changes(liar.key(), sp, &changes);
+    liar.push_change(sp, id, bytes, sigs).await.unwrap();
+    let lying = id.to_string();
+    until("the lying note listed by Bo", || async {
+        listed(&asker, &lying, "large.bin").await.is_some()
+    })
+    .await;
+    // Each stated size is refused from the holder's first frame: no byte is written, and the
+    // holder is not blamed (the note may be the one that lies).
+    for (lie, _) in lies {
+        let why = get(&asker, &lying, lie).await.unwrap_err();
+        assert!(
+            why.contains("another size than the note states"),
+            "{lie}: {why}"
+        );
+        assert!(!present(&asker, &lying, lie).await, "{lie}");
+    }
+    assert!(!blob_path(dirs[1].path(), &hash, "").exists());
+    assert!(!blob_path(dirs[1].path(), &hash, ".part").exists());
+    // The file through Ada's note: whole, from its first byte, from the same holder.
+    let (path, fetched, resumed_from) = get(&asker, &note, &name).await.unwrap();
+    assert_eq!((fetched, resumed_from), (data.len() as u64, 0));
+    assert!(std::fs::read(path).unwrap() == data);
+    liar.shutdown().await;
+    for n in [holder, asker] {
+        n.shutdown().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_attachment_missed_before_a_restart_arrives_after_it_without_being_opened() {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];

@@ -76,6 +76,11 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 const FLOOR_WINDOW: Duration = Duration::from_secs(10);
 /// See [`FLOOR_WINDOW`]; one pipe piece.
 const FLOOR_BYTES: u64 = PIPE_CHUNK as u64;
+/// A window short of its bytes is judged again this much later, once: it is judged at the
+/// first read after its end, and when this node itself was not run for a while (a machine
+/// starved of CPU), what the holder sent meanwhile still waits in the socket and comes in
+/// as soon as this node runs again.
+const FLOOR_GRACE: Duration = Duration::from_secs(2);
 
 /// The floor in bytes a second.
 fn floor_rate() -> u64 {
@@ -417,6 +422,8 @@ struct Floor {
     min: u64,
     started: Instant,
     bytes: u64,
+    /// When a window short of its bytes is judged again ([`FLOOR_GRACE`]).
+    grace: Option<Instant>,
 }
 
 impl Floor {
@@ -442,28 +449,36 @@ impl Floor {
             min,
             started: now,
             bytes: 0,
+            grace: None,
         }
     }
 
     /// Moves the window on by `d`: time this node itself was busy (its disk), not the peer.
     fn pause(&mut self, d: Duration) {
         self.started += d;
+        if let Some(grace) = self.grace.as_mut() {
+            *grace += d;
+        }
     }
 
-    /// When the current window ends.
+    /// When the current window ends (or its grace, once it is in it).
     fn ends(&self) -> Instant {
-        self.started + self.window
+        self.grace.unwrap_or(self.started + self.window)
     }
 
     /// Counts `n` bytes received; once the window has ended, an error when it took fewer than
-    /// the minimum, else a new window begins.
+    /// the minimum (after [`FLOOR_GRACE`] more), else a new window begins.
     fn took(&mut self, n: u64, now: Instant) -> Result<(), String> {
         self.bytes = self.bytes.saturating_add(n);
         if now < self.ends() {
             return Ok(());
         }
         if self.bytes < self.min {
-            let secs = self.window.as_secs();
+            if self.grace.is_none() {
+                self.grace = Some(now + FLOOR_GRACE);
+                return Ok(());
+            }
+            let secs = now.saturating_duration_since(self.started).as_secs();
             return Err(if self.bytes == 0 {
                 format!("no byte in {secs} s")
             } else {
@@ -1022,10 +1037,28 @@ mod tests {
         // A window that took the floor starts the next one.
         assert!(floor.took(FLOOR_BYTES, t0 + FLOOR_WINDOW).is_ok());
         assert_eq!(floor.ends(), t0 + 2 * FLOOR_WINDOW);
-        // A trickle in the next one is not enough.
+        // A trickle in the next one is not enough, once its grace has passed too.
         assert!(floor.took(10, t0 + FLOOR_WINDOW + FLOOR_WINDOW / 2).is_ok());
-        let why = floor.took(10, t0 + 2 * FLOOR_WINDOW).unwrap_err();
-        assert!(why.contains("20 bytes in 10 s"), "{why}");
+        let end = t0 + 2 * FLOOR_WINDOW;
+        assert!(floor.took(10, end).is_ok());
+        assert_eq!(floor.ends(), end + FLOOR_GRACE);
+        let why = floor.took(0, end + FLOOR_GRACE).unwrap_err();
+        assert!(why.contains("20 bytes in 12 s"), "{why}");
+        // Bytes that come in the grace (they waited while this node was not run) keep it going;
+        // the next window starts when the grace ends, with a grace of its own.
+        let mut starved = Floor::new(t0);
+        let late = t0 + FLOOR_WINDOW * 2;
+        assert!(starved.took(14 * 1024, late).is_ok());
+        assert!(
+            starved
+                .took(FLOOR_BYTES, late + Duration::from_millis(5))
+                .is_ok()
+        );
+        assert!(starved.took(0, late + FLOOR_GRACE).is_ok());
+        let next = late + FLOOR_GRACE + FLOOR_WINDOW;
+        assert_eq!(starved.ends(), next);
+        assert!(starved.took(0, next).is_ok());
+        assert!(starved.took(0, next + FLOOR_GRACE).is_err());
         // Time this node was busy itself moves the window on.
         let mut busy = Floor::new(t0);
         busy.pause(FLOOR_WINDOW);
@@ -1033,8 +1066,9 @@ mod tests {
         assert_eq!(busy.ends(), t0 + 2 * FLOOR_WINDOW);
         // Nothing at all says so.
         let mut idle = Floor::new(t0);
-        let why = idle.took(0, t0 + FLOOR_WINDOW).unwrap_err();
-        assert!(why.contains("no byte"), "{why}");
+        assert!(idle.took(0, t0 + FLOOR_WINDOW).is_ok());
+        let why = idle.took(0, t0 + FLOOR_WINDOW + FLOOR_GRACE).unwrap_err();
+        assert!(why.contains("no byte in 12 s"), "{why}");
         // The slowest upload this node allows is over the floor its askers hold it to.
         assert!(2 * floor_rate() * FLOOR_WINDOW.as_secs() > FLOOR_BYTES);
     }
@@ -1048,15 +1082,16 @@ mod tests {
         let mut slow = Floor::turn(t0, turn);
         let mut at = t0;
         let mut yielded = None;
-        for _ in 0..6 {
+        for _ in 0..7 {
             at += FLOOR_WINDOW;
             assert!(floor.took(FLOOR_BYTES + 1, at).is_ok());
             if let Err(why) = slow.took(FLOOR_BYTES + 1, at) {
-                yielded = Some(why);
+                yielded.get_or_insert(why);
             }
         }
-        let why = yielded.expect("the turn ends at 60 s");
-        assert!(why.contains("in 60 s"), "{why}");
+        // Judged at 60 s, and again at the first read after its grace.
+        let why = yielded.expect("the turn ends at 60 s and its grace");
+        assert!(why.contains("458759 bytes in 70 s"), "{why}");
         // At the turn's rate, turn after turn.
         let mut fast = Floor::turn(t0, turn);
         for k in 1..=3 {
