@@ -997,3 +997,65 @@ async fn two_hundred_strangers_do_not_keep_a_member_from_syncing() {
         n.shutdown().await;
     }
 }
+
+/// A stranger opens a sync stream, sends join requests for spaces that are not there (each
+/// answered with a refusal) and never reads: the answers fill the stream's window, and the
+/// node's writes to it wait. The session still ends (it shares no space), and its stream with
+/// it, instead of waiting for the stranger to read for ever while still reading what it sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_that_never_reads_does_not_keep_its_session() {
+    use futures::AsyncWriteExt as _;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let owner = node(dir.path(), "Ada").await;
+    let addr: tacit_net::Multiaddr = listen_addr(&owner).await.parse().expect("an address");
+    let cfg = tacit_net::NetConfig {
+        mdns: false,
+        ..tacit_net::NetConfig::new(DeviceKey::generate().secret())
+    };
+    let (net, mut events) = tacit_net::Net::start(cfg)
+        .await
+        .expect("a stranger's network");
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+    let peer = net.dial(addr).await.expect("dial");
+    let mut stream = net.open_stream(peer).await.expect("a sync stream");
+    let join = |n: u32| {
+        let mut b = [0u8; 16];
+        b[..4].copy_from_slice(&n.to_be_bytes());
+        Message::Join {
+            space: SpaceId::from_bytes(b),
+            op: Vec::new(),
+        }
+        .encode()
+    };
+    let started = std::time::Instant::now();
+    let mut n = 0u32;
+    // Written, never read, until the node resets the stream (1,000 join requests a second;
+    // their refusals fill the stream's window within seconds).
+    let ended = loop {
+        n += 1;
+        let wrote = tokio::time::timeout(
+            Duration::from_secs(5),
+            tacit_net::codec::write_frame(&mut stream, &join(n), 1 << 20),
+        )
+        .await;
+        match wrote {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => break Some(e.to_string()),
+            // The node stopped reading: no longer taking the stranger's frames.
+            Err(_) => break None,
+        }
+        if n.is_multiple_of(100) {
+            let _ = stream.flush().await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            panic!("the node still takes the stranger's frames after 2 minutes ({n} sent)");
+        }
+    };
+    eprintln!(
+        "the stream ended after {:.1} s and {n} join requests: {ended:?}",
+        started.elapsed().as_secs_f64()
+    );
+    net.shutdown().await;
+    owner.shutdown().await;
+}

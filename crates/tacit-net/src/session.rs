@@ -424,7 +424,15 @@ struct Joining {
     op: Vec<u8>,
     /// The ops received so far (a large op set comes in several frames).
     ops: Vec<Vec<u8>>,
+    /// `Ops` frames taken so far: each is checked with all the ops before it.
+    frames: usize,
 }
+
+/// The most `Ops` frames a join takes before it is given up as hostile: a space's largest op
+/// set ([`tacit_core::MAX_SPACE_OPS`]) fills 2 of them, and each frame has the node check every
+/// op received so far again (a member sending one junk op a frame would have it check 20,000
+/// ops 20,000 times).
+pub const MAX_JOIN_FRAMES: usize = 16;
 
 /// A step of work. A step runs with the session's state as it is when its turn comes; one
 /// that asks the node waits for the answer (in [`Session::waiting`]) and goes on in
@@ -1324,6 +1332,7 @@ impl Session {
                     ticket,
                     op,
                     ops: Vec::new(),
+                    frames: 0,
                 });
                 Ok(())
             }
@@ -1392,6 +1401,15 @@ impl Session {
                     .is_some_and(|j| j.ticket.space == space)
                     && let Some(mut j) = self.joining.take()
                 {
+                    j.frames += 1;
+                    if j.frames > MAX_JOIN_FRAMES {
+                        self.out.push(Output::Join(JoinOutcome::Refused(format!(
+                            "the member sent more than {MAX_JOIN_FRAMES} frames of membership ops without admitting this device"
+                        ))));
+                        return Err(End::Hostile(format!(
+                            "more than {MAX_JOIN_FRAMES} frames of ops for a join"
+                        )));
+                    }
                     j.ops.extend(ops);
                     j.ops.truncate(tacit_core::MAX_SPACE_OPS);
                     self.then([Step::CompleteJoin(j)]);
@@ -1402,7 +1420,15 @@ impl Session {
             Message::Recon { space, parts } => self.then([Step::Recon { space, parts }]),
             Message::Have { space, ids } => {
                 if let Some(p) = self.active.get_mut(&space) {
-                    p.wanted.extend(ids);
+                    // A space's worth at most: kept until they come, for the whole session.
+                    let room = MAX_SERVING.saturating_sub(p.wanted.len());
+                    let more = ids.len() > room;
+                    p.wanted.extend(ids.into_iter().take(room));
+                    if more {
+                        return Err(End::Hostile(format!(
+                            "announced more than {MAX_SERVING} documents to send"
+                        )));
+                    }
                 }
             }
             Message::Want { space, ids } => {
@@ -1554,7 +1580,13 @@ impl Session {
         });
     }
 
+    /// Records ops the peer holds, of a space this side holds (a peer's ops for any other space
+    /// are only passed on to the node, which refuses them: kept here, they would cost memory
+    /// without bound, a new set for each space id the peer makes up).
     fn know_ops<'a>(&mut self, space: SpaceId, hashes: impl IntoIterator<Item = &'a OpHash>) {
+        if !self.mine.contains_key(&space) {
+            return;
+        }
         let known = self.known_ops.entry(space).or_default();
         for h in hashes {
             if known.len() >= tacit_core::MAX_SPACE_OPS {
@@ -2140,10 +2172,59 @@ mod tests {
     }
 
     #[test]
+    fn ops_of_spaces_this_side_does_not_hold_are_not_kept() {
+        let mut s = started(false);
+        for n in 0..64u8 {
+            let out = s.handle(Input::Message(Message::Ops {
+                space: SpaceId::from_bytes([n; 16]),
+                ops: (0..100u8).map(|k| vec![n, k]).collect(),
+            }));
+            assert!(matches!(asked(&out), Some(Ask::AddOps { .. })), "{out:?}");
+            s.handle(Input::Answer(Ok(Reply::Done)));
+        }
+        // Only the space both hold ([7; 16]) is remembered.
+        assert_eq!(s.known_ops.keys().collect::<Vec<_>>(), vec![&space()]);
+        assert_eq!(s.known_ops[&space()].len(), 100);
+    }
+
+    #[test]
     fn an_answer_to_no_question_ends_the_session() {
         let mut s = started(false);
         let out = s.handle(Input::Answer(Ok(Reply::Done)));
         assert!(matches!(ended(&out), Some(End::Failed(_))));
+    }
+
+    #[test]
+    fn a_join_fed_op_frames_without_end_is_given_up() {
+        let mut s = Session::new(false, FRAME);
+        s.start();
+        s.handle(Input::Answer(Ok(Reply::Offers(vec![]))));
+        s.handle(Input::Join {
+            ticket: Box::new(test_ticket()),
+            op: vec![1, 2, 3],
+        });
+        for n in 1..=MAX_JOIN_FRAMES {
+            let out = s.handle(Input::Message(Message::Ops {
+                space: space(),
+                ops: vec![vec![n as u8]],
+            }));
+            assert!(
+                matches!(asked(&out), Some(Ask::JoinComplete { ops, .. }) if ops.len() == n),
+                "{out:?}"
+            );
+            assert!(s.handle(Input::Answer(Err(refused()))).is_empty());
+        }
+        let out = s.handle(Input::Message(Message::Ops {
+            space: space(),
+            ops: vec![vec![0]],
+        }));
+        assert!(asked(&out).is_none(), "{out:?}");
+        assert!(
+            out.iter()
+                .any(|o| matches!(o, Output::Join(JoinOutcome::Refused(_)))),
+            "{out:?}"
+        );
+        assert!(matches!(ended(&out), Some(End::Hostile(_))), "{out:?}");
     }
 
     #[test]
@@ -2359,6 +2440,32 @@ mod tests {
                 return;
             }
             assert!(n as usize <= MAX_SERVING + crate::wire::MAX_IDS);
+        }
+    }
+
+    #[test]
+    fn more_documents_announced_than_a_space_holds_end_the_session() {
+        let mut s = started(false);
+        let mut n = 0u32;
+        loop {
+            let ids: Vec<DocId> = (0..crate::wire::MAX_IDS as u32)
+                .map(|i| {
+                    let mut b = [0; 16];
+                    b[..4].copy_from_slice(&(n + i).to_be_bytes());
+                    DocId::from_bytes(b)
+                })
+                .collect();
+            n += ids.len() as u32;
+            let out = s.handle(Input::Message(Message::Have {
+                space: space(),
+                ids,
+            }));
+            if let Some(end) = ended(&out) {
+                assert!(matches!(end, End::Hostile(_)));
+                assert!(n as usize > MAX_SERVING);
+                return;
+            }
+            assert!(s.active[&space()].wanted.len() <= MAX_SERVING);
         }
     }
 

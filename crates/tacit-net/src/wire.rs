@@ -77,6 +77,7 @@ pub struct MemberAddrs {
     pub member: MemberId,
     /// Its addresses as multiaddr strings: confirmed external ones first, then listen addresses,
     /// then relay circuit addresses.
+    #[serde(deserialize_with = "bounded::<_, _, MAX_RECORD_ADDRS>")]
     pub addrs: Vec<String>,
     /// Whether the member serves circuit relay v2 at a public address (the first of `addrs`):
     /// members behind NATs may reserve a slot on it.
@@ -149,11 +150,13 @@ pub enum Message {
         /// [`VERSION`] of the sender.
         version: u16,
         /// Spaces the receiver is a member of, in the sender's view.
+        #[serde(deserialize_with = "bounded::<_, _, MAX_SPACES>")]
         spaces: Vec<SpaceOffer>,
     },
     /// Spaces newly offered (the sender's view of the membership changed).
     Offer {
         /// Spaces now offered.
+        #[serde(deserialize_with = "bounded::<_, _, MAX_SPACES>")]
         spaces: Vec<SpaceOffer>,
     },
     /// A joiner's signed join op, and the invitation it answers.
@@ -194,6 +197,7 @@ pub enum Message {
         #[serde(with = "raw")]
         space: SpaceId,
         /// Signed ops.
+        #[serde(deserialize_with = "bounded::<_, _, MAX_OPS>")]
         ops: Vec<Vec<u8>>,
     },
     /// Reconciliation of a space's documents.
@@ -202,6 +206,7 @@ pub enum Message {
         #[serde(with = "raw")]
         space: SpaceId,
         /// Steps about ranges.
+        #[serde(deserialize_with = "bounded::<_, _, MAX_PARTS>")]
         parts: Vec<Part>,
     },
     /// Whole documents the receiver lacks.
@@ -210,6 +215,7 @@ pub enum Message {
         #[serde(with = "raw")]
         space: SpaceId,
         /// The documents.
+        #[serde(deserialize_with = "bounded::<_, _, MAX_DOCS>")]
         docs: Vec<WholeDoc>,
     },
     /// Documents the sender holds and the receiver lacks: they follow in `Docs` frames.
@@ -275,8 +281,43 @@ pub enum Message {
     /// among them), each record signed by its member.
     Addrs {
         /// The records.
+        #[serde(deserialize_with = "bounded::<_, _, MAX_ADDR_RECORDS>")]
         records: Vec<MemberAddrs>,
     },
+}
+
+/// A list of at most `MAX` items, refused as soon as its stated length passes it: before any
+/// item is decoded. Each item costs more in memory than on the wire (an empty op or address is
+/// 1 byte there and 24 here), so a frame full of them, decoded whole before its limits were
+/// checked, took about 25 times its bytes.
+fn bounded<'de, D, T, const MAX: usize>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Items<T, const MAX: usize>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>, const MAX: usize> serde::de::Visitor<'de> for Items<T, MAX> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a list of at most {MAX} items")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let over = || serde::de::Error::custom(format!("a list of more than {MAX} items"));
+            let stated = seq.size_hint().unwrap_or(0);
+            if stated > MAX {
+                return Err(over());
+            }
+            let mut items = Vec::with_capacity(stated.min(1024));
+            while let Some(item) = seq.next_element()? {
+                if items.len() == MAX {
+                    return Err(over());
+                }
+                items.push(item);
+            }
+            Ok(items)
+        }
+    }
+    d.deserialize_seq(Items::<T, MAX>(std::marker::PhantomData))
 }
 
 /// Ids as their 16 bytes on the wire (their serde form elsewhere is hex text: 33 bytes).
@@ -474,6 +515,45 @@ mod tests {
         };
         assert_eq!(have.encode().len(), 1 + 16 + 1 + 3 * 16);
         assert_eq!(Message::decode(&have.encode()).unwrap(), have);
+    }
+
+    #[test]
+    fn a_list_longer_than_its_limit_is_refused_before_its_items_are_decoded() {
+        // An `Ops` frame of 16 million empty ops (a byte each on the wire, 24 in memory): refused
+        // from its stated length.
+        let space = SpaceId::random();
+        let ops = Message::Ops {
+            space,
+            ops: vec![Vec::new(); 2],
+        };
+        let mut frame = ops.encode();
+        let at = frame.len() - 3; // the list's length (one byte: 2), then two empty ops
+        assert_eq!(frame[at..], [2, 0, 0]);
+        frame.truncate(at);
+        frame.extend([0x80, 0x80, 0x80, 0x08]); // 16,777,216 as a varint, then the ops
+        frame.resize(frame.len() + (1 << 24), 0);
+        // (Postcard names no custom error: it is "malformed", where a list decoded whole, then
+        // checked, is "over its limit".)
+        let refused = |frame: &[u8]| matches!(Message::decode(frame), Err(WireError::Malformed(_)));
+        assert!(refused(&frame));
+        // At the limit, the list decodes; one more is refused as it is decoded.
+        let ops = |n| Message::Ops {
+            space,
+            ops: vec![Vec::new(); n],
+        };
+        assert!(Message::decode(&ops(MAX_OPS).encode()).is_ok());
+        assert!(refused(&ops(MAX_OPS + 1).encode()));
+        let record = MemberAddrs {
+            member: MemberId::from_bytes([3; 32]),
+            addrs: vec![String::new(); MAX_RECORD_ADDRS + 1],
+            relay: false,
+            at: 1,
+            sig: [[0; 32]; 2],
+        };
+        let m = Message::Addrs {
+            records: vec![record],
+        };
+        assert!(refused(&m.encode()));
     }
 
     #[test]

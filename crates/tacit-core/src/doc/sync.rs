@@ -32,6 +32,104 @@ pub const MAX_WAITING_CHANGES: usize = 256;
 /// See [`MAX_WAITING_CHANGES`].
 pub const MAX_WAITING_BYTES: u64 = 128 * 1024;
 
+/// The most probes a peer's Bloom filter may ask for (Automerge's own use 7). Automerge tests
+/// every change of the document against a peer's filter with every probe, after allocating
+/// them: a filter asking for 2³² probes would make this node allocate 16 GiB, and abort.
+pub const MAX_BLOOM_PROBES: u64 = 32;
+/// The most bits per entry a peer's Bloom filter may have (Automerge's own have 10).
+pub const MAX_BLOOM_BITS_PER_ENTRY: u64 = 64;
+/// The most Bloom filter bytes one sync message may carry (10 bits a change: about 200,000
+/// changes since the last sync). The filter is kept with the exchange's state until the peer's
+/// next message, one state per document in exchange.
+pub const MAX_BLOOM_BYTES: usize = 256 * 1024;
+/// The most `have`s one sync message may carry (Automerge sends one).
+pub const MAX_HAVES: usize = 8;
+/// The most hashes one sync message may carry as its heads, its needs, or a `have`'s last sync
+/// (each kept with the exchange's state): 32 KiB of them. An honest peer's are a few: its
+/// concurrent heads, and the changes it lacks that it knows of.
+pub const MAX_SYNC_HASHES: usize = 1024;
+/// The most bytes of a peer's Bloom filters an exchange's state keeps between messages
+/// ([`trim_sync_state`]): those of a peer with about 3,000 changes since the last sync.
+pub const MAX_KEPT_BLOOM_BYTES: usize = 4096;
+
+/// Lets go of what the peer said it has and needs, when its Bloom filters pass
+/// [`MAX_KEPT_BLOOM_BYTES`], before the state is kept until the peer's next message (which
+/// brings them again). A node keeps a state per document in exchange with each peer: a member
+/// naming every document of a space with the largest filters would otherwise hold 256 KiB per
+/// document. Without them, the next message from this side carries its heads and filter but no
+/// changes, and the peer's answer says again what it has: one more round trip for a document
+/// with thousands of changes since the last sync.
+pub fn trim_sync_state(state: &mut State) {
+    let held: usize = state
+        .their_have
+        .iter()
+        .flatten()
+        .map(|h| h.bloom.to_bytes().len())
+        .sum();
+    if held > MAX_KEPT_BLOOM_BYTES {
+        state.their_have = None;
+        state.their_need = None;
+    }
+}
+
+/// Refuses a peer's sync message whose Bloom filters or hash lists pass the bounds above.
+fn check_sync_message(msg: &Message) -> Result<(), String> {
+    let hashes = |what: &str, n: usize| {
+        if n > MAX_SYNC_HASHES {
+            Err(format!(
+                "{n} hashes as its {what}, more than {MAX_SYNC_HASHES}"
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    hashes("heads", msg.heads.len())?;
+    hashes("needs", msg.need.len())?;
+    if msg.have.len() > MAX_HAVES {
+        return Err(format!("{} haves, more than {MAX_HAVES}", msg.have.len()));
+    }
+    let mut bloom_bytes = 0usize;
+    for have in &msg.have {
+        hashes("last sync", have.last_sync.len())?;
+        let bytes = have.bloom.to_bytes();
+        bloom_bytes = bloom_bytes.saturating_add(bytes.len());
+        if bloom_bytes > MAX_BLOOM_BYTES {
+            return Err(format!(
+                "Bloom filters of more than {MAX_BLOOM_BYTES} bytes"
+            ));
+        }
+        let Some((entries, bits_per_entry, probes)) = bloom_header(&bytes) else {
+            continue; // empty: Automerge's default filter
+        };
+        if entries > 0 && !(1..=MAX_BLOOM_BITS_PER_ENTRY).contains(&bits_per_entry) {
+            return Err(format!("a Bloom filter of {bits_per_entry} bits per entry"));
+        }
+        if probes > MAX_BLOOM_PROBES {
+            return Err(format!("a Bloom filter of {probes} probes"));
+        }
+    }
+    Ok(())
+}
+
+/// A Bloom filter's entries, bits per entry and probes, as Automerge encodes them (three
+/// LEB128 numbers, then the bits); `None` for the empty filter (or an unreadable header, which
+/// Automerge has refused already when it decoded the message).
+fn bloom_header(bytes: &[u8]) -> Option<(u64, u64, u64)> {
+    let mut at = bytes.iter();
+    let mut uleb = || {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = *at.next()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    };
+    Some((uleb()?, uleb()?, uleb()?))
+}
+
 /// Who wrote one change, and when.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChangeAuthor {
@@ -51,6 +149,9 @@ pub fn screen_sync(
     let Ok(Ok(msg)) = std::panic::catch_unwind(|| Message::decode(msg)) else {
         return super::Screened::Malformed;
     };
+    if check_sync_message(&msg).is_err() {
+        return super::Screened::Malformed;
+    }
     super::screen(scopes, doc, msg.changes.iter(), sigs)
 }
 
@@ -255,6 +356,8 @@ impl Doc {
         let id = self.id;
         let msg = Message::decode(bytes)
             .map_err(|e| CoreError::Malformed(format!("sync message for document {id}: {e}")))?;
+        check_sync_message(&msg)
+            .map_err(|e| CoreError::Malformed(format!("sync message for document {id}: {e}")))?;
         let mut inflated: u64 = 0;
         for chunk in msg.changes.iter() {
             inflated += super::chunks::check_inflation(
@@ -387,6 +490,95 @@ mod tests {
             }
         }
         sent
+    }
+
+    /// A peer's first sync message for `b` with its `have` replaced by `bloom` (encoded as
+    /// Automerge encodes a filter: entries, bits per entry, probes, then the bits).
+    fn with_bloom(b: &mut Doc, bloom: &[u8]) -> Vec<u8> {
+        let (m, _) = b.sync_message(&mut State::new()).unwrap();
+        let mut msg = Message::decode(&m).unwrap();
+        msg.have = vec![automerge::sync::Have {
+            last_sync: Vec::new(),
+            bloom: automerge::sync::BloomFilter::try_from(bloom).unwrap(),
+        }];
+        msg.encode()
+    }
+
+    #[test]
+    fn a_bloom_filter_that_asks_for_billions_of_probes_is_refused() {
+        let (me, mut a) = plan_with_one_edit();
+        let mut b = Doc::load(a.id(), [a.save().as_slice()], me).unwrap();
+        edit(&mut b, me, "two");
+        // One entry, 8 bits per entry (one byte of bits), 2³² − 1 probes: Automerge would
+        // allocate 16 GiB for the probes of each change it tests.
+        let hostile = with_bloom(&mut b, &[1, 8, 0xff, 0xff, 0xff, 0xff, 0x0f, 0]);
+        let mut state = State::new();
+        let why = a
+            .receive_sync(&mut state, &hostile)
+            .unwrap_err()
+            .to_string();
+        assert!(why.contains("4294967295 probes"), "{why}");
+        assert!(state.their_have.is_none(), "nothing of it is kept");
+        let screened = screen_sync(&[], a.id(), &hostile, &[]);
+        assert!(matches!(screened, crate::doc::Screened::Malformed));
+        // Zero bits per entry (a division by zero in Automerge), and too many bytes of filter.
+        let zero = with_bloom(&mut b, &[1, 0, 7]);
+        let why = a
+            .receive_sync(&mut State::new(), &zero)
+            .unwrap_err()
+            .to_string();
+        assert!(why.contains("0 bits per entry"), "{why}");
+        let mut large = vec![0x80, 0x80, 0x20, 10, 7]; // 2¹⁹ entries of 10 bits: 640 KiB
+        large.resize(large.len() + (1 << 19) * 10 / 8, 0xff);
+        let why = a
+            .receive_sync(&mut State::new(), &with_bloom(&mut b, &large))
+            .unwrap_err()
+            .to_string();
+        assert!(why.contains("Bloom filters of more than"), "{why}");
+        // Automerge's own filter passes, and the exchange goes on.
+        let mut sa = State::new();
+        let mut sb = State::new();
+        assert!(exchange(&mut a, &mut sa, &mut b, &mut sb) > 0);
+        assert_eq!(a.heads(), b.heads());
+    }
+
+    #[test]
+    fn a_state_kept_without_a_large_filter_still_converges() {
+        let (me, mut a) = plan_with_one_edit();
+        let mut b = Doc::load(a.id(), [a.save().as_slice()], me).unwrap();
+        // 3,400 changes on each side since they parted: filters of 4,250 bytes.
+        let other = DeviceKey::from_secret([2; 32]).member_id();
+        for k in 0..3400 {
+            edit(&mut a, me, &format!("a{k}"));
+            edit(&mut b, other, &format!("b{k}"));
+        }
+        // Each side answers from its state, then keeps it trimmed, as the node does.
+        fn say(doc: &mut Doc, state: &mut State, trimmed: &mut usize) -> Option<Vec<u8>> {
+            let msg = doc.sync_message(state).map(|(m, _)| m);
+            let held = state.their_have.is_some();
+            trim_sync_state(state);
+            *trimmed += usize::from(held && state.their_have.is_none());
+            msg
+        }
+        let (mut sa, mut sb) = (State::new(), State::new());
+        let mut trimmed = 0;
+        for _ in 0..20 {
+            let mut quiet = true;
+            if let Some(m) = say(&mut a, &mut sa, &mut trimmed) {
+                quiet = false;
+                b.receive_sync(&mut sb, &m).unwrap();
+            }
+            if let Some(m) = say(&mut b, &mut sb, &mut trimmed) {
+                quiet = false;
+                a.receive_sync(&mut sa, &m).unwrap();
+            }
+            if quiet {
+                break;
+            }
+        }
+        assert!(trimmed > 0, "the filters were let go");
+        assert_eq!(a.heads(), b.heads());
+        assert_eq!(a.note().unwrap().body, b.note().unwrap().body);
     }
 
     #[test]

@@ -269,6 +269,7 @@ impl Actor {
                     (None, None) => Default::default(),
                 };
                 let msg = doc.sync_message(&mut state);
+                tacit_core::trim_sync_state(&mut state);
                 self.sync_states.insert((session, id), state);
                 let msg = self.with_sigs(id, msg)?;
                 Ok(Done::read(ReplicaReply::sync(msg)))
@@ -1254,6 +1255,7 @@ impl Actor {
             return Ok(done);
         }
         let reply = doc.sync_message(&mut state);
+        tacit_core::trim_sync_state(&mut state);
         self.sync_states.insert((session, id), state);
         done.answer = ReplicaReply::sync(self.with_sigs(id, reply)?);
         Ok(done)

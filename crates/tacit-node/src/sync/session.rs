@@ -40,6 +40,12 @@ use crate::replica::{ReplicaReply, ReplicaReq, Replicated, SessionId, load_whole
 /// Bytes of frames read ahead of the session loop: a few full frames. Past it the reader waits,
 /// and the peer's writes wait for it (back-pressure over the stream).
 const IN_BYTES: usize = 48 * 1024 * 1024;
+/// What a frame read ahead counts against [`IN_BYTES`] beyond its bytes: about what holding it
+/// costs. So a peer's empty frames are bounded too (at most 750,000 of them, not 48 million).
+const FRAME_COST: usize = 64;
+/// How long a closing session waits for the frames it queued (its `Bye` among them) to go out:
+/// a peer that does not read them does not keep the session, nor its stream, past it.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
 /// Bytes queued for the peer past which it is taken not to read: the session closes. Far above
 /// what a session queues while serving (see [`OUT_LOW`]).
 const OUT_BYTES: usize = 128 * 1024 * 1024;
@@ -146,7 +152,7 @@ pub(crate) async fn run(ctx: SessionCtx, stream: libp2p::Stream) -> Result<(), S
                         t.frames_in += 1;
                         t.bytes_in += frame.len() as u64 + 4;
                     }
-                    let n = frame.len().clamp(1, IN_BYTES);
+                    let n = frame.len().saturating_add(FRAME_COST).min(IN_BYTES);
                     let Ok(permits) = reader_room
                         .clone()
                         .acquire_many_owned(u32::try_from(n).unwrap_or(u32::MAX))
@@ -221,14 +227,20 @@ pub(crate) async fn run(ctx: SessionCtx, stream: libp2p::Stream) -> Result<(), S
         let _ = reply.send(Err(closed_before_admitted()));
     }
     s.tasks.abort_all();
+    // Nothing more is read: what the peer sends from now on, and what was read ahead, go.
+    reader.abort();
+    drop(in_rx);
     let _ = s
         .ctx
         .actor
         .ask(ReplicaReq::EndSession { session: s.ctx.id })
         .await;
     drop(s.out);
-    let _ = writer.await;
-    reader.abort();
+    // What was queued goes out; a peer that does not read it gets its stream reset instead.
+    let mut writer = writer;
+    if tokio::time::timeout(CLOSE_WAIT, &mut writer).await.is_err() {
+        writer.abort();
+    }
     result
 }
 
