@@ -1467,3 +1467,55 @@ async fn a_damaged_copy_of_a_document_is_not_blamed_on_the_member_who_sends_it()
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// A member's sync message with a Bloom filter of one byte that asks for 2³² − 1 probes, and
+/// heads A does not hold: Automerge would test each of A's changes against it, after allocating
+/// the probes (16 GiB), on A's actor. It is refused before Automerge sees it: the member's
+/// session ends as hostile (a sync message that is not one), and A goes on syncing with others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bloom_filter_of_billions_of_probes_is_refused_and_syncing_goes_on() {
+    use automerge::sync::{BloomFilter, Have, Message as SyncMessage, State, SyncDoc as _};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (a, mut raw, sid, plan, base) = raw_editor_of_a_plan(dir.path()).await;
+    let pid = doc_id(&plan);
+    let mut doc = automerge::AutoCommit::load(&base).expect("the plan loads");
+    let honest = doc
+        .sync()
+        .generate_sync_message(&mut State::new())
+        .expect("a first message");
+    let hostile = SyncMessage {
+        heads: vec![automerge::ChangeHash([9; 32])],
+        have: vec![Have {
+            last_sync: Vec::new(),
+            bloom: BloomFilter::try_from(&[1u8, 8, 0xff, 0xff, 0xff, 0xff, 0x0f, 0][..])
+                .expect("a filter"),
+        }],
+        ..honest
+    };
+    raw.send(Message::Sync {
+        space: sid,
+        id: pid,
+        msg: hostile.encode(),
+        sigs: Vec::new(),
+    })
+    .await
+    .expect("sync");
+    let end = raw.wait_end("the hostile member's session", PATIENCE).await;
+    assert!(format!("{end:?}").contains("not one"), "{end:?}");
+    // A's actor is free: a member joining now gets the plan.
+    let bdir = tempfile::tempdir().expect("temp dir");
+    let b = node(bdir.path(), "Bo").await;
+    join(&b, &invite(&a, &sid.to_string(), Role::Reader).await)
+        .await
+        .expect("Bo joins");
+    until("the plan on Bo", || async {
+        body(&b, &plan)
+            .await
+            .is_some_and(|t| t.contains("as agreed"))
+    })
+    .await;
+    raw.shutdown().await;
+    for n in [a, b] {
+        n.shutdown().await;
+    }
+}
