@@ -424,15 +424,17 @@ struct Joining {
     op: Vec<u8>,
     /// The ops received so far (a large op set comes in several frames).
     ops: Vec<Vec<u8>>,
-    /// `Ops` frames taken so far: each is checked with all the ops before it.
-    frames: usize,
+    /// Ops the node was asked to check so far: each `Ops` frame has it check every op received
+    /// before it again.
+    checked: usize,
 }
 
-/// The most `Ops` frames a join takes before it is given up as hostile: a space's largest op
-/// set ([`tacit_core::MAX_SPACE_OPS`]) fills 2 of them, and each frame has the node check every
-/// op received so far again (a member sending one junk op a frame would have it check 20,000
-/// ops 20,000 times).
-pub const MAX_JOIN_FRAMES: usize = 16;
+/// The most ops a join has the node check, over all the `Ops` frames it takes, before it is
+/// given up as hostile: 8 times a space's largest op set ([`tacit_core::MAX_SPACE_OPS`]). An
+/// honest inviter sends its ops in frames of up to 10,000 ops or half a frame's bytes, so a
+/// space's largest set takes 2 frames and 30,000 checks (with 4 KiB ops, 10 frames and
+/// 110,000). One junk op a frame would otherwise have the node check 20,000 ops 20,000 times.
+pub const MAX_JOIN_CHECKS: usize = 8 * tacit_core::MAX_SPACE_OPS;
 
 /// A step of work. A step runs with the session's state as it is when its turn comes; one
 /// that asks the node waits for the answer (in [`Session::waiting`]) and goes on in
@@ -853,8 +855,14 @@ impl Session {
             }
             Step::PushNewOps(space) => self.ask(Ask::OpHashes { space }, Step::PushNewOps(space)),
             Step::AddOps { space, ops } => {
-                let hashes: Vec<OpHash> = ops.iter().map(|o| op_hash(o)).collect();
-                self.know_ops(space, hashes.iter());
+                // Recorded only for a space offered to this peer or synced with it: a peer's
+                // ops for any other space are only passed on to the node, which refuses them;
+                // kept here, they would cost memory without bound, a new set for each space id
+                // the peer makes up.
+                if self.mine.contains_key(&space) || self.active.contains_key(&space) {
+                    let hashes: Vec<OpHash> = ops.iter().map(|o| op_hash(o)).collect();
+                    self.know_ops(space, hashes.iter());
+                }
                 self.ask(
                     Ask::AddOps { space, ops },
                     Step::AddOps {
@@ -1190,7 +1198,7 @@ impl Session {
                 let Some(Reply::Recon { replies, diff }) = Self::settle(answer)? else {
                     return Ok(());
                 };
-                self.recon_reply(space, replies, diff);
+                self.recon_reply(space, replies, diff)?;
             }
             Step::SyncOut { space, id, .. } => {
                 if let Some(Reply::Sync {
@@ -1332,7 +1340,7 @@ impl Session {
                     ticket,
                     op,
                     ops: Vec::new(),
-                    frames: 0,
+                    checked: 0,
                 });
                 Ok(())
             }
@@ -1401,17 +1409,18 @@ impl Session {
                     .is_some_and(|j| j.ticket.space == space)
                     && let Some(mut j) = self.joining.take()
                 {
-                    j.frames += 1;
-                    if j.frames > MAX_JOIN_FRAMES {
-                        self.out.push(Output::Join(JoinOutcome::Refused(format!(
-                            "the member sent more than {MAX_JOIN_FRAMES} frames of membership ops without admitting this device"
-                        ))));
-                        return Err(End::Hostile(format!(
-                            "more than {MAX_JOIN_FRAMES} frames of ops for a join"
-                        )));
-                    }
                     j.ops.extend(ops);
                     j.ops.truncate(tacit_core::MAX_SPACE_OPS);
+                    j.checked += j.ops.len();
+                    if j.checked > MAX_JOIN_CHECKS {
+                        self.out.push(Output::Join(JoinOutcome::Refused(
+                            "the member kept sending membership ops without admitting this device"
+                                .into(),
+                        )));
+                        return Err(End::Hostile(format!(
+                            "more than {MAX_JOIN_CHECKS} ops to check for a join"
+                        )));
+                    }
                     self.then([Step::CompleteJoin(j)]);
                 } else {
                     self.then([Step::AddOps { space, ops }]);
@@ -1419,16 +1428,8 @@ impl Session {
             }
             Message::Recon { space, parts } => self.then([Step::Recon { space, parts }]),
             Message::Have { space, ids } => {
-                if let Some(p) = self.active.get_mut(&space) {
-                    // A space's worth at most: kept until they come, for the whole session.
-                    let room = MAX_SERVING.saturating_sub(p.wanted.len());
-                    let more = ids.len() > room;
-                    p.wanted.extend(ids.into_iter().take(room));
-                    if more {
-                        return Err(End::Hostile(format!(
-                            "announced more than {MAX_SERVING} documents to send"
-                        )));
-                    }
+                if self.active.contains_key(&space) {
+                    self.expect_docs(space, ids)?;
                 }
             }
             Message::Want { space, ids } => {
@@ -1580,13 +1581,8 @@ impl Session {
         });
     }
 
-    /// Records ops the peer holds, of a space this side holds (a peer's ops for any other space
-    /// are only passed on to the node, which refuses them: kept here, they would cost memory
-    /// without bound, a new set for each space id the peer makes up).
+    /// Records ops the peer holds.
     fn know_ops<'a>(&mut self, space: SpaceId, hashes: impl IntoIterator<Item = &'a OpHash>) {
-        if !self.mine.contains_key(&space) {
-            return;
-        }
         let known = self.known_ops.entry(space).or_default();
         for h in hashes {
             if known.len() >= tacit_core::MAX_SPACE_OPS {
@@ -1679,7 +1675,7 @@ impl Session {
 
     /// Reconciliation's answer to the peer's steps: announce, ask for, and reply; sync the
     /// documents both hold; queue those the peer lacks.
-    fn recon_reply(&mut self, space: SpaceId, replies: Vec<Part>, diff: Diff) {
+    fn recon_reply(&mut self, space: SpaceId, replies: Vec<Part>, diff: Diff) -> Flow {
         let mine: Vec<DocId> = diff.mine.iter().map(|b| DocId::from_bytes(*b)).collect();
         let theirs: Vec<DocId> = diff.theirs.iter().map(|b| DocId::from_bytes(*b)).collect();
         for chunk in mine.chunks(MAX_IDS) {
@@ -1689,7 +1685,7 @@ impl Session {
             });
         }
         if !theirs.is_empty() {
-            self.progress(space).wanted.extend(theirs.iter().copied());
+            self.expect_docs(space, theirs.iter().copied())?;
             for chunk in theirs.chunks(MAX_IDS) {
                 self.send(Message::Want {
                     space,
@@ -1721,6 +1717,23 @@ impl Session {
             .collect();
         next.push(Step::QueueDocs { space, ids: mine });
         self.then(next);
+        Ok(())
+    }
+
+    /// Documents the peer is to send (it announced them, or reconciliation found them): kept
+    /// until they come, for the whole session, a space's worth ([`MAX_SERVING`]) at most; past
+    /// it the session ends as hostile.
+    fn expect_docs(&mut self, space: SpaceId, ids: impl IntoIterator<Item = DocId>) -> Flow {
+        let wanted = &mut self.progress(space).wanted;
+        for id in ids {
+            if wanted.len() >= MAX_SERVING && !wanted.contains(&id) {
+                return Err(End::Hostile(format!(
+                    "announced more than {MAX_SERVING} documents to send"
+                )));
+            }
+            wanted.insert(id);
+        }
+        Ok(())
     }
 
     /// Queues documents to send whole; each is queued once, however often it is asked for.
@@ -2195,7 +2208,7 @@ mod tests {
     }
 
     #[test]
-    fn a_join_fed_op_frames_without_end_is_given_up() {
+    fn a_join_fed_ops_without_end_is_given_up() {
         let mut s = Session::new(false, FRAME);
         s.start();
         s.handle(Input::Answer(Ok(Reply::Offers(vec![]))));
@@ -2203,21 +2216,23 @@ mod tests {
             ticket: Box::new(test_ticket()),
             op: vec![1, 2, 3],
         });
-        for n in 1..=MAX_JOIN_FRAMES {
-            let out = s.handle(Input::Message(Message::Ops {
-                space: space(),
-                ops: vec![vec![n as u8]],
-            }));
+        // Frames of 1,000 ops: the n-th has the node check n × 1,000, 171,000 in all at the
+        // 18th.
+        let frame = |n: usize| Message::Ops {
+            space: space(),
+            ops: (0..1000u32)
+                .map(|k| (n as u32 * 1000 + k).to_be_bytes().to_vec())
+                .collect(),
+        };
+        for n in 1..=17 {
+            let out = s.handle(Input::Message(frame(n)));
             assert!(
-                matches!(asked(&out), Some(Ask::JoinComplete { ops, .. }) if ops.len() == n),
-                "{out:?}"
+                matches!(asked(&out), Some(Ask::JoinComplete { ops, .. }) if ops.len() == n * 1000),
+                "{n}: {out:?}"
             );
             assert!(s.handle(Input::Answer(Err(refused()))).is_empty());
         }
-        let out = s.handle(Input::Message(Message::Ops {
-            space: space(),
-            ops: vec![vec![0]],
-        }));
+        let out = s.handle(Input::Message(frame(18)));
         assert!(asked(&out).is_none(), "{out:?}");
         assert!(
             out.iter()
@@ -2446,27 +2461,32 @@ mod tests {
     #[test]
     fn more_documents_announced_than_a_space_holds_end_the_session() {
         let mut s = started(false);
-        let mut n = 0u32;
-        loop {
-            let ids: Vec<DocId> = (0..crate::wire::MAX_IDS as u32)
+        let ids = |from: usize, to: usize| -> Vec<DocId> {
+            (from..to)
                 .map(|i| {
                     let mut b = [0; 16];
-                    b[..4].copy_from_slice(&(n + i).to_be_bytes());
+                    b[..4].copy_from_slice(&(i as u32).to_be_bytes());
                     DocId::from_bytes(b)
                 })
-                .collect();
-            n += ids.len() as u32;
-            let out = s.handle(Input::Message(Message::Have {
-                space: space(),
-                ids,
-            }));
-            if let Some(end) = ended(&out) {
-                assert!(matches!(end, End::Hostile(_)));
-                assert!(n as usize > MAX_SERVING);
-                return;
-            }
-            assert!(s.active[&space()].wanted.len() <= MAX_SERVING);
+                .collect()
+        };
+        let have = |ids| Message::Have {
+            space: space(),
+            ids,
+        };
+        // Exactly a space's worth.
+        for from in (0..MAX_SERVING).step_by(crate::wire::MAX_IDS) {
+            let to = (from + crate::wire::MAX_IDS).min(MAX_SERVING);
+            let out = s.handle(Input::Message(have(ids(from, to))));
+            assert!(ended(&out).is_none());
         }
+        assert_eq!(s.active[&space()].wanted.len(), MAX_SERVING);
+        // Announced again (a second reconciliation): nothing more is held, and the session goes on.
+        let out = s.handle(Input::Message(have(ids(0, crate::wire::MAX_IDS))));
+        assert!(ended(&out).is_none(), "{out:?}");
+        // One more.
+        let out = s.handle(Input::Message(have(ids(MAX_SERVING, MAX_SERVING + 1))));
+        assert!(matches!(ended(&out), Some(End::Hostile(_))), "{out:?}");
     }
 
     #[test]

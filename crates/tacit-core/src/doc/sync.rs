@@ -39,15 +39,18 @@ pub const MAX_BLOOM_PROBES: u64 = 32;
 /// The most bits per entry a peer's Bloom filter may have (Automerge's own have 10).
 pub const MAX_BLOOM_BITS_PER_ENTRY: u64 = 64;
 /// The most Bloom filter bytes one sync message may carry (10 bits a change: about 200,000
-/// changes since the last sync). The filter is kept with the exchange's state until the peer's
-/// next message, one state per document in exchange.
+/// changes since the last sync; states are not kept across sessions, so a session's first
+/// filter covers the whole document). Past what a state keeps ([`MAX_KEPT_BLOOM_BYTES`]), it
+/// is let go once the reply is made.
 pub const MAX_BLOOM_BYTES: usize = 256 * 1024;
 /// The most `have`s one sync message may carry (Automerge sends one).
 pub const MAX_HAVES: usize = 8;
 /// The most hashes one sync message may carry as its heads, its needs, or a `have`'s last sync
-/// (each kept with the exchange's state): 32 KiB of them. An honest peer's are a few: its
-/// concurrent heads, and the changes it lacks that it knows of.
-pub const MAX_SYNC_HASHES: usize = 1024;
+/// (each kept with the exchange's state). An honest peer's are a few: its concurrent heads, and
+/// the changes it lacks that it knows of. But each head can be another member's device, and a
+/// space may admit as many as its ops allow: so a space's most ops, not fewer (a note written at
+/// once by more devices than a lower limit would never sync again).
+pub const MAX_SYNC_HASHES: usize = crate::MAX_SPACE_OPS;
 /// The most bytes of a peer's Bloom filters an exchange's state keeps between messages
 /// ([`trim_sync_state`]): those of a peer with about 3,000 changes since the last sync.
 pub const MAX_KEPT_BLOOM_BYTES: usize = 4096;
