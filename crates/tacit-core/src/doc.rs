@@ -31,7 +31,7 @@ pub use history::{
     MAX_VERSIONS, TRASH_DAYS, Tombstone, VERSION_ID_LEN, VERSION_PAUSE_MS, Version, VersionKind,
     VersionView, in_trash, trash_days_left, trash_since,
 };
-pub use sync::{ChangeAuthor, screen_sync, trim_sync_state};
+pub use sync::{ChangeAuthor, keep_sync_state, screen_sync};
 
 /// The schema version this build writes, and the newest it reads.
 pub const SCHEMA_VERSION: i64 = 1;

@@ -41,8 +41,9 @@ pub use doc::{
     NewChange, NoteEdit, NoteView, PROFILE_SCOPE, ProfileEdit, ProfileView, QuestionView,
     SCHEMA_VERSION, Screened, Summary, TRASH_DAYS, Tombstone, VERSION_ID_LEN, VERSION_PAUSE_MS,
     Verdict, Version, VersionKind, VersionView, authorize, check_attachment_name, chunks,
-    heads_hash, in_trash, is_blob_hash, last_by_author, parse_under, scope_of, screen, screen_sync,
-    trash_days_left, trash_since, trim_sync_state, under_message, unique_attachment_name, unsigned,
+    heads_hash, in_trash, is_blob_hash, keep_sync_state, last_by_author, parse_under, scope_of,
+    screen, screen_sync, trash_days_left, trash_since, under_message, unique_attachment_name,
+    unsigned,
 };
 pub use error::CoreError;
 pub use id::{AnswerId, DocId, MemberId, ParseIdError, RandomId, SpaceId};

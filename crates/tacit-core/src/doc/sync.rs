@@ -51,28 +51,43 @@ pub const MAX_HAVES: usize = 8;
 /// space may admit as many as its ops allow: so a space's most ops, not fewer (a note written at
 /// once by more devices than a lower limit would never sync again).
 pub const MAX_SYNC_HASHES: usize = crate::MAX_SPACE_OPS;
-/// The most bytes of a peer's Bloom filters an exchange's state keeps between messages
-/// ([`trim_sync_state`]): those of a peer with about 3,000 changes since the last sync.
-pub const MAX_KEPT_BLOOM_BYTES: usize = 4096;
+/// The most bytes of what the peer said it has (its Bloom filters and last sync heads) an
+/// exchange's state keeps between messages ([`keep_sync_state`]): the filter of a peer with
+/// about 3,000 changes since the last sync.
+pub const MAX_KEPT_HAVE_BYTES: usize = 4096;
+/// The most hashes an exchange's state keeps in one list of the peer's (its heads, its needs)
+/// between messages: an honest peer's are a few.
+pub const MAX_KEPT_HASHES: usize = 64;
 
-/// Lets go of what the peer said it has and needs, when its Bloom filters pass
-/// [`MAX_KEPT_BLOOM_BYTES`], before the state is kept until the peer's next message (which
-/// brings them again). A node keeps a state per document in exchange with each peer: a member
-/// naming every document of a space with the largest filters would otherwise hold 256 KiB per
-/// document. Without them, the next message from this side carries its heads and filter but no
-/// changes, and the peer's answer says again what it has: one more round trip for a document
-/// with thousands of changes since the last sync.
-pub fn trim_sync_state(state: &mut State) {
-    let held: usize = state
+/// What of an exchange's state is kept until the peer's next message, once the reply to its
+/// last is made: `false` when none of it is (its heads pass [`MAX_KEPT_HASHES`]); otherwise
+/// what the peer said it has and needs is let go when it passes [`MAX_KEPT_HAVE_BYTES`] or
+/// [`MAX_KEPT_HASHES`]. A node keeps a state per document in exchange with each peer: a member
+/// naming every document of a space with the largest lists would otherwise have it hold about
+/// 2 MB per document. The next message brings them again. Without what the peer has and needs,
+/// this side's next message carries its heads and filter but no changes, and the peer's answer
+/// says again what it has: one more round trip for a document with thousands of changes since
+/// the last sync. Without a state at all, the exchange starts afresh, as after a reconnect.
+pub fn keep_sync_state(state: &mut State) -> bool {
+    if state
+        .their_heads
+        .as_ref()
+        .is_some_and(|h| h.len() > MAX_KEPT_HASHES)
+    {
+        return false;
+    }
+    let have: usize = state
         .their_have
         .iter()
         .flatten()
-        .map(|h| h.bloom.to_bytes().len())
+        .map(|h| h.bloom.to_bytes().len() + 32 * h.last_sync.len())
         .sum();
-    if held > MAX_KEPT_BLOOM_BYTES {
+    let need = state.their_need.as_ref().map_or(0, Vec::len);
+    if have > MAX_KEPT_HAVE_BYTES || need > MAX_KEPT_HASHES {
         state.their_have = None;
         state.their_need = None;
     }
+    true
 }
 
 /// Refuses a peer's sync message whose Bloom filters or hash lists pass the bounds above.
@@ -559,7 +574,7 @@ mod tests {
         fn say(doc: &mut Doc, state: &mut State, trimmed: &mut usize) -> Option<Vec<u8>> {
             let msg = doc.sync_message(state).map(|(m, _)| m);
             let held = state.their_have.is_some();
-            trim_sync_state(state);
+            assert!(keep_sync_state(state));
             *trimmed += usize::from(held && state.their_have.is_none());
             msg
         }
@@ -582,6 +597,14 @@ mod tests {
         assert!(trimmed > 0, "the filters were let go");
         assert_eq!(a.heads(), b.heads());
         assert_eq!(a.note().unwrap().body, b.note().unwrap().body);
+        // A state whose peer names more heads than that is not kept at all.
+        let mut many = State::new();
+        many.their_heads = Some(vec![ChangeHash([1; 32]); MAX_KEPT_HASHES + 1]);
+        assert!(!keep_sync_state(&mut many));
+        let mut needy = State::new();
+        needy.their_need = Some(vec![ChangeHash([1; 32]); MAX_KEPT_HASHES + 1]);
+        assert!(keep_sync_state(&mut needy));
+        assert!(needy.their_need.is_none());
     }
 
     #[test]

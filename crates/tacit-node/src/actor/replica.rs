@@ -269,8 +269,9 @@ impl Actor {
                     (None, None) => Default::default(),
                 };
                 let msg = doc.sync_message(&mut state);
-                tacit_core::trim_sync_state(&mut state);
-                self.sync_states.insert((session, id), state);
+                if tacit_core::keep_sync_state(&mut state) {
+                    self.sync_states.insert((session, id), state);
+                }
                 let msg = self.with_sigs(id, msg)?;
                 Ok(Done::read(ReplicaReply::sync(msg)))
             }
@@ -1255,8 +1256,9 @@ impl Actor {
             return Ok(done);
         }
         let reply = doc.sync_message(&mut state);
-        tacit_core::trim_sync_state(&mut state);
-        self.sync_states.insert((session, id), state);
+        if tacit_core::keep_sync_state(&mut state) {
+            self.sync_states.insert((session, id), state);
+        }
         done.answer = ReplicaReply::sync(self.with_sigs(id, reply)?);
         Ok(done)
     }
