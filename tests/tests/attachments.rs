@@ -288,6 +288,11 @@ async fn holder_and_member(
     let files = tempfile::tempdir().unwrap();
     let data = bytes(seed, len);
     let name = attach(&holder, &note, &write_file(files.path(), file, &data)).await;
+    // Fetched before its note's change arrives, it would be "no attachment".
+    until("the attachment listed by the asker", || async {
+        listed(&asker, &note, &name).await.is_some()
+    })
+    .await;
     (dirs, holder, asker, space, note, name, data)
 }
 
@@ -431,6 +436,10 @@ async fn a_transfer_cut_midway_resumes_where_it_stopped() {
     let files = tempfile::tempdir().unwrap();
     let big = bytes(b"resume", 20 * 1024 * 1024);
     let name = attach(&a, &note, &write_file(files.path(), "video.bin", &big)).await;
+    until("the attachment listed on B", || async {
+        listed(&b, &note, &name).await.is_some()
+    })
+    .await;
     let h = hex(&big);
     let part = blob_path(dirs[1].path(), &h, ".part");
 
@@ -526,6 +535,10 @@ async fn a_connection_cut_mid_transfer_does_not_stop_the_fetch_nor_start_it_agai
     let files = tempfile::tempdir().unwrap();
     let big = bytes(b"blip", 8 * 1024 * 1024);
     let name = attach(&a, &note, &write_file(files.path(), "recording.bin", &big)).await;
+    until("the attachment listed on B", || async {
+        listed(&b, &note, &name).await.is_some()
+    })
+    .await;
     let part = blob_path(dirs[1].path(), &hex(&big), ".part");
     let ports = [
         tcp_port(&listen_addr(&a).await),
@@ -1003,6 +1016,10 @@ async fn bytes_that_do_not_match_the_hash_are_refused() {
     let files = tempfile::tempdir().unwrap();
     let data = bytes(b"tampered", 3 * 1024 * 1024);
     let name = attach(&a, &note, &write_file(files.path(), "plans.zip", &data)).await;
+    until("the attachment listed on B", || async {
+        listed(&b, &note, &name).await.is_some()
+    })
+    .await;
     // A's copy goes bad in the middle (a damaged disk, or a holder that lies).
     let h = hex(&data);
     let stored = blob_path(dirs[0].path(), &h, "");

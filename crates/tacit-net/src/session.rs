@@ -332,6 +332,11 @@ pub enum Input {
     Serve,
     /// The idle grace passed without a shared space or a join.
     IdleTimeout,
+    /// Whoever asked for the join stopped waiting for it (it timed out): the session no longer
+    /// counts as in use for it, and ends after the idle grace unless it shares a space. An
+    /// inviter that keeps the join going without admitting this device does not keep the
+    /// session.
+    JoinGivenUp,
 }
 
 /// What the driver carries out, in order.
@@ -561,6 +566,9 @@ pub struct Session {
     later: HashSet<(SpaceId, DocId)>,
     /// Messages of changes refused so far.
     strikes: u32,
+    /// The join in progress was given up ([`Input::JoinGivenUp`]): an answer about it that
+    /// comes later does not bring it back.
+    join_given_up: bool,
     /// Spaces whose first reconciliation step went out with the hello, before they were
     /// active, with that step.
     early: HashMap<SpaceId, Part>,
@@ -599,6 +607,7 @@ impl Session {
             known_ops: HashMap::new(),
             later: HashSet::new(),
             strikes: 0,
+            join_given_up: false,
             early: HashMap::new(),
             missed_early: HashSet::new(),
             steps: VecDeque::new(),
@@ -664,7 +673,9 @@ impl Session {
     /// Whether the session shares a space or carries a join (else it closes after the idle
     /// grace).
     pub fn in_use(&self) -> bool {
-        !self.active.is_empty() || self.joining.is_some()
+        !self.active.is_empty()
+            || self.joining.is_some()
+            || (!self.join_given_up && matches!(self.waiting, Some(Step::CompleteJoin(_))))
     }
 
     /// The spaces both sides share.
@@ -1181,7 +1192,11 @@ impl Session {
                         .push(Output::Join(JoinOutcome::Joined { space, name }));
                 }
                 // Not admitted by what arrived so far: the rest may follow.
-                Err(e) if e.class == Class::Refused => self.joining = Some(j),
+                Err(e) if e.class == Class::Refused => {
+                    if !self.join_given_up {
+                        self.joining = Some(j);
+                    }
+                }
                 Ok(_) => self.out.push(Output::Join(JoinOutcome::Unexpected)),
                 Err(e) => self.out.push(Output::Join(JoinOutcome::Failed(e))),
             },
@@ -1342,6 +1357,12 @@ impl Session {
                     ops: Vec::new(),
                     checked: 0,
                 });
+                self.join_given_up = false;
+                Ok(())
+            }
+            Input::JoinGivenUp => {
+                self.joining = None;
+                self.join_given_up = true;
                 Ok(())
             }
             Input::Addrs(records) => {
@@ -2205,6 +2226,42 @@ mod tests {
         let mut s = started(false);
         let out = s.handle(Input::Answer(Ok(Reply::Done)));
         assert!(matches!(ended(&out), Some(End::Failed(_))));
+    }
+
+    #[test]
+    fn a_join_its_caller_gave_up_no_longer_keeps_the_session() {
+        let mut s = Session::new(false, FRAME);
+        s.start();
+        s.handle(Input::Answer(Ok(Reply::Offers(vec![]))));
+        s.handle(Input::Join {
+            ticket: Box::new(test_ticket()),
+            op: vec![1, 2, 3],
+        });
+        // The inviter sends ops; while the node checks them, the caller stops waiting.
+        let out = s.handle(Input::Message(Message::Ops {
+            space: space(),
+            ops: vec![vec![1]],
+        }));
+        assert!(
+            matches!(asked(&out), Some(Ask::JoinComplete { .. })),
+            "{out:?}"
+        );
+        assert!(s.in_use());
+        assert!(s.handle(Input::JoinGivenUp).is_empty());
+        assert!(s.handle(Input::Answer(Err(refused()))).is_empty());
+        assert!(
+            !s.in_use(),
+            "a refusal that comes after does not bring the join back"
+        );
+        // Ops that come after are only ops: no join to complete.
+        let out = s.handle(Input::Message(Message::Ops {
+            space: space(),
+            ops: vec![vec![2]],
+        }));
+        assert!(matches!(asked(&out), Some(Ask::AddOps { .. })), "{out:?}");
+        s.handle(Input::Answer(Ok(Reply::Done)));
+        let out = s.handle(Input::IdleTimeout);
+        assert!(matches!(ended(&out), Some(End::Idle(_))), "{out:?}");
     }
 
     #[test]

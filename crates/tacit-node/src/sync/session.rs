@@ -308,6 +308,10 @@ impl Driver {
                 _ = self.out.drained.notified(), if self.machine.has_serving() => continue,
                 _ = async {}, if can_serve => Input::Serve,
                 _ = &mut idle, if !self.machine.in_use() => Input::IdleTimeout,
+                () = given_up(&mut self.join_reply), if self.join_reply.is_some() => {
+                    self.join_reply = None;
+                    Input::JoinGivenUp
+                }
             };
             self.feed(input).await?;
             if self.out.queued() > OUT_BYTES {
@@ -475,6 +479,14 @@ impl Driver {
         }
         self.published = (shared, syncing);
         let _ = self.ctx.events.send(Event::NetworkChanged);
+    }
+}
+
+/// Resolves once the join's caller stopped waiting for its reply; never while there is none.
+async fn given_up<T>(reply: &mut Option<oneshot::Sender<T>>) {
+    match reply {
+        Some(reply) => reply.closed().await,
+        None => std::future::pending().await,
     }
 }
 
