@@ -959,6 +959,19 @@ async fn a_deflate_bomb_is_refused_before_it_inflates() {
     }
 }
 
+/// A libp2p node of a stranger's own (a new key, mDNS off), its events drained.
+async fn stranger() -> tacit_net::Net {
+    let cfg = tacit_net::NetConfig {
+        mdns: false,
+        ..tacit_net::NetConfig::new(DeviceKey::generate().secret())
+    };
+    let (net, mut events) = tacit_net::Net::start(cfg)
+        .await
+        .expect("a stranger's network");
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+    net
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_strangers_do_not_keep_a_member_from_syncing() {
     let dirs = [(); 2].map(|_| tempfile::tempdir().expect("temp dir"));
@@ -972,14 +985,7 @@ async fn two_hundred_strangers_do_not_keep_a_member_from_syncing() {
     // 200 strangers connect (those past the cap are turned away at the handshake).
     let mut strangers = Vec::new();
     for _ in 0..200 {
-        let cfg = tacit_net::NetConfig {
-            mdns: false,
-            ..tacit_net::NetConfig::new(DeviceKey::generate().secret())
-        };
-        let (net, mut events) = tacit_net::Net::start(cfg)
-            .await
-            .expect("a stranger's network");
-        tokio::spawn(async move { while events.recv().await.is_some() {} });
+        let net = stranger().await;
         let _ = net.dial(addr.clone()).await;
         strangers.push(net);
     }
@@ -1008,14 +1014,7 @@ async fn a_stranger_that_never_reads_does_not_keep_its_session() {
     let dir = tempfile::tempdir().expect("temp dir");
     let owner = node(dir.path(), "Ada").await;
     let addr: tacit_net::Multiaddr = listen_addr(&owner).await.parse().expect("an address");
-    let cfg = tacit_net::NetConfig {
-        mdns: false,
-        ..tacit_net::NetConfig::new(DeviceKey::generate().secret())
-    };
-    let (net, mut events) = tacit_net::Net::start(cfg)
-        .await
-        .expect("a stranger's network");
-    tokio::spawn(async move { while events.recv().await.is_some() {} });
+    let net = stranger().await;
     let peer = net.dial(addr).await.expect("dial");
     let mut stream = net.open_stream(peer).await.expect("a sync stream");
     let join = |n: u32| {

@@ -2228,15 +2228,23 @@ mod tests {
         assert!(matches!(ended(&out), Some(End::Failed(_))));
     }
 
-    #[test]
-    fn a_join_its_caller_gave_up_no_longer_keeps_the_session() {
+    /// A session sharing no space, that has just sent a join.
+    fn joining() -> Session {
         let mut s = Session::new(false, FRAME);
         s.start();
         s.handle(Input::Answer(Ok(Reply::Offers(vec![]))));
-        s.handle(Input::Join {
+        let out = s.handle(Input::Join {
             ticket: Box::new(test_ticket()),
             op: vec![1, 2, 3],
         });
+        assert!(matches!(sent(&out)[..], [Message::Join { .. }]));
+        assert!(s.in_use());
+        s
+    }
+
+    #[test]
+    fn a_join_its_caller_gave_up_no_longer_keeps_the_session() {
+        let mut s = joining();
         // The inviter sends ops; while the node checks them, the caller stops waiting.
         let out = s.handle(Input::Message(Message::Ops {
             space: space(),
@@ -2266,13 +2274,7 @@ mod tests {
 
     #[test]
     fn a_join_fed_ops_without_end_is_given_up() {
-        let mut s = Session::new(false, FRAME);
-        s.start();
-        s.handle(Input::Answer(Ok(Reply::Offers(vec![]))));
-        s.handle(Input::Join {
-            ticket: Box::new(test_ticket()),
-            op: vec![1, 2, 3],
-        });
+        let mut s = joining();
         // Frames of 1,000 ops: the n-th has the node check n × 1,000, 171,000 in all at the
         // 18th.
         let frame = |n: usize| Message::Ops {
@@ -2301,16 +2303,7 @@ mod tests {
 
     #[test]
     fn a_join_waits_for_every_op_it_needs_then_completes() {
-        let mut s = Session::new(false, FRAME);
-        s.start();
-        s.handle(Input::Answer(Ok(Reply::Offers(vec![]))));
-        let ticket: Ticket = test_ticket();
-        let out = s.handle(Input::Join {
-            ticket: Box::new(ticket),
-            op: vec![1, 2, 3],
-        });
-        assert!(matches!(sent(&out)[..], [Message::Join { .. }]));
-        assert!(s.in_use());
+        let mut s = joining();
         let out = s.handle(Input::Message(Message::Ops {
             space: space(),
             ops: vec![vec![1]],
