@@ -120,26 +120,29 @@ fn behind_two_nats_a_member_joins_through_a_relay_and_the_connection_becomes_dir
         "the ticket carries A's circuit address through the relay: {addrs:?}"
     );
 
-    let joined = b.json(&["space", "join", &ticket]);
-    assert_eq!(joined["id"], space.as_str(), "{joined}");
-    wait_for_note(&b, "B", &space, &first);
-    let reply = new_note(&b, &space, "Reply from Ben", "seen it\n");
-    wait_for_note(&a, "A", &space, &reply);
+    // A failure from here on shows what each node did.
+    or_dump(&[("A", &a_srv), ("B", &b_srv), ("R", &relay_srv)], || {
+        let joined = b.json(&["space", "join", &ticket]);
+        assert_eq!(joined["id"], space.as_str(), "{joined}");
+        wait_for_note(&b, "B", &space, &first);
+        let reply = new_note(&b, &space, "Reply from Ben", "seen it\n");
+        wait_for_note(&a, "A", &space, &reply);
 
-    // DCUtR turns the relayed connection into a direct one, and sync goes on over it.
-    wait_via(&a, "A", b_srv.peer_id(), "direct");
-    wait_via(&b, "B", a_srv.peer_id(), "direct");
-    // The session that began over the relay moves to the direct connection.
-    eventually("the sync session to leave the relay", SYNC_PATIENCE, || {
-        let logs = format!("{}{}", a_srv.log(), b_srv.log());
-        if logs.contains("moving the sync session off the relay") {
-            Ok(())
-        } else {
-            Err("no session moved yet".into())
-        }
+        // DCUtR turns the relayed connection into a direct one, and sync goes on over it.
+        wait_via(&a, "A", b_srv.peer_id(), "direct");
+        wait_via(&b, "B", a_srv.peer_id(), "direct");
+        // The session that began over the relay moves to the direct connection.
+        eventually("the sync session to leave the relay", SYNC_PATIENCE, || {
+            let logs = format!("{}{}", a_srv.log(), b_srv.log());
+            if logs.contains("moving the sync session off the relay") {
+                Ok(())
+            } else {
+                Err("no session moved yet".into())
+            }
+        });
+        let later = new_note(&a, &space, "After the hole punch", "direct now\n");
+        wait_for_note(&b, "B", &space, &later);
     });
-    let later = new_note(&a, &space, "After the hole punch", "direct now\n");
-    wait_for_note(&b, "B", &space, &later);
 
     // The relay learnt nothing of the space: not its name, not a note, not its id.
     let (_, relay_log) = relay_srv.stop();
