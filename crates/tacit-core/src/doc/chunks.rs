@@ -30,7 +30,7 @@ pub enum ChunkError {
     TooLarge,
 }
 
-struct Reader<'a>(&'a [u8]);
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], ChunkError> {
@@ -42,7 +42,7 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
 
-    fn uleb(&mut self) -> Result<u64, ChunkError> {
+    pub(crate) fn uleb(&mut self) -> Result<u64, ChunkError> {
         let mut value: u64 = 0;
         for shift in (0..64).step_by(7) {
             let byte = *self

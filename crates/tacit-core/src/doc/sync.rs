@@ -133,19 +133,8 @@ fn check_sync_message(msg: &Message) -> Result<(), String> {
 /// LEB128 numbers, then the bits); `None` for the empty filter (or an unreadable header, which
 /// Automerge has refused already when it decoded the message).
 fn bloom_header(bytes: &[u8]) -> Option<(u64, u64, u64)> {
-    let mut at = bytes.iter();
-    let mut uleb = || {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = *at.next()?;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Some(v);
-            }
-        }
-        None
-    };
-    Some((uleb()?, uleb()?, uleb()?))
+    let mut r = super::chunks::Reader(bytes);
+    Some((r.uleb().ok()?, r.uleb().ok()?, r.uleb().ok()?))
 }
 
 /// Who wrote one change, and when.
