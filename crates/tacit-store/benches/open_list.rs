@@ -1,5 +1,6 @@
 //! Measures what a start of `tacit` costs with a full home: opening a database of 10,000 notes
-//! (~20 MB of chunks) and listing them, and the cost of the checks `Store::open` may run.
+//! (~20 MB of chunks), listing them and counting them, and the cost of the checks `Store::open`
+//! may run.
 //!
 //! Run: `cargo bench -p tacit-store --bench open_list` (prints figures; asserts nothing).
 
@@ -21,7 +22,7 @@ const RUNS: usize = 5;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("tacit.db");
-    fill(&path)?;
+    let space = fill(&path)?;
     let size = std::fs::metadata(&path)?.len();
     println!("database: {NOTES} notes, {:.1} MB", size as f64 / 1e6);
 
@@ -39,6 +40,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     })?;
     println!("list all {NOTES}: {list:?}");
     println!("open + list: {:?}", open + list);
+    // What `status` reads (notes and questions, every space): the counts kept on write;
+    // beside the same count within the space, which walks the rows of the index.
+    let notes = ListFilter {
+        kind: Some(Kind::Note),
+        ..ListFilter::default()
+    };
+    let kept = best(|| {
+        assert_eq!(store.count(&notes)?, NOTES as u64);
+        Ok(())
+    })?;
+    let in_space = ListFilter {
+        space: Some(space),
+        ..notes.clone()
+    };
+    let walked = best(|| {
+        assert_eq!(store.count(&in_space)?, NOTES as u64);
+        Ok(())
+    })?;
+    println!(
+        "count the notes, as status does (kept on write): {kept:?}; within their space (walks the index): {walked:?}"
+    );
     drop(store);
 
     for sql in [
@@ -72,7 +94,7 @@ fn best(
     Ok(best)
 }
 
-fn fill(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
+fn fill(path: &Path) -> Result<SpaceId, Box<dyn std::error::Error>> {
     let mut store = Store::open(path, true)?;
     let space = SpaceId::random();
     let author = MemberId::from_bytes([7; 32]);
@@ -116,5 +138,5 @@ fn fill(path: &Path) -> Result<(), Box<dyn std::error::Error>> {
         store.write(&writes)?;
     }
     store.checkpoint()?;
-    Ok(())
+    Ok(space)
 }

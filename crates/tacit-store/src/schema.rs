@@ -164,6 +164,33 @@ const MIGRATIONS: &[&str] = &[
         stored_at INTEGER NOT NULL    -- ms
     ) WITHOUT ROWID;
     ",
+    // 8: how many documents of each kind are live and deleted, kept by triggers on every write
+    // of a row, so that `status` reads two rows instead of walking every document. Profiled
+    // under a first sync of 10,000 notes with the window polling `status`: counting took 84% of
+    // the actor's time, since `docs_by_kind` cannot skip deleted rows without a space.
+    "
+    CREATE TABLE doc_counts (
+        kind    TEXT NOT NULL,
+        deleted INTEGER NOT NULL,
+        n       INTEGER NOT NULL,
+        PRIMARY KEY (kind, deleted)
+    ) WITHOUT ROWID;
+    INSERT INTO doc_counts (kind, deleted, n)
+        SELECT kind, deleted, count(*) FROM docs GROUP BY kind, deleted;
+    CREATE TRIGGER doc_counts_insert AFTER INSERT ON docs BEGIN
+        INSERT INTO doc_counts (kind, deleted, n) VALUES (new.kind, new.deleted, 1)
+            ON CONFLICT (kind, deleted) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER doc_counts_delete AFTER DELETE ON docs BEGIN
+        UPDATE doc_counts SET n = n - 1 WHERE kind = old.kind AND deleted = old.deleted;
+    END;
+    CREATE TRIGGER doc_counts_update AFTER UPDATE OF kind, deleted ON docs
+    WHEN old.kind IS NOT new.kind OR old.deleted IS NOT new.deleted BEGIN
+        UPDATE doc_counts SET n = n - 1 WHERE kind = old.kind AND deleted = old.deleted;
+        INSERT INTO doc_counts (kind, deleted, n) VALUES (new.kind, new.deleted, 1)
+            ON CONFLICT (kind, deleted) DO UPDATE SET n = n + 1;
+    END;
+    ",
 ];
 
 /// The schema version this build writes, and the newest it opens.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use tacit_core::{DocId, SpaceId};
+use tacit_core::{DocId, Kind, SpaceId};
 
 use crate::error::{SqlContext, StoreError};
 use crate::rows::{
@@ -409,11 +409,38 @@ impl Store {
     /// How many documents [`Store::list`] would return for `filter` (its `limit` aside),
     /// counted in SQLite without building the rows.
     pub fn count(&self, filter: &ListFilter) -> Result<u64, StoreError> {
+        if filter.space.is_none() && !filter.unanswered {
+            return self.count_by_kind(filter);
+        }
         let (filter_sql, args) = where_clause(filter);
         let n: i64 = self
             .conn
             .prepare_cached(&format!("SELECT count(*) FROM docs {filter_sql}"))
             .and_then(|mut st| st.query_row(rusqlite::params_from_iter(args), |r| r.get(0)))
+            .at(&self.path)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// [`Store::count`] of a filter by kind and deletion only, from the counts the triggers keep
+    /// (`doc_counts`): a few rows, however many documents the store holds.
+    fn count_by_kind(&self, filter: &ListFilter) -> Result<u64, StoreError> {
+        let deleted = match (filter.deleted_only, filter.include_deleted) {
+            (true, _) => (1, 1),
+            (false, true) => (0, 1),
+            (false, false) => (0, 0),
+        };
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT coalesce(sum(n), 0) FROM doc_counts
+                 WHERE deleted BETWEEN ?1 AND ?2 AND (?3 IS NULL OR kind = ?3)",
+            )
+            .and_then(|mut st| {
+                st.query_row(
+                    params![deleted.0, deleted.1, filter.kind.map(Kind::as_str)],
+                    |r| r.get(0),
+                )
+            })
             .at(&self.path)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }

@@ -202,6 +202,87 @@ fn metadata_only_writes_keep_the_chunks() {
     assert_eq!(store.load_chunks(id).unwrap().len(), 1);
 }
 
+/// The counts `status` reads (`doc_counts`, kept by triggers on `docs`) agree with counting the
+/// rows after every kind of write, and a database from before them gets them when migrated.
+#[test]
+fn counts_kept_on_write_agree_with_the_rows() {
+    fn check(store: &Store, when: &str) {
+        for kind in [None, Some(Kind::Note), Some(Kind::Question)] {
+            for (deleted_only, include_deleted) in [(false, false), (false, true), (true, false)] {
+                let filter = ListFilter {
+                    kind,
+                    deleted_only,
+                    include_deleted,
+                    ..ListFilter::default()
+                };
+                let (low, high) = match (deleted_only, include_deleted) {
+                    (true, _) => (1, 1),
+                    (false, true) => (0, 1),
+                    (false, false) => (0, 0),
+                };
+                let rows: i64 = store
+                    .conn
+                    .query_row(
+                        "SELECT count(*) FROM docs
+                         WHERE deleted BETWEEN ?1 AND ?2 AND (?3 IS NULL OR kind = ?3)",
+                        rusqlite::params![low, high, kind.map(Kind::as_str)],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                assert_eq!(
+                    store.count(&filter).unwrap(),
+                    rows as u64,
+                    "{when}: {filter:?}"
+                );
+            }
+        }
+    }
+    let (dir, mut store) = store();
+    let (a, b) = (SpaceId::random(), SpaceId::random());
+    check(&store, "empty");
+    let (n1, _) = add_note(&mut store, a, "n1", 10);
+    let (_n2, mut n2_doc) = add_note(&mut store, a, "n2", 20);
+    let (n3, _) = add_note(&mut store, b, "n3", 30);
+    check(&store, "created");
+    n2_doc.delete(edit(40)).unwrap();
+    store.write(&[increment(&mut n2_doc, a)]).unwrap();
+    check(&store, "deleted");
+    assert!(n2_doc.undelete(edit(50), 40).unwrap());
+    store.write(&[increment(&mut n2_doc, a)]).unwrap();
+    check(&store, "restored");
+    // Rewritten with the same summary: no change of kind or deletion.
+    store.write(&[snapshot(&mut n2_doc, a)]).unwrap();
+    check(&store, "rewritten");
+    store
+        .conn
+        .execute(
+            "UPDATE docs SET kind = 'question', deleted = 1 WHERE id = ?1",
+            [n1.to_string()],
+        )
+        .unwrap();
+    check(&store, "kind and deletion changed at once");
+    store.remove_doc(n3).unwrap();
+    check(&store, "document removed");
+    store.remove_space(a).unwrap();
+    check(&store, "space removed");
+
+    // A database of schema 7 (before the counts), holding documents, is counted when migrated.
+    add_note(&mut store, b, "n4", 60);
+    store
+        .conn
+        .execute_batch(
+            "DROP TRIGGER doc_counts_insert; DROP TRIGGER doc_counts_delete;
+             DROP TRIGGER doc_counts_update; DROP TABLE doc_counts;
+             PRAGMA user_version = 7;",
+        )
+        .unwrap();
+    add_note(&mut store, b, "n5", 70);
+    drop(store);
+    let store = Store::open(&dir.path().join("tacit.db"), false).unwrap();
+    check(&store, "migrated");
+    assert_eq!(store.count(&ListFilter::default()).unwrap(), 2);
+}
+
 #[test]
 fn list_filters_and_orders() {
     let (_dir, mut store) = store();
