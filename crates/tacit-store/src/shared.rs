@@ -180,17 +180,31 @@ impl Store {
 
     /// Notes that `peer` was seen at `addr`; keeps the [`ADDRESSES_PER_PEER`] most recent.
     pub fn note_address(&mut self, peer: &str, addr: &str, at: i64) -> Result<(), StoreError> {
+        self.note_addresses(peer, &[addr], at)
+    }
+
+    /// Notes that `peer` was seen at each of `addrs`, in one transaction; keeps the
+    /// [`ADDRESSES_PER_PEER`] most recent.
+    pub fn note_addresses(
+        &mut self,
+        peer: &str,
+        addrs: &[&str],
+        at: i64,
+    ) -> Result<(), StoreError> {
         let path = self.path().to_path_buf();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .at(&path)?;
-        tx.prepare_cached(
-            "INSERT INTO addresses (peer, addr, last_seen) VALUES (?1, ?2, ?3)
-             ON CONFLICT (peer, addr) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
-        )
-        .and_then(|mut s| s.execute(params![peer, addr, at]))
-        .at(&path)?;
+        for addr in addrs {
+            tx.prepare_cached(
+                "INSERT INTO addresses (peer, addr, last_seen) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (peer, addr)
+                 DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)",
+            )
+            .and_then(|mut s| s.execute(params![peer, addr, at]))
+            .at(&path)?;
+        }
         tx.prepare_cached(
             "DELETE FROM addresses WHERE peer = ?1 AND addr NOT IN
                (SELECT addr FROM addresses WHERE peer = ?1 ORDER BY last_seen DESC LIMIT ?2)",

@@ -359,10 +359,12 @@ impl Actor {
     }
 
     fn note_addresses(&mut self, peer: &str, addrs: &[String]) -> Result<(), NodeError> {
-        let now = now_ms();
-        for addr in addrs.iter().take(tacit_store::ADDRESSES_PER_PEER) {
-            self.store.note_address(peer, addr, now)?;
-        }
+        let addrs: Vec<&str> = addrs
+            .iter()
+            .take(tacit_store::ADDRESSES_PER_PEER)
+            .map(String::as_str)
+            .collect();
+        self.store.note_addresses(peer, &addrs, now_ms())?;
         Ok(())
     }
 

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
+use std::time::{Duration, Instant};
 
 use lru::LruCache;
 use tacit_core::{DeviceKey, MemberId};
@@ -123,6 +124,77 @@ impl AddrBook {
     }
 }
 
+/// How often a member's addresses may be written to this node's store. An honest member makes
+/// a new record only when its addresses change; a hostile one can sign a new record for every
+/// message, and each write is a transaction synced to disk on the actor's thread.
+pub(crate) const BOOK_GAP: Duration = Duration::from_secs(10);
+
+/// Which members' addresses go to the store, and when: the addresses last written are not
+/// written again, and a member's changed addresses wait until [`BOOK_GAP`] after its last write
+/// (the newest waiting addresses replace older ones). Members only: a record of someone not yet
+/// a member is kept in memory by the actor, and written when they become one.
+pub(crate) struct Booking {
+    written: LruCache<MemberId, (Instant, Vec<String>)>,
+    waiting: LruCache<MemberId, Vec<String>>,
+}
+
+impl Default for Booking {
+    fn default() -> Self {
+        let members = NonZeroUsize::new(MAX_MEMBER_RECORDS).expect("non-zero");
+        Self {
+            written: LruCache::new(members),
+            waiting: LruCache::new(members),
+        }
+    }
+}
+
+impl Booking {
+    /// The addresses to write now for `member`, if any; otherwise they wait (see [`Booking::due`])
+    /// or are already written.
+    pub(crate) fn offer(
+        &mut self,
+        member: MemberId,
+        addrs: Vec<String>,
+        now: Instant,
+    ) -> Option<Vec<String>> {
+        if let Some((at, last)) = self.written.get(&member) {
+            if *last == addrs {
+                self.waiting.pop(&member);
+                return None;
+            }
+            if now.saturating_duration_since(*at) < BOOK_GAP {
+                self.waiting.put(member, addrs);
+                return None;
+            }
+        }
+        self.waiting.pop(&member);
+        self.written.put(member, (now, addrs.clone()));
+        Some(addrs)
+    }
+
+    /// The waiting addresses whose member's gap has passed, to write now.
+    pub(crate) fn due(&mut self, now: Instant) -> Vec<(MemberId, Vec<String>)> {
+        let ready: Vec<MemberId> = self
+            .waiting
+            .iter()
+            .map(|(m, _)| *m)
+            .filter(|m| {
+                self.written
+                    .peek(m)
+                    .is_none_or(|(at, _)| now.saturating_duration_since(*at) >= BOOK_GAP)
+            })
+            .collect();
+        ready
+            .into_iter()
+            .filter_map(|m| {
+                let addrs = self.waiting.pop(&m)?;
+                self.written.put(m, (now, addrs.clone()));
+                Some((m, addrs))
+            })
+            .collect()
+    }
+}
+
 /// This node's own record: its addresses (within the record limits) and whether it serves as a
 /// relay, signed with its device key, dated after `after` (the previous record's time).
 pub(crate) fn own_record(
@@ -228,5 +300,41 @@ mod tests {
             0,
         );
         assert!(book_order(&r)[0].contains("p2p-circuit"));
+    }
+
+    /// A member that signs a new record for every message gets its addresses written at most
+    /// once per [`BOOK_GAP`], the newest of them; the same addresses are not written again.
+    #[test]
+    fn a_members_addresses_are_written_at_most_once_per_gap() {
+        let mut booking = Booking::default();
+        let (a, b) = (key(5).member_id(), key(6).member_id());
+        let at = |n: u32| vec![format!("/ip4/192.0.2.1/tcp/{n}")];
+        let t0 = Instant::now();
+        assert_eq!(
+            booking.offer(a, at(1), t0),
+            Some(at(1)),
+            "the first is written"
+        );
+        assert_eq!(booking.offer(a, at(1), t0), None, "the same again is not");
+        // A flood of changed addresses within the gap: none written, the newest waits.
+        for n in 2..1000 {
+            let now = t0 + Duration::from_millis(u64::from(n));
+            assert_eq!(booking.offer(a, at(n), now), None);
+        }
+        assert_eq!(
+            booking.offer(b, at(7), t0),
+            Some(at(7)),
+            "another member is its own"
+        );
+        assert!(booking.due(t0 + BOOK_GAP / 2).is_empty());
+        assert_eq!(booking.due(t0 + BOOK_GAP), vec![(a, at(999))]);
+        assert!(booking.due(t0 + BOOK_GAP * 3).is_empty(), "written once");
+        // Back to the addresses last written while some wait: nothing is left to write.
+        let t1 = t0 + BOOK_GAP;
+        assert_eq!(booking.offer(a, at(5), t1), None);
+        assert_eq!(booking.offer(a, at(999), t1), None);
+        assert!(booking.due(t1 + BOOK_GAP).is_empty());
+        // After the gap, a change is written at once.
+        assert_eq!(booking.offer(a, at(6), t1 + BOOK_GAP), Some(at(6)));
     }
 }

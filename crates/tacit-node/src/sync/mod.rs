@@ -43,7 +43,7 @@ use crate::base::{ActorLink, NodeInfo, now_ms};
 use crate::error::NodeError;
 use crate::netview::{PeerEntry, is_circuit};
 use crate::replica::{ReplicaReply, ReplicaReq, Replicated};
-use addrs::{AddrBook, Offered, book_order, own_record};
+use addrs::{AddrBook, Booking, Offered, book_order, own_record};
 use session::{SessionCmd, SessionCtx};
 
 /// The environment variable that lets AutoNAT probe with peers at any IP address (loopback,
@@ -358,6 +358,7 @@ impl Engine {
             members_told: 0,
             key,
             book: AddrBook::default(),
+            booking: Booking::default(),
             own: None,
             sent: HashMap::new(),
             space_members: None,
@@ -889,6 +890,8 @@ struct Runner {
     key: DeviceKey,
     /// Other members' address records.
     book: AddrBook,
+    /// Which members' addresses were written to the store, and which wait to be.
+    booking: Booking,
     /// This node's address record as last made.
     own: Option<MemberAddrs>,
     /// Per peer: the session the records went to, and the time of each record it was sent.
@@ -957,6 +960,9 @@ impl Runner {
         self.reopen_streams().await;
         self.reconnect().await;
         self.share_addrs().await;
+        for (member, addrs) in self.booking.due(std::time::Instant::now()) {
+            self.see_at(member, addrs).await;
+        }
         self.use_member_relays().await;
         self.move_relayed_sessions().await;
     }
@@ -1135,8 +1141,15 @@ impl Runner {
             let book = book_order(&record);
             let member = record.member;
             match self.book.offer(record, |m| members.contains(m), now) {
-                Offered::Stored | Offered::Pending => {
+                Offered::Stored => {
                     debug!(%peer, member = %member.short(), ?book, "member addresses");
+                    if let Some(addrs) = self.booking.offer(member, book, std::time::Instant::now())
+                    {
+                        self.see_at(member, addrs).await;
+                    }
+                }
+                Offered::Pending => {
+                    debug!(%peer, member = %member.short(), ?book, "addresses of a peer not yet a member");
                     self.see_at(member, book).await;
                 }
                 Offered::Invalid => {
@@ -1677,7 +1690,13 @@ impl Runner {
         let peers: HashSet<PeerId> = members.iter().filter_map(tacit_net::peer_id_of).collect();
         self.engine.net.set_members(peers).await;
         for record in self.book.refresh(|m| members.contains(m)) {
-            self.see_at(record.member, book_order(&record)).await;
+            if let Some(addrs) = self.booking.offer(
+                record.member,
+                book_order(&record),
+                std::time::Instant::now(),
+            ) {
+                self.see_at(record.member, addrs).await;
+            }
         }
     }
 
