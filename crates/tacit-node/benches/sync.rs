@@ -323,6 +323,7 @@ async fn first_sync_and_reconnect(n: usize) {
     // held before it (A with its notes, B empty) is what B took on (plus A's serving buffers).
     let rss_before = memory::proc_status_kb("VmRSS");
     let hwm_reset = memory::reset_peak();
+    let cpu_before = memory::cpu_seconds();
     let t = Instant::now();
     b.execute(Request::SpaceJoin { ticket }).await.unwrap();
     let joined = t.elapsed();
@@ -336,6 +337,9 @@ async fn first_sync_and_reconnect(n: usize) {
     let listed = count(&b, &space).await;
     let first = t.elapsed();
     let (indexed, searchable) = searchable_on(&b, n, &last_title, &last_word, t).await;
+    let cpu = memory::cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
     let rss_peak = memory::proc_status_kb("VmHWM");
     let first_traffic = traffic(&b).await;
     // The notes saved once, loaded by both peers' timings.
@@ -375,6 +379,13 @@ async fn first_sync_and_reconnect(n: usize) {
         _ => println!(
             "          (peak resident memory: /proc/self/clear_refs or status unavailable)"
         ),
+    }
+    if let (Some(cpu), Some(indexed)) = (cpu, indexed) {
+        println!(
+            "          CPU time of this process (both nodes) until searchable: {cpu:.1} s, {:.2} cores busy on average; {:.2}× the one-thread load's",
+            cpu / indexed.as_secs_f64(),
+            cpu / load_time.as_secs_f64()
+        );
     }
     println!(
         "   Automerge::load of the same notes, one thread: {:.2} s; Tacit listed at {:.2}× it, searchable at {}",
