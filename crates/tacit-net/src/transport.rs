@@ -1584,10 +1584,8 @@ impl Task {
 
     fn on_behaviour_event(&mut self, event: BehaviourEvent) {
         match event {
-            BehaviourEvent::Identify(
-                identify::Event::Received { peer_id, info, .. }
-                | identify::Event::Pushed { peer_id, info, .. },
-            ) => {
+            // `Pushed` carries this node's own information, pushed to the peer: not the peer's.
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
                 if info.protocol_version != IDENTIFY_PROTOCOL {
                     debug!(peer = %peer_id, version = %info.protocol_version, agent = %info.agent_version, "peer is not a Tacit node of this version");
                 }
@@ -1602,7 +1600,9 @@ impl Task {
             BehaviourEvent::Identify(identify::Event::Error { peer_id, error, .. }) => {
                 debug!(peer = %peer_id, error = %error, "identify failed");
             }
-            BehaviourEvent::Identify(identify::Event::Sent { .. }) => {}
+            BehaviourEvent::Identify(
+                identify::Event::Sent { .. } | identify::Event::Pushed { .. },
+            ) => {}
             BehaviourEvent::Ping(ping::Event {
                 peer,
                 connection,

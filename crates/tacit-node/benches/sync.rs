@@ -339,7 +339,7 @@ async fn first_sync_and_reconnect(n: usize) {
     let (indexed, searchable) = searchable_on(&b, n, &last_title, &last_word, t).await;
     let cpu = memory::cpu_seconds()
         .zip(cpu_before)
-        .map(|(after, before)| after - before);
+        .map(|(after, before)| (after - before, t.elapsed()));
     let rss_peak = memory::proc_status_kb("VmHWM");
     let first_traffic = traffic(&b).await;
     // The notes saved once, loaded by both peers' timings.
@@ -380,10 +380,11 @@ async fn first_sync_and_reconnect(n: usize) {
             "          (peak resident memory: /proc/self/clear_refs or status unavailable)"
         ),
     }
-    if let (Some(cpu), Some(indexed)) = (cpu, indexed) {
+    if let Some((cpu, until)) = cpu {
         println!(
-            "          CPU time of this process (both nodes) until searchable: {cpu:.1} s, {:.2} cores busy on average; {:.2}× the one-thread load's",
-            cpu / indexed.as_secs_f64(),
+            "          CPU time of this process (both nodes) until searchable: {cpu:.1} s in {:.2} s, {:.2} cores busy on average; {:.2}× the one-thread load's",
+            until.as_secs_f64(),
+            cpu / until.as_secs_f64(),
             cpu / load_time.as_secs_f64()
         );
     }

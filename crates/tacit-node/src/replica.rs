@@ -147,8 +147,15 @@ pub(crate) enum ReplicaReq {
     },
     /// The session ended: forget its sync states.
     EndSession { session: SessionId },
-    /// A peer was seen at these addresses.
-    SeenAt { peer: String, addrs: Vec<String> },
+    /// A peer was seen at these addresses. They are written to the address book only when
+    /// `member` (the engine found the peer a member, and its limit on writes let them through:
+    /// [`crate::sync::addrs::Booking`]) and the actor finds it one; otherwise they are kept in
+    /// memory, bounded, and written once the peer becomes a member.
+    SeenAt {
+        peer: String,
+        addrs: Vec<String>,
+        member: bool,
+    },
     /// The address book and the members to reach.
     Reconnect,
 }

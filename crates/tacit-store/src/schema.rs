@@ -264,6 +264,7 @@ const METADATA_TABLES: &[&str] = &[
     "meta",
     "spaces",
     "docs",
+    "doc_counts",
     "space_ops",
     "addresses",
     "change_sigs",

@@ -49,6 +49,8 @@ const SNAPSHOT: i64 = 0;
 /// See [`SNAPSHOT`].
 const INCREMENT: i64 = 1;
 
+/// An upsert, never `INSERT OR REPLACE`: a replaced row fires no delete trigger (without
+/// `recursive_triggers`), so the counts `doc_counts` keeps would drift.
 const UPSERT_DOC: &str = "
     INSERT INTO docs (id, space, kind, title, tags, author, created_at, updated_at, deleted,
                       answers, accepted, heads, trashed_at)

@@ -295,11 +295,16 @@ impl Actor {
                 self.sync_states.retain(|(s, _), _| *s != session);
                 Ok(Done::read(ReplicaReply::Done))
             }
-            ReplicaReq::SeenAt { peer, addrs } => {
+            ReplicaReq::SeenAt {
+                peer,
+                addrs,
+                member,
+            } => {
                 // The address book keeps members only: a stranger cannot make this node store
                 // where it was. A peer that may become one (a joiner, an inviter) is kept in
-                // memory, bounded, until it does.
-                if self.is_member_peer(&peer) {
+                // memory, bounded, until it does; so are addresses the engine did not let
+                // through to the disk.
+                if member && self.is_member_peer(&peer) {
                     self.note_addresses(&peer, &addrs)?;
                 } else {
                     let mut addrs = addrs;

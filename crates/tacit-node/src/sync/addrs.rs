@@ -129,8 +129,12 @@ impl AddrBook {
 /// message, and each write is a transaction synced to disk on the actor's thread.
 pub(crate) const BOOK_GAP: Duration = Duration::from_secs(10);
 
+/// After how long the same addresses of a member are written again: the address book keeps
+/// the most recently seen addresses, and may have let these go since.
+pub(crate) const BOOK_REFRESH: Duration = Duration::from_secs(600);
+
 /// Which members' addresses go to the store, and when: the addresses last written are not
-/// written again, and a member's changed addresses wait until [`BOOK_GAP`] after its last write
+/// written again within [`BOOK_REFRESH`], and a member's changed addresses wait until [`BOOK_GAP`] after its last write
 /// (the newest waiting addresses replace older ones). Members only: a record of someone not yet
 /// a member is kept in memory by the actor, and written when they become one.
 pub(crate) struct Booking {
@@ -158,11 +162,12 @@ impl Booking {
         now: Instant,
     ) -> Option<Vec<String>> {
         if let Some((at, last)) = self.written.get(&member) {
-            if *last == addrs {
+            let since = now.saturating_duration_since(*at);
+            if *last == addrs && since < BOOK_REFRESH {
                 self.waiting.pop(&member);
                 return None;
             }
-            if now.saturating_duration_since(*at) < BOOK_GAP {
+            if since < BOOK_GAP {
                 self.waiting.put(member, addrs);
                 return None;
             }
@@ -170,6 +175,12 @@ impl Booking {
         self.waiting.pop(&member);
         self.written.put(member, (now, addrs.clone()));
         Some(addrs)
+    }
+
+    /// Forgets what was written for `member` (the write failed): its next addresses are
+    /// written at once.
+    pub(crate) fn forget(&mut self, member: &MemberId) {
+        self.written.pop(member);
     }
 
     /// The waiting addresses whose member's gap has passed, to write now.
@@ -335,6 +346,12 @@ mod tests {
         assert_eq!(booking.offer(a, at(999), t1), None);
         assert!(booking.due(t1 + BOOK_GAP).is_empty());
         // After the gap, a change is written at once.
-        assert_eq!(booking.offer(a, at(6), t1 + BOOK_GAP), Some(at(6)));
+        let t2 = t1 + BOOK_GAP;
+        assert_eq!(booking.offer(a, at(6), t2), Some(at(6)));
+        // The same addresses again after a while, as the address book may have let them go.
+        assert_eq!(booking.offer(a, at(6), t2 + BOOK_REFRESH), Some(at(6)));
+        // A write that failed is forgotten: the next addresses go at once.
+        booking.forget(&b);
+        assert_eq!(booking.offer(b, at(7), t0 + BOOK_GAP / 2), Some(at(7)));
     }
 }

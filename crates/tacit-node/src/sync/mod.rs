@@ -359,6 +359,7 @@ impl Engine {
             key,
             book: AddrBook::default(),
             booking: Booking::default(),
+            identified: Booking::default(),
             own: None,
             sent: HashMap::new(),
             space_members: None,
@@ -890,8 +891,11 @@ struct Runner {
     key: DeviceKey,
     /// Other members' address records.
     book: AddrBook,
-    /// Which members' addresses were written to the store, and which wait to be.
+    /// Which members' addresses from their records were written to the store, and which wait
+    /// to be.
     booking: Booking,
+    /// The same for the addresses members tell by identify.
+    identified: Booking,
     /// This node's address record as last made.
     own: Option<MemberAddrs>,
     /// Per peer: the session the records went to, and the time of each record it was sent.
@@ -960,8 +964,16 @@ impl Runner {
         self.reopen_streams().await;
         self.reconnect().await;
         self.share_addrs().await;
-        for (member, addrs) in self.booking.due(std::time::Instant::now()) {
-            self.see_at(member, addrs).await;
+        let now = std::time::Instant::now();
+        for (member, addrs) in self.booking.due(now) {
+            if !self.see_at(member, addrs, true).await {
+                self.booking.forget(&member);
+            }
+        }
+        for (member, addrs) in self.identified.due(now) {
+            if !self.see_at(member, addrs, true).await {
+                self.identified.forget(&member);
+            }
         }
         self.use_member_relays().await;
         self.move_relayed_sessions().await;
@@ -1078,14 +1090,21 @@ impl Runner {
                 let _ = self.events.send(Event::NetworkChanged);
             }
             NetEvent::Identified { peer, listen_addrs } => {
-                let addrs = listen_addrs.iter().map(|a| a.to_string()).collect();
-                let _ = self
-                    .actor
-                    .ask(ReplicaReq::SeenAt {
-                        peer: peer.to_string(),
-                        addrs,
-                    })
-                    .await;
+                let addrs: Vec<String> = listen_addrs.iter().map(|a| a.to_string()).collect();
+                // A member can push identify as often as it likes: what it tells reaches the
+                // disk within the same limit as its records, on a book of its own.
+                if let Some(member) = tacit_net::member_of(&peer)
+                    && self.members().contains(&member)
+                {
+                    let now = std::time::Instant::now();
+                    if let Some(addrs) = self.identified.offer(member, addrs, now)
+                        && !self.see_at(member, addrs, true).await
+                    {
+                        self.identified.forget(&member);
+                    }
+                } else if let Some(member) = tacit_net::member_of(&peer) {
+                    self.see_at(member, addrs, false).await;
+                }
             }
             NetEvent::Discovered { peer, addrs } => {
                 let connected = self.engine.has_live_session(&peer).await;
@@ -1143,14 +1162,11 @@ impl Runner {
             match self.book.offer(record, |m| members.contains(m), now) {
                 Offered::Stored => {
                     debug!(%peer, member = %member.short(), ?book, "member addresses");
-                    if let Some(addrs) = self.booking.offer(member, book, std::time::Instant::now())
-                    {
-                        self.see_at(member, addrs).await;
-                    }
+                    self.book_addrs(member, book).await;
                 }
                 Offered::Pending => {
                     debug!(%peer, member = %member.short(), ?book, "addresses of a peer not yet a member");
-                    self.see_at(member, book).await;
+                    self.see_at(member, book, false).await;
                 }
                 Offered::Invalid => {
                     debug!(%peer, member = %member.short(), "an invalid address record; dropped")
@@ -1160,18 +1176,31 @@ impl Runner {
         }
     }
 
-    /// Books a member's addresses (the actor keeps them for members only).
-    async fn see_at(&self, member: MemberId, addrs: Vec<String>) {
+    /// Writes a member's addresses from its record to the address book, within the limit on
+    /// such writes ([`Booking`]); a write that fails is tried again with the next record.
+    async fn book_addrs(&mut self, member: MemberId, addrs: Vec<String>) {
+        if let Some(addrs) = self.booking.offer(member, addrs, std::time::Instant::now())
+            && !self.see_at(member, addrs, true).await
+        {
+            self.booking.forget(&member);
+        }
+    }
+
+    /// Tells the actor where a peer was seen: to write to the address book when `write` (the
+    /// actor keeps them for members only), else to keep in memory until the peer is one.
+    /// Whether the actor took them.
+    async fn see_at(&self, member: MemberId, addrs: Vec<String>, write: bool) -> bool {
         let Some(peer) = tacit_net::peer_id_of(&member) else {
-            return;
+            return false;
         };
-        let _ = self
-            .actor
+        self.actor
             .ask(ReplicaReq::SeenAt {
                 peer: peer.to_string(),
                 addrs,
+                member: write,
             })
-            .await;
+            .await
+            .is_ok()
     }
 
     /// Every member of every space this home is in.
@@ -1690,13 +1719,7 @@ impl Runner {
         let peers: HashSet<PeerId> = members.iter().filter_map(tacit_net::peer_id_of).collect();
         self.engine.net.set_members(peers).await;
         for record in self.book.refresh(|m| members.contains(m)) {
-            if let Some(addrs) = self.booking.offer(
-                record.member,
-                book_order(&record),
-                std::time::Instant::now(),
-            ) {
-                self.see_at(record.member, addrs).await;
-            }
+            self.book_addrs(record.member, book_order(&record)).await;
         }
     }
 
