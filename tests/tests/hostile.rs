@@ -1061,3 +1061,85 @@ async fn a_stranger_that_never_reads_does_not_keep_its_session() {
     net.shutdown().await;
     owner.shutdown().await;
 }
+
+/// The addresses a node's address book holds for `peer`, read from its database.
+fn booked_addresses(home: &std::path::Path, peer: &str) -> Vec<String> {
+    let db = rusqlite::Connection::open_with_flags(
+        home.join("tacit.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open the database read-only");
+    let mut stmt = db
+        .prepare("SELECT addr FROM addresses WHERE peer = ?1 ORDER BY addr")
+        .expect("prepare");
+    stmt.query_map([peer], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("read addresses")
+}
+
+/// A member that signs a new address record of its own for every message, each with another
+/// address, gets two writes to the node's address book: the first record at once, the newest
+/// after the 10 s gap. Each record used to be written, one disk sync per address, on the node's
+/// actor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_flooding_address_records_gets_two_writes_not_one_per_record() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let owner = node(dir.path(), "Ada").await;
+    let space = space_new(&owner, "Team").await;
+    let sid = space_id(&space);
+    let mut flooder = raw_member(&owner, &space, Role::Editor).await;
+    flooder.start_sync(sid).await.expect("sync starts");
+    flooder
+        .serve_until("the space's ops on the flooder", PATIENCE, |p| {
+            p.membership(sid).members().len() == 2
+        })
+        .await;
+    let key = flooder.key().clone();
+    let member = flooder.member();
+    let peer = flooder.net().peer_id().to_string();
+    let addr = |i: i64| format!("/ip4/127.0.0.1/tcp/{}", 20_000 + i);
+    let start = now_ms();
+    let records: Vec<tacit_net::wire::MemberAddrs> = (0..512)
+        .map(|i| {
+            let mut r = tacit_net::wire::MemberAddrs {
+                member,
+                addrs: vec![addr(i)],
+                relay: false,
+                at: start + i,
+                sig: [[0; 32]; 2],
+            };
+            let sig = key.sign(&r.signed_bytes());
+            r.sig[0].copy_from_slice(&sig[..32]);
+            r.sig[1].copy_from_slice(&sig[32..]);
+            r
+        })
+        .collect();
+    for chunk in records.chunks(256) {
+        flooder
+            .send(Message::Addrs {
+                records: chunk.to_vec(),
+            })
+            .await
+            .expect("records sent");
+    }
+    // The newest is written once the gap after the first has passed.
+    let (first, newest) = (addr(0), addr(511));
+    let t = std::time::Instant::now();
+    let flooded = loop {
+        let flooded: Vec<String> = booked_addresses(dir.path(), &peer)
+            .into_iter()
+            .filter(|a| (0..512).any(|i| *a == addr(i)))
+            .collect();
+        if flooded.contains(&newest) || t.elapsed() > PATIENCE {
+            break flooded;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mut expected = vec![first, newest];
+    expected.sort();
+    assert_eq!(flooded, expected, "the flooder's addresses in the book");
+    // The node still serves the member.
+    flooder.ping().await;
+    assert!(flooder.ended().is_none(), "{:?}", flooder.ended());
+}
