@@ -35,6 +35,7 @@ mod history;
 mod people;
 mod replica;
 mod spaces;
+mod states;
 mod vault;
 
 /// Most requests group-committed in one transaction: enough to share one fsync among many
@@ -154,8 +155,8 @@ pub(crate) struct Actor {
     /// (document, heads hash) of each shared space whose sessions reconcile, built when first
     /// asked for and kept current by every write.
     items: HashMap<SpaceId, ItemSet>,
-    /// Automerge sync states, per session and document.
-    sync_states: HashMap<(SessionId, DocId), automerge::sync::State>,
+    /// Automerge sync states, per session and document, bounded per session.
+    sync_states: states::SyncStates,
     pending: Vec<Pending>,
     /// Documents with changes in `pending`: they must not be reloaded from the store before
     /// the flush.
@@ -211,7 +212,7 @@ impl Actor {
             replica,
             spaces,
             items: HashMap::new(),
-            sync_states: HashMap::new(),
+            sync_states: states::SyncStates::default(),
             pending: Vec::new(),
             pending_docs: HashSet::new(),
             pending_created: false,

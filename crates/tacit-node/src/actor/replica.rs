@@ -254,7 +254,7 @@ impl Actor {
                 if !matches!(self.place(id, space)?, Place::Here | Place::Profile) {
                     return Ok(Done::read(ReplicaReply::sync(None)));
                 }
-                let kept = self.sync_states.remove(&(session, id));
+                let kept = self.sync_states.take(session, id);
                 let doc = self.doc(id)?;
                 let mut state = match (kept, theirs) {
                     // A new exchange: the peer's answer to an earlier one (a `Synced`) leaves
@@ -270,7 +270,7 @@ impl Actor {
                 };
                 let msg = doc.sync_message(&mut state);
                 if tacit_core::keep_sync_state(&mut state) {
-                    self.sync_states.insert((session, id), state);
+                    self.sync_states.keep(session, id, state);
                 }
                 let msg = self.with_sigs(id, msg)?;
                 Ok(Done::read(ReplicaReply::sync(msg)))
@@ -286,13 +286,13 @@ impl Actor {
             } => {
                 if self.lacks_any(id, space, &unsigned)? {
                     debug!(%id, "a sync message with changes the document lacks, unsigned");
-                    self.sync_states.remove(&(session, id));
+                    self.sync_states.take(session, id);
                     return Ok(Done::read(ReplicaReply::sync(None)));
                 }
                 self.sync_in(session, space, peer, id, &msg, &sigs)
             }
             ReplicaReq::EndSession { session } => {
-                self.sync_states.retain(|(s, _), _| *s != session);
+                self.sync_states.end(session);
                 Ok(Done::read(ReplicaReply::Done))
             }
             ReplicaReq::SeenAt {
@@ -1237,7 +1237,7 @@ impl Actor {
         if !matches!(self.place(id, space)?, Place::Here | Place::Profile) {
             return Ok(Done::read(ReplicaReply::sync(None)));
         }
-        let mut state = self.sync_states.remove(&(session, id)).unwrap_or_default();
+        let mut state = self.sync_states.take(session, id).unwrap_or_default();
         let doc = self.doc(id)?;
         let before = doc.heads();
         if let Err(e) = doc.receive_sync(&mut state, msg) {
@@ -1264,7 +1264,7 @@ impl Actor {
         }
         let reply = doc.sync_message(&mut state);
         if tacit_core::keep_sync_state(&mut state) {
-            self.sync_states.insert((session, id), state);
+            self.sync_states.keep(session, id, state);
         }
         done.answer = ReplicaReply::sync(self.with_sigs(id, reply)?);
         Ok(done)
