@@ -31,10 +31,16 @@ impl SyncStates {
 
     /// Keeps the state of `session`'s exchange of `id`.
     pub(crate) fn keep(&mut self, session: SessionId, id: DocId, state: State) {
-        self.sessions
+        // Unbounded, with the bound kept here: a bounded cache allocates room for all of it up
+        // front, and most sessions keep a few states.
+        let states = self
+            .sessions
             .entry(session)
-            .or_insert_with(|| LruCache::new(MAX_STATES_PER_SESSION))
-            .put(id, state);
+            .or_insert_with(LruCache::unbounded);
+        states.put(id, state);
+        while states.len() > MAX_STATES_PER_SESSION.get() {
+            states.pop_lru();
+        }
     }
 
     /// Forgets every state of `session` (it ended).
