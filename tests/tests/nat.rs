@@ -55,11 +55,22 @@ fn or_dump<T>(servers: &[(&str, &Serving)], step: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Waits until `home` reaches `peer` by `via` (`direct` or `relayed`).
+/// Waits until one of `servers` has logged `needle`.
+fn wait_logged(servers: &[&Serving], what: &str, needle: &str) {
+    eventually(what, SYNC_PATIENCE, || {
+        if servers.iter().any(|s| s.log().contains(needle)) {
+            Ok(())
+        } else {
+            Err(format!("\"{needle}\" in no server's log yet"))
+        }
+    });
+}
+
 /// How long a relayed connection may take to become direct when the public member is also the
 /// relay (a punch retried).
 const HOLE_PUNCH_PATIENCE: std::time::Duration = std::time::Duration::from_secs(180);
 
+/// Waits until `home` reaches `peer` by `via` (`direct` or `relayed`).
 fn wait_via(home: &NetHome, who: &str, peer: &str, via: &str) {
     wait_via_within(home, who, peer, via, SYNC_PATIENCE);
 }
@@ -132,14 +143,11 @@ fn behind_two_nats_a_member_joins_through_a_relay_and_the_connection_becomes_dir
         wait_via(&a, "A", b_srv.peer_id(), "direct");
         wait_via(&b, "B", a_srv.peer_id(), "direct");
         // The session that began over the relay moves to the direct connection.
-        eventually("the sync session to leave the relay", SYNC_PATIENCE, || {
-            let logs = format!("{}{}", a_srv.log(), b_srv.log());
-            if logs.contains("moving the sync session off the relay") {
-                Ok(())
-            } else {
-                Err("no session moved yet".into())
-            }
-        });
+        wait_logged(
+            &[&a_srv, &b_srv],
+            "the sync session to leave the relay",
+            "moving the sync session off the relay",
+        );
         let later = new_note(&a, &space, "After the hole punch", "direct now\n");
         wait_for_note(&b, "B", &space, &later);
     });
@@ -256,14 +264,11 @@ fn behind_port_randomising_nats_sync_stays_on_the_relay_and_status_says_relayed(
     wait_for_note(&b, "B", &space, &first);
 
     // The hole punch is tried and fails: the NATs map every new flow to a random port.
-    eventually("the hole punch to fail", SYNC_PATIENCE, || {
-        let logs = format!("{}{}", a_srv.log(), b_srv.log());
-        if logs.contains("hole punch failed") {
-            Ok(())
-        } else {
-            Err("no hole punch result in A's or B's log yet".into())
-        }
-    });
+    wait_logged(
+        &[&a_srv, &b_srv],
+        "the hole punch to fail",
+        "hole punch failed",
+    );
     let peers = peers_of(&a).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         peers

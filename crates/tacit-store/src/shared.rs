@@ -178,11 +178,6 @@ impl Store {
         Ok(())
     }
 
-    /// Notes that `peer` was seen at `addr`; keeps the [`ADDRESSES_PER_PEER`] most recent.
-    pub fn note_address(&mut self, peer: &str, addr: &str, at: i64) -> Result<(), StoreError> {
-        self.note_addresses(peer, &[addr], at)
-    }
-
     /// Notes that `peer` was seen at each of `addrs`, in one transaction; keeps the
     /// [`ADDRESSES_PER_PEER`] most recent.
     pub fn note_addresses(

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use tacit_core::{DocId, Kind, SpaceId};
+use tacit_core::{DocId, SpaceId};
 
 use crate::error::{SqlContext, StoreError};
 use crate::rows::{
@@ -412,7 +412,7 @@ impl Store {
     /// counted in SQLite without building the rows.
     pub fn count(&self, filter: &ListFilter) -> Result<u64, StoreError> {
         // Every field named, so that one added later is weighed here: the counts kept on
-        // write know kinds and deletion only.
+        // write (`doc_counts`, a few rows) know kinds and deletion only.
         let ListFilter {
             space,
             unanswered,
@@ -421,38 +421,16 @@ impl Store {
             deleted_only: _,
             limit: _,
         } = filter;
-        if space.is_none() && !unanswered {
-            return self.count_by_kind(filter);
-        }
+        let from = if space.is_none() && !unanswered {
+            "SELECT coalesce(sum(n), 0) FROM doc_counts"
+        } else {
+            "SELECT count(*) FROM docs"
+        };
         let (filter_sql, args) = where_clause(filter);
         let n: i64 = self
             .conn
-            .prepare_cached(&format!("SELECT count(*) FROM docs {filter_sql}"))
+            .prepare_cached(&format!("{from} {filter_sql}"))
             .and_then(|mut st| st.query_row(rusqlite::params_from_iter(args), |r| r.get(0)))
-            .at(&self.path)?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
-
-    /// [`Store::count`] of a filter by kind and deletion only, from the counts the triggers keep
-    /// (`doc_counts`): a few rows, however many documents the store holds.
-    fn count_by_kind(&self, filter: &ListFilter) -> Result<u64, StoreError> {
-        let deleted = match (filter.deleted_only, filter.include_deleted) {
-            (true, _) => (1, 1),
-            (false, true) => (0, 1),
-            (false, false) => (0, 0),
-        };
-        let n: i64 = self
-            .conn
-            .prepare_cached(
-                "SELECT coalesce(sum(n), 0) FROM doc_counts
-                 WHERE deleted BETWEEN ?1 AND ?2 AND (?3 IS NULL OR kind = ?3)",
-            )
-            .and_then(|mut st| {
-                st.query_row(
-                    params![deleted.0, deleted.1, filter.kind.map(Kind::as_str)],
-                    |r| r.get(0),
-                )
-            })
             .at(&self.path)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
@@ -555,7 +533,7 @@ impl Store {
 }
 
 /// The `WHERE` clause of a listing and its arguments (numbered from ?1).
-fn where_clause(filter: &ListFilter) -> (String, Vec<Value>) {
+pub(crate) fn where_clause(filter: &ListFilter) -> (String, Vec<Value>) {
     let mut clauses: Vec<String> = Vec::new();
     let mut args: Vec<Value> = Vec::new();
     if filter.deleted_only {

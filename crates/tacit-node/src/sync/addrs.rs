@@ -133,59 +133,74 @@ pub(crate) const BOOK_GAP: Duration = Duration::from_secs(10);
 /// the most recently seen addresses, and may have let these go since.
 pub(crate) const BOOK_REFRESH: Duration = Duration::from_secs(600);
 
+/// Where a member's addresses came from: each source is limited on its own, so that the two do
+/// not hold each other back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Source {
+    /// Its signed record, from any peer.
+    Record,
+    /// What it told this node by identify (each push, as often as it likes).
+    Identify,
+}
+
+/// A member and where its addresses came from.
+pub(crate) type BookKey = (MemberId, Source);
+
 /// Which members' addresses go to the store, and when: the addresses last written are not
-/// written again within [`BOOK_REFRESH`], and a member's changed addresses wait until [`BOOK_GAP`] after its last write
-/// (the newest waiting addresses replace older ones). Members only: a record of someone not yet
-/// a member is kept in memory by the actor, and written when they become one.
+/// written again within [`BOOK_REFRESH`], and a member's changed addresses wait until
+/// [`BOOK_GAP`] after its last write from the same [`Source`] (the newest waiting addresses
+/// replace older ones). Members only: a record of someone not yet a member is kept in memory by
+/// the actor, and written when they become one.
 pub(crate) struct Booking {
-    written: LruCache<MemberId, (Instant, Vec<String>)>,
-    waiting: LruCache<MemberId, Vec<String>>,
+    written: LruCache<BookKey, (Instant, Vec<String>)>,
+    waiting: LruCache<BookKey, Vec<String>>,
 }
 
 impl Default for Booking {
     fn default() -> Self {
-        let members = NonZeroUsize::new(MAX_MEMBER_RECORDS).expect("non-zero");
+        // Each member from each source.
+        let keys = NonZeroUsize::new(2 * MAX_MEMBER_RECORDS).expect("non-zero");
         Self {
-            written: LruCache::new(members),
-            waiting: LruCache::new(members),
+            written: LruCache::new(keys),
+            waiting: LruCache::new(keys),
         }
     }
 }
 
 impl Booking {
-    /// The addresses to write now for `member`, if any; otherwise they wait (see [`Booking::due`])
+    /// The addresses to write now for `key`, if any; otherwise they wait (see [`Booking::due`])
     /// or are already written.
     pub(crate) fn offer(
         &mut self,
-        member: MemberId,
+        key: BookKey,
         addrs: Vec<String>,
         now: Instant,
     ) -> Option<Vec<String>> {
-        if let Some((at, last)) = self.written.get(&member) {
+        if let Some((at, last)) = self.written.get(&key) {
             let since = now.saturating_duration_since(*at);
             if *last == addrs && since < BOOK_REFRESH {
-                self.waiting.pop(&member);
+                self.waiting.pop(&key);
                 return None;
             }
             if since < BOOK_GAP {
-                self.waiting.put(member, addrs);
+                self.waiting.put(key, addrs);
                 return None;
             }
         }
-        self.waiting.pop(&member);
-        self.written.put(member, (now, addrs.clone()));
+        self.waiting.pop(&key);
+        self.written.put(key, (now, addrs.clone()));
         Some(addrs)
     }
 
-    /// Forgets what was written for `member` (the write failed): its next addresses are
-    /// written at once.
-    pub(crate) fn forget(&mut self, member: &MemberId) {
-        self.written.pop(member);
+    /// Forgets what was written for `key` (the write failed): its next addresses are written
+    /// at once.
+    pub(crate) fn forget(&mut self, key: &BookKey) {
+        self.written.pop(key);
     }
 
     /// The waiting addresses whose member's gap has passed, to write now.
-    pub(crate) fn due(&mut self, now: Instant) -> Vec<(MemberId, Vec<String>)> {
-        let ready: Vec<MemberId> = self
+    pub(crate) fn due(&mut self, now: Instant) -> Vec<(BookKey, Vec<String>)> {
+        let ready: Vec<BookKey> = self
             .waiting
             .iter()
             .map(|(m, _)| *m)
@@ -318,7 +333,10 @@ mod tests {
     #[test]
     fn a_members_addresses_are_written_at_most_once_per_gap() {
         let mut booking = Booking::default();
-        let (a, b) = (key(5).member_id(), key(6).member_id());
+        let (a, b) = (
+            (key(5).member_id(), Source::Record),
+            (key(6).member_id(), Source::Record),
+        );
         let at = |n: u32| vec![format!("/ip4/192.0.2.1/tcp/{n}")];
         let t0 = Instant::now();
         assert_eq!(
@@ -336,6 +354,11 @@ mod tests {
             booking.offer(b, at(7), t0),
             Some(at(7)),
             "another member is its own"
+        );
+        assert_eq!(
+            booking.offer((a.0, Source::Identify), at(8), t0),
+            Some(at(8)),
+            "what the member tells by identify is its own"
         );
         assert!(booking.due(t0 + BOOK_GAP / 2).is_empty());
         assert_eq!(booking.due(t0 + BOOK_GAP), vec![(a, at(999))]);

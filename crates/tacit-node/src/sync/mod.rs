@@ -43,7 +43,7 @@ use crate::base::{ActorLink, NodeInfo, now_ms};
 use crate::error::NodeError;
 use crate::netview::{PeerEntry, is_circuit};
 use crate::replica::{ReplicaReply, ReplicaReq, Replicated};
-use addrs::{AddrBook, Booking, Offered, book_order, own_record};
+use addrs::{AddrBook, BookKey, Booking, Offered, Source, book_order, own_record};
 use session::{SessionCmd, SessionCtx};
 
 /// The environment variable that lets AutoNAT probe with peers at any IP address (loopback,
@@ -359,7 +359,6 @@ impl Engine {
             key,
             book: AddrBook::default(),
             booking: Booking::default(),
-            identified: Booking::default(),
             own: None,
             sent: HashMap::new(),
             space_members: None,
@@ -891,11 +890,9 @@ struct Runner {
     key: DeviceKey,
     /// Other members' address records.
     book: AddrBook,
-    /// Which members' addresses from their records were written to the store, and which wait
-    /// to be.
+    /// Which members' addresses (from their records and from identify) were written to the
+    /// store, and which wait to be.
     booking: Booking,
-    /// The same for the addresses members tell by identify.
-    identified: Booking,
     /// This node's address record as last made.
     own: Option<MemberAddrs>,
     /// Per peer: the session the records went to, and the time of each record it was sent.
@@ -964,16 +961,8 @@ impl Runner {
         self.reopen_streams().await;
         self.reconnect().await;
         self.share_addrs().await;
-        let now = std::time::Instant::now();
-        for (member, addrs) in self.booking.due(now) {
-            if !self.see_at(member, addrs, true).await {
-                self.booking.forget(&member);
-            }
-        }
-        for (member, addrs) in self.identified.due(now) {
-            if !self.see_at(member, addrs, true).await {
-                self.identified.forget(&member);
-            }
+        for (key, addrs) in self.booking.due(std::time::Instant::now()) {
+            self.write_booked(key, addrs).await;
         }
         self.use_member_relays().await;
         self.move_relayed_sessions().await;
@@ -1092,18 +1081,13 @@ impl Runner {
             NetEvent::Identified { peer, listen_addrs } => {
                 let addrs: Vec<String> = listen_addrs.iter().map(|a| a.to_string()).collect();
                 // A member can push identify as often as it likes: what it tells reaches the
-                // disk within the same limit as its records, on a book of its own.
-                if let Some(member) = tacit_net::member_of(&peer)
-                    && self.members().contains(&member)
-                {
-                    let now = std::time::Instant::now();
-                    if let Some(addrs) = self.identified.offer(member, addrs, now)
-                        && !self.see_at(member, addrs, true).await
-                    {
-                        self.identified.forget(&member);
+                // disk within the same limit as its records, counted on its own.
+                if let Some(member) = tacit_net::member_of(&peer) {
+                    if self.members().contains(&member) {
+                        self.book_addrs((member, Source::Identify), addrs).await;
+                    } else {
+                        self.see_at(member, addrs, false).await;
                     }
-                } else if let Some(member) = tacit_net::member_of(&peer) {
-                    self.see_at(member, addrs, false).await;
                 }
             }
             NetEvent::Discovered { peer, addrs } => {
@@ -1162,7 +1146,7 @@ impl Runner {
             match self.book.offer(record, |m| members.contains(m), now) {
                 Offered::Stored => {
                     debug!(%peer, member = %member.short(), ?book, "member addresses");
-                    self.book_addrs(member, book).await;
+                    self.book_addrs((member, Source::Record), book).await;
                 }
                 Offered::Pending => {
                     debug!(%peer, member = %member.short(), ?book, "addresses of a peer not yet a member");
@@ -1176,13 +1160,19 @@ impl Runner {
         }
     }
 
-    /// Writes a member's addresses from its record to the address book, within the limit on
-    /// such writes ([`Booking`]); a write that fails is tried again with the next record.
-    async fn book_addrs(&mut self, member: MemberId, addrs: Vec<String>) {
-        if let Some(addrs) = self.booking.offer(member, addrs, std::time::Instant::now())
-            && !self.see_at(member, addrs, true).await
-        {
-            self.booking.forget(&member);
+    /// Writes a member's addresses to the address book, within the limit on such writes
+    /// ([`Booking`]): now, later (at a tick), or not at all when they are the ones written.
+    async fn book_addrs(&mut self, key: BookKey, addrs: Vec<String>) {
+        if let Some(addrs) = self.booking.offer(key, addrs, std::time::Instant::now()) {
+            self.write_booked(key, addrs).await;
+        }
+    }
+
+    /// Writes addresses [`Booking`] let through; a write that fails is forgotten, so that the
+    /// next addresses are written at once.
+    async fn write_booked(&mut self, key: BookKey, addrs: Vec<String>) {
+        if !self.see_at(key.0, addrs, true).await {
+            self.booking.forget(&key);
         }
     }
 
@@ -1719,7 +1709,8 @@ impl Runner {
         let peers: HashSet<PeerId> = members.iter().filter_map(tacit_net::peer_id_of).collect();
         self.engine.net.set_members(peers).await;
         for record in self.book.refresh(|m| members.contains(m)) {
-            self.book_addrs(record.member, book_order(&record)).await;
+            self.book_addrs((record.member, Source::Record), book_order(&record))
+                .await;
         }
     }
 

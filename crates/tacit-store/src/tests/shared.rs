@@ -54,11 +54,11 @@ fn the_address_book_keeps_the_most_recent_addresses_per_peer() {
     let (_dir, mut store) = store();
     for i in 0..(ADDRESSES_PER_PEER as i64 + 3) {
         store
-            .note_address("peer-a", &format!("/ip4/127.0.0.1/tcp/{}", 1000 + i), i)
+            .note_addresses("peer-a", &[&format!("/ip4/127.0.0.1/tcp/{}", 1000 + i)], i)
             .unwrap();
     }
     store
-        .note_address("peer-b", "/ip4/127.0.0.1/tcp/9", 5)
+        .note_addresses("peer-b", &["/ip4/127.0.0.1/tcp/9"], 5)
         .unwrap();
     let book = store.addresses().unwrap();
     let a: Vec<_> = book.iter().filter(|a| a.peer == "peer-a").collect();

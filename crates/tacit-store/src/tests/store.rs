@@ -215,17 +215,13 @@ fn counts_kept_on_write_agree_with_the_rows() {
                     include_deleted,
                     ..ListFilter::default()
                 };
-                let (low, high) = match (deleted_only, include_deleted) {
-                    (true, _) => (1, 1),
-                    (false, true) => (0, 1),
-                    (false, false) => (0, 0),
-                };
+                // The rows themselves, counted with the listing's own filter.
+                let (filter_sql, args) = crate::store::where_clause(&filter);
                 let rows: i64 = store
                     .conn
                     .query_row(
-                        "SELECT count(*) FROM docs
-                         WHERE deleted BETWEEN ?1 AND ?2 AND (?3 IS NULL OR kind = ?3)",
-                        rusqlite::params![low, high, kind.map(Kind::as_str)],
+                        &format!("SELECT count(*) FROM docs {filter_sql}"),
+                        rusqlite::params_from_iter(args),
                         |r| r.get(0),
                     )
                     .unwrap();
