@@ -238,20 +238,16 @@ async fn main() -> Result<()> {
             NetEvent::Disconnected { peer } => {
                 json!({"event": "disconnected", "peer": peer.to_string()})
             }
-            NetEvent::PathChanged { peer, relayed } => {
+            NetEvent::PathChanged {
+                peer,
+                relayed,
+                addr,
+            } => {
                 if dialled.contains(&peer) || met_relayed.contains(&peer) {
                     tokio::spawn(stream_check(net.clone(), peer, start, "path"));
                 }
-                let addrs: Vec<String> = net
-                    .connected()
-                    .await
-                    .into_iter()
-                    .filter(|(p, _)| *p == peer)
-                    .flat_map(|(_, cs)| cs)
-                    .filter(|c| c.relayed == relayed)
-                    .map(|c| c.addr.to_string())
-                    .collect();
-                json!({"event": "path", "peer": peer.to_string(), "relayed": opt(relayed), "addrs": addrs})
+                json!({"event": "path", "peer": peer.to_string(), "relayed": opt(relayed),
+                       "addr": addr.to_string()})
             }
             NetEvent::HolePunch { peer, result } => {
                 if (dialled.contains(&peer) || met_relayed.contains(&peer)) && result.is_err() {

@@ -322,6 +322,9 @@ pub enum NetEvent {
         peer: PeerId,
         /// The relay of the path; `None` when direct.
         relayed: Option<PeerId>,
+        /// The peer's address on a connection of that path, read as the path changed (the
+        /// connection may close soon after, when it duplicated another).
+        addr: Multiaddr,
     },
     /// A hole punch (DCUtR) on a relayed connection ended.
     HolePunch {
@@ -1914,9 +1917,19 @@ impl Task {
     fn path_changed(&mut self, peer: PeerId, before: Option<Option<PeerId>>) {
         if let (Some(before), Some(now)) = (before, self.path(&peer))
             && before != now
+            && let Some(addr) = self.connections.get(&peer).and_then(|conns| {
+                conns
+                    .values()
+                    .find(|c| c.relayed == now)
+                    .map(|c| c.addr.clone())
+            })
         {
-            info!(%peer, relayed = ?now, "path changed");
-            self.emit(NetEvent::PathChanged { peer, relayed: now });
+            info!(%peer, relayed = ?now, %addr, "path changed");
+            self.emit(NetEvent::PathChanged {
+                peer,
+                relayed: now,
+                addr,
+            });
         }
     }
 

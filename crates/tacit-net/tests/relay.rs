@@ -361,7 +361,7 @@ async fn a_relayed_connection_becomes_direct_and_new_streams_use_the_direct_one(
         .context("the first stream")?;
     let path = b
         .expect("the path to A to change", |e| match e {
-            NetEvent::PathChanged { peer, relayed } if peer == a_peer => Some(relayed),
+            NetEvent::PathChanged { peer, relayed, .. } if peer == a_peer => Some(relayed),
             _ => None,
         })
         .await?;

@@ -335,7 +335,7 @@ pub fn hole_punch_over(paths: Paths, opts: Options) -> Result<Outcome, String> {
         watched.wait("direct connection or hole-punch failure", STEP, |l| {
             if is(l, "path") && field(l, "peer") == Some(&other) && l["relayed"].is_null() {
                 outcome.direct_ms = Some(t_ms(l) - t0);
-                outcome.direct_addr = l["addrs"][0].as_str().map(str::to_owned);
+                outcome.direct_addr = field(l, "addr").map(str::to_owned);
             } else if is(l, "hole_punch") && l["ok"] == Value::Bool(false) {
                 outcome.hole_punch_error = field(l, "error").map(str::to_owned);
             } else if is(l, "stream") && field(l, "peer") == Some(&other) {

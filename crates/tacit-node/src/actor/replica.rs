@@ -390,7 +390,9 @@ impl Actor {
         }
     }
 
-    /// Whether the libp2p peer `peer` is a member of a space this home is in.
+    /// Whether the libp2p peer `peer` is a member of a space this home is a member of (as the
+    /// sync engine counts members: a space this home was removed from, or a legacy one, does not
+    /// count).
     fn is_member_peer(&self, peer: &str) -> bool {
         let Some(member) = peer
             .parse::<tacit_net::PeerId>()
@@ -399,9 +401,11 @@ impl Actor {
         else {
             return false;
         };
-        self.spaces
-            .values()
-            .any(|s| s.membership.is_member(&member))
+        self.spaces.values().any(|s| {
+            !s.legacy
+                && s.membership.is_member(&self.info.member)
+                && s.membership.is_member(&member)
+        })
     }
 
     /// The space, if both this member and `peer` are members of it.

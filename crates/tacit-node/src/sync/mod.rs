@@ -1025,7 +1025,7 @@ impl Runner {
                     }
                 }
             }
-            NetEvent::PathChanged { peer, relayed } => {
+            NetEvent::PathChanged { peer, relayed, .. } => {
                 if let Ok(mut view) = self.engine.info.net.lock()
                     && let Some(entry) = view.peers.get_mut(&peer.to_string())
                 {
