@@ -1143,3 +1143,156 @@ async fn a_member_flooding_address_records_gets_two_writes_not_one_per_record() 
     flooder.ping().await;
     assert!(flooder.ended().is_none(), "{:?}", flooder.ended());
 }
+
+/// A hostile member makes a note at a newcomer's profile id (derived from the member id, so
+/// anyone can compute it) before the newcomer's profile arrives. The node used to keep that
+/// note, and then refused the real profile (two first changes at one id): the newcomer's name,
+/// expertise and opt-out of routed questions were lost on that node for good. Now a document at
+/// a member's profile id that is not their profile is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_note_at_a_newcomers_profile_id_does_not_take_their_profile() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let owner = node(dir.path(), "Ada").await;
+    let space = space_new(&owner, "Team").await;
+    let sid = space_id(&space);
+    let mut rogue = raw_member(&owner, &space, Role::Editor).await;
+    let mut newcomer = raw_member(&owner, &space, Role::Editor).await;
+    let target = tacit_core::Doc::profile_id(newcomer.member());
+    // The squat: a note of the rogue's own, at the newcomer's profile id.
+    let under = rogue.heads(sid);
+    let mut squat = tacit_core::Doc::new_note(
+        target,
+        tacit_core::Edit {
+            by: rogue.member(),
+            at: now_ms(),
+            under: &under,
+        },
+        tacit_core::Draft {
+            title: "Not a profile".into(),
+            ..Default::default()
+        },
+    )
+    .expect("note");
+    let (data, changes) = squat.save_with_changes();
+    let sigs = squat.sign_changes(rogue.key(), sid, &changes);
+    rogue
+        .push_change(sid, target, data, sigs)
+        .await
+        .expect("push the squat");
+    rogue.ping().await;
+    // Then the newcomer's real profile.
+    let mut profile = tacit_core::Doc::new_profile(
+        tacit_core::Edit::new(newcomer.member(), now_ms()),
+        tacit_core::ProfileEdit {
+            name: Some("Newcomer".into()),
+            org: Some("Partner Org".into()),
+            ..Default::default()
+        },
+    )
+    .expect("profile");
+    let (data, changes) = profile.save_with_changes();
+    let sigs = profile.sign_changes(newcomer.key(), tacit_core::PROFILE_SCOPE, &changes);
+    newcomer
+        .push_change(sid, target, data, sigs)
+        .await
+        .expect("push the profile");
+    newcomer.ping().await;
+    let who = newcomer.member().to_string();
+    until("the newcomer's profile on the owner", || async {
+        matches!(
+            owner.execute(Request::Person { member: who.clone() }).await,
+            Ok(Response::Person(p)) if p.name == "Newcomer"
+        )
+    })
+    .await;
+    assert!(
+        owner
+            .execute(Request::NoteShow {
+                id: target.to_string()
+            })
+            .await
+            .is_err(),
+        "the squatting note is held"
+    );
+    owner.shutdown().await;
+}
+
+/// A hostile member asks 250 questions on a tag Ada follows, each dated ten years ahead. They
+/// used to fill her inbox for good: it lists the newest 200 first, and these stayed the newest
+/// for ten years, so a colleague's question on the tag asked afterwards was not listed. Now a
+/// contribution's time is kept at most the time it was received, and one member has at most 20
+/// items in an inbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn questions_dated_years_ahead_do_not_take_over_an_inbox() {
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("temp dir"));
+    let ada = node(dirs[0].path(), "Ada").await;
+    let bo = node(dirs[1].path(), "Bo").await;
+    let space = space_new(&ada, "Team").await;
+    let sid = space_id(&space);
+    join(&bo, &invite(&ada, &space, Role::Editor).await)
+        .await
+        .expect("Bo joins");
+    ask(&ada, Request::Follow { tag: "tls".into() }).await;
+    let mut rogue = raw_member(&ada, &space, Role::Editor).await;
+    let ahead = now_ms() + 10 * 365 * 24 * 60 * 60 * 1000;
+    let under = rogue.heads(sid);
+    for i in 0..250 {
+        let id = DocId::random();
+        let mut q = tacit_core::Doc::new_question(
+            id,
+            tacit_core::Edit {
+                by: rogue.member(),
+                at: ahead + i,
+                under: &under,
+            },
+            tacit_core::Draft {
+                title: format!("Spam about certificates {i}"),
+                tags: vec!["tls".into()],
+                ..Default::default()
+            },
+        )
+        .expect("question");
+        let (data, changes) = q.save_with_changes();
+        let sigs = q.sign_changes(rogue.key(), sid, &changes);
+        rogue
+            .push_change(sid, id, data, sigs)
+            .await
+            .expect("push a question");
+    }
+    rogue.ping().await;
+    let honest = match ask(
+        &bo,
+        Request::Ask {
+            draft: tacit_node::core::Draft {
+                title: "Which CA signs the staging certificates?".into(),
+                tags: vec!["tls".into()],
+                ..Default::default()
+            },
+            space: Some(space.clone()),
+        },
+    )
+    .await
+    {
+        Response::Created { id } => id,
+        other => panic!("{other:?}"),
+    };
+    until("Bo's question in Ada's inbox", || async {
+        match ada.execute(Request::Inbox).await {
+            Ok(Response::Inbox { items, .. }) => items.iter().any(|i| i.question == honest),
+            _ => false,
+        }
+    })
+    .await;
+    let Response::Inbox { items, .. } = ask(&ada, Request::Inbox).await else {
+        panic!("an inbox");
+    };
+    let from_rogue = items.iter().filter(|i| i.by == rogue.member()).count();
+    assert!(from_rogue <= 20, "{from_rogue} items from one member");
+    assert!(
+        items.iter().all(|i| i.at <= now_ms()),
+        "an item dated ahead"
+    );
+    for n in [ada, bo] {
+        n.shutdown().await;
+    }
+}

@@ -21,6 +21,7 @@ mod history;
 mod note;
 mod profile;
 mod question;
+mod sizes;
 mod sync;
 pub use attach::{Attachment, check_attachment_name, is_blob_hash, unique_attachment_name};
 pub use authorship::{

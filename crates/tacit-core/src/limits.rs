@@ -23,3 +23,12 @@ pub const MAX_BIO_BYTES: usize = 4096;
 pub const MAX_ATTACHMENTS: usize = 1000;
 /// Longest attachment name, in bytes: a file name most file systems accept (255).
 pub const MAX_ATTACHMENT_NAME_BYTES: usize = 255;
+
+/// How far past a limit a document received from a peer may be before it is refused: each
+/// writer keeps to the limits, but concurrent edits merge (two members retyping a title each
+/// leave their text), so a merged value may pass a limit without anyone breaking it. Four
+/// times is far past any honest merge, and still bounds what a hostile member's document costs
+/// every member that reads it.
+pub const RECEIVED_SLACK: usize = 4;
+/// Most words of a title that count for what it is about ([`crate::people::title_words`]).
+pub const MAX_TITLE_WORDS: usize = 32;

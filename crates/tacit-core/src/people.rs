@@ -109,13 +109,25 @@ pub struct Contribution {
 }
 
 /// The words of a title that say what it is about: lower case, letters and digits, three
-/// characters or more, common words left out; each once.
+/// characters or more, common words left out; each once, the first
+/// [`MAX_TITLE_WORDS`](crate::limits::MAX_TITLE_WORDS) of them, read from the title's first
+/// [`MAX_TITLE_CHARS`](crate::limits::MAX_TITLE_CHARS) characters (a peer's title may be longer:
+/// each contribution carries these words, and routing matches them).
 pub fn title_words(title: &str) -> Vec<String> {
+    use crate::limits::{MAX_TITLE_CHARS, MAX_TITLE_WORDS};
+    let end = title
+        .char_indices()
+        .nth(MAX_TITLE_CHARS)
+        .map_or(title.len(), |(i, _)| i);
     let mut out: Vec<String> = Vec::new();
-    for w in title
+    for w in title[..end]
         .split(|c: char| !c.is_alphanumeric())
         .map(str::to_lowercase)
     {
+        if out.len() == MAX_TITLE_WORDS {
+            break;
+        }
+        // At most MAX_TITLE_WORDS to look through: a linear search costs less than a set.
         if w.chars().count() >= 3 && !STOPWORDS.contains(&w.as_str()) && !out.contains(&w) {
             out.push(w);
         }
@@ -348,7 +360,7 @@ fn grow(at: i64) -> f64 {
 }
 
 fn decay(now: i64, at: i64) -> f64 {
-    let age = (now - at).max(0) as f64;
+    let age = now.saturating_sub(at).max(0) as f64;
     0.5f64.powf(age / HALF_LIFE_MS as f64)
 }
 
@@ -621,6 +633,10 @@ pub struct RoutingRules {
     pub daily_limit: u32,
     /// Questions older than this many days are not routed (nor count against limits).
     pub window_days: i64,
+    /// Most offers of one asker's questions made in one day, all rounds together: past it their
+    /// questions wait for the next day's rounds, so that one asker (a hostile member asking
+    /// hundreds) cannot spend everyone's daily offers.
+    pub per_asker_daily: u32,
 }
 
 impl Default for RoutingRules {
@@ -632,6 +648,9 @@ impl Default for RoutingRules {
             per_round: 3,
             daily_limit: 3,
             window_days: 14,
+            // Five questions' first rounds a day: more than a newcomer's busy first day needs
+            // at once (the rest are offered on the days after).
+            per_asker_daily: 15,
         }
     }
 }
@@ -690,10 +709,14 @@ pub fn route_cached(
 ) -> BTreeMap<DocId, Vec<Route>> {
     let mut qs: Vec<&Asked> = questions
         .iter()
-        .filter(|q| now - q.created_at < rules.window_days * DAY_MS && q.created_at <= now)
+        .filter(|q| {
+            q.created_at <= now
+                && now.saturating_sub(q.created_at) < rules.window_days.saturating_mul(DAY_MS)
+        })
         .collect();
     qs.sort_by_key(|q| (q.created_at, q.id));
     let mut load: HashMap<(MemberId, i64), u32> = HashMap::new();
+    let mut spent: HashMap<(MemberId, i64), u32> = HashMap::new();
     let mut out: BTreeMap<DocId, Vec<Route>> = BTreeMap::new();
     for q in qs {
         let ranked: &Vec<MemberId> = ranked.entry(q.id).or_insert_with(|| {
@@ -716,7 +739,11 @@ pub fn route_cached(
             }
             let day = start.div_euclid(DAY_MS);
             let mut picked = 0;
-            while picked < rules.per_round && next < ranked.len() {
+            let asker_spent = spent.entry((q.asker, day)).or_insert(0);
+            while picked < rules.per_round
+                && next < ranked.len()
+                && *asker_spent < rules.per_asker_daily
+            {
                 let m = ranked[next];
                 next += 1;
                 let n = load.entry((m, day)).or_insert(0);
@@ -724,6 +751,7 @@ pub fn route_cached(
                     continue;
                 }
                 *n += 1;
+                *asker_spent += 1;
                 picked += 1;
                 routes.push(Route {
                     member: m,
@@ -828,7 +856,7 @@ pub fn health<'a>(
     let mut first: BTreeMap<DocId, i64> = BTreeMap::new();
     for c in contributions {
         if c.act.gives() && members.contains(&c.member) {
-            if now - c.at <= 30 * DAY_MS {
+            if now.saturating_sub(c.at) <= 30 * DAY_MS {
                 givers.insert(c.member);
             }
             if c.at >= month_start {
@@ -848,7 +876,7 @@ pub fn health<'a>(
     }
     let mut waits: Vec<i64> = asked
         .iter()
-        .filter_map(|(q, at)| first.get(q).map(|f| (f - at).max(0)))
+        .filter_map(|(q, at)| first.get(q).map(|f| f.saturating_sub(*at).max(0)))
         .collect();
     waits.sort_unstable();
     let median = (!waits.is_empty()).then(|| waits[waits.len() / 2]);
@@ -1005,6 +1033,7 @@ mod tests {
             per_round: 3,
             daily_limit: 1,
             window_days: 14,
+            per_asker_daily: 3,
         };
         let q = |n: u8, asker: u8, at: i64| Asked {
             id: DocId::from_bytes([100 + n; 16]),
@@ -1071,6 +1100,69 @@ mod tests {
                 .len(),
             3
         );
+    }
+
+    /// A hostile member asking a hundred questions gets its daily share of offers, and the
+    /// question of a member who asked once is still offered; a question dated in the far past
+    /// or future is offered to no one, and nothing overflows.
+    #[test]
+    fn one_asker_spends_at_most_its_share_of_the_offers() {
+        let now = 100 * DAY_MS;
+        let experts: Vec<Contribution> = (1..=40)
+            .map(|i| c(i, Act::Answered, &["tls"], now - DAY_MS))
+            .collect();
+        let index = ExpertIndex::new(experts, HashMap::new());
+        let eligible: BTreeSet<MemberId> = (1..=40).map(m).collect();
+        let q = |n: u16, asker: u8, at: i64| Asked {
+            id: DocId::from_bytes({
+                let mut b = [0u8; 16];
+                b[..2].copy_from_slice(&n.to_be_bytes());
+                b
+            }),
+            asker: m(asker),
+            topic: Topic::parse("#tls"),
+            created_at: at,
+            first_answer_at: None,
+        };
+        let day = now - DAY_MS;
+        let mut qs: Vec<Asked> = (0..100).map(|n| q(n, 50, day + i64::from(n))).collect();
+        let honest = q(1000, 51, now - 5);
+        qs.push(honest.clone());
+        qs.push(q(1001, 52, i64::MIN));
+        qs.push(q(1002, 52, i64::MAX));
+        let routes = route(
+            &qs,
+            &index,
+            &eligible,
+            &HashMap::new(),
+            RoutingRules::default(),
+            now + DAY_MS / 2,
+        );
+        let rules = RoutingRules::default();
+        let mut per_day: HashMap<i64, u32> = HashMap::new();
+        for q in &qs[..100] {
+            for r in routes.get(&q.id).into_iter().flatten() {
+                *per_day.entry(r.at.div_euclid(DAY_MS)).or_default() += 1;
+            }
+        }
+        // Asked yesterday: yesterday's first rounds and today's second ones, a share each.
+        assert_eq!(per_day.len(), 2, "{per_day:?}");
+        assert!(
+            per_day.values().all(|n| *n == rules.per_asker_daily),
+            "{per_day:?}"
+        );
+        assert_eq!(routes[&honest.id].len(), 3);
+        assert!(routes.get(&qs[101].id).is_none_or(Vec::is_empty));
+        assert!(routes.get(&qs[102].id).is_none_or(Vec::is_empty));
+    }
+
+    /// A title of a hundred thousand distinct words gives the first few, at once.
+    #[test]
+    fn a_huge_title_gives_a_few_words() {
+        let title: String = (0..100_000).map(|i| format!("word{i} ")).collect();
+        let words = title_words(&title);
+        assert_eq!(words.len(), crate::limits::MAX_TITLE_WORDS);
+        assert_eq!(words[0], "word0");
     }
 
     #[test]

@@ -13,11 +13,15 @@ use crate::store::Store;
 /// A contribution with the space of its document.
 pub type SpaceContribution = (SpaceId, Contribution);
 
-/// Replaces the contributions of `doc`, in the caller's transaction.
+/// Replaces the contributions of `doc`, in the caller's transaction. Each one's time is what
+/// its writer put in the document, so it is kept between the epoch and `now`: a contribution
+/// dated years ahead would stay the newest item of an inbox, and the heaviest in the expertise
+/// ranking, for ever (and a time near `i64::MAX` would overflow the sums made of it).
 pub(crate) fn replace_contributions(
     tx: &rusqlite::Transaction<'_>,
     doc: &str,
     rows: &[Contribution],
+    now: i64,
 ) -> rusqlite::Result<()> {
     tx.prepare_cached("DELETE FROM contributions WHERE doc = ?1")?
         .execute([doc])?;
@@ -34,7 +38,7 @@ pub(crate) fn replace_contributions(
             c.answer.map(|a| a.to_string()),
             serde_json::to_string(&c.tags).unwrap_or_else(|_| "[]".into()),
             serde_json::to_string(&c.words).unwrap_or_else(|_| "[]".into()),
-            c.at,
+            c.at.clamp(0, now.max(0)),
             c.accepted,
             c.thanks,
             c.score,
@@ -127,8 +131,9 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .at(&path)?;
+        let now = (self.clock)();
         for (doc, rows) in docs {
-            replace_contributions(&tx, &doc.to_string(), rows).at(&path)?;
+            replace_contributions(&tx, &doc.to_string(), rows, now).at(&path)?;
         }
         tx.commit().at(&path)?;
         Ok(())

@@ -286,7 +286,7 @@ impl Store {
                 crate::blobs::replace_blob_refs(&tx, &w.id.to_string(), w.space, refs).at(path)?;
             }
             if let Some(c) = &w.contributions {
-                crate::people::replace_contributions(&tx, &w.id.to_string(), c).at(path)?;
+                crate::people::replace_contributions(&tx, &w.id.to_string(), c, now).at(path)?;
             }
         }
         let mut compact = Vec::new();

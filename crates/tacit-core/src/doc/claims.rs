@@ -44,7 +44,9 @@ fn broken(what: &str) -> CoreError {
 
 impl Doc {
     /// Checks every claim of a person in the document (see the module doc).
+    /// Also refuses a document with a field far past its limit ([`Doc::check_sizes`]).
     pub fn check_claims(&mut self) -> Result<(), CoreError> {
+        self.check_sizes()?;
         let creator = self.creator_checked()?;
         for v in self.am.get_all(ROOT, "deleted_by")? {
             let named = match &v.0 {
@@ -360,6 +362,86 @@ mod tests {
         p.check_claims().unwrap();
         as_actor(&mut p, &key(2), |am| {
             am.put(ROOT, "name", "Mallory").unwrap()
+        });
+        assert!(p.check_claims().is_err());
+    }
+
+    /// A member's own document with a field far past its limit is refused as it is received;
+    /// one at the limit, or a title two members retyped at once, passes.
+    #[test]
+    fn fields_far_past_their_limits_are_refused() {
+        use crate::limits::{
+            MAX_ANSWERS, MAX_NAME_CHARS, MAX_TAGS, MAX_TITLE_CHARS, RECEIVED_SLACK,
+        };
+        use automerge::transaction::Transactable;
+        let attack = |f: &dyn Fn(&mut automerge::AutoCommit, &ObjId)| {
+            let (mut q, _) = question();
+            as_actor(&mut q, &key(1), |am| {
+                let title = match am.get(ROOT, "title").unwrap() {
+                    Some((_, id)) => id,
+                    None => panic!("a question has a title"),
+                };
+                f(am, &title)
+            });
+            q.check_claims()
+        };
+        // Two members retyping the title at once: both texts stay, twice the limit.
+        attack(&|am, t| {
+            am.splice_text(t, 0, 0, &"é".repeat(2 * MAX_TITLE_CHARS))
+                .unwrap()
+        })
+        .unwrap();
+        let big = MAX_TITLE_CHARS * 4 * RECEIVED_SLACK + 1;
+        let e = attack(&|am, t| am.splice_text(t, 0, 0, &"x".repeat(big)).unwrap());
+        assert!(
+            e.as_ref()
+                .is_err_and(|e| e.to_string().contains("title is too large")),
+            "{e:?}"
+        );
+        // A tag set of many keys, or one long key.
+        assert!(
+            attack(&|am, _| {
+                let tags = am.put_object(ROOT, "tags", ObjType::Map).unwrap();
+                for i in 0..=MAX_TAGS * RECEIVED_SLACK {
+                    am.put(&tags, format!("t{i}"), true).unwrap();
+                }
+            })
+            .is_err()
+        );
+        assert!(
+            attack(&|am, _| {
+                let tags = am.put_object(ROOT, "tags", ObjType::Map).unwrap();
+                am.put(&tags, "x".repeat(100_000), true).unwrap();
+            })
+            .is_err()
+        );
+        // Thousands of answers (each checked field by field otherwise).
+        assert!(
+            attack(&|am, _| {
+                let answers = am.put_object(ROOT, "answers", ObjType::Map).unwrap();
+                for i in 0..=MAX_ANSWERS * RECEIVED_SLACK {
+                    am.put_object(&answers, format!("a{i}"), ObjType::Map)
+                        .unwrap();
+                }
+            })
+            .is_err()
+        );
+        // A profile whose name is a book.
+        let mut p = Doc::new_profile(
+            Edit::new(key(1).member_id(), 1000),
+            crate::doc::ProfileEdit {
+                name: Some("Ada".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        as_actor(&mut p, &key(1), |am| {
+            am.put(
+                ROOT,
+                "name",
+                "n".repeat(MAX_NAME_CHARS * 4 * RECEIVED_SLACK + 1),
+            )
+            .unwrap()
         });
         assert!(p.check_claims().is_err());
     }

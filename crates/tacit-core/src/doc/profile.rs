@@ -32,10 +32,10 @@ impl Doc {
 
     /// The profile.
     pub fn profile(&self) -> Result<ProfileView, CoreError> {
-        self.expect_kind(Kind::Profile)?;
+        let (name, org) = self.profile_name()?;
         Ok(ProfileView {
-            name: self.string(&ROOT, "name")?.unwrap_or_default(),
-            org: self.string(&ROOT, "org")?.unwrap_or_default(),
+            name,
+            org,
             bio: self.text(&ROOT, "bio")?,
             expertise: self.key_set(&ROOT, "expertise")?,
             questions_per_day: match self.am.get(&ROOT, "questions_per_day")? {
@@ -48,6 +48,21 @@ impl Doc {
                 _ => None,
             },
         })
+    }
+
+    /// The profile's name and organisation only (what lists of people show, read without the
+    /// bio), each cut to [`MAX_NAME_CHARS`]: its member writes no longer one, so a longer one
+    /// is a peer's that broke the limit.
+    pub fn profile_name(&self) -> Result<(String, String), CoreError> {
+        self.expect_kind(Kind::Profile)?;
+        let field = |key: &str| -> Result<String, CoreError> {
+            let mut s = self.string(&ROOT, key)?.unwrap_or_default();
+            if let Some((end, _)) = s.char_indices().nth(MAX_NAME_CHARS) {
+                s.truncate(end);
+            }
+            Ok(s)
+        };
+        Ok((field("name")?, field("org")?))
     }
 
     /// Changes the profile; only its member may. Returns whether anything changed.

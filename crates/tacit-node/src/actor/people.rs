@@ -29,6 +29,8 @@ use crate::error::NodeError;
 const INBOX_ANSWERS_MS: i64 = 30 * DAY_MS;
 /// Most inbox items listed: newest first.
 const INBOX_MAX: usize = 200;
+/// Most inbox items from one other member (questions they asked, answers they wrote).
+const INBOX_PER_MEMBER: usize = 20;
 /// Most experts `who` lists when not told.
 const WHO_DEFAULT: usize = 10;
 /// Most recent contributions on a person page.
@@ -119,10 +121,10 @@ impl Actor {
 
     /// A member's display name and organisation: their profile, else what they joined with.
     fn name_of(&mut self, member: MemberId) -> (String, String) {
-        if let Some(p) = self.profile_of(member)
-            && !p.name.is_empty()
+        if let Some((name, org)) = self.profile_name_of(member)
+            && !name.is_empty()
         {
-            return (p.name, p.org);
+            return (name, org);
         }
         for s in self.spaces.values() {
             if let Some(m) = s.membership.members().get(&member) {
@@ -603,7 +605,7 @@ impl Actor {
                 if ask.member == me
                     || answered.contains(q)
                     || listed.contains(q)
-                    || now - ask.at > RoutingRules::default().window_days * DAY_MS
+                    || now.saturating_sub(ask.at) > RoutingRules::default().window_days * DAY_MS
                 {
                     continue;
                 }
@@ -632,7 +634,7 @@ impl Actor {
                 let Some(a) = c.answer else { continue };
                 if asked.get(&c.doc).is_some_and(|q| q.member == me)
                     && c.member != me
-                    && now - c.at <= INBOX_ANSWERS_MS
+                    && now.saturating_sub(c.at) <= INBOX_ANSWERS_MS
                 {
                     raw.push((
                         format!("answer:{}:{a}", c.doc),
@@ -646,7 +648,7 @@ impl Actor {
                     ));
                 }
                 let since = fresh.get(&(c.doc, a)).copied().unwrap_or(c.at);
-                if c.member == me && now - since > stale_after {
+                if c.member == me && now.saturating_sub(since) > stale_after {
                     raw.push((
                         format!("stale:{}:{a}", c.doc),
                         InboxKind::Stale,
@@ -657,7 +659,7 @@ impl Actor {
                         since + stale_after,
                         format!(
                             "your answer was last confirmed {} days ago: is it still right?",
-                            (now - since) / DAY_MS
+                            now.saturating_sub(since) / DAY_MS
                         ),
                     ));
                 }
@@ -665,6 +667,14 @@ impl Actor {
         }
         raw.sort_by(|a, b| b.6.cmp(&a.6).then(a.0.cmp(&b.0)));
         raw.dedup_by(|a, b| a.0 == b.0);
+        // A member's items beyond their share are left out (the newest kept), so that one
+        // member asking or answering hundreds of times cannot push everyone else's out.
+        let mut per_member: HashMap<MemberId, usize> = HashMap::new();
+        raw.retain(|item| {
+            let n = per_member.entry(item.5).or_insert(0);
+            *n += 1;
+            item.5 == me || *n <= INBOX_PER_MEMBER
+        });
         raw.truncate(INBOX_MAX);
         let mut items = Vec::with_capacity(raw.len());
         for (key, kind, space, question, answer, by, at, reason) in raw {

@@ -435,13 +435,7 @@ impl Actor {
             None => Ok(Place::Unknown),
             Some(l) if l.space == space => Ok(Place::Here),
             Some(l)
-                if l.summary.kind == Kind::Profile
-                    && self.spaces.get(&space).is_some_and(|s| {
-                        s.membership
-                            .members()
-                            .keys()
-                            .any(|m| Doc::profile_id(*m) == id)
-                    }) =>
+                if l.summary.kind == Kind::Profile && self.profile_member(id, space).is_some() =>
             {
                 Ok(Place::Profile)
             }
@@ -452,13 +446,19 @@ impl Actor {
     }
 
     /// The member whose profile `id` is, among the members of `space`.
+    /// (A profile id is the first 16 bytes of its member's id: looked up as a range of the
+    /// member map, not by a walk over every member.)
     fn profile_member(&self, id: DocId, space: SpaceId) -> Option<MemberId> {
+        let (mut low, mut high) = ([0u8; 32], [0xffu8; 32]);
+        low[..16].copy_from_slice(id.as_bytes());
+        high[..16].copy_from_slice(id.as_bytes());
+        let range = MemberId::from_bytes(low)..=MemberId::from_bytes(high);
         self.spaces.get(&space).and_then(|s| {
             s.membership
                 .members()
-                .keys()
-                .find(|m| Doc::profile_id(**m) == id)
-                .copied()
+                .range(range)
+                .map(|(m, _)| *m)
+                .find(|m| Doc::profile_id(*m) == id)
         })
     }
 
@@ -884,7 +884,17 @@ impl Actor {
         if !drop.is_empty() {
             dropped = doc.retain_changes(|h| !drop.contains(&h.0))?;
         }
-        if let Err(e) = doc.check_claims() {
+        // A member's profile id is theirs: another kind of document there (a hostile member's
+        // note made at a newcomer's profile id) would make this node refuse the real profile
+        // when it comes.
+        let claims = if kind != Kind::Profile && self.profile_member(doc.id(), space).is_some() {
+            Err(tacit_core::CoreError::Malformed(
+                "a document at a member's profile id that is not their profile".into(),
+            ))
+        } else {
+            doc.check_claims()
+        };
+        if let Err(e) = claims {
             let all = doc.changes_since(&[]);
             debug!(id = %doc.id(), ?kind, new = new.len(), all = all.len(),
                 roots = all.iter().filter(|c| c.deps.is_empty()).count(),

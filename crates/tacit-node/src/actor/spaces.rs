@@ -126,6 +126,17 @@ impl Actor {
         Some(profile)
     }
 
+    /// A member's name and organisation from their profile, if this home holds it (read
+    /// without the rest of the profile).
+    pub(super) fn profile_name_of(&mut self, member: MemberId) -> Option<(String, String)> {
+        let id = tacit_core::Doc::profile_id(member);
+        match self.store.get(id) {
+            Ok(Some(l)) if l.summary.kind == tacit_core::Kind::Profile => {}
+            _ => return None,
+        }
+        self.doc(id).ok()?.profile_name().ok()
+    }
+
     fn profile_names(&mut self) -> (String, String) {
         match self.identity() {
             Ok(i) => (i.profile.name, i.profile.org),

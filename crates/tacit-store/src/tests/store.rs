@@ -666,3 +666,45 @@ fn a_write_keeps_what_the_note_refers_to_in_its_own_transaction() {
     assert!(!store.blob_referenced_in(space, &h('a')).unwrap());
     assert!(store.blob_referenced_in(space, &h('b')).unwrap());
 }
+
+/// A contribution dated years ahead (or before the epoch) by its writer is kept at the time of
+/// the write (or the epoch): it cannot stay the newest item of an inbox for ever.
+#[test]
+fn contribution_times_are_kept_between_the_epoch_and_the_write() {
+    use tacit_core::people::{Act, Contribution};
+    let (_dir, mut store) = store();
+    store.set_clock(|| 5_000);
+    let space = SpaceId::random();
+    let mut doc = Doc::new_note(
+        DocId::random(),
+        edit(1000),
+        Draft {
+            title: "dated".into(),
+            ..Draft::default()
+        },
+    )
+    .unwrap();
+    let id = doc.id();
+    let at = |at: i64| Contribution {
+        member: member(),
+        act: Act::Wrote,
+        doc: id,
+        answer: None,
+        tags: Vec::new(),
+        words: Vec::new(),
+        at,
+        accepted: false,
+        thanks: 0,
+        score: 0,
+    };
+    let mut write = snapshot(&mut doc, space);
+    write.contributions = Some(vec![at(i64::MAX), at(i64::MIN), at(4_000)]);
+    store.write(&[write]).unwrap();
+    let times: Vec<i64> = store
+        .contributions(Some(space))
+        .unwrap()
+        .into_iter()
+        .map(|(_, c)| c.at)
+        .collect();
+    assert_eq!(times, [5_000, 0, 4_000]);
+}
