@@ -1220,8 +1220,8 @@ async fn a_note_at_a_newcomers_profile_id_does_not_take_their_profile() {
 /// A hostile member asks 250 questions on a tag Ada follows, each dated ten years ahead. They
 /// used to fill her inbox for good: it lists the newest 200 first, and these stayed the newest
 /// for ten years, so a colleague's question on the tag asked afterwards was not listed. Now a
-/// contribution's time is kept at most the time it was received, and one member has at most 20
-/// items in an inbox.
+/// contribution dated ahead is taken as of when it was first received, and one member has at
+/// most 20 items of a kind in an inbox.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn questions_dated_years_ahead_do_not_take_over_an_inbox() {
     let dirs = [(); 2].map(|_| tempfile::tempdir().expect("temp dir"));

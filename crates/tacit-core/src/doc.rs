@@ -496,10 +496,7 @@ impl Doc {
     pub fn summary(&self) -> Result<Summary, CoreError> {
         let kind = self.kind()?;
         let (title, tags) = match kind {
-            Kind::Profile => (
-                self.string(&ROOT, "name")?.unwrap_or_default(),
-                self.key_set(&ROOT, "expertise")?,
-            ),
+            Kind::Profile => (self.profile_name()?.0, self.key_set(&ROOT, "expertise")?),
             Kind::Note => {
                 return Ok(Summary {
                     deleted: self.is_deleted()?,

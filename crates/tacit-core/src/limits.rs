@@ -1,5 +1,8 @@
 //! Limits on what a document holds. Each bounds the cost of one document to every member that
-//! stores, syncs and indexes it; a value past a limit is refused with a clear error, never cut.
+//! stores, syncs and indexes it; a value written here past a limit is refused with a clear
+//! error, never cut. A peer's document is checked as it is received (`doc/sizes.rs`, with
+//! [`RECEIVED_SLACK`]); what is read of a field a writer could not have made (a display name
+//! past its limit, the words of a title) is cut where it is read.
 
 /// Longest title, in characters: a title is a line, not a paragraph.
 pub const MAX_TITLE_CHARS: usize = 300;

@@ -206,6 +206,9 @@ impl Doc {
                     }
                 }
                 out.extend(best.into_values());
+                // A member's confirmations in one question count once (their latest), as their
+                // answers do: confirming a thousand answers of one's own is one act.
+                let mut confirmed: BTreeMap<MemberId, Contribution> = BTreeMap::new();
                 for a in &q.answers {
                     for (giver, at) in self.thanks_of(a.id)? {
                         if giver == a.author {
@@ -217,12 +220,18 @@ impl Doc {
                         });
                     }
                     for (member, at) in self.confirmations(a.id)? {
-                        out.push(Contribution {
-                            answer: Some(a.id),
-                            ..base(member, Act::Confirmed, at)
-                        });
+                        if confirmed.get(&member).is_none_or(|old| at > old.at) {
+                            confirmed.insert(
+                                member,
+                                Contribution {
+                                    answer: Some(a.id),
+                                    ..base(member, Act::Confirmed, at)
+                                },
+                            );
+                        }
                     }
                 }
+                out.extend(confirmed.into_values());
                 let words = title_words(&q.title);
                 for c in &mut out {
                     c.tags = q.tags.clone();
@@ -633,9 +642,9 @@ pub struct RoutingRules {
     pub daily_limit: u32,
     /// Questions older than this many days are not routed (nor count against limits).
     pub window_days: i64,
-    /// Most offers of one asker's questions made in one day, all rounds together: past it their
-    /// questions wait for the next day's rounds, so that one asker (a hostile member asking
-    /// hundreds) cannot spend everyone's daily offers.
+    /// Most offers of one asker's questions made in one day, all rounds together (first rounds
+    /// first): past it their questions wait for the next day's rounds, so that one asker (a
+    /// hostile member asking hundreds) cannot spend everyone's daily offers.
     pub per_asker_daily: u32,
 }
 
@@ -648,8 +657,8 @@ impl Default for RoutingRules {
             per_round: 3,
             daily_limit: 3,
             window_days: 14,
-            // Five questions' first rounds a day: more than a newcomer's busy first day needs
-            // at once (the rest are offered on the days after).
+            // Five new questions' first rounds a day, as many as a newcomer's busy first day
+            // asks; new questions go before the next rounds of older ones.
             per_asker_daily: 15,
         }
     }
@@ -671,11 +680,13 @@ pub struct Route {
 
 /// Which members each recent question is offered to, round by round, as of `now`.
 ///
-/// Questions are taken oldest first (then by id); each round offers the question to the next
-/// best `per_round` members who can answer (`eligible`, never the asker) and have not reached
-/// their daily limit of offers on the day of the round (`limits`, from their profiles, else
-/// `daily_limit`). A round starts every day the question goes unanswered. The same documents
-/// give the same routes on every member's machine.
+/// Rounds are taken day by day: a day's first rounds before the next rounds of older questions,
+/// each kind oldest first (then by id). Each round offers the question to the next best
+/// `per_round` members who can answer (`eligible`, never the asker) and have not reached their
+/// daily limit of offers on the day of the round (`limits`, from their profiles, else
+/// `daily_limit`), while the asker's questions have had fewer than `per_asker_daily` offers that
+/// day. A round starts every day the question goes unanswered. The same documents give the same
+/// routes on every member's machine.
 pub fn route(
     questions: &[Asked],
     index: &ExpertIndex,
@@ -715,11 +726,8 @@ pub fn route_cached(
         })
         .collect();
     qs.sort_by_key(|q| (q.created_at, q.id));
-    let mut load: HashMap<(MemberId, i64), u32> = HashMap::new();
-    let mut spent: HashMap<(MemberId, i64), u32> = HashMap::new();
-    let mut out: BTreeMap<DocId, Vec<Route>> = BTreeMap::new();
-    for q in qs {
-        let ranked: &Vec<MemberId> = ranked.entry(q.id).or_insert_with(|| {
+    for q in &qs {
+        ranked.entry(q.id).or_insert_with(|| {
             let mut candidates = eligible.clone();
             candidates.remove(&q.asker);
             index.ranked_members(
@@ -729,42 +737,52 @@ pub fn route_cached(
                 Some(q.created_at),
             )
         });
-        let mut next = 0;
-        let mut routes = Vec::new();
-        let mut round: u32 = 0;
-        loop {
-            let start = q.created_at + i64::from(round) * DAY_MS;
-            if start > now || q.first_answer_at.is_some_and(|a| a <= start) {
-                break;
-            }
-            let day = start.div_euclid(DAY_MS);
-            let mut picked = 0;
-            let asker_spent = spent.entry((q.asker, day)).or_insert(0);
-            while picked < rules.per_round
-                && next < ranked.len()
-                && *asker_spent < rules.per_asker_daily
-            {
-                let m = ranked[next];
-                next += 1;
-                let n = load.entry((m, day)).or_insert(0);
-                if *n >= limits.get(&m).copied().unwrap_or(rules.daily_limit) {
-                    continue;
-                }
-                *n += 1;
-                *asker_spent += 1;
-                picked += 1;
-                routes.push(Route {
-                    member: m,
-                    round,
-                    at: start,
-                });
-            }
-            if next >= ranked.len() {
-                break;
-            }
-            round += 1;
+    }
+    let ranked: &HashMap<DocId, Vec<MemberId>> = ranked;
+    // Rounds are taken day by day, and within a day first rounds before later ones (then
+    // oldest first): a day's offers go to new questions before the next rounds of old ones.
+    // Each entry: (day, round, start, index in `qs`); per question, the next ranked member.
+    let mut rounds: BTreeSet<(i64, u32, i64, usize)> = qs
+        .iter()
+        .enumerate()
+        .map(|(i, q)| (q.created_at.div_euclid(DAY_MS), 0, q.created_at, i))
+        .collect();
+    let mut next: Vec<usize> = vec![0; qs.len()];
+    let mut load: HashMap<(MemberId, i64), u32> = HashMap::new();
+    let mut spent: HashMap<(MemberId, i64), u32> = HashMap::new();
+    let mut out: BTreeMap<DocId, Vec<Route>> = qs.iter().map(|q| (q.id, Vec::new())).collect();
+    while let Some((day, round, start, i)) = rounds.pop_first() {
+        let q = qs[i];
+        if start > now || q.first_answer_at.is_some_and(|a| a <= start) {
+            continue;
         }
-        out.insert(q.id, routes);
+        let ranked = ranked.get(&q.id).map_or(&[][..], Vec::as_slice);
+        let routes = out.entry(q.id).or_default();
+        let asker_spent = spent.entry((q.asker, day)).or_insert(0);
+        let mut picked = 0;
+        while picked < rules.per_round
+            && next[i] < ranked.len()
+            && *asker_spent < rules.per_asker_daily
+        {
+            let m = ranked[next[i]];
+            next[i] += 1;
+            let n = load.entry((m, day)).or_insert(0);
+            if *n >= limits.get(&m).copied().unwrap_or(rules.daily_limit) {
+                continue;
+            }
+            *n += 1;
+            *asker_spent += 1;
+            picked += 1;
+            routes.push(Route {
+                member: m,
+                round,
+                at: start,
+            });
+        }
+        if next[i] < ranked.len() {
+            let start = start.saturating_add(DAY_MS);
+            rounds.insert((start.div_euclid(DAY_MS), round + 1, start, i));
+        }
     }
     out
 }
@@ -914,18 +932,28 @@ pub fn health<'a>(
     }
 }
 
+/// Operations (characters typed or deleted, fields set) another member's changes to a note must
+/// hold for the note to count as written by them too.
+pub const MIN_WRITTEN_OPS: u64 = 24;
+
 /// The contributions of a live note (`note`: its view, the body not needed) written by
-/// `changes` (every change of it): each member whose signed changes wrote it, at their last
-/// change, the author at least at its creation. As [`Doc::contributions_with`] gives them, for
+/// `changes` (every change of it): its author, and each other member whose signed changes hold
+/// at least [`MIN_WRITTEN_OPS`] operations, at their last change, the author at least at its
+/// creation. As [`Doc::contributions_with`] gives them, for
 /// a caller that holds the view already (a note just made).
 pub fn note_contributions(note: &NoteView, changes: &[crate::doc::NewChange]) -> Vec<Contribution> {
-    let mut last: BTreeMap<MemberId, i64> = BTreeMap::new();
+    let mut last: BTreeMap<MemberId, (i64, u64)> = BTreeMap::new();
     for c in changes {
         if let Some(a) = c.author {
-            let e = last.entry(a).or_insert(c.at);
-            *e = (*e).max(c.at);
+            let e = last.entry(a).or_insert((c.at, 0));
+            e.0 = e.0.max(c.at);
+            e.1 = e.1.saturating_add(c.ops);
         }
     }
+    // Another member wrote the note too when their changes hold a sentence's worth of
+    // operations: a typo fixed, or a character changed in every note of a space, is no credit.
+    last.retain(|m, (_, ops)| *m == note.author || *ops >= MIN_WRITTEN_OPS);
+    let mut last: BTreeMap<MemberId, i64> = last.into_iter().map(|(m, (at, _))| (m, at)).collect();
     last.entry(note.author).or_insert(note.created_at);
     let (tags, words) = (note.all_tags(), title_words(&note.title));
     last.into_iter()
@@ -1154,6 +1182,53 @@ mod tests {
         assert_eq!(routes[&honest.id].len(), 3);
         assert!(routes.get(&qs[101].id).is_none_or(Vec::is_empty));
         assert!(routes.get(&qs[102].id).is_none_or(Vec::is_empty));
+    }
+
+    /// A member who changes a character of a note is not credited with writing it; one who
+    /// writes a sentence in it is.
+    #[test]
+    fn a_typo_fixed_is_no_credit_and_a_sentence_is() {
+        use crate::doc::{Draft, Edit, NoteEdit};
+        let (ada, bo) = (m(1), m(2));
+        let mut doc = crate::Doc::new_note(
+            DocId::from_bytes([7; 16]),
+            Edit::new(ada, 1_000),
+            Draft {
+                title: "Rotating certificates".into(),
+                body: "Run the playbook on the first of the month.".into(),
+                ..Draft::default()
+            },
+        )
+        .unwrap();
+        let writers = |doc: &mut crate::Doc| -> Vec<MemberId> {
+            let changes = doc.changes_since(&[]);
+            note_contributions(&doc.note().unwrap(), &changes)
+                .into_iter()
+                .map(|c| c.member)
+                .collect()
+        };
+        let edit = |doc: &mut crate::Doc, body: &str, at: i64| {
+            doc.edit_text(
+                Edit::new(bo, at),
+                NoteEdit {
+                    body: Some(body.into()),
+                    ..NoteEdit::default()
+                },
+            )
+            .unwrap();
+        };
+        edit(
+            &mut doc,
+            "Run the playbook on the first of the month!",
+            2_000,
+        );
+        assert_eq!(writers(&mut doc), [ada]);
+        edit(
+            &mut doc,
+            "Run the playbook on the first of the month! Check the staging CA first.",
+            3_000,
+        );
+        assert_eq!(writers(&mut doc), [ada, bo]);
     }
 
     /// A title of a hundred thousand distinct words gives the first few, at once.

@@ -910,12 +910,7 @@ impl Actor {
         self.spaces
             .values()
             .filter(|s| s.membership.is_member(&me))
-            .filter(|s| {
-                s.membership
-                    .members()
-                    .keys()
-                    .any(|m| Doc::profile_id(*m) == id)
-            })
+            .filter(|s| s.membership.member_with_profile(id).is_some())
             .map(|s| s.row.id)
             .collect()
     }

@@ -1274,7 +1274,7 @@ pub struct ContributionView {
 }
 
 /// Why something is in the inbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum InboxKind {
     /// A question offered to this member: its record matches.

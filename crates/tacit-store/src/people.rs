@@ -2,6 +2,8 @@
 //! write of it), and this member's local choices: the tags it follows and the inbox items it has
 //! seen.
 
+use std::collections::HashMap;
+
 use rusqlite::{TransactionBehavior, params};
 use tacit_core::people::{Act, Contribution};
 use tacit_core::{DocId, MemberId, SpaceId};
@@ -13,16 +15,37 @@ use crate::store::Store;
 /// A contribution with the space of its document.
 pub type SpaceContribution = (SpaceId, Contribution);
 
-/// Replaces the contributions of `doc`, in the caller's transaction. Each one's time is what
-/// its writer put in the document, so it is kept between the epoch and `now`: a contribution
-/// dated years ahead would stay the newest item of an inbox, and the heaviest in the expertise
-/// ranking, for ever (and a time near `i64::MAX` would overflow the sums made of it).
+/// How far ahead of this machine's clock a contribution's time is taken as written: another
+/// member's clock may run a little ahead.
+const CLOCK_AHEAD_MS: i64 = 60 * 60 * 1000;
+
+/// Replaces the contributions of `doc`, in the caller's transaction.
+///
+/// Each one's time is what its writer put in the document. One dated further ahead than
+/// [`CLOCK_AHEAD_MS`] would stay the newest item of an inbox and the heaviest in the expertise
+/// ranking for years (a time near `i64::MAX` would overflow the sums made of it), so it is taken
+/// as the time it was first written here (`now`), and keeps that time when the document is
+/// written again; a time before the epoch is taken as the epoch.
 pub(crate) fn replace_contributions(
     tx: &rusqlite::Transaction<'_>,
     doc: &str,
     rows: &[Contribution],
     now: i64,
 ) -> rusqlite::Result<()> {
+    let ahead = now.saturating_add(CLOCK_AHEAD_MS);
+    // The times kept for rows dated ahead, by (member, act, answer): read only when a row is.
+    let mut kept: HashMap<(Vec<u8>, i64, Option<String>), i64> = HashMap::new();
+    if rows.iter().any(|c| c.at > ahead) {
+        let mut st =
+            tx.prepare_cached("SELECT member, act, answer, at FROM contributions WHERE doc = ?1")?;
+        let found = st.query_map([doc], |r| {
+            Ok(((r.get(0)?, r.get(1)?, r.get(2)?), r.get::<_, i64>(3)?))
+        })?;
+        for row in found {
+            let (key, at) = row?;
+            kept.insert(key, at);
+        }
+    }
     tx.prepare_cached("DELETE FROM contributions WHERE doc = ?1")?
         .execute([doc])?;
     let mut st = tx.prepare_cached(
@@ -30,15 +53,25 @@ pub(crate) fn replace_contributions(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
     for (n, c) in rows.iter().enumerate() {
+        let member = c.member.as_bytes().to_vec();
+        let answer = c.answer.map(|a| a.to_string());
+        let at = if c.at > ahead {
+            kept.get(&(member.clone(), c.act.code(), answer.clone()))
+                .copied()
+                .filter(|t| (0..=ahead).contains(t))
+                .unwrap_or(now)
+        } else {
+            c.at.max(0)
+        };
         st.execute(params![
             doc,
             n as i64,
-            c.member.as_bytes().to_vec(),
+            member,
             c.act.code(),
-            c.answer.map(|a| a.to_string()),
+            answer,
             serde_json::to_string(&c.tags).unwrap_or_else(|_| "[]".into()),
             serde_json::to_string(&c.words).unwrap_or_else(|_| "[]".into()),
-            c.at.clamp(0, now.max(0)),
+            at,
             c.accepted,
             c.thanks,
             c.score,

@@ -147,6 +147,8 @@ pub struct NewChange {
     pub under: Option<Vec<OpHash>>,
     /// Its time in ms (Automerge records whole seconds); shown, never trusted.
     pub at: i64,
+    /// How many operations it holds (a character typed or deleted is one).
+    pub ops: u64,
 }
 
 /// What the rules say of one change.
@@ -174,6 +176,7 @@ impl Doc {
                 deps: c.deps.iter().map(|d| d.0).collect(),
                 under: parse_under(c.message.as_deref()),
                 at: c.timestamp.saturating_mul(1000),
+                ops: c.max_op.saturating_sub(c.start_op).saturating_add(1),
             })
             .collect()
     }

@@ -44,9 +44,16 @@ fn broken(what: &str) -> CoreError {
 
 impl Doc {
     /// Checks every claim of a person in the document (see the module doc).
-    /// Also refuses a document with a field far past its limit ([`Doc::check_sizes`]).
+    /// Also refuses a document with a field far past its limit ([`Doc::check_claims_of`]).
     pub fn check_claims(&mut self) -> Result<(), CoreError> {
-        self.check_sizes()?;
+        self.check_claims_of(&[])
+    }
+
+    /// [`Doc::check_claims`] of a document that has just taken `batch` (the hashes of the
+    /// changes applied; empty when they are all of it): also refuses it if they left a field
+    /// past its bound and larger than before (`doc/sizes.rs`).
+    pub fn check_claims_of(&mut self, batch: &[[u8; 32]]) -> Result<(), CoreError> {
+        self.check_sizes(batch)?;
         let creator = self.creator_checked()?;
         for v in self.am.get_all(ROOT, "deleted_by")? {
             let named = match &v.0 {
@@ -426,6 +433,25 @@ mod tests {
             })
             .is_err()
         );
+        // A title already past its bound (held from before these checks): a batch that does
+        // not make it larger (another field changed) passes, one that does is refused.
+        let (mut q, _) = question();
+        as_actor(&mut q, &key(1), |am| {
+            let (_, t) = am.get(ROOT, "title").unwrap().unwrap();
+            am.splice_text(&t, 0, 0, &"x".repeat(big)).unwrap();
+        });
+        let batch = |q: &mut Doc, f: &dyn Fn(&mut automerge::AutoCommit)| -> Vec<[u8; 32]> {
+            let before = q.am.get_heads();
+            as_actor(q, &key(1), f);
+            q.changes_since(&before).iter().map(|c| c.hash).collect()
+        };
+        let delete = batch(&mut q, &|am| am.put(ROOT, "updated_at", 5_000).unwrap());
+        q.check_claims_of(&delete).unwrap();
+        let grow = batch(&mut q, &|am| {
+            let (_, t) = am.get(ROOT, "title").unwrap().unwrap();
+            am.splice_text(&t, 0, 0, "more").unwrap();
+        });
+        assert!(q.check_claims_of(&grow).is_err());
         // A profile whose name is a book.
         let mut p = Doc::new_profile(
             Edit::new(key(1).member_id(), 1000),

@@ -489,6 +489,18 @@ impl Membership {
         &self.members
     }
 
+    /// The current member whose profile document `profile` is, if any (a profile's id is the
+    /// first 16 bytes of its member's id: found as a range of the member map, not by a walk).
+    pub fn member_with_profile(&self, profile: crate::DocId) -> Option<MemberId> {
+        let (mut low, mut high) = ([0u8; 32], [0xffu8; 32]);
+        low[..16].copy_from_slice(profile.as_bytes());
+        high[..16].copy_from_slice(profile.as_bytes());
+        self.members
+            .range(MemberId::from_bytes(low)..=MemberId::from_bytes(high))
+            .map(|(m, _)| *m)
+            .find(|m| crate::Doc::profile_id(*m) == profile)
+    }
+
     /// The members who were removed or left.
     pub fn removed(&self) -> &BTreeMap<MemberId, Removed> {
         &self.removed

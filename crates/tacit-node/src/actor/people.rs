@@ -29,7 +29,8 @@ use crate::error::NodeError;
 const INBOX_ANSWERS_MS: i64 = 30 * DAY_MS;
 /// Most inbox items listed: newest first.
 const INBOX_MAX: usize = 200;
-/// Most inbox items from one other member (questions they asked, answers they wrote).
+/// Most inbox items of one kind from one other member (questions they asked on a followed tag,
+/// answers they wrote to this member's questions).
 const INBOX_PER_MEMBER: usize = 20;
 /// Most experts `who` lists when not told.
 const WHO_DEFAULT: usize = 10;
@@ -667,13 +668,17 @@ impl Actor {
         }
         raw.sort_by(|a, b| b.6.cmp(&a.6).then(a.0.cmp(&b.0)));
         raw.dedup_by(|a, b| a.0 == b.0);
-        // A member's items beyond their share are left out (the newest kept), so that one
-        // member asking or answering hundreds of times cannot push everyone else's out.
-        let mut per_member: HashMap<MemberId, usize> = HashMap::new();
+        // Another member's items of one kind beyond their share are left out (the newest
+        // kept), so that one member asking or answering hundreds of times cannot push everyone
+        // else's out. Offers are bounded by the daily limit already.
+        let mut per_member: HashMap<(MemberId, InboxKind), usize> = HashMap::new();
         raw.retain(|item| {
-            let n = per_member.entry(item.5).or_insert(0);
+            if item.5 == me || item.1 == InboxKind::Routed {
+                return true;
+            }
+            let n = per_member.entry((item.5, item.1)).or_insert(0);
             *n += 1;
-            item.5 == me || *n <= INBOX_PER_MEMBER
+            *n <= INBOX_PER_MEMBER
         });
         raw.truncate(INBOX_MAX);
         let mut items = Vec::with_capacity(raw.len());

@@ -446,20 +446,19 @@ impl Actor {
     }
 
     /// The member whose profile `id` is, among the members of `space`.
-    /// (A profile id is the first 16 bytes of its member's id: looked up as a range of the
-    /// member map, not by a walk over every member.)
     fn profile_member(&self, id: DocId, space: SpaceId) -> Option<MemberId> {
-        let (mut low, mut high) = ([0u8; 32], [0xffu8; 32]);
-        low[..16].copy_from_slice(id.as_bytes());
-        high[..16].copy_from_slice(id.as_bytes());
-        let range = MemberId::from_bytes(low)..=MemberId::from_bytes(high);
-        self.spaces.get(&space).and_then(|s| {
-            s.membership
-                .members()
-                .range(range)
-                .map(|(m, _)| *m)
-                .find(|m| Doc::profile_id(*m) == id)
-        })
+        self.spaces
+            .get(&space)
+            .and_then(|s| s.membership.member_with_profile(id))
+    }
+
+    /// Whether `id` is the profile id of a member of any space this home holds (legacy ones
+    /// aside): a document of another kind there, in whatever space, would make this node
+    /// refuse that member's profile when it comes.
+    fn is_a_members_profile_id(&self, id: DocId) -> bool {
+        self.spaces
+            .values()
+            .any(|s| !s.legacy && s.membership.member_with_profile(id).is_some())
     }
 
     /// Attaches the signatures of the changes a sync message carries.
@@ -887,12 +886,12 @@ impl Actor {
         // A member's profile id is theirs: another kind of document there (a hostile member's
         // note made at a newcomer's profile id) would make this node refuse the real profile
         // when it comes.
-        let claims = if kind != Kind::Profile && self.profile_member(doc.id(), space).is_some() {
+        let claims = if kind != Kind::Profile && self.is_a_members_profile_id(doc.id()) {
             Err(tacit_core::CoreError::Malformed(
                 "a document at a member's profile id that is not their profile".into(),
             ))
         } else {
-            doc.check_claims()
+            doc.check_claims_of(&new.iter().map(|c| c.hash).collect::<Vec<_>>())
         };
         if let Err(e) = claims {
             let all = doc.changes_since(&[]);

@@ -117,24 +117,22 @@ impl Actor {
 
     /// A member's profile, if this home holds it (its own, or one synced in a shared space).
     pub(super) fn profile_of(&mut self, member: MemberId) -> Option<tacit_core::ProfileView> {
-        let id = tacit_core::Doc::profile_id(member);
-        match self.store.get(id) {
-            Ok(Some(l)) if l.summary.kind == tacit_core::Kind::Profile => {}
-            _ => return None,
-        }
-        let profile = self.doc(id).ok()?.profile().ok()?;
-        Some(profile)
+        self.profile_doc(member)?.profile().ok()
     }
 
     /// A member's name and organisation from their profile, if this home holds it (read
     /// without the rest of the profile).
     pub(super) fn profile_name_of(&mut self, member: MemberId) -> Option<(String, String)> {
+        self.profile_doc(member)?.profile_name().ok()
+    }
+
+    /// A member's profile document, if this home holds one.
+    fn profile_doc(&mut self, member: MemberId) -> Option<&mut tacit_core::Doc> {
         let id = tacit_core::Doc::profile_id(member);
         match self.store.get(id) {
-            Ok(Some(l)) if l.summary.kind == tacit_core::Kind::Profile => {}
-            _ => return None,
+            Ok(Some(l)) if l.summary.kind == tacit_core::Kind::Profile => self.doc(id).ok(),
+            _ => None,
         }
-        self.doc(id).ok()?.profile_name().ok()
     }
 
     fn profile_names(&mut self) -> (String, String) {

@@ -667,8 +667,9 @@ fn a_write_keeps_what_the_note_refers_to_in_its_own_transaction() {
     assert!(store.blob_referenced_in(space, &h('b')).unwrap());
 }
 
-/// A contribution dated years ahead (or before the epoch) by its writer is kept at the time of
-/// the write (or the epoch): it cannot stay the newest item of an inbox for ever.
+/// A contribution dated years ahead by its writer is kept at the time it was first written
+/// here, also when its document is written again later; one before the epoch at the epoch; one
+/// a little ahead (another member's clock) as it is.
 #[test]
 fn contribution_times_are_kept_between_the_epoch_and_the_write() {
     use tacit_core::people::{Act, Contribution};
@@ -685,8 +686,8 @@ fn contribution_times_are_kept_between_the_epoch_and_the_write() {
     )
     .unwrap();
     let id = doc.id();
-    let at = |at: i64| Contribution {
-        member: member(),
+    let by = |n: u8, at: i64| Contribution {
+        member: tacit_core::MemberId::from_bytes([n; 32]),
         act: Act::Wrote,
         doc: id,
         answer: None,
@@ -697,14 +698,28 @@ fn contribution_times_are_kept_between_the_epoch_and_the_write() {
         thanks: 0,
         score: 0,
     };
+    let rows = vec![
+        by(1, i64::MAX),
+        by(2, i64::MIN),
+        by(3, 4_000),
+        by(4, 5_000 + 60_000),
+    ];
+    let times = |store: &Store| -> Vec<i64> {
+        store
+            .contributions(Some(space))
+            .unwrap()
+            .into_iter()
+            .map(|(_, c)| c.at)
+            .collect()
+    };
     let mut write = snapshot(&mut doc, space);
-    write.contributions = Some(vec![at(i64::MAX), at(i64::MIN), at(4_000)]);
+    write.contributions = Some(rows.clone());
     store.write(&[write]).unwrap();
-    let times: Vec<i64> = store
-        .contributions(Some(space))
-        .unwrap()
-        .into_iter()
-        .map(|(_, c)| c.at)
-        .collect();
-    assert_eq!(times, [5_000, 0, 4_000]);
+    assert_eq!(times(&store), [5_000, 0, 4_000, 65_000]);
+    // Written again a day later: the row dated ahead keeps the time it was first written.
+    store.set_clock(|| 86_400_000);
+    let mut write = snapshot(&mut doc, space);
+    write.contributions = Some(rows);
+    store.write(&[write]).unwrap();
+    assert_eq!(times(&store), [5_000, 0, 4_000, 65_000]);
 }
