@@ -124,6 +124,9 @@ fn an_export_with_attachments_imports_into_a_fresh_home_with_every_attachment() 
         ("report.pdf", bytes(b"export-report", 1_500_000)),
         // Another note's file under a name the first note uses.
         ("diagram.png", bytes(b"export-diagram-2", 7_000)),
+        // A third note's, under that name in other letters' case: a disk that does not tell
+        // them apart (macOS, Windows) would write one over the other.
+        ("DIAGRAM.png", bytes(b"export-diagram-3", 5_000)),
     ];
     let note = |title: &str| {
         ada.json(&["note", "new", "--title", title, "--body", "Text."])["id"]
@@ -133,18 +136,30 @@ fn an_export_with_attachments_imports_into_a_fresh_home_with_every_attachment() 
     };
     let one = note("One");
     let two = note("Two");
+    let three = note("Three");
     for (i, (name, data)) in files.iter().enumerate() {
         let dir = tmp.path().join(format!("src{i}"));
         std::fs::create_dir_all(&dir).unwrap();
         let path = write_file(&dir, name, data);
-        let target = if i < 2 { &one } else { &two };
+        let target = [&one, &one, &two, &three][i];
         ada.ok(&["attach", target, s(&path)]);
     }
 
     let out = tmp.path().join("export");
     let report = ada.json(&["export", s(&out)]);
-    assert_eq!(report["attachments"], 3, "{report}");
+    assert_eq!(report["attachments"], 4, "{report}");
     let att = out.join("Personal/attachments");
+    let mut lower: Vec<String> = std::fs::read_dir(&att)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_lowercase())
+        .collect();
+    lower.sort();
+    lower.dedup();
+    assert_eq!(
+        lower.len(),
+        4,
+        "file names that differ only in case: {lower:?}"
+    );
     let read = |name: &str| std::fs::read(att.join(name)).unwrap();
     assert!(read("report.pdf") == files[1].1);
     // Two files named diagram.png: the note exported second gets `diagram 2.png`, and its
@@ -165,11 +180,15 @@ fn an_export_with_attachments_imports_into_a_fresh_home_with_every_attachment() 
     let bob = TestHome::new();
     bob.ok(&["init", "--name", "Bob"]);
     let report = bob.json(&["import", s(&out.join("Personal"))]);
-    assert_eq!(report["created"], 2, "{report}");
-    assert_eq!(report["attachments"], 3, "{report}");
+    assert_eq!(report["created"], 3, "{report}");
+    assert_eq!(report["attachments"], 4, "{report}");
     assert_eq!(report["skipped"], serde_json::json!([]), "{report}");
     // Every attachment, present, with the same bytes.
-    for (id, want) in [(&one, &files[..2]), (&two, &files[2..])] {
+    for (id, want) in [
+        (&one, &files[..2]),
+        (&two, &files[2..3]),
+        (&three, &files[3..]),
+    ] {
         let items: Vec<AttachmentInfo> =
             serde_json::from_value(bob.json(&["attachments", id])).unwrap();
         assert_eq!(items.len(), want.len(), "{items:?}");

@@ -511,10 +511,23 @@ fn walk(root: &Path, summary: &mut ImportSummary) -> Result<(Vec<Found>, Vec<Fou
                 }
                 continue;
             }
-            if kind.is_symlink() && path.is_dir() {
+            // A link is never followed: a vault from someone else could link to any file of
+            // this machine (a key, a password store), which an import would put in a space.
+            if kind.is_symlink() {
                 summary.skipped.push(note(
                     &rel,
-                    "a link to a folder; links to folders are not followed",
+                    if path.is_dir() {
+                        "a link to a folder; links are not followed"
+                    } else {
+                        "a link; links are not followed (it could lead anywhere on this machine)"
+                    },
+                ));
+                continue;
+            }
+            if !kind.is_file() {
+                summary.skipped.push(note(
+                    &rel,
+                    "not a regular file (a device, a pipe or a socket)",
                 ));
                 continue;
             }
@@ -591,8 +604,9 @@ pub async fn export_dir<R: Requester>(
     for (space, folder) in &targets {
         let mut taken_notes = HashSet::new();
         let mut taken_questions = HashSet::new();
-        // Attachment file names given in this folder, with the hash each holds.
-        let mut taken_files: HashMap<String, String> = HashMap::new();
+        // Attachment file names given in this folder, in lower case (a disk may not tell
+        // `Diagram.png` from `diagram.png`), with the name as written and the hash it holds.
+        let mut taken_files = TakenFiles::default();
         let mut after = None;
         loop {
             let req = Request::Export {
@@ -622,14 +636,37 @@ pub async fn export_dir<R: Requester>(
     Ok(summary)
 }
 
+/// The attachment files of one exported folder, and how many fetches of missing ones failed.
+#[derive(Default)]
+struct TakenFiles {
+    /// Lower-case name → (name as written, hash of its bytes).
+    names: HashMap<String, (String, String)>,
+    /// Fetches of attachments not on this machine that failed in this export.
+    failed_fetches: usize,
+}
+
+impl TakenFiles {
+    /// The hash of the bytes written under `name` (in any case), if any.
+    fn holds(&self, name: &str) -> Option<&str> {
+        self.names
+            .get(&name.to_lowercase())
+            .map(|(_, hash)| hash.as_str())
+    }
+}
+
+/// After this many failed fetches, attachments not on this machine are listed as missing
+/// without asking members for them: each failure waits for every member that could hold the
+/// file, and a note (a hostile member's) may name a thousand files nobody holds.
+const MAX_FAILED_FETCHES: usize = 3;
+
 /// Writes the attachments of a page's notes into the folder's [`ATTACHMENTS_DIR`]. A name
-/// already given to other bytes in this folder gets a name of its own (`name 2.png`), and the
-/// note's `![[embeds]]` of it are rewritten to match.
+/// already given to other bytes in this folder (compared in lower case) gets a name of its own
+/// (`name 2.png`), and the note's `![[embeds]]` of it are rewritten to match.
 async fn export_attachments<R: Requester>(
     node: &mut R,
     page: &mut ExportPage,
     folder: &Path,
-    taken: &mut HashMap<String, String>,
+    taken: &mut TakenFiles,
     summary: &mut ExportSummary,
 ) -> Result<(), VaultError> {
     let dir = folder.join(ATTACHMENTS_DIR);
@@ -646,13 +683,21 @@ async fn export_attachments<R: Requester>(
             }
         };
         for a in items {
-            let file_name = match taken.get(&a.name) {
-                Some(hash) if *hash == a.hash => a.name.clone(),
+            let file_name = match taken.names.get(&a.name.to_lowercase()) {
+                // The same bytes under this name (in any case): the file already written.
+                Some((written, hash)) if *hash == a.hash => written.clone(),
                 None => a.name.clone(),
                 Some(_) => tacit_core::unique_attachment_name(&a.name, |c| {
-                    taken.get(c).is_some_and(|h| *h != a.hash)
+                    taken.holds(c).is_some_and(|h| h != a.hash)
                 }),
             };
+            if !a.present && taken.failed_fetches >= MAX_FAILED_FETCHES {
+                summary.missing.push(note(
+                    &format!("{ATTACHMENTS_DIR}/{file_name}"),
+                    "not on this machine (not asked for: earlier fetches in this export failed)",
+                ));
+                continue;
+            }
             let target = dir.join(&file_name);
             let req = Request::AttachmentGet {
                 id: n.id.to_string(),
@@ -662,6 +707,9 @@ async fn export_attachments<R: Requester>(
                 Ok(Response::AttachmentFile { path, .. }) => path,
                 Ok(_) => return Err(VaultError::UnexpectedReply("an attachment")),
                 Err(e) => {
+                    if !a.present {
+                        taken.failed_fetches += 1;
+                    }
                     summary.missing.push(note(
                         &format!("{ATTACHMENTS_DIR}/{file_name}"),
                         e.to_string(),
@@ -669,10 +717,13 @@ async fn export_attachments<R: Requester>(
                     continue;
                 }
             };
-            if taken.get(&file_name) != Some(&a.hash) {
+            if taken.holds(&file_name) != Some(a.hash.as_str()) {
                 std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
                 copy_atomic(Path::new(&path), &target)?;
-                taken.insert(file_name.clone(), a.hash.clone());
+                taken.names.insert(
+                    file_name.to_lowercase(),
+                    (file_name.clone(), a.hash.clone()),
+                );
                 summary.attachments += 1;
             }
             if file_name != a.name {
@@ -812,6 +863,28 @@ mod tests {
     fn markdown_by_extension() {
         assert!(is_markdown("a.md") && is_markdown("B.MARKDOWN") && is_markdown("x.Md"));
         assert!(!is_markdown("a.png") && !is_markdown("md") && !is_markdown("a.mdx"));
+    }
+
+    /// A vault handed over by someone else links a note and an image to files outside it (a
+    /// device key, a private key): neither is read, both are listed as skipped.
+    #[cfg(unix)]
+    #[test]
+    fn walk_follows_no_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("device.key"), "secret").unwrap();
+        std::fs::write(outside.path().join("notes.md"), "secret").unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("a.md"), "![[d.png]]").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("device.key"), root.join("d.png")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("notes.md"), root.join("b.md")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), root.join("folder")).unwrap();
+        let mut summary = ImportSummary::default();
+        let (found, others) = walk(root, &mut summary).unwrap();
+        let rels: Vec<&str> = found.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, vec!["a.md"]);
+        assert!(others.is_empty());
+        assert_eq!(summary.skipped.len(), 3, "{:?}", summary.skipped);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! | field | written by |
 //! |---|---|
 //! | `schema`, `kind`, `created_at`, `created_by` | the document's creator, in its first change (the only change without deps) |
-//! | `deleted_by` | the member it names |
+//! | `deleted_by` | the member it names; whoever writes `deleted_at` writes it too |
 //! | an answer (its map, `author`, `created_at`, `body`, `thanks`, `votes`) | the answer's author: the actor that made its map |
 //! | `thanks.<member>`, `votes.<member>` | that member, never the answer's author |
 //! | `accepted` | the asker (the creator) |
@@ -62,6 +62,19 @@ impl Doc {
             };
             if named.is_none() || named != writer(&v.1) {
                 return Err(broken("a deletion names someone other than its writer"));
+            }
+        }
+        // A deletion says who made it: every writer of `deleted_at` wrote a `deleted_by` too
+        // (a deletion without one hid its author from the trash).
+        let deleters: Vec<Option<MemberId>> = self
+            .am
+            .get_all(ROOT, "deleted_by")?
+            .iter()
+            .map(|v| writer(&v.1))
+            .collect();
+        for (_, id) in self.am.get_all(ROOT, "deleted_at")? {
+            if !deleters.contains(&writer(&id)) {
+                return Err(broken("a deletion that does not name who made it"));
             }
         }
         match self.kind()? {
@@ -371,6 +384,20 @@ mod tests {
             am.put(ROOT, "name", "Mallory").unwrap()
         });
         assert!(p.check_claims().is_err());
+    }
+
+    /// A deletion that does not say who made it is refused; an honest one passes.
+    #[test]
+    fn a_deletion_names_its_maker() {
+        use automerge::transaction::Transactable;
+        let (mut q, _) = question();
+        q.delete(Edit::new(key(2).member_id(), 5_000)).unwrap();
+        q.check_claims().unwrap();
+        let (mut q, _) = question();
+        as_actor(&mut q, &key(2), |am| {
+            am.put(ROOT, "deleted_at", 5_000).unwrap();
+        });
+        assert!(q.check_claims().is_err());
     }
 
     /// A member's own document with a field far past its limit is refused as it is received;

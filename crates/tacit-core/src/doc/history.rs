@@ -164,11 +164,26 @@ struct Step {
     kind: VersionKind,
 }
 
-/// A version and the heads after it.
+/// A version, its last change and that change's place in the order of [`Doc::steps`] (the
+/// heads after it are worked out only for the version asked for: kept for every version, they
+/// cost a copy of the heads per version, and a peer's note of thousands of concurrent changes
+/// made that gigabytes).
 struct Found {
     version: Version,
     last: ChangeHash,
-    heads: Vec<ChangeHash>,
+    upto: usize,
+}
+
+/// The heads after `steps[..=upto]`.
+fn heads_after(steps: &[Step], upto: usize) -> Vec<ChangeHash> {
+    let mut heads: BTreeSet<ChangeHash> = BTreeSet::new();
+    for s in steps.iter().take(upto.saturating_add(1)) {
+        for d in &s.deps {
+            heads.remove(d);
+        }
+        heads.insert(s.hash);
+    }
+    heads.into_iter().collect()
 }
 
 impl Doc {
@@ -220,7 +235,7 @@ impl Doc {
     /// The note's versions, newest first (at most [`MAX_VERSIONS`]).
     pub fn versions(&mut self) -> Result<Vec<Version>, CoreError> {
         self.expect_kind(Kind::Note)?;
-        let mut all: Vec<Version> = self.found()?.into_iter().map(|f| f.version).collect();
+        let mut all: Vec<Version> = self.found().0.into_iter().map(|f| f.version).collect();
         all.reverse();
         all.truncate(MAX_VERSIONS);
         Ok(all)
@@ -229,8 +244,8 @@ impl Doc {
     /// One version of the note (by id or unique prefix), with its body's diff against now.
     pub fn version(&mut self, prefix: &str) -> Result<VersionView, CoreError> {
         self.expect_kind(Kind::Note)?;
-        let found = self.resolve_version(prefix)?;
-        let then = self.text_fields_at(&found.heads)?;
+        let (found, heads) = self.resolve_version(prefix)?;
+        let then = self.text_fields_at(&heads)?;
         let title_now = self.text(&ROOT, "title")?;
         let body_now = self.text(&ROOT, "body")?;
         Ok(VersionView {
@@ -252,8 +267,8 @@ impl Doc {
         self.act_as(edit.by);
         self.expect_kind(Kind::Note)?;
         self.expect_live()?;
-        let found = self.resolve_version(prefix)?;
-        let then = self.text_fields_at(&found.heads)?;
+        let (_, heads) = self.resolve_version(prefix)?;
+        let then = self.text_fields_at(&heads)?;
         // Written by a member under the same rules; checked again, as if typed now.
         let title = check_title(&then.title)?;
         check_bytes("body", &then.body, crate::limits::MAX_BODY_BYTES)?;
@@ -275,37 +290,35 @@ impl Doc {
         Ok(changed)
     }
 
-    /// The version named by `prefix` (hex, at least 4 characters, of its last change's hash).
-    fn resolve_version(&mut self, prefix: &str) -> Result<Found, CoreError> {
+    /// The version named by `prefix` (hex, at least 4 characters, of its last change's hash),
+    /// with the heads after it.
+    fn resolve_version(&mut self, prefix: &str) -> Result<(Found, Vec<ChangeHash>), CoreError> {
         let p = prefix.trim().to_ascii_lowercase();
         if p.len() < MIN_VERSION_PREFIX || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(CoreError::NoSuchVersion(prefix.to_owned()));
         }
-        let mut matching = self
-            .found()?
+        let (found, steps) = self.found();
+        let mut matching = found
             .into_iter()
             .filter(|f| f.last.to_string().starts_with(&p));
         match (matching.next(), matching.next()) {
-            (Some(f), None) => Ok(f),
+            (Some(f), None) => {
+                let heads = heads_after(&steps, f.upto);
+                Ok((f, heads))
+            }
             (None, _) => Err(CoreError::NoSuchVersion(prefix.to_owned())),
             (Some(_), Some(_)) => Err(CoreError::AmbiguousVersion(prefix.to_owned())),
         }
     }
 
-    /// Every version, oldest first, with its last change and the heads after it.
-    fn found(&mut self) -> Result<Vec<Found>, CoreError> {
+    /// Every version, oldest first, with its last change; and the changes in order.
+    fn found(&mut self) -> (Vec<Found>, Vec<Step>) {
         let steps = self.steps();
-        let now: BTreeSet<ChangeHash> = self.am.get_heads().into_iter().collect();
-        let mut heads: BTreeSet<ChangeHash> = BTreeSet::new();
         let mut out: Vec<Found> = Vec::new();
         for (i, s) in steps.iter().enumerate() {
-            for d in &s.deps {
-                heads.remove(d);
-            }
-            heads.insert(s.hash);
             let same = out.last().is_some_and(|f| {
                 f.version.author == s.author
-                    && (s.at - f.version.ended_at).abs() <= VERSION_PAUSE_MS
+                    && s.at.abs_diff(f.version.ended_at) <= VERSION_PAUSE_MS.unsigned_abs()
                     && matches!(f.version.kind, VersionKind::Created | VersionKind::Edited)
                     && s.kind == VersionKind::Edited
             });
@@ -316,7 +329,7 @@ impl Doc {
                 v.added = v.added.saturating_add(s.added);
                 v.removed = v.removed.saturating_add(s.removed);
                 f.last = s.hash;
-                f.heads = heads.iter().copied().collect();
+                f.upto = i;
             } else {
                 let kind = if i == 0 { VersionKind::Created } else { s.kind };
                 out.push(Found {
@@ -332,16 +345,18 @@ impl Doc {
                         current: false,
                     },
                     last: s.hash,
-                    heads: heads.iter().copied().collect(),
+                    upto: i,
                 });
             }
         }
+        // The last version's heads are every change's: the document as it is now.
+        let last = steps.len().checked_sub(1);
         for f in &mut out {
             let hex = f.last.to_string();
             f.version.id = hex[..VERSION_ID_LEN.min(hex.len())].to_owned();
-            f.version.current = f.heads.iter().copied().collect::<BTreeSet<_>>() == now;
+            f.version.current = Some(f.upto) == last;
         }
-        Ok(out)
+        (out, steps)
     }
 
     /// Every change, in causal order with concurrent ones by time then hash, and what each did.
@@ -428,10 +443,21 @@ struct TextFields {
     aliases: Vec<String>,
 }
 
+/// Most operations of a change decoded to count what it did (each takes a value of its own while
+/// counted). A larger change, a long note pasted or imported at once, is counted as that many
+/// characters added: what such a change almost always is.
+const MAX_DECODED_OPS: usize = 256 * 1024;
+
 /// Characters a change inserted and deleted (in any text: a note's title and body), and
 /// whether it deleted or restored the document.
 fn effect(c: &automerge::Change) -> (u32, u32, VersionKind) {
     use automerge::legacy::{Key, ObjectId, OpType};
+    // Decoding a change makes a value per operation: a peer's change of millions (all within
+    // the size a document may have) is counted as that many characters typed, not decoded.
+    if c.len() > MAX_DECODED_OPS {
+        let n = u32::try_from(c.len()).unwrap_or(u32::MAX);
+        return (n, 0, VersionKind::Edited);
+    }
     let (mut added, mut removed, mut kind) = (0u32, 0u32, VersionKind::Edited);
     for op in c.decode().operations {
         match (&op.action, &op.key) {
@@ -494,6 +520,36 @@ mod tests {
             },
         )
         .unwrap()
+    }
+
+    /// A note of 2,000 changes made side by side by as many members (each after the creation
+    /// only): its history lists them, shows one and restores it, with
+    /// only the last version current. Each version used to keep a copy of the heads after it,
+    /// 2,000 heads each by the end.
+    #[test]
+    fn thousands_of_concurrent_changes_keep_one_set_of_heads() {
+        let ada = DeviceKey::from_secret([1; 32]);
+        let mut doc = new_note(&ada, 0);
+        let base = doc.am.get_heads();
+        for i in 0..2_000i64 {
+            let mut fork = doc.am.fork_at(&base).unwrap();
+            let mut secret = [2u8; 32];
+            secret[..8].copy_from_slice(&i.to_be_bytes());
+            fork.set_actor(DeviceKey::from_secret(secret).member_id().actor_id());
+            let t = automerge::ROOT;
+            fork.put(&t, "updated_at", i).unwrap();
+            fork.commit_with(
+                automerge::transaction::CommitOptions::default().with_time((i + 1) * 600),
+            );
+            doc.am.merge(&mut fork).unwrap();
+        }
+        assert!(doc.am.get_heads().len() > 1_000);
+        let versions = doc.versions().unwrap();
+        assert_eq!(versions.len(), MAX_VERSIONS.min(2_001));
+        assert!(versions[0].current);
+        assert!(versions[1..].iter().all(|v| !v.current));
+        let middle = &versions[versions.len() / 2];
+        assert_eq!(doc.version(&middle.id).unwrap().body, "build\n");
     }
 
     #[test]
