@@ -162,20 +162,25 @@ fn an_export_with_attachments_imports_into_a_fresh_home_with_every_attachment() 
     );
     let read = |name: &str| std::fs::read(att.join(name)).unwrap();
     assert!(read("report.pdf") == files[1].1);
-    // Two files named diagram.png: the note exported second gets `diagram 2.png`, and its
-    // embed says so.
-    let (first, second) = (read("diagram.png"), read("diagram 2.png"));
-    let renamed = if first == files[0].1 && second == files[2].1 {
-        "Two"
-    } else {
-        assert!(
-            first == files[2].1 && second == files[0].1,
-            "the files differ"
-        );
-        "One"
-    };
-    let md = std::fs::read_to_string(out.join(format!("Personal/{renamed}.md"))).unwrap();
-    assert!(md.contains("![[diagram 2.png]]"), "{md}");
+    // Three files named diagram.png in some case: the first exported keeps its name, the
+    // others get one of their own (`diagram 2.png`, …), and each note's embeds name its own.
+    for (title, want) in [
+        ("One", &files[..2]),
+        ("Two", &files[2..3]),
+        ("Three", &files[3..]),
+    ] {
+        let md = std::fs::read_to_string(out.join(format!("Personal/{title}.md"))).unwrap();
+        let embedded: Vec<Vec<u8>> = md
+            .split("![[")
+            .skip(1)
+            .filter_map(|rest| rest.split("]]").next())
+            .map(read)
+            .collect();
+        assert_eq!(embedded.len(), want.len(), "{title}: {md}");
+        for (_, data) in want {
+            assert!(embedded.contains(data), "{title} embeds another file: {md}");
+        }
+    }
 
     let bob = TestHome::new();
     bob.ok(&["init", "--name", "Bob"]);

@@ -1,11 +1,16 @@
-//! The trash keeps a deleted document 30 days, by the node's clock. One test in this binary: it
-//! moves the process's clock forward (`clock::advance`), which every node of the process shares.
+//! The trash keeps a deleted document 30 days, by the node's clock, and the attachments no note
+//! refers to up to a quota. The tests move the process's clock forward (`clock::advance`), which
+//! every node of the process shares: they take turns (`CLOCK`).
 
+use std::path::{Path, PathBuf};
 use tacit_node::clock;
 use tacit_node::{Node, Request, Response, TrashItem};
 use tacit_tests::nodes::*;
 
 const DAY: i64 = 24 * 60 * 60 * 1000;
+
+/// Held by each test while it runs: the clock is the process's.
+static CLOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn trash(node: &Node) -> Vec<TrashItem> {
     match ask(node, Request::Trash { space: None }).await {
@@ -16,6 +21,7 @@ async fn trash(node: &Node) -> Vec<TrashItem> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_note_leaves_the_trash_after_thirty_days_and_cannot_be_restored() {
+    let _turn = CLOCK.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let a = node(dir.path(), "Ada").await;
     let id = note_new(&a, "Personal", "Scratch", "p50 12 ms").await;
@@ -43,5 +49,80 @@ async fn a_deleted_note_leaves_the_trash_after_thirty_days_and_cannot_be_restore
         .await
         .expect_err("a deleted note does not show");
     assert!(held.to_string().contains("was deleted"), "{held}");
+    a.shutdown().await;
+}
+
+fn blob_path(home: &Path, hash: &str) -> PathBuf {
+    home.join("blobs").join(&hash[..2]).join(hash)
+}
+
+/// Attaches a new file of `len` bytes to `note`; its hash.
+async fn attach(node: &Node, note: &str, dir: &Path, name: &str, len: usize) -> String {
+    let data: Vec<u8> = (0..len)
+        .map(|i| (i as u8) ^ name.as_bytes()[0].wrapping_mul(31))
+        .chain(name.bytes())
+        .collect();
+    let path = dir.join(name);
+    std::fs::write(&path, &data).expect("write the file");
+    match ask(
+        node,
+        Request::Attach {
+            id: note.into(),
+            path: path.to_string_lossy().into_owned(),
+            name: None,
+            embed: true,
+        },
+    )
+    .await
+    {
+        Response::Attached { attachment, .. } => attachment.hash,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A member could attach files for the others to fetch, then delete the notes (or take the
+/// files out) and attach more: a space's quota counts only what live notes refer to, so each
+/// round used to stay on the others' disks for good. Now the files no live note refers to are
+/// kept up to one space's quota, the oldest removed first, once they are 10 minutes old.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_no_note_refers_to_are_kept_up_to_a_quota() {
+    let _turn = CLOCK.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = tempfile::tempdir().unwrap();
+    let a = node(dir.path(), "Ada").await;
+    ask(
+        &a,
+        Request::AttachmentLimits {
+            max_file: None,
+            space_quota: Some(300_000),
+            auto_fetch: None,
+        },
+    )
+    .await;
+    let scans = note_new(&a, "Personal", "Scans", "Three scans.").await;
+    let mut old = Vec::new();
+    for name in ["a.pdf", "b.pdf", "c.pdf"] {
+        old.push(attach(&a, &scans, files.path(), name, 200_000).await);
+        clock::advance(1_000);
+    }
+    a.note_rm(&scans).await.expect("rm");
+    // Within 10 minutes of being stored nothing goes, even past the quota.
+    let later = note_new(&a, "Personal", "Later", "One more.").await;
+    let kept = attach(&a, &later, files.path(), "d.pdf", 1_000).await;
+    assert!(old.iter().all(|h| blob_path(dir.path(), h).is_file()));
+    clock::advance(11 * 60 * 1000);
+    let newest = attach(&a, &later, files.path(), "e.pdf", 1_000).await;
+    // 600 KB that no note refers to, 300 KB kept: the two oldest go.
+    let held: Vec<bool> = old
+        .iter()
+        .map(|h| blob_path(dir.path(), h).is_file())
+        .collect();
+    assert_eq!(held, [false, false, true]);
+    for h in [&kept, &newest] {
+        assert!(
+            blob_path(dir.path(), h).is_file(),
+            "a file a note refers to went"
+        );
+    }
     a.shutdown().await;
 }

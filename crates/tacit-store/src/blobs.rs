@@ -82,6 +82,19 @@ impl Blobs {
         self.shard(hash).join(format!("{}.tree", hash.to_hex()))
     }
 
+    /// Removes a held blob (its bytes first, so that it is no longer [`Blobs::has`] even if the
+    /// outboard's removal fails). A blob not held is no error.
+    pub fn remove(&self, hash: &BlobHash) -> Result<(), StoreError> {
+        for path in [self.path(hash), self.outboard_path(hash)] {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io(&path)(e)),
+            }
+        }
+        Ok(())
+    }
+
     /// Where a download of the blob in progress is kept.
     pub fn part_path(&self, hash: &BlobHash) -> PathBuf {
         self.shard(hash).join(format!("{}.part", hash.to_hex()))
@@ -621,6 +634,39 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Blobs held here that no live note refers to, recorded before `before` (ms): `(hash,
+    /// size)`, the oldest first.
+    pub fn unreferenced_blobs(&self, before: i64) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT b.hash, b.size FROM blobs b
+                 WHERE b.stored_at < ?1
+                   AND NOT EXISTS (SELECT 1 FROM blob_refs r WHERE r.hash = b.hash)
+                 ORDER BY b.stored_at, b.hash",
+            )
+            .at(self.path())?;
+        let rows = stmt
+            .query_map(params![before], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .at(self.path())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (hash, size) = row.at(self.path())?;
+            out.push((hash, u64::try_from(size).unwrap_or(0)));
+        }
+        Ok(out)
+    }
+
+    /// Forgets a blob no longer held (its record).
+    pub fn forget_blob(&mut self, hash: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM blobs WHERE hash = ?1", params![hash])
+            .at(self.path())?;
+        Ok(())
     }
 
     /// Bytes of the blobs held here that notes of `space` refer to (each blob once).

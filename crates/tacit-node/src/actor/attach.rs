@@ -29,6 +29,7 @@ impl Actor {
             });
         let result = result.map(|out| out.map(super::Answer::Response));
         self.settle(ReplyTo::Request(reply), result);
+        self.trim_unreferenced_blobs();
     }
 
     fn attach(&mut self, req: AttachReq) -> Result<Outcome, NodeError> {
@@ -133,7 +134,53 @@ impl Actor {
                 if let Err(e) = self.store.record_blob(&hash, size, now_ms()) {
                     warn!("cannot record a fetched attachment: {e}");
                 }
+                self.flush(); // what a moment-old write refers to counts
+                self.trim_unreferenced_blobs();
             }
         }
     }
+
+    /// Removes the oldest blobs no live note refers to (those of notes in the trash, or
+    /// removed from their notes) while they take more than one space's quota
+    /// ([`BlobLimits::space_quota`](crate::BlobLimits)). A space's quota counts only the blobs
+    /// its notes refer to, so a member attaching files for others to fetch and then removing
+    /// them (or deleting the notes) could otherwise fill this disk a quota at a time. Blobs
+    /// stored in the last [`UNREFERENCED_GRACE_MS`] are left alone (a note being written may not
+    /// refer to its file yet). A note restored from the trash after its file was removed gets it
+    /// again from a member that holds it.
+    pub(super) fn trim_unreferenced_blobs(&mut self) {
+        let keep = self
+            .info
+            .blob_limits
+            .lock()
+            .map_or(crate::BlobLimits::default().space_quota, |l| l.space_quota);
+        let before = now_ms().saturating_sub(UNREFERENCED_GRACE_MS);
+        let unreferenced = match self.store.unreferenced_blobs(before) {
+            Ok(u) => u,
+            Err(e) => {
+                warn!("cannot list the attachments no note refers to: {e}");
+                return;
+            }
+        };
+        let mut total: u64 = unreferenced.iter().map(|(_, size)| *size).sum();
+        for (hex, size) in unreferenced {
+            if total <= keep {
+                break;
+            }
+            if let Some(hash) = Blobs::parse_hash(&hex)
+                && let Err(e) = self.info.blobs.remove(&hash)
+            {
+                warn!(%hex, "cannot remove an attachment no note refers to: {e}");
+                continue;
+            }
+            if let Err(e) = self.store.forget_blob(&hex) {
+                warn!(%hex, "cannot forget a removed attachment: {e}");
+                continue;
+            }
+            total = total.saturating_sub(size);
+        }
+    }
 }
+
+/// How long a stored attachment is kept before it may count as referred to by no note.
+const UNREFERENCED_GRACE_MS: i64 = 10 * 60 * 1000;
