@@ -80,10 +80,11 @@ async fn attach(node: &Node, note: &str, dir: &Path, name: &str, len: usize) -> 
     }
 }
 
-/// A member could attach files for the others to fetch, then delete the notes (or take the
-/// files out) and attach more: a space's quota counts only what live notes refer to, so each
-/// round used to stay on the others' disks for good. Now the files no live note refers to are
-/// kept up to one space's quota, the oldest removed first, once they are 10 minutes old.
+/// A member could attach files for the others to fetch, then take them out (or delete the notes
+/// and wait out the trash) and attach more: a space's quota counts only what notes refer to, so
+/// each round used to stay on the others' disks for good. Now the files no note refers to are
+/// kept up to one space's quota, the oldest removed first once they are 10 minutes old; the
+/// files of notes in the trash are kept until the notes leave it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_no_note_refers_to_are_kept_up_to_a_quota() {
     let _turn = CLOCK.lock().await;
@@ -106,18 +107,20 @@ async fn files_no_note_refers_to_are_kept_up_to_a_quota() {
         clock::advance(1_000);
     }
     a.note_rm(&scans).await.expect("rm");
-    // Within 10 minutes of being stored nothing goes, even past the quota.
+    let held = || -> Vec<bool> {
+        old.iter()
+            .map(|h| blob_path(dir.path(), h).is_file())
+            .collect()
+    };
+    // In the trash, the note keeps its files, past the quota too.
     let later = note_new(&a, "Personal", "Later", "One more.").await;
-    let kept = attach(&a, &later, files.path(), "d.pdf", 1_000).await;
-    assert!(old.iter().all(|h| blob_path(dir.path(), h).is_file()));
     clock::advance(11 * 60 * 1000);
+    let kept = attach(&a, &later, files.path(), "d.pdf", 1_000).await;
+    assert_eq!(held(), [true, true, true]);
+    // Out of the trash, no note refers to them: 600 KB, 300 KB kept, the two oldest go.
+    clock::advance(30 * DAY);
     let newest = attach(&a, &later, files.path(), "e.pdf", 1_000).await;
-    // 600 KB that no note refers to, 300 KB kept: the two oldest go.
-    let held: Vec<bool> = old
-        .iter()
-        .map(|h| blob_path(dir.path(), h).is_file())
-        .collect();
-    assert_eq!(held, [false, false, true]);
+    assert_eq!(held(), [false, false, true]);
     for h in [&kept, &newest] {
         assert!(
             blob_path(dir.path(), h).is_file(),

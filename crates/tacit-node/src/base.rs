@@ -378,8 +378,8 @@ impl KeptLimits {
 }
 
 /// What a document written now refers to, for the store to keep with the write (in its
-/// transaction): a note's attachments, nothing for a deleted note, `None` (left as it is) for
-/// other kinds and for a note whose attachments cannot be read. Taken from its search `entry`
+/// transaction): a note's attachments (a deleted note's too), `None` (left as it is) for other
+/// kinds and for a note whose attachments cannot be read. Taken from its search `entry`
 /// when one was read already (it lists them), else from the document.
 pub(crate) fn blob_refs_of(
     doc: &Doc,
@@ -389,10 +389,9 @@ pub(crate) fn blob_refs_of(
     if summary.kind != Kind::Note {
         return None;
     }
-    if summary.deleted {
-        return Some(Vec::new());
-    }
-    if let Some(entry) = entry {
+    // A deleted note keeps its references: its files stay while it is in the trash (the store
+    // counts them as the note's until then, and serves and fetches only live notes' files).
+    if let Some(entry) = entry.filter(|_| !summary.deleted) {
         return Some(
             entry
                 .attachments

@@ -559,31 +559,39 @@ pub(crate) fn replace_blob_refs(
 }
 
 impl Store {
-    /// Whether a note of `space` refers to the blob `hash` (64 hex).
+    /// Whether a live note of `space` refers to the blob `hash` (64 hex).
     pub fn blob_referenced_in(&self, space: SpaceId, hash: &str) -> Result<bool, StoreError> {
         let n: i64 = self
             .conn
-            .prepare_cached("SELECT COUNT(*) FROM blob_refs WHERE hash = ?1 AND space = ?2")
+            .prepare_cached(
+                "SELECT COUNT(*) FROM blob_refs r JOIN docs d ON d.id = r.doc
+                 WHERE r.hash = ?1 AND r.space = ?2 AND d.deleted = 0",
+            )
             .and_then(|mut s| s.query_row(params![hash, space.to_string()], |r| r.get(0)))
             .at(self.path())?;
         Ok(n > 0)
     }
 
-    /// The spaces whose notes refer to the blob `hash`.
+    /// The spaces whose live notes refer to the blob `hash`.
     pub fn blob_spaces(&self, hash: &str) -> Result<Vec<SpaceId>, StoreError> {
         let raw: Vec<String> = self
             .conn
-            .prepare_cached("SELECT DISTINCT space FROM blob_refs WHERE hash = ?1")
+            .prepare_cached(
+                "SELECT DISTINCT r.space FROM blob_refs r JOIN docs d ON d.id = r.doc
+                 WHERE r.hash = ?1 AND d.deleted = 0",
+            )
             .and_then(|mut s| s.query_map(params![hash], |r| r.get(0))?.collect())
             .at(self.path())?;
         raw.iter().map(|s| parse_id(s, "space")).collect()
     }
 
-    /// Records a blob now held here.
+    /// Records a blob now held here (again: then its time is `at`, so that a file attached
+    /// again counts as new).
     pub fn record_blob(&mut self, hash: &str, size: u64, at: i64) -> Result<(), StoreError> {
         self.conn
             .execute(
-                "INSERT OR IGNORE INTO blobs (hash, size, stored_at) VALUES (?1, ?2, ?3)",
+                "INSERT INTO blobs (hash, size, stored_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (hash) DO UPDATE SET stored_at = max(stored_at, excluded.stored_at)",
                 params![hash, i64::try_from(size).unwrap_or(i64::MAX), at],
             )
             .at(self.path())?;
@@ -605,8 +613,9 @@ impl Store {
                 // files that cannot be had now (a holder offline, a hash nobody holds) must not
                 // keep the others out of every sweep.
                 "SELECT r.space, r.hash, MIN(r.size) FROM blob_refs r
+                 JOIN docs d ON d.id = r.doc
                  LEFT JOIN blobs b ON b.hash = r.hash
-                 WHERE b.hash IS NULL AND r.size <= ?1
+                 WHERE b.hash IS NULL AND r.size <= ?1 AND d.deleted = 0
                  GROUP BY r.space, r.hash ORDER BY random() LIMIT ?2",
             )
             .at(self.path())?;
@@ -636,20 +645,23 @@ impl Store {
         Ok(out)
     }
 
-    /// Blobs held here that no live note refers to, recorded before `before` (ms): `(hash,
-    /// size)`, the oldest first.
+    /// Blobs held here that no note refers to (live, or in the trash: deleted within
+    /// [`TRASH_DAYS`](tacit_core::TRASH_DAYS)), recorded before `before` (ms): `(hash, size)`,
+    /// the oldest first.
     pub fn unreferenced_blobs(&self, before: i64) -> Result<Vec<(String, u64)>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT b.hash, b.size FROM blobs b
                  WHERE b.stored_at < ?1
-                   AND NOT EXISTS (SELECT 1 FROM blob_refs r WHERE r.hash = b.hash)
+                   AND NOT EXISTS (SELECT 1 FROM blob_refs r JOIN docs d ON d.id = r.doc
+                                   WHERE r.hash = b.hash
+                                     AND (d.deleted = 0 OR d.trashed_at >= ?2))
                  ORDER BY b.stored_at, b.hash",
             )
             .at(self.path())?;
         let rows = stmt
-            .query_map(params![before], |r| {
+            .query_map(params![before, self.trash_since()], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
             })
             .at(self.path())?;
@@ -661,6 +673,11 @@ impl Store {
         Ok(out)
     }
 
+    /// When a note deleted since then is still in the trash, by this store's clock.
+    fn trash_since(&self) -> i64 {
+        (self.clock)().saturating_sub(tacit_core::TRASH_DAYS * 24 * 60 * 60 * 1000)
+    }
+
     /// Forgets a blob no longer held (its record).
     pub fn forget_blob(&mut self, hash: &str) -> Result<(), StoreError> {
         self.conn
@@ -669,15 +686,20 @@ impl Store {
         Ok(())
     }
 
-    /// Bytes of the blobs held here that notes of `space` refer to (each blob once).
+    /// Bytes of the blobs held here that notes of `space` refer to, live or in the trash (each
+    /// blob once): a note deleted keeps counting for [`TRASH_DAYS`](tacit_core::TRASH_DAYS),
+    /// so that deleting notes does not make room for more files while theirs are kept.
     pub fn space_blob_bytes(&self, space: SpaceId) -> Result<u64, StoreError> {
         let n: i64 = self
             .conn
             .prepare_cached(
                 "SELECT COALESCE(SUM(size), 0) FROM blobs WHERE hash IN \
-                 (SELECT hash FROM blob_refs WHERE space = ?1)",
+                 (SELECT r.hash FROM blob_refs r JOIN docs d ON d.id = r.doc
+                  WHERE r.space = ?1 AND (d.deleted = 0 OR d.trashed_at >= ?2))",
             )
-            .and_then(|mut s| s.query_row(params![space.to_string()], |r| r.get(0)))
+            .and_then(|mut s| {
+                s.query_row(params![space.to_string(), self.trash_since()], |r| r.get(0))
+            })
             .at(self.path())?;
         Ok(u64::try_from(n).unwrap_or(0))
     }

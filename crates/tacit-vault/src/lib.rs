@@ -546,7 +546,11 @@ fn walk(root: &Path, summary: &mut ImportSummary) -> Result<(Vec<Found>, Vec<Fou
 
 /// Reads and parses one file; `Err` holds why it cannot be imported.
 fn read_file(file: &Found) -> Result<Parsed, String> {
-    let meta = std::fs::metadata(&file.abs).map_err(|e| format!("cannot read it: {e}"))?;
+    // Not followed, as in the walk: the file may have been made a link since.
+    let meta = std::fs::symlink_metadata(&file.abs).map_err(|e| format!("cannot read it: {e}"))?;
+    if !meta.is_file() {
+        return Err("no longer a regular file (a link, or something else)".into());
+    }
     // The body limit plus the largest front matter read, and room for its `---` lines.
     let max = MAX_BODY_BYTES + MAX_FRONT_MATTER_BYTES + 64;
     if meta.len() > max as u64 {
@@ -641,7 +645,7 @@ pub async fn export_dir<R: Requester>(
 struct TakenFiles {
     /// Lower-case name → (name as written, hash of its bytes).
     names: HashMap<String, (String, String)>,
-    /// Fetches of attachments not on this machine that failed in this export.
+    /// Fetches of attachments not on this machine that failed in this folder's export.
     failed_fetches: usize,
 }
 
@@ -654,10 +658,12 @@ impl TakenFiles {
     }
 }
 
-/// After this many failed fetches, attachments not on this machine are listed as missing
-/// without asking members for them: each failure waits for every member that could hold the
-/// file, and a note (a hostile member's) may name a thousand files nobody holds.
-const MAX_FAILED_FETCHES: usize = 3;
+/// After this many failed fetches for one note, its other attachments not on this machine are
+/// listed as missing without asking members for them: each failure waits for every member that
+/// could hold the file, and a note (a hostile member's) may name a thousand files nobody holds.
+const MAX_FAILED_FETCHES_A_NOTE: usize = 3;
+/// The same for a whole folder (a space): at most this many failed fetches in all.
+const MAX_FAILED_FETCHES: usize = 20;
 
 /// Writes the attachments of a page's notes into the folder's [`ATTACHMENTS_DIR`]. A name
 /// already given to other bytes in this folder (compared in lower case) gets a name of its own
@@ -671,6 +677,7 @@ async fn export_attachments<R: Requester>(
 ) -> Result<(), VaultError> {
     let dir = folder.join(ATTACHMENTS_DIR);
     for n in &mut page.notes {
+        let mut failed_here = 0;
         let req = Request::Attachments {
             id: n.id.to_string(),
         };
@@ -691,7 +698,10 @@ async fn export_attachments<R: Requester>(
                     taken.holds(c).is_some_and(|h| h != a.hash)
                 }),
             };
-            if !a.present && taken.failed_fetches >= MAX_FAILED_FETCHES {
+            if !a.present
+                && (failed_here >= MAX_FAILED_FETCHES_A_NOTE
+                    || taken.failed_fetches >= MAX_FAILED_FETCHES)
+            {
                 summary.missing.push(note(
                     &format!("{ATTACHMENTS_DIR}/{file_name}"),
                     "not on this machine (not asked for: earlier fetches in this export failed)",
@@ -708,6 +718,7 @@ async fn export_attachments<R: Requester>(
                 Ok(_) => return Err(VaultError::UnexpectedReply("an attachment")),
                 Err(e) => {
                     if !a.present {
+                        failed_here += 1;
                         taken.failed_fetches += 1;
                     }
                     summary.missing.push(note(

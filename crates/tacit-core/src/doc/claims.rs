@@ -65,15 +65,37 @@ impl Doc {
             }
         }
         // A deletion says who made it: every writer of `deleted_at` wrote a `deleted_by` too
-        // (a deletion without one hid its author from the trash).
+        // (a deletion without one hid its author from the trash). One held from before this
+        // rule (not brought by `batch`) does not stop the document's other changes.
         let deleters: Vec<Option<MemberId>> = self
             .am
             .get_all(ROOT, "deleted_by")?
             .iter()
             .map(|v| writer(&v.1))
             .collect();
-        for (_, id) in self.am.get_all(ROOT, "deleted_at")? {
-            if !deleters.contains(&writer(&id)) {
+        let unnamed: Vec<ObjId> = self
+            .am
+            .get_all(ROOT, "deleted_at")?
+            .into_iter()
+            .map(|(_, id)| id)
+            .filter(|id| !deleters.contains(&writer(id)))
+            .collect();
+        if !unnamed.is_empty() {
+            let before = if batch.is_empty() {
+                Vec::new()
+            } else {
+                let heads = self.heads_without(batch);
+                if heads.is_empty() {
+                    Vec::new()
+                } else {
+                    self.am
+                        .get_all_at(ROOT, "deleted_at", &heads)?
+                        .into_iter()
+                        .map(|(_, id)| id)
+                        .collect()
+                }
+            };
+            if unnamed.iter().any(|id| !before.contains(id)) {
                 return Err(broken("a deletion that does not name who made it"));
             }
         }
@@ -394,10 +416,20 @@ mod tests {
         q.delete(Edit::new(key(2).member_id(), 5_000)).unwrap();
         q.check_claims().unwrap();
         let (mut q, _) = question();
+        let before = q.am.get_heads();
         as_actor(&mut q, &key(2), |am| {
             am.put(ROOT, "deleted_at", 5_000).unwrap();
         });
         assert!(q.check_claims().is_err());
+        // Held from before the rule: another member's later change still counts.
+        let hostile: Vec<[u8; 32]> = q.changes_since(&before).iter().map(|c| c.hash).collect();
+        assert!(q.check_claims_of(&hostile).is_err());
+        let before = q.am.get_heads();
+        as_actor(&mut q, &key(1), |am| {
+            am.put(ROOT, "updated_at", 6_000).unwrap();
+        });
+        let later: Vec<[u8; 32]> = q.changes_since(&before).iter().map(|c| c.hash).collect();
+        q.check_claims_of(&later).unwrap();
     }
 
     /// A member's own document with a field far past its limit is refused as it is received;

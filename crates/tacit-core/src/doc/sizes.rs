@@ -157,7 +157,7 @@ impl Doc {
     }
 
     /// The heads of the document without `batch` (and what depends on it).
-    fn heads_without(&mut self, batch: &[[u8; 32]]) -> Vec<ChangeHash> {
+    pub(super) fn heads_without(&mut self, batch: &[[u8; 32]]) -> Vec<ChangeHash> {
         let batch: std::collections::HashSet<&[u8; 32]> = batch.iter().collect();
         let kept: Vec<_> = self
             .changes_since(&[])

@@ -29,6 +29,7 @@ impl Actor {
             });
         let result = result.map(|out| out.map(super::Answer::Response));
         self.settle(ReplyTo::Request(reply), result);
+        self.flush(); // the note's reference to its file is in the store before the trim
         self.trim_unreferenced_blobs();
     }
 
@@ -36,6 +37,17 @@ impl Actor {
         let listed = self.resolve(&req.id, Kind::Note)?;
         if let Err(e) = self.store.record_blob(&req.hash, req.size, now_ms()) {
             warn!("cannot record a stored attachment: {e}");
+        }
+        // A file held before (stored again, it was kept as it was) may have been removed since
+        // as referred to by no note, before this request came.
+        if let Some(hash) = Blobs::parse_hash(&req.hash)
+            && !self.info.blobs.has(&hash)
+        {
+            return Err(NodeError::Refused(format!(
+                "the file was removed from this home while it was being attached (no note \
+                 referred to it); attach {} again",
+                req.name
+            )));
         }
         let mut used = String::new();
         let mut out = self.change(&listed, |doc, edit| {
@@ -140,14 +152,14 @@ impl Actor {
         }
     }
 
-    /// Removes the oldest blobs no live note refers to (those of notes in the trash, or
-    /// removed from their notes) while they take more than one space's quota
+    /// Removes the oldest blobs no note refers to (taken out of their notes, or of notes that
+    /// left the trash) while they take more than one space's quota
     /// ([`BlobLimits::space_quota`](crate::BlobLimits)). A space's quota counts only the blobs
-    /// its notes refer to, so a member attaching files for others to fetch and then removing
-    /// them (or deleting the notes) could otherwise fill this disk a quota at a time. Blobs
+    /// its notes (live or in the trash) refer to, so a member attaching files for others to
+    /// fetch and then taking them out could otherwise fill this disk a quota at a time. Blobs
     /// stored in the last [`UNREFERENCED_GRACE_MS`] are left alone (a note being written may not
-    /// refer to its file yet). A note restored from the trash after its file was removed gets it
-    /// again from a member that holds it.
+    /// refer to its file yet). The files of notes in the trash are kept, and count in their
+    /// space's quota until the notes leave it.
     pub(super) fn trim_unreferenced_blobs(&mut self) {
         let keep = self
             .info
