@@ -180,6 +180,8 @@ pub(crate) struct Actor {
     /// Documents whose contributions are still to be recorded (a home made before they were):
     /// done a batch at a time while the node is idle.
     contributions_todo: Vec<DocId>,
+    /// When the files no note refers to were last trimmed, ms (`trim_unreferenced_blobs`).
+    blobs_trimmed_at: Option<i64>,
 }
 
 impl Actor {
@@ -222,6 +224,7 @@ impl Actor {
             repairs: LruCache::new(REPAIRS),
             people: crate::people::PeopleCache::default(),
             contributions_todo,
+            blobs_trimmed_at: None,
         }
     }
 

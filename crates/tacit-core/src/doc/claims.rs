@@ -292,6 +292,18 @@ mod tests {
         (q, a)
     }
 
+    /// Key 1's profile, named Ada.
+    fn ada_profile() -> Doc {
+        Doc::new_profile(
+            Edit::new(key(1).member_id(), 1000),
+            crate::doc::ProfileEdit {
+                name: Some("Ada".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    }
+
     /// Runs `f` on the document as `actor`, in one change.
     fn as_actor(doc: &mut Doc, actor: &DeviceKey, f: impl FnOnce(&mut automerge::AutoCommit)) {
         doc.am.set_actor(actor.member_id().actor_id());
@@ -393,14 +405,7 @@ mod tests {
 
     #[test]
     fn a_profile_changed_by_anyone_but_its_member_is_refused() {
-        let mut p = Doc::new_profile(
-            Edit::new(key(1).member_id(), 1000),
-            crate::doc::ProfileEdit {
-                name: Some("Ada".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let mut p = ada_profile();
         p.check_claims().unwrap();
         as_actor(&mut p, &key(2), |am| {
             am.put(ROOT, "name", "Mallory").unwrap()
@@ -512,14 +517,7 @@ mod tests {
         });
         assert!(q.check_claims_of(&grow).is_err());
         // A profile whose name is a book.
-        let mut p = Doc::new_profile(
-            Edit::new(key(1).member_id(), 1000),
-            crate::doc::ProfileEdit {
-                name: Some("Ada".into()),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let mut p = ada_profile();
         as_actor(&mut p, &key(1), |am| {
             am.put(
                 ROOT,

@@ -28,9 +28,11 @@ impl Actor {
                 ))
             });
         let result = result.map(|out| out.map(super::Answer::Response));
-        self.settle(ReplyTo::Request(reply), result);
-        self.flush(); // the note's reference to its file is in the store before the trim
+        // Before the reply, so that what the requester sees next is trimmed already. The file
+        // just attached counts as new (its record's time is now), so it stays although the
+        // note's reference to it is not written yet.
         self.trim_unreferenced_blobs();
+        self.settle(ReplyTo::Request(reply), result);
     }
 
     fn attach(&mut self, req: AttachReq) -> Result<Outcome, NodeError> {
@@ -161,12 +163,22 @@ impl Actor {
     /// refer to its file yet). The files of notes in the trash are kept, and count in their
     /// space's quota until the notes leave it.
     pub(super) fn trim_unreferenced_blobs(&mut self) {
+        // At most once a minute: an import attaching thousands of files asks after each, and
+        // the query reads every file's row.
+        let now = now_ms();
+        if self
+            .blobs_trimmed_at
+            .is_some_and(|at| (0..TRIM_EVERY_MS).contains(&now.saturating_sub(at)))
+        {
+            return;
+        }
+        self.blobs_trimmed_at = Some(now);
         let keep = self
             .info
             .blob_limits
             .lock()
             .map_or(crate::BlobLimits::default().space_quota, |l| l.space_quota);
-        let before = now_ms().saturating_sub(UNREFERENCED_GRACE_MS);
+        let before = now.saturating_sub(UNREFERENCED_GRACE_MS);
         let unreferenced = match self.store.unreferenced_blobs(before) {
             Ok(u) => u,
             Err(e) => {
@@ -193,6 +205,9 @@ impl Actor {
         }
     }
 }
+
+/// The least time between two trims of the files no note refers to.
+const TRIM_EVERY_MS: i64 = 60 * 1000;
 
 /// How long a stored attachment is kept before it may count as referred to by no note.
 const UNREFERENCED_GRACE_MS: i64 = 10 * 60 * 1000;
