@@ -77,7 +77,14 @@ test('the app and a tacit serve peer share a space by ticket; notes travel both 
       async () => app.text('status-bar'),
     );
     expect(await app.text('sync-state')).toContain('Up to date with 1 member');
-    expect(await app.text('peers')).toBe('1 peer connected');
+    // The peer count comes from the node's status, refreshed a moment after the space's
+    // state (each on its own event): wait for it rather than read it at once.
+    await waitFor(
+      async () => (await app.text('peers')) === '1 peer connected',
+      'the status bar to count the peer',
+      SYNC_MS,
+      async () => app.text('status-bar'),
+    );
     // The personal space does not list the shared note.
     expect((await cliJson(app.home, 'note', 'list')).length).toBe(0);
 
