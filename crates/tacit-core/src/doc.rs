@@ -605,11 +605,8 @@ impl Doc {
         // took longer).
         let mut rest = text;
         while !rest.is_empty() {
-            let end = rest
-                .char_indices()
-                .nth(SPLICE_CHARS)
-                .map_or(rest.len(), |(i, _)| i);
-            let (piece, after) = rest.split_at(end);
+            let piece = crate::text::char_prefix(rest, SPLICE_CHARS);
+            let after = &rest[piece.len()..];
             // Appended at the end, counted as the document counts (whatever its text encoding).
             let at = self.am.length(&t);
             self.am.splice_text(&t, at, 0, piece)?;

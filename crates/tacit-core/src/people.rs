@@ -115,12 +115,8 @@ pub struct Contribution {
 /// each contribution carries these words, and routing matches them).
 pub fn title_words(title: &str) -> Vec<String> {
     use crate::limits::{MAX_TITLE_CHARS, MAX_TITLE_WORDS};
-    let end = title
-        .char_indices()
-        .nth(MAX_TITLE_CHARS)
-        .map_or(title.len(), |(i, _)| i);
     let mut out: Vec<String> = Vec::new();
-    for w in title[..end]
+    for w in crate::text::char_prefix(title, MAX_TITLE_CHARS)
         .split(|c: char| !c.is_alphanumeric())
         .map(str::to_lowercase)
     {

@@ -83,6 +83,11 @@ pub(crate) fn check_bytes(field: &'static str, text: &str, max: usize) -> Result
     Ok(())
 }
 
+/// The first `n` characters of `text` (all of it when shorter).
+pub(crate) fn char_prefix(text: &str, n: usize) -> &str {
+    text.char_indices().nth(n).map_or(text, |(i, _)| &text[..i])
+}
+
 /// Refuses `text` longer than `max` characters.
 pub(crate) fn check_chars(field: &'static str, text: &str, max: usize) -> Result<(), CoreError> {
     let len = text.chars().count();

@@ -3,7 +3,7 @@
 use crate::error::CoreError;
 use crate::id::{DocId, MemberId};
 use crate::limits::{MAX_BIO_BYTES, MAX_NAME_CHARS};
-use crate::text::{check_bytes, check_chars, normalize_tags};
+use crate::text::{char_prefix, check_bytes, check_chars, normalize_tags};
 use automerge::transaction::Transactable;
 use automerge::{ROOT, ReadDoc};
 
@@ -56,11 +56,8 @@ impl Doc {
     pub fn profile_name(&self) -> Result<(String, String), CoreError> {
         self.expect_kind(Kind::Profile)?;
         let field = |key: &str| -> Result<String, CoreError> {
-            let mut s = self.string(&ROOT, key)?.unwrap_or_default();
-            if let Some((end, _)) = s.char_indices().nth(MAX_NAME_CHARS) {
-                s.truncate(end);
-            }
-            Ok(s)
+            let s = self.string(&ROOT, key)?.unwrap_or_default();
+            Ok(char_prefix(&s, MAX_NAME_CHARS).to_owned())
         };
         Ok((field("name")?, field("org")?))
     }

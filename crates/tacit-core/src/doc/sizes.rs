@@ -115,13 +115,11 @@ impl At<'_> {
         }
     }
 
-    /// The longest of the first `n` keys of `obj`, in bytes.
-    fn longest_key(self, doc: &Doc, obj: &ObjId, n: usize) -> usize {
-        let keys = match self.0 {
+    fn keys<'d>(self, doc: &'d Doc, obj: &ObjId) -> automerge::iter::Keys<'d> {
+        match self.0 {
             Some(heads) => doc.am.keys_at(obj, heads),
             None => doc.am.keys(obj),
-        };
-        keys.take(n).map(|k| k.len()).max().unwrap_or(0)
+        }
     }
 }
 
@@ -189,7 +187,13 @@ impl Doc {
                     let len = at.length(self, &id);
                     n = n.max(len);
                     // Keys are looked at only within the bound on their number.
-                    key = key.max(at.longest_key(self, &id, len.min(most)));
+                    key = key.max(
+                        at.keys(self, &id)
+                            .take(len.min(most))
+                            .map(|k| k.len())
+                            .max()
+                            .unwrap_or(0),
+                    );
                 }
             }
             out.push(Size {
@@ -213,10 +217,7 @@ impl Doc {
             if n > ANSWERS {
                 continue;
             }
-            let keys: Vec<String> = match at.0 {
-                Some(heads) => self.am.keys_at(&map, heads).collect(),
-                None => self.am.keys(&map).collect(),
-            };
+            let keys: Vec<String> = at.keys(self, &map).collect();
             for key in keys {
                 for (value, answer) in at.get_all(self, &map, &key)? {
                     if !matches!(value, Value::Object(ObjType::Map)) {

@@ -148,7 +148,8 @@ impl Actor {
                 if let Err(e) = self.store.record_blob(&hash, size, now_ms()) {
                     warn!("cannot record a fetched attachment: {e}");
                 }
-                self.flush(); // what a moment-old write refers to counts
+                // No flush first: a file just stored is within the trim's grace period whether or
+                // not the note that refers to it is written yet.
                 self.trim_unreferenced_blobs();
             }
         }
