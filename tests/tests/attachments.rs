@@ -1136,6 +1136,136 @@ async fn a_note_that_states_a_wrong_size_gets_no_byte_and_spoils_nothing() {
     }
 }
 
+/// What `to` answers the raw member `from` asking once for `hash` of `space`: every byte, up to
+/// `limit`, within 30 s.
+async fn asked_once(
+    from: &tacit_tests::rawpeer::RawPeer,
+    to: tacit_net::PeerId,
+    space: &str,
+    hash: &blake3::Hash,
+    limit: u64,
+) -> Vec<u8> {
+    let mut stream = from.net().open_blob_stream(to).await.unwrap();
+    stream.write_all(&blob_request(space, hash)).await.unwrap();
+    stream.flush().await.unwrap();
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(30),
+        (&mut stream).take(limit).read_to_end(&mut got),
+    )
+    .await;
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_of_one_space_gets_no_file_of_another_by_naming_its_hash() {
+    use tacit_node::core::{Doc, DocId, Draft, Edit, SpaceId};
+    // Ada keeps a file in a note of her space Board. A hostile editor of her other space, Team,
+    // knows (or guesses) the file's hash and size, names them in a note of Team, and asks Ada
+    // for the file as a member of Team. It also names files nobody holds, and never answers a
+    // request for a file.
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let ada = node(dirs[0].path(), "Ada").await;
+    let board = space_new(&ada, "Board").await;
+    let plans = note_new(&ada, &board, "Plans", "Files below.").await;
+    let files = tempfile::tempdir().unwrap();
+    let data = bytes(b"board-only", 200_000);
+    let hash = blake3::hash(&data);
+    attach(&ada, &plans, &write_file(files.path(), "plan.png", &data)).await;
+    let team = space_new(&ada, "Team").await;
+    let mut rogue = tacit_tests::rawpeer::raw_member(&ada, &team, Role::Editor).await;
+    // The rogue takes every request for a file and never answers one.
+    let mut incoming = rogue
+        .net()
+        .blob_streams()
+        .expect("the rogue's blob streams");
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = asked.clone();
+    let silent = tokio::spawn(async move {
+        use futures::StreamExt as _;
+        let mut held = Vec::new();
+        while let Some(stream) = incoming.next().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let sp: SpaceId = team.parse().unwrap();
+    // The guess, and two notes naming files nobody holds.
+    let fakes = [
+        *blake3::hash(b"fake 1").as_bytes(),
+        *blake3::hash(b"fake 2").as_bytes(),
+    ];
+    let named = std::iter::once(hash).chain(fakes.map(blake3::Hash::from_bytes));
+    let mut notes = Vec::new();
+    for (i, named) in named.enumerate() {
+        let id = DocId::random();
+        let under = rogue.heads(sp);
+        let edit = Edit {
+            by: rogue.member(),
+            at: tacit_tests::rawpeer::now_ms(),
+            under: &under,
+        };
+        let draft = Draft {
+            title: format!("Guess {i}"),
+            body: "![[plan.png]]".into(),
+            tags: Vec::new(),
+            aliases: Vec::new(),
+        };
+        let mut doc = Doc::new_note(id, edit, draft).unwrap();
+        doc.attach(edit, "plan.png", &named.to_hex(), data.len() as u64, true)
+            .unwrap();
+        let (saved, changes) = doc.save_with_changes();
+        let sigs = doc.sign_changes(rogue.key(), sp, &changes);
+        rogue.push_change(sp, id, saved, sigs).await.unwrap();
+        notes.push(id.to_string());
+    }
+    for note in &notes {
+        until("the rogue's note listed by Ada", || async {
+            listed(&ada, note, "plan.png").await.is_some()
+        })
+        .await;
+    }
+    let to_ada = rogue
+        .net()
+        .dial(listen_addr(&ada).await.parse().unwrap())
+        .await
+        .unwrap();
+    // Refused in one byte, as for a file Ada does not hold; asked for Board, as a stranger to it.
+    for space in [&team, &board] {
+        let got = asked_once(&rogue, to_ada, space, &hash, 1 << 20).await;
+        assert_eq!(got, vec![1u8], "asked for {space}");
+    }
+
+    // Bo, an honest editor of Team, attaches the same file there: Ada, although she holds it,
+    // fetches it from him for Team (so the rogue could not tell whether she held it), and from
+    // then on serves it to Team's members.
+    let bo = node(dirs[1].path(), "Bo").await;
+    join(&bo, &invite(&ada, &team, Role::Editor).await)
+        .await
+        .expect("join");
+    let shared_note = note_new(&bo, &team, "Same plan", "Files below.").await;
+    attach(
+        &bo,
+        &shared_note,
+        &write_file(files.path(), "plan.png", &data),
+    )
+    .await;
+    until("Ada serving the file to Team", || async {
+        asked_once(&rogue, to_ada, &team, &hash, 1).await == vec![0u8]
+    })
+    .await;
+    let got = asked_once(&rogue, to_ada, &team, &hash, 4096).await;
+    assert!(got.windows(CANARY.len()).any(|w| w == CANARY));
+    // Ada's background fetches asked the silent rogue once, not once a file: one that gives no
+    // answer is not asked again in the background for ten minutes.
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);
+    silent.abort();
+    rogue.shutdown().await;
+    for n in [ada, bo] {
+        n.shutdown().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_attachment_missed_before_a_restart_arrives_after_it_without_being_opened() {
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];

@@ -174,8 +174,19 @@ pub(crate) enum BlobMsg {
         space: SpaceId,
         reply: oneshot::Sender<u64>,
     },
-    /// A blob is now held here.
-    Stored { hash: String, size: u64 },
+    /// A blob is now held here, fetched from a member of `space`.
+    Stored {
+        hash: String,
+        size: u64,
+        space: SpaceId,
+    },
+    /// The attachments of at most `max` bytes that the note `doc` refers to and this node does
+    /// not hold for its space: `(space, hash, size)`.
+    Wanted {
+        doc: tacit_core::DocId,
+        max: u64,
+        reply: oneshot::Sender<Vec<(SpaceId, String, u64)>>,
+    },
     /// Attachments of at most `max` bytes that notes here refer to and this node lacks:
     /// `(space, hash, size)`, a bounded number.
     Missing {

@@ -553,8 +553,8 @@ pub(crate) struct Fetcher {
     limits: Arc<std::sync::Mutex<BlobLimits>>,
     slots: Arc<Semaphore>,
     inflight: Arc<std::sync::Mutex<HashMap<BlobHash, Arc<tokio::sync::Mutex<()>>>>>,
-    /// Peers to ask after the others for [`ASK_LAST_FOR`], and since when: given up as slow, or
-    /// that sent bytes that do not match.
+    /// Peers to ask after the others for [`ASK_LAST_FOR`], and since when: given up as slow or
+    /// for not answering, or that sent bytes that do not match.
     last: Arc<std::sync::Mutex<HashMap<PeerId, Instant>>>,
     /// Where progress goes (the node's events).
     events: tokio::sync::broadcast::Sender<crate::api::Event>,
@@ -595,13 +595,17 @@ impl Fetcher {
 
     /// `peers` in the order to ask them: shuffled (so that fetches spread over the members
     /// that hold a file, and none can count on being asked first), those to ask last after the
-    /// others.
-    fn order(&self, peers: &[PeerId]) -> Vec<PeerId> {
+    /// others, or not at all when `skip_last`.
+    fn order(&self, peers: &[PeerId], skip_last: bool) -> Vec<PeerId> {
         let mut last = self
             .last
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        ask_order(peers, &mut last, Instant::now())
+        let mut queue = ask_order(peers, &mut last, Instant::now());
+        if skip_last {
+            queue.retain(|p| !last.contains_key(p));
+        }
+        queue
     }
 
     /// Tells the node's subscribers how far a fetch is.
@@ -616,13 +620,21 @@ impl Fetcher {
 
     /// Fetches `hash` (stated `size` bytes) of `space` from the first of `peers`, in the order
     /// [`Fetcher::order`] gives them, that holds it for us, resuming a partial download.
-    /// Returns at once when it is held here.
+    /// Returns at once when it is held here, unless `background`.
+    ///
+    /// A `background` fetch (the small files of notes that arrive) fetches a file held for
+    /// another space all the same: it is served to this space's members only once one of them
+    /// showed it holds it, and a member naming a hash in a note cannot tell from this node's
+    /// asking whether it holds the file. It asks no peer that failed lately (see
+    /// [`Fetcher::ask_last`]): a member that names files it never sends holds the background
+    /// fetches once per [`ASK_LAST_FOR`], not once per file.
     pub(crate) async fn fetch(
         &self,
         space: SpaceId,
         hash: BlobHash,
         size: u64,
         peers: &[PeerId],
+        background: bool,
     ) -> Result<Fetched, NodeError> {
         let lock = {
             let mut map = self
@@ -633,7 +645,8 @@ impl Fetcher {
             map.entry(hash).or_default().clone()
         };
         let _one = lock.lock().await;
-        if self.blobs.has(&hash) {
+        let held = self.blobs.has(&hash);
+        if held && !background {
             return Ok(Fetched::default());
         }
         let _slot = self.slots.acquire().await.map_err(|_| NodeError::Stopped)?;
@@ -649,7 +662,8 @@ impl Fetcher {
         let used = ask_actor(&self.actor, |reply| BlobMsg::Used { space, reply })
             .await
             .ok_or(NodeError::Stopped)?;
-        if used.saturating_add(size) > limits.space_quota {
+        // A file held already counts in the space's bytes when its notes refer to it.
+        if used.saturating_add(if held { 0 } else { size }) > limits.space_quota {
             return Err(NodeError::Refused(format!(
                 "the space holds {used} bytes of attachments; {size} more would pass its quota of {}",
                 limits.space_quota
@@ -659,7 +673,7 @@ impl Fetcher {
         let mut first = true;
         let mut last_error = String::from("no member holding it is connected");
         let mut attempts = 0;
-        let mut queue = self.order(peers);
+        let mut queue = self.order(peers, background);
         // The download as the last attempt left it, when it can go on from there.
         let mut kept: Option<Part> = None;
         while attempts < MAX_ATTEMPTS && !queue.is_empty() {
@@ -757,6 +771,7 @@ impl Fetcher {
                             .send(Msg::Blob(BlobMsg::Stored {
                                 hash: hash.to_hex().to_string(),
                                 size: n,
+                                space,
                             }))
                             .await;
                     }
@@ -808,7 +823,10 @@ impl Fetcher {
         match tokio::time::timeout(ANSWER_TIMEOUT, stream.read_exact(&mut status)).await {
             Ok(Ok(())) if status[0] == STATUS_OK => Ok(stream),
             Ok(_) => Err(Attempt::Refused),
-            Err(_) => Err(cut(&"no answer in time")),
+            Err(_) => Err(Attempt::Slow(format!(
+                "no answer in {} s",
+                ANSWER_TIMEOUT.as_secs()
+            ))),
         }
     }
 

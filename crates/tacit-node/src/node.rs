@@ -501,7 +501,9 @@ impl Node {
                     "attachment {name:?} is not on this machine yet, and fetching it from a member needs the network: run `tacit serve` or the app"
                 ))
             })?;
-            fetched = engine.fetch_blob(space, hash, info.size, true).await?;
+            fetched = engine
+                .fetch_blob(space, hash, info.size, true, false)
+                .await?;
             info.present = true;
         }
         Ok(Response::AttachmentFile {

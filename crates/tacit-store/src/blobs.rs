@@ -20,7 +20,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use rusqlite::params;
-use tacit_core::SpaceId;
+use tacit_core::{DocId, SpaceId};
 
 use crate::error::{SqlContext, StoreError};
 use crate::rows::parse_id;
@@ -559,13 +559,17 @@ pub(crate) fn replace_blob_refs(
 }
 
 impl Store {
-    /// Whether a live note of `space` refers to the blob `hash` (64 hex).
-    pub fn blob_referenced_in(&self, space: SpaceId, hash: &str) -> Result<bool, StoreError> {
+    /// Whether the blob `hash` (64 hex) may be served to members of `space`: a live note of
+    /// `space` refers to it and it is held for `space` (attached to one of its notes here, or
+    /// fetched from one of its members), not only for another space.
+    pub fn blob_servable_in(&self, space: SpaceId, hash: &str) -> Result<bool, StoreError> {
         let n: i64 = self
             .conn
             .prepare_cached(
                 "SELECT COUNT(*) FROM blob_refs r JOIN docs d ON d.id = r.doc
-                 WHERE r.hash = ?1 AND r.space = ?2 AND d.deleted = 0",
+                 WHERE r.hash = ?1 AND r.space = ?2 AND d.deleted = 0
+                   AND EXISTS (SELECT 1 FROM blob_held_for h
+                               WHERE h.hash = ?1 AND h.space = ?2)",
             )
             .and_then(|mut s| s.query_row(params![hash, space.to_string()], |r| r.get(0)))
             .at(self.path())?;
@@ -585,21 +589,76 @@ impl Store {
         raw.iter().map(|s| parse_id(s, "space")).collect()
     }
 
-    /// Records a blob now held here (again: then its time is `at`, so that a file attached
-    /// again counts as new).
-    pub fn record_blob(&mut self, hash: &str, size: u64, at: i64) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO blobs (hash, size, stored_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (hash) DO UPDATE SET stored_at = max(stored_at, excluded.stored_at)",
-                params![hash, i64::try_from(size).unwrap_or(i64::MAX), at],
-            )
-            .at(self.path())?;
+    /// Records a blob now held here for `space` (attached to one of its notes, or fetched from
+    /// one of its members); held again, its time is `at`, so that a file attached again counts
+    /// as new.
+    pub fn record_blob(
+        &mut self,
+        hash: &str,
+        size: u64,
+        at: i64,
+        space: SpaceId,
+    ) -> Result<(), StoreError> {
+        let path = self.path().to_path_buf();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .at(&path)?;
+        tx.execute(
+            "INSERT INTO blobs (hash, size, stored_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (hash) DO UPDATE SET stored_at = max(stored_at, excluded.stored_at)",
+            params![hash, i64::try_from(size).unwrap_or(i64::MAX), at],
+        )
+        .at(&path)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO blob_held_for (hash, space) VALUES (?1, ?2)",
+            params![hash, space.to_string()],
+        )
+        .at(&path)?;
+        tx.commit().at(&path)?;
         Ok(())
     }
 
+    /// The attachments `doc` (a note) refers to that are not held for its space:
+    /// `(space, hash, size)`, each of at most `max_size` bytes as the note states it.
+    pub fn blobs_wanted_by(
+        &self,
+        doc: DocId,
+        max_size: u64,
+    ) -> Result<Vec<(SpaceId, String, u64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT r.space, r.hash, r.size FROM blob_refs r
+                 LEFT JOIN blob_held_for h ON h.hash = r.hash AND h.space = r.space
+                 WHERE r.doc = ?1 AND h.hash IS NULL AND r.size <= ?2",
+            )
+            .at(self.path())?;
+        let rows = stmt
+            .query_map(
+                params![doc.to_string(), i64::try_from(max_size).unwrap_or(i64::MAX)],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )
+            .at(self.path())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (space, hash, size) = row.at(self.path())?;
+            if let Ok(space) = parse_id(&space, "space") {
+                out.push((space, hash, u64::try_from(size).unwrap_or(0)));
+            }
+        }
+        Ok(out)
+    }
+
     /// Attachments that notes of this home refer to, of at most `max_size` bytes as their notes
-    /// state, that this home has not stored: `(space, hash, size)`, at most `limit`, in no
+    /// state, that this home does not hold for the notes' space (it may hold them for another:
+    /// see [`Store::blob_servable_in`]): `(space, hash, size)`, at most `limit`, in no
     /// particular order.
     pub fn missing_blobs(
         &self,
@@ -614,8 +673,8 @@ impl Store {
                 // keep the others out of every sweep.
                 "SELECT r.space, r.hash, MIN(r.size) FROM blob_refs r
                  JOIN docs d ON d.id = r.doc
-                 LEFT JOIN blobs b ON b.hash = r.hash
-                 WHERE b.hash IS NULL AND r.size <= ?1 AND d.deleted = 0
+                 LEFT JOIN blob_held_for h ON h.hash = r.hash AND h.space = r.space
+                 WHERE h.hash IS NULL AND r.size <= ?1 AND d.deleted = 0
                  GROUP BY r.space, r.hash ORDER BY random() LIMIT ?2",
             )
             .at(self.path())?;
@@ -678,11 +737,18 @@ impl Store {
         (self.clock)().saturating_sub(tacit_core::TRASH_DAYS * 24 * 60 * 60 * 1000)
     }
 
-    /// Forgets a blob no longer held (its record).
+    /// Forgets a blob no longer held (its record, and the spaces it was held for).
     pub fn forget_blob(&mut self, hash: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute("DELETE FROM blobs WHERE hash = ?1", params![hash])
-            .at(self.path())?;
+        let path = self.path().to_path_buf();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .at(&path)?;
+        tx.execute("DELETE FROM blobs WHERE hash = ?1", params![hash])
+            .at(&path)?;
+        tx.execute("DELETE FROM blob_held_for WHERE hash = ?1", params![hash])
+            .at(&path)?;
+        tx.commit().at(&path)?;
         Ok(())
     }
 

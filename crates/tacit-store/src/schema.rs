@@ -191,6 +191,20 @@ const MIGRATIONS: &[&str] = &[
             ON CONFLICT (kind, deleted) DO UPDATE SET n = n + 1;
     END;
     ",
+    // 9: the spaces each blob is held for: those it was attached to here or fetched for from
+    // their members. A member of one space naming the hash of another space's file in a note
+    // of its own gets nothing (it is served for the spaces it is held for only), and cannot
+    // tell whether this home holds it (it is fetched for the member's space all the same).
+    // Blobs held already count as held for the spaces whose notes refer to them.
+    "
+    CREATE TABLE blob_held_for (
+        hash  TEXT NOT NULL,          -- BLAKE3, 64 lowercase hex
+        space TEXT NOT NULL,
+        PRIMARY KEY (hash, space)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO blob_held_for (hash, space)
+        SELECT DISTINCT b.hash, r.space FROM blobs b JOIN blob_refs r ON r.hash = b.hash;
+    ",
 ];
 
 /// The schema version this build writes, and the newest it opens.

@@ -37,7 +37,10 @@ impl Actor {
 
     fn attach(&mut self, req: AttachReq) -> Result<Outcome, NodeError> {
         let listed = self.resolve(&req.id, Kind::Note)?;
-        if let Err(e) = self.store.record_blob(&req.hash, req.size, now_ms()) {
+        if let Err(e) = self
+            .store
+            .record_blob(&req.hash, req.size, now_ms(), listed.space)
+        {
             warn!("cannot record a stored attachment: {e}");
         }
         // A file held before (stored again, it was kept as it was) may have been removed since
@@ -111,10 +114,12 @@ impl Actor {
                         && s.membership.is_member(&self.info.member)
                 });
                 // Only a member's question commits what is pending (a note attached to a
-                // moment ago): a stranger's requests must not end group commits early.
+                // moment ago): a stranger's requests must not end group commits early. A file
+                // held for another space only is not served, although a note of this one
+                // names its hash.
                 let referenced = member && {
                     self.flush();
-                    self.store.blob_referenced_in(space, &hash).unwrap_or(false)
+                    self.store.blob_servable_in(space, &hash).unwrap_or(false)
                 };
                 let _ = reply.send(referenced);
             }
@@ -144,8 +149,13 @@ impl Actor {
             BlobMsg::Used { space, reply } => {
                 let _ = reply.send(self.store.space_blob_bytes(space).unwrap_or(0));
             }
-            BlobMsg::Stored { hash, size } => {
-                if let Err(e) = self.store.record_blob(&hash, size, now_ms()) {
+            BlobMsg::Wanted { doc, max, reply } => {
+                self.flush(); // the note's references are written with it
+                let wanted = self.store.blobs_wanted_by(doc, max).unwrap_or_default();
+                let _ = reply.send(wanted);
+            }
+            BlobMsg::Stored { hash, size, space } => {
+                if let Err(e) = self.store.record_blob(&hash, size, now_ms(), space) {
                     warn!("cannot record a fetched attachment: {e}");
                 }
                 // No flush first: a file just stored is within the trim's grace period whether or

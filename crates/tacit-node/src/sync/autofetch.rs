@@ -20,8 +20,8 @@ use crate::base::{ActorLink, BlobMsg, ask_actor};
 pub(crate) trait Fetches: Send + Sync {
     /// Attachments up to this size are fetched in the background.
     fn auto_fetch_limit(&self) -> u64;
-    /// Fetches one attachment of `space` from a member holding it; `wait` for one to be
-    /// connected.
+    /// Fetches one attachment of `space` from a member holding it, also when it is held here
+    /// for another space; `wait` for one to be connected.
     fn fetch(
         &self,
         space: SpaceId,
@@ -40,7 +40,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(30);
 enum AutoItem {
     /// A note that just arrived: its small attachments.
     Note(tacit_core::DocId),
-    /// A small attachment that a note here refers to and this node lacks (a sweep found it).
+    /// A small attachment that a note here refers to and this node does not hold for the
+    /// note's space (a sweep found it).
     Blob(SpaceId, BlobHash, u64),
 }
 
@@ -116,18 +117,16 @@ pub(crate) async fn auto_fetch(
             // for nobody (a member offline now is tried at a later sweep).
             let (wanted, wait): (Vec<(SpaceId, BlobHash, u64)>, bool) = match item {
                 AutoItem::Blob(space, hash, size) => (vec![(space, hash, size)], false),
-                AutoItem::Note(id) => {
-                    let req = crate::api::Request::Attachments { id: id.to_string() };
-                    let Ok(crate::api::Response::Attachments { space, items, .. }) =
-                        actor.request(req).await
-                    else {
-                        continue;
-                    };
-                    let wanted = items
-                        .into_iter()
-                        .filter(|i| !i.present)
-                        .filter_map(|i| Some((space, Blobs::parse_hash(&i.hash)?, i.size)))
-                        .collect();
+                AutoItem::Note(doc) => {
+                    let wanted =
+                        ask_actor(&actor.weak(), |reply| BlobMsg::Wanted { doc, max, reply })
+                            .await
+                            .unwrap_or_default()
+                            .into_iter()
+                            .filter_map(|(space, hash, size)| {
+                                Some((space, Blobs::parse_hash(&hash)?, size))
+                            })
+                            .collect();
                     (wanted, true)
                 }
             };

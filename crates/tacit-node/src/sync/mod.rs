@@ -404,13 +404,15 @@ impl Engine {
         self.fetcher.limits()
     }
 
-    /// Fetches an attachment of `space` from the connected members that hold it.
+    /// Fetches an attachment of `space` from the connected members that hold it (see
+    /// [`Fetcher::fetch`](crate::blobs::Fetcher::fetch) for `background`).
     pub(crate) async fn fetch_blob(
         &self,
         space: SpaceId,
         hash: tacit_store::BlobHash,
         size: u64,
         wait_for_member: bool,
+        background: bool,
     ) -> Result<crate::blobs::Fetched, NodeError> {
         /// How long a fetch waits for a member to be connected (a node just started dials the
         /// members it knows; sessions come up within a second or two on a LAN).
@@ -429,7 +431,10 @@ impl Engine {
                 .filter(|p| tacit_net::member_of(p).is_some_and(|m| members.contains(&m)))
                 .collect();
             if !peers.is_empty() || members.is_empty() || Instant::now() >= deadline {
-                return self.fetcher.fetch(space, hash, size, &peers).await;
+                return self
+                    .fetcher
+                    .fetch(space, hash, size, &peers, background)
+                    .await;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -1778,7 +1783,11 @@ impl autofetch::Fetches for Engine {
         size: u64,
         wait: bool,
     ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), NodeError>> + Send + '_>> {
-        Box::pin(async move { self.fetch_blob(space, hash, size, wait).await.map(|_| ()) })
+        Box::pin(async move {
+            self.fetch_blob(space, hash, size, wait, true)
+                .await
+                .map(|_| ())
+        })
     }
 }
 

@@ -268,7 +268,7 @@ fn counts_kept_on_write_agree_with_the_rows() {
         .conn
         .execute_batch(
             "DROP TRIGGER doc_counts_insert; DROP TRIGGER doc_counts_delete;
-             DROP TRIGGER doc_counts_update; DROP TABLE doc_counts;
+             DROP TRIGGER doc_counts_update; DROP TABLE doc_counts; DROP TABLE blob_held_for;
              PRAGMA user_version = 7;",
         )
         .unwrap();
@@ -618,7 +618,10 @@ fn a_write_keeps_what_the_note_refers_to_in_its_own_transaction() {
     let space = SpaceId::random();
     let h = |c: char| c.to_string().repeat(64);
     let (_, mut doc) = add_note(&mut store, space, "plates", 1_000);
-    assert!(!store.blob_referenced_in(space, &h('a')).unwrap());
+    for c in ['a', 'b'] {
+        store.record_blob(&h(c), 10, 500, space).unwrap();
+    }
+    assert!(!store.blob_servable_in(space, &h('a')).unwrap());
     doc.edit_text(
         edit(2_000),
         NoteEdit {
@@ -634,13 +637,9 @@ fn a_write_keeps_what_the_note_refers_to_in_its_own_transaction() {
     store
         .write(&[with(&mut doc, Some(vec![(h('a'), 10), (h('b'), 20)]))])
         .unwrap();
-    assert!(store.blob_referenced_in(space, &h('a')).unwrap());
+    assert!(store.blob_servable_in(space, &h('a')).unwrap());
     assert_eq!(store.blob_spaces(&h('b')).unwrap(), vec![space]);
-    assert!(
-        !store
-            .blob_referenced_in(SpaceId::random(), &h('a'))
-            .unwrap()
-    );
+    assert!(!store.blob_servable_in(SpaceId::random(), &h('a')).unwrap());
     // `None` leaves them; a new list replaces them.
     doc.edit_text(
         edit(3_000),
@@ -651,7 +650,7 @@ fn a_write_keeps_what_the_note_refers_to_in_its_own_transaction() {
     )
     .unwrap();
     store.write(&[with(&mut doc, None)]).unwrap();
-    assert!(store.blob_referenced_in(space, &h('a')).unwrap());
+    assert!(store.blob_servable_in(space, &h('a')).unwrap());
     doc.edit_text(
         edit(4_000),
         NoteEdit {
@@ -663,8 +662,8 @@ fn a_write_keeps_what_the_note_refers_to_in_its_own_transaction() {
     store
         .write(&[with(&mut doc, Some(vec![(h('b'), 20)]))])
         .unwrap();
-    assert!(!store.blob_referenced_in(space, &h('a')).unwrap());
-    assert!(store.blob_referenced_in(space, &h('b')).unwrap());
+    assert!(!store.blob_servable_in(space, &h('a')).unwrap());
+    assert!(store.blob_servable_in(space, &h('b')).unwrap());
 }
 
 /// A contribution dated years ahead by its writer is kept at the time it was first written
@@ -722,4 +721,67 @@ fn contribution_times_are_kept_between_the_epoch_and_the_write() {
     write.contributions = Some(rows);
     store.write(&[write]).unwrap();
     assert_eq!(times(&store), [5_000, 0, 4_000, 65_000]);
+}
+
+/// A blob held for one space is served to members of another only once it is held for theirs
+/// too (fetched from one of them, or attached to one of their notes here): naming its hash in a
+/// note of another space is not enough. Until then it is wanted there like a blob not held.
+#[test]
+fn a_blob_is_served_only_to_the_spaces_it_is_held_for() {
+    let (dir, mut store) = store();
+    let (mine, theirs) = (SpaceId::random(), SpaceId::random());
+    let hash = "c".repeat(64);
+    let (_, mut secret) = add_note(&mut store, mine, "secret", 1_000);
+    let (other_id, mut other) = add_note(&mut store, theirs, "names the hash", 1_000);
+    let refer = |doc: &mut Doc, space: SpaceId| {
+        doc.edit_text(
+            edit(1_500),
+            NoteEdit {
+                body: Some("![[plate.png]]".into()),
+                ..NoteEdit::default()
+            },
+        )
+        .unwrap();
+        DocWrite {
+            blob_refs: Some(vec![(hash.clone(), 10)]),
+            ..increment(doc, space)
+        }
+    };
+    store
+        .write(&[refer(&mut secret, mine), refer(&mut other, theirs)])
+        .unwrap();
+    store.record_blob(&hash, 10, 2_000, mine).unwrap();
+    assert!(store.blob_servable_in(mine, &hash).unwrap());
+    assert!(!store.blob_servable_in(theirs, &hash).unwrap());
+    // Wanted for the other space although its bytes are here.
+    assert_eq!(
+        store.missing_blobs(100, 10).unwrap(),
+        vec![(theirs, hash.clone(), 10)]
+    );
+    assert_eq!(
+        store.blobs_wanted_by(other_id, 100).unwrap(),
+        vec![(theirs, hash.clone(), 10)]
+    );
+    assert!(store.blobs_wanted_by(other_id, 9).unwrap().is_empty());
+    // Fetched from a member of the other space: held for both.
+    store.record_blob(&hash, 10, 3_000, theirs).unwrap();
+    assert!(store.blob_servable_in(theirs, &hash).unwrap());
+    assert!(store.missing_blobs(100, 10).unwrap().is_empty());
+    assert!(store.blobs_wanted_by(other_id, 100).unwrap().is_empty());
+    // Removed: held for neither.
+    store.forget_blob(&hash).unwrap();
+    assert!(!store.blob_servable_in(mine, &hash).unwrap());
+    assert_eq!(store.missing_blobs(100, 10).unwrap().len(), 2);
+
+    // A blob held before this record existed (schema 8) counts as held for every space whose
+    // notes refer to it.
+    store.record_blob(&hash, 10, 4_000, mine).unwrap();
+    store
+        .conn
+        .execute_batch("DROP TABLE blob_held_for; PRAGMA user_version = 8;")
+        .unwrap();
+    drop(store);
+    let store = Store::open(&dir.path().join("tacit.db"), false).unwrap();
+    assert!(store.blob_servable_in(mine, &hash).unwrap());
+    assert!(store.blob_servable_in(theirs, &hash).unwrap());
 }
