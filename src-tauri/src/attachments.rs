@@ -89,16 +89,102 @@ pub async fn attachment_image(
     )))
 }
 
+/// File types whose system handler runs them as programs (or installs, or changes settings) on
+/// some desktop: a click on a chip that a member of a shared space attached must not run what
+/// they sent. Compared in lower case.
+const PROGRAM_EXTENSIONS: &[&str] = &[
+    // Linux
+    "desktop",
+    "sh",
+    "bash",
+    "run",
+    "bin",
+    "appimage",
+    "deb",
+    "rpm",
+    "flatpakref",
+    "jar",
+    "py",
+    "pl",
+    "rb",
+    "elf",
+    "so",
+    "ko",
+    // macOS
+    "app",
+    "command",
+    "tool",
+    "terminal",
+    "pkg",
+    "mpkg",
+    "dmg",
+    "scpt",
+    "workflow",
+    "fileloc",
+    "inetloc",
+    "webloc",
+    // Windows
+    "exe",
+    "com",
+    "bat",
+    "cmd",
+    "scr",
+    "pif",
+    "msi",
+    "msp",
+    "msix",
+    "appx",
+    "appref-ms",
+    "lnk",
+    "url",
+    "vb",
+    "vbs",
+    "vbe",
+    "js",
+    "jse",
+    "ws",
+    "wsf",
+    "wsh",
+    "hta",
+    "ps1",
+    "psm1",
+    "reg",
+    "cpl",
+    "inf",
+    "application",
+    "gadget",
+    "msc",
+    "dll",
+    "sys",
+    "library-ms",
+    "settingcontent-ms",
+];
+
+/// Whether the system's handler for `name` may run it as a program.
+fn is_program(name: &str) -> bool {
+    name.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty() && PROGRAM_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str())
+    })
+}
+
 /// Opens an attachment with the system's handler: a copy under its own name (the store names
 /// files by hash, and handlers choose by extension) in a folder only this person can write:
 /// the session's runtime folder, else the home (a shared /tmp would let another user plant a
-/// link where the copy goes).
+/// link where the copy goes). A file that its handler may run as a program is refused.
 #[tauri::command]
 pub async fn attachment_open(
     shell: tauri::State<'_, Shell>,
     note: String,
     name: String,
 ) -> Result<(), WireError> {
+    if is_program(&name) {
+        return Err(NodeError::Refused(format!(
+            "{name} may be a program: Tacit does not open it with a click. If you trust whoever \
+             attached it, save it with `tacit attachment save NOTE \"{name}\" DEST` and open it \
+             yourself"
+        ))
+        .to_wire());
+    }
     let (path, _, hash) = local_file(&shell, note, name.clone()).await?;
     let private = std::env::var_os("XDG_RUNTIME_DIR")
         .map(|d| PathBuf::from(d).join("tacit"))
@@ -273,6 +359,30 @@ async fn attach_data(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn programs_are_not_opened_with_a_click() {
+        for name in [
+            "run.desktop",
+            "setup.EXE",
+            "report.pdf.exe",
+            "x.sh",
+            "a.command",
+            "b.vbs",
+        ] {
+            assert!(is_program(name), "{name}");
+        }
+        for name in [
+            "report.pdf",
+            "plan.png",
+            "notes.txt",
+            "exe",
+            ".desktop",
+            "data.csv",
+        ] {
+            assert!(!is_program(name), "{name}");
+        }
+    }
 
     #[test]
     fn images_by_extension() {
