@@ -1217,6 +1217,84 @@ async fn a_note_at_a_newcomers_profile_id_does_not_take_their_profile() {
     owner.shutdown().await;
 }
 
+/// The same squat made before the newcomer is a member: a member id is the same in every space,
+/// so a hostile member who shares another space with someone about to be invited knows their
+/// profile id first. The note is taken then (it is at no member's profile id yet), and removed
+/// when the newcomer is admitted, so that their real profile is taken when it comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_note_made_at_a_profile_id_before_its_member_joined_goes_when_they_join() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let owner = node(dir.path(), "Ada").await;
+    let space = space_new(&owner, "Team").await;
+    let sid = space_id(&space);
+    let mut rogue = raw_member(&owner, &space, Role::Editor).await;
+    let mut newcomer = RawPeer::connect(&listen_addr(&owner).await)
+        .await
+        .expect("the newcomer connects");
+    newcomer.hello(&[]).await.expect("hello");
+    let target = tacit_core::Doc::profile_id(newcomer.member());
+    let under = rogue.heads(sid);
+    let mut squat = tacit_core::Doc::new_note(
+        target,
+        tacit_core::Edit {
+            by: rogue.member(),
+            at: now_ms(),
+            under: &under,
+        },
+        tacit_core::Draft {
+            title: "Not a profile".into(),
+            ..Default::default()
+        },
+    )
+    .expect("note");
+    let (data, changes) = squat.save_with_changes();
+    let sigs = squat.sign_changes(rogue.key(), sid, &changes);
+    rogue
+        .push_change(sid, target, data, sigs)
+        .await
+        .expect("push the squat");
+    rogue.ping().await;
+    let show = || async {
+        owner
+            .execute(Request::NoteShow {
+                id: target.to_string(),
+            })
+            .await
+    };
+    assert!(show().await.is_ok(), "the squat is taken before the join");
+    // The newcomer joins, then sends its profile.
+    let ticket = invite(&owner, &space, Role::Editor).await;
+    newcomer
+        .join(&Ticket::parse(&ticket).expect("a ticket"))
+        .await
+        .expect("the newcomer joins");
+    let mut profile = tacit_core::Doc::new_profile(
+        tacit_core::Edit::new(newcomer.member(), now_ms()),
+        tacit_core::ProfileEdit {
+            name: Some("Newcomer".into()),
+            ..Default::default()
+        },
+    )
+    .expect("profile");
+    let (data, changes) = profile.save_with_changes();
+    let sigs = profile.sign_changes(newcomer.key(), tacit_core::PROFILE_SCOPE, &changes);
+    newcomer
+        .push_change(sid, target, data, sigs)
+        .await
+        .expect("push the profile");
+    newcomer.ping().await;
+    let who = newcomer.member().to_string();
+    until("the newcomer's profile on the owner", || async {
+        matches!(
+            owner.execute(Request::Person { member: who.clone() }).await,
+            Ok(Response::Person(p)) if p.name == "Newcomer"
+        )
+    })
+    .await;
+    assert!(show().await.is_err(), "the squatting note is held");
+    owner.shutdown().await;
+}
+
 /// A hostile member asks 250 questions on a tag Ada follows, each dated ten years ahead. They
 /// used to fill her inbox for good: it lists the newest 200 first, and these stayed the newest
 /// for ten years, so a colleague's question on the tag asked afterwards was not listed. Now a

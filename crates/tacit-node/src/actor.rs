@@ -230,6 +230,8 @@ impl Actor {
 
     /// Serves messages until shutdown or until every handle is dropped.
     pub(crate) fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        // Held from before the check that refuses them.
+        self.evict_profile_squatters(None);
         let mut stop: Option<oneshot::Sender<()>> = None;
         while stop.is_none() {
             // Work left from an older home, done while nothing waits.

@@ -677,7 +677,7 @@ impl Actor {
     }
 
     /// Removes a document from the store, the cache, the reconciliation set and the index.
-    fn forget_doc(&mut self, space: SpaceId, doc: DocId) -> Result<(), NodeError> {
+    pub(super) fn forget_doc(&mut self, space: SpaceId, doc: DocId) -> Result<(), NodeError> {
         self.store.remove_doc(doc)?;
         self.cache.pop(&doc);
         self.pending_entries.remove(&doc);

@@ -216,6 +216,41 @@ impl Actor {
             space,
             ops: Arc::new(ops),
         });
+        self.evict_profile_squatters(Some(space));
+    }
+
+    /// Removes the documents that sit at the profile id of a member of `space` (of every space
+    /// when `None`) without being a profile. A profile's id follows from its member's id, so a
+    /// hostile member who learns a newcomer's id before this node learns of the admission (an
+    /// owner who invited them and holds the admission back) can make a note there first; once
+    /// the newcomer is a member, such a document is refused (`judge`), and one held from
+    /// before is removed here, so that their real profile is taken when it comes.
+    pub(super) fn evict_profile_squatters(&mut self, space: Option<SpaceId>) {
+        let ids: Vec<tacit_core::DocId> = self
+            .spaces
+            .values()
+            .filter(|s| !s.legacy && space.is_none_or(|id| s.row.id == id))
+            .flat_map(|s| s.membership.members().keys().copied())
+            .map(tacit_core::Doc::profile_id)
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        self.flush(); // a squatting note may be in the group commit under way
+        for id in ids {
+            let squatter = match self.store.get(id) {
+                Ok(Some(listed)) if listed.summary.kind != tacit_core::Kind::Profile => listed,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(%id, "cannot look for a document at a member's profile id: {e}");
+                    continue;
+                }
+            };
+            tracing::warn!(%id, kind = ?squatter.summary.kind, "removed a document at a member's profile id that is not their profile");
+            if let Err(e) = self.forget_doc(squatter.space, id) {
+                tracing::warn!(%id, "cannot remove a document at a member's profile id: {e}");
+            }
+        }
     }
 
     pub(super) fn space_invite(
