@@ -167,6 +167,14 @@ pub struct Summary {
     pub updated_at: i64,
     /// Whether it carries a tombstone.
     pub deleted: bool,
+    /// When it was deleted (ms, the deleter's clock) and by whom, as its tombstone states: kept
+    /// in the row so that the trash lists deletions without loading their documents. `None`
+    /// when not deleted, or in a row written before this was kept.
+    #[serde(default)]
+    pub deleted_at: Option<i64>,
+    /// See [`Summary::deleted_at`].
+    #[serde(default)]
+    pub deleted_by: Option<MemberId>,
     /// Number of answers (questions).
     pub answers: u32,
     /// Whether an answer is accepted (questions).
@@ -226,6 +234,8 @@ impl NoteView {
             created_at: self.created_at,
             updated_at: self.updated_at,
             deleted: false,
+            deleted_at: None,
+            deleted_by: None,
             answers: 0,
             accepted: false,
         }
@@ -495,11 +505,16 @@ impl Doc {
     /// Listing metadata for the store.
     pub fn summary(&self) -> Result<Summary, CoreError> {
         let kind = self.kind()?;
+        let tomb = self.tombstone()?;
+        let (deleted_at, deleted_by) =
+            (tomb.map(|t| t.deleted_at), tomb.and_then(|t| t.deleted_by));
         let (title, tags) = match kind {
             Kind::Profile => (self.profile_name()?.0, self.key_set(&ROOT, "expertise")?),
             Kind::Note => {
                 return Ok(Summary {
-                    deleted: self.is_deleted()?,
+                    deleted: tomb.is_some(),
+                    deleted_at,
+                    deleted_by,
                     ..self.note_meta()?.summary()
                 });
             }
@@ -522,7 +537,9 @@ impl Doc {
             author: self.author()?,
             created_at: self.int(&ROOT, "created_at")?.unwrap_or(0),
             updated_at: self.int(&ROOT, "updated_at")?.unwrap_or(0),
-            deleted: self.is_deleted()?,
+            deleted: tomb.is_some(),
+            deleted_at,
+            deleted_by,
             answers,
             accepted,
         })

@@ -124,6 +124,8 @@ fn fill(path: &Path) -> Result<SpaceId, Box<dyn std::error::Error>> {
                         created_at: 1_700_000_000_000 + n,
                         updated_at: 1_700_000_000_000 + n * 7 % 9973,
                         deleted: false,
+                        deleted_at: None,
+                        deleted_by: None,
                         answers: 0,
                         accepted: false,
                     },

@@ -107,11 +107,11 @@ pub struct StoreStats {
 }
 
 /// The columns of `docs`, in the order [`RawListed::from_row`] reads them.
-pub(crate) const DOC_COLUMNS: &str =
-    "id, space, kind, title, tags, author, created_at, updated_at, deleted, answers, accepted";
+pub(crate) const DOC_COLUMNS: &str = "id, space, kind, title, tags, author, created_at, \
+     updated_at, deleted, answers, accepted, deleted_at, deleted_by";
 
 /// How many columns [`DOC_COLUMNS`] names (the index of a column selected after them).
-pub(crate) const DOC_COLUMN_COUNT: usize = 11;
+pub(crate) const DOC_COLUMN_COUNT: usize = 13;
 
 /// A `docs` row as SQLite types; converted to [`Listed`] outside the rusqlite callback so that a
 /// bad value becomes [`StoreError::Malformed`].
@@ -127,6 +127,8 @@ pub(crate) struct RawListed {
     deleted: bool,
     answers: i64,
     accepted: bool,
+    deleted_at: Option<i64>,
+    deleted_by: Option<String>,
 }
 
 impl RawListed {
@@ -144,6 +146,8 @@ impl RawListed {
             deleted: row.get(8)?,
             answers: row.get(9)?,
             accepted: row.get(10)?,
+            deleted_at: row.get(11)?,
+            deleted_by: row.get(12)?,
         })
     }
 
@@ -174,6 +178,9 @@ impl RawListed {
                 created_at: self.created_at,
                 updated_at: self.updated_at,
                 deleted: self.deleted,
+                deleted_at: self.deleted_at,
+                // A maker that does not parse is unknown, as a tombstone without one is.
+                deleted_by: self.deleted_by.and_then(|m| m.parse().ok()),
                 answers,
                 accepted: self.accepted,
             },

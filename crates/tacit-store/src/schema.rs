@@ -205,6 +205,14 @@ const MIGRATIONS: &[&str] = &[
     INSERT OR IGNORE INTO blob_held_for (hash, space)
         SELECT DISTINCT b.hash, r.space FROM blobs b JOIN blob_refs r ON r.hash = b.hash;
     ",
+    // 10: a deletion's time and maker as its tombstone states them, so that the trash lists
+    // without loading each deleted document (a member deleting a thousand large notes made
+    // every look at the trash load them all). Rows written before stay NULL until written
+    // again; the trash loads those.
+    "
+    ALTER TABLE docs ADD COLUMN deleted_at INTEGER;
+    ALTER TABLE docs ADD COLUMN deleted_by TEXT;
+    ",
 ];
 
 /// The schema version this build writes, and the newest it opens.

@@ -53,12 +53,13 @@ const INCREMENT: i64 = 1;
 /// `recursive_triggers`), so the counts `doc_counts` keeps would drift.
 const UPSERT_DOC: &str = "
     INSERT INTO docs (id, space, kind, title, tags, author, created_at, updated_at, deleted,
-                      answers, accepted, heads, trashed_at)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                      answers, accepted, heads, trashed_at, deleted_at, deleted_by)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
     ON CONFLICT (id) DO UPDATE SET
         space = excluded.space, kind = excluded.kind, title = excluded.title,
         tags = excluded.tags, author = excluded.author, created_at = excluded.created_at,
         updated_at = excluded.updated_at, deleted = excluded.deleted,
+        deleted_at = excluded.deleted_at, deleted_by = excluded.deleted_by,
         answers = excluded.answers, accepted = excluded.accepted, heads = excluded.heads,
         trashed_at = CASE WHEN docs.deleted = 1 AND excluded.deleted = 1
                           THEN coalesce(docs.trashed_at, excluded.trashed_at)
@@ -251,6 +252,8 @@ impl Store {
                         s.accepted,
                         w.heads.map(|h| h.to_vec()),
                         s.deleted.then_some(now),
+                        s.deleted_at,
+                        s.deleted_by.map(|m| m.to_string()),
                     ])
                 })
                 .at(path)?;

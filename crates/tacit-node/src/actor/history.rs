@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use tacit_core::{Doc, DocId, Kind, MemberId, Version, trash_days_left, trash_since};
+use tacit_core::{Doc, DocId, Kind, MemberId, Tombstone, Version, trash_days_left, trash_since};
 use tracing::warn;
 
 use super::{Actor, Outcome};
@@ -112,22 +112,29 @@ impl Actor {
             if !matches!(l.summary.kind, Kind::Note | Kind::Question) {
                 continue;
             }
-            // Read once, not kept (for who deleted it): the trash is looked at rarely and its
-            // documents are not being worked on.
-            let tomb = match self
-                .store
-                .load_chunks(l.id)
-                .map_err(NodeError::from)
-                .and_then(|chunks| {
-                    let doc = Doc::load(l.id, chunks.iter().map(Vec::as_slice), self.info.member)?;
-                    Ok(doc.tombstone()?)
-                }) {
-                Ok(Some(t)) => t,
-                Ok(None) => continue,
-                Err(e) => {
-                    warn!(id = %l.id, "cannot read a deleted document for the trash: {e}");
-                    continue;
-                }
+            // The tombstone as the row keeps it; a row written before it was kept is read from
+            // its document (once, not kept: the trash is looked at rarely).
+            let tomb = match l.summary.deleted_at {
+                Some(deleted_at) => Tombstone {
+                    deleted_at,
+                    deleted_by: l.summary.deleted_by,
+                },
+                None => match self
+                    .store
+                    .load_chunks(l.id)
+                    .map_err(NodeError::from)
+                    .and_then(|chunks| {
+                        let doc =
+                            Doc::load(l.id, chunks.iter().map(Vec::as_slice), self.info.member)?;
+                        Ok(doc.tombstone()?)
+                    }) {
+                    Ok(Some(t)) => t,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        warn!(id = %l.id, "cannot read a deleted document for the trash: {e}");
+                        continue;
+                    }
+                },
             };
             let deleted_by_name = tomb.deleted_by.and_then(|m| self.member_name(m));
             items.push(TrashItem {

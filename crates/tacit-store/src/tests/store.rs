@@ -268,11 +268,18 @@ fn counts_kept_on_write_agree_with_the_rows() {
         .conn
         .execute_batch(
             "DROP TRIGGER doc_counts_insert; DROP TRIGGER doc_counts_delete;
-             DROP TRIGGER doc_counts_update; DROP TABLE doc_counts; DROP TABLE blob_held_for;
-             PRAGMA user_version = 7;",
+             DROP TRIGGER doc_counts_update; DROP TABLE doc_counts; DROP TABLE blob_held_for;",
         )
         .unwrap();
     add_note(&mut store, b, "n5", 70);
+    // What schemas 9 and 10 add goes too.
+    store
+        .conn
+        .execute_batch(
+            "ALTER TABLE docs DROP COLUMN deleted_at; ALTER TABLE docs DROP COLUMN deleted_by;
+             PRAGMA user_version = 7;",
+        )
+        .unwrap();
     drop(store);
     let store = Store::open(&dir.path().join("tacit.db"), false).unwrap();
     check(&store, "migrated");
@@ -594,6 +601,12 @@ fn a_deletion_is_dated_by_its_arrival_and_keeps_that_date() {
     let listed = store.trash(None, 9_000, 10).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!((listed[0].0.id, listed[0].1), (id, 9_000));
+    // The tombstone as its document states it, from the row (the trash loads no document).
+    let summary = &listed[0].0.summary;
+    assert_eq!(
+        (summary.deleted_at, summary.deleted_by),
+        (Some(10), Some(member()))
+    );
     assert!(store.trash(None, 9_001, 10).unwrap().is_empty());
     assert!(
         store
@@ -606,6 +619,8 @@ fn a_deletion_is_dated_by_its_arrival_and_keeps_that_date() {
     doc.undelete(edit(21_000), 9_000).unwrap();
     store.write(&[increment(&mut doc, space)]).unwrap();
     assert_eq!(store.trashed_at(id).unwrap(), None);
+    let live = store.get(id).unwrap().unwrap().summary;
+    assert_eq!((live.deleted_at, live.deleted_by), (None, None));
     doc.delete(edit(22_000)).unwrap();
     CLOCK.store(30_000, Relaxed);
     store.write(&[increment(&mut doc, space)]).unwrap();
@@ -778,7 +793,10 @@ fn a_blob_is_served_only_to_the_spaces_it_is_held_for() {
     store.record_blob(&hash, 10, 4_000, mine).unwrap();
     store
         .conn
-        .execute_batch("DROP TABLE blob_held_for; PRAGMA user_version = 8;")
+        .execute_batch(
+            "DROP TABLE blob_held_for; ALTER TABLE docs DROP COLUMN deleted_at;
+             ALTER TABLE docs DROP COLUMN deleted_by; PRAGMA user_version = 8;",
+        )
         .unwrap();
     drop(store);
     let store = Store::open(&dir.path().join("tacit.db"), false).unwrap();
