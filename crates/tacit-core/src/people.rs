@@ -326,26 +326,35 @@ pub struct ExpertIndex {
     members: Vec<MemberId>,
     /// Per contribution: its member's index in `members`.
     member_ix: Vec<u32>,
-    /// Per contribution: its weight grown by its age's doubling, `weight · 2^(at / half-life)`:
-    /// for one `now`, `weight · decay(now, at)` is this times `2^(−now / half-life)`, the same
-    /// factor for every member, so routing ranks by these sums without a power per posting.
-    grown: Vec<f64>,
+    /// Per contribution: its [`weights`] grown by its age's doubling, `weight · 2^(at /
+    /// half-life)`: for one `now`, `weight · decay(now, at)` is this times `2^(−now /
+    /// half-life)`, the same factor for every member, so routing ranks by these sums without a
+    /// power per posting.
+    grown: Vec<(f64, f64)>,
 }
 
-/// How much one act of a kind counts, before recency and matching.
-fn weight(c: &Contribution) -> f64 {
+/// How much one act of a kind counts, before recency and matching, in two parts: what a member
+/// makes alone (writing, asking, answering, confirming), and what others give it (an asker's
+/// acceptance, thanks, votes).
+fn weights(c: &Contribution) -> (f64, f64) {
     match c.act {
-        Act::Answered => {
-            3.0 + if c.accepted { 5.0 } else { 0.0 }
-                + f64::from(c.thanks)
-                + 0.5 * c.score.max(0) as f64
-        }
-        Act::Wrote => 2.0,
-        Act::Confirmed => 1.0,
-        Act::Asked => 0.5,
-        Act::Thanked => 0.0,
+        Act::Answered => (
+            3.0,
+            if c.accepted { 5.0 } else { 0.0 } + f64::from(c.thanks) + 0.5 * c.score.max(0) as f64,
+        ),
+        Act::Wrote => (2.0, 0.0),
+        Act::Confirmed => (1.0, 0.0),
+        Act::Asked => (0.5, 0.0),
+        Act::Thanked => (0.0, 0.0),
     }
 }
+
+/// The most that what a member makes alone counts for one term (a tag, or a title word at
+/// [`WORD_MATCH`] of it), in fresh weight: ten new notes. Past it, more of the same shows no
+/// more: a member writing a hundred notes or asking a hundred questions on a tag would
+/// otherwise rank above everyone who knows it, and take the questions routed to them. What
+/// others give (acceptance, thanks, votes) is not capped.
+const MADE_CAP: f64 = 20.0;
 
 /// Weight of listing a tag as expertise: a little less than one answer (a claim, not work),
 /// and it never fades.
@@ -392,7 +401,11 @@ impl ExpertIndex {
             .collect();
         let grown = contributions
             .iter()
-            .map(|c| weight(c) * grow(c.at))
+            .map(|c| {
+                let (made, given) = weights(c);
+                let g = grow(c.at);
+                (made * g, given * g)
+            })
             .collect();
         let mut postings: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, c) in contributions.iter().enumerate() {
@@ -429,6 +442,9 @@ impl ExpertIndex {
         struct Acc {
             score: i64,
             reasons: BTreeMap<(Act, bool, String), (u32, i64, f64)>,
+            /// This term's: made alone, given by others.
+            made: f64,
+            given: f64,
         }
         let mut acc: BTreeMap<MemberId, Acc> = BTreeMap::new();
         let allowed = |m: &MemberId| among.is_none_or(|a| a.contains(m));
@@ -449,9 +465,12 @@ impl ExpertIndex {
                 if !allowed(&c.member) {
                     continue;
                 }
-                let w = weight(c) * factor * decay(now, c.at);
+                let d = factor * decay(now, c.at);
+                let (made, given) = weights(c);
+                let w = (made + given) * d;
                 let a = acc.entry(c.member).or_default();
-                a.score += fixed(w);
+                a.made += made * d;
+                a.given += given * d;
                 // A document counts once per member in the reasons, under its best term.
                 if seen.insert((i, c.member)) {
                     let r = a
@@ -462,6 +481,10 @@ impl ExpertIndex {
                     r.1 = r.1.max(c.at);
                     r.2 += w;
                 }
+            }
+            for a in acc.values_mut() {
+                a.score += fixed(a.made.min(MADE_CAP * factor) + a.given);
+                (a.made, a.given) = (0.0, 0.0);
             }
         }
         for (member, tags) in &self.declared {
@@ -531,6 +554,10 @@ impl ExpertIndex {
         // Work after `now` counts as new, not as newer (as `decay` clamps it).
         let cap = grow(now);
         let mut acc = vec![0.0f64; self.members.len()];
+        // This term's, per member: made alone, given by others; and who has some.
+        let mut made = vec![0.0f64; self.members.len()];
+        let mut given = vec![0.0f64; self.members.len()];
+        let mut touched: Vec<usize> = Vec::new();
         let terms = topic
             .tags
             .iter()
@@ -541,13 +568,22 @@ impl ExpertIndex {
                 let m = self.member_ix[i] as usize;
                 let at = self.contributions[i].at;
                 if allowed[m] && until.is_none_or(|u| at <= u) {
-                    let grown = if at > now {
-                        weight(&self.contributions[i]) * cap
+                    let (mw, gw) = if at > now {
+                        let (mw, gw) = weights(&self.contributions[i]);
+                        (mw * cap, gw * cap)
                     } else {
                         self.grown[i]
                     };
-                    acc[m] += grown * factor;
+                    if made[m] == 0.0 && given[m] == 0.0 {
+                        touched.push(m);
+                    }
+                    made[m] += mw * factor;
+                    given[m] += gw * factor;
                 }
+            }
+            for m in touched.drain(..) {
+                acc[m] += made[m].min(MADE_CAP * factor * cap) + given[m];
+                (made[m], given[m]) = (0.0, 0.0);
             }
         }
         for (member, tags) in &self.declared {
@@ -1039,6 +1075,40 @@ mod tests {
             index.rank(&Topic::parse("#tls"), now, Some(&among)).len(),
             1
         );
+    }
+
+    /// A member making a hundred notes on a tag (or asking a hundred questions on it) shows no
+    /// more than one who made ten: one who made nine and had an answer accepted ranks first.
+    #[test]
+    fn a_hundred_notes_on_a_tag_show_no_more_than_ten() {
+        let now = 100 * DAY_MS;
+        let on = |member: u8, act: Act, n: u8| {
+            (0..n).map(move |i| {
+                let mut x = c(member, act, &["k8s"], now - DAY_MS);
+                x.doc = DocId::from_bytes([member, i, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+                x
+            })
+        };
+        let mut accepted = c(2, Act::Answered, &["k8s"], now - DAY_MS);
+        accepted.accepted = true;
+        let all: Vec<Contribution> = on(1, Act::Wrote, 100)
+            .chain(on(2, Act::Wrote, 9))
+            .chain([accepted])
+            .chain(on(3, Act::Asked, 100))
+            .chain(on(4, Act::Wrote, 3))
+            .collect();
+        let index = ExpertIndex::new(all, HashMap::new());
+        let topic = Topic::parse("#k8s");
+        let ranked = index.rank(&topic, now, None);
+        let order: Vec<MemberId> = ranked.iter().map(|e| e.member).collect();
+        assert_eq!(order, [m(2), m(1), m(3), m(4)]);
+        // The reasons still count every note.
+        assert!(
+            ranked[1].reasons[0].text.starts_with("100 notes on #k8s"),
+            "{:?}",
+            ranked[1].reasons
+        );
+        assert_eq!(index.ranked_members(&topic, now, None, None), order);
     }
 
     #[test]
