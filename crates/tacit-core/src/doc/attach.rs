@@ -91,19 +91,36 @@ impl Doc {
     /// the first [`MAX_ATTACHMENTS`] entries are looked at, so a hostile member's map of a
     /// million junk keys costs a reader no more than a full honest one.
     pub fn attachments(&self) -> Result<Vec<Attachment>, CoreError> {
-        let Some(map) = self.map(&ROOT, "attachments")? else {
+        self.attachments_in(None)
+    }
+
+    /// [`Doc::attachments`] as they were at `heads` (now when `None`).
+    pub(crate) fn attachments_in(
+        &self,
+        heads: Option<&[automerge::ChangeHash]>,
+    ) -> Result<Vec<Attachment>, CoreError> {
+        let get = |obj: &automerge::ObjId, key: &str| match heads {
+            Some(h) => self.am.get_at(obj, key, h),
+            None => self.am.get(obj, key),
+        };
+        let Some((Value::Object(automerge::ObjType::Map), map)) = get(&ROOT, "attachments")? else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        let names: Vec<String> = self.am.keys(&map).take(MAX_ATTACHMENTS).collect();
+        let names: Vec<String> = match heads {
+            Some(h) => self.am.keys_at(&map, h).take(MAX_ATTACHMENTS).collect(),
+            None => self.am.keys(&map).take(MAX_ATTACHMENTS).collect(),
+        };
         for name in names {
-            let Some((Value::Object(automerge::ObjType::Map), entry)) =
-                self.am.get(&map, name.as_str())?
+            let Some((Value::Object(automerge::ObjType::Map), entry)) = get(&map, name.as_str())?
             else {
                 continue;
             };
-            let hash = self.string(&entry, "hash")?.unwrap_or_default();
-            let size = match self.am.get(&entry, "size")? {
+            let hash = match get(&entry, "hash")? {
+                Some((Value::Scalar(s), _)) => s.as_str().unwrap_or_default().to_owned(),
+                _ => String::new(),
+            };
+            let size = match get(&entry, "size")? {
                 Some((Value::Scalar(s), _)) => match s.as_ref() {
                     ScalarValue::Uint(n) => Some(*n),
                     ScalarValue::Int(n) => u64::try_from(*n).ok(),
@@ -120,6 +137,29 @@ impl Doc {
             out.push(Attachment { name, hash, size });
         }
         Ok(out)
+    }
+
+    /// Puts back `want` (attachments as [`Doc::attachments_in`] read them at a past version)
+    /// where missing or different now. Others stay: this app never takes a file out of a note
+    /// (text that no longer embeds it leaves it listed), so restoring older text keeps the
+    /// files attached since. Within a change under way ([`Doc::guard`]); returns whether
+    /// anything changed.
+    pub(crate) fn put_back_attachments(&mut self, want: &[Attachment]) -> Result<bool, CoreError> {
+        let now = self.attachments()?;
+        let mut changed = false;
+        for w in want {
+            if now.iter().any(|a| a == w) {
+                continue;
+            }
+            let map = self.ensure_map(&ROOT, "attachments")?;
+            let entry = self
+                .am
+                .put_object(&map, w.name.as_str(), automerge::ObjType::Map)?;
+            self.am.put(&entry, "hash", w.hash.as_str())?;
+            self.am.put(&entry, "size", ScalarValue::Uint(w.size))?;
+            changed = true;
+        }
+        Ok(changed)
     }
 
     /// The attachment named `name`.

@@ -259,10 +259,11 @@ impl Doc {
         })
     }
 
-    /// Makes the note's title, body, tags and aliases those of a past version, as one new
-    /// change by `edit.by` (text spliced as a diff, so concurrent edits merge). Returns false
-    /// when the note already reads as that version. A deleted note is restored from the trash
-    /// first ([`Doc::undelete`]).
+    /// Makes the note's title, body, tags and aliases those of a past version, and puts back
+    /// the attachments it had that were taken out since (by a peer), as one new change by
+    /// `edit.by` (text spliced as a diff, so concurrent edits merge). Returns false when the
+    /// note already reads as that version. A deleted note is restored from the trash first
+    /// ([`Doc::undelete`]).
     pub fn restore_version(&mut self, edit: Edit, prefix: &str) -> Result<bool, CoreError> {
         self.act_as(edit.by);
         self.expect_kind(Kind::Note)?;
@@ -274,6 +275,9 @@ impl Doc {
         check_bytes("body", &then.body, crate::limits::MAX_BODY_BYTES)?;
         let tags = normalize_tags(&then.tags)?;
         let aliases = normalize_aliases(&then.aliases)?;
+        // The files its text embeds, as they were named then (taken out since, its embeds
+        // would name nothing).
+        let attachments = self.attachments_in(Some(&heads))?;
         let mut changed = false;
         self.guard(|d| {
             changed |= d.update_text(&ROOT, "title", &title)?;
@@ -282,6 +286,7 @@ impl Doc {
             if !aliases.is_empty() || d.map(&ROOT, "aliases")?.is_some() {
                 changed |= d.update_set(&ROOT, "aliases", &aliases)?;
             }
+            changed |= d.put_back_attachments(&attachments)?;
             Ok(())
         })?;
         if changed {
@@ -659,6 +664,47 @@ mod tests {
         }
         // The restore is a version of its own, on both, the same.
         assert_eq!(a.versions().unwrap(), b.versions().unwrap());
+    }
+
+    /// A peer took a file out of the note with its embed; restoring a version that embedded it
+    /// puts the file back under its name, so the restored embed names it again.
+    #[test]
+    fn restoring_a_version_puts_back_the_files_it_embeds() {
+        const H: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+        let ana = DeviceKey::generate();
+        let ben = DeviceKey::generate();
+        let mut a = new_note(&ana, 0);
+        a.attach(at(&ana, MIN), "plan.png", H, 10, true).unwrap();
+        let with_file = a
+            .versions()
+            .unwrap()
+            .iter()
+            .find(|v| v.author == Some(ana.member_id()))
+            .unwrap()
+            .id
+            .clone();
+        let mut b = Doc::load(a.id(), [a.save().as_slice()], ben.member_id()).unwrap();
+        b.edit_text(at(&ben, 70 * MIN), body("build\n")).unwrap();
+        b.act_as(ben.member_id());
+        b.guard(|d| {
+            if let Some(map) = d.map(&ROOT, "attachments")? {
+                d.am.delete(&map, "plan.png")?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        b.touch_and_commit(at(&ben, 71 * MIN)).unwrap();
+        a.apply_changes(&b.save()).unwrap();
+        assert!(a.attachments().unwrap().is_empty());
+        assert!(a.restore_version(at(&ana, 80 * MIN), &with_file).unwrap());
+        assert_eq!(a.note().unwrap().body, "build\n![[plan.png]]\n");
+        let back = a.attachments().unwrap();
+        assert_eq!(
+            back.iter()
+                .map(|x| (x.name.as_str(), x.hash.as_str(), x.size))
+                .collect::<Vec<_>>(),
+            [("plan.png", H, 10)]
+        );
     }
 
     #[test]
