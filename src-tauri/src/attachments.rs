@@ -89,100 +89,46 @@ pub async fn attachment_image(
     )))
 }
 
-/// File types whose system handler runs them as programs (or installs, or changes settings) on
-/// some desktop: a click on a chip that a member of a shared space attached must not run what
-/// they sent. Compared in lower case.
-const PROGRAM_EXTENSIONS: &[&str] = &[
-    // Linux
-    "desktop",
-    "sh",
-    "bash",
-    "run",
-    "bin",
-    "appimage",
-    "deb",
-    "rpm",
-    "flatpakref",
-    "jar",
-    "py",
-    "pl",
-    "rb",
-    "elf",
-    "so",
-    "ko",
-    // macOS
-    "app",
-    "command",
-    "tool",
-    "terminal",
-    "pkg",
-    "mpkg",
-    "dmg",
-    "scpt",
-    "workflow",
-    "fileloc",
-    "inetloc",
-    "webloc",
-    // Windows
-    "exe",
-    "com",
-    "bat",
-    "cmd",
-    "scr",
-    "pif",
-    "msi",
-    "msp",
-    "msix",
-    "appx",
-    "appref-ms",
-    "lnk",
-    "url",
-    "vb",
-    "vbs",
-    "vbe",
-    "js",
-    "jse",
-    "ws",
-    "wsf",
-    "wsh",
-    "hta",
-    "ps1",
-    "psm1",
-    "reg",
-    "cpl",
-    "inf",
-    "application",
-    "gadget",
-    "msc",
-    "dll",
-    "sys",
-    "library-ms",
-    "settingcontent-ms",
+/// File types opened with the system's handler on a click: documents, images, audio, video
+/// and archives, whose handlers show them. Any other type (a `.desktop` entry, a script, a
+/// package, a program, a web page, a file with no extension that the desktop sniffs by its
+/// bytes) may run what a member of a shared space sent: it is saved and opened by hand
+/// instead. Compared in lower case.
+const OPENED_ON_A_CLICK: &[&str] = &[
+    // documents
+    "pdf", "txt", "text", "md", "markdown", "csv", "tsv", "log", "rtf", "epub", "odt", "ods", "odp",
+    "odg", "doc", "docx", "xls", "xlsx", "ppt", "pptx", // images
+    "png", "jpg", "jpeg", "gif", "webp", "bmp", "avif", "heic", "heif", "tif", "tiff", "ico",
+    // audio and video
+    "mp3", "wav", "ogg", "oga", "opus", "flac", "m4a", "aac", "mp4", "m4v", "mov", "webm", "mkv",
+    "avi", "ogv", // archives (the archive manager lists them; nothing runs)
+    "zip", "tar", "gz", "tgz", "bz2", "xz", "zst", "7z",
 ];
 
-/// Whether the system's handler for `name` may run it as a program.
-fn is_program(name: &str) -> bool {
+/// Whether `name` is of a type opened with the system's handler on a click.
+fn opened_on_a_click(name: &str) -> bool {
     name.rsplit_once('.').is_some_and(|(stem, ext)| {
-        !stem.is_empty() && PROGRAM_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str())
+        !stem.is_empty() && OPENED_ON_A_CLICK.contains(&ext.to_ascii_lowercase().as_str())
     })
 }
 
 /// Opens an attachment with the system's handler: a copy under its own name (the store names
 /// files by hash, and handlers choose by extension) in a folder only this person can write:
 /// the session's runtime folder, else the home (a shared /tmp would let another user plant a
-/// link where the copy goes). A file that its handler may run as a program is refused.
+/// link where the copy goes). Only the types in [`OPENED_ON_A_CLICK`] are opened.
 #[tauri::command]
 pub async fn attachment_open(
     shell: tauri::State<'_, Shell>,
     note: String,
     name: String,
 ) -> Result<(), WireError> {
-    if is_program(&name) {
-        return Err(NodeError::Refused(format!(
-            "{name} may be a program: Tacit does not open it with a click. If you trust whoever \
-             attached it, save it with `tacit attachment save NOTE \"{name}\" DEST` and open it \
-             yourself"
-        ))
+    if !opened_on_a_click(&name) {
+        return Err(NodeError::Refused(
+            "Tacit opens documents, images, audio, video and archives with a click; this file is \
+             of another type, which may be a program. If you trust whoever attached it, save it \
+             (tacit attachment save) and open it yourself"
+                .into(),
+        )
         .to_wire());
     }
     let (path, _, hash) = local_file(&shell, note, name.clone()).await?;
@@ -207,12 +153,9 @@ pub async fn attachment_open(
 fn open_with_system(path: &std::path::Path) -> std::io::Result<()> {
     #[cfg(target_os = "macos")]
     let mut cmd = std::process::Command::new("open");
+    // Not `cmd /C start`: cmd would read `&` in a member's file name as a command.
     #[cfg(target_os = "windows")]
-    let mut cmd = {
-        let mut c = std::process::Command::new("cmd");
-        c.args(["/C", "start", ""]);
-        c
-    };
+    let mut cmd = std::process::Command::new("explorer");
     #[cfg(not(any(target_os = "macos", target_os = "windows")))]
     let mut cmd = std::process::Command::new("xdg-open");
     for (name, value) in host_env(|name| std::env::var_os(name)) {
@@ -361,26 +304,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn programs_are_not_opened_with_a_click() {
+    fn only_documents_and_media_are_opened_with_a_click() {
+        for name in [
+            "report.pdf",
+            "plan.PNG",
+            "notes.txt",
+            "talk.mp4",
+            "data.csv",
+            "a.tar.gz",
+        ] {
+            assert!(opened_on_a_click(name), "{name}");
+        }
         for name in [
             "run.desktop",
+            ".desktop",
             "setup.EXE",
             "report.pdf.exe",
             "x.sh",
             "a.command",
             "b.vbs",
+            "page.html",
+            "drawing.svg",
+            "libx.so.1",
+            "README",
+            "x.jnlp",
+            "pdf",
         ] {
-            assert!(is_program(name), "{name}");
-        }
-        for name in [
-            "report.pdf",
-            "plan.png",
-            "notes.txt",
-            "exe",
-            ".desktop",
-            "data.csv",
-        ] {
-            assert!(!is_program(name), "{name}");
+            assert!(!opened_on_a_click(name), "{name}");
         }
     }
 

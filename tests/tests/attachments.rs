@@ -1230,6 +1230,9 @@ async fn a_member_of_one_space_gets_no_file_of_another_by_naming_its_hash() {
         .dial(listen_addr(&ada).await.parse().unwrap())
         .await
         .unwrap();
+    // Not shown in the rogue's note on Ada's screen either (nor exported from it): Ada holds it
+    // for Board only.
+    assert!(!present(&ada, &notes[0], "plan.png").await);
     // Refused in one byte, as for a file Ada does not hold; asked for Board, as a stranger to it.
     for space in [&team, &board] {
         let got = asked_once(&rogue, to_ada, space, &hash, 1 << 20).await;
@@ -1256,6 +1259,7 @@ async fn a_member_of_one_space_gets_no_file_of_another_by_naming_its_hash() {
     .await;
     let got = asked_once(&rogue, to_ada, &team, &hash, 4096).await;
     assert!(got.windows(CANARY.len()).any(|w| w == CANARY));
+    assert!(present(&ada, &shared_note, "plan.png").await);
     // Ada's background fetches asked the silent rogue once, not once a file: one that gives no
     // answer is not asked again in the background for ten minutes.
     assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1);

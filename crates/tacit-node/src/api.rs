@@ -781,7 +781,7 @@ pub struct AttachmentInfo {
     /// Size in bytes.
     #[ts(type = "number")]
     pub size: u64,
-    /// Whether its bytes are held here.
+    /// Whether its bytes are held here for the note's space.
     pub present: bool,
 }
 

@@ -180,6 +180,12 @@ pub(crate) enum BlobMsg {
         size: u64,
         space: SpaceId,
     },
+    /// Whether the blob `hash` (64 hex) is held here for `space`.
+    HeldFor {
+        space: SpaceId,
+        hash: String,
+        reply: oneshot::Sender<bool>,
+    },
     /// The attachments of at most `max` bytes that the note `doc` refers to and this node does
     /// not hold for its space: `(space, hash, size)`.
     Wanted {

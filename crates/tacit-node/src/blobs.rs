@@ -254,11 +254,9 @@ async fn serve_one(
     tokio::time::timeout(REQUEST_TIMEOUT, stream.read_exact(&mut raw))
         .await
         .map_err(|_| std::io::Error::other("no request in time"))??;
-    // Not held here: refused without asking the actor anything.
-    let allowed = match (
-        decode_request(&raw).filter(|r| blobs.has(&r.hash)),
-        tacit_net::member_of(&peer),
-    ) {
+    // The actor is asked whether or not the file is on disk, and the disk looked at after, so
+    // that a member cannot tell from the time a refusal takes whether this node holds a file.
+    let allowed = match (decode_request(&raw), tacit_net::member_of(&peer)) {
         (Some(req), Some(member)) => {
             let hex = req.hash.to_hex().to_string();
             let ok = ask_actor(actor, |reply| BlobMsg::Allowed {
@@ -269,7 +267,7 @@ async fn serve_one(
             })
             .await
             .unwrap_or(false);
-            ok.then_some(req)
+            (ok && blobs.has(&req.hash)).then_some(req)
         }
         _ => None,
     };
@@ -543,6 +541,13 @@ fn ask_order(peers: &[PeerId], last: &mut HashMap<PeerId, Instant>, now: Instant
     queue
 }
 
+/// How one attempt goes: with a `turn` when others wait ([`Fetcher::attempt`]), and `quiet`
+/// when its progress is not shown.
+struct Pacing {
+    turn: Option<Duration>,
+    quiet: bool,
+}
+
 /// Fetches blobs from members, one download per hash at a time.
 #[derive(Clone)]
 pub(crate) struct Fetcher {
@@ -620,14 +625,14 @@ impl Fetcher {
 
     /// Fetches `hash` (stated `size` bytes) of `space` from the first of `peers`, in the order
     /// [`Fetcher::order`] gives them, that holds it for us, resuming a partial download.
-    /// Returns at once when it is held here, unless `background`.
+    /// Returns at once when it is held here for `space`.
     ///
-    /// A `background` fetch (the small files of notes that arrive) fetches a file held for
-    /// another space all the same: it is served to this space's members only once one of them
-    /// showed it holds it, and a member naming a hash in a note cannot tell from this node's
-    /// asking whether it holds the file. It asks no peer that failed lately (see
-    /// [`Fetcher::ask_last`]): a member that names files it never sends holds the background
-    /// fetches once per [`ASK_LAST_FOR`], not once per file.
+    /// A file held for another space only is fetched all the same: it is shown and served to
+    /// this space's members only once one of them showed it holds it, and a member naming a
+    /// hash in a note cannot tell from this node's asking whether it holds the file. A
+    /// `background` fetch (the small files of notes that arrive) asks no peer that failed
+    /// lately (see [`Fetcher::ask_last`]): a member that names files it never sends holds the
+    /// background fetches once per [`ASK_LAST_FOR`], not once per file.
     pub(crate) async fn fetch(
         &self,
         space: SpaceId,
@@ -645,10 +650,23 @@ impl Fetcher {
             map.entry(hash).or_default().clone()
         };
         let _one = lock.lock().await;
-        let held = self.blobs.has(&hash);
-        if held && !background {
-            return Ok(Fetched::default());
+        let on_disk = self.blobs.has(&hash);
+        if on_disk {
+            let hex = hash.to_hex().to_string();
+            let held = ask_actor(&self.actor, |reply| BlobMsg::HeldFor {
+                space,
+                hash: hex,
+                reply,
+            })
+            .await
+            .ok_or(NodeError::Stopped)?;
+            if held {
+                return Ok(Fetched::default());
+            }
         }
+        // A file on disk fetched again in the background is nothing the person waits for: its
+        // progress (a failure most of all) is not shown.
+        let quiet = on_disk && background;
         let _slot = self.slots.acquire().await.map_err(|_| NodeError::Stopped)?;
         // The limits as they are once it is this fetch's turn (the person may have changed
         // them while it waited).
@@ -662,8 +680,7 @@ impl Fetcher {
         let used = ask_actor(&self.actor, |reply| BlobMsg::Used { space, reply })
             .await
             .ok_or(NodeError::Stopped)?;
-        // A file held already counts in the space's bytes when its notes refer to it.
-        if used.saturating_add(if held { 0 } else { size }) > limits.space_quota {
+        if used.saturating_add(size) > limits.space_quota {
             return Err(NodeError::Refused(format!(
                 "the space holds {used} bytes of attachments; {size} more would pass its quota of {}",
                 limits.space_quota
@@ -683,11 +700,22 @@ impl Fetcher {
                 Some(part) => part,
                 None => {
                     let blobs = self.blobs.clone();
-                    tokio::task::spawn_blocking(move || blobs.open_part(&hash))
-                        .await
-                        .map_err(|e| {
-                            NodeError::Internal(format!("opening a download panicked: {e}"))
-                        })??
+                    let fresh = first;
+                    tokio::task::spawn_blocking(move || {
+                        let part = blobs.open_part(&hash)?;
+                        // A download left whole (a crash before it was finished) may have been
+                        // for another space: a member of this one sends the bytes again.
+                        if fresh && size > 0 && part.len() == size {
+                            drop(part);
+                            blobs.discard_part(&hash);
+                            return blobs.open_part(&hash);
+                        }
+                        Ok(part)
+                    })
+                    .await
+                    .map_err(|e| {
+                        NodeError::Internal(format!("opening a download panicked: {e}"))
+                    })??
                 }
             };
             let offset = part.len();
@@ -704,7 +732,10 @@ impl Fetcher {
             // Others wait: this one has a turn.
             let turn = (!queue.is_empty()).then_some(limits.turn);
             let part = if offset < size {
-                match self.attempt(peer, space, hash, size, part, turn).await {
+                match self
+                    .attempt(peer, space, hash, size, part, Pacing { turn, quiet })
+                    .await
+                {
                     Ok((n, part)) => {
                         done.bytes += n;
                         part
@@ -776,7 +807,9 @@ impl Fetcher {
                             .await;
                     }
                     info!(hash = %hash.to_hex(), size = n, from = %peer, "attachment fetched");
-                    self.progress(&hash, n, size, false);
+                    if !quiet {
+                        self.progress(&hash, n, size, false);
+                    }
                     return Ok(done);
                 }
                 Err(e) => {
@@ -790,7 +823,9 @@ impl Fetcher {
         if held == 0 {
             self.blobs.discard_part(&hash); // nothing to resume from: no empty file left behind
         }
-        self.progress(&hash, held, size, true);
+        if !quiet {
+            self.progress(&hash, held, size, true);
+        }
         Err(NodeError::NotFound(format!(
             "attachment {} could not be fetched: {last_error}",
             hash.to_hex()
@@ -843,7 +878,7 @@ impl Fetcher {
         hash: BlobHash,
         size: u64,
         part: Part,
-        turn: Option<Duration>,
+        Pacing { turn, quiet }: Pacing,
     ) -> Result<(u64, Part), (u64, Attempt, Option<Part>)> {
         let offset = part.len();
         let mut stream = match self.ask(peer, space, hash, offset).await {
@@ -879,7 +914,9 @@ impl Fetcher {
             if reported.elapsed() >= PROGRESS_EVERY {
                 reported = Instant::now();
                 let n = written.load(std::sync::atomic::Ordering::Relaxed);
-                self.progress(&hash, offset + n, size, false);
+                if !quiet {
+                    self.progress(&hash, offset + n, size, false);
+                }
             }
             let mut buf = buffers.take();
             let read = tokio::time::timeout_at(pace.ends(), stream.read(&mut buf)).await;

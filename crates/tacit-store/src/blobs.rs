@@ -576,6 +576,17 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Whether the blob `hash` is held here for `space`: attached to one of its notes here, or
+    /// fetched from one of its members (its bytes may be gone since: see [`Blobs::has`]).
+    pub fn blob_held_for(&self, space: SpaceId, hash: &str) -> Result<bool, StoreError> {
+        let n: i64 = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM blob_held_for WHERE hash = ?1 AND space = ?2")
+            .and_then(|mut s| s.query_row(params![hash, space.to_string()], |r| r.get(0)))
+            .at(self.path())?;
+        Ok(n > 0)
+    }
+
     /// The spaces whose live notes refer to the blob `hash`.
     pub fn blob_spaces(&self, hash: &str) -> Result<Vec<SpaceId>, StoreError> {
         let raw: Vec<String> = self
@@ -752,16 +763,20 @@ impl Store {
         Ok(())
     }
 
-    /// Bytes of the blobs held here that notes of `space` refer to, live or in the trash (each
-    /// blob once): a note deleted keeps counting for [`TRASH_DAYS`](tacit_core::TRASH_DAYS),
-    /// so that deleting notes does not make room for more files while theirs are kept.
+    /// Bytes of the blobs held here for `space` that its notes refer to, live or in the trash
+    /// (each blob once): a note deleted keeps counting for
+    /// [`TRASH_DAYS`](tacit_core::TRASH_DAYS), so that deleting notes does not make room for
+    /// more files while theirs are kept. A file held for another space only does not count:
+    /// else a member could tell from what this node still fetches whether it holds a file.
     pub fn space_blob_bytes(&self, space: SpaceId) -> Result<u64, StoreError> {
         let n: i64 = self
             .conn
             .prepare_cached(
-                "SELECT COALESCE(SUM(size), 0) FROM blobs WHERE hash IN \
-                 (SELECT r.hash FROM blob_refs r JOIN docs d ON d.id = r.doc
-                  WHERE r.space = ?1 AND (d.deleted = 0 OR d.trashed_at >= ?2))",
+                "SELECT COALESCE(SUM(b.size), 0) FROM blobs b
+                 WHERE b.hash IN (SELECT r.hash FROM blob_refs r JOIN docs d ON d.id = r.doc
+                                  WHERE r.space = ?1 AND (d.deleted = 0 OR d.trashed_at >= ?2))
+                   AND EXISTS (SELECT 1 FROM blob_held_for h
+                               WHERE h.hash = b.hash AND h.space = ?1)",
             )
             .and_then(|mut s| {
                 s.query_row(params![space.to_string(), self.trash_since()], |r| r.get(0))

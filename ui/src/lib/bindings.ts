@@ -1215,7 +1215,7 @@ hash: string,
  */
 size: number, 
 /**
- * Whether its bytes are held here.
+ * Whether its bytes are held here for the note's space.
  */
 present: boolean, };
 

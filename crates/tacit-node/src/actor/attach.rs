@@ -37,12 +37,9 @@ impl Actor {
 
     fn attach(&mut self, req: AttachReq) -> Result<Outcome, NodeError> {
         let listed = self.resolve(&req.id, Kind::Note)?;
-        if let Err(e) = self
-            .store
-            .record_blob(&req.hash, req.size, now_ms(), listed.space)
-        {
-            warn!("cannot record a stored attachment: {e}");
-        }
+        // Without its record, this node would not serve its own file to the space.
+        self.store
+            .record_blob(&req.hash, req.size, now_ms(), listed.space)?;
         // A file held before (stored again, it was kept as it was) may have been removed since
         // as referred to by no note, before this request came.
         if let Some(hash) = Blobs::parse_hash(&req.hash)
@@ -74,16 +71,20 @@ impl Actor {
         Ok(out)
     }
 
-    /// A note's attachments, each with whether its bytes are here.
+    /// A note's attachments, each with whether its bytes are here for the note's space: a file
+    /// held for another space only is not shown in this one (a member naming its hash in a
+    /// note would see it shown, or exported, or learn from the fetch whether it is held); it is
+    /// fetched from this space's members first.
     pub(super) fn attachments(&mut self, id: &str) -> Result<Response, NodeError> {
         let listed = self.resolve(id, Kind::Note)?;
         let blobs = self.info.blobs.clone();
-        let items = self
-            .doc(listed.id)?
-            .attachments()?
+        let attachments = self.doc(listed.id)?.attachments()?;
+        let store = &self.store;
+        let items = attachments
             .into_iter()
             .map(|a| {
-                let present = Blobs::parse_hash(&a.hash).is_some_and(|h| blobs.has(&h));
+                let present = Blobs::parse_hash(&a.hash).is_some_and(|h| blobs.has(&h))
+                    && store.blob_held_for(listed.space, &a.hash).unwrap_or(false);
                 AttachmentInfo {
                     name: a.name,
                     hash: a.hash,
@@ -148,6 +149,10 @@ impl Actor {
             }
             BlobMsg::Used { space, reply } => {
                 let _ = reply.send(self.store.space_blob_bytes(space).unwrap_or(0));
+            }
+            BlobMsg::HeldFor { space, hash, reply } => {
+                let held = self.store.blob_held_for(space, &hash).unwrap_or(false);
+                let _ = reply.send(held);
             }
             BlobMsg::Wanted { doc, max, reply } => {
                 self.flush(); // the note's references are written with it

@@ -768,6 +768,11 @@ fn a_blob_is_served_only_to_the_spaces_it_is_held_for() {
     store.record_blob(&hash, 10, 2_000, mine).unwrap();
     assert!(store.blob_servable_in(mine, &hash).unwrap());
     assert!(!store.blob_servable_in(theirs, &hash).unwrap());
+    assert!(store.blob_held_for(mine, &hash).unwrap());
+    assert!(!store.blob_held_for(theirs, &hash).unwrap());
+    // It counts in the quota of the space it is held for only.
+    assert_eq!(store.space_blob_bytes(mine).unwrap(), 10);
+    assert_eq!(store.space_blob_bytes(theirs).unwrap(), 0);
     // Wanted for the other space although its bytes are here.
     assert_eq!(
         store.missing_blobs(100, 10).unwrap(),
@@ -781,6 +786,7 @@ fn a_blob_is_served_only_to_the_spaces_it_is_held_for() {
     // Fetched from a member of the other space: held for both.
     store.record_blob(&hash, 10, 3_000, theirs).unwrap();
     assert!(store.blob_servable_in(theirs, &hash).unwrap());
+    assert_eq!(store.space_blob_bytes(theirs).unwrap(), 10);
     assert!(store.missing_blobs(100, 10).unwrap().is_empty());
     assert!(store.blobs_wanted_by(other_id, 100).unwrap().is_empty());
     // Removed: held for neither.
