@@ -1158,45 +1158,9 @@ async fn a_note_at_a_newcomers_profile_id_does_not_take_their_profile() {
     let mut rogue = raw_member(&owner, &space, Role::Editor).await;
     let mut newcomer = raw_member(&owner, &space, Role::Editor).await;
     let target = tacit_core::Doc::profile_id(newcomer.member());
-    // The squat: a note of the rogue's own, at the newcomer's profile id.
-    let under = rogue.heads(sid);
-    let mut squat = tacit_core::Doc::new_note(
-        target,
-        tacit_core::Edit {
-            by: rogue.member(),
-            at: now_ms(),
-            under: &under,
-        },
-        tacit_core::Draft {
-            title: "Not a profile".into(),
-            ..Default::default()
-        },
-    )
-    .expect("note");
-    let (data, changes) = squat.save_with_changes();
-    let sigs = squat.sign_changes(rogue.key(), sid, &changes);
-    rogue
-        .push_change(sid, target, data, sigs)
-        .await
-        .expect("push the squat");
-    rogue.ping().await;
+    push_squat(&mut rogue, sid, target).await;
     // Then the newcomer's real profile.
-    let mut profile = tacit_core::Doc::new_profile(
-        tacit_core::Edit::new(newcomer.member(), now_ms()),
-        tacit_core::ProfileEdit {
-            name: Some("Newcomer".into()),
-            org: Some("Partner Org".into()),
-            ..Default::default()
-        },
-    )
-    .expect("profile");
-    let (data, changes) = profile.save_with_changes();
-    let sigs = profile.sign_changes(newcomer.key(), tacit_core::PROFILE_SCOPE, &changes);
-    newcomer
-        .push_change(sid, target, data, sigs)
-        .await
-        .expect("push the profile");
-    newcomer.ping().await;
+    push_profile(&mut newcomer, sid, Some("Partner Org")).await;
     let who = newcomer.member().to_string();
     until("the newcomer's profile on the owner", || async {
         matches!(
@@ -1233,6 +1197,36 @@ async fn a_note_made_at_a_profile_id_before_its_member_joined_goes_when_they_joi
         .expect("the newcomer connects");
     newcomer.hello(&[]).await.expect("hello");
     let target = tacit_core::Doc::profile_id(newcomer.member());
+    push_squat(&mut rogue, sid, target).await;
+    let show = || async {
+        owner
+            .execute(Request::NoteShow {
+                id: target.to_string(),
+            })
+            .await
+    };
+    assert!(show().await.is_ok(), "the squat is taken before the join");
+    // The newcomer joins, then sends its profile.
+    let ticket = invite(&owner, &space, Role::Editor).await;
+    newcomer
+        .join(&Ticket::parse(&ticket).expect("a ticket"))
+        .await
+        .expect("the newcomer joins");
+    push_profile(&mut newcomer, sid, None).await;
+    let who = newcomer.member().to_string();
+    until("the newcomer's profile on the owner", || async {
+        matches!(
+            owner.execute(Request::Person { member: who.clone() }).await,
+            Ok(Response::Person(p)) if p.name == "Newcomer"
+        )
+    })
+    .await;
+    assert!(show().await.is_err(), "the squatting note is held");
+    owner.shutdown().await;
+}
+
+/// The rogue's note at `target` (a member's profile id), pushed and acknowledged.
+async fn push_squat(rogue: &mut RawPeer, sid: SpaceId, target: DocId) {
     let under = rogue.heads(sid);
     let mut squat = tacit_core::Doc::new_note(
         target,
@@ -1254,45 +1248,27 @@ async fn a_note_made_at_a_profile_id_before_its_member_joined_goes_when_they_joi
         .await
         .expect("push the squat");
     rogue.ping().await;
-    let show = || async {
-        owner
-            .execute(Request::NoteShow {
-                id: target.to_string(),
-            })
-            .await
-    };
-    assert!(show().await.is_ok(), "the squat is taken before the join");
-    // The newcomer joins, then sends its profile.
-    let ticket = invite(&owner, &space, Role::Editor).await;
-    newcomer
-        .join(&Ticket::parse(&ticket).expect("a ticket"))
-        .await
-        .expect("the newcomer joins");
+}
+
+/// The raw member's own profile, named "Newcomer", pushed to `sid` and acknowledged.
+async fn push_profile(member: &mut RawPeer, sid: SpaceId, org: Option<&str>) {
     let mut profile = tacit_core::Doc::new_profile(
-        tacit_core::Edit::new(newcomer.member(), now_ms()),
+        tacit_core::Edit::new(member.member(), now_ms()),
         tacit_core::ProfileEdit {
             name: Some("Newcomer".into()),
+            org: org.map(str::to_owned),
             ..Default::default()
         },
     )
     .expect("profile");
     let (data, changes) = profile.save_with_changes();
-    let sigs = profile.sign_changes(newcomer.key(), tacit_core::PROFILE_SCOPE, &changes);
-    newcomer
-        .push_change(sid, target, data, sigs)
+    let sigs = profile.sign_changes(member.key(), tacit_core::PROFILE_SCOPE, &changes);
+    let id = tacit_core::Doc::profile_id(member.member());
+    member
+        .push_change(sid, id, data, sigs)
         .await
         .expect("push the profile");
-    newcomer.ping().await;
-    let who = newcomer.member().to_string();
-    until("the newcomer's profile on the owner", || async {
-        matches!(
-            owner.execute(Request::Person { member: who.clone() }).await,
-            Ok(Response::Person(p)) if p.name == "Newcomer"
-        )
-    })
-    .await;
-    assert!(show().await.is_err(), "the squatting note is held");
-    owner.shutdown().await;
+    member.ping().await;
 }
 
 /// A hostile member asks 250 questions on a tag Ada follows, each dated ten years ahead. They

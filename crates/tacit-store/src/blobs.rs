@@ -637,25 +637,30 @@ impl Store {
         doc: DocId,
         max_size: u64,
     ) -> Result<Vec<(SpaceId, String, u64)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT r.space, r.hash, r.size FROM blob_refs r
-                 LEFT JOIN blob_held_for h ON h.hash = r.hash AND h.space = r.space
-                 WHERE r.doc = ?1 AND h.hash IS NULL AND r.size <= ?2",
-            )
-            .at(self.path())?;
+        self.blob_rows(
+            "SELECT r.space, r.hash, r.size FROM blob_refs r
+             LEFT JOIN blob_held_for h ON h.hash = r.hash AND h.space = r.space
+             WHERE r.doc = ?1 AND h.hash IS NULL AND r.size <= ?2",
+            params![doc.to_string(), i64::try_from(max_size).unwrap_or(i64::MAX)],
+        )
+    }
+
+    /// The `(space, hash, size)` rows `sql` selects; a row this build did not write (a space id
+    /// that does not parse) is skipped, not an error.
+    fn blob_rows(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<(SpaceId, String, u64)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql).at(self.path())?;
         let rows = stmt
-            .query_map(
-                params![doc.to_string(), i64::try_from(max_size).unwrap_or(i64::MAX)],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                },
-            )
+            .query_map(params, |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
             .at(self.path())?;
         let mut out = Vec::new();
         for row in rows {
@@ -676,43 +681,20 @@ impl Store {
         max_size: u64,
         limit: usize,
     ) -> Result<Vec<(SpaceId, String, u64)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                // Per space (each space's notes state their own size), and in random order:
-                // files that cannot be had now (a holder offline, a hash nobody holds) must not
-                // keep the others out of every sweep.
-                "SELECT r.space, r.hash, MIN(r.size) FROM blob_refs r
-                 JOIN docs d ON d.id = r.doc
-                 LEFT JOIN blob_held_for h ON h.hash = r.hash AND h.space = r.space
-                 WHERE h.hash IS NULL AND r.size <= ?1 AND d.deleted = 0
-                 GROUP BY r.space, r.hash ORDER BY random() LIMIT ?2",
-            )
-            .at(self.path())?;
-        let rows = stmt
-            .query_map(
-                params![
-                    i64::try_from(max_size).unwrap_or(i64::MAX),
-                    i64::try_from(limit).unwrap_or(i64::MAX)
-                ],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                    ))
-                },
-            )
-            .at(self.path())?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (space, hash, size) = row.at(self.path())?;
-            // A row this build did not write is skipped, not an error.
-            if let Ok(space) = parse_id(&space, "space") {
-                out.push((space, hash, u64::try_from(size).unwrap_or(0)));
-            }
-        }
-        Ok(out)
+        // Per space (each space's notes state their own size), and in random order: files
+        // that cannot be had now (a holder offline, a hash nobody holds) must not keep the
+        // others out of every sweep.
+        self.blob_rows(
+            "SELECT r.space, r.hash, MIN(r.size) FROM blob_refs r
+             JOIN docs d ON d.id = r.doc
+             LEFT JOIN blob_held_for h ON h.hash = r.hash AND h.space = r.space
+             WHERE h.hash IS NULL AND r.size <= ?1 AND d.deleted = 0
+             GROUP BY r.space, r.hash ORDER BY random() LIMIT ?2",
+            params![
+                i64::try_from(max_size).unwrap_or(i64::MAX),
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+        )
     }
 
     /// Blobs held here that no note refers to (live, or in the trash: deleted within
