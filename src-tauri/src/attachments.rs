@@ -15,9 +15,16 @@ const MAX_INLINE_IMAGE: u64 = 8 * 1024 * 1024;
 /// Largest file pasted at once (its bytes come over the IPC as a JSON array).
 const MAX_PASTE: usize = 32 * 1024 * 1024;
 
+/// A file name's extension, lowercased: after its last dot, when something comes before it
+/// (`.desktop` has none).
+fn extension(name: &str) -> Option<String> {
+    let (stem, ext) = name.rsplit_once('.')?;
+    (!stem.is_empty()).then(|| ext.to_ascii_lowercase())
+}
+
 /// The image types the preview shows inline, by file extension.
 fn image_mime(name: &str) -> Option<&'static str> {
-    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    let ext = extension(name)?;
     Some(match ext.as_str() {
         "png" => "image/png",
         "jpg" | "jpeg" => "image/jpeg",
@@ -90,25 +97,31 @@ pub async fn attachment_image(
 }
 
 /// File types opened with the system's handler on a click: documents, images, audio, video
-/// and archives, whose handlers show them. Any other type (a `.desktop` entry, a script, a
-/// package, a program, a web page, a file with no extension that the desktop sniffs by its
-/// bytes) may run what a member of a shared space sent: it is saved and opened by hand
-/// instead. Compared in lower case.
-const OPENED_ON_A_CLICK: &[&str] = &[
-    // documents
-    "pdf", "txt", "text", "md", "markdown", "csv", "tsv", "log", "rtf", "epub", "odt", "ods", "odp",
-    "odg", "doc", "docx", "xls", "xlsx", "ppt", "pptx", // images
-    "png", "jpg", "jpeg", "gif", "webp", "bmp", "avif", "heic", "heif", "tif", "tiff", "ico",
-    // audio and video
-    "mp3", "wav", "ogg", "oga", "opus", "flac", "m4a", "aac", "mp4", "m4v", "mov", "webm", "mkv",
-    "avi", "ogv", // archives (the archive manager lists them; nothing runs)
-    "zip", "tar", "gz", "tgz", "bz2", "xz", "zst", "7z",
+/// and archives (the archive manager lists them; nothing runs), whose handlers show them. Any
+/// other type (a `.desktop` entry, a script, a package, a program, a web page or an SVG, a file
+/// with no extension that the desktop sniffs by its bytes) may run what a member of a shared
+/// space sent: it is saved and opened by hand instead.
+const OPENED_ON_A_CLICK: [&[&str]; 4] = [
+    &[
+        "pdf", "txt", "text", "md", "markdown", "csv", "tsv", "log", "rtf", "epub", "odt", "ods",
+        "odp", "odg", "doc", "docx", "xls", "xlsx", "ppt", "pptx",
+    ],
+    &[
+        "png", "jpg", "jpeg", "gif", "webp", "bmp", "avif", "heic", "heif", "tif", "tiff", "ico",
+    ],
+    &[
+        "mp3", "wav", "ogg", "oga", "opus", "flac", "m4a", "aac", "mp4", "m4v", "mov", "webm",
+        "mkv", "avi", "ogv",
+    ],
+    &["zip", "tar", "gz", "tgz", "bz2", "xz", "zst", "7z"],
 ];
 
 /// Whether `name` is of a type opened with the system's handler on a click.
 fn opened_on_a_click(name: &str) -> bool {
-    name.rsplit_once('.').is_some_and(|(stem, ext)| {
-        !stem.is_empty() && OPENED_ON_A_CLICK.contains(&ext.to_ascii_lowercase().as_str())
+    extension(name).is_some_and(|ext| {
+        OPENED_ON_A_CLICK
+            .iter()
+            .any(|kind| kind.contains(&ext.as_str()))
     })
 }
 

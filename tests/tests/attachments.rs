@@ -1079,35 +1079,14 @@ async fn bytes_that_do_not_match_the_hash_are_refused() {
 /// smaller (under any limit, and fetched with the note without being asked) and larger.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_note_that_states_a_wrong_size_gets_no_byte_and_spoils_nothing() {
-    use tacit_node::core::{Doc, DocId, Draft, Edit, SpaceId};
     // Ada holds 3 MiB attached to her note; Bo, a reader, has not fetched it (over 1 MiB).
     let (dirs, holder, asker, space, note, name, data) =
         holder_and_member(b"sized", 3 << 20, "real.bin").await;
     let hash = hex(&data);
     let mut liar = tacit_tests::rawpeer::raw_member(&holder, &space, Role::Editor).await;
-    let sp: SpaceId = space.parse().unwrap();
-    let id = DocId::random();
-    let under = liar.heads(sp);
-    let edit = Edit {
-        by: liar.member(),
-        at: tacit_tests::rawpeer::now_ms(),
-        under: &under,
-    };
-    let draft = Draft {
-        title: "Sizes".into(),
-        body: "Files below.".into(),
-        tags: Vec::new(),
-        aliases: Vec::new(),
-    };
-    let mut doc = Doc::new_note(id, edit, draft).unwrap();
     let lies = [("small.bin", 1000), ("large.bin", data.len() as u64 + 1)];
-    for (lie, size) in lies {
-        doc.attach(edit, lie, &hash, size, true).unwrap();
-    }
-    let (bytes, changes) = doc.save_with_changes();
-    let sigs = doc.sign_changes(liar.key(), sp, &changes);
-    liar.push_change(sp, id, bytes, sigs).await.unwrap();
-    let lying = id.to_string();
+    let named = lies.map(|(lie, size)| (lie, hash.as_str(), size));
+    let lying = note_naming(&mut liar, &space, "Sizes", &named).await;
     until("the lying note listed by Bo", || async {
         listed(&asker, &lying, "large.bin").await.is_some()
     })
@@ -1134,6 +1113,39 @@ async fn a_note_that_states_a_wrong_size_gets_no_byte_and_spoils_nothing() {
     for n in [holder, asker] {
         n.shutdown().await;
     }
+}
+
+/// A note the raw member `by` makes in `space`, whose attachment map names `files` (name, hash,
+/// stated size) with their embeds, signed and pushed: its id.
+async fn note_naming(
+    by: &mut tacit_tests::rawpeer::RawPeer,
+    space: &str,
+    title: &str,
+    files: &[(&str, &str, u64)],
+) -> String {
+    use tacit_node::core::{Doc, DocId, Draft, Edit, SpaceId};
+    let sp: SpaceId = space.parse().unwrap();
+    let id = DocId::random();
+    let under = by.heads(sp);
+    let edit = Edit {
+        by: by.member(),
+        at: tacit_tests::rawpeer::now_ms(),
+        under: &under,
+    };
+    let draft = Draft {
+        title: title.into(),
+        body: "Files below.".into(),
+        tags: Vec::new(),
+        aliases: Vec::new(),
+    };
+    let mut doc = Doc::new_note(id, edit, draft).unwrap();
+    for (name, hash, size) in files {
+        doc.attach(edit, name, hash, *size, true).unwrap();
+    }
+    let (bytes, changes) = doc.save_with_changes();
+    let sigs = doc.sign_changes(by.key(), sp, &changes);
+    by.push_change(sp, id, bytes, sigs).await.unwrap();
+    id.to_string()
 }
 
 /// What `to` answers the raw member `from` asking once for `hash` of `space`: every byte, up to
@@ -1166,7 +1178,6 @@ async fn asked_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_of_one_space_gets_no_file_of_another_by_naming_its_hash() {
-    use tacit_node::core::{Doc, DocId, Draft, Edit, SpaceId};
     // Ada keeps a file in a note of her space Board. A hostile editor of her other space, Team,
     // knows (or guesses) the file's hash and size, names them in a note of Team, and asks Ada
     // for the file as a member of Team. It also names files nobody holds, and never answers a
@@ -1196,35 +1207,13 @@ async fn a_member_of_one_space_gets_no_file_of_another_by_naming_its_hash() {
             held.push(stream);
         }
     });
-    let sp: SpaceId = team.parse().unwrap();
     // The guess, and two notes naming files nobody holds.
-    let fakes = [
-        *blake3::hash(b"fake 1").as_bytes(),
-        *blake3::hash(b"fake 2").as_bytes(),
-    ];
-    let named = std::iter::once(hash).chain(fakes.map(blake3::Hash::from_bytes));
+    let named = [hash, blake3::hash(b"fake 1"), blake3::hash(b"fake 2")];
     let mut notes = Vec::new();
-    for (i, named) in named.enumerate() {
-        let id = DocId::random();
-        let under = rogue.heads(sp);
-        let edit = Edit {
-            by: rogue.member(),
-            at: tacit_tests::rawpeer::now_ms(),
-            under: &under,
-        };
-        let draft = Draft {
-            title: format!("Guess {i}"),
-            body: "![[plan.png]]".into(),
-            tags: Vec::new(),
-            aliases: Vec::new(),
-        };
-        let mut doc = Doc::new_note(id, edit, draft).unwrap();
-        doc.attach(edit, "plan.png", &named.to_hex(), data.len() as u64, true)
-            .unwrap();
-        let (saved, changes) = doc.save_with_changes();
-        let sigs = doc.sign_changes(rogue.key(), sp, &changes);
-        rogue.push_change(sp, id, saved, sigs).await.unwrap();
-        notes.push(id.to_string());
+    for (i, named) in named.iter().enumerate() {
+        let hex = named.to_hex();
+        let files = [("plan.png", hex.as_str(), data.len() as u64)];
+        notes.push(note_naming(&mut rogue, &team, &format!("Guess {i}"), &files).await);
     }
     for note in &notes {
         until("the rogue's note listed by Ada", || async {

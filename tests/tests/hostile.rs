@@ -1161,23 +1161,7 @@ async fn a_note_at_a_newcomers_profile_id_does_not_take_their_profile() {
     push_squat(&mut rogue, sid, target).await;
     // Then the newcomer's real profile.
     push_profile(&mut newcomer, sid, Some("Partner Org")).await;
-    let who = newcomer.member().to_string();
-    until("the newcomer's profile on the owner", || async {
-        matches!(
-            owner.execute(Request::Person { member: who.clone() }).await,
-            Ok(Response::Person(p)) if p.name == "Newcomer"
-        )
-    })
-    .await;
-    assert!(
-        owner
-            .execute(Request::NoteShow {
-                id: target.to_string()
-            })
-            .await
-            .is_err(),
-        "the squatting note is held"
-    );
+    profile_shown_and_no_squat(&owner, &newcomer, target).await;
     owner.shutdown().await;
 }
 
@@ -1213,6 +1197,13 @@ async fn a_note_made_at_a_profile_id_before_its_member_joined_goes_when_they_joi
         .await
         .expect("the newcomer joins");
     push_profile(&mut newcomer, sid, None).await;
+    profile_shown_and_no_squat(&owner, &newcomer, target).await;
+    owner.shutdown().await;
+}
+
+/// Waits for `owner` to show the newcomer's profile, then checks it holds no note at `target`
+/// (the newcomer's profile id).
+async fn profile_shown_and_no_squat(owner: &Node, newcomer: &RawPeer, target: DocId) {
     let who = newcomer.member().to_string();
     until("the newcomer's profile on the owner", || async {
         matches!(
@@ -1221,8 +1212,12 @@ async fn a_note_made_at_a_profile_id_before_its_member_joined_goes_when_they_joi
         )
     })
     .await;
-    assert!(show().await.is_err(), "the squatting note is held");
-    owner.shutdown().await;
+    let held = owner
+        .execute(Request::NoteShow {
+            id: target.to_string(),
+        })
+        .await;
+    assert!(held.is_err(), "the squatting note is held");
 }
 
 /// The rogue's note at `target` (a member's profile id), pushed and acknowledged.

@@ -184,6 +184,11 @@ pub(crate) struct Actor {
     blobs_trimmed_at: Option<i64>,
 }
 
+/// Meta key set once the documents that older versions let sit at members' profile ids have
+/// been looked for ([`Actor::evict_profile_squatters`]); since then they are refused on receipt
+/// or removed when their member is admitted.
+const SQUATTERS_SWEPT: &str = "profile_squatters_swept";
+
 impl Actor {
     pub(crate) fn new(
         home: Home,
@@ -230,8 +235,13 @@ impl Actor {
 
     /// Serves messages until shutdown or until every handle is dropped.
     pub(crate) fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
-        // Held from before the check that refuses them.
-        self.evict_profile_squatters(None);
+        // Held from before the check that refuses them: looked for once per home.
+        if self.store.meta(SQUATTERS_SWEPT).ok().flatten().is_none() {
+            self.evict_profile_squatters(None);
+            if let Err(e) = self.store.set_meta(SQUATTERS_SWEPT, "1") {
+                warn!("cannot record the sweep for notes at members' profile ids: {e}");
+            }
+        }
         let mut stop: Option<oneshot::Sender<()>> = None;
         while stop.is_none() {
             // Work left from an older home, done while nothing waits.

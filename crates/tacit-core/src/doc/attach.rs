@@ -17,6 +17,7 @@ use automerge::{ROOT, ReadDoc, ScalarValue, Value};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use super::sizes::At;
 use super::{Doc, Edit, Kind};
 use crate::error::CoreError;
 use crate::limits::{MAX_ATTACHMENT_NAME_BYTES, MAX_ATTACHMENTS, MAX_BODY_BYTES};
@@ -99,18 +100,13 @@ impl Doc {
         &self,
         heads: Option<&[automerge::ChangeHash]>,
     ) -> Result<Vec<Attachment>, CoreError> {
-        let get = |obj: &automerge::ObjId, key: &str| match heads {
-            Some(h) => self.am.get_at(obj, key, h),
-            None => self.am.get(obj, key),
-        };
+        let at = At(heads);
+        let get = |obj: &automerge::ObjId, key: &str| at.get(self, obj, key);
         let Some((Value::Object(automerge::ObjType::Map), map)) = get(&ROOT, "attachments")? else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        let names: Vec<String> = match heads {
-            Some(h) => self.am.keys_at(&map, h).take(MAX_ATTACHMENTS).collect(),
-            None => self.am.keys(&map).take(MAX_ATTACHMENTS).collect(),
-        };
+        let names: Vec<String> = at.keys(self, &map).take(MAX_ATTACHMENTS).collect();
         for name in names {
             let Some((Value::Object(automerge::ObjType::Map), entry)) = get(&map, name.as_str())?
             else {
@@ -140,26 +136,39 @@ impl Doc {
     }
 
     /// Puts back `want` (attachments as [`Doc::attachments_in`] read them at a past version)
-    /// where missing or different now. Others stay: this app never takes a file out of a note
+    /// where missing or different now, while the map holds fewer than [`MAX_ATTACHMENTS`]
+    /// keys (as [`Doc::attach`] does). Others stay: this app never takes a file out of a note
     /// (text that no longer embeds it leaves it listed), so restoring older text keeps the
     /// files attached since. Within a change under way ([`Doc::guard`]); returns whether
     /// anything changed.
     pub(crate) fn put_back_attachments(&mut self, want: &[Attachment]) -> Result<bool, CoreError> {
         let now = self.attachments()?;
         let mut changed = false;
-        for w in want {
-            if now.iter().any(|a| a == w) {
-                continue;
+        for w in want.iter().filter(|w| !now.contains(w)) {
+            let replaces = now.iter().any(|a| a.name == w.name);
+            if !replaces && self.attachment_keys()? >= MAX_ATTACHMENTS {
+                break;
             }
-            let map = self.ensure_map(&ROOT, "attachments")?;
-            let entry = self
-                .am
-                .put_object(&map, w.name.as_str(), automerge::ObjType::Map)?;
-            self.am.put(&entry, "hash", w.hash.as_str())?;
-            self.am.put(&entry, "size", ScalarValue::Uint(w.size))?;
+            self.put_attachment_entry(&w.name, &w.hash, w.size)?;
             changed = true;
         }
         Ok(changed)
+    }
+
+    /// How many keys the attachment map holds, a peer's junk too.
+    pub(super) fn attachment_keys(&self) -> Result<usize, CoreError> {
+        Ok(self
+            .map(&ROOT, "attachments")?
+            .map_or(0, |m| self.am.length(&m)))
+    }
+
+    /// Writes the attachment map's entry `name` (a new object, replacing any there).
+    fn put_attachment_entry(&mut self, name: &str, hash: &str, size: u64) -> Result<(), CoreError> {
+        let map = self.ensure_map(&ROOT, "attachments")?;
+        let entry = self.am.put_object(&map, name, automerge::ObjType::Map)?;
+        self.am.put(&entry, "hash", hash)?;
+        self.am.put(&entry, "size", ScalarValue::Uint(size))?;
+        Ok(())
     }
 
     /// The attachment named `name`.
@@ -202,10 +211,7 @@ impl Doc {
             None => {
                 // Every key counts, a peer's junk too: past the limit a new entry could sort
                 // after the entries readers look at, and be attached but never seen.
-                let held = self
-                    .map(&ROOT, "attachments")?
-                    .map_or(0, |m| self.am.length(&m));
-                if held >= MAX_ATTACHMENTS {
+                if self.attachment_keys()? >= MAX_ATTACHMENTS {
                     return Err(CoreError::InvalidAttachment {
                         name: name.to_owned(),
                         reason: format!(
@@ -229,11 +235,7 @@ impl Doc {
         };
         self.guard(|d| {
             if same.is_none() {
-                let map = d.ensure_map(&ROOT, "attachments")?;
-                let entry =
-                    d.am.put_object(&map, used.as_str(), automerge::ObjType::Map)?;
-                d.am.put(&entry, "hash", hash)?;
-                d.am.put(&entry, "size", ScalarValue::Uint(size))?;
+                d.put_attachment_entry(&used, hash, size)?;
             }
             if let Some(body) = &body {
                 d.update_note_body(body)?;

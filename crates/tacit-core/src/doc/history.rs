@@ -707,6 +707,37 @@ mod tests {
         );
     }
 
+    /// A hostile member filled the attachment map with junk keys: a restore puts nothing back
+    /// past the bound on its keys (as attaching does), and still restores the text.
+    #[test]
+    fn restoring_a_version_puts_back_no_file_past_a_full_map() {
+        use crate::limits::MAX_ATTACHMENTS;
+        const H: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+        let ana = DeviceKey::generate();
+        let rogue = DeviceKey::generate();
+        let mut a = new_note(&ana, 0);
+        a.attach(at(&ana, MIN), "plan.png", H, 10, true).unwrap();
+        let with_file = a.versions().unwrap()[0].id.clone();
+        let mut b = Doc::load(a.id(), [a.save().as_slice()], rogue.member_id()).unwrap();
+        b.edit_text(at(&rogue, 70 * MIN), body("junk\n")).unwrap();
+        b.act_as(rogue.member_id());
+        b.guard(|d| {
+            let map = d.map(&ROOT, "attachments")?.unwrap();
+            d.am.delete(&map, "plan.png")?;
+            for i in 0..MAX_ATTACHMENTS {
+                d.am.put(&map, format!("junk {i}").as_str(), 0)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        b.touch_and_commit(at(&rogue, 71 * MIN)).unwrap();
+        a.apply_changes(&b.save()).unwrap();
+        assert!(a.restore_version(at(&ana, 80 * MIN), &with_file).unwrap());
+        assert_eq!(a.note().unwrap().body, "build\n![[plan.png]]\n");
+        assert_eq!(a.attachment_keys().unwrap(), MAX_ATTACHMENTS);
+        assert!(a.attachments().unwrap().is_empty());
+    }
+
     #[test]
     fn concurrent_branches_interleave_by_time_on_every_peer() {
         let ana = DeviceKey::generate();

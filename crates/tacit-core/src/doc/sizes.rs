@@ -84,9 +84,22 @@ struct Size {
 
 /// The document now, or as of some heads.
 #[derive(Clone, Copy)]
-struct At<'a>(Option<&'a [ChangeHash]>);
+pub(super) struct At<'a>(pub(super) Option<&'a [ChangeHash]>);
 
 impl At<'_> {
+    /// The value at `key` of `obj` (the winner, when concurrent writes left several).
+    pub(super) fn get<'d>(
+        self,
+        doc: &'d Doc,
+        obj: &ObjId,
+        key: &str,
+    ) -> Result<Option<(Value<'d>, ObjId)>, CoreError> {
+        Ok(match self.0 {
+            Some(heads) => doc.am.get_at(obj, key, heads)?,
+            None => doc.am.get(obj, key)?,
+        })
+    }
+
     fn get_all<'d>(
         self,
         doc: &'d Doc,
@@ -115,7 +128,7 @@ impl At<'_> {
         }
     }
 
-    fn keys<'d>(self, doc: &'d Doc, obj: &ObjId) -> automerge::iter::Keys<'d> {
+    pub(super) fn keys<'d>(self, doc: &'d Doc, obj: &ObjId) -> automerge::iter::Keys<'d> {
         match self.0 {
             Some(heads) => doc.am.keys_at(obj, heads),
             None => doc.am.keys(obj),

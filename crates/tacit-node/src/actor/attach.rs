@@ -155,7 +155,9 @@ impl Actor {
                 let _ = reply.send(held);
             }
             BlobMsg::Wanted { doc, max, reply } => {
-                self.flush(); // the note's references are written with it
+                // No flush: the note's event that asks this is announced once the note and its
+                // references are committed (and a flush per note received would end the group
+                // commits of a first sync early).
                 let wanted = self.store.blobs_wanted_by(doc, max).unwrap_or_default();
                 let _ = reply.send(wanted);
             }
