@@ -68,6 +68,13 @@ const WRITER_IDLE: Duration = Duration::from_secs(2);
 const WRITER_TRIES: u32 = 40;
 /// See [`WRITER_TRIES`].
 const WRITER_RETRY: Duration = Duration::from_millis(50);
+/// After a write to the index failed (a full disk, say), the index thread compares it with the
+/// store again this long after (doubling up to [`BEHIND_RETRY_MAX`] while it keeps failing),
+/// and at once after the next commit that works: notes saved meanwhile become searchable
+/// without a restart once the disk has room.
+const BEHIND_RETRY: Duration = Duration::from_secs(5);
+/// See [`BEHIND_RETRY`].
+const BEHIND_RETRY_MAX: Duration = Duration::from_secs(120);
 /// The nice value of the threads that catch up (Linux; 0 is normal, 19 the lowest): loading
 /// thousands of documents after an upgrade yields the cores to the window and the actor.
 #[cfg(target_os = "linux")]
@@ -162,6 +169,8 @@ impl Search {
                         member,
                         store: None,
                         dirty: false,
+                        behind: None,
+                        failed: false,
                     };
                     if t.wait_for_begin() {
                         // On a thread of its own, so that its lowered priority ends with it.
@@ -306,6 +315,11 @@ struct Indexer {
     store: Option<Store>,
     /// Whether changes wait for a commit.
     dirty: bool,
+    /// Set when a write to the index failed, so that it misses changes the store has: how long
+    /// to wait before comparing the two again (see [`BEHIND_RETRY`]).
+    behind: Option<Duration>,
+    /// Whether a write to the index failed since the last comparison with the store began.
+    failed: bool,
 }
 
 impl Indexer {
@@ -328,21 +342,31 @@ impl Indexer {
         let mut stream = 0u64;
         let mut last_end = Instant::now();
         loop {
-            // With a writer (or a store connection) in hand, wait only so long for more work.
-            let first = if self.writer.is_some() || self.store.is_some() {
-                match rx.recv_timeout(WRITER_IDLE) {
+            // With a writer (or a store connection) in hand, wait only so long for more work;
+            // behind the store, only until it is time to compare them again.
+            let holding = self.writer.is_some() || self.store.is_some();
+            let wait = if holding {
+                Some(WRITER_IDLE)
+            } else {
+                self.behind
+            };
+            let first = match wait {
+                Some(wait) => match rx.recv_timeout(wait) {
                     Ok(job) => job,
                     Err(RecvTimeoutError::Timeout) => {
-                        self.let_go(false);
+                        if holding {
+                            self.let_go(false);
+                        } else {
+                            self.catch_up_again();
+                        }
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => break,
-                }
-            } else {
-                match rx.recv() {
+                },
+                None => match rx.recv() {
                     Ok(job) => job,
                     Err(_) => break,
-                }
+                },
             };
             // A batch that starts soon after the last one is part of the same stream.
             if last_end.elapsed() > BULK_GAP {
@@ -378,8 +402,14 @@ impl Indexer {
             if let Some(w) = self.writer.as_mut() {
                 w.hold_merges(stream >= BULK_JOBS);
             }
-            self.commit();
+            let was_behind = self.behind.is_some();
+            let wrote = self.dirty;
+            let committed = self.commit();
             self.counters.pending.fetch_sub(applied, Ordering::Relaxed);
+            // A commit that works after one that failed: the disk has room again.
+            if was_behind && wrote && committed {
+                self.catch_up_again();
+            }
             for w in waiting {
                 let _ = w.send(());
             }
@@ -401,9 +431,7 @@ impl Indexer {
                         std::thread::sleep(WRITER_RETRY);
                     }
                     Err(e) => {
-                        warn!(
-                            "the search index cannot be written (it catches up at the next start): {e}"
-                        );
+                        self.fell_behind(&format!("the search index cannot be written: {e}"));
                         break None;
                     }
                 }
@@ -455,7 +483,7 @@ impl Indexer {
             }
         };
         if let Err(e) = result {
-            warn!("the search index missed a change: {e}");
+            self.fell_behind(&format!("the search index missed a change: {e}"));
         }
     }
 
@@ -470,6 +498,36 @@ impl Indexer {
         }
     }
 
+    /// A write to the index failed: it misses changes the store has until it is compared with
+    /// the store again (see [`BEHIND_RETRY`]). Logged once, not at every try that fails too.
+    fn fell_behind(&mut self, why: &str) {
+        self.failed = true;
+        if self.behind.is_none() {
+            warn!(
+                "{why} (the store keeps everything; the index catches up once it can be written)"
+            );
+            self.behind = Some(BEHIND_RETRY);
+        } else {
+            debug!("{why}");
+        }
+    }
+
+    /// Compares the index with the store again after a write to it failed (making it anew if
+    /// it could not be made); if that fails too, the next try waits twice as long.
+    fn catch_up_again(&mut self) {
+        let waited = self.behind;
+        let missing = self.index.read().map(|ix| ix.is_none()).unwrap_or(false);
+        let remake = missing.then(|| Some("it could not be made before".to_owned()));
+        self.failed = false;
+        self.catch_up(remake);
+        self.counters.rebuilding.store(false, Ordering::Relaxed);
+        self.behind = if self.failed {
+            Some(waited.map_or(BEHIND_RETRY, |w| (w * 2).min(BEHIND_RETRY_MAX)))
+        } else {
+            None
+        };
+    }
+
     fn remove(&mut self, id: DocId) {
         if let Some(w) = self.writer() {
             w.remove(id);
@@ -477,16 +535,22 @@ impl Indexer {
         }
     }
 
-    fn commit(&mut self) {
+    /// Commits what was written; false when the commit failed (the writer is then let go: what
+    /// it held is lost, and the next comparison with the store puts it back).
+    fn commit(&mut self) -> bool {
         if !std::mem::take(&mut self.dirty) {
-            return;
+            return true;
         }
-        if let Some(w) = self.writer.as_mut()
-            && let Err(e) = w.commit()
-        {
-            warn!(
-                "the search index could not commit (the store keeps everything; the index catches up at the next start): {e}"
-            );
+        let Some(w) = self.writer.as_mut() else {
+            return true;
+        };
+        match w.commit() {
+            Ok(()) => true,
+            Err(e) => {
+                self.writer = None;
+                self.fell_behind(&format!("the search index could not commit: {e}"));
+                false
+            }
         }
     }
 
@@ -494,7 +558,7 @@ impl Indexer {
         if self.store.is_none() {
             match Store::open_reader(&self.db) {
                 Ok(s) => self.store = Some(s),
-                Err(e) => warn!("the search index cannot read the store: {e}"),
+                Err(e) => self.fell_behind(&format!("the search index cannot read the store: {e}")),
             }
         }
         self.store.as_ref()
@@ -525,7 +589,9 @@ impl Indexer {
         let made = match SearchIndex::create(&self.dir, reason) {
             Ok(ix) => Some(ix),
             Err(e) => {
-                warn!("search is unavailable: the index cannot be made: {e}");
+                self.fell_behind(&format!(
+                    "search is unavailable: the index cannot be made: {e}"
+                ));
                 None
             }
         };
@@ -565,7 +631,9 @@ impl Indexer {
         let rows = match store.index_rows() {
             Ok(r) => r,
             Err(e) => {
-                warn!("the search index cannot list the store's documents: {e}");
+                self.fell_behind(&format!(
+                    "the search index cannot list the store's documents: {e}"
+                ));
                 return;
             }
         };
@@ -667,7 +735,7 @@ impl Indexer {
                 if let Some(entry) = entry
                     && let Err(e) = self.put(&entry)
                 {
-                    warn!("the search index missed a document: {e}");
+                    self.fell_behind(&format!("the search index missed a document: {e}"));
                 }
                 done += 1;
                 self.counters.pending.fetch_sub(1, Ordering::Relaxed);

@@ -801,10 +801,21 @@ fn clear(dir: &Path) -> Result<(), SearchError> {
         path: dir.to_path_buf(),
         source,
     };
-    match std::fs::remove_dir_all(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(io(e)),
+    // What the directory holds, not the directory: it may be a mount point (removing it fails)
+    // or a link to another disk (removing it would drop the link, not what it points to).
+    std::fs::create_dir_all(dir).map_err(io)?;
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        let path = entry.path();
+        let removed = match entry.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+            _ => std::fs::remove_file(&path),
+        };
+        match removed {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(SearchError::Io { path, source }),
+        }
     }
-    std::fs::create_dir_all(dir).map_err(io)
+    Ok(())
 }

@@ -81,7 +81,7 @@ pub enum StoreError {
     /// The disk is full; the write was rolled back.
     #[error("the disk holding {} is full; nothing was written: free some space and retry", .path.display())]
     DiskFull {
-        /// The database file.
+        /// The file that could not be written (the database, an attachment).
         path: PathBuf,
     },
     /// A file operation failed.
@@ -105,11 +105,18 @@ fn pid_note(pid: Option<u32>) -> String {
 }
 
 impl StoreError {
-    /// An I/O error about `path`.
+    /// An I/O error about `path` (a full disk gets its own variant).
     pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-        move |source| StoreError::Io {
-            path: path.to_path_buf(),
-            source,
+        move |source| match source.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                StoreError::DiskFull {
+                    path: path.to_path_buf(),
+                }
+            }
+            _ => StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
         }
     }
 
