@@ -694,3 +694,38 @@ fn serve_install_service_writes_a_user_unit_that_serves_this_home() {
     served.kill().unwrap();
     served.wait().unwrap();
 }
+
+/// Text others wrote cannot drive the terminal it is printed to: escape sequences, other
+/// control characters and direction overrides in a body (a peer's, or pasted) are shown as
+/// U+FFFD by `note show` and `search`, while `--json` keeps the text exactly.
+#[test]
+fn printed_text_cannot_drive_the_terminal() {
+    let home = init("Ada");
+    let body = "clipboard \x1b]52;c;cm0gLXJmIH4=\x07 clear \x1b[2J\x1b[H \u{9b}2J \u{202E}gpj.exe\n\tnext line";
+    let id = new_note(
+        &home,
+        &["--title", "Odd \x1b[31mtitle\u{202E}", "--body", body],
+    );
+    let acts = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    for args in [
+        vec!["note", "show", id.as_str()],
+        vec!["note", "list"],
+        vec!["search", "clipboard"],
+    ] {
+        let out = home.ok(&args);
+        assert!(!out.chars().any(acts), "{args:?} printed {out:?}");
+        assert!(out.contains("Odd") || out.contains("clipboard"), "{out}");
+    }
+    let shown = home.ok(&["note", "show", &id]);
+    assert!(shown.contains("\u{FFFD}gpj.exe\n\tnext line"), "{shown:?}");
+    // The title was cleaned as it was written; the body is kept as it was, and JSON says so.
+    let json = home.run(&["note", "show", &id, "--json"]);
+    let text = String::from_utf8(json.stdout).unwrap();
+    assert!(!text.chars().any(acts), "{text:?}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["body"], body);
+    assert_eq!(v["title"], "Odd  [31mtitle");
+}

@@ -225,11 +225,19 @@ async fn a_full_disk_refuses_writes_clearly_and_loses_nothing_saved() {
         name: None,
         embed: true,
     };
-    let e = b.execute(attach).await.expect_err("an attachment on a full disk");
+    let e = b
+        .execute(attach)
+        .await
+        .expect_err("an attachment on a full disk");
     assert_eq!(e.kind(), ErrorKind::DiskFull, "{e}");
     let tmp = b_home.join("blobs").join("tmp");
     let left = std::fs::read_dir(&tmp).map_or(0, |d| d.count());
-    assert_eq!(left, 0, "bytes of a refused attachment left in {}", tmp.display());
+    assert_eq!(
+        left,
+        0,
+        "bytes of a refused attachment left in {}",
+        tmp.display()
+    );
     // Ada writes meanwhile: Bo cannot store her notes yet.
     let mut hers = Vec::new();
     for i in 0..5 {

@@ -7,6 +7,7 @@
 
 mod output;
 mod service;
+mod shown;
 mod vault;
 
 use std::io::Read;
@@ -816,7 +817,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let msg = format!("{e:#}").replace('\n', " ");
-            eprintln!("error: {msg}");
+            eprintln!("error: {}", shown::printable(&msg));
             if e.downcast_ref::<Usage>().is_some() {
                 eprintln!("\nFor more information, try '--help'.");
                 ExitCode::from(2)
@@ -945,14 +946,16 @@ async fn attachment_save(
             "size": attachment.size,
             "path": target.display().to_string(),
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        let json = serde_json::to_string_pretty(&value)?;
+        println!("{}", shown::json_printable(json));
     } else {
-        println!(
+        let saved = format!(
             "saved {} ({} bytes) to {}",
             attachment.name,
             attachment.size,
             target.display()
         );
+        println!("{}", shown::printable(&saved));
     }
     Ok(())
 }

@@ -4,6 +4,8 @@ use std::io::Write;
 
 use anyhow::Result;
 use serde_json::json;
+
+use crate::shown::{Shown, json_printable};
 use tacit_node::core::diff::DiffSide;
 use tacit_node::core::{Kind, MemberId, VersionKind};
 use tacit_node::{
@@ -87,11 +89,16 @@ pub fn print(resp: &Response, json: bool, me: Option<MemberId>) -> Result<()> {
             Response::AttachmentLimits(l) => serde_json::to_value(l)?,
             other => serde_json::to_value(other)?,
         };
-        serde_json::to_writer_pretty(&mut out, &value)?;
-        writeln!(out)?;
+        writeln!(
+            out,
+            "{}",
+            json_printable(serde_json::to_string_pretty(&value)?)
+        )?;
         return Ok(());
     }
+    let mut out = Shown::new(out);
     text(&mut out, resp, me)?;
+    out.flush()?;
     Ok(())
 }
 

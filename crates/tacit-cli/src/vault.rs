@@ -10,6 +10,7 @@ use tacit_node::{NodeError, Request, Response};
 use tacit_vault::{ExportSummary, FileNote, ImportSummary, Progress, Requester};
 
 use crate::Backend;
+use crate::shown::{json_printable, printable};
 
 /// A bar appears only once an import or export has run this long: a short one just prints its
 /// summary, without a flash of bar.
@@ -42,9 +43,10 @@ pub(crate) async fn import(
     })
     .await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        let json = serde_json::to_string_pretty(&summary)?;
+        println!("{}", json_printable(json));
     } else {
-        print!("{}", import_text(&summary));
+        print!("{}", printable(&import_text(&summary)));
     }
     if summary.imported() == 0 && !summary.failed.is_empty() {
         bail!(
@@ -71,9 +73,10 @@ pub(crate) async fn export(
     })
     .await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        let json = serde_json::to_string_pretty(&summary)?;
+        println!("{}", json_printable(json));
     } else {
-        println!("{}", export_text(&summary));
+        println!("{}", printable(&export_text(&summary)));
     }
     Ok(())
 }
@@ -226,7 +229,8 @@ impl Bar {
             return;
         }
         self.last = Some(now);
-        let _ = write!(std::io::stderr(), "\r\x1b[K{}", bar_line(self.verb, p));
+        let line = bar_line(self.verb, p);
+        let _ = write!(std::io::stderr(), "\r\x1b[K{}", printable(&line));
     }
 
     fn clear(&mut self) {

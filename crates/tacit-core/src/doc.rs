@@ -518,7 +518,7 @@ impl Doc {
                     ..self.note_meta()?.summary()
                 });
             }
-            _ => (self.text(&ROOT, "title")?, self.key_set(&ROOT, "tags")?),
+            _ => (self.title()?, self.key_set(&ROOT, "tags")?),
         };
         let (answers, accepted) = if kind == Kind::Question {
             let n = match self.am.get(ROOT, "answers")? {
@@ -729,9 +729,20 @@ impl Doc {
     /// million keys costs a listing no more than an honest one.
     fn key_set(&self, obj: &ObjId, key: &str) -> Result<Vec<String>, CoreError> {
         Ok(match self.map(obj, key)? {
-            Some(set) => self.am.keys(&set).take(MAX_TAGS).collect(), // keys come sorted
+            // Keys come sorted; a peer's may hold control characters (see `one_line`).
+            Some(set) => self
+                .am
+                .keys(&set)
+                .take(MAX_TAGS)
+                .map(crate::text::one_line)
+                .collect(),
             None => Vec::new(),
         })
+    }
+
+    /// The title as shown: on one line (see [`crate::text::one_line`]).
+    fn title(&self) -> Result<String, CoreError> {
+        Ok(crate::text::one_line(self.text(&ROOT, "title")?))
     }
 
     fn text(&self, obj: &ObjId, key: &str) -> Result<String, CoreError> {

@@ -57,17 +57,30 @@ pub(crate) fn normalize_aliases(aliases: &[String]) -> Result<Vec<String>, CoreE
     Ok(out)
 }
 
-/// A title, trimmed; refused when empty or too long.
+/// A title on one line (see [`one_line`]), trimmed; refused when empty or too long.
 pub(crate) fn check_title(title: &str) -> Result<String, CoreError> {
-    let t = title.trim();
+    let line = one_line(title.to_owned());
+    let t = line.trim();
     if t.is_empty() {
         return Err(CoreError::EmptyTitle);
     }
     check_chars("title", t, MAX_TITLE_CHARS)?;
-    if t.contains('\n') {
-        return Ok(t.replace(['\r', '\n'], " "));
-    }
     Ok(t.to_owned())
+}
+
+/// A one-line field as shown (a title, a name, an organisation): line breaks and other
+/// control characters become spaces and direction controls (embeddings, overrides, isolates)
+/// are dropped. What this app writes holds none; a peer's document or join may, to forge
+/// lines in a listing, drive a terminal, or show `gpj.exe` as `exe.jpg`.
+pub fn one_line(text: String) -> String {
+    let directs = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(|c| c.is_control() || directs(c)) {
+        return text;
+    }
+    text.chars()
+        .filter(|&c| !directs(c))
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// Refuses `text` longer than `max` bytes.

@@ -528,4 +528,33 @@ mod tests {
         });
         assert!(p.check_claims().is_err());
     }
+
+    /// A title or tag a peer wrote with line breaks, escape sequences or direction overrides
+    /// (this app writes none) is shown on one line without them: it cannot forge lines in a
+    /// listing, drive a terminal, or show `gpj.exe` as `exe.jpg`.
+    #[test]
+    fn a_peers_title_and_tags_are_shown_on_one_line_without_controls() {
+        use automerge::transaction::Transactable;
+        let (mut q, _) = question();
+        as_actor(&mut q, &key(1), |am| {
+            let title = match am.get(ROOT, "title").unwrap() {
+                Some((_, id)) => id,
+                None => panic!("a question has a title"),
+            };
+            let forged = "\nabc123  Forged row\x1b]0;owned\x07 \u{202E}gpj.exe";
+            am.splice_text(&title, 4, 0, forged).unwrap();
+            let tags = am
+                .put_object(ROOT, "tags", automerge::ObjType::Map)
+                .unwrap();
+            am.put(&tags, "ops\nforged", true).unwrap();
+        });
+        let shown = q.question().unwrap();
+        assert_eq!(
+            shown.title, "How? abc123  Forged row ]0;owned  gpj.exe",
+            "{:?}",
+            shown.title
+        );
+        assert_eq!(shown.tags, vec!["ops forged"]);
+        assert_eq!(q.summary().unwrap().title, shown.title);
+    }
 }

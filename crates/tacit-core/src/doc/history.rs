@@ -246,7 +246,7 @@ impl Doc {
         self.expect_kind(Kind::Note)?;
         let (found, heads) = self.resolve_version(prefix)?;
         let then = self.text_fields_at(&heads)?;
-        let title_now = self.text(&ROOT, "title")?;
+        let title_now = self.title()?;
         let body_now = self.text(&ROOT, "body")?;
         Ok(VersionView {
             diff: line_diff(&then.body, &body_now),
@@ -432,7 +432,7 @@ impl Doc {
             })
         };
         Ok(TextFields {
-            title: text_at("title")?,
+            title: crate::text::one_line(text_at("title")?),
             body: text_at("body")?,
             tags: set_at("tags")?,
             aliases: set_at("aliases")?,

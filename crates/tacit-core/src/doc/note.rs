@@ -63,7 +63,7 @@ impl Doc {
         let tags = self.key_set(&ROOT, "tags")?;
         Ok(NoteView {
             id: self.id,
-            title: self.text(&ROOT, "title")?,
+            title: self.title()?,
             body,
             inline_tags: self.inline_tags(&tags)?,
             tags,
@@ -143,7 +143,7 @@ impl Doc {
         let tags = self.key_set(&ROOT, "tags")?;
         Ok(NoteView {
             id: self.id,
-            title: self.text(&ROOT, "title")?,
+            title: self.title()?,
             body: String::new(),
             inline_tags: self.inline_tags(&tags)?,
             tags,

@@ -3,7 +3,7 @@
 use crate::error::CoreError;
 use crate::id::{DocId, MemberId};
 use crate::limits::{MAX_BIO_BYTES, MAX_NAME_CHARS};
-use crate::text::{char_prefix, check_bytes, check_chars, normalize_tags};
+use crate::text::{char_prefix, check_bytes, check_chars, normalize_tags, one_line};
 use automerge::transaction::Transactable;
 use automerge::{ROOT, ReadDoc};
 
@@ -57,7 +57,7 @@ impl Doc {
         self.expect_kind(Kind::Profile)?;
         let field = |key: &str| -> Result<String, CoreError> {
             let s = self.string(&ROOT, key)?.unwrap_or_default();
-            Ok(char_prefix(&s, MAX_NAME_CHARS).to_owned())
+            Ok(one_line(char_prefix(&s, MAX_NAME_CHARS).to_owned()))
         };
         Ok((field("name")?, field("org")?))
     }
@@ -70,7 +70,7 @@ impl Doc {
             |field: &'static str, v: &Option<String>| -> Result<Option<String>, CoreError> {
                 v.as_deref()
                     .map(|s| {
-                        let s = s.trim().replace(['\r', '\n'], " ");
+                        let s = one_line(s.trim().to_owned());
                         check_chars(field, &s, MAX_NAME_CHARS).map(|()| s)
                     })
                     .transpose()

@@ -90,7 +90,7 @@ impl Doc {
         });
         Ok(QuestionView {
             id: self.id,
-            title: self.text(&ROOT, "title")?,
+            title: self.title()?,
             body: self.text(&ROOT, "body")?,
             tags: self.key_set(&ROOT, "tags")?,
             author: self.author()?,

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use super::ops::{CutEntry, InviteKey, Op, OpBody, SignedOp, space_id_for};
 use super::{OpHash, Role, SpaceError};
 use crate::id::{MemberId, SpaceId};
+use crate::text::one_line;
 
 /// A current member.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,7 +267,7 @@ impl Membership {
                     return Outcome::Rejected;
                 }
                 self.genesis = Some(Genesis {
-                    name: name.clone(),
+                    name: one_line(name.clone()),
                     at: op.at,
                     creator: op.author,
                 });
@@ -275,8 +276,8 @@ impl Membership {
                     op.author,
                     Member {
                         role: Role::Owner,
-                        name: member_name.clone(),
-                        org: member_org.clone(),
+                        name: one_line(member_name.clone()),
+                        org: one_line(member_org.clone()),
                         joined_at: op.at,
                         invited_by: None,
                         admitted_by: None,
@@ -324,8 +325,8 @@ impl Membership {
                     Join {
                         joiner: op.author,
                         invite: *invite,
-                        name: member_name.clone(),
-                        org: member_org.clone(),
+                        name: one_line(member_name.clone()),
+                        org: one_line(member_org.clone()),
                     },
                 );
                 // Recorded, not applied: a join makes nobody a member until it is admitted.
