@@ -1345,3 +1345,81 @@ async fn questions_dated_years_ahead_do_not_take_over_an_inbox() {
         n.shutdown().await;
     }
 }
+
+/// A member who takes another member's name — the same letters with a Cyrillic А — is told
+/// apart from them wherever names are shown: the members list, the people page, a person's
+/// page. The user keeps their own name; a third member sees both marked with their ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_taking_another_members_name_is_told_apart_from_them() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let ada = node(dirs[0].path(), "Ada Lovelace").await;
+    let bo = node(dirs[1].path(), "Bo").await;
+    let mallory = node(dirs[2].path(), "Mallory").await;
+    let space = space_new(&ada, "Team").await;
+    for n in [&bo, &mallory] {
+        join(n, &invite(&ada, &space, Role::Editor).await)
+            .await
+            .unwrap();
+    }
+    let twin = "\u{410}da Lovelace";
+    let edit = tacit_node::core::ProfileEdit {
+        name: Some(twin.into()),
+        ..Default::default()
+    };
+    ask(&mallory, Request::ProfileSet { edit }).await;
+    let id_of = |n: &Node| {
+        let n = n.clone();
+        async move {
+            match ask(&n, Request::Status).await {
+                Response::Status(s) => s.member,
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    let (ada_id, mallory_id) = (id_of(&ada).await, id_of(&mallory).await);
+    let marked = |name: &str, id: &tacit_core::MemberId| format!("{name} (#{})", id.short());
+    // Bo, a third member, sees both marked once Mallory's profile reaches him.
+    until("Mallory's look-alike name marked on Bo", || async {
+        let mut names = member_names(&bo, &space).await;
+        let mut want = vec![
+            "Bo".to_owned(),
+            marked("Ada Lovelace", &ada_id),
+            marked(twin, &mallory_id),
+        ];
+        names.sort();
+        want.sort();
+        names == want
+    })
+    .await;
+    // Ada keeps her own name; the look-alike is marked on her machine too.
+    until("Mallory's look-alike name marked on Ada", || async {
+        let names = member_names(&ada, &space).await;
+        names.contains(&"Ada Lovelace".to_owned()) && names.contains(&marked(twin, &mallory_id))
+    })
+    .await;
+    // The people page and a person's page say the same.
+    match ask(
+        &bo,
+        Request::People {
+            space: space.clone(),
+        },
+    )
+    .await
+    {
+        Response::People { items, .. } => {
+            let mallory_shown = items.iter().find(|p| p.member == mallory_id).unwrap();
+            assert_eq!(mallory_shown.name, marked(twin, &mallory_id));
+        }
+        other => panic!("{other:?}"),
+    }
+    let person = Request::Person {
+        member: mallory_id.to_string(),
+    };
+    match ask(&bo, person).await {
+        Response::Person(p) => assert_eq!(p.name, marked(twin, &mallory_id)),
+        other => panic!("{other:?}"),
+    }
+    for n in [&ada, &bo, &mallory] {
+        n.shutdown().await;
+    }
+}

@@ -30,6 +30,7 @@ mod id;
 mod key;
 pub mod limits;
 pub mod markdown;
+pub mod names;
 pub mod people;
 pub mod random;
 mod space;

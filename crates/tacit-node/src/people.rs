@@ -15,6 +15,9 @@ pub(crate) struct PeopleCache {
     pub(crate) indexes: HashMap<Option<SpaceId>, Arc<ExpertIndex>>,
     /// Per space, each recent question's ranking of members (routing's costly part).
     pub(crate) ranked: HashMap<SpaceId, HashMap<DocId, Vec<MemberId>>>,
+    /// Every known member's name as shown (look-alikes told apart) and organisation: dropped
+    /// when a profile or a membership changes.
+    pub(crate) names: Option<Arc<HashMap<MemberId, (String, String)>>>,
 }
 
 impl PeopleCache {
@@ -32,6 +35,7 @@ impl PeopleCache {
                 self.contributions.clear();
                 self.indexes.clear();
                 self.ranked.clear();
+                self.names = None;
             }
         }
     }

@@ -20,17 +20,11 @@ use crate::error::NodeError;
 const MAX_TRASH_EXAMINED: usize = 1_000;
 
 impl Actor {
-    /// A member's display name: from their profile, else the name they joined a space with.
+    /// A known member's name as shown (see [`Actor::name_of`]).
     fn member_name(&mut self, member: MemberId) -> Option<String> {
-        if let Some(name) = self.profile_of(member).map(|p| p.name)
-            && !name.is_empty()
-        {
-            return Some(name);
-        }
-        self.spaces
-            .values()
-            .find_map(|s| s.membership.members().get(&member).map(|m| m.name.clone()))
-            .filter(|n| !n.is_empty())
+        self.shown_names()
+            .get(&member)
+            .map(|(name, _)| name.clone())
     }
 
     /// Names for every author among `versions`, each looked up once.

@@ -120,8 +120,56 @@ impl Actor {
             .collect()
     }
 
-    /// A member's display name and organisation: their profile, else what they joined with.
-    fn name_of(&mut self, member: MemberId) -> (String, String) {
+    /// A member's name as shown and organisation: [`Actor::chosen_name_of`], told apart from
+    /// look-alikes (see [`tacit_core::names`]).
+    pub(super) fn name_of(&mut self, member: MemberId) -> (String, String) {
+        match self.shown_names().get(&member) {
+            Some(shown) => shown.clone(),
+            None => self.chosen_name_of(member),
+        }
+    }
+
+    /// Every known member's name as shown, and organisation: this home's member, and the
+    /// current and removed members of every space it holds.
+    pub(super) fn shown_names(&mut self) -> Arc<HashMap<MemberId, (String, String)>> {
+        if let Some(names) = &self.people.names {
+            return names.clone();
+        }
+        let known: BTreeSet<MemberId> = self
+            .spaces
+            .values()
+            .flat_map(|s| {
+                s.membership
+                    .members()
+                    .keys()
+                    .chain(s.membership.removed().keys())
+                    .copied()
+                    .collect::<Vec<_>>()
+            })
+            .chain(std::iter::once(self.info.member))
+            .collect();
+        let chosen: Vec<(MemberId, String, String)> = known
+            .into_iter()
+            .map(|m| {
+                let (name, org) = self.chosen_name_of(m);
+                (m, name, org)
+            })
+            .collect();
+        let pairs: Vec<(MemberId, String)> =
+            chosen.iter().map(|(m, n, _)| (*m, n.clone())).collect();
+        let mut shown = tacit_core::names::told_apart(&pairs, self.info.member);
+        let names: HashMap<MemberId, (String, String)> = chosen
+            .into_iter()
+            .map(|(m, name, org)| (m, (shown.remove(&m).unwrap_or(name), org)))
+            .collect();
+        let names = Arc::new(names);
+        self.people.names = Some(names.clone());
+        names
+    }
+
+    /// A member's display name and organisation as they chose them: their profile, else what
+    /// they joined with.
+    fn chosen_name_of(&mut self, member: MemberId) -> (String, String) {
         if let Some((name, org)) = self.profile_name_of(member)
             && !name.is_empty()
         {
@@ -289,7 +337,7 @@ impl Actor {
         let mut found = Vec::new();
         for m in known {
             let by_id = lower.len() >= 4 && m.to_string().starts_with(&lower);
-            if by_id || self.name_of(m).0.eq_ignore_ascii_case(name.trim()) {
+            if by_id || self.chosen_name_of(m).0.eq_ignore_ascii_case(name.trim()) {
                 found.push(m);
             }
         }

@@ -204,6 +204,7 @@ impl Actor {
         // The members' profiles are among its reconciliation items: build them again.
         self.items.remove(&space);
         self.people.invalidate(Some(space));
+        self.people.names = None;
         publish_members(&self.info, &self.spaces);
         self.book_new_members();
         let ops = self
@@ -396,9 +397,9 @@ impl Actor {
     /// The invitations of a space that can still admit someone.
     pub(super) fn space_invites(&mut self, space: &str) -> Result<Outcome, NodeError> {
         let space = self.space_ref(Some(space))?;
+        let names = self.shown_names();
         let shared = self.shared(space)?;
         let now = now_ms();
-        let names = shared.membership.members();
         let mut items: Vec<InviteInfo> = shared
             .membership
             .invites()
@@ -412,7 +413,7 @@ impl Actor {
                 uses_left: i.uses.map(|n| n.saturating_sub(i.used)),
                 used: i.used,
                 by: i.by,
-                by_name: names.get(&i.by).map(|m| m.name.clone()).unwrap_or_default(),
+                by_name: names.get(&i.by).map(|(n, _)| n.clone()).unwrap_or_default(),
                 created_at: i.at,
             })
             .collect();
@@ -626,11 +627,9 @@ impl Actor {
         for (id, m) in listed {
             let me = id == self.info.member;
             let via = if me { None } else { view.via(id) };
-            // The member's own profile, signed and synced, over the names given when joining.
-            let (name, org) = match self.profile_of(id) {
-                Some(p) if !p.name.is_empty() => (p.name, p.org),
-                _ => (m.name.clone(), m.org.clone()),
-            };
+            // The member's own profile, signed and synced, over the names given when joining;
+            // a name that looks like another member's is told apart.
+            let (name, org) = self.name_of(id);
             members.push(MemberInfo {
                 member: id,
                 name,

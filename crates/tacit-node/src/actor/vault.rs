@@ -308,35 +308,28 @@ impl Actor {
         view(&mut doc)
     }
 
-    /// The names of `authors` as this home knows them: the space's membership (removed members
-    /// too), and this home's profile for its own member.
+    /// The names of `authors` as shown (see [`Actor::name_of`]): those of the space's
+    /// members (removed members too) and of this home's member.
     fn member_names(
         &mut self,
         space: SpaceId,
         authors: &HashSet<MemberId>,
     ) -> Vec<(MemberId, String)> {
-        let mut names: Vec<(MemberId, String)> = Vec::new();
-        if let Some(shared) = self.spaces.get(&space) {
-            let members = shared.membership.members().iter();
-            let removed = shared
-                .membership
-                .removed()
-                .iter()
-                .map(|(id, r)| (id, &r.member));
-            for (id, member) in members.chain(removed) {
-                if authors.contains(id) && !member.name.is_empty() {
-                    names.push((*id, member.name.clone()));
-                }
-            }
-        }
         let me = self.info.member;
-        if authors.contains(&me)
-            && let Ok(identity) = self.identity()
-            && !identity.profile.name.is_empty()
-        {
-            names.retain(|(id, _)| *id != me);
-            names.push((me, identity.profile.name));
-        }
+        let in_space = |id: &MemberId| {
+            *id == me
+                || self.spaces.get(&space).is_some_and(|s| {
+                    s.membership.members().contains_key(id)
+                        || s.membership.removed().contains_key(id)
+                })
+        };
+        let wanted: Vec<MemberId> = authors.iter().filter(|a| in_space(a)).copied().collect();
+        let shown = self.shown_names();
+        let mut names: Vec<(MemberId, String)> = wanted
+            .into_iter()
+            .filter_map(|id| shown.get(&id).map(|(name, _)| (id, name.clone())))
+            .filter(|(_, name)| !name.is_empty())
+            .collect();
         names.sort();
         names
     }
