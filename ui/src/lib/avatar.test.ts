@@ -21,6 +21,7 @@ describe("avatar", () => {
     expect(initials("  grace  brewster murray hopper ")).toBe("GH");
     expect(initials("Zoë")).toBe("Z");
     expect(initials("")).toBe("?");
+    expect(initials("Ada Lovelace (#3f2a91c0)")).toBe("AL");
   });
   it("shortens ids", () => {
     expect(shortId("abcdefghijkl")).toBe("abcdefgh");

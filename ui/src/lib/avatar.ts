@@ -11,9 +11,15 @@ export function avatarHue(id: string): number {
   return h % 360;
 }
 
-/** Up to two initials of `name` ("Ada Lovelace" → "AL"), or "?" for an empty name. */
+/** Up to two initials of `name` ("Ada Lovelace" → "AL"), or "?" for an empty name. The
+ *  member id the node adds to a name that looks like another member's ("Ada Lovelace
+ *  (#3f2a91c0)") is not part of them. */
 export function initials(name: string): string {
-  const words = name.trim().split(/\s+/).filter((w) => w.length > 0);
+  const words = name
+    .replace(/\s*\(#[0-9a-f]+\)$/, "")
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w.length > 0);
   if (words.length === 0) return "?";
   const first = [...words[0]][0] ?? "";
   const last = words.length > 1 ? ([...words[words.length - 1]][0] ?? "") : "";
