@@ -7,10 +7,12 @@ import { HighlightStyle, syntaxHighlighting } from "@codemirror/language";
 import {
   Annotation,
   type ChangeSet,
+  Compartment,
   EditorState,
   type Extension,
   StateEffect,
   StateField,
+  Text,
   Transaction,
 } from "@codemirror/state";
 import {
@@ -104,15 +106,58 @@ export interface EditorOptions {
   extra?: Extension[];
 }
 
-/** The editor's extensions. */
-export function extensions(opts: EditorOptions): Extension[] {
+/** A paragraph (lines between blank lines) longer than this turns Markdown highlighting off.
+ *  The Markdown parser reads a paragraph's inline text in one go, in time that grows with its
+ *  square on some text: a member's note of 20 KB of `[a](` took 344 ms to parse, 1 MB many
+ *  minutes, all of it on the window's thread. Plain text shows such a note at once. */
+export const HIGHLIGHT_PARAGRAPH_MAX = 16 * 1024;
+
+/** Whether `doc` is highlighted as Markdown: no paragraph past [`HIGHLIGHT_PARAGRAPH_MAX`]. */
+export function highlightable(doc: Text): boolean {
+  let run = 0;
+  const lines = doc.iterLines();
+  for (lines.next(); !lines.done; lines.next()) {
+    if (lines.value.trim() === "") {
+      run = 0;
+    } else {
+      run += lines.value.length + 1;
+      if (run > HIGHLIGHT_PARAGRAPH_MAX) return false;
+    }
+  }
+  return true;
+}
+
+const language = new Compartment();
+const HIGHLIGHTED: Extension = [markdown(), syntaxHighlighting(markdownStyle)];
+const PLAIN: Extension = [];
+
+/** Text inserted at once (a paste, a peer's change) past which highlighting is decided again. */
+const RECHECK_INSERTED = 1024;
+
+/** Turns highlighting off in the same transaction that brings a paragraph past the bound (and
+ *  on again once none is), so that the parser never starts on it. */
+const highlightGuard = EditorState.transactionExtender.of((tr) => {
+  if (!tr.docChanged) return null;
+  let inserted = 0;
+  tr.changes.iterChanges((_fa, _ta, _fb, _tb, text) => {
+    inserted += text.length;
+  });
+  const on = language.get(tr.startState) === HIGHLIGHTED;
+  if (on && inserted < RECHECK_INSERTED) return null;
+  const want = highlightable(tr.newDoc);
+  if (want === on) return null;
+  return { effects: language.reconfigure(want ? HIGHLIGHTED : PLAIN) };
+});
+
+/** The editor's extensions, for a first text `doc`. */
+export function extensions(opts: EditorOptions, doc: Text = Text.empty): Extension[] {
   return [
     history(),
     drawSelection(),
     highlightActiveLine(),
     EditorView.lineWrapping,
-    markdown(),
-    syntaxHighlighting(markdownStyle),
+    language.of(highlightable(doc) ? HIGHLIGHTED : PLAIN),
+    highlightGuard,
     keymap.of([...defaultKeymap, ...historyKeymap, indentWithTab]),
     flashField,
     theme,
@@ -138,7 +183,7 @@ export function extensions(opts: EditorOptions): Extension[] {
 export function createEditor(parent: HTMLElement, doc: string, opts: EditorOptions): EditorView {
   return new EditorView({
     parent,
-    state: EditorState.create({ doc, extensions: extensions(opts) }),
+    state: EditorState.create({ doc, extensions: extensions(opts, Text.of(doc.split("\n"))) }),
   });
 }
 

@@ -53,3 +53,40 @@ describe("renderMarkdown", () => {
     expect(html).not.toContain("src=");
   });
 });
+
+// A member's note can be written to cost a renderer minutes or overflow its stack: each of
+// these must render (the window would otherwise freeze or lose the note's view). Not timed:
+// that they finish at all is the test (unbounded, the first took 28 s and the third threw).
+describe("renderMarkdown on a hostile note", () => {
+  it("formats a megabyte of half-open links only so far, then shows text", () => {
+    const html = renderMarkdown("[a](".repeat(256 * 1024));
+    expect(html).toContain('class="as-text"');
+  });
+
+  it("reads a few levels of a blockquote nested thousands deep", () => {
+    const html = renderMarkdown(">".repeat(20_000) + " deep");
+    expect(html).toContain("deep");
+    expect((html.match(/<blockquote>/g) ?? []).length).toBe(16);
+  });
+
+  it("shows thousands of raw HTML tags as text", () => {
+    const html = renderMarkdown("<div>".repeat(5_000) + "end");
+    expect(html).toContain("&lt;div&gt;end");
+    expect(html).not.toContain("<div>");
+  });
+
+  it("formats a large honest note whole, code fences with blank lines kept together", () => {
+    const para = (i: number) => `## Part ${i}\n\nSome **bold** words and a [[Link ${i}]].\n\n- one\n- two`;
+    const code = "```\nfirst\n\nafter a blank line\n```";
+    const md = [code, ...Array.from({ length: 1_000 }, (_, i) => para(i))].join("\n\n");
+    expect(md.length).toBeGreaterThan(64 * 1024);
+    const html = renderMarkdown(md, 60_000);
+    expect(html).toContain("<pre><code>first\n\nafter a blank line\n</code></pre>");
+    expect(html).toContain("<h2>Part 999</h2>");
+    expect(html).not.toContain('class="as-text"');
+    // Past its time, the rest is shown as text, and nothing of it is lost.
+    const late = renderMarkdown(md, 0);
+    expect(late).toContain("too large to format quickly");
+    expect(late).toContain("## Part 999");
+  });
+});
