@@ -129,14 +129,10 @@ impl Actor {
         }
     }
 
-    /// Every known member's name as shown, and organisation: this home's member, and the
-    /// current and removed members of every space it holds.
-    pub(super) fn shown_names(&mut self) -> Arc<HashMap<MemberId, (String, String)>> {
-        if let Some(names) = &self.people.names {
-            return names.clone();
-        }
-        let known: BTreeSet<MemberId> = self
-            .spaces
+    /// Every member this home knows: its own, and the current and removed members of every
+    /// space it holds.
+    fn known_members(&self) -> BTreeSet<MemberId> {
+        self.spaces
             .values()
             .flat_map(|s| {
                 s.membership
@@ -147,7 +143,15 @@ impl Actor {
                     .collect::<Vec<_>>()
             })
             .chain(std::iter::once(self.info.member))
-            .collect();
+            .collect()
+    }
+
+    /// Every known member's name as shown (see [`Actor::known_members`]), and organisation.
+    pub(super) fn shown_names(&mut self) -> Arc<HashMap<MemberId, (String, String)>> {
+        if let Some(names) = &self.people.names {
+            return names.clone();
+        }
+        let known = self.known_members();
         let chosen: Vec<(MemberId, String, String)> = known
             .into_iter()
             .map(|m| {
@@ -321,19 +325,7 @@ impl Actor {
     /// The member named by id, prefix or name, among every member this home knows.
     fn any_member_ref(&mut self, name: &str) -> Result<MemberId, NodeError> {
         let lower = name.trim().to_ascii_lowercase();
-        let known: BTreeSet<MemberId> = self
-            .spaces
-            .values()
-            .flat_map(|s| {
-                s.membership
-                    .members()
-                    .keys()
-                    .chain(s.membership.removed().keys())
-                    .copied()
-                    .collect::<Vec<_>>()
-            })
-            .chain(std::iter::once(self.info.member))
-            .collect();
+        let known = self.known_members();
         let mut found = Vec::new();
         for m in known {
             let by_id = lower.len() >= 4 && m.to_string().starts_with(&lower);
