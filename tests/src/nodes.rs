@@ -5,7 +5,7 @@ use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
-use tacit_node::core::{Draft, ProfileEdit, Role};
+use tacit_node::core::{Draft, MemberId, ProfileEdit, Role};
 use tacit_node::{NetOptions, Node, NodeError, PeerInfo, Request, Response, SpaceDetail};
 
 /// Longest any wait in these tests may take before it fails (never a timing assertion).
@@ -36,6 +36,14 @@ pub async fn node(dir: &Path, name: &str) -> Node {
 /// Runs a request that must succeed.
 pub async fn ask(node: &Node, req: Request) -> Response {
     node.execute(req).await.expect("request")
+}
+
+/// The member id of `node`'s home.
+pub async fn member_id(node: &Node) -> MemberId {
+    match ask(node, Request::Status).await {
+        Response::Status(s) => s.member,
+        other => panic!("{other:?}"),
+    }
 }
 
 /// Creates a space; its id.

@@ -1367,16 +1367,7 @@ async fn a_member_taking_another_members_name_is_told_apart_from_them() {
         ..Default::default()
     };
     ask(&mallory, Request::ProfileSet { edit }).await;
-    let id_of = |n: &Node| {
-        let n = n.clone();
-        async move {
-            match ask(&n, Request::Status).await {
-                Response::Status(s) => s.member,
-                other => panic!("{other:?}"),
-            }
-        }
-    };
-    let (ada_id, mallory_id) = (id_of(&ada).await, id_of(&mallory).await);
+    let (ada_id, mallory_id) = (member_id(&ada).await, member_id(&mallory).await);
     let marked = |name: &str, id: &tacit_core::MemberId| format!("{name} (#{})", id.short());
     // Bo, a third member, sees both marked once Mallory's profile reaches him.
     until("Mallory's look-alike name marked on Bo", || async {

@@ -13,13 +13,6 @@ use tacit_tests::nodes::*;
 
 const DAY: i64 = 24 * 60 * 60 * 1000;
 
-async fn member_id(node: &Node) -> MemberId {
-    match ask(node, Request::Status).await {
-        Response::Status(s) => s.member,
-        other => panic!("{other:?}"),
-    }
-}
-
 async fn ask_question(node: &Node, space: &str, title: &str, tag: &str) -> String {
     let req = Request::Ask {
         draft: Draft {

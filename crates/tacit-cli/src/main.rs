@@ -946,8 +946,7 @@ async fn attachment_save(
             "size": attachment.size,
             "path": target.display().to_string(),
         });
-        let json = serde_json::to_string_pretty(&value)?;
-        println!("{}", shown::json_printable(json));
+        println!("{}", shown::json(&value)?);
     } else {
         let saved = format!(
             "saved {} ({} bytes) to {}",

@@ -4,14 +4,14 @@ use std::io::Write;
 
 use anyhow::Result;
 use serde_json::json;
-
-use crate::shown::{Shown, json_printable};
 use tacit_node::core::diff::DiffSide;
 use tacit_node::core::{Kind, MemberId, VersionKind};
 use tacit_node::{
     ListItem, NetStatus, PeerInfo, Reachability, RelayInfo, RelaySource, RelayState, Response,
     SyncState, TrashItem, VersionDetail, VersionInfo, Via,
 };
+
+use crate::shown::{self, Shown};
 
 /// Prints `resp` to standard output. `me` marks this member's answers in a question.
 pub fn print(resp: &Response, json: bool, me: Option<MemberId>) -> Result<()> {
@@ -89,11 +89,7 @@ pub fn print(resp: &Response, json: bool, me: Option<MemberId>) -> Result<()> {
             Response::AttachmentLimits(l) => serde_json::to_value(l)?,
             other => serde_json::to_value(other)?,
         };
-        writeln!(
-            out,
-            "{}",
-            json_printable(serde_json::to_string_pretty(&value)?)
-        )?;
+        writeln!(out, "{}", shown::json(&value)?)?;
         return Ok(());
     }
     let mut out = Shown::new(out);

@@ -14,19 +14,17 @@
 use std::borrow::Cow;
 use std::io::Write;
 
+use serde::Serialize;
+use tacit_node::core::is_direction_control;
+
 /// Shown in place of a character that could act on the terminal.
 const REPLACEMENT: char = '\u{FFFD}';
 /// The escape sequences that pass: bold on and off (search hits' marks).
 const PASSING: [&str; 2] = ["\x1b[1m", "\x1b[0m"];
 
-/// Whether `c` reorders the text around it: direction embeddings, overrides and isolates.
-fn directs(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
 /// Whether `c` may act on a terminal rather than be shown.
 fn acts(c: char) -> bool {
-    (c.is_control() && c != '\n' && c != '\t') || directs(c)
+    (c.is_control() && c != '\n' && c != '\t') || is_direction_control(c)
 }
 
 /// `text` as it may reach a terminal (see the module's documentation).
@@ -48,9 +46,14 @@ pub(crate) fn printable(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `value` as pretty JSON for a terminal (see [`json_printable`]).
+pub(crate) fn json(value: &impl Serialize) -> serde_json::Result<String> {
+    serde_json::to_string_pretty(value).map(json_printable)
+}
+
 /// JSON text with every character that could act on a terminal written as a `\uXXXX` escape
 /// (such characters are only ever inside strings: JSON's own syntax is ASCII).
-pub(crate) fn json_printable(json: String) -> String {
+fn json_printable(json: String) -> String {
     if !json.chars().any(acts) {
         return json;
     }

@@ -10,7 +10,7 @@ use tacit_node::{NodeError, Request, Response};
 use tacit_vault::{ExportSummary, FileNote, ImportSummary, Progress, Requester};
 
 use crate::Backend;
-use crate::shown::{json_printable, printable};
+use crate::shown::{self, printable};
 
 /// A bar appears only once an import or export has run this long: a short one just prints its
 /// summary, without a flash of bar.
@@ -43,8 +43,7 @@ pub(crate) async fn import(
     })
     .await?;
     if json {
-        let json = serde_json::to_string_pretty(&summary)?;
-        println!("{}", json_printable(json));
+        println!("{}", shown::json(&summary)?);
     } else {
         print!("{}", printable(&import_text(&summary)));
     }
@@ -73,8 +72,7 @@ pub(crate) async fn export(
     })
     .await?;
     if json {
-        let json = serde_json::to_string_pretty(&summary)?;
-        println!("{}", json_printable(json));
+        println!("{}", shown::json(&summary)?);
     } else {
         println!("{}", printable(&export_text(&summary)));
     }

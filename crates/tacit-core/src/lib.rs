@@ -54,5 +54,5 @@ pub use space::{
     MAX_OPS_PER_AUTHOR, MAX_SPACE_OPS, Member, Membership, Op, OpBody, OpHash, Removed, Role,
     SignedOp, SpaceError, WriteCut, new_secret, new_space, set_digest, space_id_for,
 };
-pub use text::{civil_from_days, days_from_civil, normalize_tag};
+pub use text::{civil_from_days, days_from_civil, is_direction_control, normalize_tag};
 pub use ticket::{MAX_ADDR_BYTES, MAX_TICKET_ADDRS, MAX_TICKET_CHARS, Ticket, TicketError};

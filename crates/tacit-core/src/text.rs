@@ -73,14 +73,22 @@ pub(crate) fn check_title(title: &str) -> Result<String, CoreError> {
 /// are dropped. What this app writes holds none; a peer's document or join may, to forge
 /// lines in a listing, drive a terminal, or show `gpj.exe` as `exe.jpg`.
 pub fn one_line(text: String) -> String {
-    let directs = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
-    if !text.chars().any(|c| c.is_control() || directs(c)) {
+    if !text
+        .chars()
+        .any(|c| c.is_control() || is_direction_control(c))
+    {
         return text;
     }
     text.chars()
-        .filter(|&c| !directs(c))
+        .filter(|&c| !is_direction_control(c))
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
+}
+
+/// Whether `c` reorders the text around it: a direction embedding, override or isolate
+/// (U+202A–U+202E, U+2066–U+2069), as used to show `gpj.exe` as `exe.jpg`.
+pub fn is_direction_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Refuses `text` longer than `max` bytes.

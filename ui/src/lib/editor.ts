@@ -135,7 +135,9 @@ const PLAIN: Extension = [];
 const RECHECK_INSERTED = 1024;
 
 /** Turns highlighting off in the same transaction that brings a paragraph past the bound (and
- *  on again once none is), so that the parser never starts on it. */
+ *  on again once none is), so that the parser never starts on it. While highlighting is on,
+ *  only a large insertion is checked; while it is off, every change is (a pass over the lines,
+ *  no parse). */
 const highlightGuard = EditorState.transactionExtender.of((tr) => {
   if (!tr.docChanged) return null;
   let inserted = 0;
@@ -181,9 +183,12 @@ export function extensions(opts: EditorOptions, doc: Text = Text.empty): Extensi
 
 /** A new editor holding `doc`, inside `parent`. */
 export function createEditor(parent: HTMLElement, doc: string, opts: EditorOptions): EditorView {
+  // The text made once (split as CodeMirror splits it), for the state and the highlighting
+  // decision both.
+  const text = Text.of(doc.split(/\r\n?|\n/));
   return new EditorView({
     parent,
-    state: EditorState.create({ doc, extensions: extensions(opts, Text.of(doc.split("\n"))) }),
+    state: EditorState.create({ doc: text, extensions: extensions(opts, text) }),
   });
 }
 

@@ -11,7 +11,8 @@
 import DOMPurify from "dompurify";
 import { Marked, type MarkedExtension } from "marked";
 
-const marked = new Marked({ gfm: true, breaks: true, async: false });
+const OPTIONS = { gfm: true, breaks: true, async: false } as const;
+const marked = new Marked(OPTIONS);
 
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c);
@@ -90,7 +91,7 @@ const extensions: MarkedExtension = {
 };
 marked.use(extensions);
 /** The same, with raw HTML shown as text (see [`HTML_TAGS_MAX`]). */
-const markedNoHtml = new Marked({ gfm: true, breaks: true, async: false });
+const markedNoHtml = new Marked(OPTIONS);
 markedNoHtml.use(extensions, { renderer: { html: ({ text }) => escapeHtml(text) } });
 
 let hooked = false;
@@ -122,13 +123,13 @@ function hook(): void {
 
 // A note comes from any member of a space, and a hostile one can write Markdown that takes a
 // renderer seconds or minutes, or overflows its stack (measured with marked 18 and DOMPurify:
-// 1 MB of `[a](` took 28 s, 100,000 nested `<div>` 67 s, a line of a few thousand `>` threw).
+// 400 KB of `[a](` took 28 s, 100,000 nested `<div>` 67 s, a line of 16,000 `>` threw).
 // Opening such a note must not freeze the window, so the text is defused and the work bounded:
 
 /** Blockquote markers read at the start of a line: marked recurses once per level. */
 const QUOTE_DEPTH_MAX = 16;
-/** Past this many raw HTML tags, a note's `<` is shown as text (sanitising deeply nested HTML
- *  costs more than quadratic time). */
+/** Past this many raw HTML tags, a note's raw HTML is shown as text (sanitising deeply nested
+ *  HTML costs more than quadratic time). */
 const HTML_TAGS_MAX = 1_000;
 /** A note up to this size is rendered whole (about 1 s at worst, measured). */
 const WHOLE_MAX = 64 * 1024;
@@ -190,7 +191,7 @@ function tooManyTags(md: string): boolean {
 
 /** Blocks of `md` (split at blank lines outside code fences), joined into runs of about
  *  [`RUN_MAX`]. */
-export function splitRuns(md: string): string[] {
+function splitRuns(md: string): string[] {
   const runs: string[] = [];
   let run: string[] = [];
   let size = 0;

@@ -70,7 +70,7 @@ impl Doc {
             |field: &'static str, v: &Option<String>| -> Result<Option<String>, CoreError> {
                 v.as_deref()
                     .map(|s| {
-                        let s = one_line(s.trim().to_owned());
+                        let s = one_line(s.to_owned()).trim().to_owned();
                         check_chars(field, &s, MAX_NAME_CHARS).map(|()| s)
                     })
                     .transpose()

@@ -850,3 +850,35 @@ fn generated_histories_admit_members_and_reject_ops() {
         "joined {joined}, rejected {rejected}, removed {removed}"
     );
 }
+
+/// The names a creator and a joiner sign (a hostile joiner signs what it likes) are folded on
+/// one line, without control characters or direction overrides: the ops stay as signed, so
+/// every member still folds the same membership, and only what is shown changes.
+#[test]
+fn names_in_ops_are_folded_on_one_line_without_controls() {
+    let (owner, bob) = (key(1), key(2));
+    let (space, create) = new_space(&owner, "Team\n\x1b[2J", "Ada\u{202E}", "Acme", 1000).unwrap();
+    let mut w = World {
+        space,
+        ops: vec![create],
+    };
+    let (invite, secret) = w.invite(&owner, 2000, Role::Editor, None, None);
+    let proof = InviteKey::from_secret(&secret).prove(w.space, invite, bob.member_id());
+    let body = OpBody::Join {
+        invite,
+        proof,
+        member_name: "Bob\nabc123  Forged row".into(),
+        member_org: "Ev\x1b]0;x\x07il".into(),
+    };
+    let join = w.sign(&bob, 3000, vec![invite], body);
+    let join_hash = join.hash();
+    w.ops.push(join);
+    w.push(&owner, 3001, OpBody::Admit { join: join_hash });
+    let m = w.fold();
+    assert_eq!(m.name(), Some("Team  [2J"));
+    let ada = &m.members()[&owner.member_id()];
+    assert_eq!(ada.name, "Ada");
+    let bob_shown = &m.members()[&bob.member_id()];
+    assert_eq!(bob_shown.name, "Bob abc123  Forged row");
+    assert_eq!(bob_shown.org, "Ev ]0;x il");
+}

@@ -328,7 +328,6 @@ impl Actor {
         let mut names: Vec<(MemberId, String)> = wanted
             .into_iter()
             .filter_map(|id| shown.get(&id).map(|(name, _)| (id, name.clone())))
-            .filter(|(_, name)| !name.is_empty())
             .collect();
         names.sort();
         names
