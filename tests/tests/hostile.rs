@@ -245,6 +245,9 @@ async fn a_removed_owner_cannot_remove_the_owner_who_removed_him() {
         .await
         .expect("Bo joins");
     let mut rogue = raw_member(&owner, &space, Role::Owner).await;
+    // The heads just after its own admission, before the accomplice's: naming these made its
+    // answer ready before the removal, which then came too late to count.
+    let after_admission = rogue.heads(sid);
     let mut accomplice = raw_member(&owner, &space, Role::Editor).await;
     rogue
         .serve_until("the rogue sees four members", PATIENCE, |p| {
@@ -268,12 +271,13 @@ async fn a_removed_owner_cannot_remove_the_owner_who_removed_him() {
             .contains(&rogue.member())
     })
     .await;
-    // The rogue signs the removal of the owner after the heads it held before its own removal,
-    // dated long before: "concurrent", it claims. And an owner's invitation for good measure.
+    // The rogue signs the removal of the owner after the heads it held just after its own
+    // admission, dated long before: "concurrent", it claims. And an owner's invitation, after
+    // the heads it held before its removal, for good measure.
     let retaliation = sign_op(
         rogue.key(),
         sid,
-        before_removal.clone(),
+        after_admission,
         now_ms() - 86_400_000,
         OpBody::Remove {
             member: owner_id,
@@ -323,6 +327,73 @@ async fn a_removed_owner_cannot_remove_the_owner_who_removed_him() {
     }
     still_syncs(&owner, &honest, &space, "after the retaliation").await;
     for n in [owner, honest] {
+        n.shutdown().await;
+    }
+}
+
+/// A hostile owner demotes a member with an empty cut, which refuses every change of theirs
+/// everywhere else: the member's own node keeps their work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_demotion_with_an_empty_cut_does_not_erase_the_members_own_work() {
+    let dirs = [(); 2].map(|_| tempfile::tempdir().expect("temp dir"));
+    let owner = node(dirs[0].path(), "Ada").await;
+    let bo = node(dirs[1].path(), "Bo").await;
+    let space = space_new(&owner, "Team").await;
+    let sid = space_id(&space);
+    join(&bo, &invite(&owner, &space, Role::Editor).await)
+        .await
+        .expect("Bo joins");
+    let bo_id = member_id(&bo).await;
+    let id = note_reaches(
+        &bo,
+        &owner,
+        &space,
+        "Bo's findings",
+        "Measured twice.",
+        "Bo's note",
+    )
+    .await;
+    let mut rogue = raw_member(&owner, &space, Role::Owner).await;
+    rogue
+        .serve_until("the rogue sees three members", PATIENCE, |p| {
+            p.membership(sid).members().len() == 3
+        })
+        .await;
+    let demotion = sign_op(
+        rogue.key(),
+        sid,
+        rogue.heads(sid),
+        now_ms(),
+        OpBody::SetRole {
+            member: bo_id,
+            role: Role::Reader,
+            cut: Vec::new(),
+        },
+    );
+    let mut to_bo = RawPeer::connect_as(rogue.key().clone(), &listen_addr(&bo).await)
+        .await
+        .expect("connect");
+    to_bo.learn_ops(sid, rogue.ops(sid));
+    to_bo.hello(&[sid]).await.expect("hello");
+    to_bo
+        .push_ops(sid, vec![demotion.to_bytes()])
+        .await
+        .expect("send");
+    to_bo.ping().await;
+    until("Bo sees himself demoted", || async {
+        detail(&bo, &space)
+            .await
+            .members
+            .iter()
+            .any(|m| m.member == bo_id && m.role == Role::Reader)
+    })
+    .await;
+    assert_eq!(
+        body(&bo, &id).await.as_deref(),
+        Some("Measured twice."),
+        "Bo's own note was erased"
+    );
+    for n in [owner, bo] {
         n.shutdown().await;
     }
 }

@@ -50,9 +50,10 @@ pub use error::CoreError;
 pub use id::{AnswerId, DocId, MemberId, ParseIdError, RandomId, SpaceId};
 pub use key::DeviceKey;
 pub use space::{
-    CutEntry, Invite, InviteKey, MAX_CUT_ENTRIES, MAX_CUT_OP_BYTES, MAX_DEPS, MAX_OP_BYTES,
-    MAX_OPS_PER_AUTHOR, MAX_SPACE_OPS, Member, Membership, Op, OpBody, OpHash, Removed, Role,
-    SignedOp, SpaceError, WriteCut, new_secret, new_space, set_digest, space_id_for,
+    CutEntry, Invite, InviteKey, MANAGEMENT_OPS_RESERVE, MAX_CUT_ENTRIES, MAX_CUT_OP_BYTES,
+    MAX_DEPS, MAX_OP_BYTES, MAX_OPS_PER_AUTHOR, MAX_SPACE_OPS, Member, Membership, Op, OpBody,
+    OpHash, Removed, Role, SignedOp, SpaceError, WriteCut, new_secret, new_space, set_digest,
+    space_id_for,
 };
 pub use text::{civil_from_days, days_from_civil, is_direction_control, normalize_tag};
 pub use ticket::{MAX_ADDR_BYTES, MAX_TICKET_ADDRS, MAX_TICKET_CHARS, Ticket, TicketError};

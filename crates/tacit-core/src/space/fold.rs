@@ -1,7 +1,7 @@
 //! Folding a set of ops into a membership: causal order, admission, strong removal, seniority.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 
 use super::ops::{CutEntry, InviteKey, Op, OpBody, SignedOp, space_id_for};
 use super::{OpHash, Role, SpaceError};
@@ -23,6 +23,8 @@ pub struct Member {
     pub invited_by: Option<MemberId>,
     /// The member who admitted them; `None` for the creator.
     pub admitted_by: Option<MemberId>,
+    /// The invitation they joined through; `None` for the creator.
+    pub invite: Option<OpHash>,
     /// Order of admission (the creator is 0): who goes first when two members' ops race.
     pub seniority: u64,
 }
@@ -108,24 +110,42 @@ pub struct Membership {
     next_seniority: u64,
 }
 
-/// The history of ops (everything reachable through deps), computed once per op and fold.
-#[derive(Default)]
-struct Histories(HashMap<OpHash, BTreeSet<OpHash>>);
+/// The history of ops (everything reachable through deps), computed once per op and fold, as
+/// one bit per op of the set.
+struct Histories {
+    index: HashMap<OpHash, usize>,
+    of: HashMap<OpHash, Vec<u64>>,
+}
 
 impl Histories {
-    fn of(&mut self, op: OpHash, ops: &BTreeMap<OpHash, &Op>) -> &BTreeSet<OpHash> {
-        self.0.entry(op).or_insert_with(|| {
-            let mut seen = BTreeSet::new();
-            let mut todo: Vec<OpHash> = ops.get(&op).map(|o| o.deps.clone()).unwrap_or_default();
+    fn new(ops: &BTreeMap<OpHash, &Op>) -> Self {
+        Self {
+            index: ops.keys().enumerate().map(|(i, h)| (*h, i)).collect(),
+            of: HashMap::new(),
+        }
+    }
+
+    /// Whether `op` is in the history of `of` (`of` itself is not).
+    fn contains(&mut self, of: OpHash, op: &OpHash, ops: &BTreeMap<OpHash, &Op>) -> bool {
+        let Some(&i) = self.index.get(op) else {
+            return false;
+        };
+        let index = &self.index;
+        let bits = self.of.entry(of).or_insert_with(|| {
+            let mut bits = vec![0u64; index.len().div_ceil(64)];
+            let mut todo: Vec<OpHash> = ops.get(&of).map(|o| o.deps.clone()).unwrap_or_default();
             while let Some(h) = todo.pop() {
-                if seen.insert(h)
-                    && let Some(o) = ops.get(&h)
-                {
+                let (Some(&j), Some(o)) = (index.get(&h), ops.get(&h)) else {
+                    continue;
+                };
+                if bits[j / 64] & (1 << (j % 64)) == 0 {
+                    bits[j / 64] |= 1 << (j % 64);
                     todo.extend(o.deps.iter().copied());
                 }
             }
-            seen
-        })
+            bits
+        });
+        bits[i / 64] & (1 << (i % 64)) != 0
     }
 }
 
@@ -158,6 +178,11 @@ impl Membership {
     /// deps are not all in the set is pending. When a removal (or an owner's demotion) applies,
     /// every op of the member it takes rights from that is not in its history is void, and the
     /// fold starts again without them; each round voids at least one more op, so it ends.
+    ///
+    /// An op made concurrently with a more senior member's removal or demotion of its author
+    /// waits until that removal is decided, however early the deps it names: a removed member
+    /// cannot remove the remover (or anyone) by naming old deps. Only a cycle of such waits,
+    /// which only made-up histories form, is broken, by letting the most senior author's op go.
     pub fn fold<'a>(space: SpaceId, ops: impl IntoIterator<Item = &'a SignedOp>) -> Self {
         let ops: BTreeMap<OpHash, &Op> = ops
             .into_iter()
@@ -165,7 +190,7 @@ impl Membership {
             .map(|s| (s.hash(), s.op()))
             .collect();
         let mut void = BTreeSet::new();
-        let mut histories = Histories::default();
+        let mut histories = Histories::new(&ops);
         loop {
             let (m, newly_void) = Self::fold_once(space, &ops, &void, &mut histories);
             if newly_void.is_empty() {
@@ -198,8 +223,46 @@ impl Membership {
             }
         }
         let mut newly_void = BTreeSet::new();
-        while let Some(Reverse((_, hash))) = ready.pop() {
+        // The ops that take a member's rights, by that member; what waits for them; what is done.
+        let mut takers: HashMap<MemberId, Vec<OpHash>> = HashMap::new();
+        for (&hash, op) in ops {
+            if let Some(target) = op.body.takes_rights_of(&op.author)
+                && !void.contains(&hash)
+            {
+                takers.entry(target).or_default().push(hash);
+            }
+        }
+        let mut done: HashSet<OpHash> = HashSet::new();
+        let mut waiting_for_takers: BTreeMap<MemberId, Vec<OpHash>> = BTreeMap::new();
+        let mut forced: HashSet<OpHash> = HashSet::new();
+        loop {
+            let Some(Reverse((_, hash))) = ready.pop() else {
+                // Only ops waiting for a removal are left, in a cycle: the most senior goes.
+                let Some((rank, hash)) = waiting_for_takers
+                    .values()
+                    .flatten()
+                    .map(|h| (m.rank_of(ops, h), *h))
+                    .min()
+                else {
+                    break;
+                };
+                for held in waiting_for_takers.values_mut() {
+                    held.retain(|h| *h != hash);
+                }
+                waiting_for_takers.retain(|_, held| !held.is_empty());
+                forced.insert(hash);
+                ready.push(Reverse((rank, hash)));
+                continue;
+            };
             let Some(op) = ops.get(&hash) else { continue };
+            if !forced.contains(&hash)
+                && !void.contains(&hash)
+                && m.waits_for_taker(hash, op, &takers, &done, ops, histories)
+            {
+                waiting_for_takers.entry(op.author).or_default().push(hash);
+                continue;
+            }
+            done.insert(hash);
             let outcome = if void.contains(&hash) {
                 Outcome::Rejected
             } else {
@@ -218,15 +281,20 @@ impl Membership {
                     m.rejected.insert(hash);
                 }
             }
+            // A taker decided: the ops of its member that waited for it are looked at again.
+            if let Some(target) = op.body.takes_rights_of(&op.author)
+                && let Some(held) = waiting_for_takers.remove(&target)
+            {
+                for h in held {
+                    ready.push(Reverse((m.rank_of(ops, &h), h)));
+                }
+            }
             for next in dependents.get(&hash).into_iter().flatten() {
                 if let Some(n) = waiting.get_mut(next) {
                     *n -= 1;
                     if *n == 0 {
                         waiting.remove(next);
-                        if let Some(op) = ops.get(next) {
-                            let rank = m.members.get(&op.author).map_or(u64::MAX, |m| m.seniority);
-                            ready.push(Reverse((rank, *next)));
-                        }
+                        ready.push(Reverse((m.rank_of(ops, next), *next)));
                     }
                 }
             }
@@ -243,6 +311,41 @@ impl Membership {
             .filter(|dep| !ops.contains_key(dep))
             .collect();
         (m, newly_void)
+    }
+
+    /// Where an op goes among those ready: its author's seniority (non-members last).
+    fn rank_of(&self, ops: &BTreeMap<OpHash, &Op>, op: &OpHash) -> u64 {
+        ops.get(op)
+            .and_then(|o| self.members.get(&o.author))
+            .map_or(u64::MAX, |m| m.seniority)
+    }
+
+    /// Whether `op` must wait: a more senior member's removal or demotion of its author is in
+    /// the set, not decided yet, and not made after `op` (which cannot be in its history either,
+    /// since everything before `op` is decided).
+    fn waits_for_taker(
+        &self,
+        hash: OpHash,
+        op: &Op,
+        takers: &HashMap<MemberId, Vec<OpHash>>,
+        done: &HashSet<OpHash>,
+        ops: &BTreeMap<OpHash, &Op>,
+        histories: &mut Histories,
+    ) -> bool {
+        let Some(author) = self.members.get(&op.author) else {
+            return false;
+        };
+        if matches!(op.body, OpBody::Remove { member, .. } if member == op.author) {
+            return false;
+        }
+        takers.get(&op.author).into_iter().flatten().any(|taker| {
+            !done.contains(taker)
+                && ops
+                    .get(taker)
+                    .and_then(|t| self.members.get(&t.author))
+                    .is_some_and(|by| by.seniority < author.seniority)
+                && !histories.contains(*taker, &hash, ops)
+        })
     }
 
     /// Applies one op whose deps are decided. Before the create op there are no members, so
@@ -281,6 +384,7 @@ impl Membership {
                         joined_at: op.at,
                         invited_by: None,
                         admitted_by: None,
+                        invite: None,
                         seniority,
                     },
                 );
@@ -363,6 +467,7 @@ impl Membership {
                         joined_at: op.at,
                         invited_by: Some(invited_by),
                         admitted_by: Some(op.author),
+                        invite: Some(j.invite),
                         seniority,
                     },
                 );
@@ -387,6 +492,12 @@ impl Membership {
                 if gone.role.can_write() {
                     self.write_cuts.insert(*member, write_cut(hash, cut));
                 }
+                if op.author != *member {
+                    // The secrets they hold open no door: the invitations they made, and the
+                    // one they joined through.
+                    let theirs = self.invites_of(member).chain(gone.invite).collect();
+                    self.withdraw_all(hash, theirs, ops, histories, newly_void);
+                }
                 self.removed.insert(
                     *member,
                     Removed {
@@ -407,11 +518,28 @@ impl Membership {
                 };
                 let was = target.role;
                 target.role = *role;
+                let joined_through = target.invite;
                 if role.can_write() {
                     self.write_cuts.remove(member);
                 } else if was.can_write() {
                     self.write_cuts.insert(*member, write_cut(hash, cut));
                 }
+                // A demoted member's secrets open no door wider than their new role: the
+                // invitations they made as an owner, and the one they joined through when it
+                // gives more than they now have.
+                let mut theirs: BTreeSet<OpHash> = BTreeSet::new();
+                if was.can_manage() && !role.can_manage() {
+                    theirs.extend(self.invites_of(member));
+                }
+                if let Some(inv) = joined_through
+                    && self
+                        .invites
+                        .get(&inv)
+                        .is_some_and(|i| power(i.role) > power(*role))
+                {
+                    theirs.insert(inv);
+                }
+                self.withdraw_all(hash, theirs, ops, histories, newly_void);
                 if was.can_manage() && !role.can_manage() {
                     self.void_concurrent(hash, *member, true, ops, histories, newly_void);
                 }
@@ -445,8 +573,56 @@ impl Membership {
         if theirs.is_empty() {
             return;
         }
-        let history = histories.of(by, ops);
-        newly_void.extend(theirs.into_iter().filter(|h| !history.contains(h)));
+        newly_void.extend(
+            theirs
+                .into_iter()
+                .filter(|h| !histories.contains(by, h, ops)),
+        );
+    }
+
+    /// The invitations `member` made.
+    fn invites_of<'s>(&'s self, member: &'s MemberId) -> impl Iterator<Item = OpHash> + 's {
+        self.invites
+            .iter()
+            .filter(move |(_, inv)| inv.by == *member)
+            .map(|(h, _)| *h)
+    }
+
+    /// Withdraws `invites` as part of `by` (a removal or demotion), and voids the admissions
+    /// through them not in its history: someone admitted concurrently with it is not admitted.
+    fn withdraw_all(
+        &mut self,
+        by: OpHash,
+        invites: BTreeSet<OpHash>,
+        ops: &BTreeMap<OpHash, &Op>,
+        histories: &mut Histories,
+        newly_void: &mut BTreeSet<OpHash>,
+    ) {
+        if invites.is_empty() {
+            return;
+        }
+        for inv in &invites {
+            if let Some(i) = self.invites.get_mut(inv) {
+                i.withdrawn = true;
+            }
+        }
+        let through: Vec<OpHash> = self
+            .applied
+            .iter()
+            .filter(|h| match ops.get(*h).map(|o| &o.body) {
+                Some(OpBody::Admit { join }) => self
+                    .joins
+                    .get(join)
+                    .is_some_and(|j| invites.contains(&j.invite)),
+                _ => false,
+            })
+            .copied()
+            .collect();
+        newly_void.extend(
+            through
+                .into_iter()
+                .filter(|h| !histories.contains(by, h, ops)),
+        );
     }
 
     fn next_seniority(&mut self) -> u64 {
@@ -633,6 +809,15 @@ enum Outcome {
     /// A join: valid, waiting for its admission.
     Recorded,
     Rejected,
+}
+
+/// How much a role may do: an owner more than an editor, an editor more than a reader.
+fn power(role: Role) -> u8 {
+    match role {
+        Role::Owner => 2,
+        Role::Editor => 1,
+        Role::Reader => 0,
+    }
 }
 
 fn write_cut(op: OpHash, cut: &[CutEntry]) -> WriteCut {

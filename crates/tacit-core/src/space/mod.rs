@@ -72,6 +72,10 @@ pub const MAX_SPACE_OPS: usize = 20_000;
 /// Most ops one author signs in one space: an owner inviting and admitting a large organisation
 /// stays under it, a member signing junk without end does not.
 pub const MAX_OPS_PER_AUTHOR: usize = 2_000;
+/// Room a space keeps past [`MAX_SPACE_OPS`] for an owner's removals, demotions and
+/// withdrawals, beyond their [`MAX_OPS_PER_AUTHOR`]: a set filled to the cap (by puppets that
+/// members admitted) still takes the removal that ends it, on every member alike.
+pub const MANAGEMENT_OPS_RESERVE: usize = 2_000;
 
 /// Why a membership op or an invitation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

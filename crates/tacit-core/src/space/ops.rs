@@ -134,6 +134,18 @@ impl OpBody {
     }
 
     /// Whether only an owner may sign it (a member leaving removes itself).
+    /// The member whose rights the op takes, when it is another's: a removal, or a role change
+    /// to one that cannot manage.
+    pub fn takes_rights_of(&self, author: &MemberId) -> Option<MemberId> {
+        match self {
+            OpBody::Remove { member, .. } if member != author => Some(*member),
+            OpBody::SetRole { member, role, .. } if member != author && !role.can_manage() => {
+                Some(*member)
+            }
+            _ => None,
+        }
+    }
+
     pub(crate) fn needs_owner(&self, author: &MemberId) -> bool {
         match self {
             OpBody::Invite { .. } | OpBody::Withdraw { .. } | OpBody::SetRole { .. } => true,

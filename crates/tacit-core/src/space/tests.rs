@@ -451,6 +451,132 @@ fn a_removed_owners_backdated_removal_of_the_remover_is_void() {
     assert_eq!(Membership::fold(w.space, w.ops.iter().rev()), m);
 }
 
+/// A removed junior owner's answer to his removal, made after his own admission only: naming
+/// old deps made it ready before the removal, so it used to go first and win.
+#[test]
+fn a_removed_owners_answer_naming_old_deps_is_void_whatever_it_does() {
+    let (ada, bob, carol, dave) = (key(1), key(2), key(3), key(4));
+    let mut w = World::new(&ada);
+    let bob_admitted = w.add(&ada, &bob, 2000, Role::Owner);
+    w.add(&ada, &carol, 2100, Role::Editor);
+    w.add(&ada, &dave, 2200, Role::Editor);
+    let removal = w.push(&ada, 3000, remove(&bob));
+    let answers = [
+        remove(&ada),
+        set_role(&ada, Role::Reader),
+        remove(&carol),
+        set_role(&dave, Role::Owner),
+        OpBody::Invite {
+            role: Role::Owner,
+            expires_at: None,
+            uses: None,
+            key: [9; 32],
+        },
+    ];
+    for (i, answer) in answers.into_iter().enumerate() {
+        let mut w = World {
+            space: w.space,
+            ops: w.ops.clone(),
+        };
+        let answer = w.push_after(&bob, 2500, vec![bob_admitted], answer);
+        // Dave, promoted by Bob's answer, removes Ada in turn.
+        let puppet = (i == 3).then(|| w.push_after(&dave, 2600, vec![answer], remove(&ada)));
+        let m = w.fold();
+        assert!(m.applied().contains(&removal), "answer {i}");
+        assert!(m.rejected().contains(&answer), "answer {i}");
+        assert!(
+            puppet.is_none_or(|p| m.rejected().contains(&p)),
+            "answer {i}"
+        );
+        assert_eq!(m.role(&ada.member_id()), Some(Role::Owner), "answer {i}");
+        assert_eq!(m.role(&carol.member_id()), Some(Role::Editor), "answer {i}");
+        assert_eq!(m.role(&dave.member_id()), Some(Role::Editor), "answer {i}");
+        assert!(!m.is_member(&bob.member_id()), "answer {i}");
+        assert!(m.invites().values().all(|inv| inv.by != bob.member_id()));
+        assert_eq!(
+            Membership::fold(w.space, w.ops.iter().rev()),
+            m,
+            "answer {i}"
+        );
+    }
+}
+
+/// A junior owner's removal of a senior one stands when nobody removed him: seniority decides
+/// races, not who may remove whom.
+#[test]
+fn a_junior_owner_may_remove_a_senior_one_who_did_not_remove_him() {
+    let (ada, bob) = (key(1), key(2));
+    let mut w = World::new(&ada);
+    let bob_admitted = w.add(&ada, &bob, 2000, Role::Owner);
+    let removal = w.push_after(&bob, 3000, vec![bob_admitted], remove(&ada));
+    let m = w.fold();
+    assert!(m.applied().contains(&removal));
+    assert!(!m.is_member(&ada.member_id()) && m.role(&bob.member_id()) == Some(Role::Owner));
+}
+
+/// The secrets a removed member holds open no door: the invitation they joined through and
+/// those they made, whether the admission comes after the removal or concurrently with it.
+#[test]
+fn a_removed_member_cannot_come_back_under_a_new_key_through_an_old_invitation() {
+    let (ada, bob, carol, bob2, bob3, eve) = (key(1), key(2), key(3), key(4), key(5), key(6));
+    let mut w = World::new(&ada);
+    let (team, team_secret) = w.invite(&ada, 2000, Role::Editor, None, None);
+    let jb = w.join(&bob, 2100, team, &team_secret);
+    let jb_hash = jb.hash();
+    w.ops.push(jb);
+    w.push(&ada, 2200, OpBody::Admit { join: jb_hash });
+    w.add(&ada, &carol, 2300, Role::Editor);
+    let before = w.fold().heads();
+    w.push(&ada, 3000, remove(&bob));
+    // After the removal: Carol's node admits Bob's new key through the team invitation.
+    let j2 = w.join(&bob2, 4000, team, &team_secret);
+    let j2_hash = j2.hash();
+    w.ops.push(j2);
+    let after = w.push(&carol, 4000, OpBody::Admit { join: j2_hash });
+    // Concurrently with it: a node that had not heard of it yet admits another new key.
+    let j3 = w.join(&bob3, 2400, team, &team_secret);
+    let j3_hash = j3.hash();
+    w.ops.push(j3);
+    let concurrent = w.push_after(
+        &carol,
+        2400,
+        [before, vec![j3_hash]].concat(),
+        OpBody::Admit { join: j3_hash },
+    );
+    let m = w.fold();
+    assert!(m.invites()[&team].withdrawn);
+    assert!(m.rejected().contains(&after) && m.rejected().contains(&concurrent));
+    assert!(!m.is_member(&bob2.member_id()) && !m.is_member(&bob3.member_id()));
+    assert!(
+        m.is_member(&carol.member_id()),
+        "admitted before the removal"
+    );
+    assert_eq!(Membership::fold(w.space, w.ops.iter().rev()), m);
+    let _ = eve;
+}
+
+/// A member demoted to reader cannot admit a puppet as an editor through the invitation they
+/// joined by, whatever time the admission claims.
+#[test]
+fn a_demoted_member_cannot_admit_a_puppet_with_the_role_they_lost() {
+    let (ada, bob, puppet) = (key(1), key(2), key(3));
+    let mut w = World::new(&ada);
+    let (inv, secret) = w.invite(&ada, 2000, Role::Editor, None, None);
+    let jb = w.join(&bob, 2100, inv, &secret);
+    let jb_hash = jb.hash();
+    w.ops.push(jb);
+    w.push(&ada, 2200, OpBody::Admit { join: jb_hash });
+    w.push(&ada, 3000, set_role(&bob, Role::Reader));
+    let jp = w.join(&puppet, 2300, inv, &secret);
+    let jp_hash = jp.hash();
+    w.ops.push(jp);
+    let admit = w.push(&bob, 2300, OpBody::Admit { join: jp_hash });
+    let m = w.fold();
+    assert!(m.rejected().contains(&admit));
+    assert!(!m.is_member(&puppet.member_id()));
+    assert_eq!(m.role(&bob.member_id()), Some(Role::Reader));
+}
+
 #[test]
 fn two_owners_removing_each_other_at_once_leave_the_senior_one() {
     let (owner, bob, carol) = (key(1), key(2), key(3));

@@ -20,9 +20,9 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use tacit_core::{
-    ChangeSig, CutEntry, Doc, DocId, InviteKey, Kind, MAX_OPS_PER_AUTHOR, MAX_SPACE_OPS, MemberId,
-    Membership, NewChange, Op, OpBody, OpHash, SignedOp, SpaceId, Verdict, authorize, set_digest,
-    unsigned,
+    ChangeSig, CutEntry, Doc, DocId, InviteKey, Kind, MANAGEMENT_OPS_RESERVE, MAX_OPS_PER_AUTHOR,
+    MAX_SPACE_OPS, MemberId, Membership, NewChange, Op, OpBody, OpHash, Role, SignedOp, SpaceId,
+    Verdict, authorize, set_digest, unsigned,
 };
 use tacit_net::recon::{HeadsHash, ItemSet};
 use tacit_net::wire::{MAX_SIGS, SpaceOffer, WholeDoc};
@@ -530,7 +530,21 @@ impl Actor {
             let count = authored
                 .entry(author)
                 .or_insert_with(|| shared.membership.authored(&author));
-            if *count >= MAX_OPS_PER_AUTHOR || held.len() + new.len() >= MAX_SPACE_OPS {
+            let size = held.len() + new.len();
+            // An owner's removal, demotion or withdrawal has room kept past both caps: a set
+            // filled by puppets still takes the op that ends them, on every member alike.
+            let reserved = (op.op().body.takes_rights_of(&author).is_some()
+                || matches!(op.op().body, OpBody::Withdraw { .. }))
+                && shared
+                    .membership
+                    .role(&author)
+                    .is_some_and(Role::can_manage);
+            let fits = if reserved {
+                size < MAX_SPACE_OPS + MANAGEMENT_OPS_RESERVE
+            } else {
+                *count < MAX_OPS_PER_AUTHOR && size < MAX_SPACE_OPS
+            };
+            if !fits {
                 continue;
             }
             *count += 1;
@@ -620,6 +634,12 @@ impl Actor {
             .copied()
             .collect();
         for member in cut_members {
+            if member == self.info.member {
+                // This home's own changes were acknowledged here, and stay: a cut that leaves
+                // some out (a hostile owner's empty cut, a remover who was behind) keeps them
+                // from counting anywhere else, it does not erase the user's work.
+                continue;
+            }
             let Some(wc) = m.write_cut(&member).cloned() else {
                 continue;
             };
