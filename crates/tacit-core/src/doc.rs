@@ -25,8 +25,8 @@ mod sizes;
 mod sync;
 pub use attach::{Attachment, check_attachment_name, is_blob_hash, unique_attachment_name};
 pub use authorship::{
-    ChangeSig, NewChange, PROFILE_SCOPE, Screened, Verdict, authorize, last_by_author, parse_under,
-    scope_of, screen, under_message, unsigned,
+    ChangeSig, NewChange, PROFILE_SCOPE, Prejudged, Screened, Verdict, authorize, last_by_author,
+    parse_under, prejudge, scope_of, screen, under_message, unsigned,
 };
 pub use history::{
     MAX_VERSIONS, TRASH_DAYS, Tombstone, VERSION_ID_LEN, VERSION_PAUSE_MS, Version, VersionKind,

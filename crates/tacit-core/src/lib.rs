@@ -39,12 +39,12 @@ mod ticket;
 
 pub use doc::{
     AnswerView, Attachment, ChangeAuthor, ChangeSig, Doc, Draft, Edit, Kind, MAX_VERSIONS,
-    NewChange, NoteEdit, NoteView, PROFILE_SCOPE, ProfileEdit, ProfileView, QuestionView,
-    SCHEMA_VERSION, Screened, Summary, TRASH_DAYS, Tombstone, VERSION_ID_LEN, VERSION_PAUSE_MS,
-    Verdict, Version, VersionKind, VersionView, authorize, check_attachment_name, chunks,
-    heads_hash, in_trash, is_blob_hash, keep_sync_state, last_by_author, parse_under, scope_of,
-    screen, screen_sync, trash_days_left, trash_since, under_message, unique_attachment_name,
-    unsigned,
+    NewChange, NoteEdit, NoteView, PROFILE_SCOPE, Prejudged, ProfileEdit, ProfileView,
+    QuestionView, SCHEMA_VERSION, Screened, Summary, TRASH_DAYS, Tombstone, VERSION_ID_LEN,
+    VERSION_PAUSE_MS, Verdict, Version, VersionKind, VersionView, authorize, check_attachment_name,
+    chunks, heads_hash, in_trash, is_blob_hash, keep_sync_state, last_by_author, parse_under,
+    prejudge, scope_of, screen, screen_sync, trash_days_left, trash_since, under_message,
+    unique_attachment_name, unsigned,
 };
 pub use error::CoreError;
 pub use id::{AnswerId, DocId, MemberId, ParseIdError, RandomId, SpaceId};

@@ -308,6 +308,56 @@ pub fn screen<'a>(
     }
 }
 
+/// What [`authorize`] says of received changes that can be told without their document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prejudged {
+    /// None is refused or waits by these rules: apply them, and judge them in full.
+    Open,
+    /// One names membership ops not known here yet.
+    Later,
+    /// One is refused whatever its document holds: its actor is no member, it names no
+    /// membership state, or its author never had write rights in the space.
+    Refused(&'static str),
+}
+
+/// The rules of [`authorize`] that need no document, applied to change bytes before they are
+/// applied (the chunks of a push, or the changes of a sync message): changes bound to be dropped
+/// then cost no rebuild of the document they would have joined. A whole-document chunk is left
+/// to [`authorize`]; malformed bytes are left to the load that refuses them.
+pub fn prejudge<'a>(m: &Membership, chunks: impl IntoIterator<Item = &'a [u8]>) -> Prejudged {
+    let mut later = false;
+    for bytes in chunks {
+        let Ok(pieces) = super::chunks::split(bytes) else {
+            return Prejudged::Open;
+        };
+        for (kind, piece) in pieces {
+            if !matches!(kind, 1 | 2) {
+                continue;
+            }
+            let parsed = std::panic::catch_unwind(|| automerge::Change::try_from(piece));
+            let Ok(Ok(change)) = parsed else {
+                return Prejudged::Open;
+            };
+            let Some(author) = MemberId::from_actor_id(change.actor_id()) else {
+                return Prejudged::Refused("its actor is not a member id");
+            };
+            let Some(under) = parse_under(change.message()) else {
+                return Prejudged::Refused("it names no membership state");
+            };
+            if under.iter().any(|h| !m.knows(h)) {
+                later = true;
+            } else if !m.can_write(&author) && m.write_cut(&author).is_none() {
+                return Prejudged::Refused("its author never had write rights in the space");
+            }
+        }
+    }
+    if later {
+        Prejudged::Later
+    } else {
+        Prejudged::Open
+    }
+}
+
 /// The change graph of one document, built when a rule needs ancestry.
 struct Graph {
     deps: HashMap<[u8; 32], Vec<[u8; 32]>>,
@@ -543,6 +593,60 @@ mod tests {
         };
         doc.edit_text(e, change).unwrap();
         doc.changes_since(&before)
+    }
+
+    #[test]
+    fn changes_bound_to_be_refused_are_told_before_they_are_applied() {
+        let mut s = Space::new();
+        let under = s.m().heads();
+        let mut doc = note(&key(1), &under);
+        let _ = doc.take_unsaved_changes();
+        let base = doc.save();
+        let mut bytes_of = |by: u8, under: &[OpHash]| {
+            edit(&mut doc, &key(by), under, &format!("by {by}"));
+            doc.take_unsaved_changes().unwrap().0
+        };
+        let (by_editor, by_reader, by_stranger) = (
+            bytes_of(2, &under),
+            bytes_of(3, &under),
+            bytes_of(9, &under),
+        );
+        let made_up = bytes_of(2, &[OpHash([7; 32])]);
+        let m = s.m();
+        assert_eq!(prejudge(&m, [&by_editor[..]]), Prejudged::Open);
+        for refused in [&by_reader, &by_stranger] {
+            assert!(matches!(
+                prejudge(&m, [&refused[..]]),
+                Prejudged::Refused(_)
+            ));
+        }
+        assert_eq!(prejudge(&m, [&made_up[..]]), Prejudged::Later);
+        // One refused among good ones refuses the lot: no honest node holds it to relay.
+        assert!(matches!(
+            prejudge(&m, [&by_editor[..], &by_reader[..]]),
+            Prejudged::Refused(_)
+        ));
+        // Every verdict it gives is the one `authorize` gives once they are applied.
+        let mut fresh = Doc::load(doc.id(), [base.as_slice()], key(1).member_id()).unwrap();
+        fresh.apply_changes(&by_editor).unwrap();
+        let before = fresh.heads();
+        fresh.apply_changes(&by_reader).unwrap();
+        let applied = fresh.changes_since(&before);
+        assert!(matches!(
+            authorize(&mut fresh, &m, &applied)[..],
+            [Verdict::Refused(_)]
+        ));
+        // A member demoted from editor has a cut: that needs the document, so it is left open.
+        let cut = vec![CutEntry::new(doc.id(), &[1; 32])];
+        s.push(
+            &key(1),
+            OpBody::SetRole {
+                member: key(2).member_id(),
+                role: Role::Reader,
+                cut,
+            },
+        );
+        assert_eq!(prejudge(&s.m(), [&by_editor[..]]), Prejudged::Open);
     }
 
     #[test]

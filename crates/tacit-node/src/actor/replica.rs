@@ -21,8 +21,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use tacit_core::{
     ChangeSig, CutEntry, Doc, DocId, InviteKey, Kind, MANAGEMENT_OPS_RESERVE, MAX_OPS_PER_AUTHOR,
-    MAX_SPACE_OPS, MemberId, Membership, NewChange, Op, OpBody, OpHash, Role, SignedOp, SpaceId,
-    Verdict, authorize, set_digest, unsigned,
+    MAX_SPACE_OPS, MemberId, Membership, NewChange, Op, OpBody, OpHash, Prejudged, Role, SignedOp,
+    SpaceId, Verdict, authorize, set_digest, unsigned,
 };
 use tacit_net::recon::{HeadsHash, ItemSet};
 use tacit_net::wire::{MAX_SIGS, SpaceOffer, WholeDoc};
@@ -1111,10 +1111,29 @@ impl Actor {
                 };
                 self.take_whole(space, loaded, origin)?
             }
-            Place::Here | Place::Profile => self.merge(space, peer, id, data, sigs, origin)?,
+            Place::Here => match self.prejudge(space, [data]) {
+                Prejudged::Open => self.merge(space, peer, id, data, sigs, origin)?,
+                verdict => (Done::read(ReplicaReply::Done), prejudged(id, verdict)),
+            },
+            Place::Profile => self.merge(space, peer, id, data, sigs, origin)?,
         };
         done.answer = ReplicaReply::Applied(applied);
         Ok(done)
+    }
+
+    /// [`tacit_core::prejudge`] against the space's membership: changes bound to be dropped by
+    /// rules that need no document are dropped before they are applied, so a member who sends
+    /// them (a reader's signed edits, changes naming made-up ops) makes this node rebuild
+    /// nothing.
+    fn prejudge<'a>(
+        &self,
+        space: SpaceId,
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Prejudged {
+        match self.spaces.get(&space) {
+            Some(shared) => tacit_core::prejudge(&shared.membership, chunks),
+            None => Prejudged::Open,
+        }
     }
 
     /// Merges changes from a peer into a held document, keeping those that count.
@@ -1267,8 +1286,27 @@ impl Actor {
         sigs: &[ChangeSig],
     ) -> Result<Done, NodeError> {
         self.member_space(space, peer)?;
-        if !matches!(self.place(id, space)?, Place::Here | Place::Profile) {
-            return Ok(Done::read(ReplicaReply::sync(None)));
+        match self.place(id, space)? {
+            Place::Here => {
+                // Screened already off this thread; a message that does not decode is left to
+                // `receive_sync`, which refuses it.
+                let decoded = std::panic::catch_unwind(|| automerge::sync::Message::decode(msg));
+                let verdict = match decoded {
+                    Ok(Ok(m)) => self.prejudge(space, m.changes.iter()),
+                    _ => Prejudged::Open,
+                };
+                if verdict != Prejudged::Open {
+                    // As after changes dropped by the rules: the exchange of this document ends
+                    // and its state starts afresh.
+                    self.sync_states.take(session, id);
+                    return Ok(Done::read(ReplicaReply::Sync {
+                        msg: None,
+                        later: prejudged(id, verdict) == Applied::Later,
+                    }));
+                }
+            }
+            Place::Profile => {}
+            _ => return Ok(Done::read(ReplicaReply::sync(None))),
         }
         let mut state = self.sync_states.take(session, id).unwrap_or_default();
         let doc = self.doc(id)?;
@@ -1332,6 +1370,18 @@ impl Actor {
 /// peers send such ops only in a race (an owner promoted and acting in one batch), so they are
 /// dropped only when a message holds many of them — a flood — and otherwise left to the fold;
 /// a dropped honest op comes again in a later op exchange.
+/// What a prejudged push comes to (never [`Prejudged::Open`], which is applied).
+fn prejudged(id: DocId, verdict: Prejudged) -> Applied {
+    match verdict {
+        Prejudged::Later => Applied::Later,
+        Prejudged::Refused(why) => {
+            debug!(%id, "refused changes before applying them: {why}");
+            Applied::Refused
+        }
+        Prejudged::Open => Applied::Done,
+    }
+}
+
 fn hopeless_ops(
     membership: &Membership,
     space: SpaceId,
