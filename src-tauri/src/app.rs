@@ -653,8 +653,11 @@ pub fn run(opts: Options) -> ExitCode {
             });
             // Light or dark follows the GTK theme (WebKitGTK's prefers-color-scheme);
             // `GTK_THEME=Adwaita:dark` forces dark.
+            // It shows members' notes: it never leaves the app's own pages (`navigation.rs`).
+            let navigation = crate::navigation::Navigation::for_app(app.config());
             let main =
                 WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::App("index.html".into()))
+                    .on_navigation(navigation.handler(MAIN_WINDOW))
                     .title("Tacit")
                     .inner_size(1280.0, 800.0)
                     .min_inner_size(1024.0, 700.0)
@@ -672,6 +675,14 @@ pub fn run(opts: Options) -> ExitCode {
                 }
             });
             exit_on_signal(app.handle().clone());
+            // Copies of attachments opened more than a day ago (they are never needed again).
+            let home = app.state::<Shell>().home().to_path_buf();
+            tauri::async_runtime::spawn_blocking(move || {
+                let removed = crate::attachments::remove_old_copies(&home);
+                if removed > 0 {
+                    info!("removed {removed} old copies of opened attachments");
+                }
+            });
             Ok(())
         })
         .build(tauri::generate_context!());

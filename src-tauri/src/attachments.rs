@@ -2,7 +2,9 @@
 //! from anywhere), files opened with the system's handler, and pasted bytes stored as files.
 //! Each command is a few lines over the node's `AttachmentGet` and `Attach` requests.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use tacit_node::{NodeError, Request, Response, WireError};
 
@@ -101,7 +103,7 @@ pub async fn attachment_image(
 /// other type (a `.desktop` entry, a script, a package, a program, a web page or an SVG, a file
 /// with no extension that the desktop sniffs by its bytes) may run what a member of a shared
 /// space sent: it is saved and opened by hand instead.
-const OPENED_ON_A_CLICK: [&[&str]; 4] = [
+pub(crate) const OPENED_ON_A_CLICK: [&[&str]; 4] = [
     &[
         "pdf", "txt", "text", "md", "markdown", "csv", "tsv", "log", "rtf", "epub", "odt", "ods",
         "odp", "odg", "doc", "docx", "xls", "xlsx", "ppt", "pptx",
@@ -126,9 +128,10 @@ fn opened_on_a_click(name: &str) -> bool {
 }
 
 /// Opens an attachment with the system's handler: a copy under its own name (the store names
-/// files by hash, and handlers choose by extension) in a folder only this person can write:
-/// the session's runtime folder, else the home (a shared /tmp would let another user plant a
-/// link where the copy goes). Only the types in [`OPENED_ON_A_CLICK`] are opened.
+/// files by hash, and handlers choose by extension) in a folder only this person can write
+/// ([`opened_copies`]). Only the types in [`OPENED_ON_A_CLICK`] are opened, and only when the
+/// copy's bytes are of the type its name says (`content.rs`: some desktops choose the handler
+/// by the bytes).
 #[tauri::command]
 pub async fn attachment_open(
     shell: tauri::State<'_, Shell>,
@@ -144,22 +147,129 @@ pub async fn attachment_open(
         )
         .to_wire());
     }
+    let ext = extension(&name).unwrap_or_default();
+    let checked = ext.clone();
     let (path, _, hash) = local_file(&shell, note, name.clone()).await?;
-    let private = std::env::var_os("XDG_RUNTIME_DIR")
-        .map(|d| PathBuf::from(d).join("tacit"))
-        .unwrap_or_else(|| shell.home().to_path_buf());
-    let dir = private.join("open").join(hash.get(..16).unwrap_or(&hash));
+    let dir = opened_copies(shell.home()).join(hash.get(..16).unwrap_or(&hash));
     let target = dir.join(&name);
-    let opened = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+    let opened = tokio::task::spawn_blocking(move || -> std::io::Result<Option<&'static str>> {
         std::fs::create_dir_all(&dir)?;
-        if !target.exists() {
+        // Only a file this app copied is reused (never what a link points to).
+        if !std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_file()) {
+            let _ = std::fs::remove_file(&target);
             std::fs::copy(&path, &target)?;
         }
-        open_with_system(&target)
+        // The bytes handed to the desktop are the copy's: those are checked.
+        if let Some(why) = content_mismatch(&target, &checked)? {
+            let _ = std::fs::remove_file(&target);
+            return Ok(Some(why));
+        }
+        open_with_system(&target).map(|()| None)
     })
     .await
     .map_err(|e| NodeError::Internal(e.to_string()).to_wire())?;
-    opened.map_err(|e| NodeError::Internal(format!("cannot open {name}: {e}")).to_wire())
+    match opened {
+        Ok(None) => Ok(()),
+        Ok(Some(why)) => Err(NodeError::Refused(format!(
+            "“{name}” is named as a .{ext} file but is not one ({why}); the desktop may choose \
+             what opens it by its content, so Tacit does not open it with a click. If you trust \
+             whoever attached it, save it (tacit attachment save) and open it yourself"
+        ))
+        .to_wire()),
+        Err(e) => Err(NodeError::Internal(format!("cannot open {name}: {e}")).to_wire()),
+    }
+}
+
+/// Why the file at `path`, named with extension `ext`, is not of that type (`content.rs`).
+fn content_mismatch(path: &Path, ext: &str) -> std::io::Result<Option<&'static str>> {
+    let limit = crate::content::read_size(ext);
+    let mut head = Vec::with_capacity(limit.min(64 * 1024));
+    std::fs::File::open(path)?
+        .take(limit as u64 + 1)
+        .read_to_end(&mut head)?;
+    let whole = head.len() <= limit;
+    head.truncate(limit);
+    Ok(crate::content::mismatch(ext, &head, whole))
+}
+
+/// Where attachments are copied to be opened: the session's runtime folder, else the home
+/// (a shared /tmp would let another user plant a link where the copy goes); a folder per
+/// attachment (the start of its hash) holds the copy under its own name.
+fn opened_copies(home: &Path) -> PathBuf {
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .map(|d| PathBuf::from(d).join("tacit"))
+        .unwrap_or_else(|| home.to_path_buf())
+        .join("open")
+}
+
+/// Copies opened from attachments are removed at launch once this old: the handler they were
+/// given to has long read them (one still open in a viewer a day later keeps its open file).
+const OPENED_COPY_KEPT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// At most this many entries (folders and files) are looked at per launch, so that a folder
+/// filled by something else cannot hold the launch's background work for long; what is left
+/// is removed at a later launch.
+const CLEANUP_ENTRIES_MAX: usize = 10_000;
+
+/// Removes the copies of attachments opened more than [`OPENED_COPY_KEPT`] ago (at launch, on
+/// a blocking thread); how many files were removed.
+pub fn remove_old_copies(home: &Path) -> usize {
+    remove_copies_older_than(&opened_copies(home), SystemTime::now(), OPENED_COPY_KEPT)
+}
+
+/// Removes from `open` (folders of copies) every file and link last changed more than `kept`
+/// before `now`, then the folders left empty. Links are removed themselves, never followed;
+/// nothing below a folder's files is visited; at most [`CLEANUP_ENTRIES_MAX`] entries.
+fn remove_copies_older_than(open: &Path, now: SystemTime, kept: Duration) -> usize {
+    let old = |path: &Path| {
+        std::fs::symlink_metadata(path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| now.duration_since(t).is_ok_and(|age| age > kept))
+    };
+    let Ok(folders) = std::fs::read_dir(open) else {
+        return 0;
+    };
+    let mut seen = 0;
+    let mut removed = 0;
+    for folder in folders.flatten() {
+        seen += 1;
+        if seen > CLEANUP_ENTRIES_MAX {
+            break;
+        }
+        let path = folder.path();
+        // Read before its old files go (which makes it new): a folder just made by another
+        // window, about to receive its copy, is left alone.
+        let folder_old = old(&path);
+        // The entry's own type: a link to a folder is a link.
+        let Ok(kind) = folder.file_type() else {
+            continue;
+        };
+        if !kind.is_dir() {
+            // This app makes only folders here.
+            if folder_old && std::fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+            continue;
+        }
+        let Ok(files) = std::fs::read_dir(&path) else {
+            continue;
+        };
+        for file in files.flatten() {
+            seen += 1;
+            if seen > CLEANUP_ENTRIES_MAX {
+                break;
+            }
+            let is_dir = file.file_type().is_ok_and(|k| k.is_dir());
+            if !is_dir && old(&file.path()) && std::fs::remove_file(file.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        if folder_old {
+            // Only when empty.
+            let _ = std::fs::remove_dir(&path);
+        }
+    }
+    removed
 }
 
 /// Hands a file to the desktop's handler for its type.
@@ -345,6 +455,85 @@ mod tests {
         ] {
             assert!(!opened_on_a_click(name), "{name}");
         }
+    }
+
+    #[test]
+    fn a_copy_is_checked_against_its_name_before_it_is_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let agenda = dir.path().join("agenda.pdf");
+        std::fs::write(&agenda, b"#!/bin/sh\nrm -rf ~\n").unwrap();
+        assert_eq!(
+            content_mismatch(&agenda, "pdf").unwrap(),
+            Some("it starts as a script does (#!)")
+        );
+        std::fs::write(&agenda, b"%PDF-1.4\n%\xE2\xE3\xCF\xD3\n1 0 obj").unwrap();
+        assert_eq!(content_mismatch(&agenda, "pdf").unwrap(), None);
+        // A text file is checked as far as it is read: a NUL past that is not seen, one
+        // before it is.
+        let notes = dir.path().join("notes.txt");
+        let mut text = vec![b'a'; crate::content::TEXT_READ];
+        text.push(0);
+        std::fs::write(&notes, &text).unwrap();
+        assert_eq!(content_mismatch(&notes, "txt").unwrap(), None);
+        text[crate::content::TEXT_READ - 1] = 0;
+        std::fs::write(&notes, &text).unwrap();
+        assert!(content_mismatch(&notes, "txt").unwrap().is_some());
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")] // symlinks, and GNU touch to date one
+    fn copies_opened_more_than_a_day_ago_are_removed_at_launch() {
+        let open = tempfile::tempdir().unwrap();
+        let day = Duration::from_secs(24 * 60 * 60);
+        let now = SystemTime::now();
+        let copy = |folder: &str, name: &str, age: Duration| {
+            let dir = open.path().join(folder);
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join(name);
+            let file = std::fs::File::create(&path).unwrap();
+            file.set_modified(now - age).unwrap();
+            std::fs::File::open(&dir)
+                .unwrap()
+                .set_modified(now - age)
+                .unwrap();
+            path
+        };
+        let stale = copy("aaaa", "agenda.pdf", 2 * day);
+        let fresh = copy("bbbb", "plan.pdf", Duration::from_secs(60));
+        // A link planted among the copies goes, and what it points to stays.
+        let outside = tempfile::tempdir().unwrap();
+        let precious = outside.path().join("precious.txt");
+        std::fs::write(&precious, b"keep").unwrap();
+        let link = open.path().join("aaaa").join("link.txt");
+        std::os::unix::fs::symlink(&precious, &link).unwrap();
+        let folder_link = open.path().join("cccc");
+        std::os::unix::fs::symlink(outside.path(), &folder_link).unwrap();
+        // Old links: their own time is read, not their target's.
+        let touch_link = |p: &Path| {
+            let status = std::process::Command::new("touch")
+                .args(["-h", "-d", "3 days ago"])
+                .arg(p)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        };
+        touch_link(&link);
+        touch_link(&folder_link);
+        std::fs::File::open(open.path().join("aaaa"))
+            .unwrap()
+            .set_modified(now - 2 * day)
+            .unwrap();
+
+        let removed = remove_copies_older_than(open.path(), now, day);
+        assert_eq!(removed, 3, "the old copy and the two links");
+        assert!(!stale.exists() && !open.path().join("aaaa").exists());
+        assert!(std::fs::symlink_metadata(&folder_link).is_err());
+        assert!(fresh.exists(), "a copy opened a minute ago stays");
+        assert_eq!(std::fs::read(&precious).unwrap(), b"keep");
+        assert_eq!(
+            remove_copies_older_than(&open.path().join("missing"), now, day),
+            0
+        );
     }
 
     #[test]

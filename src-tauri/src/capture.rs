@@ -181,6 +181,7 @@ pub fn show<R: Runtime>(app: &AppHandle<R>) {
         CAPTURE_WINDOW,
         WebviewUrl::App("index.html#capture".into()),
     )
+    .on_navigation(crate::navigation::Navigation::for_app(app.config()).handler(CAPTURE_WINDOW))
     .title("Quick capture — Tacit")
     .inner_size(560.0, 260.0)
     .min_inner_size(420.0, 200.0)

@@ -33,6 +33,11 @@
 //! and QUIC; `--no-mdns` or `TACIT_NO_MDNS=1` stop LAN discovery. If it cannot start, the app
 //! works on this device and says why nothing is shared.
 //!
+//! Members of a space write the notes a window shows, so a window never leaves the app's own
+//! pages (`navigation.rs`: any other navigation is refused, whatever starts it), and an
+//! attachment is opened with the desktop's handler only when its bytes are of the type its name
+//! says (`content.rs`); the copies made to open them are removed a day later, at a launch.
+//!
 //! Invitation links, `tacit://join/<ticket>`: the scheme is declared in `tauri.conf.json` (for
 //! bundles) and, after the first paint, registered with the desktop (Linux: a `.desktop` handler
 //! and `xdg-mime`, through tauri-plugin-deep-link) when it is not already. A link opens the app
@@ -45,6 +50,8 @@ mod app;
 mod attachments;
 mod bindings;
 mod capture;
+mod content;
+mod navigation;
 mod render;
 mod vault;
 

@@ -3,6 +3,12 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 const invoke = vi.fn();
 vi.mock("@tauri-apps/api/core", () => ({ invoke: (...args: unknown[]) => invoke(...args) }));
 vi.mock("@tauri-apps/api/event", () => ({ listen: vi.fn(async () => () => {}) }));
+const sent = vi.hoisted(() => [] as { title: string; body: string }[]);
+vi.mock("@tauri-apps/plugin-notification", () => ({
+  isPermissionGranted: async () => true,
+  requestPermission: async () => "granted",
+  sendNotification: (n: { title: string; body: string }) => sent.push(n),
+}));
 
 const api = await import("./api");
 
@@ -107,5 +113,26 @@ describe("api", () => {
     await api.uiPainted();
     await api.uiPainted();
     expect(invoke.mock.calls.filter((c) => c[0] === "ui_painted").length).toBe(1);
+  });
+});
+
+// A member writes the question's title and their own name; servers that read markup in a
+// notification (KDE's, dunst, mako) must show it as text.
+describe("desktop notifications", () => {
+  it("escape a member's markup in the title and the body", async () => {
+    sent.length = 0;
+    await api.notify('<b>Eve</b> asked you', 'Q3 <a href="https://evil.example/">plan</a> & <img src="x">');
+    expect(sent).toEqual([
+      {
+        title: "&lt;b&gt;Eve&lt;/b&gt; asked you",
+        body: 'Q3 &lt;a href="https://evil.example/"&gt;plan&lt;/a&gt; &amp; &lt;img src="x"&gt;',
+      },
+    ]);
+    expect(sent[0].body).not.toMatch(/[<>]/);
+  });
+
+  it("leave ordinary text as it is, and escape an entity only once", () => {
+    expect(api.notificationText("What's the plan for Q3?")).toBe("What's the plan for Q3?");
+    expect(api.notificationText("&lt;")).toBe("&amp;lt;");
   });
 });

@@ -298,6 +298,15 @@ export async function pickFolder(title: string, defaultPath?: string): Promise<s
   return typeof picked === "string" ? picked : null;
 }
 
+/** `text` (a member's question title, their name) as a desktop notification shows it as text:
+ * notification servers that read markup (KDE's, dunst, mako: the freedesktop spec's subset of
+ * HTML) would otherwise show a member's `<b>`, follow their `<a href>` and load their `<img>`.
+ * Only `&`, `<` and `>` are escaped: without a `<` no tag can start, and the servers that show
+ * text as it is would print `&apos;` for every apostrophe of an ordinary title. */
+export function notificationText(text: string): string {
+  return text.replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" })[c] ?? c);
+}
+
 /** Shows a desktop notification (tauri-plugin-notification), asking for the permission once
  * where the system wants that. Nothing happens where there is no plugin or no permission (a
  * browser on the dev mock, tests): the in-app toast says the same. */
@@ -306,7 +315,7 @@ export async function notify(title: string, body: string): Promise<void> {
     const n = await import("@tauri-apps/plugin-notification");
     let granted = await n.isPermissionGranted();
     if (!granted) granted = (await n.requestPermission()) === "granted";
-    if (granted) n.sendNotification({ title, body });
+    if (granted) n.sendNotification({ title: notificationText(title), body: notificationText(body) });
   } catch {
     // No notifications here.
   }

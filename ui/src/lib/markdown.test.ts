@@ -49,8 +49,70 @@ describe("renderMarkdown", () => {
     expect(html).not.toContain("!<a");
   });
   it("never takes an attachment image's source from the text", () => {
-    const html = renderMarkdown('<img data-attachment="a.png" src="data:image/png;base64,AAAA">');
-    expect(html).not.toContain("src=");
+    expect(renderMarkdown("![[a.png]]")).not.toContain("src=");
+    // The note's own image is only an image: the shell is never asked for it by name.
+    const html = renderMarkdown('<img class="attachment" data-attachment="a.png" src="data:image/png;base64,AAAA">');
+    expect(html).not.toContain("data-attachment");
+    expect(html).not.toContain("class=");
+  });
+});
+
+// A hostile member writes the note's HTML: it must not navigate the window, nor pass for the
+// renderer's embeds and links (which the preview acts on when clicked).
+describe("renderMarkdown on a note that forges the renderer's elements", () => {
+  const parse = (html: string): HTMLElement => {
+    const div = document.createElement("div");
+    div.innerHTML = html;
+    return div;
+  };
+
+  it("drops an image map whose area links out of the app", () => {
+    const html = renderMarkdown(
+      '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" usemap="#m"><map name="m">' +
+        '<area shape="rect" coords="0,0,900,600" href="https://evil.example/"></map>',
+    );
+    expect(html).not.toMatch(/<area|<map|usemap|evil\.example/i);
+    expect(parse(html).querySelector("img")).not.toBeNull(); // the picture itself stays
+  });
+
+  it("drops usemap from any image, also with a map elsewhere in the note", () => {
+    const html = renderMarkdown('<p><img src="data:image/png;base64,AAAA" usemap="#x" ismap></p>\n\n<map name="x"><area href="https://evil.example/x"></map>');
+    expect(html).not.toContain("usemap");
+    expect(html).not.toContain("evil.example");
+  });
+
+  it("makes a div holding the whole note no attachment trigger", () => {
+    const html = renderMarkdown('<div data-attachment="q3.docx" class="attachment">The whole note</div>');
+    const root = parse(html);
+    expect(root.textContent).toContain("The whole note");
+    expect(root.querySelector("[data-attachment]")).toBeNull();
+    expect(root.querySelector(".attachment")).toBeNull();
+  });
+
+  it("makes a forged chip a plain link, and a real embed keeps its chip", () => {
+    const html = renderMarkdown('<a href="#" class="attachment-chip" data-attachment="payload.odt">Q3.pdf</a> and ![[report.pdf]]');
+    const root = parse(html);
+    const chips = Array.from(root.querySelectorAll("a.attachment-chip[data-attachment]"));
+    expect(chips.map((a) => a.getAttribute("data-attachment"))).toEqual(["report.pdf"]);
+    expect(html).not.toContain("payload.odt");
+    const forged = Array.from(root.querySelectorAll("a")).find((a) => a.textContent === "Q3.pdf");
+    expect(forged?.hasAttribute("class")).toBe(false);
+  });
+
+  it("makes a forged wiki link a plain link", () => {
+    const html = renderMarkdown('<a href="#" class="wikilink" data-wiki="Passwords">Runbook</a> [[Runbook]]');
+    const links = Array.from(parse(html).querySelectorAll("a.wikilink[data-wiki]"));
+    expect(links.map((a) => a.getAttribute("data-wiki"))).toEqual(["Runbook"]);
+  });
+
+  it("keeps none of the note's data attributes, ids or classes, nor the renderer's marker", () => {
+    const html = renderMarkdown(
+      '<span data-tacit-render="0123" data-attachment="x.pdf" data-x="1" id="app" class="modal toast">hi</span>\n\n```js\nx\n```',
+    );
+    expect(html).not.toMatch(/data-|id=|modal|toast/);
+    expect(html).toContain('<code class="language-js">');
+    // The renderer's own marker never reaches the page either.
+    expect(renderMarkdown("![[a.pdf]] [[B]] ![[c.png]]")).not.toContain("data-tacit-render");
   });
 });
 

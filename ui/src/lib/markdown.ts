@@ -7,11 +7,42 @@
 // without a source (Markdown.svelte asks the shell for its bytes as a data URL), any other file
 // a chip `<a data-attachment>` that opens it with the system's handler; `![[Note]]` (no file
 // extension, or `.md`) stays a link to the note.
+//
+// A note comes from any member of a space, and its raw HTML must not be able to pass for what
+// the renderer makes: the embeds and wiki links carry a marker that changes with every render
+// ([`RENDERER_MARK`]), and after sanitising only elements with this render's marker keep
+// `data-attachment`, `data-wiki` and the renderer's classes (the note's own elements keep no
+// class but marked's `language-*`, and no `data-*` or `id`). Image maps are dropped: a click
+// on an `<area>` would navigate the window (the shell refuses that too: `app.rs`).
 
 import DOMPurify from "dompurify";
 import { Marked, type MarkedExtension } from "marked";
 
 const OPTIONS = { gfm: true, breaks: true, async: false } as const;
+
+/** The attribute carrying the marker of the render that made an element (removed when
+ *  sanitising). */
+const RENDERER_MARK = "data-tacit-render";
+/** The attributes the preview acts on when clicked or shown: only the renderer sets them. */
+const RENDERER_ATTRS = ["data-attachment", "data-wiki"];
+/** The classes the renderer gives its embeds and links (styled by Markdown.svelte and app.css). */
+const RENDERER_CLASSES = ["wikilink", "attachment", "attachment-chip"];
+/** The classes a note's own HTML keeps: marked's code fence languages. */
+const NOTE_CLASS = /^language-[A-Za-z0-9_+#.-]{1,40}$/;
+
+/** This render's marker: random, so that a note cannot write it (set by `renderMarkdown`). */
+let marker = "";
+
+function newMarker(): string {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The attribute that marks an element as the renderer's, for this render. */
+function mark(): string {
+  return `${RENDERER_MARK}="${marker}"`;
+}
 const marked = new Marked(OPTIONS);
 
 function escapeHtml(s: string): string {
@@ -63,12 +94,12 @@ const extensions: MarkedExtension = {
         const { target, label } = token as unknown as { target: string; label: string };
         const name = escapeHtml(target.split("/").pop() ?? target);
         if (!isAttachmentName(target)) {
-          return `<a href="#" class="wikilink" data-wiki="${escapeHtml(target)}">${escapeHtml(label)}</a>`;
+          return `<a href="#" class="wikilink" data-wiki="${escapeHtml(target)}" ${mark()}>${escapeHtml(label)}</a>`;
         }
         if (isImageName(target)) {
-          return `<img class="attachment" data-attachment="${name}" alt="${name}">`;
+          return `<img class="attachment" data-attachment="${name}" alt="${name}" ${mark()}>`;
         }
-        return `<a href="#" class="attachment-chip" data-attachment="${name}">${name}</a>`;
+        return `<a href="#" class="attachment-chip" data-attachment="${name}" ${mark()}>${name}</a>`;
       },
     },
     {
@@ -84,7 +115,7 @@ const extensions: MarkedExtension = {
       },
       renderer(token) {
         const { target, label } = token as unknown as { target: string; label: string };
-        return `<a href="#" class="wikilink" data-wiki="${escapeHtml(target)}">${escapeHtml(label)}</a>`;
+        return `<a href="#" class="wikilink" data-wiki="${escapeHtml(target)}" ${mark()}>${escapeHtml(label)}</a>`;
       },
     },
   ],
@@ -100,6 +131,18 @@ function hook(): void {
   if (hooked) return;
   hooked = true;
   DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+    // Only the renderer's own embeds and links keep the attributes and classes it acts on.
+    const ours = marker !== "" && node.getAttribute(RENDERER_MARK) === marker;
+    node.removeAttribute(RENDERER_MARK);
+    if (!ours) for (const attr of RENDERER_ATTRS) node.removeAttribute(attr);
+    const classes = node.getAttribute("class");
+    if (classes !== null) {
+      const kept = classes
+        .split(/\s+/)
+        .filter((c) => (ours ? RENDERER_CLASSES.includes(c) : NOTE_CLASS.test(c)));
+      if (kept.length > 0) node.setAttribute("class", kept.join(" "));
+      else node.removeAttribute("class");
+    }
     if (node.tagName === "A") {
       const href = node.getAttribute("href");
       const wiki = node.getAttribute("data-wiki");
@@ -141,14 +184,29 @@ const BUDGET_MS = 1_500;
 
 const SANITISE = {
   USE_PROFILES: { html: true },
-  FORBID_TAGS: ["style", "form", "button", "textarea", "select", "iframe"],
-  FORBID_ATTR: ["style"],
+  // `area` and `map` (with `usemap`): an image map's areas are links that a click follows.
+  FORBID_TAGS: ["style", "form", "button", "textarea", "select", "iframe", "area", "map"],
+  // `id`: the app's own elements are found by id; `popover*`: they would open the app's.
+  FORBID_ATTR: ["style", "usemap", "id", "popover", "popovertarget", "popovertargetaction"],
+  // No `data-*` from the note; the renderer's own are let through to the hook, which keeps them
+  // only on the elements this render made.
+  ALLOW_DATA_ATTR: false,
+  ADD_ATTR: [RENDERER_MARK, ...RENDERER_ATTRS],
 };
 
 /** `md` as sanitised HTML, safe for `{@html}`, in bounded time (see above); `budgetMs` for
  *  tests. */
 export function renderMarkdown(md: string, budgetMs = BUDGET_MS): string {
   hook();
+  marker = newMarker();
+  try {
+    return render(md, budgetMs);
+  } finally {
+    marker = "";
+  }
+}
+
+function render(md: string, budgetMs: number): string {
   const src = defuse(md);
   const parser = tooManyTags(src) ? markedNoHtml : marked;
   const formatted = (text: string): string => {
