@@ -375,3 +375,78 @@ fn import_errors_are_one_line_and_exit_1() {
     let report = home.json(&["import", s(&empty)]);
     assert_eq!(report["created"], 0);
 }
+
+/// A `tacit serve` started in `cwd` (as a service starts in the user's home folder), stopped
+/// with SIGTERM when dropped.
+struct ServeIn(std::process::Child);
+
+impl ServeIn {
+    fn start(home: &TestHome, cwd: &Path) -> ServeIn {
+        let child = home
+            .command(&["serve", "--listen", "/ip4/127.0.0.1/tcp/0"])
+            .current_dir(cwd)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let served = ServeIn(child);
+        let sock = home.path().join("tacit.sock");
+        tacit_tests::wait_for(
+            "tacit serve's control socket",
+            std::time::Duration::from_secs(20),
+            || std::os::unix::net::UnixStream::connect(&sock).is_ok(),
+        );
+        served
+    }
+}
+
+impl Drop for ServeIn {
+    fn drop(&mut self) {
+        let pid = self.0.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// `tacit import .` run in a vault while `tacit serve` runs elsewhere (in the user's home
+/// folder): the node was sent `./Documents/budget.xlsx` for the file a note embeds, read it
+/// from its own working folder, and attached — shared with the space — the user's real
+/// `~/Documents/budget.xlsx` instead of the vault's.
+#[test]
+fn a_relative_import_attaches_the_vaults_file_not_one_beside_the_node() {
+    const VAULT_BYTES: &[u8] = b"the vault's budget.xlsx";
+    const PRIVATE_BYTES: &[u8] = b"PRIVATE: the user's own budget.xlsx";
+    let home = init("Ada");
+    let tmp = tempfile::tempdir().unwrap();
+    let vault = tmp.path().join("vault");
+    std::fs::create_dir_all(vault.join("Documents")).unwrap();
+    std::fs::write(vault.join("Documents/budget.xlsx"), VAULT_BYTES).unwrap();
+    std::fs::write(
+        vault.join("Plan.md"),
+        "Numbers: ![[Documents/budget.xlsx]]\n",
+    )
+    .unwrap();
+    let node_cwd = tmp.path().join("user-home");
+    std::fs::create_dir_all(node_cwd.join("Documents")).unwrap();
+    std::fs::write(node_cwd.join("Documents/budget.xlsx"), PRIVATE_BYTES).unwrap();
+
+    let served = ServeIn::start(&home, &node_cwd);
+    let mut import = home.command(&["import", ".", "--json"]);
+    import.current_dir(&vault);
+    let out = tacit_tests::succeeded(import, "tacit import .");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["created"], 1, "{report}");
+    assert_eq!(report["attachments"], 1, "{report}");
+    let id = &notes(&home, None)["Plan"];
+    let items = home.json(&["attachments", id]);
+    assert_eq!(items[0]["name"], "budget.xlsx", "{items}");
+    assert_eq!(
+        items[0]["hash"],
+        blake3::hash(VAULT_BYTES).to_hex().as_str(),
+        "not the vault's file (the node's {}?): {items}",
+        blake3::hash(PRIVATE_BYTES).to_hex()
+    );
+    drop(served);
+}

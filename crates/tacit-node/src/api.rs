@@ -379,7 +379,8 @@ pub enum Request {
     Attach {
         /// The note (id or unique prefix).
         id: String,
-        /// The file to attach, on this machine (read by the node).
+        /// The file to attach, on this machine, by its absolute path (read by the node; a relative
+        /// path is refused, as the node would read it from its own working folder).
         path: String,
         /// Its name in the note; the file's own name when absent (made unique in the note).
         #[serde(default)]

@@ -419,6 +419,15 @@ impl Node {
         embed: bool,
     ) -> Result<Response, NodeError> {
         let src = PathBuf::from(&path);
+        // A relative path would be read from this node's working folder (the home folder of
+        // a service, say), not the caller's: an import of a vault holding
+        // `Documents/budget.xlsx` would attach the node's own file of that name.
+        if !src.is_absolute() {
+            return Err(NodeError::Invalid(format!(
+                "{path} is a relative path, which the node would read from its own working \
+                 folder; give the file's absolute path"
+            )));
+        }
         let name = match name {
             Some(n) => n,
             None => src

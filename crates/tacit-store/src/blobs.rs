@@ -171,10 +171,39 @@ impl Blobs {
         }
     }
 
-    /// Stores the file at `src` (at most `max` bytes).
+    /// Stores the file at `src` (at most `max` bytes). Only a regular file is read: a link at
+    /// `src` is not followed and a pipe or device is refused without waiting on it, as the path
+    /// may come from a folder someone else handed over (checked when it was found, but it may
+    /// have been swapped since).
     pub fn import_file(&self, src: &Path, max: u64) -> Result<(BlobHash, u64), StoreError> {
-        let file = File::open(src).map_err(io_at(src))?;
-        let len = file.metadata().map_err(io_at(src))?.len();
+        let mut opts = OpenOptions::new();
+        opts.read(true);
+        // O_NOFOLLOW: a link in the last component fails the open (ELOOP) instead of reading
+        // where it points. O_NONBLOCK: opening a FIFO with no writer returns at once instead
+        // of blocking this thread forever; reads of a regular file ignore it.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(
+            &mut opts,
+            libc::O_NOFOLLOW | libc::O_NONBLOCK,
+        );
+        let file = opts.open(src).map_err(|e| {
+            #[cfg(unix)]
+            if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EMLINK)) {
+                return StoreError::Malformed(format!(
+                    "{} is a link; links are not followed: attach the file itself",
+                    src.display()
+                ));
+            }
+            io_at(src)(e)
+        })?;
+        let meta = file.metadata().map_err(io_at(src))?;
+        if !meta.is_file() {
+            return Err(StoreError::Malformed(format!(
+                "{} is not a regular file (a folder, a pipe, a socket or a device); attach a file",
+                src.display()
+            )));
+        }
+        let len = meta.len();
         if len > max {
             return Err(StoreError::Malformed(format!(
                 "{} is {len} bytes, larger than {max}, the limit for one attachment",
@@ -935,5 +964,56 @@ mod tests {
         fs::write(&old, b"bao's tree").unwrap();
         assert_eq!(blobs.upgrade_outboards(), 0);
         assert!(old.exists());
+    }
+
+    /// A path to attach may come from a folder someone else handed over, swapped after it was
+    /// checked: a link is not followed (it could lead to a key of this machine) and a FIFO is
+    /// refused at once (opening one blocked the node's thread until a writer came, forever).
+    #[cfg(unix)]
+    #[test]
+    fn import_file_refuses_a_link_and_a_fifo_without_blocking() {
+        let home = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let blobs = Blobs::new(home.path());
+        let secret = outside.path().join("device.key");
+        fs::write(&secret, b"secret key").unwrap();
+        let link = outside.path().join("photo.png");
+        std::os::unix::fs::symlink(&secret, &link).unwrap();
+        let fifo = outside.path().join("pipe.png");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success(), "mkfifo failed");
+
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (b, l, f, d) = (
+            blobs.clone(),
+            link.clone(),
+            fifo.clone(),
+            outside.path().to_owned(),
+        );
+        std::thread::spawn(move || {
+            let _ = tx.send((
+                b.import_file(&l, 1 << 20),
+                b.import_file(&f, 1 << 20),
+                b.import_file(&d, 1 << 20),
+            ));
+        });
+        let (by_link, by_fifo, by_dir) = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("import_file blocked on a FIFO");
+        let e = by_link.unwrap_err().to_string();
+        assert!(e.contains("is a link"), "{e}");
+        let e = by_fifo.unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let e = by_dir.unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        assert!(!blobs.has(&blake3::hash(b"secret key")));
+
+        // The file itself is stored.
+        let (hash, size) = blobs.import_file(&secret, 1 << 20).unwrap();
+        assert_eq!((hash, size), (blake3::hash(b"secret key"), 10));
+        assert!(blobs.has(&hash));
     }
 }

@@ -35,10 +35,10 @@ use tacit_core::{DocId, Kind};
 use tacit_node::{ErrorKind, ExportPage, ImportNote, Node, NodeError, Request, Response};
 use ts_rs::TS;
 
-pub use parse::{MAX_FRONT_MATTER_BYTES, Parsed, parse_file};
+pub use parse::{MAX_FRONT_MATTER_BYTES, MAX_FRONT_MATTER_DEPTH, Parsed, parse_file};
 pub use render::{
-    ANSWERS_MARKER, MAX_FILE_NAME_CHARS, Names, render_note, render_question, safe_file_name,
-    unique_name,
+    ANSWERS_MARKER, MAX_FILE_NAME_BYTES, Names, is_hidden_format, name_key, render_note,
+    render_question, safe_attachment_name, safe_file_name, unique_name,
 };
 
 /// Most notes in one [`Request::Import`]: the node writes a batch in one transaction, and 500
@@ -201,6 +201,10 @@ pub async fn import_dir<R: Requester>(
     mut progress: impl FnMut(&Progress),
 ) -> Result<ImportSummary, VaultError> {
     check_dir(dir)?;
+    // Absolute: the files a note embeds are attached by their path, which a running node (the
+    // app, `tacit serve`) reads from its own working folder if it is relative, finding there a
+    // file of the same name as the vault's (`Documents/budget.xlsx`) and sharing it.
+    let dir = &std::fs::canonicalize(dir).map_err(io_err(dir))?;
     let mut summary = ImportSummary::default();
     let (files, others) = walk(dir, &mut summary)?;
     // (the note's key, the files its links name), for attaching once the notes exist.
@@ -570,8 +574,15 @@ fn read_file(file: &Found) -> Result<Parsed, String> {
 
 /// Writes every note and question of `space` (each space, in a folder of its own, when `None`)
 /// under `dir` as Markdown files, questions in a `Questions` folder. `dir` is created if missing;
-/// each file is written whole or not at all (a temporary file renamed). `progress` is called
-/// after each file.
+/// each file is written whole or not at all (a temporary file renamed). A file that cannot be
+/// written, or whose folder is a link, is listed in [`ExportSummary::missing`] and the rest go
+/// on. `progress` is called after each file.
+///
+/// `dir` may hold what someone else put there (a shared repository): nothing is written through
+/// a link in it. Each folder the export writes into inside `dir` must be a real folder, not a
+/// link to one; each file is first made under a new name (`create_new`: `O_CREAT | O_EXCL`,
+/// which fails on a link instead of following it) and then renamed over its name, which
+/// replaces a link there instead of writing where it leads.
 pub async fn export_dir<R: Requester>(
     node: &mut R,
     dir: &Path,
@@ -606,9 +617,20 @@ pub async fn export_dir<R: Requester>(
         ..ExportSummary::default()
     };
     for (space, folder) in &targets {
+        // A space's own folder planted as a link: nothing of the space is written (one entry
+        // in the summary, not one per note).
+        if folder != dir
+            && let Err(reason) = not_a_link(folder)
+        {
+            summary.missing.push(note(
+                &shown_path(dir, folder),
+                format!("{reason}; nothing of this space was exported"),
+            ));
+            continue;
+        }
         let mut taken_notes = HashSet::new();
         let mut taken_questions = HashSet::new();
-        // Attachment file names given in this folder, in lower case (a disk may not tell
+        // Attachment file names given in this folder, by `name_key` (a disk may not tell
         // `Diagram.png` from `diagram.png`), with the name as written and the hash it holds.
         let mut taken_files = TakenFiles::default();
         let mut after = None;
@@ -621,16 +643,16 @@ pub async fn export_dir<R: Requester>(
             let Response::Exported(mut page) = node.execute(req).await? else {
                 return Err(VaultError::UnexpectedReply("an export"));
             };
-            export_attachments(node, &mut page, folder, &mut taken_files, &mut summary).await?;
+            let at = Folder { root: dir, folder };
+            export_attachments(node, &mut page, at, &mut taken_files, &mut summary).await?;
             write_page(
                 &page,
-                dir,
-                folder,
+                at,
                 (&mut taken_notes, &mut taken_questions),
                 total,
                 &mut summary,
                 &mut progress,
-            )?;
+            );
             match page.next {
                 Some(next) => after = Some(next),
                 None => break,
@@ -640,20 +662,80 @@ pub async fn export_dir<R: Requester>(
     Ok(summary)
 }
 
+/// A space's folder in an export, and the export's folder (that paths are shown from).
+#[derive(Clone, Copy)]
+struct Folder<'a> {
+    root: &'a Path,
+    folder: &'a Path,
+}
+
+impl Folder<'_> {
+    /// Makes the space's folder, or checks that it is a real one. The export's own folder is
+    /// the user's choice (and made already): a link there is theirs to have.
+    fn ready(self) -> Result<(), String> {
+        if self.folder == self.root {
+            return Ok(());
+        }
+        real_dir(self.folder)
+    }
+}
+
+/// `path` from the export's folder, with `/` separators, for the summary.
+fn shown_path(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.to_string_lossy().replace('\\', "/")
+}
+
+/// Refuses a folder that is a link or not a folder; `Ok` when it is a real folder or missing.
+fn not_a_link(path: &Path) -> Result<(), String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(format!(
+            "not written: the folder {name} is a link, and an export writes through no link \
+             (it could lead anywhere on this machine); remove the link or export elsewhere"
+        )),
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(format!(
+            "not written: {name} is a file where the export puts a folder; move it or export \
+             elsewhere"
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("not written: cannot read the folder {name}: {e}")),
+    }
+}
+
+/// Makes the folder `path` (its parent exists), or checks that it is one: never a link.
+fn real_dir(path: &Path) -> Result<(), String> {
+    not_a_link(path)?;
+    match std::fs::create_dir(path) {
+        Ok(()) => Ok(()),
+        // There already, or made meanwhile: checked again, a link still refused.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match not_a_link(path) {
+            Ok(()) if path.is_dir() => Ok(()),
+            Ok(()) => Err(format!("not written: cannot make the folder: {e}")),
+            Err(reason) => Err(reason),
+        },
+        Err(e) => Err(format!("not written: cannot make the folder: {e}")),
+    }
+}
+
 /// The attachment files of one exported folder, and how many fetches of missing ones failed.
 #[derive(Default)]
 struct TakenFiles {
-    /// Lower-case name → (name as written, hash of its bytes).
+    /// [`name_key`] of a name → (name as written, hash of its bytes).
     names: HashMap<String, (String, String)>,
     /// Fetches of attachments not on this machine that failed in this folder's export.
     failed_fetches: usize,
 }
 
 impl TakenFiles {
-    /// The hash of the bytes written under `name` (in any case), if any.
+    /// The hash of the bytes written under `name` (or a name the disk takes for it), if any.
     fn holds(&self, name: &str) -> Option<&str> {
         self.names
-            .get(&name.to_lowercase())
+            .get(&name_key(name))
             .map(|(_, hash)| hash.as_str())
     }
 }
@@ -665,17 +747,20 @@ const MAX_FAILED_FETCHES_A_NOTE: usize = 3;
 /// The same for a whole folder (a space): at most this many failed fetches in all.
 const MAX_FAILED_FETCHES: usize = 20;
 
-/// Writes the attachments of a page's notes into the folder's [`ATTACHMENTS_DIR`]. A name
-/// already given to other bytes in this folder (compared in lower case) gets a name of its own
-/// (`name 2.png`), and the note's `![[embeds]]` of it are rewritten to match.
+/// Writes the attachments of a page's notes into the folder's [`ATTACHMENTS_DIR`], each under
+/// [`safe_attachment_name`] of its name. A name already given to other bytes in this folder
+/// (compared by [`name_key`]) gets a name of its own (`name 2.png`); the note's `![[embeds]]`
+/// are rewritten to the name written when it differs from the attachment's.
 async fn export_attachments<R: Requester>(
     node: &mut R,
     page: &mut ExportPage,
-    folder: &Path,
+    at: Folder<'_>,
     taken: &mut TakenFiles,
     summary: &mut ExportSummary,
 ) -> Result<(), VaultError> {
-    let dir = folder.join(ATTACHMENTS_DIR);
+    let dir = at.folder.join(ATTACHMENTS_DIR);
+    // Whether the folder is there and no link, checked before the first file is fetched.
+    let mut dir_ok: Option<Result<(), String>> = None;
     for n in &mut page.notes {
         let mut failed_here = 0;
         let req = Request::Attachments {
@@ -690,25 +775,33 @@ async fn export_attachments<R: Requester>(
             }
         };
         for a in items {
-            let file_name = match taken.names.get(&a.name.to_lowercase()) {
-                // The same bytes under this name (in any case): the file already written.
+            let safe = safe_attachment_name(&a.name);
+            let file_name = match taken.names.get(&name_key(&safe)) {
+                // The same bytes under this name (as the disk compares names): the file
+                // already written.
                 Some((written, hash)) if *hash == a.hash => written.clone(),
-                None => a.name.clone(),
-                Some(_) => tacit_core::unique_attachment_name(&a.name, |c| {
+                None => safe,
+                Some(_) => tacit_core::unique_attachment_name(&safe, |c| {
                     taken.holds(c).is_some_and(|h| h != a.hash)
                 }),
             };
+            let target = dir.join(&file_name);
+            let shown = shown_path(at.root, &target);
             if !a.present
                 && (failed_here >= MAX_FAILED_FETCHES_A_NOTE
                     || taken.failed_fetches >= MAX_FAILED_FETCHES)
             {
                 summary.missing.push(note(
-                    &format!("{ATTACHMENTS_DIR}/{file_name}"),
+                    &shown,
                     "not on this machine (not asked for: earlier fetches in this export failed)",
                 ));
                 continue;
             }
-            let target = dir.join(&file_name);
+            let ready = dir_ok.get_or_insert_with(|| at.ready().and_then(|()| real_dir(&dir)));
+            if let Err(reason) = ready {
+                summary.missing.push(note(&shown, reason.clone()));
+                continue;
+            }
             let req = Request::AttachmentGet {
                 id: n.id.to_string(),
                 name: a.name.clone(),
@@ -721,20 +814,20 @@ async fn export_attachments<R: Requester>(
                         failed_here += 1;
                         taken.failed_fetches += 1;
                     }
-                    summary.missing.push(note(
-                        &format!("{ATTACHMENTS_DIR}/{file_name}"),
-                        e.to_string(),
-                    ));
+                    summary.missing.push(note(&shown, e.to_string()));
                     continue;
                 }
             };
             if taken.holds(&file_name) != Some(a.hash.as_str()) {
-                std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-                copy_atomic(Path::new(&path), &target)?;
-                taken.names.insert(
-                    file_name.to_lowercase(),
-                    (file_name.clone(), a.hash.clone()),
-                );
+                if let Err(e) = copy_atomic(Path::new(&path), &target) {
+                    summary
+                        .missing
+                        .push(note(&shown, format!("not written: {e}")));
+                    continue;
+                }
+                taken
+                    .names
+                    .insert(name_key(&file_name), (file_name.clone(), a.hash.clone()));
                 summary.attachments += 1;
             }
             if file_name != a.name {
@@ -748,20 +841,6 @@ async fn export_attachments<R: Requester>(
         }
     }
     Ok(())
-}
-
-/// Copies a file through a hidden temporary file beside `to`, renamed into place.
-fn copy_atomic(from: &Path, to: &Path) -> Result<(), VaultError> {
-    let file_name = to
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = to.with_file_name(format!(".{file_name}.tacit-tmp"));
-    let copied = std::fs::copy(from, &tmp).and_then(|_| std::fs::rename(&tmp, to));
-    copied.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io_err(to)(e)
-    })
 }
 
 /// How many notes and questions a space holds, for the progress; 0 when the node cannot say.
@@ -786,16 +865,15 @@ async fn count_docs<R: Requester>(node: &mut R, space: &str) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// Writes one export page's files.
+/// Writes one export page's files; one that cannot be written goes to the summary.
 fn write_page(
     page: &ExportPage,
-    root: &Path,
-    folder: &Path,
+    at: Folder<'_>,
     taken: (&mut HashSet<String>, &mut HashSet<String>),
     total: u32,
     summary: &mut ExportSummary,
     progress: &mut impl FnMut(&Progress),
-) -> Result<(), VaultError> {
+) {
     let names: Names = page.names.iter().cloned().collect::<HashMap<_, _>>();
     let (taken_notes, taken_questions) = taken;
     let mut done = |summary: &mut ExportSummary, path: &Path, kind: Kind| {
@@ -804,59 +882,129 @@ fn write_page(
             _ => summary.notes += 1,
         }
         summary.files += 1;
-        let rel = path.strip_prefix(root).unwrap_or(path);
         progress(&Progress {
             done: summary.files,
             total: total.max(summary.files),
-            path: rel.to_string_lossy().replace('\\', "/"),
+            path: shown_path(at.root, path),
         });
     };
-    if !page.notes.is_empty() {
-        std::fs::create_dir_all(folder).map_err(io_err(folder))?;
+    if page.notes.is_empty() && page.questions.is_empty() {
+        return;
     }
+    let folder_ok = at.ready();
     for n in &page.notes {
         let name = unique_name(&safe_file_name(&n.title), taken_notes);
-        let path = folder.join(format!("{name}.md"));
-        let text = render_note(n, &page.space_name, &names);
-        write_atomic(&path, text.as_bytes(), n.updated_at)?;
-        done(summary, &path, Kind::Note);
-    }
-    if !page.questions.is_empty() {
-        let qdir = folder.join(QUESTIONS_DIR);
-        std::fs::create_dir_all(&qdir).map_err(io_err(&qdir))?;
-        for q in &page.questions {
-            let name = unique_name(&safe_file_name(&q.title), taken_questions);
-            let path = qdir.join(format!("{name}.md"));
-            let text = render_question(q, &page.space_name, &names);
-            write_atomic(&path, text.as_bytes(), q.updated_at)?;
-            done(summary, &path, Kind::Question);
+        let path = at.folder.join(format!("{name}.md"));
+        let written = folder_ok.clone().and_then(|()| {
+            let text = render_note(n, &page.space_name, &names);
+            write_atomic(&path, text.as_bytes(), n.updated_at)
+                .map_err(|e| format!("not written: {e}"))
+        });
+        match written {
+            Ok(()) => done(summary, &path, Kind::Note),
+            Err(reason) => summary
+                .missing
+                .push(note(&shown_path(at.root, &path), reason)),
         }
     }
-    Ok(())
+    if page.questions.is_empty() {
+        return;
+    }
+    let qdir = at.folder.join(QUESTIONS_DIR);
+    let qdir_ok = folder_ok.and_then(|()| real_dir(&qdir));
+    for q in &page.questions {
+        let name = unique_name(&safe_file_name(&q.title), taken_questions);
+        let path = qdir.join(format!("{name}.md"));
+        let written = qdir_ok.clone().and_then(|()| {
+            let text = render_question(q, &page.space_name, &names);
+            write_atomic(&path, text.as_bytes(), q.updated_at)
+                .map_err(|e| format!("not written: {e}"))
+        });
+        match written {
+            Ok(()) => done(summary, &path, Kind::Question),
+            Err(reason) => summary
+                .missing
+                .push(note(&shown_path(at.root, &path), reason)),
+        }
+    }
 }
 
-/// Writes `data` to a hidden temporary file beside `path`, then renames it over `path`: a reader
+/// The start of the name of a file being written: hidden, and short, so that the name of the
+/// file it becomes may take the whole 255 bytes a file system allows. No note or attachment
+/// file is named so: their names never start with a dot.
+const TEMP_PREFIX: &str = ".tacit-tmp-";
+
+/// Names tried for a temporary file before giving up: a name is taken only if something else
+/// made it (a stale file, or one planted to make the export fail), and each try is random.
+const TEMP_TRIES: usize = 8;
+
+/// Writes `data` to a new temporary file beside `path`, then renames it over `path`: a reader
 /// (or a crash) sees the old file or the new one, never half of one. The file's time is set to
 /// `updated_at` (ms), so that file managers sort it as Tacit does.
-fn write_atomic(path: &Path, data: &[u8], updated_at: i64) -> Result<(), VaultError> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tacit-tmp"));
-    let written = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        if let Ok(ms) = u64::try_from(updated_at) {
-            let _ = f.set_modified(UNIX_EPOCH + std::time::Duration::from_millis(ms));
+fn write_atomic(path: &Path, data: &[u8], updated_at: i64) -> std::io::Result<()> {
+    write_new(path, Some(updated_at), |f| f.write_all(data))
+}
+
+/// Copies a file the node holds to `to` as [`write_atomic`] writes.
+fn copy_atomic(from: &Path, to: &Path) -> std::io::Result<()> {
+    let mut src = std::fs::File::open(from)?;
+    write_new(to, None, |f| std::io::copy(&mut src, f).map(drop))
+}
+
+/// Fills a new temporary file beside `path` and renames it over `path`. The temporary file is
+/// made with `create_new` (`O_CREAT | O_EXCL`): an existing name, a link included, fails the
+/// open instead of being followed; the rename replaces a link at `path`, never writes where it
+/// leads.
+fn write_new(
+    path: &Path,
+    updated_at: Option<i64>,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let parent = path.parent().unwrap_or_else(|| Path::new("."));
+    let (tmp, mut file) = new_temp(parent)?;
+    let written = (|| {
+        fill(&mut file)?;
+        if let Some(ms) = updated_at.and_then(|t| u64::try_from(t).ok()) {
+            let _ = file.set_modified(UNIX_EPOCH + std::time::Duration::from_millis(ms));
         }
-        drop(f);
+        drop(file);
         std::fs::rename(&tmp, path)
     })();
-    written.map_err(|e| {
+    if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
-        io_err(path)(e)
-    })
+    }
+    written
+}
+
+/// A new, empty file in `dir` under a random [`TEMP_PREFIX`] name.
+fn new_temp(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let mut last = None;
+    for _ in 0..TEMP_TRIES {
+        let tmp = dir.join(format!("{TEMP_PREFIX}{:016x}", random_u64()));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(file) => return Ok((tmp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no temporary file name was free")))
+}
+
+/// 64 random bits for a temporary file's name: std's hasher keys come from the operating
+/// system's randomness. They need not be secret: a name someone made first only fails its try.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    RandomState::new().hash_one((
+        COUNT.fetch_add(1, Ordering::Relaxed),
+        std::process::id(),
+        std::time::SystemTime::now(),
+    ))
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 use tacit_core::limits::{MAX_BODY_BYTES, MAX_TAGS, MAX_TITLE_CHARS};
 use tacit_core::{DocId, Draft, Kind, normalize_tag};
 use tacit_node::ImportNote;
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::parser::Parser;
+use yaml_rust2::{Event, Yaml, YamlLoader};
 
 use crate::dates;
 use crate::render::ANSWERS_MARKER;
@@ -13,6 +14,11 @@ use crate::render::ANSWERS_MARKER;
 /// Longest front matter read, in bytes. Real front matter is a few hundred bytes; a longer
 /// block is more likely a document that happens to start with `---`, and stays body text.
 pub const MAX_FRONT_MATTER_BYTES: usize = 64 * 1024;
+
+/// Deepest nesting of lists and maps read in front matter. Real front matter nests two or three
+/// deep (a list of tags in the top map); 64 KiB of `- - - …` nests 30,000 deep, which nothing
+/// writes and which the loaded value would free by recursion.
+pub const MAX_FRONT_MATTER_DEPTH: usize = 32;
 
 /// A file read for import, and what could not be used of it.
 #[derive(Debug, Clone)]
@@ -36,6 +42,9 @@ pub fn parse_file(rel_path: &str, bytes: &[u8], mtime: Option<i64>) -> Result<Pa
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut warnings = Vec::new();
     let (front, body) = split_front_matter(text, &mut warnings);
+    if let Some(yaml) = front {
+        check_front_matter(yaml)?;
+    }
     let fields = match front {
         Some(yaml) => read_front_matter(yaml, &mut warnings),
         None => None,
@@ -200,6 +209,41 @@ fn split_front_matter<'a>(text: &'a str, warnings: &mut Vec<String>) -> (Option<
     }
     warnings.push("front matter has no closing `---` line; kept as body text".into());
     (None, text)
+}
+
+/// Refuses front matter that would cost far more to load than its size. The loader copies an
+/// alias's value (`*name`) whole wherever it stands, so a few KiB of aliases of aliases ("a
+/// billion laughs") expand to gigabytes: a file from someone else must not take the memory of
+/// the machine that imports it. The events are read one by one (the parser keeps its own
+/// stack, and builds nothing). YAML that does not parse passes here: the loader says why.
+fn check_front_matter(yaml: &str) -> Result<(), String> {
+    let mut parser = Parser::new_from_str(yaml);
+    let mut depth = 0usize;
+    loop {
+        match parser.next_token() {
+            Err(_) | Ok((Event::StreamEnd, _)) => return Ok(()),
+            Ok((Event::Alias(_), mark)) => {
+                return Err(format!(
+                    "the front matter uses a YAML alias (`*name`, line {}); aliases are not \
+                     read, as a few lines of them can take gigabytes of memory: write the value \
+                     out instead",
+                    mark.line() + 1
+                ));
+            }
+            Ok((Event::SequenceStart(..) | Event::MappingStart(..), mark)) => {
+                depth += 1;
+                if depth > MAX_FRONT_MATTER_DEPTH {
+                    return Err(format!(
+                        "the front matter nests lists or maps more than \
+                         {MAX_FRONT_MATTER_DEPTH} deep (line {}); flatten it",
+                        mark.line() + 1
+                    ));
+                }
+            }
+            Ok((Event::SequenceEnd | Event::MappingEnd, _)) => depth = depth.saturating_sub(1),
+            Ok(_) => {}
+        }
+    }
 }
 
 /// The fields of a front matter block; `None` (with a warning) when it is not a YAML mapping.
@@ -425,6 +469,45 @@ mod tests {
             &format!("---\nkind: question\n---\n\n\n\n{ANSWERS_MARKER}"),
         );
         assert_eq!(p.note.draft.body, "");
+    }
+
+    /// Front matter of ten levels of ten aliases each ("a billion laughs"): 700 bytes that the
+    /// loader expanded to 10^10 strings, taking all the memory of the machine importing it.
+    fn billion_laughs() -> String {
+        let mut yaml = String::from("---\nl0: &l0 \"lol\"\n");
+        for i in 1..=10 {
+            let prev = format!("*l{}", i - 1);
+            let items = [prev.as_str(); 10].join(", ");
+            yaml.push_str(&format!("l{i}: &l{i} [{items}]\n"));
+        }
+        yaml.push_str("title: Laughs\n---\n\nbody\n");
+        yaml
+    }
+
+    #[test]
+    fn front_matter_with_aliases_fails_the_file_at_once() {
+        let start = std::time::Instant::now();
+        let e = parse_file("laughs.md", billion_laughs().as_bytes(), None).unwrap_err();
+        assert!(e.contains("alias"), "{e}");
+        assert!(e.contains("line 3"), "{e}");
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        // One alias is refused too (it is how every such file starts); an anchor alone is read.
+        let e = parse_file("a.md", b"---\nx: &a 1\ntitle: *a\n---\n", None).unwrap_err();
+        assert!(e.contains("alias"), "{e}");
+        let p = parse("b.md", "---\ntitle: &a Anchored\n---\n");
+        assert_eq!(p.note.draft.title, "Anchored");
+    }
+
+    #[test]
+    fn deeply_nested_front_matter_fails_the_file() {
+        let deep = format!("---\nx: {}1{}\n---\n", "[".repeat(200), "]".repeat(200));
+        let e = parse_file("deep.md", deep.as_bytes(), None).unwrap_err();
+        assert!(e.contains("more than 32 deep"), "{e}");
+        let deep = format!("---\n{}x\n---\n", "- ".repeat(20_000));
+        let e = parse_file("deep.md", deep.as_bytes(), None).unwrap_err();
+        assert!(e.contains("more than 32 deep"), "{e}");
+        let p = parse("ok.md", "---\ntags: [[[[a]]]]\n---\n");
+        assert!(p.note.draft.tags.is_empty());
     }
 
     proptest! {

@@ -614,7 +614,8 @@ notes: Array<ImportNote>, } | { "op": "attach",
  */
 id: string, 
 /**
- * The file to attach, on this machine (read by the node).
+ * The file to attach, on this machine, by its absolute path (read by the node; a relative
+ * path is refused, as the node would read it from its own working folder).
  */
 path: string, 
 /**
