@@ -5,14 +5,19 @@
 //! wrote this morning". [`Doc::versions`] puts the changes in one order — causal, and among
 //! changes that do not depend on each other (two members editing offline) by their time, then
 //! hash, so every peer lists the same versions — and groups consecutive changes by one author
-//! with no pause longer than [`VERSION_PAUSE_MS`] between them. A version is the note as it was
-//! after its last change *and everything before it in that order*; its id is the start of that
-//! last change's hash ([`VERSION_ID_LEN`] hex characters; any unique prefix resolves).
+//! with no pause longer than [`VERSION_PAUSE_MS`] between them. A version is the note as its
+//! author had it after its last change: that change and its causal history, what they saw and
+//! built on; its id is the start of that last change's hash ([`VERSION_ID_LEN`] hex
+//! characters; any unique prefix resolves). The last version is the note as it is now, every
+//! branch merged.
 //!
 //! Concurrent branches: two members who edited offline get interleaved versions (by time), and a
-//! version of one of them shows the note with the other's earlier edits merged in, exactly as a
-//! peer that had received them in that order would have shown it. Nothing is lost: the last
-//! version is the note as it is now.
+//! version of one of them shows the note as that member had it, without the other's edits they
+//! had not seen. A change's time is its author's word, so it only places the change in the list:
+//! it never puts the change into versions whose authors had not seen it. (A version used to be
+//! everything before its last change in the list's order, and a member who dated a vandalising
+//! change just after an early one, made after it alone, put it into every later version: no
+//! restore brought back the note without it.)
 //!
 //! **Restoring** a version ([`Doc::restore_version`]) is one new change that makes the title,
 //! body, tags and aliases equal to the version's, as minimal text splices and single-tag
@@ -308,7 +313,11 @@ impl Doc {
             .filter(|f| f.last.to_string().starts_with(&p));
         match (matching.next(), matching.next()) {
             (Some(f), None) => {
-                let heads = heads_after(&steps, f.upto);
+                let heads = if f.version.current {
+                    heads_after(&steps, f.upto)
+                } else {
+                    vec![f.last]
+                };
                 Ok((f, heads))
             }
             (None, _) => Err(CoreError::NoSuchVersion(prefix.to_owned())),
@@ -759,9 +768,50 @@ mod tests {
         let (ana_id, ben_id) = (Some(ana.member_id()), Some(ben.member_id()));
         assert_eq!(authors, vec![ana_id, ben_id, ana_id, ben_id]);
         assert!(va[0].current);
-        // Ana's version includes Ben's earlier edit (merged), as any peer would show it.
+        // Ana's version is the note as she had it: without Ben's edit, which she had not seen
+        // (though it is dated before hers); the current one has both.
         let ana_edit = &va[1];
-        assert_eq!(a.version(&ana_edit.id).unwrap().body, "ben\nbuild\nana\n");
+        assert_eq!(a.version(&ana_edit.id).unwrap().body, "build\nana\n");
+        assert_eq!(
+            a.version(&va[0].id).unwrap().body,
+            a.text(&ROOT, "body").unwrap()
+        );
+    }
+
+    #[test]
+    fn a_change_dated_into_the_past_stays_out_of_versions_made_without_it() {
+        let (ana, mallory, ben) = (
+            DeviceKey::generate(),
+            DeviceKey::generate(),
+            DeviceKey::generate(),
+        );
+        let mut a = new_note(&ana, 0);
+        a.edit_text(at(&ana, MIN), body("build\nship\n")).unwrap();
+        // Mallory vandalises the note as it was then, and dates it a minute later.
+        let mut m = Doc::load(a.id(), [a.save().as_slice()], mallory.member_id()).unwrap();
+        m.edit_text(at(&mallory, 2 * MIN), body("VANDAL\n"))
+            .unwrap();
+        // Ana goes on, not having seen it; Ben, later, has both and writes after them.
+        a.edit_text(at(&ana, 60 * MIN), body("build\nship\ntest\n"))
+            .unwrap();
+        a.apply_changes(&m.save()).unwrap();
+        a.edit_text(
+            at(&ben, 90 * MIN),
+            NoteEdit {
+                title: Some("Deploy!".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let versions = a.versions().unwrap();
+        let anas = versions
+            .iter()
+            .find(|v| v.author == Some(ana.member_id()) && v.started_at == 60 * MIN)
+            .unwrap();
+        assert_eq!(a.version(&anas.id).unwrap().body, "build\nship\ntest\n");
+        assert!(a.text(&ROOT, "body").unwrap().contains("VANDAL"));
+        assert!(a.restore_version(at(&ana, 100 * MIN), &anas.id).unwrap());
+        assert_eq!(a.text(&ROOT, "body").unwrap(), "build\nship\ntest\n");
     }
 
     #[test]
