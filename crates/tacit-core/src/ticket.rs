@@ -126,12 +126,15 @@ impl Ticket {
             Some(&version) => return Err(TicketError::Unsupported { version }),
             None => return Err(TicketError::Damaged),
         }
-        let (Wire::V1(ticket), rest) =
+        let (Wire::V1(mut ticket), rest) =
             postcard::take_from_bytes(payload).map_err(|_| TicketError::Damaged)?;
         if !rest.is_empty() {
             return Err(TicketError::Damaged);
         }
         ticket.check_limits()?;
+        // The name is the inviter's word, shown before joining: on one line, with no control
+        // or direction override (a lure could otherwise pose as a known space's name).
+        ticket.name = crate::text::one_line(std::mem::take(&mut ticket.name));
         Ok(ticket)
     }
 
@@ -275,6 +278,14 @@ mod tests {
             assert_eq!(err, TicketError::NotATicket, "{text:?}");
             assert!(err.to_string().contains("Tacit invitation"));
         }
+    }
+
+    #[test]
+    fn the_space_name_a_ticket_shows_is_on_one_line_without_controls() {
+        let mut t = ticket();
+        t.name = "Acme \u{202e}lanretni\n\u{1b}[2JPayroll".into();
+        let parsed = Ticket::parse(&t.to_string()).unwrap();
+        assert_eq!(parsed.name, "Acme lanretni  [2JPayroll");
     }
 
     #[test]
