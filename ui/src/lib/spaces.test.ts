@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { NetworkState, PeerInfo, Reachability, RelayInfo, SpaceInfo, Status, SyncState } from "./bindings";
-import { authorName, joinErrorText, peersText, syncGlyph, syncLabel, syncText } from "./spaces";
+import { authorName, joinErrorText, namesakeOf, peersText, syncGlyph, syncLabel, syncText } from "./spaces";
 
 const running: NetworkState = { state: "running", mdns: true };
 const personal: SpaceInfo = { id: "p", name: "Personal", personal: true, role: "owner", members: 1, connected: 0, sync: "local", stale_after_days: 182 };
@@ -89,5 +89,24 @@ describe("authors in a shared space's lists", () => {
     expect(authorName(detail, "cccc2222dddd")).toBe("you");
     expect(authorName(detail, "eeee3333ffff0000")).toBe("eeee3333");
     expect(authorName(null, "aaaa1111bbbb")).toBeNull();
+  });
+});
+
+describe("an invitation to a space named like a known one", () => {
+  const known = [
+    { id: "s1", name: "Acme Payroll", personal: false },
+    { id: "me", name: "Personal", personal: true },
+  ] as unknown as SpaceInfo[];
+
+  it("finds the known space whatever the case, spacing, dashes or width", () => {
+    for (const name of ["Acme Payroll", "acme  payroll", "ACME-Payroll", "Ａｃｍｅ Payroll"]) {
+      expect(namesakeOf(known, "s2", name)?.id).toBe("s1");
+    }
+  });
+
+  it("says nothing of the same space, another name, or a name of no letters", () => {
+    expect(namesakeOf(known, "s1", "Acme Payroll")).toBeNull();
+    expect(namesakeOf(known, "s2", "Acme Research")).toBeNull();
+    expect(namesakeOf(known, "s2", "—")).toBeNull();
   });
 });

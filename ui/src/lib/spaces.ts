@@ -144,3 +144,20 @@ export function joinErrorText(kind: string, message: string): string {
       return message;
   }
 }
+
+/** A name as people read it: letters and digits, lower case, compatibility forms folded (so
+ *  "Acme  Payroll", "acme-payroll" and "Ａｃｍｅ Payroll" read alike). */
+function nameKey(name: string): string {
+  return name
+    .normalize("NFKC")
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, "");
+}
+
+/** A space of this home whose name reads like `name` but that is not `space`: an invitation
+ *  to a space named like one the person knows may be a lure (a name is the inviter's word). */
+export function namesakeOf(spaces: SpaceInfo[], space: string, name: string): SpaceInfo | null {
+  const key = nameKey(name);
+  if (key === "") return null;
+  return spaces.find((s) => s.id !== space && nameKey(s.name) === key) ?? null;
+}
