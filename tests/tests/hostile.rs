@@ -1485,3 +1485,134 @@ async fn a_member_taking_another_members_name_is_told_apart_from_them() {
         n.shutdown().await;
     }
 }
+
+/// Peak resident memory of process `pid` (`VmHWM`), in bytes.
+fn peak_rss_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The ticket `space invite SPACE --role ROLE` prints (alone on its last line).
+fn cli_invite(home: &tacit_tests::NetHome, space: &str, role: &str) -> String {
+    let out = home.ok(&["space", "invite", space, "--role", role]);
+    out.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// Whether `home` lists a note titled `title` in `space`.
+fn cli_lists(home: &tacit_tests::NetHome, space: &str, title: &str) -> Result<(), String> {
+    let list = home.try_json(&["note", "list", "--space", space])?;
+    let titles: Vec<&str> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n["title"].as_str())
+        .collect();
+    if titles.contains(&title) {
+        Ok(())
+    } else {
+        Err(format!("{titles:?}"))
+    }
+}
+
+/// Documents in the frame of the test below, each inflating to just under the limit of one
+/// document: 960 MiB in a frame of 1 MB. (One frame may carry 256, 15 GiB; before the limit per
+/// frame, each one loaded stayed in memory until the whole frame had loaded.)
+const HEAVY_DOCS: usize = 16;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_of_documents_each_under_the_limit_does_not_exhaust_the_nodes_memory() {
+    // The victim runs in its own process, so that its own peak memory is what is measured.
+    let victim = tacit_tests::NetHome::init("Ada");
+    let serving = victim.serve();
+    let bo = tacit_tests::NetHome::init("Bo");
+    let _bo_serving = bo.serve();
+    let space = victim.json(&["space", "new", "Team"])["id"]
+        .as_str()
+        .expect("space new --json gives an id")
+        .to_owned();
+    let sid = space_id(&space);
+    let joined = bo.json(&["space", "join", &cli_invite(&victim, &space, "editor")]);
+    assert_eq!(joined["name"], "Team", "{joined}");
+    // A hostile reader, by a ticket like any member's.
+    let ticket = Ticket::parse(&cli_invite(&victim, &space, "reader")).expect("a ticket");
+    let mut raw = RawPeer::connect(serving.tcp_addr())
+        .await
+        .expect("the raw peer connects");
+    raw.hello(&[]).await.expect("hello");
+    raw.join(&ticket).await.expect("the raw peer joins");
+    raw.ping().await;
+    // A note whose body is 60 MiB of one letter: 60 KB deflated.
+    let under = raw.heads(sid);
+    let mut note = tacit_core::Doc::new_note(
+        DocId::random(),
+        tacit_core::Edit {
+            by: raw.member(),
+            at: now_ms(),
+            under: &under,
+        },
+        tacit_core::Draft {
+            title: "Heavy".into(),
+            body: String::new(),
+            tags: Vec::new(),
+            aliases: Vec::new(),
+        },
+    )
+    .expect("a note");
+    let (data, _) = note.save_with_changes();
+    let mut heavy = automerge::AutoCommit::load(&data).expect("load");
+    heavy
+        .put(ROOT, "body", "a".repeat(60 * 1024 * 1024))
+        .expect("put");
+    let heavy = heavy.save();
+    assert!(heavy.len() < 256 * 1024, "{} bytes", heavy.len());
+    let docs: Vec<WholeDoc> = (0..HEAVY_DOCS)
+        .map(|_| WholeDoc {
+            id: DocId::random(),
+            data: heavy.clone(),
+            sigs: Vec::new(),
+        })
+        .collect();
+    let before = peak_rss_of(serving.pid());
+    assert!(before > 0, "no VmHWM for the victim's process");
+    raw.send(Message::Docs { space: sid, docs })
+        .await
+        .expect("send");
+    let end = raw
+        .wait_end("after a frame of heavy documents", PATIENCE)
+        .await;
+    assert!(
+        matches!(&end, tacit_tests::rawpeer::End::Bye(why) if why.contains("inflate")),
+        "{end:?}"
+    );
+    let grown = peak_rss_of(serving.pid()).saturating_sub(before);
+    eprintln!(
+        "victim's peak memory: {} MiB before the frame, grown by {} MiB",
+        before / (1024 * 1024),
+        grown / (1024 * 1024)
+    );
+    assert!(
+        grown < 256 * 1024 * 1024,
+        "the frame made the victim grow by {} MiB",
+        grown / (1024 * 1024)
+    );
+    raw.shutdown().await;
+    // The victim still serves an honest member.
+    let (title, body) = ("After the frame", "fine");
+    bo.ok(&[
+        "note", "new", "--space", &space, "--title", title, "--body", body,
+    ]);
+    tacit_tests::eventually(
+        "the victim to receive Bo's note",
+        tacit_tests::SYNC_PATIENCE,
+        || cli_lists(&victim, &space, title),
+    );
+}

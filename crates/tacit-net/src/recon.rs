@@ -20,7 +20,7 @@
 //! costs about `k · log16(n)` fingerprints and `k` small item lists — in proportion to what
 //! changed, not to `n`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 
 use serde::{Deserialize, Serialize};
@@ -608,6 +608,135 @@ impl ItemSet {
     }
 }
 
+/// Most ranges one side has asked about and awaits answers for, in one space: far above what
+/// a space's largest set opens (200,000 documents open about 5,000 at once: 256 ranges of about
+/// 780 documents, each split 16 ways into ranges answered with items), and a bound on what a
+/// peer can make this side hold. Past it the peer is taken to be hostile.
+pub const MAX_OPEN: usize = 65_536;
+
+/// What a part from the peer is to the side that receives it, given what that side asked
+/// ([`Asked::received`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// `Same`: settles the range if it was asked about; nothing to compare.
+    Settles,
+    /// Items or a split about a range this side asked about (or items about a range it split):
+    /// compared, and it closes the question.
+    Answer,
+    /// A fingerprint or a split of the whole set that answers nothing: the first step of a
+    /// reconciliation the peer starts.
+    Opening,
+    /// Items or a split about a range this side has not asked about, or whose answer came
+    /// already: a replay, or (rarely) an answer that crossed a new start. Not compared.
+    Unasked,
+    /// A fingerprint of a part of the set, or a malformed prefix: no honest side sends one
+    /// (a fingerprint only ever starts a reconciliation, about the whole set).
+    Forbidden,
+}
+
+/// The ranges one side asked about in one space's reconciliation and awaits an answer for.
+///
+/// Each question is answered once: a part from the peer is compared only when it answers one
+/// ([`Received::Answer`]) or starts a reconciliation ([`Received::Opening`]), so a peer
+/// repeating an answer, or answering what was never asked, makes this side compare nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Asked {
+    /// Ranges asked about with a fingerprint or items, or as a sub-range of a split.
+    open: HashSet<Prefix>,
+    /// Ranges this side split (how many digits deep) whose sub-ranges are not all answered: a
+    /// part about the split range answers those left.
+    splits: HashMap<Prefix, u8>,
+}
+
+impl Asked {
+    /// Records what `part`, sent, asks about: the range of a fingerprint or an item list,
+    /// every sub-range of a split, nothing for `Same`. `false` (and nothing recorded) when it
+    /// would hold more than [`MAX_OPEN`] ranges.
+    pub fn ask(&mut self, part: &Part) -> bool {
+        let prefix = *part.prefix();
+        match (part, part.split_levels()) {
+            (Part::Same { .. }, _) => {}
+            (Part::Split { .. }, Some(levels)) => {
+                if self.len() + (1 << (4 * levels)) + 1 > MAX_OPEN {
+                    return false;
+                }
+                self.open.extend(prefix.descendants(levels));
+                self.splits.insert(prefix, levels);
+            }
+            // Never sent: this side's splits are 16 or 256 ways.
+            (Part::Split { .. }, None) => {}
+            _ => {
+                if self.len() >= MAX_OPEN {
+                    return false;
+                }
+                self.open.insert(prefix);
+            }
+        }
+        true
+    }
+
+    /// What `part`, received, is (see [`Received`]). Nothing is closed: see
+    /// [`Asked::answered`].
+    pub fn received(&self, part: &Part) -> Received {
+        let prefix = part.prefix();
+        if !prefix.is_valid() {
+            return Received::Forbidden;
+        }
+        let root = *prefix == Prefix::ROOT;
+        match part {
+            Part::Same { .. } => Received::Settles,
+            Part::Fingerprint { .. } if root => Received::Opening,
+            Part::Fingerprint { .. } => Received::Forbidden,
+            Part::Items { .. }
+                if self.open.contains(prefix) || self.splits.contains_key(prefix) =>
+            {
+                Received::Answer
+            }
+            // A range this side split is answered about its sub-ranges, or by items or
+            // `Same` about it: never by a split of it.
+            Part::Split { .. } if self.open.contains(prefix) => Received::Answer,
+            Part::Split { .. } if root => Received::Opening,
+            Part::Items { .. } | Part::Split { .. } => Received::Unasked,
+        }
+    }
+
+    /// Closes what a part from the peer about `prefix` answers: the range, and the sub-ranges
+    /// left of a split of it this side sent. The work is one lookup, or the split's sub-ranges
+    /// (which this side chose to send).
+    pub fn answered(&mut self, prefix: &Prefix) {
+        self.open.remove(prefix);
+        if let Some(levels) = self.splits.remove(prefix) {
+            for sub in prefix.descendants(levels) {
+                self.open.remove(&sub);
+            }
+        }
+        if self.open.is_empty() {
+            self.splits.clear();
+        }
+    }
+
+    /// Whether the whole set is asked about: a first step of this side's (a fingerprint or a
+    /// split of the root) not yet answered.
+    pub fn asks_root(&self) -> bool {
+        self.open.contains(&Prefix::ROOT) || self.splits.contains_key(&Prefix::ROOT)
+    }
+
+    /// Ranges asked about and not yet answered (split ranges not counted).
+    pub fn ranges(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Ranges and split ranges held.
+    pub fn len(&self) -> usize {
+        self.open.len() + self.splits.len()
+    }
+
+    /// Whether nothing is awaited.
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+}
+
 impl FromIterator<(Id, HeadsHash)> for ItemSet {
     fn from_iter<T: IntoIterator<Item = (Id, HeadsHash)>>(iter: T) -> Self {
         Self {
@@ -865,5 +994,75 @@ mod tests {
             }),
             Err(ReconError::BadItems)
         );
+    }
+
+    #[test]
+    fn a_part_is_compared_only_when_it_answers_a_question_or_starts_an_exchange() {
+        let items = |prefix| Part::Items {
+            prefix,
+            items: vec![],
+        };
+        let split = |prefix| Part::Split {
+            prefix,
+            fps: vec![Fingerprint::default(); 16],
+        };
+        let fp = |prefix| Part::Fingerprint {
+            prefix,
+            fp: Fingerprint::default(),
+        };
+        let child = Prefix::ROOT.children()[5];
+        let mut asked = Asked::default();
+        // Nothing asked: a start is an opening, anything else about a range is not compared.
+        assert_eq!(asked.received(&fp(Prefix::ROOT)), Received::Opening);
+        assert_eq!(asked.received(&split(Prefix::ROOT)), Received::Opening);
+        assert_eq!(asked.received(&items(Prefix::ROOT)), Received::Unasked);
+        assert_eq!(asked.received(&split(child)), Received::Unasked);
+        assert_eq!(asked.received(&items(child)), Received::Unasked);
+        // A fingerprint only ever starts an exchange, about the whole set.
+        assert_eq!(asked.received(&fp(child)), Received::Forbidden);
+        let stray = Prefix {
+            depth: 1,
+            bits: [0x01; 16],
+        };
+        assert_eq!(asked.received(&items(stray)), Received::Forbidden);
+        // This side starts: its fingerprint of the whole set is answered once.
+        assert!(asked.ask(&fp(Prefix::ROOT)));
+        assert_eq!(asked.received(&items(Prefix::ROOT)), Received::Answer);
+        assert_eq!(asked.received(&split(Prefix::ROOT)), Received::Answer);
+        asked.answered(&Prefix::ROOT);
+        assert!(asked.is_empty());
+        assert_eq!(asked.received(&items(Prefix::ROOT)), Received::Unasked);
+        // A split asks about each sub-range; items about the split range answer those left,
+        // a split of it is the peer's own start.
+        assert!(asked.ask(&split(Prefix::ROOT)));
+        assert!(asked.asks_root());
+        assert_eq!(asked.ranges(), 16);
+        assert_eq!(asked.received(&items(child)), Received::Answer);
+        assert_eq!(asked.received(&split(child)), Received::Answer);
+        assert_eq!(asked.received(&items(Prefix::ROOT)), Received::Answer);
+        assert_eq!(asked.received(&split(Prefix::ROOT)), Received::Opening);
+        assert_eq!(
+            asked.received(&items(child.children()[0])),
+            Received::Unasked
+        );
+        asked.answered(&child);
+        assert_eq!(asked.received(&items(child)), Received::Unasked);
+        assert_eq!(asked.ranges(), 15);
+        asked.answered(&Prefix::ROOT);
+        assert!(asked.is_empty() && !asked.asks_root());
+        // What one side holds asked is bounded.
+        let mut asked = Asked::default();
+        let deep: Vec<Prefix> = Prefix::ROOT
+            .descendants(2)
+            .iter()
+            .flat_map(|p| p.descendants(2))
+            .collect();
+        assert_eq!(deep.len(), MAX_OPEN);
+        for p in &deep {
+            assert!(asked.ask(&items(*p)));
+        }
+        assert!(!asked.ask(&items(Prefix::ROOT)));
+        assert!(!asked.ask(&split(deep[0].children()[0])));
+        assert_eq!(asked.len(), MAX_OPEN);
     }
 }

@@ -12,8 +12,13 @@
 //!
 //! What a peer can make a session hold is bounded: documents asked for ([`MAX_SERVING`], each
 //! queued once until it is sent), spaces offered ([`MAX_OFFERS_KEPT`]), documents waiting for
-//! membership ops ([`MAX_LATER`]), ops asked for once each, and refused changes
-//! ([`MAX_STRIKES`] before the session ends as hostile).
+//! membership ops ([`MAX_LATER`]), ops asked for once each, ranges asked about
+//! ([`crate::recon::MAX_OPEN`]), and refused changes ([`MAX_STRIKES`] before the session ends
+//! as hostile). So is what it can make a session do again: a reconciliation part is compared
+//! only when it answers a question of this side's or starts an exchange ([`RESTARTS`] at a time,
+//! [`MAX_UNASKED`] others settled unread), and each membership op, and the list of their
+//! hashes, is sent once per session unless this side's set changed (an op asked for again with
+//! `WantOps` is a strike).
 //!
 //! The flow of one session: both sides say `Hello` with the spaces they offer the peer; a
 //! space both offered is *active*: its membership ops are exchanged when their digests differ,
@@ -30,10 +35,10 @@ use std::sync::Arc;
 use sha2::Digest as _;
 use tacit_core::{ChangeSig, DocId, OpHash, Screened, SpaceId, Ticket};
 
-use crate::recon::{Diff, HeadsHash, Part, Prefix};
+use crate::recon::{Asked, Diff, HeadsHash, Part, Prefix, Received};
 use crate::wire::{
-    MAX_DOCS, MAX_IDS, MAX_OP_HASHES, MAX_OPS, MAX_PARTS, MemberAddrs, Message, SpaceOffer,
-    VERSION, WholeDoc,
+    MAX_DOCS, MAX_DOCS_INFLATED, MAX_IDS, MAX_OP_HASHES, MAX_OPS, MAX_PARTS, MemberAddrs, Message,
+    SpaceOffer, VERSION, WholeDoc,
 };
 
 /// Documents fetched per `Docs` frame.
@@ -332,6 +337,8 @@ pub enum Input {
     Serve,
     /// The idle grace passed without a shared space or a join.
     IdleTimeout,
+    /// A [`TICK`] passed: the peer may start reconciling each shared space once more.
+    Tick,
     /// Whoever asked for the join stopped waiting for it (it timed out): the session no longer
     /// counts as in use for it, and ends after the idle grace unless it shares a space. An
     /// inviter that keeps the join going without admitting this device does not keep the
@@ -361,14 +368,30 @@ pub enum Output {
     End(End),
 }
 
+/// Reconciliations of a space the peer may start in a session before it has to wait for more
+/// ([`Progress::restarts`]): its first step, and one start again (after a membership change, or
+/// when its node fell behind its own changes). One more is allowed each time this node sees the
+/// space's membership change in the session (the peer starts again after each, as this side
+/// does) and each [`TICK`], up to this many at once. A start past them waits for the next (only
+/// the latest is kept): a peer starting again and again with a fingerprint that claims to hold
+/// nothing no longer has this side announce its whole set each time.
+pub const RESTARTS: u8 = 2;
+
+/// How often the driver feeds [`Input::Tick`]: a peer's start of reconciliation that waited
+/// is taken at most this much later.
+pub const TICK: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Parts about ranges this side did not ask about ([`crate::recon::Received::Unasked`]) that a
+/// session takes: each is answered with `Same` and compared with nothing. An honest peer sends
+/// one only when its answer crosses a new start of this side's, a few in a session; a peer
+/// replaying answers is cut off past this.
+pub const MAX_UNASKED: usize = 4 * MAX_PARTS;
+
 /// Per-space progress of the exchange.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Progress {
     /// Ranges this side asked about and awaits an answer for.
-    open: HashSet<Prefix>,
-    /// Ranges this side split (how many digits deep) whose sub-ranges are not all answered: a
-    /// part about the split range answers those left.
-    splits: HashMap<Prefix, u8>,
+    asked: Asked,
     /// Documents announced (`Have`) or asked for (`Want`) and not yet received.
     wanted: HashSet<DocId>,
     /// Documents in an Automerge sync exchange.
@@ -377,48 +400,58 @@ struct Progress {
     loading: usize,
     /// The peer starts reconciliation and has not yet.
     awaiting_recon: bool,
+    /// Reconciliations the peer may still start now ([`RESTARTS`]).
+    restarts: u8,
+    /// The peer's latest start that came with none left: taken when one is.
+    pending: Option<Part>,
+    /// This side's first step went out with its hello, before the peer shared the space: the
+    /// peer may have ignored it, and its own start then answers it.
+    early: bool,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Self {
+            asked: Asked::default(),
+            wanted: HashSet::new(),
+            syncing: HashSet::new(),
+            loading: 0,
+            awaiting_recon: false,
+            restarts: RESTARTS,
+            pending: None,
+            early: false,
+        }
+    }
 }
 
 impl Progress {
-    /// Records what `part`, sent, asks about: the range of a fingerprint or an item list,
-    /// every sub-range of a split, nothing for `Same`.
-    fn ask(&mut self, part: &Part) {
-        let prefix = *part.prefix();
-        match (part, part.split_levels()) {
-            (Part::Same { .. }, _) => {}
-            (Part::Split { .. }, Some(levels)) => {
-                self.open.extend(prefix.descendants(levels));
-                self.splits.insert(prefix, levels);
-            }
-            // Never sent: this side's splits are 16 or 256 ways.
-            (Part::Split { .. }, None) => {}
-            _ => {
-                self.open.insert(prefix);
-            }
+    /// Records what `part`, sent, asks about; past [`crate::recon::MAX_OPEN`] ranges the
+    /// session ends (no honest exchange asks so many).
+    fn ask(&mut self, part: &Part) -> Flow {
+        if self.asked.ask(part) {
+            Ok(())
+        } else {
+            Err(End::Hostile(format!(
+                "reconciliation asked about more than {} ranges at once",
+                crate::recon::MAX_OPEN
+            )))
         }
     }
 
-    /// Closes what a part from the peer about `prefix` answers: the range, and the sub-ranges
-    /// left of a split of it this side sent. The work is one lookup, or the split's sub-ranges
-    /// (which this side chose to send).
-    fn answered(&mut self, prefix: &Prefix) {
-        self.open.remove(prefix);
-        if let Some(levels) = self.splits.remove(prefix) {
-            for sub in prefix.descendants(levels) {
-                self.open.remove(&sub);
-            }
-        }
-        if self.open.is_empty() {
-            self.splits.clear();
-        }
+    /// One more start of the peer's is allowed (up to [`RESTARTS`]); a start that waited is
+    /// returned, to take now.
+    fn refill(&mut self) -> Option<Part> {
+        self.restarts = (self.restarts + 1).min(RESTARTS);
+        self.pending.take()
     }
 
     fn busy(&self) -> bool {
-        !self.open.is_empty()
+        !self.asked.is_empty()
             || !self.wanted.is_empty()
             || !self.syncing.is_empty()
             || self.loading > 0
             || self.awaiting_recon
+            || self.pending.is_some()
     }
 }
 
@@ -457,10 +490,12 @@ enum Step {
     SendOpHashes(SpaceId),
     /// The peer's op hashes: send what it lacks, ask for what this side lacks.
     OnOpHashes { space: SpaceId, theirs: Vec<OpHash> },
-    /// Send the peer ops of a space (all when `None`).
+    /// Send the peer ops of a space (all when `None`): those it does not hold as far as this
+    /// session saw, or, when `asked` (it asked for them with `WantOps`), all of them.
     SendOps {
         space: SpaceId,
         hashes: Option<Vec<OpHash>>,
+        asked: bool,
     },
     /// Send the peer the ops of a space it does not hold as far as this session saw.
     PushNewOps(SpaceId),
@@ -566,6 +601,14 @@ pub struct Session {
     later: HashSet<(SpaceId, DocId)>,
     /// Messages of changes refused so far.
     strikes: u32,
+    /// Reconciliation parts about ranges this side did not ask about, so far.
+    unasked: usize,
+    /// Spaces whose op hashes this side sent, with its ops digest then: the list goes again
+    /// only once that set changed (a peer offering again with a wrong digest gets nothing more).
+    hashes_sent: HashMap<SpaceId, [u8; 32]>,
+    /// Ops the peer asked for (`WantOps`) and was answered about: each is sent at most once per
+    /// session in answer to one (an honest peer asks for each once).
+    wants_answered: HashSet<(SpaceId, OpHash)>,
     /// The join in progress was given up ([`Input::JoinGivenUp`]): an answer about it that
     /// comes later does not bring it back.
     join_given_up: bool,
@@ -607,6 +650,9 @@ impl Session {
             known_ops: HashMap::new(),
             later: HashSet::new(),
             strikes: 0,
+            unasked: 0,
+            hashes_sent: HashMap::new(),
+            wants_answered: HashSet::new(),
             join_given_up: false,
             early: HashMap::new(),
             missed_early: HashSet::new(),
@@ -713,7 +759,7 @@ impl Session {
             .map(|(s, p)| {
                 format!(
                     "{s}: {} ranges open, {} wanted, {} syncing, {} loading{}",
-                    p.open.len(),
+                    p.asked.ranges(),
                     p.wanted.len(),
                     p.syncing.len(),
                     p.loading,
@@ -852,17 +898,34 @@ impl Session {
                 Ok(())
             }
             Step::SendOpHashes(space) => {
+                // Sent once while this side's set stays as it is: the peer has it.
+                if let Some(digest) = self.mine.get(&space)
+                    && self.hashes_sent.get(&space) == Some(digest)
+                {
+                    return Ok(());
+                }
                 self.ask(Ask::OpHashes { space }, Step::SendOpHashes(space))
             }
             Step::OnOpHashes { space, theirs } => {
                 self.ask(Ask::OpHashes { space }, Step::OnOpHashes { space, theirs })
             }
-            Step::SendOps { space, hashes } => {
+            Step::SendOps {
+                space,
+                hashes,
+                asked,
+            } => {
                 let ask = Ask::Ops {
                     space,
                     hashes: hashes.clone(),
                 };
-                self.ask(ask, Step::SendOps { space, hashes })
+                self.ask(
+                    ask,
+                    Step::SendOps {
+                        space,
+                        hashes,
+                        asked,
+                    },
+                )
             }
             Step::PushNewOps(space) => self.ask(Ask::OpHashes { space }, Step::PushNewOps(space)),
             Step::AddOps { space, ops } => {
@@ -910,7 +973,9 @@ impl Session {
                 );
                 if self.first {
                     if let Some(part) = self.early.remove(&space) {
-                        self.progress(space).ask(&part);
+                        let progress = self.progress(space);
+                        progress.ask(&part)?;
+                        progress.early = true;
                     } else {
                         self.then([Step::StartRecon(space)]);
                     }
@@ -947,13 +1012,67 @@ impl Session {
                     return Ok(());
                 };
                 progress.awaiting_recon = false;
-                for part in &parts {
-                    // A part is about a range asked about, or about a split range whose
-                    // sub-ranges were asked about.
-                    progress.answered(part.prefix());
+                // Each part is compared only if it answers a question of this side's, or
+                // starts a reconciliation the peer may start now; one about a range not asked
+                // about (a replayed answer) is settled with `Same` and compared with nothing.
+                let mut compare = Vec::new();
+                let mut settle = Vec::new();
+                for part in parts {
+                    match progress.asked.received(&part) {
+                        Received::Settles => progress.asked.answered(part.prefix()),
+                        Received::Answer => {
+                            progress.asked.answered(part.prefix());
+                            compare.push(part);
+                        }
+                        Received::Opening => {
+                            if std::mem::take(&mut progress.early) {
+                                // The peer starts although this side's first step is out: it
+                                // ignored that step (it did not share the space yet), and its
+                                // start answers it.
+                                progress.asked.answered(&Prefix::ROOT);
+                            }
+                            if progress.restarts > 0 {
+                                progress.restarts -= 1;
+                                compare.push(part);
+                            } else {
+                                // Taken when the next start is allowed (only the latest).
+                                progress.pending = Some(part);
+                            }
+                        }
+                        Received::Unasked => settle.push(Part::Same {
+                            prefix: *part.prefix(),
+                        }),
+                        Received::Forbidden => {
+                            return Err(End::Hostile(format!(
+                                "a reconciliation step for {space} that no exchange sends: {:?}",
+                                part.prefix()
+                            )));
+                        }
+                    }
+                }
+                if !progress.asked.asks_root() {
+                    progress.early = false;
+                }
+                self.unasked += settle.len();
+                if self.unasked > MAX_UNASKED {
+                    return Err(End::Hostile(format!(
+                        "more than {MAX_UNASKED} reconciliation steps about ranges never asked about"
+                    )));
+                }
+                if !settle.is_empty() {
+                    self.send(Message::Recon {
+                        space,
+                        parts: settle,
+                    });
+                }
+                if compare.is_empty() {
+                    return Ok(());
                 }
                 self.ask(
-                    Ask::Recon { space, parts },
+                    Ask::Recon {
+                        space,
+                        parts: compare,
+                    },
                     Step::Recon {
                         space,
                         parts: Vec::new(),
@@ -1062,6 +1181,7 @@ impl Session {
                     self.then([Step::SendOps {
                         space: offer.space,
                         hashes: None,
+                        asked: false,
                     }]);
                 }
                 Ok(())
@@ -1104,6 +1224,9 @@ impl Session {
             }
             Step::SendOpHashes(space) => {
                 if let Some(Reply::OpHashes(hashes)) = Self::settle(answer)? {
+                    if let Some(digest) = self.mine.get(&space).copied() {
+                        self.hashes_sent.insert(space, digest);
+                    }
                     for chunk in hashes.chunks(MAX_OP_HASHES) {
                         self.send(Message::OpHashes {
                             space,
@@ -1118,9 +1241,12 @@ impl Session {
                 };
                 let theirs_set: HashSet<OpHash> = theirs.iter().copied().collect();
                 let mine_set: HashSet<OpHash> = mine.iter().copied().collect();
+                // Ops sent to the peer in this session (or sent by it) are not sent again: a
+                // list that names none of them (`OpHashes` of nothing) brings each op once.
+                let known = self.known_ops.get(&space);
                 let they_lack: Vec<OpHash> = mine
                     .into_iter()
-                    .filter(|h| !theirs_set.contains(h))
+                    .filter(|h| !theirs_set.contains(h) && !known.is_some_and(|k| k.contains(h)))
                     .collect();
                 let i_lack: Vec<OpHash> = theirs
                     .into_iter()
@@ -1133,6 +1259,7 @@ impl Session {
                         Step::SendOps {
                             space,
                             hashes: Some(they_lack),
+                            asked: false,
                         },
                         Step::WantOps {
                             space,
@@ -1141,11 +1268,14 @@ impl Session {
                     ]);
                 }
             }
-            Step::SendOps { space, .. } => {
-                if let Some(Reply::Ops(ops)) = Self::settle(answer)?
-                    && !ops.is_empty()
-                {
-                    self.send_ops(space, ops);
+            Step::SendOps { space, asked, .. } => {
+                if let Some(Reply::Ops(mut ops)) = Self::settle(answer)? {
+                    if !asked && let Some(known) = self.known_ops.get(&space) {
+                        ops.retain(|o| !known.contains(&op_hash(o)));
+                    }
+                    if !ops.is_empty() {
+                        self.send_ops(space, ops);
+                    }
                 }
             }
             Step::PushNewOps(space) => {
@@ -1161,6 +1291,7 @@ impl Session {
                     self.then([Step::SendOps {
                         space,
                         hashes: Some(new),
+                        asked: false,
                     }]);
                 }
             }
@@ -1168,16 +1299,19 @@ impl Session {
                 if let Some(Reply::OpsAdded { changed, missing }) = Self::settle(answer)? {
                     self.want_ops(space, missing);
                     if changed {
+                        self.refill(space);
                         self.retry_later(space);
                     }
                 }
             }
             Step::Admit { space, .. } => match answer {
                 Ok(_) => {
-                    // The joiner needs every op to see itself a member.
+                    // The joiner needs every op to see itself a member (those this session sent
+                    // it already, it holds).
                     self.then([Step::SendOps {
                         space,
                         hashes: None,
+                        asked: false,
                     }]);
                 }
                 Err(e) if e.class == Class::Stopped => return Err(End::Stopped),
@@ -1202,7 +1336,7 @@ impl Session {
             },
             Step::StartRecon(space) => {
                 if let Some(Reply::Part(part)) = Self::settle(answer)? {
-                    self.progress(space).ask(&part);
+                    self.progress(space).ask(&part)?;
                     self.send(Message::Recon {
                         space,
                         parts: vec![part],
@@ -1330,6 +1464,8 @@ impl Session {
                 Ok(())
             }
             Input::Membership { space, ops } => {
+                // The peer starts reconciling again once it learns of the change too.
+                self.refill(space);
                 self.then([Step::Refresh {
                     changed: Some((space, ops)),
                 }]);
@@ -1372,6 +1508,14 @@ impl Session {
             Input::Stored { space, ids, answer } => self.stored(space, ids, answer),
             Input::Serve => {
                 self.then([Step::Serve]);
+                Ok(())
+            }
+            Input::Tick => {
+                let mut spaces: Vec<SpaceId> = self.active.keys().copied().collect();
+                spaces.sort_unstable();
+                for space in spaces {
+                    self.refill(space);
+                }
                 Ok(())
             }
             Input::IdleTimeout => {
@@ -1419,10 +1563,7 @@ impl Session {
                 space,
                 theirs: hashes,
             }]),
-            Message::WantOps { space, hashes } => self.then([Step::SendOps {
-                space,
-                hashes: Some(hashes),
-            }]),
+            Message::WantOps { space, hashes } => self.want_ops_of_peer(space, hashes)?,
             Message::Ops { space, ops } => {
                 if self
                     .joining
@@ -1571,6 +1712,17 @@ impl Session {
         Ok(())
     }
 
+    /// The peer may start reconciling `space` once more; a start of its that waited is taken
+    /// now.
+    fn refill(&mut self, space: SpaceId) {
+        if let Some(part) = self.active.get_mut(&space).and_then(Progress::refill) {
+            self.then([Step::Recon {
+                space,
+                parts: vec![part],
+            }]);
+        }
+    }
+
     fn note_later(&mut self, space: SpaceId, id: DocId) {
         if self.later.len() < MAX_LATER {
             self.later.insert((space, id));
@@ -1611,6 +1763,32 @@ impl Session {
             }
             known.insert(*h);
         }
+    }
+
+    /// The peer asks for ops: each is sent in answer once per session (an honest peer asks for
+    /// each once); one asked for again gets nothing, and the asking counts as a strike.
+    fn want_ops_of_peer(&mut self, space: SpaceId, hashes: Vec<OpHash>) -> Flow {
+        let asked = hashes.len();
+        let fresh: Vec<OpHash> = hashes
+            .into_iter()
+            .filter(|h| {
+                self.wants_answered.len() < MAX_OP_HASHES && self.wants_answered.insert((space, *h))
+            })
+            .collect();
+        if fresh.len() < asked {
+            self.strike(&format!(
+                "a WantOps for {} ops of {space} it asked for already",
+                asked - fresh.len()
+            ))?;
+        }
+        if !fresh.is_empty() {
+            self.then([Step::SendOps {
+                space,
+                hashes: Some(fresh),
+                asked: true,
+            }]);
+        }
+        Ok(())
     }
 
     /// Asks the peer for ops this side lacks, each once per session.
@@ -1719,7 +1897,7 @@ impl Session {
             for r in &replies {
                 // A fingerprint and a split are answered; items are answered with `Same` once
                 // acted on.
-                progress.ask(r);
+                progress.ask(r)?;
             }
             // In order: a `Same` about a split range comes after the answers about its
             // sub-ranges.
@@ -1825,7 +2003,7 @@ impl Session {
             .collect();
         let budget = self.max_frame / 2;
         let mut frame: Vec<WholeDoc> = Vec::new();
-        let mut size = 0;
+        let (mut size, mut inflated) = (0, 0);
         for (doc, heads) in docs {
             if self.served.len() >= MAX_SERVING {
                 self.served.clear();
@@ -1840,14 +2018,38 @@ impl Session {
                 unsent.push(doc.id);
                 continue;
             }
-            if size + len > budget || frame.len() == MAX_DOCS {
+            // What the receiver counts against its limits, counted the same way (streamed,
+            // nothing kept): a frame stays under `MAX_DOCS_INFLATED`, and a document no
+            // receiver takes is not sent (the receiver would end the session as hostile). One
+            // that is not Automerge data at all counts nothing: the receiver drops it unloaded.
+            let grows = match tacit_core::chunks::check_inflation(
+                &doc.data,
+                tacit_core::chunks::MAX_INFLATED_BYTES,
+            ) {
+                Ok(n) => n,
+                Err(tacit_core::chunks::ChunkError::Malformed(_)) => 0,
+                Err(tacit_core::chunks::ChunkError::TooLarge) => {
+                    self.out.push(Output::Refused(format!(
+                        "{} inflates past what a peer takes; it is not sent",
+                        doc.id
+                    )));
+                    unsent.push(doc.id);
+                    continue;
+                }
+            };
+            if !frame.is_empty()
+                && (size + len > budget
+                    || frame.len() == MAX_DOCS
+                    || inflated + grows > MAX_DOCS_INFLATED)
+            {
                 self.send(Message::Docs {
                     space,
                     docs: std::mem::take(&mut frame),
                 });
-                size = 0;
+                (size, inflated) = (0, 0);
             }
             size += len;
+            inflated += grows;
             frame.push(doc);
         }
         if !frame.is_empty() {
@@ -2024,17 +2226,14 @@ mod tests {
         let mut s = started(false);
         let child = Prefix::ROOT.children()[3];
         let same = |prefix| Part::Same { prefix };
-        // Disjoint ranges are fine.
+        // Disjoint ranges are fine (`Same` parts compare nothing: the node is not asked).
         let out = s.handle(Input::Message(Message::Recon {
             space: space(),
             parts: vec![same(child), same(Prefix::ROOT.children()[4])],
         }));
-        assert!(matches!(asked(&out), Some(Ask::Recon { .. })));
-        s.handle(Input::Answer(Ok(Reply::Recon {
-            replies: vec![],
-            diff: Diff::default(),
-        })));
-        // So is a `Same` about a split range after a part about one of its sub-ranges.
+        assert!(out.is_empty(), "{out:?}");
+        // So is a `Same` about a split range after a part about one of its sub-ranges (items
+        // about a range this side never asked about are settled, not compared).
         let mut s = started(false);
         let items = Part::Items {
             prefix: child,
@@ -2044,7 +2243,7 @@ mod tests {
             space: space(),
             parts: vec![items, same(Prefix::ROOT)],
         }));
-        assert!(matches!(asked(&out), Some(Ask::Recon { .. })), "{out:?}");
+        assert!(ended(&out).is_none(), "{out:?}");
         // The same range twice, or a range to compare and one inside it, are not.
         let fp = |prefix| Part::Fingerprint {
             prefix,
@@ -2110,11 +2309,7 @@ mod tests {
             space: space(),
             parts: vec![Part::Same { prefix: grandchild }],
         }));
-        assert!(matches!(asked(&out), Some(Ask::Recon { .. })));
-        s.handle(Input::Answer(Ok(Reply::Recon {
-            replies: vec![],
-            diff: Diff::default(),
-        })));
+        assert!(out.is_empty(), "{out:?}");
         assert!(
             s.outstanding().contains("16 ranges open"),
             "{}",
@@ -2856,5 +3051,348 @@ mod tests {
         }));
         let out = s.handle(change());
         assert!(matches!(sent(&out)[..], [Message::Change { data, .. }] if data == &vec![1, 2]));
+    }
+
+    /// Answers the machine's questions with `answer` until it asks none; every output, in
+    /// order, and the questions asked.
+    fn answering(
+        s: &mut Session,
+        mut out: Vec<Output>,
+        mut answer: impl FnMut(&Ask) -> Answer,
+    ) -> (Vec<Output>, Vec<String>) {
+        let mut all = Vec::new();
+        let mut asks = Vec::new();
+        loop {
+            let ask = match out.last() {
+                Some(Output::Ask(a)) => Some(answer(a)),
+                _ => None,
+            };
+            if let Some(Output::Ask(a)) = out.last() {
+                asks.push(
+                    format!("{a:?}")
+                        .split([' ', '{'])
+                        .next()
+                        .unwrap_or("")
+                        .to_owned(),
+                );
+            }
+            all.append(&mut out);
+            match ask {
+                Some(a) => out = s.handle(Input::Answer(a)),
+                None => return (all, asks),
+            }
+        }
+    }
+
+    fn recon(parts: Vec<Part>) -> Input {
+        Input::Message(Message::Recon {
+            space: space(),
+            parts,
+        })
+    }
+
+    fn root_fp(count: u32) -> Part {
+        Part::Fingerprint {
+            prefix: Prefix::ROOT,
+            fp: crate::recon::Fingerprint { count, xor: [0; 8] },
+        }
+    }
+
+    #[test]
+    fn a_replayed_answer_is_settled_and_compared_once() {
+        // This side starts (its early step, a fingerprint of the whole set); the peer answers
+        // with its items, one of them at other heads: one sync of it.
+        let mut s = started(true);
+        let answer = Part::Items {
+            prefix: Prefix::ROOT,
+            items: vec![([1; 16], [9; 8])],
+        };
+        let mut syncs = 0;
+        let mut reply = |a: &Ask| -> Answer {
+            Ok(match a {
+                Ask::Recon { .. } => Reply::Recon {
+                    replies: vec![Part::Same {
+                        prefix: Prefix::ROOT,
+                    }],
+                    diff: Diff {
+                        both: vec![([1; 16], [9; 8])],
+                        ..Diff::default()
+                    },
+                },
+                Ask::SyncOut { .. } => {
+                    syncs += 1;
+                    Reply::Sync {
+                        msg: None,
+                        later: false,
+                    }
+                }
+                other => panic!("{other:?}"),
+            })
+        };
+        let out = s.handle(recon(vec![answer.clone()]));
+        let (_, asks) = answering(&mut s, out, &mut reply);
+        assert_eq!(asks, ["Recon", "SyncOut"]);
+        // The same answer again, a thousand times: settled, never compared, nothing synced.
+        for _ in 0..1000 {
+            let out = s.handle(recon(vec![answer.clone()]));
+            assert!(asked(&out).is_none(), "{out:?}");
+            assert!(
+                matches!(sent(&out)[..], [Message::Recon { parts, .. }] if parts == &vec![Part::Same { prefix: Prefix::ROOT }]),
+                "{out:?}"
+            );
+        }
+        assert_eq!(syncs, 1);
+        // Past what crossing answers explain, the session ends.
+        let items = |p: Prefix| Part::Items {
+            prefix: p,
+            items: vec![],
+        };
+        let deep: Vec<Prefix> = Prefix::ROOT.descendants(3);
+        let mut end = None;
+        for _ in 0..=MAX_UNASKED / deep.len() {
+            let out = s.handle(recon(deep.iter().map(|p| items(*p)).collect()));
+            assert!(asked(&out).is_none());
+            if let Some(e) = ended(&out) {
+                end = Some(e.clone());
+                break;
+            }
+        }
+        assert!(matches!(end, Some(End::Hostile(why)) if why.contains("never asked")));
+    }
+
+    #[test]
+    fn a_peer_starting_again_and_again_waits_for_its_turn() {
+        let mut s = started(false);
+        let compared = std::cell::Cell::new(0);
+        let mut reply = |a: &Ask| -> Answer {
+            Ok(match a {
+                Ask::Recon { .. } => {
+                    compared.set(compared.get() + 1);
+                    // A peer claiming to hold nothing: every document here is announced.
+                    Reply::Recon {
+                        replies: vec![Part::Same {
+                            prefix: Prefix::ROOT,
+                        }],
+                        diff: Diff {
+                            mine: (0..100u8).map(|n| [n; 16]).collect(),
+                            ..Diff::default()
+                        },
+                    }
+                }
+                Ask::Fetch { .. } => Reply::Docs(vec![]),
+                other => panic!("{other:?}"),
+            })
+        };
+        // Its first step and one start again are taken at once.
+        for _ in 0..RESTARTS {
+            let out = s.handle(recon(vec![root_fp(0)]));
+            let (out, _) = answering(&mut s, out, &mut reply);
+            assert!(
+                sent(&out).iter().any(|m| matches!(m, Message::Have { .. })),
+                "{out:?}"
+            );
+        }
+        // Further ones wait (only the latest is kept), and announce nothing.
+        for n in 0..1000 {
+            let out = s.handle(recon(vec![root_fp(n % 2)]));
+            assert!(out.is_empty(), "{out:?}");
+        }
+        assert_eq!(compared.get(), usize::from(RESTARTS));
+        assert!(
+            s.syncing().contains(&space()),
+            "the waiting start is outstanding"
+        );
+        // A tick later, the latest is taken; the next waits again.
+        let out = s.handle(Input::Tick);
+        let (_, asks) = answering(&mut s, out, &mut reply);
+        assert_eq!(asks, ["Recon"]);
+        let out = s.handle(recon(vec![root_fp(0)]));
+        assert!(out.is_empty(), "{out:?}");
+        // A membership change (the peer starts again after one) allows one too.
+        let out = s.handle(Input::Membership {
+            space: space(),
+            ops: Arc::new(vec![]),
+        });
+        let (_, asks) = answering(&mut s, out, |a| {
+            Ok(match a {
+                Ask::Recon { .. } => Reply::Recon {
+                    replies: vec![],
+                    diff: Diff::default(),
+                },
+                Ask::Offers => Reply::Offers(vec![offer(1)]),
+                other => panic!("{other:?}"),
+            })
+        });
+        assert!(asks.contains(&"Recon".to_owned()), "{asks:?}");
+        assert!(!s.ended());
+    }
+
+    #[test]
+    fn steps_about_ranges_never_asked_about_open_nothing() {
+        let mut s = started(false);
+        // Fingerprints of deep ranges: no exchange sends one.
+        let fps: Vec<Part> = Prefix::ROOT
+            .descendants(3)
+            .into_iter()
+            .map(|prefix| Part::Fingerprint {
+                prefix,
+                fp: crate::recon::Fingerprint::default(),
+            })
+            .collect();
+        let out = s.handle(recon(fps));
+        assert!(asked(&out).is_none());
+        assert!(matches!(ended(&out), Some(End::Hostile(_))), "{out:?}");
+        // Splits of deep ranges: settled, and nothing is asked of the node or kept.
+        let mut s = started(false);
+        let splits: Vec<Part> = Prefix::ROOT
+            .descendants(2)
+            .into_iter()
+            .map(|prefix| Part::Split {
+                prefix,
+                fps: vec![
+                    crate::recon::Fingerprint {
+                        count: 1,
+                        xor: [1; 8]
+                    };
+                    15
+                ],
+            })
+            .collect();
+        let out = s.handle(recon(splits));
+        assert!(asked(&out).is_none() && ended(&out).is_none(), "{out:?}");
+        assert!(s.active[&space()].asked.is_empty());
+        // What this side asks is bounded: a start answered with 4,096 item lists, again and
+        // again (each start allowed by a tick), ends the session past `MAX_OPEN`.
+        let deep: Vec<Prefix> = Prefix::ROOT.descendants(4);
+        let mut rounds = 0;
+        let end = loop {
+            let out = s.handle(recon(vec![root_fp(1)]));
+            let chunk: Vec<Part> = deep[(rounds % 16) * 4096..][..4096]
+                .iter()
+                .map(|p| Part::Items {
+                    prefix: *p,
+                    items: vec![],
+                })
+                .collect();
+            let (out, _) = answering(&mut s, out, |_| {
+                Ok(Reply::Recon {
+                    replies: chunk.clone(),
+                    diff: Diff::default(),
+                })
+            });
+            if let Some(e) = ended(&out) {
+                break e.clone();
+            }
+            s.handle(Input::Tick);
+            rounds += 1;
+            assert!(rounds <= crate::recon::MAX_OPEN / 4096, "never bounded");
+        };
+        assert!(matches!(end, End::Hostile(why) if why.contains("ranges")));
+    }
+
+    #[test]
+    fn an_offer_again_with_another_digest_gets_the_op_hashes_once() {
+        let mut s = started(false);
+        let hashes = || Ok(Reply::OpHashes(vec![OpHash([1; 32]), OpHash([2; 32])]));
+        let offer_again = |digest| {
+            Input::Message(Message::Offer {
+                spaces: vec![offer(digest)],
+            })
+        };
+        let out = s.handle(offer_again(2));
+        let (out, _) = answering(&mut s, out, |_| hashes());
+        assert!(
+            matches!(sent(&out)[..], [Message::OpHashes { .. }]),
+            "{out:?}"
+        );
+        // Again with a wrong digest, and a hello: nothing more, not even a question.
+        for d in 3..100 {
+            assert!(s.handle(offer_again(d)).is_empty());
+        }
+        let out = s.handle(Input::Message(Message::Hello {
+            version: VERSION,
+            spaces: vec![offer(100)],
+        }));
+        assert!(out.is_empty(), "{out:?}");
+        // This side's set changes: its list goes once more.
+        let out = s.handle(Input::Membership {
+            space: space(),
+            ops: Arc::new(vec![]),
+        });
+        let (out, _) = answering(&mut s, out, |a| {
+            Ok(match a {
+                Ask::Offers => Reply::Offers(vec![offer(5)]),
+                Ask::OpHashes { .. } => return hashes(),
+                Ask::ReconStart { .. } => Reply::Part(ItemSet::new().start()),
+                Ask::Ops { .. } => Reply::Ops(vec![]),
+                other => panic!("{other:?}"),
+            })
+        });
+        let lists = sent(&out)
+            .iter()
+            .filter(|m| matches!(m, Message::OpHashes { .. }))
+            .count();
+        assert_eq!(lists, 1, "{out:?}");
+    }
+
+    #[test]
+    fn op_hashes_of_nothing_bring_each_op_once() {
+        let mut s = started(false);
+        let ops = vec![vec![1u8; 1000], vec![2u8; 1000]];
+        let mine: Vec<OpHash> = ops.iter().map(|o| op_hash(o)).collect();
+        let mut reply = |a: &Ask| -> Answer {
+            Ok(match a {
+                Ask::OpHashes { .. } => Reply::OpHashes(mine.clone()),
+                Ask::Ops { .. } => Reply::Ops(ops.clone()),
+                other => panic!("{other:?}"),
+            })
+        };
+        let nothing = || {
+            Input::Message(Message::OpHashes {
+                space: space(),
+                hashes: vec![],
+            })
+        };
+        let out = s.handle(nothing());
+        let (out, _) = answering(&mut s, out, &mut reply);
+        assert!(
+            matches!(sent(&out)[..], [Message::Ops { ops, .. }] if ops.len() == 2),
+            "{out:?}"
+        );
+        for _ in 0..10 {
+            let out = s.handle(nothing());
+            let (out, asks) = answering(&mut s, out, &mut reply);
+            assert!(sent(&out).is_empty(), "{out:?}");
+            assert_eq!(asks, ["OpHashes"], "the ops are not read again");
+        }
+    }
+
+    #[test]
+    fn asking_again_for_an_op_sent_gets_nothing_and_past_the_strikes_ends_the_session() {
+        let mut s = started(false);
+        // A removal with a large cut: near a megabyte.
+        let big = vec![7u8; 900_000];
+        let hash = op_hash(&big);
+        let want = || {
+            Input::Message(Message::WantOps {
+                space: space(),
+                hashes: vec![hash],
+            })
+        };
+        let out = s.handle(want());
+        let (out, _) = answering(&mut s, out, |_| Ok(Reply::Ops(vec![big.clone()])));
+        assert!(matches!(sent(&out)[..], [Message::Ops { .. }]), "{out:?}");
+        for n in 1..=MAX_STRIKES + 1 {
+            let out = s.handle(want());
+            assert!(
+                asked(&out).is_none()
+                    && sent(&out).iter().all(|m| matches!(m, Message::Bye { .. }))
+            );
+            if n <= MAX_STRIKES {
+                assert!(ended(&out).is_none(), "{n}: {out:?}");
+            } else {
+                assert!(matches!(ended(&out), Some(End::Hostile(_))), "{out:?}");
+            }
+        }
     }
 }

@@ -51,6 +51,12 @@ pub const MAX_OPS: usize = 10_000;
 pub const MAX_PARTS: usize = 4096;
 /// Most documents in one `Docs`.
 pub const MAX_DOCS: usize = 256;
+/// Most bytes the documents of one `Docs` frame may inflate to, all together: twice what one
+/// document may ([`tacit_core::chunks::MAX_INFLATED_BYTES`]), so that a document at that limit
+/// always fits. The limit per document alone let one frame of 256 small documents, each
+/// inflating to just under it, have the receiver allocate 16 GiB; a sender packs its frames
+/// under this, and a receiver takes a frame past it as hostile.
+pub const MAX_DOCS_INFLATED: u64 = 2 * tacit_core::chunks::MAX_INFLATED_BYTES;
 /// Most ids in one `Have` or `Want`.
 pub const MAX_IDS: usize = 4096;
 /// Most op hashes in one `OpHashes` or `WantOps`: a space's whole op set.

@@ -18,6 +18,8 @@ use tacit_core::{
 use tacit_net::recon::{Diff, Part};
 use tacit_net::wire::{SpaceOffer, WholeDoc};
 
+use crate::error::NodeError;
+
 /// A sync session, numbered by the engine.
 pub(crate) type SessionId = u64;
 
@@ -340,4 +342,135 @@ pub(crate) fn load_whole(
         entry,
         contributions,
     })
+}
+
+/// Inflated bytes of received documents being loaded at once in the whole node (every session's
+/// loads together): a few documents at the per-document limit
+/// ([`tacit_core::chunks::MAX_INFLATED_BYTES`]), or thousands of ordinary notes. What a loaded
+/// document costs grows with what it inflates to (an Automerge document, its body read out, its
+/// bytes), so this bounds what peers' `Docs` frames make the node hold while they load, however
+/// many sessions send them; a load past it waits for others to be handed to the actor.
+pub(crate) const LOADING_BYTES: usize = 256 * 1024 * 1024;
+
+/// Received documents are loaded and handed to the actor in batches of about this many inflated
+/// bytes (a document larger than it alone): a frame of small notes is one batch, as it always
+/// was, and a frame of large documents no longer holds all of them loaded at once.
+pub(crate) const BATCH_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A `Docs` frame's documents, each with the bytes it inflates to, counted before any of them
+/// loads (streamed, nothing kept): the frame is refused as a whole when they inflate past
+/// [`tacit_net::wire::MAX_DOCS_INFLATED`] together or one of them past
+/// [`tacit_core::chunks::MAX_INFLATED_BYTES`] (no honest node sends such a frame; the session
+/// ends), and counting stops there. A document that is not Automerge data is left out (it
+/// would not load).
+pub(crate) fn measure_frame(docs: Vec<WholeDoc>) -> Result<Vec<(WholeDoc, u64)>, NodeError> {
+    use tacit_core::chunks::{ChunkError, MAX_INFLATED_BYTES, check_inflation};
+    use tacit_net::wire::MAX_DOCS_INFLATED;
+    let mut total: u64 = 0;
+    let mut out = Vec::with_capacity(docs.len());
+    for d in docs {
+        let left = MAX_DOCS_INFLATED - total;
+        match check_inflation(&d.data, left.min(MAX_INFLATED_BYTES)) {
+            Ok(n) => {
+                total += n;
+                out.push((d, n));
+            }
+            Err(ChunkError::TooLarge) if left > MAX_INFLATED_BYTES => {
+                return Err(NodeError::Invalid(format!(
+                    "document {} inflates past {} MiB",
+                    d.id,
+                    MAX_INFLATED_BYTES / (1024 * 1024)
+                )));
+            }
+            Err(ChunkError::TooLarge) => {
+                return Err(NodeError::Invalid(format!(
+                    "a frame of {} documents that inflate past {} MiB together",
+                    out.len() + 1,
+                    MAX_DOCS_INFLATED / (1024 * 1024)
+                )));
+            }
+            Err(ChunkError::Malformed(why)) => {
+                tracing::debug!(id = %d.id, "a received document is not Automerge data: {why}");
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Measured documents in batches of about [`BATCH_BYTES`] inflated bytes, in order.
+pub(crate) fn batches(measured: Vec<(WholeDoc, u64)>) -> Vec<Vec<(WholeDoc, u64)>> {
+    let mut out: Vec<Vec<(WholeDoc, u64)>> = Vec::new();
+    let mut size = 0;
+    for (d, n) in measured {
+        match out.last_mut() {
+            Some(batch) if size + n <= BATCH_BYTES => batch.push((d, n)),
+            _ => {
+                size = 0;
+                out.push(vec![(d, n)]);
+            }
+        }
+        size += n;
+    }
+    out
+}
+
+/// What a batch of measured documents holds while it loads, in bytes: what they inflate to and
+/// their bytes as received.
+pub(crate) fn loading_cost(batch: &[(WholeDoc, u64)]) -> u64 {
+    batch
+        .iter()
+        .map(|(d, n)| n.saturating_add(d.data.len() as u64))
+        .sum()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use automerge::transaction::Transactable as _;
+
+    /// Automerge bytes of a document holding `mib` MiB of one letter: a few KiB deflated.
+    fn inflating(mib: usize) -> Vec<u8> {
+        let mut doc = automerge::AutoCommit::new();
+        doc.put(automerge::ROOT, "body", "a".repeat(mib * 1024 * 1024))
+            .unwrap();
+        doc.save()
+    }
+
+    fn whole(data: &[u8]) -> WholeDoc {
+        WholeDoc {
+            id: DocId::random(),
+            data: data.to_vec(),
+            sigs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_frame_inflating_past_its_budget_is_refused_before_anything_loads() {
+        let big = inflating(48);
+        assert!(big.len() < 1024 * 1024, "{} bytes", big.len());
+        // Two fit (96 MiB), with small ones and one that is no Automerge data (left out).
+        let small = inflating(0);
+        let frame = vec![
+            whole(&big),
+            whole(&big),
+            whole(&small),
+            whole(b"junk"),
+            whole(&small),
+        ];
+        let measured = measure_frame(frame).unwrap();
+        assert_eq!(measured.len(), 4);
+        assert!(measured[0].1 >= 48 * 1024 * 1024);
+        // A third is past 128 MiB together, although each is under the limit of one.
+        let frame = vec![whole(&big), whole(&big), whole(&big)];
+        let err = measure_frame(frame).unwrap_err();
+        assert!(err.to_string().contains("together"), "{err}");
+        // Loaded in batches: a large document alone, small ones together.
+        let batched = batches(measured);
+        assert_eq!(batched.iter().map(Vec::len).collect::<Vec<_>>(), [1, 1, 2]);
+        assert!(loading_cost(&batched[1]) >= 48 * 1024 * 1024);
+        assert!(loading_cost(&batched[2]) < 64 * 1024);
+        let smalls: Vec<(WholeDoc, u64)> = (0..100).map(|_| (whole(&small), 1000)).collect();
+        assert_eq!(batches(smalls).len(), 1);
+    }
 }

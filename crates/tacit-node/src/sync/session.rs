@@ -12,6 +12,9 @@
 //!
 //! What a peer can make the driver hold is bounded: frames read ahead ([`IN_BYTES`]), frames
 //! waiting to load ([`LOADS_WAITING`]; past it the session stops reading until one is done),
+//! what a frame's documents inflate to ([`tacit_net::wire::MAX_DOCS_INFLATED`], counted before
+//! any loads; past it the session ends) and what every session's loads hold at once
+//! ([`crate::replica::LOADING_BYTES`]),
 //! bytes queued to send ([`OUT_BYTES`]; past it the peer is not reading, and the session
 //! closes); documents are served only while the outgoing queue is below [`OUT_LOW`]. A session
 //! that shares no space is closed after [`IDLE_GRACE`]. The machine bounds the rest.
@@ -35,7 +38,10 @@ use tracing::{debug, trace, warn};
 use crate::api::{Event, Traffic};
 use crate::base::{ActorLink, NodeInfo};
 use crate::error::NodeError;
-use crate::replica::{ReplicaReply, ReplicaReq, Replicated, SessionId, load_whole};
+use crate::replica::{
+    LOADING_BYTES, ReplicaReply, ReplicaReq, Replicated, SessionId, batches, load_whole,
+    loading_cost, measure_frame,
+};
 
 /// Bytes of frames read ahead of the session loop: a few full frames. Past it the reader waits,
 /// and the peer's writes wait for it (back-pressure over the stream).
@@ -60,6 +66,12 @@ const LOADS_WAITING: usize = 4;
 /// How long a session that shares no space (and joins none) stays open: long enough for a
 /// membership change to arrive, short enough that strangers do not keep sessions.
 const IDLE_GRACE: Duration = Duration::from_secs(30);
+
+/// The node's budget of inflated bytes for received documents loading, shared by every session
+/// ([`crate::replica::LOADING_BYTES`]; one node runs per process, and nodes of a test sharing a
+/// process share it, which only makes it tighter). One frame alone could otherwise have the node
+/// allocate 16 GiB: 256 small documents each inflating to just under the per-document limit.
+static LOADING: Semaphore = Semaphore::const_new(LOADING_BYTES);
 
 /// A command to a running session.
 pub(crate) enum SessionCmd {
@@ -254,6 +266,11 @@ impl Driver {
         self.carry_out(outputs).await?;
         let idle = tokio::time::sleep(IDLE_GRACE);
         tokio::pin!(idle);
+        let mut tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + tacit_net::session::TICK,
+            tacit_net::session::TICK,
+        );
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let loads_full = self.machine.loading() >= LOADS_IN_FLIGHT + LOADS_WAITING;
             let can_serve = self.machine.has_serving() && self.out.queued() < OUT_LOW;
@@ -308,6 +325,7 @@ impl Driver {
                 _ = self.out.drained.notified(), if self.machine.has_serving() => continue,
                 _ = async {}, if can_serve => Input::Serve,
                 _ = &mut idle, if !self.machine.in_use() => Input::IdleTimeout,
+                _ = tick.tick() => Input::Tick,
                 () = given_up(&mut self.join_reply), if self.join_reply.is_some() => {
                     self.join_reply = None;
                     Input::JoinGivenUp
@@ -413,6 +431,13 @@ impl Driver {
 
     /// Loads received documents off the actor's thread (a frame per core at a time) and checks
     /// their signatures, then hands them to the actor to check and store.
+    ///
+    /// What a frame inflates to is counted first, before anything loads
+    /// ([`crate::replica::measure_frame`]): a frame past its limit ends the session. Its
+    /// documents then load in batches ([`crate::replica::batches`]), each handed to the actor
+    /// before the next loads and each holding its inflated bytes from the node's budget
+    /// ([`LOADING`]) until the actor has it: every session's loads together hold at most
+    /// [`crate::replica::LOADING_BYTES`] of documents loaded.
     fn load(&mut self, space: SpaceId, docs: Vec<WholeDoc>) {
         let loads = self.loads.clone();
         let actor = self.ctx.actor.clone();
@@ -423,37 +448,75 @@ impl Driver {
         self.tasks.spawn(async move {
             let ids: Vec<DocId> = docs.iter().map(|d| d.id).collect();
             let _permit = loads.acquire_owned().await;
-            let loaded = tokio::task::spawn_blocking(move || {
-                let mut loaded = Vec::with_capacity(docs.len());
-                for d in docs {
-                    let id = d.id;
-                    match load_whole(d, space, me) {
-                        Ok(l) => loaded.push(l),
-                        // No honest node holds such a document: the session ends.
-                        Err(e @ tacit_core::CoreError::Inflates { .. }) => return Err(e),
-                        Err(e) => debug!(%id, "a received document does not load: {e}"),
-                    }
-                }
-                Ok(loaded)
-            })
-            .await
-            .unwrap_or_else(|_| Ok(Vec::new()));
-            let loaded = match loaded {
-                Ok(l) => l,
-                Err(e) => {
-                    let e = NodeError::Invalid(e.to_string());
-                    return (space, ids, Err(AskError::new(Class::Peer, e)));
-                }
+            let measured = tokio::task::spawn_blocking(move || measure_frame(docs))
+                .await
+                .unwrap_or_else(|_| Ok(Vec::new()));
+            let measured = match measured {
+                Ok(m) => m,
+                // No honest node sends such a frame: the session ends.
+                Err(e) => return (space, ids, Err(AskError::new(Class::Peer, e))),
             };
-            let result = actor
-                .ask(ReplicaReq::Put {
-                    space,
-                    peer: member,
-                    docs: loaded,
-                    origin,
+            let (mut refused, mut later) = (0, Vec::new());
+            for batch in batches(measured) {
+                let cost = loading_cost(&batch).min(LOADING_BYTES as u64);
+                let Ok(held) = LOADING
+                    .acquire_many(u32::try_from(cost).unwrap_or(u32::MAX))
+                    .await
+                else {
+                    break;
+                };
+                // The load holds the bytes until it is done, even if the session ends (and
+                // this task with it) meanwhile; then until the actor has the documents.
+                let (_held, loaded) = match tokio::task::spawn_blocking(move || {
+                    let mut loaded = Vec::with_capacity(batch.len());
+                    for (d, _) in batch {
+                        let id = d.id;
+                        match load_whole(d, space, me) {
+                            Ok(l) => loaded.push(l),
+                            // No honest node holds such a document: the session ends.
+                            Err(e @ tacit_core::CoreError::Inflates { .. }) => {
+                                return (held, Err(e));
+                            }
+                            Err(e) => debug!(%id, "a received document does not load: {e}"),
+                        }
+                    }
+                    (held, Ok(loaded))
                 })
-                .await;
-            (space, ids, answer_of(&peer, result))
+                .await
+                {
+                    Ok(done) => done,
+                    Err(_) => continue,
+                };
+                let loaded = match loaded {
+                    Ok(l) if l.is_empty() => continue,
+                    Ok(l) => l,
+                    Err(e) => {
+                        let e = NodeError::Invalid(e.to_string());
+                        return (space, ids, Err(AskError::new(Class::Peer, e)));
+                    }
+                };
+                let result = actor
+                    .ask(ReplicaReq::Put {
+                        space,
+                        peer: member,
+                        docs: loaded,
+                        origin,
+                    })
+                    .await;
+                match result {
+                    Ok(ReplicaReply::Put {
+                        refused: r,
+                        later: l,
+                    }) => {
+                        refused += r;
+                        later.extend(l);
+                    }
+                    Ok(_) => {}
+                    Err(e) => return (space, ids, answer_of(&peer, Err(e))),
+                }
+            }
+            let stored = ReplicaReply::Put { refused, later };
+            (space, ids, answer_of(&peer, Ok(stored)))
         });
     }
 
