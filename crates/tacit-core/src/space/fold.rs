@@ -98,6 +98,8 @@ pub struct Membership {
     removed: BTreeMap<MemberId, Removed>,
     invites: BTreeMap<OpHash, Invite>,
     joins: BTreeMap<OpHash, Join>,
+    /// Invitation → the admissions applied through it.
+    admitted_through: BTreeMap<OpHash, Vec<OpHash>>,
     write_cuts: BTreeMap<MemberId, WriteCut>,
     /// Every op of the space in the set, with its deps and author.
     graph: BTreeMap<OpHash, (MemberId, Vec<OpHash>)>,
@@ -158,6 +160,7 @@ impl Membership {
             removed: BTreeMap::new(),
             invites: BTreeMap::new(),
             joins: BTreeMap::new(),
+            admitted_through: BTreeMap::new(),
             write_cuts: BTreeMap::new(),
             graph: BTreeMap::new(),
             applied: BTreeSet::new(),
@@ -457,6 +460,10 @@ impl Membership {
                 }
                 inv.used = inv.used.saturating_add(1);
                 let (role, invited_by) = (inv.role, inv.by);
+                self.admitted_through
+                    .entry(j.invite)
+                    .or_default()
+                    .push(hash);
                 let seniority = self.next_seniority();
                 self.members.insert(
                     j.joiner,
@@ -606,16 +613,10 @@ impl Membership {
                 i.withdrawn = true;
             }
         }
-        let through: Vec<OpHash> = self
-            .applied
+        let through: Vec<OpHash> = invites
             .iter()
-            .filter(|h| match ops.get(*h).map(|o| &o.body) {
-                Some(OpBody::Admit { join }) => self
-                    .joins
-                    .get(join)
-                    .is_some_and(|j| invites.contains(&j.invite)),
-                _ => false,
-            })
+            .filter_map(|inv| self.admitted_through.get(inv))
+            .flatten()
             .copied()
             .collect();
         newly_void.extend(
