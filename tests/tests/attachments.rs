@@ -1393,3 +1393,246 @@ async fn a_limit_changed_while_the_node_runs_holds_at_once() {
         n.shutdown().await;
     }
 }
+
+// ---- downloads left off -------------------------------------------------------------------
+
+/// Bytes of every download in progress (`.part`) in the home at `dir`.
+fn part_bytes(dir: &Path) -> u64 {
+    let shards = std::fs::read_dir(dir.join("blobs")).into_iter().flatten();
+    shards
+        .flatten()
+        .flat_map(|shard| {
+            std::fs::read_dir(shard.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .filter(|f| f.path().extension().is_some_and(|e| e == "part"))
+        .map(|f| f.metadata().map_or(0, |m| m.len()))
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_leaves_every_file_one_group_short_fills_no_more_than_a_share_of_the_quota() {
+    // A hostile member holds the files an editor attached and sends each but its last group of
+    // 16 KiB, then closes the stream cleanly and refuses the rest: every fetch leaves a checked
+    // part of 240 KiB, which used to stay forever outside the quota. Parts count in their
+    // space's quota now, and take at most a quarter of it: the oldest go first.
+    const QUOTA: u64 = 2 * 1024 * 1024;
+    const LEN: usize = 256 * 1024;
+    const FILES: usize = 8;
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let owner = Node::init(dirs[0].path(), Default::default())
+        .await
+        .unwrap()
+        .0;
+    let mut options = loopback();
+    options.blobs.space_quota = QUOTA;
+    options.blobs.auto_fetch = 0; // nothing from the holder while it is there
+    owner.start_network(options).await.unwrap();
+    let holder = node(dirs[1].path(), "Ada").await;
+    let (space, note, name, data) = attached_by_a_member(&owner, &holder, b"short-0", LEN).await;
+    let files = tempfile::tempdir().unwrap();
+    let mut attached = vec![(name, data)];
+    for k in 1..FILES {
+        let seed = format!("short-{k}");
+        attached.push(attached_again(&owner, &holder, &note, files.path(), seed, LEN).await);
+    }
+    let (hostile, to_holder) = hostile_member(&owner, &holder, &space).await;
+    let mut streams = std::collections::HashMap::new();
+    for (_, data) in &attached {
+        let stream = served(&hostile, to_holder, &space, data, u64::MAX).await;
+        streams.insert(*blake3::hash(data).as_bytes(), stream);
+    }
+    // The holder goes away: the hostile member is the only one left to ask.
+    let holder_id = holder.status().await.unwrap().peer_id;
+    holder.shutdown().await;
+    drop(holder);
+    until("the owner seeing the holder gone", || async {
+        !connected_to(&owner, &holder_id).await
+    })
+    .await;
+    let streams = std::sync::Arc::new(streams);
+    let mut incoming = hostile.net().blob_streams().expect("blob streams");
+    let shorter = tokio::spawn(async move {
+        while let Some((_, mut stream)) = futures::StreamExt::next(&mut incoming).await {
+            let streams = streams.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 73];
+                if stream.read_exact(&mut request).await.is_err() {
+                    return;
+                }
+                let hash: [u8; 32] = request[33..65].try_into().unwrap();
+                let offset = u64::from_be_bytes(request[65..].try_into().unwrap());
+                match streams.get(&hash) {
+                    // The status byte and the stream but its last group (its last 16 KiB).
+                    Some(whole) if offset == 0 => {
+                        let _ = stream.write_all(&whole[..whole.len() - 16 * 1024]).await;
+                    }
+                    _ => {
+                        let _ = stream.write_all(&[1]).await;
+                    }
+                }
+                let _ = stream.close().await;
+            });
+        }
+    });
+    for (k, (name, _)) in attached.iter().enumerate() {
+        let why = get(&owner, &note, name)
+            .await
+            .expect_err("the last group never comes");
+        assert!(why.contains("could not be fetched"), "{why}");
+        // Without the share: 240 KiB more after each fetch, 1.9 MiB after the eight.
+        let held = part_bytes(dirs[0].path());
+        assert!(
+            held > 0 && held <= QUOTA / 4,
+            "{held} bytes of parts after {} fetches",
+            k + 1
+        );
+    }
+    shorter.abort();
+    hostile.shutdown().await;
+    owner.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetches_at_once_do_not_pass_the_quota_together() {
+    // Four fetches start together with room in the quota for two: each counts those admitted
+    // before it, so two files come and two are refused. Each used to see the space empty, and
+    // all four came (4.7 MiB in a quota of 3).
+    const LEN: usize = 1200 * 1024; // over what is fetched with its note
+    const QUOTA: u64 = 3 * 1024 * 1024;
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    // The holder uploads at 1 MiB/s, so that the four are surely under way together.
+    let holder = Node::init(dirs[0].path(), Default::default())
+        .await
+        .unwrap()
+        .0;
+    let mut slow = loopback();
+    slow.blobs.upload_rate = Some(1024 * 1024);
+    holder.start_network(slow).await.unwrap();
+    let asker = node(dirs[1].path(), "Bo").await;
+    let (_space, note) = shared(&holder, &asker).await;
+    ask(
+        &asker,
+        Request::AttachmentLimits {
+            max_file: None,
+            space_quota: Some(QUOTA),
+            auto_fetch: None,
+        },
+    )
+    .await;
+    let files = tempfile::tempdir().unwrap();
+    let mut names = Vec::new();
+    for k in 0..4 {
+        let data = bytes(format!("at-once-{k}").as_bytes(), LEN);
+        let file = write_file(files.path(), &format!("scan-{k}.pdf"), &data);
+        names.push(attach(&holder, &note, &file).await);
+    }
+    for name in &names {
+        until("the attachment listed by the asker", || async {
+            listed(&asker, &note, name).await.is_some()
+        })
+        .await;
+    }
+    let results =
+        futures::future::join_all(names.iter().map(|name| get(&asker, &note, name))).await;
+    let fetched = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(fetched, 2, "{results:?}");
+    for why in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(why.contains("quota"), "{why}");
+    }
+    for n in [holder, asker] {
+        n.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_closes_its_streams_before_their_end_is_asked_last_after_a_few() {
+    // A hostile member answers each request with the right bytes (the holder's, from the same
+    // offset) and closes its stream cleanly after 40 KiB: the fetch goes on with the holder.
+    // After three such closes are allowed, the fourth has it asked after the holder (and not at
+    // all in the background) for a while: it used to be asked first one fetch in two, forever.
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let owner = node(dirs[0].path(), "Fay").await;
+    let holder = node(dirs[1].path(), "Ada").await;
+    let len = 1536 * 1024;
+    let (space, note, name, data) = attached_by_a_member(&owner, &holder, b"close", len).await;
+    let (hostile, to_holder) = hostile_member(&owner, &holder, &space).await;
+    served(&hostile, to_holder, &space, &data, 1).await;
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut incoming = hostile.net().blob_streams().expect("blob streams");
+    let (net, counter) = (hostile.net().clone(), asked.clone());
+    let closer = tokio::spawn(async move {
+        while let Some((_, mut stream)) = futures::StreamExt::next(&mut incoming).await {
+            let (net, counter) = (net.clone(), counter.clone());
+            tokio::spawn(async move {
+                let mut request = [0u8; 73];
+                if stream.read_exact(&mut request).await.is_err() {
+                    return;
+                }
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Ok(mut from) = net.open_blob_stream(to_holder).await else {
+                    return;
+                };
+                let mut start = Vec::new();
+                if from.write_all(&request).await.is_err()
+                    || from.flush().await.is_err()
+                    || (&mut from)
+                        .take(1 + 40 * 1024)
+                        .read_to_end(&mut start)
+                        .await
+                        .is_err()
+                {
+                    return;
+                }
+                let _ = stream.write_all(&start).await;
+                let _ = stream.close().await; // cleanly, before the end
+            });
+        }
+    });
+    let files = tempfile::tempdir().unwrap();
+    // Fetches the file on the owner: whether the hostile member was asked.
+    let fetch = |name: String, data: Vec<u8>| {
+        let (owner, note, asked) = (&owner, &note, &asked);
+        async move {
+            let before = asked.load(std::sync::atomic::Ordering::SeqCst);
+            let (path, _, _) = get(owner, note, &name)
+                .await
+                .expect("the file, from the holder");
+            assert!(std::fs::read(&path).unwrap() == data, "the file differs");
+            asked.load(std::sync::atomic::Ordering::SeqCst) > before
+        }
+    };
+    // Members are asked in a random order: until it was asked first four times.
+    let (mut name, mut data) = (name, data);
+    let mut closed = 0;
+    for round in 1.. {
+        if fetch(name, data).await {
+            closed += 1;
+        }
+        assert!(
+            round < 40,
+            "the hostile member was asked first {closed} times"
+        );
+        let seed = format!("close-{round}");
+        (name, data) = attached_again(&owner, &holder, &note, files.path(), seed, len).await;
+        if closed == 4 {
+            break;
+        }
+    }
+    // Asked after the holder, which has every file: not at all.
+    for k in 0..6 {
+        assert!(
+            !fetch(name, data).await,
+            "the member that closed its streams early was asked first again"
+        );
+        let seed = format!("close-after-{k}");
+        (name, data) = attached_again(&owner, &holder, &note, files.path(), seed, len).await;
+    }
+    closer.abort();
+    hostile.shutdown().await;
+    for n in [owner, holder] {
+        n.shutdown().await;
+    }
+}

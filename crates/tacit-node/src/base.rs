@@ -169,7 +169,8 @@ pub(crate) enum BlobMsg {
         space: SpaceId,
         reply: oneshot::Sender<Vec<tacit_core::MemberId>>,
     },
-    /// Bytes of blobs held for `space`.
+    /// Bytes counted in `space`'s quota: its blobs, its downloads left off, and those under
+    /// way at their whole size (parts past their bounds are trimmed first).
     Used {
         space: SpaceId,
         reply: oneshot::Sender<u64>,

@@ -21,9 +21,10 @@
 //! note's; then the file and its outboard are moved into place.
 //!
 //! Bounds: a blob larger than [`BlobLimits::max_file`] or the note's stated size is refused,
-//! a space's blobs stop at [`BlobLimits::space_quota`], [`MAX_SERVING`] uploads and
-//! [`MAX_FETCHING`] downloads run at once, and the bytes between the network and the disk sit in
-//! a queue of [`PIPE_DEPTH`] × [`PIPE_CHUNK`] bytes, whatever the file's size.
+//! a space's blobs stop at [`BlobLimits::space_quota`] (its downloads left off counted with
+//! them, and those under way at their whole size; the actor trims the parts), [`MAX_SERVING`]
+//! uploads and [`MAX_FETCHING`] downloads run at once, and the bytes between the network and
+//! the disk sit in a queue of [`PIPE_DEPTH`] × [`PIPE_CHUNK`] bytes, whatever the file's size.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -93,9 +94,19 @@ fn floor_rate() -> u64 {
 const TURN_RATE: u64 = 16 * FLOOR_BYTES / FLOOR_WINDOW.as_secs();
 /// The longest turn ([`BlobLimits::turn`]) this node keeps to.
 const MAX_TURN: Duration = Duration::from_secs(60 * 60);
-/// How long a peer given up as slow (under the floor, or yielding its turn), or that sent bytes
-/// that do not match, is asked after the others in every fetch.
+/// How long a peer given up as slow (under the floor, or yielding its turn), that sent bytes
+/// that do not match, or that closed streams before their end past [`CLOSES_ALLOWED`], is asked
+/// after the others in every fetch.
 const ASK_LAST_FOR: Duration = Duration::from_secs(10 * 60);
+/// Streams a peer may close before their end within [`ASK_LAST_FOR`] (and stay connected)
+/// before it is asked after the others. A holder sends to the end (a failing disk resets the
+/// stream), so a close before it while the connection stays is the peer's choice: it goes on as
+/// after a cut connection a few times, but a member that leaves every file one group short is
+/// not asked first (nor in the background at all) fetch after fetch.
+const CLOSES_ALLOWED: u32 = 3;
+/// How long after a stream closed before its end the connection is looked at: a node going
+/// away closes its streams cleanly as its connection ends, and that close is not counted.
+const CLOSE_SETTLE: Duration = Duration::from_millis(500);
 /// Attempts of one fetch: each peer in turn, again after a cut connection while it progresses.
 /// Not counted: a refusal (a round trip; the peer leaves the queue) and a turn yielded with
 /// progress (at least the floor's bytes).
@@ -404,6 +415,9 @@ enum Attempt {
     Bad(String),
     /// The connection ended; verified bytes are kept for the next attempt.
     Cut(String),
+    /// The holder closed the stream before its end (one it may choose to cut short); verified
+    /// bytes are kept for the next attempt.
+    Closed(String),
     /// The bytes came slower than the floor ([`FLOOR_WINDOW`]); verified bytes are kept.
     Slow(String),
     /// Slower than [`TURN_RATE`] over a turn while others may hold it; verified bytes are kept.
@@ -541,6 +555,27 @@ fn ask_order(peers: &[PeerId], last: &mut HashMap<PeerId, Instant>, now: Instant
     queue
 }
 
+/// Streams each peer closed before their end lately: how many, since the first.
+#[derive(Default)]
+struct Closes(HashMap<PeerId, (u32, Instant)>);
+
+impl Closes {
+    /// Counts a stream `peer` closed before its end: whether it is past [`CLOSES_ALLOWED`]
+    /// within [`ASK_LAST_FOR`] (then its count starts again). Counts older than that are
+    /// dropped, so that the table holds only peers that closed a stream lately.
+    fn count(&mut self, peer: PeerId, now: Instant) -> bool {
+        self.0
+            .retain(|_, (_, since)| now.saturating_duration_since(*since) < ASK_LAST_FOR);
+        let (n, _) = self.0.entry(peer).or_insert((0, now));
+        *n += 1;
+        if *n > CLOSES_ALLOWED {
+            self.0.remove(&peer);
+            return true;
+        }
+        false
+    }
+}
+
 /// How one attempt goes: with a `turn` when others wait ([`Fetcher::attempt`]), and `quiet`
 /// when its progress is not shown.
 struct Pacing {
@@ -559,8 +594,13 @@ pub(crate) struct Fetcher {
     slots: Arc<Semaphore>,
     inflight: Arc<std::sync::Mutex<HashMap<BlobHash, Arc<tokio::sync::Mutex<()>>>>>,
     /// Peers to ask after the others for [`ASK_LAST_FOR`], and since when: given up as slow or
-    /// for not answering, or that sent bytes that do not match.
+    /// for not answering, that sent bytes that do not match, or closed too many streams early.
     last: Arc<std::sync::Mutex<HashMap<PeerId, Instant>>>,
+    /// Streams peers closed before their end lately ([`CLOSES_ALLOWED`]).
+    closes: Arc<std::sync::Mutex<Closes>>,
+    /// Held while a fetch weighs its size against the space's quota and marks its download as
+    /// under way, so that fetches at once each count those admitted before them.
+    admitting: Arc<tokio::sync::Mutex<()>>,
     /// Where progress goes (the node's events).
     events: tokio::sync::broadcast::Sender<crate::api::Event>,
 }
@@ -581,6 +621,8 @@ impl Fetcher {
             slots: Arc::new(Semaphore::new(MAX_FETCHING)),
             inflight: Arc::default(),
             last: Arc::default(),
+            closes: Arc::default(),
+            admitting: Arc::default(),
             events,
         }
     }
@@ -596,6 +638,24 @@ impl Fetcher {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(peer, Instant::now());
+    }
+
+    /// Counts a stream `peer` closed before its end, if it is still connected [`CLOSE_SETTLE`]
+    /// later (else it went away); past [`CLOSES_ALLOWED`], asks it after the others from now on.
+    async fn closed_early(&self, peer: PeerId) {
+        tokio::time::sleep(CLOSE_SETTLE).await;
+        if !self.net.connected().await.iter().any(|(p, _)| *p == peer) {
+            return;
+        }
+        let past = self
+            .closes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .count(peer, Instant::now());
+        if past {
+            warn!(%peer, "over {CLOSES_ALLOWED} attachment streams cut short: asked last");
+            self.ask_last(peer);
+        }
     }
 
     /// `peers` in the order to ask them: shuffled (so that fetches spread over the members
@@ -677,15 +737,26 @@ impl Fetcher {
                 limits.max_file
             )));
         }
-        let used = ask_actor(&self.actor, |reply| BlobMsg::Used { space, reply })
-            .await
-            .ok_or(NodeError::Stopped)?;
-        if used.saturating_add(size) > limits.space_quota {
-            return Err(NodeError::Refused(format!(
-                "the space holds {used} bytes of attachments; {size} more would pass its quota of {}",
-                limits.space_quota
-            )));
-        }
+        // Marked as under way before the quota is asked: it counts there at its whole size,
+        // and its part (to resume from) is not removed to make room. One fetch at a time is
+        // weighed, so that fetches at once each count those admitted before them; the mark
+        // ends when this fetch returns, once the actor has recorded what it stored.
+        let _under_way = {
+            let _admitting = self.admitting.lock().await;
+            let reserved = self.blobs.reserve(&hash, space, size);
+            let used = ask_actor(&self.actor, |reply| BlobMsg::Used { space, reply })
+                .await
+                .ok_or(NodeError::Stopped)?;
+            if used > limits.space_quota {
+                return Err(NodeError::Refused(format!(
+                    "the space holds {} bytes of attachments (downloads under way and left off \
+                     included); {size} more would pass its quota of {}",
+                    used.saturating_sub(size),
+                    limits.space_quota
+                )));
+            }
+            reserved
+        };
         let mut done = Fetched::default();
         let mut first = true;
         let mut last_error = String::from("no member holding it is connected");
@@ -761,6 +832,13 @@ impl Fetcher {
                                 }
                                 format!("the transfer from {peer} was cut: {why}")
                             }
+                            Attempt::Closed(why) => {
+                                self.closed_early(peer).await;
+                                if again {
+                                    queue.push(peer);
+                                }
+                                format!("the transfer from {peer} was cut: {why}")
+                            }
                             Attempt::Bad(why) => {
                                 self.ask_last(peer);
                                 warn!(%peer, hash = %hash.to_hex(), "attachment refused: {why}");
@@ -797,15 +875,25 @@ impl Fetcher {
                 .map_err(|e| NodeError::Internal(format!("finishing a download panicked: {e}")))?;
             match stored {
                 Ok(n) => {
+                    let hex = hash.to_hex().to_string();
                     if let Some(tx) = self.actor.upgrade() {
                         let _ = tx
                             .send(Msg::Blob(BlobMsg::Stored {
-                                hash: hash.to_hex().to_string(),
+                                hash: hex.clone(),
                                 size: n,
                                 space,
                             }))
                             .await;
                     }
+                    // Answered once the actor has recorded it (it reads its messages in order):
+                    // from then on the file counts in the quota as a blob, and the mark of its
+                    // download under way may end.
+                    let _ = ask_actor(&self.actor, |reply| BlobMsg::HeldFor {
+                        space,
+                        hash: hex,
+                        reply,
+                    })
+                    .await;
                     info!(hash = %hash.to_hex(), size = n, from = %peer, "attachment fetched");
                     if !quiet {
                         self.progress(&hash, n, size, false);
@@ -967,9 +1055,15 @@ impl Fetcher {
             Decoded::Bad(n, why) => Err((n, Attempt::Bad(why), Some(part))),
             Decoded::Differs(why) => Err((0, Attempt::Differs(why), Some(part))),
             Decoded::Short(n) => {
-                let why = too_slow.unwrap_or_else(|| {
-                    Attempt::Cut(net_error.unwrap_or_else(|| "the stream ended early".into()))
-                });
+                let why = match (too_slow, net_error) {
+                    (Some(why), _) => why,
+                    (None, Some(e)) => Attempt::Cut(e),
+                    // The holder closed it: the decoder wanted more.
+                    (None, None) if ended => {
+                        Attempt::Closed("the holder closed the stream before its end".into())
+                    }
+                    (None, None) => Attempt::Cut("the stream ended early".into()),
+                };
                 Err((n, why, Some(part)))
             }
             // Not written whole: the next attempt opens it again from what is on disk.
@@ -1176,6 +1270,26 @@ mod tests {
         let queue = ask_order(&peers, &mut last, t0 + ASK_LAST_FOR);
         assert!(last.is_empty());
         assert_eq!(queue.len(), 4);
+    }
+
+    #[test]
+    fn a_peer_that_closes_streams_before_their_end_is_asked_last_past_its_allowance() {
+        let (p, q) = (PeerId::random(), PeerId::random());
+        let t0 = Instant::now();
+        let mut closes = Closes::default();
+        for _ in 0..CLOSES_ALLOWED {
+            assert!(!closes.count(p, t0));
+        }
+        assert!(!closes.count(q, t0));
+        assert!(closes.count(p, t0 + Duration::from_secs(1)));
+        // Counted again from nothing.
+        let t1 = t0 + Duration::from_secs(2);
+        for _ in 0..CLOSES_ALLOWED {
+            assert!(!closes.count(p, t1));
+        }
+        // Closes older than ASK_LAST_FOR are forgotten, and so are the peers that made them.
+        assert!(!closes.count(p, t1 + ASK_LAST_FOR));
+        assert_eq!(closes.0.len(), 1);
     }
 
     #[test]

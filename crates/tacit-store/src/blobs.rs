@@ -14,10 +14,19 @@
 //! fsynced and renamed (outboard first), so a crash leaves a whole blob or none. Files are
 //! streamed, never read whole into memory: hashing and the outboard are computed as the bytes
 //! pass through.
+//!
+//! Downloads in progress (`.part`) count against the quota of the spaces whose notes refer to
+//! their hash, as the blobs do; a download under way counts as its whole size for the space it
+//! fetches for ([`Blobs::reserve`]), and is never removed. The others go when no live note
+//! refers to them, when they made no progress for a long while, or, the oldest first, past a
+//! space's share of parts ([`Store::trim_parts`]).
 
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use rusqlite::params;
 use tacit_core::{DocId, SpaceId};
@@ -41,10 +50,60 @@ const COPY_BUF: usize = 256 * 1024;
 /// A BLAKE3 hash.
 pub type BlobHash = blake3::Hash;
 
-/// The blob directory of a home.
+/// The blob directory of a home. Clones share what they know of the downloads in progress
+/// (make one per home, and clone it).
 #[derive(Debug, Clone)]
 pub struct Blobs {
     dir: PathBuf,
+    book: Arc<Mutex<PartBook>>,
+}
+
+/// The downloads of a home: which may have a `.part` on disk, and which are under way.
+#[derive(Debug, Default)]
+struct PartBook {
+    /// Hashes that may have a part on disk; `None` until the blob directory was walked once.
+    known: Option<HashSet<BlobHash>>,
+    /// Downloads under way ([`Blobs::reserve`]): the space each fetches for, the blob's size,
+    /// and the token of the reservation that holds the entry.
+    fetching: HashMap<BlobHash, (SpaceId, u64, u64)>,
+    /// The token of the next reservation.
+    next: u64,
+}
+
+/// A download of a home, in progress or under way ([`Blobs::parts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartFile {
+    /// The blob it is of.
+    pub hash: BlobHash,
+    /// Bytes on disk (0 when a download under way has no file yet).
+    pub len: u64,
+    /// When it last grew (`None`: no file, or the disk does not say).
+    pub modified: Option<SystemTime>,
+    /// The space it is fetched for and the blob's size, while a download is under way.
+    pub fetching: Option<(SpaceId, u64)>,
+}
+
+/// A download under way ([`Blobs::reserve`]): its whole size counts in the quota of the space it
+/// fetches for, and its part is not removed; both end when this is dropped.
+#[derive(Debug)]
+#[must_use = "the reservation ends when it is dropped"]
+pub struct Reserved {
+    book: Arc<Mutex<PartBook>>,
+    hash: BlobHash,
+    token: u64,
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
+        if book
+            .fetching
+            .get(&self.hash)
+            .is_some_and(|f| f.2 == self.token)
+        {
+            book.fetching.remove(&self.hash);
+        }
+    }
 }
 
 /// An error for a blob operation that is about a file.
@@ -57,7 +116,113 @@ impl Blobs {
     pub fn new(home: &Path) -> Self {
         Self {
             dir: home.join(BLOB_DIR),
+            book: Arc::default(),
         }
+    }
+
+    fn book(&self) -> std::sync::MutexGuard<'_, PartBook> {
+        self.book.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Marks a download of `hash` for `space` (`size` bytes) as under way until the returned
+    /// reservation is dropped: it counts as its whole size in `space`'s quota
+    /// ([`Store::space_part_bytes`]) and its part is not removed ([`Blobs::remove_part`]).
+    /// Taken before the part is opened, so that a trim never removes a part being resumed.
+    pub fn reserve(&self, hash: &BlobHash, space: SpaceId, size: u64) -> Reserved {
+        let mut book = self.book();
+        book.next += 1;
+        let token = book.next;
+        book.fetching.insert(*hash, (space, size, token));
+        Reserved {
+            book: self.book.clone(),
+            hash: *hash,
+            token,
+        }
+    }
+
+    /// Every download of this home: the parts on disk and the downloads under way. The first
+    /// call walks the blob directory for the parts earlier runs left.
+    pub fn parts(&self) -> Vec<PartFile> {
+        let mut book = self.book();
+        if book.known.is_none() {
+            book.known = Some(self.walk_parts());
+        }
+        let fetching = book.fetching.clone();
+        let known = book.known.get_or_insert_with(HashSet::new);
+        let mut out = Vec::new();
+        let mut gone = Vec::new();
+        for hash in known
+            .iter()
+            .chain(fetching.keys().filter(|h| !known.contains(*h)))
+        {
+            let meta = fs::metadata(self.part_path(hash))
+                .ok()
+                .filter(|m| m.is_file());
+            let fetch = fetching.get(hash).map(|(space, size, _)| (*space, *size));
+            if meta.is_none() && fetch.is_none() {
+                gone.push(*hash);
+                continue;
+            }
+            out.push(PartFile {
+                hash: *hash,
+                len: meta.as_ref().map_or(0, fs::Metadata::len),
+                modified: meta.and_then(|m| m.modified().ok()),
+                fetching: fetch,
+            });
+        }
+        for hash in gone {
+            known.remove(&hash);
+        }
+        out
+    }
+
+    /// The hashes of the parts in the blob directory.
+    fn walk_parts(&self) -> HashSet<BlobHash> {
+        let mut found = HashSet::new();
+        let Ok(shards) = fs::read_dir(&self.dir) else {
+            return found;
+        };
+        for shard in shards.flatten() {
+            if !shard.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let Ok(files) = fs::read_dir(shard.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
+                let path = file.path();
+                if path.extension().and_then(|e| e.to_str()) != Some("part") {
+                    continue;
+                }
+                if let Some(hash) = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .and_then(Self::parse_hash)
+                {
+                    found.insert(hash);
+                }
+            }
+        }
+        found
+    }
+
+    /// Removes the part of `hash` unless a download of it is under way ([`Blobs::reserve`]):
+    /// whether it is gone.
+    pub fn remove_part(&self, hash: &BlobHash) -> Result<bool, StoreError> {
+        let mut book = self.book();
+        if book.fetching.contains_key(hash) {
+            return Ok(false);
+        }
+        let path = self.part_path(hash);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io(&path)(e)),
+        }
+        if let Some(known) = book.known.as_mut() {
+            known.remove(hash);
+        }
+        Ok(true)
     }
 
     /// Parses a hash as attachments record it (64 hex).
@@ -258,6 +423,9 @@ impl Blobs {
     pub fn open_part(&self, hash: &BlobHash) -> Result<Part, StoreError> {
         let shard = self.shard(hash);
         fs::create_dir_all(&shard).map_err(io_at(&shard))?;
+        if let Some(known) = self.book().known.as_mut() {
+            known.insert(*hash);
+        }
         let path = self.part_path(hash);
         let mut file = OpenOptions::new()
             .read(true)
@@ -382,7 +550,12 @@ impl Blobs {
 
     /// Drops a download in progress.
     pub fn discard_part(&self, hash: &BlobHash) {
-        let _ = fs::remove_file(self.part_path(hash));
+        let mut book = self.book();
+        if fs::remove_file(self.part_path(hash)).is_ok()
+            && let Some(known) = book.known.as_mut()
+        {
+            known.remove(hash);
+        }
     }
 }
 
@@ -531,6 +704,9 @@ impl Part {
             )));
         }
         self.blobs.place(&self.hash, &self.path, &self.ob_path)?;
+        if let Some(known) = self.blobs.book().known.as_mut() {
+            known.remove(&self.hash);
+        }
         Ok(self.len)
     }
 }
@@ -794,6 +970,145 @@ impl Store {
             })
             .at(self.path())?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The spaces whose notes refer to the blob `hash`, live or in the trash (as
+    /// [`Store::space_blob_bytes`] counts them), and whether a live note does.
+    fn blob_referrers(&self, hash: &str) -> Result<(Vec<SpaceId>, bool), StoreError> {
+        let rows: Vec<(String, bool)> = self
+            .conn
+            .prepare_cached(
+                "SELECT r.space, MAX(d.deleted = 0) FROM blob_refs r JOIN docs d ON d.id = r.doc
+                 WHERE r.hash = ?1 AND (d.deleted = 0 OR d.trashed_at >= ?2)
+                 GROUP BY r.space",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![hash, self.trash_since()], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
+                .collect()
+            })
+            .at(self.path())?;
+        let live = rows.iter().any(|(_, live)| *live);
+        // A row this build did not write (a space id that does not parse) is skipped.
+        let spaces = rows
+            .iter()
+            .filter_map(|(s, _)| parse_id(s, "space").ok())
+            .collect();
+        Ok((spaces, live))
+    }
+
+    /// Every download of the home (see [`Blobs::parts`]), with the spaces whose notes refer to
+    /// its blob (live or in the trash) and whether a live note does.
+    fn part_holdings(&self, blobs: &Blobs) -> Result<Vec<PartHolding>, StoreError> {
+        blobs
+            .parts()
+            .into_iter()
+            .map(|part| {
+                let (spaces, live) = self.blob_referrers(part.hash.to_hex().as_str())?;
+                Ok(PartHolding { part, spaces, live })
+            })
+            .collect()
+    }
+
+    /// Bytes of downloads that count in `space`'s quota, beside its blobs
+    /// ([`Store::space_blob_bytes`]): each part whose blob a note of `space` refers to (live or
+    /// in the trash), and each download under way for `space` as the whole blob's size
+    /// ([`Blobs::reserve`]), so that fetches at once cannot pass the quota together. A part is
+    /// no blob: it counts whatever spaces its blob is held for.
+    pub fn space_part_bytes(&self, blobs: &Blobs, space: SpaceId) -> Result<u64, StoreError> {
+        Ok(self
+            .part_holdings(blobs)?
+            .iter()
+            .map(|h| h.weight(space))
+            .fold(0u64, u64::saturating_add))
+    }
+
+    /// Removes the downloads left off (never one under way, see [`Blobs::reserve`]): those no
+    /// live note refers to, those that did not grow in `max_age` before `now`, and then, per
+    /// space, the oldest (that grew least lately) while the space's downloads (those under way
+    /// at their whole size) take more than `space_bytes`, or its parts left off are more than
+    /// `space_count`. Returns how many were removed and their bytes. A part that cannot be
+    /// removed is left for the next trim.
+    pub fn trim_parts(
+        &self,
+        blobs: &Blobs,
+        now: SystemTime,
+        max_age: Duration,
+        space_bytes: u64,
+        space_count: usize,
+    ) -> Result<(usize, u64), StoreError> {
+        let holdings = self.part_holdings(blobs)?;
+        let mut removed: HashSet<BlobHash> = HashSet::new();
+        let mut freed = 0u64;
+        let mut remove = |part: &PartFile, removed: &mut HashSet<BlobHash>| {
+            let gone = blobs.remove_part(&part.hash).unwrap_or(false);
+            if gone {
+                removed.insert(part.hash);
+                freed = freed.saturating_add(part.len);
+            }
+            gone
+        };
+        for h in &holdings {
+            if h.part.fetching.is_some() {
+                continue;
+            }
+            let stale = h.part.modified.is_some_and(|m| {
+                now.duration_since(m)
+                    .is_ok_and(|idle_for| idle_for >= max_age)
+            });
+            if !h.live || stale {
+                remove(&h.part, &mut removed);
+            }
+        }
+        let spaces: std::collections::BTreeSet<SpaceId> = holdings
+            .iter()
+            .flat_map(|h| h.spaces.iter().copied().chain(h.part.fetching.map(|f| f.0)))
+            .collect();
+        for space in spaces {
+            let mut total = 0u64;
+            let mut left_off: Vec<&PartFile> = Vec::new();
+            for h in holdings.iter().filter(|h| !removed.contains(&h.part.hash)) {
+                total = total.saturating_add(h.weight(space));
+                if h.part.fetching.is_none() && h.spaces.contains(&space) {
+                    left_off.push(&h.part);
+                }
+            }
+            // The oldest first (a part whose time the disk does not give, first of all).
+            left_off.sort_by_key(|p| (p.modified, *p.hash.as_bytes()));
+            let mut count = left_off.len();
+            for part in left_off {
+                if total <= space_bytes && count <= space_count {
+                    break;
+                }
+                if remove(part, &mut removed) {
+                    total = total.saturating_sub(part.len);
+                    count -= 1;
+                }
+            }
+        }
+        Ok((removed.len(), freed))
+    }
+}
+
+/// A download with the spaces whose notes refer to its blob ([`Store::part_holdings`]).
+struct PartHolding {
+    part: PartFile,
+    /// The spaces whose notes, live or in the trash, refer to the blob.
+    spaces: Vec<SpaceId>,
+    /// Whether a live note refers to it.
+    live: bool,
+}
+
+impl PartHolding {
+    /// The bytes it counts in `space`'s quota: the whole blob while it is fetched for
+    /// `space`, else what is on disk when a note of `space` refers to it.
+    fn weight(&self, space: SpaceId) -> u64 {
+        match self.part.fetching {
+            Some((s, size)) if s == space => size.max(self.part.len),
+            _ if self.spaces.contains(&space) => self.part.len,
+            _ => 0,
+        }
     }
 }
 

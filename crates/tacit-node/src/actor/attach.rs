@@ -5,7 +5,7 @@
 use tacit_core::{Attachment, Kind};
 use tacit_store::Blobs;
 use tokio::sync::oneshot;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::{Actor, Outcome, ReplyTo};
 use crate::api::{AttachmentInfo, Response};
@@ -148,7 +148,15 @@ impl Actor {
                 let _ = reply.send(missing);
             }
             BlobMsg::Used { space, reply } => {
-                let _ = reply.send(self.store.space_blob_bytes(space).unwrap_or(0));
+                // Asked as a fetch starts, its download marked as under way: the downloads
+                // left off make room for it first (the oldest of its space's share go).
+                self.trim_parts();
+                let blobs = self.store.space_blob_bytes(space).unwrap_or(0);
+                let parts = self
+                    .store
+                    .space_part_bytes(&self.info.blobs, space)
+                    .unwrap_or(0);
+                let _ = reply.send(blobs.saturating_add(parts));
             }
             BlobMsg::HeldFor { space, hash, reply } => {
                 let held = self.store.blob_held_for(space, &hash).unwrap_or(false);
@@ -179,7 +187,8 @@ impl Actor {
     /// fetch and then taking them out could otherwise fill this disk a quota at a time. Blobs
     /// stored in the last [`UNREFERENCED_GRACE_MS`] are left alone (a note being written may not
     /// refer to its file yet). The files of notes in the trash are kept, and count in their
-    /// space's quota until the notes leave it.
+    /// space's quota until the notes leave it. The downloads left off are trimmed too
+    /// ([`Actor::trim_parts`]).
     pub(super) fn trim_unreferenced_blobs(&mut self) {
         // At most once a minute: an import attaching thousands of files asks after each, and
         // the query reads every file's row.
@@ -191,6 +200,7 @@ impl Actor {
             return;
         }
         self.blobs_trimmed_at = Some(now);
+        self.trim_parts();
         let keep = self
             .info
             .blob_limits
@@ -222,7 +232,46 @@ impl Actor {
             total = total.saturating_sub(size);
         }
     }
+
+    /// Removes the downloads left off (`.part`, kept to resume from) that no live note refers
+    /// to, that made no progress for [`PART_MAX_AGE`], or, the oldest first, past a space's
+    /// share: downloads under way at their whole size and those left off take at most
+    /// 1/[`PART_SHARE`] of its quota, and at most [`PARTS_PER_SPACE`] are left off. A member
+    /// that sends every group of its files but the last would otherwise fill this disk with
+    /// parts, outside any quota, forever. Downloads under way are never removed.
+    fn trim_parts(&mut self) {
+        let quota = self
+            .info
+            .blob_limits
+            .lock()
+            .map_or(crate::BlobLimits::default().space_quota, |l| l.space_quota);
+        match self.store.trim_parts(
+            &self.info.blobs,
+            std::time::SystemTime::now(),
+            PART_MAX_AGE,
+            quota / PART_SHARE,
+            PARTS_PER_SPACE,
+        ) {
+            Ok((0, _)) => {}
+            Ok((n, bytes)) => debug!("{n} downloads left off removed ({bytes} bytes)"),
+            Err(e) => warn!("cannot trim the downloads left off: {e}"),
+        }
+    }
 }
+
+/// A space's downloads, under way and left off, take at most this fraction of its quota
+/// (1/4: 512 MiB of the 2 GiB by default): past it, the oldest left off go first. A quarter
+/// leaves most of the quota to whole files, and room for several of the largest (100 MiB)
+/// to resume.
+const PART_SHARE: u64 = 4;
+
+/// Downloads left off per space at most: a few cut transfers leave a handful (4 run at once);
+/// the bound keeps what each trim looks at (a file and a row per part) small.
+const PARTS_PER_SPACE: usize = 64;
+
+/// A download left off that has not grown for this long is removed: whoever held it has not
+/// sent the rest in a day.
+const PART_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
 /// The least time between two trims of the files no note refers to.
 const TRIM_EVERY_MS: i64 = 60 * 1000;

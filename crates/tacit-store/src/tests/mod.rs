@@ -2,6 +2,7 @@
 
 mod home;
 mod opening;
+mod parts;
 mod shared;
 mod store;
 
