@@ -34,6 +34,30 @@ pub struct Limits {
     /// [`Net::set_members`](crate::Net::set_members)), direct or relayed. The rest of
     /// `max_established` stays free for members and for this node's own dials.
     pub max_stranger_connections: u32,
+    /// Of `max_stranger_connections`, how many one source may hold: one IPv4 address, or one
+    /// IPv6 /64. A newcomer from a source at its cap is refused; relayed connections have no
+    /// address of their own to count (their relay bounds each source address, see
+    /// `relay_rate_burst_per_ip`). A relay server allows `relay_rate_burst_per_ip` more.
+    pub max_stranger_connections_per_ip: u32,
+    /// Whether `max_stranger_connections_per_ip` counts loopback sources too. Off by default: a
+    /// process on this machine can connect from any of 127.0.0.0/8's 16 million addresses, so a
+    /// per-address cap would not bound it. Tests of the cap turn it on and connect from
+    /// several 127.0.0.x addresses.
+    pub per_ip_cap_on_loopback: bool,
+    /// When the stranger slots are full, a newcomer takes the slot of the oldest stranger
+    /// connection at least this old (from the source holding the most), unless its peer is
+    /// joining ([`Net::set_joining`](crate::Net::set_joining)); when none is that old, the
+    /// newcomer is refused.
+    pub stranger_eviction_age: Duration,
+    /// Peers found on the LAN (mDNS) that are not members: how many new ones are passed on to be
+    /// dialled per minute. Members found on the LAN are always passed on.
+    pub max_lan_peers_per_minute: u32,
+    /// Addresses passed on (and dialled) per peer found on the LAN, from those on the LAN or
+    /// loopback at the announcing host's address.
+    pub max_lan_addrs_per_peer: usize,
+    /// Outbound connections, established or being dialled, to peers found on the LAN that are
+    /// not members ([`Net::dial_lan`](crate::Net::dial_lan)).
+    pub max_lan_strangers: u32,
     /// Relays a node uses at once ([`NetConfig::relays`](crate::NetConfig::relays) plus
     /// [`Net::add_relay`](crate::Net::add_relay)).
     pub max_relays: usize,
@@ -119,6 +143,26 @@ impl Default for Limits {
             // layer knows them as members (a joiner with a fresh ticket, LAN neighbours, probes),
             // while 96 slots stay free for members, so 200 strangers can never lock a member out.
             max_stranger_connections: 32,
+            // An honest source holds one connection (two while a dial race settles), a NAT
+            // with a few joiners behind it a few more. 4 of the 32 means filling the slots
+            // takes 8 addresses, and a newcomer evicts from the source holding the most.
+            max_stranger_connections_per_ip: 4,
+            per_ip_cap_on_loopback: false,
+            // A join (connect, join op, admission) takes well under a second on a LAN and a few
+            // over a relay; once admitted the joiner is a member. 10 s keeps a newcomer's slot
+            // while it joins, so that strangers arriving after it cannot take it, and lets it
+            // evict a stranger that has held its slot longer.
+            stranger_eviction_age: Duration::from_secs(10),
+            // A LAN has a few Tacit nodes that are not members; mDNS announces each once per
+            // query (every 5 minutes), so 8 a minute tries 40 of them in that time. A host that
+            // announces thousands of peer ids gets 8 dials a minute.
+            max_lan_peers_per_minute: 8,
+            // A node listens on TCP and QUIC, sometimes over IPv4 and IPv6: 4 addresses reach it.
+            max_lan_addrs_per_peer: 4,
+            // Connections to LAN peers that are not members only serve to meet an inviter; they
+            // close when idle. 8 is the per-minute rate above, and leaves the other 120 slots to
+            // members, joins and relays.
+            max_lan_strangers: 8,
             // One relay per organisation (or a public one) and a spare; each holds a connection
             // and a renewed reservation, so more would cost without helping.
             max_relays: 8,

@@ -38,7 +38,12 @@
 //!   connection exists go over it (see the `path` module); the relayed one closes once idle.
 //! - **Strangers**: inbound connections from peers outside [`Net::set_members`] are capped at
 //!   [`Limits::max_stranger_connections`] (a relay server's clients have their own budget,
-//!   [`Limits::relay_max_clients`]).
+//!   [`Limits::relay_max_clients`]), [`Limits::max_stranger_connections_per_ip`] of them from
+//!   one address; when they are full a newcomer evicts the oldest stranger of the address holding
+//!   the most (see the `gate` module). Peers found on the LAN by mDNS are passed on a few a
+//!   minute ([`Limits::max_lan_peers_per_minute`]) at a few LAN addresses each, and
+//!   [`Net::dial_lan`] keeps connections to those that are not members within
+//!   [`Limits::max_lan_strangers`].
 //! - **UPnP** ([`NetConfig::upnp`], off by default) asks the LAN's router to map the listen ports.
 //!   Not tested here: no test network has an IGD gateway.
 
@@ -78,7 +83,7 @@ use tracing::{debug, info, warn};
 
 use crate::{
     codec::FrameError,
-    gate::Gate,
+    gate::{Caps, Gate, Lan},
     identity::keypair,
     limits::Limits,
     nat::{ConnectionInfo, Reachability, RelayInfo, RelayState},
@@ -131,8 +136,9 @@ const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `shutdown` lets connections close cleanly before dropping them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
-/// Addresses passed on per `Identified` / `Discovered` event. A peer's own list (identify) or a
-/// LAN neighbour's (mDNS) is input we do not control; a real node has a handful.
+/// Addresses passed on per `Identified` event. A peer's own list is input we do not control; a
+/// real node has a handful. (A LAN neighbour's, from mDNS, are cut to
+/// [`Limits::max_lan_addrs_per_peer`].)
 const MAX_ADDRS_PER_PEER: usize = 32;
 
 /// Peers whose addresses identify remembers for dialling by peer id (libp2p's default).
@@ -360,11 +366,13 @@ pub enum NetEvent {
         /// Its listen addresses as it reports them (at most 32).
         listen_addrs: Vec<Multiaddr>,
     },
-    /// mDNS found a peer on the LAN.
+    /// mDNS found a peer on the LAN: a member, or one of the few others passed on per minute
+    /// ([`Limits::max_lan_peers_per_minute`]). Dial it with [`Net::dial_lan`].
     Discovered {
         /// The peer.
         peer: PeerId,
-        /// Its addresses (at most 32).
+        /// Its TCP and QUIC addresses on the LAN, at the announcing host's address (at most
+        /// [`Limits::max_lan_addrs_per_peer`]).
         addrs: Vec<Multiaddr>,
     },
     /// A peer opened a sync stream ([`SYNC_PROTOCOL`]).
@@ -413,11 +421,20 @@ enum Command {
         addrs: Vec<Multiaddr>,
         reply: oneshot::Sender<Result<(), NetError>>,
     },
+    DialLan {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        reply: oneshot::Sender<Result<(), NetError>>,
+    },
     Connected {
         reply: oneshot::Sender<Vec<(PeerId, Vec<ConnectionInfo>)>>,
     },
     SetMembers {
         members: HashSet<PeerId>,
+        reply: oneshot::Sender<()>,
+    },
+    SetJoining {
+        peers: HashSet<PeerId>,
         reply: oneshot::Sender<()>,
     },
     Strangers {
@@ -523,6 +540,7 @@ impl Net {
             reported: (Reachability::Unknown, Vec::new()),
             punch_retries: HashMap::new(),
             abandoned: HashSet::new(),
+            lan: Lan::new(&limits),
         };
         task.await_listeners(waiting).await?;
         // After the listeners are bound, so that dials to relays reuse the listen port (a NAT
@@ -591,6 +609,23 @@ impl Net {
         }
     }
 
+    /// Connects to a peer found on the LAN ([`NetEvent::Discovered`]) at exactly `addrs` (none
+    /// of those mDNS or identify know besides). Returns at once if already connected. While
+    /// the peer is not a member its connection counts against [`Limits::max_lan_strangers`]: a
+    /// dial past that budget fails at once, and one that meets a full budget when it connects is
+    /// closed.
+    pub async fn dial_lan(&self, peer: PeerId, addrs: Vec<Multiaddr>) -> Result<(), NetError> {
+        let after = self.inner.limits.dial_timeout;
+        let request = self.request(|reply| Command::DialLan { peer, addrs, reply });
+        match tokio::time::timeout(after, request).await {
+            Ok(result) => result?,
+            Err(_) => Err(NetError::DialTimeout {
+                target: format!("peer {peer}"),
+                after,
+            }),
+        }
+    }
+
     /// The connected peers with each of their connections: the remote address and whether it is
     /// direct or through which relay.
     pub async fn connected(&self) -> Vec<(PeerId, Vec<ConnectionInfo>)> {
@@ -606,6 +641,15 @@ impl Net {
     pub async fn set_members(&self, members: HashSet<PeerId>) {
         let _ = self
             .request(|reply| Command::SetMembers { members, reply })
+            .await;
+    }
+
+    /// Sets the peers that are not members but are joining: those this node joins a space
+    /// through, and those it admitted before the member set says so. Their connections are never
+    /// evicted to make room for another stranger (see [`Limits::stranger_eviction_age`]).
+    pub async fn set_joining(&self, peers: HashSet<PeerId>) {
+        let _ = self
+            .request(|reply| Command::SetJoining { peers, reply })
             .await;
     }
 
@@ -848,9 +892,7 @@ fn build_swarm(
         .with_max_established_per_peer(Some(limits.max_established_per_peer))
         .with_max_pending_incoming(Some(limits.max_pending_incoming))
         .with_max_pending_outgoing(Some(limits.max_pending_outgoing));
-    let max_strangers = limits
-        .max_stranger_connections
-        .saturating_add(relay_clients);
+    let caps = Caps::new(limits, relay_clients);
     let mut yamux_config = yamux::Config::default();
     yamux_config.set_max_num_streams(limits.max_streams_per_connection as usize);
     let relayed_yamux = yamux_config.clone();
@@ -881,7 +923,7 @@ fn build_swarm(
         })?;
     let Ok(builder) = builder.with_behaviour(|key, relay_client| Behaviour {
         limits: connection_limits::Behaviour::new(connection_limits),
-        gate: Gate::new(max_strangers),
+        gate: Gate::new(caps),
         identify: identify::Behaviour::new(
             identify::Config::new(IDENTIFY_PROTOCOL.to_owned(), key.public())
                 .with_agent_version(agent)
@@ -1144,6 +1186,8 @@ struct Task {
     /// may be dialled again at once. Bounded by the connection limits (each leaves the set when
     /// libp2p reports it closed).
     abandoned: HashSet<ConnectionId>,
+    /// Which peers found on the LAN are passed on, at which addresses.
+    lan: Lan,
 }
 
 /// A relay in use and its reservation.
@@ -1316,6 +1360,66 @@ impl Task {
         }
     }
 
+    /// Dials `peer` unless connected, at `addrs` (and, for a dial that is not of a peer found on
+    /// the LAN, the addresses identify and mDNS know, or only those when `addrs` is empty);
+    /// `reply` is answered when a connection to it is up or the dial failed. A LAN dial is
+    /// tagged for the gate's LAN budget.
+    fn dial_peer(
+        &mut self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        lan: bool,
+        reply: oneshot::Sender<Result<(), NetError>>,
+    ) {
+        if self.connections.contains_key(&peer) {
+            let _ = reply.send(Ok(()));
+            return;
+        }
+        // A peer whose only connections are abandoned ones is dialled anyway.
+        let condition = if self.swarm.is_connected(&peer) {
+            PeerCondition::NotDialing
+        } else {
+            PeerCondition::DisconnectedAndNotDialing
+        };
+        let opts = if lan {
+            DialOpts::peer_id(peer)
+                .addresses(addrs)
+                .condition(condition)
+                .build()
+        } else if addrs.is_empty() {
+            DialOpts::peer_id(peer).condition(condition).build()
+        } else {
+            DialOpts::peer_id(peer)
+                .addresses(addrs)
+                .extend_addresses_through_behaviour()
+                .condition(condition)
+                .build()
+        };
+        let id = opts.connection_id();
+        if lan {
+            self.swarm.behaviour_mut().gate.lan_dial(id);
+        }
+        let result = self.swarm.dial(opts);
+        if lan && result.is_err() {
+            // No dial under this id (another one to the peer may be under way).
+            self.swarm.behaviour_mut().gate.lan_dial_dropped(id);
+        }
+        match result {
+            // Dialling now, or a dial to it is already under way: wait for either.
+            Ok(()) | Err(DialError::DialPeerConditionFalse(_)) => {
+                let waiters = self.peer_waiters.entry(peer).or_default();
+                waiters.retain(|w| !w.is_closed());
+                waiters.push(reply);
+            }
+            Err(e) => {
+                let _ = reply.send(Err(NetError::Dial {
+                    target: format!("peer {peer}"),
+                    reason: dial_reason(&e),
+                }));
+            }
+        }
+    }
+
     fn on_command(&mut self, command: Command) {
         match command {
             Command::ListenAddrs { reply } => {
@@ -1328,40 +1432,22 @@ impl Task {
                     new_port: false,
                 });
             }
-            Command::DialPeer { peer, addrs, reply } => {
-                if self.connections.contains_key(&peer) {
-                    let _ = reply.send(Ok(()));
+            Command::DialPeer { peer, addrs, reply } => self.dial_peer(peer, addrs, false, reply),
+            Command::DialLan { peer, addrs, reply } => {
+                if !self.connections.contains_key(&peer)
+                    && !self.swarm.behaviour().gate.lan_room(&peer)
+                {
+                    let _ = reply.send(Err(NetError::Dial {
+                        target: format!("peer {peer}"),
+                        reason: format!(
+                            "this node already holds or dials {} connections to peers found on \
+                             the LAN that are not members of its spaces (Limits::max_lan_strangers)",
+                            self.swarm.behaviour().gate.max_lan()
+                        ),
+                    }));
                     return;
                 }
-                // A peer whose only connections are abandoned ones is dialled anyway.
-                let condition = if self.swarm.is_connected(&peer) {
-                    PeerCondition::NotDialing
-                } else {
-                    PeerCondition::DisconnectedAndNotDialing
-                };
-                let opts = if addrs.is_empty() {
-                    DialOpts::peer_id(peer).condition(condition).build()
-                } else {
-                    DialOpts::peer_id(peer)
-                        .addresses(addrs)
-                        .extend_addresses_through_behaviour()
-                        .condition(condition)
-                        .build()
-                };
-                match self.swarm.dial(opts) {
-                    // Dialling now, or a dial to it is already under way: wait for either.
-                    Ok(()) | Err(DialError::DialPeerConditionFalse(_)) => {
-                        let waiters = self.peer_waiters.entry(peer).or_default();
-                        waiters.retain(|w| !w.is_closed());
-                        waiters.push(reply);
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(NetError::Dial {
-                            target: format!("peer {peer}"),
-                            reason: dial_reason(&e),
-                        }));
-                    }
-                }
+                self.dial_peer(peer, addrs, true, reply);
             }
             Command::Connected { reply } => {
                 let list = self
@@ -1374,6 +1460,10 @@ impl Task {
             Command::SetMembers { members, reply } => {
                 debug!(members = members.len(), "member set changed");
                 self.swarm.behaviour_mut().gate.set_members(members);
+                let _ = reply.send(());
+            }
+            Command::SetJoining { peers, reply } => {
+                self.swarm.behaviour_mut().gate.set_joining(peers);
                 let _ = reply.send(());
             }
             Command::Strangers { reply } => {
@@ -1625,14 +1715,11 @@ impl Task {
                 }
             },
             BehaviourEvent::Mdns(mdns::Event::Discovered(found)) => {
-                let mut by_peer: HashMap<PeerId, Vec<Multiaddr>> = HashMap::new();
-                for (peer, addr) in found {
-                    let addrs = by_peer.entry(peer).or_default();
-                    if addrs.len() < MAX_ADDRS_PER_PEER {
-                        addrs.push(addr);
-                    }
-                }
-                for (peer, addrs) in by_peer {
+                let gate = &self.swarm.behaviour().gate;
+                let plan = self
+                    .lan
+                    .plan(std::time::Instant::now(), found, |p| gate.is_member(p));
+                for (peer, addrs) in plan {
                     debug!(%peer, ?addrs, "discovered on the LAN");
                     self.emit(NetEvent::Discovered { peer, addrs });
                 }

@@ -76,6 +76,9 @@ pub struct NetOptions {
     pub autonat_any_ip: bool,
     /// Limits on attachments: per-file cap, per-space quota, what is fetched at once, upload rate.
     pub blobs: crate::base::BlobLimits,
+    /// The network layer's bounds (connections, strangers, streams, frames); the defaults
+    /// unless a test tightens them.
+    pub limits: Limits,
 }
 
 /// First wait before dialling a member again after a failure; doubled each time.
@@ -99,6 +102,10 @@ const RECONNECT_HEAD_START: Duration = Duration::from_secs(5);
 /// How long a join waits for the inviter to answer (and, for a ticket without addresses, for
 /// mDNS to find the inviter).
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a join by a ticket without addresses dials the inviter at the addresses mDNS
+/// found for it (none until mDNS has found it): a dial to a peer with no known address fails
+/// at once, a LAN dial within milliseconds.
+const MDNS_JOIN_REDIAL: Duration = Duration::from_secs(1);
 /// How long a join leaves the inviter to open the sync stream (when its peer id is the smaller)
 /// before the joiner opens it itself.
 const JOIN_OPEN_AFTER: Duration = Duration::from_secs(3);
@@ -268,6 +275,7 @@ impl Engine {
             relays,
             external_addrs,
             autonat_only_global_ips: !opts.autonat_any_ip,
+            limits: opts.limits.clone(),
             ..NetConfig::new(secret)
         };
         let max_frame = cfg.limits.max_frame;
@@ -356,6 +364,7 @@ impl Engine {
             backoff: HashMap::new(),
             reopen: HashMap::new(),
             members_told: 0,
+            joining_told: HashSet::new(),
             key,
             book: AddrBook::default(),
             booking: Booking::default(),
@@ -606,7 +615,25 @@ impl Engine {
         if let Ok(mut joining) = self.joining.lock() {
             joining.insert(peer, Instant::now());
         }
+        // The network passes on only a few peers found on the LAN a minute: the inviter is
+        // dialled by its id (from the ticket) at the addresses mDNS found, whether or not it
+        // was passed on, until the session is up.
+        let dialling = by_mdns.then(|| {
+            let net = self.net.clone();
+            let until = Instant::now() + JOIN_TIMEOUT;
+            tokio::spawn(async move {
+                while Instant::now() < until {
+                    match net.dial_peer(peer, Vec::new()).await {
+                        Ok(()) | Err(NetError::Shutdown) => break,
+                        Err(_) => tokio::time::sleep(MDNS_JOIN_REDIAL).await,
+                    }
+                }
+            })
+        });
         let session = tokio::time::timeout(JOIN_TIMEOUT, self.session_with(peer)).await;
+        if let Some(dialling) = dialling {
+            dialling.abort();
+        }
         if let Ok(mut joining) = self.joining.lock() {
             joining.remove(&peer);
         }
@@ -891,6 +918,8 @@ struct Runner {
     reopen: HashMap<PeerId, (Instant, Duration)>,
     /// The generation of the member set the network was last told.
     members_told: u64,
+    /// The peers the network was last told are joining ([`Net::set_joining`]).
+    joining_told: HashSet<PeerId>,
     /// The device key, to sign this node's address record.
     key: DeviceKey,
     /// Other members' address records.
@@ -947,6 +976,9 @@ impl Runner {
                     Ok(Event::NetworkChanged) | Err(broadcast::error::RecvError::Lagged(_)) => {
                         self.move_relayed_sessions().await;
                     }
+                    // A joiner admitted here is a member from now on: the network keeps its
+                    // slot at once, not at the next tick.
+                    Ok(Event::SpacesChanged { .. }) => self.tell_members().await,
                     Ok(_) => {}
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
@@ -963,6 +995,7 @@ impl Runner {
 
     async fn tick(&mut self) {
         self.tell_members().await;
+        self.tell_joining().await;
         self.reopen_streams().await;
         self.reconnect().await;
         self.share_addrs().await;
@@ -1109,11 +1142,14 @@ impl Runner {
                     } else {
                         LAN_DIAL_HEAD_START
                     };
+                    // The network passes on members and a few other peers a minute, at a few
+                    // LAN addresses each, and `dial_lan` keeps the connections to those that
+                    // are not members within a small budget: LAN announcements are anyone's.
                     debug!(%peer, ?wait, "found on the LAN; dialling");
                     let net = self.engine.net.clone();
                     tokio::spawn(async move {
                         tokio::time::sleep(wait).await;
-                        if let Err(e) = net.dial_peer(peer, addrs).await {
+                        if let Err(e) = net.dial_lan(peer, addrs).await {
                             debug!(%peer, "cannot dial a peer found on the LAN: {e}");
                         }
                     });
@@ -1716,6 +1752,37 @@ impl Runner {
         for record in self.book.refresh(|m| members.contains(m)) {
             self.book_addrs((record.member, Source::Record), book_order(&record))
                 .await;
+        }
+    }
+
+    /// Tells the network which peers that are not members are joining, when that changed: those
+    /// this node joins through (a hole punch can bring their connection in as inbound), and
+    /// connected peers whose session shares a space (admitted here) before the member set says
+    /// so. The network never evicts their connections to make room for another stranger.
+    async fn tell_joining(&mut self) {
+        let members: HashSet<PeerId> = self
+            .members()
+            .iter()
+            .filter_map(tacit_net::peer_id_of)
+            .collect();
+        let mut joining: HashSet<PeerId> = self
+            .engine
+            .joining
+            .lock()
+            .map(|j| j.keys().copied().collect())
+            .unwrap_or_default();
+        if let Ok(view) = self.engine.info.net.lock() {
+            joining.extend(
+                view.peers
+                    .iter()
+                    .filter(|(_, e)| !e.spaces.is_empty())
+                    .filter_map(|(p, _)| p.parse::<PeerId>().ok()),
+            );
+        }
+        joining.retain(|p| !members.contains(p));
+        if joining != self.joining_told {
+            self.joining_told = joining.clone();
+            self.engine.net.set_joining(joining).await;
         }
     }
 
