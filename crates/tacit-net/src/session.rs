@@ -378,8 +378,10 @@ pub enum Output {
 pub const RESTARTS: u8 = 2;
 
 /// How often the driver feeds [`Input::Tick`]: a peer's start of reconciliation that waited
-/// is taken at most this much later.
-pub const TICK: std::time::Duration = std::time::Duration::from_secs(60);
+/// is taken at most this much later. Short, since an honest peer's start may wait too (one
+/// after a path change and a join in quick succession): a start held a minute held back a
+/// note made meanwhile; a start every 10 s is still far from what a replaying peer wanted.
+pub const TICK: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Parts about ranges this side did not ask about ([`crate::recon::Received::Unasked`]) that a
 /// session takes: each is answered with `Same` and compared with nothing. An honest peer sends
