@@ -872,25 +872,20 @@ async fn a_member_that_sends_just_over_the_floor_yields_to_another_that_holds_th
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_member_that_cuts_its_own_stream_does_not_keep_the_others_waiting() {
-    // A hostile member answers each request with the right bytes (it asks the holder for them,
-    // from the same offset) and cuts its stream after 40 KiB: the fetch goes on with the holder
-    // instead of asking the hostile one again, from where it stopped, attempt after attempt.
-    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let owner = node(dirs[0].path(), "Fay").await;
-    let holder = node(dirs[1].path(), "Ada").await;
-    let len = 2 * 1024 * 1024;
-    let (space, note, name, data) = attached_by_a_member(&owner, &holder, b"cut", len).await;
-    let (hostile, to_holder) = hostile_member(&owner, &holder, &space).await;
-    // Once the holder serves it.
-    served(&hostile, to_holder, &space, &data, 1).await;
-    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+/// A hostile member's answer to every file request: the holder's bytes from the same offset
+/// (asked of `to_holder`), 40 KiB of them, then the stream closed cleanly (`close`) or dropped
+/// unclosed, which resets it as a cut connection does. Counts the requests in `asked`.
+fn ends_streams_short(
+    hostile: &tacit_tests::rawpeer::RawPeer,
+    to_holder: tacit_net::PeerId,
+    asked: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    close: bool,
+) -> tokio::task::JoinHandle<()> {
     let mut incoming = hostile.net().blob_streams().expect("blob streams");
-    let (net, counter) = (hostile.net().clone(), asked.clone());
-    let cutter = tokio::spawn(async move {
+    let net = hostile.net().clone();
+    tokio::spawn(async move {
         while let Some((_, mut stream)) = futures::StreamExt::next(&mut incoming).await {
-            let (net, counter) = (net.clone(), counter.clone());
+            let (net, counter) = (net.clone(), asked.clone());
             tokio::spawn(async move {
                 let mut request = [0u8; 73];
                 if stream.read_exact(&mut request).await.is_err() {
@@ -912,11 +907,31 @@ async fn a_member_that_cuts_its_own_stream_does_not_keep_the_others_waiting() {
                     return;
                 }
                 let _ = stream.write_all(&start).await;
-                let _ = stream.flush().await;
-                // Dropped unclosed: the stream is reset, as a cut connection.
+                if close {
+                    let _ = stream.close().await;
+                } else {
+                    let _ = stream.flush().await;
+                }
             });
         }
-    });
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_cuts_its_own_stream_does_not_keep_the_others_waiting() {
+    // A hostile member answers each request with the right bytes (it asks the holder for them,
+    // from the same offset) and cuts its stream after 40 KiB: the fetch goes on with the holder
+    // instead of asking the hostile one again, from where it stopped, attempt after attempt.
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let owner = node(dirs[0].path(), "Fay").await;
+    let holder = node(dirs[1].path(), "Ada").await;
+    let len = 2 * 1024 * 1024;
+    let (space, note, name, data) = attached_by_a_member(&owner, &holder, b"cut", len).await;
+    let (hostile, to_holder) = hostile_member(&owner, &holder, &space).await;
+    // Once the holder serves it.
+    served(&hostile, to_holder, &space, &data, 1).await;
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let cutter = ends_streams_short(&hostile, to_holder, asked.clone(), false);
     let files = tempfile::tempdir().unwrap();
     let mut round = 0;
     let (mut name, mut data) = (name, data);
@@ -1561,36 +1576,7 @@ async fn a_member_that_closes_its_streams_before_their_end_is_asked_last_after_a
     let (hostile, to_holder) = hostile_member(&owner, &holder, &space).await;
     served(&hostile, to_holder, &space, &data, 1).await;
     let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut incoming = hostile.net().blob_streams().expect("blob streams");
-    let (net, counter) = (hostile.net().clone(), asked.clone());
-    let closer = tokio::spawn(async move {
-        while let Some((_, mut stream)) = futures::StreamExt::next(&mut incoming).await {
-            let (net, counter) = (net.clone(), counter.clone());
-            tokio::spawn(async move {
-                let mut request = [0u8; 73];
-                if stream.read_exact(&mut request).await.is_err() {
-                    return;
-                }
-                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Ok(mut from) = net.open_blob_stream(to_holder).await else {
-                    return;
-                };
-                let mut start = Vec::new();
-                if from.write_all(&request).await.is_err()
-                    || from.flush().await.is_err()
-                    || (&mut from)
-                        .take(1 + 40 * 1024)
-                        .read_to_end(&mut start)
-                        .await
-                        .is_err()
-                {
-                    return;
-                }
-                let _ = stream.write_all(&start).await;
-                let _ = stream.close().await; // cleanly, before the end
-            });
-        }
-    });
+    let closer = ends_streams_short(&hostile, to_holder, asked.clone(), true);
     let files = tempfile::tempdir().unwrap();
     // Fetches the file on the owner: whether the hostile member was asked.
     let fetch = |name: String, data: Vec<u8>| {
