@@ -389,6 +389,24 @@ pub const TICK: std::time::Duration = std::time::Duration::from_secs(10);
 /// replaying answers is cut off past this.
 pub const MAX_UNASKED: usize = 4 * MAX_PARTS;
 
+/// Most characters of a peer's own words (a `Bye` or `JoinRefused` reason) kept: they go to
+/// the log and to the user, and a frame may carry 16 MiB of them.
+const PEER_WORDS_MAX: usize = 200;
+
+/// A peer's reason as kept: at most [`PEER_WORDS_MAX`] characters, control characters as
+/// spaces.
+fn peer_words(reason: &str) -> String {
+    let mut out: String = reason
+        .chars()
+        .take(PEER_WORDS_MAX)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if reason.chars().nth(PEER_WORDS_MAX).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 /// Per-space progress of the exchange.
 #[derive(Debug)]
 struct Progress {
@@ -1550,6 +1568,7 @@ impl Session {
             Message::Offer { spaces } => self.then([Step::TheirOffers(spaces)]),
             Message::Join { space, op } => self.then([Step::Admit { space, op }]),
             Message::JoinRefused { space, reason } => {
+                let reason = peer_words(&reason);
                 if self
                     .joining
                     .as_ref()
@@ -1630,7 +1649,7 @@ impl Session {
                 data,
                 sigs,
             } => self.screen_then_apply(space, id, Carrier::Change, data, sigs),
-            Message::Bye { reason } => return Err(End::Bye(reason)),
+            Message::Bye { reason } => return Err(End::Bye(peer_words(&reason))),
             Message::Addrs { records } => self.out.push(Output::PeerAddrs(records)),
         }
         Ok(())
@@ -3396,5 +3415,17 @@ mod tests {
                 assert!(matches!(ended(&out), Some(End::Hostile(_))), "{out:?}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod peer_words_tests {
+    #[test]
+    fn a_peers_reason_is_kept_short_and_on_one_line() {
+        let long = format!("line\n\u{1b}[2J{}", "x".repeat(20 * 1024 * 1024));
+        let kept = super::peer_words(&long);
+        assert_eq!(kept.chars().count(), super::PEER_WORDS_MAX + 1);
+        assert!(kept.starts_with("line  [2J") && kept.ends_with('…'));
+        assert_eq!(super::peer_words("a short one"), "a short one");
     }
 }
