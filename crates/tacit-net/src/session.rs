@@ -55,6 +55,11 @@ pub const MAX_LATER: usize = 4096;
 /// session takes before it ends as hostile. An honest node sends none (it keeps none), so a few
 /// allow for a bug without letting a peer make this node check forgeries for ever.
 pub const MAX_STRIKES: u32 = 8;
+/// Pushed changes the node's rules refused (signed, but not the author's to write: a demoted
+/// member's, or breaking a claim) that a session takes before it ends as hostile. An honest
+/// peer sends a few around a removal or demotion it had not heard of; each costs the node a
+/// rebuild of the document, so a peer sending them without end is cut off.
+pub const MAX_REFUSED_BY_RULES: u32 = 64;
 
 /// Whether this node, rather than `peer`, opens the sync stream when the dialer of their
 /// connection did not (the dialer opens it at once: the other side learns of a connection half a
@@ -621,6 +626,8 @@ pub struct Session {
     later: HashSet<(SpaceId, DocId)>,
     /// Messages of changes refused so far.
     strikes: u32,
+    /// Pushes whose changes the rules refused ([`MAX_REFUSED_BY_RULES`]).
+    refused_by_rules: u32,
     /// Reconciliation parts about ranges this side did not ask about, so far.
     unasked: usize,
     /// Spaces whose op hashes this side sent, with its ops digest then: the list goes again
@@ -670,6 +677,7 @@ impl Session {
             known_ops: HashMap::new(),
             later: HashSet::new(),
             strikes: 0,
+            refused_by_rules: 0,
             unasked: 0,
             hashes_sent: HashMap::new(),
             wants_answered: HashSet::new(),
@@ -1422,6 +1430,15 @@ impl Session {
                 Some(Reply::Applied(Applied::Later)) => self.note_later(space, id),
                 Some(Reply::Applied(Applied::Refused)) if any_unsigned => {
                     self.strike(&format!("changes to {id} without their author's signature"))?;
+                }
+                Some(Reply::Applied(Applied::Refused)) => {
+                    self.refused_by_rules += 1;
+                    if self.refused_by_rules > MAX_REFUSED_BY_RULES {
+                        return Err(End::Hostile(format!(
+                            "sent {} pushes of changes the rules refused (the last to {id})",
+                            self.refused_by_rules
+                        )));
+                    }
                 }
                 _ => {}
             },
@@ -2591,6 +2608,33 @@ mod tests {
             })));
             if n < MAX_STRIKES {
                 assert!(ended(&out).is_none(), "strike {n}: {out:?}");
+            } else {
+                assert!(matches!(ended(&out), Some(End::Hostile(_))), "{out:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn pushes_the_rules_refuse_end_the_session_past_their_allowance() {
+        let mut s = started(false);
+        for n in 0..=MAX_REFUSED_BY_RULES {
+            s.handle(Input::Message(Message::Change {
+                space: space(),
+                id: doc(1),
+                data: vec![n as u8],
+                sigs: vec![],
+            }));
+            let out = s.handle(Input::Answer(Ok(Reply::Screened {
+                verdict: Screened::Fine {
+                    unsigned: Vec::new(),
+                },
+                bytes: vec![n as u8],
+                sigs: vec![],
+            })));
+            assert!(asked(&out).is_some(), "{out:?}");
+            let out = s.handle(Input::Answer(Ok(Reply::Applied(Applied::Refused))));
+            if n < MAX_REFUSED_BY_RULES {
+                assert!(ended(&out).is_none(), "refusal {n}: {out:?}");
             } else {
                 assert!(matches!(ended(&out), Some(End::Hostile(_))), "{out:?}");
             }
