@@ -835,6 +835,29 @@ export async function launchApp(display: string, opts: LaunchOptions = {}): Prom
     if (opts.init.org) args.push('--org', opts.init.org);
     await cliJson(testDir.home, ...args);
   }
+  // WebKitWebDriver now and then never answers a new session (seen once in about 40 launches
+  // of a full run, the app itself started): that launch is given up and made once more.
+  try {
+    return await startSession(display, opts, testDir);
+  } catch (e) {
+    if (!message(e).includes(NEW_SESSION)) throw e;
+    for (const pid of appPids(testDir.home)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    fs.appendFileSync(path.join(testDir.dir, 'driver.log'), `\n===== no new session; launching again =====\n`);
+    return await startSession(display, opts, testDir);
+  }
+}
+
+/** What a launch whose WebDriver session never started says. */
+const NEW_SESSION = 'starting the app under WebDriver (new session)';
+
+/** tauri-driver and a session on the app, for `launchApp`. */
+async function startSession(display: string, opts: LaunchOptions, testDir: TestDir): Promise<App> {
   const env = appEnv(display, testDir.dir, opts.env);
   const port = await freePort();
   let nativePort = await freePort();
@@ -864,7 +887,7 @@ export async function launchApp(display: string, opts: LaunchOptions = {}): Prom
     const driver = await withTimeout(
       Promise.resolve(new Builder().usingServer(url).withCapabilities(caps).build()),
       SESSION_TIMEOUT_MS,
-      'starting the app under WebDriver (new session)',
+      NEW_SESSION,
     );
     const pid = await waitFor(
       () => {
