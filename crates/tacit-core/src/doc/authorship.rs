@@ -338,16 +338,11 @@ pub fn prejudge<'a>(m: &Membership, chunks: impl IntoIterator<Item = &'a [u8]>) 
             let Ok(Ok(change)) = parsed else {
                 return Prejudged::Open;
             };
-            let Some(author) = MemberId::from_actor_id(change.actor_id()) else {
-                return Prejudged::Refused("its actor is not a member id");
-            };
-            let Some(under) = parse_under(change.message()) else {
-                return Prejudged::Refused("it names no membership state");
-            };
-            if under.iter().any(|h| !m.knows(h)) {
-                later = true;
-            } else if !m.can_write(&author) && m.write_cut(&author).is_none() {
-                return Prejudged::Refused("its author never had write rights in the space");
+            let author = MemberId::from_actor_id(change.actor_id());
+            match without_document(m, author, parse_under(change.message()).as_deref()) {
+                Some(Verdict::Refused(why)) => return Prejudged::Refused(why),
+                Some(Verdict::Later) => later = true,
+                Some(Verdict::Counts) | None => {}
             }
         }
     }
@@ -414,19 +409,12 @@ pub fn authorize(doc: &mut Doc, m: &Membership, changes: &[NewChange]) -> Vec<Ve
     changes
         .iter()
         .map(|c| {
-            let Some(author) = c.author else {
-                return Verdict::Refused("its actor is not a member id");
-            };
-            let Some(under) = &c.under else {
-                return Verdict::Refused("it names no membership state");
-            };
-            if under.iter().any(|h| !m.knows(h)) {
-                return Verdict::Later;
+            if let Some(verdict) = without_document(m, c.author, c.under.as_deref()) {
+                return verdict;
             }
-            if m.can_write(&author) {
-                return Verdict::Counts;
-            }
-            let Some(wc) = m.write_cut(&author) else {
+            // `without_document` decided every change but one by a member with a cut.
+            let (Some(author), Some(wc)) = (c.author, c.author.and_then(|a| m.write_cut(&a)))
+            else {
                 return Verdict::Refused("its author never had write rights in the space");
             };
             let g = graph.get_or_insert_with(|| Graph::of(doc));
@@ -437,6 +425,35 @@ pub fn authorize(doc: &mut Doc, m: &Membership, changes: &[NewChange]) -> Vec<Ve
             }
         })
         .collect()
+}
+
+/// The verdict on a change by `author` under the membership state `under` when it needs no
+/// document: refused (no member actor, no state named, an author who never wrote in the space),
+/// later (a state not known here), counts (a current writer); `None` when the author lost write
+/// rights and the document must tell ([`authorize`]). Shared by [`authorize`] and [`prejudge`].
+fn without_document(
+    m: &Membership,
+    author: Option<MemberId>,
+    under: Option<&[OpHash]>,
+) -> Option<Verdict> {
+    let Some(author) = author else {
+        return Some(Verdict::Refused("its actor is not a member id"));
+    };
+    let Some(under) = under else {
+        return Some(Verdict::Refused("it names no membership state"));
+    };
+    if under.iter().any(|h| !m.knows(h)) {
+        return Some(Verdict::Later);
+    }
+    if m.can_write(&author) {
+        return Some(Verdict::Counts);
+    }
+    if m.write_cut(&author).is_none() {
+        return Some(Verdict::Refused(
+            "its author never had write rights in the space",
+        ));
+    }
+    None
 }
 
 /// Whether `change` is in the history of `author`'s last change to the document as the cut
